@@ -1,0 +1,1 @@
+console.log("pwa build placeholder")

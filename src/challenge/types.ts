@@ -1,0 +1,67 @@
+/** A push challenge: one request to approve one sign-in, kept in Redis until it expires. */
+export type ChallengeStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+/** What the device said, as verified. `report` = deny and report as fraud. */
+export type Decision = 'approve' | 'deny' | 'report';
+
+export interface Challenge {
+  /** Random, URL-safe, 22+ characters (128 bits or more). */
+  id: string;
+  accountId: string;
+  /** The oidc-provider interaction waiting for it (absent for agent/CIBA uses). */
+  interactionUid: string | null;
+  clientId: string;
+  /** The relying app's display name, shown on the phone. */
+  appName: string;
+  /** base64url, 128 bits or more; the device must sign it back. */
+  nonce: string;
+  /** The 2-digit number shown on the login page, or null when number matching is off. */
+  matchNumber: number | null;
+  /** Three distinct 2-digit numbers, one equal to matchNumber, in random order; null when off. */
+  numberChoices: number[] | null;
+  /** The requester's IP as the IdP saw it (after trusted-proxy handling). */
+  ip: string;
+  /** A short browser summary such as "Chrome on Linux". */
+  browser: string;
+  /** "City, Country" when a GeoIP database is configured, else null. */
+  location: string | null;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  expiresAt: number;
+  status: ChallengeStatus;
+  resolution: Resolution | null;
+}
+
+export interface Resolution {
+  status: Exclude<ChallengeStatus, 'pending'>;
+  /** The device that answered (null for expiry). */
+  deviceId: string | null;
+  decision: Decision | null;
+  /** Why it ended this way, e.g. 'wrong_number', 'reported', 'expired'. */
+  reason: string | null;
+  /** RFC 8176 methods proven by the answer, e.g. ['otp', 'swk']. */
+  amr: string[];
+  at: number;
+}
+
+export type ResolveOutcome = 'resolved' | 'not_found' | 'already_resolved' | 'expired';
+
+/** Where challenges live. Implementations: Redis (ioredis, also over ioredis-mock in process). */
+export interface ChallengeStore {
+  create(challenge: Challenge): Promise<void>;
+  get(id: string, now?: number): Promise<Challenge | null>;
+  /**
+   * Resolves a pending, unexpired challenge exactly once, atomically, and publishes the resolution
+   * so that every IdP process's waiters wake. Concurrent callers: exactly one gets 'resolved'.
+   */
+  resolve(id: string, resolution: Resolution, now?: number): Promise<ResolveOutcome>;
+  /** Pending, unexpired challenges of one account, newest first. */
+  listPending(accountId: string, now?: number): Promise<Challenge[]>;
+}
+
+/** Lets a request wait for a challenge to leave 'pending'. One Redis subscription per process. */
+export interface ChallengeWaiters {
+  /** Resolves with the challenge once it is no longer pending, or with its current state at timeout. */
+  wait(id: string, timeoutMs: number): Promise<Challenge | null>;
+  close(): Promise<void>;
+}

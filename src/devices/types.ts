@@ -1,0 +1,23 @@
+import type { JWK } from 'jose';
+import type { PushSubscriptionJson } from '../push/types.js';
+
+export type DeviceStatus = 'active' | 'revoked';
+export type UnlockPolicy = 'none' | 'pin' | 'webauthn';
+
+/** A registered authenticator (a phone's PWA, or the simulated one in tests). */
+export interface Device {
+  id: string;
+  accountId: string;
+  name: string;
+  /** ECDSA P-256 public key (kty EC, crv P-256, x, y), made non-extractable on the device. */
+  publicJwk: JWK;
+  push: PushSubscriptionJson | null;
+  /** 'none' = poll mode; 'dead' = the push service said 404/410, never used again. */
+  pushStatus: 'active' | 'dead' | 'none';
+  status: DeviceStatus;
+  unlock: UnlockPolicy;
+  /** Highest TOTP time step accepted from this device (RFC 6238 5.2: a step is accepted once). */
+  lastOtpStep: number;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}

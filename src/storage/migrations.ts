@@ -1,0 +1,106 @@
+import type { Db } from './db.js';
+
+/**
+ * The schema, as an ordered list of migrations applied at start on PostgreSQL and PGlite alike.
+ * Never edit one that has shipped: add the next.
+ */
+export const migrations: readonly { id: number; name: string; sql: string }[] = [
+  {
+    id: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE accounts (
+  id            text PRIMARY KEY,
+  username      text NOT NULL,
+  display_name  text NOT NULL DEFAULT '',
+  email         text,
+  password_hash text,
+  disabled      boolean NOT NULL DEFAULT false,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX accounts_username ON accounts (lower(username));
+
+CREATE TABLE devices (
+  id              text PRIMARY KEY,
+  account_id      text NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name            text NOT NULL,
+  public_jwk      jsonb NOT NULL,
+  push            jsonb,
+  push_status     text NOT NULL DEFAULT 'none',
+  totp_secret_enc text NOT NULL,
+  last_otp_step   bigint NOT NULL DEFAULT 0,
+  status          text NOT NULL DEFAULT 'active',
+  unlock          text NOT NULL DEFAULT 'none',
+  webauthn        jsonb,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  last_used_at    timestamptz,
+  revoked_at      timestamptz
+);
+CREATE INDEX devices_account ON devices (account_id);
+
+CREATE TABLE enrollment_codes (
+  code_hash   text PRIMARY KEY,
+  account_id  text NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_by  text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at  timestamptz NOT NULL,
+  used_at     timestamptz
+);
+
+CREATE TABLE keystore (
+  name       text PRIMARY KEY,
+  value      jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE oidc_payloads (
+  model       text NOT NULL,
+  id          text NOT NULL,
+  payload     jsonb NOT NULL,
+  grant_id    text,
+  uid         text,
+  user_code   text,
+  expires_at  timestamptz,
+  consumed_at timestamptz,
+  PRIMARY KEY (model, id)
+);
+CREATE INDEX oidc_payloads_grant ON oidc_payloads (grant_id) WHERE grant_id IS NOT NULL;
+CREATE INDEX oidc_payloads_uid ON oidc_payloads (uid) WHERE uid IS NOT NULL;
+CREATE INDEX oidc_payloads_expires ON oidc_payloads (expires_at);
+
+CREATE TABLE audit_events (
+  id         bigserial PRIMARY KEY,
+  at         timestamptz NOT NULL DEFAULT now(),
+  type       text NOT NULL,
+  account_id text,
+  client_id  text,
+  ip         text,
+  detail     jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX audit_events_account_at ON audit_events (account_id, at);
+CREATE INDEX audit_events_at ON audit_events (at);
+`,
+  },
+];
+
+/** Applies the migrations not yet applied, each in its own transaction, under an advisory lock. */
+export async function migrate(db: Db): Promise<number[]> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  return db.transaction(async (tx) => {
+    // Several IdP processes may start at once against one PostgreSQL: one migrates, the others wait.
+    await tx.query('SELECT pg_advisory_xact_lock(7242001)');
+    const done = new Set((await tx.query<{ id: number }>('SELECT id FROM schema_migrations')).map((r) => r.id));
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (done.has(m.id)) continue;
+      for (const statement of m.sql.split(/;\s*\n/).map((s) => s.trim()).filter(Boolean)) {
+        await tx.query(statement);
+      }
+      await tx.query('INSERT INTO schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+      applied.push(m.id);
+    }
+    return applied;
+  });
+}

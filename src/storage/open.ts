@@ -1,0 +1,13 @@
+import { openPglite } from './pglite.js';
+import { openPostgres } from './postgres.js';
+import { migrate } from './migrations.js';
+import type { Db } from './db.js';
+
+/** Opens PostgreSQL when a URL is given, otherwise PGlite in `dataDir`/pg, and applies migrations. */
+export async function openDatabase(opts: { databaseUrl: string | null; dataDir: string | null }): Promise<Db> {
+  const db = opts.databaseUrl
+    ? openPostgres(opts.databaseUrl)
+    : await openPglite(opts.dataDir ? `${opts.dataDir}/pg` : null);
+  await migrate(db);
+  return db;
+}
