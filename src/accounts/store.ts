@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../storage/db.js';
+
+export interface Account {
+  id: string;
+  username: string;
+  displayName: string;
+  email: string | null;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export interface AccountRecord extends Account {
+  passwordHash: string | null;
+}
+
+/** What the sign-in and the admin need of accounts. */
+export interface AccountStore {
+  create(input: { username: string; displayName?: string; email?: string | null; passwordHash?: string | null }): Promise<Account>;
+  findById(id: string): Promise<AccountRecord | null>;
+  findByUsername(username: string): Promise<AccountRecord | null>;
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  setDisabled(id: string, disabled: boolean): Promise<boolean>;
+  list(): Promise<Account[]>;
+}
+
+export class UsernameTakenError extends Error {
+  readonly code = 'username_taken';
+}
+
+interface Row {
+  id: string;
+  username: string;
+  display_name: string;
+  email: string | null;
+  password_hash: string | null;
+  disabled: boolean;
+  created_at: Date | string;
+}
+
+const toRecord = (r: Row): AccountRecord => ({
+  id: r.id,
+  username: r.username,
+  displayName: r.display_name,
+  email: r.email,
+  disabled: r.disabled,
+  createdAt: new Date(r.created_at),
+  passwordHash: r.password_hash,
+});
+
+const toAccount = ({ passwordHash: _hash, ...account }: AccountRecord): Account => account;
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$/;
+
+export function createAccountStore(db: Db): AccountStore {
+  const one = async (sql: string, params: unknown[]) => {
+    const [row] = await db.query<Row>(sql, params);
+    return row ? toRecord(row) : null;
+  };
+  return {
+    async create({ username, displayName, email = null, passwordHash = null }) {
+      try {
+        const row = await one(
+          `INSERT INTO accounts (id, username, display_name, email, password_hash) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+          [randomUUID(), username, displayName ?? username, email, passwordHash]);
+        return toAccount(row!);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new UsernameTakenError(`username "${username}" is taken`);
+        throw err;
+      }
+    },
+    findById: (id) => one('SELECT * FROM accounts WHERE id = $1', [id]),
+    findByUsername: (username) => one('SELECT * FROM accounts WHERE lower(username) = lower($1)', [username]),
+    async setPasswordHash(id, passwordHash) {
+      return (await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING id', [id, passwordHash])).length === 1;
+    },
+    async setDisabled(id, disabled) {
+      return (await db.query('UPDATE accounts SET disabled = $2, updated_at = now() WHERE id = $1 RETURNING id', [id, disabled])).length === 1;
+    },
+    async list() {
+      return (await db.query<Row>('SELECT * FROM accounts ORDER BY lower(username)')).map((r) => toAccount(toRecord(r)));
+    },
+  };
+}

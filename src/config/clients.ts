@@ -1,0 +1,102 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './settings.js';
+
+/** How a relying app's users sign in; the `login` member of a client file. */
+export interface LoginPolicy {
+  /** 'two-step': password, then a page offering push or a passcode. 'single-form': username, password and passcode on one form. */
+  form: 'two-step' | 'single-form';
+  /** Show a 2-digit number at login that the user picks on the phone (3 choices). */
+  numberMatching: boolean;
+  /** What to do for a user with no device: let the password alone through, or refuse. */
+  noDevice: 'password-only' | 'refuse';
+  /** 'explicit': show the consent page; 'implicit': first-party app, grant the requested scopes. */
+  consent: 'explicit' | 'implicit';
+  /** acr values reported per outcome. */
+  acr: { mfa: string; password: string };
+}
+
+/** A relying app as registered in config/clients/*.json. */
+export interface ClientRegistration {
+  file: string;
+  /** OIDC client metadata handed to oidc-provider (secrets resolved from the environment). */
+  metadata: Record<string, unknown>;
+  login: LoginPolicy;
+}
+
+export const DEFAULT_ACR = { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' } as const;
+
+const uri = z.string().min(1).refine((v) => { try { new URL(v); return true; } catch { return false; } }, 'must be an absolute URL');
+
+const clientFile = z.strictObject({
+  $comment: z.string().optional(),
+  client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 URL-safe characters'),
+  client_name: z.string().min(1).max(100).optional(),
+  client_secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable').optional(),
+  redirect_uris: z.array(uri).min(1),
+  post_logout_redirect_uris: z.array(uri).optional(),
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'implicit', 'client_credentials'])).optional(),
+  response_types: z.array(z.enum(['code', 'id_token', 'code id_token', 'none'])).optional(),
+  token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
+  id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
+  scope: z.string().optional(),
+  jwks_uri: uri.optional(),
+  login: z.strictObject({
+    form: z.enum(['two-step', 'single-form']).default('two-step'),
+    numberMatching: z.boolean().default(true),
+    noDevice: z.enum(['password-only', 'refuse']).default('password-only'),
+    consent: z.enum(['explicit', 'implicit']).default('explicit'),
+    acr: z.strictObject({ mfa: z.string().min(1), password: z.string().min(1) }).default({ ...DEFAULT_ACR }),
+  }).default({ form: 'two-step', numberMatching: true, noDevice: 'password-only', consent: 'explicit', acr: { ...DEFAULT_ACR } }),
+});
+
+/** Validates one parsed client file. Throws ConfigError naming the file and the field. */
+export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv): ClientRegistration {
+  const result = clientFile.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(file, issue.path.join('.') || '(file)', issue.message);
+  }
+  const { login, client_secret_env, $comment: _comment, ...metadata } = result.data;
+  const method = metadata.token_endpoint_auth_method ?? (client_secret_env ? 'client_secret_basic' : 'none');
+  const out: Record<string, unknown> = { ...metadata, token_endpoint_auth_method: method };
+  if (method === 'client_secret_basic' || method === 'client_secret_post') {
+    if (!client_secret_env) throw new ConfigError(file, 'client_secret_env', `required for token_endpoint_auth_method ${method}`);
+    const secret = env[client_secret_env];
+    if (!secret) throw new ConfigError(file, 'client_secret_env', `environment variable ${client_secret_env} is not set`);
+    if (secret.length < 32) throw new ConfigError(file, 'client_secret_env', `${client_secret_env} must be at least 32 characters`);
+    out.client_secret = secret;
+  } else if (client_secret_env) {
+    throw new ConfigError(file, 'client_secret_env', `not used with token_endpoint_auth_method ${method}`);
+  }
+  return { file, metadata: out, login };
+}
+
+/**
+ * Loads every *.json under `dir` (sorted), rejecting duplicates. A missing folder means no clients.
+ * `${ISSUER}` in a file stands for the IdP's issuer URL.
+ */
+export function loadClients(dir: string, issuer: string, env: NodeJS.ProcessEnv = process.env): ClientRegistration[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+  const seen = new Map<string, string>();
+  return names.map((name) => {
+    const file = path.join(dir, name);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8').replaceAll('${ISSUER}', issuer));
+    } catch (err) {
+      throw new ConfigError(file, '(file)', `not valid JSON: ${(err as Error).message}`);
+    }
+    const client = parseClient(file, raw, env);
+    const id = client.metadata.client_id as string;
+    if (seen.has(id)) throw new ConfigError(file, 'client_id', `"${id}" is already registered by ${seen.get(id)}`);
+    seen.set(id, file);
+    return client;
+  });
+}

@@ -1,0 +1,97 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting of the IdP, its environment variable and its default, in one place.
+ * README.md's Configuration table mirrors this file.
+ */
+export interface Settings {
+  /** PORT: where to listen. Default 3000. */
+  port: number;
+  /** HOST: the address to bind. Default 0.0.0.0 (all interfaces). */
+  host: string;
+  /** ISSUER: the public URL of the IdP; discovery, tokens and links use it. Default http://localhost:PORT. */
+  issuer: string;
+  /** DATABASE_URL: PostgreSQL connection string. Default none: embedded PGlite in DATA_DIR/pg. */
+  databaseUrl: string | null;
+  /** REDIS_URL: Redis connection string. Default none: the in-process stand-in (one process only). */
+  redisUrl: string | null;
+  /** DATA_DIR: generated secrets and the embedded database. Default ./data. */
+  dataDir: string;
+  /** CONFIG_DIR: where clients/*.json live. Default ./config. */
+  configDir: string;
+  /** COOKIE_KEYS: comma-separated secrets for signing cookies, newest first. Default generated into DATA_DIR. */
+  cookieKeys: string[] | null;
+  /** KEK: key-encryption key(s) for secrets at rest, `id:base64(32 bytes)` comma-separated, active first. Default generated into DATA_DIR. */
+  kek: { id: string; key: Buffer }[] | null;
+  /** TRUST_PROXY: trust X-Forwarded-For/-Proto/-Host from a reverse proxy. Default false. */
+  trustProxy: boolean;
+  /** VAPID_SUBJECT: contact for push services (mailto: or https:). Default mailto:admin@localhost. */
+  vapidSubject: string;
+  /** PUSH_CHALLENGE_TTL: seconds a push challenge lives. Default 120. */
+  pushChallengeTtl: number;
+  /** GEOIP_DB: path of a MaxMind GeoLite2/GeoIP2 City .mmdb file for request locations. Default none. */
+  geoipDb: string | null;
+  /** DEMO: seed the demo user and the demo relying app at /demo. Default true when DATABASE_URL is unset. */
+  demo: boolean;
+  /** LOG_LEVEL: pino level. Default info. */
+  logLevel: string;
+  /** The environment these settings came from; client files name their secrets' variables in it. */
+  env: NodeJS.ProcessEnv;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  constructor(public readonly source: string, public readonly field: string, message: string) {
+    super(`${source}: ${field}: ${message}`);
+  }
+}
+
+const bool = (v: string | undefined, dflt: boolean): boolean =>
+  v === undefined || v === '' ? dflt : /^(1|true|yes|on)$/i.test(v);
+
+function parseKek(raw: string): { id: string; key: Buffer }[] {
+  return raw.split(',').map((part) => {
+    const [id, b64] = part.trim().split(':');
+    const key = Buffer.from(b64 ?? '', 'base64');
+    if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+      throw new ConfigError('environment', 'KEK', 'expected id:base64 with a 32-byte key, e.g. k1:' + 'A'.repeat(43) + '=');
+    }
+    return { id, key };
+  });
+}
+
+const urlField = (name: string) =>
+  z.string().refine((v) => { try { new URL(v); return true; } catch { return false; } }, `${name} must be a URL`);
+
+/** Reads the settings from an environment (process.env by default). Throws ConfigError naming the variable. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('environment', 'PORT', 'must be a port number');
+  const issuer = (env.ISSUER ?? `http://localhost:${port}`).replace(/\/$/, '');
+  const parsedIssuer = urlField('ISSUER').safeParse(issuer);
+  if (!parsedIssuer.success) throw new ConfigError('environment', 'ISSUER', 'must be an absolute URL');
+  const ttl = Number(env.PUSH_CHALLENGE_TTL ?? 120);
+  if (!Number.isInteger(ttl) || ttl < 15 || ttl > 600) throw new ConfigError('environment', 'PUSH_CHALLENGE_TTL', 'must be 15..600 seconds');
+  const vapidSubject = env.VAPID_SUBJECT ?? 'mailto:admin@localhost';
+  if (!/^(mailto:|https:)/.test(vapidSubject)) throw new ConfigError('environment', 'VAPID_SUBJECT', 'must start with mailto: or https:');
+  const databaseUrl = env.DATABASE_URL || null;
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    issuer,
+    databaseUrl,
+    redisUrl: env.REDIS_URL || null,
+    dataDir: path.resolve(cwd, env.DATA_DIR ?? 'data'),
+    configDir: path.resolve(cwd, env.CONFIG_DIR ?? 'config'),
+    cookieKeys: env.COOKIE_KEYS ? env.COOKIE_KEYS.split(',').map((s) => s.trim()).filter(Boolean) : null,
+    kek: env.KEK ? parseKek(env.KEK) : null,
+    trustProxy: bool(env.TRUST_PROXY, false),
+    vapidSubject,
+    pushChallengeTtl: ttl,
+    geoipDb: env.GEOIP_DB || null,
+    demo: bool(env.DEMO, databaseUrl === null),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    env,
+  };
+}

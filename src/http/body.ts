@@ -1,0 +1,37 @@
+import { bodyParser } from '@koa/bodyparser';
+import type { Middleware } from 'koa';
+import { HttpError } from './errors.js';
+
+/** Parses a URL-encoded form (our pages' POSTs), 16 KB at most; anything else is refused with a 4xx. */
+export function formBody(): Middleware {
+  const parse = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+  return async (ctx, next) => {
+    if (!ctx.is('application/x-www-form-urlencoded')) {
+      throw new HttpError(415, 'unsupported_media_type', 'Send the form as application/x-www-form-urlencoded.');
+    }
+    try {
+      await parse(ctx, async () => {});
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 413) throw new HttpError(413, 'payload_too_large', 'The form is too large.');
+      throw new HttpError(400, 'invalid_request', 'The form could not be read.');
+    }
+    await next();
+  };
+}
+
+/** Parses a JSON body of at most `limit`; non-JSON or malformed JSON is a 4xx in the OAuth error format. */
+export function jsonBody(limit = '16kb'): Middleware {
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: limit, encoding: 'utf-8' });
+  return async (ctx, next) => {
+    if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Send the body as application/json.');
+    try {
+      await parse(ctx, async () => {});
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 413) throw new HttpError(413, 'invalid_request', 'The body is too large.');
+      throw new HttpError(400, 'invalid_request', 'The body is not valid JSON.');
+    }
+    await next();
+  };
+}

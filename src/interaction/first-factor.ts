@@ -1,0 +1,84 @@
+import type { Context } from 'koa';
+import { checkPassword } from '../accounts/passwords.js';
+import { HttpError } from '../http/errors.js';
+import type { InteractionDeps } from './deps.js';
+import { finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
+import { nextAfterPassword } from './next-step.js';
+
+/** The same words for an unknown user, a wrong password and a disabled account. */
+export const LOGIN_FAILED = 'The username or password is not right.';
+
+export function renderLogin(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, extra: { error?: string; username?: string } = {}) {
+  ctx.type = 'html';
+  ctx.body = deps.views.render('login', {
+    title: 'Sign in',
+    uid: it.uid,
+    csrf: deps.csrf.token(it.uid),
+    clientName: it.clientName,
+    singleForm: it.policy.form === 'single-form',
+    ...extra,
+  });
+}
+
+function formString(body: Record<string, unknown>, name: string, max: number): string {
+  const value = body[name];
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw new HttpError(400, 'invalid_request', `The field "${name}" must be text.`);
+  if (value.length > max) throw new HttpError(400, 'invalid_request', `The field "${name}" is too long.`);
+  return value;
+}
+
+/** POST /interaction/:uid/login — step 2 of the journey: the password, then what comes next. */
+export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const it = await loadInteraction(ctx, deps);
+  if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a password now.');
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  if (!deps.csrf.valid(it.uid, body.csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
+  const username = formString(body, 'username', 100).trim();
+  const password = formString(body, 'password', 256);
+  const passcode = formString(body, 'passcode', 16);
+  if (!username || !password) {
+    ctx.status = 400;
+    return renderLogin(ctx, deps, it, { error: 'Enter your username and password.', username });
+  }
+
+  const account = await deps.accounts.findByUsername(username);
+  const passwordOk = await checkPassword(account?.passwordHash ?? null, password);
+  if (!account || !passwordOk || account.disabled) {
+    await deps.audit.record({ type: 'signin.failure', accountId: account?.id ?? null, clientId: it.clientId, ip: ctx.ip, detail: { factor: 'pwd' } });
+    ctx.status = 401;
+    return renderLogin(ctx, deps, it, { error: LOGIN_FAILED, username });
+  }
+
+  await deps.signins.put(it.uid, {
+    accountId: account.id, firstFactor: { method: 'pwd', at: Date.now() }, challengeId: null, pushes: [], passcodeFailures: 0,
+  }, it.ttlSeconds);
+
+  const next = nextAfterPassword({
+    policy: it.policy,
+    activeDevices: await deps.secondFactor.countActiveDevices(account.id),
+    passcode: it.policy.form === 'single-form' ? passcode : undefined,
+  });
+  switch (next.kind) {
+    case 'finish-password-only':
+      await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: it.clientId, ip: ctx.ip, detail: { amr: ['pwd'] } });
+      return finishInteraction(ctx, deps, { login: { accountId: account.id, amr: ['pwd'], acr: it.policy.acr.password } });
+    case 'refuse-no-device':
+      await deps.audit.record({ type: 'signin.refused', accountId: account.id, clientId: it.clientId, ip: ctx.ip, detail: { reason: 'no_device' } });
+      await deps.signins.delete(it.uid);
+      throw new HttpError(403, 'no_device', `${it.clientName} requires a second factor, and you have no authenticator enrolled. Ask your administrator for an enrollment code.`);
+    case 'bad-passcode-format':
+      ctx.status = 400;
+      await deps.signins.delete(it.uid);
+      return renderLogin(ctx, deps, it, { error: 'A passcode has 6 or 8 digits. Leave it empty to get a push instead.', username });
+    case 'choose-second-factor':
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${it.uid}/second-factor`);
+    case 'send-push':
+      ctx.status = 307; // keeps the POST (and its CSRF token) for the push step
+      return ctx.redirect(`/interaction/${it.uid}/push`);
+    case 'check-passcode':
+      ctx.status = 307;
+      return ctx.redirect(`/interaction/${it.uid}/passcode`);
+  }
+}

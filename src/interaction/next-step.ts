@@ -1,0 +1,29 @@
+import type { LoginPolicy } from '../config/clients.js';
+
+/** What follows a correct password. Pure: decided from the policy, the devices and what was typed. */
+export type NextStep =
+  | { kind: 'finish-password-only' }
+  | { kind: 'refuse-no-device' }
+  | { kind: 'choose-second-factor' }
+  | { kind: 'send-push' }
+  | { kind: 'check-passcode'; passcode: string }
+  | { kind: 'bad-passcode-format' };
+
+/**
+ * Triggers as the reference product's agents do it: on a single form, an empty passcode or any one
+ * character means push; 6 or 8 digits are checked as a TOTP at once.
+ */
+export function nextAfterPassword(input: {
+  policy: Pick<LoginPolicy, 'form' | 'noDevice'>;
+  activeDevices: number;
+  passcode: string | undefined;
+}): NextStep {
+  if (input.activeDevices === 0) {
+    return input.policy.noDevice === 'password-only' ? { kind: 'finish-password-only' } : { kind: 'refuse-no-device' };
+  }
+  if (input.policy.form === 'two-step') return { kind: 'choose-second-factor' };
+  const passcode = (input.passcode ?? '').trim();
+  if (passcode.length <= 1) return { kind: 'send-push' };
+  if (/^(\d{6}|\d{8})$/.test(passcode)) return { kind: 'check-passcode', passcode };
+  return { kind: 'bad-passcode-format' };
+}

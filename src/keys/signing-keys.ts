@@ -1,0 +1,47 @@
+import 'reflect-metadata'; // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { Db } from '../storage/db.js';
+import { getOrCreateKey } from './keystore.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export interface SigningJwks {
+  keys: JWK[];
+}
+
+function clean(jwk: webcrypto.JsonWebKey): JWK {
+  const { key_ops: _ops, ext: _ext, ...rest } = jwk;
+  return rest as JWK;
+}
+
+/** RS256 key with a self-signed certificate: Entra ID requires `x5c` in the JWKS. */
+async function rsaKey(subject: string): Promise<JWK> {
+  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString('hex'),
+    name: `CN=${subject.replace(/[,=+<>#;"\\]/g, '')}`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 10 * 365 * 24 * 3600_000),
+    signingAlgorithm: alg,
+    keys: keys as unknown as CryptoKeyPair,
+  });
+  const jwk = clean(await webcrypto.subtle.exportKey('jwk', keys.privateKey));
+  const kid = await calculateJwkThumbprint(jwk);
+  return { ...jwk, kid, use: 'sig', alg: 'RS256', x5c: [cert.toString('base64')] };
+}
+
+async function ecKey(): Promise<JWK> {
+  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const jwk = clean(await webcrypto.subtle.exportKey('jwk', keys.privateKey));
+  const kid = await calculateJwkThumbprint(jwk);
+  return { ...jwk, kid, use: 'sig', alg: 'ES256' };
+}
+
+/** The OIDC signing keys: generated at first start (RS256 first, so it is the default, and ES256) and stored. */
+export function loadSigningKeys(db: Db, issuer: string): Promise<SigningJwks> {
+  return getOrCreateKey(db, 'oidc-signing-jwks', async () => ({ keys: [await rsaKey(new URL(issuer).host), await ecKey()] }));
+}

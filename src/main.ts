@@ -1,0 +1,42 @@
+import { createServer } from 'node:http';
+import { createIdp } from './app.js';
+import { ConfigError, loadSettings } from './config/settings.js';
+
+/** Starts the IdP: `npm start`. Settings come from the environment (see README, Configuration). */
+async function main() {
+  const settings = loadSettings();
+  const idp = await createIdp(settings);
+  const server = createServer(idp.app.callback());
+  server.listen(settings.port, settings.host, () => {
+    idp.logger.info({ issuer: settings.issuer, port: settings.port }, 'listening');
+    const lines = [
+      '',
+      `  Push OTP IdP is up: ${settings.issuer}`,
+      `  Discovery:          ${settings.issuer}/.well-known/openid-configuration`,
+    ];
+    if (idp.demoUser) {
+      lines.push(
+        `  Demo app:           ${settings.issuer}/demo`,
+        `  Demo user:          ${idp.demoUser.username} / ${idp.demoUser.password}`,
+        `  Enroll a phone:     npm run admin -- device enroll-code ${idp.demoUser.username}`,
+      );
+    }
+    process.stdout.write(lines.join('\n') + '\n\n');
+  });
+  const stop = async () => {
+    server.close();
+    await idp.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`Configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`Failed to start: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

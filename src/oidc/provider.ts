@@ -1,0 +1,113 @@
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { ClientRegistration } from '../config/clients.js';
+import type { AccountStore } from '../accounts/store.js';
+import type { Views } from '../http/views.js';
+import type { SigningJwks } from '../keys/signing-keys.js';
+import type { Db } from '../storage/db.js';
+import type { Redis } from '../storage/redis.js';
+import { adapterFactory } from './adapters.js';
+import { accountClaims } from './claims.js';
+
+export interface ProviderDeps {
+  issuer: string;
+  jwks: SigningJwks;
+  cookieKeys: string[];
+  clients: ClientRegistration[];
+  accounts: AccountStore;
+  db: Db;
+  redis: Redis;
+  views: Views;
+  trustProxy: boolean;
+}
+
+const DAY = 24 * 3600;
+
+/** The oidc-provider instance: what it offers, where it stores, and which of our pages it shows. */
+export function createProvider(deps: ProviderDeps): Provider {
+  const byId = new Map(deps.clients.map((c) => [c.metadata.client_id as string, c]));
+  const acrValues = [...new Set(deps.clients.flatMap((c) => [c.login.acr.mfa, c.login.acr.password]))];
+  const secure = deps.issuer.startsWith('https:');
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, secure };
+
+  const configuration: Configuration = {
+    clients: deps.clients.map((c) => c.metadata) as unknown as Configuration['clients'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+    },
+    adapter: adapterFactory(deps.db, deps.redis) as unknown as Configuration['adapter'],
+    jwks: deps.jwks as Configuration['jwks'],
+    cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
+    findAccount: async (_ctx, sub) => {
+      const account = await deps.accounts.findById(sub);
+      if (!account || account.disabled) return undefined;
+      return { accountId: sub, claims: async () => accountClaims(account) };
+    },
+    // acr, amr and auth_time travel in every ID token; profile claims per scope.
+    claims: {
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      profile: ['name', 'preferred_username', 'updated_at'],
+      email: ['email', 'email_verified'],
+    },
+    acrValues,
+    responseTypes: ['code', 'id_token', 'none'],
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    features: {
+      devInteractions: { enabled: false },
+      // A client may introspect or revoke only the tokens issued to it.
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      claimsParameter: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = deps.views.render('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName ?? null });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = deps.views.render('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName ?? null });
+        },
+      },
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // A relying app allowed the refresh_token grant gets refresh tokens, with or without offline_access.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
+      const { client, session } = ctx.oidc;
+      if (!client || !session?.accountId) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      // First-party apps (consent "implicit" in their file) get what they ask for without a consent page.
+      if (byId.get(client.clientId)?.login.consent !== 'implicit') return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope([...(ctx.oidc.requestParamScopes ?? [])].join(' '));
+      const claims = ctx.oidc.requestParamClaims;
+      if (claims?.size) grant.addOIDCClaims([...claims]);
+      await grant.save();
+      return grant;
+    },
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      Session: 14 * DAY,
+      Grant: 14 * DAY,
+      RefreshToken: 14 * DAY,
+      ClientCredentials: 600,
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = deps.views.render('error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? '' });
+    },
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = deps.trustProxy;
+  return provider;
+}
+
+export type { Provider };

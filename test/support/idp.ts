@@ -1,0 +1,116 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createIdp, type Idp } from '../../src/app.js';
+import { loadSettings, type Settings } from '../../src/config/settings.js';
+import { createLogger } from '../../src/log.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniquePrefix } from './env.js';
+
+export interface TestIdp {
+  url: string;
+  idp: Idp;
+  server: Server;
+  settings: Settings;
+  /** Stops the server and the IdP (keeps the data folder and schema unless `cleanup`). */
+  stop(): Promise<void>;
+  /** Stops and removes what the IdP created (data folder, PostgreSQL schema). */
+  close(): Promise<void>;
+}
+
+export interface TestIdpOptions {
+  storage?: 'pglite' | 'postgres';
+  redis?: 'real' | 'standin';
+  /** Reuse a data folder / schema / Redis prefix (restart tests). */
+  dataDir?: string;
+  schema?: string;
+  redisPrefix?: string;
+  port?: number;
+  env?: Record<string, string>;
+  /** Client files to register (written under a temporary config/clients/); the demo app is always there. */
+  clients?: Record<string, unknown>[];
+}
+
+/** A confidential client with the consent page, for tests. Its secret is set by startTestIdp. */
+export const TEST_RP_SECRET = 'test-rp-secret-0123456789abcdef0123456789';
+export const testRp = (extra: Record<string, unknown> = {}) => ({
+  client_id: 'test-rp',
+  client_name: 'Test RP',
+  client_secret_env: 'TEST_RP_SECRET',
+  redirect_uris: ['http://127.0.0.1:1/cb'],
+  post_logout_redirect_uris: ['http://127.0.0.1:1/bye'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  ...extra,
+});
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+/** A PostgreSQL URL whose search_path is a schema of its own (created now). */
+export async function freshSchemaUrl(schema = `t_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`): Promise<{ url: string; schema: string; drop(): Promise<void> }> {
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: url.toString(),
+    schema,
+    async drop() {
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+/** Starts a whole IdP on 127.0.0.1 with the demo app and user, on the storage asked for. */
+export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> {
+  const port = opts.port ?? (await freePort());
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'idp-test-'));
+  const configDir = mkdtempSync(path.join(os.tmpdir(), 'idp-config-'));
+  mkdirSync(path.join(configDir, 'clients'));
+  cpSync(path.resolve('config/demo'), path.join(configDir, 'demo'), { recursive: true });
+  for (const c of opts.clients ?? []) writeFileSync(path.join(configDir, 'clients', `${String(c.client_id)}.json`), JSON.stringify(c));
+  const pgSchema = opts.storage === 'postgres' ? await freshSchemaUrl(opts.schema) : null;
+  const settings = loadSettings({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    DATA_DIR: dataDir,
+    CONFIG_DIR: configDir,
+    TEST_RP_SECRET,
+    DEMO: 'true',
+    ...(pgSchema ? { DATABASE_URL: pgSchema.url } : {}),
+    ...(opts.redis === 'real' ? { REDIS_URL: TEST_REDIS_URL } : {}),
+    ...opts.env,
+  });
+  const logger = createLogger('silent');
+  const redisPrefix = opts.redisPrefix ?? uniquePrefix('idp');
+  const idp = await createIdp(settings, { logger, redisPrefix });
+  const server = createServer(idp.app.callback());
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const stop = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await idp.close();
+  };
+  return {
+    url: settings.issuer, idp, server, settings, stop,
+    async close() {
+      await stop();
+      rmSync(configDir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (pgSchema && !opts.schema) await pgSchema.drop();
+    },
+  };
+}
