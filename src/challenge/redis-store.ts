@@ -1,0 +1,148 @@
+import type { Redis } from 'ioredis';
+import { asSeenAt } from './model.js';
+import type { Challenge, ChallengeStatus, ChallengeStore, Resolution, ResolveOutcome } from './types.js';
+
+/*
+ * Layout (every key under the client's keyPrefix):
+ *   ch:<id>          HASH  c = the challenge as created (JSON), status, exp (expiresAt), acct, res (JSON)
+ *   chu:<accountId>  ZSET  member = challenge id, score = expiresAt: the account's pending ones
+ * A hash, not one JSON string: the resolve script must read status and expiry and write the
+ * resolution, and the in-process stand-in's Lua (ioredis-mock over fengari) has no cjson.
+ * Not Redis Cluster ready: the two keys of one script would have to share a hash slot.
+ */
+
+export interface RedisChallengeStoreOptions {
+  /** Where resolutions are published. Default: the client's keyPrefix + 'pushotp:resolved'. */
+  channel?: string;
+  /** How long a record outlives its expiry or its resolution, so late readers see the outcome. */
+  keepResolvedMs?: number;
+}
+
+export interface RedisChallengeStore extends ChallengeStore {
+  readonly channel: string;
+  /** Effective statuses of many challenges in one round trip (null: gone). For the waiters' safety net. */
+  peekStatuses(ids: string[], now?: number): Promise<(ChallengeStatus | null)[]>;
+}
+
+/** Published on every resolution; waiters re-read the record rather than trust the message. */
+export interface ResolvedMessage {
+  id: string;
+  status: ChallengeStatus;
+}
+
+const DEFAULT_KEEP_MS = 5 * 60_000;
+
+/** Channels are not prefixed by ioredis; prefixing ours keeps deployments sharing a Redis apart. */
+export function resolvedChannel(redis: Redis, channel?: string): string {
+  return channel ?? `${redis.options.keyPrefix ?? ''}pushotp:resolved`;
+}
+
+export const challengeKey = (id: string): string => `ch:${id}`;
+const accountKey = (accountId: string): string => `chu:${accountId}`;
+
+// HGET rather than HMGET: the stand-in hands HMGET's missing fields to Lua as a truthy JS null.
+const CREATE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'status', 'pending', 'exp', ARGV[2], 'acct', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return 'ok'
+`;
+
+// Check, write, unindex and publish in one script: no second resolver, and no resolution unannounced.
+const RESOLVE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 'already_resolved' end
+if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 'expired'
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'res', ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return 'resolved'
+`;
+
+type Scripted = Redis & {
+  pushotpChallengeCreate(k1: string, k2: string, ...argv: (string | number)[]): Promise<string>;
+  pushotpChallengeResolve(k1: string, k2: string, ...argv: (string | number)[]): Promise<string>;
+};
+
+export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStoreOptions = {}): RedisChallengeStore {
+  const channel = resolvedChannel(redis, opts.channel);
+  const keepMs = opts.keepResolvedMs ?? DEFAULT_KEEP_MS;
+  // defineCommand runs EVALSHA and falls back to EVAL; ioredis adds keyPrefix to the declared keys.
+  redis.defineCommand('pushotpChallengeCreate', { numberOfKeys: 2, lua: CREATE_LUA });
+  redis.defineCommand('pushotpChallengeResolve', { numberOfKeys: 2, lua: RESOLVE_LUA });
+  const r = redis as Scripted;
+
+  return {
+    channel,
+
+    async create(ch) {
+      if (ch.status !== 'pending') throw new Error('only a pending challenge can be stored');
+      // The TTL follows the challenge's own clock (createdAt), so an injected "now" stays coherent.
+      const ttl = ch.expiresAt - ch.createdAt + keepMs;
+      const json = JSON.stringify({ ...ch, resolution: null });
+      const res = await r.pushotpChallengeCreate(challengeKey(ch.id), accountKey(ch.accountId),
+        json, ch.expiresAt, ch.accountId, ttl, ch.id);
+      if (res !== 'ok') throw new Error(`challenge ${ch.id} already exists`);
+    },
+
+    async get(id, now = Date.now()) {
+      const [c, status, res] = await redis.hmget(challengeKey(id), 'c', 'status', 'res');
+      return c ? asSeenAt(decode(c, status, res), now) : null;
+    },
+
+    async resolve(id, resolution: Resolution, now = Date.now()) {
+      // The account is needed to name the index key; it never changes once written.
+      const accountId = await redis.hget(challengeKey(id), 'acct');
+      if (accountId === null) return 'not_found';
+      const message: ResolvedMessage = { id, status: resolution.status };
+      return (await r.pushotpChallengeResolve(challengeKey(id), accountKey(accountId), id, now,
+        resolution.status, JSON.stringify(resolution), keepMs, channel, JSON.stringify(message))) as ResolveOutcome;
+    },
+
+    async listPending(accountId, now = Date.now()) {
+      const key = accountKey(accountId);
+      // Prune the lapsed ones while reading: the index would otherwise only shrink on resolve.
+      const replies = await redis.multi().zremrangebyscore(key, '-inf', now)
+        .zrangebyscore(key, `(${now}`, '+inf').exec();
+      const list = (replies?.[1]?.[1] as string[] | undefined) ?? [];
+      if (list.length === 0) return [];
+      const p = redis.pipeline();
+      for (const id of list) p.hmget(challengeKey(id), 'c', 'status', 'res');
+      const rows = (await p.exec()) ?? [];
+      const found: Challenge[] = [];
+      for (const [err, row] of rows) {
+        const [c, status, res] = (row ?? []) as (string | null)[];
+        if (err || !c) continue;
+        const ch = asSeenAt(decode(c, status ?? null, res ?? null), now);
+        if (ch.status === 'pending' && ch.accountId === accountId) found.push(ch);
+      }
+      return found.sort((a, b) => b.createdAt - a.createdAt);
+    },
+
+    async peekStatuses(ids, now = Date.now()) {
+      if (ids.length === 0) return [];
+      const p = redis.pipeline();
+      for (const id of ids) p.hmget(challengeKey(id), 'status', 'exp');
+      const rows = (await p.exec()) ?? [];
+      return rows.map(([err, row]) => {
+        if (err) throw err;
+        const [status, exp] = row as (string | null)[];
+        if (!status) return null;
+        return status === 'pending' && now >= Number(exp) ? 'expired' : (status as ChallengeStatus);
+      });
+    },
+  };
+}
+
+function decode(c: string, status: string | null, res: string | null): Challenge {
+  const ch = JSON.parse(c) as Challenge;
+  ch.status = (status ?? ch.status) as ChallengeStatus;
+  ch.resolution = res ? (JSON.parse(res) as Resolution) : null;
+  return ch;
+}

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createRedisChallengeStore, type RedisChallengeStore } from '../../src/challenge/redis-store.js';
+import type { Resolution } from '../../src/challenge/types.js';
+import type { Redis } from '../../src/storage/redis.js';
+import { dropAndQuit, makeChallenge, sleep } from './challenge-redis.js';
+
+/*
+ * What every backing of the challenge store must do (STYLE 5: one contract, run against the real
+ * Redis and the in-process stand-in). `open` gives a client under a fresh key prefix; the suite
+ * closes it and deletes its keys.
+ */
+
+const KEEP_MS = 300_000;
+const T0 = 1_764_370_000_000;
+
+const approval = (at: number, deviceId = 'dev_1'): Resolution => ({
+  status: 'approved', deviceId, decision: 'approve', reason: null, amr: ['otp', 'swk'], at,
+});
+
+export function challengeStoreContract(name: string, open: () => Redis): void {
+  describe(`challenge store contract: ${name}`, () => {
+    let redis: Redis;
+    let store: RedisChallengeStore;
+
+    beforeAll(() => {
+      redis = open();
+      store = createRedisChallengeStore(redis, { keepResolvedMs: KEEP_MS });
+    });
+    afterAll(async () => {
+      await dropAndQuit(redis);
+    });
+
+    it('returns a created challenge exactly as stored, and null for an unknown id', async () => {
+      const ch = makeChallenge({ now: T0 });
+      await store.create(ch);
+      expect(await store.get(ch.id, T0 + 1)).toEqual(ch);
+      expect(await store.get('no-such-challenge', T0)).toBeNull();
+    });
+
+    it('refuses to overwrite an existing challenge', async () => {
+      const ch = makeChallenge({ now: T0 });
+      await store.create(ch);
+      await expect(store.create({ ...ch, accountId: 'acct-mallory' })).rejects.toThrow(/already exists/);
+      expect((await store.get(ch.id, T0))?.accountId).toBe('acct-alice');
+    });
+
+    it('resolves once: resolved, then already_resolved; unknown ids are not_found', async () => {
+      const ch = makeChallenge({ now: T0 });
+      await store.create(ch);
+      expect(await store.resolve(ch.id, approval(T0 + 5), T0 + 5)).toBe('resolved');
+      const denial: Resolution = { ...approval(T0 + 6, 'dev_2'), status: 'denied', decision: 'deny', reason: 'denied' };
+      expect(await store.resolve(ch.id, denial, T0 + 6)).toBe('already_resolved');
+      const got = await store.get(ch.id, T0 + 7);
+      expect(got?.status).toBe('approved');
+      expect(got?.resolution).toEqual(approval(T0 + 5));
+      expect(await store.resolve('no-such-challenge', approval(T0), T0)).toBe('not_found');
+    });
+
+    it('reads a lapsed pending challenge as expired and refuses to resolve it', async () => {
+      const ch = makeChallenge({ now: T0, ttlMs: 60_000 });
+      await store.create(ch);
+      expect((await store.get(ch.id, ch.expiresAt - 1))?.status).toBe('pending');
+      const late = await store.get(ch.id, ch.expiresAt);
+      expect(late?.status).toBe('expired');
+      expect(late?.resolution).toMatchObject({ status: 'expired', reason: 'expired', deviceId: null });
+      expect(await store.resolve(ch.id, approval(ch.expiresAt), ch.expiresAt)).toBe('expired');
+      // The refused approval left no trace: before its expiry the record still reads pending.
+      expect((await store.get(ch.id, ch.expiresAt - 1))?.status).toBe('pending');
+    });
+
+    it('lists only the account\'s own pending, unexpired challenges, newest first', async () => {
+      const account = `acct-${Math.random().toString(36).slice(2)}`;
+      const older = makeChallenge({ accountId: account, now: T0, ttlMs: 120_000 });
+      const newer = makeChallenge({ accountId: account, now: T0 + 10, ttlMs: 120_000 });
+      const short = makeChallenge({ accountId: account, now: T0 + 20, ttlMs: 1_000 });
+      const done = makeChallenge({ accountId: account, now: T0 + 30 });
+      const other = makeChallenge({ accountId: `${account}-other`, now: T0 + 40 });
+      for (const ch of [older, newer, short, done, other]) await store.create(ch);
+      await store.resolve(done.id, approval(T0 + 31), T0 + 31);
+
+      expect((await store.listPending(account, T0 + 100)).map((c) => c.id)).toEqual([short.id, newer.id, older.id]);
+      expect((await store.listPending(account, T0 + 5_000)).map((c) => c.id)).toEqual([newer.id, older.id]);
+      // The lapsed one was pruned from the index, not just filtered out.
+      expect(await redis.zscore(`chu:${account}`, short.id)).toBeNull();
+      expect(await store.listPending('acct-nobody', T0)).toEqual([]);
+    });
+
+    it('sets a TTL of the challenge lifetime plus the grace period on its keys', async () => {
+      const ch = makeChallenge({ now: T0, ttlMs: 60_000 });
+      await store.create(ch);
+      const pttl = await redis.pttl(`ch:${ch.id}`);
+      expect(pttl).toBeGreaterThan(60_000 + KEEP_MS - 5_000);
+      expect(pttl).toBeLessThanOrEqual(60_000 + KEEP_MS);
+      expect(await redis.pttl(`chu:${ch.accountId}`)).toBeGreaterThan(0);
+    });
+
+    it('keeps a resolution readable for the grace period even if the record was about to lapse', async () => {
+      const ch = makeChallenge({ now: T0 });
+      await store.create(ch);
+      await redis.pexpire(`ch:${ch.id}`, 50);
+      expect(await store.resolve(ch.id, approval(T0 + 1), T0 + 1)).toBe('resolved');
+      expect(await redis.pttl(`ch:${ch.id}`)).toBeGreaterThan(KEEP_MS - 5_000);
+    });
+
+    it('publishes {id, status} once, on the resolution only', async () => {
+      const sub = redis.duplicate();
+      const seen: unknown[] = [];
+      sub.on('message', (chan: string, msg: string) => { if (chan === store.channel) seen.push(JSON.parse(msg)); });
+      await sub.subscribe(store.channel);
+      try {
+        const ch = makeChallenge({ now: T0 });
+        await store.create(ch);
+        await store.resolve(ch.id, approval(T0 + 1), T0 + 1);
+        await store.resolve(ch.id, approval(T0 + 2), T0 + 2);
+        await store.resolve('no-such-challenge', approval(T0 + 2), T0 + 2);
+        await sleep(100);
+        expect(seen).toEqual([{ id: ch.id, status: 'approved' }]);
+      } finally {
+        await sub.quit();
+      }
+    });
+
+    it('names its channel after the key prefix, so deployments sharing a Redis stay apart', () => {
+      expect(store.channel).toBe(`${redis.options.keyPrefix}pushotp:resolved`);
+    });
+
+    it('peeks at many statuses in one call: pending, resolved, lapsed, gone', async () => {
+      const a = makeChallenge({ now: T0, ttlMs: 60_000 });
+      const b = makeChallenge({ now: T0 });
+      const c = makeChallenge({ now: T0 - 200_000, ttlMs: 60_000 });
+      for (const ch of [a, b, c]) await store.create(ch);
+      await store.resolve(b.id, approval(T0 + 1), T0 + 1);
+      expect(await store.peekStatuses([a.id, b.id, c.id, 'gone'], T0 + 2)).toEqual(['pending', 'approved', 'expired', null]);
+    });
+  });
+}
