@@ -1,0 +1,92 @@
+import { safeEqual } from '../crypto/hash.js';
+import { matchTotp } from '../otp/totp.js';
+import type { Decision } from '../challenge/types.js';
+import type { ApprovalErrorCode, ResponseClaims, Verdict, VerifyResponseInput } from './types.js';
+import { isInteger, parseHeader, verifyEs256 } from './jws.js';
+
+/**
+ * Verifies a device's signed answer to a push challenge (docs/device-api.md section 4). Pure: it
+ * reads only its input and stores nothing (the SimpleWebAuthn pattern). The caller then resolves the
+ * challenge once, atomically, and records `step` as the device's last TOTP step.
+ *
+ * The checks run in the documented order. Everything that needs no secret (format, algorithm,
+ * device) comes first; nothing about the challenge is revealed before the signature holds.
+ */
+
+export const RESPONSE_TYP = 'pushotp-response+jwt';
+/** device-api.md "Timings": the answer's `iat` may be 60 s off the server's clock. */
+export const RESPONSE_MAX_SKEW_MS = 60_000;
+
+const STATUS: Partial<Record<ApprovalErrorCode, number>> = {
+  challenge_not_found: 404,
+  wrong_user: 403,
+  challenge_resolved: 409,
+  challenge_expired: 410,
+};
+
+function refuse(code: ApprovalErrorCode, description: string): Verdict {
+  return { ok: false, code, status: STATUS[code] ?? 400, description };
+}
+
+const DECISIONS: readonly Decision[] = ['approve', 'deny', 'report'];
+
+/** The claims, when every one has the documented type; else null. */
+function readClaims(raw: Record<string, unknown>): ResponseClaims | null {
+  const { cid, nonce, decision, number, otp, iat } = raw;
+  if (typeof cid !== 'string' || cid.length === 0) return null;
+  if (typeof nonce !== 'string' || nonce.length === 0) return null;
+  if (typeof decision !== 'string' || !DECISIONS.includes(decision as Decision)) return null;
+  if (number !== undefined && !isInteger(number)) return null;
+  if (typeof otp !== 'string' || !/^(\d{6}|\d{8})$/.test(otp)) return null;
+  if (!isInteger(iat)) return null;
+  return { cid, nonce, decision: decision as Decision, otp, iat, ...(number === undefined ? {} : { number: number as number }) };
+}
+
+export async function verifyResponse(input: VerifyResponseInput): Promise<Verdict> {
+  const { jws, challenge, device, totpSecret, now } = input;
+
+  const header = parseHeader(jws);
+  if (!header) return refuse('invalid_request', 'the response is not a compact JWS with alg and kid');
+  // RFC 8725 3.1: the algorithm is fixed, never taken from the token. This refuses `none` and
+  // HS256 keyed with the public key (the classic key-confusion forgery) before any key is touched.
+  if (header.alg !== 'ES256') return refuse('unsupported_alg', 'alg must be ES256');
+
+  if (!device || device.id !== header.kid) return refuse('unknown_device', 'no device has this kid');
+  if (device.status === 'revoked') return refuse('device_revoked', 'the device was revoked');
+
+  const raw = await verifyEs256(jws, device.publicJwk);
+  if (raw === 'bad_signature') return refuse('invalid_signature', "the signature does not verify with the device's key");
+  if (raw === 'bad_payload') return refuse('invalid_request', 'the payload is not a JSON object');
+  // RFC 8725 3.11 explicit typing: a device-auth JWS (section 2) is never taken for an answer.
+  if (header.typ !== RESPONSE_TYP) return refuse('invalid_request', `typ must be ${RESPONSE_TYP}`);
+  const claims = readClaims(raw);
+  if (!claims) return refuse('invalid_request', 'a claim is missing or of the wrong type');
+
+  if (!challenge || claims.cid !== challenge.id) return refuse('challenge_not_found', 'no such sign-in request');
+  if (challenge.accountId !== device.accountId) return refuse('wrong_user', 'the sign-in request belongs to another user');
+  if (!safeEqual(claims.nonce, challenge.nonce)) return refuse('nonce_mismatch', "the nonce is not the sign-in request's");
+  if (Math.abs(claims.iat * 1000 - now) > RESPONSE_MAX_SKEW_MS) return refuse('stale_response', 'iat is more than 60 s from the server clock');
+
+  // A challenge the store already marked expired is reported as expired, not as resolved.
+  if (challenge.status === 'expired') return refuse('challenge_expired', 'the sign-in request has expired');
+  if (challenge.status !== 'pending') return refuse('challenge_resolved', 'the sign-in request was already answered');
+  if (now >= challenge.expiresAt) return refuse('challenge_expired', 'the sign-in request has expired');
+
+  // RFC 6238 5.2: one step of drift either way, and a step is accepted once per device.
+  const totp = matchTotp(totpSecret, claims.otp, now, device.lastOtpStep);
+  if (!totp.ok) {
+    return totp.reason === 'otp_replayed'
+      ? refuse('otp_replayed', 'this one-time passcode was already used')
+      : refuse('invalid_otp', 'the one-time passcode does not match');
+  }
+
+  const ok = { ok: true as const, decision: claims.decision, step: totp.step, claims };
+  if (claims.decision === 'deny') return { ...ok, outcome: 'denied', reason: 'denied' };
+  if (claims.decision === 'report') return { ...ok, outcome: 'denied', reason: 'reported' };
+  if (challenge.matchNumber !== null) {
+    if (claims.number === undefined) return refuse('number_required', 'number matching is on: send the chosen number');
+    // A wrong pick is an answer, not a malformed request: it denies the sign-in (push-fatigue defence).
+    if (claims.number !== challenge.matchNumber) return { ...ok, outcome: 'denied', reason: 'wrong_number' };
+  }
+  return { ...ok, outcome: 'approved', reason: null };
+}

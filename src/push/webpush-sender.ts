@@ -1,0 +1,173 @@
+import https from 'node:https';
+import webpush from 'web-push';
+import { MAX_PUSH_PLAINTEXT_BYTES } from './payload.js';
+import { backoffMs, parseRetryAfter } from './retry.js';
+import { checkSubscription } from './subscription.js';
+import type { Notifier, PushPayload, PushSubscriptionJson, SendOptions, SendResult } from './types.js';
+import { VapidSigner, type VapidConfig } from './vapid.js';
+
+/** The subset of pino's logger used here. */
+export interface PushLogger {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface WebPushNotifierOptions {
+  vapid: VapidConfig;
+  /** Keep-alive agent; by default one per notifier. A passed agent is the caller's to destroy. */
+  agent?: https.Agent;
+  /** Per attempt, from connecting to the end of the answer. */
+  timeoutMs?: number;
+  maxAttempts?: number;
+  /** A 429/503 Retry-After up to this long is waited out in place; a longer one is handed back. */
+  maxRetryAfterMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  logger?: PushLogger;
+}
+
+const URGENCIES = new Set(['very-low', 'low', 'normal', 'high']);
+/** RFC 8030 5.4: a Topic is at most 32 characters of the base64url alphabet. */
+const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
+
+type Answer =
+  | { kind: 'response'; status: number; retryAfter: string | undefined }
+  | { kind: 'error'; reason: 'timeout' | 'network_error'; message: string };
+
+class AttemptTimeout extends Error {}
+
+/** One POST; resolves (never rejects) once the answer has been read to the end, or on failure. */
+function post(agent: https.Agent, url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (answer: Answer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    const failedWith = (err: Error): void =>
+      settle({ kind: 'error', reason: err instanceof AttemptTimeout ? 'timeout' : 'network_error', message: err.message });
+    try {
+      const req = https.request(url, { method: 'POST', headers, agent }, (res) => {
+        const retryAfter = res.headers['retry-after'];
+        // Read the (ignored) body to its end, or the socket cannot go back to the keep-alive pool.
+        res.resume();
+        res.on('end', () => settle({ kind: 'response', status: res.statusCode ?? 0, retryAfter }));
+        res.on('error', failedWith);
+      });
+      timer = setTimeout(() => req.destroy(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      req.on('error', failedWith);
+      req.end(body);
+    } catch (err) {
+      failedWith(err as Error); // e.g. a header value Node refuses: still an answer, never an exception
+    }
+  });
+}
+
+function checkOptions(options: SendOptions): string | null {
+  if (!Number.isFinite(options.ttlSeconds) || options.ttlSeconds < 0) return 'ttlSeconds must be 0 or more';
+  if (!URGENCIES.has(options.urgency)) return 'urgency is not an RFC 8030 value';
+  if (typeof options.topic !== 'string' || !TOPIC.test(options.topic)) return 'topic must be 1-32 base64url characters';
+  return null;
+}
+
+/**
+ * Sends Web Push messages (RFC 8030) encrypted with aes128gcm (RFC 8291, via web-push's
+ * encrypt) and signed with a cached VAPID header (RFC 8292). Push-service trouble never throws:
+ * every outcome is a SendResult.
+ */
+export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+  const maxRetryAfterMs = opts.maxRetryAfterMs ?? 2000;
+  const signer = new VapidSigner(opts.vapid, { now });
+  // Reused connections spare a TLS handshake per push (most of a push's latency to a far service).
+  const agent = opts.agent ?? new https.Agent({ keepAlive: true, maxSockets: 64 });
+  const ownsAgent = opts.agent === undefined;
+  const log = opts.logger;
+  let closed = false;
+
+  async function send(subscription: PushSubscriptionJson, payload: PushPayload, options: SendOptions): Promise<SendResult> {
+    const failed = (reason: string, attempts: number, more: { httpStatus?: number; retryAfterSeconds?: number } = {}): SendResult => ({
+      status: 'failed',
+      reason,
+      attempts,
+      ...more,
+    });
+    if (closed) return failed('notifier_closed', 0);
+    const checked = checkSubscription(subscription);
+    if ('error' in checked) return failed(`bad_subscription: ${checked.error}`, 0);
+    const badOptions = checkOptions(options);
+    if (badOptions) return failed(`bad_options: ${badOptions}`, 0);
+    const plaintext = Buffer.from(JSON.stringify(payload), 'utf8');
+    if (plaintext.length > MAX_PUSH_PLAINTEXT_BYTES) return failed('payload_too_large', 0);
+
+    let body: Buffer;
+    try {
+      // One record, fresh ECDH key and salt per message (RFC 8291 3.4 and 4).
+      body = webpush.encrypt(subscription.keys.p256dh, subscription.keys.auth, plaintext, 'aes128gcm').cipherText;
+    } catch (err) {
+      return failed(`bad_subscription: ${(err as Error).message}`, 0);
+    }
+    const url = checked.url;
+    const origin = url.origin; // log only this: an endpoint is a capability URL (RFC 8030 8.3, 8.5)
+    const baseHeaders = {
+      TTL: String(Math.floor(options.ttlSeconds)),
+      Urgency: options.urgency,
+      Topic: options.topic,
+      'Content-Encoding': 'aes128gcm',
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(body.length),
+    };
+
+    for (let attempt = 1; ; attempt += 1) {
+      let authorization: string;
+      try {
+        authorization = await signer.authorization(origin);
+      } catch (err) {
+        return failed(`vapid_error: ${(err as Error).message}`, attempt - 1);
+      }
+      const answer = await post(agent, url, { ...baseHeaders, Authorization: authorization }, body, timeoutMs);
+      const canRetry = attempt < maxAttempts && !closed;
+
+      if (answer.kind === 'error') {
+        log?.warn({ origin, attempt, reason: answer.reason, error: answer.message }, 'push attempt failed');
+        if (!canRetry) return failed(answer.reason, attempt);
+        await sleep(backoffMs(attempt));
+        continue;
+      }
+
+      const status = answer.status;
+      if (status >= 200 && status < 300) return { status: 'sent', httpStatus: status, attempts: attempt };
+      // RFC 8030 7.3: 404 for an expired or removed subscription; services also answer 410. Final.
+      if (status === 404 || status === 410) return { status: 'gone', httpStatus: status, attempts: attempt };
+      log?.warn({ origin, attempt, httpStatus: status }, 'push service refused the message');
+
+      if (status === 429 || status >= 500) {
+        const waitMs = parseRetryAfter(answer.retryAfter, now());
+        const reason = status === 429 ? 'rate_limited' : 'push_service_error';
+        // A 429 without Retry-After gives no safe moment to come back: hand it to the caller.
+        if (waitMs === undefined && status === 429) return failed(reason, attempt, { httpStatus: status });
+        if (waitMs !== undefined && waitMs > maxRetryAfterMs) {
+          return failed(reason, attempt, { httpStatus: status, retryAfterSeconds: Math.ceil(waitMs / 1000) });
+        }
+        if (!canRetry) return failed(reason, attempt, { httpStatus: status });
+        await sleep(Math.max(waitMs ?? 0, status >= 500 ? backoffMs(attempt) : 0));
+        continue;
+      }
+      // 413 (body too large, RFC 8030 7.2), 400/401/403 (bad request or VAPID refused): same answer next time.
+      return failed(status === 413 ? 'payload_too_large' : 'rejected', attempt, { httpStatus: status });
+    }
+  }
+
+  async function close(): Promise<void> {
+    closed = true;
+    if (ownsAgent) agent.destroy();
+  }
+
+  return { send, close };
+}
