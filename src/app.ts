@@ -21,6 +21,7 @@ import { loadSigningKeys } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
 import type { Db } from './storage/db.js';
+import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
 import { openRedis, type Redis } from './storage/redis.js';
 
@@ -51,6 +52,8 @@ export interface IdpOptions {
 export async function createIdp(settings: Settings, opts: IdpOptions = {}): Promise<Idp> {
   const logger = opts.logger ?? createLogger(settings.logLevel);
   mkdirSync(settings.dataDir, { recursive: true });
+  // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
+  const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
   const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? 'idp:');
   if (!settings.redisUrl) logger.warn('REDIS_URL is not set: using the in-process Redis stand-in (one IdP process only; challenges and short-lived tokens are lost at restart)');
@@ -112,6 +115,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     async close() {
       redis.disconnect();
       if (!opts.db) await db.close();
+      releaseLock();
     },
   };
 }

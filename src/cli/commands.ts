@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import QRCode from 'qrcode';
+import { hashPassword, passwordProblem } from '../accounts/passwords.js';
+import { USERNAME_PATTERN, type AccountStore } from '../accounts/store.js';
+import type { createAuditLog } from '../audit/log.js';
+import type { DeviceService } from '../devices/service.js';
+
+/** What a command needs; main.ts opens the real ones, tests may pass their own. */
+export interface CliContext {
+  accounts: AccountStore;
+  devices: DeviceService;
+  audit: ReturnType<typeof createAuditLog>;
+  out: (line: string) => void;
+  /** Reads a secret from standard input (for --password-stdin). */
+  readStdin: () => Promise<string>;
+}
+
+export class UsageError extends Error {
+  readonly code = 'usage';
+}
+
+export interface Command {
+  usage: string;
+  help: string;
+  options?: Record<string, { type: 'string' | 'boolean'; help: string }>;
+  run(ctx: CliContext, args: string[], opts: Record<string, string | boolean | undefined>): Promise<void>;
+}
+
+const ADMIN = 'admin-cli';
+
+async function accountOf(ctx: CliContext, username: string | undefined) {
+  if (!username) throw new UsageError('a username is required');
+  const account = await ctx.accounts.findByUsername(username);
+  if (!account) throw new UsageError(`no user "${username}"`);
+  return account;
+}
+
+async function newPassword(ctx: CliContext, opts: Record<string, string | boolean | undefined>): Promise<{ password: string; generated: boolean }> {
+  const given = opts['password-stdin'] ? (await ctx.readStdin()).replace(/\r?\n$/, '') : (opts.password as string | undefined);
+  const password = given ?? randomBytes(12).toString('base64url');
+  const problem = passwordProblem(password);
+  if (problem) throw new UsageError(problem);
+  return { password, generated: given === undefined };
+}
+
+const passwordOptions = {
+  password: { type: 'string' as const, help: 'the password (visible in the shell history: prefer --password-stdin)' },
+  'password-stdin': { type: 'boolean' as const, help: 'read the password from standard input' },
+};
+
+export const commands: Record<string, Command> = {
+  'user create': {
+    usage: 'user create <username> [--name "Full Name"] [--email a@b] [--password-stdin | --password P]',
+    help: 'Creates a user. Without a password option a random one is generated and printed once.',
+    options: { name: { type: 'string', help: 'display name' }, email: { type: 'string', help: 'e-mail address' }, ...passwordOptions },
+    async run(ctx, [username], opts) {
+      if (!username || !USERNAME_PATTERN.test(username)) throw new UsageError('the username must be 1-100 letters, digits or . _ @ + -');
+      const { password, generated } = await newPassword(ctx, opts);
+      const account = await ctx.accounts.create({
+        username, displayName: (opts.name as string | undefined) ?? username, email: (opts.email as string | undefined) ?? null,
+        passwordHash: await hashPassword(password),
+      });
+      await ctx.audit.record({ type: 'admin.user.create', accountId: account.id, detail: { by: ADMIN, username } });
+      ctx.out(`created user ${username} (${account.id})`);
+      if (generated) ctx.out(`password: ${password}`);
+    },
+  },
+  'user set-password': {
+    usage: 'user set-password <username> [--password-stdin | --password P]',
+    help: 'Sets a new password. Without a password option a random one is generated and printed once.',
+    options: passwordOptions,
+    async run(ctx, [username], opts) {
+      const account = await accountOf(ctx, username);
+      const { password, generated } = await newPassword(ctx, opts);
+      await ctx.accounts.setPasswordHash(account.id, await hashPassword(password));
+      await ctx.audit.record({ type: 'admin.user.set-password', accountId: account.id, detail: { by: ADMIN } });
+      ctx.out(`password of ${account.username} changed`);
+      if (generated) ctx.out(`password: ${password}`);
+    },
+  },
+  'user disable': {
+    usage: 'user disable <username>',
+    help: 'Stops a user from signing in (existing sessions are refused at their next use).',
+    async run(ctx, [username]) {
+      const account = await accountOf(ctx, username);
+      await ctx.accounts.setDisabled(account.id, true);
+      await ctx.audit.record({ type: 'admin.user.disable', accountId: account.id, detail: { by: ADMIN } });
+      ctx.out(`disabled ${account.username}`);
+    },
+  },
+  'user enable': {
+    usage: 'user enable <username>',
+    help: 'Lets a disabled user sign in again.',
+    async run(ctx, [username]) {
+      const account = await accountOf(ctx, username);
+      await ctx.accounts.setDisabled(account.id, false);
+      await ctx.audit.record({ type: 'admin.user.enable', accountId: account.id, detail: { by: ADMIN } });
+      ctx.out(`enabled ${account.username}`);
+    },
+  },
+  'user list': {
+    usage: 'user list',
+    help: 'Lists users: username, state, id, display name.',
+    async run(ctx) {
+      for (const a of await ctx.accounts.list()) {
+        ctx.out([a.username, a.disabled ? 'disabled' : 'active', a.id, a.displayName].join('\t'));
+      }
+    },
+  },
+  'device enroll-code': {
+    usage: 'device enroll-code <username>',
+    help: 'Creates a one-time enrollment code (15 minutes) and prints it as a link and a QR code to scan with the authenticator app.',
+    async run(ctx, [username]) {
+      const account = await accountOf(ctx, username);
+      const offer = await ctx.devices.issueEnrollment(account.id, ADMIN);
+      ctx.out(`enrollment code for ${account.username}: ${offer.code} (expires ${offer.expiresAt.toISOString()})`);
+      ctx.out(`open on the phone: ${offer.url}`);
+      ctx.out(await QRCode.toString(offer.url, { type: 'terminal', small: true }));
+    },
+  },
+  'device list': {
+    usage: 'device list <username>',
+    help: 'Lists a user\'s devices: id, name, state, push mode, enrolled, last used.',
+    async run(ctx, [username]) {
+      const account = await accountOf(ctx, username);
+      for (const d of await ctx.devices.listDevices(account.id)) {
+        ctx.out([d.id, d.name, d.status, d.pushStatus === 'active' ? 'push' : d.pushStatus === 'none' ? 'poll' : 'push-dead',
+          d.createdAt.toISOString(), d.lastUsedAt?.toISOString() ?? '-'].join('\t'));
+      }
+    },
+  },
+  'device rename': {
+    usage: 'device rename <username> <device-id> <new name>',
+    help: 'Renames a device.',
+    async run(ctx, [username, deviceId, ...name]) {
+      const account = await accountOf(ctx, username);
+      if (!deviceId || name.length === 0) throw new UsageError('a device id and a new name are required');
+      const d = await ctx.devices.renameDevice(account.id, deviceId, name.join(' '));
+      ctx.out(`renamed ${d.id} to "${d.name}"`);
+    },
+  },
+  'device revoke': {
+    usage: 'device revoke <username> <device-id>',
+    help: 'Revokes a device: it can no longer approve sign-ins or receive pushes.',
+    async run(ctx, [username, deviceId]) {
+      const account = await accountOf(ctx, username);
+      if (!deviceId) throw new UsageError('a device id is required');
+      const d = await ctx.devices.revokeDevice(account.id, deviceId);
+      ctx.out(`revoked ${d.id} ("${d.name}")`);
+    },
+  },
+  audit: {
+    usage: 'audit [--user <username>] [--since <ISO time>] [--until <ISO time>] [--type <prefix>] [--limit N]',
+    help: 'Shows audit events, newest first: sign-ins, pushes, devices, admin actions.',
+    options: {
+      user: { type: 'string', help: 'only this user' },
+      since: { type: 'string', help: 'from this time (ISO 8601)' },
+      until: { type: 'string', help: 'until this time (ISO 8601)' },
+      type: { type: 'string', help: 'event type prefix, e.g. push. or signin.' },
+      limit: { type: 'string', help: 'at most N events (default 100)' },
+    },
+    async run(ctx, _args, opts) {
+      const time = (name: string) => {
+        const v = opts[name] as string | undefined;
+        if (v === undefined) return undefined;
+        const d = new Date(v);
+        if (Number.isNaN(d.getTime())) throw new UsageError(`--${name} must be an ISO 8601 time`);
+        return d;
+      };
+      const limit = opts.limit === undefined ? 100 : Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError('--limit must be 1..10000');
+      const accountId = opts.user ? (await accountOf(ctx, opts.user as string)).id : undefined;
+      const rows = await ctx.audit.query({ accountId, since: time('since'), until: time('until'), type: opts.type as string | undefined, limit });
+      for (const r of rows) {
+        ctx.out([r.at.toISOString(), r.type, r.accountId ?? '-', r.clientId ?? '-', r.ip ?? '-', JSON.stringify(r.detail)].join('\t'));
+      }
+    },
+  },
+};

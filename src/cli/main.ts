@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import { createAccountStore } from '../accounts/store.js';
+import { createAuditLog } from '../audit/log.js';
+import { ConfigError, loadSettings } from '../config/settings.js';
+import { createEnrollmentCodes } from '../devices/enrollment-codes.js';
+import { createDeviceRegistry } from '../devices/registry.js';
+import { createDeviceService } from '../devices/service.js';
+import { createLogger } from '../log.js';
+import { pgliteHolder } from '../storage/lock.js';
+import { openDatabase } from '../storage/open.js';
+import { commands, UsageError, type Command } from './commands.js';
+
+/** The admin CLI: `npm run admin -- <command> ...`. Same settings (environment) as the server. */
+function overview(): string {
+  return ['Usage: npm run admin -- <command> [options]', '', 'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(20)} ${c.help}`),
+    '', 'Add --help after a command for its options.'].join('\n');
+}
+
+function commandHelp(name: string, c: Command): string {
+  const opts = Object.entries(c.options ?? {}).map(([o, d]) => `  --${o.padEnd(16)} ${d.help}`);
+  return [`Usage: npm run admin -- ${c.usage}`, '', c.help, ...(opts.length ? ['', 'Options:', ...opts] : [])].join('\n');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const name = [argv.slice(0, 2).join(' '), argv[0] ?? ''].find((n) => n in commands);
+  if (!name) {
+    const asked = argv.length === 0 || argv[0] === '--help' || argv[0] === 'help';
+    (asked ? process.stdout : process.stderr).write(overview() + '\n');
+    return asked ? 0 : 64;
+  }
+  const command = commands[name]!;
+  const rest = argv.slice(name.split(' ').length);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, allowPositionals: true, options: { help: { type: 'boolean' }, ...(command.options ?? {}) } });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${commandHelp(name, command)}\n`);
+    return 64;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(commandHelp(name, command) + '\n');
+    return 0;
+  }
+  const settings = loadSettings();
+  if (!settings.databaseUrl) {
+    const holder = pgliteHolder(settings.dataDir);
+    if (holder) {
+      process.stderr.write(`The IdP (process ${holder}) has the embedded database open. Stop it first, or use the self-service page ${settings.issuer}/account; with DATABASE_URL (PostgreSQL) the CLI and the server run side by side.\n`);
+      return 75;
+    }
+  }
+  const db = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
+  const audit = createAuditLog(db, createLogger('silent'));
+  const devices = createDeviceService({ devices: createDeviceRegistry(db), codes: createEnrollmentCodes(db), issuer: settings.issuer, audit });
+  try {
+    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin },
+      parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${e.message}\n\n${commandHelp(name, command)}\n`);
+      return 64;
+    }
+    if (e.code && /^[a-z_]+$/.test(e.code)) {
+      process.stderr.write(`error: ${e.message} (${e.code})\n`);
+      return 65;
+    }
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+runCli(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+  if (err instanceof ConfigError) process.stderr.write(`Configuration error: ${err.message}\n`);
+  else process.stderr.write(`${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import type { Context, Middleware, Next } from 'koa';
+import type { Redis } from 'ioredis';
+import { readKid, verifyDeviceAuth } from '../approval/verify-device-auth.js';
+import { DeviceError } from './errors.js';
+import type { DeviceRegistry } from './registry.js';
+import type { Device } from './types.js';
+
+/**
+ * `Authorization: Device <JWS>` (docs/device-api.md section 2). The pure check is
+ * verifyDeviceAuth; what needs shared state is here: each `jti` is accepted once across every IdP
+ * instance (SET NX in Redis until the token's `exp`), as RFC 9449 11.1 asks of DPoP proofs.
+ */
+export interface DeviceAuthDeps {
+  devices: DeviceRegistry;
+  redis: Redis;
+  /** `${issuer}/api/device` */
+  audience: string;
+  now: () => number;
+}
+
+export interface DeviceState {
+  device: Device;
+}
+
+/** Slack on the replay record beyond `exp`, so clock skew between instances cannot reopen a jti. */
+const JTI_KEEP_EXTRA_MS = 60_000;
+const TOUCH_EVERY_MS = 60_000;
+
+export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
+  return async (ctx: Context, next: Next) => {
+    const header = ctx.get('authorization');
+    const match = /^Device +(\S+)$/.exec(header);
+    if (!match) {
+      throw new DeviceError('invalid_token', 401, 'an Authorization: Device <JWS> header is required',
+        { 'WWW-Authenticate': 'Device' });
+    }
+    const jws = match[1]!;
+    const kid = readKid(jws);
+    const device = kid ? await deps.devices.get(kid) : null;
+    const now = deps.now();
+    const verdict = await verifyDeviceAuth({ jws, device, method: ctx.method, path: ctx.path, audience: deps.audience, now });
+    if (!verdict.ok) {
+      throw new DeviceError(verdict.code, verdict.status, verdict.description, { 'WWW-Authenticate': 'Device' });
+    }
+    const keepMs = Math.max(verdict.exp * 1000 - now, 0) + JTI_KEEP_EXTRA_MS;
+    const fresh = await deps.redis.set(`devauth:jti:${verdict.deviceId}:${verdict.jti}`, '1', 'PX', keepMs, 'NX');
+    if (fresh !== 'OK') {
+      throw new DeviceError('invalid_token', 401, 'this token was already used (jti)', { 'WWW-Authenticate': 'Device' });
+    }
+    ctx.state.device = device!;
+    // Poll mode calls every few seconds: last-used is written at most once a minute per device.
+    const last = device!.lastUsedAt?.getTime() ?? 0;
+    if (now - last > TOUCH_EVERY_MS) await deps.devices.touch(device!.id, new Date(now));
+    await next();
+  };
+}

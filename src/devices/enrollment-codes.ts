@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { sha256b64url } from '../crypto/hash.js';
+import type { Db } from '../storage/db.js';
+
+/**
+ * One-time enrollment codes (docs/device-api.md section 1). A code is typed or scanned once, so it
+ * is short and human-typable; it is stored only as its SHA-256 and consumed atomically, like
+ * Lucia's hashed session secrets and node-oidc-provider's consumable artefacts.
+ */
+export interface EnrollmentCodes {
+  issue(accountId: string, createdBy: string): Promise<{ code: string; expiresAt: Date }>;
+  /** The account the code was issued for, once; unknown, used and expired codes all give null. */
+  consume(code: string): Promise<string | null>;
+}
+
+/** Crockford base32: no I, L, O, U, so what a person reads is what they type. */
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** 16 symbols x 5 bits = 80 bits: far beyond guessing within 15 minutes under any rate limit. */
+const SYMBOLS = 16;
+
+export const DEFAULT_ENROLLMENT_TTL_MS = 15 * 60_000;
+
+function newCode(): string {
+  const bytes = randomBytes(SYMBOLS * 5 / 8);
+  let bits = 0n;
+  for (const b of bytes) bits = (bits << 8n) | BigInt(b);
+  let out = '';
+  for (let i = SYMBOLS - 1; i >= 0; i--) out += ALPHABET[Number((bits >> BigInt(i * 5)) & 31n)];
+  return out;
+}
+
+/** Groups of four with dashes, e.g. ABCD-EFGH-JKMN-PQRS. */
+export function formatCode(code: string): string {
+  return code.match(/.{1,4}/g)!.join('-');
+}
+
+/**
+ * The canonical form: upper case, dashes and spaces dropped, and Crockford's read-alikes mapped
+ * (O -> 0, I and L -> 1). Null when it cannot be a code, so garbage never reaches the database.
+ */
+export function normalizeCode(input: unknown): string | null {
+  if (typeof input !== 'string' || input.length > 64) return null;
+  const code = input.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+  if (code.length !== SYMBOLS) return null;
+  for (const ch of code) if (!ALPHABET.includes(ch)) return null;
+  return code;
+}
+
+export function createEnrollmentCodes(db: Db, opts: { ttlMs?: number; now?: () => number } = {}): EnrollmentCodes {
+  const ttlMs = opts.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS;
+  const now = opts.now ?? Date.now;
+  return {
+    async issue(accountId, createdBy) {
+      const code = newCode();
+      const expiresAt = new Date(now() + ttlMs);
+      await db.query(
+        'INSERT INTO enrollment_codes (code_hash, account_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+        [sha256b64url(code), accountId, createdBy, new Date(now()), expiresAt]);
+      return { code: formatCode(code), expiresAt };
+    },
+
+    async consume(input) {
+      const code = normalizeCode(input);
+      if (!code) return null;
+      const at = new Date(now());
+      // One statement: of concurrent consumers exactly one sees used_at IS NULL and gets the row.
+      const [row] = await db.query<{ account_id: string }>(
+        `UPDATE enrollment_codes SET used_at = $2
+         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id`,
+        [sha256b64url(code), at]);
+      return row?.account_id ?? null;
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { Redis } from 'ioredis';
+import { DeviceError } from './errors.js';
+
+/**
+ * A fixed-window counter in Redis, shared by every IdP instance. Used to bound how often one
+ * device may answer (docs/device-api.md section 4, `rate_limited`).
+ */
+export interface RateLimit {
+  max: number;
+  windowMs: number;
+}
+
+export const DEFAULT_RESPONSE_RATE_LIMIT: RateLimit = { max: 30, windowMs: 60_000 };
+
+// INCR and PEXPIRE in one script, so a crash between them cannot leave a counter that never expires.
+const HIT_LUA = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+`;
+
+/** Counts one hit on `key`; throws `rate_limited` (429, Retry-After) once over `max` in the window. */
+export async function hit(redis: Redis, key: string, limit: RateLimit, now: number): Promise<void> {
+  const window = Math.floor(now / limit.windowMs);
+  const [count, pttl] = (await redis.eval(HIT_LUA, 1, `rl:${key}:${window}`, limit.windowMs)) as [number, number];
+  if (count > limit.max) {
+    const retryAfter = Math.max(1, Math.ceil((pttl > 0 ? pttl : limit.windowMs) / 1000));
+    throw new DeviceError('rate_limited', 429, 'too many answers; try again later', { 'Retry-After': String(retryAfter) });
+  }
+}

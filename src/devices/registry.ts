@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import type { JWK } from 'jose';
+import type { Db } from '../storage/db.js';
+import type { PushSubscriptionJson } from '../push/types.js';
+import type { Device, DeviceStatus, UnlockPolicy } from './types.js';
+
+/**
+ * The enrolled authenticators, on the `devices` table. One set of SQL for PostgreSQL and PGlite.
+ * The TOTP secret is stored sealed by the caller (secretbox, aad = device id) and never leaves
+ * this module in clear; `getTotpSecretSealed` hands the sealed form to whoever must open it.
+ */
+export interface NewDevice {
+  /** From `newDeviceId()`; the caller needs it first to seal the TOTP secret with aad = id. */
+  id?: string;
+  accountId: string;
+  name: string;
+  publicJwk: JWK;
+  push: PushSubscriptionJson | null;
+  totpSecretSealed: string;
+  unlock?: UnlockPolicy;
+}
+
+export interface DeviceRegistry {
+  create(input: NewDevice): Promise<Device>;
+  get(id: string): Promise<Device | null>;
+  /** Every device of an account, revoked ones included, oldest first. */
+  listByAccount(accountId: string): Promise<Device[]>;
+  /** Active devices with a live push subscription: the only ones a notifier may send to. */
+  listPushTargets(accountId: string): Promise<Device[]>;
+  rename(id: string, name: string): Promise<boolean>;
+  /** Revokes for good: the push subscription is dropped so it can never be used again. */
+  revoke(id: string): Promise<boolean>;
+  /** A new subscription (status 'active') or null (poll mode, status 'none'). Active devices only. */
+  setPush(id: string, push: PushSubscriptionJson | null): Promise<boolean>;
+  /**
+   * The push service said 404/410: never use this subscription again. When `endpoint` is given, only
+   * that subscription is marked, so a newer one the device sent meanwhile is not killed by a late failure.
+   */
+  markPushDead(id: string, endpoint?: string): Promise<boolean>;
+  /**
+   * RFC 6238 5.2: a TOTP step is accepted once per device. Atomic compare-and-set, so of concurrent
+   * callers with the same step exactly one gets true.
+   */
+  acceptOtpStep(id: string, step: number): Promise<boolean>;
+  touch(id: string, at?: Date): Promise<void>;
+  getTotpSecretSealed(id: string): Promise<string | null>;
+  /** Replaces the sealed secret after a key-encryption-key rotation (secretbox.needsRewrap). */
+  rewrapTotpSecret(id: string, oldSealed: string, newSealed: string): Promise<boolean>;
+}
+
+/** 'dev_' + 128 random bits, URL-safe: it travels as a JWS kid and in URLs. */
+export function newDeviceId(): string {
+  return `dev_${randomBytes(16).toString('base64url')}`;
+}
+
+interface DeviceRow {
+  id: string;
+  account_id: string;
+  name: string;
+  public_jwk: JWK | string;
+  push: PushSubscriptionJson | string | null;
+  push_status: string;
+  status: string;
+  unlock: string;
+  last_otp_step: string | number | bigint;
+  created_at: Date | string;
+  last_used_at: Date | string | null;
+}
+
+const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, last_otp_step, created_at, last_used_at';
+
+/** jsonb comes back parsed from both drivers; a string is parsed defensively. */
+function json<T>(value: T | string): T {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+}
+
+function toDevice(row: DeviceRow): Device {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    name: row.name,
+    publicJwk: json(row.public_jwk),
+    push: row.push === null ? null : json(row.push),
+    pushStatus: row.push_status as Device['pushStatus'],
+    status: row.status as DeviceStatus,
+    unlock: row.unlock as UnlockPolicy,
+    // bigint: node-postgres returns a string, PGlite a number or bigint.
+    lastOtpStep: Number(row.last_otp_step),
+    createdAt: new Date(row.created_at),
+    lastUsedAt: row.last_used_at === null ? null : new Date(row.last_used_at),
+  };
+}
+
+export function createDeviceRegistry(db: Db): DeviceRegistry {
+  const one = async (sql: string, params: unknown[]): Promise<Device | null> => {
+    const [row] = await db.query<DeviceRow>(sql, params);
+    return row ? toDevice(row) : null;
+  };
+  const changed = async (sql: string, params: unknown[]): Promise<boolean> =>
+    (await db.query(sql, params)).length > 0;
+
+  return {
+    async create(input) {
+      const id = input.id ?? newDeviceId();
+      const device = await one(
+        `INSERT INTO devices (id, account_id, name, public_jwk, push, push_status, totp_secret_enc, unlock)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8) RETURNING ${COLUMNS}`,
+        [id, input.accountId, input.name, JSON.stringify(input.publicJwk),
+          input.push ? JSON.stringify(input.push) : null, input.push ? 'active' : 'none',
+          input.totpSecretSealed, input.unlock ?? 'none']);
+      return device!;
+    },
+
+    get: (id) => one(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]),
+
+    async listByAccount(accountId) {
+      const rows = await db.query<DeviceRow>(
+        `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 ORDER BY created_at, id`, [accountId]);
+      return rows.map(toDevice);
+    },
+
+    async listPushTargets(accountId) {
+      const rows = await db.query<DeviceRow>(
+        `SELECT ${COLUMNS} FROM devices
+         WHERE account_id = $1 AND status = 'active' AND push_status = 'active' AND push IS NOT NULL
+         ORDER BY created_at, id`, [accountId]);
+      return rows.map(toDevice);
+    },
+
+    rename: (id, name) =>
+      changed('UPDATE devices SET name = $2 WHERE id = $1 AND status = \'active\' RETURNING id', [id, name]),
+
+    revoke: (id) =>
+      changed(`UPDATE devices SET status = 'revoked', revoked_at = now(), push = NULL, push_status = 'none'
+               WHERE id = $1 AND status = 'active' RETURNING id`, [id]),
+
+    setPush: (id, push) =>
+      changed(`UPDATE devices SET push = $2::jsonb, push_status = $3
+               WHERE id = $1 AND status = 'active' RETURNING id`,
+      [id, push ? JSON.stringify(push) : null, push ? 'active' : 'none']),
+
+    markPushDead: (id, endpoint) =>
+      changed(`UPDATE devices SET push_status = 'dead'
+               WHERE id = $1 AND push_status = 'active' AND ($2::text IS NULL OR push->>'endpoint' = $2::text)
+               RETURNING id`, [id, endpoint ?? null]),
+
+    acceptOtpStep: (id, step) =>
+      changed(`UPDATE devices SET last_otp_step = $2
+               WHERE id = $1 AND last_otp_step < $2 AND status = 'active' RETURNING id`, [id, step]),
+
+    async touch(id, at) {
+      await db.query('UPDATE devices SET last_used_at = $2 WHERE id = $1', [id, at ?? new Date()]);
+    },
+
+    async getTotpSecretSealed(id) {
+      const [row] = await db.query<{ totp_secret_enc: string }>('SELECT totp_secret_enc FROM devices WHERE id = $1', [id]);
+      return row?.totp_secret_enc ?? null;
+    },
+
+    rewrapTotpSecret: (id, oldSealed, newSealed) =>
+      changed('UPDATE devices SET totp_secret_enc = $3 WHERE id = $1 AND totp_secret_enc = $2 RETURNING id',
+        [id, oldSealed, newSealed]),
+  };
+}

@@ -1,0 +1,108 @@
+import type { RouterContext } from '@koa/router';
+import type { Context } from 'koa';
+import { readKid } from '../approval/verify-device-auth.js';
+import { verifyResponse } from '../approval/verify-response.js';
+import type { Verdict } from '../approval/types.js';
+import type { Challenge, Resolution } from '../challenge/types.js';
+import type { DeviceApiDeps } from './device-api.js';
+import { DeviceError } from './errors.js';
+import { jsonBodyOf } from './http.js';
+import { hit, type RateLimit } from './rate-limit.js';
+import type { Device } from './types.js';
+import { parseBody, responseBodySchema } from './validate.js';
+
+/**
+ * docs/device-api.md section 4, DESIGN steps 7-8: verify the signed answer (pure), accept its TOTP
+ * step once (PostgreSQL), resolve the challenge once (Redis), then tell whoever waits.
+ * Every refusal leaves the challenge untouched; the two atomic steps decide races.
+ */
+
+/** Challenge ids are base64url of 16+ bytes; anything else is not looked up. */
+const CHALLENGE_ID = /^[A-Za-z0-9_-]{16,128}$/;
+
+type Accepted = Extract<Verdict, { ok: true }>;
+
+const AUDIT_TYPE = (v: Accepted): string =>
+  v.decision === 'report' ? 'push.reported' : v.outcome === 'approved' ? 'push.approved' : 'push.denied';
+
+const RESOLVE_REFUSAL = {
+  already_resolved: () => new DeviceError('challenge_resolved', 409, 'the sign-in request was already answered'),
+  expired: () => new DeviceError('challenge_expired', 410, 'the sign-in request has expired'),
+  not_found: () => new DeviceError('challenge_not_found', 404, 'no such sign-in request'),
+} as const;
+
+async function openTotpSecret(deps: DeviceApiDeps, device: Device): Promise<string> {
+  const sealed = await deps.devices.getTotpSecretSealed(device.id);
+  if (sealed === null) return '';
+  const secret = deps.secretBox.open(sealed, device.id);
+  // Key rotation: re-seal under the active key as rows are used (best effort; the old key still opens it).
+  if (deps.secretBox.needsRewrap(sealed)) {
+    await deps.devices.rewrapTotpSecret(device.id, sealed, deps.secretBox.seal(secret, device.id)).catch(() => false);
+  }
+  return secret;
+}
+
+export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () => number) {
+  return async (ctx: RouterContext): Promise<void> => {
+    const { response: jws } = parseBody(responseBodySchema, jsonBodyOf(ctx));
+    const kid = readKid(jws);
+    const device = kid ? await deps.devices.get(kid) : null;
+    // Counted per enrolled device before any verification, so a flood costs one Redis call each.
+    if (device) await hit(deps.redis, `resp:${device.id}`, limit, now());
+
+    const at = now();
+    const id = ctx.params.id ?? '';
+    const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
+    const totpSecret = device?.status === 'active' ? await openTotpSecret(deps, device) : '';
+
+    const verdict = await verifyResponse({ jws, challenge, device, totpSecret, now: at });
+    if (!verdict.ok) throw new DeviceError(verdict.code, verdict.status, verdict.description);
+    // verifyResponse checked both; restated because resolving the wrong challenge would be a breach.
+    if (!challenge || !device || verdict.claims.cid !== id) throw RESOLVE_REFUSAL.not_found();
+    if (challenge.accountId !== device.accountId) {
+      throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
+    }
+
+    // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
+    if (!(await deps.devices.acceptOtpStep(device.id, verdict.step))) {
+      throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
+    }
+    const resolution: Resolution = {
+      status: verdict.outcome,
+      deviceId: device.id,
+      decision: verdict.decision,
+      reason: verdict.reason,
+      // RFC 8176: a one-time passcode and proof of a software-secured key; a denial proves nothing.
+      amr: verdict.outcome === 'approved' ? ['otp', 'swk'] : [],
+      at,
+    };
+    const outcome = await deps.challenges.resolve(challenge.id, resolution, at);
+    if (outcome !== 'resolved') throw RESOLVE_REFUSAL[outcome]();
+
+    await afterResolved(deps, ctx, challenge, resolution, verdict);
+    ctx.body = verdict.reason ? { status: verdict.outcome, reason: verdict.reason } : { status: verdict.outcome };
+  };
+}
+
+/**
+ * The challenge is resolved and published whatever happens here, so a failing audit or hook is
+ * logged rather than turned into an error the phone would retry against a resolved challenge.
+ */
+async function afterResolved(deps: DeviceApiDeps, ctx: Context, challenge: Challenge, resolution: Resolution, verdict: Accepted) {
+  const deviceId = resolution.deviceId!;
+  const steps: Array<() => Promise<unknown>> = [
+    () => deps.devices.touch(deviceId, new Date(resolution.at)),
+    () => deps.audit.record({
+      type: AUDIT_TYPE(verdict), accountId: challenge.accountId, clientId: challenge.clientId, ip: ctx.ip,
+      detail: { challengeId: challenge.id, deviceId, reason: resolution.reason, requesterIp: challenge.ip },
+    }),
+    () => deps.onResolved?.(challenge, resolution) ?? Promise.resolve(),
+  ];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      deps.log?.error({ err, challengeId: challenge.id }, 'after-resolution step failed');
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import QRCode from 'qrcode';
+import type { AuditLog } from '../audit/types.js';
+import type { EnrollmentCodes } from './enrollment-codes.js';
+import { DeviceError } from './errors.js';
+import type { DeviceRegistry } from './registry.js';
+import type { Device } from './types.js';
+import { deviceNameSchema, parseBody } from './validate.js';
+
+/**
+ * What the admin CLI and the self-service page do with devices. Every call names the account it
+ * acts for, and a device of another account is answered as absent (`device_not_found`).
+ */
+export interface DeviceService {
+  issueEnrollment(accountId: string, createdBy: string): Promise<EnrollmentOffer>;
+  listDevices(accountId: string): Promise<Device[]>;
+  renameDevice(accountId: string, deviceId: string, name: string): Promise<Device>;
+  revokeDevice(accountId: string, deviceId: string): Promise<Device>;
+}
+
+export interface EnrollmentOffer {
+  code: string;
+  /** What the QR code holds: the PWA opens with the code and the issuer filled in. */
+  url: string;
+  expiresAt: Date;
+  qrSvg: string;
+}
+
+export interface DeviceServiceDeps {
+  devices: DeviceRegistry;
+  codes: EnrollmentCodes;
+  issuer: string;
+  audit?: AuditLog;
+}
+
+/** PostgreSQL's foreign_key_violation: the account does not exist. */
+const FK_VIOLATION = '23503';
+
+export function enrollmentUrl(issuer: string, code: string): string {
+  return `${issuer}/pwa/?enroll=${encodeURIComponent(code)}&issuer=${encodeURIComponent(issuer)}`;
+}
+
+export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
+  const owned = async (accountId: string, deviceId: string): Promise<Device> => {
+    const device = await deps.devices.get(deviceId);
+    if (!device || device.accountId !== accountId) {
+      throw new DeviceError('device_not_found', 404, 'no such device for this account');
+    }
+    return device;
+  };
+  const record = (type: string, accountId: string, detail: Record<string, unknown>) =>
+    deps.audit?.record({ type, accountId, detail }) ?? Promise.resolve();
+
+  return {
+    async issueEnrollment(accountId, createdBy) {
+      let issued: { code: string; expiresAt: Date };
+      try {
+        issued = await deps.codes.issue(accountId, createdBy);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === FK_VIOLATION) {
+          throw new DeviceError('account_not_found', 404, 'no such account');
+        }
+        throw err;
+      }
+      const url = enrollmentUrl(deps.issuer, issued.code);
+      // The code itself never goes into the audit trail: it is a bearer secret for 15 minutes.
+      await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: issued.expiresAt.toISOString() });
+      return { ...issued, url, qrSvg: await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
+    },
+
+    listDevices: (accountId) => deps.devices.listByAccount(accountId),
+
+    async renameDevice(accountId, deviceId, name) {
+      const clean = parseBody(deviceNameSchema, name);
+      const device = await owned(accountId, deviceId);
+      if (!(await deps.devices.rename(device.id, clean))) {
+        throw new DeviceError('device_revoked', 409, 'a revoked device cannot be renamed');
+      }
+      await record('device.renamed', accountId, { deviceId, name: clean });
+      return { ...device, name: clean };
+    },
+
+    async revokeDevice(accountId, deviceId) {
+      const device = await owned(accountId, deviceId);
+      // Revoking twice is not an error: the device ends revoked either way.
+      if (await deps.devices.revoke(device.id)) await record('device.revoked', accountId, { deviceId, by: 'account' });
+      return (await deps.devices.get(device.id))!;
+    },
+  };
+}

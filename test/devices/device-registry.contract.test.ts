@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createDeviceRegistry, newDeviceId, type DeviceRegistry, type NewDevice } from '../../src/devices/registry.js';
+import type { Db } from '../../src/storage/db.js';
+import {
+  TEST_ENGINES, createAccount, fakePublicJwk, fakePushSubscription, testSecretBox, type TestDb,
+} from '../support/devices-fixtures.js';
+
+/**
+ * What the device API, the notifier and the self-service page rely on from the device registry,
+ * run unchanged against every engine the product supports (STYLE 5).
+ */
+function registryContract(engine: string, open: () => Promise<TestDb>) {
+  describe(`device registry on ${engine}`, () => {
+    let handle: TestDb;
+    let db: Db;
+    let devices: DeviceRegistry;
+    let alice: string;
+    let bob: string;
+    const box = testSecretBox();
+
+    beforeAll(async () => {
+      handle = await open();
+      db = handle.db;
+      devices = createDeviceRegistry(db);
+      alice = await createAccount(db, `alice${engine}`);
+      bob = await createAccount(db, `bob${engine}`);
+    });
+    afterAll(() => handle.close());
+
+    async function newDevice(accountId: string, extra: Partial<NewDevice> = {}) {
+      const id = newDeviceId();
+      return devices.create({
+        id, accountId, name: 'Pixel 8', publicJwk: await fakePublicJwk(), push: null,
+        totpSecretSealed: box.seal('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', id), ...extra,
+      });
+    }
+
+    it('creates a device with a dev_ id and reads it back field by field', async () => {
+      const jwk = await fakePublicJwk();
+      const push = await fakePushSubscription();
+      const created = await newDevice(alice, { publicJwk: jwk, push, unlock: 'pin', name: 'Work phone' });
+      expect(created.id).toMatch(/^dev_[A-Za-z0-9_-]{22}$/);
+      const read = await devices.get(created.id);
+      expect(read).toEqual(created);
+      expect(read).toMatchObject({
+        accountId: alice, name: 'Work phone', publicJwk: jwk, push, pushStatus: 'active', status: 'active',
+        unlock: 'pin', lastOtpStep: 0, lastUsedAt: null,
+      });
+      expect(read!.createdAt).toBeInstanceOf(Date);
+    });
+
+    it('generates an id when none is given, and ids do not repeat', async () => {
+      const a = await devices.create({ accountId: alice, name: 'x', publicJwk: await fakePublicJwk(), push: null, totpSecretSealed: 's' });
+      const b = await devices.create({ accountId: alice, name: 'y', publicJwk: await fakePublicJwk(), push: null, totpSecretSealed: 's' });
+      expect(a.id).toMatch(/^dev_/);
+      expect(a.id).not.toBe(b.id);
+      expect(a.pushStatus).toBe('none');
+    });
+
+    it('answers null for an unknown device', async () => {
+      expect(await devices.get('dev_nope')).toBeNull();
+      expect(await devices.getTotpSecretSealed('dev_nope')).toBeNull();
+    });
+
+    it("lists only the account's own devices, oldest first", async () => {
+      const own = await newDevice(bob);
+      const second = await newDevice(bob);
+      const list = await devices.listByAccount(bob);
+      expect(list.map((d) => d.id)).toEqual([own.id, second.id]);
+      expect((await devices.listByAccount(alice)).every((d) => d.accountId === alice)).toBe(true);
+    });
+
+    it('renames an active device', async () => {
+      const d = await newDevice(alice);
+      expect(await devices.rename(d.id, 'Tablet')).toBe(true);
+      expect((await devices.get(d.id))!.name).toBe('Tablet');
+      expect(await devices.rename('dev_nope', 'x')).toBe(false);
+    });
+
+    it('revokes for good: status, push dropped, no later push or OTP step accepted', async () => {
+      const d = await newDevice(alice, { push: await fakePushSubscription() });
+      expect(await devices.revoke(d.id)).toBe(true);
+      const revoked = (await devices.get(d.id))!;
+      expect(revoked).toMatchObject({ status: 'revoked', push: null, pushStatus: 'none' });
+      const [row] = await db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM devices WHERE id = $1', [d.id]);
+      expect(row!.revoked_at).not.toBeNull();
+      expect(await devices.revoke(d.id)).toBe(false);
+      expect(await devices.setPush(d.id, await fakePushSubscription())).toBe(false);
+      expect((await devices.get(d.id))!.push).toBeNull();
+      expect(await devices.acceptOtpStep(d.id, 10)).toBe(false);
+      expect(await devices.rename(d.id, 'again')).toBe(false);
+      expect((await devices.listPushTargets(alice)).map((x) => x.id)).not.toContain(d.id);
+    });
+
+    it('switches between push and poll mode', async () => {
+      const d = await newDevice(alice);
+      const sub = await fakePushSubscription();
+      expect(await devices.setPush(d.id, sub)).toBe(true);
+      expect(await devices.get(d.id)).toMatchObject({ push: sub, pushStatus: 'active' });
+      expect((await devices.listPushTargets(alice)).map((x) => x.id)).toContain(d.id);
+      expect(await devices.setPush(d.id, null)).toBe(true);
+      expect(await devices.get(d.id)).toMatchObject({ push: null, pushStatus: 'none' });
+      expect((await devices.listPushTargets(alice)).map((x) => x.id)).not.toContain(d.id);
+    });
+
+    it('never uses a dead subscription again, until the device sends a new one', async () => {
+      const sub = await fakePushSubscription();
+      const d = await newDevice(alice, { push: sub });
+      expect(await devices.markPushDead(d.id, sub.endpoint)).toBe(true);
+      expect((await devices.get(d.id))!.pushStatus).toBe('dead');
+      expect((await devices.listPushTargets(alice)).map((x) => x.id)).not.toContain(d.id);
+      const fresh = await fakePushSubscription();
+      await devices.setPush(d.id, fresh);
+      expect((await devices.listPushTargets(alice)).map((x) => x.id)).toContain(d.id);
+    });
+
+    it('does not kill a newer subscription when a late failure names the old endpoint', async () => {
+      const old = await fakePushSubscription();
+      const d = await newDevice(alice, { push: old });
+      await devices.setPush(d.id, await fakePushSubscription());
+      expect(await devices.markPushDead(d.id, old.endpoint)).toBe(false);
+      expect((await devices.get(d.id))!.pushStatus).toBe('active');
+      expect(await devices.markPushDead(d.id)).toBe(true);
+      expect((await devices.get(d.id))!.pushStatus).toBe('dead');
+    });
+
+    it('accepts each TOTP step once and never an older one (RFC 6238 5.2)', async () => {
+      const d = await newDevice(alice);
+      const now = Math.floor(Date.now() / 30_000);
+      expect(await devices.acceptOtpStep(d.id, now)).toBe(true);
+      expect(await devices.acceptOtpStep(d.id, now)).toBe(false);
+      expect(await devices.acceptOtpStep(d.id, now - 1)).toBe(false);
+      expect(await devices.acceptOtpStep(d.id, now + 1)).toBe(true);
+      expect((await devices.get(d.id))!.lastOtpStep).toBe(now + 1);
+      // bigint column: steps beyond 2^31 still compare as numbers.
+      expect(await devices.acceptOtpStep(d.id, 2 ** 40)).toBe(true);
+      expect((await devices.get(d.id))!.lastOtpStep).toBe(2 ** 40);
+    });
+
+    it('records when a device was last used', async () => {
+      const d = await newDevice(alice);
+      const at = new Date('2030-01-02T03:04:05.000Z');
+      await devices.touch(d.id, at);
+      expect((await devices.get(d.id))!.lastUsedAt!.toISOString()).toBe(at.toISOString());
+    });
+
+    it('keeps the TOTP secret sealed, bound to its device id', async () => {
+      const d = await newDevice(alice);
+      const sealed = (await devices.getTotpSecretSealed(d.id))!;
+      expect(sealed).not.toContain('JBSWY3DP');
+      expect(box.open(sealed, d.id)).toBe('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
+      // Copied onto another row, it does not open there (aad = device id).
+      expect(() => box.open(sealed, newDeviceId())).toThrow();
+      const rows = await db.query<{ t: string }>('SELECT devices::text AS t FROM devices WHERE id = $1', [d.id]);
+      expect(rows[0]!.t).not.toContain('JBSWY3DPEHPK3PXP');
+    });
+
+    it('re-seals a secret only over the value it read', async () => {
+      const d = await newDevice(alice);
+      const sealed = (await devices.getTotpSecretSealed(d.id))!;
+      const resealed = box.seal(box.open(sealed, d.id), d.id);
+      expect(await devices.rewrapTotpSecret(d.id, 'stale', resealed)).toBe(false);
+      expect(await devices.rewrapTotpSecret(d.id, sealed, resealed)).toBe(true);
+      expect(await devices.getTotpSecretSealed(d.id)).toBe(resealed);
+    });
+
+    it('removes devices with their account', async () => {
+      const carol = await createAccount(db, `carol${engine}`);
+      const d = await newDevice(carol);
+      await db.query('DELETE FROM accounts WHERE id = $1', [carol]);
+      expect(await devices.get(d.id)).toBeNull();
+    });
+  });
+}
+
+for (const [engine, open] of TEST_ENGINES) registryContract(engine, open);
