@@ -13,6 +13,20 @@ import { errorHandler, pinHost, securityHeaders } from './http/edge.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { createViews, type Views } from './http/views.js';
+import type { Agent } from 'node:https';
+import { openGeoIp } from './challenge/context.js';
+import { createRedisChallengeStore } from './challenge/redis-store.js';
+import type { ChallengeStore } from './challenge/types.js';
+import { createChallengeWaiters } from './challenge/waiters.js';
+import { createSecretBox } from './crypto/secretbox.js';
+import { createDeviceApi } from './devices/device-api.js';
+import { createEnrollmentCodes } from './devices/enrollment-codes.js';
+import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
+import { createDeviceService, type DeviceService } from './devices/service.js';
+import { secondFactorRoutes } from './interaction/second-factor/routes.js';
+import { loadVapidKeys } from './keys/vapid-keys.js';
+import { createDispatcher } from './push/dispatch.js';
+import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
 import { interactionRoutes } from './interaction/routes.js';
 import { createSignInStateStore } from './interaction/state.js';
@@ -35,6 +49,9 @@ export interface Idp {
   views: Views;
   logger: Logger;
   clients: ClientRegistration[];
+  devices: DeviceRegistry;
+  deviceService: DeviceService;
+  challenges: ChallengeStore;
   /** Set when DEMO is on: the demo user's credentials, to print at start. */
   demoUser: { username: string; password: string } | null;
   close(): Promise<void>;
@@ -46,6 +63,12 @@ export interface IdpOptions {
   redisPrefix?: string;
   /** An already open database (tests share one); the IdP then does not close it. */
   db?: Db;
+  /** The HTTPS agent for push services (tests pass one that trusts the local push-service double). */
+  pushAgent?: Agent;
+  /** The clock (tests move it). */
+  now?: () => number;
+  /** How long a waiting page's status request is held open. Default 25 s. */
+  longPollMs?: number;
 }
 
 /** Builds the whole IdP from settings: storage, keys, clients, oidc-provider and our routes. */
@@ -73,16 +96,37 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
 
+  // The push step (DESIGN steps 3-9): devices, challenges in Redis, waiters, Web Push.
+  const now = opts.now ?? Date.now;
+  const secretBox = createSecretBox(secrets.kek, secrets.kek[0]!.id);
+  const devices = createDeviceRegistry(db);
+  const codes = createEnrollmentCodes(db, { now });
+  const challenges = createRedisChallengeStore(redis);
+  const waiters = createChallengeWaiters(redis, challenges);
+  const vapid = await loadVapidKeys(db);
+  const notifier = createWebPushNotifier({ vapid: { ...vapid, subject: settings.vapidSubject }, agent: opts.pushAgent, logger });
+  const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
+  const geoip = await openGeoIp(settings.geoipDb);
+  const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit });
+
   const deps: InteractionDeps = {
     provider, accounts, views, audit,
     csrf: createCsrf(secrets.cookieKeys[0]!),
     signins: createSignInStateStore(redis),
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
     secondFactor: {
-      countActiveDevices: async (accountId) =>
-        Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM devices WHERE account_id = $1 AND status = 'active'", [accountId]))[0]?.n ?? 0),
+      devices, challenges, waiters, dispatch, secretBox, geoip, redis, now,
+      challengeTtlMs: settings.pushChallengeTtl * 1000,
+      longPollMs: opts.longPollMs ?? 25_000,
     },
   };
+  const deviceApi = createDeviceApi({
+    db, devices, codes, challenges, redis, secretBox, audit, now,
+    issuer: settings.issuer,
+    vapidPublicKey: vapid.publicKey,
+    policy: async () => ({ numberMatching: true, unlock: settings.deviceUnlock, pollIntervalSeconds: settings.pollIntervalSeconds }),
+    log: logger,
+  });
 
   const app = new Koa();
   // The same keys as oidc-provider's cookies, or interactionDetails() cannot read its cookie (STACK.md).
@@ -103,7 +147,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     await next();
   });
   app.use(staticFiles('/static', path.join(projectRoot(), 'views', 'static')));
-  const routers = [interactionRoutes(deps)];
+  const routers = [interactionRoutes(deps, [secondFactorRoutes]), deviceApi];
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
   app.use(mount(provider as unknown as Koa));
@@ -111,8 +155,10 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
-    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser,
+    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges,
     async close() {
+      await waiters.close();
+      await notifier.close();
       redis.disconnect();
       if (!opts.db) await db.close();
       releaseLock();

@@ -32,6 +32,10 @@ export interface Settings {
   pushChallengeTtl: number;
   /** GEOIP_DB: path of a MaxMind GeoLite2/GeoIP2 City .mmdb file for request locations. Default none. */
   geoipDb: string | null;
+  /** DEVICE_UNLOCK: what the authenticator app asks before answering: none, pin or webauthn. Default none. */
+  deviceUnlock: 'none' | 'pin' | 'webauthn';
+  /** POLL_INTERVAL: seconds between an app's checks for requests in poll mode. Default 5. */
+  pollIntervalSeconds: number;
   /** DEMO: seed the demo user and the demo relying app at /demo. Default true when DATABASE_URL is unset. */
   demo: boolean;
   /** LOG_LEVEL: pino level. Default info. */
@@ -76,6 +80,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
   const vapidSubject = env.VAPID_SUBJECT ?? 'mailto:admin@localhost';
   if (!/^(mailto:|https:)/.test(vapidSubject)) throw new ConfigError('environment', 'VAPID_SUBJECT', 'must start with mailto: or https:');
   const databaseUrl = env.DATABASE_URL || null;
+  const deviceUnlock = env.DEVICE_UNLOCK ?? 'none';
+  if (deviceUnlock !== 'none' && deviceUnlock !== 'pin' && deviceUnlock !== 'webauthn') throw new ConfigError('environment', 'DEVICE_UNLOCK', 'must be none, pin or webauthn');
+  const pollIntervalSeconds = Number(env.POLL_INTERVAL ?? 5);
+  if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 2 || pollIntervalSeconds > 300) throw new ConfigError('environment', 'POLL_INTERVAL', 'must be 2..300 seconds');
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
@@ -90,6 +98,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     vapidSubject,
     pushChallengeTtl: ttl,
     geoipDb: env.GEOIP_DB || null,
+    deviceUnlock,
+    pollIntervalSeconds,
     demo: bool(env.DEMO, databaseUrl === null),
     logLevel: env.LOG_LEVEL ?? 'info',
     env,

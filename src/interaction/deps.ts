@@ -4,6 +4,12 @@ import type { AuditLog } from '../audit/types.js';
 import type { ClientRegistration, LoginPolicy } from '../config/clients.js';
 import type { Csrf } from '../http/csrf.js';
 import type { Views } from '../http/views.js';
+import type { GeoIp } from '../challenge/context.js';
+import type { ChallengeStore, ChallengeWaiters } from '../challenge/types.js';
+import type { SecretBox } from '../crypto/secretbox.js';
+import type { DeviceRegistry } from '../devices/registry.js';
+import type { Dispatch } from '../push/dispatch.js';
+import type { Redis } from '../storage/redis.js';
 import type { SignInStateStore } from './state.js';
 
 /** The default for apps not registered through config/ (none today, but never undefined). */
@@ -15,9 +21,19 @@ export const DEFAULT_POLICY: LoginPolicy = {
   acr: { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' },
 };
 
-/** What the second factor offers the login interaction; the push step provides it. */
-export interface SecondFactorHooks {
-  countActiveDevices(accountId: string): Promise<number>;
+/** What the second factor (push or passcode) needs; app.ts wires the real ones. */
+export interface SecondFactorDeps {
+  devices: DeviceRegistry;
+  challenges: ChallengeStore;
+  waiters: ChallengeWaiters;
+  dispatch: Dispatch;
+  secretBox: SecretBox;
+  geoip: GeoIp;
+  redis: Redis;
+  challengeTtlMs: number;
+  /** Longest a status request waits for a resolution before answering "still pending". */
+  longPollMs: number;
+  now: () => number;
 }
 
 export interface InteractionDeps {
@@ -28,5 +44,5 @@ export interface InteractionDeps {
   signins: SignInStateStore;
   clients: Map<string, ClientRegistration>;
   audit: AuditLog;
-  secondFactor: SecondFactorHooks;
+  secondFactor: SecondFactorDeps;
 }

@@ -56,7 +56,7 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
 
   const next = nextAfterPassword({
     policy: it.policy,
-    activeDevices: await deps.secondFactor.countActiveDevices(account.id),
+    activeDevices: (await deps.secondFactor.devices.listByAccount(account.id)).filter((d) => d.status === 'active').length,
     passcode: it.policy.form === 'single-form' ? passcode : undefined,
   });
   switch (next.kind) {

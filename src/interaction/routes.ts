@@ -40,7 +40,6 @@ export function interactionRoutes(deps: InteractionDeps, extensions: Interaction
   router.get('/', (ctx) => show(ctx, deps));
   router.post('/login', formBody(), (ctx) => postLogin(ctx, deps));
   router.post('/confirm', formBody(), (ctx) => postConsent(ctx, deps));
-  router.get('/abort', (ctx) => abort(ctx, deps));
   router.post('/abort', formBody(), (ctx) => abort(ctx, deps));
   for (const extend of extensions) extend(router, deps);
   return router;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createIdp, type Idp } from '../../src/app.js';
+import { createIdp, type Idp, type IdpOptions } from '../../src/app.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/log.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniquePrefix } from './env.js';
@@ -29,6 +29,8 @@ export interface TestIdpOptions {
   redisPrefix?: string;
   port?: number;
   env?: Record<string, string>;
+  /** Passed through to createIdp (push agent, clock, long-poll time). */
+  idp?: Partial<IdpOptions>;
   /** Client files to register (written under a temporary config/clients/); the demo app is always there. */
   clients?: Record<string, unknown>[];
 }
@@ -96,7 +98,7 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   });
   const logger = createLogger('silent');
   const redisPrefix = opts.redisPrefix ?? uniquePrefix('idp');
-  const idp = await createIdp(settings, { logger, redisPrefix });
+  const idp = await createIdp(settings, { logger, redisPrefix, ...opts.idp });
   const server = createServer(idp.app.callback());
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const stop = async () => {

@@ -1,0 +1,33 @@
+import type { Context } from 'koa';
+import { formBody } from '../../http/body.js';
+import type { InteractionDeps } from '../deps.js';
+import type { InteractionExtension } from '../routes.js';
+import { getPasscode, postPasscode } from './passcode.js';
+import { postPush } from './push.js';
+import { requireFirstFactor } from './session.js';
+import { getStatus, getWait } from './wait.js';
+
+/** GET /interaction/:uid/second-factor — the two-step form's choice: send a push, or type a passcode. */
+async function getChoice(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const { it, state } = await requireFirstFactor(ctx, deps);
+  if (state.challengeId) {
+    ctx.status = 303;
+    return ctx.redirect(`/interaction/${it.uid}/wait`);
+  }
+  const devices = (await deps.secondFactor.devices.listByAccount(state.accountId)).filter((d) => d.status === 'active');
+  ctx.type = 'html';
+  ctx.body = deps.views.render('second-factor', {
+    title: 'Confirm it is you', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName,
+    devices: devices.map((d) => d.name),
+  });
+}
+
+/** The second factor's steps, mounted on the interaction router (DESIGN steps 3-10). */
+export const secondFactorRoutes: InteractionExtension = (router, deps) => {
+  router.get('/second-factor', (ctx) => getChoice(ctx, deps));
+  router.post('/push', formBody(), (ctx) => postPush(ctx, deps));
+  router.get('/wait', (ctx) => getWait(ctx, deps));
+  router.get('/push/status', (ctx) => getStatus(ctx, deps));
+  router.get('/passcode', (ctx) => getPasscode(ctx, deps));
+  router.post('/passcode', formBody(), (ctx) => postPasscode(ctx, deps));
+};

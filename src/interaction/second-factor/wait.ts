@@ -1,0 +1,81 @@
+import type { Context } from 'koa';
+import { effectiveStatus } from '../../challenge/model.js';
+import type { Challenge } from '../../challenge/types.js';
+import type { InteractionDeps } from '../deps.js';
+import type { LoadedInteraction } from '../load.js';
+import type { SignInState } from '../state.js';
+import { finishWithSecondFactor, requireFirstFactor } from './session.js';
+
+const NOTICES: Record<string, string> = {
+  too_soon: 'A request was sent a moment ago. Wait a few seconds before sending another.',
+  too_many: 'Too many requests were sent for this sign-in. Enter a passcode instead, or start again.',
+};
+
+const MESSAGES: Record<string, string> = {
+  denied: 'The request was denied on your phone.',
+  reported: 'You denied the request and reported it. If you did not try to sign in, change your password.',
+  wrong_number: 'The number chosen on the phone did not match. The request was denied.',
+  expired: 'The request expired before it was answered.',
+};
+
+async function currentChallenge(deps: InteractionDeps, state: SignInState): Promise<Challenge | null> {
+  return state.challengeId ? deps.secondFactor.challenges.get(state.challengeId) : null;
+}
+
+/** Only a challenge made for this very sign-in can finish it. */
+function belongs(ch: Challenge, it: LoadedInteraction, state: SignInState): boolean {
+  return ch.interactionUid === it.uid && ch.accountId === state.accountId;
+}
+
+function finishApproved(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, state: SignInState, ch: Challenge) {
+  return finishWithSecondFactor(ctx, deps, it, state, ch.resolution?.amr ?? ['otp', 'swk'],
+    { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null });
+}
+
+/**
+ * GET /interaction/:uid/wait — DESIGN step 9, the page that continues by itself: with JavaScript it
+ * long-polls the status; without, it refreshes itself. Approved: finish the sign-in here.
+ */
+export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const { it, state } = await requireFirstFactor(ctx, deps);
+  const ch = await currentChallenge(deps, state);
+  const now = deps.secondFactor.now();
+  const status = ch && belongs(ch, it, state) ? effectiveStatus(ch, now) : null;
+  if (ch && status === 'approved') return finishApproved(ctx, deps, it, state, ch);
+  const notice = NOTICES[String(ctx.query.notice ?? '')] ?? null;
+  const reason = status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null;
+  ctx.type = 'html';
+  ctx.body = deps.views.render('push-wait', {
+    title: status === 'pending' ? 'Approve on your phone' : 'Sign-in not approved',
+    uid: it.uid,
+    csrf: deps.csrf.token(it.uid),
+    clientName: it.clientName,
+    status: status ?? 'none',
+    matchNumber: status === 'pending' ? ch!.matchNumber : null,
+    secondsLeft: status === 'pending' ? Math.max(0, Math.ceil((ch!.expiresAt - now) / 1000)) : 0,
+    expiresAt: ch?.expiresAt ?? 0,
+    message: status && status !== 'pending' ? MESSAGES[reason ?? 'denied'] ?? MESSAGES.denied : null,
+    notice,
+    // Without JavaScript the page refreshes itself while the request is pending.
+    refreshSeconds: status === 'pending' ? 3 : null,
+    script: status === 'pending' ? '/static/push-wait.js' : null,
+  });
+}
+
+/**
+ * GET /interaction/:uid/push/status — the long-poll: answers as soon as the challenge leaves
+ * 'pending' (woken through Redis pub/sub by whichever IdP process took the approval), or after
+ * `longPollMs` with 'pending'. The page then goes to /wait, which finishes the sign-in.
+ */
+export async function getStatus(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const { it, state } = await requireFirstFactor(ctx, deps);
+  const sf = deps.secondFactor;
+  let ch = await currentChallenge(deps, state);
+  if (ch && belongs(ch, it, state) && effectiveStatus(ch, sf.now()) === 'pending' && ctx.query.wait !== '0') {
+    const left = ch.expiresAt - sf.now();
+    ch = (await sf.waiters.wait(ch.id, Math.max(0, Math.min(sf.longPollMs, left + 250)))) ?? ch;
+  }
+  const status = ch && belongs(ch, it, state) ? effectiveStatus(ch, sf.now()) : 'none';
+  ctx.type = 'json';
+  ctx.body = { status, reason: status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null, next: `/interaction/${it.uid}/wait` };
+}

@@ -1,0 +1,74 @@
+import * as oidc from 'openid-client';
+import { hashPassword } from '../../src/accounts/passwords.js';
+import { SimulatedAuthenticator } from './authenticator.js';
+import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp, type TestIdpOptions } from './idp.js';
+import { startPushService, type MintedSubscription, type PushServiceDouble } from './push-service.js';
+import { FormBrowser } from './web-browser.js';
+
+export const RP_CALLBACK = 'http://127.0.0.1:1/cb';
+
+/**
+ * A whole push sign-in world: the IdP, the local push-service double, a user with a password,
+ * and openid-client as the relying app. Phones are added with `enrollPhone`.
+ */
+export class PushWorld {
+  private constructor(
+    readonly t: TestIdp,
+    readonly pushService: PushServiceDouble,
+    readonly rp: oidc.Configuration,
+    readonly accountId: string,
+  ) {}
+
+  static readonly password = 'alice password 1';
+
+  static async start(opts: { login?: Record<string, unknown>; idp?: TestIdpOptions; pushService?: PushServiceDouble } = {}): Promise<PushWorld> {
+    const pushService = opts.pushService ?? (await startPushService());
+    const t = await startTestIdp({
+      redis: 'real',
+      ...opts.idp,
+      clients: [testRp({ login: { consent: 'implicit', ...opts.login } })],
+      idp: { pushAgent: pushService.createAgent(), ...opts.idp?.idp },
+    });
+    const account = await t.idp.accounts.create({ username: 'alice', displayName: 'Alice', passwordHash: await hashPassword(PushWorld.password) });
+    const rp = await oidc.discovery(new URL(t.url), 'test-rp', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
+    return new PushWorld(t, pushService, rp, account.id);
+  }
+
+  async enrollPhone(opts: { push?: boolean; name?: string } = {}): Promise<{ phone: SimulatedAuthenticator; subscription: MintedSubscription | null }> {
+    const offer = await this.t.idp.deviceService.issueEnrollment(this.accountId, 'test');
+    const subscription = opts.push === false ? null : this.pushService.createSubscription();
+    const push = subscription ? { endpoint: subscription.endpoint, keys: subscription.keys } : null;
+    const phone = await SimulatedAuthenticator.enroll(this.t.url, offer.code, { push, name: opts.name ?? 'Test phone' });
+    return { phone, subscription };
+  }
+
+  /** Starts a sign-in at the relying app and submits the password; returns the browser on the next page. */
+  async startSignIn(fields: Record<string, string> = {}) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(this.rp, {
+      redirect_uri: RP_CALLBACK, scope: 'openid', state,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    });
+    const browser = new FormBrowser(this.t.url);
+    const login = await browser.go(url.href);
+    const uid = login.url.match(/\/interaction\/([^/?]+)/)![1]!;
+    const next = await browser.submit(login.body, /\/login$/, { username: 'alice', password: PushWorld.password, ...fields });
+    return { browser, next, uid, verifier, state };
+  }
+
+  /** The relying app's side of the end: the code at the callback becomes tokens. */
+  async tokens(callbackUrl: string, verifier: string, state: string) {
+    return oidc.authorizationCodeGrant(this.rp, new URL(callbackUrl), { pkceCodeVerifier: verifier, expectedState: state });
+  }
+
+  async close() {
+    await this.t.close();
+    await this.pushService.close();
+  }
+}
+
+export const matchNumberOf = (html: string): number | null => {
+  const m = html.match(/id="match-number"[^>]*>(\d+)</);
+  return m ? Number(m[1]) : null;
+};
