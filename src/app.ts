@@ -23,6 +23,7 @@ import { createDeviceApi } from './devices/device-api.js';
 import { createEnrollmentCodes } from './devices/enrollment-codes.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
 import { createDeviceService, type DeviceService } from './devices/service.js';
+import { accountConsoleClient, selfServiceRoutes } from './selfservice/routes.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
 import { createDispatcher } from './push/dispatch.js';
@@ -87,6 +88,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const clients = [
     ...loadClients(path.join(settings.configDir, 'clients'), settings.issuer, settings.env),
     ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env) : []),
+    accountConsoleClient(settings.issuer),
   ];
   const accounts = createAccountStore(db);
   const audit = createAuditLog(db, logger);
@@ -147,7 +149,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     await next();
   });
   app.use(staticFiles('/static', path.join(projectRoot(), 'views', 'static')));
-  const routers = [interactionRoutes(deps, [secondFactorRoutes]), deviceApi];
+  const routers = [
+    interactionRoutes(deps, [secondFactorRoutes]),
+    deviceApi,
+    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, now }),
+  ];
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
   app.use(mount(provider as unknown as Koa));
