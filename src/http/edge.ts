@@ -2,7 +2,8 @@ import type { Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import type { Views } from './views.js';
 
-const isApi = (path: string) => path.startsWith('/api/');
+/** A page for browsers (they ask for text/html), JSON for everyone else and for every /api/ path. */
+const wantsJson = (ctx: { path: string; get(h: string): string }) => ctx.path.startsWith('/api/') || !ctx.get('accept').includes('text/html');
 
 /**
  * The edge of the app: turns every error into a clear response (JSON for APIs, a page for
@@ -12,6 +13,10 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      // Nothing answered (an unknown path or method that fell through to oidc-provider's bare 404).
+      if (ctx.status === 404 && (ctx.body == null || ctx.body === 'Not Found')) {
+        throw Object.assign(new Error(`Nothing here: ${ctx.method} ${ctx.path}.`), { status: 404, expose: true, code: 'not_found' });
+      }
     } catch (err) {
       const e = err as { status?: number; statusCode?: number; expose?: boolean; code?: string; message?: string; headers?: Record<string, string> };
       const status = e.status ?? e.statusCode ?? 500;
@@ -22,7 +27,7 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
       ctx.status = clientError ? status : 500;
       for (const [k, v] of Object.entries(e.headers ?? {})) ctx.set(k, v);
       ctx.set('Cache-Control', 'no-store');
-      if (isApi(ctx.path) || ctx.accepts('html', 'json') === 'json') {
+      if (wantsJson(ctx)) {
         ctx.body = { error: code, error_description: message };
       } else {
         ctx.type = 'html';
