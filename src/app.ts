@@ -24,6 +24,7 @@ import { createEnrollmentCodes } from './devices/enrollment-codes.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
 import { createDeviceService, type DeviceService } from './devices/service.js';
 import { accountConsoleClient, selfServiceRoutes } from './selfservice/routes.js';
+import { createThrottle } from './defences/throttle-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
 import { createDispatcher } from './push/dispatch.js';
@@ -115,6 +116,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     provider, accounts, views, audit,
     csrf: createCsrf(secrets.cookieKeys[0]!),
     signins: createSignInStateStore(redis),
+    throttle: createThrottle(redis, now),
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
     secondFactor: {
       devices, challenges, waiters, dispatch, secretBox, geoip, redis, now,

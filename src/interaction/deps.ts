@@ -10,6 +10,7 @@ import type { SecretBox } from '../crypto/secretbox.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { Dispatch } from '../push/dispatch.js';
 import type { Redis } from '../storage/redis.js';
+import type { Throttle } from '../defences/throttle-store.js';
 import type { SignInStateStore } from './state.js';
 
 /** The default for apps not registered through config/ (none today, but never undefined). */
@@ -45,4 +46,5 @@ export interface InteractionDeps {
   clients: Map<string, ClientRegistration>;
   audit: AuditLog;
   secondFactor: SecondFactorDeps;
+  throttle: Throttle;
 }

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { checkPassword } from '../accounts/passwords.js';
+import { ACCOUNT_POLICY, IP_POLICY } from '../defences/throttle.js';
 import { HttpError } from '../http/errors.js';
 import type { InteractionDeps } from './deps.js';
 import { finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
@@ -7,6 +8,11 @@ import { nextAfterPassword } from './next-step.js';
 
 /** The same words for an unknown user, a wrong password and a disabled account. */
 export const LOGIN_FAILED = 'The username or password is not right.';
+
+const tooManyAttempts = (seconds: number) =>
+  seconds > 60
+    ? `Too many failed attempts. Sign-in is locked for ${Math.ceil(seconds / 60)} minutes.`
+    : `Too many failed attempts. Wait ${seconds} seconds and try again.`;
 
 export function renderLogin(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, extra: { error?: string; username?: string } = {}) {
   ctx.type = 'html';
@@ -42,13 +48,29 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
     return renderLogin(ctx, deps, it, { error: 'Enter your username and password.', username });
   }
 
+  // Password guessing: counted per username (known or not, so the answer reveals nothing) and per IP.
+  const keys = [
+    { key: `thr:user:${username.toLowerCase()}`, policy: ACCOUNT_POLICY },
+    { key: `thr:ip:${ctx.ip}`, policy: IP_POLICY },
+  ];
+  const gate = await deps.throttle.check(keys);
+  if (!gate.allowed) {
+    const seconds = Math.ceil(gate.retryAfterMs / 1000);
+    await deps.audit.record({ type: 'signin.throttled', clientId: it.clientId, ip: ctx.ip, detail: { reason: gate.reason, retryAfterSeconds: seconds } });
+    ctx.status = 429;
+    ctx.set('Retry-After', String(seconds));
+    return renderLogin(ctx, deps, it, { error: tooManyAttempts(seconds), username });
+  }
+
   const account = await deps.accounts.findByUsername(username);
   const passwordOk = await checkPassword(account?.passwordHash ?? null, password);
   if (!account || !passwordOk || account.disabled) {
+    await deps.throttle.fail(keys);
     await deps.audit.record({ type: 'signin.failure', accountId: account?.id ?? null, clientId: it.clientId, ip: ctx.ip, detail: { factor: 'pwd' } });
     ctx.status = 401;
     return renderLogin(ctx, deps, it, { error: LOGIN_FAILED, username });
   }
+  await deps.throttle.reset(keys[0]!.key);
 
   await deps.signins.put(it.uid, {
     accountId: account.id, firstFactor: { method: 'pwd', at: Date.now() }, challengeId: null, pushes: [], passcodeFailures: 0,
