@@ -13,6 +13,8 @@ export interface CliContext {
   out: (line: string) => void;
   /** Reads a secret from standard input (for --password-stdin). */
   readStdin: () => Promise<string>;
+  /** Re-seals secrets at rest under the active key-encryption key. */
+  rewrapSecrets: () => Promise<{ total: number; rewrapped: number }>;
 }
 
 export class UsageError extends Error {
@@ -147,6 +149,15 @@ export const commands: Record<string, Command> = {
       if (!deviceId) throw new UsageError('a device id is required');
       const d = await ctx.devices.revokeDevice(account.id, deviceId);
       ctx.out(`revoked ${d.id} ("${d.name}")`);
+    },
+  },
+  'secrets rewrap': {
+    usage: 'secrets rewrap',
+    help: 'Re-seals every TOTP secret under the active key-encryption key (the first in KEK), so an older key can be retired.',
+    async run(ctx) {
+      const { total, rewrapped } = await ctx.rewrapSecrets();
+      await ctx.audit.record({ type: 'admin.secrets.rewrap', detail: { by: ADMIN, total, rewrapped } });
+      ctx.out(`re-sealed ${rewrapped} of ${total} device secrets under the active key`);
     },
   },
   audit: {

@@ -5,6 +5,9 @@ import { ConfigError, loadSettings } from '../config/settings.js';
 import { createEnrollmentCodes } from '../devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../devices/registry.js';
 import { createDeviceService } from '../devices/service.js';
+import { rewrapTotpSecrets } from '../devices/rewrap.js';
+import { createSecretBox } from '../crypto/secretbox.js';
+import { loadProcessSecrets } from '../keys/secrets.js';
 import { createLogger } from '../log.js';
 import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
@@ -58,9 +61,14 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const db = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
   const audit = createAuditLog(db, createLogger('silent'));
-  const devices = createDeviceService({ devices: createDeviceRegistry(db), codes: createEnrollmentCodes(db), issuer: settings.issuer, audit });
+  const registry = createDeviceRegistry(db);
+  const devices = createDeviceService({ devices: registry, codes: createEnrollmentCodes(db), issuer: settings.issuer, audit });
+  const rewrapSecrets = () => {
+    const { kek } = loadProcessSecrets(settings);
+    return rewrapTotpSecrets(db, registry, createSecretBox(kek, kek[0]!.id));
+  };
   try {
-    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin },
+    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
   } catch (err) {

@@ -29,9 +29,17 @@ export class PushWorld {
       clients: [testRp({ login: { consent: 'implicit', ...opts.login } })],
       idp: { pushAgent: pushService.createAgent(), ...opts.idp?.idp },
     });
-    const account = await t.idp.accounts.create({ username: 'alice', displayName: 'Alice', passwordHash: await hashPassword(PushWorld.password) });
-    const rp = await oidc.discovery(new URL(t.url), 'test-rp', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
-    return new PushWorld(t, pushService, rp, account.id);
+    try {
+      // A restarted world (same database) finds alice already there.
+      const account = (await t.idp.accounts.findByUsername('alice'))
+        ?? (await t.idp.accounts.create({ username: 'alice', displayName: 'Alice', passwordHash: await hashPassword(PushWorld.password) }));
+      const rp = await oidc.discovery(new URL(t.url), 'test-rp', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
+      return new PushWorld(t, pushService, rp, account.id);
+    } catch (err) {
+      await t.close();
+      if (!opts.pushService) await pushService.close();
+      throw err;
+    }
   }
 
   async enrollPhone(opts: { push?: boolean; name?: string } = {}): Promise<{ phone: SimulatedAuthenticator; subscription: MintedSubscription | null }> {
