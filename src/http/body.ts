@@ -16,6 +16,12 @@ export function formBody(): Middleware {
       if (status === 413) throw new HttpError(413, 'payload_too_large', 'The form is too large.');
       throw new HttpError(400, 'invalid_request', 'The form could not be read.');
     }
+    // No text field of ours may hold a NUL: PostgreSQL refuses it, and no person types one.
+    for (const [name, value] of Object.entries((ctx.request.body ?? {}) as Record<string, unknown>)) {
+      if ([value].flat().some((v) => typeof v === 'string' && v.includes('\u0000'))) {
+        throw new HttpError(400, 'invalid_request', `The field "${name}" holds a character that is not allowed.`);
+      }
+    }
     await next();
   };
 }

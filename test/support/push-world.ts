@@ -51,14 +51,13 @@ export class PushWorld {
   }
 
   /** Starts a sign-in at the relying app and submits the password; returns the browser on the next page. */
-  async startSignIn(fields: Record<string, string> = {}) {
+  async startSignIn(fields: Record<string, string> = {}, browser = new FormBrowser(this.t.url)) {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(this.rp, {
       redirect_uri: RP_CALLBACK, scope: 'openid', state,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
     });
-    const browser = new FormBrowser(this.t.url);
     const login = await browser.go(url.href);
     const uid = login.url.match(/\/interaction\/([^/?]+)/)![1]!;
     const next = await browser.submit(login.body, /\/login$/, { username: 'alice', password: PushWorld.password, ...fields });

@@ -16,6 +16,11 @@ export class FormBrowser {
     }
   }
 
+  /** Takes the cookies whose names start with `prefix` from another browser. */
+  adoptCookies(from: FormBrowser, prefix: string) {
+    for (const [k, v] of from.cookies) if (k.startsWith(prefix)) this.cookies.set(k, v);
+  }
+
   cookieHeader() {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
