@@ -1,10 +1,17 @@
 import type { Context } from 'koa';
+import { ACCOUNT_POLICY } from '../../defences/throttle.js';
 import { HttpError } from '../../http/errors.js';
 import type { InteractionDeps } from '../deps.js';
 import type { LoadedInteraction } from '../load.js';
 import { PASSCODE_MAX_FAILURES } from './limits.js';
 import { matchPasscode } from './passcode-match.js';
+import { withdrawChallenge } from './push.js';
 import { checkCsrf, finishWithSecondFactor, requireFirstFactor } from './session.js';
+
+const tooManyPasscodes = (seconds: number) =>
+  seconds > 60
+    ? `Too many wrong passcodes. Passcodes are locked for ${Math.ceil(seconds / 60)} minutes: approve the request on your phone instead.`
+    : `Too many wrong passcodes. Wait ${seconds} seconds and try again, or approve the request on your phone.`;
 
 function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, error: string | null) {
   ctx.type = 'html';
@@ -32,14 +39,29 @@ export async function postPasscode(ctx: Context, deps: InteractionDeps): Promise
     return render(ctx, deps, it, 'A passcode has 6 or 8 digits.');
   }
   const sf = deps.secondFactor;
+  // Guessing, counted per account like the password (a new sign-in is free, so the per-sign-in
+  // count below alone would allow endless guesses): a growing delay, then a 15-minute lockout.
+  const throttleKeys = [{ key: `thr:otp:${state.accountId}`, policy: ACCOUNT_POLICY }];
+  const gate = await deps.throttle.check(throttleKeys);
+  if (!gate.allowed) {
+    const seconds = Math.ceil(gate.retryAfterMs / 1000);
+    await deps.audit.record({ type: 'signin.throttled', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { factor: 'otp', reason: gate.reason, retryAfterSeconds: seconds } });
+    ctx.status = 429;
+    ctx.set('Retry-After', String(seconds));
+    return render(ctx, deps, it, tooManyPasscodes(seconds));
+  }
   const devices = (await sf.devices.listByAccount(state.accountId)).filter((d) => d.status === 'active');
   const candidates = await Promise.all(devices.map(async (d) => ({
     deviceId: d.id, lastOtpStep: d.lastOtpStep, secret: sf.secretBox.open((await sf.devices.getTotpSecretSealed(d.id))!, d.id),
   })));
   const match = matchPasscode(candidates, passcode, sf.now());
   if (match.ok && (await sf.devices.acceptOtpStep(match.deviceId, match.step))) {
+    await deps.throttle.reset(throttleKeys[0]!.key);
+    // A push still pending for this sign-in would otherwise sit on the phone, approvable for nothing.
+    if (state.challengeId) await withdrawChallenge(sf, state.challengeId);
     return finishWithSecondFactor(ctx, deps, it, state, ['otp'], { via: 'passcode', deviceId: match.deviceId });
   }
+  await deps.throttle.fail(throttleKeys);
   const failures = state.passcodeFailures + 1;
   await deps.audit.record({ type: 'signin.passcode.failure', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { failures } });
   if (failures >= PASSCODE_MAX_FAILURES) {

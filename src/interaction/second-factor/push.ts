@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import { browserSummary } from '../../challenge/context.js';
 import { newChallenge } from '../../challenge/model.js';
-import type { InteractionDeps } from '../deps.js';
+import type { InteractionDeps, SecondFactorDeps } from '../deps.js';
+import { ACCOUNT_PUSH_LIMIT, countForAccount, pushCounterKey } from './account-limits.js';
 import { canSendPush } from './limits.js';
 import { checkCsrf, requireFirstFactor } from './session.js';
 
@@ -15,10 +16,26 @@ export async function postPush(ctx: Context, deps: InteractionDeps): Promise<voi
   checkCsrf(ctx, deps, it.uid);
   const sf = deps.secondFactor;
   const now = sf.now();
+  const previous = state.challengeId ? await sf.challenges.get(state.challengeId, now) : null;
+  // Never throw an approval away: if the phone approved meanwhile, the waiting page finishes the sign-in.
+  if (previous?.status === 'approved') {
+    ctx.status = 303;
+    return ctx.redirect(`/interaction/${it.uid}/wait`);
+  }
+  // The user reported the last request as not theirs: whoever is at this browser gets no more pushes.
+  if (previous?.resolution?.reason === 'reported') {
+    ctx.status = 303;
+    return ctx.redirect(`/interaction/${it.uid}/wait?notice=reported`);
+  }
   const allowed = canSendPush(state.pushes, now);
   if (!allowed.ok) {
     ctx.status = 303;
     return ctx.redirect(`/interaction/${it.uid}/wait?notice=${allowed.reason}`);
+  }
+  // Per account too: a new sign-in is free, so the per-sign-in limits alone would not stop bombing.
+  if ((await countForAccount(sf.redis, pushCounterKey(state.accountId), ACCOUNT_PUSH_LIMIT, 1)) > ACCOUNT_PUSH_LIMIT.max) {
+    ctx.status = 303;
+    return ctx.redirect(`/interaction/${it.uid}/wait?notice=account_limit`);
   }
   const challenge = newChallenge({
     accountId: state.accountId,
@@ -34,7 +51,21 @@ export async function postPush(ctx: Context, deps: InteractionDeps): Promise<voi
   });
   await sf.challenges.create(challenge);
   await deps.signins.put(it.uid, { ...state, challengeId: challenge.id, pushes: [...state.pushes, now] }, it.ttlSeconds);
+  // Only the newest request can finish this sign-in: the one it replaces is withdrawn, so the phone
+  // stops listing it and an approval of it is refused rather than accepted for nothing.
+  if (state.challengeId) await withdrawChallenge(sf, state.challengeId);
   void sf.dispatch(challenge); // never rejects: trouble is logged, and the passcode remains
   ctx.status = 303;
   ctx.redirect(`/interaction/${it.uid}/wait`);
+}
+
+/**
+ * Ends a still-pending request that no longer stands for anything (replaced by "Send again", or the
+ * sign-in finished by a passcode): it reads as expired on the phone, and answers to it get 410.
+ * Best effort: one already answered or expired is left as it is.
+ */
+export async function withdrawChallenge(sf: SecondFactorDeps, challengeId: string): Promise<void> {
+  const at = sf.now();
+  await sf.challenges.resolve(challengeId, { status: 'expired', deviceId: null, decision: null, reason: 'superseded', amr: [], at }, at)
+    .catch(() => undefined);
 }

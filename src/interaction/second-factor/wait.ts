@@ -9,6 +9,8 @@ import { finishWithSecondFactor, requireFirstFactor } from './session.js';
 const NOTICES: Record<string, string> = {
   too_soon: 'A request was sent a moment ago. Wait a few seconds before sending another.',
   too_many: 'Too many requests were sent for this sign-in. Enter a passcode instead, or start again.',
+  account_limit: 'Too many requests were sent to your phone in the last few minutes. Enter a passcode instead, or try again later.',
+  reported: 'The last request was reported as not yours, so no more requests are sent for this sign-in. Enter a passcode instead.',
 };
 
 const MESSAGES: Record<string, string> = {

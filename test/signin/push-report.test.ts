@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { matchNumberOf, PushWorld } from '../support/push-world.js';
+import { auditEvents, CALLBACK, enroll, movableClock, pushStatus, sendPush, startWorld, textOf } from './helpers.js';
+
+/**
+ * Guards: "Deny and report" (the reference product's fraud report) denies the sign-in, tells the
+ * person at the browser that it was reported, and leaves an audit event an operator can act on.
+ */
+describe('deny and report', () => {
+  const clock = movableClock();
+  let w: PushWorld;
+  beforeAll(async () => { w = await startWorld({ idp: { idp: { now: clock.now } } }); });
+  afterAll(() => w.close());
+
+  it('a reported request is denied with the reported message and a push.reported audit event', async () => {
+    const { phone, subscription } = await enroll(w, { now: clock.now });
+    const { browser, next, uid } = await w.startSignIn();
+    const wait = await sendPush(browser, next.body);
+    expect(matchNumberOf(wait.body)).not.toBeNull();
+    const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
+
+    const answer = await phone.respond(cid, 'report');
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ status: 'denied', reason: 'reported' });
+    expect(await pushStatus(browser, uid)).toMatchObject({ status: 'denied', reason: 'reported' });
+
+    const page = await browser.go(`/interaction/${uid}/wait`);
+    expect(page.url).not.toMatch(CALLBACK);
+    expect(textOf(page.body, 'result')).toBe('You denied the request and reported it. If you did not try to sign in, change your password.');
+
+    const reported = (await auditEvents(w, 'push.reported')).filter((e) => e.detail.challengeId === cid);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatchObject({ account_id: w.accountId, client_id: 'test-rp', detail: { deviceId: phone.deviceId, reason: 'reported' } });
+    expect((await auditEvents(w, 'push.approved')).filter((e) => e.detail.challengeId === cid)).toHaveLength(0);
+    expect((await auditEvents(w, 'signin.success')).filter((e) => e.account_id === w.accountId)).toHaveLength(0);
+  });
+
+  it('after a report, "Try again" sends no further push to the user for that sign-in', async () => {
+    const { phone, subscription } = await enroll(w, { now: clock.now });
+    const { browser, next, uid } = await w.startSignIn();
+    await sendPush(browser, next.body);
+    const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
+    expect((await phone.respond(cid, 'report')).body).toEqual({ status: 'denied', reason: 'reported' });
+    const page = await browser.go(`/interaction/${uid}/wait`);
+
+    clock.advance(60_000); // well past the resend interval
+    const again = await browser.submit(page.body, /\/push$/, {});
+    expect(again.url).toMatch(/\/wait\?notice=reported$/);
+    expect(textOf(again.body, 'notice')).toBe('The last request was reported as not yours, so no more requests are sent for this sign-in. Enter a passcode instead.');
+    expect(textOf(again.body, 'result')).toContain('reported it');
+    await expect(w.pushService.waitForMessage(subscription!.id, 300)).rejects.toThrow(/no push/);
+    expect(await phone.pending()).toEqual([]);
+  });
+});
