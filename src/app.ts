@@ -25,6 +25,7 @@ import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js
 import { createDeviceService, type DeviceService } from './devices/service.js';
 import { accountConsoleClient, selfServiceRoutes } from './selfservice/routes.js';
 import { createThrottle } from './defences/throttle-store.js';
+import { createPushFatigueStore } from './defences/push-fatigue-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
 import { createDispatcher } from './push/dispatch.js';
@@ -80,7 +81,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
-  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? 'idp:');
+  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix);
   if (!settings.redisUrl) logger.warn('REDIS_URL is not set: using the in-process Redis stand-in (one IdP process only; challenges and short-lived tokens are lost at restart)');
   if (!settings.databaseUrl) logger.info({ dir: path.join(settings.dataDir, 'pg') }, 'DATABASE_URL is not set: using embedded PGlite');
 
@@ -108,6 +109,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const waiters = createChallengeWaiters(redis, challenges);
   const vapid = await loadVapidKeys(db);
   const notifier = createWebPushNotifier({ vapid: { ...vapid, subject: settings.vapidSubject }, agent: opts.pushAgent, logger });
+  const fatigue = createPushFatigueStore(redis, settings.pushFatigue);
   const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
   const geoip = await openGeoIp(settings.geoipDb);
   const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit });
@@ -119,7 +121,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     throttle: createThrottle(redis, now),
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
     secondFactor: {
-      devices, challenges, waiters, dispatch, secretBox, geoip, redis, now,
+      devices, challenges, waiters, dispatch, secretBox, geoip, redis, now, fatigue,
       challengeTtlMs: settings.pushChallengeTtl * 1000,
       longPollMs: opts.longPollMs ?? 25_000,
     },
@@ -130,6 +132,14 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     vapidPublicKey: vapid.publicKey,
     policy: async () => ({ numberMatching: true, unlock: settings.deviceUnlock, pollIntervalSeconds: settings.pollIntervalSeconds }),
     log: logger,
+    // An approval is the user's own sign-in (it stops counting as fatigue); a report mutes pushes.
+    onResolved: async (challenge, resolution) => {
+      if (resolution.status === 'approved') await fatigue.forgive(challenge.accountId, challenge.id);
+      if (resolution.reason === 'reported' && settings.pushFatigue.muteMs > 0) {
+        const until = await fatigue.mute(challenge.accountId, now());
+        await audit.record({ type: 'push.muted', accountId: challenge.accountId, clientId: challenge.clientId, detail: { until: new Date(until).toISOString(), challengeId: challenge.id } });
+      }
+    },
   });
 
   const app = new Koa();

@@ -13,6 +13,8 @@ export interface CliContext {
   out: (line: string) => void;
   /** Reads a secret from standard input (for --password-stdin). */
   readStdin: () => Promise<string>;
+  /** Lifts a push mute (set by a "deny and report"); false when none was set. */
+  unmute: (accountId: string) => Promise<boolean>;
   /** Re-seals secrets at rest under the active key-encryption key. */
   rewrapSecrets: () => Promise<{ total: number; rewrapped: number }>;
 }
@@ -106,6 +108,33 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       for (const a of await ctx.accounts.list()) {
         ctx.out([a.username, a.disabled ? 'disabled' : 'active', a.id, a.displayName].join('\t'));
+      }
+    },
+  },
+  'user unmute': {
+    usage: 'user unmute <username>',
+    help: 'Lets pushes reach a user again after a "deny and report" muted them (before the mute runs out).',
+    async run(ctx, [username]) {
+      const account = await accountOf(ctx, username);
+      const lifted = await ctx.unmute(account.id);
+      await ctx.audit.record({ type: 'admin.user.unmute', accountId: account.id, detail: { by: ADMIN, lifted } });
+      ctx.out(lifted ? `pushes to ${account.username} are on again` : `${account.username} was not muted`);
+    },
+  },
+  reports: {
+    usage: 'reports [--since <ISO time>] [--limit N]',
+    help: 'Recent "deny and report" events (sign-in requests users said were not theirs), newest first.',
+    options: { since: { type: 'string', help: 'from this time (ISO 8601); default the last 7 days' }, limit: { type: 'string', help: 'at most N (default 100)' } },
+    async run(ctx, _args, opts) {
+      const since = opts.since ? new Date(opts.since as string) : new Date(Date.now() - 7 * 86_400_000);
+      if (Number.isNaN(since.getTime())) throw new UsageError('--since must be an ISO 8601 time');
+      const limit = opts.limit === undefined ? 100 : Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError('--limit must be 1..10000');
+      const rows = await ctx.audit.query({ type: 'push.reported', since, limit });
+      if (rows.length === 0) ctx.out('no reports');
+      const names = new Map((await ctx.accounts.list()).map((a) => [a.id, a.username]));
+      for (const r of rows) {
+        ctx.out([r.at.toISOString(), names.get(r.accountId ?? '') ?? r.accountId ?? '-', r.clientId ?? '-', r.ip ?? '-', JSON.stringify(r.detail)].join('\t'));
       }
     },
   },

@@ -11,6 +11,8 @@ import { loadProcessSecrets } from '../keys/secrets.js';
 import { createLogger } from '../log.js';
 import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
+import { openRedis } from '../storage/redis.js';
+import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
 import { commands, UsageError, type Command } from './commands.js';
 
 /** The admin CLI: `npm run admin -- <command> ...`. Same settings (environment) as the server. */
@@ -63,12 +65,22 @@ export async function runCli(argv: string[]): Promise<number> {
   const audit = createAuditLog(db, createLogger('silent'));
   const registry = createDeviceRegistry(db);
   const devices = createDeviceService({ devices: registry, codes: createEnrollmentCodes(db), issuer: settings.issuer, audit });
+  const unmute = async (accountId: string) => {
+    // Mutes live in Redis; the embedded default's stand-in lives inside the server process.
+    if (!settings.redisUrl) throw new UsageError('REDIS_URL is not set: with the in-process stand-in, mutes live in the server process and end when it restarts');
+    const redis = openRedis(settings.redisUrl, settings.redisPrefix);
+    try {
+      return await createPushFatigueStore(redis, settings.pushFatigue).unmute(accountId);
+    } finally {
+      redis.disconnect();
+    }
+  };
   const rewrapSecrets = () => {
     const { kek } = loadProcessSecrets(settings);
     return rewrapTotpSecrets(db, registry, createSecretBox(kek, kek[0]!.id));
   };
   try {
-    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets },
+    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
   } catch (err) {

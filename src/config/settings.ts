@@ -16,6 +16,8 @@ export interface Settings {
   databaseUrl: string | null;
   /** REDIS_URL: Redis connection string. Default none: the in-process stand-in (one process only). */
   redisUrl: string | null;
+  /** REDIS_PREFIX: prefix of every Redis key and channel of this IdP. Default idp: */
+  redisPrefix: string;
   /** DATA_DIR: generated secrets and the embedded database. Default ./data. */
   dataDir: string;
   /** CONFIG_DIR: where clients/*.json live. Default ./config. */
@@ -30,6 +32,12 @@ export interface Settings {
   vapidSubject: string;
   /** PUSH_CHALLENGE_TTL: seconds a push challenge lives. Default 120. */
   pushChallengeTtl: number;
+  /**
+   * Push-fatigue defence. PUSH_LIMIT (default 5) unapproved pushes per PUSH_LIMIT_WINDOW seconds
+   * (default 300) stop pushes; PUSH_FORCE_MATCH_AFTER (default 2) unapproved ones force number
+   * matching; a report mutes pushes for PUSH_MUTE_AFTER_REPORT seconds (default 1200).
+   */
+  pushFatigue: { windowMs: number; limit: number; forceMatchAfter: number; muteMs: number };
   /** GEOIP_DB: path of a MaxMind GeoLite2/GeoIP2 City .mmdb file for request locations. Default none. */
   geoipDb: string | null;
   /** DEVICE_UNLOCK: what the authenticator app asks before answering: none, pin or webauthn. Default none. */
@@ -80,6 +88,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
   const vapidSubject = env.VAPID_SUBJECT ?? 'mailto:admin@localhost';
   if (!/^(mailto:|https:)/.test(vapidSubject)) throw new ConfigError('environment', 'VAPID_SUBJECT', 'must start with mailto: or https:');
   const databaseUrl = env.DATABASE_URL || null;
+  const int = (name: string, dflt: number, min: number, max: number) => {
+    const v = Number(env[name] ?? dflt);
+    if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError('environment', name, `must be a whole number ${min}..${max}`);
+    return v;
+  };
+  const pushFatigue = {
+    limit: int('PUSH_LIMIT', 5, 1, 100),
+    windowMs: int('PUSH_LIMIT_WINDOW', 300, 30, 86_400) * 1000,
+    forceMatchAfter: int('PUSH_FORCE_MATCH_AFTER', 2, 0, 100),
+    muteMs: int('PUSH_MUTE_AFTER_REPORT', 1200, 0, 7 * 86_400) * 1000,
+  };
   const deviceUnlock = env.DEVICE_UNLOCK ?? 'none';
   if (deviceUnlock !== 'none' && deviceUnlock !== 'pin' && deviceUnlock !== 'webauthn') throw new ConfigError('environment', 'DEVICE_UNLOCK', 'must be none, pin or webauthn');
   const pollIntervalSeconds = Number(env.POLL_INTERVAL ?? 5);
@@ -90,6 +109,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     issuer,
     databaseUrl,
     redisUrl: env.REDIS_URL || null,
+    redisPrefix: env.REDIS_PREFIX ?? 'idp:',
     dataDir: path.resolve(cwd, env.DATA_DIR ?? 'data'),
     configDir: path.resolve(cwd, env.CONFIG_DIR ?? 'config'),
     cookieKeys: env.COOKIE_KEYS ? env.COOKIE_KEYS.split(',').map((s) => s.trim()).filter(Boolean) : null,
@@ -97,6 +117,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     trustProxy: bool(env.TRUST_PROXY, false),
     vapidSubject,
     pushChallengeTtl: ttl,
+    pushFatigue,
     geoipDb: env.GEOIP_DB || null,
     deviceUnlock,
     pollIntervalSeconds,

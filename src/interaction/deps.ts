@@ -10,6 +10,7 @@ import type { SecretBox } from '../crypto/secretbox.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { Dispatch } from '../push/dispatch.js';
 import type { Redis } from '../storage/redis.js';
+import type { PushFatigueStore } from '../defences/push-fatigue-store.js';
 import type { Throttle } from '../defences/throttle-store.js';
 import type { SignInStateStore } from './state.js';
 
@@ -31,6 +32,7 @@ export interface SecondFactorDeps {
   secretBox: SecretBox;
   geoip: GeoIp;
   redis: Redis;
+  fatigue: PushFatigueStore;
   challengeTtlMs: number;
   /** Longest a status request waits for a resolution before answering "still pending". */
   longPollMs: number;

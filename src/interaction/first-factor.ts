@@ -72,8 +72,12 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   }
   await deps.throttle.reset(keys[0]!.key);
 
+  // Posting the password again on the same page must not reset this sign-in's push and passcode limits.
+  const prior = await deps.signins.get(it.uid);
+  const kept = prior?.accountId === account.id ? prior : null;
   await deps.signins.put(it.uid, {
-    accountId: account.id, firstFactor: { method: 'pwd', at: Date.now() }, challengeId: null, pushes: [], passcodeFailures: 0,
+    accountId: account.id, firstFactor: { method: 'pwd', at: Date.now() },
+    challengeId: kept?.challengeId ?? null, pushes: kept?.pushes ?? [], passcodeFailures: kept?.passcodeFailures ?? 0,
   }, it.ttlSeconds);
 
   const next = nextAfterPassword({

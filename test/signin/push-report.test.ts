@@ -37,6 +37,7 @@ describe('deny and report', () => {
 
   it('after a report, "Try again" sends no further push to the user for that sign-in', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
+    clock.advance(21 * 60_000); // past the account-wide mute that the first test's report set
     const { browser, next, uid } = await w.startSignIn();
     await sendPush(browser, next.body);
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { browserSummary } from '../../challenge/context.js';
 import { newChallenge } from '../../challenge/model.js';
 import type { InteractionDeps, SecondFactorDeps } from '../deps.js';
-import { ACCOUNT_PUSH_LIMIT, countForAccount, pushCounterKey } from './account-limits.js';
+import { pushFatigueDecision } from '../../defences/push-fatigue.js';
 import { canSendPush } from './limits.js';
 import { checkCsrf, requireFirstFactor } from './session.js';
 
@@ -32,10 +32,13 @@ export async function postPush(ctx: Context, deps: InteractionDeps): Promise<voi
     ctx.status = 303;
     return ctx.redirect(`/interaction/${it.uid}/wait?notice=${allowed.reason}`);
   }
-  // Per account too: a new sign-in is free, so the per-sign-in limits alone would not stop bombing.
-  if ((await countForAccount(sf.redis, pushCounterKey(state.accountId), ACCOUNT_PUSH_LIMIT, 1)) > ACCOUNT_PUSH_LIMIT.max) {
+  // Per account too (a new sign-in is free, so per-sign-in limits alone would not stop bombing):
+  // a muted account gets no push, unapproved pushes escalate to number matching, then to none.
+  const fatigue = pushFatigueDecision(await sf.fatigue.state(state.accountId, now), sf.fatigue.policy, now);
+  if (!fatigue.allow) {
+    await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { reason: fatigue.reason } });
     ctx.status = 303;
-    return ctx.redirect(`/interaction/${it.uid}/wait?notice=account_limit`);
+    return ctx.redirect(`/interaction/${it.uid}/wait?notice=${fatigue.reason}`);
   }
   const challenge = newChallenge({
     accountId: state.accountId,
@@ -45,11 +48,12 @@ export async function postPush(ctx: Context, deps: InteractionDeps): Promise<voi
     ip: ctx.ip,
     browser: browserSummary(ctx.get('user-agent')),
     location: sf.geoip.lookup(ctx.ip),
-    numberMatching: it.policy.numberMatching,
+    numberMatching: it.policy.numberMatching || fatigue.forceNumberMatching,
     ttlMs: sf.challengeTtlMs,
     now,
   });
   await sf.challenges.create(challenge);
+  await sf.fatigue.recordSent(state.accountId, challenge.id, now);
   await deps.signins.put(it.uid, { ...state, challengeId: challenge.id, pushes: [...state.pushes, now] }, it.ttlSeconds);
   // Only the newest request can finish this sign-in: the one it replaces is withdrawn, so the phone
   // stops listing it and an approval of it is refused rather than accepted for nothing.

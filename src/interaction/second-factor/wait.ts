@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { effectiveStatus } from '../../challenge/model.js';
 import type { Challenge } from '../../challenge/types.js';
+import { HttpError } from '../../http/errors.js';
 import type { InteractionDeps } from '../deps.js';
 import type { LoadedInteraction } from '../load.js';
 import type { SignInState } from '../state.js';
@@ -9,7 +10,8 @@ import { finishWithSecondFactor, requireFirstFactor } from './session.js';
 const NOTICES: Record<string, string> = {
   too_soon: 'A request was sent a moment ago. Wait a few seconds before sending another.',
   too_many: 'Too many requests were sent for this sign-in. Enter a passcode instead, or start again.',
-  account_limit: 'Too many requests were sent to your phone in the last few minutes. Enter a passcode instead, or try again later.',
+  limit: 'Several requests to your phone were not approved in the last few minutes, so no more are sent for now. Enter a passcode instead.',
+  muted: 'A recent request was reported as not yours, so requests to your phone are paused for a while. Enter a passcode instead.',
   reported: 'The last request was reported as not yours, so no more requests are sent for this sign-in. Enter a passcode instead.',
 };
 
@@ -29,7 +31,13 @@ function belongs(ch: Challenge, it: LoadedInteraction, state: SignInState): bool
   return ch.interactionUid === it.uid && ch.accountId === state.accountId;
 }
 
-function finishApproved(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, state: SignInState, ch: Challenge) {
+async function finishApproved(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, state: SignInState, ch: Challenge) {
+  // A device revoked between its approval and this moment no longer vouches for anyone.
+  const device = ch.resolution?.deviceId ? await deps.secondFactor.devices.get(ch.resolution.deviceId) : null;
+  if (!device || device.status !== 'active') {
+    await deps.signins.delete(it.uid);
+    throw new HttpError(403, 'access_denied', 'The device that approved this sign-in has been revoked. Go back to the app and sign in again.');
+  }
   return finishWithSecondFactor(ctx, deps, it, state, ch.resolution?.amr ?? ['otp', 'swk'],
     { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null });
 }
