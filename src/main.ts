@@ -18,7 +18,7 @@ async function main() {
       lines.push(
         `  Demo app:           ${settings.issuer}/demo`,
         `  Demo user:          ${idp.demoUser.username} / ${idp.demoUser.password}`,
-        `  Enroll a phone:     npm run admin -- device enroll-code ${idp.demoUser.username}`,
+        `  Enroll a phone:     sign in at ${settings.issuer}/account and press "Add an authenticator"`,
       );
     }
     process.stdout.write(lines.join('\n') + '\n\n');
