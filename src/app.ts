@@ -12,6 +12,7 @@ import { createCsrf } from './http/csrf.js';
 import { errorHandler, pinHost, securityHeaders } from './http/edge.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
+import { pwaRoutes } from './pwa/routes.js';
 import { createViews, type Views } from './http/views.js';
 import type { Agent } from 'node:https';
 import { openGeoIp } from './challenge/context.js';
@@ -161,6 +162,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     await next();
   });
   app.use(staticFiles('/static', path.join(projectRoot(), 'views', 'static')));
+  app.use(pwaRoutes());
   const routers = [
     interactionRoutes(deps, [secondFactorRoutes]),
     deviceApi,

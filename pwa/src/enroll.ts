@@ -1,0 +1,179 @@
+import { enroll, type EnrollRequest } from './api.js';
+import { fromBase32 } from './b64.js';
+import { exportPublicJwk, generateDeviceKey } from './keys.js';
+import { enablePush, type PushOutcome } from './push-setup.js';
+import { pinSecrets, plainSecrets, rememberUnlocked, type Material } from './secrets.js';
+import { putAccount } from './store.js';
+import type { TotpAlgorithm } from './totp.js';
+import { accountKey, type AccountRecord, type EnrollResponse, type UnlockPolicy } from './types.js';
+import { registerCredential, webauthnAvailable, type RegisteredCredential } from './webauthn.js';
+
+/** Enrollment (docs/device-api.md section 1), from a link, a scanned QR code or a typed code. */
+
+export interface EnrollLink {
+  issuer: string;
+  code: string;
+  /** Optional `unlock` hint in the link: lets the app register WebAuthn before it enrolls. */
+  unlock: UnlockPolicy | null;
+}
+
+/** An issuer URL the app will talk to: https, or http on this machine (development), no query. */
+export function normalizeIssuer(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    return null;
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) return null;
+  if (url.username || url.password || url.search || url.hash) return null;
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+const CODE = /^[A-Za-z0-9][A-Za-z0-9-]{3,127}$/;
+
+export function normalizeCode(value: string): string | null {
+  const code = value.trim().replace(/\s+/g, '');
+  return CODE.test(code) ? code : null;
+}
+
+function unlockHint(value: string | null): UnlockPolicy | null {
+  return value === 'none' || value === 'pin' || value === 'webauthn' ? value : null;
+}
+
+/**
+ * Reads `{issuer}/pwa/?enroll={code}&issuer={issuer}` (a link or a scanned QR code). A bare code
+ * is taken with `defaultIssuer`.
+ */
+export function parseEnrollLink(text: string, defaultIssuer: string | null): EnrollLink | null {
+  const trimmed = text.trim();
+  if (/^https?:\/\//i.test(trimmed)) {
+    let url: URL;
+    try {
+      url = new URL(trimmed);
+    } catch {
+      return null;
+    }
+    const code = normalizeCode(url.searchParams.get('enroll') ?? '');
+    const fallback = `${url.origin}${url.pathname.replace(/\/pwa\/?.*$/, '')}`;
+    const issuer = normalizeIssuer(url.searchParams.get('issuer') ?? fallback);
+    return code && issuer ? { code, issuer, unlock: unlockHint(url.searchParams.get('unlock')) } : null;
+  }
+  const code = normalizeCode(trimmed);
+  return code && defaultIssuer ? { code, issuer: defaultIssuer, unlock: null } : null;
+}
+
+/** A name for this device that the user can recognise on the IdP's device list. */
+export function defaultDeviceName(ua = navigator.userAgent): string {
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /iPhone/.test(ua) ? 'iPhone' : /iPad/.test(ua) ? 'iPad' : /Android/.test(ua) ? 'Android' : /Mac OS X/.test(ua) ? 'Mac' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : 'device';
+  return `${browser} on ${os}`;
+}
+
+function checkResponse(res: EnrollResponse, issuer: string): EnrollResponse {
+  const ok =
+    res && typeof res.deviceId === 'string' && res.deviceId.length > 0 &&
+    typeof res.account?.id === 'string' && typeof res.account.username === 'string' &&
+    typeof res.totp?.secret === 'string' && typeof res.policy === 'object' && res.policy !== null;
+  if (!ok) throw new Error('The sign-in server gave an unexpected answer.');
+  if (normalizeIssuer(res.issuer ?? '') !== issuer) throw new Error(`The server says it is ${res.issuer}, not ${issuer}.`);
+  return res;
+}
+
+export interface EnrollOptions {
+  link: EnrollLink;
+  deviceName: string;
+  /** Started synchronously from the user's tap (askPermission in push-setup.ts). */
+  permission: Promise<NotificationPermission>;
+  /** Asks the user to choose a PIN; called only when the policy says 'pin'. */
+  choosePin: () => Promise<string>;
+  progress?: (message: string) => void;
+}
+
+export interface EnrollOutcome {
+  account: AccountRecord;
+  material: Material;
+  push: PushOutcome;
+}
+
+/**
+ * Enrolls this device. The private key is generated extractable and exists so only in this
+ * function: the policy (and so whether a PIN must seal it) is known only from the enroll response.
+ * Before anything is stored it is sealed under the PIN, or re-imported non-extractable.
+ */
+export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome> {
+  const { link, progress = () => {} } = opts;
+  let credential: RegisteredCredential | null = null;
+  if (link.unlock === 'webauthn' && webauthnAvailable()) {
+    // One prompt at a time: the notification question (started by the tap) is answered first.
+    await opts.permission.catch(() => 'denied');
+    progress('Confirm with your screen lock…');
+    credential = await registerCredential({ name: opts.deviceName, displayName: opts.deviceName });
+  }
+
+  progress('Creating this device’s key…');
+  const pair = await generateDeviceKey(true);
+  const request: EnrollRequest = {
+    code: link.code,
+    name: opts.deviceName.trim().slice(0, 64) || defaultDeviceName(),
+    publicJwk: await exportPublicJwk(pair.publicKey),
+    push: null,
+    ...(credential ? { webauthn: credential } : {}),
+  };
+  progress('Registering with the sign-in server…');
+  const res = checkResponse(await enroll(link.issuer, request), link.issuer);
+
+  const id = accountKey(link.issuer, res.deviceId);
+  const totp = {
+    algorithm: (['SHA1', 'SHA256', 'SHA512'].includes(res.totp.algorithm) ? res.totp.algorithm : 'SHA1') as TotpAlgorithm,
+    digits: res.totp.digits === 8 ? (8 as const) : (6 as const),
+    period: Number.isInteger(res.totp.period) && res.totp.period > 0 ? res.totp.period : 30,
+  };
+  const unlock: UnlockPolicy = res.policy.unlock === 'pin' || res.policy.unlock === 'webauthn' ? res.policy.unlock : 'none';
+  const secret = fromBase32(res.totp.secret);
+
+  // Non-extractable copies: the page's keys (plain accounts store them; PIN accounts keep them in memory).
+  const plain = await plainSecrets(pair.privateKey, secret, { totp });
+  let pin: string | null = null;
+  if (unlock === 'pin') {
+    progress('Choose a PIN for this account.');
+    pin = await opts.choosePin();
+    progress('Protecting the keys with your PIN…');
+  }
+  if (unlock === 'webauthn' && !credential && webauthnAvailable()) {
+    // No hint in the link: the credential is made now, and the IdP did not receive its key.
+    credential = await registerCredential({ name: res.account.username, displayName: res.account.displayName }).catch(() => null);
+  }
+
+  const account: AccountRecord = {
+    id,
+    issuer: link.issuer,
+    deviceId: res.deviceId,
+    deviceName: request.name,
+    account: { id: res.account.id, username: res.account.username, displayName: res.account.displayName ?? res.account.username },
+    policy: {
+      numberMatching: res.policy.numberMatching === true,
+      unlock,
+      pollIntervalSeconds: Math.max(2, Number(res.policy.pollIntervalSeconds) || 5),
+    },
+    totp,
+    vapidPublicKey: typeof res.vapidPublicKey === 'string' && res.vapidPublicKey ? res.vapidPublicKey : null,
+    push: { status: 'none', endpoint: null, scope: null },
+    lastUsedStep: 0,
+    revoked: false,
+    webauthn: credential ? { credentialId: credential.credentialId } : null,
+    secrets: pin !== null ? await pinSecrets({ id }, pin, pair.privateKey, secret) : plain,
+    createdAt: Date.now(),
+  };
+  secret.fill(0);
+  await putAccount(account);
+  // A PIN account starts unlocked in this page: the PIN was just typed.
+  if (pin !== null) rememberUnlocked(account.id, plain);
+  const material: Material = plain;
+  progress('Turning on notifications…');
+  const permission = await opts.permission.catch(() => 'denied' as const);
+  const push: PushOutcome =
+    permission === 'granted' ? await enablePush(account, material) : { ok: false, reason: 'Notifications are not allowed for this app.' };
+  return { account, material, push };
+}

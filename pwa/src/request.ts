@@ -1,0 +1,95 @@
+import { ApiError, postResponse, type DeviceCredentials, type WebAuthnAssertion } from './api.js';
+import { signJws } from './keys.js';
+import type { Material } from './secrets.js';
+import { reserveStep, updateAccount } from './store.js';
+import { hotp, secondsLeft, stepAt } from './totp.js';
+import type { AccountRecord, AnswerResult, Decision, DeviceChallenge } from './types.js';
+
+/** Answering a sign-in request (docs/device-api.md section 4), from the page or the service worker. */
+
+export function credentials(account: AccountRecord, material: Material): DeviceCredentials {
+  return { issuer: account.issuer, deviceId: account.deviceId, privateKey: material.privateKey };
+}
+
+export interface AnswerInput {
+  account: AccountRecord;
+  material: Material;
+  challenge: Pick<DeviceChallenge, 'id' | 'nonce'>;
+  decision: Decision;
+  /** The number the user picked (number matching, approve only). */
+  number?: number;
+  webauthn?: WebAuthnAssertion;
+  /** Told how many seconds the answer waits for a fresh TOTP step (a third answer within 30 s). */
+  onWait?: (seconds: number) => void;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Signs and sends the answer with a TOTP for step max(current, last used + 1). The IdP takes one
+ * step either side of its clock and never a step twice per device (RFC 6238 5.2): a third answer
+ * within one 30 s step waits for the clock to reach the step it was given.
+ */
+export async function answer(input: AnswerInput): Promise<AnswerResult> {
+  const { account, material, challenge, decision } = input;
+  const period = account.totp.period;
+  for (let attempt = 0; ; attempt++) {
+    const current = stepAt(Date.now(), period);
+    const step = await reserveStep(account.id, current);
+    if (step > current + 1) {
+      const wait = secondsLeft(Date.now(), period);
+      input.onWait?.(wait);
+      await sleep(wait * 1000);
+    }
+    const otp = await hotp(material.totpKey, step, account.totp.digits);
+    const claims: Record<string, unknown> = {
+      cid: challenge.id,
+      nonce: challenge.nonce,
+      decision,
+      ...(decision === 'approve' && input.number !== undefined ? { number: input.number } : {}),
+      otp,
+      iat: Math.floor(Date.now() / 1000),
+    };
+    const jws = await signJws(material.privateKey, { kid: account.deviceId, typ: 'pushotp-response+jwt' }, claims);
+    try {
+      return await postResponse(account.issuer, challenge.id, jws, input.webauthn);
+    } catch (err) {
+      // Another answer (the service worker, another tab) may have used the step in between.
+      if (err instanceof ApiError && err.code === 'otp_replayed' && attempt === 0) continue;
+      await rememberRevocation(account, err);
+      throw err;
+    }
+  }
+}
+
+/** device_revoked (401 from section 2, 400 from section 4): keep it, so the app offers to enroll again. */
+export async function rememberRevocation(account: AccountRecord, err: unknown): Promise<boolean> {
+  if (!(err instanceof ApiError) || err.code !== 'device_revoked') return false;
+  await updateAccount(account.id, (a) => ({ ...a, revoked: true }));
+  return true;
+}
+
+/** Words for a refusal, for the request page and the notification that replaces a failed one. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof ApiError)) return err instanceof Error ? err.message : String(err);
+  switch (err.code) {
+    case 'network_error':
+      return 'No connection to the sign-in server. Check your network and try again.';
+    case 'challenge_expired':
+      return 'This sign-in request has expired.';
+    case 'challenge_resolved':
+      return 'This sign-in request was already answered.';
+    case 'challenge_not_found':
+      return 'This sign-in request no longer exists.';
+    case 'device_revoked':
+      return 'This device was removed from your account by the sign-in server.';
+    case 'invalid_otp':
+      return "The passcode was not accepted. Check that this phone's clock is set automatically.";
+    case 'stale_response':
+      return "The answer was refused because this phone's clock is off. Set the time automatically and try again.";
+    case 'rate_limited':
+      return `Too many answers. Try again${err.retryAfterSeconds ? ` in ${err.retryAfterSeconds} s` : ' later'}.`;
+    default:
+      return `The sign-in server refused the answer (${err.code}).`;
+  }
+}

@@ -1,0 +1,214 @@
+import { b64url } from './b64.js';
+import { getChallenge } from './api.js';
+import { accountsOnScope, describePushFailure, sendSubscription, subscribe, subscriptionJson } from './push.js';
+import { answer, credentials, describeError, rememberRevocation } from './request.js';
+import { getAccount, listAccounts } from './store.js';
+import { accountKey, type AccountRecord, type PushPayload } from './types.js';
+import { parsePushPayload, requestPath } from './payload.js';
+
+/**
+ * The service worker (scope /pwa/): keeps the app shell for offline passcodes, turns every push
+ * into a visible notification, answers from the notification where the account allows it, and
+ * renews the push subscription.
+ */
+
+declare const __PRECACHE__: string[];
+declare const __BUILD_ID__: string;
+
+const sw = self as unknown as ServiceWorkerGlobalScope;
+/** The app's base URL (/pwa/): where sw.js lives, whatever scope this registration has. */
+const BASE = new URL('./', sw.location.href);
+const CACHE_PREFIX = 'pushotp-shell-';
+const CACHE = `${CACHE_PREFIX}${__BUILD_ID__}`;
+/** Extra registrations (one per further IdP VAPID key, see push-setup.ts) only receive pushes. */
+const isMain = () => sw.registration.scope === BASE.href;
+
+sw.addEventListener('install', (event) => {
+  event.waitUntil(
+    (async () => {
+      if (isMain()) {
+        const cache = await caches.open(CACHE);
+        await cache.addAll(__PRECACHE__.map((path) => new Request(new URL(path, BASE), { cache: 'reload' })));
+      }
+      await sw.skipWaiting();
+    })(),
+  );
+});
+
+sw.addEventListener('activate', (event) => {
+  event.waitUntil(
+    (async () => {
+      if (isMain()) {
+        for (const name of await caches.keys()) {
+          if (name.startsWith(CACHE_PREFIX) && name !== CACHE) await caches.delete(name);
+        }
+        await sw.clients.claim();
+      }
+    })(),
+  );
+});
+
+sw.addEventListener('fetch', (event) => {
+  const { request } = event;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  // The device API and everything outside the app go straight to the network.
+  if (url.origin !== BASE.origin || !url.pathname.startsWith(BASE.pathname)) return;
+  const isShell = request.mode === 'navigate' && (url.pathname === BASE.pathname || url.pathname === `${BASE.pathname}index.html`);
+  event.respondWith(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      const hit = await cache.match(isShell ? new URL('index.html', BASE).href : request, { ignoreSearch: isShell });
+      return hit ?? fetch(request);
+    })(),
+  );
+});
+
+function timeOf(epochMs: number): string {
+  return new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(epochMs);
+}
+
+/** "app · location or IP · time", and whose account when the app holds several. */
+function notificationBody(payload: PushPayload, account: AccountRecord | null, accountCount: number): string {
+  const line = [payload.app, payload.location || payload.ip, timeOf(payload.createdAt)].filter(Boolean).join(' · ');
+  if (!account || accountCount < 2) return line;
+  return `${line}\n${account.account.displayName || account.account.username} (${new URL(account.issuer).host})`;
+}
+
+async function tellClients(message: Record<string, unknown>): Promise<void> {
+  for (const client of await sw.clients.matchAll({ type: 'window', includeUncontrolled: true })) client.postMessage(message);
+}
+
+// iOS withdraws the subscription of a web app that receives a push without showing a
+// notification (PROTOCOLS.md, Web Push): every push ends in showNotification, whatever it holds.
+sw.addEventListener('push', (event) => {
+  event.waitUntil(
+    (async () => {
+      let payload: PushPayload | null = null;
+      try {
+        payload = parsePushPayload(event.data?.json());
+      } catch {
+        payload = null;
+      }
+      if (!payload) {
+        await sw.registration.showNotification('Sign-in request', {
+          body: 'Open the authenticator to see the request.',
+          tag: 'pushotp-unknown',
+          icon: new URL('icons/icon-192.png', BASE).href,
+        });
+        return;
+      }
+      const accounts = await listAccounts();
+      const account = accounts.find((a) => a.id === accountKey(payload.issuer, payload.deviceId)) ?? null;
+      const options: NotificationOptions & { actions?: { action: string; title: string }[]; timestamp?: number } = {
+        body: notificationBody(payload, account, accounts.length),
+        tag: payload.cid,
+        data: payload,
+        requireInteraction: true,
+        timestamp: payload.createdAt,
+        icon: new URL('icons/icon-192.png', BASE).href,
+        badge: new URL('icons/badge-96.png', BASE).href,
+        actions: account && !account.revoked ? [{ action: 'approve', title: 'Approve' }, { action: 'deny', title: 'Deny' }] : [],
+      };
+      await sw.registration.showNotification(payload.title || 'Sign-in request', options);
+      await tellClients({ type: 'push', cid: payload.cid, issuer: payload.issuer, deviceId: payload.deviceId });
+    })(),
+  );
+});
+
+/** Focuses an open app window and routes it to `path`, or opens a new one. */
+async function openApp(path: string): Promise<void> {
+  const url = new URL(path, BASE).href;
+  const windows = await sw.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const app = windows.find((c) => new URL(c.url).pathname.startsWith(BASE.pathname));
+  if (app) {
+    app.postMessage({ type: 'navigate', url });
+    await app.focus();
+    return;
+  }
+  await sw.clients.openWindow(url);
+}
+
+/**
+ * Approve or Deny straight from the notification: only for an account whose keys sign without a
+ * PIN; Approve also needs no WebAuthn and no number matching. Otherwise the request page opens.
+ */
+async function answerFromNotification(action: 'approve' | 'deny', payload: PushPayload, account: AccountRecord): Promise<void> {
+  const path = requestPath(payload.cid, payload.issuer, payload.deviceId);
+  const secrets = account.secrets;
+  // The page puts the focus on Deny when it was the button tapped.
+  const page = action === 'deny' ? `${path}&decision=deny` : path;
+  if (secrets.kind !== 'plain' || (action === 'approve' && (account.policy.unlock !== 'none' || payload.numberMatching))) {
+    await openApp(page);
+    return;
+  }
+  try {
+    const challenge = await getChallenge(credentials(account, secrets), payload.cid);
+    if (challenge.status !== 'pending' || (action === 'approve' && challenge.numberMatching)) {
+      await openApp(page);
+      return;
+    }
+    const result = await answer({ account, material: secrets, challenge, decision: action });
+    await tellClients({ type: 'answered', cid: payload.cid, status: result.status });
+  } catch (err) {
+    await rememberRevocation(account, err);
+    await sw.registration.showNotification('Your answer was not sent', {
+      body: `${describeError(err)} Tap to open the request.`,
+      tag: payload.cid,
+      data: payload,
+      icon: new URL('icons/icon-192.png', BASE).href,
+    });
+  }
+}
+
+sw.addEventListener('notificationclick', (event) => {
+  const { notification, action } = event;
+  notification.close();
+  event.waitUntil(
+    (async () => {
+      const payload = parsePushPayload(notification.data);
+      if (!payload) return openApp('./');
+      const account = await getAccount(accountKey(payload.issuer, payload.deviceId));
+      if (account && !account.revoked && (action === 'approve' || action === 'deny')) {
+        return answerFromNotification(action, payload, account);
+      }
+      return openApp(requestPath(payload.cid, payload.issuer, payload.deviceId));
+    })(),
+  );
+});
+
+interface SubscriptionChangeEvent extends ExtendableEvent {
+  readonly oldSubscription: PushSubscription | null;
+  readonly newSubscription: PushSubscription | null;
+}
+
+/**
+ * The push service replaced or dropped the subscription: subscribe again with the same VAPID key
+ * and PUT it for each account on this registration (device-api.md section 5). PIN accounts cannot
+ * sign here; the app sees their stored endpoint differ and sends it after the next unlock.
+ */
+sw.addEventListener('pushsubscriptionchange', (event) => {
+  const change = event as SubscriptionChangeEvent;
+  change.waitUntil(
+    (async () => {
+      const accounts = await accountsOnScope(sw.registration.scope);
+      const oldKey = change.oldSubscription?.options.applicationServerKey;
+      const vapid = oldKey ? b64url(oldKey) : accounts.find((a) => a.vapidPublicKey)?.vapidPublicKey;
+      if (!vapid || accounts.length === 0) return;
+      let json: ReturnType<typeof subscriptionJson> | null = null;
+      try {
+        json = subscriptionJson(change.newSubscription ?? (await subscribe(sw.registration, vapid)));
+      } catch (err) {
+        console.warn('push re-subscription failed:', describePushFailure(err));
+      }
+      for (const account of accounts) {
+        if (account.secrets.kind !== 'plain') continue;
+        try {
+          await sendSubscription(account, account.secrets, json, json ? sw.registration.scope : null);
+        } catch (err) {
+          console.warn('could not send the new subscription:', describeError(err));
+        }
+      }
+    })(),
+  );
+});

@@ -1,0 +1,42 @@
+/** Words and numbers as the user reads them. */
+
+export function hostOf(issuer: string): string {
+  try {
+    const url = new URL(issuer);
+    return url.pathname === '/' ? url.host : `${url.host}${url.pathname}`;
+  } catch {
+    return issuer;
+  }
+}
+
+/** "123 456" (and "1234 5678"): easier to read and to type. */
+export function groupCode(code: string): string {
+  const half = code.length / 2;
+  return `${code.slice(0, half)} ${code.slice(half)}`;
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+export function timeAgo(epochMs: number, now = Date.now()): string {
+  const s = Math.round((epochMs - now) / 1000);
+  if (Math.abs(s) < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (Math.abs(m) < 60) return relative.format(m, 'minute');
+  const hr = Math.round(m / 60);
+  if (Math.abs(hr) < 24) return relative.format(hr, 'hour');
+  return relative.format(Math.round(hr / 24), 'day');
+}
+
+export function clockTime(epochMs: number): string {
+  return new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(epochMs);
+}
+
+/** "1:05" */
+export function mmss(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+export function accountLabel(a: { account: { displayName: string; username: string } }): string {
+  return a.account.displayName || a.account.username;
+}

@@ -1,0 +1,74 @@
+import { markVerified, PinWaitError, unlockWithPin, WrongPinError, type Material } from '../secrets.js';
+import type { AccountRecord } from '../types.js';
+import { assert } from '../webauthn.js';
+import { accountLabel, clockTime } from './format.js';
+import { button, field, h, replace } from './dom.js';
+
+/** Unlocking a protected account: the PIN form, or a WebAuthn user verification. */
+
+function waitText(retryAfter: number): string {
+  return `Too many wrong PINs. Try again after ${clockTime(retryAfter)}.`;
+}
+
+export function pinForm(account: AccountRecord, onUnlocked: (material: Material) => void, submitLabel = 'Unlock'): HTMLFormElement {
+  const input = h('input', {
+    type: 'password',
+    inputmode: 'numeric',
+    autocomplete: 'off',
+    required: true,
+    'data-testid': 'pin-input',
+  });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'pin-submit' }, submitLabel);
+  const form = h('form', { class: 'unlock', novalidate: true }, field(`PIN for ${accountLabel(account)}`, input), error, submit);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!input.value) {
+      replace(error, 'Enter your PIN.');
+      input.focus();
+      return;
+    }
+    submit.disabled = true;
+    replace(error);
+    submit.textContent = 'Checking…';
+    try {
+      onUnlocked(await unlockWithPin(account, input.value));
+    } catch (err) {
+      input.value = '';
+      if (err instanceof WrongPinError) replace(error, err.retryAfter ? `Wrong PIN. ${waitText(err.retryAfter)}` : 'Wrong PIN.');
+      else if (err instanceof PinWaitError) replace(error, waitText(err.retryAfter));
+      else replace(error, err instanceof Error ? err.message : String(err));
+      input.focus();
+    } finally {
+      submit.disabled = false;
+      submit.textContent = submitLabel;
+    }
+  });
+  return form;
+}
+
+/** For 'webauthn' accounts: shows passcodes after one user verification in this page. */
+export function verifyButton(account: AccountRecord, onVerified: () => void): HTMLElement {
+  const error = h('p', { class: 'error', role: 'alert' });
+  const b = button(
+    'Verify it’s you',
+    async () => {
+      if (!account.webauthn) {
+        replace(error, 'No screen-lock credential was set up for this account. Enroll it again.');
+        return;
+      }
+      b.disabled = true;
+      try {
+        await assert(account.webauthn.credentialId);
+        markVerified(account.id);
+        onVerified();
+      } catch (err) {
+        replace(error, err instanceof DOMException && err.name === 'NotAllowedError' ? 'Verification was cancelled or failed.' : String(err));
+      } finally {
+        b.disabled = false;
+      }
+    },
+    { class: 'primary', 'data-testid': 'verify' },
+  );
+  return h('div', { class: 'unlock' }, b, error);
+}

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
+import { launchBrowser, servePwa, type Browser, type Served } from '../support/browser.js';
+import { createFakeDeviceApi, type FakeDevice, type FakeDeviceApi } from './fake-device-api.js';
+import { enrollViaLink } from './flows.js';
+
+/**
+ * What a screen-reader or keyboard user, or someone on a small or dim screen, meets: one h1 per
+ * view, named controls, labelled fields, WCAG AA contrast in light and dark mode, no sideways
+ * scrolling at 360 px, and a request that can be answered with the keyboard alone.
+ */
+
+let served: Served;
+let api: FakeDeviceApi;
+let phone: Browser;
+let device: FakeDevice;
+
+beforeAll(async () => {
+  api = createFakeDeviceApi();
+  served = await servePwa(api.routes());
+  api.issuer = served.origin;
+  phone = await launchBrowser({ viewport: { width: 360, height: 740 } });
+  device = await enrollViaLink(phone.page, api, 'acc-alice');
+});
+
+afterAll(async () => {
+  await phone?.close();
+  await served?.close();
+});
+
+interface Audit {
+  h1: number;
+  unnamedButtons: string[];
+  unlabelledInputs: string[];
+  lowContrast: string[];
+  scrollWidth: number;
+}
+
+/** Runs in the page: structure, names, and WCAG 2.x contrast of every visible text. */
+function audit(page: Page): Promise<Audit> {
+  return page.evaluate(() => {
+    const parse = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, g, b]: number[]) => {
+      const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+    };
+    const background = (el: Element | null): number[] => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c.length >= 3 && (c[3] === undefined || c[3] > 0.5)) return c;
+      }
+      return parse(getComputedStyle(document.body).backgroundColor);
+    };
+    const visible = (el: Element) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 1 && r.height > 1 && getComputedStyle(el).visibility !== 'hidden' && !el.closest('[aria-hidden="true"], .visually-hidden, [hidden]');
+    };
+    const lowContrast: string[] = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const hasText = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim());
+      if (!hasText || !visible(el) || el.closest('button:disabled')) continue;
+      const style = getComputedStyle(el);
+      const fg = parse(style.color);
+      const [l1, l2] = [lum(fg), lum(background(el))].sort((a, b) => b - a);
+      const ratio = (l1! + 0.05) / (l2! + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) lowContrast.push(`${el.tagName.toLowerCase()} "${el.textContent!.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    const name = (el: Element) => (el.getAttribute('aria-label') ?? el.textContent ?? '').trim();
+    return {
+      h1: document.querySelectorAll('h1').length,
+      unnamedButtons: [...document.querySelectorAll('button')].filter((b) => visible(b) && !name(b)).map((b) => b.outerHTML.slice(0, 60)),
+      unlabelledInputs: [...document.querySelectorAll('input')]
+        .filter((i) => visible(i) && i.labels?.length === 0 && !i.getAttribute('aria-label'))
+        .map((i) => i.outerHTML.slice(0, 60)),
+      lowContrast,
+      scrollWidth: document.documentElement.scrollWidth,
+    };
+  });
+}
+
+const views = () => {
+  const c = api.createChallenge('acc-alice', { numberMatching: true, app: 'A very long application name that must wrap on a small phone screen' });
+  return {
+    home: `${served.origin}/pwa/`,
+    enroll: `${served.origin}/pwa/?add=1`,
+    request: `${served.origin}/pwa/?${new URLSearchParams({ request: c.id, issuer: served.origin, device: device.id })}`,
+  };
+};
+
+describe('accessibility', () => {
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`every view has one h1, named controls, labelled fields, AA contrast and no sideways scroll (${scheme})`, async () => {
+      const { page } = phone;
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [view, url] of Object.entries(views())) {
+        await page.goto(url);
+        await page.locator('h1').waitFor();
+        if (view === 'request') await page.getByTestId('approve').waitFor();
+        if (view === 'home') await page.locator('[data-code]').waitFor();
+        const result = await audit(page);
+        expect({ view, ...result }).toEqual({ view, h1: 1, unnamedButtons: [], unlabelledInputs: [], lowContrast: [], scrollWidth: 360 });
+      }
+    });
+  }
+
+  it('moves focus to the new view’s heading on navigation', async () => {
+    const { page } = phone;
+    await page.goto(`${served.origin}/pwa/`);
+    await page.getByTestId('add-account').click();
+    await expect(page.evaluate(() => document.activeElement?.tagName + ':' + document.activeElement?.textContent)).resolves.toBe('H1:Add account');
+  });
+
+  it('a request can be answered with the keyboard alone, the numbers coming before the answers', async () => {
+    const { page } = phone;
+    const c = api.createChallenge('acc-alice', { numberMatching: true });
+    await page.goto(`${served.origin}/pwa/?${new URLSearchParams({ request: c.id, issuer: served.origin, device: device.id })}`);
+    await page.getByTestId('approve').waitFor();
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.testid ?? ''));
+    }
+    // Approve stays disabled (out of the tab order) until a number is chosen.
+    expect(order).toEqual([...c.numberChoices!.map((n) => `number-${n}`), 'deny', 'report', 'back']);
+    await page.getByTestId(`number-${c.matchNumber}`).focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Shift+Tab'); // Approve is enabled now; it sits after the numbers
+    for (let i = 0; i < 4; i++) {
+      if ((await page.evaluate(() => (document.activeElement as HTMLElement).dataset.testid)) === 'approve') break;
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
+  });
+
+  it('logged no console error', () => {
+    expect(phone.errors).toEqual([]);
+  });
+});

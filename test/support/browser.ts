@@ -1,0 +1,286 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Koa from 'koa';
+import { chromium, type BrowserContext, type CDPSession, type Page, type Worker } from 'playwright-core';
+import { pwaRoutes } from '../../src/pwa/routes.js';
+
+/**
+ * Headless Debian Chromium for the PWA tests (../shared/STACK.md, "Browser tests"): a fresh
+ * user-data-dir per launch, no network beyond what the test serves, and helpers for the parts a
+ * phone would do: receive a push, tap a notification action, verify the user with WebAuthn.
+ */
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM_PATH);
+}
+
+export interface Browser {
+  context: BrowserContext;
+  page: Page;
+  /** Messages of console errors and uncaught page errors, in order. */
+  errors: string[];
+  /**
+   * Chromium's own log line for each 4xx/5xx answer ("Failed to load resource: the server
+   * responded with a status of …"), kept apart: tests that expect a refusal assert on it themselves.
+   */
+  httpErrors: string[];
+  close(): Promise<void>;
+}
+
+export interface LaunchOptions {
+  viewport?: { width: number; height: number };
+  /** Permissions granted up front, e.g. ['notifications']. */
+  permissions?: string[];
+  /** Scripts run in every page before its own (e.g. a push subscription double). */
+  initScripts?: string[];
+  /** More Chromium flags, e.g. a fake camera. */
+  args?: string[];
+}
+
+export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'pwa-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...(opts.args ?? [])],
+    viewport: opts.viewport ?? { width: 360, height: 740 },
+    serviceWorkers: 'allow',
+  });
+  if (opts.permissions?.length) await context.grantPermissions(opts.permissions);
+  for (const script of opts.initScripts ?? []) await context.addInitScript(script);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  const httpErrors: string[] = [];
+  const watch = (p: Page) => {
+    p.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      const text = msg.text();
+      (text.startsWith('Failed to load resource: the server responded with a status of') ? httpErrors : errors).push(text);
+    });
+    p.on('pageerror', (err) => errors.push(err.message));
+  };
+  watch(page);
+  context.on('page', watch);
+  return {
+    context,
+    page,
+    errors,
+    httpErrors,
+    async close() {
+      await context.close().catch(() => {});
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Served {
+  /** http://127.0.0.1:<port> (a secure context for service workers and WebCrypto). */
+  origin: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function serve(app: Koa): Promise<Served> {
+  const server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const ROOT = new URL('../../', import.meta.url);
+
+/** `npm test` builds the PWA first; a lone jest run on a fresh checkout builds it here. */
+export function ensurePwaBuilt(): void {
+  if (existsSync(new URL('pwa/dist/sw.js', ROOT))) return;
+  execFileSync(process.execPath, ['scripts/build-pwa.mjs', '--no-check'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/** A bare Koa app serving the PWA under /pwa/, then `extra` middleware (e.g. a device API). */
+export async function servePwa(...extra: Koa.Middleware[]): Promise<Served> {
+  ensurePwaBuilt();
+  const app = new Koa();
+  app.use(pwaRoutes());
+  for (const middleware of extra) app.use(middleware);
+  return serve(app);
+}
+
+/** Waits until the page is controlled by an activated service worker. */
+export async function waitForController(page: Page, timeoutMs = 10_000): Promise<void> {
+  await page.waitForFunction(() => navigator.serviceWorker.controller?.state === 'activated', null, { timeout: timeoutMs });
+}
+
+/** The running service worker whose registration scope ends with `scopeSuffix`. */
+export async function serviceWorker(context: BrowserContext, scopeSuffix = '/pwa/', timeoutMs = 10_000): Promise<Worker> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const worker of context.serviceWorkers()) {
+      const scope = await worker.evaluate(() => (self as unknown as ServiceWorkerGlobalScope).registration.scope).catch(() => '');
+      if (scope.endsWith(scopeSuffix)) {
+        // Chromium reconciles its notification database with what is on screen on the first
+        // getNotifications() after start; when that races with the first showNotification(), the
+        // new notification is dropped from the list (about one run in four here). Settle it now.
+        await worker.evaluate(() => (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications());
+        return worker;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no service worker with scope *${scopeSuffix}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Delivers `data` to the worker's push event over the DevTools protocol, as a push service would
+ * after decryption. `registrationId` comes from ServiceWorker.workerRegistrationUpdated.
+ */
+export async function pushSession(page: Page): Promise<{ cdp: CDPSession; registrationId(scope: string): Promise<string>; deliver(origin: string, scope: string, data: unknown): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  const registrations = new Map<string, string>();
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (ev) => {
+    for (const reg of ev.registrations) if (!reg.isDeleted) registrations.set(reg.scopeURL, reg.registrationId);
+  });
+  await cdp.send('ServiceWorker.enable');
+  const registrationId = async (scope: string) => {
+    const deadline = Date.now() + 5000;
+    while (!registrations.has(scope)) {
+      if (Date.now() > deadline) throw new Error(`no registration for ${scope}; known: ${[...registrations.keys()].join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return registrations.get(scope)!;
+  };
+  return {
+    cdp,
+    registrationId,
+    async deliver(origin, scope, data) {
+      await cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: origin.endsWith('/') ? origin : `${origin}/`,
+        registrationId: await registrationId(scope),
+        data: typeof data === 'string' ? data : JSON.stringify(data),
+      });
+    },
+  };
+}
+
+export interface ShownNotification {
+  title: string;
+  body: string;
+  tag: string;
+  actions: { action: string; title: string }[];
+  data: unknown;
+}
+
+/** What the worker's registration shows now. */
+export async function notifications(worker: Worker): Promise<ShownNotification[]> {
+  return worker.evaluate(async () => {
+    const sw = self as unknown as ServiceWorkerGlobalScope;
+    const list = await sw.registration.getNotifications();
+    return list.map((n) => ({
+      title: n.title,
+      body: n.body,
+      tag: n.tag,
+      actions: ((n as Notification & { actions?: { action: string; title: string }[] }).actions ?? []).map((a) => ({ action: a.action, title: a.title })),
+      data: n.data as unknown,
+    }));
+  });
+}
+
+/**
+ * Taps a shown notification (by tag) or one of its actions: dispatches notificationclick in the
+ * worker and waits for the handler's waitUntil promises.
+ */
+export async function clickNotification(worker: Worker, tag: string, action = ''): Promise<void> {
+  await worker.evaluate(
+    async ({ tag, action }) => {
+      const sw = self as unknown as ServiceWorkerGlobalScope;
+      const [notification] = await sw.registration.getNotifications({ tag });
+      if (!notification) throw new Error(`no notification with tag ${tag}`);
+      const pending: Promise<unknown>[] = [];
+      const event = new NotificationEvent('notificationclick', { notification, action });
+      const original = event.waitUntil.bind(event);
+      event.waitUntil = (p: Promise<unknown>) => {
+        pending.push(p);
+        try {
+          original(p);
+        } catch {
+          // Outside a real dispatch waitUntil may throw; the promise is awaited below anyway.
+        }
+      };
+      sw.dispatchEvent(event);
+      await Promise.allSettled(pending);
+    },
+    { tag, action },
+  );
+}
+
+/** A CTAP2 platform authenticator with user verification (STACK.md), for 'webauthn' accounts. */
+export async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string; setUserVerified(ok: boolean): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return {
+    cdp,
+    authenticatorId,
+    setUserVerified: async (isUserVerified) => {
+      await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified });
+    },
+  };
+}
+
+/**
+ * An init script that replaces PushManager.subscribe/getSubscription with a double: subscribe()
+ * returns `subscription` (as a push-service double would make it), or rejects when it is null.
+ * Without it, subscribe() never settles on these machines.
+ */
+export function pushSubscriptionDouble(subscription: { endpoint: string; keys: { p256dh: string; auth: string } } | null): string {
+  return `(() => {
+    if (typeof PushManager === 'undefined') return;
+    const made = ${JSON.stringify(subscription)};
+    const STORE = 'push-subscription-double';
+    const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
+    const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
+    const build = (keyB64) => ({
+      endpoint: made.endpoint,
+      expirationTime: null,
+      options: { userVisibleOnly: true, applicationServerKey: unb64(keyB64) },
+      toJSON() { return { endpoint: made.endpoint, expirationTime: null, keys: made.keys }; },
+      unsubscribe: async () => { localStorage.removeItem(STORE); return true; },
+      getKey: () => null,
+    });
+    PushManager.prototype.subscribe = async function (options) {
+      if (!made) throw new DOMException('push service unavailable (test double)', 'AbortError');
+      const key = options.applicationServerKey;
+      const bytes = key instanceof ArrayBuffer ? key : key.buffer.slice(key.byteOffset, key.byteOffset + key.byteLength);
+      localStorage.setItem(STORE, b64(bytes));
+      return build(b64(bytes));
+    };
+    PushManager.prototype.getSubscription = async function () {
+      const key = localStorage.getItem(STORE);
+      return made && key ? build(key) : null;
+    };
+  })();`;
+}
