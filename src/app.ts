@@ -113,7 +113,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const fatigue = createPushFatigueStore(redis, settings.pushFatigue);
   const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
   const geoip = await openGeoIp(settings.geoipDb);
-  const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit });
+  const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit, unlock: settings.deviceUnlock });
 
   const deps: InteractionDeps = {
     provider, accounts, views, audit,

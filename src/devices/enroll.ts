@@ -40,12 +40,18 @@ export function enrollHandler(deps: DeviceApiDeps) {
     if (!account || account.disabled) throw badCode();
 
     const policy = await deps.policy(account.id);
+    // Under the WebAuthn unlock policy the app registers its platform authenticator first (the
+    // enrollment link says so); without that credential the device could never answer.
+    if (policy.unlock === 'webauthn' && !body.webauthn) {
+      throw new DeviceError('webauthn_required', 400, 'this server requires a user-verifying platform authenticator (WebAuthn) at enrollment');
+    }
     const id = newDeviceId();
     const secret = newTotpSecret();
     // aad = device id: a sealed secret copied onto another device's row does not open.
     const device = await deps.devices.create({
       id, accountId: account.id, name: body.name, publicJwk: body.publicJwk, push,
       totpSecretSealed: deps.secretBox.seal(secret, id), unlock: policy.unlock,
+      webauthn: policy.unlock === 'webauthn' ? body.webauthn! : null,
     });
     await deps.audit.record({
       type: 'device.enrolled', accountId: account.id, ip: ctx.ip,

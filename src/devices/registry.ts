@@ -1,3 +1,4 @@
+import type { WebAuthnCredential } from '../approval/verify-webauthn.js';
 import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Db } from '../storage/db.js';
@@ -18,6 +19,7 @@ export interface NewDevice {
   push: PushSubscriptionJson | null;
   totpSecretSealed: string;
   unlock?: UnlockPolicy;
+  webauthn?: WebAuthnCredential | null;
 }
 
 export interface DeviceRegistry {
@@ -62,12 +64,13 @@ interface DeviceRow {
   push_status: string;
   status: string;
   unlock: string;
+  webauthn: WebAuthnCredential | string | null;
   last_otp_step: string | number | bigint;
   created_at: Date | string;
   last_used_at: Date | string | null;
 }
 
-const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, last_otp_step, created_at, last_used_at';
+const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, created_at, last_used_at';
 
 /** jsonb comes back parsed from both drivers; a string is parsed defensively. */
 function json<T>(value: T | string): T {
@@ -84,6 +87,7 @@ function toDevice(row: DeviceRow): Device {
     pushStatus: row.push_status as Device['pushStatus'],
     status: row.status as DeviceStatus,
     unlock: row.unlock as UnlockPolicy,
+    webauthn: row.webauthn === null ? null : json(row.webauthn),
     // bigint: node-postgres returns a string, PGlite a number or bigint.
     lastOtpStep: Number(row.last_otp_step),
     createdAt: new Date(row.created_at),
@@ -103,11 +107,11 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     async create(input) {
       const id = input.id ?? newDeviceId();
       const device = await one(
-        `INSERT INTO devices (id, account_id, name, public_jwk, push, push_status, totp_secret_enc, unlock)
-         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8) RETURNING ${COLUMNS}`,
+        `INSERT INTO devices (id, account_id, name, public_jwk, push, push_status, totp_secret_enc, unlock, webauthn)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::jsonb) RETURNING ${COLUMNS}`,
         [id, input.accountId, input.name, JSON.stringify(input.publicJwk),
           input.push ? JSON.stringify(input.push) : null, input.push ? 'active' : 'none',
-          input.totpSecretSealed, input.unlock ?? 'none']);
+          input.totpSecretSealed, input.unlock ?? 'none', input.webauthn ? JSON.stringify(input.webauthn) : null]);
       return device!;
     },
 

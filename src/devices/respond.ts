@@ -2,6 +2,7 @@ import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
 import { readKid } from '../approval/verify-device-auth.js';
 import { verifyResponse } from '../approval/verify-response.js';
+import { verifyWebAuthnAssertion, webauthnChallengeFor } from '../approval/verify-webauthn.js';
 import type { Verdict } from '../approval/types.js';
 import type { Challenge, Resolution } from '../challenge/types.js';
 import type { DeviceApiDeps } from './device-api.js';
@@ -44,7 +45,7 @@ async function openTotpSecret(deps: DeviceApiDeps, device: Device): Promise<stri
 
 export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () => number) {
   return async (ctx: RouterContext): Promise<void> => {
-    const { response: jws } = parseBody(responseBodySchema, jsonBodyOf(ctx));
+    const { response: jws, webauthn: assertion } = parseBody(responseBodySchema, jsonBodyOf(ctx));
     const kid = readKid(jws);
     const device = kid ? await deps.devices.get(kid) : null;
     // Counted per enrolled device before any verification, so a flood costs one Redis call each.
@@ -63,6 +64,19 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
     }
 
+    // Under the WebAuthn unlock policy an approval must carry a user-verifying assertion bound to this
+    // very challenge (W3C WebAuthn 7.2); then the tokens can honestly say `user` (RFC 8176).
+    const userVerified = verdict.outcome === 'approved' && device.unlock === 'webauthn';
+    if (userVerified) {
+      if (!assertion || !device.webauthn) throw new DeviceError('user_verification_required', 400, 'an approval from this device must carry a WebAuthn assertion');
+      const issuer = new URL(deps.issuer);
+      const check = verifyWebAuthnAssertion({
+        assertion, credential: device.webauthn, expectedChallenge: webauthnChallengeFor(challenge.id, challenge.nonce),
+        origin: issuer.origin, rpId: issuer.hostname,
+      });
+      if (!check.ok) throw new DeviceError('user_verification_failed', 400, `the WebAuthn assertion was refused: ${check.reason}`);
+    }
+
     // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
     if (!(await deps.devices.acceptOtpStep(device.id, verdict.step))) {
       throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
@@ -73,7 +87,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       decision: verdict.decision,
       reason: verdict.reason,
       // RFC 8176: a one-time passcode and proof of a software-secured key; a denial proves nothing.
-      amr: verdict.outcome === 'approved' ? ['otp', 'swk'] : [],
+      amr: verdict.outcome === 'approved' ? ['otp', 'swk', ...(userVerified ? ['user'] : [])] : [],
       at,
     };
     const outcome = await deps.challenges.resolve(challenge.id, resolution, at);

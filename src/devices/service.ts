@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { EnrollmentCodes } from './enrollment-codes.js';
 import { DeviceError } from './errors.js';
 import type { DeviceRegistry } from './registry.js';
-import type { Device } from './types.js';
+import type { Device, UnlockPolicy } from './types.js';
 import { deviceNameSchema, parseBody } from './validate.js';
 
 /**
@@ -30,13 +30,17 @@ export interface DeviceServiceDeps {
   codes: EnrollmentCodes;
   issuer: string;
   audit?: AuditLog;
+  /** The unlock policy the app must set up (DEVICE_UNLOCK). */
+  unlock?: UnlockPolicy;
 }
 
 /** PostgreSQL's foreign_key_violation: the account does not exist. */
 const FK_VIOLATION = '23503';
 
-export function enrollmentUrl(issuer: string, code: string): string {
-  return `${issuer}/pwa/?enroll=${encodeURIComponent(code)}&issuer=${encodeURIComponent(issuer)}`;
+/** The link (and QR code) that opens the PWA ready to enroll; `unlock` tells it to set up WebAuthn or a PIN first. */
+export function enrollmentUrl(issuer: string, code: string, unlock: UnlockPolicy = 'none'): string {
+  const base = `${issuer}/pwa/?enroll=${encodeURIComponent(code)}&issuer=${encodeURIComponent(issuer)}`;
+  return unlock === 'none' ? base : `${base}&unlock=${unlock}`;
 }
 
 export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
@@ -61,7 +65,7 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
         }
         throw err;
       }
-      const url = enrollmentUrl(deps.issuer, issued.code);
+      const url = enrollmentUrl(deps.issuer, issued.code, deps.unlock);
       // The code itself never goes into the audit trail: it is a bearer secret for 15 minutes.
       await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: issued.expiresAt.toISOString() });
       return { ...issued, url, qrSvg: await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };

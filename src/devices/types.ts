@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { WebAuthnCredential } from '../approval/verify-webauthn.js';
 import type { PushSubscriptionJson } from '../push/types.js';
 
 export type DeviceStatus = 'active' | 'revoked';
@@ -16,6 +17,8 @@ export interface Device {
   pushStatus: 'active' | 'dead' | 'none';
   status: DeviceStatus;
   unlock: UnlockPolicy;
+  /** The platform authenticator registered at enrollment (unlock 'webauthn'), else null. */
+  webauthn: WebAuthnCredential | null;
   /** Highest TOTP time step accepted from this device (RFC 6238 5.2: a step is accepted once). */
   lastOtpStep: number;
   createdAt: Date;

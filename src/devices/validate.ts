@@ -55,11 +55,36 @@ export const deviceNameSchema = z
   .refine((s) => [...s].length >= 1 && [...s].length <= 64, 'name must be 1-64 characters')
   .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters');
 
+const b64urlUpTo = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
+
+/** A platform authenticator's public key, registered at enrollment when the policy asks for WebAuthn. */
+export const webauthnCredentialSchema = z.object({
+  credentialId: b64urlUpTo(1024),
+  publicKeySpki: b64urlUpTo(2048).refine((s) => {
+    try {
+      createPublicKey({ key: Buffer.from(s, 'base64url'), format: 'der', type: 'spki' });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a DER SubjectPublicKeyInfo'),
+  alg: z.union([z.literal(-7), z.literal(-257)]),
+});
+
 export const enrollSchema = z.object({
   code: z.string().min(1).max(64),
   name: deviceNameSchema,
   publicJwk: publicJwkSchema,
   push: pushSchema.nullable(),
+  webauthn: webauthnCredentialSchema.optional(),
+});
+
+/** The assertion that accompanies an approval under the WebAuthn unlock policy. */
+export const webauthnAssertionSchema = z.object({
+  credentialId: b64urlUpTo(1024),
+  clientDataJSON: b64urlUpTo(4096),
+  authenticatorData: b64urlUpTo(4096),
+  signature: b64urlUpTo(1024),
 });
 
 export const pushUpdateSchema = z.object({ push: pushSchema.nullable() });
@@ -67,6 +92,7 @@ export const pushUpdateSchema = z.object({ push: pushSchema.nullable() });
 /** Compact JWS, bounded before any parsing. */
 export const responseBodySchema = z.object({
   response: z.string().min(1).max(8192).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'must be a compact JWS'),
+  webauthn: webauthnAssertionSchema.optional(),
 });
 
 /** Parses or throws `invalid_request` naming the first offending field. */

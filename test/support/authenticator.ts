@@ -226,11 +226,11 @@ export class SimulatedAuthenticator {
   }
 
   /** Section 4: posts a raw answer JWS. */
-  async sendResponse(id: string, jws: string): Promise<HttpResult> {
+  async sendResponse(id: string, jws: string, extra: Record<string, unknown> = {}): Promise<HttpResult> {
     const res = await this.fetchFn(`${this.baseUrl}/api/device/challenges/${encodeURIComponent(id)}/response`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ response: jws }),
+      body: JSON.stringify({ response: jws, ...extra }),
     });
     return { status: res.status, body: await readBody(res), headers: res.headers };
   }
@@ -242,7 +242,7 @@ export class SimulatedAuthenticator {
   async respond(
     id: string,
     decision: Decision,
-    opts: { number?: number; otp?: string; iat?: number; nonce?: string } = {},
+    opts: { number?: number; otp?: string; iat?: number; nonce?: string; extra?: Record<string, unknown> } = {},
   ): Promise<HttpResult> {
     const nonce = opts.nonce ?? (await this.challenge(id)).nonce;
     const next = this.nextOtp();
@@ -250,7 +250,7 @@ export class SimulatedAuthenticator {
       cid: id, nonce, decision, otp: opts.otp ?? next.otp, iat: opts.iat ?? this.nowSeconds(),
       ...(opts.number === undefined ? {} : { number: opts.number }),
     };
-    const result = await this.sendResponse(id, await this.signResponse(claims));
+    const result = await this.sendResponse(id, await this.signResponse(claims), opts.extra);
     if (result.status === 200 && opts.otp === undefined) this.lastSentStep = next.step;
     return result;
   }
