@@ -1,24 +1,12 @@
+import type { ApprovalErrorCode, DeviceAuthVerdict } from '../approval/types.js';
 /**
  * Every refusal of the device API and the device service, with the stable wire code of
  * docs/device-api.md. Thrown inside handlers, turned into `{ error, error_description }` at the edge.
  */
 export type DeviceErrorCode =
-  | 'invalid_request'
+  | ApprovalErrorCode
+  | DeviceAuthErrorCode
   | 'invalid_enrollment_code'
-  | 'invalid_token'
-  | 'unsupported_alg'
-  | 'unknown_device'
-  | 'device_revoked'
-  | 'invalid_signature'
-  | 'challenge_not_found'
-  | 'wrong_user'
-  | 'nonce_mismatch'
-  | 'challenge_expired'
-  | 'challenge_resolved'
-  | 'stale_response'
-  | 'invalid_otp'
-  | 'otp_replayed'
-  | 'number_required'
   | 'webauthn_required'
   | 'user_verification_required'
   | 'user_verification_failed'
@@ -28,6 +16,8 @@ export type DeviceErrorCode =
   | 'device_not_found'
   | 'account_not_found'
   | 'server_error';
+
+type DeviceAuthErrorCode = Extract<DeviceAuthVerdict, { ok: false }>['code'];
 
 export class DeviceError extends Error {
   override readonly name = 'DeviceError';

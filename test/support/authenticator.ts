@@ -21,20 +21,9 @@ export interface EnrollResponse {
   vapidPublicKey: string;
 }
 
-/** Section 3: one challenge as the device sees it. */
-export interface DeviceChallengeView {
-  id: string;
-  nonce: string;
-  app: string;
-  ip: string;
-  location: string | null;
-  browser: string;
-  createdAt: number;
-  expiresAt: number;
-  status: 'pending' | 'approved' | 'denied' | 'expired';
-  numberMatching: boolean;
-  numberChoices: number[] | null;
-}
+/** Section 3: one challenge as the device sees it (the server's own type). */
+export type { DeviceChallengeView } from '../../src/challenge/model.js';
+import type { DeviceChallengeView } from '../../src/challenge/model.js';
 
 export interface HttpResult<T = unknown> {
   status: number;
