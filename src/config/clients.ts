@@ -56,6 +56,12 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   const result = clientFile.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0]!;
+      const field = [...issue.path, key].join('.');
+      if (key === 'client_secret') throw new ConfigError(file, field, 'secrets never go in the file: put it in an environment variable and name that in client_secret_env');
+      throw new ConfigError(file, field, 'unknown field (a typo?)');
+    }
     throw new ConfigError(file, issue.path.join('.') || '(file)', issue.message);
   }
   const { login, client_secret_env, $comment: _comment, ...metadata } = result.data;
