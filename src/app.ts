@@ -79,6 +79,14 @@ export interface IdpOptions {
 export async function createIdp(settings: Settings, opts: IdpOptions = {}): Promise<Idp> {
   const logger = opts.logger ?? createLogger(settings.logLevel);
   mkdirSync(settings.dataDir, { recursive: true });
+  // Configuration first: a bad file stops the start before anything is opened.
+  const secrets = loadProcessSecrets(settings);
+  if (settings.jwksFile) await loadSigningKeys(null, settings.issuer, settings.jwksFile);
+  const clients = [
+    ...loadClients(path.join(settings.configDir, 'clients'), settings.issuer, settings.env),
+    ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env) : []),
+    accountConsoleClient(settings.issuer),
+  ];
   // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
@@ -86,13 +94,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   if (!settings.redisUrl) logger.warn('REDIS_URL is not set: using the in-process Redis stand-in (one IdP process only; challenges and short-lived tokens are lost at restart)');
   if (!settings.databaseUrl) logger.info({ dir: path.join(settings.dataDir, 'pg') }, 'DATABASE_URL is not set: using embedded PGlite');
 
-  const secrets = loadProcessSecrets(settings);
-  const jwks = await loadSigningKeys(db, settings.issuer);
-  const clients = [
-    ...loadClients(path.join(settings.configDir, 'clients'), settings.issuer, settings.env),
-    ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env) : []),
-    accountConsoleClient(settings.issuer),
-  ];
+  const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile);
   const accounts = createAccountStore(db);
   const audit = createAuditLog(db, logger);
   const views = createViews();

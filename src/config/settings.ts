@@ -24,6 +24,8 @@ export interface Settings {
   configDir: string;
   /** COOKIE_KEYS: comma-separated secrets for signing cookies, newest first. Default generated into DATA_DIR. */
   cookieKeys: string[] | null;
+  /** JWKS_FILE: a JSON Web Key Set of private signing keys to use instead of generated ones (must hold an RS256 key). Default none. */
+  jwksFile: string | null;
   /** KEK: key-encryption key(s) for secrets at rest, `id:base64(32 bytes)` comma-separated, active first. Default generated into DATA_DIR. */
   kek: { id: string; key: Buffer }[] | null;
   /** TRUST_PROXY: trust X-Forwarded-For/-Proto/-Host from a reverse proxy. Default false. */
@@ -114,6 +116,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     configDir: path.resolve(cwd, env.CONFIG_DIR ?? 'config'),
     cookieKeys: env.COOKIE_KEYS ? env.COOKIE_KEYS.split(',').map((s) => s.trim()).filter(Boolean) : null,
     kek: env.KEK ? parseKek(env.KEK) : null,
+    jwksFile: env.JWKS_FILE ? path.resolve(cwd, env.JWKS_FILE) : null,
     trustProxy: bool(env.TRUST_PROXY, false),
     vapidSubject,
     pushChallengeTtl: ttl,

@@ -1,6 +1,8 @@
 import 'reflect-metadata'; // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
 import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as x509 from '@peculiar/x509';
+import { ConfigError } from '../config/settings.js';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Db } from '../storage/db.js';
 import { getOrCreateKey } from './keystore.js';
@@ -41,7 +43,28 @@ async function ecKey(): Promise<JWK> {
   return { ...jwk, kid, use: 'sig', alg: 'ES256' };
 }
 
-/** The OIDC signing keys: generated at first start (RS256 first, so it is the default, and ES256) and stored. */
-export function loadSigningKeys(db: Db, issuer: string): Promise<SigningJwks> {
+/**
+ * The OIDC signing keys: supplied in a JWKS file (JWKS_FILE), or generated at first start (RS256
+ * first, so it is the default, and ES256) and stored in the database for every instance.
+ */
+export async function loadSigningKeys(db: Db | null, issuer: string, jwksFile: string | null = null): Promise<SigningJwks> {
+  if (jwksFile) return readJwksFile(jwksFile);
+  if (!db) throw new Error('generated signing keys live in the database');
   return getOrCreateKey(db, 'oidc-signing-jwks', async () => ({ keys: [await rsaKey(new URL(issuer).host), await ecKey()] }));
+}
+
+function readJwksFile(file: string): SigningJwks {
+  let jwks: SigningJwks;
+  try {
+    jwks = JSON.parse(readFileSync(file, 'utf8')) as SigningJwks;
+  } catch (err) {
+    throw new ConfigError(file, '(file)', `not a readable JSON Web Key Set: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new ConfigError(file, 'keys', 'must be a non-empty array');
+  jwks.keys.forEach((k, i) => {
+    if (!k.d) throw new ConfigError(file, `keys.${i}`, 'must be a private key (with "d")');
+  });
+  // Entra ID and most relying apps need RS256.
+  if (!jwks.keys.some((k) => k.kty === 'RSA')) throw new ConfigError(file, 'keys', 'must include an RSA key (RS256)');
+  return jwks;
 }
