@@ -87,6 +87,7 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   });
   switch (next.kind) {
     case 'finish-password-only':
+      await deps.signins.delete(it.uid);
       await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: it.clientId, ip: ctx.ip, detail: { amr: ['pwd'] } });
       return finishInteraction(ctx, deps, { login: { accountId: account.id, amr: ['pwd'], acr: it.policy.acr.password } });
     case 'refuse-no-device':
