@@ -1,8 +1,6 @@
-import { expect } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import type { FakeDeviceApi, FakeDevice } from './fake-device-api.js';
 
-/** What a user does in the PWA, step by step, for the browser tests. */
+/** What a user does in the PWA and at the relying app, step by step, for the browser tests. */
 
 /** Polls `read` until `ok` holds (or throws after `timeoutMs`), returning the last value. */
 export async function eventually<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
@@ -13,29 +11,6 @@ export async function eventually<T>(read: () => T | Promise<T>, ok: (value: T) =
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** Opens the enrollment link, taps Add account, and returns the device the IdP registered. */
-export async function enrollViaLink(page: Page, api: FakeDeviceApi, accountId: string, opts: { pin?: string; unlock?: string; expectPush?: RegExp } = {}): Promise<FakeDevice> {
-  const before = new Set(api.devices.keys());
-  const code = api.newCode(accountId);
-  const query = new URLSearchParams({ enroll: code, issuer: api.issuer, ...(opts.unlock ? { unlock: opts.unlock } : {}) });
-  await page.goto(`${api.issuer}/pwa/?${query}`);
-  await page.getByTestId('enroll-submit').click();
-  if (opts.pin) {
-    await page.getByTestId('new-pin').fill(opts.pin);
-    await page.getByTestId('new-pin-again').fill(opts.pin);
-    await page.getByTestId('new-pin-submit').click();
-  }
-  await page.getByTestId('enroll-done').waitFor({ timeout: 20_000 }).catch(async (err) => {
-    throw new Error(`${(err as Error).message}\nstatus: ${await page.getByTestId('enroll-status').textContent().catch(() => '?')}; error: ${await page.getByTestId('enroll-error').textContent().catch(() => '?')}`);
-  });
-  if (opts.expectPush) expect(await page.getByTestId('enroll-push').textContent()).toMatch(opts.expectPush);
-  await page.getByTestId('enroll-finish').click();
-  await page.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
-  const added = [...api.devices.values()].filter((d) => !before.has(d.id));
-  expect(added).toHaveLength(1);
-  return added[0]!;
 }
 
 /** The passcode shown for the n-th account, with the page's clock at the moment it was read. */
@@ -67,4 +42,32 @@ export async function storedAccounts(page: Page): Promise<Record<string, unknown
     };
     return all.map((a) => describe(a) as Record<string, unknown>);
   });
+}
+
+/** The demo app's page at /demo: Sign in, then the IdP's login page (returned once it shows). */
+export async function openDemoSignIn(page: Page, issuer: string): Promise<void> {
+  await page.goto(`${issuer}/demo`);
+  await page.locator('#sign-in').click();
+  await page.locator('#username').waitFor();
+}
+
+/** On the IdP's login page: username and password, Sign in. */
+export async function typePassword(page: Page, username: string, password: string): Promise<void> {
+  await page.locator('#username').fill(username);
+  await page.locator('#password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** On the second-factor page: "Send a push to my phone"; returns the number to match (or null). */
+export async function sendPushFromPage(page: Page): Promise<number | null> {
+  await page.locator('#send-push').click();
+  await page.getByRole('heading', { level: 1, name: 'Approve on your phone' }).waitFor();
+  const match = page.locator('#match-number');
+  return (await match.count()) ? Number(await match.textContent()) : null;
+}
+
+/** The demo app's signed-in page, reached by the waiting page on its own; returns the ID token's amr. */
+export async function signedInAmr(page: Page, timeoutMs = 15_000): Promise<string> {
+  await page.locator('#signed-in').waitFor({ timeout: timeoutMs });
+  return (await page.locator('#amr').textContent())!.trim();
 }

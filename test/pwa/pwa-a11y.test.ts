@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { launchBrowser, servePwa, type Browser, type Served } from '../support/browser.js';
-import { createFakeDeviceApi, type FakeDevice, type FakeDeviceApi } from './fake-device-api.js';
-import { enrollViaLink } from './flows.js';
+import { launchBrowser, type Browser } from '../support/browser.js';
+import type { PushWorld } from '../support/push-world.js';
+import { enrollFromLink, newUser, pushSignIn, startPwaWorld, type Enrolled, type User } from './world.js';
 
 /**
  * What a screen-reader or keyboard user, or someone on a small or dim screen, meets: one h1 per
@@ -10,22 +10,22 @@ import { enrollViaLink } from './flows.js';
  * scrolling at 360 px, and a request that can be answered with the keyboard alone.
  */
 
-let served: Served;
-let api: FakeDeviceApi;
+let w: PushWorld;
 let phone: Browser;
-let device: FakeDevice;
+let user: User;
+let device: Enrolled;
 
 beforeAll(async () => {
-  api = createFakeDeviceApi();
-  served = await servePwa(api.routes());
-  api.issuer = served.origin;
+  w = await startPwaWorld(); // the test RP asks for number matching
   phone = await launchBrowser({ viewport: { width: 360, height: 740 } });
-  device = await enrollViaLink(phone.page, api, 'acc-alice');
-});
+  // A long name must wrap on a small screen (the home card and the request page show it).
+  user = await newUser(w, 'Maximiliana Theodora Featherstonehaugh-Cholmondeley of Accounts Payable');
+  device = await enrollFromLink(phone.page, w, { user });
+}, 60_000);
 
 afterAll(async () => {
   await phone?.close();
-  await served?.close();
+  await w?.close();
 });
 
 interface Audit {
@@ -80,21 +80,21 @@ function audit(page: Page): Promise<Audit> {
   });
 }
 
-const views = () => {
-  const c = api.createChallenge('acc-alice', { numberMatching: true, app: 'A very long application name that must wrap on a small phone screen' });
-  return {
-    home: `${served.origin}/pwa/`,
-    enroll: `${served.origin}/pwa/?add=1`,
-    request: `${served.origin}/pwa/?${new URLSearchParams({ request: c.id, issuer: served.origin, device: device.id })}`,
-  };
-};
+const requestUrl = (cid: string) => `${w.t.url}/pwa/?${new URLSearchParams({ request: cid, issuer: w.t.url, device: device.deviceId })}`;
+
+/** The app's three views; the request one for a real sign-in at the IdP, with number matching. */
+const views = async () => ({
+  home: `${w.t.url}/pwa/`,
+  enroll: `${w.t.url}/pwa/?add=1`,
+  request: requestUrl((await pushSignIn(w, user)).cid),
+});
 
 describe('accessibility', () => {
   for (const scheme of ['light', 'dark'] as const) {
     it(`every view has one h1, named controls, labelled fields, AA contrast and no sideways scroll (${scheme})`, async () => {
       const { page } = phone;
       await page.emulateMedia({ colorScheme: scheme });
-      for (const [view, url] of Object.entries(views())) {
+      for (const [view, url] of Object.entries(await views())) {
         await page.goto(url);
         await page.locator('h1').waitFor();
         if (view === 'request') await page.getByTestId('approve').waitFor();
@@ -107,15 +107,16 @@ describe('accessibility', () => {
 
   it('moves focus to the new view’s heading on navigation', async () => {
     const { page } = phone;
-    await page.goto(`${served.origin}/pwa/`);
+    await page.goto(`${w.t.url}/pwa/`);
     await page.getByTestId('add-account').click();
     await expect(page.evaluate(() => document.activeElement?.tagName + ':' + document.activeElement?.textContent)).resolves.toBe('H1:Add account');
   });
 
   it('a request can be answered with the keyboard alone, the numbers coming before the answers', async () => {
     const { page } = phone;
-    const c = api.createChallenge('acc-alice', { numberMatching: true });
-    await page.goto(`${served.origin}/pwa/?${new URLSearchParams({ request: c.id, issuer: served.origin, device: device.id })}`);
+    const s = await pushSignIn(w, user);
+    const choices = (await w.t.idp.challenges.get(s.cid))!.numberChoices!;
+    await page.goto(requestUrl(s.cid));
     await page.getByTestId('approve').waitFor();
     const order: string[] = [];
     for (let i = 0; i < 6; i++) {
@@ -123,8 +124,8 @@ describe('accessibility', () => {
       order.push(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.testid ?? ''));
     }
     // Approve stays disabled (out of the tab order) until a number is chosen.
-    expect(order).toEqual([...c.numberChoices!.map((n) => `number-${n}`), 'deny', 'report', 'back']);
-    await page.getByTestId(`number-${c.matchNumber}`).focus();
+    expect(order).toEqual([...choices.map((n) => `number-${n}`), 'deny', 'report', 'back']);
+    await page.getByTestId(`number-${s.number}`).focus();
     await page.keyboard.press('Enter');
     await page.keyboard.press('Shift+Tab'); // Approve is enabled now; it sits after the numbers
     for (let i = 0; i < 4; i++) {
@@ -133,6 +134,7 @@ describe('accessibility', () => {
     }
     await page.keyboard.press('Enter');
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
+    expect((await w.t.idp.challenges.get(s.cid))!.resolution).toMatchObject({ status: 'approved', deviceId: device.deviceId });
   });
 
   it('logged no console error', () => {

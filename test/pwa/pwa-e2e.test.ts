@@ -1,121 +1,335 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
 import {
   clickNotification,
   launchBrowser,
+  launchUserBrowsers,
   notifications,
   pushSession,
-  pushSubscriptionDouble,
+  screenshot,
   serviceWorker,
   waitForController,
   type Browser,
+  type UserBrowsers,
 } from '../support/browser.js';
 import type { MintedSubscription } from '../support/push-service.js';
-import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { eventually, shownCode } from './flows.js';
+import { PushWorld } from '../support/push-world.js';
+import { eventually, openDemoSignIn, sendPushFromPage, shownCode, signedInAmr, typePassword } from './flows.js';
+import {
+  alice,
+  auditFor,
+  challengeAt,
+  deviceRow,
+  enrollFromLink,
+  enrollmentExchange,
+  isCodeOf,
+  newUser,
+  phoneSubscription,
+  pushMessage,
+  resolved,
+  startPwaWorld,
+  type Enrolled,
+  type User,
+} from './world.js';
 
 /**
- * The PWA against the real IdP: enrollment from the link the IdP issues, the subscription PUT
- * after it, a sign-in whose push travels through the local push service (VAPID checked, aes128gcm
- * decrypted) into the real service worker, the number picked from the real login page, and
- * tokens at the relying app. Also a passcode read off the home screen and typed at the login page.
+ * Push OTP end to end, in two Chromiums against the real IdP: the user at the demo app (the IdP's
+ * own relying app at /demo, signing in over OIDC like any outside app) and the phone running the
+ * PWA served by the IdP at /pwa/. The phone enrolls from the link the IdP issues; the sign-in sends
+ * a real Web Push (VAPID-signed, aes128gcm-encrypted) to the local push-service double, which
+ * decrypts it; the test hands the plaintext to the phone's service worker over the DevTools
+ * protocol; the phone answers; the waiting page continues by itself (its long-poll script).
  */
 
 let w: PushWorld;
-let phone: Browser;
-let subscription: MintedSubscription;
-let deviceId: string;
+let users: UserBrowsers;
+const open: Browser[] = [];
 
 beforeAll(async () => {
-  // PostgreSQL: a fresh schema starts in a fraction of a second where embedded PGlite takes seconds.
-  w = await PushWorld.start({ idp: { storage: 'postgres' } });
-  subscription = w.pushService.createSubscription();
-  phone = await launchBrowser({ permissions: ['notifications'], initScripts: [pushSubscriptionDouble({ endpoint: subscription.endpoint, keys: subscription.keys })] });
+  // The default report mute (20 minutes): the report test shows its effect.
+  w = await startPwaWorld({ env: { PUSH_MUTE_AFTER_REPORT: '1200' } });
+  users = await launchUserBrowsers();
 }, 60_000);
 
+afterEach(async () => {
+  for (const b of open.splice(0)) await b.close();
+});
+
 afterAll(async () => {
-  await phone?.close();
+  await users?.close();
   await w?.close();
 });
 
-describe('the PWA with the real IdP', () => {
-  it('enrolls from the IdP’s enrollment link, then sends its push subscription', async () => {
-    const { page } = phone;
-    const offer = await w.t.idp.deviceService.issueEnrollment(w.accountId, 'test');
-    await page.goto(offer.url);
-    await page.getByTestId('enroll-submit').click();
-    await page.getByTestId('enroll-done').waitFor();
-    await expect(page.getByTestId('enroll-push').textContent()).resolves.toMatch(/Notifications are on/);
-    const [device] = await w.t.idp.deviceService.listDevices(w.accountId);
-    expect(device).toMatchObject({ name: 'Chrome on Linux', pushStatus: 'active', push: { endpoint: subscription.endpoint } });
-    deviceId = device!.id;
-    await page.getByTestId('enroll-finish').click();
-  });
+async function userAtDemo(): Promise<Browser> {
+  const user = await users.open();
+  open.push(user);
+  return user;
+}
 
-  it('a passcode from the home screen signs in at the login page', async () => {
-    const { code } = await shownCode(phone.page);
-    const { browser, uid, verifier, state } = await w.startSignIn();
-    const form = await browser.go(`/interaction/${uid}/passcode`);
-    const done = await browser.submit(form.body, /\/passcode$/, { passcode: code });
-    expect(done.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
-    expect((await w.tokens(done.url, verifier, state)).claims()!.amr).toEqual(['pwd', 'otp', 'mfa']);
-  });
+interface Phone {
+  browser: Browser;
+  enrolled: Enrolled;
+  subscription: MintedSubscription | null;
+  /** Hands the IdP's push for `cid` to the service worker and waits for its notification. */
+  receive(cid: string): Promise<void>;
+}
 
-  it('a push sign-in: notification, Approve opens the request, the right number approves, the login page continues', async () => {
-    const { page, context } = phone;
-    await waitForController(page);
-    const worker = await serviceWorker(context, '/pwa/');
-    const push = await pushSession(page);
+/**
+ * A phone for one test, enrolled for `user` from the IdP's link. With `push`, notifications are
+ * allowed and pushManager.subscribe returns a subscription of the push-service double; without,
+ * the app is in poll mode.
+ */
+async function enrolledPhone(user: User, opts: { push: boolean } = { push: true }): Promise<Phone> {
+  const sub = opts.push ? phoneSubscription(w) : null;
+  const browser = await launchBrowser(sub ? { permissions: ['notifications'], initScripts: [sub.initScript] } : {});
+  open.push(browser);
+  const enrolled = await enrollFromLink(browser.page, w, { user, expectPush: opts.push ? /Notifications are on/ : /Notifications are off/ });
+  if (!sub) return { browser, enrolled, subscription: null, receive: () => Promise.reject(new Error('poll mode')) };
+  await waitForController(browser.page);
+  const worker = await serviceWorker(browser.context, '/pwa/');
+  const channel = await pushSession(browser.page);
+  return {
+    browser,
+    enrolled,
+    subscription: sub.subscription,
+    async receive(cid) {
+      const message = await pushMessage(w, sub.subscription, cid);
+      await channel.deliver(enrolled.issuer, `${enrolled.issuer}/pwa/`, message.payload);
+      await eventually(() => notifications(worker), (list) => list.some((n) => n.tag === cid));
+    },
+  };
+}
 
-    const { browser, next, uid, verifier, state } = await w.startSignIn();
-    const wait = await browser.submit(next.body, /\/push$/, {});
-    const number = matchNumberOf(wait.body)!;
-    const message = await w.pushService.waitForMessage(subscription.id, 5000);
-    const cid = (message.payload as { cid: string }).cid;
-    expect(message.payload).toMatchObject({ deviceId, issuer: w.t.url, numberMatching: true });
+/** The challenge the IdP made for the sign-in on the user's waiting page (/interaction/<uid>/wait). */
+async function pendingCid(user: User, page: Page): Promise<string> {
+  const uid = new URL(page.url()).pathname.split('/')[2];
+  const challenge = (await w.t.idp.challenges.listPending(user.id)).find((c) => c.interactionUid === uid);
+  if (!challenge) throw new Error(`no pending challenge for ${user.username}'s sign-in ${uid}`);
+  return challenge.id;
+}
 
-    await push.deliver(w.t.url, `${w.t.url}/pwa/`, message.payload);
-    const shown = (await eventually(() => notifications(worker), (list) => list.some((n) => n.tag === cid))).find((n) => n.tag === cid)!;
-    expect(shown.title).toBe('Sign-in request');
-    expect(shown.body).toContain('Test RP');
+describe('a push sign-in at the demo app, answered on the phone', () => {
+  it('enroll from the link, sign in, the push reaches the worker, the right number approves, the demo app shows amr', async () => {
+    const user = alice(w);
+    const phone = await enrolledPhone(user);
+    const { page } = phone.browser;
+    const device = await deviceRow(w, phone.enrolled.deviceId);
+    expect(device).toMatchObject({ name: 'Chrome on Linux', pushStatus: 'active', push: { endpoint: phone.subscription!.endpoint } });
+    await screenshot(page, 'phone-home');
 
-    // Number matching is on: Approve opens the request page rather than answering blind.
-    await clickNotification(worker, cid, 'approve');
+    const browser = await userAtDemo();
+    await openDemoSignIn(browser.page, w.t.url);
+    await expect(browser.page.locator('.sub').textContent()).resolves.toMatch(/Demo App/);
+    await screenshot(browser.page, 'login');
+    await typePassword(browser.page, user.username, PushWorld.password);
+    const longPoll = browser.page.waitForRequest((req) => req.url().endsWith('/push/status'));
+    const number = await sendPushFromPage(browser.page);
+    expect(number).toEqual(expect.any(Number));
+    await longPoll; // the waiting page's script is waiting on the IdP
+    await screenshot(browser.page, 'waiting');
+
+    const cid = await pendingCid(user, browser.page);
+    const message = await pushMessage(w, phone.subscription!, cid);
+    expect(message.payload).toMatchObject({ deviceId: phone.enrolled.deviceId, issuer: w.t.url, app: 'Demo App', numberMatching: true });
+    // The subscription the app made carries the key the IdP signs its pushes with.
+    expect(message.vapidKey).toBe(phone.enrolled.response.vapidPublicKey);
+    await phone.receive(cid);
+    const worker = await serviceWorker(phone.browser.context, '/pwa/');
+    const shown = (await notifications(worker)).find((n) => n.tag === cid)!;
+    expect(shown).toMatchObject({ title: 'Sign-in request', actions: [{ action: 'approve', title: 'Approve' }, { action: 'deny', title: 'Deny' }] });
+    expect(shown.body).toMatch(/^Demo App · 127\.0\.0\.1 · \d{1,2}:\d{2}/);
+
+    // Tapping the notification opens its request page, which shows what the IdP says.
+    await clickNotification(worker, cid);
     await page.waitForURL((url) => url.searchParams.get('request') === cid);
-    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Test RP');
+    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Demo App');
+    await page.getByTestId(`number-${number}`).waitFor();
+    await screenshot(page, 'phone-request');
     await page.getByTestId(`number-${number}`).click();
     await page.getByTestId('approve').click();
-    // The typed passcode above used this step without the app knowing: the IdP answers
-    // otp_replayed once and the app retries with the next step.
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
 
-    const status = (await (await browser.request(`/interaction/${uid}/push/status`, { headers: { accept: 'application/json' } })).json()) as { status: string; next: string };
-    expect(status.status).toBe('approved');
-    const done = await browser.go(status.next);
-    const tokens = await w.tokens(done.url, verifier, state);
-    expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
-    expect(tokens.claims()!.sub).toBe(w.accountId);
+    // The waiting page continues by itself to the demo app, which got an ID token with the push's amr.
+    expect(await signedInAmr(browser.page)).toBe('pwd otp swk mfa');
+    expect(new URL(browser.page.url()).pathname).toBe('/demo/callback');
+    await screenshot(browser.page, 'signed-in');
+    expect((await challengeAt(w, cid)).resolution).toMatchObject({ status: 'approved', deviceId: phone.enrolled.deviceId, decision: 'approve', amr: ['otp', 'swk'] });
+    expect(await auditFor(w, 'push.approved', cid)).toHaveLength(1);
+    expect(phone.browser.errors).toEqual([]);
+    expect(browser.errors).toEqual([]);
   });
 
-  it('Deny on the notification denies the sign-in without opening anything', async () => {
-    const { context } = phone;
-    const worker = await serviceWorker(context, '/pwa/');
-    const push = await pushSession(phone.page);
-    const { browser, next, uid } = await w.startSignIn();
-    await browser.submit(next.body, /\/push$/, {});
-    const message = await w.pushService.waitForMessage(subscription.id, 5000);
-    const cid = (message.payload as { cid: string }).cid;
-    await push.deliver(w.t.url, `${w.t.url}/pwa/`, message.payload);
-    await eventually(() => notifications(worker), (list) => list.some((n) => n.tag === cid));
-    await clickNotification(worker, cid, 'deny');
-    const status = await eventually(
-      async () => (await (await browser.request(`/interaction/${uid}/push/status`, { headers: { accept: 'application/json' } })).json()) as { status: string },
-      (s) => s.status !== 'pending',
-      10_000,
-    );
-    expect(status.status).toBe('denied');
+  it('Deny on the notification: the worker answers, nothing opens, and the waiting page says not approved', async () => {
+    const user = await newUser(w);
+    const phone = await enrolledPhone(user);
+    const browser = await userAtDemo();
+    await openDemoSignIn(browser.page, w.t.url);
+    await typePassword(browser.page, user.username, PushWorld.password);
+    await sendPushFromPage(browser.page);
+    const cid = await pendingCid(user, browser.page);
+    await phone.receive(cid);
+    const urlBefore = phone.browser.page.url();
+    await clickNotification(await serviceWorker(phone.browser.context, '/pwa/'), cid, 'deny');
+
+    await browser.page.getByRole('heading', { name: 'Sign-in not approved' }).waitFor({ timeout: 10_000 });
+    await expect(browser.page.locator('#result').textContent()).resolves.toBe('The request was denied on your phone.');
+    await screenshot(browser.page, 'denied');
+    expect(phone.browser.page.url()).toBe(urlBefore);
+    expect((await challengeAt(w, cid)).resolution).toMatchObject({ status: 'denied', decision: 'deny', reason: 'denied', amr: [] });
+    expect(await auditFor(w, 'push.denied', cid)).toHaveLength(1);
   });
 
-  it('logged no console error', () => {
-    expect(phone.errors).toEqual([]);
+  it('Deny and report: the user is told, the IdP records the report, and the account gets no more pushes for now', async () => {
+    const user = await newUser(w);
+    const phone = await enrolledPhone(user);
+    const { page } = phone.browser;
+    const browser = await userAtDemo();
+    await openDemoSignIn(browser.page, w.t.url);
+    await typePassword(browser.page, user.username, PushWorld.password);
+    await sendPushFromPage(browser.page);
+    const cid = await pendingCid(user, browser.page);
+    await phone.receive(cid);
+    await clickNotification(await serviceWorker(phone.browser.context, '/pwa/'), cid);
+    await page.getByRole('button', { name: 'Deny and report' }).click();
+    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Denied and reported/);
+
+    await browser.page.getByRole('heading', { name: 'Sign-in not approved' }).waitFor({ timeout: 10_000 });
+    await expect(browser.page.locator('#result').textContent()).resolves.toMatch(/You denied the request and reported it/);
+    expect((await challengeAt(w, cid)).resolution).toMatchObject({ status: 'denied', decision: 'report', reason: 'reported' });
+    expect(await auditFor(w, 'push.reported', cid)).toHaveLength(1);
+
+    // Whoever is at this browser gets no further push; a new sign-in finds the account muted.
+    await browser.page.locator('#send-again').click();
+    await expect(browser.page.locator('#notice').textContent()).resolves.toMatch(/reported as not yours/);
+    const again = await userAtDemo();
+    await openDemoSignIn(again.page, w.t.url);
+    await typePassword(again.page, user.username, PushWorld.password);
+    await again.page.locator('#send-push').click();
+    await expect(again.page.locator('#notice').textContent()).resolves.toMatch(/paused for a while/);
+    expect(await w.t.idp.challenges.listPending(user.id)).toEqual([]);
+  });
+
+  it('number matching: a wrong number denies the sign-in, on the phone and on the waiting page', async () => {
+    const user = await newUser(w);
+    const phone = await enrolledPhone(user);
+    const { page } = phone.browser;
+    const browser = await userAtDemo();
+    await openDemoSignIn(browser.page, w.t.url);
+    await typePassword(browser.page, user.username, PushWorld.password);
+    const number = await sendPushFromPage(browser.page);
+    const cid = await pendingCid(user, browser.page);
+    await phone.receive(cid);
+    // Approve on a number-matching request opens the page instead of answering blind.
+    await clickNotification(await serviceWorker(phone.browser.context, '/pwa/'), cid, 'approve');
+    await page.waitForURL((url) => url.searchParams.get('request') === cid);
+    await page.getByTestId(`number-${number}`).waitFor();
+    const choices = (await page.getByRole('group', { name: 'Choose the number shown on the sign-in screen' }).getByRole('button').allTextContents()).map(Number);
+    expect(choices).toHaveLength(3);
+    expect(choices).toContain(number);
+    const wrong = choices.find((n) => n !== number)!;
+    await page.getByTestId(`number-${wrong}`).click();
+    await page.getByTestId('approve').click();
+    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/not the one on the sign-in screen/);
+
+    await browser.page.getByRole('heading', { name: 'Sign-in not approved' }).waitFor({ timeout: 10_000 });
+    await expect(browser.page.locator('#result').textContent()).resolves.toBe('The number chosen on the phone did not match. The request was denied.');
+    expect((await challengeAt(w, cid)).resolution).toMatchObject({ status: 'denied', decision: 'approve', reason: 'wrong_number', amr: [] });
+    await expect(browser.page.locator('#signed-in').count()).resolves.toBe(0);
+  });
+
+  it('poll mode (no push subscription): the open app lists the request, and its approval signs the user in', async () => {
+    const user = await newUser(w);
+    const phone = await enrolledPhone(user, { push: false });
+    const { page } = phone.browser;
+    expect(phone.enrolled.request.push).toBeNull();
+    expect(await deviceRow(w, phone.enrolled.deviceId)).toMatchObject({ pushStatus: 'none', push: null });
+    await expect(page.getByTestId('push-state').textContent()).resolves.toMatch(/Poll mode/);
+    expect(phone.enrolled.response.policy.pollIntervalSeconds).toBe(2);
+
+    const browser = await userAtDemo();
+    await openDemoSignIn(browser.page, w.t.url);
+    await typePassword(browser.page, user.username, PushWorld.password);
+    const number = await sendPushFromPage(browser.page);
+    const cid = await pendingCid(user, browser.page);
+    // The app asks every policy.pollIntervalSeconds (2 s here) while open.
+    await page.getByTestId(`pending-${cid}`).waitFor({ timeout: 6000 });
+    await page.getByTestId(`pending-${cid}`).getByRole('button', { name: 'Review' }).click();
+    await page.getByTestId(`number-${number}`).click();
+    await page.getByTestId('approve').click();
+    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
+    expect(await signedInAmr(browser.page)).toBe('pwd otp swk mfa');
+    // Nothing was pushed: the device has no subscription.
+    expect(w.pushService.messages.some((m) => m.payload.cid === cid)).toBe(false);
+  });
+
+  it('a passcode read off the offline app, typed at the login page, signs in', async () => {
+    const user = await newUser(w);
+    const phone = await enrolledPhone(user);
+    const { page, context } = phone.browser;
+    await context.setOffline(true);
+    await page.reload(); // from the worker's cache
+    const shown = await shownCode(page);
+    expect(isCodeOf(phone.enrolled.secret, shown)).toBe(true);
+
+    const browser = await userAtDemo();
+    await openDemoSignIn(browser.page, w.t.url);
+    await typePassword(browser.page, user.username, PushWorld.password);
+    await browser.page.locator('#use-passcode').click();
+    await browser.page.locator('#passcode').fill(shown.code);
+    await browser.page.getByRole('button', { name: 'Continue' }).click();
+    expect(await signedInAmr(browser.page)).toBe('pwd otp mfa');
+    expect((await deviceRow(w, phone.enrolled.deviceId)).lastOtpStep).toBeGreaterThan(0);
+    await context.setOffline(false);
+  });
+
+  it('a device revoked at the IdP: its answer is refused, the app says so, offers to enroll again, and the new enrollment works', async () => {
+    const user = await newUser(w);
+    const phone = await enrolledPhone(user);
+    const { page } = phone.browser;
+    // A request reaches the phone, then the phone is reported lost and revoked.
+    const browser = await userAtDemo();
+    await openDemoSignIn(browser.page, w.t.url);
+    await typePassword(browser.page, user.username, PushWorld.password);
+    await sendPushFromPage(browser.page);
+    const cid = await pendingCid(user, browser.page);
+    await phone.receive(cid);
+    expect((await w.t.idp.deviceService.revokeDevice(user.id, phone.enrolled.deviceId)).status).toBe('revoked');
+
+    await clickNotification(await serviceWorker(phone.browser.context, '/pwa/'), cid);
+    await page.waitForURL((url) => url.searchParams.get('request') === cid);
+    await expect(page.getByTestId('request-message').textContent()).resolves.toMatch(/removed from your account by the sign-in server/);
+    expect((await challengeAt(w, cid)).status).toBe('pending');
+
+    await page.goto(`${w.t.url}/pwa/`);
+    const card = page.locator(`[data-account="${phone.enrolled.key}"]`);
+    await expect(card.getByRole('alert').textContent()).resolves.toMatch(/removed from your account by the sign-in server/);
+    await expect(card.getByTestId('code').count()).resolves.toBe(0);
+    await screenshot(page, 'phone-revoked');
+    await card.getByRole('button', { name: 'Enroll again' }).click();
+    await expect(page.getByTestId('issuer').inputValue()).resolves.toBe(w.t.url);
+
+    // A new code from the IdP, typed in: a new device, and the push sign-in works again.
+    const offer = await w.t.idp.deviceService.issueEnrollment(user.id, 'test');
+    await page.getByLabel('Enrollment code').fill(offer.code);
+    const exchange = enrollmentExchange(page);
+    await page.getByTestId('enroll-submit').click();
+    const { response } = await exchange;
+    await page.getByTestId('enroll-done').waitFor();
+    expect(response.deviceId).not.toBe(phone.enrolled.deviceId);
+    expect(await deviceRow(w, response.deviceId)).toMatchObject({ status: 'active', pushStatus: 'active' });
+    await page.getByTestId('enroll-finish').click();
+
+    const again = await userAtDemo();
+    await openDemoSignIn(again.page, w.t.url);
+    await typePassword(again.page, user.username, PushWorld.password);
+    const number = await sendPushFromPage(again.page);
+    const cid2 = await pendingCid(user, again.page);
+    await pushMessage(w, phone.subscription!, cid2);
+    expect(w.pushService.messages.filter((m) => m.payload.cid === cid2).map((m) => m.payload.deviceId)).toEqual([response.deviceId]);
+    await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: cid2, issuer: w.t.url, device: response.deviceId })}`);
+    await page.getByTestId(`number-${number}`).click();
+    await page.getByTestId('approve').click();
+    expect(await signedInAmr(again.page)).toBe('pwd otp swk mfa');
+    expect((await resolved(w, cid2)).resolution?.deviceId).toBe(response.deviceId);
   });
 });

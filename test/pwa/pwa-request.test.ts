@@ -1,115 +1,142 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { launchBrowser, servePwa, type Browser, type Served } from '../support/browser.js';
-import { createFakeDeviceApi, totpForStep, type FakeDevice, type FakeDeviceApi } from './fake-device-api.js';
-import { enrollViaLink, eventually, storedAccounts } from './flows.js';
+import { launchBrowser, type Browser } from '../support/browser.js';
+import type { PushWorld } from '../support/push-world.js';
+import { auditEvents } from '../signin/helpers.js';
+import { eventually, shownCode, storedAccounts } from './flows.js';
+import {
+  answered,
+  challengeAt,
+  deviceRow,
+  enrollFromLink,
+  finishAtRp,
+  newUser,
+  pushSignIn,
+  startPwaWorld,
+  type Enrolled,
+} from './world.js';
 
 /**
- * The request page and the account's life: what asks to sign in, number matching (a wrong pick
- * denies), deny and report, expired and answered requests, poll mode, revocation, removal.
+ * The request page and the account's life, against the real IdP: what asks to sign in, number
+ * matching (a wrong pick denies), deny and report, expired and answered requests, poll mode,
+ * removal and revocation. The phone has no notification permission: it is in poll mode.
  */
 
-let served: Served;
-let api: FakeDeviceApi;
+let w: PushWorld;
 let phone: Browser;
-let device: FakeDevice;
+let device: Enrolled;
 
 beforeAll(async () => {
-  api = createFakeDeviceApi();
-  api.policy.numberMatching = true;
-  served = await servePwa(api.routes());
-  api.issuer = served.origin;
-  // No notification permission: the account is in poll mode.
+  w = await startPwaWorld(); // the test RP asks for number matching (the default)
   phone = await launchBrowser();
-  device = await enrollViaLink(phone.page, api, 'acc-alice', { expectPush: /Notifications are off/ });
-});
+  device = await enrollFromLink(phone.page, w, { expectPush: /Notifications are off/ });
+}, 60_000);
 
 afterAll(async () => {
   await phone?.close();
-  await served?.close();
+  await w?.close();
 });
 
-const requestUrl = (cid: string, d = device) => `${served.origin}/pwa/?${new URLSearchParams({ request: cid, issuer: served.origin, device: d.id })}`;
+const requestUrl = (cid: string, d: Pick<Enrolled, 'deviceId'> = device) => `${w.t.url}/pwa/?${new URLSearchParams({ request: cid, issuer: w.t.url, device: d.deviceId })}`;
 
 describe('request page', () => {
-  it('shows who asks, and with number matching three numbers: the right one approves', async () => {
+  it('shows who asks, and the three numbers of the IdP: the right one approves; the page then says it was answered', async () => {
     const { page } = phone;
-    const c = api.createChallenge('acc-alice', { app: 'Payroll', ip: '198.51.100.4', browser: 'Firefox on Windows', numberMatching: true });
-    await page.goto(requestUrl(c.id));
-    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Payroll');
-    await page.getByText('198.51.100.4').waitFor();
-    await page.getByText('Firefox on Windows').waitFor();
+    const s = await pushSignIn(w);
+    const challenge = await challengeAt(w, s.cid);
+    await page.goto(requestUrl(s.cid));
+    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Test RP');
+    await page.getByText(challenge.ip, { exact: true }).waitFor();
+    await page.getByText(challenge.browser, { exact: true }).waitFor();
     const numbers = page.getByRole('group', { name: 'Choose the number shown on the sign-in screen' }).getByRole('button');
-    await expect(numbers.allTextContents()).resolves.toEqual(c.numberChoices!.map(String));
+    await expect(numbers.allTextContents()).resolves.toEqual(challenge.numberChoices!.map(String));
     const approve = page.getByRole('button', { name: 'Approve' });
     await expect(approve.isDisabled()).resolves.toBe(true);
 
-    await page.getByTestId(`number-${c.matchNumber}`).click();
-    await expect(page.getByTestId(`number-${c.matchNumber}`).getAttribute('aria-pressed')).resolves.toBe('true');
+    await page.getByTestId(`number-${s.number}`).click();
+    await expect(page.getByTestId(`number-${s.number}`).getAttribute('aria-pressed')).resolves.toBe('true');
     await approve.click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
-    const answer = api.answers.find((a) => a.cid === c.id)!;
-    expect(answer).toMatchObject({ outcome: 'approved', claims: { decision: 'approve', number: c.matchNumber, nonce: c.nonce } });
-    expect(answer.claims.otp).toBe(totpForStep(device.secret, answer.step));
+    expect((await finishAtRp(w, s)).amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
+
+    await page.reload();
+    await expect(page.getByTestId('request-message').textContent()).resolves.toMatch(/already approved/);
+    await expect(page.getByTestId('approve').count()).resolves.toBe(0);
   });
 
   it('a wrong number denies the sign-in and says so', async () => {
     const { page } = phone;
-    const c = api.createChallenge('acc-alice', { numberMatching: true });
-    const wrong = c.numberChoices!.find((n) => n !== c.matchNumber)!;
-    await page.goto(requestUrl(c.id));
+    const s = await pushSignIn(w);
+    const wrong = (await challengeAt(w, s.cid)).numberChoices!.find((n) => n !== s.number)!;
+    await page.goto(requestUrl(s.cid));
     await page.getByTestId(`number-${wrong}`).click();
     await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/not the one on the sign-in screen/);
-    expect(api.answers.find((a) => a.cid === c.id)!.outcome).toBe('wrong_number');
+    expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'wrong_number' });
   });
 
   it('Deny and report denies and reports', async () => {
     const { page } = phone;
     // Another account: alice's last two answers took both TOTP steps this app may use right now.
-    const carol = await enrollViaLink(page, api, 'acc-bob');
-    const c = api.createChallenge('acc-bob', { numberMatching: false });
-    await page.goto(requestUrl(c.id, carol));
+    const carol = await newUser(w, 'Carol');
+    const carolDevice = await enrollFromLink(page, w, { user: carol });
+    const s = await pushSignIn(w, carol);
+    await page.goto(requestUrl(s.cid, carolDevice));
     await page.getByRole('button', { name: 'Deny and report' }).click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/reported/);
-    expect(api.answers.find((a) => a.cid === c.id)).toMatchObject({ outcome: 'reported', claims: { decision: 'report' } });
-    expect(api.answers.find((a) => a.cid === c.id)!.claims).not.toHaveProperty('number');
+    expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'reported' });
+    expect((await challengeAt(w, s.cid)).resolution).toMatchObject({ decision: 'report', deviceId: carolDevice.deviceId });
+    expect((await auditEvents(w, 'push.reported')).map((e) => e.detail.challengeId)).toContain(s.cid);
   });
 
   it('a third answer within one 30 s step says it waits for the next passcode, then is accepted', async () => {
     const { page } = phone;
-    const steps = api.answers.filter((a) => api.challenges.get(a.cid)!.accountId === 'acc-alice').map((a) => a.step);
-    const c = api.createChallenge('acc-alice', { numberMatching: false });
-    await page.goto(requestUrl(c.id));
+    const before = (await deviceRow(w, device.deviceId)).lastOtpStep;
+    const s = await pushSignIn(w);
+    await page.goto(requestUrl(s.cid));
+    await page.getByTestId('deny').waitFor();
+    // Every text the progress line shows, however briefly (the wait may be short).
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { progressSeen: string[] }).progressSeen = seen;
+      new MutationObserver(() => {
+        const text = document.querySelector('[data-testid="request-progress"]')?.textContent;
+        if (text && seen.at(-1) !== text) seen.push(text);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    const at = Date.now();
     await page.getByTestId('deny').click();
-    // alice answered twice just now (steps T and T+1) unless a step boundary fell in between.
-    if (steps.length === 2 && steps[1] === steps[0]! + 1 && Math.floor(Date.now() / 30_000) < steps[1]!) {
-      await expect(page.getByTestId('request-progress').textContent()).resolves.toMatch(/next one in \d+ s/);
-    }
     await page.getByTestId('request-result').waitFor({ timeout: 35_000 });
-    const answer = api.answers.find((a) => a.cid === c.id)!;
-    expect(answer.outcome).toBe('denied');
-    expect(answer.step).toBeGreaterThan(Math.max(...steps));
+    expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'denied' });
+    expect((await deviceRow(w, device.deviceId)).lastOtpStep).toBeGreaterThan(before);
+    // alice answered twice just now (steps T and T+1) unless a step boundary fell in between: if
+    // the IdP's clock was still in T, well before its end, the app had to wait for T+1.
+    const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
+    if (before === Math.floor(at / 30_000) + 1 && at % 30_000 < 28_000) {
+      expect(seen).toContainEqual(expect.stringMatching(/next one in \d+ s/));
+    }
   }, 45_000);
 
-  it('says when a request has expired, and offers no answer', async () => {
+  it('says when a request has expired (the sign-in was finished with a passcode), and offers no answer', async () => {
     const { page } = phone;
-    const c = api.createChallenge('acc-alice', { ttlMs: 1 });
-    await page.goto(requestUrl(c.id));
+    const dave = await newUser(w, 'Dave');
+    const daveDevice = await enrollFromLink(page, w, { user: dave });
+    const s = await pushSignIn(w, dave);
+    // The user types the passcode instead: the sign-in ends, and the IdP withdraws its push.
+    const card = page.locator(`[data-account="${daveDevice.key}"]`);
+    const code = await card.getByTestId('code').and(page.locator('[data-code]')).evaluate((el) => (el as HTMLElement).dataset.code!);
+    const form = await s.browser.go(`/interaction/${s.uid}/passcode`);
+    const done = await s.browser.submit(form.body, /\/passcode$/, { passcode: code });
+    expect((await w.tokens(done.url, s.verifier, s.state)).claims()!.amr).toEqual(['pwd', 'otp', 'mfa']);
+    expect((await challengeAt(w, s.cid)).status).toBe('expired');
+
+    await page.goto(requestUrl(s.cid, daveDevice));
     await expect(page.getByTestId('request-message').textContent()).resolves.toMatch(/expired/);
     await expect(page.getByTestId('approve').count()).resolves.toBe(0);
   });
 
-  it('says when a request was already answered', async () => {
-    const { page } = phone;
-    const c = api.createChallenge('acc-alice');
-    c.status = 'approved';
-    await page.goto(requestUrl(c.id));
-    await expect(page.getByTestId('request-message').textContent()).resolves.toMatch(/already approved/);
-  });
-
   it('says so for a request of an account that is not on this phone', async () => {
     const { page } = phone;
-    await page.goto(requestUrl('nope', { ...device, id: 'dev_unknown' }));
+    await page.goto(requestUrl('nope', { deviceId: 'dev_unknown' }));
     await expect(page.getByTestId('request-message').textContent()).resolves.toMatch(/not on this device/);
   });
 });
@@ -117,39 +144,45 @@ describe('request page', () => {
 describe('poll mode and the account’s life', () => {
   it('polls while open: a new request appears on the home screen and Review opens it', async () => {
     const { page } = phone;
-    await page.goto(`${served.origin}/pwa/`);
+    await page.goto(`${w.t.url}/pwa/`);
     await expect(page.getByTestId('push-state').first().textContent()).resolves.toMatch(/Poll mode/);
-    const c = api.createChallenge('acc-alice', { app: 'Git' });
-    // policy.pollIntervalSeconds is 2 in the double.
-    await page.getByTestId(`pending-${c.id}`).waitFor({ timeout: 5000 });
-    await page.getByTestId(`pending-${c.id}`).getByRole('button', { name: 'Review' }).click();
-    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Git');
+    await shownCode(page); // the home screen is up
+    const s = await pushSignIn(w);
+    // POLL_INTERVAL is 2 s in these worlds.
+    await page.getByTestId(`pending-${s.cid}`).waitFor({ timeout: 6000 });
+    await page.getByTestId(`pending-${s.cid}`).getByRole('button', { name: 'Review' }).click();
+    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Test RP');
+    await page.getByTestId(`number-${s.number}`).waitFor();
   });
 
-  it('removing an account deletes its keys here and unregisters the device', async () => {
+  it('removing an account deletes its keys here and unregisters the device at the IdP', async () => {
     const { page } = phone;
-    const bob = await enrollViaLink(page, api, 'acc-bob');
+    const bob = await newUser(w, 'Bob');
+    const bobDevice = await enrollFromLink(page, w, { user: bob });
     const before = await page.getByTestId('account').count();
-    const card = page.locator(`[data-account="${served.origin} ${bob.id}"]`);
+    const card = page.locator(`[data-account="${bobDevice.key}"]`);
     await card.getByTestId('remove').click();
+    const unregistered = page.waitForResponse((res) => res.url() === `${w.t.url}/api/device` && res.request().method() === 'DELETE');
     await card.getByTestId('confirm-remove').click();
+    expect((await unregistered).status()).toBe(200);
     await eventually(() => page.getByTestId('account').count(), (n) => n === before - 1);
-    expect(bob.revoked).toBe(true);
-    expect(api.log).toContainEqual({ method: 'DELETE', path: '/api/device', status: 200 });
+    expect((await deviceRow(w, bobDevice.deviceId)).status).toBe('revoked');
+    expect((await auditEvents(w, 'device.revoked')).find((e) => e.detail.deviceId === bobDevice.deviceId)?.detail.by).toBe('device');
     const stored = await storedAccounts(page);
-    expect(stored.map((a) => a.deviceId)).not.toContain(bob.id);
-    expect(stored.map((a) => a.deviceId)).toContain(device.id);
+    expect(stored.map((a) => a.deviceId)).not.toContain(bobDevice.deviceId);
+    expect(stored.map((a) => a.deviceId)).toContain(device.deviceId);
   });
 
   it('a device revoked at the IdP is told so and offered a new enrollment', async () => {
     const { page } = phone;
-    device.revoked = true;
-    await page.goto(`${served.origin}/pwa/`);
-    const card = page.locator(`[data-account="${served.origin} ${device.id}"]`);
+    await w.t.idp.deviceService.revokeDevice(w.accountId, device.deviceId);
+    await page.goto(`${w.t.url}/pwa/`);
+    const card = page.locator(`[data-account="${device.key}"]`);
     await expect(card.getByRole('alert').textContent()).resolves.toMatch(/removed from your account by the sign-in server/);
+    expect(phone.httpErrors.some((line) => line.includes('status of 401'))).toBe(true);
     await card.getByRole('button', { name: 'Enroll again' }).click();
-    await expect(page.getByTestId('issuer').inputValue()).resolves.toBe(served.origin);
-    const stored = (await storedAccounts(page)).find((a) => a.deviceId === device.id);
+    await expect(page.getByTestId('issuer').inputValue()).resolves.toBe(w.t.url);
+    const stored = (await storedAccounts(page)).find((a) => a.deviceId === device.deviceId);
     expect(stored!.revoked).toBe(true);
   });
 

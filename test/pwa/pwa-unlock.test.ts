@@ -1,53 +1,50 @@
-import { createHash, verify } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { launchBrowser, servePwa, virtualAuthenticator, type Browser, type Served } from '../support/browser.js';
-import { createFakeDeviceApi, totpForStep, webauthnChallengeFor, type FakeDevice, type FakeDeviceApi } from './fake-device-api.js';
-import { enrollViaLink, shownCode, storedAccounts } from './flows.js';
+import type { Request } from 'playwright-core';
+import { launchBrowser, virtualAuthenticator, type Browser } from '../support/browser.js';
+import type { PushWorld } from '../support/push-world.js';
+import { shownCode, storedAccounts } from './flows.js';
+import { challengeAt, deviceRow, enrollFromLink, enrollmentExchange, finishAtRp, isCodeOf, pushSignIn, startPwaWorld, type Enrolled } from './world.js';
 
 /**
- * Unlock per server policy. 'pin': nothing readable is stored, nothing is shown or signed without
- * the PIN, and a wrong PIN opens nothing. 'webauthn': a user-verifying platform authenticator is
- * registered at enrollment and every answer carries an assertion bound to the request.
+ * Unlock per server policy (DEVICE_UNLOCK), against the real IdP. 'pin': nothing readable is
+ * stored, nothing is shown or signed without the PIN, and a wrong PIN opens nothing. 'webauthn': a
+ * user-verifying platform authenticator (Chromium's virtual one) is registered at enrollment, its
+ * key goes to the IdP, and every approval carries an assertion bound to the request, which the IdP
+ * checks; the relying app's tokens then say `user`.
  */
 
-let served: Served;
-let api: FakeDeviceApi;
-
-beforeAll(async () => {
-  api = createFakeDeviceApi();
-  served = await servePwa(api.routes());
-  // WebAuthn refuses an IP address as relying-party id: this file talks to localhost.
-  api.issuer = served.origin.replace('127.0.0.1', 'localhost');
-});
-
-afterAll(async () => {
-  await served?.close();
-});
-
-const requestUrl = (cid: string, d: FakeDevice) => `${api.issuer}/pwa/?${new URLSearchParams({ request: cid, issuer: api.issuer, device: d.id })}`;
-
-function inStep(secret: string, shown: { code: string; at: number }): boolean {
-  const step = Math.floor(shown.at / 30_000);
-  return [totpForStep(secret, step), totpForStep(secret, step - 1)].includes(shown.code);
+/** Device-API calls the page makes, in order (method and path). */
+function recordDeviceApi(page: Browser['page']): { calls: string[]; stop(): void } {
+  const calls: string[] = [];
+  const listener = (req: Request) => {
+    const url = new URL(req.url());
+    if (url.pathname.startsWith('/api/device')) calls.push(`${req.method()} ${url.pathname}`);
+  };
+  page.on('request', listener);
+  return { calls, stop: () => page.off('request', listener) };
 }
 
 describe("unlock policy 'pin'", () => {
+  let w: PushWorld;
   let phone: Browser;
-  let device: FakeDevice;
+  let device: Enrolled;
   const PIN = '482916';
 
   beforeAll(async () => {
-    api.policy.unlock = 'pin';
+    w = await startPwaWorld({ env: { DEVICE_UNLOCK: 'pin' } });
     phone = await launchBrowser();
-    device = await enrollViaLink(phone.page, api, 'acc-alice', { pin: PIN });
-  });
+    device = await enrollFromLink(phone.page, w, { pin: PIN });
+  }, 60_000);
 
   afterAll(async () => {
-    api.policy.unlock = 'none';
     await phone?.close();
+    await w?.close();
   });
 
-  it('stores only sealed keys: no CryptoKey and no readable secret in IndexedDB', async () => {
+  it('the IdP’s policy says pin; the app stores only sealed keys: no CryptoKey and no readable secret', async () => {
+    expect(device.response.policy.unlock).toBe('pin');
+    expect((await deviceRow(w, device.deviceId)).unlock).toBe('pin');
     const [stored] = await storedAccounts(phone.page);
     const json = JSON.stringify(stored);
     expect(stored!.secrets).toMatchObject({ kind: 'pin', iterations: expect.any(Number) });
@@ -57,7 +54,7 @@ describe("unlock policy 'pin'", () => {
   });
 
   it('shows the passcode right after enrollment (the PIN was just typed)', async () => {
-    expect(inStep(device.secret, await shownCode(phone.page))).toBe(true);
+    expect(isCodeOf(device.secret, await shownCode(phone.page))).toBe(true);
   });
 
   it('after a restart shows no passcode until the PIN is entered; a wrong PIN opens nothing', async () => {
@@ -71,25 +68,28 @@ describe("unlock policy 'pin'", () => {
     await expect(page.getByTestId('code').count()).resolves.toBe(0);
     await page.getByTestId('pin-input').fill(PIN);
     await page.getByTestId('pin-submit').click();
-    expect(inStep(device.secret, await shownCode(page))).toBe(true);
+    expect(isCodeOf(device.secret, await shownCode(page))).toBe(true);
   });
 
-  it('asks the PIN before showing a request, then answers with the unsealed key', async () => {
+  it('asks the PIN before showing a request, then answers with the unsealed key, and the user is signed in', async () => {
     const { page } = phone;
-    const c = api.createChallenge('acc-alice', { app: 'HR portal', numberMatching: false });
+    const s = await pushSignIn(w);
     await page.reload(); // locked again
-    await page.goto(requestUrl(c.id, device));
+    const api = recordDeviceApi(page);
+    await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: s.cid, issuer: w.t.url, device: device.deviceId })}`);
     await page.getByTestId('pin-input').waitFor();
-    await expect(page.getByText('HR portal').count()).resolves.toBe(0);
-    const before = api.log.length;
+    await expect(page.getByText('Test RP').count()).resolves.toBe(0);
+    // Nothing reached the IdP before the PIN: the device key is sealed under it.
+    expect(api.calls).toEqual([]);
     await page.getByTestId('pin-input').fill(PIN);
     await page.getByTestId('pin-submit').click();
-    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('HR portal');
-    // Nothing reached the IdP before the PIN: the device-authenticated GET comes after it.
-    expect(api.log.slice(before).map((l) => l.method)).toEqual(['GET']);
+    await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Test RP');
+    expect(api.calls).toEqual([`GET /api/device/challenges/${s.cid}`]);
+    await page.getByTestId(`number-${s.number}`).click();
     await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
-    expect(api.answers.find((a) => a.cid === c.id)!.outcome).toBe('approved');
+    api.stop();
+    expect((await finishAtRp(w, s)).amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
   });
 
   it('logged no console error', () => {
@@ -98,69 +98,91 @@ describe("unlock policy 'pin'", () => {
 });
 
 describe("unlock policy 'webauthn'", () => {
+  let w: PushWorld;
   let phone: Browser;
-  let device: FakeDevice;
+  let device: Enrolled;
   let authenticator: Awaited<ReturnType<typeof virtualAuthenticator>>;
 
   beforeAll(async () => {
-    api.policy.unlock = 'webauthn';
+    // WebAuthn refuses an IP address as relying-party id: this IdP is http://localhost:<port>.
+    w = await startPwaWorld({ localhost: true, env: { DEVICE_UNLOCK: 'webauthn' } });
     phone = await launchBrowser();
-    await phone.page.goto(`${api.issuer}/pwa/`);
+    await phone.page.goto(`${w.t.url}/pwa/`);
     authenticator = await virtualAuthenticator(phone.page);
-    device = await enrollViaLink(phone.page, api, 'acc-bob', { unlock: 'webauthn' });
-  });
+    device = await enrollFromLink(phone.page, w);
+  }, 60_000);
 
   afterAll(async () => {
-    api.policy.unlock = 'none';
     await phone?.close();
+    await w?.close();
   });
 
-  it('registers a platform credential at enrollment and sends its public key with the enrollment', async () => {
-    expect(device.webauthn).toMatchObject({ credentialId: expect.stringMatching(/^[A-Za-z0-9_-]+$/), alg: -7 });
-    const spki = Buffer.from(device.webauthn!.publicKeySpki, 'base64url');
-    // A DER SubjectPublicKeyInfo for an EC P-256 key (id-ecPublicKey, prime256v1).
-    expect(spki.includes(Buffer.from('2a8648ce3d0201', 'hex'))).toBe(true);
-    expect(spki.includes(Buffer.from('2a8648ce3d030107', 'hex'))).toBe(true);
+  it('registers a platform credential from the link’s hint and the IdP keeps its public key', async () => {
+    expect(new URL(w.t.url).hostname).toBe('localhost');
+    const sent = device.request.webauthn as { credentialId: string; publicKeySpki: string; alg: number };
+    expect(sent).toMatchObject({ credentialId: expect.stringMatching(/^[A-Za-z0-9_-]+$/), alg: -7 });
+    const key = createPublicKey({ key: Buffer.from(sent.publicKeySpki, 'base64url'), format: 'der', type: 'spki' });
+    expect(key.asymmetricKeyDetails).toMatchObject({ namedCurve: 'prime256v1' });
+    const { credentials } = await authenticator.cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator.authenticatorId });
+    expect(credentials.map((c) => Buffer.from(c.credentialId, 'base64').toString('base64url'))).toContain(sent.credentialId);
+    expect(await deviceRow(w, device.deviceId)).toMatchObject({ unlock: 'webauthn', webauthn: sent });
+  });
+
+  it('without the hint in the link the IdP refuses the enrollment (webauthn_required), and the app says so', async () => {
+    const { page } = phone;
+    const offer = await w.t.idp.deviceService.issueEnrollment(w.accountId, 'test');
+    await page.goto(offer.url.replace('&unlock=webauthn', ''));
+    const exchange = enrollmentExchange(page);
+    await page.getByTestId('enroll-submit').click();
+    const { request, status, response } = await exchange;
+    expect(request).not.toHaveProperty('webauthn');
+    expect(status).toBe(400);
+    expect(response).toMatchObject({ error: 'webauthn_required' });
+    await page.getByTestId('enroll-error').filter({ hasText: /refused the enrollment \(webauthn_required/ }).waitFor(); // filled in once the IdP answers
+    expect(await w.t.idp.deviceService.listDevices(w.accountId)).toHaveLength(1);
   });
 
   it('shows passcodes after the user is verified', async () => {
     const { page } = phone;
+    await page.goto(`${w.t.url}/pwa/`);
+    await page.getByTestId('verify').waitFor();
     await expect(page.getByTestId('code').count()).resolves.toBe(0);
     await page.getByTestId('verify').click();
-    expect(inStep(device.secret, await shownCode(page))).toBe(true);
+    expect(isCodeOf(device.secret, await shownCode(page))).toBe(true);
   });
 
-  it('answers with an assertion over SHA-256(challenge id + nonce) that verifies with the enrolled key', async () => {
+  it('sends nothing when user verification fails, and the request stays open', async () => {
     const { page } = phone;
-    const c = api.createChallenge('acc-bob', { numberMatching: false });
-    await page.goto(requestUrl(c.id, device));
-    await page.getByTestId('approve').click();
-    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
-    const { webauthn } = api.answers.find((a) => a.cid === c.id)!;
-    expect(webauthn).toBeDefined();
-    expect(webauthn!.credentialId).toBe(device.webauthn!.credentialId);
-    const clientData = JSON.parse(Buffer.from(webauthn!.clientDataJSON!, 'base64url').toString('utf8')) as Record<string, string>;
-    expect(clientData).toMatchObject({ type: 'webauthn.get', challenge: webauthnChallengeFor(c.id, c.nonce), origin: api.issuer });
-    const authData = Buffer.from(webauthn!.authenticatorData!, 'base64url');
-    expect(authData[32]! & 0x05).toBe(0x05); // user present and user verified
-    const signed = Buffer.concat([authData, createHash('sha256').update(Buffer.from(webauthn!.clientDataJSON!, 'base64url')).digest()]);
-    const key = { key: Buffer.from(device.webauthn!.publicKeySpki, 'base64url'), format: 'der' as const, type: 'spki' as const };
-    expect(verify('sha256', signed, key, Buffer.from(webauthn!.signature!, 'base64url'))).toBe(true);
-  });
-
-  it('sends nothing when user verification fails', async () => {
-    const { page } = phone;
-    const c = api.createChallenge('acc-bob', { numberMatching: false });
+    const s = await pushSignIn(w);
     await authenticator.setUserVerified(false);
     try {
-      await page.goto(requestUrl(c.id, device));
+      await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: s.cid, issuer: w.t.url, device: device.deviceId })}`);
+      await page.getByTestId(`number-${s.number}`).click();
+      const api = recordDeviceApi(page);
       await page.getByTestId('approve').click();
       await page.getByRole('alert').filter({ hasText: 'Verification was cancelled or failed' }).waitFor();
-      expect(api.answers.some((a) => a.cid === c.id)).toBe(false);
+      api.stop();
+      expect(api.calls).toEqual([]);
+      expect((await challengeAt(w, s.cid)).status).toBe('pending');
+      // Still answerable once the user is verified.
       await expect(page.getByTestId('approve').isEnabled()).resolves.toBe(true);
     } finally {
       await authenticator.setUserVerified(true);
     }
+  });
+
+  it('approves with an assertion bound to the request; the IdP verifies it and the tokens say user', async () => {
+    const { page } = phone;
+    const s = await pushSignIn(w);
+    await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: s.cid, issuer: w.t.url, device: device.deviceId })}`);
+    await page.getByTestId(`number-${s.number}`).click();
+    const posted = page.waitForRequest((req) => req.url().endsWith(`/challenges/${s.cid}/response`));
+    await page.getByTestId('approve').click();
+    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
+    const body = (await posted).postDataJSON() as { webauthn?: { credentialId: string } };
+    expect(body.webauthn?.credentialId).toBe((device.request.webauthn as { credentialId: string }).credentialId);
+    expect((await challengeAt(w, s.cid)).resolution?.amr).toEqual(['otp', 'swk', 'user']);
+    expect((await finishAtRp(w, s)).amr).toEqual(['pwd', 'otp', 'swk', 'user', 'mfa']);
   });
 
   it('logged no console error', () => {

@@ -1,12 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Koa from 'koa';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type CDPSession, type Page, type Worker } from 'playwright-core';
-import { pwaRoutes } from '../../src/pwa/routes.js';
 
 /**
  * Headless Debian Chromium for the PWA tests (../shared/STACK.md, "Browser tests"): a fresh
@@ -65,6 +62,19 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> 
   if (opts.permissions?.length) await context.grantPermissions(opts.permissions);
   for (const script of opts.initScripts ?? []) await context.addInitScript(script);
   const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    ...watchConsole(context, page),
+    async close() {
+      await context.close().catch(() => {});
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Collects console errors and uncaught page errors of every page of `context`. */
+function watchConsole(context: BrowserContext, page: Page): Pick<Browser, 'errors' | 'httpErrors'> {
   const errors: string[] = [];
   const httpErrors: string[] = [];
   const watch = (p: Page) => {
@@ -77,38 +87,41 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> 
   };
   watch(page);
   context.on('page', watch);
-  return {
-    context,
-    page,
-    errors,
-    httpErrors,
-    async close() {
-      await context.close().catch(() => {});
-      rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
+  return { errors, httpErrors };
 }
 
-export interface Served {
-  /** http://127.0.0.1:<port> (a secure context for service workers and WebCrypto). */
-  origin: string;
-  server: Server;
+export interface UserBrowsers {
+  /** A fresh context (its own cookies) with one page: one person at a relying app. */
+  open(opts?: { viewport?: { width: number; height: number } }): Promise<Browser>;
   close(): Promise<void>;
 }
 
-export async function serve(app: Koa): Promise<Served> {
-  const server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+/**
+ * The other side of a push sign-in: the user at the relying app and the IdP's login pages. One
+ * ordinary (not persistent) Chromium per test file, a context per user, which is cheap (about
+ * 0.3 s where a persistent phone context takes over 1 s); no service worker or push is needed here.
+ */
+export async function launchUserBrowsers(): Promise<UserBrowsers> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
   return {
-    origin: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    async open(opts = {}) {
+      const context = await browser.newContext({ viewport: opts.viewport ?? { width: 360, height: 740 } });
+      const page = await context.newPage();
+      return { context, page, ...watchConsole(context, page), close: () => context.close().catch(() => {}) };
+    },
+    close: () => browser.close().catch(() => {}),
   };
+}
+
+/** Where screenshots go (gitignored): test-artifacts/screenshots/ at the project root. */
+export const SCREENSHOT_DIR = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
+
+/** Saves a full-page PNG of `page` as <name>.png under SCREENSHOT_DIR and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const path = join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path, fullPage: true, animations: 'disabled' });
+  return path;
 }
 
 const ROOT = new URL('../../', import.meta.url);
@@ -119,17 +132,8 @@ export function ensurePwaBuilt(): void {
   execFileSync(process.execPath, ['scripts/build-pwa.mjs', '--no-check'], { cwd: ROOT, stdio: 'inherit' });
 }
 
-/** A bare Koa app serving the PWA under /pwa/, then `extra` middleware (e.g. a device API). */
-export async function servePwa(...extra: Koa.Middleware[]): Promise<Served> {
-  ensurePwaBuilt();
-  const app = new Koa();
-  app.use(pwaRoutes());
-  for (const middleware of extra) app.use(middleware);
-  return serve(app);
-}
-
 /** Waits until the page is controlled by an activated service worker. */
-export async function waitForController(page: Page, timeoutMs = 10_000): Promise<void> {
+export async function waitForController(page: Page, timeoutMs = 20_000): Promise<void> {
   await page.waitForFunction(() => navigator.serviceWorker.controller?.state === 'activated', null, { timeout: timeoutMs });
 }
 

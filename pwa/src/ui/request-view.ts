@@ -124,7 +124,9 @@ export const requestView: View = (root, ctx, params) => {
       replace(error);
       try {
         let webauthn: WebAuthnAssertion | undefined;
-        if (account.policy.unlock === 'webauthn' && account.webauthn) {
+        // Only an approval needs the user verified (the server asks no more): a failing fingerprint must
+        // never stop someone from saying no.
+        if (decision === 'approve' && account.policy.unlock === 'webauthn' && account.webauthn) {
           webauthn = await assert(account.webauthn.credentialId, await answerChallengeBytes(challenge.id, challenge.nonce));
         }
         const result = await answer({
