@@ -13,4 +13,5 @@ COPY --from=build /app /app
 VOLUME /data
 EXPOSE 3000
 USER node
-CMD ["node", "dist/src/main.js"]
+# A smaller young generation keeps the resident set lower at no measured CPU cost (bench/memory.ts).
+CMD ["node", "--max-semi-space-size=8", "dist/src/main.js"]

@@ -9,7 +9,7 @@ import type { Settings } from './config/settings.js';
 import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
 import { createCsrf } from './http/csrf.js';
-import { errorHandler, pinHost, securityHeaders } from './http/edge.js';
+import { errorHandler, pinHost, providerFastPath, securityHeaders } from './http/edge.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
@@ -153,6 +153,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(errorHandler(views, logger));
   app.use(pinHost(settings.issuer));
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
+  const providerApp = mount(provider as unknown as Koa);
+  app.use(providerFastPath(providerApp));
   app.use(async (ctx, next) => {
     if (ctx.path === '/healthz') { ctx.body = { status: 'ok' }; return; }
     if (ctx.path === '/readyz') {
@@ -172,7 +174,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   ];
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
-  app.use(mount(provider as unknown as Koa));
+  app.use(providerApp);
 
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 

@@ -37,18 +37,27 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
   };
 }
 
-/** Security headers for our own pages (oidc-provider sets its own on its routes). */
+/**
+ * Security headers on every response, set before the handler runs: a handler may replace them (the
+ * PWA sets its own CSP), and oidc-provider adds the hash of its form_post script to this CSP, which
+ * it can only do when the header is already there.
+ */
 export function securityHeaders(opts: { hsts: boolean }): Middleware {
   return async (ctx, next) => {
-    await next();
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Referrer-Policy', 'no-referrer');
     if (opts.hsts) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    if (!ctx.response.get('Content-Security-Policy') && ctx.response.is('html')) {
-      ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
-      ctx.set('X-Frame-Options', 'DENY');
-    }
+    ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+    ctx.set('X-Frame-Options', 'DENY');
+    await next();
   };
+}
+
+/** oidc-provider's own endpoints: they go straight to it, past our routers (the token endpoint's hot path). */
+const PROVIDER_PATH = /^\/(?:auth|token|me|jwks|session\/end|\.well-known\/openid-configuration)(?:\/|$)/;
+
+export function providerFastPath(provider: Middleware): Middleware {
+  return (ctx, next) => (PROVIDER_PATH.test(ctx.path) ? provider(ctx, next) : next());
 }
 
 /**

@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
-import RedisMock from 'ioredis-mock';
 
 export type { Redis } from 'ioredis';
 
@@ -12,5 +12,7 @@ export function openRedis(url: string | null, prefix = ''): Redis {
   if (url) {
     return new Redis(url, { keyPrefix: prefix, maxRetriesPerRequest: 3, enableAutoPipelining: true });
   }
-  return new (RedisMock as unknown as typeof Redis)({ keyPrefix: prefix });
+  // Loaded only when used: the stand-in costs a few MiB that a production process never needs.
+  const RedisMock = createRequire(import.meta.url)('ioredis-mock') as typeof Redis;
+  return new RedisMock({ keyPrefix: prefix });
 }
