@@ -21,6 +21,7 @@ export interface ProviderDeps {
 }
 
 const DAY = 24 * 3600;
+const ACCOUNT_CACHE_MS = 5000;
 
 /** The oidc-provider instance: what it offers, where it stores, and which of our pages it shows. */
 export function createProvider(deps: ProviderDeps): Provider {
@@ -28,6 +29,20 @@ export function createProvider(deps: ProviderDeps): Provider {
   const acrValues = [...new Set(deps.clients.flatMap((c) => [c.login.acr.mfa, c.login.acr.password]))];
   const secure = deps.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, secure };
+
+  // Every token request looks the account up (a disabled account must stop refreshing). A 5-second
+  // cache per process saves that SQL round trip on busy token endpoints (bench/token-endpoint.ts);
+  // a disable takes effect everywhere within 5 s.
+  const accountCache = new Map<string, { at: number; account: Awaited<ReturnType<AccountStore['findById']>> }>();
+  const findAccountCached = async (sub: string) => {
+    const now = Date.now();
+    const hit = accountCache.get(sub);
+    if (hit && now - hit.at < ACCOUNT_CACHE_MS) return hit.account;
+    const account = await deps.accounts.findById(sub);
+    if (accountCache.size >= 10_000) accountCache.clear();
+    accountCache.set(sub, { at: now, account });
+    return account;
+  };
 
   const configuration: Configuration = {
     clients: deps.clients.map((c) => c.metadata) as unknown as Configuration['clients'],
@@ -40,7 +55,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: deps.jwks as Configuration['jwks'],
     cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
     findAccount: async (_ctx, sub) => {
-      const account = await deps.accounts.findById(sub);
+      const account = await findAccountCached(sub);
       if (!account || account.disabled) return undefined;
       return { accountId: sub, claims: async () => accountClaims(account) };
     },
