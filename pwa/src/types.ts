@@ -23,23 +23,10 @@ export interface EnrollResponse {
   vapidPublicKey: string | null;
 }
 
-export type ChallengeStatus = 'pending' | 'approved' | 'denied' | 'expired';
-export type Decision = 'approve' | 'deny' | 'report';
-
+// The challenge as the device API serves it, and its vocabulary, are the server's own types.
+export type { ChallengeStatus, Decision } from '../../src/challenge/types.js';
 /** GET /api/device/challenges/{id} */
-export interface DeviceChallenge {
-  id: string;
-  nonce: string;
-  app: string;
-  ip: string;
-  location: string | null;
-  browser: string;
-  createdAt: number;
-  expiresAt: number;
-  status: ChallengeStatus;
-  numberMatching: boolean;
-  numberChoices: number[] | null;
-}
+export type { DeviceChallengeView as DeviceChallenge } from '../../src/challenge/types.js';
 
 export interface AnswerResult {
   status: 'approved' | 'denied';

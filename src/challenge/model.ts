@@ -62,20 +62,8 @@ export function asSeenAt(ch: Challenge, now: number): Challenge {
   };
 }
 
-/** What the authenticator receives: docs/device-api.md section 3. */
-export interface DeviceChallengeView {
-  id: string;
-  nonce: string;
-  app: string;
-  ip: string;
-  location: string | null;
-  browser: string;
-  createdAt: number;
-  expiresAt: number;
-  status: ChallengeStatus;
-  numberMatching: boolean;
-  numberChoices: number[] | null;
-}
+export type { DeviceChallengeView } from './types.js';
+import type { DeviceChallengeView } from './types.js';
 
 /**
  * Built field by field, never by spreading the record: matchNumber must not reach the phone, or
