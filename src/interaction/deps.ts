@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { AccountStore } from '../accounts/store.js';
 import type { AuditLog } from '../audit/types.js';
-import type { ClientRegistration, LoginPolicy } from '../config/clients.js';
+import { DEFAULT_ACR, type ClientRegistration, type LoginPolicy } from '../config/clients.js';
 import type { Csrf } from '../http/csrf.js';
 import type { Views } from '../http/views.js';
 import type { GeoIp } from '../challenge/context.js';
@@ -20,7 +20,7 @@ export const DEFAULT_POLICY: LoginPolicy = {
   numberMatching: true,
   noDevice: 'password-only',
   consent: 'explicit',
-  acr: { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' },
+  acr: { ...DEFAULT_ACR },
 };
 
 /** What the second factor (push or passcode) needs; app.ts wires the real ones. */

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { AuditEvent, AuditLog } from '../../src/audit/types.js';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secretbox.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
 import { openPglite } from '../../src/storage/pglite.js';
 import { openPostgres } from '../../src/storage/postgres.js';
-import { TEST_DATABASE_URL } from './env.js';
+import { freshSchemaUrl } from './idp.js';
 
 /** A migrated database and how to throw it away. */
 export interface TestDb {
@@ -23,27 +22,20 @@ export async function openTestPglite(): Promise<TestDb> {
 
 /** The real PostgreSQL server, in a fresh schema that is dropped afterwards (as test/storage does). */
 export async function openTestPostgres(label: string): Promise<TestDb> {
-  const schema = `${label}_${Date.now()}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  const db = openPostgres(url.toString());
+  const schema = await freshSchemaUrl(`${label}_${Date.now()}_${randomBytes(3).toString('hex')}`);
+  const db = openPostgres(schema.url);
   try {
     await migrate(db);
   } catch (err) {
     await db.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await schema.drop();
     throw err;
   }
   return {
     db,
     async close() {
       await db.close();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
+      await schema.drop();
     },
   };
 }

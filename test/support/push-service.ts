@@ -1,3 +1,4 @@
+import 'reflect-metadata'; // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
 /**
  * A local push service (RFC 8030) for tests and benchmarks: HTTPS on 127.0.0.1 with a certificate
  * made at run time, subscriptions whose private keys it keeps, VAPID checks (RFC 8292) and
@@ -55,28 +56,6 @@ const URGENCIES = new Set(['very-low', 'low', 'normal', 'high']);
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 const MAX_BODY = 4096; // RFC 8030 7.2
 
-/**
- * @peculiar/x509 resolves its algorithms through tsyringe, which demands a Reflect metadata
- * polyfill; reflect-metadata is not installed, so a minimal one (the three calls tsyringe makes).
- */
-function ensureReflectMetadata(): void {
-  const reflect = Reflect as unknown as Record<string, unknown>;
-  if (typeof reflect.getMetadata === 'function') return;
-  const store = new WeakMap<object, Map<unknown, unknown>>();
-  const own = (key: unknown, target: object): unknown => store.get(target)?.get(key);
-  reflect.defineMetadata = (key: unknown, value: unknown, target: object) => {
-    if (!store.has(target)) store.set(target, new Map());
-    store.get(target)?.set(key, value);
-  };
-  reflect.getOwnMetadata = own;
-  reflect.getMetadata = (key: unknown, target: object): unknown => {
-    for (let t: object | null = target; t; t = Object.getPrototypeOf(t) as object | null) {
-      const value = own(key, t);
-      if (value !== undefined) return value;
-    }
-    return undefined;
-  };
-}
 
 function pem(label: string, der: ArrayBuffer): string {
   const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
@@ -85,7 +64,6 @@ function pem(label: string, der: ArrayBuffer): string {
 
 /** A self-signed P-256 certificate for 127.0.0.1, kept in memory only. */
 async function makeCertificate(): Promise<{ cert: string; key: string }> {
-  ensureReflectMetadata();
   const x509 = await import('@peculiar/x509');
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await crypto.subtle.generateKey(alg, true, ['sign', 'verify']);
