@@ -66,8 +66,7 @@ export async function memory(opts: Partial<MemoryOptions> = {}): Promise<BenchRe
   const o = { ...defaults, ...opts };
   const bench = begin('memory', `5. Memory: Redis bytes per pending challenge, and the IdP's resident memory with ${o.signIns} waiting sign-ins`, { ...o });
   const world = await createWorld('memory');
-  const push = await startPushService({ decrypt: false });
-  push.server.keepAliveTimeout = 120_000;
+  const push = await startPushService({ decrypt: false, keepAliveMs: 120_000 });
   const agent = keepAliveAgent(4096);
   const raw = new IORedis(REDIS_URL);
   try {

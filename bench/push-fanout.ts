@@ -1,12 +1,15 @@
 /**
  * Benchmark 3: push fan-out. Encrypted (aes128gcm, RFC 8291), VAPID-signed (RFC 8292) Web Push
  * messages per second to the local push-service double, from a child process: our notifier
- * (src/push/webpush-sender.ts: VAPID header cached per push-service origin, keep-alive agent)
- * versus the web-push package's default sendNotification path (a new VAPID JWT per message),
- * same subscriptions, same payload, runs alternating in the same child.
+ * (src/push/webpush-sender.ts: VAPID header cached per push-service origin, encryption on
+ * node:crypto, one HTTP/2 session per push service) versus the web-push package's default
+ * sendNotification path (a new VAPID JWT per message, HTTP/1.1 keep-alive), same subscriptions,
+ * same payload, runs alternating in the same child. The double speaks HTTP/2 with an HTTP/1.1
+ * fallback, as FCM, Mozilla autopush and Apple's push service do; each client uses what it can.
+ * Two more paths: ours and web-push to a double that speaks HTTP/1.1 only.
  *
- * The double answers 201 without decrypting during the timed part; before it, a few messages of
- * each go to a second, verifying double (VAPID checked, payload decrypted and compared).
+ * The doubles answer 201 without decrypting during the timed part; before it, a few messages of
+ * each go to a verifying double (VAPID checked, payload decrypted and compared).
  *
  * Run alone: node --import tsx bench/push-fanout.ts
  */
@@ -14,7 +17,6 @@ import webpush from 'web-push';
 import { buildPushPayload } from '../src/push/payload.js';
 import { startPushService, type PushServiceDouble } from '../test/support/push-service.js';
 import { BenchChild } from './support/child.js';
-import { startH2Double } from './support/h2-double.js';
 import type { FanoutResult, FanoutRun } from './support/fanout-worker.js';
 import { begin, median, isMain, log, row, type BenchResult } from './support/report.js';
 
@@ -56,56 +58,53 @@ async function verifyBoth(worker: BenchChild, check: PushServiceDouble, payload:
 export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<BenchResult> {
   const o = { ...defaults, ...opts };
   const bench = begin('push-fanout', '3. Push fan-out: encrypted, VAPID-signed Web Push to the local push-service double (sender in a child process)', { ...o });
-  const timed = await startPushService({ decrypt: false });
-  const check = await startPushService();
-  // Longer than any pause between runs: a keep-alive socket closed by the server while the client
+  // Keep-alive longer than any pause between runs: a socket closed by the server while the client
   // reuses it ("socket hang up") would fail web-push's send (it does not retry) and not ours.
-  for (const d of [timed, check]) d.server.keepAliveTimeout = 120_000;
+  const timed = await startPushService({ decrypt: false, keepAliveMs: 120_000 });
+  const check = await startPushService({ keepAliveMs: 120_000 });
+  const old = await startPushService({ decrypt: false, http1Only: true, keepAliveMs: 120_000 });
   const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:bench@example.com' };
-  // BENCH_FANOUT_H2=1: also the scratch experiment "ours over HTTP/2" against an HTTP/2 double.
-  const h2 = process.env.BENCH_FANOUT_H2 === '1' ? await startH2Double() : null;
   const worker = await BenchChild.start('support/fanout-worker.ts', {
-    BENCH_FANOUT: JSON.stringify({ cas: [timed.ca, check.ca], vapid, maxSockets: 64, ...(h2 ? { h2ca: h2.ca } : {}) }),
+    BENCH_FANOUT: JSON.stringify({ cas: [timed.ca, check.ca, old.ca], vapid, maxSockets: 64 }),
   }, 'fanout');
   try {
     const payload = samplePayload();
     await verifyBoth(worker, check, payload);
     log('fanout: both paths verified by the decrypting double (VAPID, aes128gcm, payload)');
-    const subscriptions = Array.from({ length: o.subscriptions }, () => {
-      const s = timed.createSubscription();
+    const subscriptionsOf = (d: PushServiceDouble) => Array.from({ length: o.subscriptions }, () => {
+      const s = d.createSubscription();
       return { endpoint: s.endpoint, keys: s.keys };
     });
-    const h2Subscriptions = h2 ? Array.from({ length: o.subscriptions }, () => h2.createSubscription()) : [];
-    const run = (impl: FanoutRun['impl'], count: number) => worker.call<FanoutResult>({
-      cmd: 'run', impl, subscriptions: impl === 'ours-h2' ? h2Subscriptions : subscriptions, payload, count, concurrency: o.concurrency, topic: 'benchtopic', target: 0,
+    const subscriptions = subscriptionsOf(timed);
+    const oldSubscriptions = subscriptionsOf(old);
+    type Path = 'ours' | 'web-push' | 'ours-http1' | 'web-push-http1';
+    const run = (path: Path | 'encrypt-only' | 'post-only' | 'encrypt+post', count: number) => worker.call<FanoutResult>({
+      cmd: 'run', impl: path === 'ours-http1' ? 'ours' : path === 'web-push-http1' ? 'web-push' : path,
+      subscriptions: path.endsWith('-http1') ? oldSubscriptions : subscriptions,
+      payload, count, concurrency: o.concurrency, topic: 'benchtopic', target: path.endsWith('-http1') ? 2 : 0,
     } satisfies FanoutRun);
-    if (h2) {
-      h2.verify = true;
-      const x = await run('ours-h2', 20);
-      if (x.sent !== 20 || h2.decrypted.length !== 20 || h2.decrypted.some((d) => d !== JSON.stringify(payload))) throw new Error(`ours-h2 did not deliver: ${JSON.stringify(x)}`);
-      h2.verify = false;
-      log('fanout: the HTTP/2 experiment verified by its double (decrypted payloads)');
-    }
-    // Warm-up: JIT, TLS sessions and keep-alive connections for both.
-    await run('ours', 1000);
-    await run('web-push', 1000);
-    if (h2) await run('ours-h2', 1000);
+    // Warm-up: JIT, TLS sessions and connections for every path.
+    for (const path of ['ours', 'web-push', 'ours-http1', 'web-push-http1'] as const) await run(path, 1000);
+    const versions = { ...timed.httpVersions };
+    log(`fanout: TLS connections after warm-up: ${timed.tlsConnections} (HTTP/2 and HTTP/1.1 double), ${old.tlsConnections} (HTTP/1.1-only double)`);
+    if (!(versions['2.0']! >= 1000 && versions['1.1']! >= 1000 && old.httpVersions['1.1']! >= 1000)) throw new Error(`unexpected protocols: ${JSON.stringify({ versions, old: old.httpVersions })}`);
 
-    const m = { oursRate: [] as number[], wpRate: [] as number[], oursPerCore: [] as number[], wpPerCore: [] as number[], oursUs: [] as number[], wpUs: [] as number[], h2PerCore: [] as number[], h2Us: [] as number[] };
+    const m = { oursRate: [] as number[], wpRate: [] as number[], oursPerCore: [] as number[], wpPerCore: [] as number[], oursUs: [] as number[], wpUs: [] as number[], h1PerCore: [] as number[], h1Us: [] as number[], wp1PerCore: [] as number[], wp1Us: [] as number[] };
     let failed = 0;
     for (let r = 0; r < o.runs; r++) {
       // Alternate which goes first, so drift on the machine does not favour one.
-      const base: FanoutRun['impl'][] = h2 ? ['ours', 'web-push', 'ours-h2'] : ['ours', 'web-push'];
+      const base: Path[] = ['ours', 'web-push', 'ours-http1', 'web-push-http1'];
       const order = r % 2 === 0 ? base : [...base].reverse();
-      const res: Record<string, FanoutResult> = {};
-      for (const impl of order) res[impl] = await run(impl, o.messagesPerRun);
-      for (const [impl, x] of Object.entries(res)) {
+      const res: Partial<Record<Path, FanoutResult>> = {};
+      for (const path of order) res[path] = await run(path, o.messagesPerRun);
+      for (const path of base) {
+        const x = res[path]!;
         failed += x.failed;
         const rate = x.sent / (x.wallMs / 1000);
         const perCore = x.sent / (x.cpuMs / 1000);
         const us = (x.cpuMs * 1000) / x.sent;
-        if (impl === 'ours') { m.oursRate.push(rate); m.oursPerCore.push(perCore); m.oursUs.push(us); } else if (impl === 'web-push') { m.wpRate.push(rate); m.wpPerCore.push(perCore); m.wpUs.push(us); } else { m.h2PerCore.push(perCore); m.h2Us.push(us); }
-        log(`fanout run ${r + 1} ${impl}: ${x.sent} sent (${x.failed} failed) in ${x.wallMs.toFixed(0)} ms -> ${rate.toFixed(0)}/s, ${perCore.toFixed(0)} per CPU-second (${us.toFixed(0)} µs CPU each: user ${(x.userMs * 1000 / x.sent).toFixed(0)}, system ${(x.systemMs * 1000 / x.sent).toFixed(0)})`);
+        if (path === 'ours') { m.oursRate.push(rate); m.oursPerCore.push(perCore); m.oursUs.push(us); } else if (path === 'web-push') { m.wpRate.push(rate); m.wpPerCore.push(perCore); m.wpUs.push(us); } else if (path === 'ours-http1') { m.h1PerCore.push(perCore); m.h1Us.push(us); } else { m.wp1PerCore.push(perCore); m.wp1Us.push(us); }
+        log(`fanout run ${r + 1} ${path}: ${x.sent} sent (${x.failed} failed) in ${x.wallMs.toFixed(0)} ms -> ${rate.toFixed(0)}/s, ${perCore.toFixed(0)} per CPU-second (${us.toFixed(0)} µs CPU each: user ${(x.userMs * 1000 / x.sent).toFixed(0)}, system ${(x.systemMs * 1000 / x.sent).toFixed(0)})`);
       }
       bench.result.runs.push({ run: r + 1, ...res });
     }
@@ -127,23 +126,20 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
       row('messages per second (wall)', '1/s', m.oursRate, { baselineLabel: 'web-push sendNotification', baseline: m.wpRate, ratio: ratioRate, target: '>= 3× default', met: median(ratioRate) >= 3 }),
       row('sender CPU per message', 'µs', m.oursUs, { baselineLabel: 'web-push sendNotification', baseline: m.wpUs }),
     );
-    if (h2) {
-      bench.result.rows.push(
-        row('experiment: ours over HTTP/2, messages per sender CPU-second', '1/s/core', m.h2PerCore, { baselineLabel: 'web-push sendNotification', baseline: m.wpPerCore, ratio: m.h2PerCore.map((x, i) => x / m.wpPerCore[i]!) }),
-        row('experiment: ours over HTTP/2, sender CPU per message', 'µs', m.h2Us, { baselineLabel: 'ours (HTTP/1.1)', baseline: m.oursUs, ratio: m.h2Us.map((x, i) => x / m.oursUs[i]!) }),
-      );
-      bench.result.notes.push('Experiment (not the shipped sender): ours over HTTP/2, one session per push-service origin, to an HTTP/2 double in the parent (bench/support/h2-double.ts); see bench/support/fanout-worker.ts sendH2.');
-    }
+    bench.result.rows.push(
+      row('to an HTTP/1.1-only service: messages per sender CPU-second', '1/s/core', m.h1PerCore, { baselineLabel: 'web-push, same service', baseline: m.wp1PerCore, ratio: m.h1PerCore.map((x, i) => x / m.wp1PerCore[i]!) }),
+      row('to an HTTP/1.1-only service: sender CPU per message', 'µs', m.h1Us, { baselineLabel: 'web-push, same service', baseline: m.wp1Us }),
+    );
     bench.result.notes.push(
       `${o.runs} runs of ${o.messagesPerRun} messages per path, ${o.concurrency} in flight, over ${o.subscriptions} subscriptions of one push service; same payload (${Buffer.byteLength(JSON.stringify(payload))} bytes of JSON); failures: ${failed}.`,
-      'Both paths use an https.Agent with keep-alive trusting the double\'s certificate (web-push would otherwise use Node\'s global agent, also keep-alive); the double runs in the parent process on the other core and answers 201 without decrypting.',
+      'The double speaks HTTP/2 with an HTTP/1.1 fallback, as FCM, Mozilla autopush and Apple\'s service do: ours uses one HTTP/2 session, web-push (HTTP/1.1 only) an https.Agent with keep-alive and the same socket limit (it would otherwise use Node\'s global agent, also keep-alive). The doubles run in the parent process on the other core and answer 201 without decrypting.',
       'Wall rate can be bounded by the double (TLS server in the load generator); messages per sender CPU-second is the figure that scales.',
     );
   } finally {
     await worker.call({ cmd: 'stop' }).catch(() => undefined);
     await timed.close();
     await check.close();
-    await h2?.close();
+    await old.close();
   }
   return bench.finish();
 }

@@ -52,8 +52,7 @@ export async function wakeupLatency(opts: Partial<WakeupOptions> = {}): Promise<
   const o = { ...defaults, ...opts };
   const bench = begin('wakeup-latency', `2. Approval wake-up latency: ${o.signIns} waiting sign-ins over two IdP processes, approvals on the other process`, { ...o });
   const world = await createWorld('wakeup');
-  const push = await startPushService({ decrypt: false });
-  push.server.keepAliveTimeout = 120_000;
+  const push = await startPushService({ decrypt: false, keepAliveMs: 120_000 });
   const agent = keepAliveAgent(4096);
   try {
     const portA = await freePort();

@@ -14,7 +14,6 @@ import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
 import { createViews, type Views } from './http/views.js';
-import type { Agent } from 'node:https';
 import { openGeoIp } from './challenge/context.js';
 import { createRedisChallengeStore } from './challenge/redis-store.js';
 import type { ChallengeStore } from './challenge/types.js';
@@ -30,6 +29,7 @@ import { createPushFatigueStore } from './defences/push-fatigue-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
 import { createDispatcher } from './push/dispatch.js';
+import { createPushTransport } from './push/transport.js';
 import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
 import { interactionRoutes } from './interaction/routes.js';
@@ -67,8 +67,8 @@ export interface IdpOptions {
   redisPrefix?: string;
   /** An already open database (tests share one); the IdP then does not close it. */
   db?: Db;
-  /** The HTTPS agent for push services (tests pass one that trusts the local push-service double). */
-  pushAgent?: Agent;
+  /** Extra CA certificates (PEM) trusted for push services (tests: the local push-service double's). */
+  pushCa?: string;
   /** The clock (tests move it). */
   now?: () => number;
   /** How long a waiting page's status request is held open. Default 25 s. */
@@ -111,7 +111,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const challenges = createRedisChallengeStore(redis);
   const waiters = createChallengeWaiters(redis, challenges);
   const vapid = await loadVapidKeys(db);
-  const notifier = createWebPushNotifier({ vapid: { ...vapid, subject: settings.vapidSubject }, agent: opts.pushAgent, logger });
+  const pushTransport = createPushTransport(opts.pushCa === undefined ? {} : { ca: opts.pushCa });
+  const notifier = createWebPushNotifier({ vapid: { ...vapid, subject: settings.vapidSubject }, transport: pushTransport, logger });
   const fatigue = createPushFatigueStore(redis, settings.pushFatigue);
   const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
   const geoip = await openGeoIp(settings.geoipDb);
@@ -183,6 +184,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     async close() {
       await waiters.close();
       await notifier.close();
+      await pushTransport.close();
       redis.disconnect();
       if (!opts.db) await db.close();
       releaseLock();

@@ -1,22 +1,19 @@
 /**
  * A benchmark child for the push fan-out (bench/push-fanout.ts): sends encrypted, VAPID-signed Web
- * Push messages to the local push-service double with our notifier (createWebPushNotifier) or with
+ * Push messages to the local push-service doubles with our notifier (createWebPushNotifier) or with
  * the web-push package's default path (sendNotification), and reports its own CPU time per run.
- * Configured by BENCH_FANOUT (JSON); answers { cmd: 'run' | 'stop' } over IPC.
+ * Configured by BENCH_FANOUT (JSON); answers { cmd: 'run' | 'usage' | 'stop' } over IPC.
  */
-import http2 from 'node:http2';
 import https from 'node:https';
 import webpush from 'web-push';
-import { checkSubscription } from '../../src/push/subscription.js';
-import { VapidSigner } from '../../src/push/vapid.js';
+import { WebPushEncrypter } from '../../src/push/encrypt.js';
+import { createPushTransport, type PushTransport } from '../../src/push/transport.js';
 import { createWebPushNotifier } from '../../src/push/webpush-sender.js';
-import type { PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
+import type { Notifier, PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
 
 export interface FanoutConfig {
-  /** One certificate per push-service double (both are self-signed with the same subject, so one agent each). */
+  /** One certificate per push-service double (each self-signed: one transport and agent each). */
   cas: string[];
-  /** The HTTP/2 double's certificate (experiment ours-h2). */
-  h2ca?: string;
   vapid: { publicKey: string; privateKey: string; subject: string };
   maxSockets: number;
 }
@@ -24,7 +21,7 @@ export interface FanoutConfig {
 export interface FanoutRun {
   cmd: 'run';
   /** encrypt-only and post-only split ours into its two halves (diagnostics). */
-  impl: 'ours' | 'web-push' | 'encrypt-only' | 'post-only' | 'encrypt+post' | 'ours-h2';
+  impl: 'ours' | 'web-push' | 'encrypt-only' | 'post-only' | 'encrypt+post';
   subscriptions: PushSubscriptionJson[];
   payload: PushPayload;
   count: number;
@@ -46,50 +43,14 @@ export interface FanoutResult {
 }
 
 const config = JSON.parse(process.env.BENCH_FANOUT ?? '{}') as FanoutConfig;
-// The same agent settings for both; each its own pool of keep-alive connections.
-const targets = config.cas.map((ca) => {
-  const oursAgent = new https.Agent({ ca, keepAlive: true, maxSockets: config.maxSockets });
+// Each path its own connections: ours a push transport (HTTP/2 where the double offers it), web-push
+// an https.Agent with keep-alive (it speaks HTTP/1.1 only), the same socket limit for both.
+const targets: Array<{ transport: PushTransport; notifier: Notifier; webpushAgent: https.Agent }> = config.cas.map((ca) => {
+  const transport = createPushTransport({ ca, maxSockets: config.maxSockets });
   const webpushAgent = new https.Agent({ ca, keepAlive: true, maxSockets: config.maxSockets });
-  return { oursAgent, webpushAgent, notifier: createWebPushNotifier({ vapid: config.vapid, agent: oursAgent }) };
+  return { transport, webpushAgent, notifier: createWebPushNotifier({ vapid: config.vapid, transport }) };
 });
-
-/**
- * Scratch experiment "ours-h2": the proposed change to src/push/webpush-sender.ts, not the shipped
- * code. The same checks, encryption (web-push's encrypt) and cached VAPID header (VapidSigner) as
- * ours, but one HTTP/2 session per push-service origin (FCM, Mozilla autopush and Apple's service
- * speak h2), streams multiplexed on it, instead of HTTP/1.1 keep-alive requests. No retries.
- */
-const h2Signer = new VapidSigner(config.vapid);
-const h2Sessions = new Map<string, http2.ClientHttp2Session>();
-function h2Session(origin: string): http2.ClientHttp2Session {
-  let s = h2Sessions.get(origin);
-  if (!s || s.closed || s.destroyed) {
-    s = http2.connect(origin, { ca: config.h2ca });
-    s.on('error', () => h2Sessions.delete(origin));
-    s.on('close', () => h2Sessions.delete(origin));
-    h2Sessions.set(origin, s);
-  }
-  return s;
-}
-async function sendH2(sub: PushSubscriptionJson, payload: PushPayload, topic: string): Promise<void> {
-  const checked = checkSubscription(sub);
-  if ('error' in checked) throw new Error(checked.error);
-  const body = webpush.encrypt(sub.keys.p256dh, sub.keys.auth, Buffer.from(JSON.stringify(payload)), 'aes128gcm').cipherText;
-  const origin = checked.url.origin;
-  const authorization = await h2Signer.authorization(origin);
-  await new Promise<void>((resolve, reject) => {
-    const stream = h2Session(origin).request({
-      ':method': 'POST', ':path': checked.url.pathname, ttl: '120', urgency: 'high', topic,
-      'content-encoding': 'aes128gcm', 'content-type': 'application/octet-stream', 'content-length': String(body.length), authorization,
-    });
-    let status = 0;
-    stream.on('response', (h) => { status = Number(h[':status']); });
-    stream.on('error', reject);
-    stream.on('end', () => (status === 201 ? resolve() : reject(new Error(`status ${status}`))));
-    stream.resume();
-    stream.end(body);
-  });
-}
+const encrypter = new WebPushEncrypter();
 
 async function run(r: FanoutRun): Promise<FanoutResult> {
   const failures: string[] = [];
@@ -97,42 +58,39 @@ async function run(r: FanoutRun): Promise<FanoutResult> {
   let failed = 0;
   let next = 0;
   const body = JSON.stringify(r.payload);
-  const { notifier, webpushAgent } = targets[r.target]!;
+  const { notifier, webpushAgent, transport } = targets[r.target]!;
   const plaintext = Buffer.from(body);
-  const vapidHeader = r.impl === 'ours-h2' ? '' : (await webpush.getVapidHeaders(new URL(r.subscriptions[0]!.endpoint).origin, config.vapid.subject, config.vapid.publicKey, config.vapid.privateKey, 'aes128gcm')).Authorization;
-  const fixed = r.impl === 'ours-h2' ? Buffer.alloc(0) : webpush.encrypt(r.subscriptions[0]!.keys.p256dh, r.subscriptions[0]!.keys.auth, plaintext, 'aes128gcm').cipherText;
-  const diagnostics: Record<string, (sub: PushSubscriptionJson) => Promise<void>> = {
-    'encrypt-only': async (sub) => {
-      webpush.encrypt(sub.keys.p256dh, sub.keys.auth, plaintext, 'aes128gcm');
-    },
-    'encrypt+post': (sub) => post(sub, webpush.encrypt(sub.keys.p256dh, sub.keys.auth, plaintext, 'aes128gcm').cipherText),
-    'post-only': (sub) => post(sub, fixed),
+  const keysOf = (sub: PushSubscriptionJson) => ({ p256dh: Buffer.from(sub.keys.p256dh, 'base64url'), auth: Buffer.from(sub.keys.auth, 'base64url') });
+  const first = r.subscriptions[0]!;
+  const vapidHeader = (await webpush.getVapidHeaders(new URL(first.endpoint).origin, config.vapid.subject, config.vapid.publicKey, config.vapid.privateKey, 'aes128gcm')).Authorization;
+  const fixed = encrypter.encrypt(keysOf(first), plaintext);
+  const post = async (sub: PushSubscriptionJson, payloadBody: Buffer): Promise<void> => {
+    const answer = await transport.post(new URL(sub.endpoint), {
+      TTL: '120', Urgency: 'high', Topic: r.topic, 'Content-Encoding': 'aes128gcm', 'Content-Type': 'application/octet-stream',
+      'Content-Length': String(payloadBody.length), Authorization: vapidHeader,
+    }, payloadBody, 5000);
+    if (answer.kind !== 'response' || answer.status !== 201) throw new Error(JSON.stringify(answer));
   };
-  const post = (sub: PushSubscriptionJson, payloadBody: Buffer) => new Promise<void>((resolve, reject) => {
-      const req = https.request(sub.endpoint, {
-        method: 'POST', agent: targets[r.target]!.oursAgent,
-        headers: { TTL: '120', Urgency: 'high', Topic: r.topic, 'Content-Encoding': 'aes128gcm', 'Content-Type': 'application/octet-stream', 'Content-Length': String(payloadBody.length), Authorization: vapidHeader },
-      }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-      });
-      req.on('error', reject);
-      req.end(payloadBody);
-    });
-  diagnostics['ours-h2'] = (sub) => sendH2(sub, r.payload, r.topic);
-  const sendOne = diagnostics[r.impl] ?? (r.impl === 'ours'
-    ? async (sub: PushSubscriptionJson) => {
+  const paths: Record<FanoutRun['impl'], (sub: PushSubscriptionJson) => Promise<void>> = {
+    ours: async (sub) => {
       const res = await notifier.send(sub, r.payload, { ttlSeconds: 120, topic: r.topic, urgency: 'high' });
       if (res.status !== 'sent') throw new Error(JSON.stringify(res));
-    }
-    : async (sub: PushSubscriptionJson) => {
-      // web-push's documented default: sendNotification with vapidDetails; it signs a VAPID JWT
-      // and encrypts (aes128gcm) for every message. Only the agent is ours (it must trust the CA).
+    },
+    // web-push's documented default: sendNotification with vapidDetails; it signs a VAPID JWT
+    // and encrypts (aes128gcm) for every message. Only the agent is ours (it must trust the CA).
+    'web-push': async (sub) => {
       const res = await webpush.sendNotification(sub, body, {
         vapidDetails: config.vapid, TTL: 120, urgency: 'high', topic: r.topic, agent: webpushAgent,
       });
       if (res.statusCode !== 201) throw new Error(`status ${res.statusCode}`);
-    });
+    },
+    'encrypt-only': async (sub) => {
+      encrypter.encrypt(keysOf(sub), plaintext);
+    },
+    'encrypt+post': (sub) => post(sub, encrypter.encrypt(keysOf(sub), plaintext)),
+    'post-only': (sub) => post(sub, fixed),
+  };
+  const sendOne = paths[r.impl];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: r.concurrency }, async () => {
@@ -159,12 +117,11 @@ process.on('message', (msg: ({ cmd: 'run' } & FanoutRun | { cmd: 'stop' } | { cm
   } else if (msg.cmd === 'usage') {
     reply({ pid: process.pid, cpu: process.cpuUsage(), memory: process.memoryUsage(), loopDelay: { p50: 0, p99: 0, max: 0 }, counts: { sql: 0, redis: 0, redisByCommand: {}, sqlByStatement: {} } });
   } else {
-    for (const session of h2Sessions.values()) session.close();
-    void Promise.all(targets.map((t) => t.notifier.close())).then(() => {
-      for (const t of targets) {
-        t.oursAgent.destroy();
-        t.webpushAgent.destroy();
-      }
+    void Promise.all(targets.map(async (t) => {
+      await t.notifier.close();
+      await t.transport.close();
+      t.webpushAgent.destroy();
+    })).then(() => {
       reply(null);
       setImmediate(() => process.exit(0));
     });

@@ -8,7 +8,6 @@
 import { experiments } from './experiments.js'; // first: it may patch what src/ imports
 import { webcrypto } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis as IORedis } from 'ioredis';
@@ -102,11 +101,10 @@ interface Running {
 
 async function startIdp(): Promise<Running> {
   const settings = loadSettings(config.env);
-  const pushAgent = config.pushCa ? new https.Agent({ ca: config.pushCa, keepAlive: true, maxSockets: 64 }) : undefined;
   const idp = await createIdp(settings, {
     logger: createLogger('silent'),
     redisPrefix: config.redisPrefix,
-    ...(pushAgent ? { pushAgent } : {}),
+    ...(config.pushCa ? { pushCa: config.pushCa } : {}),
     ...(config.longPollMs ? { longPollMs: config.longPollMs } : {}),
   });
   // Experiment account-cache=ms: findById answered from memory for that long (what the refresh grant's findAccount would save).
@@ -145,7 +143,6 @@ async function startIdp(): Promise<Running> {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await idp.close();
-      pushAgent?.destroy();
     },
   };
 }

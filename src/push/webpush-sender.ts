@@ -1,8 +1,8 @@
-import https from 'node:https';
-import webpush from 'web-push';
+import { WebPushEncrypter } from './encrypt.js';
 import { MAX_PUSH_PLAINTEXT_BYTES } from './payload.js';
 import { backoffMs, parseRetryAfter } from './retry.js';
 import { checkSubscription } from './subscription.js';
+import { createPushTransport, type PushTransport } from './transport.js';
 import type { Notifier, PushPayload, PushSubscriptionJson, SendOptions, SendResult } from './types.js';
 import { VapidSigner, type VapidConfig } from './vapid.js';
 
@@ -14,8 +14,8 @@ export interface PushLogger {
 
 export interface WebPushNotifierOptions {
   vapid: VapidConfig;
-  /** Keep-alive agent; by default one per notifier. A passed agent is the caller's to destroy. */
-  agent?: https.Agent;
+  /** How messages reach push services; by default one per notifier. A passed one is the caller's to close. */
+  transport?: PushTransport;
   /** Per attempt, from connecting to the end of the answer. */
   timeoutMs?: number;
   maxAttempts?: number;
@@ -30,42 +30,6 @@ const URGENCIES = new Set(['very-low', 'low', 'normal', 'high']);
 /** RFC 8030 5.4: a Topic is at most 32 characters of the base64url alphabet. */
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 
-type Answer =
-  | { kind: 'response'; status: number; retryAfter: string | undefined }
-  | { kind: 'error'; reason: 'timeout' | 'network_error'; message: string };
-
-class AttemptTimeout extends Error {}
-
-/** One POST; resolves (never rejects) once the answer has been read to the end, or on failure. */
-function post(agent: https.Agent, url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    const settle = (answer: Answer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(answer);
-    };
-    const failedWith = (err: Error): void =>
-      settle({ kind: 'error', reason: err instanceof AttemptTimeout ? 'timeout' : 'network_error', message: err.message });
-    try {
-      const req = https.request(url, { method: 'POST', headers, agent }, (res) => {
-        const retryAfter = res.headers['retry-after'];
-        // Read the (ignored) body to its end, or the socket cannot go back to the keep-alive pool.
-        res.resume();
-        res.on('end', () => settle({ kind: 'response', status: res.statusCode ?? 0, retryAfter }));
-        res.on('error', failedWith);
-      });
-      timer = setTimeout(() => req.destroy(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      req.on('error', failedWith);
-      req.end(body);
-    } catch (err) {
-      failedWith(err as Error); // e.g. a header value Node refuses: still an answer, never an exception
-    }
-  });
-}
-
 function checkOptions(options: SendOptions): string | null {
   if (!Number.isFinite(options.ttlSeconds) || options.ttlSeconds < 0) return 'ttlSeconds must be 0 or more';
   if (!URGENCIES.has(options.urgency)) return 'urgency is not an RFC 8030 value';
@@ -74,9 +38,9 @@ function checkOptions(options: SendOptions): string | null {
 }
 
 /**
- * Sends Web Push messages (RFC 8030) encrypted with aes128gcm (RFC 8291, via web-push's
- * encrypt) and signed with a cached VAPID header (RFC 8292). Push-service trouble never throws:
- * every outcome is a SendResult.
+ * Sends Web Push messages (RFC 8030) encrypted with aes128gcm (RFC 8291, ./encrypt.ts) and
+ * signed with a cached VAPID header (RFC 8292), over HTTP/2 where the push service speaks it
+ * (./transport.ts). Push-service trouble never throws: every outcome is a SendResult.
  */
 export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
   const now = opts.now ?? Date.now;
@@ -85,9 +49,11 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 2000;
   const signer = new VapidSigner(opts.vapid, { now });
-  // Reused connections spare a TLS handshake per push (most of a push's latency to a far service).
-  const agent = opts.agent ?? new https.Agent({ keepAlive: true, maxSockets: 64 });
-  const ownsAgent = opts.agent === undefined;
+  // One long-lived connection per push service spares a TLS handshake per push (most of a push's
+  // latency to a far service).
+  const transport = opts.transport ?? createPushTransport();
+  const ownsTransport = opts.transport === undefined;
+  const encrypter = new WebPushEncrypter();
   const log = opts.logger;
   let closed = false;
 
@@ -109,7 +75,10 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
     let body: Buffer;
     try {
       // One record, fresh ECDH key and salt per message (RFC 8291 3.4 and 4).
-      body = webpush.encrypt(subscription.keys.p256dh, subscription.keys.auth, plaintext, 'aes128gcm').cipherText;
+      body = encrypter.encrypt(
+        { p256dh: Buffer.from(subscription.keys.p256dh, 'base64url'), auth: Buffer.from(subscription.keys.auth, 'base64url') },
+        plaintext,
+      );
     } catch (err) {
       return failed(`bad_subscription: ${(err as Error).message}`, 0);
     }
@@ -131,7 +100,7 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
       } catch (err) {
         return failed(`vapid_error: ${(err as Error).message}`, attempt - 1);
       }
-      const answer = await post(agent, url, { ...baseHeaders, Authorization: authorization }, body, timeoutMs);
+      const answer = await transport.post(url, { ...baseHeaders, Authorization: authorization }, body, timeoutMs);
       const canRetry = attempt < maxAttempts && !closed;
 
       if (answer.kind === 'error') {
@@ -166,7 +135,7 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
 
   async function close(): Promise<void> {
     closed = true;
-    if (ownsAgent) agent.destroy();
+    if (ownsTransport) await transport.close();
   }
 
   return { send, close };

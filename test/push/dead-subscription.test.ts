@@ -2,7 +2,7 @@
  * Guards: a subscription the push service calls gone (404/410, RFC 8030 7.3) is reported as 'gone'
  * at once, so the caller marks the device dead, and is never retried.
  */
-import type https from 'node:https';
+import type { PushTransport } from '../../src/push/transport.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Notifier, PushPayload, SendOptions } from '../../src/push/types.js';
 import { generateVapidKeys } from '../../src/push/vapid.js';
@@ -17,16 +17,16 @@ const payload: PushPayload = {
 const options: SendOptions = { ttlSeconds: 60, urgency: 'high', topic: 'dead' };
 
 let service: PushServiceDouble;
-let agent: https.Agent;
+let transport: PushTransport;
 let notifier: Notifier;
 const sleeps: number[] = [];
 
 beforeAll(async () => {
   service = await startPushService();
-  agent = service.createAgent();
+  transport = service.createTransport();
   notifier = createWebPushNotifier({
     vapid: { ...generateVapidKeys(), subject: 'https://idp.example.com/contact' },
-    agent,
+    transport,
     sleep: async (ms) => {
       sleeps.push(ms);
     },
@@ -35,7 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await notifier.close();
-  agent.destroy();
+  await transport.close();
   await service.close();
 });
 

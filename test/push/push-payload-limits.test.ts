@@ -3,7 +3,7 @@
  * stays under the 4096-byte body push services must accept (RFC 8030 7.2, RFC 8291 4), shows no
  * spoofing characters, and is refused rather than silently cut when identifiers are too long.
  */
-import type https from 'node:https';
+import type { PushTransport } from '../../src/push/transport.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   buildPushPayload,
@@ -33,18 +33,18 @@ const target = { issuer: 'https://idp.example.com', deviceId: 'dev_1' };
 const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
 
 let service: PushServiceDouble;
-let agent: https.Agent;
+let transport: PushTransport;
 let notifier: Notifier;
 
 beforeAll(async () => {
   service = await startPushService();
-  agent = service.createAgent();
-  notifier = createWebPushNotifier({ vapid: { ...generateVapidKeys(), subject: 'mailto:ops@idp.example' }, agent });
+  transport = service.createTransport();
+  notifier = createWebPushNotifier({ vapid: { ...generateVapidKeys(), subject: 'mailto:ops@idp.example' }, transport });
 });
 
 afterAll(async () => {
   await notifier.close();
-  agent.destroy();
+  await transport.close();
   await service.close();
 });
 

@@ -4,6 +4,7 @@
  * 413 (RFC 8030 7.2) are not retried.
  */
 import https from 'node:https';
+import type { PushTransport } from '../../src/push/transport.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PushPayload, SendOptions } from '../../src/push/types.js';
 import { generateVapidKeys } from '../../src/push/vapid.js';
@@ -21,15 +22,15 @@ const options: SendOptions = { ttlSeconds: 100, urgency: 'high', topic: 'trouble
 const NOW = Math.floor(Date.now() / 1000) * 1000;
 
 let service: PushServiceDouble;
-let agent: https.Agent;
+let transport: PushTransport;
 
 beforeAll(async () => {
   service = await startPushService();
-  agent = service.createAgent();
+  transport = service.createTransport();
 });
 
 afterAll(async () => {
-  agent.destroy();
+  await transport.close();
   await service.close();
 });
 
@@ -38,7 +39,7 @@ function notifierWithRecordedSleeps(more: Partial<WebPushNotifierOptions> = {}) 
   const sleeps: number[] = [];
   const notifier = createWebPushNotifier({
     vapid,
-    agent,
+    transport,
     now: () => NOW,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -147,7 +148,7 @@ describe('push service trouble', () => {
   });
 
   it('a push service that is not listening gives failed after bounded retries', async () => {
-    const { notifier, sleeps } = notifierWithRecordedSleeps({ agent: undefined });
+    const { notifier, sleeps } = notifierWithRecordedSleeps({ transport: undefined });
     const closed = https.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as { port: number };
@@ -160,7 +161,7 @@ describe('push service trouble', () => {
   });
 
   it('an untrusted certificate is a network error, not a delivery', async () => {
-    const { notifier } = notifierWithRecordedSleeps({ agent: undefined, maxAttempts: 1 });
+    const { notifier } = notifierWithRecordedSleeps({ transport: undefined, maxAttempts: 1 });
     const sub = service.createSubscription();
 
     expect(await notifier.send(sub, payload, options)).toEqual({ status: 'failed', reason: 'network_error', attempts: 1 });

@@ -3,7 +3,6 @@
  * hour before it expires, so fan-out does not pay an ECDSA signature per message; it always carries
  * the right aud, exp and sub; a config every push service would refuse stops the start.
  */
-import type https from 'node:https';
 import { describe, expect, it } from '@jest/globals';
 import { decodeJwt, importJWK, jwtVerify } from 'jose';
 import { generateVapidKeys, VapidConfigError, VapidSigner } from '../../src/push/vapid.js';
@@ -101,23 +100,23 @@ describe('VAPID header through the notifier', () => {
 
   it('a clock 13 hours slow makes an expired JWT that the push service refuses (403), without retries', async () => {
     const service = await startPushService();
-    const agent: https.Agent = service.createAgent();
-    const notifier = createWebPushNotifier({ vapid: config, agent, now: () => Date.now() - 13 * 3600_000 });
+    const transport = service.createTransport();
+    const notifier = createWebPushNotifier({ vapid: config, transport, now: () => Date.now() - 13 * 3600_000 });
     try {
       const result = await notifier.send(service.createSubscription(), samplePayload, { ttlSeconds: 60, urgency: 'high', topic: 'v' });
       expect(result).toEqual({ status: 'failed', reason: 'rejected', httpStatus: 403, attempts: 1 });
       expect(service.requests[0]?.reason).toMatch(/exp/);
     } finally {
       await notifier.close();
-      agent.destroy();
+      await transport.close();
       await service.close();
     }
   });
 
   it('sends the same cached JWT on every push to one push service', async () => {
     const service = await startPushService();
-    const agent: https.Agent = service.createAgent();
-    const notifier = createWebPushNotifier({ vapid: config, agent });
+    const transport = service.createTransport();
+    const notifier = createWebPushNotifier({ vapid: config, transport });
     try {
       const subs = [service.createSubscription(), service.createSubscription(), service.createSubscription()];
       for (const sub of subs) {
@@ -128,7 +127,7 @@ describe('VAPID header through the notifier', () => {
       expect(new Set(authorizations).size).toBe(1);
     } finally {
       await notifier.close();
-      agent.destroy();
+      await transport.close();
       await service.close();
     }
   });

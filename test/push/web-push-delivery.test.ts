@@ -1,11 +1,12 @@
 /**
  * Guards: a push really reaches the device encrypted to its keys (RFC 8291) with the headers that
  * make it timely and replaceable (RFC 8030), signed by our VAPID key (RFC 8292), over one reused
- * connection; bad subscription input never leaves the process.
+ * HTTP/2 connection (or HTTP/1.1 keep-alive where a service has no HTTP/2); bad subscription input
+ * never leaves the process.
  */
-import type https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildPushPayload } from '../../src/push/payload.js';
+import type { PushTransport } from '../../src/push/transport.js';
 import type { Notifier, SendOptions } from '../../src/push/types.js';
 import { generateVapidKeys } from '../../src/push/vapid.js';
 import { createWebPushNotifier } from '../../src/push/webpush-sender.js';
@@ -28,18 +29,18 @@ const payload = buildPushPayload(
 const options: SendOptions = { ttlSeconds: 120, urgency: 'high', topic: 'u_7Yq2' };
 
 let service: PushServiceDouble;
-let agent: https.Agent;
+let transport: PushTransport;
 let notifier: Notifier;
 
 beforeAll(async () => {
   service = await startPushService();
-  agent = service.createAgent();
-  notifier = createWebPushNotifier({ vapid, agent });
+  transport = service.createTransport();
+  notifier = createWebPushNotifier({ vapid, transport });
 });
 
 afterAll(async () => {
   await notifier.close();
-  agent.destroy();
+  await transport.close();
   await service.close();
 });
 
@@ -74,25 +75,28 @@ describe('Web Push delivery', () => {
     expect(service.requests.filter((r) => r.subscriptionId === sub.id)).toHaveLength(1);
   });
 
-  it('reuses one TLS connection for consecutive pushes (keep-alive)', async () => {
-    const fresh = service.createAgent();
-    const keepAliveNotifier = createWebPushNotifier({ vapid, agent: fresh });
-    const before = service.tlsConnections;
+  it('reuses one HTTP/2 connection for consecutive pushes', async () => {
+    const fresh = service.createTransport();
+    const h2Notifier = createWebPushNotifier({ vapid, transport: fresh });
+    const before = { tls: service.tlsConnections, h2: service.httpVersions['2.0'] ?? 0 };
     const sub = service.createSubscription();
 
     for (let i = 0; i < 5; i += 1) {
-      expect((await keepAliveNotifier.send(sub, payload, options)).status).toBe('sent');
+      expect((await h2Notifier.send(sub, payload, options)).status).toBe('sent');
     }
 
-    expect(service.tlsConnections - before).toBe(1);
-    await keepAliveNotifier.close();
-    fresh.destroy();
+    expect(service.tlsConnections - before.tls).toBe(1);
+    expect((service.httpVersions['2.0'] ?? 0) - before.h2).toBe(5);
+    expect(fresh.protocolOf(service.origin)).toBe('h2');
+    expect(service.messages.filter((m) => m.subscriptionId === sub.id)).toHaveLength(5);
+    await h2Notifier.close();
+    await fresh.close();
   });
 
-  it('fans out to many subscriptions at once over a bounded set of connections', async () => {
+  it('fans out to many subscriptions at once as streams of one HTTP/2 connection', async () => {
     const blind = await startPushService({ decrypt: false }); // the benchmark mode: no decryption
-    const pooled = blind.createAgent({ maxSockets: 8 });
-    const fanOut = createWebPushNotifier({ vapid, agent: pooled });
+    const fresh = blind.createTransport();
+    const fanOut = createWebPushNotifier({ vapid, transport: fresh });
     const subs = Array.from({ length: 200 }, () => blind.createSubscription());
 
     const results = await Promise.all(subs.map((sub) => fanOut.send(sub, payload, options)));
@@ -100,10 +104,49 @@ describe('Web Push delivery', () => {
     expect(results.every((r) => r.status === 'sent')).toBe(true);
     expect(blind.accepted).toBe(200);
     expect(blind.messages).toHaveLength(0);
-    expect(blind.tlsConnections).toBeLessThanOrEqual(8);
+    expect(blind.tlsConnections).toBe(1);
+    expect(blind.peakStreams).toBeGreaterThan(1);
     await fanOut.close();
-    pooled.destroy();
+    await fresh.close();
     await blind.close();
+  });
+
+  it('speaks HTTP/1.1 keep-alive to a push service without HTTP/2, over a bounded set of connections', async () => {
+    const old = await startPushService({ http1Only: true });
+    const pooled = old.createTransport({ maxSockets: 8 });
+    const fanOut = createWebPushNotifier({ vapid, transport: pooled });
+    const subs = Array.from({ length: 100 }, () => old.createSubscription());
+
+    const results = await Promise.all(subs.map((sub) => fanOut.send(sub, payload, options)));
+
+    expect(results.every((r) => r.status === 'sent')).toBe(true);
+    expect(old.httpVersions).toEqual({ '1.1': 100 });
+    // Decrypted by the double with each subscription's keys: the same payload arrived at every one.
+    expect(old.messages.map((m) => m.payload)).toEqual(subs.map(() => payload));
+    // 8 pooled sockets, plus the one connection that asked for HTTP/2 and was told http/1.1.
+    expect(old.tlsConnections).toBeLessThanOrEqual(9);
+    expect(pooled.protocolOf(old.origin)).toBe('http/1.1');
+    await fanOut.close();
+    await pooled.close();
+    await old.close();
+  });
+
+  it('reconnects when the push service drops its connection', async () => {
+    const fresh = service.createTransport();
+    const h2Notifier = createWebPushNotifier({ vapid, transport: fresh });
+    const sub = service.createSubscription();
+    expect((await h2Notifier.send(sub, payload, options)).status).toBe('sent');
+    const before = service.tlsConnections;
+
+    service.dropConnections();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await h2Notifier.send(sub, payload, options);
+
+    expect(after).toMatchObject({ status: 'sent', httpStatus: 201 });
+    expect(service.tlsConnections).toBeGreaterThan(before);
+    expect(service.messages.filter((m) => m.subscriptionId === sub.id)).toHaveLength(2);
+    await h2Notifier.close();
+    await fresh.close();
   });
 
   it('refuses bad subscription input without making a request', async () => {

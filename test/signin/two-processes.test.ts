@@ -38,8 +38,8 @@ describe('two IdP processes on one Redis', () => {
       clients: [testRp({ login: { consent: 'implicit' } })],
       env: { ISSUER: issuer },
     };
-    a = await startTestIdp({ ...common, port: portA, idp: { pushAgent: pushService.createAgent(), longPollMs: 10_000 } });
-    b = await startTestIdp({ ...common, idp: { pushAgent: pushService.createAgent(), longPollMs: 10_000 } });
+    a = await startTestIdp({ ...common, port: portA, idp: { pushCa: pushService.ca, longPollMs: 10_000 } });
+    b = await startTestIdp({ ...common, idp: { pushCa: pushService.ca, longPollMs: 10_000 } });
     bUrl = `http://127.0.0.1:${b.settings.port}`;
     expect(b.url).toBe(a.url);
     expect(b.settings.port).not.toBe(a.settings.port);

@@ -5,10 +5,13 @@ import 'reflect-metadata'; // @peculiar/x509 (via tsyringe) needs the Reflect me
  * aes128gcm decryption (RFC 8291) of every message, and knobs to make it misbehave.
  */
 import { createECDH, randomBytes, type ECDH } from 'node:crypto';
+import http2 from 'node:http2';
 import https from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import ece from 'http_ece';
 import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import { createPushTransport, type PushTransport, type PushTransportOptions } from '../../src/push/transport.js';
 import type { PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
 
 export interface ReceivedMessage {
@@ -46,8 +49,15 @@ interface Subscription {
 }
 
 export interface PushServiceOptions {
+  /**
+   * true: HTTP/1.1 only (ALPN offers http/1.1), as a service without HTTP/2 would. By default the
+   * double speaks HTTP/2 with an HTTP/1.1 fallback, as FCM, Mozilla autopush and Apple's do.
+   */
+  http1Only?: boolean;
   /** false: answer 201 to known subscriptions without VAPID checks or decryption (benchmarks). */
   decrypt?: boolean;
+  /** How long an idle HTTP/1.1 keep-alive connection stays open (benchmarks set it long). */
+  keepAliveMs?: number;
   /** Clock for VAPID `exp` checks, milliseconds. */
   now?: () => number;
 }
@@ -134,7 +144,12 @@ function checkHeaders(headers: IncomingHttpHeaders, bodyBytes: number): void {
   if (headers['content-encoding'] !== 'aes128gcm') throw new Refusal(400, 'Content-Encoding is not aes128gcm');
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The request and response of either protocol, as the http2 compatibility API gives them. */
+type Req = http2.Http2ServerRequest | import('node:http').IncomingMessage;
+type Res = http2.Http2ServerResponse | import('node:http').ServerResponse;
+type Server = https.Server | http2.Http2SecureServer;
+
+function readBody(req: Req): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -146,8 +161,14 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 export class PushServiceDouble {
   readonly messages: ReceivedMessage[] = [];
   readonly requests: RequestRecord[] = [];
-  /** TLS handshakes completed: fewer than requests means keep-alive connections were reused. */
+  /** TLS handshakes completed: fewer than requests means connections were reused. */
   tlsConnections = 0;
+  /** Requests by protocol: '2.0' (HTTP/2) or '1.1'. */
+  readonly httpVersions: Record<string, number> = {};
+  /** HTTP/2 only: the peak number of streams open at once. */
+  peakStreams = 0;
+  readonly #sockets = new Set<Socket>();
+  #openStreams = 0;
   /** Messages accepted (also counted when `decrypt` is false and nothing is recorded). */
   accepted = 0;
   readonly #subscriptions = new Map<string, Subscription>();
@@ -157,7 +178,7 @@ export class PushServiceDouble {
   readonly #now: () => number;
 
   private constructor(
-    readonly server: https.Server,
+    readonly server: Server,
     readonly origin: string,
     /** PEM; trust it with `new https.Agent({ ca, keepAlive: true })`. */
     readonly ca: string,
@@ -165,10 +186,18 @@ export class PushServiceDouble {
   ) {
     this.#decrypt = options.decrypt ?? true;
     this.#now = options.now ?? Date.now;
-    server.on('secureConnection', () => {
+    server.on('secureConnection', (socket: Socket) => {
       this.tlsConnections += 1;
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
     });
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    server.on('request', (req: Req, res: Res) => {
+      this.httpVersions[req.httpVersion] = (this.httpVersions[req.httpVersion] ?? 0) + 1;
+      if (req.httpVersion === '2.0') {
+        this.#openStreams += 1;
+        this.peakStreams = Math.max(this.peakStreams, this.#openStreams);
+        req.once('close', () => (this.#openStreams -= 1));
+      }
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500).end(String(err));
       });
@@ -177,16 +206,30 @@ export class PushServiceDouble {
 
   static async start(options: PushServiceOptions = {}): Promise<PushServiceDouble> {
     const { cert, key } = await makeCertificate();
-    const server = https.createServer({ cert, key });
+    const server: Server = options.http1Only
+      ? https.createServer({ cert, key })
+      : http2.createSecureServer({ cert, key, allowHTTP1: true });
+    // The HTTP/1.1 fallback of an HTTP/2 server reads the same property as an https.Server.
+    if (options.keepAliveMs !== undefined) Object.assign(server, { keepAliveTimeout: options.keepAliveMs });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
     return new PushServiceDouble(server, `https://127.0.0.1:${address.port}`, cert, options);
   }
 
-  /** An agent that trusts this service; close it with `agent.destroy()`. */
+  /** An agent that trusts this service (HTTP/1.1 clients); close it with `agent.destroy()`. */
   createAgent(options: https.AgentOptions = {}): https.Agent {
     return new https.Agent({ ca: this.ca, keepAlive: true, ...options });
+  }
+
+  /** A push transport that trusts this service; the caller closes it. */
+  createTransport(options: Omit<PushTransportOptions, 'ca'> = {}): PushTransport {
+    return createPushTransport({ ca: this.ca, ...options });
+  }
+
+  /** Ends every connection now (HTTP/2 sessions included), as a push service restarting would. */
+  dropConnections(): void {
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   /**
@@ -234,8 +277,8 @@ export class PushServiceDouble {
 
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // Hanging requests and idle keep-alive sockets would otherwise hold close() open.
-    this.server.closeAllConnections();
+    // Hanging requests, idle keep-alive sockets and HTTP/2 sessions would otherwise hold close() open.
+    this.dropConnections();
     await closed;
   }
 
@@ -245,12 +288,12 @@ export class PushServiceDouble {
     return sub;
   }
 
-  #answer(res: ServerResponse, record: RequestRecord, status: number, headers: Record<string, string> = {}): void {
+  #answer(res: Res, record: RequestRecord, status: number, headers: Record<string, string> = {}): void {
     record.status = status;
     res.writeHead(status, headers).end();
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #handle(req: Req, res: Res): Promise<void> {
     const id = /^\/push\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '')?.[1] ?? '';
     const body = await readBody(req);
     const record: RequestRecord = { subscriptionId: id, status: 0 };

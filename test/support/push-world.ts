@@ -27,7 +27,7 @@ export class PushWorld {
       redis: 'real',
       ...opts.idp,
       clients: [testRp({ login: { consent: 'implicit', ...opts.login } })],
-      idp: { pushAgent: pushService.createAgent(), ...opts.idp?.idp },
+      idp: { pushCa: pushService.ca, ...opts.idp?.idp },
     });
     try {
       // A restarted world (same database) finds alice already there.

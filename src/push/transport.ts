@@ -1,0 +1,216 @@
+import http2 from 'node:http2';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+
+/** How one POST ended: an HTTP answer, or no answer. */
+export type Answer =
+  | { kind: 'response'; status: number; retryAfter: string | undefined }
+  | { kind: 'error'; reason: 'timeout' | 'network_error'; message: string };
+
+export type PushProtocol = 'h2' | 'http/1.1';
+
+/** Carries push messages to push services; one per notifier (or shared, then closed by its owner). */
+export interface PushTransport {
+  /** Never rejects: every outcome is an Answer. */
+  post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer>;
+  /** What an origin was last spoken to in, once known. */
+  protocolOf(origin: string): PushProtocol | undefined;
+  close(): Promise<void>;
+}
+
+export interface PushTransportOptions {
+  /** The CA certificates (PEM) to trust instead of Node's bundled roots, e.g. a local push service's in tests. */
+  ca?: string | string[];
+  /** HTTP/1.1 fallback: keep-alive sockets per origin. */
+  maxSockets?: number;
+  /** An HTTP/2 session idle this long is closed. */
+  idleMs?: number;
+  /** How long an origin that did not offer h2 is spoken to in HTTP/1.1 before asking again. */
+  recheckMs?: number;
+  now?: () => number;
+}
+
+class AttemptTimeout extends Error {}
+
+type OriginState =
+  | { kind: 'h2'; session: http2.ClientHttp2Session }
+  | { kind: 'connecting'; ready: Promise<PushProtocol> }
+  | { kind: 'http/1.1'; until: number };
+
+/**
+ * Connects once per push-service origin, offering h2 and http/1.1 in ALPN. FCM, Mozilla autopush
+ * and Apple's push service answer h2: every message then is one stream on one long-lived session
+ * (no per-request socket bookkeeping, HPACK-compressed headers: about a third less CPU per
+ * message than HTTP/1.1 keep-alive). A service that picks http/1.1 gets keep-alive requests.
+ */
+export function createPushTransport(opts: PushTransportOptions = {}): PushTransport {
+  const now = opts.now ?? Date.now;
+  const idleMs = opts.idleMs ?? 60_000;
+  const recheckMs = opts.recheckMs ?? 3600_000;
+  // Built once: a context per connection would parse the certificates again each time.
+  const secureContext = opts.ca === undefined ? undefined : tls.createSecureContext({ ca: opts.ca });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 64, ...(secureContext ? { secureContext } : {}) });
+  const origins = new Map<string, OriginState>();
+  let closed = false;
+
+  function forget(origin: string, session: http2.ClientHttp2Session): void {
+    const state = origins.get(origin);
+    if (state?.kind === 'h2' && state.session === session) origins.delete(origin);
+  }
+
+  /** TLS with ALPN; resolves with the protocol the service chose, rejects on a failed connection. */
+  function connect(url: URL, timeoutMs: number): Promise<PushProtocol> {
+    const origin = url.origin;
+    return new Promise<PushProtocol>((resolve, reject) => {
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const socket = tls.connect({
+        host,
+        port: Number(url.port || 443),
+        ...(isIP(host) ? {} : { servername: host }),
+        ALPNProtocols: ['h2', 'http/1.1'],
+        ...(secureContext ? { secureContext } : {}),
+      });
+      const timer = setTimeout(() => socket.destroy(new AttemptTimeout(`no TLS connection within ${timeoutMs} ms`)), timeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        if (socket.alpnProtocol !== 'h2' || closed) {
+          socket.destroy();
+          return resolve('http/1.1');
+        }
+        const session = http2.connect(origin, { createConnection: () => socket });
+        session.on('error', () => forget(origin, session));
+        session.on('goaway', () => forget(origin, session));
+        session.on('close', () => forget(origin, session));
+        session.setTimeout(idleMs, () => session.close());
+        origins.set(origin, { kind: 'h2', session });
+        resolve('h2');
+      });
+    });
+  }
+
+  async function protocolFor(url: URL, timeoutMs: number): Promise<PushProtocol> {
+    const origin = url.origin;
+    const state = origins.get(origin);
+    if (state?.kind === 'h2' && !state.session.closed && !state.session.destroyed) return 'h2';
+    if (state?.kind === 'http/1.1' && state.until > now()) return 'http/1.1';
+    if (state?.kind === 'connecting') return state.ready;
+    const ready = connect(url, timeoutMs);
+    origins.set(origin, { kind: 'connecting', ready });
+    try {
+      const protocol = await ready;
+      if (protocol === 'http/1.1') origins.set(origin, { kind: 'http/1.1', until: now() + recheckMs });
+      return protocol;
+    } catch (err) {
+      if (origins.get(origin)?.kind === 'connecting') origins.delete(origin);
+      throw err;
+    }
+  }
+
+  function postH2(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
+    const state = origins.get(url.origin);
+    if (state?.kind !== 'h2') return Promise.resolve({ kind: 'error', reason: 'network_error', message: 'HTTP/2 session gone' });
+    return new Promise((resolve) => {
+      let settled = false;
+      let status = 0;
+      let retryAfter: string | undefined;
+      const settle = (answer: Answer): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(answer);
+      };
+      const lower: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `${url.pathname}${url.search}` };
+      for (const [name, value] of Object.entries(headers)) lower[name.toLowerCase()] = value;
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = state.session.request(lower);
+      } catch (err) {
+        return settle({ kind: 'error', reason: 'network_error', message: (err as Error).message });
+      }
+      const timer = setTimeout(() => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        settle({ kind: 'error', reason: 'timeout', message: `no answer within ${timeoutMs} ms` });
+      }, timeoutMs);
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        const ra = h['retry-after'];
+        retryAfter = Array.isArray(ra) ? ra[0] : ra;
+      });
+      stream.on('error', (err) => settle({ kind: 'error', reason: 'network_error', message: err.message }));
+      // 'close' also covers a stream the service reset (RST_STREAM) without an error event.
+      stream.on('close', () =>
+        settle(status > 0 ? { kind: 'response', status, retryAfter } : { kind: 'error', reason: 'network_error', message: 'stream closed without an answer' }),
+      );
+      stream.resume(); // the (ignored) body
+      stream.end(body);
+    });
+  }
+
+  function postH1(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const settle = (answer: Answer): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(answer);
+      };
+      const failedWith = (err: Error): void =>
+        settle({ kind: 'error', reason: err instanceof AttemptTimeout ? 'timeout' : 'network_error', message: err.message });
+      try {
+        const req = https.request(url, { method: 'POST', headers, agent }, (res) => {
+          const retryAfter = res.headers['retry-after'];
+          // Read the (ignored) body to its end, or the socket cannot go back to the keep-alive pool.
+          res.resume();
+          res.on('end', () => settle({ kind: 'response', status: res.statusCode ?? 0, retryAfter }));
+          res.on('error', failedWith);
+        });
+        timer = setTimeout(() => req.destroy(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        req.on('error', failedWith);
+        req.end(body);
+      } catch (err) {
+        failedWith(err as Error); // e.g. a header value Node refuses: still an answer, never an exception
+      }
+    });
+  }
+
+  return {
+    async post(url, headers, body, timeoutMs) {
+      if (closed) return { kind: 'error', reason: 'network_error', message: 'transport closed' };
+      let protocol: PushProtocol;
+      try {
+        protocol = await protocolFor(url, timeoutMs);
+      } catch (err) {
+        return { kind: 'error', reason: err instanceof AttemptTimeout ? 'timeout' : 'network_error', message: (err as Error).message };
+      }
+      return protocol === 'h2' ? postH2(url, headers, body, timeoutMs) : postH1(url, headers, body, timeoutMs);
+    },
+    protocolOf(origin) {
+      const state = origins.get(origin);
+      return state?.kind === 'h2' || state?.kind === 'http/1.1' ? state.kind : undefined;
+    },
+    async close() {
+      closed = true;
+      const sessions = [...origins.values()].flatMap((s) => (s.kind === 'h2' ? [s.session] : []));
+      origins.clear();
+      await Promise.all(
+        sessions.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (s.closed || s.destroyed) return resolve();
+              s.close(() => resolve());
+              // A stream the service never answers would hold close() open: cut it after a moment.
+              setTimeout(() => s.destroy(), 1000).unref();
+            }),
+        ),
+      );
+      agent.destroy();
+    },
+  };
+}
