@@ -38,6 +38,23 @@ export function readKid(jws: unknown): string | null {
   return parseHeader(jws)?.kid ?? null;
 }
 
+/** Imported device keys, by their coordinates: a phone signs twice per sign-in, and importing costs as much as verifying. */
+const imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
+const MAX_IMPORTED = 10_000;
+
+function publicKeyOf(x: string | undefined, y: string | undefined): Promise<CryptoKey | Uint8Array> {
+  const id = `${x}.${y}`;
+  let key = imported.get(id);
+  if (!key) {
+    key = importJWK({ kty: 'EC', crv: 'P-256', x, y }, 'ES256');
+    // A key that does not import is not kept: the next attempt fails the same way, uncached.
+    key.catch(() => imported.delete(id));
+    if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value!);
+    imported.set(id, key);
+  }
+  return key;
+}
+
 /**
  * Verifies an ES256 signature with the device's public key and returns the parsed JSON payload
  * object, 'bad_signature', or 'bad_payload'. Only kty/crv/x/y of the stored key are used, and
@@ -47,7 +64,7 @@ export async function verifyEs256(jws: string, publicJwk: JWK): Promise<Record<s
   let payload: Uint8Array;
   try {
     if (publicJwk.kty !== 'EC' || publicJwk.crv !== 'P-256') return 'bad_signature';
-    const key = await importJWK({ kty: 'EC', crv: 'P-256', x: publicJwk.x, y: publicJwk.y }, 'ES256');
+    const key = await publicKeyOf(publicJwk.x, publicJwk.y);
     ({ payload } = await compactVerify(jws, key, { algorithms: ['ES256'] }));
   } catch {
     return 'bad_signature';
