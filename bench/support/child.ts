@@ -14,8 +14,15 @@ export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const projectDir = path.resolve(benchDir, '..');
 
 /** Extra node flags for every child, e.g. BENCH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+/** The node flags of `npm start` (package.json), so the children run the IdP as production does. */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(projectDir, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((w) => w.startsWith('--'));
+}
+
+/** `npm start`'s node flags, then BENCH_CHILD_ARGS (a later flag of the same name wins). */
 export function childArgs(): string[] {
-  return (process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean);
+  return [...startFlags(), ...(process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean)];
 }
 
 export class BenchChild {
@@ -54,7 +61,9 @@ export class BenchChild {
     const entry = viaTsx ? path.join(benchDir, script) : await compiled(script);
     const proc = fork(entry, [], {
       cwd: projectDir,
-      execArgv: [...(viaTsx ? ['--import', 'tsx'] : ['--enable-source-maps']), ...execArgv],
+      // Source maps only on request (BENCH_SOURCE_MAPS=1, for readable stacks): production runs
+      // without them, and the loaded map of the bundle would sit in the memory figures.
+      execArgv: [...(viaTsx ? ['--import', 'tsx'] : process.env.BENCH_SOURCE_MAPS === '1' ? ['--enable-source-maps'] : []), ...execArgv],
       env: { ...process.env, ...env, NODE_ENV: 'production' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',

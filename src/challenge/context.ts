@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { BlockList, isIP } from 'node:net';
-import maxmind, { Reader, type CityResponse } from 'maxmind';
+import type { CityResponse, Reader } from 'maxmind';
 
 /*
  * What the phone shows about the requester (DESIGN step 4): a browser summary and a location.
@@ -59,6 +59,7 @@ export async function openGeoIp(path: string | null): Promise<GeoIp> {
   if (!path) return NO_GEOIP;
   try {
     await access(path);
+    const maxmind = (await import('maxmind')).default; // loaded only when a database is configured
     return geoIpFromReader(await maxmind.open<CityResponse>(path));
   } catch (err) {
     throw new GeoIpDatabaseError(`GeoIP database ${path} cannot be opened: ${(err as Error).message}`, { cause: err });
@@ -66,7 +67,8 @@ export async function openGeoIp(path: string | null): Promise<GeoIp> {
 }
 
 /** The same over an in-memory database (tests, or a database fetched by other means). */
-export function geoIpFromBuffer(db: Buffer): GeoIp {
+export async function geoIpFromBuffer(db: Buffer): Promise<GeoIp> {
+  const { Reader } = await import('maxmind');
   return geoIpFromReader(new Reader<CityResponse>(db));
 }
 

@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import type { AuditLog } from '../audit/types.js';
 import type { EnrollmentCodes } from './enrollment-codes.js';
 import { DeviceError } from './errors.js';
@@ -68,7 +67,7 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
       const url = enrollmentUrl(deps.issuer, issued.code, deps.unlock);
       // The code itself never goes into the audit trail: it is a bearer secret for 15 minutes.
       await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: issued.expiresAt.toISOString() });
-      return { ...issued, url, qrSvg: await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
+      return { ...issued, url, qrSvg: await (await import('qrcode')).default.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
     },
 
     listDevices: (accountId) => deps.devices.listByAccount(accountId),

@@ -1,13 +1,20 @@
-import 'reflect-metadata'; // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
 import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import * as x509 from '@peculiar/x509';
 import { ConfigError } from '../config/settings.js';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Db } from '../storage/db.js';
 import { getOrCreateKey } from './keystore.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+/**
+ * @peculiar/x509 (with tsyringe, reflect-metadata and the ASN.1 schemas: a few MiB of heap) is
+ * loaded only when a certificate is made, at the first start, not in every running process.
+ */
+async function loadX509() {
+  await import('reflect-metadata'); // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  return x509;
+}
 
 export interface SigningJwks {
   keys: JWK[];
@@ -23,6 +30,7 @@ async function rsaKey(subject: string): Promise<JWK> {
   const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
+  const x509 = await loadX509();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString('hex'),
     name: `CN=${subject.replace(/[,=+<>#;"\\]/g, '')}`,

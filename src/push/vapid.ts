@@ -1,6 +1,5 @@
 import { createECDH, createPrivateKey, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import webpush from 'web-push';
 
 /** A VAPID key pair (RFC 8292 3.2): base64url, public = 65-byte uncompressed P-256 point, private = 32 bytes. */
 export interface VapidKeys {
@@ -20,8 +19,14 @@ export class VapidConfigError extends Error {
 
 /** A fresh key pair. Keep the private key secret; the public one is each subscription's applicationServerKey. */
 export function generateVapidKeys(): VapidKeys {
-  const { publicKey, privateKey } = webpush.generateVAPIDKeys();
-  return { publicKey, privateKey };
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  // RFC 8292 3.2: the public key as an uncompressed point (65 bytes); the private scalar as 32
+  // bytes, left-padded (getPrivateKey drops leading zero bytes).
+  const privateKey = Buffer.alloc(32);
+  const d = ecdh.getPrivateKey();
+  d.copy(privateKey, 32 - d.length);
+  return { publicKey: ecdh.getPublicKey().toString('base64url'), privateKey: privateKey.toString('base64url') };
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;

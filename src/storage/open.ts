@@ -1,4 +1,3 @@
-import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
 import { migrate } from './migrations.js';
 import type { Db } from './db.js';
@@ -7,7 +6,8 @@ import type { Db } from './db.js';
 export async function openDatabase(opts: { databaseUrl: string | null; dataDir: string | null }): Promise<Db> {
   const db = opts.databaseUrl
     ? openPostgres(opts.databaseUrl)
-    : await openPglite(opts.dataDir ? `${opts.dataDir}/pg` : null);
+    : // Loaded only when used: the embedded PostgreSQL is not needed beside a real one.
+      await (await import('./pglite.js')).openPglite(opts.dataDir ? `${opts.dataDir}/pg` : null);
   await migrate(db);
   return db;
 }

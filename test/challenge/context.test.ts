@@ -36,16 +36,16 @@ describe('GeoIP', () => {
     ['10.0.0.0', 8, cityRecord('Nowhere', 'Private')],
   ]);
 
-  it('gives "City, Country", or "Country" alone, from a MaxMind database', () => {
-    const geo = geoIpFromBuffer(db);
+  it('gives "City, Country", or "Country" alone, from a MaxMind database', async () => {
+    const geo = await geoIpFromBuffer(db);
     expect(geo.lookup('81.2.69.142')).toBe('London, United Kingdom');
     expect(geo.lookup('::ffff:81.2.69.142')).toBe('London, United Kingdom');
     expect(geo.lookup('2.125.160.216')).toBe('United Kingdom');
     expect(geo.lookup('81.2.70.1')).toBeNull();
   });
 
-  it('gives null for private, loopback and malformed addresses', () => {
-    const geo = geoIpFromBuffer(db);
+  it('gives null for private, loopback and malformed addresses', async () => {
+    const geo = await geoIpFromBuffer(db);
     for (const ip of ['10.1.2.3', '127.0.0.1', '::1', '192.168.1.1', 'fe80::1', 'not-an-ip', '']) {
       expect(geo.lookup(ip)).toBeNull();
     }

@@ -3,6 +3,7 @@
  * hour before it expires, so fan-out does not pay an ECDSA signature per message; it always carries
  * the right aud, exp and sub; a config every push service would refuse stops the start.
  */
+import { createECDH } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { decodeJwt, importJWK, jwtVerify } from 'jose';
 import { generateVapidKeys, VapidConfigError, VapidSigner } from '../../src/push/vapid.js';
@@ -22,6 +23,21 @@ function token(header: string): string {
 }
 
 describe('VAPID signer', () => {
+  it('generates key pairs in RFC 8292 form whose private half makes the public one (short scalars padded)', () => {
+    const pairs = Array.from({ length: 3000 }, () => generateVapidKeys());
+
+    for (const pair of pairs) {
+      const d = Buffer.from(pair.privateKey, 'base64url');
+      expect(d).toHaveLength(32);
+      const ecdh = createECDH('prime256v1');
+      ecdh.setPrivateKey(d);
+      expect(ecdh.getPublicKey().toString('base64url')).toBe(pair.publicKey);
+    }
+    // About 1 in 256 scalars starts with a zero byte: the padding was exercised (all 3,000 missing one: p < 1e-5).
+    expect(pairs.some((p) => Buffer.from(p.privateKey, 'base64url')[0] === 0)).toBe(true);
+    expect(new Set(pairs.map((p) => p.publicKey)).size).toBe(3000);
+  });
+
   it('signs aud = origin, exp = now + 12 h, sub = subject, ES256, verifiable with k', async () => {
     const signer = new VapidSigner(config, { now: () => START });
 

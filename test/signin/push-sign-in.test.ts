@@ -41,7 +41,13 @@ describe('push sign-in', () => {
     await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
     expect((await phone.respond(cid, 'approve', { number: number! })).status).toBe(200);
-    const status = await (await waiting).json() as { status: string; next: string };
+    const answer = await waiting;
+    // Held outside the middleware chain, the answer still carries the headers every response has.
+    expect(answer.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(answer.headers.get('x-frame-options')).toBe('DENY');
+    const status = await answer.json() as { status: string; next: string };
     expect(status.status).toBe('approved');
     expect(Date.now() - started).toBeLessThan(1000);
 

@@ -80,12 +80,44 @@ export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void
 export async function getStatus(ctx: Context, deps: InteractionDeps): Promise<void> {
   const { it, state } = await requireFirstFactor(ctx, deps);
   const sf = deps.secondFactor;
-  let ch = await currentChallenge(deps, state);
+  const ch = await currentChallenge(deps, state);
+  const answerFor = statusAnswer(it.uid, state.accountId);
   if (ch && belongs(ch, it, state) && effectiveStatus(ch, sf.now()) === 'pending' && ctx.query.wait !== '0') {
     const left = ch.expiresAt - sf.now();
-    ch = (await sf.waiters.wait(ch.id, Math.max(0, Math.min(sf.longPollMs, left + 250)))) ?? ch;
+    return holdUntilResolved(ctx, sf.waiters.wait(ch.id, Math.max(0, Math.min(sf.longPollMs, left + 250))), ch, answerFor, sf.now);
   }
-  const status = ch && belongs(ch, it, state) ? effectiveStatus(ch, sf.now()) : 'none';
   ctx.type = 'json';
-  ctx.body = { status, reason: status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null, next: `/interaction/${it.uid}/wait` };
+  ctx.body = answerFor(ch, sf.now());
+}
+
+type StatusAnswer = { status: string; reason: string | null; next: string };
+
+/** The status answer for one sign-in; closes over two strings only, so a held request keeps little. */
+function statusAnswer(uid: string, accountId: string): (ch: Challenge | null, now: number) => StatusAnswer {
+  return (ch, now) => {
+    const status = ch && ch.interactionUid === uid && ch.accountId === accountId ? effectiveStatus(ch, now) : 'none';
+    return { status, reason: status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null, next: `/interaction/${uid}/wait` };
+  };
+}
+
+/**
+ * Holds the request outside Koa's middleware chain: the chain returns now (its frames, the loaded
+ * interaction and oidc-provider's context can be collected) and the answer is written to the raw
+ * response when the wait ends. A thousand waiting pages then cost the process far less memory.
+ */
+function holdUntilResolved(ctx: Context, waiting: Promise<Challenge | null>, pending: Challenge, answerFor: ReturnType<typeof statusAnswer>, now: () => number): void {
+  const res = ctx.res;
+  const head = ctx.method === 'HEAD';
+  ctx.respond = false;
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  waiting
+    .then((ch) => ch ?? pending, () => pending) // a failed wait answers 'pending': the page asks again
+    .then((ch) => {
+      if (res.writableEnded || res.destroyed) return;
+      const body = JSON.stringify(answerFor(ch, now()));
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(head ? undefined : body);
+    })
+    .catch(() => res.destroy());
 }
