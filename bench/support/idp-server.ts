@@ -20,7 +20,7 @@ import { createIdp, type Idp } from '../../src/app.js';
 import { loadSettings } from '../../src/config/settings.js';
 import { createEnrollmentCodes, formatCode } from '../../src/devices/enrollment-codes.js';
 import { createLogger } from '../../src/log.js';
-import { adapterFactory } from '../../src/oidc/adapters.js';
+import { adapterFactory, RedisAdapter } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { openDatabase } from '../../src/storage/open.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
@@ -36,6 +36,8 @@ export interface ChildConfig {
   /** bare mode: the client (oidc-provider metadata) and whether findAccount reads the accounts table. */
   bareClient?: Record<string, unknown>;
   bareAccountLookup?: boolean;
+  /** bare mode: every model in Redis (the setup oidc-provider's own Redis example shows), none in SQL. */
+  bareAllRedis?: boolean;
   /** Extra environment of the child process itself (e.g. BENCH_EXPERIMENTS), set by the parent at fork. */
   processEnv?: Record<string, string>;
 }
@@ -158,7 +160,7 @@ async function startBare(): Promise<Running> {
   const { key_ops: _ops, ext: _ext, ...jwk } = await webcrypto.subtle.exportKey('jwk', keys.privateKey);
   const configuration: Configuration = {
     clients: [config.bareClient as never],
-    adapter: adapterFactory(db, redis) as unknown as Configuration['adapter'],
+    adapter: (config.bareAllRedis ? (model: string) => new RedisAdapter(redis, model) : adapterFactory(db, redis)) as unknown as Configuration['adapter'],
     jwks: { keys: [{ ...jwk, kid: 'bench-es256', use: 'sig', alg: 'ES256' }] } as Configuration['jwks'],
     cookies: { keys: ['bench-bare-cookie-key-0123456789abcdef'] },
     features: { devInteractions: { enabled: false } },

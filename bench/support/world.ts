@@ -51,7 +51,7 @@ export interface World {
   children: BenchChild[];
   /** Starts our IdP in a child process; several share storage, keys and issuer. */
   startIdp(opts: { label: string; port?: number; issuer?: string; pushCa?: string; longPollMs?: number; env?: Record<string, string>; execArgv?: string[]; processEnv?: Record<string, string> }): Promise<BenchChild>;
-  startBare(opts: { label: string; client: Record<string, unknown>; accountLookup?: boolean }): Promise<BenchChild>;
+  startBare(opts: { label: string; client: Record<string, unknown>; accountLookup?: boolean; allRedis?: boolean }): Promise<BenchChild>;
   redis(): Redis;
   cleanup(): Promise<void>;
 }
@@ -105,6 +105,7 @@ export async function createWorld(name: string, clients: Record<string, unknown>
         redisPrefix: `${redisPrefix}bare:`,
         bareClient: opts.client,
         bareAccountLookup: opts.accountLookup ?? false,
+        bareAllRedis: opts.allRedis ?? false,
       }, opts.label, childArgs());
       children.push(child);
       return child;
