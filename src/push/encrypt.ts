@@ -65,12 +65,14 @@ export class WebPushEncrypter {
     const cek = hmac(prk, CEK_INFO).subarray(0, 16);
     const nonce = hmac(prk, NONCE_INFO).subarray(0, 12);
 
-    const header = Buffer.alloc(16 + 4 + 1);
+    // RFC 8188 2.1 header (salt, rs, idlen, keyid), then the one record and its tag.
+    const header = Buffer.allocUnsafe(16 + 4 + 1);
     salt.copy(header, 0);
     header.writeUInt32BE(RECORD_SIZE, 16);
     header.writeUInt8(asPublic.length, 20);
     const cipher = createCipheriv('aes-128-gcm', cek, nonce);
-    const body = Buffer.concat([cipher.update(plaintext), cipher.update(LAST_RECORD), cipher.final()]);
-    return Buffer.concat([header, asPublic, body, cipher.getAuthTag()]);
+    const parts = [header, asPublic, cipher.update(plaintext), cipher.update(LAST_RECORD), cipher.final()];
+    parts.push(cipher.getAuthTag());
+    return Buffer.concat(parts);
   }
 }

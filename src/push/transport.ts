@@ -183,6 +183,9 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   return {
     async post(url, headers, body, timeoutMs) {
       if (closed) return { kind: 'error', reason: 'network_error', message: 'transport closed' };
+      // The common case, without a trip through protocolFor: a live HTTP/2 session to this service.
+      const state = origins.get(url.origin);
+      if (state?.kind === 'h2' && !state.session.closed && !state.session.destroyed) return postH2(url, headers, body, timeoutMs);
       let protocol: PushProtocol;
       try {
         protocol = await protocolFor(url, timeoutMs);
