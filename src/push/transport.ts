@@ -2,6 +2,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
+import { StreamSlots } from './stream-slots.js';
 
 /** How one POST ended: an HTTP answer, or no answer. */
 export type Answer =
@@ -34,7 +35,7 @@ export interface PushTransportOptions {
 class AttemptTimeout extends Error {}
 
 type OriginState =
-  | { kind: 'h2'; session: http2.ClientHttp2Session }
+  | { kind: 'h2'; session: http2.ClientHttp2Session; streams: StreamSlots }
   | { kind: 'connecting'; ready: Promise<PushProtocol> }
   | { kind: 'http/1.1'; until: number };
 
@@ -77,18 +78,34 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
         reject(err);
       });
       socket.once('secureConnect', () => {
-        clearTimeout(timer);
         if (socket.alpnProtocol !== 'h2' || closed) {
+          clearTimeout(timer);
           socket.destroy();
           return resolve('http/1.1');
         }
         const session = http2.connect(origin, { createConnection: () => socket });
-        session.on('error', () => forget(origin, session));
+        const streams = new StreamSlots(session);
+        session.on('error', (err) => {
+          forget(origin, session);
+          clearTimeout(timer);
+          reject(err); // no-op once ready
+        });
         session.on('goaway', () => forget(origin, session));
-        session.on('close', () => forget(origin, session));
+        session.on('close', () => {
+          forget(origin, session);
+          streams.drain();
+          clearTimeout(timer);
+          reject(new Error('HTTP/2 session closed before its settings arrived')); // no-op once ready
+        });
         session.setTimeout(idleMs, () => session.close());
-        origins.set(origin, { kind: 'h2', session });
-        resolve('h2');
+        // Ready once the service's SETTINGS are in (its first frame): their stream limit governs
+        // from the first request on.
+        session.once('remoteSettings', () => {
+          clearTimeout(timer);
+          if (session.closed || session.destroyed) return;
+          origins.set(origin, { kind: 'h2', session, streams });
+          resolve('h2');
+        });
       });
     });
   }
@@ -114,40 +131,56 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   function postH2(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
     const state = origins.get(url.origin);
     if (state?.kind !== 'h2') return Promise.resolve({ kind: 'error', reason: 'network_error', message: 'HTTP/2 session gone' });
+    const { session, streams } = state;
+    const lower: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `${url.pathname}${url.search}` };
+    for (const [name, value] of Object.entries(headers)) lower[name.toLowerCase()] = value;
     return new Promise((resolve) => {
       let settled = false;
-      let status = 0;
-      let retryAfter: string | undefined;
+      let stream: http2.ClientHttp2Stream | undefined;
+      let holdsSlot = false;
+      // The deadline covers the time spent waiting for a free stream as well.
+      const timer = setTimeout(() => {
+        leaveQueue();
+        stream?.close(http2.constants.NGHTTP2_CANCEL);
+        settle({ kind: 'error', reason: 'timeout', message: `no answer within ${timeoutMs} ms` });
+      }, timeoutMs);
       const settle = (answer: Answer): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         resolve(answer);
       };
-      const lower: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `${url.pathname}${url.search}` };
-      for (const [name, value] of Object.entries(headers)) lower[name.toLowerCase()] = value;
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = state.session.request(lower);
-      } catch (err) {
-        return settle({ kind: 'error', reason: 'network_error', message: (err as Error).message });
-      }
-      const timer = setTimeout(() => {
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-        settle({ kind: 'error', reason: 'timeout', message: `no answer within ${timeoutMs} ms` });
-      }, timeoutMs);
-      stream.on('response', (h) => {
-        status = Number(h[':status']);
-        const ra = h['retry-after'];
-        retryAfter = Array.isArray(ra) ? ra[0] : ra;
-      });
-      stream.on('error', (err) => settle({ kind: 'error', reason: 'network_error', message: err.message }));
-      // 'close' also covers a stream the service reset (RST_STREAM) without an error event.
-      stream.on('close', () =>
-        settle(status > 0 ? { kind: 'response', status, retryAfter } : { kind: 'error', reason: 'network_error', message: 'stream closed without an answer' }),
-      );
-      stream.resume(); // the (ignored) body
-      stream.end(body);
+      const start = (): void => {
+        holdsSlot = true;
+        if (settled) return void release();
+        let status = 0;
+        let retryAfter: string | undefined;
+        try {
+          stream = session.request(lower);
+        } catch (err) {
+          release();
+          return settle({ kind: 'error', reason: 'network_error', message: (err as Error).message });
+        }
+        stream.on('response', (h) => {
+          status = Number(h[':status']);
+          const ra = h['retry-after'];
+          retryAfter = Array.isArray(ra) ? ra[0] : ra;
+        });
+        stream.on('error', (err) => settle({ kind: 'error', reason: 'network_error', message: err.message }));
+        // 'close' also covers a stream the service reset (RST_STREAM) without an error event.
+        stream.on('close', () => {
+          release();
+          settle(status > 0 ? { kind: 'response', status, retryAfter } : { kind: 'error', reason: 'network_error', message: 'stream closed without an answer' });
+        });
+        stream.resume(); // the (ignored) body
+        stream.end(body);
+      };
+      const release = (): void => {
+        if (!holdsSlot) return;
+        holdsSlot = false;
+        streams.release();
+      };
+      const leaveQueue = streams.acquire(start);
     });
   }
 

@@ -111,6 +111,24 @@ describe('Web Push delivery', () => {
     await blind.close();
   });
 
+  it('keeps within the push service\'s limit of concurrent streams: every message goes through on its first attempt', async () => {
+    const strict = await startPushService({ decrypt: false, maxConcurrentStreams: 10 });
+    const fresh = strict.createTransport();
+    const fanOut = createWebPushNotifier({ vapid, transport: fresh });
+    const subs = Array.from({ length: 200 }, () => strict.createSubscription());
+
+    const results = await Promise.all(subs.map((sub) => fanOut.send(sub, payload, options)));
+
+    // Past the limit the service would refuse streams (REFUSED_STREAM) and each would be retried.
+    expect(results.filter((r) => r.status === 'sent' && r.attempts === 1)).toHaveLength(200);
+    expect(strict.accepted).toBe(200);
+    expect(strict.peakStreams).toBeLessThanOrEqual(10);
+    expect(strict.tlsConnections).toBe(1);
+    await fanOut.close();
+    await fresh.close();
+    await strict.close();
+  });
+
   it('speaks HTTP/1.1 keep-alive to a push service without HTTP/2, over a bounded set of connections', async () => {
     const old = await startPushService({ http1Only: true });
     const pooled = old.createTransport({ maxSockets: 8 });

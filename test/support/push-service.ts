@@ -56,6 +56,8 @@ export interface PushServiceOptions {
   http1Only?: boolean;
   /** false: answer 201 to known subscriptions without VAPID checks or decryption (benchmarks). */
   decrypt?: boolean;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS the double announces (FCM's is 100). */
+  maxConcurrentStreams?: number;
   /** How long an idle HTTP/1.1 keep-alive connection stays open (benchmarks set it long). */
   keepAliveMs?: number;
   /** Clock for VAPID `exp` checks, milliseconds. */
@@ -208,7 +210,10 @@ export class PushServiceDouble {
     const { cert, key } = await makeCertificate();
     const server: Server = options.http1Only
       ? https.createServer({ cert, key })
-      : http2.createSecureServer({ cert, key, allowHTTP1: true });
+      : http2.createSecureServer({
+        cert, key, allowHTTP1: true,
+        ...(options.maxConcurrentStreams ? { settings: { maxConcurrentStreams: options.maxConcurrentStreams } } : {}),
+      });
     // The HTTP/1.1 fallback of an HTTP/2 server reads the same property as an https.Server.
     if (options.keepAliveMs !== undefined) Object.assign(server, { keepAliveTimeout: options.keepAliveMs });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
