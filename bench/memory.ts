@@ -13,7 +13,7 @@ import { startPushService } from '../test/support/push-service.js';
 import { childArgs } from './support/child.js';
 import type { ChildUsage } from './support/idp-server.js';
 import { keepAliveAgent } from './support/http.js';
-import { begin, median, isMain, log, pool, row, sleep, summarize, type BenchResult } from './support/report.js';
+import { begin, median, runIfMain, log, pool, row, sleep, summarize, type BenchResult } from './support/report.js';
 import { longPoll, seedPhones } from './support/signin.js';
 import { parkSignIns } from './support/waiting.js';
 import { createWorld, PASSWORD, REDIS_URL } from './support/world.js';
@@ -177,9 +177,4 @@ export async function memory(opts: Partial<MemoryOptions> = {}): Promise<BenchRe
   return bench.finish();
 }
 
-if (isMain(import.meta.url)) {
-  memory().then(() => process.exit(0), (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, memory);

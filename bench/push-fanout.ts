@@ -18,7 +18,7 @@ import { buildPushPayload } from '../src/push/payload.js';
 import { startPushService, type PushServiceDouble } from '../test/support/push-service.js';
 import { BenchChild } from './support/child.js';
 import type { FanoutResult, FanoutRun } from './support/fanout-worker.js';
-import { begin, median, isMain, log, row, type BenchResult } from './support/report.js';
+import { begin, median, runIfMain, log, row, type BenchResult } from './support/report.js';
 
 export interface FanoutOptions {
   runs: number;
@@ -144,9 +144,4 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
   return bench.finish();
 }
 
-if (isMain(import.meta.url)) {
-  pushFanout().then(() => process.exit(0), (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, pushFanout);

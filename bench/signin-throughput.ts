@@ -18,7 +18,7 @@ import { hashPassword, ARGON2_OPTIONS } from '../src/accounts/passwords.js';
 import { startPushService, type PushServiceDouble } from '../test/support/push-service.js';
 import { childArgs, cpuOver, usageDelta, type BenchChild } from './support/child.js';
 import { Browser, keepAliveAgent, request } from './support/http.js';
-import { begin, median, isMain, latency, log, row, sleep, type BenchResult } from './support/report.js';
+import { begin, median, runIfMain, latency, log, row, sleep, type BenchResult } from './support/report.js';
 import { approve, finishAndToken, longPoll, seedPhones, signInToWaitingPage, type BenchPhone } from './support/signin.js';
 import { basicAuth, createWorld, PASSWORD, pkce, RP_CALLBACK, RP_SECRET, serverCpu } from './support/world.js';
 
@@ -317,9 +317,4 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
   return bench.finish();
 }
 
-if (isMain(import.meta.url)) {
-  signinThroughput().then(() => process.exit(0), (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, signinThroughput);

@@ -15,7 +15,7 @@
 import { hashPassword } from '../src/accounts/passwords.js';
 import { cpuOver, usageDelta, type BenchChild } from './support/child.js';
 import { keepAliveAgent, request } from './support/http.js';
-import { begin, median, isMain, latency, log, row, type BenchResult } from './support/report.js';
+import { begin, median, runIfMain, latency, log, row, type BenchResult } from './support/report.js';
 import { basicAuth, createWorld, PASSWORD, RP_CALLBACK, RP_SECRET } from './support/world.js';
 
 export interface TokenOptions {
@@ -175,9 +175,4 @@ export async function tokenEndpoint(opts: Partial<TokenOptions> = {}): Promise<B
   return bench.finish();
 }
 
-if (isMain(import.meta.url)) {
-  tokenEndpoint().then(() => process.exit(0), (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, tokenEndpoint);

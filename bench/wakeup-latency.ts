@@ -20,7 +20,7 @@ import { createRedisChallengeStore } from '../src/challenge/redis-store.js';
 import { startPushService } from '../test/support/push-service.js';
 import type { BenchChild } from './support/child.js';
 import { keepAliveAgent } from './support/http.js';
-import { begin, median, isMain, latency, log, pool, row, sleep, type BenchResult } from './support/report.js';
+import { begin, median, runIfMain, latency, log, pool, row, sleep, type BenchResult } from './support/report.js';
 import { longPoll, seedPhones, type BenchPhone, type PushStatus } from './support/signin.js';
 import { parkSignIns, type Parked } from './support/waiting.js';
 import { createWorld, freePort, PASSWORD, REDIS_URL } from './support/world.js';
@@ -171,9 +171,4 @@ export async function wakeupLatency(opts: Partial<WakeupOptions> = {}): Promise<
   return bench.finish();
 }
 
-if (isMain(import.meta.url)) {
-  wakeupLatency().then(() => process.exit(0), (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, wakeupLatency);

@@ -196,8 +196,17 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
 }
 
 /** True when this module is the script node was started with (`node --import tsx bench/x.ts`). */
-export function isMain(url: string): boolean {
+function isMain(url: string): boolean {
   return process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(new URL(url).pathname);
+}
+
+/** Runs a benchmark when its file is run directly (`node --import tsx bench/<name>.ts`), exiting 0 or 1. */
+export function runIfMain(url: string, benchmark: () => Promise<unknown>): void {
+  if (!isMain(url)) return;
+  benchmark().then(() => process.exit(0), (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
 }
 
 export function log(msg: string): void {

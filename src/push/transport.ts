@@ -55,6 +55,12 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   const origins = new Map<string, OriginState>();
   let closed = false;
 
+  /** The origin's HTTP/2 session, if one is open. */
+  function liveH2(origin: string): Extract<OriginState, { kind: 'h2' }> | undefined {
+    const state = origins.get(origin);
+    return state?.kind === 'h2' && !state.session.closed && !state.session.destroyed ? state : undefined;
+  }
+
   function forget(origin: string, session: http2.ClientHttp2Session): void {
     const state = origins.get(origin);
     if (state?.kind === 'h2' && state.session === session) origins.delete(origin);
@@ -110,10 +116,10 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
     });
   }
 
+  /** For an origin without a live HTTP/2 session: what to speak, connecting first when unknown. */
   async function protocolFor(url: URL, timeoutMs: number): Promise<PushProtocol> {
     const origin = url.origin;
     const state = origins.get(origin);
-    if (state?.kind === 'h2' && !state.session.closed && !state.session.destroyed) return 'h2';
     if (state?.kind === 'http/1.1' && state.until > now()) return 'http/1.1';
     if (state?.kind === 'connecting') return state.ready;
     const ready = connect(url, timeoutMs);
@@ -129,8 +135,8 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   }
 
   function postH2(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
-    const state = origins.get(url.origin);
-    if (state?.kind !== 'h2') return Promise.resolve({ kind: 'error', reason: 'network_error', message: 'HTTP/2 session gone' });
+    const state = liveH2(url.origin);
+    if (!state) return Promise.resolve({ kind: 'error', reason: 'network_error', message: 'HTTP/2 session gone' });
     const { session, streams } = state;
     const lower: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `${url.pathname}${url.search}` };
     for (const [name, value] of Object.entries(headers)) lower[name.toLowerCase()] = value;
@@ -217,8 +223,7 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
     async post(url, headers, body, timeoutMs) {
       if (closed) return { kind: 'error', reason: 'network_error', message: 'transport closed' };
       // The common case, without a trip through protocolFor: a live HTTP/2 session to this service.
-      const state = origins.get(url.origin);
-      if (state?.kind === 'h2' && !state.session.closed && !state.session.destroyed) return postH2(url, headers, body, timeoutMs);
+      if (liveH2(url.origin)) return postH2(url, headers, body, timeoutMs);
       let protocol: PushProtocol;
       try {
         protocol = await protocolFor(url, timeoutMs);

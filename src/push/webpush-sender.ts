@@ -75,10 +75,7 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
     let body: Buffer;
     try {
       // One record, fresh ECDH key and salt per message (RFC 8291 3.4 and 4).
-      body = encrypter.encrypt(
-        { p256dh: Buffer.from(subscription.keys.p256dh, 'base64url'), auth: Buffer.from(subscription.keys.auth, 'base64url') },
-        plaintext,
-      );
+      body = encrypter.encrypt(checked, plaintext);
     } catch (err) {
       return failed(`bad_subscription: ${(err as Error).message}`, 0);
     }

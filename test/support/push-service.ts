@@ -182,7 +182,7 @@ export class PushServiceDouble {
   private constructor(
     readonly server: Server,
     readonly origin: string,
-    /** PEM; trust it with `new https.Agent({ ca, keepAlive: true })`. */
+    /** PEM; trust it with `createTransport()`, or `new https.Agent({ ca, keepAlive: true })` for an HTTP/1.1 client. */
     readonly ca: string,
     options: PushServiceOptions,
   ) {
@@ -220,11 +220,6 @@ export class PushServiceDouble {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
     return new PushServiceDouble(server, `https://127.0.0.1:${address.port}`, cert, options);
-  }
-
-  /** An agent that trusts this service (HTTP/1.1 clients); close it with `agent.destroy()`. */
-  createAgent(options: https.AgentOptions = {}): https.Agent {
-    return new https.Agent({ ca: this.ca, keepAlive: true, ...options });
   }
 
   /** A push transport that trusts this service; the caller closes it. */

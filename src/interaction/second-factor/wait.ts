@@ -27,8 +27,8 @@ async function currentChallenge(deps: InteractionDeps, state: SignInState): Prom
 }
 
 /** Only a challenge made for this very sign-in can finish it. */
-function belongs(ch: Challenge, it: LoadedInteraction, state: SignInState): boolean {
-  return ch.interactionUid === it.uid && ch.accountId === state.accountId;
+function belongs(ch: Challenge, uid: string, accountId: string): boolean {
+  return ch.interactionUid === uid && ch.accountId === accountId;
 }
 
 async function finishApproved(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, state: SignInState, ch: Challenge) {
@@ -50,7 +50,7 @@ export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void
   const { it, state } = await requireFirstFactor(ctx, deps);
   const ch = await currentChallenge(deps, state);
   const now = deps.secondFactor.now();
-  const status = ch && belongs(ch, it, state) ? effectiveStatus(ch, now) : null;
+  const status = ch && belongs(ch, it.uid, state.accountId) ? effectiveStatus(ch, now) : null;
   if (ch && status === 'approved') return finishApproved(ctx, deps, it, state, ch);
   const notice = NOTICES[String(ctx.query.notice ?? '')] ?? null;
   const reason = status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null;
@@ -82,7 +82,7 @@ export async function getStatus(ctx: Context, deps: InteractionDeps): Promise<vo
   const sf = deps.secondFactor;
   const ch = await currentChallenge(deps, state);
   const answerFor = statusAnswer(it.uid, state.accountId);
-  if (ch && belongs(ch, it, state) && effectiveStatus(ch, sf.now()) === 'pending' && ctx.query.wait !== '0') {
+  if (ch && belongs(ch, it.uid, state.accountId) && effectiveStatus(ch, sf.now()) === 'pending' && ctx.query.wait !== '0') {
     const left = ch.expiresAt - sf.now();
     return holdUntilResolved(ctx, sf.waiters.wait(ch.id, Math.max(0, Math.min(sf.longPollMs, left + 250))), ch, answerFor, sf.now);
   }
@@ -95,7 +95,7 @@ type StatusAnswer = { status: string; reason: string | null; next: string };
 /** The status answer for one sign-in; closes over two strings only, so a held request keeps little. */
 function statusAnswer(uid: string, accountId: string): (ch: Challenge | null, now: number) => StatusAnswer {
   return (ch, now) => {
-    const status = ch && ch.interactionUid === uid && ch.accountId === accountId ? effectiveStatus(ch, now) : 'none';
+    const status = ch && belongs(ch, uid, accountId) ? effectiveStatus(ch, now) : 'none';
     return { status, reason: status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null, next: `/interaction/${uid}/wait` };
   };
 }
