@@ -70,10 +70,11 @@ for i = 1, n do
   if wait > worst then worst, why = wait, reason end
 end
 if why then return {0, worst, why} end
-local out = {1, 0}
-if capKey then out[2] = redis.call('HINCRBY', capKey, ARGV[capAt], 1) end
-for i = 1, n do out[#out + 1] = count(KEYS[i], policy(3 + 6 * (i - 1)), now, ARGV[1]) end
-return out
+local capCount = 0
+if capKey then capCount = redis.call('HINCRBY', capKey, ARGV[capAt], 1) end
+local previous = {}
+for i = 1, n do previous[i] = count(KEYS[i], policy(3 + 6 * (i - 1)), now, ARGV[1]) end
+return {1, capCount, unpack(previous)}
 `;
 
 /** KEYS = throttle keys; ARGV[1] = now, then six policy numbers per key. Counts a failure on each. */
