@@ -156,7 +156,7 @@ export function createThrottle(redis: Redis, now: () => number) {
         },
       };
     },
-    /** Read-only: what reserve would decide now, without counting. */
+    /** Read-only: what reserve would decide now, without counting. To show, never to gate: a gate reserves. */
     async check(keys: ThrottleKey[]): Promise<ThrottleDecision> {
       let worst: ThrottleDecision = { allowed: true };
       for (const { key, policy } of keys) {

@@ -55,7 +55,7 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   const ipKey = `thr:ip:${ctx.ip}`;
   const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
   if (!gate.allowed) {
-    const seconds = Math.ceil((gate.reason === 'delay' || gate.reason === 'lockout' ? gate.retryAfterMs : 0) / 1000);
+    const seconds = Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 0) / 1000); // no cap here: always a wait
     await deps.audit.record({ type: 'signin.throttled', clientId: it.clientId, ip: ctx.ip, detail: { reason: gate.reason, retryAfterSeconds: seconds } });
     ctx.status = 429;
     ctx.set('Retry-After', String(seconds));
