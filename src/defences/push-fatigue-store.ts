@@ -9,7 +9,8 @@ import { redisScripts } from './redis-script.js';
  * It mirrors canSendPush (interaction/second-factor/limits.ts) on the sign-in's counters, then
  * pushFatigueDecision (push-fatigue.ts) on the account's history; those pure functions are the
  * specification, and a table test runs both over the same rows (test/defences/push-gate.test.ts).
- * KEYS: the sign-in hash, the account's sent set, its mute key. ARGV: now, the sign-in's account,
+ * KEYS: the sign-in hash (its 'acct' field names its account: SIGNIN_OWNER_FIELD in
+ * interaction/state.ts), the account's sent set, its mute key. ARGV: now, the sign-in's account,
  * its field names (count, last), its maximum and spacing, the account window, limit,
  * forceMatchAfter, and the new challenge's id.
  * Answers {1, 1 if number matching is forced else 0} or {0, reason, retryAfterMs}.
