@@ -17,11 +17,18 @@ export interface NewChallengeInput {
   /** Epoch milliseconds. */
   now: number;
   random?: RandomBytes;
+  /** An id drawn beforehand (newChallengeId), when the push was reserved under it before it exists. */
+  id?: string;
 }
 
 /** 16 bytes = 128 bits: the id is a bearer reference and the nonce a replay guard (step 7). */
 const ID_BYTES = 16;
 const NONCE_BYTES = 16;
+
+/** A fresh challenge id. */
+export function newChallengeId(random: RandomBytes = randomBytes): string {
+  return random(ID_BYTES).toString('base64url');
+}
 
 /** A fresh pending challenge (DESIGN step 4). Pure apart from the injected randomness. */
 export function newChallenge(input: NewChallengeInput): Challenge {
@@ -29,7 +36,7 @@ export function newChallenge(input: NewChallengeInput): Challenge {
   if (!(input.ttlMs > 0)) throw new RangeError('ttlMs must be positive');
   const choices = input.numberMatching ? numberChoices(random) : null;
   return {
-    id: random(ID_BYTES).toString('base64url'),
+    id: input.id ?? newChallengeId(random),
     accountId: input.accountId,
     interactionUid: input.interactionUid,
     clientId: input.clientId,

@@ -1,14 +1,164 @@
 import type { Redis } from '../storage/redis.js';
+import { redisScripts } from './redis-script.js';
 import { throttleDecision, type ThrottleDecision, type ThrottlePolicy, type ThrottleState } from './throttle.js';
 
-/** Failure counters in Redis (shared by every IdP process), one hash per account or IP. */
+/*
+ * Failure counters in Redis (shared by every IdP process), one hash per account, IP or sign-in:
+ *   f = failures counted, l = when the last one was counted (epoch ms).
+ *
+ * Reserve before check: an attempt is counted as a failure *before* the password or passcode is
+ * checked, by one script that reads the counters, decides and counts. Reading in one request and
+ * counting in another let 200 parallel guesses all read "3 failures so far" and all be checked
+ * (OWASP ASVS 4.0 V2.2.1, NIST SP 800-63B 5.2.2 "limit consecutive failed attempts"). A success
+ * then releases or resets what it reserved.
+ *
+ * The Lua mirrors the pure functions of throttle.ts, which stay the specification; a table test runs
+ * both over the same rows (test/defences/throttle-gate.test.ts), on Redis and on the stand-in.
+ * Keys of one call may lie in different hash slots: fine on one server, not on Redis Cluster.
+ */
+
+/** Six numbers per key after ARGV[offset]: the policy (same order as policyArgs). */
+const THROTTLE_LUA_FUNCTIONS = `
+local function policy(o)
+  return { free = tonumber(ARGV[o]), base = tonumber(ARGV[o + 1]), maxDelay = tonumber(ARGV[o + 2]),
+           lockAfter = tonumber(ARGV[o + 3]), lockMs = tonumber(ARGV[o + 4]), window = tonumber(ARGV[o + 5]) }
+end
+-- throttleDecision(): 0 when allowed, else the milliseconds to wait and why.
+local function decide(key, p, now)
+  local f = tonumber(redis.call('HGET', key, 'f'))
+  if not f then return 0 end
+  local since = now - (tonumber(redis.call('HGET', key, 'l')) or 0)
+  if since > p.window then return 0 end
+  if f >= p.lockAfter then
+    if since >= p.lockMs then return 0 end
+    return p.lockMs - since, 'lockout'
+  end
+  if f < p.free then return 0 end
+  local delay = math.floor(math.min(p.maxDelay, p.base * 2 ^ (f - p.free)))
+  if since >= delay then return 0 end
+  return delay - since, 'delay'
+end
+-- throttleAfterFailure(): counts one failure at now; answers the previous "last failure" ('' if none).
+local function count(key, p, now, nowText)
+  local f = tonumber(redis.call('HGET', key, 'f'))
+  local l = redis.call('HGET', key, 'l')
+  if f and l and now - tonumber(l) > p.window and f < p.lockAfter then f = nil end
+  redis.call('HSET', key, 'f', (f or 0) + 1, 'l', nowText)
+  redis.call('PEXPIRE', key, p.window + p.lockMs)
+  return l or ''
+end
+`;
+
+/*
+ * KEYS = the throttle keys, then optionally the cap's hash. ARGV[1] = now, ARGV[2] = number of
+ * throttle keys n, six policy numbers per key, then (with a cap) its field, owner and maximum.
+ * The cap is a plain count kept in a field of a hash that exists only while its owner does (the
+ * sign-in; its field 'acct' names the owner, SIGNIN_OWNER_FIELD in interaction/state.ts): 'gone'
+ * when it does not, 'cap' when the count is reached.
+ * Answers {1, capCount, previous l of each key...} or {0, retryAfterMs, reason}.
+ */
+const RESERVE_LUA = `${THROTTLE_LUA_FUNCTIONS}
+local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local capAt = 3 + 6 * n
+local capKey = KEYS[n + 1]
+if capKey then
+  if redis.call('HGET', capKey, 'acct') ~= ARGV[capAt + 1] then return {0, 0, 'gone'} end
+  if (tonumber(redis.call('HGET', capKey, ARGV[capAt])) or 0) >= tonumber(ARGV[capAt + 2]) then return {0, 0, 'cap'} end
+end
+local worst, why = 0, nil
+for i = 1, n do
+  local wait, reason = decide(KEYS[i], policy(3 + 6 * (i - 1)), now)
+  if wait > worst then worst, why = wait, reason end
+end
+if why then return {0, worst, why} end
+local capCount = 0
+if capKey then capCount = redis.call('HINCRBY', capKey, ARGV[capAt], 1) end
+local previous = {}
+for i = 1, n do previous[i] = count(KEYS[i], policy(3 + 6 * (i - 1)), now, ARGV[1]) end
+return {1, capCount, unpack(previous)}
+`;
+
+/** KEYS = throttle keys; ARGV[1] = now, then six policy numbers per key. Counts a failure on each. */
+const FAIL_LUA = `${THROTTLE_LUA_FUNCTIONS}
+for i = 1, #KEYS do count(KEYS[i], policy(2 + 6 * (i - 1)), tonumber(ARGV[1]), ARGV[1]) end
+return #KEYS
+`;
+
+/*
+ * Gives back one reserved failure (the attempt succeeded). KEYS = throttle keys; ARGV[1] = when it
+ * was reserved, then each key's previous "last failure": restored only if nobody counted since.
+ */
+const RELEASE_LUA = `
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    if redis.call('HINCRBY', KEYS[i], 'f', -1) <= 0 then
+      redis.call('DEL', KEYS[i])
+    elseif redis.call('HGET', KEYS[i], 'l') == ARGV[1] and ARGV[i + 1] ~= '' then
+      redis.call('HSET', KEYS[i], 'l', ARGV[i + 1])
+    end
+  end
+end
+return #KEYS
+`;
+
+export interface ThrottleKey {
+  key: string;
+  policy: ThrottlePolicy;
+}
+
+/** A count of attempts in a field of a hash owned by one sign-in (see interaction/state.ts). */
+export interface AttemptCap {
+  key: string;
+  field: string;
+  /** The account the hash must still belong to. */
+  owner: string;
+  max: number;
+}
+
+export type Reservation =
+  | { allowed: true; /** The cap's count including this attempt (0 without a cap). */ count: number; /** The attempt succeeded: give back what was counted on these keys. */ release(keys: string[]): Promise<void> }
+  | { allowed: false; reason: 'delay' | 'lockout'; retryAfterMs: number }
+  /** The cap is reached, or its hash is gone (the sign-in ended). */
+  | { allowed: false; reason: 'cap' }
+  | { allowed: false; reason: 'gone' };
+
+const policyArgs = (p: ThrottlePolicy) => [p.freeFailures, p.baseDelayMs, p.maxDelayMs, p.lockoutAfter, p.lockoutMs, p.windowMs];
+
 export function createThrottle(redis: Redis, now: () => number) {
+  const script = redisScripts(redis);
   const read = async (key: string): Promise<ThrottleState | null> => {
     const [failures, last] = await redis.hmget(key, 'f', 'l');
     return failures ? { failures: Number(failures), lastFailureAt: Number(last) } : null;
   };
   return {
-    async check(keys: { key: string; policy: ThrottlePolicy }[]): Promise<ThrottleDecision> {
+    /**
+     * Reserves one attempt: decides as throttleDecision does on every key (and the cap, if any)
+     * and, only if all allow it, counts it as a failure on each, atomically. N parallel attempts
+     * thus see 0, 1, ..., N-1 failures before them, never N times the same count.
+     */
+    async reserve(keys: ThrottleKey[], cap?: AttemptCap): Promise<Reservation> {
+      const t = now();
+      const args: (string | number)[] = [t, keys.length, ...keys.flatMap((k) => policyArgs(k.policy))];
+      if (cap) args.push(cap.field, cap.owner, cap.max);
+      const names = [...keys.map((k) => k.key), ...(cap ? [cap.key] : [])];
+      const out = (await script('ThrottleReserve', RESERVE_LUA, names.length)(...names, ...args)) as (string | number)[];
+      if (Number(out[0]) !== 1) {
+        const reason = String(out[2]) as 'delay' | 'lockout' | 'cap' | 'gone';
+        if (reason === 'cap' || reason === 'gone') return { allowed: false, reason };
+        return { allowed: false, reason, retryAfterMs: Number(out[1]) };
+      }
+      const previous = new Map(keys.map((k, i) => [k.key, String(out[2 + i])]));
+      return {
+        allowed: true,
+        count: Number(out[1]),
+        async release(which) {
+          if (which.length === 0) return;
+          await script('ThrottleRelease', RELEASE_LUA, which.length)(...which, t, ...which.map((k) => previous.get(k) ?? ''));
+        },
+      };
+    },
+    /** Read-only: what reserve would decide now, without counting. To show, never to gate: a gate reserves. */
+    async check(keys: ThrottleKey[]): Promise<ThrottleDecision> {
       let worst: ThrottleDecision = { allowed: true };
       for (const { key, policy } of keys) {
         const d = throttleDecision(await read(key), policy, now());
@@ -16,16 +166,10 @@ export function createThrottle(redis: Redis, now: () => number) {
       }
       return worst;
     },
-    async fail(keys: { key: string; policy: ThrottlePolicy }[]): Promise<void> {
-      const t = now();
-      await Promise.all(keys.map(async ({ key, policy }) => {
-        const state = await read(key);
-        // A failure long after the last one starts a new count; otherwise count atomically, so
-        // concurrent guesses cannot slip under the limit.
-        const multi = redis.multi();
-        if (state && t - state.lastFailureAt > policy.windowMs && state.failures < policy.lockoutAfter) multi.del(key);
-        await multi.hincrby(key, 'f', 1).hset(key, 'l', String(t)).pexpire(key, policy.windowMs + policy.lockoutMs).exec();
-      }));
+    /** Counts one failure on each key (e.g. a wrong TOTP in a device's answer), atomically. */
+    async fail(keys: ThrottleKey[]): Promise<void> {
+      if (keys.length === 0) return;
+      await script('ThrottleFail', FAIL_LUA, keys.length)(...keys.map((k) => k.key), now(), ...keys.flatMap((k) => policyArgs(k.policy)));
     },
     async reset(key: string): Promise<void> {
       await redis.del(key);

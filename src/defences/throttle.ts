@@ -41,3 +41,12 @@ export function throttleDecision(state: ThrottleState | null, policy: ThrottlePo
   const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (state.failures - policy.freeFailures));
   return since >= delay ? { allowed: true } : { allowed: false, retryAfterMs: delay - since, reason: 'delay' };
 }
+
+/**
+ * The state after one more counted failure: a failure long after the last one (past the window)
+ * starts a new count, unless the key is locked out, which only a success lifts (reset).
+ */
+export function throttleAfterFailure(state: ThrottleState | null, policy: ThrottlePolicy, now: number): ThrottleState {
+  const stale = state !== null && now - state.lastFailureAt > policy.windowMs && state.failures < policy.lockoutAfter;
+  return { failures: (state && !stale ? state.failures : 0) + 1, lastFailureAt: now };
+}

@@ -48,14 +48,14 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
     return renderLogin(ctx, deps, it, { error: 'Enter your username and password.', username });
   }
 
-  // Password guessing: counted per username (known or not, so the answer reveals nothing) and per IP.
-  const keys = [
-    { key: `thr:user:${username.toLowerCase()}`, policy: ACCOUNT_POLICY },
-    { key: `thr:ip:${ctx.ip}`, policy: IP_POLICY },
-  ];
-  const gate = await deps.throttle.check(keys);
+  // Password guessing: counted per username (known or not, so the answer reveals nothing) and per
+  // IP, reserved before the check: each attempt counts as a failure up front, atomically, so N
+  // parallel guesses see 0, 1, ..., N-1 failures before them and cannot all pass the gate.
+  const userKey = `thr:user:${username.toLowerCase()}`;
+  const ipKey = `thr:ip:${ctx.ip}`;
+  const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
   if (!gate.allowed) {
-    const seconds = Math.ceil(gate.retryAfterMs / 1000);
+    const seconds = Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 0) / 1000); // no cap here: always a wait
     await deps.audit.record({ type: 'signin.throttled', clientId: it.clientId, ip: ctx.ip, detail: { reason: gate.reason, retryAfterSeconds: seconds } });
     ctx.status = 429;
     ctx.set('Retry-After', String(seconds));
@@ -65,19 +65,21 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   const account = await deps.accounts.findByUsername(username);
   const passwordOk = await checkPassword(account?.passwordHash ?? null, password);
   if (!account || !passwordOk || account.disabled) {
-    await deps.throttle.fail(keys);
+    // The reservation stands as the failure.
     await deps.audit.record({ type: 'signin.failure', accountId: account?.id ?? null, clientId: it.clientId, ip: ctx.ip, detail: { factor: 'pwd' } });
     ctx.status = 401;
     return renderLogin(ctx, deps, it, { error: LOGIN_FAILED, username });
   }
-  await deps.throttle.reset(keys[0]!.key);
+  // Right: the username starts afresh (as before), and the IP gets back the failure reserved.
+  await deps.throttle.reset(userKey);
+  await gate.release([ipKey]);
 
   // Posting the password again on the same page must not reset this sign-in's push and passcode limits.
+  // (put keeps the push and passcode counters while the account is the same.)
   const prior = await deps.signins.get(it.uid);
   const kept = prior?.accountId === account.id ? prior : null;
   await deps.signins.put(it.uid, {
-    accountId: account.id, firstFactor: { method: 'pwd', at: Date.now() },
-    challengeId: kept?.challengeId ?? null, pushes: kept?.pushes ?? [], passcodeFailures: kept?.passcodeFailures ?? 0,
+    accountId: account.id, firstFactor: { method: 'pwd', at: Date.now() }, challengeId: kept?.challengeId ?? null,
   }, it.ttlSeconds);
 
   const next = nextAfterPassword({

@@ -3,6 +3,7 @@ import { ACCOUNT_POLICY } from '../../defences/throttle.js';
 import { HttpError } from '../../http/errors.js';
 import type { InteractionDeps } from '../deps.js';
 import type { LoadedInteraction } from '../load.js';
+import { SIGNIN_COUNTERS, signInKey } from '../state.js';
 import { PASSCODE_MAX_FAILURES } from './limits.js';
 import { matchPasscode } from './passcode-match.js';
 import { withdrawChallenge } from './push.js';
@@ -12,6 +13,8 @@ const tooManyPasscodes = (seconds: number) =>
   seconds > 60
     ? `Too many wrong passcodes. Passcodes are locked for ${Math.ceil(seconds / 60)} minutes: approve the request on your phone instead.`
     : `Too many wrong passcodes. Wait ${seconds} seconds and try again, or approve the request on your phone.`;
+
+const TOO_MANY_FOR_THIS_SIGNIN = 'Too many wrong passcodes. Go back to the app and sign in again.';
 
 function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, error: string | null) {
   ctx.type = 'html';
@@ -39,11 +42,17 @@ export async function postPasscode(ctx: Context, deps: InteractionDeps): Promise
     return render(ctx, deps, it, 'A passcode has 6 or 8 digits.');
   }
   const sf = deps.secondFactor;
-  // Guessing, counted per account like the password (a new sign-in is free, so the per-sign-in
-  // count below alone would allow endless guesses): a growing delay, then a 15-minute lockout.
-  const throttleKeys = [{ key: `thr:otp:${state.accountId}`, policy: ACCOUNT_POLICY }];
-  const gate = await deps.throttle.check(throttleKeys);
+  // Guessing is counted per sign-in (PASSCODE_MAX_FAILURES) and per account like the password (a
+  // new sign-in is free, so the per-sign-in count alone would allow endless guesses): a growing
+  // delay, then a 15-minute lockout. Reserved before the check, so N parallel guesses are counted
+  // one after the other and cannot all be checked.
+  const accountKey = `thr:otp:${state.accountId}`;
+  const gate = await deps.throttle.reserve([{ key: accountKey, policy: ACCOUNT_POLICY }], {
+    key: signInKey(it.uid), field: SIGNIN_COUNTERS.passcodeFailures, owner: state.accountId, max: PASSCODE_MAX_FAILURES,
+  });
   if (!gate.allowed) {
+    if (gate.reason === 'gone') throw new HttpError(400, 'session_not_found', 'Sign in with your password first. Go back to the app and start again.');
+    if (gate.reason === 'cap') throw new HttpError(429, 'too_many_attempts', TOO_MANY_FOR_THIS_SIGNIN);
     const seconds = Math.ceil(gate.retryAfterMs / 1000);
     await deps.audit.record({ type: 'signin.throttled', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { factor: 'otp', reason: gate.reason, retryAfterSeconds: seconds } });
     ctx.status = 429;
@@ -56,19 +65,18 @@ export async function postPasscode(ctx: Context, deps: InteractionDeps): Promise
   })));
   const match = matchPasscode(candidates, passcode, sf.now());
   if (match.ok && (await sf.devices.acceptOtpStep(match.deviceId, match.step))) {
-    await deps.throttle.reset(throttleKeys[0]!.key);
+    await deps.throttle.reset(accountKey);
     // A push still pending for this sign-in would otherwise sit on the phone, approvable for nothing.
     if (state.challengeId) await withdrawChallenge(sf, state.challengeId);
     return finishWithSecondFactor(ctx, deps, it, state, ['otp'], { via: 'passcode', deviceId: match.deviceId });
   }
-  await deps.throttle.fail(throttleKeys);
-  const failures = state.passcodeFailures + 1;
+  // Wrong: the reservation stands as the failure, on the account and on this sign-in.
+  const failures = gate.count;
   await deps.audit.record({ type: 'signin.passcode.failure', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { failures } });
   if (failures >= PASSCODE_MAX_FAILURES) {
     await deps.signins.delete(it.uid);
-    throw new HttpError(429, 'too_many_attempts', 'Too many wrong passcodes. Go back to the app and sign in again.');
+    throw new HttpError(429, 'too_many_attempts', TOO_MANY_FOR_THIS_SIGNIN);
   }
-  await deps.signins.put(it.uid, { ...state, passcodeFailures: failures }, it.ttlSeconds);
   ctx.status = 401;
   const replayed = match.ok || match.reason === 'otp_replayed';
   render(ctx, deps, it, replayed ? 'This passcode was already used. Wait for the next one and type it.' : 'That passcode is not right. Check the code in your authenticator app and try again.');

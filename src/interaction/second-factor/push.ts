@@ -1,9 +1,10 @@
 import type { Context } from 'koa';
 import { browserSummary } from '../../challenge/context.js';
-import { newChallenge } from '../../challenge/model.js';
+import { newChallenge, newChallengeId } from '../../challenge/model.js';
+import { HttpError } from '../../http/errors.js';
 import type { InteractionDeps, SecondFactorDeps } from '../deps.js';
-import { pushFatigueDecision } from '../../defences/push-fatigue.js';
-import { canSendPush } from './limits.js';
+import { SIGNIN_COUNTERS, signInKey } from '../state.js';
+import { PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from './limits.js';
 import { checkCsrf, requireFirstFactor } from './session.js';
 
 /**
@@ -27,18 +28,23 @@ export async function postPush(ctx: Context, deps: InteractionDeps): Promise<voi
     ctx.status = 303;
     return ctx.redirect(`/interaction/${it.uid}/wait?notice=reported`);
   }
-  const allowed = canSendPush(state.pushes, now);
-  if (!allowed.ok) {
+  // One atomic reservation decides both halves, so parallel presses cannot all pass: per sign-in
+  // ("Send again" spacing and count), then per account (a new sign-in is free, so per-sign-in
+  // limits alone would not stop bombing: a muted account gets no push, unapproved pushes escalate
+  // to number matching, then to none).
+  const challengeId = newChallengeId();
+  const gate = await sf.fatigue.reserve(state.accountId, challengeId, now, {
+    key: signInKey(it.uid), owner: state.accountId,
+    countField: SIGNIN_COUNTERS.pushes, lastField: SIGNIN_COUNTERS.lastPushAt,
+    max: PUSH_MAX_PER_SIGNIN, minIntervalMs: PUSH_RESEND_MIN_INTERVAL_MS,
+  });
+  if (!gate.allow) {
+    if (gate.reason === 'gone') throw new HttpError(400, 'session_not_found', 'Sign in with your password first. Go back to the app and start again.');
+    if (gate.reason === 'muted' || gate.reason === 'limit') {
+      await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { reason: gate.reason } });
+    }
     ctx.status = 303;
-    return ctx.redirect(`/interaction/${it.uid}/wait?notice=${allowed.reason}`);
-  }
-  // Per account too (a new sign-in is free, so per-sign-in limits alone would not stop bombing):
-  // a muted account gets no push, unapproved pushes escalate to number matching, then to none.
-  const fatigue = pushFatigueDecision(await sf.fatigue.state(state.accountId, now), sf.fatigue.policy, now);
-  if (!fatigue.allow) {
-    await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { reason: fatigue.reason } });
-    ctx.status = 303;
-    return ctx.redirect(`/interaction/${it.uid}/wait?notice=${fatigue.reason}`);
+    return ctx.redirect(`/interaction/${it.uid}/wait?notice=${gate.reason}`);
   }
   const challenge = newChallenge({
     accountId: state.accountId,
@@ -48,13 +54,13 @@ export async function postPush(ctx: Context, deps: InteractionDeps): Promise<voi
     ip: ctx.ip,
     browser: browserSummary(ctx.get('user-agent')),
     location: sf.geoip.lookup(ctx.ip),
-    numberMatching: it.policy.numberMatching || fatigue.forceNumberMatching,
+    numberMatching: it.policy.numberMatching || gate.forceNumberMatching,
+    id: challengeId,
     ttlMs: sf.challengeTtlMs,
     now,
   });
   await sf.challenges.create(challenge);
-  await sf.fatigue.recordSent(state.accountId, challenge.id, now);
-  await deps.signins.put(it.uid, { ...state, challengeId: challenge.id, pushes: [...state.pushes, now] }, it.ttlSeconds);
+  await deps.signins.put(it.uid, { ...state, challengeId: challenge.id }, it.ttlSeconds);
   // Only the newest request can finish this sign-in: the one it replaces is withdrawn, so the phone
   // stops listing it and an approval of it is refused rather than accepted for nothing.
   if (state.challengeId) await withdrawChallenge(sf, state.challengeId);

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createThrottle, type Throttle } from '../../src/defences/throttle-store.js';
+import { ACCOUNT_POLICY, IP_POLICY, throttleAfterFailure, throttleDecision, type ThrottlePolicy, type ThrottleState } from '../../src/defences/throttle.js';
+import { openRedis, type Redis } from '../../src/storage/redis.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+
+/**
+ * The throttle's reserve-before-check gate: its Lua script must decide exactly as the pure
+ * throttleDecision does and count exactly as throttleAfterFailure does (the pure functions are the
+ * specification), on real Redis and on the in-process stand-in; and N parallel reservations must
+ * let through no more than the policy allows (guessing passwords or passcodes in parallel).
+ */
+const p = ACCOUNT_POLICY;
+const T = 1_800_000_000_000;
+
+describe('throttle specification (pure)', () => {
+  it('counts a failure, starts afresh after the window, but keeps a lockout until a success', () => {
+    expect(throttleAfterFailure(null, p, T)).toEqual({ failures: 1, lastFailureAt: T });
+    expect(throttleAfterFailure({ failures: 4, lastFailureAt: T - 1000 }, p, T)).toEqual({ failures: 5, lastFailureAt: T });
+    expect(throttleAfterFailure({ failures: 4, lastFailureAt: T - p.windowMs - 1 }, p, T)).toEqual({ failures: 1, lastFailureAt: T });
+    expect(throttleAfterFailure({ failures: 10, lastFailureAt: T - p.windowMs - 1 }, p, T)).toEqual({ failures: 11, lastFailureAt: T });
+  });
+});
+
+/** state before, time of the attempt (ms after the last failure). */
+const rows: [string, ThrottleState | null, number, ThrottlePolicy][] = [
+  ['no failures yet', null, 0, p],
+  ['two failures, at once', { failures: 2, lastFailureAt: T }, 0, p],
+  ['three failures, at once: the first delay', { failures: 3, lastFailureAt: T }, 0, p],
+  ['three failures, half the delay later', { failures: 3, lastFailureAt: T }, 500, p],
+  ['three failures, the delay waited out', { failures: 3, lastFailureAt: T }, 1000, p],
+  ['five failures, 1 s later: 4 s delay', { failures: 5, lastFailureAt: T }, 1000, p],
+  ['nine failures: the longest delay', { failures: 9, lastFailureAt: T }, 0, p],
+  ['ten failures: locked', { failures: 10, lastFailureAt: T }, 60_000, p],
+  ['ten failures, lockout over: allowed, and one more failure locks again', { failures: 10, lastFailureAt: T }, p.lockoutMs, p],
+  ['past the window: forgotten', { failures: 6, lastFailureAt: T }, p.windowMs + 1, p],
+  ['the IP policy, nineteen failures', { failures: 19, lastFailureAt: T }, 0, IP_POLICY],
+  ['the IP policy, twenty failures', { failures: 20, lastFailureAt: T }, 0, IP_POLICY],
+];
+
+describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind) => {
+  let redis: Redis;
+  let now = T;
+  let throttle: Throttle;
+  beforeAll(() => {
+    redis = openRedis(kind === 'real' ? TEST_REDIS_URL : null, uniquePrefix('gate'));
+    throttle = createThrottle(redis, () => now);
+  });
+  afterAll(() => redis.quit());
+
+  const write = async (key: string, s: ThrottleState | null) => {
+    await redis.del(key);
+    if (s) await redis.hset(key, 'f', String(s.failures), 'l', String(s.lastFailureAt));
+  };
+  const read = async (key: string): Promise<ThrottleState | null> => {
+    const f = await redis.hget(key, 'f');
+    return f === null ? null : { failures: Number(f), lastFailureAt: Number(await redis.hget(key, 'l')) };
+  };
+
+  it.each(rows)('reserve decides and counts as the specification: %s', async (_name, before, after, policy) => {
+    const key = `thr:row:${_name}`;
+    await write(key, before);
+    now = T + after;
+    const expected = throttleDecision(before, policy, now);
+    const got = await throttle.reserve([{ key, policy }]);
+    if (expected.allowed) {
+      expect(got.allowed).toBe(true);
+      expect(await read(key)).toEqual(throttleAfterFailure(before, policy, now));
+    } else {
+      expect(got).toEqual(expected);
+      expect(await read(key)).toEqual(before); // a refused attempt is not counted
+    }
+    // fail() counts the same way, unconditionally.
+    await write(key, before);
+    await throttle.fail([{ key, policy }]);
+    expect(await read(key)).toEqual(throttleAfterFailure(before, policy, now));
+  });
+
+  it('a release gives the reserved failure back, when nobody counted since', async () => {
+    now = T + 5000;
+    await write('thr:rel', { failures: 2, lastFailureAt: T });
+    const r = await throttle.reserve([{ key: 'thr:rel', policy: p }]);
+    if (!r.allowed) throw new Error('expected a reservation');
+    expect(await read('thr:rel')).toEqual({ failures: 3, lastFailureAt: now });
+    await r.release(['thr:rel']);
+    expect(await read('thr:rel')).toEqual({ failures: 2, lastFailureAt: T });
+    const fresh = await throttle.reserve([{ key: 'thr:rel-new', policy: p }]);
+    if (!fresh.allowed) throw new Error('expected a reservation');
+    await fresh.release(['thr:rel-new']);
+    expect(await read('thr:rel-new')).toBeNull();
+  });
+
+  it('a refusal on one key counts on none of them', async () => {
+    now = T;
+    await write('thr:a', null);
+    await write('thr:b', { failures: 10, lastFailureAt: T });
+    expect(await throttle.reserve([{ key: 'thr:a', policy: p }, { key: 'thr:b', policy: p }])).toMatchObject({ allowed: false, reason: 'lockout' });
+    expect(await read('thr:a')).toBeNull();
+  });
+
+  it('200 parallel reservations on one key: only the free failures pass', async () => {
+    now = T;
+    const results = await Promise.all(Array.from({ length: 200 }, () => throttle.reserve([{ key: 'thr:race', policy: p }])));
+    expect(results.filter((r) => r.allowed)).toHaveLength(p.freeFailures);
+    expect(await read('thr:race')).toEqual({ failures: p.freeFailures, lastFailureAt: T });
+  });
+
+  it('200 parallel reservations under a cap of 5 (a sign-in\'s passcodes): 5 pass, counted 1 to 5', async () => {
+    now = T;
+    await redis.hset('signin:{race}', 'acct', 'acct-1');
+    const roomy: ThrottlePolicy = { ...p, freeFailures: 1000, lockoutAfter: 1000 };
+    const cap = { key: 'signin:{race}', field: 'otp', owner: 'acct-1', max: 5 };
+    const results = await Promise.all(Array.from({ length: 200 }, () => throttle.reserve([{ key: 'thr:capped', policy: roomy }], cap)));
+    const passed = results.flatMap((r) => (r.allowed ? [r.count] : []));
+    expect(passed.sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(results.filter((r) => !r.allowed && r.reason === 'cap')).toHaveLength(195);
+    // The cap's hash belongs to its sign-in: once it is gone (or another account's), nothing passes.
+    expect(await throttle.reserve([{ key: 'thr:capped', policy: roomy }], { ...cap, owner: 'acct-2' })).toEqual({ allowed: false, reason: 'gone' });
+    await redis.del('signin:{race}');
+    expect(await throttle.reserve([{ key: 'thr:capped', policy: roomy }], cap)).toEqual({ allowed: false, reason: 'gone' });
+  });
+});
