@@ -192,8 +192,9 @@ describe('the push transport\'s name resolution', () => {
     const port = new URL(service.origin).port;
     const guard = createPushEndpointGuard({ services: parsePushServices(`push.operator.test:${port}`), resolve: resolver });
     const transport = createPushTransport({ ca: service.ca, guard });
-    // The double's certificate names 127.0.0.1, not push.operator.test: the name check fails once
-    // the double answered, which shows the resolver's address was the one connected to.
+    // The double's certificate (CN push-service-double, IP 127.0.0.1) does not name
+    // push.operator.test: the name check fails once the double has answered, which shows the
+    // resolver's address was the one connected to.
     const answer = await transport.post(new URL(`https://push.operator.test:${port}/push/x`), headers, Buffer.alloc(1), 2000);
     expect(answer).toMatchObject({ kind: 'error', reason: 'network_error' });
     expect((answer as { message: string }).message).toMatch(/push\.operator\.test.*push-service-double/);
