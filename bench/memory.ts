@@ -70,7 +70,7 @@ export async function memory(opts: Partial<MemoryOptions> = {}): Promise<BenchRe
   let agent = keepAliveAgent(4096);
   const raw = new IORedis(REDIS_URL);
   try {
-    const idp = await world.startIdp({ label: 'idp', pushCa: push.ca, longPollMs: 180_000, env: { PUSH_CHALLENGE_TTL: '600' }, execArgv: ['--expose-gc', ...childArgs()] });
+    const idp = await world.startIdp({ label: 'idp', pushService: push, longPollMs: 180_000, env: { PUSH_CHALLENGE_TTL: '600' }, execArgv: ['--expose-gc', ...childArgs()] });
     const passwordHash = await hashPassword(PASSWORD);
     const all = await seedPhones(idp, { count: o.signIns + o.warmup, prefix: 'm', passwordHash, pushService: push, concurrency: 12 });
     const warm = all.slice(0, o.warmup);

@@ -65,7 +65,7 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
   const old = await startPushService({ decrypt: false, http1Only: true, keepAliveMs: 120_000 });
   const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:bench@example.com' };
   const worker = await BenchChild.start('support/fanout-worker.ts', {
-    BENCH_FANOUT: JSON.stringify({ cas: [timed.ca, check.ca, old.ca], vapid, maxSockets: 64 }),
+    BENCH_FANOUT: JSON.stringify({ cas: [timed.ca, check.ca, old.ca], hosts: [timed.host, check.host, old.host], vapid, maxSockets: 64 }),
   }, 'fanout');
   try {
     const payload = samplePayload();

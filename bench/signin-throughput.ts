@@ -218,7 +218,7 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
       // A variant is a scratch experiment (bench/support/experiments.ts) or, starting with "--", node flags for the child.
       const flags = name.startsWith('--') ? name.split(' ') : [];
       const idp = await world.startIdp({
-        label: `idp-${name}`, pushCa: push.ca, processEnv: name === 'ours' || flags.length ? {} : { BENCH_EXPERIMENTS: name },
+        label: `idp-${name}`, pushService: push, processEnv: name === 'ours' || flags.length ? {} : { BENCH_EXPERIMENTS: name },
         ...(flags.length ? { execArgv: [...flags, ...childArgs()] } : {}),
       });
       log(`signin: seeding ${o.phones} accounts with one phone each (${name})`);

@@ -57,7 +57,7 @@ export async function wakeupLatency(opts: Partial<WakeupOptions> = {}): Promise<
   try {
     const portA = await freePort();
     const issuer = `http://127.0.0.1:${portA}`;
-    const common = { pushCa: push.ca, issuer, longPollMs: 180_000, env: { PUSH_CHALLENGE_TTL: '600' } };
+    const common = { pushService: push, issuer, longPollMs: 180_000, env: { PUSH_CHALLENGE_TTL: '600' } };
     const a = await world.startIdp({ label: 'idp-A', port: portA, ...common });
     const b = await world.startIdp({ label: 'idp-B', ...common });
     const procs: BenchChild[] = [a, b];

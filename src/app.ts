@@ -9,7 +9,7 @@ import type { Settings } from './config/settings.js';
 import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
 import { createCsrf } from './http/csrf.js';
-import { errorHandler, pinHost, providerFastPath, securityHeaders } from './http/edge.js';
+import { clientIp, errorHandler, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
@@ -29,6 +29,8 @@ import { createPushFatigueStore } from './defences/push-fatigue-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
 import { createDispatcher } from './push/dispatch.js';
+import { createPushEndpointGuard, type PushResolver } from './push/endpoint-guard.js';
+import { pushTrustStore } from './push/trust-store.js';
 import { createPushTransport } from './push/transport.js';
 import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
@@ -67,8 +69,8 @@ export interface IdpOptions {
   redisPrefix?: string;
   /** An already open database (tests share one); the IdP then does not close it. */
   db?: Db;
-  /** Extra CA certificates (PEM) trusted for push services (tests: the local push-service double's). */
-  pushCa?: string;
+  /** How push-service names resolve (tests inject one: they never reach a real push service). Default dns.lookup. */
+  pushResolver?: PushResolver;
   /** The clock (tests move it). */
   now?: () => number;
   /** How long a waiting page's status request is held open. Default 25 s. */
@@ -81,6 +83,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   mkdirSync(settings.dataDir, { recursive: true });
   // Configuration first: a bad file stops the start before anything is opened.
   const secrets = loadProcessSecrets(settings);
+  const pushCa = pushTrustStore(settings.pushCa);
   if (settings.jwksFile) await loadSigningKeys(null, settings.issuer, settings.jwksFile);
   const clients = [
     ...loadClients(path.join(settings.configDir, 'clients'), settings.issuer, settings.env),
@@ -99,7 +102,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const audit = createAuditLog(db, logger);
   const views = createViews();
   const provider = createProvider({
-    issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views, trustProxy: settings.trustProxy,
+    issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
+    // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
+    trustProxy: false,
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
 
@@ -111,7 +116,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const challenges = createRedisChallengeStore(redis);
   const waiters = createChallengeWaiters(redis, challenges);
   const vapid = await loadVapidKeys(db);
-  const pushTransport = createPushTransport(opts.pushCa === undefined ? {} : { ca: opts.pushCa });
+  // SSRF: endpoints are checked at enrollment, at PUT push-subscription and at every send (transport).
+  const pushEndpoints = createPushEndpointGuard({ services: settings.pushServices, ...(opts.pushResolver ? { resolve: opts.pushResolver } : {}) });
+  const pushTransport = createPushTransport({ guard: pushEndpoints, ...(pushCa ? { ca: pushCa } : {}) });
   const notifier = createWebPushNotifier({ vapid: { ...vapid, subject: settings.vapidSubject }, transport: pushTransport, logger });
   const fatigue = createPushFatigueStore(redis, settings.pushFatigue);
   const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
@@ -135,6 +142,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     issuer: settings.issuer,
     vapidPublicKey: vapid.publicKey,
     policy: async () => ({ numberMatching: true, unlock: settings.deviceUnlock, pollIntervalSeconds: settings.pollIntervalSeconds }),
+    allowPushEndpoint: (endpoint) => pushEndpoints.check(endpoint).ok,
     log: logger,
     // An approval is the user's own sign-in (it stops counting as fatigue); a report mutes pushes.
     onResolved: async (challenge, resolution) => {
@@ -149,10 +157,12 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const app = new Koa();
   // The same keys as oidc-provider's cookies, or interactionDetails() cannot read its cookie (STACK.md).
   app.keys = secrets.cookieKeys;
-  app.proxy = settings.trustProxy;
+  // Koa never reads X-Forwarded-*: the client IP is clientIp's, the origin is ISSUER (pinOrigin).
+  app.proxy = false;
   app.silent = true;
   app.use(errorHandler(views, logger));
-  app.use(pinHost(settings.issuer));
+  app.use(pinOrigin(settings.issuer));
+  app.use(clientIp(settings.trustProxy));
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));

@@ -7,6 +7,8 @@
 import https from 'node:https';
 import webpush from 'web-push';
 import { WebPushEncrypter } from '../../src/push/encrypt.js';
+import { createPushEndpointGuard } from '../../src/push/endpoint-guard.js';
+import { parsePushServices } from '../../src/push/endpoint-policy.js';
 import { createPushTransport, type PushTransport } from '../../src/push/transport.js';
 import { createWebPushNotifier } from '../../src/push/webpush-sender.js';
 import type { Notifier, PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
@@ -14,6 +16,8 @@ import type { Notifier, PushPayload, PushSubscriptionJson } from '../../src/push
 export interface FanoutConfig {
   /** One certificate per push-service double (each self-signed: one transport and agent each). */
   cas: string[];
+  /** host:port of each double, in the order of cas. */
+  hosts: string[];
   vapid: { publicKey: string; privateKey: string; subject: string };
   maxSockets: number;
 }
@@ -45,8 +49,10 @@ export interface FanoutResult {
 const config = JSON.parse(process.env.BENCH_FANOUT ?? '{}') as FanoutConfig;
 // Each path its own connections: ours a push transport (HTTP/2 where the double offers it), web-push
 // an https.Agent with keep-alive (it speaks HTTP/1.1 only), the same socket limit for both.
-const targets: Array<{ transport: PushTransport; notifier: Notifier; webpushAgent: https.Agent }> = config.cas.map((ca) => {
-  const transport = createPushTransport({ ca, maxSockets: config.maxSockets });
+const targets: Array<{ transport: PushTransport; notifier: Notifier; webpushAgent: https.Agent }> = config.cas.map((ca, i) => {
+  // The doubles listen on 127.0.0.1: allowed as an operator's push services would be (PUSH_SERVICES).
+  const guard = createPushEndpointGuard({ services: parsePushServices(config.hosts[i]!) });
+  const transport = createPushTransport({ ca, maxSockets: config.maxSockets, guard });
   const webpushAgent = new https.Agent({ ca, keepAlive: true, maxSockets: config.maxSockets });
   return { transport, webpushAgent, notifier: createWebPushNotifier({ vapid: config.vapid, transport }) };
 });

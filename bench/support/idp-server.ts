@@ -30,8 +30,6 @@ export interface ChildConfig {
   /** The environment our settings are read from (PORT, ISSUER, DATABASE_URL, REDIS_URL, ...). */
   env: Record<string, string>;
   redisPrefix: string;
-  /** PEM of the push-service double's certificate: the push agent trusts it. */
-  pushCa?: string;
   longPollMs?: number;
   /** bare mode: the client (oidc-provider metadata) and whether findAccount reads the accounts table. */
   bareClient?: Record<string, unknown>;
@@ -107,7 +105,6 @@ async function startIdp(): Promise<Running> {
   const idp = await createIdp(settings, {
     logger: createLogger('silent'),
     redisPrefix: config.redisPrefix,
-    ...(config.pushCa ? { pushCa: config.pushCa } : {}),
     ...(config.longPollMs ? { longPollMs: config.longPollMs } : {}),
   });
   // Experiment account-cache=ms: findById answered from memory for that long (what the refresh grant's findAccount would save).

@@ -50,7 +50,7 @@ export interface World {
   kek: string;
   children: BenchChild[];
   /** Starts our IdP in a child process; several share storage, keys and issuer. */
-  startIdp(opts: { label: string; port?: number; issuer?: string; pushCa?: string; longPollMs?: number; env?: Record<string, string>; execArgv?: string[]; processEnv?: Record<string, string> }): Promise<BenchChild>;
+  startIdp(opts: { label: string; port?: number; issuer?: string; pushService?: { env(): Record<string, string> }; longPollMs?: number; env?: Record<string, string>; execArgv?: string[]; processEnv?: Record<string, string> }): Promise<BenchChild>;
   startBare(opts: { label: string; client: Record<string, unknown>; accountLookup?: boolean; allRedis?: boolean }): Promise<BenchChild>;
   redis(): Redis;
   cleanup(): Promise<void>;
@@ -87,10 +87,11 @@ export async function createWorld(name: string, clients: Record<string, unknown>
         env: {
           PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, DATA_DIR: dataDir, CONFIG_DIR: configDir,
           DATABASE_URL: databaseUrl, REDIS_URL: REDIS_URL, COOKIE_KEYS: cookieKeys, KEK: kek,
-          DEMO: 'false', LOG_LEVEL: 'silent', BENCH_RP_SECRET: RP_SECRET, ...opts.env,
+          DEMO: 'false', LOG_LEVEL: 'silent', BENCH_RP_SECRET: RP_SECRET,
+          // The push-service double as an operator's push service: PUSH_CA and PUSH_SERVICES.
+          ...opts.pushService?.env(), ...opts.env,
         },
         redisPrefix,
-        ...(opts.pushCa ? { pushCa: opts.pushCa } : {}),
         ...(opts.longPollMs ? { longPollMs: opts.longPollMs } : {}),
       }, opts.label, opts.execArgv ?? childArgs());
       children.push(child);

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseTrustProxy, type TrustProxy } from '../http/client-ip.js';
+import { parsePushServices, type PushServiceRule } from '../push/endpoint-policy.js';
 
 /**
  * Every setting of the IdP, its environment variable and its default, in one place.
@@ -28,8 +30,21 @@ export interface Settings {
   jwksFile: string | null;
   /** KEK: key-encryption key(s) for secrets at rest, `id:base64(32 bytes)` comma-separated, active first. Default generated into DATA_DIR. */
   kek: { id: string; key: Buffer }[] | null;
-  /** TRUST_PROXY: trust X-Forwarded-For/-Proto/-Host from a reverse proxy. Default false. */
-  trustProxy: boolean;
+  /**
+   * TRUST_PROXY: whose X-Forwarded-For to believe for the client's IP. `false` (default): nobody's,
+   * the socket peer is the client; a number N (`true` = 1): N reverse proxies in front, the client is
+   * the address the nearest one saw; or comma-separated proxy addresses/CIDRs. X-Forwarded-Proto and
+   * -Host are never read: every URL comes from ISSUER.
+   */
+  trustProxy: TrustProxy;
+  /**
+   * PUSH_SERVICES: push services allowed beyond the browser vendors' (FCM, Mozilla, Apple, Windows),
+   * comma-separated `host[:port]`, `*.` for any name one label deeper. The operator's decision: an
+   * entry may be a private name or address (a push proxy), whose addresses are not judged. Default none.
+   */
+  pushServices: PushServiceRule[];
+  /** PUSH_CA: a PEM file of CA certificates trusted for push services, besides Node's bundled ones. Default none. */
+  pushCa: string | null;
   /** VAPID_SUBJECT: contact for push services (mailto: or https:). Default mailto:admin@localhost. */
   vapidSubject: string;
   /** PUSH_CHALLENGE_TTL: seconds a push challenge lives. Default 120. */
@@ -103,6 +118,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
   };
   const deviceUnlock = env.DEVICE_UNLOCK ?? 'none';
   if (deviceUnlock !== 'none' && deviceUnlock !== 'pin' && deviceUnlock !== 'webauthn') throw new ConfigError('environment', 'DEVICE_UNLOCK', 'must be none, pin or webauthn');
+  let trustProxy: TrustProxy;
+  try {
+    trustProxy = parseTrustProxy(env.TRUST_PROXY);
+  } catch (err) {
+    throw new ConfigError('environment', 'TRUST_PROXY', (err as Error).message);
+  }
+  let pushServices: PushServiceRule[];
+  try {
+    pushServices = parsePushServices(env.PUSH_SERVICES ?? '');
+  } catch (err) {
+    throw new ConfigError('environment', 'PUSH_SERVICES', `${(err as Error).message}; expected comma-separated host[:port] entries, e.g. push.example.com,*.push.example.net:8443`);
+  }
   const pollIntervalSeconds = Number(env.POLL_INTERVAL ?? 5);
   if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 2 || pollIntervalSeconds > 300) throw new ConfigError('environment', 'POLL_INTERVAL', 'must be 2..300 seconds');
   return {
@@ -117,7 +144,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     cookieKeys: env.COOKIE_KEYS ? env.COOKIE_KEYS.split(',').map((s) => s.trim()).filter(Boolean) : null,
     kek: env.KEK ? parseKek(env.KEK) : null,
     jwksFile: env.JWKS_FILE ? path.resolve(cwd, env.JWKS_FILE) : null,
-    trustProxy: bool(env.TRUST_PROXY, false),
+    trustProxy,
+    pushServices,
+    pushCa: env.PUSH_CA ? path.resolve(cwd, env.PUSH_CA) : null,
     vapidSubject,
     pushChallengeTtl: ttl,
     pushFatigue,

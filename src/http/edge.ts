@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.js';
+import { clientAddress, type TrustProxy } from './client-ip.js';
 import type { Views } from './views.js';
 
 /** A page for browsers (they ask for text/html), JSON for everyone else and for every /api/ path. */
@@ -61,14 +62,63 @@ export function providerFastPath(provider: Middleware): Middleware {
 }
 
 /**
- * Pins the Host to the issuer's: oidc-provider builds absolute URLs from the request's Host, so a
- * forged Host header must not change what discovery advertises. X-Forwarded-Host is never trusted.
+ * Every URL the IdP emits comes from ISSUER. oidc-provider builds absolute URLs (discovery, redirects,
+ * form_post) from Koa's ctx.href, that is from the request's protocol, Host and target; each of
+ * those is the sender's to write, so each is pinned here, before anything reads it:
+ * - Host is set to the issuer's; X-Forwarded-Host and X-Forwarded-Proto are dropped, trusted proxy
+ *   or not (a proxy's idea of them is ISSUER's to state);
+ * - the protocol is the issuer's, whatever the socket or X-Forwarded-Proto: behind a TLS-terminating
+ *   proxy an https issuer stays https on a plain socket, and an http issuer cannot be made https;
+ * - an absolute-form target (`GET http://evil.example/x HTTP/1.1`, RFC 9112 3.2.2), which Koa's
+ *   href would return as is, becomes its origin form (`/x`); the asterisk form and anything else
+ *   not starting with "/" is refused with 400.
  */
-export function pinHost(issuer: string): Middleware {
-  const host = new URL(issuer).host;
+export function pinOrigin(issuer: string): Middleware {
+  const { host, protocol } = new URL(issuer);
+  const scheme = protocol.slice(0, -1);
   return async (ctx, next) => {
+    const target = ctx.req.url ?? '/';
+    if (!target.startsWith('/')) {
+      const originForm = absoluteToOriginForm(target);
+      if (originForm === null) {
+        throw Object.assign(new Error('The request target must be a path.'), { status: 400, expose: true, code: 'invalid_request' });
+      }
+      // Koa copied the target into originalUrl when it made the context: replace it there too.
+      ctx.req.url = originForm;
+      ctx.originalUrl = originForm;
+      ctx.request.originalUrl = originForm;
+    }
     ctx.req.headers.host = host;
     delete ctx.req.headers['x-forwarded-host'];
+    delete ctx.req.headers['x-forwarded-proto'];
+    // An own property shadows Koa's getter (socket.encrypted / X-Forwarded-Proto) for this request;
+    // ctx.secure, ctx.origin, ctx.href and the cookies' Secure flag all read it.
+    Object.defineProperty(ctx.request, 'protocol', { value: scheme, enumerable: true });
+    await next();
+  };
+}
+
+/** `http://any.host:1/p?q` -> `/p?q`; null when the target is not an absolute http(s) URL. */
+export function absoluteToOriginForm(target: string): string | null {
+  if (!/^https?:\/\//i.test(target)) return null;
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The client's IP for everything downstream (throttle keys, the requester IP the phone shows, the
+ * audit log, oidc-provider's ctx.ip): decided once by ./client-ip.ts from the socket peer,
+ * X-Forwarded-For and TRUST_PROXY. Koa's own reading (app.proxy) stays off: it would believe the
+ * left-most entry, which the client writes.
+ */
+export function clientIp(trust: TrustProxy): Middleware {
+  return async (ctx, next) => {
+    const xff = ctx.req.headers['x-forwarded-for'];
+    ctx.request.ip = clientAddress(ctx.req.socket.remoteAddress, Array.isArray(xff) ? xff.join(',') : xff, trust);
     await next();
   };
 }

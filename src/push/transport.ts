@@ -2,12 +2,14 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
+import { createPushEndpointGuard, PushEndpointRefused, type PushEndpointGuard } from './endpoint-guard.js';
 import { StreamSlots } from './stream-slots.js';
 
 /** How one POST ended: an HTTP answer, or no answer. */
 export type Answer =
   | { kind: 'response'; status: number; retryAfter: string | undefined }
-  | { kind: 'error'; reason: 'timeout' | 'network_error'; message: string };
+  /** refused: the endpoint policy stopped it before connecting (./endpoint-policy.ts); final. */
+  | { kind: 'error'; reason: 'timeout' | 'network_error' | 'refused'; message: string };
 
 export type PushProtocol = 'h2' | 'http/1.1';
 
@@ -23,6 +25,11 @@ export interface PushTransport {
 export interface PushTransportOptions {
   /** The CA certificates (PEM) to trust instead of Node's bundled roots, e.g. a local push service's in tests. */
   ca?: string | string[];
+  /**
+   * Which endpoints may be reached and how their names resolve (SSRF defence). Default: the
+   * browser vendors' push services only, on public addresses.
+   */
+  guard?: PushEndpointGuard;
   /** HTTP/1.1 fallback: keep-alive sockets per origin. */
   maxSockets?: number;
   /** An HTTP/2 session idle this long is closed. */
@@ -33,6 +40,12 @@ export interface PushTransportOptions {
 }
 
 class AttemptTimeout extends Error {}
+
+/** How a failed connection or request is reported: a refused address is the policy's, not the network's. */
+const reasonOf = (err: unknown): 'timeout' | 'network_error' | 'refused' =>
+  err instanceof AttemptTimeout ? 'timeout' : err instanceof PushEndpointRefused ? 'refused' : 'network_error';
+
+type Allowed = Extract<ReturnType<PushEndpointGuard['check']>, { ok: true }>;
 
 type OriginState =
   | { kind: 'h2'; session: http2.ClientHttp2Session; streams: StreamSlots }
@@ -47,6 +60,7 @@ type OriginState =
  */
 export function createPushTransport(opts: PushTransportOptions = {}): PushTransport {
   const now = opts.now ?? Date.now;
+  const guard = opts.guard ?? createPushEndpointGuard();
   const idleMs = opts.idleMs ?? 60_000;
   const recheckMs = opts.recheckMs ?? 3600_000;
   // Built once: a context per connection would parse the certificates again each time.
@@ -67,7 +81,7 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   }
 
   /** TLS with ALPN; resolves with the protocol the service chose, rejects on a failed connection. */
-  function connect(url: URL, timeoutMs: number): Promise<PushProtocol> {
+  function connect(url: URL, allowed: Allowed, timeoutMs: number): Promise<PushProtocol> {
     const origin = url.origin;
     return new Promise<PushProtocol>((resolve, reject) => {
       const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -77,6 +91,8 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
         ...(isIP(host) ? {} : { servername: host }),
         ALPNProtocols: ['h2', 'http/1.1'],
         ...(secureContext ? { secureContext } : {}),
+        // Names resolve through the guard, which refuses inward addresses before the connect.
+        lookup: guard.lookupFor(allowed),
       });
       const timer = setTimeout(() => socket.destroy(new AttemptTimeout(`no TLS connection within ${timeoutMs} ms`)), timeoutMs);
       socket.once('error', (err) => {
@@ -117,12 +133,12 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   }
 
   /** For an origin without a live HTTP/2 session: what to speak, connecting first when unknown. */
-  async function protocolFor(url: URL, timeoutMs: number): Promise<PushProtocol> {
+  async function protocolFor(url: URL, allowed: Allowed, timeoutMs: number): Promise<PushProtocol> {
     const origin = url.origin;
     const state = origins.get(origin);
     if (state?.kind === 'http/1.1' && state.until > now()) return 'http/1.1';
     if (state?.kind === 'connecting') return state.ready;
-    const ready = connect(url, timeoutMs);
+    const ready = connect(url, allowed, timeoutMs);
     origins.set(origin, { kind: 'connecting', ready });
     try {
       const protocol = await ready;
@@ -190,7 +206,7 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
     });
   }
 
-  function postH1(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
+  function postH1(url: URL, allowed: Allowed, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
@@ -201,9 +217,9 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
         resolve(answer);
       };
       const failedWith = (err: Error): void =>
-        settle({ kind: 'error', reason: err instanceof AttemptTimeout ? 'timeout' : 'network_error', message: err.message });
+        settle({ kind: 'error', reason: reasonOf(err), message: err.message });
       try {
-        const req = https.request(url, { method: 'POST', headers, agent }, (res) => {
+        const req = https.request(url, { method: 'POST', headers, agent, lookup: guard.lookupFor(allowed) }, (res) => {
           const retryAfter = res.headers['retry-after'];
           // Read the (ignored) body to its end, or the socket cannot go back to the keep-alive pool.
           res.resume();
@@ -222,15 +238,19 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   return {
     async post(url, headers, body, timeoutMs) {
       if (closed) return { kind: 'error', reason: 'network_error', message: 'transport closed' };
+      // Every send is checked, not only at enrollment: an endpoint stored before this policy (or
+      // before PUSH_SERVICES changed) must not be reached either.
+      const allowed = guard.check(url);
+      if (!allowed.ok) return { kind: 'error', reason: 'refused', message: `push endpoint refused: ${allowed.reason}` };
       // The common case, without a trip through protocolFor: a live HTTP/2 session to this service.
       if (liveH2(url.origin)) return postH2(url, headers, body, timeoutMs);
       let protocol: PushProtocol;
       try {
-        protocol = await protocolFor(url, timeoutMs);
+        protocol = await protocolFor(url, allowed, timeoutMs);
       } catch (err) {
-        return { kind: 'error', reason: err instanceof AttemptTimeout ? 'timeout' : 'network_error', message: (err as Error).message };
+        return { kind: 'error', reason: reasonOf(err), message: (err as Error).message };
       }
-      return protocol === 'h2' ? postH2(url, headers, body, timeoutMs) : postH1(url, headers, body, timeoutMs);
+      return protocol === 'h2' ? postH2(url, headers, body, timeoutMs) : postH1(url, allowed, headers, body, timeoutMs);
     },
     protocolOf(origin) {
       const state = origins.get(origin);

@@ -102,6 +102,9 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
 
       if (answer.kind === 'error') {
         log?.warn({ origin, attempt, reason: answer.reason, error: answer.message }, 'push attempt failed');
+        // The endpoint policy gives the same answer next time: no retry, and the subscription stays
+        // (a name may resolve inward only for a while; an operator may list the service later).
+        if (answer.reason === 'refused') return failed(`refused_endpoint: ${answer.message}`, attempt);
         if (!canRetry) return failed(answer.reason, attempt);
         await sleep(backoffMs(attempt));
         continue;

@@ -4,7 +4,9 @@
  * 413 (RFC 8030 7.2) are not retried.
  */
 import https from 'node:https';
-import type { PushTransport } from '../../src/push/transport.js';
+import { createPushEndpointGuard } from '../../src/push/endpoint-guard.js';
+import { parsePushServices } from '../../src/push/endpoint-policy.js';
+import { createPushTransport, type PushTransport } from '../../src/push/transport.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PushPayload, SendOptions } from '../../src/push/types.js';
 import { generateVapidKeys } from '../../src/push/vapid.js';
@@ -148,24 +150,30 @@ describe('push service trouble', () => {
   });
 
   it('a push service that is not listening gives failed after bounded retries', async () => {
-    const { notifier, sleeps } = notifierWithRecordedSleeps({ transport: undefined });
     const closed = https.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as { port: number };
     await new Promise<void>((resolve) => closed.close(() => resolve()));
+    // Allowed (as an operator's PUSH_SERVICES entry would), so the attempt reaches the closed port.
+    const own = createPushTransport({ guard: createPushEndpointGuard({ services: parsePushServices(`127.0.0.1:${port}`) }) });
+    const { notifier, sleeps } = notifierWithRecordedSleeps({ transport: own });
     const sub = { ...service.createSubscription(), endpoint: `https://127.0.0.1:${port}/push/x` };
 
     expect(await notifier.send(sub, payload, options)).toEqual({ status: 'failed', reason: 'network_error', attempts: 3 });
     expect(sleeps).toEqual([100, 300]);
     await notifier.close();
+    await own.close();
   });
 
   it('an untrusted certificate is a network error, not a delivery', async () => {
-    const { notifier } = notifierWithRecordedSleeps({ transport: undefined, maxAttempts: 1 });
+    // The service's address is allowed, its certificate is not trusted (Node's roots only).
+    const untrusting = createPushTransport({ guard: createPushEndpointGuard({ services: parsePushServices(service.host) }) });
+    const { notifier } = notifierWithRecordedSleeps({ transport: untrusting, maxAttempts: 1 });
     const sub = service.createSubscription();
 
     expect(await notifier.send(sub, payload, options)).toEqual({ status: 'failed', reason: 'network_error', attempts: 1 });
     expect(requestsTo(sub.id)).toBe(0);
     await notifier.close();
+    await untrusting.close();
   });
 });

@@ -16,14 +16,15 @@ describe('request context on the phone', () => {
   let w: PushWorld;
   beforeAll(async () => {
     writeFileSync(db, buildMmdb([['81.2.69.0', 24, cityRecord('United Kingdom', 'London')]]));
-    w = await startWorld({ idp: { env: { GEOIP_DB: db, TRUST_PROXY: 'true' } } });
+    w = await startWorld({ idp: { env: { GEOIP_DB: db, TRUST_PROXY: '1' } } });
   });
   afterAll(async () => { await w.close(); rmSync(dir, { recursive: true, force: true }); });
 
-  it('shows the app, the client IP from X-Forwarded-For, its city and the browser', async () => {
+  it('shows the app, the client IP the proxy saw (last X-Forwarded-For entry), its city and the browser', async () => {
     const { phone, subscription } = await enroll(w);
     const { browser, next } = await w.startSignIn();
-    const headers = { 'x-forwarded-for': '81.2.69.142', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36' };
+    // The client wrote 203.0.113.77; the one trusted proxy appended the address it saw.
+    const headers = { 'x-forwarded-for': '203.0.113.77, 81.2.69.142', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36' };
     const csrf = next.body.match(/name="csrf" value="([^"]+)"/)![1]!;
     const uid = next.url.match(/\/interaction\/([^/]+)/)![1]!;
     await browser.go(`/interaction/${uid}/push`, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` });

@@ -36,10 +36,10 @@ describe('two IdP processes on one Redis', () => {
     const common = {
       storage: 'postgres' as const, redis: 'real' as const, schema, redisPrefix, dataDir,
       clients: [testRp({ login: { consent: 'implicit' } })],
-      env: { ISSUER: issuer },
+      env: { ISSUER: issuer, ...pushService.env() },
     };
-    a = await startTestIdp({ ...common, port: portA, idp: { pushCa: pushService.ca, longPollMs: 10_000 } });
-    b = await startTestIdp({ ...common, idp: { pushCa: pushService.ca, longPollMs: 10_000 } });
+    a = await startTestIdp({ ...common, port: portA, idp: { longPollMs: 10_000 } });
+    b = await startTestIdp({ ...common, idp: { longPollMs: 10_000 } });
     bUrl = `http://127.0.0.1:${b.settings.port}`;
     expect(b.url).toBe(a.url);
     expect(b.settings.port).not.toBe(a.settings.port);

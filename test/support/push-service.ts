@@ -11,6 +11,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import ece from 'http_ece';
 import { decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createPushEndpointGuard } from '../../src/push/endpoint-guard.js';
+import { parsePushServices } from '../../src/push/endpoint-policy.js';
 import { createPushTransport, type PushTransport, type PushTransportOptions } from '../../src/push/transport.js';
 import type { PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
 
@@ -222,9 +227,29 @@ export class PushServiceDouble {
     return new PushServiceDouble(server, `https://127.0.0.1:${address.port}`, cert, options);
   }
 
-  /** A push transport that trusts this service; the caller closes it. */
+  /** host:port of the service, as PUSH_SERVICES lists it. */
+  get host(): string {
+    return new URL(this.origin).host;
+  }
+
+  #caDir: string | undefined;
+
+  /**
+   * The settings an operator would give the IdP for this service: PUSH_CA (its certificate, written
+   * to a file removed by close()) and PUSH_SERVICES (its host and port; 127.0.0.1 is no browser
+   * vendor's push service, so without this the IdP refuses it).
+   */
+  env(): { PUSH_CA: string; PUSH_SERVICES: string } {
+    if (!this.#caDir) {
+      this.#caDir = mkdtempSync(path.join(os.tmpdir(), 'push-ca-'));
+      writeFileSync(path.join(this.#caDir, 'ca.pem'), this.ca);
+    }
+    return { PUSH_CA: path.join(this.#caDir, 'ca.pem'), PUSH_SERVICES: this.host };
+  }
+
+  /** A push transport that trusts this service and allows its address; the caller closes it. */
   createTransport(options: Omit<PushTransportOptions, 'ca'> = {}): PushTransport {
-    return createPushTransport({ ca: this.ca, ...options });
+    return createPushTransport({ ca: this.ca, guard: createPushEndpointGuard({ services: parsePushServices(this.host) }), ...options });
   }
 
   /** Ends every connection now (HTTP/2 sessions included), as a push service restarting would. */
@@ -280,6 +305,7 @@ export class PushServiceDouble {
     // Hanging requests, idle keep-alive sockets and HTTP/2 sessions would otherwise hold close() open.
     this.dropConnections();
     await closed;
+    if (this.#caDir) rmSync(this.#caDir, { recursive: true, force: true });
   }
 
   #subscription(id: string): Subscription {

@@ -26,8 +26,8 @@ export class PushWorld {
     const t = await startTestIdp({
       redis: 'real',
       ...opts.idp,
+      env: { ...pushService.env(), ...opts.idp?.env },
       clients: [testRp({ login: { consent: 'implicit', ...opts.login } })],
-      idp: { pushCa: pushService.ca, ...opts.idp?.idp },
     });
     try {
       // A restarted world (same database) finds alice already there.
