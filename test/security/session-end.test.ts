@@ -55,8 +55,9 @@ describe('sessions end with the events that should end them', () => {
 
   it('admin sets a new password: `user set-password`', async () => {
     const s = await signedIn('pw-user');
-    expect(cli('user', 'set-password', 'pw-user', '--password', 'a brand new password')).toMatch(/ended 1 session\(s\), 1 grant\(s\), 1 refresh token\(s\)/);
+    const out = cli('user', 'set-password', 'pw-user', '--password', 'a brand new password');
     await expectEnded(s);
+    expect(out).toMatch(/ended 1 session\(s\), 1 grant\(s\), 1 refresh token\(s\)/);
   });
 
   it('admin disables the account: `user disable`', async () => {
