@@ -36,7 +36,7 @@ export function accountConsoleClient(issuer: string): ClientRegistration {
  * when that ends: sign-out, a new password, a revoked device), what the sign-in proved (amr,
  * auth_time from the ID token) and its own age and last use.
  */
-interface AccountSession { accountId: string; sid: string; idp: string; amr: string[]; authTime: number; createdAt: number; seenAt: number }
+interface AccountSession { accountId: string; sid: string; idp: string; amr: string[]; /** When the user signed in (s). */ authTime: number; createdAt: number; seenAt: number }
 
 export interface SelfServiceDeps {
   issuer: string;
@@ -131,10 +131,12 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
         return render(ctx, 'error', { title: 'Sign-in failed', error: 'login_failed', description: 'This sign-in did not finish in this browser. Try again.' });
       }
       const at = now();
+      // auth_time is on oidc-provider's clock (the system's); keep the sign-in's age on ours.
+      const age = Math.max(0, Math.floor(Date.now() / 1000) - claims.auth_time);
       setSession(ctx, {
         accountId: claims.sub, sid: randomBytes(16).toString('base64url'), idp: idp.uid,
         amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [],
-        authTime: claims.auth_time, createdAt: at, seenAt: at,
+        authTime: Math.floor(at / 1000) - age, createdAt: at, seenAt: at,
       });
       ctx.redirect('/account');
     },
