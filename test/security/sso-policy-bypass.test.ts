@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FormBrowser } from '../support/web-browser.js';
-import { atCallback, authorize, CB, enrollPhone, isLoginPage, MFA_ACR, newUser, signIn, startSessionWorld, type SessionWorld } from './session-helpers.js';
+import { atCallback, authorize, CB, enrollPhone, isLoginPage, MFA_ACR, newUser, PASSWORD, signIn, startSessionWorld, type SessionWorld } from './session-helpers.js';
 
 /**
  * Audit item 2: a password-only SSO session must not satisfy an app that needs more. Each app's
@@ -39,7 +39,7 @@ describe('SSO policy bypass', () => {
     await enrollPhone(w, id);
     const after = await authorize(w.open, browser);
     expect(isLoginPage(after.page)).toBe(true);
-    const next = await browser.submit(after.page.body, /\/login$/, { username: 'laterphone', password: 'session test password 1' });
+    const next = await browser.submit(after.page.body, /\/login$/, { username: 'laterphone', password: PASSWORD });
     expect(next.url).toMatch(/\/second-factor$/);
   });
 
@@ -65,5 +65,19 @@ describe('SSO policy bypass', () => {
     const claims = (await strict.tokens()).claims()!;
     expect(claims.amr).toContain('mfa');
     expect(claims.acr).toBe(MFA_ACR);
+  });
+
+  it('an account whose only device was revoked gets no password-only code (it never falls back to the password alone)', async () => {
+    const id = await newUser(w, 'revokedonly');
+    const phone = await enrollPhone(w, id);
+    await w.t.idp.deviceService.revokeDevice(id, phone.deviceId);
+    const browser = new FormBrowser(w.t.url);
+    const started = await authorize(w.open, browser);
+    const end = await browser.submit(started.page.body, /\/login$/, { username: 'revokedonly', password: PASSWORD });
+    // Refused by the sign-in, or by the login check after it: either way no code reaches the app.
+    expect(new URL(end.url).searchParams.get('code')).toBeNull();
+    expect(atCallback(end.url)).toBe(false);
+    expect(end.res.status).toBeLessThan(500);
+    if (end.url.startsWith(`${CB}?`)) expect(new URL(end.url).searchParams.get('error')).toBe('access_denied');
   });
 });
