@@ -39,7 +39,7 @@ import { loadSigningKeys } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
 import { adapterFactory } from './oidc/adapters.js';
-import { createEndAccountSessions, createIdpSessions, type EndAccountSessions } from './oidc/sessions.js';
+import { createEndAccountSessions, createIdpSessions, sessionsEndedAt, type EndAccountSessions } from './oidc/sessions.js';
 import type { Db } from './storage/db.js';
 import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
@@ -106,7 +106,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const devices = createDeviceRegistry(db);
   const provider = createProvider({
     issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views, trustProxy: settings.trustProxy,
-    accountHasDevices: async (accountId) => (await devices.listByAccount(accountId)).length > 0, session: settings.session, now,
+    accountHasDevices: async (accountId) => (await devices.listByAccount(accountId)).length > 0,
+    sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
 
@@ -122,7 +123,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
   const geoip = await openGeoIp(settings.geoipDb);
   // A new password, a disabled account or a revoked device ends the account's sessions and grants.
-  const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis));
+  const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis), now);
   const endSessionsOnRevoke = async (accountId: string) => { await endAccountSessions(accountId); };
   const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
 
@@ -180,7 +181,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const routers = [
     interactionRoutes(deps, [secondFactorRoutes]),
     deviceApi,
-    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider), lifetime: settings.session, now }),
+    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now }),
   ];
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));

@@ -8,7 +8,7 @@ import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { accountClaims } from './claims.js';
 import { DEFAULT_POLICY } from '../interaction/deps.js';
-import { requestedAcrs, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
+import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 
 export interface ProviderDeps {
   issuer: string;
@@ -22,6 +22,8 @@ export interface ProviderDeps {
   trustProxy: boolean;
   /** Whether the account has any device row, active or revoked (it then never signs in with the password alone). */
   accountHasDevices: (accountId: string) => Promise<boolean>;
+  /** When the account's sessions were last ended (ms), or null. */
+  sessionsEndedAt: (accountId: string) => Promise<number | null>;
   /** SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT. */
   session: SessionLifetime;
   /** The clock (tests move it). */
@@ -66,6 +68,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     (ctx) => Boolean(ctx.oidc.session?.accountId && !ctx.oidc.account)), 2);
   login.checks.add(new Check('session_expired', 'the sign-in session is older than SESSION_MAX_AGE', 'login_required',
     (ctx) => Boolean(ctx.oidc.session?.accountId && sessionTooOld(ctx.oidc.session.loginTs, nowSeconds(), deps.session))));
+  login.checks.add(new Check('session_ended', 'the account\'s sessions were ended after this sign-in', 'login_required', async (ctx) => {
+    const { session } = ctx.oidc;
+    if (!session?.accountId || ctx.oidc.result?.login) return false;
+    return sessionEndedSince(session.loginTs, await deps.sessionsEndedAt(session.accountId));
+  }));
   login.checks.add(new Check('factors_insufficient', 'the session does not hold the factors this app requires', 'login_required', async (ctx) => {
     const { session, client, account } = ctx.oidc;
     if (!session?.accountId || !account || !client) return false;

@@ -36,6 +36,15 @@ export function sessionTooOld(loginTs: number | undefined, nowSeconds: number, l
 }
 
 /**
+ * Whether a session began before its account's sessions were ended (a new password, a disabled
+ * account, a revoked device, a sign-out everywhere). Sign-in times are whole seconds: a session
+ * from the very second of the end counts as newer, or a sign-in just after it would never hold.
+ */
+export function sessionEndedSince(loginTs: number | undefined, endedAtMs: number | null): boolean {
+  return endedAtMs !== null && (loginTs === undefined || loginTs < Math.floor(endedAtMs / 1000));
+}
+
+/**
  * How long to keep a session from now (it is saved again on each use, so the idle limit slides):
  * the idle limit, cut short by what remains of its absolute life; at least 1 s (oidc-provider
  * wants a positive TTL; a session past its age is asked to sign in again by the login check).

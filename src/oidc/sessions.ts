@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { Adapter } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Db } from '../storage/db.js';
+import { sessionEndedSince } from './session-policy.js';
 
 /** oidc-provider's durable models that name the account they belong to (payload.accountId). */
 const ACCOUNT_MODELS = ['Session', 'Grant', 'RefreshToken'];
@@ -20,8 +21,11 @@ export type EndAccountSessions = (accountId: string) => Promise<EndedSessions>;
  * may store those hashed). `artefacts` is null where the short-lived store is out of reach (the
  * CLI beside an in-process Redis): those die anyway, as userinfo and introspection need the grant.
  */
-export function createEndAccountSessions(db: Db, artefacts: ((model: string) => Adapter) | null): EndAccountSessions {
+export function createEndAccountSessions(db: Db, artefacts: ((model: string) => Adapter) | null, now: () => number = Date.now): EndAccountSessions {
   return async (accountId) => {
+    // First the mark, then the rows: a session that a request in flight saves back after the
+    // delete began before the mark, and the login check refuses it (sessionEndedSince).
+    await db.query('UPDATE accounts SET sessions_ended_at = $2 WHERE id = $1', [accountId, new Date(now())]);
     const rows = await db.query<{ model: string; grant_id: string | null; payload: Record<string, unknown> }>(
       `DELETE FROM oidc_payloads WHERE model = ANY($1) AND payload->>'accountId' = $2 RETURNING model, grant_id, payload`,
       [ACCOUNT_MODELS, accountId]);
@@ -40,8 +44,14 @@ export function createEndAccountSessions(db: Db, artefacts: ((model: string) => 
   };
 }
 
+/** When the account's sessions were last ended (ms since the epoch), or null. */
+export async function sessionsEndedAt(db: Db, accountId: string): Promise<number | null> {
+  const [row] = await db.query<{ at: Date | string | null }>('SELECT sessions_ended_at AS at FROM accounts WHERE id = $1', [accountId]);
+  return row?.at ? new Date(row.at).getTime() : null;
+}
+
 /** The IdP's SSO session as another part of the IdP (the self-service page) sees it. */
-export interface IdpSession { uid: string; accountId: string | undefined; loginTs: number | undefined; amr: string[] | undefined }
+export interface IdpSession { uid: string; accountId: string; loginTs: number | undefined; amr: string[] | undefined }
 
 export interface IdpSessions {
   /** The session this browser's SSO cookie names, if it is alive. */
@@ -52,18 +62,21 @@ export interface IdpSessions {
   end(ctx: Context, uid: string): Promise<void>;
 }
 
-export function createIdpSessions(provider: Provider): IdpSessions {
+export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
   const cookie = provider.cookieName('session');
-  const view = (s: InstanceType<Provider['Session']> | undefined): IdpSession | null =>
-    s ? { uid: s.uid, accountId: s.accountId, loginTs: s.loginTs, amr: s.amr } : null;
+  /** A live session: stored, and not begun before its account's sessions were ended. */
+  const live = async (s: InstanceType<Provider['Session']> | undefined): Promise<IdpSession | null> => {
+    if (!s?.accountId || sessionEndedSince(s.loginTs, await sessionsEndedAt(db, s.accountId))) return null;
+    return { uid: s.uid, accountId: s.accountId, loginTs: s.loginTs, amr: s.amr };
+  };
   return {
     async current(ctx) {
       // The parent app signs cookies with oidc-provider's keys (app.ts), so this reads its cookie.
       const id = ctx.cookies.get(cookie, { signed: true });
-      return id ? view(await provider.Session.find(id)) : null;
+      return id ? live(await provider.Session.find(id)) : null;
     },
     async find(uid) {
-      return view(await provider.Session.findByUid(uid));
+      return live(await provider.Session.findByUid(uid));
     },
     async end(ctx, uid) {
       const session = await provider.Session.findByUid(uid);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_ACR } from '../../src/config/clients.js';
-import { mayChangeDevices, requestedAcrs, sessionSatisfies, sessionTooOld, sessionTtlSeconds } from '../../src/oidc/session-policy.js';
+import { mayChangeDevices, requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds } from '../../src/oidc/session-policy.js';
 
 /** The pure decisions behind SSO and the self-service page, as tables. */
 const open = { noDevice: 'password-only' as const, acr: { ...DEFAULT_ACR } };
@@ -38,6 +38,18 @@ describe('session lifetimes (NIST SP 800-63B 7.2 at AAL2: 12 h absolute, 30 min 
   it('a session with no sign-in lives the idle limit and counts as too old for SSO', () => {
     expect(sessionTtlSeconds(undefined, 5, life)).toBe(1800);
     expect(sessionTooOld(undefined, 5, life)).toBe(true);
+  });
+});
+
+describe('sessionEndedSince: did a new password, a disable, a revoke or a sign-out end this session', () => {
+  it.each([
+    ['never ended', 1000, null, false],
+    ['signed in a second before the end', 999, 1000_500, true],
+    ['signed in within the second of the end (whole seconds: counts as after)', 1000, 1000_500, false],
+    ['signed in after the end', 1001, 1000_500, false],
+    ['no sign-in time', undefined, 1000_500, true],
+  ])('%s', (_name, loginTs, endedAtMs, expected) => {
+    expect(sessionEndedSince(loginTs, endedAtMs)).toBe(expected);
   });
 });
 

@@ -128,4 +128,17 @@ describe('sessions end with the events that should end them', () => {
     expect(enroll.res.status).toBe(401);
     expect(isLoginPage((await authorize(w.open, copy)).page)).toBe(true);
   });
+
+  it('a session saved back by a request in flight as the sessions end still counts as ended', async () => {
+    const s = await signedIn('racer');
+    await new Promise((r) => setTimeout(r, 1100)); // sign-in times are whole seconds
+    // What an authorization request running at that moment does: it loaded the session before the
+    // end, and oidc-provider saves it again when the request finishes.
+    const [{ uid }] = await w.t.idp.db.query<{ uid: string }>(`SELECT payload->>'uid' AS uid FROM oidc_payloads WHERE model = 'Session' AND payload->>'accountId' = $1`, [s.accountId]) as [{ uid: string }];
+    const inFlight = (await w.t.idp.provider.Session.findByUid(uid))!;
+    await w.t.idp.endAccountSessions(s.accountId);
+    await inFlight.save(600);
+    expect(await w.t.idp.provider.Session.findByUid(uid)).toBeDefined();
+    expect(isLoginPage((await authorize(w.open, s.browser)).page)).toBe(true);
+  });
 });
