@@ -98,9 +98,9 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
       throw new HttpError(403, 'csrf', 'The form has expired. Reload the page and try again.');
     }
   };
-  /** Every POST: a live session and its CSRF token. */
-  const requireSession = async (ctx: Context) => {
-    const live = await session(ctx);
+  /** Every request but the page itself (which sends the browser to sign in): a live session, and on POST its CSRF token. */
+  const requireSession = async (ctx: Context, live?: Awaited<ReturnType<typeof session>>) => {
+    live ??= await session(ctx);
     if (!live) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
     if (live.account.disabled) throw new HttpError(403, 'access_denied', 'This account cannot use this page.');
     if (ctx.method === 'POST') checkCsrf(ctx, live.s);
@@ -143,8 +143,9 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   });
 
   router.get('/', async (ctx) => {
-    if (!(await session(ctx))) return ctx.redirect('/account/login');
-    const { s, account } = await requireSession(ctx);
+    const live = await session(ctx);
+    if (!live) return ctx.redirect('/account/login');
+    const { s, account } = await requireSession(ctx, live);
     const devices = await deps.devices.listDevices(account.id);
     render(ctx, 'account', {
       username: account.username, csrf: deps.csrf.token(`account|${s.sid}`), notice: typeof ctx.query.notice === 'string' ? ctx.query.notice : null,
