@@ -40,6 +40,8 @@ import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
+import { adapterFactory } from './oidc/adapters.js';
+import { createEndAccountSessions, createIdpSessions, sessionsEndedAt, type EndAccountSessions } from './oidc/sessions.js';
 import type { Db } from './storage/db.js';
 import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
@@ -58,6 +60,8 @@ export interface Idp {
   devices: DeviceRegistry;
   deviceService: DeviceService;
   challenges: ChallengeStore;
+  /** Ends an account's sessions, grants and tokens (the CLI's `user sign-out` does the same). */
+  endAccountSessions: EndAccountSessions;
   /** Set when DEMO is on: the demo user's credentials, to print at start. */
   demoUser: { username: string; password: string } | null;
   close(): Promise<void>;
@@ -101,17 +105,19 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const accounts = createAccountStore(db);
   const audit = createAuditLog(db, logger);
   const views = createViews();
+  const now = opts.now ?? Date.now;
+  const devices = createDeviceRegistry(db);
   const provider = createProvider({
     issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
     // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
     trustProxy: false,
+    accountHasDevices: async (accountId) => (await devices.listByAccount(accountId)).length > 0,
+    sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
 
   // The push step (DESIGN steps 3-9): devices, challenges in Redis, waiters, Web Push.
-  const now = opts.now ?? Date.now;
   const secretBox = createSecretBox(secrets.kek, secrets.kek[0]!.id);
-  const devices = createDeviceRegistry(db);
   const codes = createEnrollmentCodes(db, { now });
   const challenges = createRedisChallengeStore(redis);
   const waiters = createChallengeWaiters(redis, challenges);
@@ -123,7 +129,10 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const fatigue = createPushFatigueStore(redis, settings.pushFatigue);
   const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
   const geoip = await openGeoIp(settings.geoipDb);
-  const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit, unlock: settings.deviceUnlock });
+  // A new password, a disabled account or a revoked device ends the account's sessions and grants.
+  const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis), now);
+  const endSessionsOnRevoke = async (accountId: string) => { await endAccountSessions(accountId); };
+  const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
 
   const deps: InteractionDeps = {
     provider, accounts, views, audit,
@@ -144,6 +153,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     policy: async () => ({ numberMatching: true, unlock: settings.deviceUnlock, pollIntervalSeconds: settings.pollIntervalSeconds }),
     allowPushEndpoint: (endpoint) => pushEndpoints.check(endpoint).ok,
     log: logger,
+    onDeviceRevoked: endSessionsOnRevoke,
     // An approval is the user's own sign-in (it stops counting as fatigue); a report mutes pushes.
     onResolved: async (challenge, resolution) => {
       if (resolution.status === 'approved') await fatigue.forgive(challenge.accountId, challenge.id);
@@ -181,7 +191,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const routers = [
     interactionRoutes(deps, [secondFactorRoutes]),
     deviceApi,
-    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, now }),
+    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now }),
   ];
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
@@ -190,7 +200,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
-    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges,
+    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, endAccountSessions,
     async close() {
       await waiters.close();
       await notifier.close();

@@ -4,6 +4,7 @@ import { hashPassword, passwordProblem } from '../accounts/passwords.js';
 import { USERNAME_PATTERN, type AccountStore } from '../accounts/store.js';
 import type { createAuditLog } from '../audit/log.js';
 import type { DeviceService } from '../devices/service.js';
+import type { EndedSessions } from '../oidc/sessions.js';
 
 /** What a command needs; main.ts opens the real ones, tests may pass their own. */
 export interface CliContext {
@@ -15,6 +16,8 @@ export interface CliContext {
   readStdin: () => Promise<string>;
   /** Lifts a push mute (set by a "deny and report"); false when none was set. */
   unmute: (accountId: string) => Promise<boolean>;
+  /** Ends the account's sessions, grants and tokens everywhere. */
+  endSessions: (accountId: string) => Promise<EndedSessions>;
   /** Re-seals secrets at rest under the active key-encryption key. */
   rewrapSecrets: () => Promise<{ total: number; rewrapped: number }>;
 }
@@ -47,6 +50,8 @@ async function newPassword(ctx: CliContext, opts: Record<string, string | boolea
   return { password, generated: given === undefined };
 }
 
+const signedOut = (e: EndedSessions) => `ended ${e.sessions} session(s), ${e.grants} grant(s), ${e.refreshTokens} refresh token(s)`;
+
 const passwordOptions = {
   password: { type: 'string' as const, help: 'the password (visible in the shell history: prefer --password-stdin)' },
   'password-stdin': { type: 'boolean' as const, help: 'read the password from standard input' },
@@ -71,25 +76,38 @@ export const commands: Record<string, Command> = {
   },
   'user set-password': {
     usage: 'user set-password <username> [--password-stdin | --password P]',
-    help: 'Sets a new password. Without a password option a random one is generated and printed once.',
+    help: 'Sets a new password and signs the user out everywhere. Without a password option a random one is generated and printed once.',
     options: passwordOptions,
     async run(ctx, [username], opts) {
       const account = await accountOf(ctx, username);
       const { password, generated } = await newPassword(ctx, opts);
       await ctx.accounts.setPasswordHash(account.id, await hashPassword(password));
-      await ctx.audit.record({ type: 'admin.user.set-password', accountId: account.id, detail: { by: ADMIN } });
-      ctx.out(`password of ${account.username} changed`);
+      // Whoever signed in with the old password is signed out with it.
+      const ended = await ctx.endSessions(account.id);
+      await ctx.audit.record({ type: 'admin.user.set-password', accountId: account.id, detail: { by: ADMIN, ...ended } });
+      ctx.out(`password of ${account.username} changed; ${signedOut(ended)}`);
       if (generated) ctx.out(`password: ${password}`);
     },
   },
   'user disable': {
     usage: 'user disable <username>',
-    help: 'Stops a user from signing in (existing sessions are refused at their next use).',
+    help: 'Stops a user from signing in and ends their sessions, grants and tokens.',
     async run(ctx, [username]) {
       const account = await accountOf(ctx, username);
       await ctx.accounts.setDisabled(account.id, true);
-      await ctx.audit.record({ type: 'admin.user.disable', accountId: account.id, detail: { by: ADMIN } });
-      ctx.out(`disabled ${account.username}`);
+      const ended = await ctx.endSessions(account.id);
+      await ctx.audit.record({ type: 'admin.user.disable', accountId: account.id, detail: { by: ADMIN, ...ended } });
+      ctx.out(`disabled ${account.username}; ${signedOut(ended)}`);
+    },
+  },
+  'user sign-out': {
+    usage: 'user sign-out <username>',
+    help: 'Signs a user out everywhere: ends their sessions, grants, refresh and access tokens.',
+    async run(ctx, [username]) {
+      const account = await accountOf(ctx, username);
+      const ended = await ctx.endSessions(account.id);
+      await ctx.audit.record({ type: 'admin.user.sign-out', accountId: account.id, detail: { by: ADMIN, ...ended } });
+      ctx.out(`${account.username}: ${signedOut(ended)}`);
     },
   },
   'user enable': {
@@ -172,7 +190,7 @@ export const commands: Record<string, Command> = {
   },
   'device revoke': {
     usage: 'device revoke <username> <device-id>',
-    help: 'Revokes a device: it can no longer approve sign-ins or receive pushes.',
+    help: 'Revokes a device: it can no longer approve sign-ins or receive pushes, and the user is signed out everywhere.',
     async run(ctx, [username, deviceId]) {
       const account = await accountOf(ctx, username);
       if (!deviceId) throw new UsageError('a device id is required');

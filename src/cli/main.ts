@@ -13,6 +13,8 @@ import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
 import { openRedis } from '../storage/redis.js';
 import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
+import { adapterFactory } from '../oidc/adapters.js';
+import { createEndAccountSessions } from '../oidc/sessions.js';
 import { commands, UsageError, type Command } from './commands.js';
 
 /** The admin CLI: `npm run admin -- <command> ...`. Same settings (environment) as the server. */
@@ -64,7 +66,20 @@ export async function runCli(argv: string[]): Promise<number> {
   const db = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
   const audit = createAuditLog(db, createLogger('silent'));
   const registry = createDeviceRegistry(db);
-  const devices = createDeviceService({ devices: registry, codes: createEnrollmentCodes(db), issuer: settings.issuer, audit, unlock: settings.deviceUnlock });
+  const endSessions = async (accountId: string) => {
+    // Access tokens and codes live in Redis; the in-process stand-in is the server's own (they
+    // still die, as userinfo and introspection need the grants deleted here).
+    const redis = settings.redisUrl ? openRedis(settings.redisUrl, settings.redisPrefix) : null;
+    try {
+      return await createEndAccountSessions(db, redis ? adapterFactory(db, redis) : null)(accountId);
+    } finally {
+      redis?.disconnect();
+    }
+  };
+  const devices = createDeviceService({
+    devices: registry, codes: createEnrollmentCodes(db), issuer: settings.issuer, audit, unlock: settings.deviceUnlock,
+    onRevoked: async (accountId) => { await endSessions(accountId); },
+  });
   const unmute = async (accountId: string) => {
     // Mutes live in Redis; the embedded default's stand-in lives inside the server process.
     if (!settings.redisUrl) throw new UsageError('REDIS_URL is not set: with the in-process stand-in, mutes live in the server process and end when it restarts');
@@ -80,7 +95,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return rewrapTotpSecrets(db, registry, createSecretBox(kek, kek[0]!.id));
   };
   try {
-    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute },
+    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
   } catch (err) {

@@ -61,6 +61,12 @@ export interface Settings {
   deviceUnlock: 'none' | 'pin' | 'webauthn';
   /** POLL_INTERVAL: seconds between an app's checks for requests in poll mode. Default 5. */
   pollIntervalSeconds: number;
+  /**
+   * Sign-in sessions (the IdP's SSO session and the self-service page's), NIST SP 800-63B 7.2 at
+   * AAL2: SESSION_MAX_AGE seconds after the sign-in (default 43200, 12 h) and SESSION_IDLE_TIMEOUT
+   * seconds without use (default 1800, 30 min) each end a session.
+   */
+  session: { maxAgeSeconds: number; idleSeconds: number };
   /** DEMO: seed the demo user and the demo relying app at /demo. Default true when DATABASE_URL is unset. */
   demo: boolean;
   /** LOG_LEVEL: pino level. Default info. */
@@ -130,6 +136,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
   } catch (err) {
     throw new ConfigError('environment', 'PUSH_SERVICES', `${(err as Error).message}; expected comma-separated host[:port] entries, e.g. push.example.com,*.push.example.net:8443`);
   }
+  const session = { maxAgeSeconds: int('SESSION_MAX_AGE', 43_200, 1, 30 * 86_400), idleSeconds: int('SESSION_IDLE_TIMEOUT', 1800, 1, 30 * 86_400) };
   const pollIntervalSeconds = Number(env.POLL_INTERVAL ?? 5);
   if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 2 || pollIntervalSeconds > 300) throw new ConfigError('environment', 'POLL_INTERVAL', 'must be 2..300 seconds');
   return {
@@ -153,6 +160,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     geoipDb: env.GEOIP_DB || null,
     deviceUnlock,
     pollIntervalSeconds,
+    session,
     demo: bool(env.DEMO, databaseUrl === null),
     logLevel: env.LOG_LEVEL ?? 'info',
     env,

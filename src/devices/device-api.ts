@@ -39,6 +39,8 @@ export interface DeviceApiDeps {
   now?: () => number;
   /** Called once per resolved challenge, after it is stored and published. */
   onResolved?: (challenge: Challenge, resolution: Resolution) => Promise<void>;
+  /** Called after the device unregistered itself (app.ts: the account's sessions end with it). */
+  onDeviceRevoked?: (accountId: string, deviceId: string) => Promise<void>;
   /** Answers per device; default 30 a minute. */
   responseRateLimit?: RateLimit;
   /**
@@ -92,6 +94,7 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     const { device } = ctx.state;
     await deps.devices.revoke(device.id);
     await deps.audit.record({ type: 'device.revoked', accountId: device.accountId, ip: ctx.ip, detail: { deviceId: device.id, by: 'device' } });
+    await deps.onDeviceRevoked?.(device.accountId, device.id);
     ctx.body = { status: 'revoked' };
   };
 

@@ -31,6 +31,8 @@ export interface DeviceServiceDeps {
   audit?: AuditLog;
   /** The unlock policy the app must set up (DEVICE_UNLOCK). */
   unlock?: UnlockPolicy;
+  /** Called once a device is newly revoked (app.ts: the account's sessions end with it). */
+  onRevoked?: (accountId: string, deviceId: string) => Promise<void>;
 }
 
 /** PostgreSQL's foreign_key_violation: the account does not exist. */
@@ -85,7 +87,10 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
     async revokeDevice(accountId, deviceId) {
       const device = await owned(accountId, deviceId);
       // Revoking twice is not an error: the device ends revoked either way.
-      if (await deps.devices.revoke(device.id)) await record('device.revoked', accountId, { deviceId, by: 'account' });
+      if (await deps.devices.revoke(device.id)) {
+        await record('device.revoked', accountId, { deviceId, by: 'account' });
+        await deps.onRevoked?.(accountId, deviceId);
+      }
       return (await deps.devices.get(device.id))!;
     },
   };

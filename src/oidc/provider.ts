@@ -1,4 +1,4 @@
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ClientRegistration } from '../config/clients.js';
 import type { AccountStore } from '../accounts/store.js';
 import type { Views } from '../http/views.js';
@@ -7,6 +7,8 @@ import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { accountClaims } from './claims.js';
+import { DEFAULT_POLICY } from '../interaction/deps.js';
+import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 
 export interface ProviderDeps {
   issuer: string;
@@ -18,6 +20,14 @@ export interface ProviderDeps {
   redis: Redis;
   views: Views;
   trustProxy: boolean;
+  /** Whether the account has any device row, active or revoked (it then never signs in with the password alone). */
+  accountHasDevices: (accountId: string) => Promise<boolean>;
+  /** When the account's sessions were last ended (ms), or null. */
+  sessionsEndedAt: (accountId: string) => Promise<number | null>;
+  /** SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT. */
+  session: SessionLifetime;
+  /** The clock (tests move it). */
+  now?: () => number;
 }
 
 const DAY = 24 * 3600;
@@ -43,6 +53,43 @@ export function createProvider(deps: ProviderDeps): Provider {
     accountCache.set(sub, { at: now, account });
     return account;
   };
+
+  const nowSeconds = () => Math.floor((deps.now ?? Date.now)() / 1000);
+
+  // oidc-provider's login prompt asks for a sign-in only when there is no session (or max_age,
+  // an id_token_hint, an essential acr asks). Ours also asks when the session no longer counts
+  // for this app, on every authorization, SSO included.
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+  const { Check } = interactionPolicy;
+  login.checks.add(new Check('account_unavailable', 'the signed-in account can no longer sign in', 'login_required',
+    // findAccount answers nothing for a disabled or deleted account: a new sign-in (which refuses it),
+    // where oidc-provider would go on to the consent checks without a grant and answer 500.
+    (ctx) => Boolean(ctx.oidc.session?.accountId && !ctx.oidc.account)), 2);
+  login.checks.add(new Check('session_expired', 'the sign-in session is older than SESSION_MAX_AGE', 'login_required',
+    (ctx) => Boolean(ctx.oidc.session?.accountId && sessionTooOld(ctx.oidc.session.loginTs, nowSeconds(), deps.session))));
+  login.checks.add(new Check('session_ended', 'the account\'s sessions were ended after this sign-in', 'login_required', async (ctx) => {
+    const { session } = ctx.oidc;
+    if (!session?.accountId || ctx.oidc.result?.login) return false;
+    return sessionEndedSince(session.loginTs, await deps.sessionsEndedAt(session.accountId));
+  }));
+  login.checks.add(new Check('factors_insufficient', 'the session does not hold the factors this app requires', 'login_required', async (ctx) => {
+    const { session, client, account } = ctx.oidc;
+    if (!session?.accountId || !account || !client) return false;
+    // A sign-in just finished for this very request was held to the app's policy by the sign-in
+    // itself; an acr it could not reach is answered with the acr it got (acr_values are voluntary).
+    const fresh = Boolean(ctx.oidc.result?.login);
+    const claims = (ctx.oidc as unknown as { claims?: { id_token?: { acr?: { value?: unknown; values?: unknown } } } }).claims;
+    const ok = sessionSatisfies({
+      amr: session.amr,
+      policy: byId.get(client.clientId)?.login ?? DEFAULT_POLICY,
+      accountHasDevices: await deps.accountHasDevices(session.accountId),
+      requestedAcrs: fresh ? [] : requestedAcrs(ctx.oidc.params?.acr_values, claims?.id_token?.acr),
+    });
+    if (ok) return false;
+    if (fresh) throw new errors.AccessDenied('this sign-in does not meet the sign-in policy of this app');
+    return true;
+  }));
 
   const configuration: Configuration = {
     clients: deps.clients.map((c) => c.metadata) as unknown as Configuration['clients'],
@@ -87,7 +134,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // A relying app allowed the refresh_token grant gets refresh tokens, with or without offline_access.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
@@ -109,7 +156,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       AuthorizationCode: 60,
       IdToken: 3600,
       Interaction: 3600,
-      Session: 14 * DAY,
+      // Saved again at every authorization, so the idle limit slides; never past SESSION_MAX_AGE.
+      Session: (_ctx, session) => sessionTtlSeconds(session.loginTs, nowSeconds(), deps.session),
       Grant: 14 * DAY,
       RefreshToken: 14 * DAY,
       ClientCredentials: 600,

@@ -11,6 +11,8 @@ export interface RpLoginOptions {
   clientId: string;
   basePath: string;
   scope: string;
+  /** Extra authorization parameters for this sign-in (prompt, acr_values). */
+  authParams?: (ctx: Context) => Record<string, string>;
   onSignedIn(ctx: Context, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, config: oidc.Configuration): Promise<void>;
   onError(ctx: Context, message: string): void;
 }
@@ -35,6 +37,7 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
     ctx.redirect(oidc.buildAuthorizationUrl(c, {
       redirect_uri: redirectUri, scope: opts.scope, state: tx.state, nonce: tx.nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      ...opts.authParams?.(ctx),
     }).href);
   });
 

@@ -3,16 +3,17 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { DEFAULT_ACR, type ClientRegistration } from '../config/clients.js';
 import type { DeviceService } from '../devices/service.js';
-import type { AccountStore } from '../accounts/store.js';
+import type { AccountRecord, AccountStore } from '../accounts/store.js';
 import { formBody } from '../http/body.js';
 import type { Csrf } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import type { Views } from '../http/views.js';
+import type { IdpSessions } from '../oidc/sessions.js';
+import { mayChangeDevices, sessionSatisfies, type SessionLifetime } from '../oidc/session-policy.js';
 import { rpLogin } from '../rp/oidc-login.js';
 
 export const ACCOUNT_CLIENT_ID = 'account-console';
 const SESSION_COOKIE = 'account_session';
-const SESSION_MS = 30 * 60_000;
 
 /**
  * The self-service page is a relying app of this IdP like any other (as Keycloak's account console
@@ -30,54 +31,121 @@ export function accountConsoleClient(issuer: string): ClientRegistration {
   };
 }
 
-interface AccountSession { accountId: string; sid: string; exp: number }
+/**
+ * This page's own session: a signed cookie that names the IdP's SSO session it came from (it ends
+ * when that ends: sign-out, a new password, a revoked device), what the sign-in proved (amr,
+ * auth_time from the ID token) and its own age and last use.
+ */
+interface AccountSession { accountId: string; sid: string; idp: string; amr: string[]; /** When the user signed in (s). */ authTime: number; createdAt: number; seenAt: number }
 
-export function selfServiceRoutes(deps: { issuer: string; views: Views; csrf: Csrf; accounts: AccountStore; devices: DeviceService; now?: () => number }): Router {
+export interface SelfServiceDeps {
+  issuer: string;
+  views: Views;
+  csrf: Csrf;
+  accounts: AccountStore;
+  devices: DeviceService;
+  idpSessions: IdpSessions;
+  /** SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT apply to this page's session too. */
+  lifetime: SessionLifetime;
+  now?: () => number;
+}
+
+export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   const now = deps.now ?? Date.now;
   const router = new Router({ prefix: '/account' });
   const secure = deps.issuer.startsWith('https:');
   const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/account', secure, overwrite: true };
+  const policy = accountConsoleClient(deps.issuer).login;
 
-  const session = (ctx: Context): AccountSession | null => {
+  const setSession = (ctx: Context, s: AccountSession) =>
+    ctx.cookies.set(SESSION_COOKIE, Buffer.from(JSON.stringify(s)).toString('base64url'), { ...cookieOpts, maxAge: deps.lifetime.idleSeconds * 1000 });
+  /** The cookie as signed by us, whatever its age. */
+  const readCookie = (ctx: Context): AccountSession | null => {
     const raw = ctx.cookies.get(SESSION_COOKIE, { signed: true });
     if (!raw) return null;
     try {
       const s = JSON.parse(Buffer.from(raw, 'base64url').toString()) as AccountSession;
-      return s.exp > now() ? s : null;
+      return typeof s.idp === 'string' && Array.isArray(s.amr) && typeof s.createdAt === 'number' ? s : null;
     } catch {
       return null;
     }
+  };
+  /**
+   * A live session: within its idle and absolute limits (NIST SP 800-63B 7.2), its SSO session
+   * still there for the same account, and its factors still enough for this page (a password-only
+   * session stops counting once the account has a device, as SSO does). Each use slides the idle limit.
+   */
+  const session = async (ctx: Context): Promise<{ s: AccountSession; account: AccountRecord; hasDevices: boolean } | null> => {
+    const s = readCookie(ctx);
+    const at = now();
+    if (!s || at - s.seenAt >= deps.lifetime.idleSeconds * 1000 || at - s.createdAt >= deps.lifetime.maxAgeSeconds * 1000) return null;
+    const idp = await deps.idpSessions.find(s.idp);
+    if (!idp || idp.accountId !== s.accountId) return null;
+    const account = await deps.accounts.findById(s.accountId);
+    if (!account) return null;
+    const hasDevices = (await deps.devices.listDevices(account.id)).length > 0;
+    if (!sessionSatisfies({ amr: s.amr, policy, accountHasDevices: hasDevices, requestedAcrs: [] })) return null;
+    setSession(ctx, { ...s, seenAt: at });
+    return { s, account, hasDevices };
   };
   const render = (ctx: Context, view: string, data: Record<string, unknown>) => {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     ctx.body = deps.views.render(view, { title: 'Your account', ...data });
   };
-  /** Every POST: a live session and its CSRF token. */
-  const requireSession = async (ctx: Context) => {
-    const s = session(ctx);
-    if (!s) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
-    const account = await deps.accounts.findById(s.accountId);
-    if (!account || account.disabled) throw new HttpError(403, 'access_denied', 'This account cannot use this page.');
-    if (ctx.method === 'POST' && !deps.csrf.valid(`account|${s.sid}`, (ctx.request.body as Record<string, unknown>)?.csrf)) {
+  const checkCsrf = (ctx: Context, s: AccountSession) => {
+    if (!deps.csrf.valid(`account|${s.sid}`, (ctx.request.body as Record<string, unknown>)?.csrf)) {
       throw new HttpError(403, 'csrf', 'The form has expired. Reload the page and try again.');
     }
-    return { s, account };
+  };
+  /** Every request but the page itself (which sends the browser to sign in): a live session, and on POST its CSRF token. */
+  const requireSession = async (ctx: Context, live?: Awaited<ReturnType<typeof session>>) => {
+    live ??= await session(ctx);
+    if (!live) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
+    if (live.account.disabled) throw new HttpError(403, 'access_denied', 'This account cannot use this page.');
+    if (ctx.method === 'POST') checkCsrf(ctx, live.s);
+    return live;
+  };
+  /**
+   * Enrolling or revoking needs a recent sign-in with the second factor (or, for the very first
+   * device, with the password); otherwise the browser signs in again (prompt=login) and comes back.
+   */
+  const requireRecentSignIn = (ctx: Context, live: { s: AccountSession; hasDevices: boolean }): boolean => {
+    if (mayChangeDevices({ amr: live.s.amr, authTime: live.s.authTime, nowSeconds: Math.floor(now() / 1000), accountHasDevices: live.hasDevices })) return true;
+    ctx.status = 303;
+    ctx.redirect('/account/login?reauth=1');
+    return false;
   };
 
   rpLogin(router, {
     issuer: deps.issuer, clientId: ACCOUNT_CLIENT_ID, basePath: '/account', scope: 'openid',
+    // Signing in again to enroll or revoke: a new sign-in, at the second-factor level.
+    authParams: (ctx): Record<string, string> => (ctx.query.reauth ? { prompt: 'login', acr_values: policy.acr.mfa } : {}),
     onError: (ctx, error) => render(ctx, 'error', { title: 'Sign-in failed', error: 'login_failed', description: error }),
     async onSignedIn(ctx, tokens) {
-      const value: AccountSession = { accountId: tokens.claims()!.sub, sid: randomBytes(16).toString('base64url'), exp: now() + SESSION_MS };
-      ctx.cookies.set(SESSION_COOKIE, Buffer.from(JSON.stringify(value)).toString('base64url'), { ...cookieOpts, maxAge: SESSION_MS });
+      const claims = tokens.claims()!;
+      // The SSO session this sign-in just made or used, so that this page ends when it ends.
+      const idp = await deps.idpSessions.current(ctx);
+      if (!idp || idp.accountId !== claims.sub || typeof claims.auth_time !== 'number') {
+        ctx.status = 400;
+        return render(ctx, 'error', { title: 'Sign-in failed', error: 'login_failed', description: 'This sign-in did not finish in this browser. Try again.' });
+      }
+      const at = now();
+      // auth_time is on oidc-provider's clock (the system's); keep the sign-in's age on ours.
+      const age = Math.max(0, Math.floor(Date.now() / 1000) - claims.auth_time);
+      setSession(ctx, {
+        accountId: claims.sub, sid: randomBytes(16).toString('base64url'), idp: idp.uid,
+        amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [],
+        authTime: Math.floor(at / 1000) - age, createdAt: at, seenAt: at,
+      });
       ctx.redirect('/account');
     },
   });
 
   router.get('/', async (ctx) => {
-    if (!session(ctx)) return ctx.redirect('/account/login');
-    const { s, account } = await requireSession(ctx);
+    const live = await session(ctx);
+    if (!live) return ctx.redirect('/account/login');
+    const { s, account } = await requireSession(ctx, live);
     const devices = await deps.devices.listDevices(account.id);
     render(ctx, 'account', {
       username: account.username, csrf: deps.csrf.token(`account|${s.sid}`), notice: typeof ctx.query.notice === 'string' ? ctx.query.notice : null,
@@ -86,7 +154,9 @@ export function selfServiceRoutes(deps: { issuer: string; views: Views; csrf: Cs
   });
 
   router.post('/enroll', formBody(), async (ctx) => {
-    const { s, account } = await requireSession(ctx);
+    const live = await requireSession(ctx);
+    if (!requireRecentSignIn(ctx, live)) return;
+    const { s, account } = live;
     const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}`);
     render(ctx, 'account-enroll', { ...offer, expiresAt: offer.expiresAt.toISOString(), csrf: deps.csrf.token(`account|${s.sid}`) });
   });
@@ -101,18 +171,27 @@ export function selfServiceRoutes(deps: { issuer: string; views: Views; csrf: Cs
   });
 
   router.post('/devices/:id/revoke', formBody(), async (ctx) => {
-    const { account } = await requireSession(ctx);
-    await deps.devices.revokeDevice(account.id, ctx.params.id!);
+    const live = await requireSession(ctx);
+    if (!requireRecentSignIn(ctx, live)) return;
+    // The revoke ends every session of the account (app.ts wires onRevoked), this one included.
+    await deps.devices.revokeDevice(live.account.id, ctx.params.id!);
+    ctx.cookies.set(SESSION_COOKIE, null, cookieOpts);
     ctx.status = 303;
-    ctx.redirect('/account?notice=revoked');
+    ctx.redirect('/account/signed-out?notice=revoked');
   });
 
+  // Signing out of this page signs this browser out of the IdP too: the SSO session it came from
+  // ends on the server, and both cookies go. A copy of the old cookie then names an ended session.
   router.post('/logout', formBody(), async (ctx) => {
-    await requireSession(ctx);
+    const s = readCookie(ctx);
+    if (!s) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
+    checkCsrf(ctx, s);
+    const idp = await deps.idpSessions.find(s.idp);
+    if (idp?.accountId === s.accountId) await deps.idpSessions.end(ctx, s.idp);
     ctx.cookies.set(SESSION_COOKIE, null, cookieOpts);
     ctx.status = 303;
     ctx.redirect('/account/signed-out');
   });
-  router.get('/signed-out', (ctx) => render(ctx, 'logged-out', { title: 'Signed out', clientName: 'Your account' }));
+  router.get('/signed-out', (ctx) => render(ctx, 'logged-out', { title: 'Signed out', clientName: 'Your account', notice: ctx.query.notice === 'revoked' ? 'revoked' : null }));
   return router;
 }

@@ -82,6 +82,13 @@ CREATE INDEX audit_events_account_at ON audit_events (account_id, at);
 CREATE INDEX audit_events_at ON audit_events (at);
 `,
   },
+  {
+    id: 4,
+    name: 'accounts.sessions_ended_at',
+    // When the account's sessions were last ended (new password, disabled, revoked device, sign-out):
+    // a session saved back by a request in flight at that moment still counts as ended.
+    sql: `ALTER TABLE accounts ADD COLUMN sessions_ended_at timestamptz`,
+  },
 ];
 
 /** Applies the migrations not yet applied, each in its own transaction, under an advisory lock. */

@@ -30,7 +30,7 @@ describe('admin CLI', () => {
   it('prints help for every command', () => {
     const top = cli(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['user create', 'user set-password', 'user disable', 'user enable', 'user list', 'device enroll-code', 'audit']) {
+    for (const c of ['user create', 'user set-password', 'user disable', 'user enable', 'user sign-out', 'user list', 'device enroll-code', 'audit']) {
       expect(top.out).toContain(c);
       const one = cli([...c.split(' '), '--help']);
       expect(one.code).toBe(0);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { hashPassword } from '../../src/accounts/passwords.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { PushWorld } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
@@ -9,12 +10,16 @@ describe('self-service page', () => {
   beforeAll(async () => { w = await PushWorld.start(); });
   afterAll(() => w.close());
 
-  const signInToAccount = async () => {
-    const browser = new FormBrowser(w.t.url);
+  const signInToAccount = async (username = 'alice', browser = new FormBrowser(w.t.url)) => {
     const login = await browser.go('/account');
     expect(login.body).toContain('name="password"');
     expect(login.body).toContain('Your account');
-    return { browser, next: await browser.submit(login.body, /\/login$/, { username: 'alice', password: PushWorld.password }) };
+    return { browser, next: await browser.submit(login.body, /\/login$/, { username, password: PushWorld.password }) };
+  };
+  /** A user of their own, with no device (the first test enrolls and revokes alice's). */
+  const newUser = async (username: string) => {
+    await w.t.idp.accounts.create({ username, passwordHash: await hashPassword(PushWorld.password) });
+    return username;
   };
 
   it('enrolls, renames and revokes a phone; a second phone needs the first one to get in', async () => {
@@ -30,26 +35,31 @@ describe('self-service page', () => {
     const phone = await SimulatedAuthenticator.enroll(w.t.url, code, { name: 'Pixel' });
     await expect(SimulatedAuthenticator.enroll(w.t.url, code, { name: 'Again' })).rejects.toMatchObject({ status: 400 });
 
+    // With a phone enrolled, the password-only session no longer opens the page, and the password
+    // alone no longer signs in (no enrolling behind the user's back): this browser signs in again.
     const listed = await browser.go('/account');
-    expect(listed.body).toContain('Pixel');
-    const renamed = await browser.submit(listed.body, `/account/devices/${phone.deviceId}/rename`, { name: 'Work phone' });
+    expect(listed.body).toContain('name="password"');
+    const second = await browser.submit(listed.body, /\/login$/, { username: 'alice', password: PushWorld.password });
+    expect(second.url).toMatch(/\/second-factor$/);
+    const passcode = await browser.go(second.url.replace(/second-factor$/, 'passcode'));
+    const inside = await browser.submit(passcode.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    expect(inside.url).toBe(`${w.t.url}/account`);
+    expect(inside.body).toContain('Pixel');
+
+    const renamed = await browser.submit(inside.body, `/account/devices/${phone.deviceId}/rename`, { name: 'Work phone' });
     expect(renamed.body).toContain('Work phone');
     expect((await w.t.idp.devices.get(phone.deviceId))!.name).toBe('Work phone');
 
-    // With a phone enrolled, the password alone no longer opens the page (no enrolling behind the user's back).
-    const second = await signInToAccount();
-    expect(second.next.url).toMatch(/\/second-factor$/);
-    const passcode = await second.browser.go(second.next.url.replace(/second-factor$/, 'passcode'));
-    const inside = await second.browser.submit(passcode.body, /\/passcode$/, { passcode: phone.currentTotp() });
-    expect(inside.url).toBe(`${w.t.url}/account`);
-
+    // Revoking ends every session of the account, this page's included.
     const revoked = await browser.submit(renamed.body, `/account/devices/${phone.deviceId}/revoke`, {});
+    expect(revoked.url).toBe(`${w.t.url}/account/signed-out?notice=revoked`);
     expect(revoked.body).toContain('The device was revoked');
     expect((await w.t.idp.devices.get(phone.deviceId))!.status).toBe('revoked');
+    expect((await browser.go('/account')).body).toContain('name="password"');
   });
 
   it('refuses a form without its CSRF token and a request without a session', async () => {
-    const { browser } = await signInToAccount();
+    const { browser } = await signInToAccount(await newUser('bob'));
     const forged = await browser.go('/account/enroll', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=nope' });
     expect(forged.res.status).toBe(403);
     const anonymous = await new FormBrowser(w.t.url).go('/account/enroll', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x' });
@@ -60,7 +70,7 @@ describe('self-service page', () => {
     const other = await w.t.idp.accounts.create({ username: 'mallory' });
     const offer = await w.t.idp.deviceService.issueEnrollment(other.id, 'test');
     const theirs = await SimulatedAuthenticator.enroll(w.t.url, offer.code);
-    const { browser, next } = await signInToAccount();
+    const { browser, next } = await signInToAccount(await newUser('carol'));
     const csrf = next.body.match(/name="csrf" value="([^"]+)"/)![1]!;
     const res = await browser.go(`/account/devices/${theirs.deviceId}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` });
     expect(res.res.status).toBe(404);

@@ -1,0 +1,77 @@
+import type { LoginPolicy } from '../config/clients.js';
+
+/**
+ * Pure decisions about an existing sign-in session: does it satisfy this relying app, and how long
+ * may it still live. The IdP's SSO check (provider.ts) and the self-service page both ask them.
+ */
+
+export interface SessionLifetime {
+  /** Seconds after the sign-in at which the session ends, however active (SESSION_MAX_AGE). */
+  maxAgeSeconds: number;
+  /** Seconds without use after which the session ends (SESSION_IDLE_TIMEOUT). */
+  idleSeconds: number;
+}
+
+/**
+ * Whether the factors a session holds are enough for this app now. A session with both factors
+ * (amr "mfa", RFC 8176) is. A password-only one is only when the app lets the password alone
+ * through, the account has never had an authenticator (team rule: an account with any device row,
+ * active or revoked, never falls back to the password alone) and the app did not ask for a
+ * stronger acr (OIDC Core 3.1.2.1 acr_values, 5.5.1.1 the acr claim).
+ */
+export function sessionSatisfies(input: {
+  amr: readonly string[] | undefined;
+  policy: Pick<LoginPolicy, 'noDevice' | 'acr'>;
+  accountHasDevices: boolean;
+  requestedAcrs: readonly string[];
+}): boolean {
+  if (input.amr?.includes('mfa')) return true;
+  if (input.policy.noDevice !== 'password-only' || input.accountHasDevices) return false;
+  return input.requestedAcrs.length === 0 || input.requestedAcrs.includes(input.policy.acr.password);
+}
+
+/** NIST SP 800-63B 7.2 (AAL2): a session ends SESSION_MAX_AGE after its sign-in, however active. */
+export function sessionTooOld(loginTs: number | undefined, nowSeconds: number, lifetime: SessionLifetime): boolean {
+  return loginTs === undefined || nowSeconds - loginTs >= lifetime.maxAgeSeconds;
+}
+
+/**
+ * Whether a session began before its account's sessions were ended (a new password, a disabled
+ * account, a revoked device, a sign-out everywhere). Sign-in times are whole seconds: a session
+ * from the very second of the end counts as newer, or a sign-in just after it would never hold.
+ */
+export function sessionEndedSince(loginTs: number | undefined, endedAtMs: number | null): boolean {
+  return endedAtMs !== null && (loginTs === undefined || loginTs < Math.floor(endedAtMs / 1000));
+}
+
+/**
+ * How long to keep a session from now (it is saved again on each use, so the idle limit slides):
+ * the idle limit, cut short by what remains of its absolute life; at least 1 s (oidc-provider
+ * wants a positive TTL; a session past its age is asked to sign in again by the login check).
+ */
+export function sessionTtlSeconds(loginTs: number | undefined, nowSeconds: number, lifetime: SessionLifetime): number {
+  const remaining = loginTs === undefined ? lifetime.idleSeconds : loginTs + lifetime.maxAgeSeconds - nowSeconds;
+  return Math.max(1, Math.min(lifetime.idleSeconds, remaining));
+}
+
+/** The acr values an authorization request asks for: acr_values and the claims parameter's id_token.acr. */
+export function requestedAcrs(acrValues: unknown, acrClaim: { value?: unknown; values?: unknown } | null | undefined): string[] {
+  const out = typeof acrValues === 'string' ? acrValues.split(' ').filter(Boolean) : [];
+  if (typeof acrClaim?.value === 'string') out.push(acrClaim.value);
+  if (Array.isArray(acrClaim?.values)) out.push(...acrClaim.values.filter((v): v is string => typeof v === 'string'));
+  return out;
+}
+
+/** A second-factor sign-in counts as recent for this long when enrolling or revoking a device. */
+export const RECENT_AUTH_SECONDS = 5 * 60;
+
+/**
+ * Whether a self-service session may enroll or revoke a device (NIST SP 800-63B 6.1.2.1: binding a
+ * new authenticator needs authentication at the AAL in use). It needs a sign-in no older than
+ * RECENT_AUTH_SECONDS, with the second factor, except for the account's very first device
+ * (no device row at all), which a password sign-in may enroll.
+ */
+export function mayChangeDevices(input: { amr: readonly string[]; authTime: number; nowSeconds: number; accountHasDevices: boolean }): boolean {
+  if (input.nowSeconds - input.authTime > RECENT_AUTH_SECONDS) return false;
+  return input.amr.includes('mfa') || !input.accountHasDevices;
+}

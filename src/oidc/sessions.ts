@@ -1,0 +1,87 @@
+import type { Context } from 'koa';
+import type { Adapter } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Db } from '../storage/db.js';
+import { sessionEndedSince } from './session-policy.js';
+
+/** oidc-provider's durable models that name the account they belong to (payload.accountId). */
+const ACCOUNT_MODELS = ['Session', 'Grant', 'RefreshToken'];
+/** A grant's short-lived artefacts (in Redis), found by grant id. */
+const GRANT_ARTEFACTS = ['AccessToken', 'AuthorizationCode', 'BackchannelAuthenticationRequest'];
+
+export interface EndedSessions { sessions: number; grants: number; refreshTokens: number }
+export type EndAccountSessions = (accountId: string) => Promise<EndedSessions>;
+
+/**
+ * Ends everything an account is signed in with: its SSO sessions (so every browser signs in
+ * again; the self-service page's session lives inside one), its grants and refresh tokens, and
+ * the grants' access tokens and codes. A new password, a disabled account, a revoked device and
+ * "sign out everywhere" all call it (NIST SP 800-63B 6.1.2.1: what an authenticator vouched
+ * for ends with it). Rows are found by account and grant id, never by artefact id (the adapter
+ * may store those hashed). `artefacts` is null where the short-lived store is out of reach (the
+ * CLI beside an in-process Redis): those die anyway, as userinfo and introspection need the grant.
+ */
+export function createEndAccountSessions(db: Db, artefacts: ((model: string) => Adapter) | null, now: () => number = Date.now): EndAccountSessions {
+  return async (accountId) => {
+    // First the mark, then the rows: a session that a request in flight saves back after the
+    // delete began before the mark, and the login check refuses it (sessionEndedSince).
+    await db.query('UPDATE accounts SET sessions_ended_at = $2 WHERE id = $1', [accountId, new Date(now())]);
+    const rows = await db.query<{ model: string; grant_id: string | null; payload: Record<string, unknown> }>(
+      `DELETE FROM oidc_payloads WHERE model = ANY($1) AND payload->>'accountId' = $2 RETURNING model, grant_id, payload`,
+      [ACCOUNT_MODELS, accountId]);
+    const grantIds = new Set<string>();
+    for (const { model, grant_id, payload } of rows) {
+      if (grant_id) grantIds.add(grant_id);
+      if (model === 'Grant' && typeof payload.jti === 'string') grantIds.add(payload.jti);
+      const authorizations = (model === 'Session' ? payload.authorizations : null) as Record<string, { grantId?: unknown }> | null;
+      for (const a of Object.values(authorizations ?? {})) if (typeof a.grantId === 'string') grantIds.add(a.grantId);
+    }
+    if (artefacts) {
+      for (const grantId of grantIds) for (const model of GRANT_ARTEFACTS) await artefacts(model).revokeByGrantId(grantId);
+    }
+    const count = (model: string) => rows.filter((r) => r.model === model).length;
+    return { sessions: count('Session'), grants: count('Grant'), refreshTokens: count('RefreshToken') };
+  };
+}
+
+/** When the account's sessions were last ended (ms since the epoch), or null. */
+export async function sessionsEndedAt(db: Db, accountId: string): Promise<number | null> {
+  const [row] = await db.query<{ at: Date | string | null }>('SELECT sessions_ended_at AS at FROM accounts WHERE id = $1', [accountId]);
+  return row?.at ? new Date(row.at).getTime() : null;
+}
+
+/** The IdP's SSO session as another part of the IdP (the self-service page) sees it. */
+export interface IdpSession { uid: string; accountId: string; loginTs: number | undefined; amr: string[] | undefined }
+
+export interface IdpSessions {
+  /** The session this browser's SSO cookie names, if it is alive. */
+  current(ctx: Context): Promise<IdpSession | null>;
+  /** A live session by its stable uid (its id changes at each sign-in). */
+  find(uid: string): Promise<IdpSession | null>;
+  /** Ends that session, and clears this browser's SSO cookie. */
+  end(ctx: Context, uid: string): Promise<void>;
+}
+
+export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
+  const cookie = provider.cookieName('session');
+  /** A live session: stored, and not begun before its account's sessions were ended. */
+  const live = async (s: InstanceType<Provider['Session']> | undefined): Promise<IdpSession | null> => {
+    if (!s?.accountId || sessionEndedSince(s.loginTs, await sessionsEndedAt(db, s.accountId))) return null;
+    return { uid: s.uid, accountId: s.accountId, loginTs: s.loginTs, amr: s.amr };
+  };
+  return {
+    async current(ctx) {
+      // The parent app signs cookies with oidc-provider's keys (app.ts), so this reads its cookie.
+      const id = ctx.cookies.get(cookie, { signed: true });
+      return id ? live(await provider.Session.find(id)) : null;
+    },
+    async find(uid) {
+      return live(await provider.Session.findByUid(uid));
+    },
+    async end(ctx, uid) {
+      const session = await provider.Session.findByUid(uid);
+      if (session) await session.destroy();
+      ctx.cookies.set(cookie, null, { signed: true, path: '/' });
+    },
+  };
+}
