@@ -4,6 +4,7 @@ import { createAuditLog } from '../audit/log.js';
 import { ConfigError, loadSettings } from '../config/settings.js';
 import { createEnrollmentCodes } from '../devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../devices/registry.js';
+import { createRecoveryCodes } from '../devices/recovery-codes.js';
 import { createDeviceService } from '../devices/service.js';
 import { rewrapTotpSecrets } from '../devices/rewrap.js';
 import { createSecretBox } from '../crypto/secretbox.js';
@@ -64,7 +65,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const db = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
   const audit = createAuditLog(db, createLogger('silent'));
   const registry = createDeviceRegistry(db);
-  const devices = createDeviceService({ devices: registry, codes: createEnrollmentCodes(db), issuer: settings.issuer, audit, unlock: settings.deviceUnlock });
+  const devices = createDeviceService({ devices: registry, codes: createEnrollmentCodes(db), recovery: createRecoveryCodes(db), issuer: settings.issuer, audit, unlock: settings.deviceUnlock });
   const unmute = async (accountId: string) => {
     // Mutes live in Redis; the embedded default's stand-in lives inside the server process.
     if (!settings.redisUrl) throw new UsageError('REDIS_URL is not set: with the in-process stand-in, mutes live in the server process and end when it restarts');

@@ -46,6 +46,8 @@ export interface Settings {
   deviceUnlock: 'none' | 'pin' | 'webauthn';
   /** POLL_INTERVAL: seconds between an app's checks for requests in poll mode. Default 5. */
   pollIntervalSeconds: number;
+  /** MAX_DEVICES_PER_ACCOUNT: active authenticators one account may have; more are refused at enrollment. Default 5. */
+  maxDevicesPerAccount: number;
   /** DEMO: seed the demo user and the demo relying app at /demo. Default true when DATABASE_URL is unset. */
   demo: boolean;
   /** LOG_LEVEL: pino level. Default info. */
@@ -124,6 +126,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     geoipDb: env.GEOIP_DB || null,
     deviceUnlock,
     pollIntervalSeconds,
+    maxDevicesPerAccount: int('MAX_DEVICES_PER_ACCOUNT', 5, 1, 100),
     demo: bool(env.DEMO, databaseUrl === null),
     logLevel: env.LOG_LEVEL ?? 'info',
     env,

@@ -11,14 +11,16 @@ import type { EnrollmentCodes } from './enrollment-codes.js';
 import { DeviceError } from './errors.js';
 import { envelope, jsonBody, jsonBodyOf, type ErrorLog } from './http.js';
 import { DEFAULT_RESPONSE_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+import { proveFreshTotp, type OtpThrottle } from './otp-proof.js';
 import type { DeviceRegistry } from './registry.js';
-import { respondHandler } from './respond.js';
-import type { UnlockPolicy } from './types.js';
+import { openTotpSecret, respondHandler } from './respond.js';
+import type { DeviceNotice, UnlockPolicy } from './types.js';
 import { parseBody, pushUpdateSchema, toSubscription } from './validate.js';
 
 /** The device API of docs/device-api.md, as one router the app mounts at the issuer's root. */
 
 export interface DevicePolicy {
+  /** True only when every request will carry a number (each challenge still says so itself). */
   numberMatching: boolean;
   unlock: UnlockPolicy;
   pollIntervalSeconds: number;
@@ -36,7 +38,15 @@ export interface DeviceApiDeps {
   vapidPublicKey: string;
   policy: (accountId: string) => Promise<DevicePolicy>;
   audit: AuditLog;
+  /** The account's passcode limit (`thr:otp:<account>`): wrong TOTPs from devices count there too. */
+  throttle: OtpThrottle;
   now?: () => number;
+  /** Active devices an account may have (MAX_DEVICES_PER_ACCOUNT); default 5. */
+  maxDevicesPerAccount?: number;
+  /** Tells the account's devices but one (a new enrollment's own) of something: best effort. */
+  notifyDevices?: (accountId: string, notice: DeviceNotice, exceptDeviceId: string) => Promise<unknown>;
+  /** Called after a device unregistered itself (DELETE /api/device). */
+  onDeviceRevoked?: (accountId: string, deviceId: string) => Promise<void>;
   /** Called once per resolved challenge, after it is stored and published. */
   onResolved?: (challenge: Challenge, resolution: Resolution) => Promise<void>;
   /** Answers per device; default 30 a minute. */
@@ -88,9 +98,12 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     ctx.body = { pushStatus: sub ? 'active' : 'none' };
   };
 
+  // The device key alone must not remove the second factor: unregistering proves a fresh TOTP.
   const unregister: Handler = async (ctx) => {
-    const { device } = ctx.state;
+    const { device, otp } = ctx.state;
+    await proveFreshTotp({ throttle: deps.throttle, devices: deps.devices }, device, await openTotpSecret(deps, device), otp, now());
     await deps.devices.revoke(device.id);
+    await deps.onDeviceRevoked?.(device.accountId, device.id);
     await deps.audit.record({ type: 'device.revoked', accountId: device.accountId, ip: ctx.ip, detail: { deviceId: device.id, by: 'device' } });
     ctx.body = { status: 'revoked' };
   };

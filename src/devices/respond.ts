@@ -1,20 +1,23 @@
 import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
 import { readKid } from '../approval/verify-device-auth.js';
-import { verifyResponse } from '../approval/verify-response.js';
+import { judgeAnswer, verifySignedAnswer } from '../approval/verify-response.js';
 import { verifyWebAuthnAssertion, webauthnChallengeFor } from '../approval/verify-webauthn.js';
 import type { Verdict } from '../approval/types.js';
 import type { Challenge, Resolution } from '../challenge/types.js';
 import type { DeviceApiDeps } from './device-api.js';
+import { findAccount } from './enroll.js';
 import { DeviceError } from './errors.js';
 import { jsonBodyOf } from './http.js';
+import { otpThrottleKeys, requireOtpUnlocked } from './otp-proof.js';
 import { hit, type RateLimit } from './rate-limit.js';
 import type { Device } from './types.js';
 import { parseBody, responseBodySchema } from './validate.js';
 
 /**
- * docs/device-api.md section 4, DESIGN steps 7-8: verify the signed answer (pure), accept its TOTP
- * step once (PostgreSQL), resolve the challenge once (Redis), then tell whoever waits.
+ * docs/device-api.md section 4, DESIGN steps 7-8: verify the signature (pure), count the answer,
+ * judge it (pure), accept its TOTP step once (PostgreSQL), resolve the challenge once (Redis),
+ * then tell whoever waits.
  * Every refusal leaves the challenge untouched; the two atomic steps decide races.
  */
 
@@ -32,7 +35,7 @@ const RESOLVE_REFUSAL = {
   not_found: () => new DeviceError('challenge_not_found', 404, 'no such sign-in request'),
 } as const;
 
-async function openTotpSecret(deps: DeviceApiDeps, device: Device): Promise<string> {
+export async function openTotpSecret(deps: DeviceApiDeps, device: Device): Promise<string> {
   const sealed = await deps.devices.getTotpSecretSealed(device.id);
   if (sealed === null) return '';
   const secret = deps.secretBox.open(sealed, device.id);
@@ -48,21 +51,32 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
     const { response: jws, webauthn: assertion } = parseBody(responseBodySchema, jsonBodyOf(ctx));
     const kid = readKid(jws);
     const device = kid ? await deps.devices.get(kid) : null;
-    // Counted per enrolled device before any verification, so a flood costs one Redis call each.
-    if (device) await hit(deps.redis, `resp:${device.id}`, limit, now());
+    const signed = await verifySignedAnswer({ jws, device });
+    if (!signed.ok) throw new DeviceError(signed.code, signed.status, signed.description);
+    // Counted only once the device's key signed: forged answers naming a device id would otherwise
+    // spend its allowance and lock its real approval out.
+    await hit(deps.redis, `resp:${device!.id}`, limit, now());
+    // The device key alone is no TOTP oracle: while the account's passcodes are locked, no answer's
+    // TOTP is checked (docs/device-api.md section 4).
+    await requireOtpUnlocked(deps.throttle, device!.accountId);
 
     const at = now();
     const id = ctx.params.id ?? '';
     const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
-    const totpSecret = device?.status === 'active' ? await openTotpSecret(deps, device) : '';
-
-    const verdict = await verifyResponse({ jws, challenge, device, totpSecret, now: at });
-    if (!verdict.ok) throw new DeviceError(verdict.code, verdict.status, verdict.description);
-    // verifyResponse checked both; restated because resolving the wrong challenge would be a breach.
+    const totpSecret = await openTotpSecret(deps, device!);
+    const verdict = judgeAnswer({ claims: signed.claims, challenge, device: device!, totpSecret, now: at });
+    if (!verdict.ok) {
+      if (verdict.code === 'invalid_otp') await deps.throttle.fail(otpThrottleKeys(device!.accountId));
+      throw new DeviceError(verdict.code, verdict.status, verdict.description);
+    }
+    // judgeAnswer checked both; restated because resolving the wrong challenge would be a breach.
     if (!challenge || !device || verdict.claims.cid !== id) throw RESOLVE_REFUSAL.not_found();
     if (challenge.accountId !== device.accountId) {
       throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
     }
+    // A disabled user's phone answers nothing: its approval would otherwise read as 'approved'.
+    const account = await findAccount(deps.db, device.accountId);
+    if (!account || account.disabled) throw new DeviceError('account_disabled', 403, 'this account is disabled');
 
     // Under the WebAuthn unlock policy an approval must carry a user-verifying assertion bound to this
     // very challenge (W3C WebAuthn 7.2); then the tokens can honestly say `user` (RFC 8176).
@@ -78,7 +92,8 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
     }
 
     // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
-    if (!(await deps.devices.acceptOtpStep(device.id, verdict.step))) {
+    // The counter is the device's answers' own: the code the phone shows stays typeable once.
+    if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step))) {
       throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
     }
     const resolution: Resolution = {
