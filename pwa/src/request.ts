@@ -32,16 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function answer(input: AnswerInput): Promise<AnswerResult> {
   const { account, material, challenge, decision } = input;
-  const period = account.totp.period;
   for (let attempt = 0; ; attempt++) {
-    const current = stepAt(Date.now(), period);
-    const step = await reserveStep(account.id, current);
-    if (step > current + 1) {
-      const wait = secondsLeft(Date.now(), period);
-      input.onWait?.(wait);
-      await sleep(wait * 1000);
-    }
-    const otp = await hotp(material.totpKey, step, account.totp.digits);
+    const otp = await freshOtp(account, material, input.onWait);
     const claims: Record<string, unknown> = {
       cid: challenge.id,
       nonce: challenge.nonce,
@@ -60,6 +52,22 @@ export async function answer(input: AnswerInput): Promise<AnswerResult> {
       throw err;
     }
   }
+}
+
+/**
+ * A TOTP for a request the device signs itself (an answer, unregistering): step max(current, last
+ * used + 1), as the IdP takes each of these steps once per device; waits when that step is two ahead.
+ */
+export async function freshOtp(account: AccountRecord, material: Material, onWait?: (seconds: number) => void): Promise<string> {
+  const period = account.totp.period;
+  const current = stepAt(Date.now(), period);
+  const step = await reserveStep(account.id, current);
+  if (step > current + 1) {
+    const wait = secondsLeft(Date.now(), period);
+    onWait?.(wait);
+    await sleep(wait * 1000);
+  }
+  return hotp(material.totpKey, step, account.totp.digits);
 }
 
 /** device_revoked (401 from section 2, 400 from section 4): keep it, so the app offers to enroll again. */

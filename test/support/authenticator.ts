@@ -56,6 +56,15 @@ export interface AuthenticatorOptions {
   now?: () => number;
 }
 
+/** A 6-digit code that is none of the three steps (T-1, T, T+1) a server accepts at `now`: a wrong guess. */
+export function wrongTotp(secret: string, now: number): string {
+  const valid = new Set([-1, 0, 1].map((d) => totpAt(secret, now + d * TOTP_PERIOD_SECONDS * 1000)));
+  for (let n = 0; ; n++) {
+    const code = String(n).padStart(6, '0');
+    if (!valid.has(code)) return code;
+  }
+}
+
 async function readBody(res: Response): Promise<unknown> {
   const text = await res.text();
   if (text === '') return null;
