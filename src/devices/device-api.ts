@@ -38,7 +38,7 @@ export interface DeviceApiDeps {
   vapidPublicKey: string;
   policy: (accountId: string) => Promise<DevicePolicy>;
   audit: AuditLog;
-  /** The account's passcode limit (`thr:otp:<account>`): wrong TOTPs from devices count there too. */
+  /** The account's passcode limits: wrong TOTPs from devices count there too (otp-proof.ts). */
   throttle: OtpThrottle;
   now?: () => number;
   /** Active devices an account may have (MAX_DEVICES_PER_ACCOUNT); default 5. */

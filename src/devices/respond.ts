@@ -9,7 +9,7 @@ import type { DeviceApiDeps } from './device-api.js';
 import { findAccount } from './enroll.js';
 import { DeviceError } from './errors.js';
 import { jsonBodyOf } from './http.js';
-import { otpThrottleKeys, requireOtpUnlocked } from './otp-proof.js';
+import { countWrongDeviceOtp, requireOtpUnlocked } from './otp-proof.js';
 import { hit, type RateLimit } from './rate-limit.js';
 import type { Device } from './types.js';
 import { parseBody, responseBodySchema } from './validate.js';
@@ -56,8 +56,8 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
     // Counted only once the device's key signed: forged answers naming a device id would otherwise
     // spend its allowance and lock its real approval out.
     await hit(deps.redis, `resp:${device!.id}`, limit, now());
-    // The device key alone is no TOTP oracle: while the account's passcodes are locked, no answer's
-    // TOTP is checked (docs/device-api.md section 4).
+    // The device key alone is no TOTP oracle: after too many wrong TOTPs from the account's devices,
+    // no answer's TOTP is checked for a while (docs/device-api.md section 4).
     await requireOtpUnlocked(deps.throttle, device!.accountId);
 
     const at = now();
@@ -66,7 +66,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
     const totpSecret = await openTotpSecret(deps, device!);
     const verdict = judgeAnswer({ claims: signed.claims, challenge, device: device!, totpSecret, now: at });
     if (!verdict.ok) {
-      if (verdict.code === 'invalid_otp') await deps.throttle.fail(otpThrottleKeys(device!.accountId));
+      if (verdict.code === 'invalid_otp') await countWrongDeviceOtp(deps.throttle, device!.accountId);
       throw new DeviceError(verdict.code, verdict.status, verdict.description);
     }
     // judgeAnswer checked both; restated because resolving the wrong challenge would be a breach.

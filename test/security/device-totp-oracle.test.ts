@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createThrottle } from '../../src/defences/throttle-store.js';
 import { ACCOUNT_POLICY } from '../../src/defences/throttle.js';
-import { otpThrottleKeys } from '../../src/devices/otp-proof.js';
+
+/** The account's passcode limit, as the passcode page checks it (src/interaction/second-factor/passcode.ts). */
+const passcodeLimit = (accountId: string) => [{ key: `thr:otp:${accountId}`, policy: ACCOUNT_POLICY }];
 import { totpAt } from '../../src/otp/totp.js';
 import { SimulatedAuthenticator, wrongTotp as wrongCode } from '../support/authenticator.js';
 import { createAccount, openTestPostgres, type TestDb } from '../support/devices-fixtures.js';
@@ -44,7 +46,7 @@ describe('wrong TOTPs in signed answers', () => {
   beforeAll(async () => { api = await startDeviceApi(handle, clock); });
   afterAll(() => api.close());
 
-  it("count toward the account's passcode limit; once it locks, even the right TOTP is refused and the request stays pending", async () => {
+  it("count toward the account's passcode limit; once locked, even the right TOTP is refused and the request stays pending", async () => {
     const bob = await createAccount(handle.db, 'bob');
     const phone = await api.enroll(bob);
     const ch = await api.challenge(bob, { ttlMs: 3_600_000 });
@@ -54,7 +56,7 @@ describe('wrong TOTPs in signed answers', () => {
       clock.advance(ACCOUNT_POLICY.maxDelayMs + 1_000); // past any growing delay: only the count matters here
     }
     // The same counter the passcode page checks: typed passcodes are locked as well.
-    expect(await createThrottle(api.redis, clock.now).check(otpThrottleKeys(bob))).toMatchObject({ allowed: false, reason: 'lockout' });
+    expect(await createThrottle(api.redis, clock.now).check(passcodeLimit(bob))).toMatchObject({ allowed: false, reason: 'lockout' });
     const right = await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: totpAt(phone.totpSecret, clock.now()) });
     expect(right).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(60);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { hashPassword } from '../../src/accounts/passwords.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { PushWorld } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
@@ -6,15 +7,20 @@ import { FormBrowser } from '../support/web-browser.js';
 /** The self-service page: a user signs in, enrolls a phone from the QR/link, renames and revokes it. */
 describe('self-service page', () => {
   let w: PushWorld;
-  beforeAll(async () => { w = await PushWorld.start(); });
+  beforeAll(async () => {
+    w = await PushWorld.start();
+    // The first test revokes alice's only phone, after which her password alone no longer opens
+    // this page (audit item 3); the other tests sign in as bob, who never had one.
+    await w.t.idp.accounts.create({ username: 'bob', passwordHash: await hashPassword(PushWorld.password) });
+  });
   afterAll(() => w.close());
 
-  const signInToAccount = async () => {
+  const signInToAccount = async (username = 'alice') => {
     const browser = new FormBrowser(w.t.url);
     const login = await browser.go('/account');
     expect(login.body).toContain('name="password"');
     expect(login.body).toContain('Your account');
-    return { browser, next: await browser.submit(login.body, /\/login$/, { username: 'alice', password: PushWorld.password }) };
+    return { browser, next: await browser.submit(login.body, /\/login$/, { username, password: PushWorld.password }) };
   };
 
   it('enrolls, renames and revokes a phone; a second phone needs the first one to get in', async () => {
@@ -49,7 +55,7 @@ describe('self-service page', () => {
   });
 
   it('refuses a form without its CSRF token and a request without a session', async () => {
-    const { browser } = await signInToAccount();
+    const { browser } = await signInToAccount('bob');
     const forged = await browser.go('/account/enroll', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=nope' });
     expect(forged.res.status).toBe(403);
     const anonymous = await new FormBrowser(w.t.url).go('/account/enroll', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x' });
@@ -60,7 +66,7 @@ describe('self-service page', () => {
     const other = await w.t.idp.accounts.create({ username: 'mallory' });
     const offer = await w.t.idp.deviceService.issueEnrollment(other.id, 'test');
     const theirs = await SimulatedAuthenticator.enroll(w.t.url, offer.code);
-    const { browser, next } = await signInToAccount();
+    const { browser, next } = await signInToAccount('bob');
     const csrf = next.body.match(/name="csrf" value="([^"]+)"/)![1]!;
     const res = await browser.go(`/account/devices/${theirs.deviceId}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` });
     expect(res.res.status).toBe(404);
