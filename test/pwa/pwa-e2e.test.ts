@@ -278,7 +278,7 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await browser.page.locator('#passcode').fill(shown.code);
     await browser.page.getByRole('button', { name: 'Continue' }).click();
     expect(await signedInAmr(browser.page)).toBe('pwd otp mfa');
-    expect((await deviceRow(w, phone.enrolled.deviceId)).lastAnswerStep).toBeGreaterThan(0);
+    expect((await deviceRow(w, phone.enrolled.deviceId)).lastOtpStep).toBeGreaterThan(0);
     await context.setOffline(false);
   });
 
