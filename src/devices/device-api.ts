@@ -68,7 +68,10 @@ const FALLBACK = 'device-api-fallback';
 
 export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
   const now = deps.now ?? Date.now;
-  const authed = deviceAuth({ devices: deps.devices, redis: deps.redis, audience: `${deps.issuer}${PREFIX}`, now });
+  const authed = deviceAuth({
+    devices: deps.devices, redis: deps.redis, audience: `${deps.issuer}${PREFIX}`, now,
+    pathPrefix: new URL(deps.issuer).pathname.replace(/\/+$/, ''),
+  });
 
   const listChallenges: Handler = async (ctx) => {
     const at = now();

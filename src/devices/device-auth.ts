@@ -15,6 +15,12 @@ export interface DeviceAuthDeps {
   redis: Redis;
   /** `${issuer}/api/device` */
   audience: string;
+  /**
+   * The issuer's path ('' for https://idp.example.com, '/idp' for https://example.com/idp): `htu`
+   * is the path the device requested, and a proxy serving the IdP under the issuer's path strips it
+   * before the request reaches us.
+   */
+  pathPrefix: string;
   now: () => number;
 }
 
@@ -41,7 +47,7 @@ export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
     const kid = readKid(jws);
     const device = kid ? await deps.devices.get(kid) : null;
     const now = deps.now();
-    const verdict = await verifyDeviceAuth({ jws, device, method: ctx.method, path: ctx.path, audience: deps.audience, now });
+    const verdict = await verifyDeviceAuth({ jws, device, method: ctx.method, path: `${deps.pathPrefix}${ctx.path}`, audience: deps.audience, now });
     if (!verdict.ok) {
       throw new DeviceError(verdict.code, verdict.status, verdict.description, { 'WWW-Authenticate': 'Device' });
     }
