@@ -1,8 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CompactSign } from 'jose';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
-import { createAccount, openTestPostgres, type TestDb } from '../support/devices-fixtures.js';
+import { createAccount, TEST_ENGINES, type TestDb } from '../support/devices-fixtures.js';
 import { manualClock, startDeviceApi, type DeviceApiHarness } from '../support/devices-api.js';
 
 /**
@@ -10,13 +9,14 @@ import { manualClock, startDeviceApi, type DeviceApiHarness } from '../support/d
  * `Device` token or an answer, the Authorization header's bytes) reached PostgreSQL and answered
  * 500. Each must be a 4xx that changes nothing, and the API keeps serving.
  */
+describe.each(TEST_ENGINES)('on %s', (_engine, open) => {
 const clock = manualClock();
 let handle: TestDb;
 let api: DeviceApiHarness;
 let phone: SimulatedAuthenticator;
 
 beforeAll(async () => {
-  handle = await openTestPostgres('authbad');
+  handle = await open();
   api = await startDeviceApi(handle, clock);
   phone = await api.enroll(await createAccount(handle.db, 'alice'));
 });
@@ -25,11 +25,20 @@ afterAll(async () => {
   await handle.close();
 });
 
-const snapshot = async () => handle.db.query('SELECT id, status, last_otp_step, last_answer_step, push FROM devices ORDER BY id');
+const snapshot = async () => handle.db.query('SELECT * FROM devices ORDER BY id');
 
-/** A JWS signed by the phone's key whose protected header names `kid`. */
-const withKid = (kid: string, typ: string, claims: object) =>
-  new CompactSign(new TextEncoder().encode(JSON.stringify(claims))).setProtectedHeader({ alg: 'ES256', kid, typ }).sign(phone.privateKey);
+/**
+ * A JWS signed by the phone's key whose protected header names `kid`, written with JSON escapes
+ * (`\\u0000`, `\\ud800`), so the server's JSON parser, not the encoder here, makes the NUL or the
+ * lone surrogate (a UTF-8 encoder would have replaced a lone surrogate with U+FFFD).
+ */
+async function withKid(kid: string, typ: string, claims: object): Promise<string> {
+  const escaped = [...kid].map((c) => (/^[\x20-\x7e]$/.test(c) && c !== '"' && c !== '\\' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)).join('');
+  const header = Buffer.from(`{"alg":"ES256","kid":"${escaped}","typ":"${typ}"}`).toString('base64url');
+  const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const sig = await globalThis.crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, phone.privateKey, new TextEncoder().encode(input));
+  return `${input}.${Buffer.from(sig).toString('base64url')}`;
+}
 
 /** Sends raw bytes as the Authorization header (fetch would refuse them client-side). */
 function rawRequest(header: Buffer): Promise<string> {
@@ -87,4 +96,5 @@ describe('the Device scheme', () => {
       expect(res.status).toBe(200);
     }
   });
+});
 });
