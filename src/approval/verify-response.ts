@@ -25,7 +25,9 @@ const STATUS: Partial<Record<ApprovalErrorCode, number>> = {
   challenge_expired: 410,
 };
 
-function refuse(code: ApprovalErrorCode, description: string): Verdict {
+type Refusal = Extract<Verdict, { ok: false }>;
+
+function refuse(code: ApprovalErrorCode, description: string): Refusal {
   return { ok: false, code, status: STATUS[code] ?? 400, description };
 }
 
@@ -43,7 +45,7 @@ function readClaims(raw: Record<string, unknown>): ResponseClaims | null {
   return { cid, nonce, decision: decision as Decision, otp, iat, ...(number === undefined ? {} : { number: number as number }) };
 }
 
-export type SignedAnswer = { ok: true; claims: ResponseClaims } | Extract<Verdict, { ok: false }>;
+export type SignedAnswer = { ok: true; claims: ResponseClaims; device: Device } | Refusal;
 
 /**
  * Phase 1, everything up to and including the signature: format, algorithm, device, signature,
@@ -53,26 +55,32 @@ export type SignedAnswer = { ok: true; claims: ResponseClaims } | Extract<Verdic
 export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' | 'device'>): Promise<SignedAnswer> {
   const { jws, device } = input;
   const header = parseHeader(jws);
-  if (!header) return refuse('invalid_request', 'the response is not a compact JWS with alg and kid') as SignedAnswer;
+  if (!header) return refuse('invalid_request', 'the response is not a compact JWS with alg and kid');
   // RFC 8725 3.1: the algorithm is fixed, never taken from the token. This refuses `none` and
   // HS256 keyed with the public key (the classic key-confusion forgery) before any key is touched.
-  if (header.alg !== 'ES256') return refuse('unsupported_alg', 'alg must be ES256') as SignedAnswer;
+  if (header.alg !== 'ES256') return refuse('unsupported_alg', 'alg must be ES256');
 
-  if (!device || device.id !== header.kid) return refuse('unknown_device', 'no device has this kid') as SignedAnswer;
-  if (device.status === 'revoked') return refuse('device_revoked', 'the device was revoked') as SignedAnswer;
+  if (!device || device.id !== header.kid) return refuse('unknown_device', 'no device has this kid');
+  if (device.status === 'revoked') return refuse('device_revoked', 'the device was revoked');
 
   const raw = await verifyEs256(jws, device.publicJwk);
-  if (raw === 'bad_signature') return refuse('invalid_signature', "the signature does not verify with the device's key") as SignedAnswer;
-  if (raw === 'bad_payload') return refuse('invalid_request', 'the payload is not a JSON object') as SignedAnswer;
+  if (raw === 'bad_signature') return refuse('invalid_signature', "the signature does not verify with the device's key");
+  if (raw === 'bad_payload') return refuse('invalid_request', 'the payload is not a JSON object');
   // RFC 8725 3.11 explicit typing: a device-auth JWS (section 2) is never taken for an answer.
-  if (header.typ !== RESPONSE_TYP) return refuse('invalid_request', `typ must be ${RESPONSE_TYP}`) as SignedAnswer;
+  if (header.typ !== RESPONSE_TYP) return refuse('invalid_request', `typ must be ${RESPONSE_TYP}`);
   const claims = readClaims(raw);
-  if (!claims) return refuse('invalid_request', 'a claim is missing or of the wrong type') as SignedAnswer;
-  return { ok: true, claims };
+  if (!claims) return refuse('invalid_request', 'a claim is missing or of the wrong type');
+  return { ok: true, claims, device };
 }
 
 /** Phase 2: what a signed answer means for this challenge, the TOTP last. */
-export function judgeAnswer(input: { claims: ResponseClaims } & Pick<VerifyResponseInput, 'challenge' | 'device' | 'totpSecret' | 'now'> & { device: Device }): Verdict {
+export interface JudgeInput extends Omit<VerifyResponseInput, 'jws' | 'device'> {
+  /** From verifySignedAnswer: the claims its signature covers, and the device that signed. */
+  claims: ResponseClaims;
+  device: Device;
+}
+
+export function judgeAnswer(input: JudgeInput): Verdict {
   const { claims, challenge, device, totpSecret, now } = input;
   if (!challenge || claims.cid !== challenge.id) return refuse('challenge_not_found', 'no such sign-in request');
   if (challenge.accountId !== device.accountId) return refuse('wrong_user', 'the sign-in request belongs to another user');
@@ -108,5 +116,5 @@ export function judgeAnswer(input: { claims: ResponseClaims } & Pick<VerifyRespo
 export async function verifyResponse(input: VerifyResponseInput): Promise<Verdict> {
   const signed = await verifySignedAnswer(input);
   if (!signed.ok) return signed;
-  return judgeAnswer({ ...input, claims: signed.claims, device: input.device! });
+  return judgeAnswer({ ...input, claims: signed.claims, device: signed.device });
 }

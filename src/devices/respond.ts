@@ -50,27 +50,27 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
   return async (ctx: RouterContext): Promise<void> => {
     const { response: jws, webauthn: assertion } = parseBody(responseBodySchema, jsonBodyOf(ctx));
     const kid = readKid(jws);
-    const device = kid ? await deps.devices.get(kid) : null;
-    const signed = await verifySignedAnswer({ jws, device });
+    const signed = await verifySignedAnswer({ jws, device: kid ? await deps.devices.get(kid) : null });
     if (!signed.ok) throw new DeviceError(signed.code, signed.status, signed.description);
+    const { device } = signed;
     // Counted only once the device's key signed: forged answers naming a device id would otherwise
     // spend its allowance and lock its real approval out.
-    await hit(deps.redis, `resp:${device!.id}`, limit, now());
+    await hit(deps.redis, `resp:${device.id}`, limit, now());
     // The device key alone is no TOTP oracle: after too many wrong TOTPs from the account's devices,
     // no answer's TOTP is checked for a while (docs/device-api.md section 4).
-    await requireOtpUnlocked(deps.throttle, device!.accountId);
+    await requireOtpUnlocked(deps.throttle, device.accountId);
 
     const at = now();
     const id = ctx.params.id ?? '';
     const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
-    const totpSecret = await openTotpSecret(deps, device!);
-    const verdict = judgeAnswer({ claims: signed.claims, challenge, device: device!, totpSecret, now: at });
+    const totpSecret = await openTotpSecret(deps, device);
+    const verdict = judgeAnswer({ claims: signed.claims, challenge, device, totpSecret, now: at });
     if (!verdict.ok) {
-      if (verdict.code === 'invalid_otp') await countWrongDeviceOtp(deps.throttle, device!.accountId);
+      if (verdict.code === 'invalid_otp') await countWrongDeviceOtp(deps.throttle, device.accountId);
       throw new DeviceError(verdict.code, verdict.status, verdict.description);
     }
     // judgeAnswer checked both; restated because resolving the wrong challenge would be a breach.
-    if (!challenge || !device || verdict.claims.cid !== id) throw RESOLVE_REFUSAL.not_found();
+    if (!challenge || verdict.claims.cid !== id) throw RESOLVE_REFUSAL.not_found();
     if (challenge.accountId !== device.accountId) {
       throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
     }
