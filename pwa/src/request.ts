@@ -95,6 +95,10 @@ export function describeError(err: unknown): string {
       return "The passcode was not accepted. Check that this phone's clock is set automatically.";
     case 'stale_response':
       return "The answer was refused because this phone's clock is off. Set the time automatically and try again.";
+    case 'account_disabled':
+      return 'Your account on the sign-in server is disabled. Ask your administrator.';
+    case 'too_many_attempts':
+      return `Too many wrong passcodes were sent for your account. Try again${err.retryAfterSeconds ? ` in ${Math.ceil(err.retryAfterSeconds / 60)} min` : ' later'}.`;
     case 'rate_limited':
       return `Too many answers. Try again${err.retryAfterSeconds ? ` in ${err.retryAfterSeconds} s` : ' later'}.`;
     default:
