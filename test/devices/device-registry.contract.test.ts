@@ -138,7 +138,7 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
     });
 
     it('counts active devices, and knows an account that ever had one (revoked ones count)', async () => {
-      const carol = await createAccount(db, `carol${engine}`);
+      const carol = await createAccount(db, `counted${engine}`);
       expect(await devices.hasEverHad(carol)).toBe(false);
       expect(await devices.countActive(carol)).toBe(0);
       const d = await newDevice(carol);
