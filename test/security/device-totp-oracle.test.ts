@@ -66,6 +66,19 @@ describe('wrong TOTPs in signed answers', () => {
     expect(await phone.respond(ch.id, 'approve', { nonce: ch.nonce })).toMatchObject({ status: 200, body: { status: 'approved' } });
   });
 
+  it('to unregister count the same way: once locked, even the right TOTP cannot remove the device', async () => {
+    const erin = await createAccount(handle.db, 'erin');
+    const phone = await api.enroll(erin);
+    for (let i = 0; i < ACCOUNT_POLICY.lockoutAfter; i++) {
+      const guess = await phone.unregister(i % 2 === 0 ? { otp: null } : { otp: wrongCode(phone.totpSecret, clock.now()) });
+      expect(guess).toMatchObject({ status: 400, body: { error: 'invalid_otp' } });
+      clock.advance(ACCOUNT_POLICY.maxDelayMs + 1_000);
+    }
+    expect(await createThrottle(api.redis, clock.now).check(passcodeLimit(erin))).toMatchObject({ allowed: false, reason: 'lockout' });
+    expect(await phone.unregister({ otp: totpAt(phone.totpSecret, clock.now()) })).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
+    expect((await api.devices.get(phone.deviceId))!.status).toBe('active');
+  });
+
   it('while delayed, answers wait like typed passcodes do (429 with Retry-After)', async () => {
     const carol = await createAccount(handle.db, 'carol');
     const phone = await api.enroll(carol);
