@@ -45,7 +45,8 @@ export async function postRecovery(ctx: Context, deps: InteractionDeps): Promise
     await deps.audit.record({ type: 'signin.throttled', accountId: state.accountId, clientId: it.clientId, ip: ctx.ip, detail: { factor: 'recovery_code', reason: gate.reason, retryAfterSeconds: seconds } });
     ctx.status = 429;
     ctx.set('Retry-After', String(seconds));
-    return render(ctx, deps, it, { noDevice, error: `Too many wrong codes. Wait ${seconds} seconds and try again.` });
+    const wait = seconds > 60 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} seconds`;
+    return render(ctx, deps, it, { noDevice, error: `Too many wrong codes. Wait ${wait} and try again.` });
   }
   if (await deps.secondFactor.recovery.consume(state.accountId, raw)) {
     await deps.throttle.reset(throttleKeys[0]!.key);
