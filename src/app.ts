@@ -21,6 +21,7 @@ import { createChallengeWaiters } from './challenge/waiters.js';
 import { createSecretBox } from './crypto/secretbox.js';
 import { createDeviceApi } from './devices/device-api.js';
 import { createEnrollmentCodes } from './devices/enrollment-codes.js';
+import { createRecoveryCodes } from './devices/recovery-codes.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
 import { createDeviceService, type DeviceService } from './devices/service.js';
 import { accountConsoleClient, selfServiceRoutes } from './selfservice/routes.js';
@@ -28,7 +29,7 @@ import { createThrottle } from './defences/throttle-store.js';
 import { createPushFatigueStore } from './defences/push-fatigue-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
-import { createDispatcher } from './push/dispatch.js';
+import { createDispatcher, createNoticeDispatcher } from './push/dispatch.js';
 import { createPushEndpointGuard, type PushResolver } from './push/endpoint-guard.js';
 import { pushTrustStore } from './push/trust-store.js';
 import { createPushTransport } from './push/transport.js';
@@ -132,25 +133,30 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // A new password, a disabled account or a revoked device ends the account's sessions and grants.
   const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis), now);
   const endSessionsOnRevoke = async (accountId: string) => { await endAccountSessions(accountId); };
-  const deviceService = createDeviceService({ devices, codes, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
+  const recovery = createRecoveryCodes(db, { now });
+  const deviceService = createDeviceService({ devices, codes, recovery, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
 
+  const throttle = createThrottle(redis, now);
   const deps: InteractionDeps = {
     provider, accounts, views, audit,
     csrf: createCsrf(secrets.cookieKeys[0]!),
     signins: createSignInStateStore(redis),
-    throttle: createThrottle(redis, now),
+    throttle,
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
     secondFactor: {
-      devices, challenges, waiters, dispatch, secretBox, geoip, redis, now, fatigue,
+      devices, challenges, waiters, dispatch, secretBox, geoip, redis, now, fatigue, recovery,
       challengeTtlMs: settings.pushChallengeTtl * 1000,
       longPollMs: opts.longPollMs ?? 25_000,
     },
   };
   const deviceApi = createDeviceApi({
-    db, devices, codes, challenges, redis, secretBox, audit, now,
+    db, devices, codes, challenges, redis, secretBox, audit, now, throttle,
     issuer: settings.issuer,
     vapidPublicKey: vapid.publicKey,
-    policy: async () => ({ numberMatching: true, unlock: settings.deviceUnlock, pollIntervalSeconds: settings.pollIntervalSeconds }),
+    maxDevicesPerAccount: settings.maxDevicesPerAccount,
+    notifyDevices: createNoticeDispatcher({ devices, notifier, issuer: settings.issuer, logger, now }),
+    // True only when every relying app asks for number matching; each request says so itself anyway.
+    policy: async () => ({ numberMatching: clients.every((c) => c.login.numberMatching), unlock: settings.deviceUnlock, pollIntervalSeconds: settings.pollIntervalSeconds }),
     allowPushEndpoint: (endpoint) => pushEndpoints.check(endpoint).ok,
     log: logger,
     onDeviceRevoked: endSessionsOnRevoke,

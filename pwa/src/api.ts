@@ -63,7 +63,7 @@ async function call<T>(url: string, init: RequestInit): Promise<T> {
 }
 
 /** Section 2: `Authorization: Device <JWS>` bound to the method and path, used once (jti). */
-export async function deviceAuthorization(creds: DeviceCredentials, method: string, url: string): Promise<string> {
+export async function deviceAuthorization(creds: DeviceCredentials, method: string, url: string, extra: Record<string, unknown> = {}): Promise<string> {
   const iat = Math.floor(Date.now() / 1000);
   const jws = await signJws(
     creds.privateKey,
@@ -76,16 +76,17 @@ export async function deviceAuthorization(creds: DeviceCredentials, method: stri
       iat,
       exp: iat + 60,
       jti: randomB64url(18),
+      ...extra,
     },
   );
   return `Device ${jws}`;
 }
 
-async function deviceCall<T>(creds: DeviceCredentials, method: string, path: string, body?: unknown): Promise<T> {
+async function deviceCall<T>(creds: DeviceCredentials, method: string, path: string, body?: unknown, claims: Record<string, unknown> = {}): Promise<T> {
   const url = apiUrl(creds.issuer, path);
   return call<T>(url, {
     method,
-    headers: { Authorization: await deviceAuthorization(creds, method, url) },
+    headers: { Authorization: await deviceAuthorization(creds, method, url, claims) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 }
@@ -116,8 +117,9 @@ export function putPushSubscription(creds: DeviceCredentials, push: PushSubscrip
   return deviceCall(creds, 'PUT', '/push-subscription', { push });
 }
 
-export function unregister(creds: DeviceCredentials): Promise<{ status: string }> {
-  return deviceCall(creds, 'DELETE', '');
+/** Section 6: unregistering proves a fresh TOTP (the `otp` claim), so the device key alone cannot remove the second factor. */
+export function unregister(creds: DeviceCredentials, otp: string): Promise<{ status: string }> {
+  return deviceCall(creds, 'DELETE', '', undefined, { otp });
 }
 
 export interface WebAuthnAssertion {

@@ -1,4 +1,4 @@
-import type { PushPayload } from './types.js';
+import type { NoticePayload, PushPayload } from './types.js';
 
 /** The push payload (docs/device-api.md "Push messages"), checked field by field: it comes from the network. */
 export function parsePushPayload(value: unknown): PushPayload | null {
@@ -22,6 +22,23 @@ export function parsePushPayload(value: unknown): PushPayload | null {
     createdAt: p.createdAt,
     expiresAt: p.expiresAt,
     numberMatching: p.numberMatching === true,
+  };
+}
+
+/** A notice (docs/device-api.md "Push messages", type 'notice'): shown, never answered. */
+export function parseNoticePayload(value: unknown): NoticePayload | null {
+  if (!value || typeof value !== 'object') return null;
+  const p = value as Record<string, unknown>;
+  if (p.type !== 'notice' || p.kind !== 'device_added' || typeof p.issuer !== 'string' || typeof p.deviceId !== 'string') return null;
+  return {
+    v: 1,
+    type: 'notice',
+    kind: 'device_added',
+    issuer: p.issuer,
+    deviceId: p.deviceId,
+    title: typeof p.title === 'string' && p.title ? p.title : 'A new authenticator was added',
+    body: typeof p.body === 'string' ? p.body : '',
+    createdAt: typeof p.createdAt === 'number' ? p.createdAt : Date.now(),
   };
 }
 

@@ -32,16 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function answer(input: AnswerInput): Promise<AnswerResult> {
   const { account, material, challenge, decision } = input;
-  const period = account.totp.period;
   for (let attempt = 0; ; attempt++) {
-    const current = stepAt(Date.now(), period);
-    const step = await reserveStep(account.id, current);
-    if (step > current + 1) {
-      const wait = secondsLeft(Date.now(), period);
-      input.onWait?.(wait);
-      await sleep(wait * 1000);
-    }
-    const otp = await hotp(material.totpKey, step, account.totp.digits);
+    const otp = await freshOtp(account, material, input.onWait);
     const claims: Record<string, unknown> = {
       cid: challenge.id,
       nonce: challenge.nonce,
@@ -60,6 +52,22 @@ export async function answer(input: AnswerInput): Promise<AnswerResult> {
       throw err;
     }
   }
+}
+
+/**
+ * A TOTP for a request the device signs itself (an answer, unregistering): step max(current, last
+ * used + 1), as the IdP takes each of these steps once per device; waits when that step is two ahead.
+ */
+export async function freshOtp(account: AccountRecord, material: Material, onWait?: (seconds: number) => void): Promise<string> {
+  const period = account.totp.period;
+  const current = stepAt(Date.now(), period);
+  const step = await reserveStep(account.id, current);
+  if (step > current + 1) {
+    const wait = secondsLeft(Date.now(), period);
+    onWait?.(wait);
+    await sleep(wait * 1000);
+  }
+  return hotp(material.totpKey, step, account.totp.digits);
 }
 
 /** device_revoked (401 from section 2, 400 from section 4): keep it, so the app offers to enroll again. */
@@ -87,6 +95,10 @@ export function describeError(err: unknown): string {
       return "The passcode was not accepted. Check that this phone's clock is set automatically.";
     case 'stale_response':
       return "The answer was refused because this phone's clock is off. Set the time automatically and try again.";
+    case 'account_disabled':
+      return 'Your account on the sign-in server is disabled. Ask your administrator.';
+    case 'too_many_attempts':
+      return `Too many wrong passcodes were sent for your account. Try again${err.retryAfterSeconds ? ` in ${Math.ceil(err.retryAfterSeconds / 60)} min` : ' later'}.`;
     case 'rate_limited':
       return `Too many answers. Try again${err.retryAfterSeconds ? ` in ${err.retryAfterSeconds} s` : ' later'}.`;
     default:

@@ -4,7 +4,7 @@ import { accountsOnScope, describePushFailure, sendSubscription, subscribe, subs
 import { answer, credentials, describeError, rememberRevocation } from './request.js';
 import { getAccount, listAccounts } from './store.js';
 import { accountKey, type AccountRecord, type PushPayload } from './types.js';
-import { parsePushPayload, requestPath } from './payload.js';
+import { parseNoticePayload, parsePushPayload, requestPath } from './payload.js';
 
 /**
  * The service worker (scope /pwa/): keeps the app shell for offline passcodes, turns every push
@@ -85,10 +85,26 @@ sw.addEventListener('push', (event) => {
   event.waitUntil(
     (async () => {
       let payload: PushPayload | null = null;
+      let data: unknown = null;
       try {
-        payload = parsePushPayload(event.data?.json());
+        data = event.data?.json();
+        payload = parsePushPayload(data);
       } catch {
         payload = null;
+      }
+      // A notice ("A new authenticator was added"): shown as it is, with no actions; a tap opens the app.
+      const notice = payload ? null : parseNoticePayload(data);
+      if (notice) {
+        const accounts = await listAccounts();
+        const account = accounts.find((a) => a.id === accountKey(notice.issuer, notice.deviceId)) ?? null;
+        const whose = account && accounts.length > 1 ? `\n${account.account.displayName || account.account.username} (${new URL(account.issuer).host})` : '';
+        await sw.registration.showNotification(notice.title, {
+          body: `${notice.body}${whose}`,
+          tag: `pushotp-notice-${notice.createdAt}`,
+          data: notice,
+          icon: new URL('icons/icon-192.png', BASE).href,
+        });
+        return;
       }
       if (!payload) {
         await sw.registration.showNotification('Sign-in request', {

@@ -2,7 +2,7 @@ import type { Sealed } from './keys.js';
 import type { TotpParams } from './totp.js';
 
 // The push payload and subscription shapes are the server's own (types only; nothing is bundled).
-export type { PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
+export type { NoticePayload, PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
 
 /** Shapes of docs/device-api.md as the app sees them, and what the app stores per account. */
 

@@ -58,7 +58,7 @@ export interface VerifyResponseInput {
 
 /** Device-authenticated request check (docs/device-api.md, section 2). */
 export type DeviceAuthVerdict =
-  | { ok: true; deviceId: string; jti: string; exp: number }
+  | { ok: true; deviceId: string; jti: string; exp: number; /** The `otp` claim when it is a string (unregister proves one). */ otp: string | null }
   | { ok: false; code: 'invalid_token' | 'unsupported_alg' | 'unknown_device' | 'device_revoked'; status: 401; description: string };
 
 export interface VerifyDeviceAuthInput {

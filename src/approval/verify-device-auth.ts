@@ -55,5 +55,5 @@ export async function verifyDeviceAuth(input: VerifyDeviceAuthInput): Promise<De
   if (exp <= nowS) return refuse('invalid_token', 'the token has expired');
   if (typeof jti !== 'string' || !JTI.test(jti)) return refuse('invalid_token', 'jti must be 16 to 128 printable characters');
 
-  return { ok: true, deviceId: device.id, jti, exp };
+  return { ok: true, deviceId: device.id, jti, exp, otp: typeof claims.otp === 'string' ? claims.otp : null };
 }

@@ -1,6 +1,7 @@
 import { safeEqual } from '../crypto/hash.js';
 import { matchTotp } from '../otp/totp.js';
 import type { Decision } from '../challenge/types.js';
+import type { Device } from '../devices/types.js';
 import type { ApprovalErrorCode, ResponseClaims, Verdict, VerifyResponseInput } from './types.js';
 import { isInteger, parseHeader, verifyEs256 } from './jws.js';
 
@@ -24,7 +25,9 @@ const STATUS: Partial<Record<ApprovalErrorCode, number>> = {
   challenge_expired: 410,
 };
 
-function refuse(code: ApprovalErrorCode, description: string): Verdict {
+type Refusal = Extract<Verdict, { ok: false }>;
+
+function refuse(code: ApprovalErrorCode, description: string): Refusal {
   return { ok: false, code, status: STATUS[code] ?? 400, description };
 }
 
@@ -42,9 +45,15 @@ function readClaims(raw: Record<string, unknown>): ResponseClaims | null {
   return { cid, nonce, decision: decision as Decision, otp, iat, ...(number === undefined ? {} : { number: number as number }) };
 }
 
-export async function verifyResponse(input: VerifyResponseInput): Promise<Verdict> {
-  const { jws, challenge, device, totpSecret, now } = input;
+export type SignedAnswer = { ok: true; claims: ResponseClaims; device: Device } | Refusal;
 
+/**
+ * Phase 1, everything up to and including the signature: format, algorithm, device, signature,
+ * `typ`, claim types. Nothing before this line may cost the device anything (a rate-limit hit, a
+ * passcode failure): whoever knows a device id could otherwise spend them for it.
+ */
+export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' | 'device'>): Promise<SignedAnswer> {
+  const { jws, device } = input;
   const header = parseHeader(jws);
   if (!header) return refuse('invalid_request', 'the response is not a compact JWS with alg and kid');
   // RFC 8725 3.1: the algorithm is fixed, never taken from the token. This refuses `none` and
@@ -61,19 +70,31 @@ export async function verifyResponse(input: VerifyResponseInput): Promise<Verdic
   if (header.typ !== RESPONSE_TYP) return refuse('invalid_request', `typ must be ${RESPONSE_TYP}`);
   const claims = readClaims(raw);
   if (!claims) return refuse('invalid_request', 'a claim is missing or of the wrong type');
+  return { ok: true, claims, device };
+}
 
+/** Phase 2: what a signed answer means for this challenge, the TOTP last. */
+export interface JudgeInput extends Omit<VerifyResponseInput, 'jws' | 'device'> {
+  /** From verifySignedAnswer: the claims its signature covers, and the device that signed. */
+  claims: ResponseClaims;
+  device: Device;
+}
+
+export function judgeAnswer(input: JudgeInput): Verdict {
+  const { claims, challenge, device, totpSecret, now } = input;
   if (!challenge || claims.cid !== challenge.id) return refuse('challenge_not_found', 'no such sign-in request');
   if (challenge.accountId !== device.accountId) return refuse('wrong_user', 'the sign-in request belongs to another user');
   if (!safeEqual(claims.nonce, challenge.nonce)) return refuse('nonce_mismatch', "the nonce is not the sign-in request's");
   if (Math.abs(claims.iat * 1000 - now) > RESPONSE_MAX_SKEW_MS) return refuse('stale_response', 'iat is more than 60 s from the server clock');
 
-  // A challenge the store already marked expired is reported as expired, not as resolved.
+  // A challenge the store already marked expired (or withdrawn) is reported as expired, not as resolved.
   if (challenge.status === 'expired') return refuse('challenge_expired', 'the sign-in request has expired');
   if (challenge.status !== 'pending') return refuse('challenge_resolved', 'the sign-in request was already answered');
   if (now >= challenge.expiresAt) return refuse('challenge_expired', 'the sign-in request has expired');
 
-  // RFC 6238 5.2: one step of drift either way, and a step is accepted once per device.
-  const totp = matchTotp(totpSecret, claims.otp, now, device.lastOtpStep);
+  // RFC 6238 5.2: one step of drift either way, and a step is accepted once among the device's
+  // own answers (typed passcodes keep a counter of their own).
+  const totp = matchTotp(totpSecret, claims.otp, now, device.lastAnswerStep);
   if (!totp.ok) {
     return totp.reason === 'otp_replayed'
       ? refuse('otp_replayed', 'this one-time passcode was already used')
@@ -89,4 +110,11 @@ export async function verifyResponse(input: VerifyResponseInput): Promise<Verdic
     if (claims.number !== challenge.matchNumber) return { ...ok, outcome: 'denied', reason: 'wrong_number' };
   }
   return { ...ok, outcome: 'approved', reason: null };
+}
+
+/** Both phases in the documented order (docs/device-api.md section 4). */
+export async function verifyResponse(input: VerifyResponseInput): Promise<Verdict> {
+  const signed = await verifySignedAnswer(input);
+  if (!signed.ok) return signed;
+  return judgeAnswer({ ...input, claims: signed.claims, device: signed.device });
 }

@@ -165,6 +165,7 @@ export const commands: Record<string, Command> = {
       ctx.out(`enrollment code for ${account.username}: ${offer.code} (expires ${offer.expiresAt.toISOString()})`);
       ctx.out(`open on the phone: ${offer.url}`);
       ctx.out(await QRCode.toString(offer.url, { type: 'terminal', small: true }));
+      if (offer.recoveryCodes) ctx.out(`recovery codes (give them to the user; shown this once): ${offer.recoveryCodes.join(' ')}`);
     },
   },
   'device list': {

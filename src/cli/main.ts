@@ -4,6 +4,7 @@ import { createAuditLog } from '../audit/log.js';
 import { ConfigError, loadSettings } from '../config/settings.js';
 import { createEnrollmentCodes } from '../devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../devices/registry.js';
+import { createRecoveryCodes } from '../devices/recovery-codes.js';
 import { createDeviceService } from '../devices/service.js';
 import { rewrapTotpSecrets } from '../devices/rewrap.js';
 import { createSecretBox } from '../crypto/secretbox.js';
@@ -77,7 +78,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
   };
   const devices = createDeviceService({
-    devices: registry, codes: createEnrollmentCodes(db), issuer: settings.issuer, audit, unlock: settings.deviceUnlock,
+    devices: registry, codes: createEnrollmentCodes(db), recovery: createRecoveryCodes(db), issuer: settings.issuer, audit, unlock: settings.deviceUnlock,
     onRevoked: async (accountId) => { await endSessions(accountId); },
   });
   const unmute = async (accountId: string) => {

@@ -67,6 +67,8 @@ export interface Settings {
    * seconds without use (default 1800, 30 min) each end a session.
    */
   session: { maxAgeSeconds: number; idleSeconds: number };
+  /** MAX_DEVICES_PER_ACCOUNT: active authenticators one account may have; more are refused at enrollment. Default 5. */
+  maxDevicesPerAccount: number;
   /** DEMO: seed the demo user and the demo relying app at /demo. Default true when DATABASE_URL is unset. */
   demo: boolean;
   /** LOG_LEVEL: pino level. Default info. */
@@ -161,6 +163,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
     deviceUnlock,
     pollIntervalSeconds,
     session,
+    maxDevicesPerAccount: int('MAX_DEVICES_PER_ACCOUNT', 5, 1, 100),
     demo: bool(env.DEMO, databaseUrl === null),
     logLevel: env.LOG_LEVEL ?? 'info',
     env,

@@ -11,14 +11,16 @@ import type { EnrollmentCodes } from './enrollment-codes.js';
 import { DeviceError } from './errors.js';
 import { envelope, jsonBody, jsonBodyOf, type ErrorLog } from './http.js';
 import { DEFAULT_RESPONSE_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+import { proveFreshTotp, type OtpThrottle } from './otp-proof.js';
 import type { DeviceRegistry } from './registry.js';
-import { respondHandler } from './respond.js';
-import type { UnlockPolicy } from './types.js';
+import { openTotpSecret, respondHandler } from './respond.js';
+import type { DeviceNotice, UnlockPolicy } from './types.js';
 import { parseBody, pushUpdateSchema, toSubscription } from './validate.js';
 
 /** The device API of docs/device-api.md, as one router the app mounts at the issuer's root. */
 
 export interface DevicePolicy {
+  /** True only when every request will carry a number (each challenge still says so itself). */
   numberMatching: boolean;
   unlock: UnlockPolicy;
   pollIntervalSeconds: number;
@@ -36,7 +38,13 @@ export interface DeviceApiDeps {
   vapidPublicKey: string;
   policy: (accountId: string) => Promise<DevicePolicy>;
   audit: AuditLog;
+  /** The account's passcode limits: wrong TOTPs from devices count there too (otp-proof.ts). */
+  throttle: OtpThrottle;
   now?: () => number;
+  /** Active devices an account may have (MAX_DEVICES_PER_ACCOUNT); default 5. */
+  maxDevicesPerAccount?: number;
+  /** Tells the account's devices but one (a new enrollment's own) of something: best effort. */
+  notifyDevices?: (accountId: string, notice: DeviceNotice, exceptDeviceId: string) => Promise<unknown>;
   /** Called once per resolved challenge, after it is stored and published. */
   onResolved?: (challenge: Challenge, resolution: Resolution) => Promise<void>;
   /** Called after the device unregistered itself (app.ts: the account's sessions end with it). */
@@ -60,7 +68,10 @@ const FALLBACK = 'device-api-fallback';
 
 export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
   const now = deps.now ?? Date.now;
-  const authed = deviceAuth({ devices: deps.devices, redis: deps.redis, audience: `${deps.issuer}${PREFIX}`, now });
+  const authed = deviceAuth({
+    devices: deps.devices, redis: deps.redis, audience: `${deps.issuer}${PREFIX}`, now,
+    pathPrefix: new URL(deps.issuer).pathname.replace(/\/+$/, ''),
+  });
 
   const listChallenges: Handler = async (ctx) => {
     const at = now();
@@ -90,9 +101,12 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     ctx.body = { pushStatus: sub ? 'active' : 'none' };
   };
 
+  // The device key alone must not remove the second factor: unregistering proves a fresh TOTP.
   const unregister: Handler = async (ctx) => {
-    const { device } = ctx.state;
+    const { device, otp } = ctx.state;
+    await proveFreshTotp({ throttle: deps.throttle, devices: deps.devices }, device, await openTotpSecret(deps, device), otp, now());
     await deps.devices.revoke(device.id);
+    await deps.onDeviceRevoked?.(device.accountId, device.id);
     await deps.audit.record({ type: 'device.revoked', accountId: device.accountId, ip: ctx.ip, detail: { deviceId: device.id, by: 'device' } });
     await deps.onDeviceRevoked?.(device.accountId, device.id);
     ctx.body = { status: 'revoked' };

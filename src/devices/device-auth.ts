@@ -15,11 +15,19 @@ export interface DeviceAuthDeps {
   redis: Redis;
   /** `${issuer}/api/device` */
   audience: string;
+  /**
+   * The issuer's path ('' for https://idp.example.com, '/idp' for https://example.com/idp): `htu`
+   * is the path the device requested, and a proxy serving the IdP under the issuer's path strips it
+   * before the request reaches us.
+   */
+  pathPrefix: string;
   now: () => number;
 }
 
 export interface DeviceState {
   device: Device;
+  /** The token's `otp` claim, if any: only unregistering needs (and checks) one. */
+  otp: string | null;
 }
 
 /** Slack on the replay record beyond `exp`, so clock skew between instances cannot reopen a jti. */
@@ -29,7 +37,8 @@ const TOUCH_EVERY_MS = 60_000;
 export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
   return async (ctx: Context, next: Next) => {
     const header = ctx.get('authorization');
-    const match = /^Device +(\S+)$/.exec(header);
+    // RFC 9110 11.1: an authentication scheme's name is case-insensitive.
+    const match = /^Device +([A-Za-z0-9_.-]+)$/i.exec(header);
     if (!match) {
       throw new DeviceError('invalid_token', 401, 'an Authorization: Device <JWS> header is required',
         { 'WWW-Authenticate': 'Device' });
@@ -38,7 +47,7 @@ export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
     const kid = readKid(jws);
     const device = kid ? await deps.devices.get(kid) : null;
     const now = deps.now();
-    const verdict = await verifyDeviceAuth({ jws, device, method: ctx.method, path: ctx.path, audience: deps.audience, now });
+    const verdict = await verifyDeviceAuth({ jws, device, method: ctx.method, path: `${deps.pathPrefix}${ctx.path}`, audience: deps.audience, now });
     if (!verdict.ok) {
       throw new DeviceError(verdict.code, verdict.status, verdict.description, { 'WWW-Authenticate': 'Device' });
     }
@@ -48,6 +57,7 @@ export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
       throw new DeviceError('invalid_token', 401, 'this token was already used (jti)', { 'WWW-Authenticate': 'Device' });
     }
     ctx.state.device = device!;
+    ctx.state.otp = verdict.otp;
     // Poll mode calls every few seconds: last-used is written at most once a minute per device.
     const last = device!.lastUsedAt?.getTime() ?? 0;
     if (now - last > TOUCH_EVERY_MS) await deps.devices.touch(device!.id, new Date(now));

@@ -11,6 +11,8 @@ export interface EnrollmentCodes {
   issue(accountId: string, createdBy: string): Promise<{ code: string; expiresAt: Date }>;
   /** The account the code was issued for, once; unknown, used and expired codes all give null. */
   consume(code: string): Promise<string | null>;
+  /** The account of a usable code, without using it (checks before consume); else null. */
+  peek(code: string): Promise<string | null>;
 }
 
 /** Crockford base32: no I, L, O, U, so what a person reads is what they type. */
@@ -20,7 +22,8 @@ const SYMBOLS = 16;
 
 export const DEFAULT_ENROLLMENT_TTL_MS = 15 * 60_000;
 
-function newCode(): string {
+/** A fresh code of SYMBOLS Crockford symbols (80 random bits); recovery codes are made the same way. */
+export function newCode(): string {
   const bytes = randomBytes(SYMBOLS * 5 / 8);
   let bits = 0n;
   for (const b of bytes) bits = (bits << 8n) | BigInt(b);
@@ -68,6 +71,15 @@ export function createEnrollmentCodes(db: Db, opts: { ttlMs?: number; now?: () =
         `UPDATE enrollment_codes SET used_at = $2
          WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id`,
         [sha256b64url(code), at]);
+      return row?.account_id ?? null;
+    },
+
+    async peek(input) {
+      const code = normalizeCode(input);
+      if (!code) return null;
+      const [row] = await db.query<{ account_id: string }>(
+        'SELECT account_id FROM enrollment_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2',
+        [sha256b64url(code), new Date(now())]);
       return row?.account_id ?? null;
     },
   };

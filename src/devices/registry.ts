@@ -41,9 +41,18 @@ export interface DeviceRegistry {
   markPushDead(id: string, endpoint?: string): Promise<boolean>;
   /**
    * RFC 6238 5.2: a TOTP step is accepted once per device. Atomic compare-and-set, so of concurrent
-   * callers with the same step exactly one gets true.
+   * callers with the same step exactly one gets true. This counter is for typed passcodes.
    */
   acceptOtpStep(id: string, step: number): Promise<boolean>;
+  /**
+   * The same, for the steps a device sends itself (signed answers, unregistering): a separate
+   * counter, so the passcode an approval carried is still the one the phone shows and may type once.
+   */
+  acceptAnswerStep(id: string, step: number): Promise<boolean>;
+  /** Active devices of an account (the MAX_DEVICES_PER_ACCOUNT cap counts these). */
+  countActive(accountId: string): Promise<number>;
+  /** Whether the account has ever had a device, revoked ones included. */
+  hasEverHad(accountId: string): Promise<boolean>;
   touch(id: string, at?: Date): Promise<void>;
   getTotpSecretSealed(id: string): Promise<string | null>;
   /** Replaces the sealed secret after a key-encryption-key rotation (secretbox.needsRewrap). */
@@ -66,11 +75,15 @@ interface DeviceRow {
   unlock: string;
   webauthn: WebAuthnCredential | string | null;
   last_otp_step: string | number | bigint;
+  last_answer_step: string | number | bigint;
   created_at: Date | string;
   last_used_at: Date | string | null;
 }
 
-const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, created_at, last_used_at';
+const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, last_answer_step, created_at, last_used_at';
+
+/** What newDeviceId() makes, with room for other apps' ids: anything else is never sent to the database. */
+export const DEVICE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** jsonb comes back parsed from both drivers; a string is parsed defensively. */
 function json<T>(value: T | string): T {
@@ -90,6 +103,7 @@ function toDevice(row: DeviceRow): Device {
     webauthn: row.webauthn === null ? null : json(row.webauthn),
     // bigint: node-postgres returns a string, PGlite a number or bigint.
     lastOtpStep: Number(row.last_otp_step),
+    lastAnswerStep: Number(row.last_answer_step),
     createdAt: new Date(row.created_at),
     lastUsedAt: row.last_used_at === null ? null : new Date(row.last_used_at),
   };
@@ -115,7 +129,8 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       return device!;
     },
 
-    get: (id) => one(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]),
+    // A NUL or a lone surrogate (from a JWS kid) would make PostgreSQL fail: such an id is just unknown.
+    get: async (id) => (DEVICE_ID.test(id) ? one(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]) : null),
 
     async listByAccount(accountId) {
       const rows = await db.query<DeviceRow>(
@@ -151,6 +166,20 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     acceptOtpStep: (id, step) =>
       changed(`UPDATE devices SET last_otp_step = $2
                WHERE id = $1 AND last_otp_step < $2 AND status = 'active' RETURNING id`, [id, step]),
+
+    acceptAnswerStep: (id, step) =>
+      changed(`UPDATE devices SET last_answer_step = $2
+               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' RETURNING id`, [id, step]),
+
+    async countActive(accountId) {
+      const [row] = await db.query<{ n: string | number }>(
+        "SELECT count(*) AS n FROM devices WHERE account_id = $1 AND status = 'active'", [accountId]);
+      return Number(row?.n ?? 0);
+    },
+
+    async hasEverHad(accountId) {
+      return (await db.query('SELECT 1 FROM devices WHERE account_id = $1 LIMIT 1', [accountId])).length > 0;
+    },
 
     async touch(id, at) {
       await db.query('UPDATE devices SET last_used_at = $2 WHERE id = $1', [id, at ?? new Date()]);

@@ -1,20 +1,23 @@
 import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
 import { readKid } from '../approval/verify-device-auth.js';
-import { verifyResponse } from '../approval/verify-response.js';
+import { judgeAnswer, verifySignedAnswer } from '../approval/verify-response.js';
 import { verifyWebAuthnAssertion, webauthnChallengeFor } from '../approval/verify-webauthn.js';
 import type { Verdict } from '../approval/types.js';
 import type { Challenge, Resolution } from '../challenge/types.js';
 import type { DeviceApiDeps } from './device-api.js';
+import { findAccount } from './enroll.js';
 import { DeviceError } from './errors.js';
 import { jsonBodyOf } from './http.js';
+import { reserveDeviceOtp } from './otp-proof.js';
 import { hit, type RateLimit } from './rate-limit.js';
 import type { Device } from './types.js';
 import { parseBody, responseBodySchema } from './validate.js';
 
 /**
- * docs/device-api.md section 4, DESIGN steps 7-8: verify the signed answer (pure), accept its TOTP
- * step once (PostgreSQL), resolve the challenge once (Redis), then tell whoever waits.
+ * docs/device-api.md section 4, DESIGN steps 7-8: verify the signature (pure), count the answer,
+ * judge it (pure), accept its TOTP step once (PostgreSQL), resolve the challenge once (Redis),
+ * then tell whoever waits.
  * Every refusal leaves the challenge untouched; the two atomic steps decide races.
  */
 
@@ -32,7 +35,7 @@ const RESOLVE_REFUSAL = {
   not_found: () => new DeviceError('challenge_not_found', 404, 'no such sign-in request'),
 } as const;
 
-async function openTotpSecret(deps: DeviceApiDeps, device: Device): Promise<string> {
+export async function openTotpSecret(deps: DeviceApiDeps, device: Device): Promise<string> {
   const sealed = await deps.devices.getTotpSecretSealed(device.id);
   if (sealed === null) return '';
   const secret = deps.secretBox.open(sealed, device.id);
@@ -47,54 +50,71 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
   return async (ctx: RouterContext): Promise<void> => {
     const { response: jws, webauthn: assertion } = parseBody(responseBodySchema, jsonBodyOf(ctx));
     const kid = readKid(jws);
-    const device = kid ? await deps.devices.get(kid) : null;
-    // Counted per enrolled device before any verification, so a flood costs one Redis call each.
-    if (device) await hit(deps.redis, `resp:${device.id}`, limit, now());
+    const signed = await verifySignedAnswer({ jws, device: kid ? await deps.devices.get(kid) : null });
+    if (!signed.ok) throw new DeviceError(signed.code, signed.status, signed.description);
+    const { device } = signed;
+    // Counted only once the device's key signed: forged answers naming a device id would otherwise
+    // spend its allowance and lock its real approval out.
+    await hit(deps.redis, `resp:${device.id}`, limit, now());
+    // The device key alone is no TOTP oracle: each answer's TOTP check is reserved on the account's
+    // devices' limit before it is made, and after too many wrong ones no answer's TOTP is checked for
+    // a while (docs/device-api.md section 4).
+    const otpAttempt = await reserveDeviceOtp(deps.throttle, device.accountId);
+    try {
+      const at = now();
+      const id = ctx.params.id ?? '';
+      const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
+      const totpSecret = await openTotpSecret(deps, device);
+      const verdict = judgeAnswer({ claims: signed.claims, challenge, device, totpSecret, now: at });
+      if (!verdict.ok) {
+        if (verdict.code === 'invalid_otp') await otpAttempt.wrong();
+        throw new DeviceError(verdict.code, verdict.status, verdict.description);
+      }
+      // judgeAnswer checked both; restated because resolving the wrong challenge would be a breach.
+      if (!challenge || verdict.claims.cid !== id) throw RESOLVE_REFUSAL.not_found();
+      if (challenge.accountId !== device.accountId) {
+        throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
+      }
+      // A disabled user's phone answers nothing: its approval would otherwise read as 'approved'.
+      const account = await findAccount(deps.db, device.accountId);
+      if (!account || account.disabled) throw new DeviceError('account_disabled', 403, 'this account is disabled');
 
-    const at = now();
-    const id = ctx.params.id ?? '';
-    const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
-    const totpSecret = device?.status === 'active' ? await openTotpSecret(deps, device) : '';
+      // Under the WebAuthn unlock policy an approval must carry a user-verifying assertion bound to this
+      // very challenge (W3C WebAuthn 7.2); then the tokens can honestly say `user` (RFC 8176).
+      const userVerified = verdict.outcome === 'approved' && device.unlock === 'webauthn';
+      if (userVerified) {
+        if (!assertion || !device.webauthn) throw new DeviceError('user_verification_required', 400, 'an approval from this device must carry a WebAuthn assertion');
+        const issuer = new URL(deps.issuer);
+        const check = verifyWebAuthnAssertion({
+          assertion, credential: device.webauthn, expectedChallenge: webauthnChallengeFor(challenge.id, challenge.nonce),
+          origin: issuer.origin, rpId: issuer.hostname,
+        });
+        if (!check.ok) throw new DeviceError('user_verification_failed', 400, `the WebAuthn assertion was refused: ${check.reason}`);
+      }
 
-    const verdict = await verifyResponse({ jws, challenge, device, totpSecret, now: at });
-    if (!verdict.ok) throw new DeviceError(verdict.code, verdict.status, verdict.description);
-    // verifyResponse checked both; restated because resolving the wrong challenge would be a breach.
-    if (!challenge || !device || verdict.claims.cid !== id) throw RESOLVE_REFUSAL.not_found();
-    if (challenge.accountId !== device.accountId) {
-      throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
+      // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
+      // The counter is the device's answers' own: the code the phone shows stays typeable once.
+      if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step))) {
+        throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
+      }
+      const resolution: Resolution = {
+        status: verdict.outcome,
+        deviceId: device.id,
+        decision: verdict.decision,
+        reason: verdict.reason,
+        // RFC 8176: a one-time passcode and proof of a software-secured key; a denial proves nothing.
+        amr: verdict.outcome === 'approved' ? ['otp', 'swk', ...(userVerified ? ['user'] : [])] : [],
+        at,
+      };
+      const outcome = await deps.challenges.resolve(challenge.id, resolution, at);
+      if (outcome !== 'resolved') throw RESOLVE_REFUSAL[outcome]();
+
+      await afterResolved(deps, ctx, challenge, resolution, verdict);
+      ctx.body = verdict.reason ? { status: verdict.outcome, reason: verdict.reason } : { status: verdict.outcome };
+    } finally {
+      // Anything but a wrong TOTP (settled above) gives the reservation back.
+      await otpAttempt.release();
     }
-
-    // Under the WebAuthn unlock policy an approval must carry a user-verifying assertion bound to this
-    // very challenge (W3C WebAuthn 7.2); then the tokens can honestly say `user` (RFC 8176).
-    const userVerified = verdict.outcome === 'approved' && device.unlock === 'webauthn';
-    if (userVerified) {
-      if (!assertion || !device.webauthn) throw new DeviceError('user_verification_required', 400, 'an approval from this device must carry a WebAuthn assertion');
-      const issuer = new URL(deps.issuer);
-      const check = verifyWebAuthnAssertion({
-        assertion, credential: device.webauthn, expectedChallenge: webauthnChallengeFor(challenge.id, challenge.nonce),
-        origin: issuer.origin, rpId: issuer.hostname,
-      });
-      if (!check.ok) throw new DeviceError('user_verification_failed', 400, `the WebAuthn assertion was refused: ${check.reason}`);
-    }
-
-    // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
-    if (!(await deps.devices.acceptOtpStep(device.id, verdict.step))) {
-      throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
-    }
-    const resolution: Resolution = {
-      status: verdict.outcome,
-      deviceId: device.id,
-      decision: verdict.decision,
-      reason: verdict.reason,
-      // RFC 8176: a one-time passcode and proof of a software-secured key; a denial proves nothing.
-      amr: verdict.outcome === 'approved' ? ['otp', 'swk', ...(userVerified ? ['user'] : [])] : [],
-      at,
-    };
-    const outcome = await deps.challenges.resolve(challenge.id, resolution, at);
-    if (outcome !== 'resolved') throw RESOLVE_REFUSAL[outcome]();
-
-    await afterResolved(deps, ctx, challenge, resolution, verdict);
-    ctx.body = verdict.reason ? { status: verdict.outcome, reason: verdict.reason } : { status: verdict.outcome };
   };
 }
 

@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit/types.js';
 import type { EnrollmentCodes } from './enrollment-codes.js';
+import type { RecoveryCodes } from './recovery-codes.js';
 import { DeviceError } from './errors.js';
 import type { DeviceRegistry } from './registry.js';
 import type { Device, UnlockPolicy } from './types.js';
@@ -22,11 +23,17 @@ export interface EnrollmentOffer {
   url: string;
   expiresAt: Date;
   qrSvg: string;
+  /**
+   * One-time recovery codes, in clear, present only at an account's first enrollment: shown once,
+   * they are what lets the user sign in again after losing every authenticator.
+   */
+  recoveryCodes?: string[];
 }
 
 export interface DeviceServiceDeps {
   devices: DeviceRegistry;
   codes: EnrollmentCodes;
+  recovery: RecoveryCodes;
   issuer: string;
   audit?: AuditLog;
   /** The unlock policy the app must set up (DEVICE_UNLOCK). */
@@ -69,7 +76,13 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
       const url = enrollmentUrl(deps.issuer, issued.code, deps.unlock);
       // The code itself never goes into the audit trail: it is a bearer secret for 15 minutes.
       await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: issued.expiresAt.toISOString() });
-      return { ...issued, url, qrSvg: await (await import('qrcode')).default.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
+      // First enrollment (no device ever, no codes left): the user gets recovery codes with it, so
+      // losing this phone later never leaves the password alone in charge of the account.
+      const first = !(await deps.devices.hasEverHad(accountId)) && (await deps.recovery.remaining(accountId)) === 0;
+      const recoveryCodes = first ? await deps.recovery.issue(accountId) : null;
+      if (recoveryCodes) await record('recovery_codes.issued', accountId, { createdBy, count: recoveryCodes.length });
+      const qrSvg = await (await import('qrcode')).default.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      return { ...issued, url, qrSvg, ...(recoveryCodes ? { recoveryCodes } : {}) };
     },
 
     listDevices: (accountId) => deps.devices.listByAccount(accountId),

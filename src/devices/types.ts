@@ -19,8 +19,13 @@ export interface Device {
   unlock: UnlockPolicy;
   /** The platform authenticator registered at enrollment (unlock 'webauthn'), else null. */
   webauthn: WebAuthnCredential | null;
-  /** Highest TOTP time step accepted from this device (RFC 6238 5.2: a step is accepted once). */
+  /** Highest TOTP time step typed as a passcode from this device (RFC 6238 5.2: a step is accepted once). */
   lastOtpStep: number;
+  /** Highest step accepted from the device's own signed requests (answers, unregister): a separate counter. */
+  lastAnswerStep: number;
   createdAt: Date;
   lastUsedAt: Date | null;
 }
+
+/** Something a user's devices are told that is not a sign-in request (a push of type 'notice'). */
+export type DeviceNotice = { kind: 'device_added'; deviceName: string };

@@ -32,8 +32,13 @@ const p256dh = b64url(65).refine((s) => {
   return raw[0] === 4 && onCurve(raw.subarray(1, 33).toString('base64url'), raw.subarray(33).toString('base64url'));
 }, 'p256dh is not an uncompressed P-256 point');
 
-/** web-push sends over HTTPS only, and credentials in the URL would be sent to the push service. */
+/**
+ * web-push sends over HTTPS only, and credentials in the URL would be sent to the push service.
+ * A browser serialises the endpoint as ASCII (PushSubscription.toJSON): anything else (a NUL, a
+ * lone surrogate) is refused here, before it could reach storage or cost the enrollment code.
+ */
 function isPushUrl(s: string): boolean {
+  if (!/^[\x21-\x7e]+$/.test(s)) return false;
   try {
     const url = new URL(s);
     return url.protocol === 'https:' && url.hostname !== '' && url.username === '' && url.password === '';
@@ -53,7 +58,7 @@ export const deviceNameSchema = z
   .string()
   .trim()
   .refine((s) => [...s].length >= 1 && [...s].length <= 64, 'name must be 1-64 characters')
-  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters');
+  .refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'name must not contain control characters or lone surrogates');
 
 const b64urlUpTo = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
 

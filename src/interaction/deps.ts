@@ -8,6 +8,7 @@ import type { GeoIp } from '../challenge/context.js';
 import type { ChallengeStore, ChallengeWaiters } from '../challenge/types.js';
 import type { SecretBox } from '../crypto/secretbox.js';
 import type { DeviceRegistry } from '../devices/registry.js';
+import type { RecoveryCodes } from '../devices/recovery-codes.js';
 import type { Dispatch } from '../push/dispatch.js';
 import type { Redis } from '../storage/redis.js';
 import type { PushFatigueStore } from '../defences/push-fatigue-store.js';
@@ -33,6 +34,8 @@ export interface SecondFactorDeps {
   geoip: GeoIp;
   redis: Redis;
   fatigue: PushFatigueStore;
+  /** One-time recovery codes: the way back in after losing every authenticator. */
+  recovery: RecoveryCodes;
   challengeTtlMs: number;
   /** Longest a status request waits for a resolution before answering "still pending". */
   longPollMs: number;

@@ -85,6 +85,7 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   const next = nextAfterPassword({
     policy: it.policy,
     activeDevices: (await deps.secondFactor.devices.listByAccount(account.id)).filter((d) => d.status === 'active').length,
+    everEnrolled: await deps.secondFactor.devices.hasEverHad(account.id),
     passcode: it.policy.form === 'single-form' ? passcode : undefined,
   });
   switch (next.kind) {
@@ -100,6 +101,9 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
       ctx.status = 400;
       await deps.signins.delete(it.uid);
       return renderLogin(ctx, deps, it, { error: 'A passcode has 6 or 8 digits. Leave it empty to get a push instead.', username });
+    case 'recover': // every authenticator lost: a recovery code, or the admin's enrollment code
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${it.uid}/recovery`);
     case 'choose-second-factor':
       ctx.status = 303;
       return ctx.redirect(`/interaction/${it.uid}/second-factor`);

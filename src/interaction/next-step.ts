@@ -4,6 +4,7 @@ import type { LoginPolicy } from '../config/clients.js';
 export type NextStep =
   | { kind: 'finish-password-only' }
   | { kind: 'refuse-no-device' }
+  | { kind: 'recover' }
   | { kind: 'choose-second-factor' }
   | { kind: 'send-push' }
   | { kind: 'check-passcode'; passcode: string }
@@ -12,13 +13,20 @@ export type NextStep =
 /**
  * Triggers as the reference product's agents do it: on a single form, an empty passcode or any one
  * character means push; 6 or 8 digits are checked as a TOTP at once.
+ *
+ * An account that has ever had an authenticator (`everEnrolled`: any device row, revoked ones
+ * included) never falls back to the password alone by losing it, whatever `noDevice` says:
+ * otherwise revoking (or getting revoked) the last device would turn the second factor off. Such
+ * a sign-in goes to `recover` (a one-time recovery code, or an enrollment code from the admin).
  */
 export function nextAfterPassword(input: {
   policy: Pick<LoginPolicy, 'form' | 'noDevice'>;
   activeDevices: number;
+  everEnrolled: boolean;
   passcode: string | undefined;
 }): NextStep {
   if (input.activeDevices === 0) {
+    if (input.everEnrolled) return { kind: 'recover' };
     return input.policy.noDevice === 'password-only' ? { kind: 'finish-password-only' } : { kind: 'refuse-no-device' };
   }
   if (input.policy.form === 'two-step') return { kind: 'choose-second-factor' };

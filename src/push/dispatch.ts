@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { Challenge } from '../challenge/types.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { Logger } from '../log.js';
-import { buildPushPayload } from './payload.js';
+import { buildNoticePayload, buildPushPayload } from './payload.js';
 import type { Notifier } from './types.js';
 
 export interface DispatchResult {
@@ -58,3 +58,22 @@ export function createDispatcher(deps: { devices: DeviceRegistry; notifier: Noti
 }
 
 export type Dispatch = ReturnType<typeof createDispatcher>;
+
+/**
+ * A notice to each active device of an account with a live subscription, but one (`exceptDeviceId`):
+ * e.g. "A new authenticator was added" to every phone but the new one. Best effort, like a challenge.
+ */
+export function createNoticeDispatcher(deps: { devices: DeviceRegistry; notifier: Notifier; issuer: string; logger: Logger; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+  return async function notify(accountId: string, notice: { kind: 'device_added'; deviceName: string }, exceptDeviceId: string): Promise<number> {
+    const targets = (await deps.devices.listPushTargets(accountId)).filter((d) => d.id !== exceptDeviceId);
+    const results = await Promise.all(targets.map(async (device) => {
+      const payload = buildNoticePayload(notice, { issuer: deps.issuer, deviceId: device.id, createdAt: now() });
+      const sent = await deps.notifier.send(device.push!, payload, { ttlSeconds: 86_400, topic: pushTopic(`notice|${device.id}`), urgency: 'normal' });
+      if (sent.status === 'gone') await deps.devices.markPushDead(device.id, device.push!.endpoint);
+      else if (sent.status === 'failed') deps.logger.warn({ deviceId: device.id, reason: sent.reason }, 'notice push failed');
+      return sent.status === 'sent';
+    }));
+    return results.filter(Boolean).length;
+  };
+}

@@ -1,5 +1,5 @@
 import type { Challenge } from '../challenge/types.js';
-import type { PushPayload } from './types.js';
+import type { NoticePayload, PushPayload } from './types.js';
 
 /**
  * RFC 8030 7.2 lets a push service refuse bodies over 4096 bytes; RFC 8291 4 spends 86 bytes of
@@ -80,7 +80,7 @@ export function displayText(value: string, maxChars: number): string {
 }
 
 /** The JSON bytes that get encrypted; throws when over the budget. */
-export function encodePushPayload(payload: PushPayload): Buffer {
+export function encodePushPayload(payload: PushPayload | NoticePayload): Buffer {
   const bytes = Buffer.from(JSON.stringify(payload), 'utf8');
   if (bytes.length > PUSH_PAYLOAD_BUDGET_BYTES) throw new PushPayloadTooLargeError(bytes.length);
   return bytes;
@@ -109,6 +109,22 @@ export function buildPushPayload(challenge: ChallengeForPush, target: PushTarget
     numberMatching: challenge.matchNumber !== null,
   };
   // Only the untruncatable identifiers (cid, issuer, deviceId) can still overflow: refuse.
+  encodePushPayload(payload);
+  return payload;
+}
+
+/** A notice (docs/device-api.md "Push messages"): that a device named `deviceName` was added. Pure. */
+export function buildNoticePayload(notice: { kind: 'device_added'; deviceName: string }, target: PushTarget & { createdAt: number }): NoticePayload {
+  const payload: NoticePayload = {
+    v: 1,
+    type: 'notice',
+    kind: notice.kind,
+    issuer: target.issuer,
+    deviceId: target.deviceId,
+    title: displayText(target.title ?? 'A new authenticator was added', FIELD_LIMITS.title),
+    body: `"${displayText(notice.deviceName, 64)}" can now approve sign-ins to your account. If it was not you, tell your administrator.`,
+    createdAt: target.createdAt,
+  };
   encodePushPayload(payload);
   return payload;
 }

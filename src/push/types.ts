@@ -25,6 +25,21 @@ export interface PushPayload {
   numberMatching: boolean;
 }
 
+/**
+ * A notice for the user, not a sign-in request (e.g. "A new authenticator was added"): shown as
+ * a notification and nothing else; it grants nothing and asks for no answer.
+ */
+export interface NoticePayload {
+  v: 1;
+  type: 'notice';
+  kind: 'device_added';
+  issuer: string;
+  deviceId: string;
+  title: string;
+  body: string;
+  createdAt: number;
+}
+
 export interface SendOptions {
   /** Seconds the push service may hold the message (the challenge's remaining life). */
   ttlSeconds: number;
@@ -41,6 +56,6 @@ export type SendResult =
 
 /** Sends one notification to one subscription. */
 export interface Notifier {
-  send(subscription: PushSubscriptionJson, payload: PushPayload, options: SendOptions): Promise<SendResult>;
+  send(subscription: PushSubscriptionJson, payload: PushPayload | NoticePayload, options: SendOptions): Promise<SendResult>;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@ import { MAX_PUSH_PLAINTEXT_BYTES } from './payload.js';
 import { backoffMs, parseRetryAfter } from './retry.js';
 import { checkSubscription } from './subscription.js';
 import { createPushTransport, type PushTransport } from './transport.js';
-import type { Notifier, PushPayload, PushSubscriptionJson, SendOptions, SendResult } from './types.js';
+import type { NoticePayload, Notifier, PushPayload, PushSubscriptionJson, SendOptions, SendResult } from './types.js';
 import { VapidSigner, type VapidConfig } from './vapid.js';
 
 /** The subset of pino's logger used here. */
@@ -57,7 +57,7 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
   const log = opts.logger;
   let closed = false;
 
-  async function send(subscription: PushSubscriptionJson, payload: PushPayload, options: SendOptions): Promise<SendResult> {
+  async function send(subscription: PushSubscriptionJson, payload: PushPayload | NoticePayload, options: SendOptions): Promise<SendResult> {
     const failed = (reason: string, attempts: number, more: { httpStatus?: number; retryAfterSeconds?: number } = {}): SendResult => ({
       status: 'failed',
       reason,

@@ -83,6 +83,26 @@ CREATE INDEX audit_events_at ON audit_events (at);
 `,
   },
   {
+    id: 2,
+    name: 'recovery codes, separate replay counters, device cap',
+    sql: `
+-- RFC 6238 5.2 per channel: steps a device sends itself (answers, unregister) are accepted once
+-- among those; last_otp_step keeps the typed passcodes, so the code an approval used stays typeable.
+ALTER TABLE devices ADD COLUMN last_answer_step bigint NOT NULL DEFAULT 0;
+UPDATE devices SET last_answer_step = last_otp_step;
+CREATE INDEX devices_account_status ON devices (account_id, status);
+
+-- One-time recovery codes, stored as SHA-256 only; a used one keeps its row (used_at) until replaced.
+CREATE TABLE recovery_codes (
+  account_id  text NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  code_hash   text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  used_at     timestamptz,
+  PRIMARY KEY (account_id, code_hash)
+);
+`,
+  },
+  {
     id: 4,
     name: 'accounts.sessions_ended_at',
     // When the account's sessions were last ended (new password, disabled, revoked device, sign-out):

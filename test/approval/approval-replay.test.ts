@@ -16,7 +16,7 @@ describe('approval replay', () => {
     if (!verdict.ok) return;
 
     // The caller stored the accepted step; a second sign-in in the same 30 s gets the same code.
-    const device = { ...alice.device, lastOtpStep: verdict.step };
+    const device = { ...alice.device, lastAnswerStep: verdict.step };
     const second = makeChallenge();
     const again = await verify(await alice.auth.signResponse(claimsFor(alice.auth, second)), alice, second, { device, now: NOW + 5_000 });
     expect(again).toMatchObject({ ok: false, code: 'otp_replayed', status: 400 });
@@ -25,7 +25,7 @@ describe('approval replay', () => {
   it('an older step is refused once a newer one was accepted', async () => {
     const alice = await phone();
     const challenge = makeChallenge();
-    const device = { ...alice.device, lastOtpStep: totpStep(NOW) };
+    const device = { ...alice.device, lastAnswerStep: totpStep(NOW) };
     const previous = totpAt(alice.auth.totpSecret, NOW - 30_000);
     const jws = await alice.auth.signResponse(claimsFor(alice.auth, challenge, { otp: previous }));
     expect(codeOf(await verify(jws, alice, challenge, { device }))).toBe('otp_replayed');
@@ -34,7 +34,7 @@ describe('approval replay', () => {
   it('the next step after the stored one is accepted', async () => {
     const alice = await phone();
     const challenge = makeChallenge();
-    const device = { ...alice.device, lastOtpStep: totpStep(NOW) - 1 };
+    const device = { ...alice.device, lastAnswerStep: totpStep(NOW) - 1 };
     const verdict = await verify(await alice.auth.signResponse(claimsFor(alice.auth, challenge)), alice, challenge, { device });
     expect(verdict).toMatchObject({ ok: true, step: totpStep(NOW) });
   });

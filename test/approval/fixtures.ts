@@ -30,7 +30,7 @@ export async function phone(accountId = 'acct_alice', device: Partial<Device> = 
 export function makeDevice(id: string, accountId: string, publicJwk: JWK, overrides: Partial<Device> = {}): Device {
   return {
     id, accountId, name: 'Test phone', publicJwk, push: null, pushStatus: 'none', status: 'active', unlock: 'none', webauthn: null,
-    lastOtpStep: totpStep(NOW) - 10, createdAt: new Date(NOW - 86_400_000), lastUsedAt: null, ...overrides,
+    lastOtpStep: totpStep(NOW) - 10, lastAnswerStep: totpStep(NOW) - 10, createdAt: new Date(NOW - 86_400_000), lastUsedAt: null, ...overrides,
   };
 }
 

@@ -50,7 +50,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     enrolledJwk = body.publicJwk;
     const id = `dev_${randomToken(16)}`;
     const secret = newTotpSecret();
-    devices.set(id, { device: makeDevice(id, 'acct_alice', body.publicJwk as JWK, { lastOtpStep: 0, createdAt: new Date() }), secret });
+    devices.set(id, { device: makeDevice(id, 'acct_alice', body.publicJwk as JWK, { lastOtpStep: 0, lastAnswerStep: 0, createdAt: new Date() }), secret });
     return send(res, 201, {
       deviceId: id, issuer: baseUrl, account: { id: 'acct_alice', username: 'alice', displayName: 'Alice' },
       totp: { secret, algorithm: 'SHA1', digits: 6, period: 30 },
@@ -64,7 +64,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const challenge = challenges.get(decodeURIComponent(answer[1]!)) ?? null;
     const verdict = await verifyResponse({ jws: String(response), challenge, device: entry?.device ?? null, totpSecret: entry?.secret ?? '', now: Date.now() });
     if (!verdict.ok) return send(res, verdict.status, { error: verdict.code, error_description: verdict.description });
-    entry!.device.lastOtpStep = verdict.step;
+    entry!.device.lastAnswerStep = verdict.step;
     challenge!.status = verdict.outcome;
     return send(res, 200, verdict.reason ? { status: verdict.outcome, reason: verdict.reason } : { status: verdict.outcome });
   }
@@ -144,7 +144,7 @@ describe('simulated authenticator over HTTP', () => {
     const second = newChallenge();
     expect(await phone.respond(first.id, 'approve', { number: 17 })).toMatchObject({ status: 200, body: { status: 'denied', reason: 'wrong_number' } });
     expect(await phone.respond(second.id, 'report')).toMatchObject({ status: 200, body: { status: 'denied', reason: 'reported' } });
-    expect(devices.get(phone.deviceId)!.device.lastOtpStep).toBeGreaterThanOrEqual(totpStep(Date.now()));
+    expect(devices.get(phone.deviceId)!.device.lastAnswerStep).toBeGreaterThanOrEqual(totpStep(Date.now()));
   });
 
   it('a replayed passcode is refused over HTTP (otp_replayed)', async () => {

@@ -19,7 +19,8 @@ let bobPhone: SimulatedAuthenticator;
 
 beforeAll(async () => {
   handle = await openTestPostgres('devapi');
-  api = await startDeviceApi(handle, clock);
+  // This file enrolls many phones for alice; the cap has its own test (device-cap.race.test.ts).
+  api = await startDeviceApi(handle, clock, { maxDevicesPerAccount: 100 });
   alice = await createAccount(handle.db, 'alice');
   bob = await createAccount(handle.db, 'bob');
   phone = await api.enroll(alice, 'Pixel 8');
@@ -391,7 +392,7 @@ describe('routing', () => {
 
 describe('rate limit', () => {
   it('answers 429 rate_limited with Retry-After once a device answers too often', async () => {
-    const limited = await startDeviceApi(handle, clock, { responseRateLimit: { max: 3, windowMs: 60_000 } });
+    const limited = await startDeviceApi(handle, clock, { responseRateLimit: { max: 3, windowMs: 60_000 }, maxDevicesPerAccount: 100 });
     try {
       const p = await limited.enroll(alice, 'Busy phone');
       const ch = await limited.challenge(alice);

@@ -137,6 +137,22 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       expect((await devices.get(d.id))!.lastOtpStep).toBe(2 ** 40);
     });
 
+    it('counts active devices, and knows an account that ever had one (revoked ones count)', async () => {
+      const carol = await createAccount(db, `counted${engine}`);
+      expect(await devices.hasEverHad(carol)).toBe(false);
+      expect(await devices.countActive(carol)).toBe(0);
+      const d = await newDevice(carol);
+      await newDevice(carol);
+      expect(await devices.countActive(carol)).toBe(2);
+      await devices.revoke(d.id);
+      expect(await devices.countActive(carol)).toBe(1);
+      expect(await devices.hasEverHad(carol)).toBe(true);
+    });
+
+    it('answers null, without asking the database, for an id that cannot be a device id', async () => {
+      for (const id of ['', 'dev_\u0000', 'dev_\ud800', 'dev x', 'x'.repeat(129)]) expect(await devices.get(id)).toBeNull();
+    });
+
     it('records when a device was last used', async () => {
       const d = await newDevice(alice);
       const at = new Date('2030-01-02T03:04:05.000Z');

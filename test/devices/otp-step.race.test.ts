@@ -36,4 +36,14 @@ describe.each(TEST_ENGINES)('TOTP step acceptance on %s', (_engine, open) => {
     expect((await devices.get(device.id))!.lastOtpStep).toBe(base + 19);
     expect(await devices.acceptOtpStep(device.id, base + 19)).toBe(false);
   });
+
+  it('keeps the answer counter apart: a step a device sent itself is taken once among those, and once more typed', async () => {
+    const { devices, device } = await setup();
+    const step = Math.floor(Date.now() / 30_000);
+    const answers = await Promise.all(Array.from({ length: 30 }, () => devices.acceptAnswerStep(device.id, step)));
+    expect(answers.filter(Boolean)).toHaveLength(1);
+    const typed = await Promise.all(Array.from({ length: 30 }, () => devices.acceptOtpStep(device.id, step)));
+    expect(typed.filter(Boolean)).toHaveLength(1);
+    expect(await devices.get(device.id)).toMatchObject({ lastAnswerStep: step, lastOtpStep: step });
+  });
 });

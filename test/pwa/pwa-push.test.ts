@@ -9,6 +9,7 @@ import {
   waitForController,
   type Browser,
 } from '../support/browser.js';
+import { SimulatedAuthenticator } from '../support/authenticator.js';
 import type { MintedSubscription } from '../support/push-service.js';
 import type { PushWorld } from '../support/push-world.js';
 import { eventually, storedAccounts } from './flows.js';
@@ -92,7 +93,7 @@ describe('push notifications', () => {
     await deliver(s);
     const pagesBefore = phone.context.pages().length;
     const urlBefore = phone.page.url();
-    const stepBefore = (await deviceRow(w, device.deviceId)).lastOtpStep;
+    const stepBefore = (await deviceRow(w, device.deviceId)).lastAnswerStep;
     await clickNotification(worker, s.cid, 'approve');
 
     const claims = await finishAtRp(w, s);
@@ -100,7 +101,7 @@ describe('push notifications', () => {
     expect(claims.sub).toBe(w.accountId);
     expect((await challengeAt(w, s.cid)).resolution).toMatchObject({ status: 'approved', deviceId: device.deviceId, decision: 'approve' });
     // A fresh TOTP step, the one the app recorded as used.
-    const step = (await deviceRow(w, device.deviceId)).lastOtpStep;
+    const step = (await deviceRow(w, device.deviceId)).lastAnswerStep;
     expect(step).toBeGreaterThan(stepBefore);
     expect((await storedAccounts(phone.page)).find((a) => a.deviceId === device.deviceId)!.lastUsedStep).toBe(step);
     expect(phone.context.pages()).toHaveLength(pagesBefore);
@@ -127,9 +128,9 @@ describe('push notifications', () => {
     // Two accounts now: the notification says whose request it is.
     expect((await notifications(worker)).find((n) => n.tag === a.cid)!.body).toContain('Bob Builder');
     await clickNotification(worker, a.cid, 'approve');
-    const first = (await deviceRow(w, bobDevice.deviceId)).lastOtpStep;
+    const first = (await deviceRow(w, bobDevice.deviceId)).lastAnswerStep;
     await clickNotification(worker, b.cid, 'approve');
-    const second = (await deviceRow(w, bobDevice.deviceId)).lastOtpStep;
+    const second = (await deviceRow(w, bobDevice.deviceId)).lastAnswerStep;
     expect((await finishAtRp(w, a)).sub).toBe(bob.id);
     expect((await finishAtRp(w, b)).sub).toBe(bob.id);
     // Each step once (RFC 6238 5.2): the second answer carried a later step, within the IdP's window.
@@ -208,6 +209,19 @@ describe('push notifications', () => {
     const message = await pushMessage(w, renewed, s.cid);
     expect(message.payload.deviceId).toBe(device.deviceId);
     expect(w.pushService.messages.some((m) => m.subscriptionId === subscription.id && m.payload.cid === s.cid)).toBe(false);
+  });
+
+  it('a new authenticator added to the account: the IdP\'s notice is shown, with no Approve or Deny', async () => {
+    const offer = await w.t.idp.deviceService.issueEnrollment(w.accountId, 'test');
+    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { name: 'Unknown tablet' });
+    // Whatever subscription the phone holds now (an earlier test renewed it): the notice names its device.
+    const isOurs = (m: { payload: { deviceId: string } }) => m.payload.deviceId === device.deviceId && JSON.stringify(m.payload).includes('Unknown tablet');
+    const notice = await eventually(async () => w.pushService.notices.find(isOurs), (m) => m !== undefined);
+    await push.deliver(w.t.url, `${w.t.url}/pwa/`, notice!.payload);
+    const mentions = (n: { title: string; body: string }) => n.title === 'A new authenticator was added' && n.body.includes('"Unknown tablet" can now approve sign-ins');
+    const list = await eventually(() => notifications(worker), (l) => l.some(mentions));
+    const shown = list.find(mentions)!;
+    expect(shown.actions).toEqual([]);
   });
 
   it('logged no console error', () => {

@@ -90,7 +90,7 @@ describe('request page', () => {
 
   it('a third answer within one 30 s step says it waits for the next passcode, then is accepted', async () => {
     const { page } = phone;
-    const before = (await deviceRow(w, device.deviceId)).lastOtpStep;
+    const before = (await deviceRow(w, device.deviceId)).lastAnswerStep;
     const s = await pushSignIn(w);
     await page.goto(requestUrl(s.cid));
     await page.getByTestId('deny').waitFor();
@@ -107,7 +107,7 @@ describe('request page', () => {
     await page.getByTestId('deny').click();
     await page.getByTestId('request-result').waitFor({ timeout: 35_000 });
     expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'denied' });
-    expect((await deviceRow(w, device.deviceId)).lastOtpStep).toBeGreaterThan(before);
+    expect((await deviceRow(w, device.deviceId)).lastAnswerStep).toBeGreaterThan(before);
     // alice answered twice just now (steps T and T+1) unless a step boundary fell in between: if
     // the IdP's clock was still in T, well before its end, the app had to wait for T+1.
     const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);

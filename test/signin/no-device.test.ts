@@ -49,12 +49,14 @@ describe("noDevice 'refuse'", () => {
     expect(page.body).toContain('name="password"');
   });
 
-  it('a user whose only device was revoked is refused the same way', async () => {
+  // Audit item 3 changed this one: a user who had an authenticator is not "without one"; the
+  // sign-in goes to the recovery step instead (test/security/second-factor-removal.test.ts).
+  it('a user whose only device was revoked gets no code either, and is sent to the recovery step', async () => {
     const { phone } = await enroll(w);
     await w.t.idp.deviceService.revokeDevice(w.accountId, phone.deviceId);
     const { next } = await w.startSignIn();
-    expect(next.res.status).toBe(403);
-    expect(next.body).toContain(REFUSAL);
+    expect(next.url).toMatch(/\/recovery$/);
+    expect(next.body).toContain('You have no working authenticator any more');
     expect(next.url).not.toMatch(CALLBACK);
   });
 

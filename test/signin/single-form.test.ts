@@ -9,7 +9,8 @@ import { CALLBACK, enroll, startWorld, textOf } from './helpers.js';
  */
 describe('single-form login', () => {
   let w: PushWorld;
-  beforeAll(async () => { w = await startWorld({ login: { form: 'single-form' } }); });
+  // Each case enrolls a phone of its own for alice: more than the default cap of 5.
+  beforeAll(async () => { w = await startWorld({ login: { form: 'single-form' }, idp: { env: { MAX_DEVICES_PER_ACCOUNT: '20' } } }); });
   afterAll(() => w.close());
 
   it('the login page has the passcode field', async () => {

@@ -56,6 +56,15 @@ export interface AuthenticatorOptions {
   now?: () => number;
 }
 
+/** A 6-digit code that is none of the three steps (T-1, T, T+1) a server accepts at `now`: a wrong guess. */
+export function wrongTotp(secret: string, now: number): string {
+  const valid = new Set([-1, 0, 1].map((d) => totpAt(secret, now + d * TOTP_PERIOD_SECONDS * 1000)));
+  for (let n = 0; ; n++) {
+    const code = String(n).padStart(6, '0');
+    if (!valid.has(code)) return code;
+  }
+}
+
 async function readBody(res: Response): Promise<unknown> {
   const text = await res.text();
   if (text === '') return null;
@@ -170,8 +179,8 @@ export class SimulatedAuthenticator {
   }
 
   /** Any device-authenticated request; returns whatever the server answered. */
-  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<HttpResult<T>> {
-    const headers: Record<string, string> = { authorization: await this.authHeader(method, path), accept: 'application/json' };
+  async request<T = unknown>(method: string, path: string, body?: unknown, claims: Record<string, unknown> = {}): Promise<HttpResult<T>> {
+    const headers: Record<string, string> = { authorization: await this.authHeader(method, path, claims), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await this.fetchFn(`${this.baseUrl}${path}`, {
       method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -249,8 +258,15 @@ export class SimulatedAuthenticator {
     return this.request('PUT', '/api/device/push-subscription', { push });
   }
 
-  /** Section 6: revokes this device. */
-  async unregister(): Promise<HttpResult> {
-    return this.request('DELETE', '/api/device');
+  /**
+   * Section 6: revokes this device, proving a fresh TOTP (the `otp` claim) as the app does;
+   * `otp: null` leaves the claim out, a string sends that code instead.
+   */
+  async unregister(opts: { otp?: string | null } = {}): Promise<HttpResult> {
+    const next = this.nextOtp();
+    const otp = opts.otp === undefined ? next.otp : opts.otp;
+    const result = await this.request('DELETE', '/api/device', undefined, otp === null ? {} : { otp });
+    if (result.status === 200 && opts.otp === undefined) this.lastSentStep = next.step;
+    return result;
   }
 }

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { newChallenge } from '../../src/challenge/model.js';
 import { createRedisChallengeStore } from '../../src/challenge/redis-store.js';
+import { createThrottle } from '../../src/defences/throttle-store.js';
 import type { Challenge, Resolution } from '../../src/challenge/types.js';
 import { createDeviceApi, type DeviceApiDeps } from '../../src/devices/device-api.js';
 import { createEnrollmentCodes } from '../../src/devices/enrollment-codes.js';
@@ -38,7 +39,7 @@ export async function startDeviceApi(handle: TestDb, clock: Clock, overrides: Pa
   const secretBox = testSecretBox();
   const router = createDeviceApi({
     db: handle.db, devices, codes, challenges, redis, secretBox, issuer: TEST_ISSUER,
-    vapidPublicKey: 'BTestVapidKey', audit, now: clock.now,
+    vapidPublicKey: 'BTestVapidKey', audit, now: clock.now, throttle: createThrottle(redis, clock.now),
     policy: async () => ({ numberMatching: true, unlock: 'none', pollIntervalSeconds: 5 }),
     onResolved: async (ch, res) => { resolved.push([ch, res]); },
     responseRateLimit: { max: 1000, windowMs: 60_000 },

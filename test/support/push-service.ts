@@ -167,6 +167,8 @@ function readBody(req: Req): Promise<Buffer> {
 
 export class PushServiceDouble {
   readonly messages: ReceivedMessage[] = [];
+  /** Notices (payload type 'notice', e.g. "a new authenticator was added"): kept apart from sign-in requests. */
+  readonly notices: ReceivedMessage[] = [];
   readonly requests: RequestRecord[] = [];
   /** TLS handshakes completed: fewer than requests means connections were reused. */
   tlsConnections = 0;
@@ -375,6 +377,10 @@ export class PushServiceDouble {
 
   #deliver(message: ReceivedMessage): void {
     this.accepted += 1;
+    if ((message.payload as { type?: unknown }).type === 'notice') {
+      this.notices.push(message);
+      return;
+    }
     this.messages.push(message);
     const waiter = this.#waiters.get(message.subscriptionId)?.shift();
     if (waiter) return waiter(message);

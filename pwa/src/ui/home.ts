@@ -1,7 +1,7 @@
 import { ApiError, unregister } from '../api.js';
 import { startPolling, type PollResult } from '../poll.js';
 import { askPermission, enablePush, pushUnavailableReason, releasePush, syncPush } from '../push-setup.js';
-import { credentials, describeError } from '../request.js';
+import { credentials, describeError, freshOtp } from '../request.js';
 import { isLocked, lock, materialFor } from '../secrets.js';
 import { deleteAccount, listAccounts } from '../store.js';
 import { secondsLeft, stepAt, totpAt } from '../totp.js';
@@ -134,7 +134,7 @@ export const homeView: View = (root, ctx) => {
     const material = materialFor(account);
     if (material && !account.revoked) {
       try {
-        await unregister(credentials(account, material));
+        await unregister(credentials(account, material), await freshOtp(account, material));
       } catch (err) {
         // Offline or already revoked: the local keys go anyway; the server shows the device until removed there.
         if (!(err instanceof ApiError) || err.code === 'network_error') announce('Offline: remove this device from your account page too.');

@@ -4,6 +4,7 @@ import type { InteractionDeps } from '../deps.js';
 import type { InteractionExtension } from '../routes.js';
 import { getPasscode, postPasscode } from './passcode.js';
 import { postPush } from './push.js';
+import { getRecovery, postRecovery } from './recovery.js';
 import { requireFirstFactor } from './session.js';
 import { getStatus, getWait } from './wait.js';
 
@@ -30,4 +31,6 @@ export const secondFactorRoutes: InteractionExtension = (router, deps) => {
   router.get('/push/status', (ctx) => getStatus(ctx, deps));
   router.get('/passcode', (ctx) => getPasscode(ctx, deps));
   router.post('/passcode', formBody(), (ctx) => postPasscode(ctx, deps));
+  router.get('/recovery', (ctx) => getRecovery(ctx, deps));
+  router.post('/recovery', formBody(), (ctx) => postRecovery(ctx, deps));
 };

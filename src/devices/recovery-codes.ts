@@ -1,0 +1,56 @@
+import { sha256b64url } from '../crypto/hash.js';
+import type { Db } from '../storage/db.js';
+import { formatCode, newCode, normalizeCode } from './enrollment-codes.js';
+
+/**
+ * One-time recovery codes: what lets a user who lost every authenticator sign in once more and
+ * enroll a new one, without falling back to the password alone. Offered once, at the first
+ * enrollment; each is 80 random bits in Crockford base32 (like an enrollment code), stored only as
+ * its SHA-256 and consumed atomically (STYLE 7). The database finds a code by its hash, so no
+ * secret is ever compared in JavaScript, and timing reveals nothing about a code (Lucia's pattern).
+ */
+export interface RecoveryCodes {
+  /** New codes, shown in clear this once; they replace every earlier code of the account. */
+  issue(accountId: string): Promise<string[]>;
+  /** True once per code: of concurrent callers with one code exactly one gets true. */
+  consume(accountId: string, code: string): Promise<boolean>;
+  /** Unused codes left. */
+  remaining(accountId: string): Promise<number>;
+}
+
+export const RECOVERY_CODE_COUNT = 10;
+
+export function createRecoveryCodes(db: Db, opts: { now?: () => number; count?: number } = {}): RecoveryCodes {
+  const now = opts.now ?? Date.now;
+  const count = opts.count ?? RECOVERY_CODE_COUNT;
+  return {
+    async issue(accountId) {
+      const codes = Array.from({ length: count }, () => newCode());
+      await db.transaction(async (tx) => {
+        await tx.query('DELETE FROM recovery_codes WHERE account_id = $1', [accountId]);
+        for (const code of codes) {
+          await tx.query('INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)',
+            [accountId, sha256b64url(code), new Date(now())]);
+        }
+      });
+      return codes.map(formatCode);
+    },
+
+    async consume(accountId, input) {
+      const code = normalizeCode(input);
+      if (!code) return false;
+      // One statement: of concurrent consumers exactly one sees used_at IS NULL and gets the row.
+      const rows = await db.query(
+        `UPDATE recovery_codes SET used_at = $3
+         WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING account_id`,
+        [accountId, sha256b64url(code), new Date(now())]);
+      return rows.length > 0;
+    },
+
+    async remaining(accountId) {
+      const [row] = await db.query<{ n: string | number }>(
+        'SELECT count(*) AS n FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL', [accountId]);
+      return Number(row?.n ?? 0);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { createThrottle } from '../../src/defences/throttle-store.js';
+import { ACCOUNT_POLICY } from '../../src/defences/throttle.js';
+
+/** The account's passcode limit, as the passcode page checks it (src/interaction/second-factor/passcode.ts). */
+const passcodeLimit = (accountId: string) => [{ key: `thr:otp:${accountId}`, policy: ACCOUNT_POLICY }];
+import { totpAt } from '../../src/otp/totp.js';
+import { SimulatedAuthenticator, wrongTotp as wrongCode } from '../support/authenticator.js';
+import { createAccount, openTestPostgres, type TestDb } from '../support/devices-fixtures.js';
+import { manualClock, startDeviceApi, TEST_ISSUER, type DeviceApiHarness } from '../support/devices-api.js';
+
+/**
+ * Threat (audit item 3): a device's key without its TOTP secret (a copied key, a half-cloned phone)
+ * used as a TOTP oracle at the answer endpoint, outside the account's passcode limit; and forged
+ * answers that only name a device id spending its answer allowance, so its real approval is
+ * locked out.
+ */
+
+const clock = manualClock();
+let handle: TestDb;
+
+beforeAll(async () => { handle = await openTestPostgres('oracle'); });
+afterAll(() => handle.close());
+beforeEach(() => clock.advance(30_000));
+
+describe('forged answers naming a device', () => {
+  let api: DeviceApiHarness;
+  beforeAll(async () => { api = await startDeviceApi(handle, clock, { responseRateLimit: { max: 3, windowMs: 60_000 } }); });
+  afterAll(() => api.close());
+
+  it('cost the device nothing: after 20 of them its own approval still goes through', async () => {
+    const alice = await createAccount(handle.db, 'alice');
+    const phone = await api.enroll(alice);
+    const ch = await api.challenge(alice);
+    const forger = await SimulatedAuthenticator.create({ baseUrl: api.baseUrl, issuer: TEST_ISSUER, deviceId: phone.deviceId, totpSecret: phone.totpSecret, now: clock.now });
+    for (let i = 0; i < 20; i++) {
+      const forged = await forger.respond(ch.id, 'approve', { nonce: ch.nonce });
+      expect(forged).toMatchObject({ status: 400, body: { error: 'invalid_signature' } });
+    }
+    expect(await phone.respond(ch.id, 'approve', { nonce: ch.nonce })).toMatchObject({ status: 200, body: { status: 'approved' } });
+  });
+});
+
+describe('wrong TOTPs in signed answers', () => {
+  let api: DeviceApiHarness;
+  beforeAll(async () => { api = await startDeviceApi(handle, clock); });
+  afterAll(() => api.close());
+
+  it("count toward the account's passcode limit; once locked, even the right TOTP is refused and the request stays pending", async () => {
+    const bob = await createAccount(handle.db, 'bob');
+    const phone = await api.enroll(bob);
+    const ch = await api.challenge(bob, { ttlMs: 3_600_000 });
+    for (let i = 0; i < ACCOUNT_POLICY.lockoutAfter; i++) {
+      const guess = await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: wrongCode(phone.totpSecret, clock.now()) });
+      expect(guess).toMatchObject({ status: 400, body: { error: 'invalid_otp' } });
+      clock.advance(ACCOUNT_POLICY.maxDelayMs + 1_000); // past any growing delay: only the count matters here
+    }
+    // The same counter the passcode page checks: typed passcodes are locked as well.
+    expect(await createThrottle(api.redis, clock.now).check(passcodeLimit(bob))).toMatchObject({ allowed: false, reason: 'lockout' });
+    const right = await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: totpAt(phone.totpSecret, clock.now()) });
+    expect(right).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(60);
+    expect(await api.status(ch.id)).toBe('pending');
+
+    clock.advance(ACCOUNT_POLICY.lockoutMs);
+    expect(await phone.respond(ch.id, 'approve', { nonce: ch.nonce })).toMatchObject({ status: 200, body: { status: 'approved' } });
+  });
+
+  it('to unregister count the same way: once locked, even the right TOTP cannot remove the device', async () => {
+    const erin = await createAccount(handle.db, 'erin');
+    const phone = await api.enroll(erin);
+    for (let i = 0; i < ACCOUNT_POLICY.lockoutAfter; i++) {
+      const guess = await phone.unregister(i % 2 === 0 ? { otp: null } : { otp: wrongCode(phone.totpSecret, clock.now()) });
+      expect(guess).toMatchObject({ status: 400, body: { error: 'invalid_otp' } });
+      clock.advance(ACCOUNT_POLICY.maxDelayMs + 1_000);
+    }
+    expect(await createThrottle(api.redis, clock.now).check(passcodeLimit(erin))).toMatchObject({ allowed: false, reason: 'lockout' });
+    expect(await phone.unregister({ otp: totpAt(phone.totpSecret, clock.now()) })).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
+    expect((await api.devices.get(phone.deviceId))!.status).toBe('active');
+  });
+
+  it('while delayed, answers wait like typed passcodes do (429 with Retry-After)', async () => {
+    const carol = await createAccount(handle.db, 'carol');
+    const phone = await api.enroll(carol);
+    const ch = await api.challenge(carol);
+    const statuses: number[] = [];
+    for (let i = 0; i < ACCOUNT_POLICY.freeFailures + 1; i++) {
+      statuses.push((await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: wrongCode(phone.totpSecret, clock.now()) })).status);
+    }
+    expect(statuses).toEqual([...Array(ACCOUNT_POLICY.freeFailures).fill(400), 429]);
+    expect(await api.status(ch.id)).toBe('pending');
+  });
+});

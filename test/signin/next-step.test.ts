@@ -1,0 +1,26 @@
+import { describe, expect, it } from '@jest/globals';
+import { nextAfterPassword, type NextStep } from '../../src/interaction/next-step.js';
+
+/**
+ * What follows a right password, as a table. Threat guarded: an account that has had an
+ * authenticator falling back to the password alone once it is lost or revoked (audit item 3).
+ */
+describe('nextAfterPassword', () => {
+  const twoStep = { form: 'two-step', noDevice: 'password-only' } as const;
+  const refuse = { form: 'two-step', noDevice: 'refuse' } as const;
+  const single = { form: 'single-form', noDevice: 'password-only' } as const;
+  const cases: Array<[string, Parameters<typeof nextAfterPassword>[0], NextStep['kind']]> = [
+    ['never enrolled, password-only app', { policy: twoStep, activeDevices: 0, everEnrolled: false, passcode: undefined }, 'finish-password-only'],
+    ['never enrolled, refusing app', { policy: refuse, activeDevices: 0, everEnrolled: false, passcode: undefined }, 'refuse-no-device'],
+    ['every device revoked, password-only app', { policy: twoStep, activeDevices: 0, everEnrolled: true, passcode: undefined }, 'recover'],
+    ['every device revoked, refusing app', { policy: refuse, activeDevices: 0, everEnrolled: true, passcode: undefined }, 'recover'],
+    ['every device revoked, a passcode typed on the single form', { policy: single, activeDevices: 0, everEnrolled: true, passcode: '123456' }, 'recover'],
+    ['a device, two-step', { policy: twoStep, activeDevices: 1, everEnrolled: true, passcode: undefined }, 'choose-second-factor'],
+    ['a device, single form, empty passcode', { policy: single, activeDevices: 1, everEnrolled: true, passcode: '' }, 'send-push'],
+    ['a device, single form, 6 digits', { policy: single, activeDevices: 2, everEnrolled: true, passcode: '123456' }, 'check-passcode'],
+    ['a device, single form, junk', { policy: single, activeDevices: 1, everEnrolled: true, passcode: '12ab' }, 'bad-passcode-format'],
+  ];
+  it.each(cases)('%s', (_name, input, kind) => {
+    expect(nextAfterPassword(input).kind).toBe(kind);
+  });
+});
