@@ -91,3 +91,34 @@ describe('wrong TOTPs in signed answers', () => {
     expect(await api.status(ch.id)).toBe('pending');
   });
 });
+
+describe('wrong TOTPs sent in parallel by a device key', () => {
+  let api: DeviceApiHarness;
+  beforeAll(async () => { api = await startDeviceApi(handle, clock, { responseRateLimit: { max: 1000, windowMs: 60_000 } }); });
+  afterAll(() => api.close());
+
+  it('200 guesses at once to unregister: only the free ones are checked, the rest wait (429), the device stays', async () => {
+    const dave = await createAccount(handle.db, 'dave');
+    const phone = await api.enroll(dave);
+    const guesses = await Promise.all(Array.from({ length: 200 }, () =>
+      phone.unregister({ otp: wrongCode(phone.totpSecret, clock.now()) })));
+    const checked = guesses.filter((g) => g.status === 400);
+    expect(checked.every((g) => (g.body as { error: string }).error === 'invalid_otp')).toBe(true);
+    // Reserved before the check (one Redis script decides and counts): never more than the free
+    // failures of ACCOUNT_POLICY at once, however many arrive in the same instant.
+    expect(checked.length).toBeLessThanOrEqual(ACCOUNT_POLICY.freeFailures);
+    expect(guesses.filter((g) => g.status === 429)).toHaveLength(200 - checked.length);
+    expect((await api.devices.get(phone.deviceId))!.status).toBe('active');
+  });
+
+  it('200 signed answers with guessed TOTPs at once: at most the free ones are checked, the request stays pending', async () => {
+    const frank = await createAccount(handle.db, 'frank');
+    const phone = await api.enroll(frank);
+    const ch = await api.challenge(frank, { ttlMs: 3_600_000 });
+    const answers = await Promise.all(Array.from({ length: 200 }, () =>
+      phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: wrongCode(phone.totpSecret, clock.now()) })));
+    expect(answers.filter((a) => a.status === 400).length).toBeLessThanOrEqual(ACCOUNT_POLICY.freeFailures);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(0);
+    expect(await api.status(ch.id)).toBe('pending');
+  });
+});
