@@ -109,6 +109,8 @@ function checkPath(ctx: Context): void {
 function checkAuthorization(ctx: Context): void {
   const header = ctx.get('authorization');
   if (!header) return;
+  // Every scheme we take (Basic, Bearer, Device, DPoP) is ASCII; Node hands other bytes on as latin1.
+  if (/[^\t\x20-\x7e]/.test(header)) throw refuse('The Authorization header holds characters that are not allowed.');
   const m = /^(\S+) +(\S+)$/.exec(header);
   if (!m) return; // Malformed headers are each scheme's own refusal (a 401 with its WWW-Authenticate).
   const [, scheme, credentials] = m as unknown as [string, string, string];
