@@ -169,6 +169,44 @@ describe('hostile methods, encodings and bytes get a 4xx, change nothing and log
     expect(got.text).toContain('holds a character that is not allowed');
   });
 
+  /**
+   * The audit's path to the 500: values /auth took were kept in the code and written to PostgreSQL
+   * with the refresh token at the code exchange. Walk the whole flow as a relying app and a user
+   * would, as far as the IdP lets it go: every answer must be below 500 and no error logged.
+   */
+  it.each([
+    ['NUL in nonce', 'nonce=a%00b'],
+    ['NUL in acr_values', 'acr_values=urn%3Apushotp%3Aacr%3Amfa%00'],
+    ['escaped NUL in a claims value', `claims=${encodeURIComponent('{"id_token":{"email":{"value":"x\\u0000"}}}')}`],
+    ['escaped lone surrogate in a claims value', `claims=${encodeURIComponent('{"userinfo":{"name":{"value":"\\udc00"}}}')}`],
+  ])('%s never makes the code exchange or userinfo fail with a 500', async (_name, extra) => {
+    const from = lines.length;
+    const { phone } = await w.enrollPhone({ push: false });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const challenge = await oidc.calculatePKCECodeChallenge(verifier);
+    const browser = new FormBrowser(w.t.url);
+    const login = await browser.go(authQuery(extra).replace('a'.repeat(43), challenge), { headers: { accept: 'application/json' } });
+    const seen = [login.res.status];
+    if (login.res.status < 400) {
+      const uid = login.url.match(/\/interaction\/([^/?]+)/)![1]!;
+      await browser.submit(login.body, /\/login$/, { username: 'alice', password: PushWorld.password });
+      const page = await browser.go(`/interaction/${uid}/passcode`);
+      const done = await browser.submit(page.body, /\/passcode$/, { passcode: phone.currentTotp() });
+      seen.push(done.res.status);
+      const code = new URL(done.url).searchParams.get('code');
+      if (code) {
+        const token = await send({ method: 'POST', path: '/token', headers: { ...form, authorization: basic }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP_CALLBACK, code_verifier: verifier }).toString() });
+        seen.push(token.status);
+        const accessToken = (JSON.parse(token.text) as { access_token?: string }).access_token;
+        if (accessToken) seen.push((await send({ method: 'GET', path: '/me', headers: { authorization: `Bearer ${accessToken}` } })).status);
+      }
+    } else {
+      expect(JSON.parse(login.body)).toMatchObject({ error: 'invalid_request' });
+    }
+    expect(seen.filter((status) => status >= 500)).toEqual([]);
+    expect(errorsSince(from)).toEqual([]);
+  });
+
   it('text that is merely unusual still signs in end to end: nonce, state and claims survive to the token and userinfo', async () => {
     const from = lines.length;
     const { phone } = await w.enrollPhone({ push: false, name: 'Passcode phone' });
@@ -192,6 +230,14 @@ describe('hostile methods, encodings and bytes get a 4xx, change nothing and log
     const info = await oidc.fetchUserInfo(w.rp, tokens.access_token, tokens.claims()!.sub);
     expect(info.preferred_username).toBe('alice');
     expect(errorsSince(from)).toEqual([]);
+  });
+
+  it('clean forms still reach oidc-provider whole after the edge has read them (PAR, introspection)', async () => {
+    const par = await send({ method: 'POST', path: '/request', headers: { ...form, authorization: basic }, body: authQuery('nonce=n%C3%A9%F0%9F%94%91&state=x').split('?')[1]! });
+    expect(par.status).toBe(201);
+    expect((JSON.parse(par.text) as { request_uri: string }).request_uri).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+    const introspected = await send({ method: 'POST', path: '/token/introspection', headers: { ...form, authorization: basic }, body: 'token=unknown-token' });
+    expect({ status: introspected.status, body: JSON.parse(introspected.text) as unknown }).toEqual({ status: 200, body: { active: false } });
   });
 
   it('still serves after all of it', async () => {
