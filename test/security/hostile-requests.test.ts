@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import * as oidc from 'openid-client';
@@ -238,6 +239,18 @@ describe('hostile methods, encodings and bytes get a 4xx, change nothing and log
     expect((JSON.parse(par.text) as { request_uri: string }).request_uri).toMatch(/^urn:ietf:params:oauth:request_uri:/);
     const introspected = await send({ method: 'POST', path: '/token/introspection', headers: { ...form, authorization: basic }, body: 'token=unknown-token' });
     expect({ status: introspected.status, body: JSON.parse(introspected.text) as unknown }).toEqual({ status: 200, body: { active: false } });
+  });
+
+  it('a client hanging up in the middle of a token request body leaves no error in the log', async () => {
+    const from = lines.length;
+    const u = new URL(w.t.url);
+    const socket = connect(Number(u.port), u.hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /token HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=refresh_to`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(errorsSince(from)).toEqual([]);
   });
 
   it('still serves after all of it', async () => {
