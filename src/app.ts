@@ -10,6 +10,7 @@ import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
 import { createCsrf } from './http/csrf.js';
 import { clientIp, errorHandler, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
+import { hostileInput } from './http/hostile.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
@@ -180,6 +181,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(pinOrigin(settings.issuer));
   app.use(clientIp(settings.trustProxy));
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
+  app.use(hostileInput());
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));
   app.use(async (ctx, next) => {

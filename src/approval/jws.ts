@@ -26,7 +26,8 @@ export function parseHeader(jws: unknown): ParsedHeader | null {
     return null;
   }
   const { alg, kid, typ } = header;
-  if (typeof alg !== 'string' || typeof kid !== 'string' || kid.length === 0) return null;
+  // The kid is looked up in PostgreSQL: printable ASCII only, as every device id is (a NUL there was a 500).
+  if (typeof alg !== 'string' || typeof kid !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(kid)) return null;
   if (typ !== undefined && typeof typ !== 'string') return null;
   // RFC 7515 4.1.11: we understand no extensions (b64:false among them), so `crit` is refused.
   if ('crit' in header || 'b64' in header) return null;

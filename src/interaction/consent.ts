@@ -4,15 +4,41 @@ import type { InteractionDeps } from './deps.js';
 import { withdrawChallenge } from './second-factor/push.js';
 import { finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
 
-const SCOPE_TEXT: Record<string, string> = {
-  openid: 'Know who you are',
-  profile: 'See your name and username',
-  email: 'See your e-mail address',
-  offline_access: 'Stay signed in (keep access while you are away)',
-};
+/**
+ * What the user is asked to allow, in words. Maps, not object literals: the keys come from the
+ * request, and a plain object would answer `constructor` or `toString` from its prototype.
+ */
+const SCOPE_TEXT = new Map<string, string>([
+  ['openid', 'Know who you are'],
+  ['profile', 'See your name and username'],
+  ['email', 'See your e-mail address'],
+  ['offline_access', 'Stay signed in (keep access while you are away)'],
+]);
+
+/** Claims a relying app can ask for one by one with the `claims` parameter (OIDC Core 5.5). */
+const CLAIM_TEXT = new Map<string, string>([
+  ['name', 'See your name'],
+  ['preferred_username', 'See your username'],
+  ['updated_at', 'See when your profile last changed'],
+  ['email', 'See your e-mail address'],
+  ['email_verified', 'See whether your e-mail address is verified'],
+]);
+
+/**
+ * Every line of what the grant will add: the missing scopes and the claims asked for through the
+ * `claims` parameter. Those claims are granted on Allow (postConsent adds missingOIDCClaims), so a
+ * page that showed only scopes released an e-mail address the user was never told about.
+ */
+export function consentLines(missingScopes: readonly string[], missingClaims: readonly string[]): string[] {
+  const lines = [
+    ...missingScopes.map((s) => SCOPE_TEXT.get(s) ?? `Use the permission \u201c${s}\u201d`),
+    ...missingClaims.map((c) => CLAIM_TEXT.get(c) ?? `See your \u201c${c}\u201d`),
+  ];
+  return [...new Set(lines)];
+}
 
 export async function renderConsent(ctx: Context, deps: InteractionDeps, it: LoadedInteraction) {
-  const missing = (it.details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
+  const details = it.details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
   const account = it.details.session?.accountId ? await deps.accounts.findById(it.details.session.accountId) : null;
   ctx.type = 'html';
   ctx.body = deps.views.render('consent', {
@@ -20,7 +46,7 @@ export async function renderConsent(ctx: Context, deps: InteractionDeps, it: Loa
     uid: it.uid,
     csrf: deps.csrf.token(it.uid),
     clientName: it.clientName,
-    scopes: missing.map((s) => SCOPE_TEXT[s] ?? s),
+    scopes: consentLines(details.missingOIDCScope ?? [], details.missingOIDCClaims ?? []),
     username: account?.username ?? '',
   });
 }
@@ -41,7 +67,7 @@ export async function postConsent(ctx: Context, deps: InteractionDeps): Promise<
   if (prompt.missingOIDCClaims) grant.addOIDCClaims(prompt.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(prompt.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
   const grantId = await grant.save();
-  await deps.audit.record({ type: 'consent.granted', accountId, clientId: it.clientId, ip: ctx.ip, detail: { scopes: prompt.missingOIDCScope ?? [] } });
+  await deps.audit.record({ type: 'consent.granted', accountId, clientId: it.clientId, ip: ctx.ip, detail: { scopes: prompt.missingOIDCScope ?? [], claims: prompt.missingOIDCClaims ?? [] } });
   await finishInteraction(ctx, deps, { consent: { grantId } });
 }
 

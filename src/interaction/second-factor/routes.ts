@@ -15,11 +15,11 @@ async function getChoice(ctx: Context, deps: InteractionDeps): Promise<void> {
     ctx.status = 303;
     return ctx.redirect(`/interaction/${it.uid}/wait`);
   }
-  const devices = (await deps.secondFactor.devices.listByAccount(state.accountId)).filter((d) => d.status === 'active');
+  // Nothing about the user's devices (names, how many) before the second factor: whoever has only
+  // the password would learn which phones to steal or imitate ("Alice's iPhone 15").
   ctx.type = 'html';
   ctx.body = deps.views.render('second-factor', {
     title: 'Confirm it is you', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName,
-    devices: devices.map((d) => d.name),
   });
 }
 

@@ -7,20 +7,23 @@ import type { LoadedInteraction } from '../load.js';
 import type { SignInState } from '../state.js';
 import { finishWithSecondFactor, requireFirstFactor } from './session.js';
 
-const NOTICES: Record<string, string> = {
-  too_soon: 'A request was sent a moment ago. Wait a few seconds before sending another.',
-  too_many: 'Too many requests were sent for this sign-in. Enter a passcode instead, or start again.',
-  limit: 'Several requests to your phone were not approved in the last few minutes, so no more are sent for now. Enter a passcode instead.',
-  muted: 'A recent request was reported as not yours, so requests to your phone are paused for a while. Enter a passcode instead.',
-  reported: 'The last request was reported as not yours, so no more requests are sent for this sign-in. Enter a passcode instead.',
-};
+// Maps, not object literals: `notice` comes from the query string, and NOTICES['constructor'] on a
+// plain object is Object's constructor, whose source the page printed (`?notice=constructor`).
+const NOTICES = new Map<string, string>([
+  ['too_soon', 'A request was sent a moment ago. Wait a few seconds before sending another.'],
+  ['too_many', 'Too many requests were sent for this sign-in. Enter a passcode instead, or start again.'],
+  ['limit', 'Several requests to your phone were not approved in the last few minutes, so no more are sent for now. Enter a passcode instead.'],
+  ['muted', 'A recent request was reported as not yours, so requests to your phone are paused for a while. Enter a passcode instead.'],
+  ['reported', 'The last request was reported as not yours, so no more requests are sent for this sign-in. Enter a passcode instead.'],
+]);
 
-const MESSAGES: Record<string, string> = {
-  denied: 'The request was denied on your phone.',
-  reported: 'You denied the request and reported it. If you did not try to sign in, change your password.',
-  wrong_number: 'The number chosen on the phone did not match. The request was denied.',
-  expired: 'The request expired before it was answered.',
-};
+const DENIED = 'The request was denied on your phone.';
+const MESSAGES = new Map<string, string>([
+  ['denied', DENIED],
+  ['reported', 'You denied the request and reported it. If you did not try to sign in, change your password.'],
+  ['wrong_number', 'The number chosen on the phone did not match. The request was denied.'],
+  ['expired', 'The request expired before it was answered.'],
+]);
 
 async function currentChallenge(deps: InteractionDeps, state: SignInState): Promise<Challenge | null> {
   return state.challengeId ? deps.secondFactor.challenges.get(state.challengeId) : null;
@@ -52,7 +55,7 @@ export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void
   const now = deps.secondFactor.now();
   const status = ch && belongs(ch, it.uid, state.accountId) ? effectiveStatus(ch, now) : null;
   if (ch && status === 'approved') return finishApproved(ctx, deps, it, state, ch);
-  const notice = NOTICES[String(ctx.query.notice ?? '')] ?? null;
+  const notice = typeof ctx.query.notice === 'string' ? NOTICES.get(ctx.query.notice) ?? null : null;
   const reason = status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null;
   ctx.type = 'html';
   ctx.body = deps.views.render('push-wait', {
@@ -64,7 +67,7 @@ export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void
     matchNumber: status === 'pending' ? ch!.matchNumber : null,
     secondsLeft: status === 'pending' ? Math.max(0, Math.ceil((ch!.expiresAt - now) / 1000)) : 0,
     expiresAt: ch?.expiresAt ?? 0,
-    message: status && status !== 'pending' ? MESSAGES[reason ?? 'denied'] ?? MESSAGES.denied : null,
+    message: status && status !== 'pending' ? MESSAGES.get(reason ?? 'denied') ?? DENIED : null,
     notice,
     // Without JavaScript the page refreshes itself while the request is pending.
     refreshSeconds: status === 'pending' ? 3 : null,

@@ -1,0 +1,195 @@
+import type { Context, Middleware, Next } from 'koa';
+import { HttpError } from './errors.js';
+
+/**
+ * Hostile-input filter at the edge, before oidc-provider and our routers see a request. What it
+ * refuses has no legitimate sender, and each of these answered 500 further in (audit item 9):
+ *
+ * - Methods outside what the app serves (TRACE, PROPFIND, MKCOL, LOCK...): koa-router answers
+ *   them with a 501 that our error handler logged and turned into a 500. RFC 9110 15.5.6: 405 with
+ *   Allow.
+ * - A body with a Content-Encoding: no client of ours compresses a request (browsers never do for
+ *   forms, the PWA does not), oidc-provider does not decode it at all (it would parse the gzip
+ *   bytes as a form), and @koa/bodyparser's failed inflate surfaced as a 500. RFC 7694 3: 415 with
+ *   Accept-Encoding naming what we take. Refusing also leaves no decompression bomb to defuse.
+ * - NUL, a lone UTF-16 surrogate, or bytes that are not UTF-8 in the path, in a query parameter, in
+ *   a form field of oidc-provider's endpoints, or in the Authorization header. PostgreSQL refuses
+ *   NUL in text and both NUL and lone surrogates (`\u0000`, `\ud800` escapes) in jsonb, so such a
+ *   value reaching a query failed there: `state` on /session/end is saved in the session,
+ *   nonce/claims/acr_values travel from /auth (or /request) into the refresh token saved at the
+ *   code exchange, a device id in a URL or a refresh token in a form is looked up by id. JSON-valued
+ *   parameters (the `claims` parameter) are decoded and checked too: the escapes hide in them.
+ *   No person types a NUL, and UTF-8 has no encoding for a lone surrogate (CESU-8's ED A0 80 is
+ *   refused as not UTF-8).
+ */
+
+/**
+ * Every method some route of ours answers; anything else is refused here. PATCH is not used.
+ * RFC 9110 9.1 suggests 501 for a method a server does not implement, but a 5xx reads as our fault
+ * (to monitoring, and to the audit, which asks for a 4xx); 405 it is. Allow names what the server
+ * serves at all: the edge does not know which of them each path takes.
+ */
+const SERVED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
+const served = new Set<string>(SERVED_METHODS);
+
+/** oidc-provider's endpoints: it reads their bodies itself, so the form fields are checked here. */
+const PROVIDER_PATH = /^\/(?:auth|token|me|jwks|request|reg|session\/end|\.well-known)(?:\/|$)/;
+
+/** oidc-provider's own cap on a body (lib/shared/selective_body.js); we stop at the same size. */
+const PROVIDER_BODY_LIMIT = 56 * 1024;
+
+/** NUL anywhere, or a surrogate half not paired (with the u flag, a pair is one code point, not \p{Cs}). */
+const FORBIDDEN = /\u0000|\p{Cs}/u;
+
+const refuse = (message: string) => new HttpError(400, 'invalid_request', message);
+
+/** True when a decoded string, or any string or key of the JSON it holds, carries a forbidden character. */
+function holdsForbidden(value: string): boolean {
+  if (FORBIDDEN.test(value)) return true;
+  // A JSON-valued parameter (claims) carries NUL and lone surrogates as escapes; JSON.parse makes them real.
+  const first = value.trimStart()[0];
+  if (first !== '{' && first !== '[') return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return false; // Not JSON: oidc-provider refuses it as such, and the text itself is clean.
+  }
+  const walk = (v: unknown): boolean => {
+    if (typeof v === 'string') return FORBIDDEN.test(v);
+    if (Array.isArray(v)) return v.some(walk);
+    if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => FORBIDDEN.test(k) || walk(x));
+    return false;
+  };
+  return walk(parsed);
+}
+
+/** Percent-decodes strictly: a malformed escape or bytes that are not UTF-8 (CESU-8 surrogates among them) throw. */
+function decodeStrict(s: string): string {
+  return decodeURIComponent(s.replace(/\+/g, ' '));
+}
+
+/** application/x-www-form-urlencoded (a query string or a form body) → [name, value] pairs, strictly. */
+function formPairs(text: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const part of text.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    pairs.push(eq === -1 ? [decodeStrict(part), ''] : [decodeStrict(part.slice(0, eq)), decodeStrict(part.slice(eq + 1))]);
+  }
+  return pairs;
+}
+
+function checkPairs(text: string, where: string): void {
+  let pairs: Array<[string, string]>;
+  try {
+    pairs = formPairs(text);
+  } catch {
+    throw refuse(`The ${where} is not valid percent-encoded UTF-8.`);
+  }
+  for (const [name, value] of pairs) {
+    if (holdsForbidden(name) || holdsForbidden(value)) {
+      const shown = FORBIDDEN.test(name) ? '(unreadable)' : name.slice(0, 40);
+      throw refuse(`The ${where} parameter "${shown}" holds a character that is not allowed.`);
+    }
+  }
+}
+
+function checkPath(ctx: Context): void {
+  let path: string;
+  try {
+    path = decodeURIComponent(ctx.path);
+  } catch {
+    throw refuse('The address is not valid percent-encoded UTF-8.');
+  }
+  // No path of ours holds a control character; a NUL in an id reached a database lookup.
+  if (/[\u0000-\u001f\u007f]/.test(path)) throw refuse('The address holds a character that is not allowed.');
+}
+
+/**
+ * The credentials of Authorization. Node already refuses raw NUL in a header; what is left is what
+ * the credentials decode to. Bearer, Device (a compact JWS) and DPoP credentials are token68
+ * (RFC 9110 11.4); Basic decodes to client_id:secret, each form-urlencoded (RFC 6749 2.3.1).
+ */
+function checkAuthorization(ctx: Context): void {
+  const header = ctx.get('authorization');
+  if (!header) return;
+  // Every scheme we take (Basic, Bearer, Device, DPoP) is ASCII; Node hands other bytes on as latin1.
+  if (/[^\t\x20-\x7e]/.test(header)) throw refuse('The Authorization header holds characters that are not allowed.');
+  const m = /^(\S+) +(\S+)$/.exec(header);
+  if (!m) return; // Malformed headers are each scheme's own refusal (a 401 with its WWW-Authenticate).
+  const [, scheme, credentials] = m as unknown as [string, string, string];
+  if (/^(?:bearer|device|dpop)$/i.test(scheme) && !/^[A-Za-z0-9\-._~+/]+=*$/.test(credentials)) {
+    throw refuse('The Authorization header holds characters that are not allowed.');
+  }
+  if (/^basic$/i.test(scheme)) {
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(credentials, 'base64'));
+      for (const part of text.split(':')) if (holdsForbidden(decodeStrict(part))) throw new Error('forbidden');
+    } catch {
+      throw refuse('The Basic credentials are not valid UTF-8 or hold a character that is not allowed.');
+    }
+  }
+}
+
+/** A body is there when a length above 0 or a chunked transfer says so. */
+const hasBody = (ctx: Context) => Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
+
+async function readLimited(ctx: Context, limit: number): Promise<Buffer> {
+  const length = ctx.request.length;
+  if (length !== undefined && length > limit) throw new HttpError(413, 'invalid_request', 'The body is too large.');
+  const chunks: Buffer[] = [];
+  let received = 0;
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      if (received > limit) throw new HttpError(413, 'invalid_request', 'The body is too large.');
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    // A client that hangs up mid-body is not a fault of ours (no 500, no stack in the log).
+    if (err instanceof HttpError) throw err;
+    throw refuse('The body could not be read.');
+  }
+  return Buffer.concat(chunks, received);
+}
+
+/**
+ * Checks the form body of an oidc-provider endpoint (its token, introspection and revocation
+ * endpoints looked a NUL-holding token up in PostgreSQL; /auth and /request carried one into the
+ * code) and hands the text on: oidc-provider reads `ctx.request.body` when the stream is already
+ * consumed (selective_body.js) and parses it as it would have parsed the stream. It says so once
+ * per process on stderr ("already parsed request body detected"): that line is this, and expected.
+ */
+async function checkProviderForm(ctx: Context): Promise<void> {
+  const raw = await readLimited(ctx, PROVIDER_BODY_LIMIT);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw refuse('The form is not valid UTF-8.');
+  }
+  checkPairs(text, 'form');
+  ctx.request.body = text;
+}
+
+export function hostileInput(): Middleware {
+  const allow = SERVED_METHODS.join(', ');
+  return async (ctx: Context, next: Next) => {
+    if (!served.has(ctx.method)) {
+      throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: allow });
+    }
+    if (hasBody(ctx)) {
+      const encoding = ctx.get('content-encoding').trim().toLowerCase();
+      if (encoding !== '' && encoding !== 'identity') {
+        throw new HttpError(415, 'unsupported_media_type', 'Send the body without a Content-Encoding.', { 'Accept-Encoding': 'identity' });
+      }
+    }
+    checkPath(ctx);
+    if (ctx.querystring) checkPairs(ctx.querystring, 'query');
+    checkAuthorization(ctx);
+    if (PROVIDER_PATH.test(ctx.path) && hasBody(ctx) && ctx.is('application/x-www-form-urlencoded')) await checkProviderForm(ctx);
+    await next();
+  };
+}
