@@ -37,7 +37,7 @@ async function readStdin(): Promise<string> {
 }
 
 export async function runCli(argv: string[]): Promise<number> {
-  const name = [argv.slice(0, 2).join(' '), argv[0] ?? ''].find((n) => n in commands);
+  const name = [argv.slice(0, 2).join(' '), argv[0] ?? ''].find((n) => Object.hasOwn(commands, n));
   if (!name) {
     const asked = argv.length === 0 || argv[0] === '--help' || argv[0] === 'help';
     (asked ? process.stdout : process.stderr).write(overview() + '\n');
