@@ -1,5 +1,7 @@
 import type { JWK } from 'jose';
 import type { WebAuthnCredential } from '../approval/verify-webauthn.js';
+
+export type { WebAuthnCredential };
 import type { PushSubscriptionJson } from '../push/types.js';
 
 export type DeviceStatus = 'active' | 'revoked';

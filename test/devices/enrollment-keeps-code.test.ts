@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { enrollDecision } from '../../src/devices/enroll.js';
+import { enrollDecision } from '../../src/devices/enrollment.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { createAccount, fakePublicJwk, fakePushSubscription, openTestPostgres, type TestDb } from '../support/devices-fixtures.js';
 import { manualClock, startDeviceApi, type DeviceApiHarness } from '../support/devices-api.js';

@@ -22,8 +22,8 @@ export interface EnrollResponse {
 }
 
 /** Section 3: one challenge as the device sees it (the server's own type). */
-export type { DeviceChallengeView } from '../../src/challenge/model.js';
-import type { DeviceChallengeView } from '../../src/challenge/model.js';
+export type { DeviceChallengeView } from '../../src/device-api/contract.js';
+import type { DeviceChallengeView } from '../../src/device-api/contract.js';
 
 export interface HttpResult<T = unknown> {
   status: number;
