@@ -93,7 +93,7 @@ DELETE FROM oidc_payloads WHERE (expires_at IS NOT NULL AND expires_at <= now())
 UPDATE oidc_payloads SET
   id = encode(sha256(convert_to(id, 'UTF8')), 'hex'),
   user_code = CASE WHEN user_code IS NULL THEN NULL ELSE encode(sha256(convert_to(user_code, 'UTF8')), 'hex') END,
-  payload = (payload - 'jti') #- '{session,cookie}'
+  payload = ((payload - 'jti') - 'userCode') #- '{session,cookie}'
 `,
   },
 ];
