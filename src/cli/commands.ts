@@ -39,10 +39,11 @@ async function accountOf(ctx: CliContext, username: string | undefined) {
   return account;
 }
 
-async function newPassword(ctx: CliContext, opts: Record<string, string | boolean | undefined>): Promise<{ password: string; generated: boolean }> {
+async function newPassword(ctx: CliContext, opts: Record<string, string | boolean | undefined>, context: string[]): Promise<{ password: string; generated: boolean }> {
   const given = opts['password-stdin'] ? (await ctx.readStdin()).replace(/\r?\n$/, '') : (opts.password as string | undefined);
   const password = given ?? randomBytes(12).toString('base64url');
-  const problem = passwordProblem(password);
+  // A generated password (96 random bits) needs no check; a chosen one is checked (NIST SP 800-63B 5.1.1.2).
+  const problem = given === undefined ? null : passwordProblem(password, context);
   if (problem) throw new UsageError(problem);
   return { password, generated: given === undefined };
 }
@@ -59,7 +60,7 @@ export const commands: Record<string, Command> = {
     options: { name: { type: 'string', help: 'display name' }, email: { type: 'string', help: 'e-mail address' }, ...passwordOptions },
     async run(ctx, [username], opts) {
       if (!username || !USERNAME_PATTERN.test(username)) throw new UsageError('the username must be 1-100 letters, digits or . _ @ + -');
-      const { password, generated } = await newPassword(ctx, opts);
+      const { password, generated } = await newPassword(ctx, opts, [username, (opts.name as string | undefined) ?? '', (opts.email as string | undefined) ?? '']);
       const account = await ctx.accounts.create({
         username, displayName: (opts.name as string | undefined) ?? username, email: (opts.email as string | undefined) ?? null,
         passwordHash: await hashPassword(password),
@@ -75,7 +76,7 @@ export const commands: Record<string, Command> = {
     options: passwordOptions,
     async run(ctx, [username], opts) {
       const account = await accountOf(ctx, username);
-      const { password, generated } = await newPassword(ctx, opts);
+      const { password, generated } = await newPassword(ctx, opts, [account.username, account.displayName, account.email ?? '']);
       await ctx.accounts.setPasswordHash(account.id, await hashPassword(password));
       await ctx.audit.record({ type: 'admin.user.set-password', accountId: account.id, detail: { by: ADMIN } });
       ctx.out(`password of ${account.username} changed`);
