@@ -12,7 +12,7 @@ import type { Redis } from '../storage/redis.js';
  * access tokens, codes) ARE their artefact id, and the id is repeated as `jti` in the payload. So
  * every artefact is stored under SHA-256 of its id and without `jti` (restored on `find`, when the
  * caller shows the id); a bearer value is then only ever compared, never kept, as Lucia stores
- * sessions and RFC 6819 5.1.4.1.3 advises for tokens ("store hashes of tokens").
+ * sessions and as RFC 6819 5.1.4.1.3 ("No Cleartext Storage of Credentials") asks of tokens.
  * `payload->>'accountId'` and `grant_id` stay in clear so an account's artefacts can be found.
  */
 export const DURABLE_MODELS = new Set(['Session', 'Grant', 'RefreshToken', 'ClientCredentials']);
@@ -28,7 +28,11 @@ const CONSUME_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return re
 
 const epoch = () => Math.floor(Date.now() / 1000);
 
-/** The storage key of a token id (or user code): SHA-256, hex. Migration 3 computes the same in SQL. */
+/**
+ * The storage key of a token id (or user code): SHA-256, hex. Token ids carry 256 random bits
+ * (oidc-provider's bitsOfOpaqueRandomness), so a fast hash suffices: there is nothing to guess.
+ * Migration 3 computes the same in SQL.
+ */
 export function storageKey(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
