@@ -183,7 +183,7 @@ export const commands: Record<string, Command> = {
   },
   'secrets rewrap': {
     usage: 'secrets rewrap',
-    help: 'Re-seals every TOTP secret under the active key-encryption key (the first in KEK), so an older key can be retired.',
+    help: 'Re-seals every TOTP secret and stored private key (OIDC signing, VAPID) under the active key-encryption key (the first in KEK), so an older key can be retired.',
     async run(ctx) {
       const { total, rewrapped } = await ctx.rewrapSecrets();
       await ctx.audit.record({ type: 'admin.secrets.rewrap', detail: { by: ADMIN, total, rewrapped } });
