@@ -16,7 +16,7 @@ export interface Settings {
   issuer: string;
   /** DATABASE_URL: PostgreSQL connection string. Default none: embedded PGlite in DATA_DIR/pg. */
   databaseUrl: string | null;
-  /** REDIS_URL: Redis connection string. Default none: the in-process stand-in (one process only). */
+  /** REDIS_URL: Redis connection string. Default none: the in-process stand-in (one process only), refused at start beside DATABASE_URL. */
   redisUrl: string | null;
   /** REDIS_PREFIX: prefix of every Redis key and channel of this IdP. Default idp: */
   redisPrefix: string;
