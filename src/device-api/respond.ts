@@ -41,7 +41,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
   return async (ctx: RouterContext): Promise<void> => {
     const { response: jws, webauthn: assertion } = parseBody(responseBodySchema, jsonBodyOf(ctx));
     const kid = readKid(jws);
-    const signed = await verifySignedAnswer({ jws, device: kid ? await deps.devices.get(kid) : null });
+    const signed = await verifySignedAnswer({ jws, device: kid ? await deps.devices.get(kid) : null, now: now() });
     if (!signed.ok) throw new DeviceError(signed.code, signed.status, signed.description);
     const { device } = signed;
     // Counted only once the device's key signed: forged answers naming a device id would otherwise
