@@ -1,7 +1,7 @@
 import { randomB64url } from './b64.js';
 import { signJws } from './keys.js';
-import { DEVICE_API_PATH, DEVICE_AUTH_TYP, type LegacyWebAuthnAssertionJson } from '../../src/device-api/contract.js';
-import type { AnswerResult, DeviceChallenge, EnrollRequest, EnrollResponse, PushSubscriptionJson } from './types.js';
+import { DEVICE_API_PATH, DEVICE_AUTH_TYP, type AssertionResponseJson } from '../../src/device-api/contract.js';
+import type { AnswerResult, DeviceChallenge, EnrollRequest, EnrollResponse, PushSubscriptionJson, RegistrationOptionsResponse } from './types.js';
 
 export type { EnrollRequest } from './types.js';
 
@@ -94,6 +94,11 @@ async function deviceCall<T>(creds: DeviceCredentials, method: string, path: str
   });
 }
 
+/** Section 1a: the registration options for the WebAuthn unlock policy; the code is not used up. */
+export function webauthnOptions(issuer: string, code: string): Promise<RegistrationOptionsResponse> {
+  return call<RegistrationOptionsResponse>(apiUrl(issuer, '/enroll/webauthn-options'), { method: 'POST', body: JSON.stringify({ code }) });
+}
+
 export function enroll(issuer: string, request: EnrollRequest): Promise<EnrollResponse> {
   return call<EnrollResponse>(apiUrl(issuer, '/enroll'), { method: 'POST', body: JSON.stringify(request) });
 }
@@ -116,7 +121,7 @@ export function unregister(creds: DeviceCredentials, otp: string): Promise<{ sta
   return deviceCall(creds, 'DELETE', '', undefined, { otp });
 }
 
-export type WebAuthnAssertion = LegacyWebAuthnAssertionJson;
+export type WebAuthnAssertion = AssertionResponseJson;
 
 /** Section 4: the signed answer is its own authentication (no Authorization header). */
 export function postResponse(issuer: string, cid: string, response: string, webauthn?: WebAuthnAssertion): Promise<AnswerResult> {

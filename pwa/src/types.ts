@@ -4,8 +4,8 @@ import type { TotpParams } from './totp.js';
 // The device API's wire contract is the server's own module (docs/device-api.md); the app imports
 // nothing else of the server.
 export type {
-  AnswerResult, ChallengeStatus, Decision, EnrollRequest, EnrollResponse, NoticePayload, PushPayload,
-  PushSubscriptionJson, UnlockPolicy,
+  AnswerResult, AssertionResponseJson, ChallengeStatus, Decision, EnrollRequest, EnrollResponse, NoticePayload, PushPayload,
+  PushSubscriptionJson, RegistrationOptionsJson, RegistrationOptionsResponse, RegistrationResponseJson, UnlockPolicy,
 } from '../../src/device-api/contract.js';
 /** GET /api/device/challenges/{id} */
 export type { DeviceChallengeView as DeviceChallenge, DevicePolicyView as Policy } from '../../src/device-api/contract.js';

@@ -39,9 +39,9 @@ export interface RegistrationOptionsJson {
   rp: { id?: string; name: string };
   user: { id: Base64Url; name: string; displayName: string };
   challenge: Base64Url;
-  pubKeyCredParams: Array<{ type: 'public-key'; alg: number }>;
+  pubKeyCredParams: Array<{ type: string; alg: number }>;
   timeout?: number;
-  excludeCredentials?: Array<{ type: 'public-key'; id: Base64Url; transports?: string[] }>;
+  excludeCredentials?: Array<{ type: string; id: Base64Url; transports?: string[] }>;
   authenticatorSelection?: {
     authenticatorAttachment?: 'platform' | 'cross-platform';
     residentKey?: 'discouraged' | 'preferred' | 'required';
@@ -85,22 +85,6 @@ export interface AssertionResponseJson {
   clientExtensionResults: Record<string, unknown>;
 }
 
-/** A platform credential's public key, as sent at enrollment. */
-export interface LegacyWebAuthnCredentialJson {
-  credentialId: Base64Url;
-  /** DER SubjectPublicKeyInfo. */
-  publicKeySpki: Base64Url;
-  /** COSE: -7 ES256, -257 RS256. */
-  alg: number;
-}
-/** An assertion's parts, as navigator.credentials.get() gives them. */
-export interface LegacyWebAuthnAssertionJson {
-  credentialId: Base64Url;
-  clientDataJSON: Base64Url;
-  authenticatorData: Base64Url;
-  signature: Base64Url;
-}
-
 // ---- Section 1: enrollment ----
 
 /** `POST /api/device/enroll/webauthn-options` (only under the WebAuthn unlock policy). */
@@ -117,8 +101,8 @@ export interface EnrollRequest {
   name: string;
   publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string };
   push: PushSubscriptionJson | null;
-  /** Required under the WebAuthn unlock policy: the platform authenticator registered just before. */
-  webauthn?: LegacyWebAuthnCredentialJson;
+  /** Required under the WebAuthn unlock policy: the ceremony run with the options of section 1a. */
+  webauthn?: RegistrationResponseJson;
 }
 
 /** `201` to `POST /api/device/enroll` */
@@ -157,7 +141,7 @@ export interface ChallengeListResponse {
 export interface AnswerRequest {
   /** Compact JWS, `typ` RESPONSE_TYP. */
   response: string;
-  webauthn?: LegacyWebAuthnAssertionJson;
+  webauthn?: AssertionResponseJson;
 }
 export interface AnswerResult {
   status: 'approved' | 'denied';

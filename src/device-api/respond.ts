@@ -76,11 +76,15 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       if (userVerified) {
         if (!assertion || !device.webauthn) throw new DeviceError('user_verification_required', 400, 'an approval from this device must carry a WebAuthn assertion');
         const issuer = new URL(deps.issuer);
-        const check = verifyWebAuthnAssertion({
+        const check = await verifyWebAuthnAssertion({
           assertion, credential: device.webauthn, expectedChallenge: webauthnChallengeFor(challenge.id, challenge.nonce),
           origin: issuer.origin, rpId: issuer.hostname,
         });
         if (!check.ok) throw new DeviceError('user_verification_failed', 400, `the WebAuthn assertion was refused: ${check.reason}`);
+        // The counter is recorded once (compare-and-set): a second assertion with the same count is a clone's or a replay.
+        if (!(await deps.devices.recordWebAuthnUse(device.id, check.newCounter, check.backedUp))) {
+          throw new DeviceError('user_verification_failed', 400, 'the WebAuthn assertion was refused: the signature counter did not increase');
+        }
       }
 
       // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.

@@ -6,7 +6,7 @@ import { toDeviceView } from './challenge-view.js';
 import { DEVICE_API_PATH, type ChallengeListResponse, type PushUpdateResponse, type UnregisterResponse } from './contract.js';
 import type { DeviceApiDeps } from './deps.js';
 import { deviceAuth, type DeviceState } from './device-auth.js';
-import { enrollHandler } from './enroll.js';
+import { enrollHandler, registrationOptionsHandler } from './enroll.js';
 import { envelope, jsonBody, jsonBodyOf } from './http.js';
 import { DEFAULT_RESPONSE_RATE_LIMIT } from './rate-limit.js';
 import { respondHandler } from './respond.js';
@@ -73,6 +73,7 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
 
   // The whole API as a list: method, path, then each step in order (STYLE 2).
   const routes: Array<[method: 'get' | 'post' | 'put' | 'delete', path: string, ...steps: Step[]]> = [
+    ['post', `${PREFIX}/enroll/webauthn-options`, jsonBody, registrationOptionsHandler(deps)],
     ['post', `${PREFIX}/enroll`, jsonBody, enrollHandler(deps)],
     ['get', `${PREFIX}/challenges`, authed, listChallenges],
     ['get', `${PREFIX}/challenges/:id`, authed, getChallenge],

@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { PushSubscriptionJson } from '../push/types.js';
 import { deviceNameSchema } from '../devices/validate.js';
@@ -57,18 +58,27 @@ export const pushSchema = z.object({
 
 const b64urlUpTo = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
 
-/** A platform authenticator's public key, registered at enrollment when the policy asks for WebAuthn. */
-export const webauthnCredentialSchema = z.object({
-  credentialId: b64urlUpTo(1024),
-  publicKeySpki: b64urlUpTo(2048).refine((s) => {
-    try {
-      createPublicKey({ key: Buffer.from(s, 'base64url'), format: 'der', type: 'spki' });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be a DER SubjectPublicKeyInfo'),
-  alg: z.union([z.literal(-7), z.literal(-257)]),
+const b64urlOpt = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+const transports = z.array(z.string().max(32)).max(8).optional();
+const attachment = z.enum(['platform', 'cross-platform']).optional();
+/** The library checks what these mean; here only their shape and size, before anything is spent. */
+const extensionResults = z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= 1024, 'too large');
+
+/** RegistrationResponseJSON (W3C WebAuthn Level 3, 5.1.8), from the ceremony of section 1a. */
+export const registrationResponseSchema = z.object({
+  id: b64urlUpTo(1024),
+  rawId: b64urlUpTo(1024),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64urlUpTo(4096),
+    attestationObject: b64urlUpTo(8192),
+    authenticatorData: b64urlOpt(4096).optional(),
+    transports,
+    publicKeyAlgorithm: z.number().int().optional(),
+    publicKey: b64urlOpt(2048).optional(),
+  }),
+  authenticatorAttachment: attachment,
+  clientExtensionResults: extensionResults,
 });
 
 export const enrollSchema = z.object({
@@ -76,16 +86,39 @@ export const enrollSchema = z.object({
   name: deviceNameSchema,
   publicJwk: publicJwkSchema,
   push: pushSchema.nullable(),
-  webauthn: webauthnCredentialSchema.optional(),
+  webauthn: registrationResponseSchema.optional(),
 });
 
-/** The assertion that accompanies an approval under the WebAuthn unlock policy. */
-export const webauthnAssertionSchema = z.object({
+export const registrationOptionsRequestSchema = z.object({ code: z.string().min(1).max(64) });
+
+/** AuthenticationResponseJSON (W3C WebAuthn Level 3, 5.1.8): what an approval carries under the WebAuthn policy. */
+const assertionJsonSchema = z.object({
+  id: b64urlUpTo(1024),
+  rawId: b64urlUpTo(1024),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64urlUpTo(4096),
+    authenticatorData: b64urlUpTo(4096),
+    signature: b64urlUpTo(1024),
+    userHandle: b64urlOpt(128).optional(),
+  }),
+  authenticatorAttachment: attachment,
+  clientExtensionResults: extensionResults,
+});
+
+/** The flat form apps sent before 2026-12 (docs/device-api.md, section 4): still read, as the JSON form. */
+const legacyAssertionSchema = z.object({
   credentialId: b64urlUpTo(1024),
   clientDataJSON: b64urlUpTo(4096),
   authenticatorData: b64urlUpTo(4096),
   signature: b64urlUpTo(1024),
-});
+}).transform((a) => ({
+  id: a.credentialId, rawId: a.credentialId, type: 'public-key' as const,
+  response: { clientDataJSON: a.clientDataJSON, authenticatorData: a.authenticatorData, signature: a.signature },
+  clientExtensionResults: {},
+}));
+
+export const webauthnAssertionSchema = z.union([assertionJsonSchema, legacyAssertionSchema]);
 
 export const pushUpdateSchema = z.object({ push: pushSchema.nullable() });
 
@@ -103,3 +136,8 @@ export function toSubscription(push: z.infer<typeof pushSchema>): PushSubscripti
     keys: { p256dh: push.keys.p256dh, auth: push.keys.auth },
   };
 }
+
+// The shapes above are the library's own JSON types (checked here, at compile time).
+const _shapes: [z.infer<typeof registrationResponseSchema> extends RegistrationResponseJSON ? true : false,
+  z.infer<typeof webauthnAssertionSchema> extends AuthenticationResponseJSON ? true : false] = [true, true];
+void _shapes;
