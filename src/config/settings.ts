@@ -45,7 +45,7 @@ const NONE = '*(none)*';
 
 type Kind<T> = Pick<SettingSpec<T>, 'default' | 'accepts' | 'read'>;
 
-/** A whole number in [min, max]. As before the schema, an empty value reads as 0 (Number('')). */
+/** A whole number in [min, max]. An empty value reads as 0 (Number('')), as it always has. */
 function integer(dflt: number, min: number, max: number, message = `must be a whole number ${min}..${max}`): Kind<number> {
   return {
     default: code(dflt),
