@@ -96,7 +96,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const pushCa = pushTrustStore(settings.pushCa);
   // PostgreSQL is there so that several processes can serve; with the in-process Redis stand-in
   // each would keep its own challenges, rate limits and lockouts, and an attacker would simply
-  // spread guesses over them (audit item 8).
+  // spread guesses over them (README.md, Security: rate limits split across processes).
   if (settings.databaseUrl && !settings.redisUrl) {
     throw new ConfigError('environment', 'REDIS_URL', 'required when DATABASE_URL is set: challenges, rate limits and lockouts must be shared by every IdP process (the in-process stand-in serves the embedded, single-process setup only)');
   }
@@ -142,7 +142,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
   const sweeper = startSweeper(db, { intervalMs: PAYLOAD_SWEEP_MS, onError: (err) => logger.warn({ err }, 'sweeping expired oidc_payloads failed') });
 
-  // The push step (DESIGN steps 3-9): devices, challenges in Redis, waiters, Web Push.
+  // The push step (docs/architecture.md, sign-in steps 3-9): devices, challenges in Redis, waiters, Web Push.
   const codes = createEnrollmentCodes(db, { now });
   const challenges = createRedisChallengeStore(redis);
   const waiters = createChallengeWaiters(redis, challenges);
@@ -194,7 +194,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   });
 
   const app = new Koa();
-  // The same keys as oidc-provider's cookies, or interactionDetails() cannot read its cookie (STACK.md).
+  // The same keys as oidc-provider's cookies, or interactionDetails() cannot read its signed cookie (oidc-provider's `cookies.keys`).
   app.keys = secrets.cookieKeys;
   // Koa never reads X-Forwarded-*: the client IP is clientIp's, the origin is ISSUER (pinOrigin).
   app.proxy = false;

@@ -20,7 +20,7 @@ export const DURABLE_MODELS = new Set(['Session', 'Grant', 'RefreshToken', 'Clie
 /**
  * A Session without an account (oidc-provider saves one for an anonymous `GET /session/end`, to
  * keep its logout form's state) lives only this long, in Redis: anonymous requests must not grow
- * the database (audit item 9). Ten minutes is ample to press "Sign out".
+ * the database (README.md, Security: filling the database). Ten minutes is ample to press "Sign out".
  */
 export const ANONYMOUS_SESSION_TTL = 600;
 

@@ -2,7 +2,7 @@ import type { Db } from '../storage/db.js';
 
 /**
  * Expired rows of `oidc_payloads` are never read again (every lookup filters on `expires_at`),
- * but nothing deleted them: the table grew with every sign-in, for ever (audit item 9). Redis
+ * but nothing deleted them: the table grew with every sign-in, for ever (README.md, Security: filling the database). Redis
  * expires its own keys; this sweeps the SQL ones, in batches so that no statement holds many row
  * locks at once.
  */

@@ -105,7 +105,7 @@ CREATE TABLE recovery_codes (
   {
     id: 3,
     name: 'oidc artefacts under a hash of their id',
-    // A copy of the database must hold no usable token (audit item 6): what the SQL adapter now
+    // A copy of the database must hold no usable token (README.md, Security: stolen database): what the SQL adapter now
     // writes (src/oidc/adapters.ts storageKey), done to the rows already there. sha256() is built
     // into PostgreSQL >= 11 and PGlite. Anonymous sessions now live in Redis only; expired rows go.
     sql: `
