@@ -20,7 +20,7 @@ import { createRedisChallengeStore } from './challenge/redis-store.js';
 import type { ChallengeStore } from './challenge/types.js';
 import { createChallengeWaiters } from './challenge/waiters.js';
 import { createSecretBox } from './crypto/secretbox.js';
-import { createDeviceApi } from './devices/device-api.js';
+import { createDeviceApi } from './device-api/routes.js';
 import { createEnrollmentCodes } from './devices/enrollment-codes.js';
 import { createRecoveryCodes } from './devices/recovery-codes.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';

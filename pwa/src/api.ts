@@ -1,6 +1,9 @@
 import { randomB64url } from './b64.js';
-import { signJws, type PublicJwk } from './keys.js';
-import type { AnswerResult, DeviceChallenge, EnrollResponse, PushSubscriptionJson } from './types.js';
+import { signJws } from './keys.js';
+import { DEVICE_API_PATH, DEVICE_AUTH_TYP, type AssertionResponseJson } from '../../src/device-api/contract.js';
+import type { AnswerResult, DeviceChallenge, EnrollRequest, EnrollResponse, PushSubscriptionJson, RegistrationOptionsResponse } from './types.js';
+
+export type { EnrollRequest } from './types.js';
 
 /** The device API client (docs/device-api.md). Works in the page and in the service worker. */
 
@@ -27,7 +30,7 @@ export interface DeviceCredentials {
 
 /** `${issuer}/api/device…`, keeping a path the issuer may have (https://host/idp). */
 export function apiUrl(issuer: string, path: string): string {
-  return `${issuer.replace(/\/+$/, '')}/api/device${path}`;
+  return `${issuer.replace(/\/+$/, '')}${DEVICE_API_PATH}${path}`;
 }
 
 async function call<T>(url: string, init: RequestInit): Promise<T> {
@@ -67,7 +70,7 @@ export async function deviceAuthorization(creds: DeviceCredentials, method: stri
   const iat = Math.floor(Date.now() / 1000);
   const jws = await signJws(
     creds.privateKey,
-    { kid: creds.deviceId, typ: 'device-auth+jwt' },
+    { kid: creds.deviceId, typ: DEVICE_AUTH_TYP },
     {
       iss: creds.deviceId,
       aud: apiUrl(creds.issuer, ''),
@@ -91,13 +94,9 @@ async function deviceCall<T>(creds: DeviceCredentials, method: string, path: str
   });
 }
 
-export interface EnrollRequest {
-  code: string;
-  name: string;
-  publicJwk: PublicJwk;
-  push: PushSubscriptionJson | null;
-  /** Present when the policy asks for a user-verifying platform authenticator. */
-  webauthn?: { credentialId: string; publicKeySpki: string; alg: number };
+/** Section 1a: the registration options for the WebAuthn unlock policy; the code is not used up. */
+export function webauthnOptions(issuer: string, code: string): Promise<RegistrationOptionsResponse> {
+  return call<RegistrationOptionsResponse>(apiUrl(issuer, '/enroll/webauthn-options'), { method: 'POST', body: JSON.stringify({ code }) });
 }
 
 export function enroll(issuer: string, request: EnrollRequest): Promise<EnrollResponse> {
@@ -122,12 +121,7 @@ export function unregister(creds: DeviceCredentials, otp: string): Promise<{ sta
   return deviceCall(creds, 'DELETE', '', undefined, { otp });
 }
 
-export interface WebAuthnAssertion {
-  credentialId: string;
-  clientDataJSON: string;
-  authenticatorData: string;
-  signature: string;
-}
+export type WebAuthnAssertion = AssertionResponseJson;
 
 /** Section 4: the signed answer is its own authentication (no Authorization header). */
 export function postResponse(issuer: string, cid: string, response: string, webauthn?: WebAuthnAssertion): Promise<AnswerResult> {

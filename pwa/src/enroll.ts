@@ -1,12 +1,12 @@
-import { enroll, type EnrollRequest } from './api.js';
+import { enroll, webauthnOptions, type EnrollRequest } from './api.js';
 import { fromBase32 } from './b64.js';
 import { exportPublicJwk, generateDeviceKey } from './keys.js';
 import { enablePush, type PushOutcome } from './push-setup.js';
 import { pinSecrets, plainSecrets, rememberUnlocked, type Material } from './secrets.js';
 import { putAccount } from './store.js';
 import type { TotpAlgorithm } from './totp.js';
-import { accountKey, type AccountRecord, type EnrollResponse, type UnlockPolicy } from './types.js';
-import { registerCredential, webauthnAvailable, type RegisteredCredential } from './webauthn.js';
+import { accountKey, type AccountRecord, type EnrollResponse, type RegistrationResponseJson, type UnlockPolicy } from './types.js';
+import { registerCredential, webauthnAvailable } from './webauthn.js';
 
 /** Enrollment (docs/device-api.md section 1), from a link, a scanned QR code or a typed code. */
 
@@ -104,12 +104,14 @@ export interface EnrollOutcome {
  */
 export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome> {
   const { link, progress = () => {} } = opts;
-  let credential: RegisteredCredential | null = null;
+  let credential: RegistrationResponseJson | null = null;
   if (link.unlock === 'webauthn' && webauthnAvailable()) {
+    // The IdP's options carry a challenge bound to this code: the IdP verifies the registration.
+    const { publicKey } = await webauthnOptions(link.issuer, link.code);
     // One prompt at a time: the notification question (started by the tap) is answered first.
     await opts.permission.catch(() => 'denied');
     progress('Confirm with your screen lock…');
-    credential = await registerCredential({ name: opts.deviceName, displayName: opts.deviceName });
+    credential = await registerCredential(publicKey);
   }
 
   progress('Creating this device’s key…');
@@ -141,10 +143,6 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
     pin = await opts.choosePin();
     progress('Protecting the keys with your PIN…');
   }
-  if (unlock === 'webauthn' && !credential && webauthnAvailable()) {
-    // No hint in the link: the credential is made now, and the IdP did not receive its key.
-    credential = await registerCredential({ name: res.account.username, displayName: res.account.displayName }).catch(() => null);
-  }
 
   const account: AccountRecord = {
     id,
@@ -162,7 +160,7 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
     push: { status: 'none', endpoint: null, scope: null },
     lastUsedStep: 0,
     revoked: false,
-    webauthn: credential ? { credentialId: credential.credentialId } : null,
+    webauthn: credential ? { credentialId: credential.id } : null,
     secrets: pin !== null ? await pinSecrets({ id }, pin, pair.privateKey, secret) : plain,
     createdAt: Date.now(),
   };

@@ -1,3 +1,4 @@
+import { RESPONSE_TYP } from '../../src/device-api/contract.js';
 import { ApiError, postResponse, type DeviceCredentials, type WebAuthnAssertion } from './api.js';
 import { signJws } from './keys.js';
 import type { Material } from './secrets.js';
@@ -42,7 +43,7 @@ export async function answer(input: AnswerInput): Promise<AnswerResult> {
       otp,
       iat: Math.floor(Date.now() / 1000),
     };
-    const jws = await signJws(material.privateKey, { kid: account.deviceId, typ: 'pushotp-response+jwt' }, claims);
+    const jws = await signJws(material.privateKey, { kid: account.deviceId, typ: RESPONSE_TYP }, claims);
     try {
       return await postResponse(account.issuer, challenge.id, jws, input.webauthn);
     } catch (err) {

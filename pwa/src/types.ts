@@ -1,37 +1,17 @@
 import type { Sealed } from './keys.js';
 import type { TotpParams } from './totp.js';
 
-// The push payload and subscription shapes are the server's own (types only; nothing is bundled).
-export type { NoticePayload, PushPayload, PushSubscriptionJson } from '../../src/push/types.js';
-
-/** Shapes of docs/device-api.md as the app sees them, and what the app stores per account. */
-
-export type UnlockPolicy = 'none' | 'pin' | 'webauthn';
-
-export interface Policy {
-  numberMatching: boolean;
-  unlock: UnlockPolicy;
-  pollIntervalSeconds: number;
-}
-
-export interface EnrollResponse {
-  deviceId: string;
-  issuer: string;
-  account: { id: string; username: string; displayName: string };
-  totp: { secret: string } & TotpParams;
-  policy: Policy;
-  vapidPublicKey: string | null;
-}
-
-// The challenge as the device API serves it, and its vocabulary, are the server's own types.
-export type { ChallengeStatus, Decision } from '../../src/challenge/types.js';
+// The device API's wire contract is the server's own module (docs/device-api.md); the app imports
+// nothing else of the server.
+export type {
+  AnswerResult, AssertionResponseJson, ChallengeStatus, Decision, EnrollRequest, EnrollResponse, NoticePayload, PushPayload,
+  PushSubscriptionJson, RegistrationOptionsJson, RegistrationOptionsResponse, RegistrationResponseJson, UnlockPolicy,
+} from '../../src/device-api/contract.js';
 /** GET /api/device/challenges/{id} */
-export type { DeviceChallengeView as DeviceChallenge } from '../../src/challenge/types.js';
+export type { DeviceChallengeView as DeviceChallenge, DevicePolicyView as Policy } from '../../src/device-api/contract.js';
+import type { DevicePolicyView as Policy } from '../../src/device-api/contract.js';
 
-export interface AnswerResult {
-  status: 'approved' | 'denied';
-  reason?: 'wrong_number' | 'denied' | 'reported';
-}
+/** What the app stores per account. */
 
 /** Keys kept in the clear: both CryptoKeys are non-extractable. */
 export interface PlainSecrets {

@@ -18,6 +18,12 @@ export interface AccountRecord extends Account {
 export interface AccountStore {
   create(input: { username: string; displayName?: string; email?: string | null; passwordHash?: string | null }): Promise<Account>;
   findById(id: string): Promise<AccountRecord | null>;
+  /**
+   * The same, locking the row until the caller's transaction ends (SELECT ... FOR UPDATE): on a
+   * store made over a transaction, other writers to the account (an enrollment racing another for
+   * the device cap) wait their turn.
+   */
+  findByIdForUpdate(id: string): Promise<AccountRecord | null>;
   findByUsername(username: string): Promise<AccountRecord | null>;
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
   setDisabled(id: string, disabled: boolean): Promise<boolean>;
@@ -70,6 +76,7 @@ export function createAccountStore(db: Db): AccountStore {
       }
     },
     findById: (id) => one('SELECT * FROM accounts WHERE id = $1', [id]),
+    findByIdForUpdate: (id) => one('SELECT * FROM accounts WHERE id = $1 FOR UPDATE', [id]),
     findByUsername: (username) => one('SELECT * FROM accounts WHERE lower(username) = lower($1)', [username]),
     async setPasswordHash(id, passwordHash) {
       return (await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING id', [id, passwordHash])).length === 1;

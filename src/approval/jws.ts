@@ -1,4 +1,4 @@
-import { compactVerify, decodeProtectedHeader, importJWK, type JWK, type ProtectedHeaderParameters } from 'jose';
+import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 
 /**
  * Compact-JWS plumbing shared by the answer check (device-api.md section 4) and the
@@ -56,27 +56,54 @@ function publicKeyOf(x: string | undefined, y: string | undefined): Promise<Cryp
   return key;
 }
 
+/** Why jwtVerify refused a token, in our terms. */
+export type JwtRefusal =
+  | { kind: 'bad_signature' }
+  | { kind: 'bad_payload' }
+  | { kind: 'expired' }
+  /** A claim (or the `typ` header) jose checked and found wrong or missing. */
+  | { kind: 'claim'; claim: string; reason: 'missing' | 'check_failed' };
+
+export interface JwtChecks {
+  /** RFC 8725 3.11 explicit typing (jose compares media types case-insensitively, `application/` optional). */
+  typ: string;
+  issuer?: string;
+  audience?: string;
+  requiredClaims: string[];
+  /** Epoch milliseconds: `exp` (and `nbf`, when present) are judged at this time, without tolerance. */
+  now: number;
+}
+
 /**
- * Verifies an ES256 signature with the device's public key and returns the parsed JSON payload
- * object, 'bad_signature', or 'bad_payload'. Only kty/crv/x/y of the stored key are used, and
- * `algorithms: ['ES256']` pins the algorithm again inside jose (RFC 8725 3.1).
+ * Verifies an ES256 JWT with the device's public key through jose's jwtVerify: the signature, the
+ * payload being a JSON object, `typ`, `iss`, `aud`, the presence of `requiredClaims`, the types of
+ * `iat`/`exp`/`nbf`, and expiry. Only kty/crv/x/y of the stored key are used, and
+ * `algorithms: ['ES256']` pins the algorithm inside jose too (RFC 8725 3.1). What jose does not
+ * know (DPoP's htm/htu, clock skew both ways, our claim shapes) stays with the pure callers.
  */
-export async function verifyEs256(jws: string, publicJwk: JWK): Promise<Record<string, unknown> | 'bad_signature' | 'bad_payload'> {
-  let payload: Uint8Array;
+export async function verifyJwt(jws: string, publicJwk: JWK, checks: JwtChecks): Promise<{ ok: true; claims: JWTPayload } | { ok: false; refusal: JwtRefusal }> {
+  if (publicJwk.kty !== 'EC' || publicJwk.crv !== 'P-256') return { ok: false, refusal: { kind: 'bad_signature' } };
   try {
-    if (publicJwk.kty !== 'EC' || publicJwk.crv !== 'P-256') return 'bad_signature';
     const key = await publicKeyOf(publicJwk.x, publicJwk.y);
-    ({ payload } = await compactVerify(jws, key, { algorithms: ['ES256'] }));
-  } catch {
-    return 'bad_signature';
+    const { payload } = await jwtVerify(jws, key, {
+      algorithms: ['ES256'], typ: checks.typ, requiredClaims: checks.requiredClaims, currentDate: new Date(checks.now),
+      ...(checks.issuer === undefined ? {} : { issuer: checks.issuer }),
+      ...(checks.audience === undefined ? {} : { audience: checks.audience }),
+    });
+    return { ok: true, claims: payload };
+  } catch (err) {
+    return { ok: false, refusal: refusalOf(err) };
   }
-  try {
-    const claims: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-    if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return 'bad_payload';
-    return claims as Record<string, unknown>;
-  } catch {
-    return 'bad_payload';
+}
+
+function refusalOf(err: unknown): JwtRefusal {
+  if (err instanceof errors.JWTExpired) return { kind: 'expired' };
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return { kind: 'claim', claim: err.claim, reason: err.reason === 'missing' ? 'missing' : 'check_failed' };
   }
+  // The signature held but the payload is not a JSON object (jose checks it after the signature).
+  if (err instanceof errors.JWTInvalid) return { kind: 'bad_payload' };
+  return { kind: 'bad_signature' };
 }
 
 export function isInteger(value: unknown): value is number {

@@ -3,7 +3,7 @@ import { matchTotp } from '../otp/totp.js';
 import type { Decision } from '../challenge/types.js';
 import type { Device } from '../devices/types.js';
 import type { ApprovalErrorCode, ResponseClaims, Verdict, VerifyResponseInput } from './types.js';
-import { isInteger, parseHeader, verifyEs256 } from './jws.js';
+import { isInteger, parseHeader, verifyJwt } from './jws.js';
 
 /**
  * Verifies a device's signed answer to a push challenge (docs/device-api.md section 4). Pure: it
@@ -52,7 +52,7 @@ export type SignedAnswer = { ok: true; claims: ResponseClaims; device: Device } 
  * `typ`, claim types. Nothing before this line may cost the device anything (a rate-limit hit, a
  * passcode failure): whoever knows a device id could otherwise spend them for it.
  */
-export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' | 'device'>): Promise<SignedAnswer> {
+export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' | 'device'> & { now?: number }): Promise<SignedAnswer> {
   const { jws, device } = input;
   const header = parseHeader(jws);
   if (!header) return refuse('invalid_request', 'the response is not a compact JWS with alg and kid');
@@ -63,11 +63,20 @@ export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' 
   if (!device || device.id !== header.kid) return refuse('unknown_device', 'no device has this kid');
   if (device.status === 'revoked') return refuse('device_revoked', 'the device was revoked');
 
-  const raw = await verifyEs256(jws, device.publicJwk);
-  if (raw === 'bad_signature') return refuse('invalid_signature', "the signature does not verify with the device's key");
-  if (raw === 'bad_payload') return refuse('invalid_request', 'the payload is not a JSON object');
-  // RFC 8725 3.11 explicit typing: a device-auth JWS (section 2) is never taken for an answer.
-  if (header.typ !== RESPONSE_TYP) return refuse('invalid_request', `typ must be ${RESPONSE_TYP}`);
+  // jose: the signature, a JSON object payload, `typ` (RFC 8725 3.11 explicit typing: a device-auth
+  // JWS, section 2, is never taken for an answer), the claims present, `exp`/`nbf` if the device sent them.
+  const verified = await verifyJwt(jws, device.publicJwk, {
+    typ: RESPONSE_TYP, requiredClaims: ['cid', 'nonce', 'decision', 'otp', 'iat'], now: input.now ?? Date.now(),
+  });
+  if (!verified.ok) {
+    const r = verified.refusal;
+    if (r.kind === 'bad_signature') return refuse('invalid_signature', "the signature does not verify with the device's key");
+    if (r.kind === 'bad_payload') return refuse('invalid_request', 'the payload is not a JSON object');
+    if (r.kind === 'expired') return refuse('stale_response', 'the answer has expired (exp)');
+    if (r.claim === 'typ') return refuse('invalid_request', `typ must be ${RESPONSE_TYP}`);
+    return refuse('invalid_request', 'a claim is missing or of the wrong type');
+  }
+  const raw = verified.claims as Record<string, unknown>;
   const claims = readClaims(raw);
   if (!claims) return refuse('invalid_request', 'a claim is missing or of the wrong type');
   return { ok: true, claims, device };

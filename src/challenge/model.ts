@@ -69,29 +69,6 @@ export function asSeenAt(ch: Challenge, now: number): Challenge {
   };
 }
 
-export type { DeviceChallengeView } from './types.js';
-import type { DeviceChallengeView } from './types.js';
-
-/**
- * Built field by field, never by spreading the record: matchNumber must not reach the phone, or
- * number matching would stop proving that the user is looking at the login page.
- */
-export function toDeviceView(ch: Challenge, now: number): DeviceChallengeView {
-  return {
-    id: ch.id,
-    nonce: ch.nonce,
-    app: ch.appName,
-    ip: ch.ip,
-    location: ch.location,
-    browser: ch.browser,
-    createdAt: ch.createdAt,
-    expiresAt: ch.expiresAt,
-    status: effectiveStatus(ch, now),
-    numberMatching: ch.matchNumber !== null,
-    numberChoices: ch.numberChoices ? [...ch.numberChoices] : null,
-  };
-}
-
 /** The right number and two distinct decoys, all 10..99, in a uniformly random order. */
 function numberChoices(random: RandomBytes): { right: number; shuffled: number[] } {
   const pool = Array.from({ length: 90 }, (_, i) => i + 10);

@@ -65,18 +65,3 @@ export interface ChallengeWaiters {
   wait(id: string, timeoutMs: number): Promise<Challenge | null>;
   close(): Promise<void>;
 }
-
-/** What the authenticator receives: docs/device-api.md section 3. */
-export interface DeviceChallengeView {
-  id: string;
-  nonce: string;
-  app: string;
-  ip: string;
-  location: string | null;
-  browser: string;
-  createdAt: number;
-  expiresAt: number;
-  status: ChallengeStatus;
-  numberMatching: boolean;
-  numberChoices: number[] | null;
-}

@@ -6,7 +6,7 @@ import { createEnrollmentCodes } from '../devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../devices/registry.js';
 import { createRecoveryCodes } from '../devices/recovery-codes.js';
 import { createDeviceService } from '../devices/service.js';
-import { rewrapTotpSecrets } from '../devices/rewrap.js';
+import { rewrapTotpSecrets } from '../devices/totp-secret.js';
 import { createSecretBox } from '../crypto/secretbox.js';
 import { rewrapKeystore } from '../keys/keystore.js';
 import { loadProcessSecrets } from '../keys/secrets.js';

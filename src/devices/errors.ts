@@ -8,6 +8,7 @@ export type DeviceErrorCode =
   | DeviceAuthErrorCode
   | 'invalid_enrollment_code'
   | 'webauthn_required'
+  | 'webauthn_registration_failed'
   | 'user_verification_required'
   | 'user_verification_failed'
   | 'rate_limited'

@@ -1,9 +1,9 @@
-import type { WebAuthnCredential } from '../approval/verify-webauthn.js';
 import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Db } from '../storage/db.js';
 import type { PushSubscriptionJson } from '../push/types.js';
-import type { Device, DeviceStatus, UnlockPolicy } from './types.js';
+import type { Device, DeviceStatus, UnlockPolicy, WebAuthnCredential } from './types.js';
+import { storedCredential } from './webauthn.js';
 
 /**
  * The enrolled authenticators, on the `devices` table. One set of SQL for PostgreSQL and PGlite.
@@ -54,6 +54,12 @@ export interface DeviceRegistry {
   /** Whether the account has ever had a device, revoked ones included. */
   hasEverHad(accountId: string): Promise<boolean>;
   touch(id: string, at?: Date): Promise<void>;
+  /**
+   * After a verified assertion: its signature counter and backup state. Compare-and-set on the
+   * counter (W3C WebAuthn 6.1.1), so of two assertions carrying one counter only one is recorded;
+   * false then. Counter 0 (authenticators that keep none) always records.
+   */
+  recordWebAuthnUse(id: string, counter: number, backedUp: boolean): Promise<boolean>;
   getTotpSecretSealed(id: string): Promise<string | null>;
   /** Replaces the sealed secret after a key-encryption-key rotation (secretbox.needsRewrap). */
   rewrapTotpSecret(id: string, oldSealed: string, newSealed: string): Promise<boolean>;
@@ -73,7 +79,7 @@ interface DeviceRow {
   push_status: string;
   status: string;
   unlock: string;
-  webauthn: WebAuthnCredential | string | null;
+  webauthn: Parameters<typeof storedCredential>[0] | string | null;
   last_otp_step: string | number | bigint;
   last_answer_step: string | number | bigint;
   created_at: Date | string;
@@ -100,7 +106,7 @@ function toDevice(row: DeviceRow): Device {
     pushStatus: row.push_status as Device['pushStatus'],
     status: row.status as DeviceStatus,
     unlock: row.unlock as UnlockPolicy,
-    webauthn: row.webauthn === null ? null : json(row.webauthn),
+    webauthn: row.webauthn === null ? null : storedCredential(json(row.webauthn)),
     // bigint: node-postgres returns a string, PGlite a number or bigint.
     lastOtpStep: Number(row.last_otp_step),
     lastAnswerStep: Number(row.last_answer_step),
@@ -184,6 +190,12 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     async touch(id, at) {
       await db.query('UPDATE devices SET last_used_at = $2 WHERE id = $1', [id, at ?? new Date()]);
     },
+
+    recordWebAuthnUse: (id, counter, backedUp) =>
+      changed(`UPDATE devices SET webauthn = webauthn || jsonb_build_object('counter', $2::bigint, 'backedUp', $3::boolean)
+               WHERE id = $1 AND status = 'active' AND webauthn IS NOT NULL
+                 AND ($2::bigint = 0 OR COALESCE((webauthn->>'counter')::bigint, 0) < $2::bigint) RETURNING id`,
+      [id, counter, backedUp]),
 
     async getTotpSecretSealed(id) {
       const [row] = await db.query<{ totp_secret_enc: string }>('SELECT totp_secret_enc FROM devices WHERE id = $1', [id]);

@@ -1,5 +1,4 @@
 import type { JWK } from 'jose';
-import type { WebAuthnCredential } from '../approval/verify-webauthn.js';
 import type { PushSubscriptionJson } from '../push/types.js';
 
 export type DeviceStatus = 'active' | 'revoked';
@@ -29,3 +28,18 @@ export interface Device {
 
 /** Something a user's devices are told that is not a sign-in request (a push of type 'notice'). */
 export type DeviceNotice = { kind: 'device_added'; deviceName: string };
+
+/** The platform authenticator registered at enrollment (W3C WebAuthn credential record, 4). */
+export interface WebAuthnCredential {
+  /** base64url of the credential id. */
+  credentialId: string;
+  /** base64url of the COSE public key. */
+  publicKey: string;
+  /** The signature counter last seen: a later assertion must carry a higher one, unless both are 0. */
+  counter: number;
+  transports?: string[];
+  /** The credential may be synced to other devices (BE flag at registration). */
+  backupEligible: boolean;
+  /** It was backed up when last used (BS flag). */
+  backedUp: boolean;
+}

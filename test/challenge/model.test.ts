@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { asSeenAt, effectiveStatus, newChallenge, toDeviceView } from '../../src/challenge/model.js';
+import { asSeenAt, effectiveStatus, newChallenge } from '../../src/challenge/model.js';
+import { toDeviceView } from '../../src/device-api/challenge-view.js';
 import { makeChallenge, seededRandom } from '../support/challenge-redis.js';
 
 const T0 = 1_764_370_000_000;

@@ -180,6 +180,25 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       expect(await devices.getTotpSecretSealed(d.id)).toBe(resealed);
     });
 
+    it('records a WebAuthn signature counter once, only upward (W3C WebAuthn 6.1.1), and the backup state', async () => {
+      const webauthn = { credentialId: 'Y3JlZC0x', publicKey: 'pQECAyYgASFYIA', counter: 0, backupEligible: true, backedUp: false };
+      const d = await newDevice(alice, { unlock: 'webauthn', webauthn });
+      expect((await devices.get(d.id))!.webauthn).toEqual(webauthn);
+      // Of concurrent records of one counter exactly one succeeds: a replayed assertion loses the race.
+      const results = await Promise.all(Array.from({ length: 5 }, () => devices.recordWebAuthnUse(d.id, 4, true)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await devices.recordWebAuthnUse(d.id, 3, true)).toBe(false);
+      expect((await devices.get(d.id))!.webauthn).toEqual({ ...webauthn, counter: 4, backedUp: true });
+      // Authenticators that keep no counter report 0 every time: always recorded.
+      const z = await newDevice(alice, { unlock: 'webauthn', webauthn });
+      expect(await devices.recordWebAuthnUse(z.id, 0, false)).toBe(true);
+      expect(await devices.recordWebAuthnUse(z.id, 0, false)).toBe(true);
+      // A device without a credential, or a revoked one, records nothing.
+      expect(await devices.recordWebAuthnUse((await newDevice(alice)).id, 1, false)).toBe(false);
+      await devices.revoke(z.id);
+      expect(await devices.recordWebAuthnUse(z.id, 9, false)).toBe(false);
+    });
+
     it('removes devices with their account', async () => {
       const carol = await createAccount(db, `carol${engine}`);
       const d = await newDevice(carol);

@@ -1,9 +1,11 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { RegistrationOptionsResponse } from '../../src/device-api/contract.js';
+import { SoftwareWebAuthn } from '../support/webauthn-authenticator.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { enrollDecision } from '../../src/devices/enroll.js';
+import { enrollDecision } from '../../src/devices/enrollment.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { createAccount, fakePublicJwk, fakePushSubscription, openTestPostgres, type TestDb } from '../support/devices-fixtures.js';
-import { manualClock, startDeviceApi, type DeviceApiHarness } from '../support/devices-api.js';
+import { manualClock, startDeviceApi, TEST_ISSUER, type DeviceApiHarness } from '../support/devices-api.js';
 
 /**
  * Threat (audit items 4, 9, 10): an enrollment the server refuses must not use up the user's
@@ -48,9 +50,12 @@ describe('a refused enrollment keeps the code', () => {
       const alice = await createAccount(handle.db, 'alice');
       const { code } = await api.codes.issue(alice, 'test');
       expect(await enrollRaw(api, { code })).toMatchObject({ status: 400, body: { error: 'webauthn_required' } });
-      const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64url');
-      const webauthn = { credentialId: randomBytes(16).toString('base64url'), publicKeySpki: spki, alg: -7 };
-      expect(await enrollRaw(api, { code, webauthn })).toMatchObject({ status: 201, body: { policy: { unlock: 'webauthn' } } });
+      const options = await fetch(`${api.baseUrl}/api/device/enroll/webauthn-options`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+      const { publicKey } = (await options.json()) as RegistrationOptionsResponse;
+      const sw = new SoftwareWebAuthn(TEST_ISSUER);
+      // A ceremony that fails (no user verification) is refused and leaves the code usable too.
+      expect(await enrollRaw(api, { code, webauthn: sw.create(publicKey, { flags: 0x41 }) })).toMatchObject({ status: 400, body: { error: 'webauthn_registration_failed' } });
+      expect(await enrollRaw(api, { code, webauthn: sw.create(publicKey) })).toMatchObject({ status: 201, body: { policy: { unlock: 'webauthn' } } });
       expect(await deviceRows(alice)).toBe(1);
     } finally {
       await api.close();

@@ -1,4 +1,3 @@
-import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Request } from 'playwright-core';
 import { launchBrowser, virtualAuthenticator, type Browser } from '../support/browser.js';
@@ -117,15 +116,20 @@ describe("unlock policy 'webauthn'", () => {
     await w?.close();
   });
 
-  it('registers a platform credential from the link’s hint and the IdP keeps its public key', async () => {
+  it('runs the registration ceremony from the link’s hint; the IdP verifies it and keeps the credential', async () => {
     expect(new URL(w.t.url).hostname).toBe('localhost');
-    const sent = device.request.webauthn as { credentialId: string; publicKeySpki: string; alg: number };
-    expect(sent).toMatchObject({ credentialId: expect.stringMatching(/^[A-Za-z0-9_-]+$/), alg: -7 });
-    const key = createPublicKey({ key: Buffer.from(sent.publicKeySpki, 'base64url'), format: 'der', type: 'spki' });
-    expect(key.asymmetricKeyDetails).toMatchObject({ namedCurve: 'prime256v1' });
+    // The app sends the RegistrationResponseJSON of a ceremony run with the IdP's options (section 1a).
+    const sent = device.request.webauthn as { id: string; rawId: string; type: string; response: { clientDataJSON: string; attestationObject: string } };
+    expect(sent).toMatchObject({ id: expect.stringMatching(/^[A-Za-z0-9_-]+$/), type: 'public-key' });
+    const clientData = JSON.parse(Buffer.from(sent.response.clientDataJSON, 'base64url').toString('utf8')) as { type: string; origin: string };
+    expect(clientData).toMatchObject({ type: 'webauthn.create', origin: new URL(w.t.url).origin });
     const { credentials } = await authenticator.cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator.authenticatorId });
-    expect(credentials.map((c) => Buffer.from(c.credentialId, 'base64').toString('base64url'))).toContain(sent.credentialId);
-    expect(await deviceRow(w, device.deviceId)).toMatchObject({ unlock: 'webauthn', webauthn: sent });
+    expect(credentials.map((c) => Buffer.from(c.credentialId, 'base64').toString('base64url'))).toContain(sent.id);
+    const row = await deviceRow(w, device.deviceId);
+    expect(row).toMatchObject({ unlock: 'webauthn', webauthn: { credentialId: sent.id, backupEligible: false } });
+    // The COSE key the IdP stored is the authenticator's P-256 key (RFC 9053 7.1: kty EC2, crv P-256).
+    const cose = Buffer.from((row.webauthn as { publicKey: string }).publicKey, 'base64url');
+    expect(cose.length).toBeGreaterThan(64);
   });
 
   it('without the hint in the link the IdP refuses the enrollment (webauthn_required), and the app says so', async () => {
@@ -179,8 +183,10 @@ describe("unlock policy 'webauthn'", () => {
     const posted = page.waitForRequest((req) => req.url().endsWith(`/challenges/${s.cid}/response`));
     await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
-    const body = (await posted).postDataJSON() as { webauthn?: { credentialId: string } };
-    expect(body.webauthn?.credentialId).toBe((device.request.webauthn as { credentialId: string }).credentialId);
+    const body = (await posted).postDataJSON() as { webauthn?: { id: string } };
+    expect(body.webauthn?.id).toBe((device.request.webauthn as { id: string }).id);
+    // The virtual authenticator counts its signatures: the IdP stored the count it saw.
+    expect(((await deviceRow(w, device.deviceId)).webauthn as { counter: number }).counter).toBeGreaterThan(0);
     expect((await challengeAt(w, s.cid)).resolution?.amr).toEqual(['otp', 'swk', 'user']);
     expect((await finishAtRp(w, s)).amr).toEqual(['pwd', 'otp', 'swk', 'user', 'mfa']);
   });

@@ -100,6 +100,7 @@ const endpoints: Endpoint[] = [
   { name: 'self-service rename', method: 'POST', kind: 'form', session: true, path: () => '/account/devices/dev_nope/rename', valid: (c) => ({ csrf: c.accountCsrf, name: 'x' }), methods: ['POST'] },
   { name: 'self-service revoke', method: 'POST', kind: 'form', session: true, path: () => '/account/devices/dev_nope/revoke', valid: (c) => ({ csrf: c.accountCsrf }), methods: ['POST'] },
   { name: 'device enroll', method: 'POST', kind: 'json', path: () => '/api/device/enroll', valid: () => ({ code: 'AAAA-BBBB-CCCC-DDDD', name: 'x', publicJwk: { kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }, push: null }), methods: ['POST'] },
+  { name: 'device WebAuthn options', method: 'POST', kind: 'json', path: () => '/api/device/enroll/webauthn-options', valid: () => ({ code: 'AAAA-BBBB-CCCC-DDDD' }), methods: ['POST'] },
   { name: 'device response', method: 'POST', kind: 'json', path: () => '/api/device/challenges/abc/response', valid: () => ({ response: 'a.b.c' }), methods: ['POST'] },
   { name: 'device push update', method: 'PUT', kind: 'json', path: () => '/api/device/push-subscription', valid: () => ({ push: null }), methods: ['PUT'] },
   { name: 'token', method: 'POST', kind: 'oauth', path: () => '/token', valid: () => ({ grant_type: 'refresh_token', refresh_token: 'x', client_id: 'test-rp' }), methods: ['POST'] },

@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { webauthnChallengeFor } from '../../src/approval/verify-webauthn.js';
+import type { RegistrationOptionsResponse } from '../../src/device-api/contract.js';
 import { SimulatedAuthenticator, type EnrollResponse } from '../support/authenticator.js';
+import { SoftwareWebAuthn } from '../support/webauthn-authenticator.js';
 import { freePort } from '../support/idp.js';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
 import { CALLBACK, sendPush, startWorld } from './helpers.js';
 
 /**
  * DEVICE_UNLOCK=webauthn: a phone in someone else's hand cannot approve. The app registers a
- * user-verifying platform authenticator at enrollment, every approval carries an assertion bound to
- * that push, and the relying app's tokens then say `user` (RFC 8176).
+ * user-verifying platform authenticator at enrollment (a registration ceremony whose challenge is
+ * bound to the enrollment code), every approval carries an assertion bound to that push, and the
+ * relying app's tokens then say `user` (RFC 8176).
  */
 describe('WebAuthn unlock policy', () => {
   let w: PushWorld;
@@ -22,21 +24,26 @@ describe('WebAuthn unlock policy', () => {
   afterAll(() => w.close());
 
   const credential = () => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const id = createHash('sha256').update(String(Math.random())).digest('base64url');
+    const sw = new SoftwareWebAuthn(origin);
     return {
-      body: { credentialId: id, publicKeySpki: publicKey.export({ format: 'der', type: 'spki' }).toString('base64url'), alg: -7 },
-      assert(cid: string, nonce: string, flags = 0x05) {
-        const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: webauthnChallengeFor(cid, nonce), origin }));
-        const authData = Buffer.concat([createHash('sha256').update('localhost').digest(), Buffer.from([flags, 0, 0, 0, 7])]);
-        const signature = sign('sha256', Buffer.concat([authData, createHash('sha256').update(clientDataJSON).digest()]), privateKey);
-        return { credentialId: id, clientDataJSON: clientDataJSON.toString('base64url'), authenticatorData: authData.toString('base64url'), signature: signature.toString('base64url') };
-      },
+      sw,
+      assert: (cid: string, nonce: string, flags = 0x05) => sw.assert(webauthnChallengeFor(cid, nonce), { flags }),
     };
   };
 
-  async function enroll(webauthn: Record<string, unknown> | null) {
+  async function registrationFor(code: string, sw: SoftwareWebAuthn) {
+    const res = await fetch(`${w.t.url}/api/device/enroll/webauthn-options`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }),
+    });
+    expect(res.status).toBe(200);
+    const { publicKey } = (await res.json()) as RegistrationOptionsResponse;
+    expect(publicKey.authenticatorSelection).toMatchObject({ authenticatorAttachment: 'platform', userVerification: 'required' });
+    return sw.create(publicKey);
+  }
+
+  async function enroll(sw: SoftwareWebAuthn | null) {
     const offer = await w.t.idp.deviceService.issueEnrollment(w.accountId, 'test');
+    const webauthn = sw ? await registrationFor(offer.code, sw) : null;
     expect(new URL(offer.url).searchParams.get('unlock')).toBe('webauthn');
     const { keyPair, publicJwk } = await SimulatedAuthenticator.newKey();
     const res = await fetch(`${w.t.url}/api/device/enroll`, {
@@ -57,7 +64,7 @@ describe('WebAuthn unlock policy', () => {
 
   it('approves only with a user-verified assertion for this push; the tokens then carry user', async () => {
     const cred = credential();
-    const { phone, body } = await enroll(cred.body);
+    const { phone, body } = await enroll(cred.sw);
     expect(body.policy.unlock).toBe('webauthn');
     const s = await w.startSignIn();
     const wait = await sendPush(s.browser, s.next.body);

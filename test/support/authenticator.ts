@@ -22,8 +22,8 @@ export interface EnrollResponse {
 }
 
 /** Section 3: one challenge as the device sees it (the server's own type). */
-export type { DeviceChallengeView } from '../../src/challenge/model.js';
-import type { DeviceChallengeView } from '../../src/challenge/model.js';
+export type { DeviceChallengeView } from '../../src/device-api/contract.js';
+import type { DeviceChallengeView, RegistrationOptionsResponse } from '../../src/device-api/contract.js';
 
 export interface HttpResult<T = unknown> {
   status: number;
@@ -129,14 +129,28 @@ export class SimulatedAuthenticator {
   static async enroll(
     baseUrl: string,
     code: string,
-    opts: { name?: string; push?: PushSubscriptionJson | null; fetch?: typeof fetch; now?: () => number } = {},
+    opts: {
+      name?: string; push?: PushSubscriptionJson | null; fetch?: typeof fetch; now?: () => number;
+      /** Under the WebAuthn unlock policy: the platform authenticator that runs the registration ceremony (section 1a). */
+      webauthn?: { create(options: RegistrationOptionsResponse['publicKey']): unknown };
+    } = {},
   ): Promise<SimulatedAuthenticator> {
     const fetchFn = opts.fetch ?? globalThis.fetch;
     const { keyPair, publicJwk } = await SimulatedAuthenticator.newKey();
-    const res = await fetchFn(`${baseUrl.replace(/\/+$/, '')}/api/device/enroll`, {
+    const base = baseUrl.replace(/\/+$/, '');
+    let webauthn: unknown;
+    if (opts.webauthn) {
+      const res = await fetchFn(`${base}/api/device/enroll/webauthn-options`, {
+        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ code }),
+      });
+      const body = await readBody(res);
+      if (res.status !== 200) throw new AuthenticatorHttpError(res.status, body, 'webauthn-options');
+      webauthn = opts.webauthn.create((body as RegistrationOptionsResponse).publicKey);
+    }
+    const res = await fetchFn(`${base}/api/device/enroll`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ code, name: opts.name ?? 'Simulated phone', publicJwk, push: opts.push ?? null }),
+      body: JSON.stringify({ code, name: opts.name ?? 'Simulated phone', publicJwk, push: opts.push ?? null, ...(webauthn ? { webauthn } : {}) }),
     });
     const body = await readBody(res);
     if (res.status !== 201) throw new AuthenticatorHttpError(res.status, body, 'enroll');

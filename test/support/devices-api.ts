@@ -4,7 +4,7 @@ import { newChallenge } from '../../src/challenge/model.js';
 import { createRedisChallengeStore } from '../../src/challenge/redis-store.js';
 import { createThrottle } from '../../src/defences/throttle-store.js';
 import type { Challenge, Resolution } from '../../src/challenge/types.js';
-import { createDeviceApi, type DeviceApiDeps } from '../../src/devices/device-api.js';
+import { createDeviceApi, type DeviceApiDeps } from '../../src/device-api/routes.js';
 import { createEnrollmentCodes } from '../../src/devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../../src/devices/registry.js';
 import { openRedis } from '../../src/storage/redis.js';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../devices/errors.js';
 
 /**
  * A fixed-window counter in Redis, shared by every IdP instance. Used to bound how often one

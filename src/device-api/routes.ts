@@ -1,68 +1,25 @@
 import Router, { type RouterContext, type RouterMiddleware } from '@koa/router';
-import type { Redis } from 'ioredis';
-import type { AuditLog } from '../audit/types.js';
-import { toDeviceView } from '../challenge/model.js';
-import type { Challenge, ChallengeStore, Resolution } from '../challenge/types.js';
-import type { SecretBox } from '../crypto/secretbox.js';
-import type { Db } from '../storage/db.js';
+import { DeviceError } from '../devices/errors.js';
+import { proveFreshTotp } from '../devices/otp-proof.js';
+import { openTotpSecret } from '../devices/totp-secret.js';
+import { toDeviceView } from './challenge-view.js';
+import { DEVICE_API_PATH, type ChallengeListResponse, type PushUpdateResponse, type UnregisterResponse } from './contract.js';
+import type { DeviceApiDeps } from './deps.js';
 import { deviceAuth, type DeviceState } from './device-auth.js';
-import { enrollHandler } from './enroll.js';
-import type { EnrollmentCodes } from './enrollment-codes.js';
-import { DeviceError } from './errors.js';
-import { envelope, jsonBody, jsonBodyOf, type ErrorLog } from './http.js';
-import { DEFAULT_RESPONSE_RATE_LIMIT, type RateLimit } from './rate-limit.js';
-import { proveFreshTotp, type OtpThrottle } from './otp-proof.js';
-import type { DeviceRegistry } from './registry.js';
-import { openTotpSecret, respondHandler } from './respond.js';
-import type { DeviceNotice, UnlockPolicy } from './types.js';
+import { enrollHandler, registrationOptionsHandler } from './enroll.js';
+import { envelope, jsonBody, jsonBodyOf } from './http.js';
+import { DEFAULT_RESPONSE_RATE_LIMIT } from './rate-limit.js';
+import { respondHandler } from './respond.js';
 import { parseBody, pushUpdateSchema, toSubscription } from './validate.js';
 
+export type { DeviceApiDeps, DevicePolicy } from './deps.js';
+
 /** The device API of docs/device-api.md, as one router the app mounts at the issuer's root. */
-
-export interface DevicePolicy {
-  /** True only when every request will carry a number (each challenge still says so itself). */
-  numberMatching: boolean;
-  unlock: UnlockPolicy;
-  pollIntervalSeconds: number;
-}
-
-export interface DeviceApiDeps {
-  db: Db;
-  devices: DeviceRegistry;
-  codes: EnrollmentCodes;
-  challenges: ChallengeStore;
-  /** Shared state: device-auth jti replay records and the answer rate limit. */
-  redis: Redis;
-  secretBox: SecretBox;
-  issuer: string;
-  vapidPublicKey: string;
-  policy: (accountId: string) => Promise<DevicePolicy>;
-  audit: AuditLog;
-  /** The account's passcode limits: wrong TOTPs from devices count there too (otp-proof.ts). */
-  throttle: OtpThrottle;
-  now?: () => number;
-  /** Active devices an account may have (MAX_DEVICES_PER_ACCOUNT); default 5. */
-  maxDevicesPerAccount?: number;
-  /** Tells the account's devices but one (a new enrollment's own) of something: best effort. */
-  notifyDevices?: (accountId: string, notice: DeviceNotice, exceptDeviceId: string) => Promise<unknown>;
-  /** Called once per resolved challenge, after it is stored and published. */
-  onResolved?: (challenge: Challenge, resolution: Resolution) => Promise<void>;
-  /** Called after the device unregistered itself (app.ts: the account's sessions end with it). */
-  onDeviceRevoked?: (accountId: string, deviceId: string) => Promise<void>;
-  /** Answers per device; default 30 a minute. */
-  responseRateLimit?: RateLimit;
-  /**
-   * Optional allow-list of push services. The endpoint comes from the device, and the IdP will POST
-   * to it: restricting it to known push services closes a server-side request forgery path.
-   */
-  allowPushEndpoint?: (endpoint: URL) => boolean;
-  log?: ErrorLog;
-}
 
 type Step = RouterMiddleware<DeviceState>;
 type Handler = (ctx: RouterContext<DeviceState>) => Promise<void>;
 
-const PREFIX = '/api/device';
+const PREFIX = DEVICE_API_PATH;
 /** A named route for every method and every path under the prefix, the prefix itself included. */
 const FALLBACK = 'device-api-fallback';
 
@@ -76,7 +33,8 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
   const listChallenges: Handler = async (ctx) => {
     const at = now();
     const pending = await deps.challenges.listPending(ctx.state.device.accountId, at);
-    ctx.body = { challenges: pending.map((ch) => toDeviceView(ch, at)) };
+    const body: ChallengeListResponse = { challenges: pending.map((ch) => toDeviceView(ch, at)) };
+    ctx.body = body;
   };
 
   const getChallenge: Handler = async (ctx) => {
@@ -98,22 +56,24 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     if (!(await deps.devices.setPush(ctx.state.device.id, sub))) {
       throw new DeviceError('device_revoked', 401, 'the device was revoked');
     }
-    ctx.body = { pushStatus: sub ? 'active' : 'none' };
+    const body: PushUpdateResponse = { pushStatus: sub ? 'active' : 'none' };
+    ctx.body = body;
   };
 
   // The device key alone must not remove the second factor: unregistering proves a fresh TOTP.
   const unregister: Handler = async (ctx) => {
     const { device, otp } = ctx.state;
-    await proveFreshTotp({ throttle: deps.throttle, devices: deps.devices }, device, await openTotpSecret(deps, device), otp, now());
+    await proveFreshTotp({ throttle: deps.throttle, devices: deps.devices }, device, await openTotpSecret(deps, device.id), otp, now());
     await deps.devices.revoke(device.id);
     await deps.onDeviceRevoked?.(device.accountId, device.id);
     await deps.audit.record({ type: 'device.revoked', accountId: device.accountId, ip: ctx.ip, detail: { deviceId: device.id, by: 'device' } });
-    await deps.onDeviceRevoked?.(device.accountId, device.id);
-    ctx.body = { status: 'revoked' };
+    const body: UnregisterResponse = { status: 'revoked' };
+    ctx.body = body;
   };
 
   // The whole API as a list: method, path, then each step in order (STYLE 2).
   const routes: Array<[method: 'get' | 'post' | 'put' | 'delete', path: string, ...steps: Step[]]> = [
+    ['post', `${PREFIX}/enroll/webauthn-options`, jsonBody, registrationOptionsHandler(deps)],
     ['post', `${PREFIX}/enroll`, jsonBody, enrollHandler(deps)],
     ['get', `${PREFIX}/challenges`, authed, listChallenges],
     ['get', `${PREFIX}/challenges/:id`, authed, getChallenge],

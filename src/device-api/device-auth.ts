@@ -1,9 +1,9 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { Redis } from 'ioredis';
 import { readKid, verifyDeviceAuth } from '../approval/verify-device-auth.js';
-import { DeviceError } from './errors.js';
-import type { DeviceRegistry } from './registry.js';
-import type { Device } from './types.js';
+import { DeviceError } from '../devices/errors.js';
+import type { DeviceRegistry } from '../devices/registry.js';
+import type { Device } from '../devices/types.js';
 
 /**
  * `Authorization: Device <JWS>` (docs/device-api.md section 2). The pure check is

@@ -1,17 +1,18 @@
 import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
+import { createAccountStore } from '../accounts/store.js';
 import { readKid } from '../approval/verify-device-auth.js';
 import { judgeAnswer, verifySignedAnswer } from '../approval/verify-response.js';
 import { verifyWebAuthnAssertion, webauthnChallengeFor } from '../approval/verify-webauthn.js';
 import type { Verdict } from '../approval/types.js';
 import type { Challenge, Resolution } from '../challenge/types.js';
-import type { DeviceApiDeps } from './device-api.js';
-import { findAccount } from './enroll.js';
-import { DeviceError } from './errors.js';
+import { DeviceError } from '../devices/errors.js';
+import { reserveDeviceOtp } from '../devices/otp-proof.js';
+import { openTotpSecret } from '../devices/totp-secret.js';
+import type { AnswerResult } from './contract.js';
+import type { DeviceApiDeps } from './deps.js';
 import { jsonBodyOf } from './http.js';
-import { reserveDeviceOtp } from './otp-proof.js';
 import { hit, type RateLimit } from './rate-limit.js';
-import type { Device } from './types.js';
 import { parseBody, responseBodySchema } from './validate.js';
 
 /**
@@ -35,22 +36,12 @@ const RESOLVE_REFUSAL = {
   not_found: () => new DeviceError('challenge_not_found', 404, 'no such sign-in request'),
 } as const;
 
-export async function openTotpSecret(deps: DeviceApiDeps, device: Device): Promise<string> {
-  const sealed = await deps.devices.getTotpSecretSealed(device.id);
-  if (sealed === null) return '';
-  const secret = deps.secretBox.open(sealed, device.id);
-  // Key rotation: re-seal under the active key as rows are used (best effort; the old key still opens it).
-  if (deps.secretBox.needsRewrap(sealed)) {
-    await deps.devices.rewrapTotpSecret(device.id, sealed, deps.secretBox.seal(secret, device.id)).catch(() => false);
-  }
-  return secret;
-}
-
 export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () => number) {
+  const accounts = createAccountStore(deps.db);
   return async (ctx: RouterContext): Promise<void> => {
     const { response: jws, webauthn: assertion } = parseBody(responseBodySchema, jsonBodyOf(ctx));
     const kid = readKid(jws);
-    const signed = await verifySignedAnswer({ jws, device: kid ? await deps.devices.get(kid) : null });
+    const signed = await verifySignedAnswer({ jws, device: kid ? await deps.devices.get(kid) : null, now: now() });
     if (!signed.ok) throw new DeviceError(signed.code, signed.status, signed.description);
     const { device } = signed;
     // Counted only once the device's key signed: forged answers naming a device id would otherwise
@@ -64,7 +55,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       const at = now();
       const id = ctx.params.id ?? '';
       const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
-      const totpSecret = await openTotpSecret(deps, device);
+      const totpSecret = await openTotpSecret(deps, device.id);
       const verdict = judgeAnswer({ claims: signed.claims, challenge, device, totpSecret, now: at });
       if (!verdict.ok) {
         if (verdict.code === 'invalid_otp') await otpAttempt.wrong();
@@ -76,7 +67,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
         throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
       }
       // A disabled user's phone answers nothing: its approval would otherwise read as 'approved'.
-      const account = await findAccount(deps.db, device.accountId);
+      const account = await accounts.findById(device.accountId);
       if (!account || account.disabled) throw new DeviceError('account_disabled', 403, 'this account is disabled');
 
       // Under the WebAuthn unlock policy an approval must carry a user-verifying assertion bound to this
@@ -85,11 +76,15 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       if (userVerified) {
         if (!assertion || !device.webauthn) throw new DeviceError('user_verification_required', 400, 'an approval from this device must carry a WebAuthn assertion');
         const issuer = new URL(deps.issuer);
-        const check = verifyWebAuthnAssertion({
+        const check = await verifyWebAuthnAssertion({
           assertion, credential: device.webauthn, expectedChallenge: webauthnChallengeFor(challenge.id, challenge.nonce),
           origin: issuer.origin, rpId: issuer.hostname,
         });
         if (!check.ok) throw new DeviceError('user_verification_failed', 400, `the WebAuthn assertion was refused: ${check.reason}`);
+        // The counter is recorded once (compare-and-set): a second assertion with the same count is a clone's or a replay.
+        if (!(await deps.devices.recordWebAuthnUse(device.id, check.newCounter, check.backedUp))) {
+          throw new DeviceError('user_verification_failed', 400, 'the WebAuthn assertion was refused: the signature counter did not increase');
+        }
       }
 
       // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
@@ -110,7 +105,8 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       if (outcome !== 'resolved') throw RESOLVE_REFUSAL[outcome]();
 
       await afterResolved(deps, ctx, challenge, resolution, verdict);
-      ctx.body = verdict.reason ? { status: verdict.outcome, reason: verdict.reason } : { status: verdict.outcome };
+      const answer: AnswerResult = verdict.reason ? { status: verdict.outcome, reason: verdict.reason } : { status: verdict.outcome };
+      ctx.body = answer;
     } finally {
       // Anything but a wrong TOTP (settled above) gives the reservation back.
       await otpAttempt.release();

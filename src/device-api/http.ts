@@ -1,6 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
-import { DeviceError, invalidRequest } from './errors.js';
+import { DeviceError, invalidRequest } from '../devices/errors.js';
 
 /** Where unexpected failures go (a pino logger fits). Never given a secret. */
 export interface ErrorLog {

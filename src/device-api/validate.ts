@@ -1,0 +1,143 @@
+import { createPublicKey } from 'node:crypto';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import { z } from 'zod';
+import type { PushSubscriptionJson } from '../push/types.js';
+import { deviceNameSchema } from '../devices/validate.js';
+
+export { parseBody } from '../devices/validate.js';
+
+/**
+ * The shapes the device API accepts (docs/device-api.md). Unknown members are dropped, so a JWK
+ * that carries a private `d` never reaches storage.
+ */
+
+/** Unpadded base64url of exactly `bytes` bytes. */
+const b64url = (bytes: number) =>
+  z.string().length(Math.ceil((bytes * 4) / 3)).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
+
+/** True when x and y are a point on P-256 (node:crypto refuses anything else). */
+function onCurve(x: string, y: string): boolean {
+  try {
+    createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const publicJwkSchema = z
+  .object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: b64url(32), y: b64url(32) })
+  .refine((k) => onCurve(k.x, k.y), 'publicJwk is not a P-256 public key');
+
+/** RFC 8291: the UA key is an uncompressed P-256 point (0x04 || x || y), the auth secret 16 bytes. */
+const p256dh = b64url(65).refine((s) => {
+  const raw = Buffer.from(s, 'base64url');
+  return raw[0] === 4 && onCurve(raw.subarray(1, 33).toString('base64url'), raw.subarray(33).toString('base64url'));
+}, 'p256dh is not an uncompressed P-256 point');
+
+/**
+ * web-push sends over HTTPS only, and credentials in the URL would be sent to the push service.
+ * A browser serialises the endpoint as ASCII (PushSubscription.toJSON): anything else (a NUL, a
+ * lone surrogate) is refused here, before it could reach storage or cost the enrollment code.
+ */
+function isPushUrl(s: string): boolean {
+  if (!/^[\x21-\x7e]+$/.test(s)) return false;
+  try {
+    const url = new URL(s);
+    return url.protocol === 'https:' && url.hostname !== '' && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}
+
+export const pushSchema = z.object({
+  endpoint: z.string().max(2048).refine(isPushUrl, 'endpoint must be an https URL'),
+  expirationTime: z.number().int().nonnegative().nullable().optional(),
+  keys: z.object({ p256dh, auth: b64url(16) }),
+});
+
+const b64urlUpTo = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
+
+const b64urlOpt = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+const transports = z.array(z.string().max(32)).max(8).optional();
+const attachment = z.enum(['platform', 'cross-platform']).optional();
+/** The library checks what these mean; here only their shape and size, before anything is spent. */
+const extensionResults = z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= 1024, 'too large');
+
+/** RegistrationResponseJSON (W3C WebAuthn Level 3, 5.1.8), from the ceremony of section 1a. */
+export const registrationResponseSchema = z.object({
+  id: b64urlUpTo(1024),
+  rawId: b64urlUpTo(1024),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64urlUpTo(4096),
+    attestationObject: b64urlUpTo(8192),
+    authenticatorData: b64urlOpt(4096).optional(),
+    transports,
+    publicKeyAlgorithm: z.number().int().optional(),
+    publicKey: b64urlOpt(2048).optional(),
+  }),
+  authenticatorAttachment: attachment,
+  clientExtensionResults: extensionResults,
+});
+
+export const enrollSchema = z.object({
+  code: z.string().min(1).max(64),
+  name: deviceNameSchema,
+  publicJwk: publicJwkSchema,
+  push: pushSchema.nullable(),
+  webauthn: registrationResponseSchema.optional(),
+});
+
+export const registrationOptionsRequestSchema = z.object({ code: z.string().min(1).max(64) });
+
+/** AuthenticationResponseJSON (W3C WebAuthn Level 3, 5.1.8): what an approval carries under the WebAuthn policy. */
+const assertionJsonSchema = z.object({
+  id: b64urlUpTo(1024),
+  rawId: b64urlUpTo(1024),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64urlUpTo(4096),
+    authenticatorData: b64urlUpTo(4096),
+    signature: b64urlUpTo(1024),
+    userHandle: b64urlOpt(128).optional(),
+  }),
+  authenticatorAttachment: attachment,
+  clientExtensionResults: extensionResults,
+});
+
+/** The flat form apps sent before 2026-12 (docs/device-api.md, section 4): still read, as the JSON form. */
+const legacyAssertionSchema = z.object({
+  credentialId: b64urlUpTo(1024),
+  clientDataJSON: b64urlUpTo(4096),
+  authenticatorData: b64urlUpTo(4096),
+  signature: b64urlUpTo(1024),
+}).transform((a) => ({
+  id: a.credentialId, rawId: a.credentialId, type: 'public-key' as const,
+  response: { clientDataJSON: a.clientDataJSON, authenticatorData: a.authenticatorData, signature: a.signature },
+  clientExtensionResults: {},
+}));
+
+export const webauthnAssertionSchema = z.union([assertionJsonSchema, legacyAssertionSchema]);
+
+export const pushUpdateSchema = z.object({ push: pushSchema.nullable() });
+
+/** Compact JWS, bounded before any parsing. */
+export const responseBodySchema = z.object({
+  response: z.string().min(1).max(8192).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'must be a compact JWS'),
+  webauthn: webauthnAssertionSchema.optional(),
+});
+
+/** The stored form of a subscription: only the members we know. */
+export function toSubscription(push: z.infer<typeof pushSchema>): PushSubscriptionJson {
+  return {
+    endpoint: push.endpoint,
+    ...(push.expirationTime === undefined ? {} : { expirationTime: push.expirationTime }),
+    keys: { p256dh: push.keys.p256dh, auth: push.keys.auth },
+  };
+}
+
+// The shapes above are the library's own JSON types (checked here, at compile time).
+const _shapes: [z.infer<typeof registrationResponseSchema> extends RegistrationResponseJSON ? true : false,
+  z.infer<typeof webauthnAssertionSchema> extends AuthenticationResponseJSON ? true : false] = [true, true];
+void _shapes;
