@@ -144,7 +144,10 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
 }
 
 function decode(c: string, status: string | null, res: string | null): Challenge {
-  const ch = JSON.parse(c) as Challenge;
+  const ch = JSON.parse(c) as Challenge & { interactionUid?: string | null };
+  // Written before the field was renamed (a challenge lives minutes): its sign-in still finds it.
+  if (ch.signInId === undefined) ch.signInId = ch.interactionUid ?? null;
+  delete ch.interactionUid;
   ch.status = (status ?? ch.status) as ChallengeStatus;
   ch.resolution = res ? (JSON.parse(res) as Resolution) : null;
   return ch;

@@ -60,7 +60,7 @@ export async function sendPush(deps: SignInDeps, s: Started): Promise<PushResult
   }
   const challenge = newChallenge({
     accountId: state.accountId,
-    interactionUid: s.id,
+    signInId: s.id,
     clientId: requester.app.clientId,
     appName: requester.app.name,
     ip: requester.ip,

@@ -22,7 +22,7 @@ export type WaitResult =
 
 /** Only a challenge made for this very sign-in can finish it. */
 function belongs(ch: Challenge, signInId: string, accountId: string): boolean {
-  return ch.interactionUid === signInId && ch.accountId === accountId;
+  return ch.signInId === signInId && ch.accountId === accountId;
 }
 
 /** Pure: the status a sign-in's waiting page shows for its current challenge (or none). */

@@ -103,7 +103,7 @@ describe('pushTargetsOf: the sender is told where to send', () => {
 describe('pushStatusOf: only a challenge made for this very sign-in can finish it', () => {
   const now = 10_000;
   const ch = (over: Partial<Challenge> = {}): Challenge => ({
-    id: 'c', accountId: 'acct', interactionUid: 'signin-1', clientId: 'app', appName: 'App', nonce: 'n', matchNumber: null, numberChoices: null,
+    id: 'c', accountId: 'acct', signInId: 'signin-1', clientId: 'app', appName: 'App', nonce: 'n', matchNumber: null, numberChoices: null,
     ip: '198.51.100.1', browser: 'Firefox', location: null, createdAt: 0, expiresAt: now + 1, status: 'pending', resolution: null, ...over,
   });
   const resolved = (status: 'approved' | 'denied', reason: string | null) =>
@@ -114,7 +114,7 @@ describe('pushStatusOf: only a challenge made for this very sign-in can finish i
     ['pending past its expiry reads expired', ch({ expiresAt: now }), { status: 'expired', reason: 'expired' }],
     ['approved', resolved('approved', null), { status: 'approved', reason: null }],
     ['denied as a report', resolved('denied', 'reported'), { status: 'denied', reason: 'reported' }],
-    ['another sign-in\'s challenge', ch({ interactionUid: 'signin-2', status: 'approved' }), { status: 'none', reason: null }],
+    ['another sign-in\'s challenge', ch({ signInId: 'signin-2', status: 'approved' }), { status: 'none', reason: null }],
     ['another account\'s challenge', ch({ accountId: 'other', status: 'approved' }), { status: 'none', reason: null }],
   ];
   it.each(rows)('%s', (_name, challenge, status) => {
