@@ -38,7 +38,7 @@ import { createPushTransport } from './push/transport.js';
 import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
 import { interactionRoutes } from './interaction/routes.js';
-import { createSignIn } from './signin/index.js';
+import { createSignIn, type SignIn } from './signin/index.js';
 import { pushTargetsOf } from './signin/push.js';
 import { createResolutionPolicy } from './signin/resolution.js';
 import { createSignInStateStore } from './signin/state.js';
@@ -66,6 +66,8 @@ export interface Idp {
   devices: DeviceRegistry;
   deviceService: DeviceService;
   challenges: ChallengeStore;
+  /** The transport-neutral sign-in core the front doors drive (the OIDC pages today). */
+  signin: SignIn;
   /** Ends an account's sessions, grants and tokens (the CLI's `user sign-out` does the same). */
   endAccountSessions: EndAccountSessions;
   /** Set when DEMO is on: the demo user's credentials, to print at start. */
@@ -209,7 +211,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
-    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, endAccountSessions,
+    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, signin, endAccountSessions,
     async close() {
       await waiters.close();
       await notifier.close();
