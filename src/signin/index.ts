@@ -34,6 +34,10 @@ export function createSignIn(deps: SignInDeps) {
 }
 
 export type SignIn = ReturnType<typeof createSignIn>;
+// For composition (app.ts): the state store, the resolution policy, and the push targets of an account's devices.
+export { createSignInStateStore } from './state.js';
+export { createResolutionPolicy, type ResolutionPolicy } from './resolution.js';
+export { pushTargetsOf } from './push.js';
 export type { Login, RelyingApp, Requester, SignInDeps, SignInRef, Started } from './types.js';
 export type { PasswordResult } from './first-factor.js';
 export type { PasscodeResult, GuessRefusal } from './passcode.js';
