@@ -1,4 +1,4 @@
-/** Jest runs the TypeScript sources as ESM through SWC; see ../shared/STACK.md. */
+/** Jest runs the TypeScript sources as ESM through SWC, which does not type-check: npm run typecheck does. */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],

@@ -4,8 +4,8 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import { createAccountStore, type AccountStore } from './accounts/store.js';
 import { createAuditLog } from './audit/log.js';
-import { loadClients, type ClientRegistration } from './config/clients.js';
-import type { Settings } from './config/settings.js';
+import { loadClients, validateClients, type ClientRegistration } from './config/clients.js';
+import { ConfigError, type Settings } from './config/settings.js';
 import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
 import { createCsrf } from './http/csrf.js';
@@ -45,6 +45,7 @@ import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
 import { adapterFactory } from './oidc/adapters.js';
 import { createEndAccountSessions, createIdpSessions, sessionsEndedAt, type EndAccountSessions } from './oidc/sessions.js';
+import { startSweeper } from './oidc/sweep.js';
 import type { Db } from './storage/db.js';
 import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
@@ -86,6 +87,9 @@ export interface IdpOptions {
   longPollMs?: number;
 }
 
+/** How often expired rows of oidc_payloads are deleted (src/oidc/sweep.ts). */
+const PAYLOAD_SWEEP_MS = 10 * 60_000;
+
 /** Builds the whole IdP from settings: storage, keys, clients, oidc-provider and our routes. */
 export async function createIdp(settings: Settings, opts: IdpOptions = {}): Promise<Idp> {
   const logger = opts.logger ?? createLogger(settings.logLevel);
@@ -93,6 +97,12 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // Configuration first: a bad file stops the start before anything is opened.
   const secrets = loadProcessSecrets(settings);
   const pushCa = pushTrustStore(settings.pushCa);
+  // PostgreSQL is there so that several processes can serve; with the in-process Redis stand-in
+  // each would keep its own challenges, rate limits and lockouts, and an attacker would simply
+  // spread guesses over them (README.md, Security: rate limits split across processes).
+  if (settings.databaseUrl && !settings.redisUrl) {
+    throw new ConfigError('environment', 'REDIS_URL', 'required when DATABASE_URL is set: challenges, rate limits and lockouts must be shared by every IdP process (the in-process stand-in serves the embedded, single-process setup only)');
+  }
   if (settings.jwksFile) await loadSigningKeys(null, settings.issuer, settings.jwksFile);
   const clients = [
     ...loadClients(path.join(settings.configDir, 'clients'), settings.issuer, settings.env),
@@ -106,27 +116,39 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   if (!settings.redisUrl) logger.warn('REDIS_URL is not set: using the in-process Redis stand-in (one IdP process only; challenges and short-lived tokens are lost at restart)');
   if (!settings.databaseUrl) logger.info({ dir: path.join(settings.dataDir, 'pg') }, 'DATABASE_URL is not set: using embedded PGlite');
 
-  const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile);
+  const secretBox = createSecretBox(secrets.kek, secrets.kek[0]!.id);
   const accounts = createAccountStore(db);
   const audit = createAuditLog(db, logger);
   const views = createViews();
   const now = opts.now ?? Date.now;
   const devices = createDeviceRegistry(db);
-  const provider = createProvider({
-    issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
-    // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
-    trustProxy: false,
-    accountHasDevices: async (accountId) => (await devices.listByAccount(accountId)).length > 0,
-    sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
+  // A start that fails from here on (a key the KEK cannot open, a client oidc-provider refuses)
+  // closes what it opened, so the process can exit with the message.
+  const { provider, vapid } = await (async () => {
+    const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox);
+    const provider = createProvider({
+      issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
+      // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
+      trustProxy: false,
+      accountHasDevices: async (accountId) => (await devices.listByAccount(accountId)).length > 0,
+      sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
+    });
+    // oidc-provider checks a client only when it is first used; check every one now, with its rules.
+    await validateClients(provider, clients);
+    return { provider, vapid: await loadVapidKeys(db, secretBox) };
+  })().catch(async (err: unknown) => {
+    redis.disconnect();
+    if (!opts.db) await db.close();
+    releaseLock();
+    throw err;
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
+  const sweeper = startSweeper(db, { intervalMs: PAYLOAD_SWEEP_MS, onError: (err) => logger.warn({ err }, 'sweeping expired oidc_payloads failed') });
 
-  // The push step (DESIGN steps 3-9): devices, challenges in Redis, waiters, Web Push.
-  const secretBox = createSecretBox(secrets.kek, secrets.kek[0]!.id);
+  // The push step (docs/architecture.md, sign-in steps 3-9): devices, challenges in Redis, waiters, Web Push.
   const codes = createEnrollmentCodes(db, { now });
   const challenges = createRedisChallengeStore(redis, { now });
   const waiters = createChallengeWaiters(redis, challenges);
-  const vapid = await loadVapidKeys(db);
   // SSRF: endpoints are checked at enrollment, at PUT push-subscription and at every send (transport).
   const pushEndpoints = createPushEndpointGuard({ services: settings.pushServices, ...(opts.pushResolver ? { resolve: opts.pushResolver } : {}) });
   const pushTransport = createPushTransport({ guard: pushEndpoints, ...(pushCa ? { ca: pushCa } : {}) });
@@ -172,7 +194,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   });
 
   const app = new Koa();
-  // The same keys as oidc-provider's cookies, or interactionDetails() cannot read its cookie (STACK.md).
+  // The same keys as oidc-provider's cookies, or interactionDetails() cannot read its signed cookie (oidc-provider's `cookies.keys`).
   app.keys = secrets.cookieKeys;
   // Koa never reads X-Forwarded-*: the client IP is clientIp's, the origin is ISSUER (pinOrigin).
   app.proxy = false;
@@ -210,6 +232,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   return {
     app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, signin, endAccountSessions,
     async close() {
+      await sweeper.stop();
       await waiters.close();
       await notifier.close();
       await pushTransport.close();

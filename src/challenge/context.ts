@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import type { CityResponse, Reader } from 'maxmind';
 
 /*
- * What the phone shows about the requester (DESIGN step 4): a browser summary and a location.
+ * What the phone shows about the requester (docs/architecture.md, sign-in step 4): a browser summary and a location.
  * Both come from attacker-controlled input (User-Agent, source IP), so the summary is picked from a
  * fixed vocabulary and never echoes the header: a crafted User-Agent cannot write text onto the phone.
  */

@@ -30,7 +30,7 @@ export function newChallengeId(random: RandomBytes = randomBytes): string {
   return random(ID_BYTES).toString('base64url');
 }
 
-/** A fresh pending challenge (DESIGN step 4). Pure apart from the injected randomness. */
+/** A fresh pending challenge (docs/architecture.md, sign-in step 4). Pure apart from the injected randomness. */
 export function newChallenge(input: NewChallengeInput): Challenge {
   const random = input.random ?? randomBytes;
   if (!(input.ttlMs > 0)) throw new RangeError('ttlMs must be positive');

@@ -3,7 +3,7 @@ import { resolvedChannel, type RedisChallengeStore } from './redis-store.js';
 import type { Challenge, ChallengeStatus, ChallengeStore, ChallengeWaiters } from './types.js';
 
 /*
- * DESIGN step 9: the login page long-polls; whichever process holds it must wake as soon as any
+ * docs/architecture.md, sign-in step 9: the login page long-polls; whichever process holds it must wake as soon as any
  * process resolves the challenge. One subscriber connection per process fans messages out to the
  * local waiters; a periodic batched re-read catches what pub/sub lost (a reconnect drops messages).
  */

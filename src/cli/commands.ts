@@ -42,10 +42,11 @@ async function accountOf(ctx: CliContext, username: string | undefined) {
   return account;
 }
 
-async function newPassword(ctx: CliContext, opts: Record<string, string | boolean | undefined>): Promise<{ password: string; generated: boolean }> {
+async function newPassword(ctx: CliContext, opts: Record<string, string | boolean | undefined>, context: string[]): Promise<{ password: string; generated: boolean }> {
   const given = opts['password-stdin'] ? (await ctx.readStdin()).replace(/\r?\n$/, '') : (opts.password as string | undefined);
   const password = given ?? randomBytes(12).toString('base64url');
-  const problem = passwordProblem(password);
+  // A generated password (96 random bits) needs no check; a chosen one is checked (NIST SP 800-63B 5.1.1.2).
+  const problem = given === undefined ? null : passwordProblem(password, context);
   if (problem) throw new UsageError(problem);
   return { password, generated: given === undefined };
 }
@@ -64,7 +65,7 @@ export const commands: Record<string, Command> = {
     options: { name: { type: 'string', help: 'display name' }, email: { type: 'string', help: 'e-mail address' }, ...passwordOptions },
     async run(ctx, [username], opts) {
       if (!username || !USERNAME_PATTERN.test(username)) throw new UsageError('the username must be 1-100 letters, digits or . _ @ + -');
-      const { password, generated } = await newPassword(ctx, opts);
+      const { password, generated } = await newPassword(ctx, opts, [username, (opts.name as string | undefined) ?? '', (opts.email as string | undefined) ?? '']);
       const account = await ctx.accounts.create({
         username, displayName: (opts.name as string | undefined) ?? username, email: (opts.email as string | undefined) ?? null,
         passwordHash: await hashPassword(password),
@@ -80,7 +81,7 @@ export const commands: Record<string, Command> = {
     options: passwordOptions,
     async run(ctx, [username], opts) {
       const account = await accountOf(ctx, username);
-      const { password, generated } = await newPassword(ctx, opts);
+      const { password, generated } = await newPassword(ctx, opts, [account.username, account.displayName, account.email ?? '']);
       await ctx.accounts.setPasswordHash(account.id, await hashPassword(password));
       // Whoever signed in with the old password is signed out with it.
       const ended = await ctx.endSessions(account.id);
@@ -201,7 +202,7 @@ export const commands: Record<string, Command> = {
   },
   'secrets rewrap': {
     usage: 'secrets rewrap',
-    help: 'Re-seals every TOTP secret under the active key-encryption key (the first in KEK), so an older key can be retired.',
+    help: 'Re-seals every TOTP secret and stored private key (OIDC signing, VAPID) under the active key-encryption key (the first in KEK), so an older key can be retired.',
     async run(ctx) {
       const { total, rewrapped } = await ctx.rewrapSecrets();
       await ctx.audit.record({ type: 'admin.secrets.rewrap', detail: { by: ADMIN, total, rewrapped } });

@@ -8,6 +8,7 @@ import { createRecoveryCodes } from '../devices/recovery-codes.js';
 import { createDeviceService } from '../devices/service.js';
 import { rewrapTotpSecrets } from '../devices/rewrap.js';
 import { createSecretBox } from '../crypto/secretbox.js';
+import { rewrapKeystore } from '../keys/keystore.js';
 import { loadProcessSecrets } from '../keys/secrets.js';
 import { createLogger } from '../log.js';
 import { pgliteHolder } from '../storage/lock.js';
@@ -91,9 +92,13 @@ export async function runCli(argv: string[]): Promise<number> {
       redis.disconnect();
     }
   };
-  const rewrapSecrets = () => {
+  const rewrapSecrets = async () => {
     const { kek } = loadProcessSecrets(settings);
-    return rewrapTotpSecrets(db, registry, createSecretBox(kek, kek[0]!.id));
+    const box = createSecretBox(kek, kek[0]!.id);
+    // The keystore's private keys (signing, VAPID) are sealed under the same key-encryption key.
+    const keys = await rewrapKeystore(db, box);
+    process.stdout.write(`re-sealed ${keys.rewrapped} of ${keys.total} stored keys (OIDC signing, VAPID) under the active key\n`);
+    return rewrapTotpSecrets(db, registry, box);
   };
   try {
     await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions },

@@ -115,3 +115,42 @@ export function loadClients(dir: string, issuer: string, env: NodeJS.ProcessEnv 
     return client;
   });
 }
+
+/** The part of oidc-provider's Provider that checks client metadata. */
+interface ClientValidator {
+  Client: { validate(metadata: Record<string, unknown>): Promise<void> };
+}
+
+/**
+ * Runs every client through oidc-provider's own checks (`Client.validate`, the ones it would run
+ * at the first sign-in), under this provider's configuration: enabled grant types, response
+ * types, signing algorithms, redirect URI rules. A client it rejects stops the start, naming the
+ * file and the field, instead of failing at sign-in.
+ */
+export async function validateClients(provider: ClientValidator, clients: readonly ClientRegistration[]): Promise<void> {
+  for (const client of clients) {
+    try {
+      await provider.Client.validate(client.metadata);
+    } catch (err) {
+      const e = err as { error?: string; error_description?: string; message: string };
+      if (e.error !== 'invalid_client_metadata' && e.error !== 'invalid_redirect_uri') throw err;
+      const description = e.error_description ?? e.message;
+      throw new ConfigError(client.file, fieldNamed(description, client.metadata), `refused by oidc-provider: ${description}`);
+    }
+  }
+}
+
+/**
+ * oidc-provider's descriptions name the property first ("grant_types can only contain ...",
+ * "id_token_signed_response_alg must be one of ..."): the field is the one named earliest.
+ */
+function fieldNamed(description: string, metadata: Record<string, unknown>): string {
+  // "jwks or jwks_uri is mandatory": a client file can only give jwks_uri.
+  description = description.replace(/\bjwks or jwks_uri\b/, 'jwks_uri');
+  let best: { name: string; at: number } | null = null;
+  for (const name of new Set([...Object.keys(metadata), 'jwks_uri'])) {
+    const at = description.search(new RegExp(`(?<![a-z_])${name}(?![a-z_])`));
+    if (at >= 0 && (!best || at < best.at || (at === best.at && name.length > best.name.length))) best = { name, at };
+  }
+  return best?.name === 'client_secret' ? 'client_secret_env' : best?.name ?? '(client)';
+}

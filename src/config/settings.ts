@@ -1,81 +1,13 @@
 import path from 'node:path';
-import { z } from 'zod';
 import { parseTrustProxy, type TrustProxy } from '../http/client-ip.js';
 import { parsePushServices, type PushServiceRule } from '../push/endpoint-policy.js';
 
 /**
- * Every setting of the IdP, its environment variable and its default, in one place.
- * README.md's Configuration table mirrors this file.
+ * The IdP's settings: one environment variable each, declared once in SETTINGS below with its
+ * default, what it accepts and what it means. loadSettings reads them from there, and README.md's
+ * Configuration table is generated from there (`npm run config-table`; test/config/config-table.test.ts
+ * fails when the two differ).
  */
-export interface Settings {
-  /** PORT: where to listen. Default 3000. */
-  port: number;
-  /** HOST: the address to bind. Default 0.0.0.0 (all interfaces). */
-  host: string;
-  /** ISSUER: the public URL of the IdP; discovery, tokens and links use it. Default http://localhost:PORT. */
-  issuer: string;
-  /** DATABASE_URL: PostgreSQL connection string. Default none: embedded PGlite in DATA_DIR/pg. */
-  databaseUrl: string | null;
-  /** REDIS_URL: Redis connection string. Default none: the in-process stand-in (one process only). */
-  redisUrl: string | null;
-  /** REDIS_PREFIX: prefix of every Redis key and channel of this IdP. Default idp: */
-  redisPrefix: string;
-  /** DATA_DIR: generated secrets and the embedded database. Default ./data. */
-  dataDir: string;
-  /** CONFIG_DIR: where clients/*.json live. Default ./config. */
-  configDir: string;
-  /** COOKIE_KEYS: comma-separated secrets for signing cookies, newest first. Default generated into DATA_DIR. */
-  cookieKeys: string[] | null;
-  /** JWKS_FILE: a JSON Web Key Set of private signing keys to use instead of generated ones (must hold an RS256 key). Default none. */
-  jwksFile: string | null;
-  /** KEK: key-encryption key(s) for secrets at rest, `id:base64(32 bytes)` comma-separated, active first. Default generated into DATA_DIR. */
-  kek: { id: string; key: Buffer }[] | null;
-  /**
-   * TRUST_PROXY: whose X-Forwarded-For to believe for the client's IP. `false` (default): nobody's,
-   * the socket peer is the client; a number N (`true` = 1): N reverse proxies in front, the client is
-   * the address the nearest one saw; or comma-separated proxy addresses/CIDRs. X-Forwarded-Proto and
-   * -Host are never read: every URL comes from ISSUER.
-   */
-  trustProxy: TrustProxy;
-  /**
-   * PUSH_SERVICES: push services allowed beyond the browser vendors' (FCM, Mozilla, Apple, Windows),
-   * comma-separated `host[:port]`, `*.` for any name one label deeper. The operator's decision: an
-   * entry may be a private name or address (a push proxy), whose addresses are not judged. Default none.
-   */
-  pushServices: PushServiceRule[];
-  /** PUSH_CA: a PEM file of CA certificates trusted for push services, besides Node's bundled ones. Default none. */
-  pushCa: string | null;
-  /** VAPID_SUBJECT: contact for push services (mailto: or https:). Default mailto:admin@localhost. */
-  vapidSubject: string;
-  /** PUSH_CHALLENGE_TTL: seconds a push challenge lives. Default 120. */
-  pushChallengeTtl: number;
-  /**
-   * Push-fatigue defence. PUSH_LIMIT (default 5) unapproved pushes per PUSH_LIMIT_WINDOW seconds
-   * (default 300) stop pushes; PUSH_FORCE_MATCH_AFTER (default 2) unapproved ones force number
-   * matching; a report mutes pushes for PUSH_MUTE_AFTER_REPORT seconds (default 1200).
-   */
-  pushFatigue: { windowMs: number; limit: number; forceMatchAfter: number; muteMs: number };
-  /** GEOIP_DB: path of a MaxMind GeoLite2/GeoIP2 City .mmdb file for request locations. Default none. */
-  geoipDb: string | null;
-  /** DEVICE_UNLOCK: what the authenticator app asks before answering: none, pin or webauthn. Default none. */
-  deviceUnlock: 'none' | 'pin' | 'webauthn';
-  /** POLL_INTERVAL: seconds between an app's checks for requests in poll mode. Default 5. */
-  pollIntervalSeconds: number;
-  /**
-   * Sign-in sessions (the IdP's SSO session and the self-service page's), NIST SP 800-63B 7.2 at
-   * AAL2: SESSION_MAX_AGE seconds after the sign-in (default 43200, 12 h) and SESSION_IDLE_TIMEOUT
-   * seconds without use (default 1800, 30 min) each end a session.
-   */
-  session: { maxAgeSeconds: number; idleSeconds: number };
-  /** MAX_DEVICES_PER_ACCOUNT: active authenticators one account may have; more are refused at enrollment. Default 5. */
-  maxDevicesPerAccount: number;
-  /** DEMO: seed the demo user and the demo relying app at /demo. Default true when DATABASE_URL is unset. */
-  demo: boolean;
-  /** LOG_LEVEL: pino level. Default info. */
-  logLevel: string;
-  /** The environment these settings came from; client files name their secrets' variables in it. */
-  env: NodeJS.ProcessEnv;
-}
 
 export class ConfigError extends Error {
   readonly code = 'config_invalid';
@@ -84,88 +16,266 @@ export class ConfigError extends Error {
   }
 }
 
-const bool = (v: string | undefined, dflt: boolean): boolean =>
-  v === undefined || v === '' ? dflt : /^(1|true|yes|on)$/i.test(v);
+/** What a reader knows besides the variable's own text. */
+export interface ReadContext {
+  env: NodeJS.ProcessEnv;
+  /** Relative paths are resolved against it. */
+  cwd: string;
+}
 
+/** One setting. `default`, `accepts` and `meaning` are Markdown, shown as they are in README.md. */
+export interface SettingSpec<T> {
+  /** The environment variable. */
+  readonly env: string;
+  /** The value when the variable is unset. */
+  readonly default: string;
+  /** The values or range it accepts. */
+  readonly accepts: string;
+  /** What it does, in a line. */
+  readonly meaning: string;
+  /** Reads the variable's text (undefined when unset); throws InvalidSetting saying what is wrong. */
+  readonly read: (raw: string | undefined, ctx: ReadContext) => T;
+}
+
+/** A bad value; loadSettings turns it into a ConfigError naming the variable. */
+class InvalidSetting extends Error {}
+
+const code = (v: string | number) => `\`${v}\``;
+const NONE = '*(none)*';
+
+type Kind<T> = Pick<SettingSpec<T>, 'default' | 'accepts' | 'read'>;
+
+/** A whole number in [min, max]. An empty value reads as 0 (Number('')), as it always has. */
+function integer(dflt: number, min: number, max: number, message = `must be a whole number ${min}..${max}`): Kind<number> {
+  return {
+    default: code(dflt),
+    accepts: `${min}-${max}`,
+    read: (raw) => {
+      const v = Number(raw ?? dflt);
+      if (!Number.isInteger(v) || v < min || v > max) throw new InvalidSetting(message);
+      return v;
+    },
+  };
+}
+
+/** Any text; set but empty stays empty. */
+function text(dflt: string, accepts: string): Kind<string> {
+  return { default: code(dflt), accepts, read: (raw) => raw ?? dflt };
+}
+
+/** Text or nothing; empty counts as unset. */
+function optional(accepts: string, whenUnset = NONE): Kind<string | null> {
+  return { default: whenUnset, accepts, read: (raw) => raw || null };
+}
+
+/** A file's path, resolved against the working directory, or nothing; empty counts as unset. */
+function optionalFile(accepts: string): Kind<string | null> {
+  return { default: NONE, accepts, read: (raw, { cwd }) => (raw ? path.resolve(cwd, raw) : null) };
+}
+
+/** A folder, resolved against the working directory. */
+function folder(dflt: string): Kind<string> {
+  return { default: code(`./${dflt}`), accepts: 'a folder (relative to the working directory)', read: (raw, { cwd }) => path.resolve(cwd, raw ?? dflt) };
+}
+
+function oneOf<const V extends string>(values: readonly V[], dflt: V): Kind<V> {
+  const list = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+  return {
+    default: code(dflt),
+    accepts: `${values.slice(0, -1).map(code).join(', ')} or ${code(values.at(-1)!)}`,
+    read: (raw) => {
+      const v = raw ?? dflt;
+      if (!(values as readonly string[]).includes(v)) throw new InvalidSetting(`must be ${list}`);
+      return v as V;
+    },
+  };
+}
+
+/** KEK: `id:base64(32 bytes)`, comma-separated, the active key first. */
 function parseKek(raw: string): { id: string; key: Buffer }[] {
   return raw.split(',').map((part) => {
     const [id, b64] = part.trim().split(':');
     const key = Buffer.from(b64 ?? '', 'base64');
     if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
-      throw new ConfigError('environment', 'KEK', 'expected id:base64 with a 32-byte key, e.g. k1:' + 'A'.repeat(43) + '=');
+      throw new InvalidSetting('expected id:base64 with a 32-byte key, e.g. k1:' + 'A'.repeat(43) + '=');
     }
     return { id, key };
   });
 }
 
-const urlField = (name: string) =>
-  z.string().refine((v) => { try { new URL(v); return true; } catch { return false; } }, `${name} must be a URL`);
+const isUrl = (v: string) => { try { new URL(v); return true; } catch { return false; } };
+
+/**
+ * Every setting, in the order README.md lists them. The key is the field loadSettings reads it into
+ * (the push-fatigue and session ones are then grouped, see Settings).
+ */
+export const SETTINGS = {
+  port: { env: 'PORT', meaning: 'Port to listen on.', ...integer(3000, 0, 65535, 'must be a port number') },
+  host: { env: 'HOST', meaning: 'Address to bind.', ...text('0.0.0.0', 'an IP address or host name') },
+  issuer: {
+    env: 'ISSUER',
+    default: '`http://localhost:$PORT`',
+    accepts: 'an absolute URL (a trailing `/` is dropped)',
+    meaning: 'The public URL of the IdP. Discovery, tokens and links use it; every request\'s `Host` and scheme are pinned to it; with `https:` cookies are `Secure` and HSTS is sent.',
+    read: (raw: string | undefined, ctx: ReadContext): string => {
+      const issuer = (raw ?? `http://localhost:${SETTINGS.port.read(ctx.env.PORT, ctx)}`).replace(/\/$/, '');
+      if (!isUrl(issuer)) throw new InvalidSetting('must be an absolute URL');
+      return issuer;
+    },
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    meaning: 'PostgreSQL for durable data. Unset: embedded PGlite in `$DATA_DIR/pg`, which one process holds (the admin CLI refuses to run beside the server). Set: `REDIS_URL` must be set too.',
+    ...optional('a PostgreSQL connection string'),
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    meaning: 'Redis for challenges, rate limits, pub/sub and short-lived tokens. Unset: an in-process stand-in (one process only; lost at restart; the log says so), and the start is refused when `DATABASE_URL` is set.',
+    ...optional('a Redis connection string (`redis://`, `rediss://`)'),
+  },
+  redisPrefix: { env: 'REDIS_PREFIX', meaning: 'Prefix of this IdP\'s Redis keys and channels (several IdPs can share one Redis).', ...text('idp:', 'any text') },
+  dataDir: { env: 'DATA_DIR', meaning: 'Generated secrets (`secrets.json`, mode 0600), the embedded database (`pg/`, without `DATABASE_URL`), the demo user\'s password.', ...folder('data') },
+  configDir: { env: 'CONFIG_DIR', meaning: 'Where relying apps\' `clients/*.json` (and with `DEMO` the demo app\'s `demo/*.json`) are read from.', ...folder('config') },
+  cookieKeys: {
+    env: 'COOKIE_KEYS',
+    default: 'generated into `$DATA_DIR/secrets.json`',
+    accepts: 'comma-separated secrets',
+    meaning: 'Secrets that sign cookies, newest first. Set it (and `KEK`) when several instances serve.',
+    read: (raw: string | undefined): string[] | null => (raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : null),
+  },
+  kek: {
+    env: 'KEK',
+    default: 'generated into `$DATA_DIR/secrets.json`',
+    accepts: '`id:base64(32 bytes)`, comma-separated',
+    meaning: 'Key-encryption keys for secrets at rest (TOTP secrets, the stored signing and VAPID keys). The first seals, every one opens; `npm run admin -- secrets rewrap` re-seals under the first.',
+    read: (raw: string | undefined): { id: string; key: Buffer }[] | null => (raw ? parseKek(raw) : null),
+  },
+  jwksFile: {
+    env: 'JWKS_FILE',
+    meaning: 'A JSON Web Key Set of private signing keys to use instead of the generated ones; it must include an RSA key (RS256).',
+    ...optionalFile('a JSON file'),
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    default: code('false'),
+    accepts: '`false`, `true` (= 1), a number of proxies (at most 32), or comma-separated proxy addresses and CIDR ranges',
+    meaning: 'Whose `X-Forwarded-For` to believe for the client\'s IP: with N proxies, the address the nearest one saw; with addresses, the first from the right that is not a listed proxy. `X-Forwarded-Host` and `-Proto` are never read (URLs come from `ISSUER`).',
+    read: (raw: string | undefined): TrustProxy => {
+      try {
+        return parseTrustProxy(raw);
+      } catch (err) {
+        throw new InvalidSetting((err as Error).message);
+      }
+    },
+  },
+  pushServices: {
+    env: 'PUSH_SERVICES',
+    default: NONE,
+    accepts: 'comma-separated `host[:port]` (port 443 by default); `*.name` for any name one label deeper',
+    meaning: 'Push services allowed besides the browser vendors\' (FCM, Mozilla, Apple, Windows). The operator\'s choice: an entry may be a private name or address (a push proxy), and its addresses are not checked.',
+    read: (raw: string | undefined): PushServiceRule[] => {
+      try {
+        return parsePushServices(raw ?? '');
+      } catch (err) {
+        throw new InvalidSetting(`${(err as Error).message}; expected comma-separated host[:port] entries, e.g. push.example.com,*.push.example.net:8443`);
+      }
+    },
+  },
+  pushCa: {
+    env: 'PUSH_CA',
+    meaning: 'CA certificates trusted for push services besides Node\'s bundled ones (a push proxy behind a private CA). A file that cannot be read or holds no certificate stops the start.',
+    ...optionalFile('a PEM file'),
+  },
+  vapidSubject: {
+    env: 'VAPID_SUBJECT',
+    default: code('mailto:admin@localhost'),
+    accepts: 'a `mailto:` or `https:` URI',
+    meaning: 'Contact given to push services in the VAPID token (RFC 8292).',
+    read: (raw: string | undefined): string => {
+      const v = raw ?? 'mailto:admin@localhost';
+      if (!/^(mailto:|https:)/.test(v)) throw new InvalidSetting('must start with mailto: or https:');
+      return v;
+    },
+  },
+  pushChallengeTtl: { env: 'PUSH_CHALLENGE_TTL', meaning: 'Seconds a push request lives.', ...integer(120, 15, 600, 'must be 15..600 seconds') },
+  pushLimit: {
+    env: 'PUSH_LIMIT',
+    meaning: 'Unapproved pushes to an account within `PUSH_LIMIT_WINDOW` after which no push is sent (the passcode still works).',
+    ...integer(5, 1, 100),
+  },
+  pushLimitWindow: { env: 'PUSH_LIMIT_WINDOW', meaning: 'Seconds over which unapproved pushes are counted.', ...integer(300, 30, 86_400) },
+  pushForceMatchAfter: {
+    env: 'PUSH_FORCE_MATCH_AFTER',
+    meaning: 'Unapproved pushes within `PUSH_LIMIT_WINDOW` after which number matching is forced on, whatever the app\'s setting.',
+    ...integer(2, 0, 100),
+  },
+  pushMuteAfterReport: { env: 'PUSH_MUTE_AFTER_REPORT', meaning: 'Seconds a "deny and report" mutes pushes to the account (0: no mute).', ...integer(1200, 0, 7 * 86_400) },
+  geoipDb: {
+    env: 'GEOIP_DB',
+    meaning: 'A MaxMind GeoLite2/GeoIP2 City database; the phone then shows "City, Country" for requests from public addresses. A file that cannot be opened stops the start.',
+    ...optional('an `.mmdb` file'),
+  },
+  deviceUnlock: {
+    env: 'DEVICE_UNLOCK',
+    meaning: 'What the authenticator asks before answering, set on each device as it enrolls; with `webauthn` every approval must carry a user-verifying WebAuthn assertion.',
+    ...oneOf(['none', 'pin', 'webauthn'] as const, 'none'),
+  },
+  pollIntervalSeconds: {
+    env: 'POLL_INTERVAL',
+    meaning: 'Seconds between an authenticator\'s checks for requests in poll mode (where Web Push is unavailable).',
+    ...integer(5, 2, 300, 'must be 2..300 seconds'),
+  },
+  sessionMaxAge: {
+    env: 'SESSION_MAX_AGE',
+    meaning: 'Seconds after its sign-in at which a session (the SSO session and `/account`\'s) ends, however active (NIST SP 800-63B 7.2).',
+    ...integer(43_200, 1, 30 * 86_400),
+  },
+  sessionIdleTimeout: { env: 'SESSION_IDLE_TIMEOUT', meaning: 'Seconds without use after which a session ends.', ...integer(1800, 1, 30 * 86_400) },
+  maxDevicesPerAccount: {
+    env: 'MAX_DEVICES_PER_ACCOUNT',
+    meaning: 'Active authenticators one account may have; another enrollment is refused (`409 device_limit_reached`).',
+    ...integer(5, 1, 100),
+  },
+  demo: {
+    env: 'DEMO',
+    default: '`true` without `DATABASE_URL`, else `false`',
+    accepts: '`1`, `true`, `yes` or `on` (anything else: off)',
+    meaning: 'Seed the demo user and the demo app at `/demo`.',
+    read: (raw: string | undefined, ctx: ReadContext): boolean =>
+      raw === undefined || raw === '' ? SETTINGS.databaseUrl.read(ctx.env.DATABASE_URL, ctx) === null : /^(1|true|yes|on)$/i.test(raw),
+  },
+  logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },
+} satisfies Record<string, SettingSpec<unknown>>;
+
+type Values = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['read']> };
+
+/** The settings as the IdP uses them; each field's variable and meaning are in SETTINGS. */
+export interface Settings extends Omit<Values, 'pushLimit' | 'pushLimitWindow' | 'pushForceMatchAfter' | 'pushMuteAfterReport' | 'sessionMaxAge' | 'sessionIdleTimeout'> {
+  /** Push-fatigue defence: PUSH_LIMIT, PUSH_LIMIT_WINDOW, PUSH_FORCE_MATCH_AFTER, PUSH_MUTE_AFTER_REPORT. */
+  pushFatigue: { windowMs: number; limit: number; forceMatchAfter: number; muteMs: number };
+  /** Sign-in sessions: SESSION_MAX_AGE, SESSION_IDLE_TIMEOUT. */
+  session: { maxAgeSeconds: number; idleSeconds: number };
+  /** The environment these settings came from; client files name their secrets' variables in it. */
+  env: NodeJS.ProcessEnv;
+}
 
 /** Reads the settings from an environment (process.env by default). Throws ConfigError naming the variable. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
-  const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('environment', 'PORT', 'must be a port number');
-  const issuer = (env.ISSUER ?? `http://localhost:${port}`).replace(/\/$/, '');
-  const parsedIssuer = urlField('ISSUER').safeParse(issuer);
-  if (!parsedIssuer.success) throw new ConfigError('environment', 'ISSUER', 'must be an absolute URL');
-  const ttl = Number(env.PUSH_CHALLENGE_TTL ?? 120);
-  if (!Number.isInteger(ttl) || ttl < 15 || ttl > 600) throw new ConfigError('environment', 'PUSH_CHALLENGE_TTL', 'must be 15..600 seconds');
-  const vapidSubject = env.VAPID_SUBJECT ?? 'mailto:admin@localhost';
-  if (!/^(mailto:|https:)/.test(vapidSubject)) throw new ConfigError('environment', 'VAPID_SUBJECT', 'must start with mailto: or https:');
-  const databaseUrl = env.DATABASE_URL || null;
-  const int = (name: string, dflt: number, min: number, max: number) => {
-    const v = Number(env[name] ?? dflt);
-    if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError('environment', name, `must be a whole number ${min}..${max}`);
-    return v;
-  };
-  const pushFatigue = {
-    limit: int('PUSH_LIMIT', 5, 1, 100),
-    windowMs: int('PUSH_LIMIT_WINDOW', 300, 30, 86_400) * 1000,
-    forceMatchAfter: int('PUSH_FORCE_MATCH_AFTER', 2, 0, 100),
-    muteMs: int('PUSH_MUTE_AFTER_REPORT', 1200, 0, 7 * 86_400) * 1000,
-  };
-  const deviceUnlock = env.DEVICE_UNLOCK ?? 'none';
-  if (deviceUnlock !== 'none' && deviceUnlock !== 'pin' && deviceUnlock !== 'webauthn') throw new ConfigError('environment', 'DEVICE_UNLOCK', 'must be none, pin or webauthn');
-  let trustProxy: TrustProxy;
-  try {
-    trustProxy = parseTrustProxy(env.TRUST_PROXY);
-  } catch (err) {
-    throw new ConfigError('environment', 'TRUST_PROXY', (err as Error).message);
+  const ctx: ReadContext = { env, cwd };
+  const values: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as [string, SettingSpec<unknown>][]) {
+    try {
+      values[key] = spec.read(env[spec.env], ctx);
+    } catch (err) {
+      if (err instanceof InvalidSetting) throw new ConfigError('environment', spec.env, err.message);
+      throw err;
+    }
   }
-  let pushServices: PushServiceRule[];
-  try {
-    pushServices = parsePushServices(env.PUSH_SERVICES ?? '');
-  } catch (err) {
-    throw new ConfigError('environment', 'PUSH_SERVICES', `${(err as Error).message}; expected comma-separated host[:port] entries, e.g. push.example.com,*.push.example.net:8443`);
-  }
-  const session = { maxAgeSeconds: int('SESSION_MAX_AGE', 43_200, 1, 30 * 86_400), idleSeconds: int('SESSION_IDLE_TIMEOUT', 1800, 1, 30 * 86_400) };
-  const pollIntervalSeconds = Number(env.POLL_INTERVAL ?? 5);
-  if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 2 || pollIntervalSeconds > 300) throw new ConfigError('environment', 'POLL_INTERVAL', 'must be 2..300 seconds');
+  const { pushLimit, pushLimitWindow, pushForceMatchAfter, pushMuteAfterReport, sessionMaxAge, sessionIdleTimeout, ...rest } = values as Values;
   return {
-    port,
-    host: env.HOST ?? '0.0.0.0',
-    issuer,
-    databaseUrl,
-    redisUrl: env.REDIS_URL || null,
-    redisPrefix: env.REDIS_PREFIX ?? 'idp:',
-    dataDir: path.resolve(cwd, env.DATA_DIR ?? 'data'),
-    configDir: path.resolve(cwd, env.CONFIG_DIR ?? 'config'),
-    cookieKeys: env.COOKIE_KEYS ? env.COOKIE_KEYS.split(',').map((s) => s.trim()).filter(Boolean) : null,
-    kek: env.KEK ? parseKek(env.KEK) : null,
-    jwksFile: env.JWKS_FILE ? path.resolve(cwd, env.JWKS_FILE) : null,
-    trustProxy,
-    pushServices,
-    pushCa: env.PUSH_CA ? path.resolve(cwd, env.PUSH_CA) : null,
-    vapidSubject,
-    pushChallengeTtl: ttl,
-    pushFatigue,
-    geoipDb: env.GEOIP_DB || null,
-    deviceUnlock,
-    pollIntervalSeconds,
-    session,
-    maxDevicesPerAccount: int('MAX_DEVICES_PER_ACCOUNT', 5, 1, 100),
-    demo: bool(env.DEMO, databaseUrl === null),
-    logLevel: env.LOG_LEVEL ?? 'info',
+    ...rest,
+    pushFatigue: { limit: pushLimit, windowMs: pushLimitWindow * 1000, forceMatchAfter: pushForceMatchAfter, muteMs: pushMuteAfterReport * 1000 },
+    session: { maxAgeSeconds: sessionMaxAge, idleSeconds: sessionIdleTimeout },
     env,
   };
 }

@@ -4,8 +4,8 @@ import { redisScripts } from './redis-script.js';
 
 /*
  * Reserve before send: one script decides and records a push, so the k-th of N parallel pushes
- * sees the k-1 before it (audit: 12 parallel sign-ins sent 12 pushes past a limit of 5, 11 of them
- * without the forced number matching, and one sign-in sent 5 in the same instant).
+ * sees the k-1 before it (before it, 12 parallel sign-ins sent 12 pushes past a limit of 5, 11 of them without the
+ * forced number matching, and one sign-in sent 5 in the same instant: test/security/push-bombing.race.test.ts).
  * It mirrors canSendPush (signin/limits.ts) on the sign-in's counters, then
  * pushFatigueDecision (push-fatigue.ts) on the account's history; those pure functions are the
  * specification, and a table test runs both over the same rows (test/defences/push-gate.test.ts).

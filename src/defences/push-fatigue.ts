@@ -1,5 +1,5 @@
 /**
- * Push-fatigue defence, decided purely from the account's recent history (PROTOCOLS.md): pushes
+ * Push-fatigue defence, decided purely from the account's recent history (README.md, Security: push bombing): pushes
  * that were not approved (denied, wrong number, expired, ignored) count; after a few the number
  * challenge is forced on, past the limit no more pushes go out (the passcode still works, as
  * PingID's "limit push" does), and a report mutes pushes for a while (Duo mutes for 20 minutes).

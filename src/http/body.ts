@@ -25,19 +25,3 @@ export function formBody(): Middleware {
     await next();
   };
 }
-
-/** Parses a JSON body of at most `limit`; non-JSON or malformed JSON is a 4xx in the OAuth error format. */
-export function jsonBody(limit = '16kb'): Middleware {
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: limit, encoding: 'utf-8' });
-  return async (ctx, next) => {
-    if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'Send the body as application/json.');
-    try {
-      await parse(ctx, async () => {});
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status === 413) throw new HttpError(413, 'invalid_request', 'The body is too large.');
-      throw new HttpError(400, 'invalid_request', 'The body is not valid JSON.');
-    }
-    await next();
-  };
-}

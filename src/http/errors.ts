@@ -9,7 +9,3 @@ export class HttpError extends Error {
     super(message);
   }
 }
-
-export const badRequest = (message: string, code = 'invalid_request') => new HttpError(400, code, message);
-export const forbidden = (message: string, code = 'forbidden') => new HttpError(403, code, message);
-export const notFound = (message = 'Not found.', code = 'not_found') => new HttpError(404, code, message);

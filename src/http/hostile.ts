@@ -3,7 +3,7 @@ import { HttpError } from './errors.js';
 
 /**
  * Hostile-input filter at the edge, before oidc-provider and our routers see a request. What it
- * refuses has no legitimate sender, and each of these answered 500 further in (audit item 9):
+ * refuses has no legitimate sender, and each of these answered 500 further in (test/security/hostile-requests.test.ts):
  *
  * - Methods outside what the app serves (TRACE, PROPFIND, MKCOL, LOCK...): koa-router answers
  *   them with a 501 that our error handler logged and turned into a 500. RFC 9110 15.5.6: 405 with

@@ -2,6 +2,7 @@ import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/settings.js';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { SecretBox } from '../crypto/secretbox.js';
 import type { Db } from '../storage/db.js';
 import { getOrCreateKey } from './keystore.js';
 
@@ -12,7 +13,7 @@ import { getOrCreateKey } from './keystore.js';
 async function loadX509() {
   await import('reflect-metadata'); // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
   const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
   return x509;
 }
 
@@ -53,12 +54,13 @@ async function ecKey(): Promise<JWK> {
 
 /**
  * The OIDC signing keys: supplied in a JWKS file (JWKS_FILE), or generated at first start (RS256
- * first, so it is the default, and ES256) and stored in the database for every instance.
+ * first, so it is the default, and ES256) and stored in the database for every instance, sealed
+ * under the key-encryption key (src/keys/keystore.ts).
  */
-export async function loadSigningKeys(db: Db | null, issuer: string, jwksFile: string | null = null): Promise<SigningJwks> {
+export async function loadSigningKeys(db: Db | null, issuer: string, jwksFile: string | null = null, box: SecretBox | null = null): Promise<SigningJwks> {
   if (jwksFile) return readJwksFile(jwksFile);
-  if (!db) throw new Error('generated signing keys live in the database');
-  return getOrCreateKey(db, 'oidc-signing-jwks', async () => ({ keys: [await rsaKey(new URL(issuer).host), await ecKey()] }));
+  if (!db || !box) throw new Error('generated signing keys live in the database, sealed under the key-encryption key');
+  return getOrCreateKey(db, 'oidc-signing-jwks', box, async () => ({ keys: [await rsaKey(new URL(issuer).host), await ecKey()] }));
 }
 
 function readJwksFile(file: string): SigningJwks {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
@@ -6,10 +7,54 @@ import type { Redis } from '../storage/redis.js';
  * Where oidc-provider keeps each model. What must outlive a restart of the IdP (the browser's
  * session, the user's grant, refresh tokens) goes to PostgreSQL/PGlite; short-lived artefacts
  * (interactions, codes, access tokens, replay markers) go to Redis, with their TTL.
+ *
+ * A copy of either store must hold no usable token. oidc-provider's opaque tokens (refresh and
+ * access tokens, codes) ARE their artefact id, and the id is repeated as `jti` in the payload. So
+ * every artefact is stored under SHA-256 of its id and without `jti` (restored on `find`, when the
+ * caller shows the id); a bearer value is then only ever compared, never kept, as Lucia stores
+ * sessions and as RFC 6819 5.1.4.1.3 ("No Cleartext Storage of Credentials") asks of tokens.
+ * `payload->>'accountId'` and `grant_id` stay in clear so an account's artefacts can be found.
  */
 export const DURABLE_MODELS = new Set(['Session', 'Grant', 'RefreshToken', 'ClientCredentials']);
 
+/**
+ * A Session without an account (oidc-provider saves one for an anonymous `GET /session/end`, to
+ * keep its logout form's state) lives only this long, in Redis: anonymous requests must not grow
+ * the database (README.md, Security: filling the database). Ten minutes is ample to press "Sign out".
+ */
+export const ANONYMOUS_SESSION_TTL = 600;
+
+const CONSUME_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], 'consumed', ARGV[1]) end return 0";
+
 const epoch = () => Math.floor(Date.now() / 1000);
+
+/**
+ * The storage key of a token id (or user code): SHA-256, hex. Token ids carry 256 random bits
+ * (oidc-provider's bitsOfOpaqueRandomness), so a fast hash suffices: there is nothing to guess.
+ * Migration 3 computes the same in SQL.
+ */
+export function storageKey(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/** The payload as stored: no bearer value in it (the id, a device flow's user code). */
+function storable(model: string, payload: AdapterPayload): AdapterPayload {
+  const { jti: _jti, userCode: _userCode, ...rest } = payload;
+  if (model === 'Interaction' && rest.session && typeof rest.session === 'object') {
+    // oidc-provider copies the session's id (the session cookie's value) here; nothing reads it back.
+    const { cookie: _cookie, ...session } = rest.session as Record<string, unknown>;
+    rest.session = session as AdapterPayload['session'];
+  }
+  return rest;
+}
+
+/**
+ * Looked up by uid or user code, the caller does not show the id, so the payload comes back
+ * without `jti`: oidc-provider only reads such a Session (is it there, whose is it). The device
+ * flow (the one user of findByUserCode, and of a DeviceCode's userCode) is not enabled here;
+ * enabling it would need the id kept sealed rather than hashed.
+ */
+const restore = (payload: AdapterPayload, id?: string): AdapterPayload => (id === undefined ? payload : { ...payload, jti: id });
 
 /** PostgreSQL/PGlite adapter over the `oidc_payloads` table. */
 export class SqlAdapter implements Adapter {
@@ -22,7 +67,8 @@ export class SqlAdapter implements Adapter {
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
          uid = EXCLUDED.uid, user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at`,
-      [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresAt]);
+      [this.model, storageKey(id), JSON.stringify(storable(this.model, payload)), payload.grantId ?? null, payload.uid ?? null,
+        payload.userCode ? storageKey(payload.userCode) : null, expiresAt]);
   }
 
   private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
@@ -34,16 +80,22 @@ export class SqlAdapter implements Adapter {
     return row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
   }
 
-  find(id: string) { return this.findWhere('id', id); }
+  async find(id: string) {
+    const payload = await this.findWhere('id', storageKey(id));
+    return payload && restore(payload, id);
+  }
   findByUid(uid: string) { return this.findWhere('uid', uid); }
-  findByUserCode(userCode: string) { return this.findWhere('user_code', userCode); }
+  async findByUserCode(userCode: string) {
+    const payload = await this.findWhere('user_code', storageKey(userCode));
+    return payload && { ...payload, userCode };
+  }
 
   async consume(id: string): Promise<void> {
-    await this.db.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2', [this.model, id]);
+    await this.db.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2', [this.model, storageKey(id)]);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.db.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
+    await this.db.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, storageKey(id)]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -55,12 +107,16 @@ export class SqlAdapter implements Adapter {
 export class RedisAdapter implements Adapter {
   constructor(private readonly redis: Redis, private readonly model: string) {}
 
-  private key(id: string) { return `oidc:${this.model}:${id}`; }
+  private keyOf(hashed: string) { return `oidc:${this.model}:${hashed}`; }
+  private key(id: string) { return this.keyOf(storageKey(id)); }
   private grantKey(grantId: string) { return `oidc:${this.model}:grant:${grantId}`; }
+  private uidKey(uid: string) { return `oidc:${this.model}:uid:${uid}`; }
+  private userCodeKey(userCode: string) { return `oidc:${this.model}:userCode:${storageKey(userCode)}`; }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-    const key = this.key(id);
-    const multi = this.redis.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
+    const hashed = storageKey(id);
+    const key = this.keyOf(hashed);
+    const multi = this.redis.multi().del(key).hset(key, 'payload', JSON.stringify(storable(this.model, payload)));
     if (expiresIn) multi.expire(key, expiresIn);
     if (payload.grantId) {
       const grantKey = this.grantKey(payload.grantId);
@@ -68,31 +124,37 @@ export class RedisAdapter implements Adapter {
       // The index must outlive every artefact listed in it; Redis models here live a day at most.
       multi.expire(grantKey, Math.max(expiresIn || 0, 24 * 3600));
     }
-    for (const [index, value] of [['uid', payload.uid], ['userCode', payload.userCode]] as const) {
-      if (!value) continue;
-      const indexKey = `oidc:${this.model}:${index}:${value}`;
-      if (expiresIn) multi.set(indexKey, id, 'EX', expiresIn); else multi.set(indexKey, id);
+    // The index keys point at the hashed id: a dump of Redis names no token either.
+    for (const indexKey of [payload.uid && this.uidKey(payload.uid), payload.userCode && this.userCodeKey(payload.userCode)]) {
+      if (!indexKey) continue;
+      if (expiresIn) multi.set(indexKey, hashed, 'EX', expiresIn); else multi.set(indexKey, hashed);
     }
     await multi.exec();
   }
 
-  async find(id: string): Promise<AdapterPayload | undefined> {
-    const data = await this.redis.hgetall(this.key(id));
+  private async read(key: string, id?: string): Promise<AdapterPayload | undefined> {
+    const data = await this.redis.hgetall(key);
     if (!data.payload) return undefined;
-    const payload = JSON.parse(data.payload) as AdapterPayload;
+    const payload = restore(JSON.parse(data.payload) as AdapterPayload, id);
     return data.consumed ? { ...payload, consumed: Number(data.consumed) } : payload;
   }
 
-  private async findByIndex(index: string, value: string) {
-    const id = await this.redis.get(`oidc:${this.model}:${index}:${value}`);
-    return id ? this.find(id) : undefined;
+  find(id: string) { return this.read(this.key(id), id); }
+
+  private async findByIndex(indexKey: string) {
+    const hashed = await this.redis.get(indexKey);
+    return hashed ? this.read(this.keyOf(hashed)) : undefined;
   }
 
-  findByUid(uid: string) { return this.findByIndex('uid', uid); }
-  findByUserCode(userCode: string) { return this.findByIndex('userCode', userCode); }
+  findByUid(uid: string) { return this.findByIndex(this.uidKey(uid)); }
+  async findByUserCode(userCode: string) {
+    const payload = await this.findByIndex(this.userCodeKey(userCode));
+    return payload && { ...payload, userCode };
+  }
 
   async consume(id: string): Promise<void> {
-    await this.redis.hset(this.key(id), 'consumed', String(epoch()));
+    // Only an artefact that is still there: HSET on a missing key would create one without a TTL.
+    await this.redis.eval(CONSUME_IF_PRESENT, 1, this.key(id), String(epoch()));
   }
 
   async destroy(id: string): Promise<void> {
@@ -107,6 +169,35 @@ export class RedisAdapter implements Adapter {
   }
 }
 
+/**
+ * Sessions: a signed-in one (it has an accountId) is durable, in SQL; an anonymous one goes to
+ * Redis for ANONYMOUS_SESSION_TTL, so `GET /session/end` without a session adds no database row.
+ * A save moves the session to its store and removes it from the other.
+ */
+export class SessionAdapter implements Adapter {
+  constructor(private readonly sql: SqlAdapter, private readonly kv: RedisAdapter) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    if (payload.accountId) {
+      await this.sql.upsert(id, payload, expiresIn);
+      await this.kv.destroy(id);
+    } else {
+      await this.kv.upsert(id, payload, Math.min(expiresIn || ANONYMOUS_SESSION_TTL, ANONYMOUS_SESSION_TTL));
+      await this.sql.destroy(id);
+    }
+  }
+
+  async find(id: string) { return (await this.sql.find(id)) ?? this.kv.find(id); }
+  async findByUid(uid: string) { return (await this.sql.findByUid(uid)) ?? this.kv.findByUid(uid); }
+  async findByUserCode(userCode: string) { return (await this.sql.findByUserCode(userCode)) ?? this.kv.findByUserCode(userCode); }
+  async consume(id: string) { await Promise.all([this.sql.consume(id), this.kv.consume(id)]); }
+  async destroy(id: string) { await Promise.all([this.sql.destroy(id), this.kv.destroy(id)]); }
+  async revokeByGrantId(grantId: string) { await Promise.all([this.sql.revokeByGrantId(grantId), this.kv.revokeByGrantId(grantId)]); }
+}
+
 export function adapterFactory(db: Db, redis: Redis) {
-  return (model: string): Adapter => (DURABLE_MODELS.has(model) ? new SqlAdapter(db, model) : new RedisAdapter(redis, model));
+  return (model: string): Adapter => {
+    if (model === 'Session') return new SessionAdapter(new SqlAdapter(db, model), new RedisAdapter(redis, model));
+    return DURABLE_MODELS.has(model) ? new SqlAdapter(db, model) : new RedisAdapter(redis, model);
+  };
 }

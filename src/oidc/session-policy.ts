@@ -15,7 +15,7 @@ export interface SessionLifetime {
 /**
  * Whether the factors a session holds are enough for this app now. A session with both factors
  * (amr "mfa", RFC 8176) is. A password-only one is only when the app lets the password alone
- * through, the account has never had an authenticator (team rule: an account with any device row,
+ * through, the account has never had an authenticator (README.md, Security: an account with any device row,
  * active or revoked, never falls back to the password alone) and the app did not ask for a
  * stronger acr (OIDC Core 3.1.2.1 acr_values, 5.5.1.1 the acr claim).
  */

@@ -79,8 +79,9 @@ export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
       return live(await provider.Session.findByUid(uid));
     },
     async end(ctx, uid) {
-      const session = await provider.Session.findByUid(uid);
-      if (session) await session.destroy();
+      // By uid in SQL, where signed-in sessions live: a session found by uid comes back without its
+      // id (stored only as a hash, adapters.ts), so session.destroy() could not name its row.
+      await db.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1`, [uid]);
       ctx.cookies.set(cookie, null, { signed: true, path: '/' });
     },
   };

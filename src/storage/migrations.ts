@@ -103,6 +103,20 @@ CREATE TABLE recovery_codes (
 `,
   },
   {
+    id: 3,
+    name: 'oidc artefacts under a hash of their id',
+    // A copy of the database must hold no usable token (README.md, Security: stolen database): what the SQL adapter now
+    // writes (src/oidc/adapters.ts storageKey), done to the rows already there. sha256() is built
+    // into PostgreSQL >= 11 and PGlite. Anonymous sessions now live in Redis only; expired rows go.
+    sql: `
+DELETE FROM oidc_payloads WHERE (expires_at IS NOT NULL AND expires_at <= now()) OR (model = 'Session' AND payload->>'accountId' IS NULL);
+UPDATE oidc_payloads SET
+  id = encode(sha256(convert_to(id, 'UTF8')), 'hex'),
+  user_code = CASE WHEN user_code IS NULL THEN NULL ELSE encode(sha256(convert_to(user_code, 'UTF8')), 'hex') END,
+  payload = ((payload - 'jti') - 'userCode') #- '{session,cookie}'
+`,
+  },
+  {
     id: 4,
     name: 'accounts.sessions_ended_at',
     // When the account's sessions were last ended (new password, disabled, revoked device, sign-out):

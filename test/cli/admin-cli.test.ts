@@ -39,11 +39,11 @@ describe('admin CLI', () => {
   });
 
   it('creates a user with a password from stdin, lists, disables, enables and sets a new password', async () => {
-    const created = cli(['user', 'create', 'carol', '--name', 'Carol C', '--password-stdin'], 'carol password 1\n');
+    const created = cli(['user', 'create', 'carol', '--name', 'Carol C', '--password-stdin'], 'amber kestrel voyage\n');
     expect(created.code).toBe(0);
     expect(created.out).toMatch(/created user carol/);
-    expect(created.out).not.toContain('carol password 1');
-    expect(await checkPassword((await account('carol'))!.passwordHash, 'carol password 1')).toBe(true);
+    expect(created.out).not.toContain('amber kestrel voyage');
+    expect(await checkPassword((await account('carol'))!.passwordHash, 'amber kestrel voyage')).toBe(true);
 
     expect(cli(['user', 'list']).out).toMatch(/^carol\tactive\t/m);
     expect(cli(['user', 'disable', 'carol']).code).toBe(0);
@@ -71,8 +71,8 @@ describe('admin CLI', () => {
     expect(await account('dave')).toBeNull();
     expect(cli(['user', 'disable', 'nobody']).err).toContain('no user "nobody"');
     expect(cli(['frobnicate']).code).toBe(64);
-    cli(['user', 'create', 'erin', '--password', 'erin password']);
-    const dup = cli(['user', 'create', 'ERIN', '--password', 'erin password']);
+    cli(['user', 'create', 'erin', '--password', 'quiet orchard 42 ferry']);
+    const dup = cli(['user', 'create', 'ERIN', '--password', 'quiet orchard 42 ferry']);
     expect(dup.code).toBe(65);
     expect(dup.err).toContain('taken');
   });

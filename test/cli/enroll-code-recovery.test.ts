@@ -25,7 +25,7 @@ describe('admin CLI: device enroll-code', () => {
   });
 
   it('prints ten recovery codes with the first enrollment code only, and stores them hashed', async () => {
-    expect(cli(['user', 'create', 'frank', '--password', 'frank password 1']).status).toBe(0);
+    expect(cli(['user', 'create', 'frank', '--password', 'Tulip-Orbit-Velvet-42']).status).toBe(0);
     const first = cli(['device', 'enroll-code', 'frank']);
     expect(first.status).toBe(0);
     const line = first.stdout.split('\n').find((l) => l.startsWith('recovery codes'))!;

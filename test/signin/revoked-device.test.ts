@@ -49,7 +49,7 @@ describe('a revoked device', () => {
     // A new sign-in: the push goes to the keeper only; the revoked phone's subscription hears nothing.
     const lostRequestsBefore = w.pushService.requests.filter((r) => r.subscriptionId === lost.subscription!.id).length;
     const two = await w.startSignIn();
-    expect(two.next.body).toContain('Keeper');
+    // The page names no phone before the second factor (audit item 8); the revoked one gets no push below.
     expect(two.next.body).not.toContain('Lost phone');
     const wait2 = await sendPush(two.browser, two.next.body);
     const cid2 = (await w.pushService.waitForMessage(keeper.subscription!.id)).payload.cid;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Adapter } from 'oidc-provider';
-import { RedisAdapter, SqlAdapter } from '../../src/oidc/adapters.js';
+import { ANONYMOUS_SESSION_TTL, RedisAdapter, SessionAdapter, SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
 import { openPglite } from '../../src/storage/pglite.js';
@@ -13,7 +13,7 @@ import { freshSchemaUrl } from '../support/idp.js';
  * The contract oidc-provider expects of an adapter, run against every backend we ship:
  * PGlite and the real PostgreSQL (durable models), the real Redis and the in-process stand-in.
  */
-function adapterContract(name: string, open: () => Promise<{ adapter: (model: string) => Adapter; close(): Promise<void> }>) {
+function adapterContract(name: string, open: () => Promise<{ adapter: (model: string) => Adapter; dump(): Promise<string>; close(): Promise<void> }>) {
   describe(`oidc adapter contract: ${name}`, () => {
     let backend: Awaited<ReturnType<typeof open>>;
     beforeAll(async () => { backend = await open(); });
@@ -43,14 +43,39 @@ function adapterContract(name: string, open: () => Promise<{ adapter: (model: st
       expect(Math.abs(consumed - Date.now() / 1000)).toBeLessThan(5);
     });
 
+    // Found by uid or user code, the payload comes without its id (jti): only a hash of the id is
+    // stored (audit item 6), and oidc-provider only reads such a payload.
     it('finds by uid and by user code', async () => {
       const a = backend.adapter('Session');
-      await a.upsert('s1', { kind: 'Session', uid: 'uid-1', jti: 's1' }, 60);
-      expect((await a.findByUid!('uid-1'))!.jti).toBe('s1');
+      await a.upsert('s1', { kind: 'Session', uid: 'uid-1', jti: 's1', accountId: 'acc-s1' }, 60);
+      expect(await a.findByUid!('uid-1')).toMatchObject({ uid: 'uid-1', accountId: 'acc-s1' });
       expect(await a.findByUid!('uid-2')).toBeUndefined();
       const d = backend.adapter('DeviceCode');
-      await d.upsert('d1', { kind: 'DeviceCode', userCode: 'ABCD-EFGH', jti: 'd1' }, 60);
-      expect((await d.findByUserCode!('ABCD-EFGH'))!.jti).toBe('d1');
+      await d.upsert('d1', { kind: 'DeviceCode', userCode: 'ABCD-EFGH', jti: 'd1', clientId: 'dc' }, 60);
+      expect(await d.findByUserCode!('ABCD-EFGH')).toMatchObject({ kind: 'DeviceCode', clientId: 'dc', userCode: 'ABCD-EFGH' });
+      expect(await d.findByUserCode!('ABCD-EFGX')).toBeUndefined();
+    });
+
+    it('keeps no token: the id and the user code are stored only as SHA-256, and find() gives the id back', async () => {
+      const token = 'Tok3n-value-0123456789abcdefghijklmnopq';
+      const userCode = 'WXYZ-QRST';
+      const a = backend.adapter('RefreshToken');
+      await a.upsert(token, { kind: 'RefreshToken', jti: token, grantId: 'G-dump', accountId: 'acc-dump', userCode }, 60);
+      expect(await a.find(token)).toMatchObject({ jti: token, grantId: 'G-dump', accountId: 'acc-dump' });
+      const dump = await backend.dump();
+      expect(dump).toContain('acc-dump');
+      expect(dump).not.toContain(token);
+      expect(dump).not.toContain(userCode);
+      await a.consume(token);
+      expect((await a.find(token))!.consumed).toBeDefined();
+      await a.destroy(token);
+      expect(await a.find(token)).toBeUndefined();
+    });
+
+    it('consuming a missing artefact creates nothing', async () => {
+      await backend.adapter('AuthorizationCode').consume('never-stored-code');
+      expect(await backend.adapter('AuthorizationCode').find('never-stored-code')).toBeUndefined();
+      expect(await backend.dump()).not.toContain(storageKey('never-stored-code'));
     });
 
     it('revokes everything of a grant, and only that', async () => {
@@ -74,8 +99,27 @@ function adapterContract(name: string, open: () => Promise<{ adapter: (model: st
   });
 }
 
-const sql = (db: Db) => ({ adapter: (model: string) => new SqlAdapter(db, model), close: () => db.close() });
-const kv = (redis: Redis) => ({ adapter: (model: string) => new RedisAdapter(redis, model), close: async () => { redis.disconnect(); } });
+const sql = (db: Db) => ({
+  adapter: (model: string) => new SqlAdapter(db, model),
+  dump: async () => JSON.stringify(await db.query('SELECT * FROM oidc_payloads')),
+  close: () => db.close(),
+});
+/** Every key of this prefix and its value, as a copy of Redis would show them. */
+async function redisDump(redis: Redis): Promise<string> {
+  const prefix = String(redis.options.keyPrefix ?? '');
+  const out: unknown[] = [];
+  for (const key of await redis.keys(`${prefix}*`)) {
+    const bare = key.slice(prefix.length);
+    const type = await redis.type(bare);
+    out.push([key, type === 'hash' ? await redis.hgetall(bare) : type === 'list' ? await redis.lrange(bare, 0, -1) : await redis.get(bare)]);
+  }
+  return JSON.stringify(out);
+}
+const kv = (redis: Redis) => ({
+  adapter: (model: string) => new RedisAdapter(redis, model),
+  dump: () => redisDump(redis),
+  close: async () => { redis.disconnect(); },
+});
 
 adapterContract('PGlite', async () => { const db = await openPglite(null); await migrate(db); return sql(db); });
 adapterContract('PostgreSQL', async () => {
@@ -86,3 +130,53 @@ adapterContract('PostgreSQL', async () => {
 });
 adapterContract('Redis', async () => kv(openRedis(TEST_REDIS_URL, uniquePrefix('adapter'))));
 adapterContract('in-process stand-in', async () => kv(openRedis(null, uniquePrefix('adapter'))));
+
+/**
+ * Audit item 9: oidc-provider saves a Session for an anonymous `GET /session/end`. Such a session
+ * (no accountId) must not become a database row: it lives in Redis for ANONYMOUS_SESSION_TTL.
+ * A signed-in session is durable, in SQL, and only there.
+ */
+function sessionContract(name: string, open: () => Promise<{ db: Db; redis: Redis; close(): Promise<void> }>) {
+  describe(`session adapter: ${name}`, () => {
+    let b: Awaited<ReturnType<typeof open>>;
+    beforeAll(async () => { b = await open(); });
+    afterAll(() => b.close());
+    const rows = async () => (await b.db.query<{ n: string | number }>("SELECT count(*) AS n FROM oidc_payloads WHERE model = 'Session'"))[0]!.n;
+
+    it('keeps an anonymous session in Redis with a short TTL, and a signed-in one in SQL only', async () => {
+      const a = new SessionAdapter(new SqlAdapter(b.db, 'Session'), new RedisAdapter(b.redis, 'Session'));
+      const before = Number(await rows());
+      await a.upsert('anon-1', { kind: 'Session', jti: 'anon-1', uid: 'u-anon', state: { secret: 'x' } }, 14 * 86_400);
+      expect(Number(await rows())).toBe(before);
+      expect(await a.find('anon-1')).toMatchObject({ jti: 'anon-1', uid: 'u-anon' });
+      const keys = await b.redis.keys(`${String(b.redis.options.keyPrefix)}oidc:Session:*`);
+      const ttls = await Promise.all(keys.filter((k) => !k.includes(':uid:')).map((k) => b.redis.ttl(k.slice(String(b.redis.options.keyPrefix).length))));
+      expect(ttls.length).toBe(1);
+      expect(ttls[0]).toBeGreaterThan(0);
+      expect(ttls[0]).toBeLessThanOrEqual(ANONYMOUS_SESSION_TTL);
+
+      await a.upsert('anon-1', { kind: 'Session', jti: 'anon-1', uid: 'u-anon', accountId: 'acc-1' }, 14 * 86_400);
+      expect(Number(await rows())).toBe(before + 1);
+      expect(await new RedisAdapter(b.redis, 'Session').find('anon-1')).toBeUndefined();
+      expect(await a.find('anon-1')).toMatchObject({ accountId: 'acc-1' });
+      expect(await a.findByUid('u-anon')).toMatchObject({ accountId: 'acc-1' });
+      await a.destroy('anon-1');
+      expect(await a.find('anon-1')).toBeUndefined();
+      expect(Number(await rows())).toBe(before);
+    });
+  });
+}
+
+sessionContract('PGlite and the in-process stand-in', async () => {
+  const db = await openPglite(null);
+  await migrate(db);
+  const redis = openRedis(null, uniquePrefix('session'));
+  return { db, redis, close: async () => { redis.disconnect(); await db.close(); } };
+});
+sessionContract('PostgreSQL and Redis', async () => {
+  const schema = await freshSchemaUrl();
+  const db = openPostgres(schema.url);
+  await migrate(db);
+  const redis = openRedis(TEST_REDIS_URL, uniquePrefix('session'));
+  return { db, redis, close: async () => { redis.disconnect(); await db.close(); await schema.drop(); } };
+});

@@ -22,6 +22,7 @@ export interface TestIdp {
 
 export interface TestIdpOptions {
   storage?: 'pglite' | 'postgres';
+  /** Default: the real Redis with PostgreSQL (the IdP refuses the stand-in beside it), else the stand-in. */
   redis?: 'real' | 'standin';
   /** Reuse a data folder / schema / Redis prefix (restart tests). */
   dataDir?: string;
@@ -93,7 +94,7 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
     TEST_RP_SECRET,
     DEMO: 'true',
     ...(pgSchema ? { DATABASE_URL: pgSchema.url } : {}),
-    ...(opts.redis === 'real' ? { REDIS_URL: TEST_REDIS_URL } : {}),
+    ...((opts.redis ?? (opts.storage === 'postgres' ? 'real' : 'standin')) === 'real' ? { REDIS_URL: TEST_REDIS_URL } : {}),
     ...opts.env,
   });
   const logger = createLogger('silent');
