@@ -29,15 +29,16 @@ import { accountConsoleClient, selfServiceRoutes } from './selfservice/routes.js
 import { createThrottle } from './defences/throttle-store.js';
 import { createPushFatigueStore } from './defences/push-fatigue-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
+import { enrollmentPolicy } from './config/device-policy.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
-import { createDispatcher, createNoticeDispatcher } from './push/dispatch.js';
+import { createDispatcher, createNoticeDispatcher, type OnGone } from './push/dispatch.js';
 import { createPushEndpointGuard, type PushResolver } from './push/endpoint-guard.js';
 import { pushTrustStore } from './push/trust-store.js';
 import { createPushTransport } from './push/transport.js';
 import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
 import { interactionRoutes } from './interaction/routes.js';
-import { createSignInStateStore } from './interaction/state.js';
+import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
@@ -63,6 +64,8 @@ export interface Idp {
   devices: DeviceRegistry;
   deviceService: DeviceService;
   challenges: ChallengeStore;
+  /** The transport-neutral sign-in core the front doors drive (the OIDC pages today). */
+  signin: SignIn;
   /** Ends an account's sessions, grants and tokens (the CLI's `user sign-out` does the same). */
   endAccountSessions: EndAccountSessions;
   /** Set when DEMO is on: the demo user's credentials, to print at start. */
@@ -144,14 +147,16 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
 
   // The push step (docs/architecture.md, sign-in steps 3-9): devices, challenges in Redis, waiters, Web Push.
   const codes = createEnrollmentCodes(db, { now });
-  const challenges = createRedisChallengeStore(redis);
+  const challenges = createRedisChallengeStore(redis, { now });
   const waiters = createChallengeWaiters(redis, challenges);
   // SSRF: endpoints are checked at enrollment, at PUT push-subscription and at every send (transport).
   const pushEndpoints = createPushEndpointGuard({ services: settings.pushServices, ...(opts.pushResolver ? { resolve: opts.pushResolver } : {}) });
   const pushTransport = createPushTransport({ guard: pushEndpoints, ...(pushCa ? { ca: pushCa } : {}) });
   const notifier = createWebPushNotifier({ vapid: { ...vapid, subject: settings.vapidSubject }, transport: pushTransport, logger });
   const fatigue = createPushFatigueStore(redis, settings.pushFatigue);
-  const dispatch = createDispatcher({ devices, notifier, issuer: settings.issuer, audit, logger, now });
+  const dispatch = createDispatcher({ notifier, issuer: settings.issuer, audit, logger, now });
+  // The push sender is told where to send; a subscription the push service calls gone is marked dead.
+  const onGone: OnGone = (deviceId, endpoint) => devices.markPushDead(deviceId, endpoint);
   const geoip = await openGeoIp(settings.geoipDb);
   // A new password, a disabled account or a revoked device ends the account's sessions and grants.
   const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis), now);
@@ -160,37 +165,32 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const deviceService = createDeviceService({ devices, codes, recovery, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
 
   const throttle = createThrottle(redis, now);
+  // What any resolution does (fatigue, mute, audit), whoever resolves: the device API or a withdrawal.
+  const onChallengeResolved = createResolutionPolicy({ fatigue, audit, muteMs: settings.pushFatigue.muteMs, now });
+  const signin = createSignIn({
+    accounts, audit, throttle, states: createSignInStateStore(redis), devices, challenges, waiters, dispatch,
+    secretBox, geoip, fatigue, recovery, resolution: onChallengeResolved, logger, now,
+    challengeTtlMs: settings.pushChallengeTtl * 1000,
+    longPollMs: opts.longPollMs ?? 25_000,
+  });
   const deps: InteractionDeps = {
-    provider, accounts, views, audit,
+    provider, accounts, views, audit, signin, now,
     csrf: createCsrf(secrets.cookieKeys[0]!),
-    signins: createSignInStateStore(redis),
-    throttle,
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
-    secondFactor: {
-      devices, challenges, waiters, dispatch, secretBox, geoip, redis, now, fatigue, recovery,
-      challengeTtlMs: settings.pushChallengeTtl * 1000,
-      longPollMs: opts.longPollMs ?? 25_000,
-    },
   };
   const deviceApi = createDeviceApi({
     db, devices, codes, challenges, redis, secretBox, audit, now, throttle,
     issuer: settings.issuer,
     vapidPublicKey: vapid.publicKey,
     maxDevicesPerAccount: settings.maxDevicesPerAccount,
-    notifyDevices: createNoticeDispatcher({ devices, notifier, issuer: settings.issuer, logger, now }),
-    // True only when every relying app asks for number matching; each request says so itself anyway.
-    policy: async () => ({ numberMatching: clients.every((c) => c.login.numberMatching), unlock: settings.deviceUnlock, pollIntervalSeconds: settings.pollIntervalSeconds }),
+    notifyDevices: createNoticeDispatcher({
+      targets: async (accountId) => pushTargetsOf(await devices.listPushTargets(accountId)).targets, onGone, notifier, issuer: settings.issuer, logger, now,
+    }),
+    policy: async () => enrollmentPolicy(clients, settings),
     allowPushEndpoint: (endpoint) => pushEndpoints.check(endpoint).ok,
     log: logger,
     onDeviceRevoked: endSessionsOnRevoke,
-    // An approval is the user's own sign-in (it stops counting as fatigue); a report mutes pushes.
-    onResolved: async (challenge, resolution) => {
-      if (resolution.status === 'approved') await fatigue.forgive(challenge.accountId, challenge.id);
-      if (resolution.reason === 'reported' && settings.pushFatigue.muteMs > 0) {
-        const until = await fatigue.mute(challenge.accountId, now());
-        await audit.record({ type: 'push.muted', accountId: challenge.accountId, clientId: challenge.clientId, detail: { until: new Date(until).toISOString(), challengeId: challenge.id } });
-      }
-    },
+    onResolved: onChallengeResolved,
   });
 
   const app = new Koa();
@@ -230,7 +230,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
-    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, endAccountSessions,
+    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, signin, endAccountSessions,
     async close() {
       await sweeper.stop();
       await waiters.close();

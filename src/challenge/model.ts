@@ -6,7 +6,7 @@ export type RandomBytes = (n: number) => Buffer;
 
 export interface NewChallengeInput {
   accountId: string;
-  interactionUid: string | null;
+  signInId: string | null;
   clientId: string;
   appName: string;
   ip: string;
@@ -38,7 +38,7 @@ export function newChallenge(input: NewChallengeInput): Challenge {
   return {
     id: input.id ?? newChallengeId(random),
     accountId: input.accountId,
-    interactionUid: input.interactionUid,
+    signInId: input.signInId,
     clientId: input.clientId,
     appName: input.appName,
     nonce: random(NONCE_BYTES).toString('base64url'),

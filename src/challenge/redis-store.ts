@@ -16,6 +16,8 @@ export interface RedisChallengeStoreOptions {
   channel?: string;
   /** How long a record outlives its expiry or its resolution, so late readers see the outcome. */
   keepResolvedMs?: number;
+  /** The clock for calls that pass no `now` (the IdP's injected one; default Date.now). */
+  now?: () => number;
 }
 
 export interface RedisChallengeStore extends ChallengeStore {
@@ -73,6 +75,7 @@ type Scripted = Redis & {
 export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStoreOptions = {}): RedisChallengeStore {
   const channel = resolvedChannel(redis, opts.channel);
   const keepMs = opts.keepResolvedMs ?? DEFAULT_KEEP_MS;
+  const clock = opts.now ?? Date.now;
   // defineCommand runs EVALSHA and falls back to EVAL; ioredis adds keyPrefix to the declared keys.
   redis.defineCommand('pushotpChallengeCreate', { numberOfKeys: 2, lua: CREATE_LUA });
   redis.defineCommand('pushotpChallengeResolve', { numberOfKeys: 2, lua: RESOLVE_LUA });
@@ -91,12 +94,12 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       if (res !== 'ok') throw new Error(`challenge ${ch.id} already exists`);
     },
 
-    async get(id, now = Date.now()) {
+    async get(id, now = clock()) {
       const [c, status, res] = await redis.hmget(challengeKey(id), 'c', 'status', 'res');
       return c ? asSeenAt(decode(c, status, res), now) : null;
     },
 
-    async resolve(id, resolution: Resolution, now = Date.now()) {
+    async resolve(id, resolution: Resolution, now = clock()) {
       // The account is needed to name the index key; it never changes once written.
       const accountId = await redis.hget(challengeKey(id), 'acct');
       if (accountId === null) return 'not_found';
@@ -105,7 +108,7 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
         resolution.status, JSON.stringify(resolution), keepMs, channel, JSON.stringify(message))) as ResolveOutcome;
     },
 
-    async listPending(accountId, now = Date.now()) {
+    async listPending(accountId, now = clock()) {
       const key = accountKey(accountId);
       // Prune the lapsed ones while reading: the index would otherwise only shrink on resolve.
       const replies = await redis.multi().zremrangebyscore(key, '-inf', now)
@@ -125,7 +128,7 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       return found.sort((a, b) => b.createdAt - a.createdAt);
     },
 
-    async peekStatuses(ids, now = Date.now()) {
+    async peekStatuses(ids, now = clock()) {
       if (ids.length === 0) return [];
       const p = redis.pipeline();
       for (const id of ids) p.hmget(challengeKey(id), 'status', 'exp');
@@ -141,7 +144,10 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
 }
 
 function decode(c: string, status: string | null, res: string | null): Challenge {
-  const ch = JSON.parse(c) as Challenge;
+  const ch = JSON.parse(c) as Challenge & { interactionUid?: string | null };
+  // Written before the field was renamed (a challenge lives minutes): its sign-in still finds it.
+  if (ch.signInId === undefined) ch.signInId = ch.interactionUid ?? null;
+  delete ch.interactionUid;
   ch.status = (status ?? ch.status) as ChallengeStatus;
   ch.resolution = res ? (JSON.parse(res) as Resolution) : null;
   return ch;

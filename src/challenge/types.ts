@@ -8,8 +8,11 @@ export interface Challenge {
   /** Random, URL-safe, 22+ characters (128 bits or more). */
   id: string;
   accountId: string;
-  /** The oidc-provider interaction waiting for it (absent for agent/CIBA uses). */
-  interactionUid: string | null;
+  /**
+   * The sign-in waiting for it (signin/): an opaque id the front door chose (the OIDC pages pass
+   * their interaction uid); null when nothing waits on it.
+   */
+  signInId: string | null;
   clientId: string;
   /** The relying app's display name, shown on the phone. */
   appName: string;

@@ -27,6 +27,15 @@ export interface ClientRegistration {
 
 export const DEFAULT_ACR = { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' } as const;
 
+/** The default for apps not registered through config/ (none today, but never undefined). */
+export const DEFAULT_POLICY: LoginPolicy = {
+  form: 'two-step',
+  numberMatching: true,
+  noDevice: 'password-only',
+  consent: 'explicit',
+  acr: { ...DEFAULT_ACR },
+};
+
 const uri = z.string().min(1).refine((v) => { try { new URL(v); return true; } catch { return false; } }, 'must be an absolute URL');
 
 const clientFile = z.strictObject({

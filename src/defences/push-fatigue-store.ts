@@ -6,11 +6,11 @@ import { redisScripts } from './redis-script.js';
  * Reserve before send: one script decides and records a push, so the k-th of N parallel pushes
  * sees the k-1 before it (before it, 12 parallel sign-ins sent 12 pushes past a limit of 5, 11 of them without the
  * forced number matching, and one sign-in sent 5 in the same instant: test/security/push-bombing.race.test.ts).
- * It mirrors canSendPush (interaction/second-factor/limits.ts) on the sign-in's counters, then
+ * It mirrors canSendPush (signin/limits.ts) on the sign-in's counters, then
  * pushFatigueDecision (push-fatigue.ts) on the account's history; those pure functions are the
  * specification, and a table test runs both over the same rows (test/defences/push-gate.test.ts).
  * KEYS: the sign-in hash (its 'acct' field names its account: SIGNIN_OWNER_FIELD in
- * interaction/state.ts), the account's sent set, its mute key. ARGV: now, the sign-in's account,
+ * signin/state.ts), the account's sent set, its mute key. ARGV: now, the sign-in's account,
  * its field names (count, last), its maximum and spacing, the account window, limit,
  * forceMatchAfter, and the new challenge's id.
  * Answers {1, 1 if number matching is forced else 0} or {0, reason, retryAfterMs}.
@@ -39,7 +39,7 @@ if recent >= tonumber(ARGV[9]) then return {1, 1} end
 return {1, 0}
 `;
 
-/** The sign-in's own push counters (a hash owned by the sign-in, see interaction/state.ts). */
+/** The sign-in's own push counters (a hash owned by the sign-in, see signin/state.ts). */
 export interface SignInPushCounters {
   key: string;
   owner: string;

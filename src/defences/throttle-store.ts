@@ -53,7 +53,7 @@ end
  * KEYS = the throttle keys, then optionally the cap's hash. ARGV[1] = now, ARGV[2] = number of
  * throttle keys n, six policy numbers per key, then (with a cap) its field, owner and maximum.
  * The cap is a plain count kept in a field of a hash that exists only while its owner does (the
- * sign-in; its field 'acct' names the owner, SIGNIN_OWNER_FIELD in interaction/state.ts): 'gone'
+ * sign-in; its field 'acct' names the owner, SIGNIN_OWNER_FIELD in signin/state.ts): 'gone'
  * when it does not, 'cap' when the count is reached.
  * Answers {1, capCount, previous l of each key...} or {0, retryAfterMs, reason}.
  */
@@ -106,7 +106,7 @@ export interface ThrottleKey {
   policy: ThrottlePolicy;
 }
 
-/** A count of attempts in a field of a hash owned by one sign-in (see interaction/state.ts). */
+/** A count of attempts in a field of a hash owned by one sign-in (see signin/state.ts). */
 export interface AttemptCap {
   key: string;
   field: string;

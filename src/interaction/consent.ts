@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import { HttpError } from '../http/errors.js';
 import type { InteractionDeps } from './deps.js';
-import { withdrawChallenge } from './second-factor/push.js';
 import { finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
 
 /**
@@ -78,9 +77,7 @@ export async function abort(ctx: Context, deps: InteractionDeps): Promise<void> 
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!deps.csrf.valid(it.uid, body.csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
   }
-  // A request still on the phone stands for nothing now: withdraw it.
-  const state = await deps.signins.get(it.uid);
-  if (state?.challengeId) await withdrawChallenge(deps.secondFactor, state.challengeId);
-  await deps.signins.delete(it.uid);
+  // A request still on the phone stands for nothing now: the core withdraws it.
+  await deps.signin.cancel(it.uid, it.clientId);
   await finishInteraction(ctx, deps, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
 }

@@ -1,7 +1,9 @@
 import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
+import { DEFAULT_POLICY } from '../config/clients.js';
 import { HttpError } from '../http/errors.js';
-import { DEFAULT_POLICY, type InteractionDeps } from './deps.js';
+import type { FinishResult, Login, SignInRef, Started } from '../signin/index.js';
+import type { InteractionDeps } from './deps.js';
 
 /**
  * Re-reads the interaction from the server on every request (never trusts the form) and checks
@@ -21,15 +23,70 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
   const registration = deps.clients.get(clientId);
   const client = await deps.provider.Client.find(clientId);
   const policy = registration?.login ?? DEFAULT_POLICY;
-  const ttlSeconds = Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000));
+  const ttlSeconds = Math.max(1, (details.exp ?? 0) - Math.floor(deps.now() / 1000));
   return { details, uid: details.uid, clientId, clientName: client?.clientName ?? clientId, policy, ttlSeconds };
 }
 
 export type LoadedInteraction = Awaited<ReturnType<typeof loadInteraction>>;
+
+/**
+ * The sign-in as the core sees it: the interaction uid is its opaque id (one sign-in per
+ * interaction, same life), the requester is this browser, the app is the interaction's client.
+ */
+export function signInRef(ctx: Context, it: LoadedInteraction): SignInRef {
+  return {
+    id: it.uid,
+    requester: { ip: ctx.ip, userAgent: ctx.get('user-agent'), app: { clientId: it.clientId, name: it.clientName, policy: it.policy } },
+    ttlSeconds: it.ttlSeconds,
+  };
+}
+
+const NO_FIRST_FACTOR = 'Sign in with your password first. Go back to the app and start again.';
+
+/** The sign-in of a second-factor page: past its first factor, at the login prompt, or a 400. */
+export async function requireFirstFactor(ctx: Context, deps: InteractionDeps): Promise<{ it: LoadedInteraction; s: Started }> {
+  const it = await loadInteraction(ctx, deps);
+  if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a second factor now.');
+  const state = await deps.signin.state(it.uid);
+  if (!state) throw signInGone();
+  return { it, s: { ...signInRef(ctx, it), state } };
+}
+
+/** The core found no state for this sign-in (finished, cancelled or lapsed). */
+export const signInGone = () => new HttpError(400, 'session_not_found', NO_FIRST_FACTOR);
+
+export function checkCsrf(ctx: Context, deps: InteractionDeps, uid: string): void {
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  if (!deps.csrf.valid(uid, body.csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
+}
 
 /** Ends the interaction the only way there is: through oidc-provider, with a 303 to its resume URL. */
 export async function finishInteraction(ctx: Context, deps: InteractionDeps, result: InteractionResults): Promise<void> {
   const to = await deps.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   ctx.status = 303;
   ctx.redirect(to);
+}
+
+const REFUSED = {
+  account_disabled: 'This account cannot sign in.',
+  device_revoked: 'The device that approved this sign-in has been revoked. Go back to the app and sign in again.',
+} as const;
+
+/** DESIGN step 10 at this door: the core's login becomes oidc-provider's interaction result. */
+export async function finishLogin(ctx: Context, deps: InteractionDeps, result: FinishResult): Promise<void> {
+  if (result.kind === 'refused') throw new HttpError(403, 'access_denied', REFUSED[result.reason]);
+  const { accountId, amr, acr }: Login = result.login;
+  await finishInteraction(ctx, deps, { login: { accountId, amr, acr } });
+}
+
+/** A 303 to another page of this sign-in. */
+export function seeOther(ctx: Context, uid: string, page: string): void {
+  ctx.status = 303;
+  ctx.redirect(`/interaction/${uid}/${page}`);
+}
+
+/** A 429 with Retry-After (the page then says how long). */
+export function tooMany(ctx: Context, seconds: number): void {
+  ctx.status = 429;
+  ctx.set('Retry-After', String(seconds));
 }

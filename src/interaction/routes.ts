@@ -5,7 +5,7 @@ import { formBody } from '../http/body.js';
 import { abort, postConsent, renderConsent } from './consent.js';
 import type { InteractionDeps } from './deps.js';
 import { postLogin, renderLogin } from './first-factor.js';
-import { loadInteraction } from './load.js';
+import { loadInteraction, seeOther } from './load.js';
 
 /** Extra routes of later steps (the second factor) mounted on the same router. */
 export type InteractionExtension = (router: Router, deps: InteractionDeps) => void;
@@ -16,11 +16,8 @@ async function show(ctx: Context, deps: InteractionDeps): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   switch (it.details.prompt.name) {
     case 'login': {
-      const state = await deps.signins.get(it.uid);
-      if (state) {
-        ctx.status = 303;
-        return ctx.redirect(`/interaction/${it.uid}/second-factor`);
-      }
+      // Past the password already: the second factor's choice.
+      if (await deps.signin.state(it.uid)) return seeOther(ctx, it.uid, 'second-factor');
       return renderLogin(ctx, deps, it);
     }
     case 'consent':

@@ -1,5 +1,5 @@
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import type { ClientRegistration } from '../config/clients.js';
+import { DEFAULT_POLICY, type ClientRegistration } from '../config/clients.js';
 import type { AccountStore } from '../accounts/store.js';
 import type { Views } from '../http/views.js';
 import type { SigningJwks } from '../keys/signing-keys.js';
@@ -7,7 +7,6 @@ import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { accountClaims } from './claims.js';
-import { DEFAULT_POLICY } from '../interaction/deps.js';
 import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 
 export interface ProviderDeps {

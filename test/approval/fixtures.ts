@@ -36,7 +36,7 @@ export function makeDevice(id: string, accountId: string, publicJwk: JWK, overri
 
 export function makeChallenge(overrides: Partial<Challenge> = {}): Challenge {
   return {
-    id: `ch_${randomToken(16)}`, accountId: 'acct_alice', interactionUid: 'int_1', clientId: 'demo', appName: 'Demo App',
+    id: `ch_${randomToken(16)}`, accountId: 'acct_alice', signInId: 'int_1', clientId: 'demo', appName: 'Demo App',
     nonce: randomToken(16), matchNumber: 42, numberChoices: [17, 42, 88], ip: '203.0.113.7', browser: 'Chrome on Linux',
     location: null, createdAt: NOW - 5_000, expiresAt: NOW + 115_000, status: 'pending', resolution: null, ...overrides,
   };

@@ -50,11 +50,11 @@ describe('newChallenge', () => {
 
   it('has no numbers when number matching is off, and sets the lifetime from the injected clock', () => {
     const ch = newChallenge({
-      accountId: 'a', interactionUid: null, clientId: 'c', appName: 'App', ip: '198.51.100.1',
+      accountId: 'a', signInId: null, clientId: 'c', appName: 'App', ip: '198.51.100.1',
       browser: 'Firefox on Windows', location: 'Paris, France', numberMatching: false, ttlMs: 90_000, now: T0,
     });
     expect(ch).toMatchObject({ matchNumber: null, numberChoices: null, createdAt: T0, expiresAt: T0 + 90_000,
-      status: 'pending', resolution: null, interactionUid: null, location: 'Paris, France' });
+      status: 'pending', resolution: null, signInId: null, location: 'Paris, France' });
     expect(() => makeChallenge({ ttlMs: 0 })).toThrow(RangeError);
   });
 
@@ -89,7 +89,7 @@ describe('toDeviceView', () => {
       'nonce', 'numberChoices', 'numberMatching', 'status'].sort());
     expect(view).toMatchObject({ id: ch.id, nonce: ch.nonce, app: 'Demo App', status: 'pending', numberMatching: true });
     expect(view.numberChoices).toEqual(ch.numberChoices);
-    expect(JSON.stringify(view)).not.toMatch(/matchNumber|accountId|interactionUid|resolution/);
+    expect(JSON.stringify(view)).not.toMatch(/matchNumber|accountId|signInId|resolution/);
   });
 
   it('shows a lapsed challenge as expired and a non-matching one without choices', () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEFAULT_PUSH_FATIGUE, pushFatigueDecision, type PushFatigueState } from '../../src/defences/push-fatigue.js';
 import { createPushFatigueStore, type PushFatigueStore, type PushReservation } from '../../src/defences/push-fatigue-store.js';
-import { canSendPush, PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from '../../src/interaction/second-factor/limits.js';
-import { createSignInStateStore, SIGNIN_COUNTERS, signInKey } from '../../src/interaction/state.js';
+import { canSendPush, PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from '../../src/signin/limits.js';
+import { createSignInStateStore, SIGNIN_COUNTERS, signInKey } from '../../src/signin/state.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
 

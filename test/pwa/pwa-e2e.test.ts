@@ -103,7 +103,7 @@ async function enrolledPhone(user: User, opts: { push: boolean } = { push: true 
 /** The challenge the IdP made for the sign-in on the user's waiting page (/interaction/<uid>/wait). */
 async function pendingCid(user: User, page: Page): Promise<string> {
   const uid = new URL(page.url()).pathname.split('/')[2];
-  const challenge = (await w.t.idp.challenges.listPending(user.id)).find((c) => c.interactionUid === uid);
+  const challenge = (await w.t.idp.challenges.listPending(user.id)).find((c) => c.signInId === uid);
   if (!challenge) throw new Error(`no pending challenge for ${user.username}'s sign-in ${uid}`);
   return challenge.id;
 }

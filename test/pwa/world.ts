@@ -163,7 +163,7 @@ export async function pushSignIn(w: PushWorld, user: User = alice(w)): Promise<P
   const wait = await sendPush(browser, next.body);
   expect(wait.url).toMatch(/\/wait$/);
   const [challenge] = await w.t.idp.challenges.listPending(user.id);
-  if (!challenge || challenge.interactionUid !== uid) throw new Error('the IdP made no challenge for this sign-in');
+  if (!challenge || challenge.signInId !== uid) throw new Error('the IdP made no challenge for this sign-in');
   return { browser, uid, verifier, state, number: matchNumberOf(wait.body), cid: challenge.id, waitPage: wait.body };
 }
 
@@ -176,7 +176,7 @@ export async function demoPushSignIn(w: PushWorld, user: User = alice(w)): Promi
   const wait = await sendPush(browser, next.body);
   expect(wait.url).toMatch(/\/wait$/);
   const [challenge] = await w.t.idp.challenges.listPending(user.id);
-  if (!challenge || challenge.interactionUid !== uid) throw new Error('the IdP made no challenge for this sign-in');
+  if (!challenge || challenge.signInId !== uid) throw new Error('the IdP made no challenge for this sign-in');
   // The demo app holds its own PKCE verifier: its tokens are not this test's to redeem.
   return { browser, uid, verifier: '', state: '', number: matchNumberOf(wait.body), cid: challenge.id, waitPage: wait.body };
 }

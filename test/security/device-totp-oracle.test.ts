@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { createThrottle } from '../../src/defences/throttle-store.js';
 import { ACCOUNT_POLICY } from '../../src/defences/throttle.js';
 
-/** The account's passcode limit, as the passcode page checks it (src/interaction/second-factor/passcode.ts). */
+/** The account's passcode limit, as the passcode page checks it (src/signin/passcode.ts). */
 const passcodeLimit = (accountId: string) => [{ key: `thr:otp:${accountId}`, policy: ACCOUNT_POLICY }];
 import { totpAt } from '../../src/otp/totp.js';
 import { SimulatedAuthenticator, wrongTotp as wrongCode } from '../support/authenticator.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, enroll, pushStatus, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, enroll, pushStatus, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Audit item 10: a disabled user's phone approved a pending sign-in and was answered "approved".
@@ -14,8 +14,7 @@ describe("a disabled account's approval", () => {
 
   it('is refused with 403 account_disabled, and the sign-in never finishes', async () => {
     const { phone, subscription } = await enroll(w);
-    const { browser, next, uid } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, wait } = await signedInToWaitingPage(w);
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     await w.t.idp.accounts.setDisabled(w.accountId, true);
 

@@ -96,6 +96,17 @@ export async function sendPush(browser: FormBrowser, choicePage: string) {
   return browser.submit(choicePage, /\/push$/, {});
 }
 
+/**
+ * The opening most sign-in tests share: alice's password taken at the relying app's sign-in, then
+ * "Send a push to my phone" pressed. Gives startSignIn's browser, uid, PKCE verifier and state,
+ * and `wait`, the waiting page the browser is on (or whatever answered the push instead).
+ */
+export async function signedInToWaitingPage(w: PushWorld, fields: Record<string, string> = {}) {
+  const started = await w.startSignIn(fields);
+  const wait = await sendPush(started.browser, started.next.body);
+  return { ...started, wait };
+}
+
 /** The newest pending challenge a phone can see (its id and the view). */
 export async function newestChallenge(phone: SimulatedAuthenticator) {
   const list = await waitUntil(async () => {

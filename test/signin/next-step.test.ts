@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { nextAfterPassword, type NextStep } from '../../src/interaction/next-step.js';
+import { nextAfterPassword, type NextStep } from '../../src/signin/next-step.js';
 
 /**
  * What follows a right password, as a table. Threat guarded: an account that has had an

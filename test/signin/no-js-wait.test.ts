@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, enroll, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, enroll, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards the waiting page without JavaScript: while the request is pending it refreshes itself
@@ -14,8 +14,7 @@ describe('the waiting page without JavaScript', () => {
 
   it('refreshes itself while pending; a plain GET after the approval finishes the sign-in', async () => {
     const { phone, subscription } = await enroll(w);
-    const { browser, next, uid, verifier, state } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, verifier, state, wait } = await signedInToWaitingPage(w);
     const number = matchNumberOf(wait.body)!;
     expect(wait.body).toMatch(/<noscript><meta http-equiv="refresh" content="\d+"><\/noscript>/);
     expect(wait.body).toContain('<script src="/static/push-wait.js" defer></script>');

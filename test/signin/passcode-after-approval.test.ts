@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { totpAt, totpStep } from '../../src/otp/totp.js';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, enroll, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, enroll, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Audit item 10: right after a push approval, the passcode the authenticator shows was refused as
@@ -20,8 +20,8 @@ describe('the passcode shown after an approval', () => {
     const step = totpStep(Date.now());
     const shown = totpAt(phone.totpSecret, step * 30_000); // what the phone shows, and what its approval carries
 
-    const one = await w.startSignIn();
-    const wait = await sendPush(one.browser, one.next.body);
+    const one = await signedInToWaitingPage(w);
+    const wait = one.wait;
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     expect((await phone.respond(cid, 'approve', { number: matchNumberOf(wait.body)!, otp: shown })).body).toEqual({ status: 'approved' });
     expect((await one.browser.go(`/interaction/${one.uid}/wait`)).url).toMatch(CALLBACK);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ACCOUNT_POLICY } from '../../src/defences/throttle.js';
-import { PASSCODE_MAX_FAILURES } from '../../src/interaction/second-factor/limits.js';
+import { PASSCODE_MAX_FAILURES } from '../../src/signin/limits.js';
 import { PushWorld } from '../support/push-world.js';
 import { auditEvents, enroll, startWorld } from './helpers.js';
 

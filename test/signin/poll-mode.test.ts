@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, dispatched, enroll, newestChallenge, pushStatus, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, dispatched, enroll, newestChallenge, pushStatus, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards the poll mode (docs/device-api.md section 3): a phone that could not subscribe to Web Push
@@ -17,8 +17,7 @@ describe('poll mode', () => {
     expect(phone.policy?.pollIntervalSeconds).toBe(5);
     expect(await phone.pending()).toEqual([]);
 
-    const { browser, next, uid, verifier, state } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, verifier, state, wait } = await signedInToWaitingPage(w);
     const number = matchNumberOf(wait.body)!;
 
     const found = await newestChallenge(phone);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, dispatched, enroll, newestChallenge, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, dispatched, enroll, newestChallenge, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards RFC 8030 7.3 in the sign-in: when the push service says a subscription is gone (410), the
@@ -18,8 +18,7 @@ describe('a dead push subscription', () => {
     const { phone, subscription } = await enroll(w);
     w.pushService.force(subscription!.id, { status: 410 });
 
-    const one = await w.startSignIn();
-    await sendPush(one.browser, one.next.body);
+    await signedInToWaitingPage(w);
     const cid1 = (await newestChallenge(phone)).id; // the phone still finds it by polling
     expect(await dispatched(w, cid1)).toMatchObject({ sent: 0, gone: 1 });
     expect(requestsTo(subscription!.id)).toBe(1);
@@ -27,8 +26,8 @@ describe('a dead push subscription', () => {
     expect((await w.t.idp.devices.get(phone.deviceId))!.status).toBe('active');
 
     // The next sign-in: nothing is sent to the dead subscription.
-    const two = await w.startSignIn();
-    const wait2 = await sendPush(two.browser, two.next.body);
+    const two = await signedInToWaitingPage(w);
+    const wait2 = two.wait;
     expect(matchNumberOf(wait2.body)).not.toBeNull();
     const cid2 = (await newestChallenge(phone)).id;
     expect(cid2).not.toBe(cid1);
@@ -45,16 +44,15 @@ describe('a dead push subscription', () => {
   it('a device that sends a new subscription gets pushes again', async () => {
     const { phone, subscription } = await enroll(w);
     w.pushService.unsubscribe(subscription!.id);
-    const one = await w.startSignIn();
-    await sendPush(one.browser, one.next.body);
+    await signedInToWaitingPage(w);
     await dispatched(w, (await newestChallenge(phone)).id);
     expect((await w.t.idp.devices.get(phone.deviceId))!.pushStatus).toBe('dead');
 
     const fresh = w.pushService.createSubscription();
     const update = await phone.updatePush({ endpoint: fresh.endpoint, keys: fresh.keys });
     expect(update).toMatchObject({ status: 200, body: { pushStatus: 'active' } });
-    const two = await w.startSignIn();
-    const wait = await sendPush(two.browser, two.next.body);
+    const two = await signedInToWaitingPage(w);
+    const wait = two.wait;
     const cid = (await w.pushService.waitForMessage(fresh.id)).payload.cid;
     expect((await phone.respond(cid, 'approve', { number: matchNumberOf(wait.body)! })).body).toEqual({ status: 'approved' });
     expect((await two.browser.go(`/interaction/${two.uid}/wait`)).url).toMatch(CALLBACK);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { auditEvents, CALLBACK, enroll, movableClock, pushStatus, sendPush, startWorld, textOf } from './helpers.js';
+import { auditEvents, CALLBACK, enroll, movableClock, pushStatus, startWorld, textOf, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards: "Deny" on the phone stops the sign-in. The waiting page learns it at once and says so,
@@ -14,8 +14,7 @@ describe('deny on the phone', () => {
 
   it('denied: the status and the page say so, no code is issued, and Try again pushes anew after 10 s', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
-    const { browser, next, uid, verifier, state } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, verifier, state, wait } = await signedInToWaitingPage(w);
     const number = matchNumberOf(wait.body)!;
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     const successesBefore = (await auditEvents(w, 'signin.success')).length;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, enroll, movableClock, pushStatus, sendPush, startWorld, textOf } from './helpers.js';
+import { CALLBACK, enroll, movableClock, pushStatus, startWorld, textOf, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards: a push request lives PUSH_CHALLENGE_TTL seconds and no longer. Past it the page says it
@@ -17,8 +17,7 @@ describe('push challenge expiry', () => {
 
   it('past its TTL: the page says expired and offers Try again; a late approval gets 410', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
-    const { browser, next, uid, verifier, state } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, verifier, state, wait } = await signedInToWaitingPage(w);
     const number = matchNumberOf(wait.body)!;
     expect(textOf(wait.body, 'seconds-left')).toBe('15');
     const message = await w.pushService.waitForMessage(subscription!.id);
@@ -59,8 +58,7 @@ describe('push challenge expiry', () => {
 
   it('a page long-polling when the request expires is told "expired" at once, not after the long-poll time', async () => {
     await enroll(w, { now: clock.now });
-    const { browser, next, uid } = await w.startSignIn();
-    await sendPush(browser, next.body);
+    const { browser, uid } = await signedInToWaitingPage(w);
     clock.advance(14_500); // half a second of life left
     const started = Date.now();
     expect(await pushStatus(browser, uid, { wait: true })).toMatchObject({ status: 'expired', reason: 'expired' });

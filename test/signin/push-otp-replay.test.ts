@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { totpAt, totpStep } from '../../src/otp/totp.js';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, enroll, pushStatus, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, enroll, pushStatus, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards RFC 6238 5.2 in push answers: a TOTP step, once accepted from a device's answer, is never
@@ -16,16 +16,16 @@ describe('TOTP step replay in push answers', () => {
   it('an answer carrying the step already accepted is refused with otp_replayed; the request stays pending', async () => {
     const { phone, subscription } = await enroll(w);
 
-    const one = await w.startSignIn();
-    const wait1 = await sendPush(one.browser, one.next.body);
+    const one = await signedInToWaitingPage(w);
+    const wait1 = one.wait;
     const cid1 = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     const usedStep = totpStep(Date.now());
     const otp = totpAt(phone.totpSecret, usedStep * 30_000);
     expect((await phone.respond(cid1, 'approve', { number: matchNumberOf(wait1.body)!, otp })).body).toEqual({ status: 'approved' });
     expect((await one.browser.go(`/interaction/${one.uid}/wait`)).url).toMatch(CALLBACK);
 
-    const two = await w.startSignIn();
-    const wait2 = await sendPush(two.browser, two.next.body);
+    const two = await signedInToWaitingPage(w);
+    const wait2 = two.wait;
     const number2 = matchNumberOf(wait2.body)!;
     const cid2 = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
 

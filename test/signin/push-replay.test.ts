@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, enroll, pushStatus, recordingFetch, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, enroll, pushStatus, recordingFetch, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards: an approval is good for one request, once. Someone who captured a phone's signed answer
@@ -17,8 +17,8 @@ describe('replayed answers', () => {
     const { phone, subscription } = await enroll(w, { fetch: wire.fetch });
 
     // Sign-in 1, approved by the phone; the answer on the wire is captured.
-    const one = await w.startSignIn();
-    const wait1 = await sendPush(one.browser, one.next.body);
+    const one = await signedInToWaitingPage(w);
+    const wait1 = one.wait;
     const cid1 = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     expect((await phone.respond(cid1, 'approve', { number: matchNumberOf(wait1.body)! })).body).toEqual({ status: 'approved' });
     expect(wire.responses).toHaveLength(1);
@@ -31,8 +31,8 @@ describe('replayed answers', () => {
     expect(again.body).toMatchObject({ error: 'challenge_resolved' });
 
     // Sign-in 2 (the attacker's, say, with the password): the captured answer at its request.
-    const two = await w.startSignIn();
-    const wait2 = await sendPush(two.browser, two.next.body);
+    const two = await signedInToWaitingPage(w);
+    const wait2 = two.wait;
     const cid2 = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     expect(cid2).not.toBe(cid1);
     const replayed = await phone.sendResponse(cid2, captured);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { auditEvents, CALLBACK, enroll, movableClock, pushStatus, sendPush, startWorld, textOf } from './helpers.js';
+import { auditEvents, CALLBACK, enroll, movableClock, pushStatus, startWorld, textOf, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards: "Deny and report" (the reference product's fraud report) denies the sign-in, tells the
@@ -14,8 +14,7 @@ describe('deny and report', () => {
 
   it('a reported request is denied with the reported message and a push.reported audit event', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
-    const { browser, next, uid } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, wait } = await signedInToWaitingPage(w);
     expect(matchNumberOf(wait.body)).not.toBeNull();
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
 
@@ -38,8 +37,7 @@ describe('deny and report', () => {
   it('after a report, "Try again" sends no further push to the user for that sign-in', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
     clock.advance(21 * 60_000); // past the account-wide mute that the first test's report set
-    const { browser, next, uid } = await w.startSignIn();
-    await sendPush(browser, next.body);
+    const { browser, uid } = await signedInToWaitingPage(w);
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     expect((await phone.respond(cid, 'report')).body).toEqual({ status: 'denied', reason: 'reported' });
     const page = await browser.go(`/interaction/${uid}/wait`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, enroll, movableClock, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, enroll, movableClock, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards: a request that no longer stands for anything is withdrawn, so the phone never shows (and
@@ -15,8 +15,7 @@ describe('superseded push requests', () => {
 
   it('after Send again, only the newest request is pending on the phone; the old one is refused 410', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
-    const { browser, next, uid } = await w.startSignIn();
-    await sendPush(browser, next.body);
+    const { browser, uid } = await signedInToWaitingPage(w);
     const old = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     const oldView = await phone.challenge(old);
     clock.advance(10_000);
@@ -41,8 +40,7 @@ describe('superseded push requests', () => {
 
   it('after the passcode signs in, the pending push request is withdrawn from the phone', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
-    const { browser, next, uid } = await w.startSignIn();
-    await sendPush(browser, next.body);
+    const { browser, uid } = await signedInToWaitingPage(w);
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     const typed = await browser.go(`/interaction/${uid}/passcode`);
     const done = await browser.submit(typed.body, /\/passcode$/, { passcode: phone.currentTotp() });
@@ -54,8 +52,7 @@ describe('superseded push requests', () => {
 
   it('Send again after the phone approved (before the page noticed) finishes the sign-in, and sends nothing', async () => {
     const { phone, subscription } = await enroll(w, { now: clock.now });
-    const { browser, next, verifier, state } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, verifier, state, wait } = await signedInToWaitingPage(w);
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     expect((await phone.respond(cid, 'approve', { number: matchNumberOf(wait.body)! })).body).toEqual({ status: 'approved' });
     clock.advance(10_000);

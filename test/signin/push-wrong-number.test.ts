@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { auditEvents, CALLBACK, enroll, pushStatus, sendPush, startWorld, textOf } from './helpers.js';
+import { auditEvents, CALLBACK, enroll, pushStatus, startWorld, textOf, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards number matching, the push-fatigue defence: a user tapping through a request without
@@ -13,8 +13,7 @@ describe('number matching', () => {
 
   it('a wrong number denies the sign-in with reason wrong_number, and the page says so', async () => {
     const { phone, subscription } = await enroll(w);
-    const { browser, next, uid } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, wait } = await signedInToWaitingPage(w);
     const number = matchNumberOf(wait.body)!;
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     const view = await phone.challenge(cid);
@@ -44,8 +43,7 @@ describe('number matching', () => {
 
   it('an approval without any number is refused (number_required) and leaves the request pending', async () => {
     const { phone, subscription } = await enroll(w);
-    const { browser, next, uid } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, wait } = await signedInToWaitingPage(w);
     const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
     const answer = await phone.respond(cid, 'approve');
     expect(answer.status).toBe(400);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { addUser, CALLBACK, enroll, pushStatus, sendPush, startWorld } from './helpers.js';
+import { addUser, CALLBACK, enroll, pushStatus, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards: a device answers only its own user's requests. Bob's phone (a validly enrolled device,
@@ -16,8 +16,7 @@ describe("another user's device", () => {
     const bob = await enroll(w, { accountId: bobId, name: "Bob's phone" });
     const alice = await enroll(w, { name: "Alice's phone" });
 
-    const { browser, next, uid, verifier, state } = await w.startSignIn();
-    const wait = await sendPush(browser, next.body);
+    const { browser, uid, verifier, state, wait } = await signedInToWaitingPage(w);
     const number = matchNumberOf(wait.body)!;
     const cid = (await w.pushService.waitForMessage(alice.subscription!.id)).payload.cid;
     const nonce = (await alice.phone.challenge(cid)).nonce;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AuthenticatorHttpError } from '../support/authenticator.js';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, dispatched, enroll, pushStatus, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, dispatched, enroll, pushStatus, sendPush, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * Guards: revoking a device (a lost or stolen phone) takes effect at once. It gets no more pushes,
@@ -18,8 +18,8 @@ describe('a revoked device', () => {
     const lost = await enroll(w, { name: 'Lost phone' });
 
     // A request the lost phone has seen (nonce and all) before it is revoked.
-    const one = await w.startSignIn();
-    const wait1 = await sendPush(one.browser, one.next.body);
+    const one = await signedInToWaitingPage(w);
+    const wait1 = one.wait;
     const number1 = matchNumberOf(wait1.body)!;
     const cid1 = (await w.pushService.waitForMessage(lost.subscription!.id)).payload.cid;
     const seen = await lost.phone.challenge(cid1);

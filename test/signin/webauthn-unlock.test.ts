@@ -5,7 +5,7 @@ import { SimulatedAuthenticator, type EnrollResponse } from '../support/authenti
 import { SoftwareWebAuthn } from '../support/webauthn-authenticator.js';
 import { freePort } from '../support/idp.js';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
-import { CALLBACK, sendPush, startWorld } from './helpers.js';
+import { CALLBACK, startWorld, signedInToWaitingPage } from './helpers.js';
 
 /**
  * DEVICE_UNLOCK=webauthn: a phone in someone else's hand cannot approve. The app registers a
@@ -66,8 +66,8 @@ describe('WebAuthn unlock policy', () => {
     const cred = credential();
     const { phone, body } = await enroll(cred.sw);
     expect(body.policy.unlock).toBe('webauthn');
-    const s = await w.startSignIn();
-    const wait = await sendPush(s.browser, s.next.body);
+    const s = await signedInToWaitingPage(w);
+    const wait = s.wait;
     const number = matchNumberOf(wait.body)!;
     const [pending] = await phone!.pending();
     const cid = pending!.id;

@@ -36,7 +36,7 @@ export function seededRandom(seed: string): (n: number) => Buffer {
 export function makeChallenge(over: Partial<NewChallengeInput> = {}): Challenge {
   return newChallenge({
     accountId: 'acct-alice',
-    interactionUid: 'int-1',
+    signInId: 'int-1',
     clientId: 'demo',
     appName: 'Demo App',
     ip: '203.0.113.7',

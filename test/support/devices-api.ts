@@ -63,7 +63,7 @@ export async function startDeviceApi(handle: TestDb, clock: Clock, overrides: Pa
     /** A pending challenge for `accountId`, written straight into the store. */
     async challenge(accountId: string, opts: { numberMatching?: boolean; ttlMs?: number } = {}) {
       const ch = newChallenge({
-        accountId, interactionUid: 'uid-1', clientId: 'demo', appName: 'Demo App', ip: '203.0.113.7',
+        accountId, signInId: 'uid-1', clientId: 'demo', appName: 'Demo App', ip: '203.0.113.7',
         browser: 'Chrome on Linux', location: null, numberMatching: opts.numberMatching ?? false,
         ttlMs: opts.ttlMs ?? 120_000, now: clock.now(),
       });

@@ -1,20 +1,17 @@
 import type { Context } from 'koa';
 import { formBody } from '../../http/body.js';
 import type { InteractionDeps } from '../deps.js';
+import { requireFirstFactor, seeOther } from '../load.js';
 import type { InteractionExtension } from '../routes.js';
 import { getPasscode, postPasscode } from './passcode.js';
 import { postPush } from './push.js';
 import { getRecovery, postRecovery } from './recovery.js';
-import { requireFirstFactor } from './session.js';
 import { getStatus, getWait } from './wait.js';
 
 /** GET /interaction/:uid/second-factor — the two-step form's choice: send a push, or type a passcode. */
 async function getChoice(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const { it, state } = await requireFirstFactor(ctx, deps);
-  if (state.challengeId) {
-    ctx.status = 303;
-    return ctx.redirect(`/interaction/${it.uid}/wait`);
-  }
+  const { it, s } = await requireFirstFactor(ctx, deps);
+  if (s.state.challengeId) return seeOther(ctx, it.uid, 'wait');
   // Nothing about the user's devices (names, how many) before the second factor: whoever has only
   // the password would learn which phones to steal or imitate ("Alice's iPhone 15").
   ctx.type = 'html';

@@ -1,4 +1,4 @@
-import { matchTotp } from '../../otp/totp.js';
+import { matchTotp } from '../otp/totp.js';
 
 export interface PasscodeCandidate {
   deviceId: string;

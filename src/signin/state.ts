@@ -2,9 +2,10 @@ import type { Redis } from '../storage/redis.js';
 import { redisScripts } from '../defences/redis-script.js';
 
 /**
- * Where a sign-in stands, kept in Redis next to oidc-provider's interaction (same uid, same life):
- * the first factor is a separate step from the second, and either may come from elsewhere later
- * (a trusted upstream assertion instead of a password).
+ * Where a sign-in stands, kept in Redis under its sign-in id for as long as the front door's own
+ * transaction lives (the OIDC pages pass their interaction uid as an opaque id, with its remaining
+ * life; an agent or RADIUS door would pass its own). The first factor is a separate step from the
+ * second, and either may come from elsewhere later (a trusted upstream assertion).
  */
 export interface SignInState {
   accountId: string;
@@ -14,15 +15,15 @@ export interface SignInState {
 }
 
 export interface SignInStateStore {
-  get(uid: string): Promise<SignInState | null>;
+  get(signInId: string): Promise<SignInState | null>;
   /**
    * Writes the state. This sign-in's limit counters (SIGNIN_COUNTERS) are kept while the account
    * stays the same (posting the password again does not buy fresh tries) and start at zero for
    * another account.
    */
-  put(uid: string, state: SignInState, ttlSeconds: number): Promise<void>;
+  put(signInId: string, state: SignInState, ttlSeconds: number): Promise<void>;
   /** Ends the sign-in, counters included. */
-  delete(uid: string): Promise<void>;
+  delete(signInId: string): Promise<void>;
 }
 
 /*
@@ -33,7 +34,7 @@ export interface SignInStateStore {
  * The braces are a hash tag (one Redis Cluster slot per sign-in); the name is new because the
  * layout is: a key of the old layout (a string) would answer WRONGTYPE.
  */
-export const signInKey = (uid: string): string => `signin:{${uid}}`;
+export const signInKey = (signInId: string): string => `signin:{${signInId}}`;
 export const SIGNIN_OWNER_FIELD = 'acct';
 export const SIGNIN_COUNTERS = {
   /** Passcodes typed wrong in this sign-in. */
@@ -54,16 +55,16 @@ return 1
 export function createSignInStateStore(redis: Redis): SignInStateStore {
   const script = redisScripts(redis);
   return {
-    async get(uid) {
-      const raw = await redis.hget(signInKey(uid), 's');
+    async get(signInId) {
+      const raw = await redis.hget(signInKey(signInId), 's');
       return raw ? (JSON.parse(raw) as SignInState) : null;
     },
-    async put(uid, state, ttlSeconds) {
+    async put(signInId, state, ttlSeconds) {
       const { accountId, firstFactor, challengeId } = state;
-      await script('SignInPut', PUT_LUA, 1)(signInKey(uid), JSON.stringify({ accountId, firstFactor, challengeId }), accountId, Math.max(1, Math.ceil(ttlSeconds)));
+      await script('SignInPut', PUT_LUA, 1)(signInKey(signInId), JSON.stringify({ accountId, firstFactor, challengeId }), accountId, Math.max(1, Math.ceil(ttlSeconds)));
     },
-    async delete(uid) {
-      await redis.del(signInKey(uid));
+    async delete(signInId) {
+      await redis.del(signInKey(signInId));
     },
   };
 }

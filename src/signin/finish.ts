@@ -1,0 +1,22 @@
+import { amrFor } from './amr.js';
+import type { Login, SignInDeps, Started } from './types.js';
+
+export type FinishResult =
+  | { kind: 'finished'; login: Login }
+  /** The account was disabled, or the approving device revoked, between the factor and the finish. */
+  | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' };
+
+/** DESIGN step 10: both factors done; the relying app's tokens will carry this amr and acr. */
+export async function finishSecondFactor(
+  deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit'>, s: Started, second: string[], detail: Record<string, unknown>,
+): Promise<FinishResult> {
+  const account = await deps.accounts.findById(s.state.accountId);
+  if (!account || account.disabled) {
+    await deps.states.delete(s.id);
+    return { kind: 'refused', reason: 'account_disabled' };
+  }
+  const amr = amrFor(s.state.firstFactor.method, second);
+  await deps.states.delete(s.id);
+  await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
+  return { kind: 'finished', login: { accountId: account.id, amr, acr: s.requester.app.policy.acr.mfa } };
+}

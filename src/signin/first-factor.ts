@@ -1,0 +1,96 @@
+import { checkPassword } from '../accounts/passwords.js';
+import { ACCOUNT_POLICY, IP_POLICY } from '../defences/throttle.js';
+import { nextAfterPassword } from './next-step.js';
+import { checkPasscode, type PasscodeResult } from './passcode.js';
+import { sendPush, type PushResult } from './push.js';
+import type { SignInState } from './state.js';
+import type { Login, SignInDeps, SignInRef } from './types.js';
+
+export interface PasswordInput {
+  username: string;
+  password: string;
+  /** The single form's passcode field (empty or one character: push; 6 or 8 digits: a TOTP). */
+  passcode?: string;
+}
+
+export type PasswordResult =
+  | { kind: 'missing' }
+  | { kind: 'throttled'; retryAfterSeconds: number }
+  /** Unknown user, wrong password or disabled account: one answer for all three. */
+  | { kind: 'failed' }
+  | { kind: 'finished'; login: Login }
+  | { kind: 'refused'; reason: 'no_device' }
+  | { kind: 'bad-passcode-format' }
+  /** Every authenticator lost: a recovery code, or the admin's enrollment code. */
+  | { kind: 'recover' }
+  | { kind: 'choose-second-factor' }
+  /** The single form asked for a push: this is how it went. */
+  | { kind: 'push'; push: PushResult }
+  /** The single form carried a passcode: this is how its check went. */
+  | { kind: 'passcode'; passcode: PasscodeResult };
+
+/** DESIGN step 2 with a local password, then what comes next (next-step.ts decides). */
+export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, input: PasswordInput): Promise<PasswordResult> {
+  const { username, password } = input;
+  const { requester } = ref;
+  const { app } = requester;
+  if (!username || !password) return { kind: 'missing' };
+
+  // Password guessing: counted per username (known or not, so the answer reveals nothing) and per
+  // IP, reserved before the check: each attempt counts as a failure up front, atomically, so N
+  // parallel guesses see 0, 1, ..., N-1 failures before them and cannot all pass the gate.
+  const userKey = `thr:user:${username.toLowerCase()}`;
+  const ipKey = `thr:ip:${requester.ip}`;
+  const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
+  if (!gate.allowed) {
+    const seconds = Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 0) / 1000); // no cap here: always a wait
+    await deps.audit.record({ type: 'signin.throttled', clientId: app.clientId, ip: requester.ip, detail: { reason: gate.reason, retryAfterSeconds: seconds } });
+    return { kind: 'throttled', retryAfterSeconds: seconds };
+  }
+
+  const account = await deps.accounts.findByUsername(username);
+  const passwordOk = await checkPassword(account?.passwordHash ?? null, password);
+  if (!account || !passwordOk || account.disabled) {
+    // The reservation stands as the failure.
+    await deps.audit.record({ type: 'signin.failure', accountId: account?.id ?? null, clientId: app.clientId, ip: requester.ip, detail: { factor: 'pwd' } });
+    return { kind: 'failed' };
+  }
+  // Right: the username starts afresh (as before), and the IP gets back the failure reserved.
+  await deps.throttle.reset(userKey);
+  await gate.release([ipKey]);
+
+  // Posting the password again on the same page must not reset this sign-in's push and passcode
+  // limits (put keeps the counters while the account is the same), nor forget its pending push.
+  const prior = await deps.states.get(ref.id);
+  const state: SignInState = {
+    accountId: account.id, firstFactor: { method: 'pwd', at: deps.now() }, challengeId: prior?.accountId === account.id ? prior.challengeId : null,
+  };
+  await deps.states.put(ref.id, state, ref.ttlSeconds);
+
+  const next = nextAfterPassword({
+    policy: app.policy,
+    activeDevices: (await deps.devices.listByAccount(account.id)).filter((d) => d.status === 'active').length,
+    everEnrolled: await deps.devices.hasEverHad(account.id),
+    passcode: app.policy.form === 'single-form' ? input.passcode : undefined,
+  });
+  switch (next.kind) {
+    case 'finish-password-only':
+      await deps.states.delete(ref.id);
+      await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { amr: ['pwd'] } });
+      return { kind: 'finished', login: { accountId: account.id, amr: ['pwd'], acr: app.policy.acr.password } };
+    case 'refuse-no-device':
+      await deps.audit.record({ type: 'signin.refused', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { reason: 'no_device' } });
+      await deps.states.delete(ref.id);
+      return { kind: 'refused', reason: 'no_device' };
+    case 'bad-passcode-format':
+      await deps.states.delete(ref.id);
+      return { kind: 'bad-passcode-format' };
+    case 'recover':
+    case 'choose-second-factor':
+      return { kind: next.kind };
+    case 'send-push':
+      return { kind: 'push', push: await sendPush(deps, { ...ref, state }) };
+    case 'check-passcode':
+      return { kind: 'passcode', passcode: await checkPasscode(deps, { ...ref, state }, next.passcode) };
+  }
+}

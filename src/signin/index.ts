@@ -1,0 +1,47 @@
+import { passwordFirstFactor, type PasswordInput } from './first-factor.js';
+import { checkPasscode } from './passcode.js';
+import { sendPush } from './push.js';
+import { hasNoDevice, useRecoveryCode } from './recovery.js';
+import { withdrawChallenge } from './resolution.js';
+import type { SignInState } from './state.js';
+import type { SignInDeps, SignInRef, Started } from './types.js';
+import { waitStep, watchPush } from './wait.js';
+
+/**
+ * The transport-neutral sign-in core (DESIGN "Layers"): every front door (the OIDC pages today;
+ * SAML, CIBA, the agent API and RADIUS later) drives a sign-in through these steps and renders,
+ * redirects or answers from the discriminated results. Nothing here knows koa, views or OIDC.
+ */
+export function createSignIn(deps: SignInDeps) {
+  return {
+    /** Where a sign-in stands (null: not past its first factor, or over). */
+    state: (id: string): Promise<SignInState | null> => deps.states.get(id),
+    password: (ref: SignInRef, input: PasswordInput) => passwordFirstFactor(deps, ref, input),
+    push: (s: Started) => sendPush(deps, s),
+    passcode: (s: Started, typed: string) => checkPasscode(deps, s, typed),
+    recoveryCode: (s: Started, code: string) => useRecoveryCode(deps, s, code),
+    /** Whether the account has no active authenticator (the recovery page says so). */
+    noDevice: (s: Started) => hasNoDevice(deps, s.state.accountId),
+    wait: (s: Started) => waitStep(deps, s),
+    watch: (id: string, state: SignInState, hold: boolean) => watchPush(deps, id, state, hold),
+    /** The user gave up: a request still on the phone stands for nothing now; the state ends. */
+    async cancel(id: string, clientId: string): Promise<void> {
+      const state = await deps.states.get(id);
+      if (state?.challengeId) await withdrawChallenge(deps, { id: state.challengeId, accountId: state.accountId, clientId });
+      await deps.states.delete(id);
+    },
+  };
+}
+
+export type SignIn = ReturnType<typeof createSignIn>;
+// For composition (app.ts): the state store, the resolution policy, and the push targets of an account's devices.
+export { createSignInStateStore } from './state.js';
+export { createResolutionPolicy, type ResolutionPolicy } from './resolution.js';
+export { pushTargetsOf } from './push.js';
+export type { Login, RelyingApp, Requester, SignInDeps, SignInRef, Started } from './types.js';
+export type { PasswordResult } from './first-factor.js';
+export type { PasscodeResult, GuessRefusal } from './passcode.js';
+export type { PushResult, PushNotice } from './push.js';
+export type { RecoveryResult } from './recovery.js';
+export type { FinishResult } from './finish.js';
+export type { PushStatus, WaitResult } from './wait.js';

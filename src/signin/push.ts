@@ -1,0 +1,87 @@
+import { browserSummary } from '../challenge/context.js';
+import { newChallenge, newChallengeId } from '../challenge/model.js';
+import type { Device } from '../devices/types.js';
+import type { DispatchOrder } from '../push/dispatch.js';
+import { PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from './limits.js';
+import { withdrawChallenge } from './resolution.js';
+import { SIGNIN_COUNTERS, signInKey } from './state.js';
+import type { SignInDeps, Started } from './types.js';
+
+export type PushNotice = 'reported' | 'too_soon' | 'too_many' | 'muted' | 'limit';
+
+export type PushResult =
+  /** A challenge is out (delivery goes on in the background). */
+  | { kind: 'sent'; challengeId: string }
+  /** The phone approved the previous request meanwhile: the waiting page finishes the sign-in. */
+  | { kind: 'already-approved' }
+  /** No push this time, and why (the waiting page says so and offers the passcode). */
+  | { kind: 'refused'; notice: PushNotice }
+  /** The sign-in's state is gone (finished, cancelled or lapsed). */
+  | { kind: 'gone' };
+
+/**
+ * Pure: where a challenge goes. Active devices with a live subscription get a push; the other
+ * active devices find the challenge by polling (docs/device-api.md).
+ */
+export function pushTargetsOf(devices: readonly Device[]): Pick<DispatchOrder, 'targets' | 'pollOnly'> {
+  const active = devices.filter((d) => d.status === 'active');
+  const targets = active.flatMap((d) => (d.pushStatus === 'active' && d.push ? [{ deviceId: d.id, subscription: d.push }] : []));
+  return { targets, pollOnly: active.length - targets.length };
+}
+
+/**
+ * DESIGN steps 4-5: a challenge in Redis, then Web Push to each live device. Returns at once;
+ * delivery goes on in the background and its trouble never breaks the sign-in (the passcode stays).
+ */
+export async function sendPush(deps: SignInDeps, s: Started): Promise<PushResult> {
+  const { state, requester } = s;
+  const now = deps.now();
+  const previous = state.challengeId ? await deps.challenges.get(state.challengeId, now) : null;
+  // Never throw an approval away: if the phone approved meanwhile, the waiting page finishes the sign-in.
+  if (previous?.status === 'approved') return { kind: 'already-approved' };
+  // The user reported the last request as not theirs: whoever is at this browser gets no more pushes.
+  if (previous?.resolution?.reason === 'reported') return { kind: 'refused', notice: 'reported' };
+  // One atomic reservation decides both halves, so parallel presses cannot all pass: per sign-in
+  // ("Send again" spacing and count), then per account (a new sign-in is free, so per-sign-in
+  // limits alone would not stop bombing: a muted account gets no push, unapproved pushes escalate
+  // to number matching, then to none).
+  const challengeId = newChallengeId();
+  const gate = await deps.fatigue.reserve(state.accountId, challengeId, now, {
+    key: signInKey(s.id), owner: state.accountId,
+    countField: SIGNIN_COUNTERS.pushes, lastField: SIGNIN_COUNTERS.lastPushAt,
+    max: PUSH_MAX_PER_SIGNIN, minIntervalMs: PUSH_RESEND_MIN_INTERVAL_MS,
+  });
+  if (!gate.allow) {
+    if (gate.reason === 'gone') return { kind: 'gone' };
+    if (gate.reason === 'muted' || gate.reason === 'limit') {
+      await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: requester.app.clientId, ip: requester.ip, detail: { reason: gate.reason } });
+    }
+    return { kind: 'refused', notice: gate.reason };
+  }
+  const challenge = newChallenge({
+    accountId: state.accountId,
+    signInId: s.id,
+    clientId: requester.app.clientId,
+    appName: requester.app.name,
+    ip: requester.ip,
+    browser: browserSummary(requester.userAgent),
+    location: deps.geoip.lookup(requester.ip),
+    numberMatching: requester.app.policy.numberMatching || gate.forceNumberMatching,
+    id: challengeId,
+    ttlMs: deps.challengeTtlMs,
+    now,
+  });
+  await deps.challenges.create(challenge);
+  await deps.states.put(s.id, { ...state, challengeId: challenge.id }, s.ttlSeconds);
+  // Only the newest request can finish this sign-in: the one it replaces is withdrawn, so the phone
+  // stops listing it and an approval of it is refused rather than accepted for nothing.
+  if (state.challengeId) await withdrawChallenge(deps, { id: state.challengeId, accountId: state.accountId, clientId: requester.app.clientId });
+  // In the background, never rejecting: trouble is logged, and the passcode remains.
+  void deps.devices.listByAccount(state.accountId)
+    .then((devices) => deps.dispatch(challenge, {
+      ...pushTargetsOf(devices),
+      onGone: (deviceId, endpoint) => deps.devices.markPushDead(deviceId, endpoint),
+    }))
+    .catch((err: unknown) => deps.logger.error({ err, challengeId: challenge.id }, 'push dispatch failed'));
+  return { kind: 'sent', challengeId: challenge.id };
+}

@@ -1,0 +1,58 @@
+import type { AuditLog } from '../audit/types.js';
+import type { Challenge, ChallengeStore, Resolution } from '../challenge/types.js';
+import type { PushFatigueStore } from '../defences/push-fatigue-store.js';
+
+/** What a resolved challenge is about: enough to name the account and the app in what follows. */
+export type ResolvedChallenge = Pick<Challenge, 'id' | 'accountId' | 'clientId'>;
+
+/** Runs once per challenge that this process resolved (stored and published: waiters are awake). */
+export type ResolutionPolicy = (challenge: ResolvedChallenge, resolution: Resolution) => Promise<void>;
+
+export interface ResolutionEffects {
+  /** The push was the user's own sign-in: it stops counting toward push fatigue. */
+  forgive: boolean;
+  /** "Deny and report": no pushes to the account for a while. */
+  mute: boolean;
+}
+
+/**
+ * Pure: what a resolution does, whoever resolved it. The device API's answers (approve, deny,
+ * report, wrong number), a withdrawal (superseded by "Send again", or the sign-in ended another
+ * way) and an expiry all come here. Denials, wrong numbers, expiries and withdrawals do nothing:
+ * a push that was not approved already counts as fatigue from the moment it was reserved.
+ * Expiry is read, not written (challenge/model.ts effectiveStatus): nothing resolves a lapsed
+ * challenge, so no effect may ever depend on one.
+ */
+export function resolutionEffects(resolution: Pick<Resolution, 'status' | 'reason'>, opts: { muteMs: number }): ResolutionEffects {
+  return {
+    forgive: resolution.status === 'approved',
+    mute: resolution.reason === 'reported' && opts.muteMs > 0,
+  };
+}
+
+/** The one place that acts on a resolution; app.ts hands it to the device API as its `onResolved`. */
+export function createResolutionPolicy(deps: { fatigue: PushFatigueStore; audit: AuditLog; muteMs: number; now: () => number }): ResolutionPolicy {
+  return async (challenge, resolution) => {
+    const effects = resolutionEffects(resolution, deps);
+    if (effects.forgive) await deps.fatigue.forgive(challenge.accountId, challenge.id);
+    if (effects.mute) {
+      const until = await deps.fatigue.mute(challenge.accountId, deps.now());
+      await deps.audit.record({ type: 'push.muted', accountId: challenge.accountId, clientId: challenge.clientId, detail: { until: new Date(until).toISOString(), challengeId: challenge.id } });
+    }
+  };
+}
+
+/**
+ * Ends a still-pending request that no longer stands for anything (replaced by "Send again", or the
+ * sign-in finished by a passcode or a recovery code, or cancelled): it reads as expired on the
+ * phone, and answers to it get 410. Best effort: one already answered or expired is left as it is.
+ */
+export async function withdrawChallenge(
+  deps: { challenges: ChallengeStore; resolution: ResolutionPolicy; now: () => number },
+  challenge: ResolvedChallenge,
+): Promise<void> {
+  const at = deps.now();
+  const resolution: Resolution = { status: 'expired', deviceId: null, decision: null, reason: 'superseded', amr: [], at };
+  const outcome = await deps.challenges.resolve(challenge.id, resolution, at).catch(() => null);
+  if (outcome === 'resolved') await deps.resolution(challenge, resolution);
+}

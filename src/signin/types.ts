@@ -1,0 +1,78 @@
+import type { AccountStore } from '../accounts/store.js';
+import type { AuditLog } from '../audit/types.js';
+import type { GeoIp } from '../challenge/context.js';
+import type { ChallengeStore, ChallengeWaiters } from '../challenge/types.js';
+import type { LoginPolicy } from '../config/clients.js';
+import type { SecretBox } from '../crypto/secretbox.js';
+import type { PushFatigueStore } from '../defences/push-fatigue-store.js';
+import type { Throttle } from '../defences/throttle-store.js';
+import type { DeviceRegistry } from '../devices/registry.js';
+import type { RecoveryCodes } from '../devices/recovery-codes.js';
+import type { Logger } from '../log.js';
+import type { Dispatch } from '../push/dispatch.js';
+import type { ResolutionPolicy } from './resolution.js';
+import type { SignInState, SignInStateStore } from './state.js';
+
+/** The relying app a sign-in is for, as the front door found it registered. */
+export interface RelyingApp {
+  clientId: string;
+  /** Shown on the phone and on the pages. */
+  name: string;
+  policy: LoginPolicy;
+}
+
+/** Who asks, as the front door saw them: what a challenge shows on the phone and the audit keeps. */
+export interface Requester {
+  /** After trusted-proxy handling (http/client-ip.ts for the browser doors). */
+  ip: string;
+  userAgent: string;
+  app: RelyingApp;
+}
+
+/**
+ * One sign-in as a front door hands it to the core: an opaque id (the OIDC pages pass their
+ * interaction uid; the core never reads meaning into it), who asks, and how long it may live.
+ */
+export interface SignInRef {
+  id: string;
+  requester: Requester;
+  /** What is left of the front door's own transaction: the sign-in's state lives no longer. */
+  ttlSeconds: number;
+}
+
+/** A sign-in past its first factor, as the core hands it back to the step that continues it. */
+export interface Started extends SignInRef {
+  state: SignInState;
+}
+
+/** Both factors done (or the password alone where the app allows it): what the front door finishes with. */
+export interface Login {
+  accountId: string;
+  /** RFC 8176 methods. */
+  amr: string[];
+  acr: string;
+}
+
+/** What the core needs: engines only (no koa, no views, no oidc-provider). app.ts wires the real ones. */
+export interface SignInDeps {
+  accounts: AccountStore;
+  audit: AuditLog;
+  throttle: Throttle;
+  states: SignInStateStore;
+  devices: DeviceRegistry;
+  challenges: ChallengeStore;
+  waiters: ChallengeWaiters;
+  dispatch: Dispatch;
+  secretBox: SecretBox;
+  geoip: GeoIp;
+  fatigue: PushFatigueStore;
+  /** One-time recovery codes: the way back in after losing every authenticator. */
+  recovery: RecoveryCodes;
+  /** What a resolution does (resolution.ts); withdrawals go through it like the device API's answers. */
+  resolution: ResolutionPolicy;
+  logger: Logger;
+  challengeTtlMs: number;
+  /** Longest a status request waits for a resolution before answering "still pending". */
+  longPollMs: number;
+  now: () => number;
+}
