@@ -16,7 +16,7 @@ import { hit, type RateLimit } from './rate-limit.js';
 import { parseBody, responseBodySchema } from './validate.js';
 
 /**
- * docs/device-api.md section 4, DESIGN steps 7-8: verify the signature (pure), count the answer,
+ * docs/device-api.md section 4, sign-in steps 7-8 (docs/architecture.md): verify the signature (pure), count the answer,
  * judge it (pure), accept its TOTP step once (PostgreSQL), resolve the challenge once (Redis),
  * then tell whoever waits.
  * Every refusal leaves the challenge untouched; the two atomic steps decide races.

@@ -71,7 +71,7 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     ctx.body = body;
   };
 
-  // The whole API as a list: method, path, then each step in order (STYLE 2).
+  // The whole API as a list: method, path, then each step in order (as oidc-provider lists its endpoints' steps).
   const routes: Array<[method: 'get' | 'post' | 'put' | 'delete', path: string, ...steps: Step[]]> = [
     ['post', `${PREFIX}/enroll/webauthn-options`, jsonBody, registrationOptionsHandler(deps)],
     ['post', `${PREFIX}/enroll`, jsonBody, enrollHandler(deps)],

@@ -6,7 +6,7 @@ import { formatCode, newCode, normalizeCode } from './enrollment-codes.js';
  * One-time recovery codes: what lets a user who lost every authenticator sign in once more and
  * enroll a new one, without falling back to the password alone. Offered once, at the first
  * enrollment; each is 80 random bits in Crockford base32 (like an enrollment code), stored only as
- * its SHA-256 and consumed atomically (STYLE 7). The database finds a code by its hash, so no
+ * its SHA-256 and consumed atomically (hashed, constant-time, single use, with a race test). The database finds a code by its hash, so no
  * secret is ever compared in JavaScript, and timing reveals nothing about a code (Lucia's pattern).
  */
 export interface RecoveryCodes {

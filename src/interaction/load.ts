@@ -72,7 +72,7 @@ const REFUSED = {
   device_revoked: 'The device that approved this sign-in has been revoked. Go back to the app and sign in again.',
 } as const;
 
-/** DESIGN step 10 at this door: the core's login becomes oidc-provider's interaction result. */
+/** sign-in step 10 (docs/architecture.md) at this door: the core's login becomes oidc-provider's interaction result. */
 export async function finishLogin(ctx: Context, deps: InteractionDeps, result: FinishResult): Promise<void> {
   if (result.kind === 'refused') throw new HttpError(403, 'access_denied', REFUSED[result.reason]);
   const { accountId, amr, acr }: Login = result.login;

@@ -38,7 +38,7 @@ export function pushTopic(accountId: string): string {
 }
 
 /**
- * DESIGN step 5: a challenge goes to the targets it is given (the sign-in core picks them). Push
+ * sign-in step 5 (docs/architecture.md): a challenge goes to the targets it is given (the sign-in core picks them). Push
  * trouble never breaks the sign-in: a failed push is logged and counted, and the page keeps
  * offering the passcode.
  */

@@ -6,7 +6,7 @@ export type FinishResult =
   /** The account was disabled, or the approving device revoked, between the factor and the finish. */
   | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' };
 
-/** DESIGN step 10: both factors done; the relying app's tokens will carry this amr and acr. */
+/** sign-in step 10 (docs/architecture.md): both factors done; the relying app's tokens will carry this amr and acr. */
 export async function finishSecondFactor(
   deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit'>, s: Started, second: string[], detail: Record<string, unknown>,
 ): Promise<FinishResult> {

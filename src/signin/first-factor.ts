@@ -29,7 +29,7 @@ export type PasswordResult =
   /** The single form carried a passcode: this is how its check went. */
   | { kind: 'passcode'; passcode: PasscodeResult };
 
-/** DESIGN step 2 with a local password, then what comes next (next-step.ts decides). */
+/** sign-in step 2 (docs/architecture.md) with a local password, then what comes next (next-step.ts decides). */
 export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, input: PasswordInput): Promise<PasswordResult> {
   const { username, password } = input;
   const { requester } = ref;

@@ -8,7 +8,7 @@ import type { SignInDeps, SignInRef, Started } from './types.js';
 import { waitStep, watchPush } from './wait.js';
 
 /**
- * The transport-neutral sign-in core (DESIGN "Layers"): every front door (the OIDC pages today;
+ * The transport-neutral sign-in core (docs/architecture.md, "Layers"): every front door (the OIDC pages today;
  * SAML, CIBA, the agent API and RADIUS later) drives a sign-in through these steps and renders,
  * redirects or answers from the discriminated results. Nothing here knows koa, views or OIDC.
  */

@@ -30,7 +30,7 @@ export function pushTargetsOf(devices: readonly Device[]): Pick<DispatchOrder, '
 }
 
 /**
- * DESIGN steps 4-5: a challenge in Redis, then Web Push to each live device. Returns at once;
+ * sign-in steps 4-5 (docs/architecture.md): a challenge in Redis, then Web Push to each live device. Returns at once;
  * delivery goes on in the background and its trouble never breaks the sign-in (the passcode stays).
  */
 export async function sendPush(deps: SignInDeps, s: Started): Promise<PushResult> {

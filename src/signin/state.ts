@@ -30,7 +30,8 @@ export interface SignInStateStore {
  * One hash per sign-in: s = the state (JSON), acct = its account, and the limit counters, which
  * scripts count in place (defences/throttle-store.ts, defences/push-fatigue-store.ts): a counter
  * inside the JSON was read, incremented and written back by each request, so parallel requests
- * all read the same count (audit: 261 of 300 parallel wrong passcodes were checked).
+ * all read the same count (an outside audit had 261 of 300 parallel wrong passcodes checked;
+ * test/signin/passcode-guessing.race.test.ts guards it).
  * The braces are a hash tag (one Redis Cluster slot per sign-in); the name is new because the
  * layout is: a key of the old layout (a string) would answer WRONGTYPE.
  */

@@ -46,7 +46,7 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Prom
 }
 
 /**
- * DESIGN steps 9-10 from the waiting page: approved finishes the sign-in (if the approving device
+ * sign-in steps 9-10 (docs/architecture.md) from the waiting page: approved finishes the sign-in (if the approving device
  * is still active); anything else is what the page shows.
  */
 export async function waitStep(deps: SignInDeps, s: Started): Promise<WaitResult> {

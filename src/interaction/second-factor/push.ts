@@ -14,7 +14,7 @@ export function answerPush(ctx: Context, uid: string, result: PushResult): void 
 }
 
 /**
- * POST /interaction/:uid/push — DESIGN steps 4-5 (signin/push.ts): answers at once with the
+ * POST /interaction/:uid/push — sign-in steps 4-5 (docs/architecture.md) (signin/push.ts): answers at once with the
  * waiting page; delivery goes on in the background and never breaks the sign-in.
  */
 export async function postPush(ctx: Context, deps: InteractionDeps): Promise<void> {

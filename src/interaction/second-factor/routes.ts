@@ -20,7 +20,7 @@ async function getChoice(ctx: Context, deps: InteractionDeps): Promise<void> {
   });
 }
 
-/** The second factor's steps, mounted on the interaction router (DESIGN steps 3-10). */
+/** The second factor's steps, mounted on the interaction router (sign-in steps 3-10 (docs/architecture.md)). */
 export const secondFactorRoutes: InteractionExtension = (router, deps) => {
   router.get('/second-factor', (ctx) => getChoice(ctx, deps));
   router.post('/push', formBody(), (ctx) => postPush(ctx, deps));

@@ -22,7 +22,7 @@ const MESSAGES = new Map<string, string>([
 ]);
 
 /**
- * GET /interaction/:uid/wait — DESIGN step 9, the page that continues by itself: with JavaScript it
+ * GET /interaction/:uid/wait — sign-in step 9 (docs/architecture.md), the page that continues by itself: with JavaScript it
  * long-polls the status; without, it refreshes itself. Approved: the core finishes the sign-in here.
  */
 export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void> {
