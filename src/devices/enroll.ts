@@ -2,7 +2,8 @@ import type { Context } from 'koa';
 import { newTotpSecret, TOTP_PERIOD_SECONDS } from '../otp/totp.js';
 import type { Db } from '../storage/db.js';
 import type { DeviceApiDeps } from './device-api.js';
-import { createEnrollmentCodes } from './enrollment-codes.js';
+import { createEnrollmentCodes, enrollmentCodeHash, voidOtherEnrollmentCodes } from './enrollment-codes.js';
+import { keepRecoveryBatch } from './recovery-codes.js';
 import { DeviceError } from './errors.js';
 import { jsonBodyOf } from './http.js';
 import { createDeviceRegistry, newDeviceId } from './registry.js';
@@ -80,7 +81,14 @@ export function enrollHandler(deps: DeviceApiDeps) {
         activeDevices: await devices.countActive(accountId), maxDevices,
       });
       if (refusal) throw REFUSALS[refusal]();
+      const first = !(await devices.hasEverHad(accountId));
       if ((await createEnrollmentCodes(tx, { now }).consume(body.code)) !== accountId) throw REFUSALS.invalid_enrollment_code();
+      // The first device ends the time when the password alone could ask for codes: what such a
+      // session may have taken (other enrollment codes, other recovery codes) is void from here.
+      if (first) {
+        await voidOtherEnrollmentCodes(tx, accountId, new Date(now()));
+        await keepRecoveryBatch(tx, accountId, enrollmentCodeHash(body.code)!);
+      }
       // aad = device id: a sealed secret copied onto another device's row does not open.
       const device = await devices.create({
         id, accountId, name: body.name, publicJwk: body.publicJwk, push,
