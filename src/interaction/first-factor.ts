@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { checkPassword } from '../accounts/passwords.js';
 import { ACCOUNT_POLICY, IP_POLICY } from '../defences/throttle.js';
 import { HttpError } from '../http/errors.js';
+import { attemptNetwork } from '../net/ip.js';
 import type { InteractionDeps } from './deps.js';
 import { finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
 import { nextAfterPassword } from './next-step.js';
@@ -51,8 +52,12 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   // Password guessing: counted per username (known or not, so the answer reveals nothing) and per
   // IP, reserved before the check: each attempt counts as a failure up front, atomically, so N
   // parallel guesses see 0, 1, ..., N-1 failures before them and cannot all pass the gate.
-  const userKey = `thr:user:${username.toLowerCase()}`;
-  const ipKey = `thr:ip:${ctx.ip}`;
+  // Keyed by the account the name finds, when it finds one: PostgreSQL's lower() folds more
+  // spellings onto one account ("alİce" is alice) than toLowerCase() keeps apart, and each
+  // spelling would otherwise count apart.
+  const account = await deps.accounts.findByUsername(username);
+  const userKey = `thr:user:${(account?.username ?? username).toLowerCase()}`;
+  const ipKey = `thr:ip:${attemptNetwork(ctx.ip)}`; // an IPv6 client counts per /64
   const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
   if (!gate.allowed) {
     const seconds = Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 0) / 1000); // no cap here: always a wait
@@ -62,7 +67,6 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
     return renderLogin(ctx, deps, it, { error: tooManyAttempts(seconds), username });
   }
 
-  const account = await deps.accounts.findByUsername(username);
   const passwordOk = await checkPassword(account?.passwordHash ?? null, password);
   if (!account || !passwordOk || account.disabled) {
     // The reservation stands as the failure.

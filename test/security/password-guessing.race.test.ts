@@ -34,7 +34,8 @@ async function burst(w: PushWorld, guesses: { username: string; password: string
 
 describe.each(['real', 'standin'] as const)('parallel password guessing (Redis: %s)', (redis) => {
   let w: PushWorld | null = null;
-  const start = () => PushWorld.start({ idp: { storage: 'postgres', redis, idp: { now: () => 1_800_000_000_000 } } });
+  // The stand-in serves the embedded setup only (the IdP refuses it beside PostgreSQL): PGlite then.
+  const start = () => PushWorld.start({ idp: { storage: redis === 'real' ? 'postgres' : 'pglite', redis, idp: { now: () => 1_800_000_000_000 } } });
   afterEach(async () => { await w?.close(); w = null; });
 
   it(`${PARALLEL} wrong passwords at once for one username: only the free failures are checked, the rest get 429`, async () => {
