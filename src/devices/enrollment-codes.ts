@@ -84,3 +84,18 @@ export function createEnrollmentCodes(db: Db, opts: { ttlMs?: number; now?: () =
     },
   };
 }
+
+/** The stored form of a code (what recovery codes name as their batch), or null when it cannot be one. */
+export function enrollmentCodeHash(input: unknown): string | null {
+  const code = normalizeCode(input);
+  return code ? sha256b64url(code) : null;
+}
+
+/**
+ * At an account's first enrollment: every other unused code of the account is void. Each was
+ * issued while the password alone could ask for one (/account before the first device); kept, it
+ * would enroll a phone later, past the second factor the first phone now is.
+ */
+export async function voidOtherEnrollmentCodes(db: Db, accountId: string, at: Date): Promise<void> {
+  await db.query('UPDATE enrollment_codes SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL', [accountId, at]);
+}

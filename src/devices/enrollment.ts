@@ -4,7 +4,8 @@ import type { SecretBox } from '../crypto/secretbox.js';
 import { newTotpSecret } from '../otp/totp.js';
 import type { PushSubscriptionJson } from '../push/types.js';
 import type { Db } from '../storage/db.js';
-import { createEnrollmentCodes } from './enrollment-codes.js';
+import { createEnrollmentCodes, enrollmentCodeHash, voidOtherEnrollmentCodes } from './enrollment-codes.js';
+import { keepRecoveryBatch } from './recovery-codes.js';
 import { DeviceError } from './errors.js';
 import { createDeviceRegistry, newDeviceId } from './registry.js';
 import { sealTotpSecret } from './totp-secret.js';
@@ -86,8 +87,15 @@ export async function enrollDevice(deps: EnrollmentDeps, input: NewEnrollment): 
       activeDevices: await devices.countActive(input.accountId), maxDevices: deps.maxDevicesPerAccount,
     });
     if (refusal) throw ENROLL_REFUSALS[refusal]();
+    const first = !(await devices.hasEverHad(input.accountId));
     if ((await createEnrollmentCodes(tx, { now: deps.now }).consume(input.code)) !== input.accountId) {
       throw ENROLL_REFUSALS.invalid_enrollment_code();
+    }
+    // The first device ends the time when the password alone could ask for codes: what such a
+    // session may have taken (other enrollment codes, other recovery codes) is void from here.
+    if (first) {
+      await voidOtherEnrollmentCodes(tx, input.accountId, new Date(deps.now()));
+      await keepRecoveryBatch(tx, input.accountId, enrollmentCodeHash(input.code)!);
     }
     const device = await devices.create({
       id, accountId: input.accountId, name: input.name, publicJwk: input.publicJwk, push: input.push,

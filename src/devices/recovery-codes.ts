@@ -10,8 +10,13 @@ import { formatCode, newCode, normalizeCode } from './enrollment-codes.js';
  * secret is ever compared in JavaScript, and timing reveals nothing about a code (Lucia's pattern).
  */
 export interface RecoveryCodes {
-  /** New codes, shown in clear this once; they replace every earlier code of the account. */
-  issue(accountId: string): Promise<string[]>;
+  /**
+   * New codes, shown in clear this once. With `batch` (the SHA-256 of the enrollment code they come
+   * with) they replace the account's earlier codes but those of other batches: until the account's
+   * first enrollment each code carries its own set, and that enrollment keeps only its code's set
+   * (keepBatch). Without, they replace every earlier code.
+   */
+  issue(accountId: string, batch?: string): Promise<string[]>;
   /** True once per code: of concurrent callers with one code exactly one gets true. */
   consume(accountId: string, code: string): Promise<boolean>;
   /** Unused codes left. */
@@ -24,13 +29,13 @@ export function createRecoveryCodes(db: Db, opts: { now?: () => number; count?: 
   const now = opts.now ?? Date.now;
   const count = opts.count ?? RECOVERY_CODE_COUNT;
   return {
-    async issue(accountId) {
+    async issue(accountId, batch) {
       const codes = Array.from({ length: count }, () => newCode());
       await db.transaction(async (tx) => {
-        await tx.query('DELETE FROM recovery_codes WHERE account_id = $1', [accountId]);
+        await tx.query('DELETE FROM recovery_codes WHERE account_id = $1 AND ($2::text IS NULL OR batch IS NULL OR batch = $2)', [accountId, batch ?? null]);
         for (const code of codes) {
-          await tx.query('INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)',
-            [accountId, sha256b64url(code), new Date(now())]);
+          await tx.query('INSERT INTO recovery_codes (account_id, code_hash, created_at, batch) VALUES ($1, $2, $3, $4)',
+            [accountId, sha256b64url(code), new Date(now()), batch ?? null]);
         }
       });
       return codes.map(formatCode);
@@ -53,4 +58,13 @@ export function createRecoveryCodes(db: Db, opts: { now?: () => number; count?: 
       return Number(row?.n ?? 0);
     },
   };
+}
+
+/**
+ * At an account's first enrollment: only the recovery codes given with the enrollment code used
+ * stay. Others came with codes a password-only session may have asked for (before the first
+ * device, /account opens with the password), and must not sign in beside the new phone.
+ */
+export async function keepRecoveryBatch(db: Db, accountId: string, batch: string): Promise<void> {
+  await db.query('DELETE FROM recovery_codes WHERE account_id = $1 AND batch IS DISTINCT FROM $2', [accountId, batch]);
 }

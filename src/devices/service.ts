@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/types.js';
-import type { EnrollmentCodes } from './enrollment-codes.js';
+import { enrollmentCodeHash, type EnrollmentCodes } from './enrollment-codes.js';
 import type { RecoveryCodes } from './recovery-codes.js';
 import { DeviceError } from './errors.js';
 import type { DeviceRegistry } from './registry.js';
@@ -76,10 +76,11 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
       const url = enrollmentUrl(deps.issuer, issued.code, deps.unlock);
       // The code itself never goes into the audit trail: it is a bearer secret for 15 minutes.
       await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: issued.expiresAt.toISOString() });
-      // First enrollment (no device ever, no codes left): the user gets recovery codes with it, so
-      // losing this phone later never leaves the password alone in charge of the account.
-      const first = !(await deps.devices.hasEverHad(accountId)) && (await deps.recovery.remaining(accountId)) === 0;
-      const recoveryCodes = first ? await deps.recovery.issue(accountId) : null;
+      // Before the first device, every code comes with its own recovery codes, so losing this phone
+      // later never leaves the password alone in charge of the account. The first enrollment keeps
+      // only the set of the code it used (enroll.ts): a set given to someone else is void then.
+      const first = !(await deps.devices.hasEverHad(accountId));
+      const recoveryCodes = first ? await deps.recovery.issue(accountId, enrollmentCodeHash(issued.code)!) : null;
       if (recoveryCodes) await record('recovery_codes.issued', accountId, { createdBy, count: recoveryCodes.length });
       const qrSvg = await (await import('qrcode')).default.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       return { ...issued, url, qrSvg, ...(recoveryCodes ? { recoveryCodes } : {}) };

@@ -181,3 +181,16 @@ export function nonPublicRange(ip: Ip): string | null {
   if (special) return special;
   return inCidr(ip, GLOBAL_UNICAST_V6) ? null : 'not global unicast';
 }
+
+/**
+ * The network a client's address stands for when counting its attempts: an IPv4 address itself,
+ * an IPv6 address's /64. An IPv6 host chooses the low 64 bits itself (RFC 4291 2.5.1; privacy
+ * addresses, RFC 8981, change them at will), so per address it would have 2^64 fresh limits.
+ * Anything that is not an address is returned as it is.
+ */
+export function attemptNetwork(address: string): string {
+  const ip = parseIp(address);
+  if (!ip) return address;
+  if (ip.version === 4) return formatIp(ip);
+  return `${formatIp({ version: 6, value: (ip.value >> 64n) << 64n })}/64`;
+}

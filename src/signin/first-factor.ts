@@ -5,6 +5,7 @@ import { checkPasscode, type PasscodeResult } from './passcode.js';
 import { sendPush, type PushResult } from './push.js';
 import type { SignInState } from './state.js';
 import type { Login, SignInDeps, SignInRef } from './types.js';
+import { attemptNetwork } from '../net/ip.js';
 
 export interface PasswordInput {
   username: string;
@@ -39,8 +40,12 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   // Password guessing: counted per username (known or not, so the answer reveals nothing) and per
   // IP, reserved before the check: each attempt counts as a failure up front, atomically, so N
   // parallel guesses see 0, 1, ..., N-1 failures before them and cannot all pass the gate.
-  const userKey = `thr:user:${username.toLowerCase()}`;
-  const ipKey = `thr:ip:${requester.ip}`;
+  // Keyed by the account the name finds, when it finds one: PostgreSQL's lower() folds more
+  // spellings onto one account ("alİce" is alice) than toLowerCase() keeps apart, and each
+  // spelling would otherwise count apart.
+  const account = await deps.accounts.findByUsername(username);
+  const userKey = `thr:user:${(account?.username ?? username).toLowerCase()}`;
+  const ipKey = `thr:ip:${attemptNetwork(requester.ip)}`; // an IPv6 client counts per /64
   const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
   if (!gate.allowed) {
     const seconds = Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 0) / 1000); // no cap here: always a wait
@@ -48,7 +53,6 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     return { kind: 'throttled', retryAfterSeconds: seconds };
   }
 
-  const account = await deps.accounts.findByUsername(username);
   const passwordOk = await checkPassword(account?.passwordHash ?? null, password);
   if (!account || !passwordOk || account.disabled) {
     // The reservation stands as the failure.

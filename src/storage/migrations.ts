@@ -123,6 +123,13 @@ UPDATE oidc_payloads SET
     // a session saved back by a request in flight at that moment still counts as ended.
     sql: `ALTER TABLE accounts ADD COLUMN sessions_ended_at timestamptz`,
   },
+  {
+    id: 5,
+    name: 'recovery codes tied to the enrollment code they came with',
+    // Before an account's first device the password alone may ask for an enrollment code (and its
+    // recovery codes); the first enrollment keeps only the set that came with the code it used.
+    sql: `ALTER TABLE recovery_codes ADD COLUMN batch text`,
+  },
 ];
 
 /** Applies the migrations not yet applied, each in its own transaction, under an advisory lock. */

@@ -24,23 +24,26 @@ describe('admin CLI: device enroll-code', () => {
     encoding: 'utf8', timeout: 60_000,
   });
 
-  it('prints ten recovery codes with the first enrollment code only, and stores them hashed', async () => {
-    expect(cli(['user', 'create', 'frank', '--password', 'Tulip-Orbit-Velvet-42']).status).toBe(0);
+  it('prints ten recovery codes with each enrollment code before the first device, and stores them hashed', async () => {
+    expect(cli(['user', 'create', 'frank', '--password', 'quartz lantern meadow 81']).status).toBe(0);
+    const recoveryOf = (out: string) => out.split('\n').find((l) => l.startsWith('recovery codes'))!.split(': ')[1]!.trim().split(' ');
     const first = cli(['device', 'enroll-code', 'frank']);
     expect(first.status).toBe(0);
-    const line = first.stdout.split('\n').find((l) => l.startsWith('recovery codes'))!;
-    const codes = line.split(': ')[1]!.trim().split(' ');
+    const codes = recoveryOf(first.stdout);
     expect(codes).toHaveLength(10);
     for (const c of codes) expect(c).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/);
 
+    // Each code before the first device carries its own set: the first enrollment keeps only the
+    // set of the code it used (test/security/pre-device-secrets.test.ts).
     const second = cli(['device', 'enroll-code', 'frank']);
     expect(second.status).toBe(0);
-    expect(second.stdout).not.toContain('recovery codes');
+    const codes2 = recoveryOf(second.stdout);
+    expect(codes2).toHaveLength(10);
 
     const db = openPostgres(schema.url);
     try {
       const rows = await db.query<{ code_hash: string }>('SELECT code_hash FROM recovery_codes');
-      expect(rows.map((r) => r.code_hash).sort()).toEqual(codes.map((c) => sha256b64url(normalizeCode(c)!)).sort());
+      expect(rows.map((r) => r.code_hash).sort()).toEqual([...codes, ...codes2].map((c) => sha256b64url(normalizeCode(c)!)).sort());
     } finally {
       await db.close();
     }

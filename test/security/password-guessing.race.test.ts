@@ -34,7 +34,7 @@ async function burst(w: PushWorld, guesses: { username: string; password: string
 
 describe.each(['real', 'standin'] as const)('parallel password guessing (Redis: %s)', (redis) => {
   let w: PushWorld | null = null;
-  // The stand-in serves the embedded, single-process setup (PGlite); PostgreSQL requires the real Redis.
+  // The stand-in serves the embedded setup only (the IdP refuses it beside PostgreSQL): PGlite then.
   const start = () => PushWorld.start({ idp: { storage: redis === 'real' ? 'postgres' : 'pglite', redis, idp: { now: () => 1_800_000_000_000 } } });
   afterEach(async () => { await w?.close(); w = null; });
 

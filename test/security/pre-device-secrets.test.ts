@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SimulatedAuthenticator } from '../support/authenticator.js';
+import { FormBrowser } from '../support/web-browser.js';
+import { newUser, PASSWORD, startSessionWorld, type SessionWorld } from './session-helpers.js';
+
+/**
+ * Re-audit, item 3 "through another door": before a user's first phone, the password alone may
+ * open /account and ask for an enrollment code (the account is password-only then). What that
+ * password session took away must not outlive the user's first phone: an enrollment code kept for
+ * later would enroll the attacker's phone, and the recovery codes shown with it would sign in with
+ * the password alone, both invisibly (the device list shows neither).
+ */
+describe('secrets a password-only session took before the first phone die with the first enrollment', () => {
+  let w: SessionWorld;
+  beforeAll(async () => { w = await startSessionWorld(); });
+  afterAll(() => w.close());
+
+  const csrfOf = (html: string) => html.match(/name="csrf" value="([^"]+)"/)![1]!;
+
+  /** The attacker: password sign-in to /account while the account has no device, then "Enroll". */
+  async function attackerTakesCodes(username: string) {
+    const browser = new FormBrowser(w.t.url);
+    const login = await browser.go('/account');
+    const page = await browser.submit(login.body, /\/login$/, { username, password: PASSWORD });
+    expect(page.url).toBe(`${w.t.url}/account`);
+    const offer = await browser.request('/account/enroll', {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrfOf(page.body)}`,
+    });
+    const html = await offer.text();
+    const code = html.match(/id="enroll-code">([^<]+)</)![1]!;
+    const recoveryCodes = [...html.matchAll(/<li><code>([0-9A-Z-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    expect(recoveryCodes).toHaveLength(10);
+    return { code, recoveryCodes };
+  }
+
+  it("an enrollment code taken before the user's first phone no longer enrolls once that phone is there", async () => {
+    const accountId = await newUser(w, 'early-code');
+    const stolen = await attackerTakesCodes('early-code');
+    // The user enrolls their first phone with the admin's code.
+    const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
+    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+
+    await expect(SimulatedAuthenticator.enroll(w.t.url, stolen.code, { push: null, name: 'Attacker' }))
+      .rejects.toThrow(/invalid_enrollment_code/);
+    const devices = await w.t.idp.devices.listByAccount(accountId);
+    expect(devices.map((d) => d.name)).toEqual(['Phone']);
+  });
+
+  it("recovery codes taken before the user's first phone do not sign in once that phone is there; the user's own do", async () => {
+    const accountId = await newUser(w, 'early-recovery');
+    const stolen = await attackerTakesCodes('early-recovery');
+    const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
+    // The user's code comes with the user's own recovery codes.
+    expect(offer.recoveryCodes).toHaveLength(10);
+    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+
+    const recoveryPage = async () => {
+      const browser = new FormBrowser(w.t.url);
+      const { authorize } = await import('./session-helpers.js');
+      const started = await authorize(w.open, browser);
+      const next = await browser.submit(started.page.body, /\/login$/, { username: 'early-recovery', password: PASSWORD });
+      expect(next.url).toMatch(/\/second-factor$/);
+      return { browser, page: await browser.go(next.url.replace(/second-factor$/, 'recovery')) };
+    };
+    const attacker = await recoveryPage();
+    const tried = await attacker.browser.submit(attacker.page.body, /\/recovery$/, { code: stolen.recoveryCodes[0]! });
+    expect(tried.res.status).toBe(401);
+    expect(tried.body).toContain('That recovery code is not right');
+
+    const user = await recoveryPage();
+    const own = await user.browser.submit(user.page.body, /\/recovery$/, { code: offer.recoveryCodes![0]! });
+    expect(own.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+  });
+});
