@@ -2,8 +2,8 @@ import type { Page } from 'playwright-core';
 
 /** What a user does in the PWA and at the relying app, step by step, for the browser tests. */
 
-/** Polls `read` until `ok` holds (or throws after `timeoutMs`), returning the last value. */
-export async function eventually<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
+/** Polls `read` until `ok` holds (or throws after `timeoutMs`: room for a loaded CI machine), returning the last value. */
+export async function eventually<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
