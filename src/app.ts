@@ -130,7 +130,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
       issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
       // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
       trustProxy: false,
-      accountHasDevices: async (accountId) => (await devices.listByAccount(accountId)).length > 0,
+      accountHasDevices: (accountId) => devices.hasEverHad(accountId),
       sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
     });
     // oidc-provider checks a client only when it is first used; check every one now, with its rules.

@@ -71,10 +71,12 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   };
   await deps.states.put(ref.id, state, ref.ttlSeconds);
 
+  // One read: the list holds revoked devices too, so it answers both "now" and "ever".
+  const devices = await deps.devices.listByAccount(account.id);
   const next = nextAfterPassword({
     policy: app.policy,
-    activeDevices: (await deps.devices.listByAccount(account.id)).filter((d) => d.status === 'active').length,
-    everEnrolled: await deps.devices.hasEverHad(account.id),
+    activeDevices: devices.filter((d) => d.status === 'active').length,
+    everEnrolled: devices.length > 0,
     passcode: app.policy.form === 'single-form' ? input.passcode : undefined,
   });
   switch (next.kind) {
