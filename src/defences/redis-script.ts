@@ -1,25 +1,38 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from '../storage/redis.js';
 
 export type Script = (...keysThenArgs: (string | number)[]) => Promise<(string | number)[] | number>;
 
 /**
- * A Lua script as a command, one per script and number of keys: ioredis can pass the count with
- * each call, but the stand-in (ioredis-mock 8, Lua on fengari) needs it fixed when the command is
- * defined. Scripts for both: HGET, not HMGET (the stand-in hands HMGET's missing fields to Lua as a
+ * A Lua script as a function, one per script and number of keys: EVALSHA, and EVAL when the server
+ * does not know the script yet (NOSCRIPT). Sent as plain commands, not through ioredis's
+ * defineCommand: under auto-pipelining, a pipeline of defined scripts that ioredis had to load first
+ * could come back with fewer results than callbacks ("results[i] is not iterable"), and the requests
+ * waiting on it hung (seen under 200 parallel sign-ins). ioredis adds its keyPrefix to the keys of
+ * EVAL/EVALSHA, as it did for defined commands.
+ * Scripts for both servers: HGET, not HMGET (the stand-in hands HMGET's missing fields to Lua as a
  * truthy value); no cjson; return tables built by one constructor (the stand-in returns nothing for
- * a table filled in afterwards).
+ * a table filled in afterwards); arguments as strings, as real Redis hands them to Lua (the stand-in
+ * would pass JS numbers on as Lua numbers).
  */
 export function redisScripts(redis: Redis) {
   const defined = new Map<string, Script>();
   return (name: string, lua: string, keys: number): Script => {
-    const id = `pushotp${name}${keys}`;
-    if (!defined.has(id)) {
-      // defineCommand runs EVALSHA and falls back to EVAL; ioredis adds keyPrefix to the declared keys.
-      redis.defineCommand(id, { numberOfKeys: keys, lua });
-      const run = (redis as unknown as Record<string, Script>)[id]!.bind(redis);
-      // Strings, as real Redis hands them to Lua; the stand-in would pass JS numbers on as Lua numbers.
-      defined.set(id, (...args) => run(...args.map(String)));
+    const id = `${name}${keys}`;
+    let run = defined.get(id);
+    if (!run) {
+      const sha = createHash('sha1').update(lua).digest('hex');
+      run = async (...args) => {
+        const argv = args.map(String);
+        try {
+          return (await redis.evalsha(sha, keys, ...argv)) as (string | number)[] | number;
+        } catch (err) {
+          if (!/NOSCRIPT/.test((err as Error).message ?? '')) throw err;
+          return (await redis.eval(lua, keys, ...argv)) as (string | number)[] | number;
+        }
+      };
+      defined.set(id, run);
     }
-    return defined.get(id)!;
+    return run;
   };
 }
