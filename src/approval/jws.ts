@@ -47,7 +47,7 @@ function publicKeyOf(x: string | undefined, y: string | undefined): Promise<Cryp
   const id = `${x}.${y}`;
   let key = imported.get(id);
   if (!key) {
-    key = importJWK({ kty: 'EC', crv: 'P-256', x, y }, 'ES256');
+    key = importJWK({ kty: 'EC', crv: 'P-256', ...(x === undefined ? {} : { x }), ...(y === undefined ? {} : { y }) }, 'ES256');
     // A key that does not import is not kept: the next attempt fails the same way, uncached.
     key.catch(() => imported.delete(id));
     if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value!);

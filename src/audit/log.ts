@@ -14,7 +14,7 @@ export interface AuditRow {
 
 /** Audit events: a row in `audit_events` and a structured log line for each. */
 export function createAuditLog(db: Db, logger: Logger): AuditLog & {
-  query(filter: { accountId?: string; since?: Date; until?: Date; type?: string; limit?: number }): Promise<AuditRow[]>;
+  query(filter: { accountId?: string | undefined; since?: Date | undefined; until?: Date | undefined; type?: string | undefined; limit?: number }): Promise<AuditRow[]>;
 } {
   return {
     async record(event: AuditEvent) {

@@ -96,7 +96,7 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
 
     async get(id, now = clock()) {
       const [c, status, res] = await redis.hmget(challengeKey(id), 'c', 'status', 'res');
-      return c ? asSeenAt(decode(c, status, res), now) : null;
+      return c ? asSeenAt(decode(c, status ?? null, res ?? null), now) : null;
     },
 
     async resolve(id, resolution: Resolution, now = clock()) {

@@ -59,8 +59,8 @@ export const pushSchema = z.object({
 const b64urlUpTo = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
 
 const b64urlOpt = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
-const transports = z.array(z.string().max(32)).max(8).optional();
-const attachment = z.enum(['platform', 'cross-platform']).optional();
+const transports = z.array(z.string().max(32)).max(8).exactOptional();
+const attachment = z.enum(['platform', 'cross-platform']).exactOptional();
 /** The library checks what these mean; here only their shape and size, before anything is spent. */
 const extensionResults = z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= 1024, 'too large');
 
@@ -72,10 +72,10 @@ export const registrationResponseSchema = z.object({
   response: z.object({
     clientDataJSON: b64urlUpTo(4096),
     attestationObject: b64urlUpTo(8192),
-    authenticatorData: b64urlOpt(4096).optional(),
+    authenticatorData: b64urlOpt(4096).exactOptional(),
     transports,
-    publicKeyAlgorithm: z.number().int().optional(),
-    publicKey: b64urlOpt(2048).optional(),
+    publicKeyAlgorithm: z.number().int().exactOptional(),
+    publicKey: b64urlOpt(2048).exactOptional(),
   }),
   authenticatorAttachment: attachment,
   clientExtensionResults: extensionResults,
@@ -100,7 +100,7 @@ const assertionJsonSchema = z.object({
     clientDataJSON: b64urlUpTo(4096),
     authenticatorData: b64urlUpTo(4096),
     signature: b64urlUpTo(1024),
-    userHandle: b64urlOpt(128).optional(),
+    userHandle: b64urlOpt(128).exactOptional(),
   }),
   authenticatorAttachment: attachment,
   clientExtensionResults: extensionResults,
