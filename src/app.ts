@@ -9,7 +9,7 @@ import { ConfigError, type Settings } from './config/settings.js';
 import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
 import { createCsrf } from './http/csrf.js';
-import { clientIp, errorHandler, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
+import { clientIp, errorEdge, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
 import { hostileInput } from './http/hostile.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
@@ -159,7 +159,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const onGone: OnGone = (deviceId, endpoint) => devices.markPushDead(deviceId, endpoint);
   const geoip = await openGeoIp(settings.geoipDb);
   // A new password, a disabled account or a revoked device ends the account's sessions and grants.
-  const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis), now);
+  const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis, Date.now), now);
   const endSessionsOnRevoke = async (accountId: string) => { await endAccountSessions(accountId); };
   const recovery = createRecoveryCodes(db, { now });
   const deviceService = createDeviceService({ devices, codes, recovery, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
@@ -199,7 +199,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // Koa never reads X-Forwarded-*: the client IP is clientIp's, the origin is ISSUER (pinOrigin).
   app.proxy = false;
   app.silent = true;
-  app.use(errorHandler(views, logger));
+  app.use(errorEdge({ views, log: logger }));
   app.use(pinOrigin(settings.issuer));
   app.use(clientIp(settings.trustProxy));
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
@@ -221,7 +221,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const routers = [
     interactionRoutes(deps, [secondFactorRoutes]),
     deviceApi,
-    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now }),
+    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now, providerNow: Date.now }),
   ];
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));

@@ -157,7 +157,7 @@ async function startBare(): Promise<Running> {
   const { key_ops: _ops, ext: _ext, ...jwk } = await webcrypto.subtle.exportKey('jwk', keys.privateKey);
   const configuration: Configuration = {
     clients: [config.bareClient as never],
-    adapter: (config.bareAllRedis ? (model: string) => new RedisAdapter(redis, model) : adapterFactory(db, redis)) as unknown as Configuration['adapter'],
+    adapter: (config.bareAllRedis ? (model: string) => new RedisAdapter(redis, model, Date.now) : adapterFactory(db, redis, Date.now)) as unknown as Configuration['adapter'],
     jwks: { keys: [{ ...jwk, kid: 'bench-es256', use: 'sig', alg: 'ES256' }] } as Configuration['jwks'],
     cookies: { keys: ['bench-bare-cookie-key-0123456789abcdef'] },
     features: { devInteractions: { enabled: false } },

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScripts } from '../defences/redis-script.js';
 import { asSeenAt } from './model.js';
 import type { Challenge, ChallengeStatus, ChallengeStore, Resolution, ResolveOutcome } from './types.js';
 
@@ -67,19 +68,14 @@ redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 'resolved'
 `;
 
-type Scripted = Redis & {
-  pushotpChallengeCreate(k1: string, k2: string, ...argv: (string | number)[]): Promise<string>;
-  pushotpChallengeResolve(k1: string, k2: string, ...argv: (string | number)[]): Promise<string>;
-};
-
 export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStoreOptions = {}): RedisChallengeStore {
   const channel = resolvedChannel(redis, opts.channel);
   const keepMs = opts.keepResolvedMs ?? DEFAULT_KEEP_MS;
   const clock = opts.now ?? Date.now;
-  // defineCommand runs EVALSHA and falls back to EVAL; ioredis adds keyPrefix to the declared keys.
-  redis.defineCommand('pushotpChallengeCreate', { numberOfKeys: 2, lua: CREATE_LUA });
-  redis.defineCommand('pushotpChallengeResolve', { numberOfKeys: 2, lua: RESOLVE_LUA });
-  const r = redis as Scripted;
+  // EVALSHA with an EVAL fallback (src/defences/redis-script.ts); ioredis adds keyPrefix to the two keys.
+  const script = redisScripts(redis);
+  const createScript = script('pushotpChallengeCreate', CREATE_LUA, 2);
+  const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 2);
 
   return {
     channel,
@@ -89,7 +85,7 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       // The TTL follows the challenge's own clock (createdAt), so an injected "now" stays coherent.
       const ttl = ch.expiresAt - ch.createdAt + keepMs;
       const json = JSON.stringify({ ...ch, resolution: null });
-      const res = await r.pushotpChallengeCreate(challengeKey(ch.id), accountKey(ch.accountId),
+      const res = await createScript(challengeKey(ch.id), accountKey(ch.accountId),
         json, ch.expiresAt, ch.accountId, ttl, ch.id);
       if (res !== 'ok') throw new Error(`challenge ${ch.id} already exists`);
     },
@@ -104,7 +100,7 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       const accountId = await redis.hget(challengeKey(id), 'acct');
       if (accountId === null) return 'not_found';
       const message: ResolvedMessage = { id, status: resolution.status };
-      return (await r.pushotpChallengeResolve(challengeKey(id), accountKey(accountId), id, now,
+      return (await resolveScript(challengeKey(id), accountKey(accountId), id, now,
         resolution.status, JSON.stringify(resolution), keepMs, channel, JSON.stringify(message))) as ResolveOutcome;
     },
 

@@ -20,6 +20,8 @@ export interface CliContext {
   endSessions: (accountId: string) => Promise<EndedSessions>;
   /** Re-seals secrets at rest under the active key-encryption key. */
   rewrapSecrets: () => Promise<{ total: number; rewrapped: number }>;
+  /** The clock (main.ts gives the system's). */
+  now: () => number;
 }
 
 export class UsageError extends Error {
@@ -145,7 +147,7 @@ export const commands: Record<string, Command> = {
     help: 'Recent "deny and report" events (sign-in requests users said were not theirs), newest first.',
     options: { since: { type: 'string', help: 'from this time (ISO 8601); default the last 7 days' }, limit: { type: 'string', help: 'at most N (default 100)' } },
     async run(ctx, _args, opts) {
-      const since = opts.since ? new Date(opts.since as string) : new Date(Date.now() - 7 * 86_400_000);
+      const since = opts.since ? new Date(opts.since as string) : new Date(ctx.now() - 7 * 86_400_000);
       if (Number.isNaN(since.getTime())) throw new UsageError('--since must be an ISO 8601 time');
       const limit = opts.limit === undefined ? 100 : Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError('--limit must be 1..10000');

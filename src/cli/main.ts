@@ -73,7 +73,7 @@ export async function runCli(argv: string[]): Promise<number> {
     // still die, as userinfo and introspection need the grants deleted here).
     const redis = settings.redisUrl ? openRedis(settings.redisUrl, settings.redisPrefix) : null;
     try {
-      return await createEndAccountSessions(db, redis ? adapterFactory(db, redis) : null)(accountId);
+      return await createEndAccountSessions(db, redis ? adapterFactory(db, redis, Date.now) : null)(accountId);
     } finally {
       redis?.disconnect();
     }
@@ -101,7 +101,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return rewrapTotpSecrets(db, registry, box);
   };
   try {
-    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions },
+    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions, now: Date.now },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
   } catch (err) {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from '../storage/redis.js';
 
-export type Script = (...keysThenArgs: (string | number)[]) => Promise<(string | number)[] | number>;
+export type ScriptReply = (string | number)[] | number | string;
+export type Script = (...keysThenArgs: (string | number)[]) => Promise<ScriptReply>;
 
 /**
  * A Lua script as a function, one per script and number of keys: EVALSHA, and EVAL when the server
@@ -25,10 +26,10 @@ export function redisScripts(redis: Redis) {
       run = async (...args) => {
         const argv = args.map(String);
         try {
-          return (await redis.evalsha(sha, keys, ...argv)) as (string | number)[] | number;
+          return (await redis.evalsha(sha, keys, ...argv)) as ScriptReply;
         } catch (err) {
           if (!/NOSCRIPT/.test((err as Error).message ?? '')) throw err;
-          return (await redis.eval(lua, keys, ...argv)) as (string | number)[] | number;
+          return (await redis.eval(lua, keys, ...argv)) as ScriptReply;
         }
       };
       defined.set(id, run);

@@ -7,7 +7,7 @@ import type { OtpThrottle } from '../devices/otp-proof.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { DeviceNotice, UnlockPolicy } from '../devices/types.js';
 import type { Db } from '../storage/db.js';
-import type { ErrorLog } from './http.js';
+import type { ErrorLog } from '../http/edge.js';
 import type { RateLimit } from './rate-limit.js';
 
 /** What the device API is built from (app.ts composes it); every handler takes this one shape. */

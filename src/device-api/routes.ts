@@ -7,7 +7,8 @@ import { DEVICE_API_PATH, type ChallengeListResponse, type PushUpdateResponse, t
 import type { DeviceApiDeps } from './deps.js';
 import { deviceAuth, type DeviceState } from './device-auth.js';
 import { enrollHandler, registrationOptionsHandler } from './enroll.js';
-import { envelope, jsonBody, jsonBodyOf } from './http.js';
+import { jsonErrors } from '../http/edge.js';
+import { jsonBody, jsonBodyOf, noStore } from './http.js';
 import { DEFAULT_RESPONSE_RATE_LIMIT } from './rate-limit.js';
 import { respondHandler } from './respond.js';
 import { parseBody, pushUpdateSchema, toSubscription } from './validate.js';
@@ -84,10 +85,12 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
   ];
 
   const router = new Router<DeviceState>();
-  const edge = envelope(deps.log);
-  for (const [method, path, ...steps] of routes) router[method](path, edge, ...steps);
+  // The one edge (src/http/edge.ts) as this JSON API's first step, so the router answers its errors
+  // as `{ error, error_description }` wherever it is mounted; then nothing it answers is cached.
+  const edge = [jsonErrors(deps.log), noStore];
+  for (const [method, path, ...steps] of routes) router[method](path, ...edge, ...steps);
   // Registered last, for every method: reached only when no route above answered.
-  router.all(FALLBACK, `${PREFIX}{/*rest}`, edge, notFoundOrNotAllowed(router));
+  router.all(FALLBACK, `${PREFIX}{/*rest}`, ...edge, notFoundOrNotAllowed(router));
   return router;
 }
 

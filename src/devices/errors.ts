@@ -1,7 +1,9 @@
 import type { ApprovalErrorCode, DeviceAuthVerdict } from '../approval/types.js';
+import { AppError } from '../http/errors.js';
 /**
  * Every refusal of the device API and the device service, with the stable wire code of
- * docs/device-api.md. Thrown inside handlers, turned into `{ error, error_description }` at the edge.
+ * docs/device-api.md. Thrown inside handlers, turned into `{ error, error_description }` at the
+ * edge (src/http/edge.ts); one member of the error family of src/http/errors.ts.
  */
 export type DeviceErrorCode =
   | ApprovalErrorCode
@@ -23,15 +25,16 @@ export type DeviceErrorCode =
 
 type DeviceAuthErrorCode = Extract<DeviceAuthVerdict, { ok: false }>['code'];
 
-export class DeviceError extends Error {
+/** `new DeviceError(code, status, description, headers?)`. */
+export class DeviceError extends AppError<DeviceErrorCode> {
   override readonly name = 'DeviceError';
-  constructor(
-    readonly code: DeviceErrorCode,
-    readonly status: number,
-    readonly description: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(description);
+  constructor(code: DeviceErrorCode, status: number, description: string, headers: Record<string, string> = {}) {
+    super(code, status, description, headers);
+  }
+
+  /** The `error_description` on the wire (the message). */
+  get description(): string {
+    return this.message;
   }
 }
 

@@ -1,42 +1,79 @@
-import type { Middleware } from 'koa';
-import type { Logger } from '../log.js';
+import type { Context, Middleware } from 'koa';
 import { clientAddress, type TrustProxy } from './client-ip.js';
+import { FAULT, HttpError, toAppError } from './errors.js';
 import type { Views } from './views.js';
 
-/** A page for browsers (they ask for text/html), JSON for everyone else and for every /api/ path. */
-const wantsJson = (ctx: { path: string; get(h: string): string }) => ctx.path.startsWith('/api/') || !ctx.get('accept').includes('text/html');
+/** Where faults of ours go (a pino logger fits). Never given a secret. */
+export interface ErrorLog {
+  error(obj: object, msg?: string): void;
+}
+
+/** How an error is answered: `{ error, error_description }` JSON, or the error page. */
+export type ErrorFormat = 'json' | 'html';
 
 /**
- * The edge of the app: turns every error into a clear response (JSON for APIs, a page for
- * browsers), keeps 5xx for real faults only, and never lets one request take the process down.
+ * Where every error is answered as JSON, whatever the Accept header: the APIs. A new JSON API
+ * opts in with one line here (a path prefix), or by putting `jsonErrors()` first on its router.
  */
-export function errorHandler(views: Views, logger: Logger): Middleware {
+export const JSON_API_PREFIXES: readonly string[] = ['/api/'];
+
+/**
+ * JSON for the API prefixes and for every client that does not ask for text/html; the error page
+ * for browsers. oidc-provider answers its own endpoints' errors in its OAuth format itself (the
+ * edge only sees what fails before it, answered as JSON to any non-browser caller).
+ */
+export function formatFor(ctx: Pick<Context, 'path' | 'get'>, jsonPrefixes: readonly string[] = JSON_API_PREFIXES): ErrorFormat {
+  if (jsonPrefixes.some((p) => ctx.path.startsWith(p))) return 'json';
+  return ctx.get('accept').includes('text/html') ? 'html' : 'json';
+}
+
+const PAGE_FAULT = 'Something went wrong on our side. Try again in a moment.';
+
+export interface ErrorEdgeOptions {
+  /** Where 5xx faults are logged. */
+  log?: ErrorLog;
+  /** Renders the error page; without it every answer is JSON. */
+  views?: Views;
+  /** Picks the format per request; default formatFor(ctx). */
+  format?: (ctx: Context) => ErrorFormat;
+}
+
+/**
+ * The one edge (docs/architecture.md, "Errors and the edge"): every error, of ours (src/http/errors.ts)
+ * or of a library, becomes a clear answer with its status and stable code. A 4xx says why; only a
+ * fault of ours is a 5xx, logged, answered 500 with nothing of the fault in it (no message, no
+ * stack). Nothing it answers is cached, and no request takes the process down.
+ * It also turns a request that nothing answered (oidc-provider's bare 404) into a not_found.
+ */
+export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
+  const pick = opts.format ?? ((ctx: Context) => formatFor(ctx));
   return async (ctx, next) => {
     try {
       await next();
-      // Nothing answered (an unknown path or method that fell through to oidc-provider's bare 404).
       if (ctx.status === 404 && (ctx.body == null || ctx.body === 'Not Found')) {
-        throw Object.assign(new Error(`Nothing here: ${ctx.method} ${ctx.path}.`), { status: 404, expose: true, code: 'not_found' });
+        throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
       }
     } catch (err) {
-      const e = err as { status?: number; statusCode?: number; expose?: boolean; code?: string; message?: string; headers?: Record<string, string> };
-      const status = e.status ?? e.statusCode ?? 500;
-      const clientError = status >= 400 && status < 500;
-      if (!clientError) logger.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
-      const code = clientError ? (typeof e.code === 'string' && /^[a-z_]+$/.test(e.code) ? e.code : 'invalid_request') : 'server_error';
-      const message = clientError && e.expose !== false ? (e.message ?? 'Bad request.') : 'Something went wrong on our side. Try again in a moment.';
-      ctx.status = clientError ? status : 500;
-      for (const [k, v] of Object.entries(e.headers ?? {})) ctx.set(k, v);
+      const e = toAppError(err);
+      if (e.status >= 500) opts.log?.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
+      const format = opts.views ? pick(ctx) : 'json';
+      ctx.status = e.status;
+      for (const [name, value] of Object.entries(e.headers)) ctx.set(name, value);
       ctx.set('Cache-Control', 'no-store');
-      if (wantsJson(ctx)) {
-        ctx.body = { error: code, error_description: message };
+      if (format === 'json') {
+        ctx.body = { error: e.code, error_description: e.expose ? e.message : FAULT };
       } else {
         ctx.type = 'html';
-        ctx.body = views.render('error', { title: clientError ? 'This did not work' : 'Something went wrong', error: code, description: message });
+        ctx.body = opts.views!.render('error', {
+          title: e.expose ? 'This did not work' : 'Something went wrong', error: e.code, description: e.expose ? e.message : PAGE_FAULT,
+        });
       }
     }
   };
 }
+
+/** The edge of one JSON API's router: every error of its routes as `{ error, error_description }`. */
+export const jsonErrors = (log?: ErrorLog): Middleware => errorEdge({ ...(log ? { log } : {}), format: () => 'json' });
 
 /**
  * Security headers on every response, set before the handler runs: a handler may replace them (the
@@ -81,7 +118,7 @@ export function pinOrigin(issuer: string): Middleware {
     if (!target.startsWith('/')) {
       const originForm = absoluteToOriginForm(target);
       if (originForm === null) {
-        throw Object.assign(new Error('The request target must be a path.'), { status: 400, expose: true, code: 'invalid_request' });
+        throw new HttpError(400, 'invalid_request', 'The request target must be a path.');
       }
       // Koa copied the target into originalUrl when it made the context: replace it there too.
       ctx.req.url = originForm;

@@ -26,7 +26,8 @@ export const ANONYMOUS_SESSION_TTL = 600;
 
 const CONSUME_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], 'consumed', ARGV[1]) end return 0";
 
-const epoch = () => Math.floor(Date.now() / 1000);
+/** The clock the adapters date artefacts by: oidc-provider's own (it reads the system clock), given at composition. */
+export type Clock = () => number;
 
 /**
  * The storage key of a token id (or user code): SHA-256, hex. Token ids carry 256 random bits
@@ -58,10 +59,10 @@ const restore = (payload: AdapterPayload, id?: string): AdapterPayload => (id ==
 
 /** PostgreSQL/PGlite adapter over the `oidc_payloads` table. */
 export class SqlAdapter implements Adapter {
-  constructor(private readonly db: Db, private readonly model: string) {}
+  constructor(private readonly db: Db, private readonly model: string, private readonly now: Clock) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-    const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+    const expiresAt = expiresIn ? new Date(this.now() + expiresIn * 1000) : null;
     await this.db.query(
       `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -105,7 +106,7 @@ export class SqlAdapter implements Adapter {
 
 /** Redis adapter: one hash per artefact (payload, consumed), with secondary index keys. */
 export class RedisAdapter implements Adapter {
-  constructor(private readonly redis: Redis, private readonly model: string) {}
+  constructor(private readonly redis: Redis, private readonly model: string, private readonly now: Clock) {}
 
   private keyOf(hashed: string) { return `oidc:${this.model}:${hashed}`; }
   private key(id: string) { return this.keyOf(storageKey(id)); }
@@ -154,7 +155,7 @@ export class RedisAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     // Only an artefact that is still there: HSET on a missing key would create one without a TTL.
-    await this.redis.eval(CONSUME_IF_PRESENT, 1, this.key(id), String(epoch()));
+    await this.redis.eval(CONSUME_IF_PRESENT, 1, this.key(id), String(Math.floor(this.now() / 1000)));
   }
 
   async destroy(id: string): Promise<void> {
@@ -195,9 +196,9 @@ export class SessionAdapter implements Adapter {
   async revokeByGrantId(grantId: string) { await Promise.all([this.sql.revokeByGrantId(grantId), this.kv.revokeByGrantId(grantId)]); }
 }
 
-export function adapterFactory(db: Db, redis: Redis) {
+export function adapterFactory(db: Db, redis: Redis, now: Clock) {
   return (model: string): Adapter => {
-    if (model === 'Session') return new SessionAdapter(new SqlAdapter(db, model), new RedisAdapter(redis, model));
-    return DURABLE_MODELS.has(model) ? new SqlAdapter(db, model) : new RedisAdapter(redis, model);
+    if (model === 'Session') return new SessionAdapter(new SqlAdapter(db, model, now), new RedisAdapter(redis, model, now));
+    return DURABLE_MODELS.has(model) ? new SqlAdapter(db, model, now) : new RedisAdapter(redis, model, now);
   };
 }

@@ -97,7 +97,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       response_types: ['code'],
       id_token_signed_response_alg: 'RS256',
     },
-    adapter: adapterFactory(deps.db, deps.redis) as unknown as Configuration['adapter'],
+    // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
+    adapter: adapterFactory(deps.db, deps.redis, Date.now) as unknown as Configuration['adapter'],
     jwks: deps.jwks as Configuration['jwks'],
     cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
     findAccount: async (_ctx, sub) => {

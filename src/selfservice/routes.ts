@@ -47,11 +47,14 @@ export interface SelfServiceDeps {
   idpSessions: IdpSessions;
   /** SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT apply to this page's session too. */
   lifetime: SessionLifetime;
-  now?: () => number;
+  /** Our clock (tests move it). */
+  now: () => number;
+  /** oidc-provider's clock (the system's): the ID token's auth_time is on it. */
+  providerNow: () => number;
 }
 
 export function selfServiceRoutes(deps: SelfServiceDeps): Router {
-  const now = deps.now ?? Date.now;
+  const { now } = deps;
   const router = new Router({ prefix: '/account' });
   const secure = deps.issuer.startsWith('https:');
   const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/account', secure, overwrite: true };
@@ -132,7 +135,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
       }
       const at = now();
       // auth_time is on oidc-provider's clock (the system's); keep the sign-in's age on ours.
-      const age = Math.max(0, Math.floor(Date.now() / 1000) - claims.auth_time);
+      const age = Math.max(0, Math.floor(deps.providerNow() / 1000) - claims.auth_time);
       setSession(ctx, {
         accountId: claims.sub, sid: randomBytes(16).toString('base64url'), idp: idp.uid,
         amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [],

@@ -100,7 +100,7 @@ function adapterContract(name: string, open: () => Promise<{ adapter: (model: st
 }
 
 const sql = (db: Db) => ({
-  adapter: (model: string) => new SqlAdapter(db, model),
+  adapter: (model: string) => new SqlAdapter(db, model, Date.now),
   dump: async () => JSON.stringify(await db.query('SELECT * FROM oidc_payloads')),
   close: () => db.close(),
 });
@@ -116,7 +116,7 @@ async function redisDump(redis: Redis): Promise<string> {
   return JSON.stringify(out);
 }
 const kv = (redis: Redis) => ({
-  adapter: (model: string) => new RedisAdapter(redis, model),
+  adapter: (model: string) => new RedisAdapter(redis, model, Date.now),
   dump: () => redisDump(redis),
   close: async () => { redis.disconnect(); },
 });
@@ -144,7 +144,7 @@ function sessionContract(name: string, open: () => Promise<{ db: Db; redis: Redi
     const rows = async () => (await b.db.query<{ n: string | number }>("SELECT count(*) AS n FROM oidc_payloads WHERE model = 'Session'"))[0]!.n;
 
     it('keeps an anonymous session in Redis with a short TTL, and a signed-in one in SQL only', async () => {
-      const a = new SessionAdapter(new SqlAdapter(b.db, 'Session'), new RedisAdapter(b.redis, 'Session'));
+      const a = new SessionAdapter(new SqlAdapter(b.db, 'Session', Date.now), new RedisAdapter(b.redis, 'Session', Date.now));
       const before = Number(await rows());
       await a.upsert('anon-1', { kind: 'Session', jti: 'anon-1', uid: 'u-anon', state: { secret: 'x' } }, 14 * 86_400);
       expect(Number(await rows())).toBe(before);
@@ -157,7 +157,7 @@ function sessionContract(name: string, open: () => Promise<{ db: Db; redis: Redi
 
       await a.upsert('anon-1', { kind: 'Session', jti: 'anon-1', uid: 'u-anon', accountId: 'acc-1' }, 14 * 86_400);
       expect(Number(await rows())).toBe(before + 1);
-      expect(await new RedisAdapter(b.redis, 'Session').find('anon-1')).toBeUndefined();
+      expect(await new RedisAdapter(b.redis, 'Session', Date.now).find('anon-1')).toBeUndefined();
       expect(await a.find('anon-1')).toMatchObject({ accountId: 'acc-1' });
       expect(await a.findByUid('u-anon')).toMatchObject({ accountId: 'acc-1' });
       await a.destroy('anon-1');

@@ -33,11 +33,11 @@ async function upgradeFromLegacyRows(db: Db) {
   expect(dump).not.toContain('anonymous-session-id');
   expect(dump).not.toContain(storageKey('anonymous-session-id-0123456789abcd'));
 
-  const rt = await new SqlAdapter(db, 'RefreshToken').find('legacy-refresh-token-0123456789abcdef');
+  const rt = await new SqlAdapter(db, 'RefreshToken', Date.now).find('legacy-refresh-token-0123456789abcdef');
   expect(rt).toMatchObject({ jti: 'legacy-refresh-token-0123456789abcdef', accountId: 'acc-1', grantId: 'G1' });
-  expect(await new SqlAdapter(db, 'Session').find('legacy-session-id-0123456789abcdef')).toMatchObject({ accountId: 'acc-1' });
-  expect(await new SqlAdapter(db, 'Session').findByUid('su1')).toMatchObject({ accountId: 'acc-1' });
-  expect(await new SqlAdapter(db, 'DeviceCode').findByUserCode('BCDF-GHJK')).toMatchObject({ kind: 'DeviceCode' });
+  expect(await new SqlAdapter(db, 'Session', Date.now).find('legacy-session-id-0123456789abcdef')).toMatchObject({ accountId: 'acc-1' });
+  expect(await new SqlAdapter(db, 'Session', Date.now).findByUid('su1')).toMatchObject({ accountId: 'acc-1' });
+  expect(await new SqlAdapter(db, 'DeviceCode', Date.now).findByUserCode('BCDF-GHJK')).toMatchObject({ kind: 'DeviceCode' });
   // Deleting an account's artefacts by account and by grant still works on converted rows.
   expect(await db.query("SELECT 1 FROM oidc_payloads WHERE payload->>'accountId' = 'acc-1' AND model = 'RefreshToken' AND grant_id = 'G1'")).toHaveLength(1);
 }
