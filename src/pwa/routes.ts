@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { extname, join, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import type { Middleware } from 'koa';
 import { projectRoot } from '../http/paths.js';
+import { serveFolder } from '../http/static.js';
 
 /**
  * Serves the built authenticator PWA (pwa/dist, made by scripts/build-pwa.mjs) under /pwa/.
@@ -58,67 +57,24 @@ function cacheControl(file: string): string {
   return 'public, max-age=86400';
 }
 
-export function pwaRoutes(opts: PwaRoutesOptions = {}): Middleware {
-  const root = resolve(opts.distDir ?? join(projectRoot(), 'pwa', 'dist'));
+function headers(file: string): Record<string, string> {
+  if (file === 'sw.js') return { 'Service-Worker-Allowed': `${PREFIX}/` };
+  if (file === 'index.html') return { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' };
+  return {};
+}
 
+export function pwaRoutes(opts: PwaRoutesOptions = {}): Middleware {
+  const files = serveFolder(PREFIX, opts.distDir ?? join(projectRoot(), 'pwa', 'dist'), {
+    types: TYPES, cacheControl, headers, index: 'index.html',
+    missingIndex: 'The authenticator app is not built: run `node scripts/build-pwa.mjs`.',
+  });
   return async function pwa(ctx, next) {
-    const path = ctx.path;
-    if (path === PREFIX) {
+    if (ctx.path === PREFIX) {
       // Keep the query: enrollment links are /pwa/?enroll=…&issuer=…
       ctx.status = 301;
       ctx.redirect(`${PREFIX}/${ctx.querystring ? `?${ctx.querystring}` : ''}`);
       return;
     }
-    if (!path.startsWith(`${PREFIX}/`)) return next();
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.status = 405;
-      ctx.set('Allow', 'GET, HEAD');
-      return;
-    }
-
-    let rel: string;
-    try {
-      rel = decodeURIComponent(path.slice(PREFIX.length + 1)) || 'index.html';
-    } catch {
-      ctx.status = 400;
-      return;
-    }
-    // Only plain relative names inside the build: no dot segments, no backslashes, no NUL.
-    if (rel.split('/').some((part) => part === '' || part === '.' || part === '..') || /[\\\0]/.test(rel)) {
-      ctx.status = 404;
-      return;
-    }
-    const type = TYPES[extname(rel).toLowerCase()];
-    const file = join(root, rel);
-    if (!type || !file.startsWith(root + sep)) {
-      ctx.status = 404;
-      return;
-    }
-    const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) {
-      ctx.status = 404;
-      if (rel === 'index.html') ctx.body = 'The authenticator app is not built: run `node scripts/build-pwa.mjs`.';
-      return;
-    }
-
-    ctx.set('Cache-Control', cacheControl(rel));
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    if (rel === 'sw.js') ctx.set('Service-Worker-Allowed', `${PREFIX}/`);
-    if (rel === 'index.html') {
-      ctx.set('Content-Security-Policy', CSP);
-      ctx.set('Referrer-Policy', 'no-referrer');
-      ctx.set('X-Frame-Options', 'DENY');
-    }
-    ctx.type = type;
-    ctx.length = info.size;
-    ctx.lastModified = info.mtime;
-    ctx.etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-    ctx.status = 200;
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    if (ctx.method === 'HEAD') return;
-    ctx.body = createReadStream(file);
+    return files(ctx, next);
   };
 }
