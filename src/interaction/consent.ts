@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { HttpError } from '../http/errors.js';
 import type { InteractionDeps } from './deps.js';
-import { finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
+import { checkCsrf, finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
 
 /**
  * What the user is asked to allow, in words. Maps, not object literals: the keys come from the
@@ -53,8 +53,7 @@ export async function renderConsent(ctx: Context, deps: InteractionDeps, it: Loa
 /** POST /interaction/:uid/confirm — grants what the consent prompt found missing, nothing more. */
 export async function postConsent(ctx: Context, deps: InteractionDeps): Promise<void> {
   const it = await loadInteraction(ctx, deps);
-  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-  if (!deps.csrf.valid(it.uid, body.csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
+  checkCsrf(ctx, deps, it.uid);
   if (it.details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'This sign-in does not ask for consent now.');
   const { details } = it;
   const accountId = details.session!.accountId;
@@ -73,10 +72,7 @@ export async function postConsent(ctx: Context, deps: InteractionDeps): Promise<
 /** GET or POST /interaction/:uid/abort — the user said no: access_denied back to the app. */
 export async function abort(ctx: Context, deps: InteractionDeps): Promise<void> {
   const it = await loadInteraction(ctx, deps);
-  if (ctx.method === 'POST') {
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!deps.csrf.valid(it.uid, body.csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
-  }
+  if (ctx.method === 'POST') checkCsrf(ctx, deps, it.uid);
   // A request still on the phone stands for nothing now: the core withdraws it.
   await deps.signin.cancel(it.uid, it.clientId);
   await finishInteraction(ctx, deps, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });

@@ -1,5 +1,7 @@
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { HttpError } from '../http/errors.js';
+import { csrfField, parseForm, textField } from '../http/form.js';
 import type { InteractionDeps } from './deps.js';
 import { checkCsrf, finishLogin, loadInteraction, seeOther, signInRef, tooMany, type LoadedInteraction } from './load.js';
 import { answerPasscode } from './second-factor/passcode.js';
@@ -20,23 +22,21 @@ export function renderLogin(ctx: Context, deps: InteractionDeps, it: LoadedInter
   });
 }
 
-function formString(body: Record<string, unknown>, name: string, max: number): string {
-  const value = body[name];
-  if (value === undefined) return '';
-  if (typeof value !== 'string') throw new HttpError(400, 'invalid_request', `The field "${name}" must be text.`);
-  if (value.length > max) throw new HttpError(400, 'invalid_request', `The field "${name}" is too long.`);
-  return value;
-}
+/** The login form: the passcode only on the single form (an empty one there asks for a push). */
+const loginForm = z.object({
+  csrf: csrfField,
+  username: textField('username', 100).transform((u) => u.trim()),
+  password: textField('password', 256),
+  passcode: textField('passcode', 16),
+});
 
 /** POST /interaction/:uid/login — step 2 of the journey: the password, then what the core says comes next. */
 export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<void> {
   const it = await loadInteraction(ctx, deps);
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a password now.');
   checkCsrf(ctx, deps, it.uid);
-  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-  const username = formString(body, 'username', 100).trim();
-  const input = { username, password: formString(body, 'password', 256), passcode: formString(body, 'passcode', 16) };
-  const result = await deps.signin.password(signInRef(ctx, it), input);
+  const { username, password, passcode } = parseForm(ctx, loginForm);
+  const result = await deps.signin.password(signInRef(ctx, it), { username, password, passcode });
   const again = (status: number, error: string) => { ctx.status = status; renderLogin(ctx, deps, it, { error, username }); };
   switch (result.kind) {
     case 'missing': return again(400, 'Enter your username and password.');

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
 import { DEFAULT_POLICY } from '../config/clients.js';
 import { HttpError } from '../http/errors.js';
+import { csrfForm, parseForm } from '../http/form.js';
 import type { FinishResult, Login, SignInRef, Started } from '../signin/index.js';
 import type { InteractionDeps } from './deps.js';
 
@@ -56,8 +57,7 @@ export async function requireFirstFactor(ctx: Context, deps: InteractionDeps): P
 export const signInGone = () => new HttpError(400, 'session_not_found', NO_FIRST_FACTOR);
 
 export function checkCsrf(ctx: Context, deps: InteractionDeps, uid: string): void {
-  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-  if (!deps.csrf.valid(uid, body.csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
+  if (!deps.csrf.valid(uid, parseForm(ctx, csrfForm).csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
 }
 
 /** Ends the interaction the only way there is: through oidc-provider, with a 303 to its resume URL. */

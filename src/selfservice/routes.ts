@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
+import { z } from 'zod';
 import type { Context } from 'koa';
 import { DEFAULT_ACR, type ClientRegistration } from '../config/clients.js';
 import type { DeviceService } from '../devices/service.js';
@@ -7,10 +8,14 @@ import type { AccountRecord, AccountStore } from '../accounts/store.js';
 import { formBody } from '../http/body.js';
 import type { Csrf } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { csrfForm, parseForm } from '../http/form.js';
 import type { Views } from '../http/views.js';
 import type { IdpSessions } from '../oidc/sessions.js';
 import { mayChangeDevices, sessionSatisfies, type SessionLifetime } from '../oidc/session-policy.js';
 import { rpLogin } from '../rp/oidc-login.js';
+
+/** The new name is checked by the device service (deviceNameSchema); here: one text field. */
+const renameForm = z.object({ name: z.string({ error: 'Give the device a name.' }).trim() });
 
 export const ACCOUNT_CLIENT_ID = 'account-console';
 const SESSION_COOKIE = 'account_session';
@@ -97,7 +102,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     ctx.body = deps.views.render(view, { title: 'Your account', ...data });
   };
   const checkCsrf = (ctx: Context, s: AccountSession) => {
-    if (!deps.csrf.valid(`account|${s.sid}`, (ctx.request.body as Record<string, unknown>)?.csrf)) {
+    if (!deps.csrf.valid(`account|${s.sid}`, parseForm(ctx, csrfForm).csrf)) {
       throw new HttpError(403, 'csrf', 'The form has expired. Reload the page and try again.');
     }
   };
@@ -166,9 +171,8 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
 
   router.post('/devices/:id/rename', formBody(), async (ctx) => {
     const { account } = await requireSession(ctx);
-    const name = (ctx.request.body as Record<string, unknown>).name;
-    if (typeof name !== 'string') throw new HttpError(400, 'invalid_request', 'Give the device a name.');
-    await deps.devices.renameDevice(account.id, ctx.params.id!, name.trim());
+    const { name } = parseForm(ctx, renameForm);
+    await deps.devices.renameDevice(account.id, ctx.params.id!, name);
     ctx.status = 303;
     ctx.redirect('/account?notice=renamed');
   });

@@ -34,6 +34,8 @@ export function createSignIn(deps: SignInDeps) {
 }
 
 export type SignIn = ReturnType<typeof createSignIn>;
+// For front doors without an id of their own: the core mints one.
+export { newSignInId } from './id.js';
 // For composition (app.ts): the state store, the resolution policy, and the push targets of an account's devices.
 export { createSignInStateStore } from './state.js';
 export { createResolutionPolicy, type ResolutionPolicy } from './resolution.js';

@@ -1,5 +1,7 @@
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { HttpError } from '../../http/errors.js';
+import { parseForm } from '../../http/form.js';
 import type { PasscodeResult } from '../../signin/index.js';
 import type { InteractionDeps } from '../deps.js';
 import { checkCsrf, finishLogin, requireFirstFactor, signInGone, tooMany, type LoadedInteraction } from '../load.js';
@@ -10,6 +12,10 @@ const tooManyPasscodes = (seconds: number) =>
     : `Too many wrong passcodes. Wait ${seconds} seconds and try again, or approve the request on your phone.`;
 
 const TOO_MANY_FOR_THIS_SIGNIN = 'Too many wrong passcodes. Go back to the app and sign in again.';
+const passcodeForm = z.object({
+  passcode: z.string({ error: 'The passcode must be text of 6 or 8 digits.' }).max(16, 'The passcode must be text of 6 or 8 digits.'),
+});
+
 const REPLAYED = 'This passcode was already used. Wait for the next one and type it.';
 const WRONG = 'That passcode is not right. Check the code in your authenticator app and try again.';
 
@@ -44,7 +50,6 @@ export async function getPasscode(ctx: Context, deps: InteractionDeps): Promise<
 export async function postPasscode(ctx: Context, deps: InteractionDeps): Promise<void> {
   const { it, s } = await requireFirstFactor(ctx, deps);
   checkCsrf(ctx, deps, it.uid);
-  const raw = (ctx.request.body as Record<string, unknown>).passcode;
-  if (typeof raw !== 'string' || raw.length > 16) throw new HttpError(400, 'invalid_request', 'The passcode must be text of 6 or 8 digits.');
-  return answerPasscode(ctx, deps, it, await deps.signin.passcode(s, raw));
+  const { passcode } = parseForm(ctx, passcodeForm);
+  return answerPasscode(ctx, deps, it, await deps.signin.passcode(s, passcode));
 }

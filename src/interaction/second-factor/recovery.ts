@@ -1,9 +1,14 @@
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { HttpError } from '../../http/errors.js';
+import { parseForm } from '../../http/form.js';
 import type { InteractionDeps } from '../deps.js';
 import { checkCsrf, finishLogin, requireFirstFactor, signInGone, tooMany, type LoadedInteraction } from '../load.js';
 
 /** Recovery codes (signin/recovery.ts): the way back in after losing every authenticator. */
+
+const BAD_CODE = 'The recovery code must be text of 16 letters and digits.';
+const recoveryForm = z.object({ code: z.string({ error: BAD_CODE }).max(64, BAD_CODE) });
 
 const TOO_MANY_FOR_THIS_SIGNIN = 'Too many wrong codes. Go back to the app and sign in again.';
 
@@ -24,9 +29,8 @@ export async function getRecovery(ctx: Context, deps: InteractionDeps): Promise<
 export async function postRecovery(ctx: Context, deps: InteractionDeps): Promise<void> {
   const { it, s } = await requireFirstFactor(ctx, deps);
   checkCsrf(ctx, deps, it.uid);
-  const raw = (ctx.request.body as Record<string, unknown>).code;
-  if (typeof raw !== 'string' || raw.length > 64) throw new HttpError(400, 'invalid_request', 'The recovery code must be text of 16 letters and digits.');
-  const result = await deps.signin.recoveryCode(s, raw);
+  const { code } = parseForm(ctx, recoveryForm);
+  const result = await deps.signin.recoveryCode(s, code);
   switch (result.kind) {
     case 'finished':
     case 'refused': return finishLogin(ctx, deps, result);
