@@ -80,7 +80,7 @@ async function tellClients(message: Record<string, unknown>): Promise<void> {
 }
 
 // iOS withdraws the subscription of a web app that receives a push without showing a
-// notification (PROTOCOLS.md, Web Push): every push ends in showNotification, whatever it holds.
+// notification (the Push API's userVisibleOnly subscription, docs/architecture.md sign-in step 6): every push ends in showNotification, whatever it holds.
 sw.addEventListener('push', (event) => {
   event.waitUntil(
     (async () => {

@@ -1,8 +1,8 @@
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 
 /**
- * Compact-JWS plumbing shared by the answer check (device-api.md section 4) and the
- * device-authenticated request check (section 2). Nothing here decides a verdict.
+ * Compact-JWS plumbing shared by the answer check (docs/device-api.md section 4) and the
+ * device-authenticated request check (docs/device-api.md section 2). Nothing here decides a verdict.
  */
 
 /** Generous for a few claims; refuses megabyte headers before any parsing. */

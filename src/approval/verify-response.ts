@@ -15,7 +15,7 @@ import { isInteger, parseHeader, verifyJwt } from './jws.js';
  */
 
 export const RESPONSE_TYP = 'pushotp-response+jwt';
-/** device-api.md "Timings": the answer's `iat` may be 60 s off the server's clock. */
+/** docs/device-api.md "Timings": the answer's `iat` may be 60 s off the server's clock. */
 export const RESPONSE_MAX_SKEW_MS = 60_000;
 
 const STATUS: Partial<Record<ApprovalErrorCode, number>> = {
@@ -64,7 +64,7 @@ export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' 
   if (device.status === 'revoked') return refuse('device_revoked', 'the device was revoked');
 
   // jose: the signature, a JSON object payload, `typ` (RFC 8725 3.11 explicit typing: a device-auth
-  // JWS, section 2, is never taken for an answer), the claims present, `exp`/`nbf` if the device sent them.
+  // JWS, docs/device-api.md section 2, is never taken for an answer), the claims present, `exp`/`nbf` if the device sent them.
   const verified = await verifyJwt(jws, device.publicJwk, {
     typ: RESPONSE_TYP, requiredClaims: ['cid', 'nonce', 'decision', 'otp', 'iat'], now: input.now ?? Date.now(),
   });

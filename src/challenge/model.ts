@@ -21,7 +21,7 @@ export interface NewChallengeInput {
   id?: string;
 }
 
-/** 16 bytes = 128 bits: the id is a bearer reference and the nonce a replay guard (step 7). */
+/** 16 bytes = 128 bits: the id is a bearer reference and the nonce a replay guard (docs/architecture.md, sign-in step 7). */
 const ID_BYTES = 16;
 const NONCE_BYTES = 16;
 

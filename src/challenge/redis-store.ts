@@ -28,7 +28,7 @@ export interface RedisChallengeStore extends ChallengeStore {
 }
 
 /** Published on every resolution; waiters re-read the record rather than trust the message. */
-export interface ResolvedMessage {
+interface ResolvedMessage {
   id: string;
   status: ChallengeStatus;
 }
@@ -40,7 +40,7 @@ export function resolvedChannel(redis: Redis, channel?: string): string {
   return channel ?? `${redis.options.keyPrefix ?? ''}pushotp:resolved`;
 }
 
-export const challengeKey = (id: string): string => `ch:${id}`;
+const challengeKey = (id: string): string => `ch:${id}`;
 const accountKey = (accountId: string): string => `chu:${accountId}`;
 
 // HGET rather than HMGET: the stand-in hands HMGET's missing fields to Lua as a truthy JS null.

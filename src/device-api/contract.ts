@@ -13,9 +13,9 @@ import type { PushSubscriptionJson } from '../push/types.js';
 
 /** Everything lives under `${issuer}${DEVICE_API_PATH}`. */
 export const DEVICE_API_PATH = '/api/device';
-/** `typ` of the `Authorization: Device <JWS>` token (section 2). */
+/** `typ` of the `Authorization: Device <JWS>` token (docs/device-api.md section 2). */
 export const DEVICE_AUTH_TYP = 'device-auth+jwt';
-/** `typ` of a signed answer (section 4). */
+/** `typ` of a signed answer (docs/device-api.md section 4). */
 export const RESPONSE_TYP = 'pushotp-response+jwt';
 
 export type UnlockPolicy = 'none' | 'pin' | 'webauthn';

@@ -9,7 +9,7 @@ export const noStore: Middleware = async (ctx: Context, next: Next) => {
 };
 
 /** Small on purpose: the largest legitimate body (enrollment) is well under 2 KB. */
-export const BODY_LIMIT = '16kb';
+const BODY_LIMIT = '16kb';
 
 const parse = bodyParser({ enableTypes: ['json'], jsonLimit: BODY_LIMIT, jsonStrict: true, encoding: 'utf-8' });
 

@@ -25,7 +25,7 @@ export interface FolderOptions {
 const READ = 'GET, HEAD';
 
 /** The decoded path of a request under the folder, or null when it is not a plain relative name. */
-export function plainName(raw: string): string | null {
+function plainName(raw: string): string | null {
   let rel: string;
   try {
     rel = decodeURIComponent(raw);

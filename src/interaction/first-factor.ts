@@ -8,7 +8,7 @@ import { answerPasscode } from './second-factor/passcode.js';
 import { answerPush } from './second-factor/push.js';
 
 /** The same words for an unknown user, a wrong password and a disabled account. */
-export const LOGIN_FAILED = 'The username or password is not right.';
+const LOGIN_FAILED = 'The username or password is not right.';
 
 const tooManyAttempts = (seconds: number) =>
   seconds > 60
@@ -30,7 +30,7 @@ const loginForm = z.object({
   passcode: textField('passcode', 16),
 });
 
-/** POST /interaction/:uid/login — step 2 of the journey: the password, then what the core says comes next. */
+/** POST /interaction/:uid/login — sign-in step 2 (docs/architecture.md): the password, then what the core says comes next. */
 export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<void> {
   const it = await loadInteraction(ctx, deps);
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a password now.');

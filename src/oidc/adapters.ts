@@ -15,7 +15,7 @@ import type { Redis } from '../storage/redis.js';
  * sessions and as RFC 6819 5.1.4.1.3 ("No Cleartext Storage of Credentials") asks of tokens.
  * `payload->>'accountId'` and `grant_id` stay in clear so an account's artefacts can be found.
  */
-export const DURABLE_MODELS = new Set(['Session', 'Grant', 'RefreshToken', 'ClientCredentials']);
+const DURABLE_MODELS = new Set(['Session', 'Grant', 'RefreshToken', 'ClientCredentials']);
 
 /**
  * A Session without an account (oidc-provider saves one for an anonymous `GET /session/end`, to

@@ -17,7 +17,7 @@ import { rpLogin } from '../rp/oidc-login.js';
 /** The new name is checked by the device service (deviceNameSchema); here: one text field. */
 const renameForm = z.object({ name: z.string({ error: 'Give the device a name.' }).trim() });
 
-export const ACCOUNT_CLIENT_ID = 'account-console';
+const ACCOUNT_CLIENT_ID = 'account-console';
 const SESSION_COOKIE = 'account_session';
 
 /**
