@@ -1,29 +1,12 @@
-import type { ApprovalErrorCode, DeviceAuthVerdict } from '../approval/types.js';
+import type { DeviceApiErrorCode } from '../device-api/contract.js';
 import { AppError } from '../http/errors.js';
 /**
- * Every refusal of the device API and the device service, with the stable wire code of
- * docs/device-api.md. Thrown inside handlers, turned into `{ error, error_description }` at the
- * edge (src/http/edge.ts); one member of the error family of src/http/errors.ts.
+ * Every refusal of the device API and the device service. The API's wire codes are the contract's
+ * (src/device-api/contract.ts, docs/device-api.md), which the PWA reads too; the device service adds
+ * two for the pages and the CLI. Thrown inside handlers, turned into `{ error, error_description }`
+ * at the edge (src/http/edge.ts); one member of the error family of src/http/errors.ts.
  */
-export type DeviceErrorCode =
-  | ApprovalErrorCode
-  | DeviceAuthErrorCode
-  | 'invalid_enrollment_code'
-  | 'webauthn_required'
-  | 'webauthn_registration_failed'
-  | 'user_verification_required'
-  | 'user_verification_failed'
-  | 'rate_limited'
-  | 'too_many_attempts'
-  | 'account_disabled'
-  | 'device_limit_reached'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'device_not_found'
-  | 'account_not_found'
-  | 'server_error';
-
-type DeviceAuthErrorCode = Extract<DeviceAuthVerdict, { ok: false }>['code'];
+export type DeviceErrorCode = DeviceApiErrorCode | 'device_not_found' | 'account_not_found';
 
 /** `new DeviceError(code, status, description, headers?)`. */
 export class DeviceError extends AppError<DeviceErrorCode> {
