@@ -63,7 +63,8 @@ const bodyRefusal = (status: number, type: unknown, err: unknown): string | null
  * fault of ours, a 500 that shows nothing of itself.
  */
 export function toAppError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
+  // Ours as they are, unless one names a status that is no error (it then counts as a fault).
+  if (err instanceof AppError && err.status >= 400 && err.status <= 599) return err;
   const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; expose?: unknown; code?: unknown; message?: unknown; type?: unknown; headers?: unknown };
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status < 400 || status >= 500) return new AppError('server_error', 500, FAULT);
