@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../storage/redis.js';
 import { asSeenAt } from './model.js';
 import type { Challenge, ChallengeStatus, ChallengeStore, Resolution, ResolveOutcome } from './types.js';
 
