@@ -112,7 +112,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
-  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix);
+  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, (err) => logger.warn({ err: err.message }, 'redis connection error (retrying)'));
   if (!settings.redisUrl) logger.warn('REDIS_URL is not set: using the in-process Redis stand-in (one IdP process only; challenges and short-lived tokens are lost at restart)');
   if (!settings.databaseUrl) logger.info({ dir: path.join(settings.dataDir, 'pg') }, 'DATABASE_URL is not set: using embedded PGlite');
 

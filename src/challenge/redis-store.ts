@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { redisScripts } from '../defences/redis-script.js';
+import type { Redis } from '../storage/redis.js';
 import { asSeenAt } from './model.js';
 import type { Challenge, ChallengeStatus, ChallengeStore, Resolution, ResolveOutcome } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../storage/redis.js';
 import { resolvedChannel, type RedisChallengeStore } from './redis-store.js';
 import type { Challenge, ChallengeStatus, ChallengeStore, ChallengeWaiters } from './types.js';
 
@@ -34,6 +34,9 @@ export function createChallengeWaiters(
   const safetyNetMs = opts.safetyNetMs ?? 1000;
   const ownsSubscriber = !opts.subscriber;
   const sub = opts.subscriber ?? redis.duplicate();
+  // A failover drops the subscriber's connection too; ioredis reconnects and resubscribes (see below),
+  // and the safety net covers the gap. Without a listener each retry would print "Unhandled error event".
+  if (ownsSubscriber) sub.on('error', () => {});
   const waiting = new Map<string, Set<Settle>>();
   let timer: NodeJS.Timeout | null = null;
   let sweeping = false;

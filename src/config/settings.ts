@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseTrustProxy, type TrustProxy } from '../http/client-ip.js';
 import { parsePushServices, type PushServiceRule } from '../push/endpoint-policy.js';
+import { parseRedisUrl, RedisUrlError } from '../storage/redis-url.js';
 
 /**
  * The IdP's settings: one environment variable each, declared once in SETTINGS below with its
@@ -130,8 +131,14 @@ export const SETTINGS = {
   },
   redisUrl: {
     env: 'REDIS_URL',
-    meaning: 'Redis for challenges, rate limits, pub/sub and short-lived tokens. Unset: an in-process stand-in (one process only; lost at restart; the log says so), and the start is refused when `DATABASE_URL` is set.',
-    ...optional('a Redis connection string (`redis://`, `rediss://`)'),
+    meaning: 'Redis for challenges, rate limits, pub/sub and short-lived tokens: one server, the master a Sentinel group names, or a Cluster (one IdP\'s keys share one hash slot: the cluster gives failover, see docs/production.md). Unset: an in-process stand-in (one process only; lost at restart; the log says so), and the start is refused when `DATABASE_URL` is set.',
+    default: NONE,
+    accepts: '`redis://[user:pass@]host:port[/db]` (or `rediss://`), `redis-sentinel://host:port,host:port/<master>[?db=N]`, `redis-cluster://host:port,host:port`',
+    read: (raw: string | undefined): string | null => {
+      if (!raw) return null;
+      try { parseRedisUrl(raw); } catch (err) { if (err instanceof RedisUrlError) throw new InvalidSetting(err.message); throw err; }
+      return raw;
+    },
   },
   redisPrefix: { env: 'REDIS_PREFIX', meaning: 'Prefix of this IdP\'s Redis keys and channels (several IdPs can share one Redis).', ...text('idp:', 'any text') },
   dataDir: { env: 'DATA_DIR', meaning: 'Generated secrets (`secrets.json`, mode 0600), the embedded database (`pg/`, without `DATABASE_URL`), the demo user\'s password.', ...folder('data') },

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../storage/redis.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Challenge, ChallengeStore, Resolution } from '../challenge/types.js';
 import type { SecretBox } from '../crypto/secretbox.js';

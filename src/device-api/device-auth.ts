@@ -1,5 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../storage/redis.js';
 import { readKid, verifyDeviceAuth } from '../approval/verify-device-auth.js';
 import { DeviceError } from '../devices/errors.js';
 import type { DeviceRegistry } from '../devices/registry.js';

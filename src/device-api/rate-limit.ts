@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '../storage/redis.js';
 import { DeviceError } from '../devices/errors.js';
 
 /**

@@ -7,6 +7,7 @@ import { openPglite } from '../../src/storage/pglite.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+import { keysOf } from '../support/challenge-redis.js';
 import { freshSchemaUrl } from '../support/idp.js';
 
 /**
@@ -108,7 +109,7 @@ const sql = (db: Db) => ({
 async function redisDump(redis: Redis): Promise<string> {
   const prefix = String(redis.options.keyPrefix ?? '');
   const out: unknown[] = [];
-  for (const key of await redis.keys(`${prefix}*`)) {
+  for (const key of await keysOf(redis, `${prefix}*`)) {
     const bare = key.slice(prefix.length);
     const type = await redis.type(bare);
     out.push([key, type === 'hash' ? await redis.hgetall(bare) : type === 'list' ? await redis.lrange(bare, 0, -1) : await redis.get(bare)]);
@@ -149,7 +150,7 @@ function sessionContract(name: string, open: () => Promise<{ db: Db; redis: Redi
       await a.upsert('anon-1', { kind: 'Session', jti: 'anon-1', uid: 'u-anon', state: { secret: 'x' } }, 14 * 86_400);
       expect(Number(await rows())).toBe(before);
       expect(await a.find('anon-1')).toMatchObject({ jti: 'anon-1', uid: 'u-anon' });
-      const keys = await b.redis.keys(`${String(b.redis.options.keyPrefix)}oidc:Session:*`);
+      const keys = await keysOf(b.redis, `${String(b.redis.options.keyPrefix)}oidc:Session:*`);
       const ttls = await Promise.all(keys.filter((k) => !k.includes(':uid:')).map((k) => b.redis.ttl(k.slice(String(b.redis.options.keyPrefix).length))));
       expect(ttls.length).toBe(1);
       expect(ttls[0]).toBeGreaterThan(0);

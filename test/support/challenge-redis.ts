@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import { newChallenge, type NewChallengeInput } from '../../src/challenge/model.js';
 import type { Challenge } from '../../src/challenge/types.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
@@ -9,11 +10,20 @@ export function openTestRedis(kind: 'real' | 'stand-in', label: string, prefix =
   return openRedis(kind === 'real' ? TEST_REDIS_URL : null, prefix);
 }
 
+/**
+ * The full names of the keys matching `pattern` (KEYS patterns are not prefixed by ioredis). On a
+ * cluster KEYS answers for one node only, so every master is asked.
+ */
+export async function keysOf(redis: Redis, pattern: string): Promise<string[]> {
+  if (redis instanceof Cluster) return (await Promise.all(redis.nodes('master').map((n) => n.keys(pattern)))).flat();
+  return redis.keys(pattern);
+}
+
 /** Deletes every key under the client's prefix, then closes it. */
 export async function dropAndQuit(redis: Redis): Promise<void> {
   const prefix = redis.options.keyPrefix ?? '';
-  // KEYS patterns are not prefixed by ioredis; DEL arguments are, hence the slice.
-  const keys = await redis.keys(`${prefix}*`);
+  // DEL arguments are prefixed by ioredis, hence the slice.
+  const keys = await keysOf(redis, `${prefix}*`);
   if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));
   await redis.quit();
 }

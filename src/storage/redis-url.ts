@@ -1,0 +1,42 @@
+/**
+ * Where Redis is, from REDIS_URL:
+ * - `redis://[user:pass@]host:port[/db]` or `rediss://…`: one server;
+ * - `redis-sentinel://[user:pass@]host:port,host:port/<master name>[?db=N]`: the master a group of Sentinels names;
+ * - `redis-cluster://[user:pass@]host:port,host:port`: a Redis Cluster (any reachable nodes; the rest are discovered).
+ */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string; db: number; username?: string; password?: string }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[]; username?: string; password?: string };
+
+export class RedisUrlError extends Error {}
+
+/** Parses REDIS_URL into a target. Pure; throws RedisUrlError with what is wrong. */
+export function parseRedisUrl(url: string): RedisTarget {
+  const m = /^(redis-sentinel|redis-cluster):\/\/(?:([^@/]*)@)?([^/?#]+)(?:\/([^?#]*))?(?:\?([^#]*))?$/.exec(url);
+  if (!m) {
+    if (/^rediss?:\/\//.test(url)) return { kind: 'single', url };
+    throw new RedisUrlError('must start with redis://, rediss://, redis-sentinel:// or redis-cluster://');
+  }
+  const [, scheme, auth, hostList, path = '', query = ''] = m;
+  const hosts = hostList!.split(',').map((hp) => {
+    const hm = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(hp);
+    if (!hm || Number(hm[2]) < 1 || Number(hm[2]) > 65535) throw new RedisUrlError(`"${hp}" is not host:port`);
+    return { host: hm[1]!.replace(/^\[|\]$/g, ''), port: Number(hm[2]) };
+  });
+  const creds: { username?: string; password?: string } = {};
+  if (auth) {
+    const [user, pass] = auth.split(':', 2).map((s) => decodeURIComponent(s));
+    if (pass === undefined) creds.password = user!;
+    else { if (user) creds.username = user; creds.password = pass; }
+  }
+  if (scheme === 'redis-cluster') {
+    if (path) throw new RedisUrlError('a cluster has no database number or name');
+    return { kind: 'cluster', nodes: hosts, ...creds };
+  }
+  const name = decodeURIComponent(path);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new RedisUrlError('name the master after the hosts: redis-sentinel://host:port,host:port/mymaster');
+  const db = Number(new URLSearchParams(query).get('db') ?? '0');
+  if (!Number.isInteger(db) || db < 0 || db > 15) throw new RedisUrlError('db must be 0..15');
+  return { kind: 'sentinel', sentinels: hosts, name, db, ...creds };
+}

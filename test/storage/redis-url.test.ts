@@ -1,0 +1,40 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadSettings } from '../../src/config/settings.js';
+import { clusterKeyPrefix, parseRedisUrl } from '../../src/storage/redis.js';
+
+/** REDIS_URL names one server, a Sentinel group or a Cluster (issue 14, item 1): what each spelling means. */
+describe('REDIS_URL', () => {
+  it.each([
+    ['redis://127.0.0.1:6379/0', { kind: 'single', url: 'redis://127.0.0.1:6379/0' }],
+    ['rediss://user:pw@cache.example:6380', { kind: 'single', url: 'rediss://user:pw@cache.example:6380' }],
+    ['redis-sentinel://127.0.0.1:26390,127.0.0.1:26391/pushotp', {
+      kind: 'sentinel', name: 'pushotp', db: 0, sentinels: [{ host: '127.0.0.1', port: 26390 }, { host: '127.0.0.1', port: 26391 }],
+    }],
+    ['redis-sentinel://s3cr%40t@[::1]:26379/main?db=3', { kind: 'sentinel', name: 'main', db: 3, password: 's3cr@t', sentinels: [{ host: '::1', port: 26379 }] }],
+    ['redis-cluster://idp:pw@10.0.0.1:7001,10.0.0.2:7002', {
+      kind: 'cluster', username: 'idp', password: 'pw', nodes: [{ host: '10.0.0.1', port: 7001 }, { host: '10.0.0.2', port: 7002 }],
+    }],
+  ])('%s', (url, target) => {
+    expect(parseRedisUrl(url)).toEqual(target);
+  });
+
+  it.each([
+    ['memcached://127.0.0.1:11211', 'must start with'],
+    ['redis-cluster://127.0.0.1', 'is not host:port'],
+    ['redis-cluster://127.0.0.1:70000', 'is not host:port'],
+    ['redis-cluster://127.0.0.1:7001/0', 'no database'],
+    ['redis-sentinel://127.0.0.1:26379', 'name the master'],
+    ['redis-sentinel://127.0.0.1:26379/a b', 'name the master'],
+    ['redis-sentinel://127.0.0.1:26379/main?db=99', 'db must be'],
+  ])('refuses %s at start, saying what is wrong', (url, message) => {
+    expect(() => parseRedisUrl(url)).toThrow(message);
+    expect(() => loadSettings({ REDIS_URL: url })).toThrow(/REDIS_URL/);
+  });
+
+  it('puts every key of one IdP in one cluster hash slot, so multi-key scripts stay atomic', () => {
+    expect(clusterKeyPrefix('idp:')).toBe('{idp:}');
+    expect(clusterKeyPrefix('')).toBe('{idp:}');
+    // An operator's own hash tag is kept as written.
+    expect(clusterKeyPrefix('{tenant-a}:')).toBe('{tenant-a}:');
+  });
+});
