@@ -5,7 +5,8 @@
 import { PushWorld } from '../support/push-world.js';
 import { addUser, enroll, startWorld, type Phone } from '../signin/helpers.js';
 
-export const GATEWAY_SECRET = 'gw-secret-0123456789abcdefghijklmnopqrstuv';
+/** With + / = (base64's own characters): Bearer takes it as it is, Basic also form-encoded. */
+export const GATEWAY_SECRET = 'gw+secret/0123456789abcdefghijklmnopqrstuv==';
 export const MATCHING_SECRET = 'gw-matching-secret-0123456789abcdefghijklmn';
 export const OTHER_SECRET = 'gw-other-secret-0123456789abcdefghijklmnopq';
 export const FENCED_SECRET = 'gw-fenced-secret-0123456789abcdefghijklmnop';
