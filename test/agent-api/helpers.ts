@@ -57,9 +57,9 @@ export async function call(
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   const auth = opts.auth === undefined ? VPN : opts.auth;
   if (auth) headers.authorization = auth;
-  let body: string | Uint8Array | undefined;
+  let body: BodyInit | undefined;
   if (opts.body !== undefined) {
-    body = typeof opts.body === 'string' || opts.body instanceof Uint8Array ? opts.body : JSON.stringify(opts.body);
+    body = typeof opts.body === 'string' ? opts.body : opts.body instanceof Uint8Array ? (opts.body as Uint8Array<ArrayBuffer>) : JSON.stringify(opts.body);
     headers['content-type'] ??= 'application/json';
   }
   const res = await fetch(`${w.t.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
