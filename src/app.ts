@@ -233,7 +233,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
   // The agent API for gateways (docs/agent-api.md): a front door over the same sign-in core.
   app.use(createAgentApi({
-    signin, accounts, agents, audit, log: logger, transactions: createAgentTransactionStore(redis),
+    signin, accounts, agents, log: logger, transactions: createAgentTransactionStore(redis),
     transactionTtlSeconds: settings.pushChallengeTtl + 30,
   }).routes());
   app.use(providerApp);

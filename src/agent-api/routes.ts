@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Router, { type RouterContext, type RouterMiddleware } from '@koa/router';
 import type { AccountStore } from '../accounts/store.js';
-import type { AuditLog } from '../audit/types.js';
 import type { AgentRegistration } from '../config/agents.js';
 import type { SignIn, SignInRef, Started } from '../signin/index.js';
 import { identifyAgent } from './client-auth.js';
@@ -22,8 +21,7 @@ export interface AgentApiDeps {
   accounts: Pick<AccountStore, 'findById'>;
   agents: readonly AgentRegistration[];
   transactions: AgentTransactionStore;
-  audit: AuditLog;
-  log: ErrorLog;
+  log: ErrorLog & { warn(obj: object, msg?: string): void };
   /** How long a sign-in and its transaction live: the push request's life and a margin. */
   transactionTtlSeconds: number;
 }
@@ -52,7 +50,8 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
   const authenticated: Step = async (ctx, next) => {
     const agent = identifyAgent(ctx.get('authorization'), deps.agents, ctx.ip);
     if (!agent) {
-      await deps.audit.record({ type: 'agent.auth_failed', ip: ctx.ip, detail: { path: ctx.path } });
+      // Logged, not audited: anyone can send these, and each would otherwise be a database write.
+      deps.log.warn({ ip: ctx.ip, path: ctx.path }, 'agent API: gateway authentication failed');
       throw invalidClient();
     }
     ctx.state.agent = agent;
@@ -111,8 +110,15 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     // the transaction at once, whatever the mode.
     if (now.kind !== 'pending' || now.matchNumber !== null || input.mode === 'poll') return settle(ctx, ref.id, now);
     const seconds = Math.min(input.waitSeconds ?? agent.maxWaitSeconds, agent.maxWaitSeconds);
-    const later = fromWait(await signin.waitAtMost(started, seconds * 1000));
-    return settle(ctx, ref.id, later.kind === 'pending' ? timedOut() : later);
+    // A gateway that hangs up has given up: the push stops standing for anything at once.
+    const hungUp = () => { if (!ctx.res.writableFinished) void signin.cancel(ref.id, agent.id).catch(() => undefined); };
+    ctx.res.once('close', hungUp);
+    try {
+      const later = fromWait(await signin.waitAtMost(started, seconds * 1000));
+      return await settle(ctx, ref.id, later.kind === 'pending' ? timedOut() : later);
+    } finally {
+      ctx.res.off('close', hungUp);
+    }
   };
 
   /** Answers for a transaction; a final answer is given once (the transaction is taken). */
@@ -130,6 +136,8 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
   }
 
   const poll = async (ctx: Ctx) => {
+    // The router answers HEAD with the GET route; a HEAD must not take a final answer nobody reads.
+    if (ctx.method !== 'GET') throw new AgentError('method_not_allowed', 405, 'use GET', { Allow: 'GET, DELETE' });
     const { agent } = ctx.state;
     const seconds = Math.min(parseWaitQuery(ctx.query.wait), agent.maxWaitSeconds);
     const { id, tx } = await ownTransaction(ctx);

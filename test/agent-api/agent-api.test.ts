@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEFAULT_ACR } from '../../src/config/clients.js';
 import { wrongTotp } from '../support/authenticator.js';
 import type { PushWorld } from '../support/push-world.js';
-import { auditEvents, newestChallenge } from '../signin/helpers.js';
+import { auditEvents, newestChallenge, waitUntil } from '../signin/helpers.js';
 import { authenticate, call, freshIp, freshUser, MATCHING, OTHER, PASSWORD, startAgentWorld, VPN } from './helpers.js';
 
 /**
@@ -69,6 +69,22 @@ describe('agent API: push and passcode', () => {
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error: 'timeout' });
     expect((await phone!.phone.challenge(challenge.id)).status).toBe('expired');
+  });
+
+  it('a gateway that hangs up while waiting withdraws the push: the phone can no longer approve it', async () => {
+    const { username, accountId, phone } = await freshUser(w);
+    const abort = new AbortController();
+    const answer = fetch(`${w.t.url}/api/agent/authenticate`, {
+      method: 'POST', signal: abort.signal,
+      headers: { authorization: VPN, 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: PASSWORD, client_ip: freshIp() }),
+    }).catch((err: unknown) => err);
+    const challenge = await newestChallenge(phone!.phone);
+    abort.abort();
+    await answer;
+    await waitUntil(async () => (await phone!.phone.challenge(challenge.id)).status === 'expired', 5000, 'the push withdrawn');
+    expect((await phone!.phone.respond(challenge.id, 'approve')).status).toBe(410);
+    expect((await auditEvents(w, 'signin.success')).filter((e) => e.account_id === accountId)).toHaveLength(0);
   });
 
   it('poll mode with number matching: 202 with the transaction and the number, pending, then approved on the phone', async () => {

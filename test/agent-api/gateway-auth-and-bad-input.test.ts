@@ -40,7 +40,6 @@ describe('agent API: gateway authentication and bad input', () => {
     for (const method of ['GET', 'DELETE']) expectInvalidClient(await call(w, method, '/api/agent/transactions/abc', { auth: null }));
     expect(await phone!.phone.pending()).toEqual([]);
     expect((await auditEvents(w, 'signin.failure')).filter((e) => e.account_id === accountId)).toEqual([]);
-    expect((await auditEvents(w, 'agent.auth_failed')).length).toBeGreaterThanOrEqual(attempts.length);
   });
 
   it('the secret works as Basic (also form-encoded, as OAuth clients send it) and as Bearer', async () => {
@@ -116,6 +115,8 @@ describe('agent API: gateway authentication and bad input', () => {
       expect(res.status).toBeLessThan(500);
       expect(typeof res.body.error).toBe('string');
     }
+    const head = await fetch(`${w.t.url}/api/agent/transactions/abc`, { method: 'HEAD', headers: { authorization: basic('vpn', GATEWAY_SECRET) } });
+    expect(head.status).toBe(405);
     const badWait = await call(w, 'GET', '/api/agent/transactions/abc?wait=soon');
     expect(badWait.status).toBe(400);
   });
