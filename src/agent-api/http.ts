@@ -57,7 +57,8 @@ export async function readJsonObject(ctx: Context): Promise<Record<string, unkno
   const raw = await readLimited(ctx, BODY_LIMIT_BYTES);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    // A byte-order mark is kept, so JSON.parse refuses it (RFC 8259 8.1: senders must not add one).
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
   } catch {
     throw badRequest('the body is not valid UTF-8');
   }

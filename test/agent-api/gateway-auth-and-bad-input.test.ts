@@ -13,6 +13,12 @@ describe('agent API: gateway authentication and bad input', () => {
   beforeAll(async () => { w = await startAgentWorld(); });
   afterAll(() => w.close());
 
+  const redisKeys = async () => {
+    const prefix = w.t.idp.redis.options.keyPrefix ?? '';
+    // The phone's own device-API calls (replay ids, rate limits) are not the gateway's doing.
+    return (await w.t.idp.redis.keys(`${prefix}*`)).filter((k) => !k.includes(':devauth:') && !k.includes(':rl:')).sort();
+  };
+
   const expectInvalidClient = (res: Answer) => {
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_client', error_description: 'gateway authentication failed' });
@@ -79,7 +85,17 @@ describe('agent API: gateway authentication and bad input', () => {
       ['a fractional wait', 400, 'invalid_request', { body: json({ ...ok, wait: 1.5 }) }],
       ['client_ip not an address', 400, 'invalid_request', { body: json({ ...ok, client_ip: 'evil.example' }) }],
       ['an over-long username', 400, 'invalid_request', { body: json({ ...ok, username: 'u'.repeat(101) }) }],
+      ['a byte-order mark', 400, 'invalid_request', { body: `\ufeff${json(ok)}` }],
+      ['no content-type', 415, 'unsupported_media_type', { body: Buffer.from(json(ok)), headers: { 'content-type': '' } }],
+      ['deeply nested JSON', 413, 'payload_too_large', { body: '['.repeat(20_000) + ']'.repeat(20_000) }],
+      ['prototype pollution', 400, 'invalid_request', { body: `{"__proto__":{"polluted":true},${json(ok).slice(1)}` }],
+      ['constructor.prototype', 400, 'invalid_request', { body: json({ ...ok, constructor: { prototype: { polluted: 1 } } }) }],
+      ['an object for the password', 400, 'invalid_request', { body: json({ ...ok, password: { $gt: '' } }) }],
+      ['null username', 400, 'invalid_request', { body: json({ ...ok, username: null }) }],
+      ['missing password', 400, 'invalid_request', { body: json({ username }) }],
+      ['a JSON string', 400, 'invalid_request', { body: '"x"' }],
     ];
+    const before = await redisKeys();
     for (const [what, status, error, opts] of cases) {
       const res = await call(w, 'POST', '/api/agent/authenticate', opts);
       expect({ what, status: res.status, error: res.body.error }).toEqual({ what, status, error });
@@ -88,6 +104,9 @@ describe('agent API: gateway authentication and bad input', () => {
     }
     expect(await phone!.phone.pending()).toEqual([]);
     expect((await auditEvents(w, 'signin.failure')).filter((e) => e.account_id === accountId)).toEqual([]);
+    // Nothing counted, no sign-in started, no transaction: Redis is as it was.
+    expect(await redisKeys()).toEqual(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('a compressed body, a body sent in chunks past the limit, odd paths and methods: 4xx JSON', async () => {
