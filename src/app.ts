@@ -5,6 +5,9 @@ import mount from 'koa-mount';
 import { createAccountStore, type AccountStore } from './accounts/store.js';
 import { createAuditLog } from './audit/log.js';
 import { loadClients, validateClients, type ClientRegistration } from './config/clients.js';
+import { loadAgents } from './config/agents.js';
+import { createAgentApi } from './agent-api/routes.js';
+import { createAgentTransactionStore } from './agent-api/transactions.js';
 import { ConfigError, type Settings } from './config/settings.js';
 import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
@@ -109,6 +112,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env) : []),
     accountConsoleClient(settings.issuer),
   ];
+  // Gateways of the agent API (docs/agent-api.md); an id may not be an OIDC client's too.
+  const agents = loadAgents(path.join(settings.configDir, 'agents'), settings.env,
+    new Map(clients.map((c) => [c.metadata.client_id as string, c.file])));
   // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
@@ -225,6 +231,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   ];
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
+  // The agent API for gateways (docs/agent-api.md): a front door over the same sign-in core.
+  app.use(createAgentApi({
+    signin, accounts, agents, log: logger, transactions: createAgentTransactionStore(redis),
+    transactionTtlSeconds: settings.pushChallengeTtl + 30,
+  }).routes());
   app.use(providerApp);
 
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;

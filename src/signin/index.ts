@@ -6,6 +6,7 @@ import { withdrawChallenge } from './resolution.js';
 import type { SignInState } from './state.js';
 import type { SignInDeps, SignInRef, Started } from './types.js';
 import { waitStep, watchPush } from './wait.js';
+import { waitAtMost } from './bounded-wait.js';
 
 /**
  * The transport-neutral sign-in core (docs/architecture.md, "Layers"): every front door (the OIDC pages today;
@@ -24,6 +25,8 @@ export function createSignIn(deps: SignInDeps) {
     noDevice: (s: Started) => hasNoDevice(deps, s.state.accountId),
     wait: (s: Started) => waitStep(deps, s),
     watch: (id: string, state: SignInState, hold: boolean) => watchPush(deps, id, state, hold),
+    /** A door that holds its caller (the agent API): waits up to maxMs for the push, then as `wait`. */
+    waitAtMost: (s: Started, maxMs: number) => waitAtMost(deps, s, maxMs),
     /** The user gave up: a request still on the phone stands for nothing now; the state ends. */
     async cancel(id: string, clientId: string): Promise<void> {
       const state = await deps.states.get(id);

@@ -34,6 +34,8 @@ export interface TestIdpOptions {
   idp?: Partial<IdpOptions>;
   /** Client files to register (written under a temporary config/clients/); the demo app is always there. */
   clients?: Record<string, unknown>[];
+  /** Gateway files of the agent API (written under a temporary config/agents/). */
+  agents?: Record<string, unknown>[];
 }
 
 /** A confidential client with the consent page, for tests. Its secret is set by startTestIdp. */
@@ -84,6 +86,8 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   mkdirSync(path.join(configDir, 'clients'));
   cpSync(path.resolve('config/demo'), path.join(configDir, 'demo'), { recursive: true });
   for (const c of opts.clients ?? []) writeFileSync(path.join(configDir, 'clients', `${String(c.client_id)}.json`), JSON.stringify(c));
+  if (opts.agents) mkdirSync(path.join(configDir, 'agents'));
+  for (const a of opts.agents ?? []) writeFileSync(path.join(configDir, 'agents', `${String(a.id)}.json`), JSON.stringify(a));
   const pgSchema = opts.storage === 'postgres' ? await freshSchemaUrl(opts.schema) : null;
   const settings = loadSettings({
     PORT: String(port),

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import Router, { type RouterContext, type RouterMiddleware } from '@koa/router';
+import type { AccountStore } from '../accounts/store.js';
+import type { AgentRegistration } from '../config/agents.js';
+import type { SignIn, SignInRef, Started } from '../signin/index.js';
+import { identifyAgent } from './client-auth.js';
+import { AgentError, invalidClient } from './errors.js';
+import { envelope, readJsonObject, type ErrorLog } from './http.js';
+import { fromPasscode, fromPassword, fromPush, fromWait, signInGone, timedOut, type Outcome } from './outcome.js';
+import { parseAuthenticate, parseWaitQuery, TRANSACTION_ID } from './request.js';
+import type { AgentTransaction, AgentTransactionStore } from './transactions.js';
+
+/**
+ * The agent API (docs/agent-api.md): gateways that hold a username, a password and a passcode
+ * (VPN, RADIUS front ends, CLIs) sign users in through the sign-in core, as the login page does:
+ * same throttles, lockouts, push-fatigue limits and audit. This door authenticates the gateway,
+ * reads JSON, and translates the core's results (outcome.ts); it decides nothing itself.
+ */
+export interface AgentApiDeps {
+  signin: SignIn;
+  accounts: Pick<AccountStore, 'findById'>;
+  agents: readonly AgentRegistration[];
+  transactions: AgentTransactionStore;
+  log: ErrorLog & { warn(obj: object, msg?: string): void };
+  /** How long a sign-in and its transaction live: the push request's life and a margin. */
+  transactionTtlSeconds: number;
+}
+
+export const AGENT_API_PATH = '/api/agent';
+
+interface AgentState {
+  agent: AgentRegistration;
+}
+type Ctx = RouterContext<AgentState>;
+type Step = RouterMiddleware<AgentState>;
+
+const FALLBACK = 'agent-api-fallback';
+
+/**
+ * The one place this door makes a sign-in id (it is also the transaction id a gateway polls).
+ * The sign-in core is to mint sign-in ids for every door; this door will take its id from there.
+ */
+const mintSignInId = (): string => randomUUID();
+
+const notFound = () => new AgentError('not_found', 404, 'no such transaction');
+
+export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
+  const { signin } = deps;
+
+  const authenticated: Step = async (ctx, next) => {
+    const agent = identifyAgent(ctx.get('authorization'), deps.agents, ctx.ip);
+    if (!agent) {
+      // Logged, not audited: anyone can send these, and each would otherwise be a database write.
+      deps.log.warn({ ip: ctx.ip, path: ctx.path }, 'agent API: gateway authentication failed');
+      throw invalidClient();
+    }
+    ctx.state.agent = agent;
+    await next();
+  };
+
+  const refOf = (agent: AgentRegistration, tx: AgentTransaction): SignInRef => ({
+    id: tx.signInId,
+    requester: { ip: tx.ip, userAgent: tx.userAgent, app: { clientId: agent.id, name: agent.name, policy: agent.policy } },
+    ttlSeconds: deps.transactionTtlSeconds,
+  });
+
+  /** A final outcome ends the sign-in (a push still on the phone stands for nothing); pending is a 202. */
+  async function answer(ctx: Ctx, signInId: string, outcome: Outcome): Promise<void> {
+    const { agent } = ctx.state;
+    if (outcome.kind === 'pending') {
+      ctx.status = 202;
+      // The transaction id is the sign-in id (transactions.ts binds it to this gateway).
+      ctx.body = { status: 'pending', transaction_id: signInId, match_number: outcome.matchNumber, expires_in: outcome.secondsLeft };
+      return;
+    }
+    if (outcome.kind === 'refused') {
+      await signin.cancel(signInId, agent.id);
+      throw outcome.error;
+    }
+    const account = await deps.accounts.findById(outcome.login.accountId);
+    if (!account) throw new AgentError('access_denied', 403, 'the account is no longer there');
+    ctx.status = 200;
+    ctx.body = {
+      status: 'approved',
+      account: { id: account.id, username: account.username },
+      amr: outcome.login.amr,
+      acr: outcome.login.acr,
+    };
+  }
+
+  const authenticate = async (ctx: Ctx) => {
+    const { agent } = ctx.state;
+    const input = parseAuthenticate(await readJsonObject(ctx));
+    const tx: AgentTransaction = {
+      agentId: agent.id, signInId: mintSignInId(), ip: input.clientIp ?? ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200),
+    };
+    const ref = refOf(agent, tx);
+    const result = await signin.password(ref, { username: input.username, password: input.password, passcode: input.passcode });
+    if (result.kind === 'passcode') return answer(ctx, ref.id, fromPasscode(result.passcode));
+    if (result.kind !== 'push') return answer(ctx, ref.id, fromPassword(result));
+    const pushed = fromPush(result.push);
+    if (pushed.kind !== 'push-sent') return answer(ctx, ref.id, pushed);
+
+    await deps.transactions.put(ref.id, tx, deps.transactionTtlSeconds);
+    const state = await signin.state(ref.id);
+    if (!state) return settle(ctx, ref.id, signInGone());
+    const started: Started = { ...ref, state };
+    const now = fromWait(await signin.wait(started));
+    // With a number to match, the gateway must show it while the user looks at the phone: it gets
+    // the transaction at once, whatever the mode.
+    if (now.kind !== 'pending' || now.matchNumber !== null || input.mode === 'poll') return settle(ctx, ref.id, now);
+    const seconds = Math.min(input.waitSeconds ?? agent.maxWaitSeconds, agent.maxWaitSeconds);
+    // A gateway that hangs up has given up: the push stops standing for anything at once.
+    const hungUp = () => { if (!ctx.res.writableFinished) void signin.cancel(ref.id, agent.id).catch(() => undefined); };
+    ctx.res.once('close', hungUp);
+    try {
+      const later = fromWait(await signin.waitAtMost(started, seconds * 1000));
+      return await settle(ctx, ref.id, later.kind === 'pending' ? timedOut() : later);
+    } finally {
+      ctx.res.off('close', hungUp);
+    }
+  };
+
+  /** Answers for a transaction; a final answer is given once (the transaction is taken). */
+  async function settle(ctx: Ctx, txId: string, outcome: Outcome): Promise<void> {
+    if (outcome.kind !== 'pending' && !(await deps.transactions.take(txId))) throw notFound();
+    return answer(ctx, txId, outcome);
+  }
+
+  /** The transaction named in the path, if it is this gateway's; another gateway's reads as absent. */
+  async function ownTransaction(ctx: Ctx): Promise<{ id: string; tx: AgentTransaction }> {
+    const id = ctx.params.id ?? '';
+    const tx = TRANSACTION_ID.test(id) ? await deps.transactions.get(id) : null;
+    if (!tx || tx.agentId !== ctx.state.agent.id) throw notFound();
+    return { id, tx };
+  }
+
+  const poll = async (ctx: Ctx) => {
+    // The router answers HEAD with the GET route; a HEAD must not take a final answer nobody reads.
+    if (ctx.method !== 'GET') throw new AgentError('method_not_allowed', 405, 'use GET', { Allow: 'GET, DELETE' });
+    const { agent } = ctx.state;
+    const seconds = Math.min(parseWaitQuery(ctx.query.wait), agent.maxWaitSeconds);
+    const { id, tx } = await ownTransaction(ctx);
+    const state = await signin.state(tx.signInId);
+    if (!state) return settle(ctx, id, signInGone());
+    const started: Started = { ...refOf(agent, tx), state };
+    const result = seconds > 0 ? await signin.waitAtMost(started, seconds * 1000) : await signin.wait(started);
+    return settle(ctx, id, fromWait(result));
+  };
+
+  const cancel = async (ctx: Ctx) => {
+    const { id, tx } = await ownTransaction(ctx);
+    await signin.cancel(tx.signInId, ctx.state.agent.id);
+    await deps.transactions.take(id);
+    ctx.status = 204;
+  };
+
+  const routes: Array<[method: 'get' | 'post' | 'delete', path: string, ...steps: Step[]]> = [
+    ['post', `${AGENT_API_PATH}/authenticate`, authenticated, authenticate],
+    ['get', `${AGENT_API_PATH}/transactions/:id`, authenticated, poll],
+    ['delete', `${AGENT_API_PATH}/transactions/:id`, authenticated, cancel],
+  ];
+  const router = new Router<AgentState>();
+  const edge = envelope(deps.log);
+  for (const [method, path, ...steps] of routes) router[method](path, edge, ...steps);
+  router.all(FALLBACK, `${AGENT_API_PATH}{/*rest}`, edge, notFoundOrNotAllowed(router));
+  return router;
+}
+
+/** 405 with Allow when the path exists under another method, else 404; both as JSON errors. */
+function notFoundOrNotAllowed(router: Router<AgentState>): Step {
+  return async (ctx) => {
+    const allowed = new Set(router.match(ctx.path, ctx.method).path
+      .filter((layer) => layer.name !== FALLBACK)
+      .flatMap((layer) => layer.methods));
+    if (allowed.size === 0) throw new AgentError('not_found', 404, 'no such agent API endpoint');
+    const allow = [...allowed].join(', ');
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Allow', allow);
+      ctx.status = 204;
+      return;
+    }
+    throw new AgentError('method_not_allowed', 405, `use ${allow}`, { Allow: allow });
+  };
+}
