@@ -7,6 +7,8 @@ async function main() {
   const settings = loadSettings();
   const idp = await createIdp(settings);
   const server = createServer(idp.app.callback());
+  // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
+  if (settings.radiusPort !== null) await idp.radius.listen(settings.radiusPort, settings.radiusHost);
   server.listen(settings.port, settings.host, () => {
     idp.logger.info({ issuer: settings.issuer, port: settings.port }, 'listening');
     const lines = [

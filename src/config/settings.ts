@@ -244,6 +244,19 @@ export const SETTINGS = {
     read: (raw: string | undefined, ctx: ReadContext): boolean =>
       raw === undefined || raw === '' ? SETTINGS.databaseUrl.read(ctx.env.DATABASE_URL, ctx) === null : /^(1|true|yes|on)$/i.test(raw),
   },
+  radiusPort: {
+    env: 'RADIUS_PORT',
+    default: '*(none: RADIUS off)*',
+    accepts: '0-65535 (RADIUS\'s own is `1812`)',
+    meaning: 'UDP port of the RADIUS front door for VPN gateways and other NASes (docs/radius.md); its clients are read from `$CONFIG_DIR/radius/*.json` and checked at start. `npm run radius` serves it alone.',
+    read: (raw: string | undefined): number | null => {
+      if (raw === undefined || raw === '') return null;
+      const v = Number(raw);
+      if (!/^\d+$/.test(raw) || v > 65535) throw new InvalidSetting('must be a port number');
+      return v;
+    },
+  },
+  radiusHost: { env: 'RADIUS_HOST', meaning: 'Address the RADIUS front door binds (an IPv6 address binds IPv6).', ...text('0.0.0.0', 'an IP address') },
   logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },
 } satisfies Record<string, SettingSpec<unknown>>;
 
