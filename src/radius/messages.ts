@@ -15,7 +15,7 @@ export const MESSAGES = {
   cannotShowNumber: 'Too many unanswered requests: add a comma and the code from your authenticator to your password.',
 } as const;
 
-export const throttledMessage = (seconds: number) => `Too many attempts: try again in ${seconds} seconds.`;
+export const throttledMessage = (seconds: number) => `Too many attempts: try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
 
 /** The Access-Challenge prompt after a push went out. */
 export function approvePrompt(matchNumber: number | null, prefix = ''): string {

@@ -33,6 +33,8 @@ export interface RadiusServer {
   address(): { address: string; port: number };
   /** What happened to the packets so far (metrics, tests). */
   counters(): Readonly<Record<Counter, number>>;
+  /** Requests being answered now (some waiting for a phone). */
+  inFlight(): number;
   close(): Promise<void>;
 }
 
@@ -168,6 +170,7 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
   return {
     address: () => ({ address: bound.address, port: bound.port }),
     counters: () => ({ ...counts }),
+    inFlight: () => inFlight,
     async close() {
       if (stopping.signal.aborted) return;
       // Requests waiting for a phone stop waiting (their pushes are withdrawn); nothing is sent after this.
