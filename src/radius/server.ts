@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { answerAccessRequest, type AccessDeps, type Verdict } from './access.js';
 import { readAccessRequest } from './access-request.js';
 import { encodeReply, verifyMessageAuthenticator } from './authenticators.js';
+import { formatIp, parseIp } from '../net/ip.js';
 import { clientFor, type RadiusClient } from './clients.js';
 import { ATTR, CODE, decodePacket, type Attribute } from './codec.js';
 import { createDuplicateCache, duplicateKey } from './duplicates.js';
@@ -62,6 +63,12 @@ function replyAttributes(verdict: Verdict, proxyStates: readonly Buffer[]): Attr
   // RFC 2865 5.33: Proxy-State is copied unmodified, in order, into the reply.
   for (const p of proxyStates) out.push({ type: ATTR.proxyState, value: p });
   return out;
+}
+
+/** One form per address: a dual-stack socket reports an IPv4 NAS as ::ffff:a.b.c.d. */
+function nasAddress(address: string): string {
+  const ip = parseIp(address);
+  return ip ? formatIp(ip) : address;
 }
 
 /** Binds the socket and serves until close(). */
@@ -131,7 +138,7 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
     try {
       const read = readAccessRequest(packet, client.secret);
       const verdict: Verdict = read.ok
-        ? await answerAccessRequest(deps, client, read.request, from.address)
+        ? await answerAccessRequest(deps, client, read.request, nasAddress(from.address))
         : { code: 'reject', message: 'Authentication failed.' };
       if (!read.ok) logger.info({ client: client.name, why: read.refusal }, 'RADIUS Access-Request refused');
       counts[verdict.code]++;
