@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseTrustProxy, type TrustProxy } from '../http/client-ip.js';
 import { parsePushServices, type PushServiceRule } from '../push/endpoint-policy.js';
@@ -256,7 +257,17 @@ export const SETTINGS = {
       return v;
     },
   },
-  radiusHost: { env: 'RADIUS_HOST', meaning: 'Address the RADIUS front door binds (an IPv6 address binds IPv6).', ...text('0.0.0.0', 'an IP address') },
+  radiusHost: {
+    env: 'RADIUS_HOST',
+    meaning: 'Address the RADIUS front door binds (an IPv6 address binds IPv6).',
+    default: code('0.0.0.0'),
+    accepts: 'an IP address',
+    read: (raw: string | undefined): string => {
+      const v = raw || '0.0.0.0';
+      if (isIP(v) === 0) throw new InvalidSetting('must be an IP address, e.g. 0.0.0.0, 192.0.2.1 or ::');
+      return v;
+    },
+  },
   logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },
 } satisfies Record<string, SettingSpec<unknown>>;
 
