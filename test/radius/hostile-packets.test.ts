@@ -172,6 +172,18 @@ describe('RADIUS under hostile packets', () => {
     expect(r.server.counters().accept - before.accept).toBe(1);
   });
 
+  it('twenty parallel password guesses for one user: the login page\'s throttle lets only the first few be checked', async () => {
+    const accountId = await addUser(r.w, 'paul');
+    const guesses = Array.from({ length: 20 }, (_, i) => accessRequest({ secret, user: 'paul', password: `guess ${i}`, identifier: i }));
+    await Promise.all(guesses.map((g) => nas.send(g.bytes)));
+    const replies = await nas.until(20);
+    expect(replies.every((x) => x[0] === 3)).toBe(true);
+    const throttled = replies.filter((x) => /Too many attempts/.test(replyAttributes(x).find(([t]) => t === REPLY_MESSAGE)![1].toString()));
+    const checked = (await auditEvents(r.w, 'signin.failure')).filter((e) => e.account_id === accountId).length;
+    expect(checked + throttled.length).toBe(20);
+    expect(checked).toBeLessThanOrEqual(4);
+  });
+
   it('the attribute bytes helper builds what the codec reads (guards this file\'s own packets)', () => {
     expect(attrBytes([[1, Buffer.from('ab')]])).toEqual(Buffer.from([1, 4, 0x61, 0x62]));
   });
