@@ -13,6 +13,7 @@ export const CODE = {
   accessAccept: 2,
   accessReject: 3,
   accessChallenge: 11,
+  statusServer: 12,
 } as const;
 
 export const ATTR = {

@@ -10,7 +10,8 @@ import { ATTR, CODE, decodePacket, type Attribute } from './codec.js';
 import { createDuplicateCache, duplicateKey } from './duplicates.js';
 
 /**
- * The RADIUS front door on UDP (RFC 2865 Access-Request / -Accept / -Reject / -Challenge). In
+ * The RADIUS front door on UDP (RFC 2865 Access-Request / -Accept / -Reject / -Challenge, and
+ * RFC 5997 Status-Server for the NAS's health checks). In
  * packet order: the client by source address, the packet's structure, then Message-Authenticator
  * (BlastRADIUS: before anything in the packet is used), duplicate detection (RFC 5080), and only
  * then the request's attributes and the sign-in (access.ts). Whatever fails before the sign-in is
@@ -27,7 +28,7 @@ export type DropReason =
   | 'busy'
   | 'error';
 
-export type Counter = DropReason | 'accept' | 'reject' | 'challenge' | 'retransmitted';
+export type Counter = DropReason | 'accept' | 'reject' | 'challenge' | 'retransmitted' | 'status';
 
 export interface RadiusServer {
   /** Where it listens (the port is the real one when 0 was asked). */
@@ -51,7 +52,7 @@ export interface RadiusServerOptions extends AccessDeps {
 
 const COUNTERS: readonly Counter[] = [
   'unknown_client', 'malformed', 'not_access_request', 'missing_message_authenticator', 'bad_message_authenticator',
-  'proxy_state_without_message_authenticator', 'duplicate_in_progress', 'busy', 'error', 'accept', 'reject', 'challenge', 'retransmitted',
+  'proxy_state_without_message_authenticator', 'duplicate_in_progress', 'busy', 'error', 'accept', 'reject', 'challenge', 'retransmitted', 'status',
 ];
 
 const REPLY_CODE = { accept: CODE.accessAccept, reject: CODE.accessReject, challenge: CODE.accessChallenge } as const;
@@ -112,16 +113,23 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
     const decoded = decodePacket(datagram);
     if (!decoded.ok) return drop('malformed', from, { client: client.name, why: decoded.reason });
     const { packet, bytes } = decoded;
-    if (packet.code !== CODE.accessRequest) return drop('not_access_request', from, { client: client.name, code: packet.code });
+    const isStatus = packet.code === CODE.statusServer;
+    if (packet.code !== CODE.accessRequest && !isStatus) return drop('not_access_request', from, { client: client.name, code: packet.code });
     // BlastRADIUS (CVE-2024-3596): the HMAC over the whole packet is checked before anything in it is used.
     const mas = packet.attributes.filter((a) => a.type === ATTR.messageAuthenticator);
     if (mas.length > 1 || (mas[0] && !verifyMessageAuthenticator(bytes, mas[0], client.secret))) {
       return drop('bad_message_authenticator', from, { client: client.name });
     }
     if (mas.length === 0) {
-      if (client.requireMessageAuthenticator) return drop('missing_message_authenticator', from, { client: client.name });
+      // RFC 5997 section 3: a Status-Server without Message-Authenticator is silently discarded.
+      if (client.requireMessageAuthenticator || isStatus) return drop('missing_message_authenticator', from, { client: client.name });
       // A relaxed client still gets no reply echoing an unauthenticated Proxy-State (the attack's carrier).
       if (packet.attributes.some((a) => a.type === ATTR.proxyState)) return drop('proxy_state_without_message_authenticator', from, { client: client.name });
+    }
+    if (isStatus) {
+      // RFC 5997: the NAS asks whether we are alive; an Access-Accept with nothing but Message-Authenticator says so.
+      counts.status++;
+      return send(encodeReply({ code: CODE.accessAccept, identifier: packet.identifier, attributes: [] }, packet.authenticator, client.secret), from);
     }
     const seen = duplicates.lookup(`${client.name}|${duplicateKey(from.address, from.port, packet.identifier, packet.authenticator)}`);
     if (seen.kind === 'in-progress') return drop('duplicate_in_progress', from, { client: client.name });

@@ -69,7 +69,7 @@ describe('RADIUS under hostile packets', () => {
     const dropped = [
       accessRequest({ secret, user: 'alice', password: 'x', code: 4 }).bytes, // Accounting-Request
       accessRequest({ secret, user: 'alice', password: 'x', code: 2 }).bytes, // an Access-Accept sent to the server
-      accessRequest({ secret, user: 'alice', password: 'x', code: 12 }).bytes, // Status-Server
+      accessRequest({ secret, code: 12, ma: 'none' }).bytes, // Status-Server without Message-Authenticator (RFC 5997 3)
       doubled.bytes, short.bytes, tampered.bytes,
     ];
     const before = r.server.counters();
@@ -78,8 +78,9 @@ describe('RADIUS under hostile packets', () => {
     expect((await nas.ask(p))[1]).toBe(p.identifier);
     expect(nas.replies).toHaveLength(1);
     const after = r.server.counters();
-    expect(after.not_access_request - before.not_access_request).toBe(3);
+    expect(after.not_access_request - before.not_access_request).toBe(2);
     expect(after.bad_message_authenticator - before.bad_message_authenticator).toBe(3);
+    expect(after.missing_message_authenticator - before.missing_message_authenticator).toBe(1);
   });
 
   it('answers authenticated requests with odd contents by Access-Reject, never a crash', async () => {
@@ -104,6 +105,14 @@ describe('RADIUS under hostile packets', () => {
       expect(reply[0]).toBe(3);
       expectAuthenticReply(reply, req, secret);
     }
+  });
+
+  it('answers Status-Server (RFC 5997) with an Access-Accept carrying only Message-Authenticator', async () => {
+    const status = accessRequest({ secret, code: 12 });
+    const reply = await nas.ask(status);
+    expect(reply[0]).toBe(2);
+    expectAuthenticReply(reply, status, secret);
+    expect(replyAttributes(reply).map(([t]) => t)).toEqual([MESSAGE_AUTHENTICATOR]);
   });
 
   it('copies Proxy-State into the reply, after the Message-Authenticator (RFC 2865 5.33)', async () => {
