@@ -48,6 +48,18 @@ describe('RADIUS single-request mode, through radclient', () => {
     expect((await auditEvents(r.w, 'signin.success')).at(-1)).toMatchObject({ client_id: 'radius:vpn-single', detail: { via: 'push', amr: ['pwd', 'otp', 'swk', 'mfa'] } });
   });
 
+  it('a request held for a phone blocks nothing: others are answered meanwhile', async () => {
+    const phone = await newUser('ivan');
+    const held = send(request({ user: 'ivan', password: PushWorld.password }), 'single mode: held while others are served');
+    const challenge = await newestChallenge(phone);
+    await waitUntil(async () => r.server.inFlight() === 1, 5000, 'the request held at the server');
+    const other = await send(request({ user: 'nobody', password: 'x' }), 'single mode: another NAS user meanwhile');
+    expect(other.code).toBe('Access-Reject');
+    expect(r.server.inFlight()).toBe(1);
+    await phone.respond(challenge.id, 'approve');
+    expect((await held).code).toBe('Access-Accept');
+  });
+
   it('password,123456 is checked at once', async () => {
     const phone = await newUser('dave');
     const reply = await send(request({ user: 'dave', password: `${PushWorld.password},${phone.currentTotp()}` }), 'single mode: password,passcode');
