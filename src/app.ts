@@ -42,6 +42,8 @@ import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
 import { interactionRoutes } from './interaction/routes.js';
 import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
+import { createContinuationStore } from './signin/continuation.js';
+import { createRadiusDoor, loadRadiusClients, type RadiusDoor } from './radius/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
@@ -71,6 +73,8 @@ export interface Idp {
   signin: SignIn;
   /** Ends an account's sessions, grants and tokens (the CLI's `user sign-out` does the same). */
   endAccountSessions: EndAccountSessions;
+  /** The RADIUS front door (docs/radius.md): main.ts listens when RADIUS_PORT is set. */
+  radius: RadiusDoor;
   /** Set when DEMO is on: the demo user's credentials, to print at start. */
   demoUser: { username: string; password: string } | null;
   close(): Promise<void>;
@@ -115,6 +119,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // Gateways of the agent API (docs/agent-api.md); an id may not be an OIDC client's too.
   const agents = loadAgents(path.join(settings.configDir, 'agents'), settings.env,
     new Map(clients.map((c) => [c.metadata.client_id as string, c.file])));
+  // RADIUS clients (config/radius/*.json) are checked whenever RADIUS is on, before anything opens.
+  const radiusClients = settings.radiusPort === null ? [] : loadRadiusClients(path.join(settings.configDir, 'radius'), settings.env);
   // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
@@ -179,6 +185,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     challengeTtlMs: settings.pushChallengeTtl * 1000,
     longPollMs: opts.longPollMs ?? 25_000,
   });
+  const radius = createRadiusDoor({
+    clients: radiusClients, signin, continuations: createContinuationStore(redis), challengeTtlSeconds: settings.pushChallengeTtl, logger, now,
+  });
   const deps: InteractionDeps = {
     provider, accounts, views, audit, signin, now,
     csrf: createCsrf(secrets.cookieKeys[0]!),
@@ -241,8 +250,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
-    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, signin, endAccountSessions,
+    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, signin, endAccountSessions, radius,
     async close() {
+      await radius.close();
       await sweeper.stop();
       await waiters.close();
       await notifier.close();

@@ -7,6 +7,8 @@ async function main() {
   const settings = loadSettings();
   const idp = await createIdp(settings);
   const server = createServer(idp.app.callback());
+  // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
+  const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
   server.listen(settings.port, settings.host, () => {
     idp.logger.info({ issuer: settings.issuer, port: settings.port }, 'listening');
     const lines = [
@@ -14,6 +16,7 @@ async function main() {
       `  Push OTP IdP is up: ${settings.issuer}`,
       `  Discovery:          ${settings.issuer}/.well-known/openid-configuration`,
     ];
+    if (radius) lines.push(`  RADIUS:             udp ${radius.address().address}:${radius.address().port} (${idp.radius.clients.length} client(s), docs/radius.md)`);
     if (idp.demoUser) {
       lines.push(
         `  Demo app:           ${settings.issuer}/demo`,

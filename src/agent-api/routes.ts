@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import Router, { type RouterContext, type RouterMiddleware } from '@koa/router';
 import type { AccountStore } from '../accounts/store.js';
 import type { AgentRegistration } from '../config/agents.js';
@@ -36,11 +35,6 @@ type Step = RouterMiddleware<AgentState>;
 
 const FALLBACK = 'agent-api-fallback';
 
-/**
- * The one place this door makes a sign-in id (it is also the transaction id a gateway polls).
- * The sign-in core is to mint sign-in ids for every door; this door will take its id from there.
- */
-const mintSignInId = (): string => randomUUID();
 
 const notFound = () => new AgentError('not_found', 404, 'no such transaction');
 
@@ -92,7 +86,7 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     const { agent } = ctx.state;
     const input = parseAuthenticate(await readJsonObject(ctx));
     const tx: AgentTransaction = {
-      agentId: agent.id, signInId: mintSignInId(), ip: input.clientIp ?? ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200),
+      agentId: agent.id, signInId: newSignInId(), ip: input.clientIp ?? ctx.ip, userAgent: ctx.get('user-agent').slice(0, 200),
     };
     const ref = refOf(agent, tx);
     const result = await signin.password(ref, { username: input.username, password: input.password, passcode: input.passcode });

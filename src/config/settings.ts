@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseTrustProxy, type TrustProxy } from '../http/client-ip.js';
 import { parsePushServices, type PushServiceRule } from '../push/endpoint-policy.js';
@@ -250,6 +251,29 @@ export const SETTINGS = {
     meaning: 'Seed the demo user and the demo app at `/demo`.',
     read: (raw: string | undefined, ctx: ReadContext): boolean =>
       raw === undefined || raw === '' ? SETTINGS.databaseUrl.read(ctx.env.DATABASE_URL, ctx) === null : /^(1|true|yes|on)$/i.test(raw),
+  },
+  radiusPort: {
+    env: 'RADIUS_PORT',
+    default: '*(none: RADIUS off)*',
+    accepts: '0-65535 (RADIUS\'s own is `1812`)',
+    meaning: 'UDP port of the RADIUS front door for VPN gateways and other NASes (docs/radius.md); its clients are read from `$CONFIG_DIR/radius/*.json` and checked at start. `npm run radius` serves it alone.',
+    read: (raw: string | undefined): number | null => {
+      if (raw === undefined || raw === '') return null;
+      const v = Number(raw);
+      if (!/^\d+$/.test(raw) || v > 65535) throw new InvalidSetting('must be a port number');
+      return v;
+    },
+  },
+  radiusHost: {
+    env: 'RADIUS_HOST',
+    meaning: 'Address the RADIUS front door binds (an IPv6 address binds IPv6).',
+    default: code('0.0.0.0'),
+    accepts: 'an IP address',
+    read: (raw: string | undefined): string => {
+      const v = raw || '0.0.0.0';
+      if (isIP(v) === 0) throw new InvalidSetting('must be an IP address, e.g. 0.0.0.0, 192.0.2.1 or ::');
+      return v;
+    },
   },
   logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },
 } satisfies Record<string, SettingSpec<unknown>>;
