@@ -50,6 +50,12 @@ import type { Db } from './storage/db.js';
 import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
 import { openRedis, type Redis } from './storage/redis.js';
+import { createAppRegistry, type AppRegistry } from './apps/registry.js';
+import { samlInternalClient } from './saml/internal-client.js';
+import { loadSamlSigningKey, type SamlSigningKey } from './saml/keys.js';
+import { samlRoutes } from './saml/routes.js';
+import { loadServiceProviders } from './saml/sp-config.js';
+import { createSamlStore } from './saml/store.js';
 
 export interface Idp {
   app: Koa;
@@ -61,6 +67,8 @@ export interface Idp {
   views: Views;
   logger: Logger;
   clients: ClientRegistration[];
+  /** Every relying app, OIDC client or SAML service provider, with its login policy. */
+  apps: AppRegistry;
   devices: DeviceRegistry;
   deviceService: DeviceService;
   challenges: ChallengeStore;
@@ -109,6 +117,10 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env) : []),
     accountConsoleClient(settings.issuer),
   ];
+  // SAML service providers (config/saml/, docs/saml.md), each signing in through an internal OIDC client.
+  const serviceProviders = loadServiceProviders(path.join(settings.configDir, 'saml'));
+  clients.push(...serviceProviders.map((sp) => samlInternalClient(settings.issuer, sp)));
+  const apps = createAppRegistry(clients, serviceProviders);
   // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
@@ -223,6 +235,12 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     deviceApi,
     selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now }),
   ];
+  let samlKey: Promise<SamlSigningKey> | null = null;
+  routers.push(...samlRoutes({
+    issuer: settings.issuer, sps: serviceProviders, store: createSamlStore(redis), accounts, audit, views, now,
+    key: () => (samlKey ??= loadSamlSigningKey(db, secretBox, settings.issuer).catch((err: unknown) => { samlKey = null; throw err; })),
+    idpSessions: createIdpSessions(provider, db), sessionMaxAgeSeconds: settings.session.maxAgeSeconds,
+  }));
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
   app.use(providerApp);
@@ -230,7 +248,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
-    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, signin, endAccountSessions,
+    app, provider, settings, db, redis, accounts, views, logger, clients, apps, demoUser, devices, deviceService, challenges, signin, endAccountSessions,
     async close() {
       await sweeper.stop();
       await waiters.close();

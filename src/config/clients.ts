@@ -38,6 +38,15 @@ export const DEFAULT_POLICY: LoginPolicy = {
 
 const uri = z.string().min(1).refine((v) => { try { new URL(v); return true; } catch { return false; } }, 'must be an absolute URL');
 
+/** The `login` member of a relying app's file (OIDC client or SAML service provider, src/apps/registry.ts). */
+export const loginPolicySchema = z.strictObject({
+  form: z.enum(['two-step', 'single-form']).default('two-step'),
+  numberMatching: z.boolean().default(true),
+  noDevice: z.enum(['password-only', 'refuse']).default('password-only'),
+  consent: z.enum(['explicit', 'implicit']).default('explicit'),
+  acr: z.strictObject({ mfa: z.string().min(1), password: z.string().min(1) }).default({ ...DEFAULT_ACR }),
+}).default({ form: 'two-step', numberMatching: true, noDevice: 'password-only', consent: 'explicit', acr: { ...DEFAULT_ACR } });
+
 const clientFile = z.strictObject({
   $comment: z.string().optional(),
   client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 URL-safe characters'),
@@ -51,13 +60,7 @@ const clientFile = z.strictObject({
   id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
   scope: z.string().optional(),
   jwks_uri: uri.optional(),
-  login: z.strictObject({
-    form: z.enum(['two-step', 'single-form']).default('two-step'),
-    numberMatching: z.boolean().default(true),
-    noDevice: z.enum(['password-only', 'refuse']).default('password-only'),
-    consent: z.enum(['explicit', 'implicit']).default('explicit'),
-    acr: z.strictObject({ mfa: z.string().min(1), password: z.string().min(1) }).default({ ...DEFAULT_ACR }),
-  }).default({ form: 'two-step', numberMatching: true, noDevice: 'password-only', consent: 'explicit', acr: { ...DEFAULT_ACR } }),
+  login: loginPolicySchema,
 });
 
 /** Validates one parsed client file. Throws ConfigError naming the file and the field. */
