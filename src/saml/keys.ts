@@ -19,7 +19,7 @@ export function loadSamlSigningKey(db: Db, box: SecretBox, issuer: string): Prom
   return getOrCreateKey(db, 'saml-signing-key', box, () => createSamlSigningKey(new URL(issuer).host));
 }
 
-async function createSamlSigningKey(subject: string): Promise<SamlSigningKey> {
+export async function createSamlSigningKey(subject: string): Promise<SamlSigningKey> {
   await import('reflect-metadata'); // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
   const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { Element } from '@xmldom/xmldom';
 import { SamlError } from './errors.js';
 import { NAMEID_FORMATS, type ServiceProvider } from './sp-config.js';
 import { child, children, esc, NS, text } from './xml.js';

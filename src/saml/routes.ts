@@ -17,7 +17,6 @@ import { postForm } from './page.js';
 import type { ServiceProvider } from './sp-config.js';
 import type { PendingSso, SamlStore } from './store.js';
 import { child, NS, parseXml, signElement, signRedirect, text, verifiedRoot, verifyRedirectSignature } from './xml.js';
-import type { Element } from '@xmldom/xmldom';
 
 export interface SamlDeps {
   issuer: string;

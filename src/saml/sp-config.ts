@@ -83,7 +83,7 @@ const spFile = z.strictObject({
   issuer: z.string().min(1).max(1024).optional(),
   authnContext: z.strictObject({ mfa: z.string().min(1), password: z.string().min(1) }).optional(),
   idpInitiated: z.boolean().optional(),
-  login: loginPolicySchema.optional(),
+  login: z.record(z.string(), z.unknown()).optional(),
 });
 type SpFile = z.infer<typeof spFile>;
 
@@ -155,7 +155,15 @@ export function parseServiceProvider(file: string, raw: unknown, readMetadata: (
   const nameIdSource = m365 ? 'immutableId' : f.nameIdSource ?? (nameIdFormat === 'emailAddress' ? 'email' : nameIdFormat === 'persistent' ? 'accountId' : 'username');
   if (m365 && f.nameIdSource && f.nameIdSource !== 'immutableId') throw new ConfigError(file, 'nameIdSource', 'Microsoft 365 takes the ImmutableID as NameID');
   if (!m365 && (f.entityId === M365.entityId)) throw new ConfigError(file, 'profile', 'Microsoft 365 (urn:federation:MicrosoftOnline) needs "profile": "microsoft365"');
-  const policy: LoginPolicy = f.login ?? loginPolicySchema.parse({ consent: 'implicit' });
+  // The OIDC client file's `login` (src/config/clients.ts), with implicit consent by default: the
+  // SP asks for no OIDC scope the user could weigh.
+  const login = loginPolicySchema.safeParse({ consent: 'implicit', ...f.login });
+  if (!login.success) {
+    const issue = login.error.issues[0]!;
+    const key = issue.code === 'unrecognized_keys' ? [issue.keys[0]!] : [];
+    throw new ConfigError(file, ['login', ...issue.path, ...key].join('.'), issue.code === 'unrecognized_keys' ? 'unknown field (a typo?)' : issue.message);
+  }
+  const policy: LoginPolicy = login.data;
   return {
     file, id, name: f.name ?? (m365 ? 'Microsoft 365' : entityId), profile: f.profile, entityId, acs,
     slo: f.slo ?? (m365 ? { url: M365.endpoint, binding: 'HTTP-Redirect' } : null),

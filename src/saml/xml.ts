@@ -1,11 +1,11 @@
 import { createSign, createVerify, type KeyObject } from 'node:crypto';
-import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
+import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import { SamlError } from './errors.js';
 
 /**
- * Safe XML for SAML messages (docs/saml.md, "Defences"). One parser (@xmldom/xmldom 0.9, the
- * version package.json forces on xml-crypto too) reads every message; a DOCTYPE (and so every
+ * Safe XML for SAML messages (docs/saml.md, "Defences"). One parser (@xmldom/xmldom, the one
+ * version package.json's overrides force on xml-crypto and every other dependant) reads every message; a DOCTYPE (and so every
  * entity declaration) is refused before parsing; a signed message is read only from what
  * xml-crypto's getSignedReferences() returns, so a signature over one element cannot vouch for
  * another placed beside it (signature wrapping).
@@ -28,7 +28,8 @@ export function parseXml(xml: string): Document {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
   let doc: Document;
   try {
-    doc = new DOMParser({ onError: (level, msg) => { throw new Error(`${level}: ${msg}`); } }).parseFromString(xml, 'text/xml');
+    const fail = (msg: string) => { throw new Error(msg); };
+    doc = new DOMParser({ errorHandler: { warning: fail, error: fail, fatalError: fail } }).parseFromString(xml, 'text/xml');
   } catch {
     throw new SamlError(400, 'malformed', 'The SAML message is not well-formed XML.');
   }
@@ -66,7 +67,7 @@ export function verifiedRoot(xml: string, doc: Document, certs: readonly string[
   for (const cert of certs) {
     const sig = new SignedXml({ publicCert: certPem(cert), getCertFromKeyInfo: () => null });
     try {
-      sig.loadSignature(sigs[0]! as unknown as Node);
+      sig.loadSignature(sigs[0]!);
       if (!(sig.signatureAlgorithm && sig.signatureAlgorithm in SIGNATURE_ALGS)) {
         throw new SamlError(400, 'signature_invalid', 'The SAML message is signed with an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
       }
