@@ -24,11 +24,16 @@ export function decodeRedirect(value: string): string {
   }
 }
 
-/** HTTP-POST: base64 of the XML. */
+/**
+ * HTTP-POST: base64 of the XML. Some SPs (node-saml among them) DEFLATE it as for a redirect; that
+ * is taken too, under the same size limit.
+ */
 export function decodePost(value: string): string {
   if (value.length > Math.ceil(MAX_MESSAGE_BYTES / 3) * 4 + 4) throw new SamlError(413, 'too_large', 'The SAML message is too large.');
   if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw new SamlError(400, 'malformed', 'The SAML message is not base64.');
-  return Buffer.from(value, 'base64').toString('utf8');
+  const bytes = Buffer.from(value, 'base64');
+  const text = bytes.toString('utf8');
+  return /^\uFEFF?\s*</.test(text) ? text : decodeRedirect(value);
 }
 
 export const encodeRedirect = (xml: string): string => deflateRawSync(Buffer.from(xml)).toString('base64');
