@@ -63,13 +63,13 @@ export function certPem(cert: string): string {
 export function verifiedRoot(xml: string, doc: Document, certs: readonly string[]): Element {
   const root = doc.documentElement!;
   const sigs = children(root, NS.dsig, 'Signature');
-  if (sigs.length !== 1) throw new SamlError(400, 'signature_invalid', 'The SAML message must carry exactly one signature on its root element.');
+  if (sigs.length !== 1) throw new SamlError(403, 'signature_invalid', 'The SAML message must carry exactly one signature on its root element.');
   for (const cert of certs) {
     const sig = new SignedXml({ publicCert: certPem(cert), getCertFromKeyInfo: () => null });
     try {
       sig.loadSignature(sigs[0]!);
       if (!(sig.signatureAlgorithm && sig.signatureAlgorithm in SIGNATURE_ALGS)) {
-        throw new SamlError(400, 'signature_invalid', 'The SAML message is signed with an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
+        throw new SamlError(403, 'signature_invalid', 'The SAML message is signed with an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
       }
       if (!sig.checkSignature(xml)) continue;
     } catch (err) {
@@ -82,7 +82,7 @@ export function verifiedRoot(xml: string, doc: Document, certs: readonly string[
     if (el.namespaceURI !== root.namespaceURI || el.localName !== root.localName || el.getAttribute('ID') !== root.getAttribute('ID')) break;
     return el;
   }
-  throw new SamlError(400, 'signature_invalid', 'The signature of the SAML message does not verify with the service provider\'s certificate.');
+  throw new SamlError(403, 'signature_invalid', 'The signature of the SAML message does not verify with the service provider\'s certificate.');
 }
 
 /**
@@ -101,7 +101,7 @@ export function verifyRedirectSignature(rawQuery: string, messageParam: 'SAMLReq
   const signature = parts.get('Signature');
   if (!sigAlg || !signature) return false;
   const alg = SIGNATURE_ALGS[decodeURIComponent(sigAlg.slice('SigAlg='.length))];
-  if (!alg) throw new SamlError(400, 'signature_invalid', 'SigAlg names an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
+  if (!alg) throw new SamlError(403, 'signature_invalid', 'SigAlg names an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
   const signedText = [parts.get(messageParam), parts.get('RelayState'), sigAlg].filter((p): p is string => p !== undefined).join('&');
   const sigBytes = Buffer.from(decodeURIComponent(signature.slice('Signature='.length)), 'base64');
   return certs.some((cert) => {
