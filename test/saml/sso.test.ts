@@ -129,6 +129,17 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
     expect(assertionXml(fields.SAMLResponse!)).toContain(`<saml:AuthnContextClassRef>${PASSWORD_ONLY}</saml:AuthnContextClassRef>`);
   });
 
+  it('IsPassive with no session answers NoPassive to the SP; ForceAuthn shows the login page despite a session', async () => {
+    const passive = await browser().go(await s.generic({ passive: true }).getAuthorizeUrlAsync('p', undefined, {}));
+    const { action, fields } = postedForm(passive.body);
+    expect(action).toBe(GENERIC.acs);
+    expect(assertionXml(fields.SAMLResponse!)).toContain('urn:oasis:names:tc:SAML:2.0:status:NoPassive');
+    expect(assertionXml(fields.SAMLResponse!)).not.toContain('<saml:Assertion');
+    const forced = await signedIn.go(await s.generic({ forceAuthn: true }).getAuthorizeUrlAsync('f', undefined, {}));
+    expect(forced.url).toMatch(/\/interaction\//);
+    expect(forced.body).toContain('name="password"');
+  });
+
   it('SP-initiated single logout: a signed LogoutRequest ends the IdP session and node-saml accepts our signed LogoutResponse', async () => {
     const sp = s.generic();
     const b = browser();
