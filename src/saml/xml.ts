@@ -23,6 +23,8 @@ const SIGNATURE_ALGS: Record<string, string> = {
   'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': 'RSA-SHA512',
 };
 
+const DIGEST_ALGS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
+
 /** Parses a message; refuses a DOCTYPE, a malformed document and anything the parser warns about. */
 export function parseXml(xml: string): Document {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
@@ -68,8 +70,8 @@ export function verifiedRoot(xml: string, doc: Document, certs: readonly string[
     const sig = new SignedXml({ publicCert: certPem(cert), getCertFromKeyInfo: () => null });
     try {
       sig.loadSignature(sigs[0]!);
-      if (!(sig.signatureAlgorithm && sig.signatureAlgorithm in SIGNATURE_ALGS)) {
-        throw new SamlError(403, 'signature_invalid', 'The SAML message is signed with an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
+      if (!(sig.signatureAlgorithm && sig.signatureAlgorithm in SIGNATURE_ALGS) || sig.getReferences().some((r) => !DIGEST_ALGS.has(r.digestAlgorithm ?? ''))) {
+        throw new SamlError(403, 'signature_invalid', 'The SAML message is signed with an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 over SHA-256 or SHA-512 digests only).');
       }
       if (!sig.checkSignature(xml)) continue;
     } catch (err) {

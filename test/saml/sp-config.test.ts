@@ -6,6 +6,7 @@ import { createAppRegistry } from '../../src/apps/registry.js';
 import { DEFAULT_ACR } from '../../src/config/clients.js';
 import { ConfigError } from '../../src/config/settings.js';
 import { createSamlSigningKey } from '../../src/saml/keys.js';
+import { classRefFor, immutableIdOf, subjectFor } from '../../src/saml/identity.js';
 import { loadServiceProviders, M365, parseServiceProvider } from '../../src/saml/sp-config.js';
 
 /** SAML service providers as files under config/saml/: what an admin writes, and what stops the start. */
@@ -110,5 +111,32 @@ describe('the registry of relying apps', () => {
     expect(apps.byClientId('saml.hr')!.protocol).toBe('saml');
     expect(apps.byClientId('wiki')!.policy).toBe(oidcPolicy);
     expect(apps.get('oidc', 'saml.hr')).toBeNull();
+  });
+});
+
+describe('what an SP is told about the user', () => {
+  const account = { id: '3f0c5a1e-8d2b-4c6e-9a7f-1b2c3d4e5f60', username: 'alice', email: 'alice@contoso.example', displayName: 'Alice A' };
+  const sp = (extra: Record<string, unknown>) => parseServiceProvider('/cfg/saml/app.json', { entityId: 'https://sp', acs: [{ url: 'https://sp/acs' }], ...extra }, () => '');
+
+  it('NameID per format: persistent = account id, emailAddress = e-mail, unspecified = username; Microsoft 365 = the ImmutableID', () => {
+    expect(subjectFor(sp({ nameIdFormat: 'persistent' }), account).nameId).toBe(account.id);
+    expect(subjectFor(sp({ nameIdFormat: 'emailAddress' }), account).nameId).toBe('alice@contoso.example');
+    expect(subjectFor(sp({ nameIdFormat: 'unspecified' }), account).nameId).toBe('alice');
+    const m365 = parseServiceProvider('/cfg/saml/m365.json', { profile: 'microsoft365' }, () => '');
+    expect(subjectFor(m365, account)).toEqual({ nameId: '3f0c5a1e8d2b4c6e9a7f1b2c3d4e5f60', attributes: [['IDPEmail', 'alice@contoso.example']] });
+    expect(immutableIdOf(account.id)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('attributes follow the SP\'s map; a value the account lacks is left out, and an e-mail NameID without an e-mail is none', () => {
+    const mapped = sp({ nameIdFormat: 'emailAddress', attributes: { mail: 'email', cn: 'displayName', upn: 'upn' } });
+    expect(subjectFor(mapped, account).attributes).toEqual([['mail', 'alice@contoso.example'], ['cn', 'Alice A'], ['upn', 'alice@contoso.example']]);
+    expect(subjectFor(mapped, { ...account, email: null })).toEqual({ nameId: null, attributes: [['cn', 'Alice A'], ['upn', 'alice']] });
+  });
+
+  it('the AuthnContextClassRef says MFA only when the sign-in\'s amr holds mfa', () => {
+    const generic = sp({});
+    expect(classRefFor(generic, ['pwd', 'otp', 'swk', 'mfa'])).toBe('https://refeds.org/profile/mfa');
+    expect(classRefFor(generic, ['pwd'])).toBe('urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport');
+    expect(classRefFor(sp({ authnContext: { mfa: 'urn:x:mfa', password: 'urn:x:pwd' } }), ['pwd', 'otp', 'mfa'])).toBe('urn:x:mfa');
   });
 });
