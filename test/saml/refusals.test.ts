@@ -1,5 +1,6 @@
 import { inflateRawSync, deflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createSamlSigningKey } from '../../src/saml/keys.js';
 import { M365 } from '../../src/saml/sp-config.js';
 import { GENERIC, startSamlWorld, type SamlWorld } from './world.js';
 
@@ -54,6 +55,15 @@ describe('SAML requests the IdP refuses', () => {
     const unsignedGenuine = genuine.replace(signature, '');
     const forged = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_forged${Date.now()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${sso()}" AssertionConsumerServiceURL="${GENERIC.acs}" ForceAuthn="false"><saml:Issuer>${GENERIC.entityId}</saml:Issuer>${signature}<samlp:Extensions>${unsignedGenuine.replace(/^<\?xml[^>]*>/, '')}</samlp:Extensions></samlp:AuthnRequest>`;
     await refused(await post({ SAMLRequest: b64(forged) }), 403, 'signature_invalid');
+  });
+
+  it('a request signed by another key than the one registered for the SP (both bindings)', async () => {
+    const other = await createSamlSigningKey('attacker.example');
+    const forger = s.generic({ privateKey: other.privateKey, authnRequestBinding: 'HTTP-POST' });
+    const message = await forger.getAuthorizeMessageAsync('r');
+    const xml = inflateRawSync(Buffer.from(String(message.SAMLRequest), 'base64')).toString();
+    await refused(await post({ SAMLRequest: b64(xml) }), 403, 'signature_invalid');
+    await refused(await get(await s.generic({ privateKey: other.privateKey }).getAuthorizeUrlAsync('r', undefined, {})), 403, 'signature_invalid');
   });
 
   it('an unsigned request from a service provider that signs its requests (both bindings)', async () => {

@@ -98,6 +98,12 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
     expect(xml).toContain(`<saml:Audience>${M365.entityId}</saml:Audience>`);
     expect(xml).toMatch(/<saml:Assertion [^>]*>.*<ds:Signature /);
     expect(xml).toContain('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+
+    // Logout as Microsoft sends it: an unsigned LogoutRequest by Redirect, answered by a signed Redirect to login.srf.
+    const out = await b.go(await sp.getLogoutUrlAsync(profile!, 'bye', {}));
+    expect(out.url.startsWith(`${M365.endpoint}?SAMLResponse=`)).toBe(true);
+    const query = new URL(out.url).search.slice(1);
+    expect((await sp.validateRedirectAsync(Object.fromEntries(new URLSearchParams(query)), query)).loggedOut).toBe(true);
   });
 
   it('single sign-on across protocols: after the generic SP\'s sign-in, Microsoft 365 gets its response without a login page', async () => {
