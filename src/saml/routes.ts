@@ -188,9 +188,11 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       authParams: (ctx): Record<string, string> => (ctx.query.force ? { prompt: 'login' } : ctx.query.passive ? { prompt: 'none' } : {}),
       async onError(ctx, message) {
         const pending = await takePending(ctx, sp);
-        // IsPassive and no session: the SP hears NoPassive (SAML core 3.2.2.2) instead of a page.
-        if (pending?.isPassive) {
-          const xml = buildErrorResponse({ issuer: issuerFor(sp), acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status: 'urn:oasis:names:tc:SAML:2.0:status:NoPassive', now: deps.now() });
+        // A sign-in that ended without a login (the user gave up, IsPassive without a session): the
+        // SP hears it as a SAML status (NoPassive or AuthnFailed, SAML core 3.2.2.2), not a page of ours.
+        if (pending) {
+          const status = `urn:oasis:names:tc:SAML:2.0:status:${pending.isPassive ? 'NoPassive' : 'AuthnFailed'}`;
+          const xml = buildErrorResponse({ issuer: issuerFor(sp), acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status, now: deps.now() });
           ctx.status = 200;
           return postForm(ctx, pending.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: pending.relayState });
         }

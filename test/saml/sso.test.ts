@@ -146,6 +146,18 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
     expect(forced.body).toContain('name="password"');
   });
 
+  it('a user who cancels at the login page: the SP hears AuthnFailed, with its InResponseTo, not a page of ours', async () => {
+    const b = browser();
+    const login = await b.go(await s.generic().getAuthorizeUrlAsync('c', undefined, {}));
+    const done = await b.submit(login.body, /\/abort$/, {});
+    const { action, fields } = postedForm(done.body);
+    expect(action).toBe(GENERIC.acs);
+    const xml = assertionXml(fields.SAMLResponse!);
+    expect(xml).toContain('urn:oasis:names:tc:SAML:2.0:status:AuthnFailed');
+    expect(xml).toContain('InResponseTo="_');
+    expect(xml).not.toContain('<saml:Assertion');
+  });
+
   it('SP-initiated single logout: a signed LogoutRequest ends the IdP session and node-saml accepts our signed LogoutResponse', async () => {
     const sp = s.generic();
     const b = browser();
