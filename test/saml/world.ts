@@ -26,7 +26,8 @@ export interface SamlWorld {
   close(): Promise<void>;
 }
 
-export async function startSamlWorld(): Promise<SamlWorld> {
+/** `extraSps`: more SP files (name -> content) for config/saml/. */
+export async function startSamlWorld(extraSps: Record<string, unknown> = {}): Promise<SamlWorld> {
   const spKey = await createSamlSigningKey('sp.example.test');
   const configDir = mkdtempSync(path.join(os.tmpdir(), 'idp-saml-config-'));
   mkdirSync(path.join(configDir, 'saml'));
@@ -36,6 +37,7 @@ export async function startSamlWorld(): Promise<SamlWorld> {
     nameIdFormat: 'persistent', attributes: { email: 'email', displayName: 'displayName', uid: 'username' }, idpInitiated: true,
   }));
   writeFileSync(path.join(configDir, 'saml', 'm365.json'), JSON.stringify({ profile: 'microsoft365', issuer: M365_ISSUER_URI }));
+  for (const [name, sp] of Object.entries(extraSps)) writeFileSync(path.join(configDir, 'saml', `${name}.json`), JSON.stringify(sp));
   const w = await startWorld({ idp: { env: { CONFIG_DIR: configDir } } });
   const idpCert = (await (await fetch(`${w.t.url}/saml/certificate?format=base64`)).text()).trim();
   const base = (): Partial<SamlConfig> => ({
