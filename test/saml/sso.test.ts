@@ -48,6 +48,11 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
     }
     const pem = await (await fetch(`${s.w.t.url}/saml/certificate`)).text();
     expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
+    expect(pem.replace(/-----[A-Z ]+-----|\s/g, '')).toBe(s.idpCert);
+    // The private key lives in the database, sealed under the key-encryption key: a copy of the row signs nothing.
+    const [row] = await s.w.t.idp.db.query<{ value: Record<string, unknown> }>("SELECT value FROM keystore WHERE name = 'saml-signing-key'");
+    expect(Object.keys(row!.value)).toEqual(['sealed']);
+    expect(JSON.stringify(row!.value)).not.toContain('PRIVATE KEY');
   });
 
   it('SP-initiated over HTTP-Redirect (signed request): password + push approval, a signed response and assertion with an MFA context', async () => {
