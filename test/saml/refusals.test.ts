@@ -117,6 +117,7 @@ describe('SAML requests the IdP refuses', () => {
     await refused(await post({ SAMLRequest: '!!!' }), 400, 'malformed');
     await refused(await post({ SAMLRequest: b64('<samlp:AuthnRequest') }), 400, 'malformed');
     await refused(await post({ SAMLRequest: b64('<a>not saml</a>') }), 400, 'malformed');
+    await refused(await post({ SAMLRequest: b64(`${m365Xml()}${m365Xml()}`) }), 400, 'malformed'); // two root elements
     await refused(await get(`${sso()}?SAMLRequest=AAAA`), 400, 'malformed');
     await refused(await get(sso()), 400, 'malformed');
     await refused(await get(`${sso()}?SAMLRequest=a&SAMLRequest=b`), 400, 'malformed');

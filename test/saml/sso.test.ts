@@ -55,6 +55,14 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
     expect(JSON.stringify(row!.value)).not.toContain('PRIVATE KEY');
   });
 
+  it('the registry of relying apps lists the SAML SPs beside the OIDC clients, each with its login policy', () => {
+    const apps = s.w.t.idp.apps;
+    expect(apps.list().map((a) => `${a.protocol}:${a.id}`)).toEqual(expect.arrayContaining(['oidc:account-console', 'saml:generic', 'saml:m365']));
+    expect(apps.get('saml', 'm365')).toMatchObject({ name: 'Microsoft 365', clientId: 'saml.m365', policy: { form: 'two-step', consent: 'implicit' } });
+    // The sign-in runs under the SP's internal client, which oidc-provider knows with the same policy.
+    expect(s.w.t.idp.clients.find((c) => c.metadata.client_id === 'saml.m365')!.login).toEqual(apps.get('saml', 'm365')!.policy);
+  });
+
   it('SP-initiated over HTTP-Redirect (signed request): password + push approval, a signed response and assertion with an MFA context', async () => {
     const sp = s.generic();
     const b = browser();
