@@ -52,7 +52,7 @@ import { openDatabase } from './storage/open.js';
 import { openRedis, type Redis } from './storage/redis.js';
 import { createAppRegistry, type AppRegistry } from './apps/registry.js';
 import { samlInternalClient } from './saml/internal-client.js';
-import { loadSamlSigningKey, type SamlSigningKey } from './saml/keys.js';
+import { lazySamlSigningKey } from './saml/keys.js';
 import { samlRoutes } from './saml/routes.js';
 import { loadServiceProviders } from './saml/sp-config.js';
 import { createSamlStore } from './saml/store.js';
@@ -235,10 +235,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     deviceApi,
     selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now }),
   ];
-  let samlKey: Promise<SamlSigningKey> | null = null;
   routers.push(...samlRoutes({
     issuer: settings.issuer, sps: serviceProviders, store: createSamlStore(redis), accounts, audit, views, now,
-    key: () => (samlKey ??= loadSamlSigningKey(db, secretBox, settings.issuer).catch((err: unknown) => { samlKey = null; throw err; })),
+    key: lazySamlSigningKey(db, secretBox, settings.issuer),
     idpSessions: createIdpSessions(provider, db), sessionMaxAgeSeconds: settings.session.maxAgeSeconds,
   }));
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));

@@ -19,6 +19,13 @@ export function loadSamlSigningKey(db: Db, box: SecretBox, issuer: string): Prom
   return getOrCreateKey(db, 'saml-signing-key', box, () => createSamlSigningKey(new URL(issuer).host));
 }
 
+export /** The same, loaded at the first use only (most IdPs have no SAML SP: no key is made for them); a failed load is retried. */
+export function lazySamlSigningKey(db: Db, box: SecretBox, issuer: string): () => Promise<SamlSigningKey> {
+  let key: Promise<SamlSigningKey> | null = null;
+  return () => (key ??= loadSamlSigningKey(db, box, issuer).catch((err: unknown) => { key = null; throw err; }));
+}
+
+/** A new key and self-signed certificate (the tests make SP keys with it too). */
 export async function createSamlSigningKey(subject: string): Promise<SamlSigningKey> {
   await import('reflect-metadata'); // @peculiar/x509 (via tsyringe) needs the Reflect metadata polyfill
   const x509 = await import('@peculiar/x509');
