@@ -19,7 +19,7 @@ export function loadSamlSigningKey(db: Db, box: SecretBox, issuer: string): Prom
   return getOrCreateKey(db, 'saml-signing-key', box, () => createSamlSigningKey(new URL(issuer).host));
 }
 
-export /** The same, loaded at the first use only (most IdPs have no SAML SP: no key is made for them); a failed load is retried. */
+/** The same, loaded at the first use only (most IdPs have no SAML SP: no key is made for them); a failed load is retried. */
 export function lazySamlSigningKey(db: Db, box: SecretBox, issuer: string): () => Promise<SamlSigningKey> {
   let key: Promise<SamlSigningKey> | null = null;
   return () => (key ??= loadSamlSigningKey(db, box, issuer).catch((err: unknown) => { key = null; throw err; }));
