@@ -55,6 +55,12 @@ import type { Db } from './storage/db.js';
 import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
 import { openRedis, type Redis } from './storage/redis.js';
+import { createAppRegistry, type AppRegistry } from './apps/registry.js';
+import { samlInternalClient } from './saml/internal-client.js';
+import { lazySamlSigningKey } from './saml/keys.js';
+import { samlRoutes } from './saml/routes.js';
+import { loadServiceProviders } from './saml/sp-config.js';
+import { createSamlStore } from './saml/store.js';
 
 export interface Idp {
   app: Koa;
@@ -66,6 +72,8 @@ export interface Idp {
   views: Views;
   logger: Logger;
   clients: ClientRegistration[];
+  /** Every relying app, OIDC client or SAML service provider, with its login policy. */
+  apps: AppRegistry;
   devices: DeviceRegistry;
   deviceService: DeviceService;
   challenges: ChallengeStore;
@@ -116,6 +124,10 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env) : []),
     accountConsoleClient(settings.issuer),
   ];
+  // SAML service providers (config/saml/, docs/saml.md), each signing in through an internal OIDC client.
+  const serviceProviders = loadServiceProviders(path.join(settings.configDir, 'saml'));
+  clients.push(...serviceProviders.map((sp) => samlInternalClient(settings.issuer, sp)));
+  const apps = createAppRegistry(clients, serviceProviders);
   // Gateways of the agent API (docs/agent-api.md); an id may not be an OIDC client's too.
   const agents = loadAgents(path.join(settings.configDir, 'agents'), settings.env,
     new Map(clients.map((c) => [c.metadata.client_id as string, c.file])));
@@ -238,6 +250,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     deviceApi,
     selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now, providerNow: Date.now }),
   ];
+  routers.push(...samlRoutes({
+    issuer: settings.issuer, sps: serviceProviders, store: createSamlStore(redis), accounts, audit, views, now,
+    key: lazySamlSigningKey(db, secretBox, settings.issuer),
+    idpSessions: createIdpSessions(provider, db), sessionMaxAgeSeconds: settings.session.maxAgeSeconds,
+  }));
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
   // The agent API for gateways (docs/agent-api.md): a front door over the same sign-in core.
@@ -250,7 +267,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
-    app, provider, settings, db, redis, accounts, views, logger, clients, demoUser, devices, deviceService, challenges, signin, endAccountSessions, radius,
+    app, provider, settings, db, redis, accounts, views, logger, clients, apps, demoUser, devices, deviceService, challenges, signin, endAccountSessions, radius,
     async close() {
       await radius.close();
       await sweeper.stop();

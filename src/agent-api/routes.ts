@@ -1,7 +1,7 @@
 import Router, { type RouterContext, type RouterMiddleware } from '@koa/router';
 import type { AccountStore } from '../accounts/store.js';
 import type { AgentRegistration } from '../config/agents.js';
-import type { SignIn, SignInRef, Started } from '../signin/index.js';
+import { newSignInId, type SignIn, type SignInRef, type Started } from '../signin/index.js';
 import { identifyAgent } from './client-auth.js';
 import { AgentError, invalidClient } from './errors.js';
 import { envelope, readJsonObject, type ErrorLog } from './http.js';

@@ -38,7 +38,7 @@ export const DEFAULT_POLICY: LoginPolicy = {
 
 const uri = z.string().min(1).refine((v) => { try { new URL(v); return true; } catch { return false; } }, 'must be an absolute URL');
 
-/** The `login` member of a relying app's file (a LoginPolicy); the other front doors' files (config/agents.ts, src/radius/clients.ts, src/saml/) reuse it. */
+/** The `login` member of a relying app's file (a LoginPolicy); the SAML service providers' (src/saml/sp-config.ts, src/apps/registry.ts), the gateways' (config/agents.ts) and the RADIUS clients' (src/radius/clients.ts) files reuse it. */
 export const loginPolicySchema = z.strictObject({
   form: z.enum(['two-step', 'single-form']).default('two-step'),
   numberMatching: z.boolean().default(true),

@@ -1,8 +1,8 @@
+import type { RelyingApp } from '../apps/registry.js';
 import type { AccountStore } from '../accounts/store.js';
 import type { AuditLog } from '../audit/types.js';
 import type { GeoIp } from '../challenge/context.js';
 import type { ChallengeStore, ChallengeWaiters } from '../challenge/types.js';
-import type { LoginPolicy } from '../config/clients.js';
 import type { SecretBox } from '../crypto/secretbox.js';
 import type { PushFatigueStore } from '../defences/push-fatigue-store.js';
 import type { Throttle } from '../defences/throttle-store.js';
@@ -13,13 +13,8 @@ import type { Dispatch } from '../push/dispatch.js';
 import type { ResolutionPolicy } from './resolution.js';
 import type { SignInState, SignInStateStore } from './state.js';
 
-/** The relying app a sign-in is for, as the front door found it registered. */
-export interface RelyingApp {
-  clientId: string;
-  /** Shown on the phone and on the pages. */
-  name: string;
-  policy: LoginPolicy;
-}
+/** The relying app a sign-in is for, as the front door found it in the registry of relying apps (src/apps/registry.ts). */
+export type { RelyingApp } from '../apps/registry.js';
 
 /** Who asks, as the front door saw them: what a challenge shows on the phone and the audit keeps. */
 export interface Requester {

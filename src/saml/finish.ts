@@ -1,0 +1,73 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { rpLogin } from '../rp/oidc-login.js';
+import { issuerFor, pendingCookieOptions, PENDING_COOKIE, spBasePath, type SamlDeps } from './deps.js';
+import { classRefFor, subjectFor } from './identity.js';
+import { buildErrorResponse, buildResponse, newId } from './messages.js';
+import { postForm } from './page.js';
+import type { ServiceProvider } from './sp-config.js';
+import type { PendingSso } from './store.js';
+import { signElement } from './xml.js';
+
+/**
+ * The end of a SAML sign-in: per SP, the internal OIDC client's login and callback (src/rp/oidc-login.ts,
+ * as /account signs in). Back from the IdP's own authorization with the login (account, amr), it
+ * takes the pending request once and posts the signed SAMLResponse to the SP.
+ */
+export function finishRouters(deps: SamlDeps): Router[] {
+  /** The pending sign-in this browser started for this SP (taken: it is finished once). */
+  const takePending = async (ctx: Context, sp: ServiceProvider): Promise<PendingSso | null> => {
+    const id = ctx.cookies.get(PENDING_COOKIE, { signed: true });
+    ctx.cookies.set(PENDING_COOKIE, null, pendingCookieOptions(deps.issuer, sp.id));
+    const pending = id ? await deps.store.takePending(id) : null;
+    return pending?.spId === sp.id ? pending : null;
+  };
+  const failPage = (ctx: Context, description: string) => {
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = deps.views.render('error', { title: 'Sign-in failed', error: 'login_failed', description });
+  };
+
+  return deps.sps.map((sp) => {
+    const r = new Router({ prefix: spBasePath(sp.id) });
+    rpLogin(r, {
+      issuer: deps.issuer, clientId: `saml.${sp.id}`, basePath: spBasePath(sp.id), scope: 'openid',
+      authParams: (ctx): Record<string, string> => (ctx.query.force ? { prompt: 'login' } : ctx.query.passive ? { prompt: 'none' } : {}),
+      async onError(ctx, message) {
+        const pending = await takePending(ctx, sp);
+        // A sign-in that ended without a login (the user gave up, IsPassive without a session): the
+        // SP hears it as a SAML status (NoPassive or AuthnFailed, SAML core 3.2.2.2), not a page of ours.
+        if (pending) {
+          const status = `urn:oasis:names:tc:SAML:2.0:status:${pending.isPassive ? 'NoPassive' : 'AuthnFailed'}`;
+          const xml = buildErrorResponse({ issuer: issuerFor(sp, deps.issuer), acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status, now: deps.now() });
+          ctx.status = 200;
+          return postForm(ctx, pending.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: pending.relayState });
+        }
+        failPage(ctx, message);
+      },
+      async onSignedIn(ctx, tokens) {
+        const pending = await takePending(ctx, sp);
+        if (!pending) return failPage(ctx, 'This sign-in was not started here, was already finished, or took too long. Start it again at the application.');
+        const claims = tokens.claims()!;
+        const account = await deps.accounts.findById(claims.sub);
+        if (!account || account.disabled) return failPage(ctx, 'This account cannot sign in.');
+        const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
+        const { nameId, attributes } = subjectFor(sp, account);
+        if (!nameId) return failPage(ctx, `Your account has no value for what ${sp.name} identifies users by. Ask an administrator.`);
+        const now = deps.now();
+        const sessionIndex = newId();
+        const session = await deps.idpSessions.current(ctx);
+        await deps.store.saveSession(sessionIndex, { spId: sp.id, nameId, sessionUid: session?.uid ?? null }, deps.sessionMaxAgeSeconds);
+        let xml = buildResponse({
+          issuer: issuerFor(sp, deps.issuer), sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, nameId, attributes,
+          classRef: classRefFor(sp, amr), authnInstant: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : now, sessionIndex, now,
+        });
+        if (sp.wantAssertionsSigned || !sp.wantResponseSigned) xml = signElement(xml, 'Assertion', await deps.key());
+        if (sp.wantResponseSigned) xml = signElement(xml, 'Response', await deps.key());
+        await deps.audit.record({ type: 'saml.assertion', accountId: account.id, clientId: `saml.${sp.id}`, ip: ctx.ip, detail: { sp: sp.entityId, amr, idpInitiated: pending.requestId === null } });
+        postForm(ctx, pending.acsUrl, { SAMLResponse: Buffer.from(xml).toString('base64'), RelayState: pending.relayState });
+      },
+    });
+    return r;
+  });
+}

@@ -1,0 +1,47 @@
+import type { Context } from 'koa';
+import { SamlError } from './errors.js';
+import { decodePost, decodeRedirect } from './messages.js';
+import type { ServiceProvider } from './sp-config.js';
+import { child, NS, parseXml, text, verifiedRoot, verifyRedirectSignature } from './xml.js';
+
+/** RelayState is at most 80 bytes in SAML bindings 3.4.3; SPs in the wild send more. */
+export const MAX_RELAY_STATE = 1024;
+
+/**
+ * A request as it arrived over HTTP-Redirect or HTTP-POST: its SP (by the Issuer, which only
+ * picks the certificate to verify with), the element to read (the verified one when signed; a
+ * signature is required where the SP signs) and the RelayState.
+ */
+export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutRequest', byEntity: ReadonlyMap<string, ServiceProvider>): { el: Element; sp: ServiceProvider; relayState: string | null } {
+  const param = 'SAMLRequest';
+  const post = ctx.method === 'POST';
+  const src = (post ? ctx.request.body : ctx.query) as Record<string, unknown>;
+  const value = src[param];
+  const relay = src.RelayState;
+  if (typeof value !== 'string' || value === '') throw new SamlError(400, 'malformed', `The request carries no ${param}.`);
+  if (relay !== undefined && (typeof relay !== 'string' || relay.length > MAX_RELAY_STATE)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 characters).');
+  const xml = post ? decodePost(value) : decodeRedirect(value);
+  const doc = parseXml(xml);
+  const root = doc.documentElement!;
+  if (root.namespaceURI !== NS.protocol || root.localName !== expect) throw new SamlError(400, 'malformed', `Expected a samlp:${expect}.`);
+  // The Issuer names whose certificate to verify with; after verifying, only signed content is read.
+  const sp = byEntity.get(text(child(root, NS.assertion, 'Issuer')) ?? '');
+  if (!sp) throw new SamlError(403, 'unknown_sp', 'This service provider is not registered with this identity provider.');
+  let el: Element = root;
+  if (post) {
+    const signed = child(root, NS.dsig, 'Signature') !== null;
+    if (sp.requestsSigned && !signed) throw new SamlError(403, 'signature_required', 'This service provider signs its requests, and this one is not signed.');
+    if (signed) {
+      if (!sp.certificates.length) throw new SamlError(403, 'signature_invalid', 'The request is signed but no certificate is registered for this service provider.');
+      el = verifiedRoot(xml, doc, sp.certificates);
+    }
+  } else {
+    const signed = typeof ctx.query.Signature === 'string';
+    if (sp.requestsSigned && !signed) throw new SamlError(403, 'signature_required', 'This service provider signs its requests, and this one is not signed.');
+    if (signed && !(sp.certificates.length && verifyRedirectSignature(ctx.querystring, param, sp.certificates))) {
+      throw new SamlError(403, 'signature_invalid', 'The signature of the request does not verify with the service provider\'s certificate.');
+    }
+  }
+  if (text(child(el, NS.assertion, 'Issuer')) !== sp.entityId) throw new SamlError(403, 'unknown_sp', 'The signed request names another issuer.');
+  return { el, sp, relayState: typeof relay === 'string' ? relay : null };
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { SamlError } from './errors.js';
+import { NAMEID_FORMATS, type ServiceProvider } from './sp-config.js';
+import { child, children, esc, NS, text } from './xml.js';
+
+/** Largest SAML message we read, decoded (an AuthnRequest is a few KB; Microsoft 365's under 2 KB). */
+export const MAX_MESSAGE_BYTES = 32 * 1024;
+/** How far an IssueInstant may be from our clock. */
+export const CLOCK_SKEW_MS = 3 * 60_000;
+/** How long a request stays acceptable after its IssueInstant, and so how long its ID is remembered. */
+export const REQUEST_MAX_AGE_MS = 10 * 60_000;
+/** Lifetime of the assertions we issue. */
+export const ASSERTION_TTL_MS = 5 * 60_000;
+
+/** HTTP-Redirect: base64 of raw DEFLATE; inflating stops at MAX_MESSAGE_BYTES (no decompression bomb). */
+export function decodeRedirect(value: string): string {
+  if (value.length > MAX_MESSAGE_BYTES * 2) throw new SamlError(413, 'too_large', 'The SAML message is too large.');
+  try {
+    return inflateRawSync(Buffer.from(value, 'base64'), { maxOutputLength: MAX_MESSAGE_BYTES }).toString('utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new SamlError(413, 'too_large', 'The SAML message is too large.');
+    throw new SamlError(400, 'malformed', 'The SAML message could not be decoded (HTTP-Redirect takes base64 of DEFLATE).');
+  }
+}
+
+/**
+ * HTTP-POST: base64 of the XML. Some SPs (node-saml among them) DEFLATE it as for a redirect; that
+ * is taken too, under the same size limit.
+ */
+export function decodePost(value: string): string {
+  if (value.length > Math.ceil(MAX_MESSAGE_BYTES / 3) * 4 + 4) throw new SamlError(413, 'too_large', 'The SAML message is too large.');
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(value)) throw new SamlError(400, 'malformed', 'The SAML message is not base64.');
+  const bytes = Buffer.from(value, 'base64');
+  const text = bytes.toString('utf8');
+  return /^\uFEFF?\s*</.test(text) ? text : decodeRedirect(value);
+}
+
+export const encodeRedirect = (xml: string): string => deflateRawSync(Buffer.from(xml)).toString('base64');
+
+/** A SAML ID: starts with a letter (xs:ID), 160 random bits. */
+export const newId = (): string => `_${randomBytes(20).toString('hex')}`;
+const instant = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export interface AuthnRequestFields {
+  id: string;
+  issuer: string | null;
+  destination: string | null;
+  issueInstant: string | null;
+  acsUrl: string | null;
+  acsIndex: number | null;
+  protocolBinding: string | null;
+  forceAuthn: boolean;
+  isPassive: boolean;
+  nameIdFormat: string | null;
+}
+
+/** Reads an AuthnRequest element (already verified when it was signed). */
+export function readAuthnRequest(el: Element): AuthnRequestFields {
+  if (el.namespaceURI !== NS.protocol || el.localName !== 'AuthnRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:AuthnRequest.');
+  const id = el.getAttribute('ID');
+  if (!id || id.length > 256) throw new SamlError(400, 'malformed', 'The AuthnRequest has no usable ID.');
+  if (el.getAttribute('Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
+  const index = el.getAttribute('AssertionConsumerServiceIndex');
+  const policy = child(el, NS.protocol, 'NameIDPolicy');
+  return {
+    id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: el.getAttribute('Destination'), issueInstant: el.getAttribute('IssueInstant'),
+    acsUrl: el.getAttribute('AssertionConsumerServiceURL'), acsIndex: index !== null && /^\d{1,5}$/.test(index) ? Number(index) : null,
+    protocolBinding: el.getAttribute('ProtocolBinding'),
+    forceAuthn: el.getAttribute('ForceAuthn') === 'true' || el.getAttribute('ForceAuthn') === '1',
+    isPassive: el.getAttribute('IsPassive') === 'true' || el.getAttribute('IsPassive') === '1',
+    nameIdFormat: policy?.getAttribute('Format') ?? null,
+  };
+}
+
+/** Checks a request's time against our clock. */
+export function checkIssueInstant(value: string | null, now: number): void {
+  const at = value ? Date.parse(value) : NaN;
+  if (!Number.isFinite(at)) throw new SamlError(400, 'malformed', 'The request has no valid IssueInstant.');
+  if (at > now + CLOCK_SKEW_MS || at < now - REQUEST_MAX_AGE_MS) throw new SamlError(400, 'expired', 'The request is too old or from the future: start the sign-in again at the application.');
+}
+
+/** Decides which ACS answers a request (pure): a URL or index it names must be registered. */
+export function chooseAcs(req: Pick<AuthnRequestFields, 'acsUrl' | 'acsIndex' | 'protocolBinding' | 'nameIdFormat'>, sp: ServiceProvider): string {
+  if (req.protocolBinding && req.protocolBinding !== 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST') {
+    throw new SamlError(400, 'unsupported_binding', 'Responses are sent by HTTP-POST only.');
+  }
+  if (req.nameIdFormat && req.nameIdFormat !== NAMEID_FORMATS.unspecified && req.nameIdFormat !== NAMEID_FORMATS[sp.nameIdFormat]) {
+    throw new SamlError(400, 'invalid_nameid_policy', `This service provider is registered for the NameID format ${NAMEID_FORMATS[sp.nameIdFormat]}.`);
+  }
+  if (req.acsUrl !== null) {
+    if (!sp.acs.some((a) => a.url === req.acsUrl)) throw new SamlError(400, 'acs_not_registered', 'The AssertionConsumerServiceURL is not registered for this service provider.');
+    return req.acsUrl;
+  }
+  if (req.acsIndex !== null) {
+    const acs = sp.acs.find((a) => a.index === req.acsIndex);
+    if (!acs) throw new SamlError(400, 'acs_not_registered', 'The AssertionConsumerServiceIndex is not registered for this service provider.');
+    return acs.url;
+  }
+  return defaultAcs(sp);
+}
+
+export const defaultAcs = (sp: ServiceProvider): string => (sp.acs.find((a) => a.isDefault) ?? sp.acs[0]!).url;
+
+export interface LogoutRequestFields { id: string; issuer: string | null; destination: string | null; issueInstant: string | null; nameId: string | null; sessionIndexes: string[] }
+
+export function readLogoutRequest(el: Element): LogoutRequestFields {
+  if (el.namespaceURI !== NS.protocol || el.localName !== 'LogoutRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:LogoutRequest.');
+  const id = el.getAttribute('ID');
+  if (!id || id.length > 256) throw new SamlError(400, 'malformed', 'The LogoutRequest has no usable ID.');
+  return {
+    id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: el.getAttribute('Destination'), issueInstant: el.getAttribute('IssueInstant'),
+    nameId: text(child(el, NS.assertion, 'NameID')), sessionIndexes: children(el, NS.protocol, 'SessionIndex').map((s) => text(s) ?? ''),
+  };
+}
+
+export interface AssertionInput {
+  issuer: string;
+  sp: ServiceProvider;
+  acsUrl: string;
+  inResponseTo: string | null;
+  nameId: string;
+  attributes: [string, string][];
+  classRef: string;
+  authnInstant: number;
+  sessionIndex: string;
+  now: number;
+}
+
+/** The Response with its Assertion, unsigned (response.ts signs what the SP asks for). */
+export function buildResponse(a: AssertionInput): string {
+  const irt = a.inResponseTo ? ` InResponseTo="${esc(a.inResponseTo)}"` : '';
+  const issued = instant(a.now);
+  const until = instant(a.now + ASSERTION_TTL_MS);
+  const attrs = a.attributes.length === 0 ? '' : `<saml:AttributeStatement>${a.attributes.map(([name, value]) =>
+    `<saml:Attribute Name="${esc(name)}"><saml:AttributeValue>${esc(value)}</saml:AttributeValue></saml:Attribute>`).join('')}</saml:AttributeStatement>`;
+  const assertion = `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${issued}">`
+    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer>`
+    + `<saml:Subject><saml:NameID Format="${NAMEID_FORMATS[a.sp.nameIdFormat]}">${esc(a.nameId)}</saml:NameID>`
+    + `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${irt} NotOnOrAfter="${until}" Recipient="${esc(a.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>`
+    + `<saml:Conditions NotBefore="${issued}" NotOnOrAfter="${until}"><saml:AudienceRestriction><saml:Audience>${esc(a.sp.entityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
+    + `<saml:AuthnStatement AuthnInstant="${instant(a.authnInstant)}" SessionIndex="${esc(a.sessionIndex)}"><saml:AuthnContext><saml:AuthnContextClassRef>${esc(a.classRef)}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
+    + attrs
+    + '</saml:Assertion>';
+  return `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${issued}" Destination="${esc(a.acsUrl)}"${irt}>`
+    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>`
+    + assertion + '</samlp:Response>';
+}
+
+/** A Response carrying only an error status (no assertion), e.g. NoPassive. */
+export function buildErrorResponse(a: { issuer: string; acsUrl: string; inResponseTo: string | null; status: string; now: number }): string {
+  const irt = a.inResponseTo ? ` InResponseTo="${esc(a.inResponseTo)}"` : '';
+  return `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${instant(a.now)}" Destination="${esc(a.acsUrl)}"${irt}>`
+    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="${esc(a.status)}"/></samlp:StatusCode></samlp:Status></samlp:Response>`;
+}
+
+export function buildLogoutResponse(a: { issuer: string; destination: string; inResponseTo: string; now: number }): string {
+  return `<samlp:LogoutResponse xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${instant(a.now)}" Destination="${esc(a.destination)}" InResponseTo="${esc(a.inResponseTo)}">`
+    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`;
+}
+
+/** IdP metadata: signing certificate, SSO and SLO endpoints over both bindings. */
+export function buildMetadata(a: { entityId: string; ssoUrl: string; sloUrl: string; certificate: string }): string {
+  const svc = (tag: string, url: string) => ['HTTP-Redirect', 'HTTP-POST'].map((b) => `<md:${tag} Binding="urn:oasis:names:tc:SAML:2.0:bindings:${b}" Location="${esc(url)}"/>`).join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<md:EntityDescriptor xmlns:md="${NS.metadata}" xmlns:ds="${NS.dsig}" entityID="${esc(a.entityId)}">`
+    + '<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+    + `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${a.certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`
+    + svc('SingleLogoutService', a.sloUrl)
+    + Object.values(NAMEID_FORMATS).map((f) => `<md:NameIDFormat>${f}</md:NameIDFormat>`).join('')
+    + svc('SingleSignOnService', a.ssoUrl)
+    + '</md:IDPSSODescriptor></md:EntityDescriptor>\n';
+}

@@ -1,0 +1,109 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { formBody } from '../http/body.js';
+import { issuerFor, pendingCookieOptions, PENDING_COOKIE, samlEntityId, spBasePath, type SamlDeps } from './deps.js';
+import { SamlError } from './errors.js';
+import { finishRouters } from './finish.js';
+import { MAX_RELAY_STATE, readIncoming } from './incoming.js';
+import { certificatePem } from './keys.js';
+import { buildLogoutResponse, buildMetadata, checkIssueInstant, chooseAcs, defaultAcs, encodeRedirect, readAuthnRequest, readLogoutRequest, REQUEST_MAX_AGE_MS } from './messages.js';
+import { postForm } from './page.js';
+import type { ServiceProvider } from './sp-config.js';
+import type { PendingSso } from './store.js';
+import { signElement, signRedirect } from './xml.js';
+
+export { samlEntityId, type SamlDeps } from './deps.js';
+
+/**
+ * The SAML front door (docs/saml.md). It validates the AuthnRequest, keeps it for a while, and sends
+ * the browser through the IdP's own OIDC authorization under the SP's internal client, so the
+ * same pages, session policy, throttles and push run; back from it (finish.ts), it answers with the
+ * SAMLResponse. No sign-in logic lives here.
+ */
+export function samlRoutes(deps: SamlDeps): Router[] {
+  const router = new Router({ prefix: '/saml' });
+  const entityId = samlEntityId(deps.issuer);
+  const ssoUrl = `${deps.issuer}/saml/sso`;
+  const sloUrl = `${deps.issuer}/saml/slo`;
+  const byEntity = new Map(deps.sps.map((sp) => [sp.entityId, sp]));
+
+  router.get('/metadata', async (ctx) => {
+    ctx.type = 'application/samlmetadata+xml';
+    ctx.body = buildMetadata({ entityId, ssoUrl, sloUrl, certificate: (await deps.key()).certificate });
+  });
+  // Microsoft 365 never reads metadata: the admin uploads this certificate (docs/saml.md).
+  router.get('/certificate', async (ctx) => {
+    const key = await deps.key();
+    ctx.type = 'text/plain';
+    ctx.body = ctx.query.format === 'base64' ? `${key.certificate}\n` : certificatePem(key);
+  });
+
+  /** Keeps the pending sign-in and sends the browser to the SP's internal OIDC sign-in. */
+  const begin = async (ctx: Context, sp: ServiceProvider, pending: PendingSso) => {
+    const id = await deps.store.savePending(pending, REQUEST_MAX_AGE_MS / 1000);
+    ctx.cookies.set(PENDING_COOKIE, id, { ...pendingCookieOptions(deps.issuer, sp.id), maxAge: REQUEST_MAX_AGE_MS });
+    ctx.status = 303;
+    ctx.redirect(`${spBasePath(sp.id)}/login${pending.forceAuthn ? '?force=1' : pending.isPassive ? '?passive=1' : ''}`);
+  };
+
+  const sso = async (ctx: Context) => {
+    const { el, sp, relayState } = readIncoming(ctx, 'AuthnRequest', byEntity);
+    const req = readAuthnRequest(el);
+    if (req.destination !== null && req.destination !== ssoUrl) throw new SamlError(400, 'wrong_destination', 'The request\'s Destination is not this identity provider\'s SSO endpoint.');
+    checkIssueInstant(req.issueInstant, deps.now());
+    const acsUrl = chooseAcs(req, sp);
+    // An AuthnRequest is answered once (atomic in Redis): a replayed one is refused.
+    if (!(await deps.store.firstUse(sp.id, req.id, REQUEST_MAX_AGE_MS / 1000 + 600))) {
+      throw new SamlError(400, 'replayed', 'This sign-in request was already used. Start the sign-in again at the application.');
+    }
+    await begin(ctx, sp, { spId: sp.id, requestId: req.id, acsUrl, relayState, forceAuthn: req.forceAuthn, isPassive: req.isPassive });
+  };
+  router.get('/sso', sso);
+  router.post('/sso', formBody(), sso);
+
+  // IdP-initiated SSO, for SPs registered with idpInitiated: /saml/start/<id>?RelayState=...
+  router.get('/start/:sp', async (ctx) => {
+    const sp = deps.sps.find((s) => s.id === ctx.params.sp);
+    if (!sp || !sp.idpInitiated) throw new SamlError(404, 'unknown_sp', 'No service provider here takes sign-ins started at the identity provider.');
+    const relay = ctx.query.RelayState;
+    if (relay !== undefined && (typeof relay !== 'string' || relay.length > MAX_RELAY_STATE)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 characters).');
+    await begin(ctx, sp, { spId: sp.id, requestId: null, acsUrl: defaultAcs(sp), relayState: relay ?? null, forceAuthn: false, isPassive: false });
+  });
+
+  const slo = async (ctx: Context) => {
+    const { el, sp, relayState } = readIncoming(ctx, 'LogoutRequest', byEntity);
+    const req = readLogoutRequest(el);
+    if (req.destination !== null && req.destination !== sloUrl) throw new SamlError(400, 'wrong_destination', 'The request\'s Destination is not this identity provider\'s logout endpoint.');
+    checkIssueInstant(req.issueInstant, deps.now());
+    if (!(await deps.store.firstUse(sp.id, req.id, REQUEST_MAX_AGE_MS / 1000 + 600))) throw new SamlError(400, 'replayed', 'This logout request was already used.');
+    // The IdP session the SP's SessionIndex names (when it is the SP's and the same subject), else this browser's.
+    let ended = false;
+    for (const index of req.sessionIndexes) {
+      const issued = await deps.store.findSession(index);
+      if (!issued || issued.spId !== sp.id || issued.nameId !== req.nameId) continue;
+      await deps.store.deleteSession(index);
+      if (issued.sessionUid) { await deps.idpSessions.end(ctx, issued.sessionUid); ended = true; }
+    }
+    if (!ended) {
+      const current = await deps.idpSessions.current(ctx);
+      if (current) await deps.idpSessions.end(ctx, current.uid);
+    }
+    await deps.audit.record({ type: 'saml.logout', clientId: `saml.${sp.id}`, ip: ctx.ip, detail: { sp: sp.entityId } });
+    if (!sp.slo) {
+      ctx.type = 'html';
+      ctx.body = deps.views.render('logged-out', { title: 'Signed out', clientName: sp.name, notice: null });
+      return;
+    }
+    const xml = buildLogoutResponse({ issuer: issuerFor(sp, deps.issuer), destination: sp.slo.url, inResponseTo: req.id, now: deps.now() });
+    if (sp.slo.binding === 'HTTP-Redirect') {
+      const q = signRedirect({ name: 'SAMLResponse', value: encodeRedirect(xml), relayState }, (await deps.key()).privateKey);
+      ctx.redirect(`${sp.slo.url}${sp.slo.url.includes('?') ? '&' : '?'}${q}`);
+      return;
+    }
+    postForm(ctx, sp.slo.url, { SAMLResponse: Buffer.from(signElement(xml, 'LogoutResponse', await deps.key())).toString('base64'), RelayState: relayState });
+  };
+  router.get('/slo', slo);
+  router.post('/slo', formBody(), slo);
+
+  return [router, ...finishRouters(deps)];
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from '../storage/redis.js';
+
+/** A validated AuthnRequest (or an IdP-initiated start), waiting for the sign-in to finish. */
+export interface PendingSso {
+  spId: string;
+  /** The AuthnRequest's ID; null for IdP-initiated SSO. */
+  requestId: string | null;
+  acsUrl: string;
+  relayState: string | null;
+  forceAuthn: boolean;
+  isPassive: boolean;
+}
+
+/** What a SessionIndex we issued stands for (single logout finds the IdP session by it). */
+export interface IssuedSession { spId: string; nameId: string; sessionUid: string | null }
+
+/** Short-lived SAML state in Redis, behind an interface (docs/architecture.md, storage layer). */
+export interface SamlStore {
+  /** True the first time this SP's request ID is seen (atomic: SET NX); false for a replay. */
+  firstUse(spId: string, requestId: string, ttlSeconds: number): Promise<boolean>;
+  savePending(p: PendingSso, ttlSeconds: number): Promise<string>;
+  /** Takes (reads and deletes, atomically) a pending sign-in: a callback finishes it once. */
+  takePending(id: string): Promise<PendingSso | null>;
+  saveSession(index: string, s: IssuedSession, ttlSeconds: number): Promise<void>;
+  findSession(index: string): Promise<IssuedSession | null>;
+  deleteSession(index: string): Promise<void>;
+}
+
+export function createSamlStore(redis: Redis): SamlStore {
+  const json = <T>(raw: string | null): T | null => (raw ? (JSON.parse(raw) as T) : null);
+  return {
+    async firstUse(spId, requestId, ttlSeconds) {
+      return (await redis.set(`saml:rid:${spId}:${requestId}`, '1', 'EX', ttlSeconds, 'NX')) === 'OK';
+    },
+    async savePending(p, ttlSeconds) {
+      const id = randomBytes(18).toString('base64url');
+      await redis.set(`saml:pending:${id}`, JSON.stringify(p), 'EX', ttlSeconds);
+      return id;
+    },
+    async takePending(id) {
+      const [[, raw] = [null, null]] = (await redis.multi().get(`saml:pending:${id}`).del(`saml:pending:${id}`).exec()) ?? [];
+      return json<PendingSso>(raw as string | null);
+    },
+    async saveSession(index, s, ttlSeconds) {
+      await redis.set(`saml:si:${index}`, JSON.stringify(s), 'EX', ttlSeconds);
+    },
+    findSession: async (index) => json<IssuedSession>(await redis.get(`saml:si:${index}`)),
+    async deleteSession(index) {
+      await redis.del(`saml:si:${index}`);
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { createSign, createVerify, type KeyObject } from 'node:crypto';
+import { DOMParser } from '@xmldom/xmldom';
+import { SignedXml } from 'xml-crypto';
+import { SamlError } from './errors.js';
+
+/**
+ * Safe XML for SAML messages (docs/saml.md, "Defences"). One parser (@xmldom/xmldom, the one
+ * version package.json's overrides force on xml-crypto and every other dependant) reads every message; a DOCTYPE (and so every
+ * entity declaration) is refused before parsing; a signed message is read only from what
+ * xml-crypto's getSignedReferences() returns, so a signature over one element cannot vouch for
+ * another placed beside it (signature wrapping).
+ */
+export const NS = {
+  protocol: 'urn:oasis:names:tc:SAML:2.0:protocol',
+  assertion: 'urn:oasis:names:tc:SAML:2.0:assertion',
+  dsig: 'http://www.w3.org/2000/09/xmldsig#',
+  metadata: 'urn:oasis:names:tc:SAML:2.0:metadata',
+} as const;
+
+export const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+const SIGNATURE_ALGS: Record<string, string> = {
+  [RSA_SHA256]: 'RSA-SHA256',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': 'RSA-SHA512',
+};
+
+const DIGEST_ALGS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
+
+/** Parses a message; refuses a DOCTYPE, a malformed document and anything the parser warns about. */
+export function parseXml(xml: string): Document {
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
+  let doc: Document;
+  try {
+    const fail = (msg: string) => { throw new Error(msg); };
+    doc = new DOMParser({ errorHandler: { warning: fail, error: fail, fatalError: fail } }).parseFromString(xml, 'text/xml');
+  } catch {
+    throw new SamlError(400, 'malformed', 'The SAML message is not well-formed XML.');
+  }
+  if (doc.doctype || !doc.documentElement) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
+  return doc;
+}
+
+/** Direct children of `el` with this namespace and local name. */
+export function children(el: Element, ns: string, name: string): Element[] {
+  const out: Element[] = [];
+  for (let n = el.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === name) out.push(n as Element);
+  }
+  return out;
+}
+
+export const child = (el: Element, ns: string, name: string): Element | null => children(el, ns, name)[0] ?? null;
+export const text = (el: Element | null): string | null => (el ? (el.textContent ?? '').trim() : null);
+
+/** PEM of a certificate given as PEM or bare base64 (whitespace allowed). */
+export function certPem(cert: string): string {
+  const b64 = cert.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+  return `-----BEGIN CERTIFICATE-----\n${b64.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * Verifies the one enveloped signature that is a direct child of the message's root, with the SP's
+ * certificate only (KeyInfo in the message is ignored), and returns the signed element, parsed
+ * again from xml-crypto's getSignedReferences(): the caller reads nothing else of the message.
+ */
+export function verifiedRoot(xml: string, doc: Document, certs: readonly string[]): Element {
+  const root = doc.documentElement!;
+  const sigs = children(root, NS.dsig, 'Signature');
+  if (sigs.length !== 1) throw new SamlError(403, 'signature_invalid', 'The SAML message must carry exactly one signature on its root element.');
+  for (const cert of certs) {
+    const sig = new SignedXml({ publicCert: certPem(cert), getCertFromKeyInfo: () => null });
+    try {
+      sig.loadSignature(sigs[0]!);
+      if (!(sig.signatureAlgorithm && sig.signatureAlgorithm in SIGNATURE_ALGS) || sig.getReferences().some((r) => !DIGEST_ALGS.has(r.digestAlgorithm ?? ''))) {
+        throw new SamlError(403, 'signature_invalid', 'The SAML message is signed with an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 over SHA-256 or SHA-512 digests only).');
+      }
+      if (!sig.checkSignature(xml)) continue;
+    } catch (err) {
+      if (err instanceof SamlError) throw err;
+      continue;
+    }
+    const signed = sig.getSignedReferences();
+    if (signed.length !== 1) break;
+    const el = parseXml(signed[0]!).documentElement!;
+    if (el.namespaceURI !== root.namespaceURI || el.localName !== root.localName || el.getAttribute('ID') !== root.getAttribute('ID')) break;
+    return el;
+  }
+  throw new SamlError(403, 'signature_invalid', 'The signature of the SAML message does not verify with the service provider\'s certificate.');
+}
+
+/**
+ * HTTP-Redirect binding (SAML bindings 3.4.4.1): the signature covers the query parameters
+ * exactly as they arrived, `SAMLRequest=..&RelayState=..&SigAlg=..`, in that order.
+ */
+export function verifyRedirectSignature(rawQuery: string, messageParam: 'SAMLRequest' | 'SAMLResponse', certs: readonly string[]): boolean {
+  const parts = new Map<string, string>();
+  for (const p of rawQuery.split('&')) {
+    const eq = p.indexOf('=');
+    const name = eq < 0 ? p : p.slice(0, eq);
+    if (parts.has(name)) throw new SamlError(400, 'malformed', `The query repeats ${name}.`);
+    parts.set(name, p);
+  }
+  const sigAlg = parts.get('SigAlg');
+  const signature = parts.get('Signature');
+  if (!sigAlg || !signature) return false;
+  const alg = SIGNATURE_ALGS[decodeURIComponent(sigAlg.slice('SigAlg='.length))];
+  if (!alg) throw new SamlError(403, 'signature_invalid', 'SigAlg names an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
+  const signedText = [parts.get(messageParam), parts.get('RelayState'), sigAlg].filter((p): p is string => p !== undefined).join('&');
+  const sigBytes = Buffer.from(decodeURIComponent(signature.slice('Signature='.length)), 'base64');
+  return certs.some((cert) => {
+    try {
+      return createVerify(alg).update(signedText).verify(certPem(cert), sigBytes);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Signs for the HTTP-Redirect binding: returns the query string to append. */
+export function signRedirect(params: { name: 'SAMLRequest' | 'SAMLResponse'; value: string; relayState?: string | null }, key: KeyObject | string): string {
+  let q = `${params.name}=${encodeURIComponent(params.value)}`;
+  if (params.relayState) q += `&RelayState=${encodeURIComponent(params.relayState)}`;
+  q += `&SigAlg=${encodeURIComponent(RSA_SHA256)}`;
+  return `${q}&Signature=${encodeURIComponent(createSign('RSA-SHA256').update(q).sign(key, 'base64'))}`;
+}
+
+/** Adds an enveloped RSA-SHA256 signature over the element with this ID, placed right after its Issuer. */
+export function signElement(xml: string, localName: 'Assertion' | 'Response' | 'LogoutResponse', key: { privateKey: string; certificate: string }): string {
+  const sig = new SignedXml({ privateKey: key.privateKey, publicCert: certPem(key.certificate), signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
+  const xpath = localName === 'Assertion' ? "//*[local-name(.)='Assertion']" : `/*[local-name(.)='${localName}']`;
+  sig.addReference({
+    xpath,
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+  });
+  sig.computeSignature(xml, { prefix: 'ds', location: { reference: `${xpath}/*[local-name(.)='Issuer']`, action: 'after' } });
+  return sig.getSignedXml();
+}
+
+/** Escapes text and attribute values for the XML we write. */
+export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);

@@ -1,0 +1,137 @@
+import { inflateRawSync, deflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createSamlSigningKey } from '../../src/saml/keys.js';
+import { M365 } from '../../src/saml/sp-config.js';
+import { GENERIC, startSamlWorld, type SamlWorld } from './world.js';
+
+/**
+ * Every way a hostile or broken SAML request is refused: a clear page with a 4xx and a stable
+ * error code, never a 500, and nothing started (no redirect into a sign-in).
+ */
+describe('SAML requests the IdP refuses', () => {
+  let s: SamlWorld;
+  beforeAll(async () => { s = await startSamlWorld(); });
+  afterAll(() => s.close());
+
+  const sso = () => `${s.w.t.url}/saml/sso`;
+  const post = (fields: Record<string, string>, path = '/saml/sso') => fetch(`${s.w.t.url}${path}`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: new URLSearchParams(fields).toString(),
+  });
+  const get = (url: string) => fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
+  const b64 = (xml: string) => Buffer.from(xml).toString('base64');
+  /** A fresh AuthnRequest signed by the generic SP (node-saml, enveloped signature for the POST binding), as XML. */
+  const signedPostXml = async () => {
+    const message = await s.generic({ authnRequestBinding: 'HTTP-POST' }).getAuthorizeMessageAsync('r');
+    return inflateRawSync(Buffer.from(String(message.SAMLRequest), 'base64')).toString();
+  };
+  /** An unsigned AuthnRequest as Microsoft 365 sends it (its SP takes them unsigned). */
+  const m365Xml = (o: { id?: string; destination?: string; acs?: string; issuer?: string; prolog?: string } = {}) =>
+    `${o.prolog ?? ''}<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? `_${Math.random().toString(16).slice(2)}`}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${o.destination ?? sso()}" AssertionConsumerServiceURL="${o.acs ?? M365.endpoint}"><saml:Issuer>${o.issuer ?? M365.entityId}</saml:Issuer></samlp:AuthnRequest>`;
+  async function refused(res: Response, status: number, code: string) {
+    const body = await res.text();
+    expect({ status: res.status, code: /<code>([a-z_]+)<\/code>/.exec(body)?.[1] }).toEqual({ status, code });
+    expect(res.headers.get('location')).toBeNull();
+  }
+
+  it('a well-formed signed request is taken (the baseline the refusals below differ from)', async () => {
+    const res = await post({ SAMLRequest: b64(await signedPostXml()) });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/saml/sp/generic/login');
+  });
+
+  it('a tampered signed request (HTTP-POST): one attribute changed after signing', async () => {
+    const xml = (await signedPostXml()).replace(/ForceAuthn="[^"]*"|<samlp:AuthnRequest /, (m) => (m.startsWith('ForceAuthn') ? 'ForceAuthn="true"' : `${m}ForceAuthn="true" `));
+    await refused(await post({ SAMLRequest: b64(xml) }), 403, 'signature_invalid');
+  });
+
+  it('a tampered signed request (HTTP-Redirect): the RelayState changed after the query was signed', async () => {
+    const url = await s.generic().getAuthorizeUrlAsync('good', undefined, {});
+    await refused(await get(url.replace('RelayState=good', 'RelayState=evil')), 403, 'signature_invalid');
+  });
+
+  it('signature wrapping: a genuine signed request hidden inside a forged one is not what gets read', async () => {
+    const genuine = await signedPostXml();
+    const signature = /<(\w+:)?Signature[\s\S]*<\/(\w+:)?Signature>/.exec(genuine)![0];
+    const unsignedGenuine = genuine.replace(signature, '');
+    const forged = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_forged${Date.now()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${sso()}" AssertionConsumerServiceURL="${GENERIC.acs}" ForceAuthn="false"><saml:Issuer>${GENERIC.entityId}</saml:Issuer>${signature}<samlp:Extensions>${unsignedGenuine.replace(/^<\?xml[^>]*>/, '')}</samlp:Extensions></samlp:AuthnRequest>`;
+    await refused(await post({ SAMLRequest: b64(forged) }), 403, 'signature_invalid');
+  });
+
+  it('a request signed by another key than the one registered for the SP (both bindings)', async () => {
+    const other = await createSamlSigningKey('attacker.example');
+    const forger = s.generic({ privateKey: other.privateKey, authnRequestBinding: 'HTTP-POST' });
+    const message = await forger.getAuthorizeMessageAsync('r');
+    const xml = inflateRawSync(Buffer.from(String(message.SAMLRequest), 'base64')).toString();
+    await refused(await post({ SAMLRequest: b64(xml) }), 403, 'signature_invalid');
+    await refused(await get(await s.generic({ privateKey: other.privateKey }).getAuthorizeUrlAsync('r', undefined, {})), 403, 'signature_invalid');
+  });
+
+  it('an unsigned request from a service provider that signs its requests (both bindings)', async () => {
+    const genuine = await signedPostXml();
+    const unsigned = genuine.replace(/<(\w+:)?Signature[\s\S]*<\/(\w+:)?Signature>/, '');
+    await refused(await post({ SAMLRequest: b64(unsigned) }), 403, 'signature_required');
+    const url = new URL(await s.generic().getAuthorizeUrlAsync('r', undefined, {}));
+    url.searchParams.delete('Signature');
+    url.searchParams.delete('SigAlg');
+    await refused(await get(url.href), 403, 'signature_required');
+  });
+
+  it('a replayed request ID: answered once, even when the copies arrive at the same time', async () => {
+    const xml = m365Xml();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => post({ SAMLRequest: b64(xml) })));
+    expect(answers.filter((r) => r.status === 303)).toHaveLength(1);
+    for (const r of answers.filter((a) => a.status !== 303)) await refused(r, 400, 'replayed');
+    // The signed kind, over the other binding, too.
+    const url = await s.generic().getAuthorizeUrlAsync('r', undefined, {});
+    expect((await get(url)).status).toBe(303);
+    await refused(await get(url), 400, 'replayed');
+  });
+
+  it('an oversized request: a small DEFLATE that would inflate past the limit, and a large POST', async () => {
+    const bomb = deflateRawSync(Buffer.from(m365Xml().replace('<saml:Issuer>', `<!--${' '.repeat(5_000_000)}--><saml:Issuer>`))).toString('base64');
+    expect(bomb.length).toBeLessThan(20_000);
+    await refused(await get(`${sso()}?SAMLRequest=${encodeURIComponent(bomb)}`), 413, 'too_large');
+    const res = await post({ SAMLRequest: 'A'.repeat(200_000) });
+    expect(res.status).toBe(413);
+  });
+
+  it('a DOCTYPE (entity declarations) is refused before anything is read, in either binding', async () => {
+    const xml = m365Xml({ prolog: '<?xml version="1.0"?><!DOCTYPE samlp:AuthnRequest [<!ENTITY x "expanded">]>' }).replace('</saml:Issuer>', '&x;</saml:Issuer>');
+    await refused(await post({ SAMLRequest: b64(xml) }), 400, 'doctype_refused');
+    await refused(await get(`${sso()}?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}`), 400, 'doctype_refused');
+  });
+
+  it('a Destination other than our SSO endpoint', async () => {
+    await refused(await post({ SAMLRequest: b64(m365Xml({ destination: 'https://other-idp.example/sso' })) }), 400, 'wrong_destination');
+  });
+
+  it('an assertion consumer URL that is not registered for the SP', async () => {
+    await refused(await post({ SAMLRequest: b64(m365Xml({ acs: 'https://evil.example/acs' })) }), 400, 'acs_not_registered');
+  });
+
+  it('a service provider that is not registered', async () => {
+    await refused(await post({ SAMLRequest: b64(m365Xml({ issuer: 'https://stranger.example' })) }), 403, 'unknown_sp');
+  });
+
+  it('odd bytes: not base64, not XML, not DEFLATE, no SAMLRequest at all: 400, never 500', async () => {
+    await refused(await post({ SAMLRequest: '!!!' }), 400, 'malformed');
+    await refused(await post({ SAMLRequest: b64('<samlp:AuthnRequest') }), 400, 'malformed');
+    await refused(await post({ SAMLRequest: b64('<a>not saml</a>') }), 400, 'malformed');
+    await refused(await post({ SAMLRequest: b64(`${m365Xml()}${m365Xml()}`) }), 400, 'malformed'); // two root elements
+    await refused(await get(`${sso()}?SAMLRequest=AAAA`), 400, 'malformed');
+    await refused(await get(sso()), 400, 'malformed');
+    await refused(await get(`${sso()}?SAMLRequest=a&SAMLRequest=b`), 400, 'malformed');
+  });
+
+  it('an unsigned LogoutRequest from an SP that signs, and an IdP-initiated start for an SP that does not allow it', async () => {
+    const logout = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l${Date.now()}" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${GENERIC.entityId}</saml:Issuer><saml:NameID>x</saml:NameID></samlp:LogoutRequest>`;
+    await refused(await get(`${s.w.t.url}/saml/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(logout)).toString('base64'))}`), 403, 'signature_required');
+    await refused(await get(`${s.w.t.url}/saml/start/m365`), 404, 'unknown_sp');
+  });
+
+  it('a sign-in callback with no pending SAML request in this browser posts nothing', async () => {
+    const res = await get(`${s.w.t.url}/saml/sp/generic/callback?code=x&state=y`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).not.toContain('SAMLResponse');
+  });
+});
