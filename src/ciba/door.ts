@@ -58,9 +58,9 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
   const byId = new Map(deps.clients.map((c) => [c.metadata.client_id as string, c]));
   const requests: CibaRequests = createCibaRequests(deps.redis, deps.secretBox);
   const pace: PollPace = createPollPace(deps.redis, deps.pollIntervalSeconds * 1000);
-  const endpoints = new Set(deps.clients.flatMap((c) => {
+  const endpoints = new Map(deps.clients.flatMap((c) => {
     const url = c.metadata.backchannel_client_notification_endpoint;
-    return typeof url === 'string' ? [url] : [];
+    return typeof url === 'string' ? [[url, c.loopbackNotificationEndpoint ?? url] as const] : [];
   }));
   let late: { provider: Provider; signin: SignIn } | null = null;
   const connected = () => {

@@ -9,28 +9,39 @@ import { isIP } from 'node:net';
  * with a literal IP address, and only for that exact URL.
  */
 
-/** Pure: whether this ping may go to a private or loopback address. */
-export function pingMayReachPrivate(url: string, registered: ReadonlySet<string>): boolean {
-  if (!registered.has(url)) return false;
+/**
+ * Registered endpoints: as oidc-provider knows them -> where the ping really goes (the same URL, or
+ * the plain-http loopback one of the file: config/clients.ts, loopbackNotificationEndpoint).
+ */
+export type NotificationEndpoints = ReadonlyMap<string, string>;
+
+/**
+ * Pure: where a ping to `url` goes and whether it may reach a private or loopback address: only
+ * an exact registered endpoint written with a literal IP (or localhost over plain http) does.
+ */
+export function pingTarget(url: string, registered: NotificationEndpoints): { url: string; mayReachPrivate: boolean } {
+  const real = registered.get(url);
+  if (!real) return { url, mayReachPrivate: false };
   let host: string;
   try {
-    host = new URL(url).hostname;
+    host = new URL(real).hostname;
   } catch {
-    return false;
+    return { url, mayReachPrivate: false };
   }
-  return isIP(host.replace(/^\[|\]$/g, '')) !== 0;
+  const literal = isIP(host.replace(/^\[|\]$/g, '')) !== 0;
+  return { url: real, mayReachPrivate: literal || real !== url };
 }
 
 type Fetch = (url: string, options: Record<string, unknown>) => Promise<Response>;
 
 /** oidc-provider's `fetch` option: the same fetch, minus its address guard where the operator named an address. */
-export function notificationFetch(registered: ReadonlySet<string>, base: typeof fetch = fetch): Fetch {
+export function notificationFetch(registered: NotificationEndpoints, base: typeof fetch = fetch): Fetch {
   return (url, options) => {
-    const href = String(url);
-    if (pingMayReachPrivate(href, registered)) {
+    const target = pingTarget(String(url), registered);
+    if (target.mayReachPrivate) {
       const { dispatcher: _guarded, ...rest } = options;
-      return base(href, rest as RequestInit);
+      return base(target.url, rest as RequestInit);
     }
-    return base(href, options as RequestInit);
+    return base(target.url, options as RequestInit);
   };
 }

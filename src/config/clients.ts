@@ -23,6 +23,12 @@ export interface ClientRegistration {
   /** OIDC client metadata handed to oidc-provider (secrets resolved from the environment). */
   metadata: Record<string, unknown>;
   login: LoginPolicy;
+  /**
+   * An OpenID CIBA ping endpoint over plain http on this host, as the file gives it: oidc-provider
+   * accepts only https ones, so it is handed the https spelling and src/ciba/notify-fetch.ts sends
+   * the ping here.
+   */
+  loopbackNotificationEndpoint?: string;
 }
 
 export const DEFAULT_ACR = { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' } as const;
@@ -93,7 +99,9 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   } else if (client_secret_env) {
     throw new ConfigError(file, 'client_secret_env', `not used with token_endpoint_auth_method ${method}`);
   }
-  return { file, metadata: out, login };
+  const given = metadata.backchannel_client_notification_endpoint;
+  const loopback = given !== undefined && given !== out.backchannel_client_notification_endpoint ? { loopbackNotificationEndpoint: given } : {};
+  return { file, metadata: out, login, ...loopback };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -122,6 +130,12 @@ function cibaRules(file: string, m: Omit<z.infer<typeof clientFile>, 'login' | '
     const url = new URL(endpoint);
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
       throw new ConfigError(file, 'backchannel_client_notification_endpoint', 'must be https (http only on 127.0.0.1, [::1] or localhost)');
+    }
+    // Plain http on this host (as RFC 8252 7.3 allows loopback redirects): oidc-provider gets the
+    // https spelling, and the ping goes to the address as written (ClientRegistration).
+    if (url.protocol === 'http:') {
+      url.protocol = 'https:';
+      return { backchannel_user_code_parameter: false, backchannel_client_notification_endpoint: url.href, ...(m.redirect_uris ? {} : { redirect_uris: [] }), ...(!browser && !m.response_types ? { response_types: [] } : {}) };
     }
   } else if (endpoint) {
     throw new ConfigError(file, 'backchannel_client_notification_endpoint', 'only for the ping delivery mode');
