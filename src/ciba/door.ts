@@ -104,7 +104,6 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
       const signInId = signInIdOf(authReqId);
       const check = checkBindingMessage(request.params?.binding_message);
       await requests.remember(signInId, { authReqId, ip: ctx.ip }, lifeSeconds);
-      await pace.start(authReqId, deps.now(), lifeSeconds * 1000);
       const started = await signin.backchannel.start(
         { id: signInId, requester: { ip: ctx.ip, userAgent: '', app: appOf(client.clientId, client.clientName) }, ttlSeconds: lifeSeconds },
         { accountId: account.accountId, bindingMessage: check.ok ? check.value : null },

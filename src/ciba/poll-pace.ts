@@ -27,9 +27,11 @@ return {served, interval}
 /** RFC 8628 3.5: what each slow_down adds. */
 export const SLOW_DOWN_STEP_MS = 5000;
 
+/**
+ * The interval is "between polling requests" (CIBA Core 7.3): the first poll of a request is
+ * served whenever it comes; each later one must come at least the interval after the one before.
+ */
 export interface PollPace {
-  /** The request was just made: its first poll is due one interval from now. */
-  start(authReqId: string, now: number, lifeMs: number): Promise<void>;
   /** A poll that found the request pending: served, or told to slow down (and the interval it now has). */
   poll(authReqId: string, now: number, lifeMs: number): Promise<{ served: boolean; intervalMs: number }>;
 }
@@ -42,10 +44,5 @@ export function createPollPace(redis: Redis, intervalMs: number): PollPace {
     const out = (await script('CibaPoll', POLL_LUA, 1)(key(authReqId), now, intervalMs, Math.max(1000, Math.ceil(lifeMs)), SLOW_DOWN_STEP_MS)) as (string | number)[];
     return { served: Number(out[0]) === 1, intervalMs: Number(out[1]) };
   };
-  return {
-    async start(authReqId, now, lifeMs) {
-      await run(authReqId, now, lifeMs);
-    },
-    poll: run,
-  };
+  return { poll: run };
 }
