@@ -11,6 +11,7 @@ import { createAgentTransactionStore } from './agent-api/transactions.js';
 import { ConfigError, type Settings } from './config/settings.js';
 import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
+import { createCibaDoor } from './ciba/door.js';
 import { createCsrf } from './http/csrf.js';
 import { clientIp, errorEdge, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
 import { hostileInput } from './http/hostile.js';
@@ -146,6 +147,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const views = createViews();
   const now = opts.now ?? Date.now;
   const devices = createDeviceRegistry(db);
+  // OpenID CIBA (src/ciba/): oidc-provider's features.ciba, driving the sign-in core like the pages do.
+  const ciba = createCibaDoor({
+    accounts, clients, redis, secretBox, logger, now,
+    pollIntervalSeconds: settings.cibaPollInterval, requestTtlSeconds: settings.pushChallengeTtl,
+  });
   // A start that fails from here on (a key the KEK cannot open, a client oidc-provider refuses)
   // closes what it opened, so the process can exit with the message.
   const { provider, vapid } = await (async () => {
@@ -156,6 +162,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
       trustProxy: false,
       accountHasDevices: (accountId) => devices.hasEverHad(accountId),
       sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
+      ciba: ciba.oidc,
     });
     // oidc-provider checks a client only when it is first used; check every one now, with its rules.
     await validateClients(provider, clients);
@@ -190,7 +197,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
 
   const throttle = createThrottle(redis, now);
   // What any resolution does (fatigue, mute, audit), whoever resolves: the device API or a withdrawal.
-  const onChallengeResolved = createResolutionPolicy({ fatigue, audit, muteMs: settings.pushFatigue.muteMs, now });
+  const onChallengeResolved = createResolutionPolicy({ fatigue, audit, muteMs: settings.pushFatigue.muteMs, now, hooks: [ciba.onResolved] });
   const signin = createSignIn({
     accounts, audit, throttle, states: createSignInStateStore(redis), devices, challenges, waiters, dispatch,
     secretBox, geoip, fatigue, recovery, resolution: onChallengeResolved, logger, now,
@@ -200,6 +207,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const radius = createRadiusDoor({
     clients: radiusClients, signin, continuations: createContinuationStore(redis), challengeTtlSeconds: settings.pushChallengeTtl, logger, now,
   });
+  ciba.connect({ provider, signin });
   const deps: InteractionDeps = {
     provider, accounts, views, audit, signin, now,
     csrf: createCsrf(secrets.cookieKeys[0]!),

@@ -19,6 +19,8 @@ export function parsePushPayload(value: unknown): PushPayload | null {
     ip: str('ip') ? (p.ip as string) : '',
     location: str('location') ? (p.location as string) : null,
     browser: str('browser') ? (p.browser as string) : '',
+    // OpenID CIBA binding_message: shown as text only, and only when short (the server caps it at 64).
+    ...(str('bindingMessage') && (p.bindingMessage as string).length <= 200 ? { bindingMessage: p.bindingMessage as string } : {}),
     createdAt: p.createdAt,
     expiresAt: p.expiresAt,
     numberMatching: p.numberMatching === true,

@@ -68,9 +68,14 @@ function timeOf(epochMs: number): string {
   return new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(epochMs);
 }
 
-/** "app · location or IP · time", and whose account when the app holds several. */
+/**
+ * "app · location or IP · time", and whose account when the app holds several. A request from an
+ * app without a login page (OpenID CIBA) leads with its binding message, the text that app shows:
+ * it takes the place of the number to match.
+ */
 function notificationBody(payload: PushPayload, account: AccountRecord | null, accountCount: number): string {
-  const line = [payload.app, payload.location || payload.ip, timeOf(payload.createdAt)].filter(Boolean).join(' · ');
+  const binding = payload.bindingMessage ? `"${payload.bindingMessage}"\n` : '';
+  const line = binding + [payload.app, payload.location || payload.ip, timeOf(payload.createdAt)].filter(Boolean).join(' · ');
   if (!account || accountCount < 2) return line;
   return `${line}\n${account.account.displayName || account.account.username} (${new URL(account.issuer).host})`;
 }

@@ -25,6 +25,8 @@ export interface AccountStore {
    */
   findByIdForUpdate(id: string): Promise<AccountRecord | null>;
   findByUsername(username: string): Promise<AccountRecord | null>;
+  /** The one account with this e-mail address (case-insensitive); null when none or several have it. */
+  findByEmail(email: string): Promise<AccountRecord | null>;
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
   setDisabled(id: string, disabled: boolean): Promise<boolean>;
   list(): Promise<Account[]>;
@@ -78,6 +80,11 @@ export function createAccountStore(db: Db): AccountStore {
     findById: (id) => one('SELECT * FROM accounts WHERE id = $1', [id]),
     findByIdForUpdate: (id) => one('SELECT * FROM accounts WHERE id = $1 FOR UPDATE', [id]),
     findByUsername: (username) => one('SELECT * FROM accounts WHERE lower(username) = lower($1)', [username]),
+    async findByEmail(email) {
+      // Two rows: the address names no one in particular (e-mail is not unique in the schema).
+      const rows = await db.query<Row>('SELECT * FROM accounts WHERE lower(email) = lower($1) LIMIT 2', [email]);
+      return rows.length === 1 ? toRecord(rows[0]!) : null;
+    },
     async setPasswordHash(id, passwordHash) {
       return (await db.query('UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING id', [id, passwordHash])).length === 1;
     },

@@ -13,6 +13,8 @@ export interface NewChallengeInput {
   browser: string;
   location: string | null;
   numberMatching: boolean;
+  /** A CIBA request's binding message (already checked by its front door), or null. */
+  bindingMessage?: string | null;
   ttlMs: number;
   /** Epoch milliseconds. */
   now: number;
@@ -47,6 +49,7 @@ export function newChallenge(input: NewChallengeInput): Challenge {
     ip: input.ip,
     browser: input.browser,
     location: input.location,
+    ...(input.bindingMessage ? { bindingMessage: input.bindingMessage } : {}),
     createdAt: input.now,
     expiresAt: input.now + input.ttlMs,
     status: 'pending',

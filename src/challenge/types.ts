@@ -28,6 +28,12 @@ export interface Challenge {
   browser: string;
   /** "City, Country" when a GeoIP database is configured, else null. */
   location: string | null;
+  /**
+   * OpenID CIBA 7.1 binding_message: a short text the relying app shows on its own screen and the
+   * phone shows with the request, so the user can tell the two belong together (src/ciba/binding-message.ts
+   * checks it). Absent or null for the browser's sign-ins, which match a number instead.
+   */
+  bindingMessage?: string | null;
   /** Epoch milliseconds. */
   createdAt: number;
   expiresAt: number;

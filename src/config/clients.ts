@@ -23,6 +23,12 @@ export interface ClientRegistration {
   /** OIDC client metadata handed to oidc-provider (secrets resolved from the environment). */
   metadata: Record<string, unknown>;
   login: LoginPolicy;
+  /**
+   * An OpenID CIBA ping endpoint over plain http on this host, as the file gives it: oidc-provider
+   * accepts only https ones, so it is handed the https spelling and src/ciba/notify-fetch.ts sends
+   * the ping here.
+   */
+  loopbackNotificationEndpoint?: string;
 }
 
 export const DEFAULT_ACR = { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' } as const;
@@ -35,6 +41,9 @@ export const DEFAULT_POLICY: LoginPolicy = {
   consent: 'explicit',
   acr: { ...DEFAULT_ACR },
 };
+
+/** OpenID CIBA's grant type (CIBA Core 4). */
+export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 
 const uri = z.string().min(1).refine((v) => { try { new URL(v); return true; } catch { return false; } }, 'must be an absolute URL');
 
@@ -52,14 +61,19 @@ const clientFile = z.strictObject({
   client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 URL-safe characters'),
   client_name: z.string().min(1).max(100).optional(),
   client_secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable').optional(),
-  redirect_uris: z.array(uri).min(1),
+  // Required unless the app signs in only through OpenID CIBA (cibaRules).
+  redirect_uris: z.array(uri).min(1).optional(),
   post_logout_redirect_uris: z.array(uri).optional(),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'implicit', 'client_credentials'])).optional(),
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'implicit', 'client_credentials', CIBA_GRANT_TYPE])).optional(),
   response_types: z.array(z.enum(['code', 'id_token', 'code id_token', 'none'])).optional(),
   token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
   id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
   scope: z.string().optional(),
   jwks_uri: uri.optional(),
+  // OpenID CIBA (docs/ciba.md): how the app learns the result, and where a ping goes.
+  backchannel_token_delivery_mode: z.enum(['poll', 'ping']).optional(),
+  backchannel_client_notification_endpoint: uri.optional(),
+  backchannel_user_code_parameter: z.literal(false).optional(),
   login: loginPolicySchema.default({ form: 'two-step', numberMatching: true, noDevice: 'password-only', consent: 'explicit', acr: { ...DEFAULT_ACR } }),
 });
 
@@ -78,7 +92,7 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   }
   const { login, client_secret_env, $comment: _comment, ...metadata } = result.data;
   const method = metadata.token_endpoint_auth_method ?? (client_secret_env ? 'client_secret_basic' : 'none');
-  const out: Record<string, unknown> = { ...metadata, token_endpoint_auth_method: method };
+  const out: Record<string, unknown> = { ...metadata, token_endpoint_auth_method: method, ...cibaRules(file, metadata, method) };
   if (method === 'client_secret_basic' || method === 'client_secret_post') {
     if (!client_secret_env) throw new ConfigError(file, 'client_secret_env', `required for token_endpoint_auth_method ${method}`);
     const secret = env[client_secret_env];
@@ -88,7 +102,52 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   } else if (client_secret_env) {
     throw new ConfigError(file, 'client_secret_env', `not used with token_endpoint_auth_method ${method}`);
   }
-  return { file, metadata: out, login };
+  const given = metadata.backchannel_client_notification_endpoint;
+  const loopback = given !== undefined && given !== out.backchannel_client_notification_endpoint ? { loopbackNotificationEndpoint: given } : {};
+  return { file, metadata: out, login, ...loopback };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * OpenID CIBA rules a file must meet (CIBA Core 4 and 10.2), checked here so that the start names the
+ * field: a delivery mode with the grant and only with it; a notification endpoint for ping (https,
+ * or http on this host), and none for poll; a confidential client (the token request authenticates
+ * it); no user code. An app that signs in only by CIBA needs no redirect URI and gets no response
+ * type. Returns what goes into the metadata on top of the file's own fields.
+ */
+function cibaRules(file: string, m: Omit<z.infer<typeof clientFile>, 'login' | '$comment'>, method: string): Record<string, unknown> {
+  const ciba = m.grant_types?.includes(CIBA_GRANT_TYPE) ?? false;
+  const browser = (m.grant_types ?? ['authorization_code']).some((g) => g === 'authorization_code' || g === 'implicit');
+  if (!m.redirect_uris && browser) throw new ConfigError(file, 'redirect_uris', 'required (unless grant_types has no authorization_code or implicit)');
+  const cibaField = (['backchannel_token_delivery_mode', 'backchannel_client_notification_endpoint', 'backchannel_user_code_parameter'] as const).find((f) => m[f] !== undefined);
+  if (!ciba) {
+    if (cibaField) throw new ConfigError(file, cibaField, `only for a client whose grant_types include ${CIBA_GRANT_TYPE}`);
+    return {};
+  }
+  if (!m.backchannel_token_delivery_mode) throw new ConfigError(file, 'backchannel_token_delivery_mode', `required with ${CIBA_GRANT_TYPE}: "poll" or "ping"`);
+  if (method === 'none') throw new ConfigError(file, 'token_endpoint_auth_method', 'a CIBA client must authenticate (client_secret_env or private_key_jwt)');
+  const endpoint = m.backchannel_client_notification_endpoint;
+  if (m.backchannel_token_delivery_mode === 'ping') {
+    if (!endpoint) throw new ConfigError(file, 'backchannel_client_notification_endpoint', 'required for the ping delivery mode');
+    const url = new URL(endpoint);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+      throw new ConfigError(file, 'backchannel_client_notification_endpoint', 'must be https (http only on 127.0.0.1, [::1] or localhost)');
+    }
+    // Plain http on this host (as RFC 8252 7.3 allows loopback redirects): oidc-provider gets the
+    // https spelling, and the ping goes to the address as written (ClientRegistration).
+    if (url.protocol === 'http:') {
+      url.protocol = 'https:';
+      return { backchannel_user_code_parameter: false, backchannel_client_notification_endpoint: url.href, ...(m.redirect_uris ? {} : { redirect_uris: [] }), ...(!browser && !m.response_types ? { response_types: [] } : {}) };
+    }
+  } else if (endpoint) {
+    throw new ConfigError(file, 'backchannel_client_notification_endpoint', 'only for the ping delivery mode');
+  }
+  return {
+    backchannel_user_code_parameter: false,
+    ...(m.redirect_uris ? {} : { redirect_uris: [] }),
+    ...(!browser && !m.response_types ? { response_types: [] } : {}),
+  };
 }
 
 /**

@@ -218,6 +218,11 @@ export const SETTINGS = {
     ...integer(2, 0, 100),
   },
   pushMuteAfterReport: { env: 'PUSH_MUTE_AFTER_REPORT', meaning: 'Seconds a "deny and report" mutes pushes to the account (0: no mute).', ...integer(1200, 0, 7 * 86_400) },
+  cibaPollInterval: {
+    env: 'CIBA_POLL_INTERVAL',
+    meaning: 'Seconds an OpenID CIBA client must wait between token requests for one auth_req_id (the `interval` it is given); polling sooner answers `slow_down` and adds 5 s.',
+    ...integer(5, 1, 60),
+  },
   geoipDb: {
     env: 'GEOIP_DB',
     meaning: 'A MaxMind GeoLite2/GeoIP2 City database; the phone then shows "City, Country" for requests from public addresses. A file that cannot be opened stops the start.',

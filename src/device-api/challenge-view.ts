@@ -18,6 +18,7 @@ export function toDeviceView(ch: Challenge, now: number): Wire.DeviceChallengeVi
     ip: ch.ip,
     location: ch.location,
     browser: ch.browser,
+    bindingMessage: ch.bindingMessage ?? null,
     createdAt: ch.createdAt,
     expiresAt: ch.expiresAt,
     status: effectiveStatus(ch, now),

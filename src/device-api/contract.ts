@@ -125,6 +125,8 @@ export interface DeviceChallengeView {
   ip: string;
   location: string | null;
   browser: string;
+  /** OpenID CIBA binding_message of a request from an app without a login page, else null. */
+  bindingMessage: string | null;
   createdAt: number;
   expiresAt: number;
   status: ChallengeStatus;

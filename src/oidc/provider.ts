@@ -1,6 +1,8 @@
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { DEFAULT_POLICY, type ClientRegistration } from '../config/clients.js';
 import type { AccountStore } from '../accounts/store.js';
+import type { CibaProviderParts } from '../ciba/door.js';
+import { PHONE_ONLY_ACR } from '../signin/amr.js';
 import type { Views } from '../http/views.js';
 import type { SigningJwks } from '../keys/signing-keys.js';
 import type { Db } from '../storage/db.js';
@@ -27,6 +29,8 @@ export interface ProviderDeps {
   session: SessionLifetime;
   /** The clock (tests move it). */
   now?: () => number;
+  /** OpenID CIBA (src/ciba/door.ts): features.ciba and what it adds; absent, CIBA is off. */
+  ciba?: CibaProviderParts;
 }
 
 const DAY = 24 * 3600;
@@ -35,7 +39,9 @@ const ACCOUNT_CACHE_MS = 5000;
 /** The oidc-provider instance: what it offers, where it stores, and which of our pages it shows. */
 export function createProvider(deps: ProviderDeps): Provider {
   const byId = new Map(deps.clients.map((c) => [c.metadata.client_id as string, c]));
-  const acrValues = [...new Set(deps.clients.flatMap((c) => [c.login.acr.mfa, c.login.acr.password]))];
+  const acrValues = [...new Set([...deps.clients.flatMap((c) => [c.login.acr.mfa, c.login.acr.password]), ...(deps.ciba ? [PHONE_ONLY_ACR] : [])])];
+  // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
+  const adapter = adapterFactory(deps.db, deps.redis, Date.now);
   const secure = deps.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, secure };
 
@@ -97,8 +103,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       response_types: ['code'],
       id_token_signed_response_alg: 'RS256',
     },
-    // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
-    adapter: adapterFactory(deps.db, deps.redis, Date.now) as unknown as Configuration['adapter'],
+    adapter: (deps.ciba ? deps.ciba.adapter(adapter) : adapter) as unknown as Configuration['adapter'],
+    ...(deps.ciba ? { fetch: deps.ciba.fetch as unknown as NonNullable<Configuration['fetch']> } : {}),
     jwks: deps.jwks as Configuration['jwks'],
     cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
     findAccount: async (_ctx, sub) => {
@@ -117,6 +123,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     features: {
       devInteractions: { enabled: false },
+      ...(deps.ciba ? { ciba: deps.ciba.feature } : {}),
       // A client may introspect or revoke only the tokens issued to it.
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
@@ -161,6 +168,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       Grant: 14 * DAY,
       RefreshToken: 14 * DAY,
       ClientCredentials: 600,
+      ...(deps.ciba ? { BackchannelAuthenticationRequest: deps.ciba.ttl as NonNullable<NonNullable<Configuration['ttl']>['BackchannelAuthenticationRequest']> } : {}),
     },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
@@ -170,6 +178,7 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
+  if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
   return provider;
 }
 

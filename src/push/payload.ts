@@ -15,7 +15,7 @@ export const PUSH_PAYLOAD_BUDGET_BYTES = 3072;
  * bytes of JSON per character, so even emoji sequences or piles of combining marks in a crafted
  * User-Agent keep the whole payload within the budget.
  */
-export const FIELD_LIMITS = { title: 80, app: 80, ip: 64, location: 80, browser: 120 } as const;
+export const FIELD_LIMITS = { title: 80, app: 80, ip: 64, location: 80, browser: 120, bindingMessage: 64 } as const;
 
 export class PushPayloadTooLargeError extends Error {
   readonly code = 'push_payload_too_large';
@@ -28,7 +28,7 @@ export class PushPayloadTooLargeError extends Error {
 /** The parts of a challenge that the phone is shown; never the nonce or the number to match. */
 export type ChallengeForPush = Pick<
   Challenge,
-  'id' | 'appName' | 'ip' | 'browser' | 'location' | 'createdAt' | 'expiresAt' | 'matchNumber'
+  'id' | 'appName' | 'ip' | 'browser' | 'location' | 'createdAt' | 'expiresAt' | 'matchNumber' | 'bindingMessage'
 >;
 
 export interface PushTarget {
@@ -92,6 +92,9 @@ export function buildPushPayload(challenge: ChallengeForPush, target: PushTarget
   const ip = displayText(challenge.ip, FIELD_LIMITS.ip);
   const location = challenge.location === null ? null : displayText(challenge.location, FIELD_LIMITS.location);
   const browser = displayText(challenge.browser, FIELD_LIMITS.browser);
+  // A CIBA request's binding message leads the body: it is what the user compares with the screen
+  // of the app that asked (OpenID CIBA 7.1), as the number is on the login page.
+  const binding = challenge.bindingMessage ? displayText(challenge.bindingMessage, FIELD_LIMITS.bindingMessage) : null;
   const payload: PushPayload = {
     v: 1,
     type: 'challenge',
@@ -99,11 +102,12 @@ export function buildPushPayload(challenge: ChallengeForPush, target: PushTarget
     issuer: target.issuer,
     deviceId: target.deviceId,
     title: displayText(target.title ?? 'Sign-in request', FIELD_LIMITS.title),
-    body: [app, ip, location, browser].filter((part) => part).join(' · '),
+    body: [binding ? `"${binding}"` : null, app, ip, location, browser].filter((part) => part).join(' · '),
     app,
     ip,
     location,
     browser,
+    ...(binding ? { bindingMessage: binding } : {}),
     createdAt: challenge.createdAt,
     expiresAt: challenge.expiresAt,
     numberMatching: challenge.matchNumber !== null,

@@ -20,6 +20,8 @@ export interface PushPayload {
   ip: string;
   location: string | null;
   browser: string;
+  /** OpenID CIBA binding_message, when the request carries one (the phone shows it); else absent. */
+  bindingMessage?: string;
   createdAt: number;
   expiresAt: number;
   numberMatching: boolean;

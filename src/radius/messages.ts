@@ -29,6 +29,7 @@ const NOTICES: Record<PushNotice, string> = {
   too_many: 'too many for this sign-in',
   muted: 'pushes are paused for this account',
   limit: 'too many unanswered requests',
+  needs_binding_message: 'this request needs a number to match',
 };
 
 /** The Access-Challenge prompt when no push went out: the passcode still works. */

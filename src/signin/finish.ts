@@ -1,4 +1,4 @@
-import { amrFor } from './amr.js';
+import { amrFor, PHONE_ONLY_ACR } from './amr.js';
 import type { Login, SignInDeps, Started } from './types.js';
 
 export type FinishResult =
@@ -18,5 +18,6 @@ export async function finishSecondFactor(
   const amr = amrFor(s.state.firstFactor.method, second);
   await deps.states.delete(s.id);
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
-  return { kind: 'finished', login: { accountId: account.id, amr, acr: s.requester.app.policy.acr.mfa } };
+  const acr = amr.includes('mfa') ? s.requester.app.policy.acr.mfa : PHONE_ONLY_ACR;
+  return { kind: 'finished', login: { accountId: account.id, amr, acr } };
 }

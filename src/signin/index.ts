@@ -1,4 +1,5 @@
 import { passwordFirstFactor, type PasswordInput } from './first-factor.js';
+import { checkBackchannelUser, settleBackchannel, startBackchannel } from './backchannel.js';
 import { checkPasscode } from './passcode.js';
 import { sendPush } from './push.js';
 import { hasNoDevice, useRecoveryCode } from './recovery.js';
@@ -27,6 +28,12 @@ export function createSignIn(deps: SignInDeps) {
     watch: (id: string, state: SignInState, hold: boolean) => watchPush(deps, id, state, hold),
     /** A door that holds its caller (the agent API): waits up to maxMs for the push, then as `wait`. */
     waitAtMost: (s: Started, maxMs: number) => waitAtMost(deps, s, maxMs),
+    /** OpenID CIBA (backchannel.ts): may this account be asked, ask it, and what its answer means. */
+    backchannel: {
+      check: (accountId: string) => checkBackchannelUser(deps, accountId),
+      start: (ref: SignInRef, input: { accountId: string; bindingMessage: string | null }) => startBackchannel(deps, ref, input),
+      settle: (s: Started) => settleBackchannel(deps, s),
+    },
     /** The user gave up: a request still on the phone stands for nothing now; the state ends. */
     async cancel(id: string, clientId: string): Promise<void> {
       const state = await deps.states.get(id);
@@ -41,7 +48,7 @@ export type SignIn = ReturnType<typeof createSignIn>;
 export { newSignInId } from './id.js';
 // For composition (app.ts): the state store, the resolution policy, and the push targets of an account's devices.
 export { createSignInStateStore } from './state.js';
-export { createResolutionPolicy, type ResolutionPolicy } from './resolution.js';
+export { createResolutionPolicy, type ResolutionHook, type ResolutionPolicy } from './resolution.js';
 export { pushTargetsOf } from './push.js';
 export type { Login, RelyingApp, Requester, SignInDeps, SignInRef, Started } from './types.js';
 export type { PasswordResult } from './first-factor.js';
@@ -49,4 +56,6 @@ export type { PasscodeResult, GuessRefusal } from './passcode.js';
 export type { PushResult, PushNotice } from './push.js';
 export type { RecoveryResult } from './recovery.js';
 export type { FinishResult } from './finish.js';
+export type { BackchannelCheck, BackchannelOutcome, BackchannelStart } from './backchannel.js';
+export { PHONE_ONLY_ACR } from './amr.js';
 export type { PushStatus, WaitResult } from './wait.js';

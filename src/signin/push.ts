@@ -7,7 +7,22 @@ import { withdrawChallenge } from './resolution.js';
 import { SIGNIN_COUNTERS, signInKey } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
-export type PushNotice = 'reported' | 'too_soon' | 'too_many' | 'muted' | 'limit';
+/** 'needs_binding_message': number matching is forced, and the door has no screen but a binding message. */
+export type PushNotice = 'reported' | 'too_soon' | 'too_many' | 'muted' | 'limit' | 'needs_binding_message';
+
+/** How a front door without a login page asks for its push (backchannel.ts). */
+export interface PushOptions {
+  /**
+   * False where no screen of ours shows the number to match (OpenID CIBA): the challenge asks for
+   * no number, and when push fatigue forces number matching only a binding message (the text the
+   * asking app shows) may stand in for it; without one no push goes.
+   */
+  numberScreen?: boolean;
+  /** OpenID CIBA binding_message, already checked by the door; shown on the phone. */
+  bindingMessage?: string | null;
+  /** The door's own transaction ends sooner than a challenge would (CIBA requested_expiry). */
+  ttlMs?: number;
+}
 
 export type PushResult =
   /** A challenge is out (delivery goes on in the background). */
@@ -33,7 +48,7 @@ export function pushTargetsOf(devices: readonly Device[]): Pick<DispatchOrder, '
  * sign-in steps 4-5 (docs/architecture.md): a challenge in Redis, then Web Push to each live device. Returns at once;
  * delivery goes on in the background and its trouble never breaks the sign-in (the passcode stays).
  */
-export async function sendPush(deps: SignInDeps, s: Started): Promise<PushResult> {
+export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions = {}): Promise<PushResult> {
   const { state, requester } = s;
   const now = deps.now();
   const previous = state.challengeId ? await deps.challenges.get(state.challengeId, now) : null;
@@ -58,6 +73,13 @@ export async function sendPush(deps: SignInDeps, s: Started): Promise<PushResult
     }
     return { kind: 'refused', notice: gate.reason };
   }
+  const numberScreen = opts.numberScreen ?? true;
+  const bindingMessage = opts.bindingMessage ?? null;
+  if (!numberScreen && gate.forceNumberMatching && !bindingMessage) {
+    // The reservation stands as an unapproved push: asking again only escalates.
+    await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: requester.app.clientId, ip: requester.ip, detail: { reason: 'needs_binding_message' } });
+    return { kind: 'refused', notice: 'needs_binding_message' };
+  }
   const challenge = newChallenge({
     accountId: state.accountId,
     signInId: s.id,
@@ -66,9 +88,10 @@ export async function sendPush(deps: SignInDeps, s: Started): Promise<PushResult
     ip: requester.ip,
     browser: browserSummary(requester.userAgent),
     location: deps.geoip.lookup(requester.ip),
-    numberMatching: requester.app.policy.numberMatching || gate.forceNumberMatching,
+    numberMatching: numberScreen && (requester.app.policy.numberMatching || gate.forceNumberMatching),
+    bindingMessage,
     id: challengeId,
-    ttlMs: deps.challengeTtlMs,
+    ttlMs: Math.min(deps.challengeTtlMs, opts.ttlMs ?? Infinity),
     now,
   });
   await deps.challenges.create(challenge);

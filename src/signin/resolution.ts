@@ -2,8 +2,17 @@ import type { AuditLog } from '../audit/types.js';
 import type { Challenge, ChallengeStore, Resolution } from '../challenge/types.js';
 import type { PushFatigueStore } from '../defences/push-fatigue-store.js';
 
-/** What a resolved challenge is about: enough to name the account and the app in what follows. */
-export type ResolvedChallenge = Pick<Challenge, 'id' | 'accountId' | 'clientId'>;
+/**
+ * What a resolved challenge is about: enough to name the account and the app in what follows, and
+ * (when the resolver has the record) the sign-in waiting for it.
+ */
+export type ResolvedChallenge = Pick<Challenge, 'id' | 'accountId' | 'clientId'> & Partial<Pick<Challenge, 'signInId'>>;
+
+/**
+ * A front door that nothing holds open (OpenID CIBA: no waiting page to wake) hears of its
+ * sign-ins' resolutions here, in whichever process took the answer, after the effects below.
+ */
+export type ResolutionHook = ResolutionPolicy;
 
 /** Runs once per challenge that this process resolved (stored and published: waiters are awake). */
 export type ResolutionPolicy = (challenge: ResolvedChallenge, resolution: Resolution) => Promise<void>;
@@ -31,7 +40,11 @@ export function resolutionEffects(resolution: Pick<Resolution, 'status' | 'reaso
 }
 
 /** The one place that acts on a resolution; app.ts hands it to the device API as its `onResolved`. */
-export function createResolutionPolicy(deps: { fatigue: PushFatigueStore; audit: AuditLog; muteMs: number; now: () => number }): ResolutionPolicy {
+export function createResolutionPolicy(deps: {
+  fatigue: PushFatigueStore; audit: AuditLog; muteMs: number; now: () => number;
+  /** Read at each resolution: app.ts adds the doors' hooks once they are built (CIBA needs the provider). */
+  hooks?: readonly ResolutionHook[];
+}): ResolutionPolicy {
   return async (challenge, resolution) => {
     const effects = resolutionEffects(resolution, deps);
     if (effects.forgive) await deps.fatigue.forgive(challenge.accountId, challenge.id);
@@ -39,6 +52,7 @@ export function createResolutionPolicy(deps: { fatigue: PushFatigueStore; audit:
       const until = await deps.fatigue.mute(challenge.accountId, deps.now());
       await deps.audit.record({ type: 'push.muted', accountId: challenge.accountId, clientId: challenge.clientId, detail: { until: new Date(until).toISOString(), challengeId: challenge.id } });
     }
+    for (const hook of deps.hooks ?? []) await hook(challenge, resolution);
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from '../storage/redis.js';
+import type { FirstFactorMethod } from './amr.js';
 import { redisScripts } from '../defences/redis-script.js';
 
 /**
@@ -9,7 +10,7 @@ import { redisScripts } from '../defences/redis-script.js';
  */
 export interface SignInState {
   accountId: string;
-  firstFactor: { method: 'pwd' | 'upstream'; at: number };
+  firstFactor: { method: FirstFactorMethod; at: number };
   /** The push challenge this sign-in waits for, if any. */
   challengeId: string | null;
 }

@@ -85,7 +85,7 @@ describe('toDeviceView', () => {
   it('has exactly the fields of docs/device-api.md section 3, and never the match number', () => {
     const ch = makeChallenge({ now: T0 });
     const view = toDeviceView(ch, T0 + 1);
-    expect(Object.keys(view).sort()).toEqual(['app', 'browser', 'createdAt', 'expiresAt', 'id', 'ip', 'location',
+    expect(Object.keys(view).sort()).toEqual(['app', 'bindingMessage', 'browser', 'createdAt', 'expiresAt', 'id', 'ip', 'location',
       'nonce', 'numberChoices', 'numberMatching', 'status'].sort());
     expect(view).toMatchObject({ id: ch.id, nonce: ch.nonce, app: 'Demo App', status: 'pending', numberMatching: true });
     expect(view.numberChoices).toEqual(ch.numberChoices);

@@ -129,7 +129,7 @@ describe('pending requests', () => {
     const list = await phone.pending();
     const view = list.find((c) => c.id === ch.id)!;
     expect(view).toEqual({
-      id: ch.id, nonce: ch.nonce, app: 'Demo App', ip: '203.0.113.7', location: null, browser: 'Chrome on Linux',
+      id: ch.id, nonce: ch.nonce, app: 'Demo App', ip: '203.0.113.7', location: null, browser: 'Chrome on Linux', bindingMessage: null,
       createdAt: ch.createdAt, expiresAt: ch.expiresAt, status: 'pending', numberMatching: true, numberChoices: ch.numberChoices,
     });
     expect(JSON.stringify(list)).not.toContain('matchNumber');

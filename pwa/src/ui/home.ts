@@ -74,6 +74,8 @@ export const homeView: View = (root, ctx) => {
             { class: 'request', 'data-testid': `pending-${c.id}` },
             h('p', {}, h('strong', {}, c.app || 'Sign-in'), ` · ${timeAgo(c.createdAt)}`),
             h('p', { class: 'meta' }, `${accountLabel(account)} · ${c.location || c.ip}`),
+            // An OpenID CIBA request's binding message: the text the asking app shows (text only).
+            c.bindingMessage ? h('p', { class: 'binding' }, `"${c.bindingMessage}"`) : null,
             button('Review', () => ctx.navigate(requestPath(c.id, account.issuer, account.deviceId)), { class: 'primary' }),
           ),
         );

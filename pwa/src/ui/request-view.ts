@@ -155,7 +155,12 @@ export const requestView: View = (root, ctx, params) => {
     }
 
     const lead = h('p', { class: 'lead' }, 'Someone is signing in to ', h('strong', {}, challenge.app), ` as ${accountLabel(account)}. Was it you?`);
-    show(lead, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, approve, deny, report));
+    // A request from an app without a login page (OpenID CIBA) carries the text that app shows: the
+    // user compares the two, as the number on a login page is compared. Text only, never markup.
+    const binding = challenge.bindingMessage
+      ? h('p', { class: 'binding' }, 'The app that asks shows: ', h('strong', { 'data-testid': 'request-binding-message' }, challenge.bindingMessage), '. Approve only if it matches.')
+      : null;
+    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, approve, deny, report));
     const tick = () => {
       const left = (challenge.expiresAt - Date.now()) / 1000;
       if (left <= 0) {

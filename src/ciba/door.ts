@@ -1,0 +1,183 @@
+import { errors, type CIBAEnabledConfiguration, type KoaContextWithOIDC, type Provider } from 'oidc-provider';
+import type { AccountStore } from '../accounts/store.js';
+import type { Resolution } from '../challenge/types.js';
+import { DEFAULT_POLICY, type ClientRegistration } from '../config/clients.js';
+import type { SecretBox } from '../crypto/secretbox.js';
+import type { Logger } from '../log.js';
+import type { ResolutionHook, SignIn } from '../signin/index.js';
+import type { ResolvedChallenge } from '../signin/resolution.js';
+import type { Redis } from '../storage/redis.js';
+import { checkBindingMessage } from './binding-message.js';
+import { accountForLoginHint } from './login-hint.js';
+import { notificationFetch } from './notify-fetch.js';
+import { createPollPace, type PollPace } from './poll-pace.js';
+import { CIBA_SIGNIN_PREFIX, createCibaRequests, lingeringRequests, signInIdOf, type CibaRequests } from './requests.js';
+
+/*
+ * The OpenID CIBA front door (docs/ciba.md): oidc-provider's features.ciba does the protocol
+ * (client authentication, the request, the token endpoint); this translates it to the sign-in core
+ * (src/signin/backchannel.ts) and back. The request names a user, the core pushes to their phone,
+ * and the answer, taken by any IdP process, comes back through the one resolution policy to the hook
+ * below, which settles the request with provider.backchannelResult (a Grant, or AccessDenied).
+ */
+
+export interface CibaDoorDeps {
+  accounts: AccountStore;
+  clients: readonly ClientRegistration[];
+  redis: Redis;
+  secretBox: SecretBox;
+  logger: Logger;
+  now: () => number;
+  /** CIBA_POLL_INTERVAL, seconds. */
+  pollIntervalSeconds: number;
+  /** PUSH_CHALLENGE_TTL, seconds: no request outlives the push that answers it. */
+  requestTtlSeconds: number;
+}
+
+/** What createProvider takes from this door (all additive to its configuration). */
+export interface CibaProviderParts {
+  feature: CIBAEnabledConfiguration;
+  ttl: (ctx: KoaContextWithOIDC | undefined) => number;
+  adapter: typeof lingeringRequests;
+  fetch: ReturnType<typeof notificationFetch>;
+  /** provider.use: `slow_down` for polls sooner than the interval. */
+  pace: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
+}
+
+export interface CibaDoor {
+  oidc: CibaProviderParts;
+  /** For the resolution policy's hooks (resolution.ts). */
+  onResolved: ResolutionHook;
+  /** Once the provider and the sign-in core exist (app.ts builds them after the provider's configuration). */
+  connect(parts: { provider: Provider; signin: SignIn }): void;
+}
+
+const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
+
+export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
+  const byId = new Map(deps.clients.map((c) => [c.metadata.client_id as string, c]));
+  const requests: CibaRequests = createCibaRequests(deps.redis, deps.secretBox);
+  const pace: PollPace = createPollPace(deps.redis, deps.pollIntervalSeconds * 1000);
+  const endpoints = new Map(deps.clients.flatMap((c) => {
+    const url = c.metadata.backchannel_client_notification_endpoint;
+    return typeof url === 'string' ? [[url, c.loopbackNotificationEndpoint ?? url] as const] : [];
+  }));
+  let late: { provider: Provider; signin: SignIn } | null = null;
+  const connected = () => {
+    if (!late) throw new Error('the CIBA door is not connected yet');
+    return late;
+  };
+  const appOf = (clientId: string, name: string | undefined) => ({
+    clientId, name: name ?? clientId, policy: byId.get(clientId)?.login ?? DEFAULT_POLICY,
+  });
+  /** The request's life: what the app asked for (requested_expiry), within a push's life. */
+  const ttl = (ctx: KoaContextWithOIDC | undefined) => {
+    const asked = Number(ctx?.oidc?.params?.requested_expiry);
+    return Number.isSafeInteger(asked) && asked > 0 ? Math.min(asked, deps.requestTtlSeconds) : deps.requestTtlSeconds;
+  };
+
+  const feature: CIBAEnabledConfiguration = {
+    enabled: true,
+    deliveryModes: ['poll', 'ping'],
+    processLoginHint: async (_ctx, hint) => (await accountForLoginHint(deps.accounts, hint)) ?? undefined,
+    processLoginHintToken: () => {
+      throw new errors.InvalidRequest('login_hint_token is not supported: use login_hint or id_token_hint');
+    },
+    validateBindingMessage: (_ctx, message) => {
+      const check = checkBindingMessage(message);
+      if (!check.ok) throw new errors.InvalidBindingMessage(check.description);
+    },
+    // Free-form context for the authorization server; nothing here reads it.
+    validateRequestContext: () => {},
+    // The last hook that sees the account before the request is saved: no user code (clients
+    // register backchannel_user_code_parameter false), and an account that cannot be asked on a
+    // phone is as unknown as a name that matches none (OpenID CIBA 13: unknown_user_id).
+    verifyUserCode: async (_ctx, account, userCode) => {
+      if (userCode !== undefined) throw new errors.InvalidRequest('user_code is not supported');
+      const check = await connected().signin.backchannel.check(account.accountId);
+      if (check.kind !== 'ok') throw new errors.UnknownUserId('could not identify end-user');
+    },
+    triggerAuthenticationDevice: async (ctx, request, account, client) => {
+      const { signin } = connected();
+      const authReqId = request.jti;
+      const lifeSeconds = request.expiration;
+      const signInId = signInIdOf(authReqId);
+      const check = checkBindingMessage(request.params?.binding_message);
+      await requests.remember(signInId, { authReqId, ip: ctx.ip }, lifeSeconds);
+      const started = await signin.backchannel.start(
+        { id: signInId, requester: { ip: ctx.ip, userAgent: '', app: appOf(client.clientId, client.clientName) }, ttlSeconds: lifeSeconds },
+        { accountId: account.accountId, bindingMessage: check.ok ? check.value : null },
+      );
+      if (started.kind === 'sent') {
+        // OpenID CIBA 7.3: how long to wait between polls (enforced by `pace` below).
+        ctx.body = { ...(ctx.body as Record<string, unknown>), interval: deps.pollIntervalSeconds };
+        return;
+      }
+      // Nothing was sent: the request is dropped, and the app is told now rather than left polling.
+      await requests.forget(signInId);
+      await request.destroy();
+      if (started.kind === 'unknown-user') throw new errors.UnknownUserId('could not identify end-user');
+      throw new errors.AccessDenied(started.notice === 'needs_binding_message'
+        ? 'too many unanswered requests for this user: a binding_message is required'
+        : 'no request can be sent to this user now');
+    },
+  };
+
+  const settle = async (challenge: ResolvedChallenge, _resolution: Resolution) => {
+    const signInId = challenge.signInId;
+    if (!signInId?.startsWith(CIBA_SIGNIN_PREFIX)) return;
+    const { provider, signin } = connected();
+    const ref = await requests.find(signInId);
+    const state = await signin.state(signInId);
+    if (!ref || !state) return;
+    const request = await provider.BackchannelAuthenticationRequest.find(ref.authReqId, { ignoreExpiration: true });
+    if (!request || request.isExpired || request.grantId || request.error || !request.clientId || !request.accountId) return;
+    const client = await provider.Client.find(request.clientId);
+    const outcome = await signin.backchannel.settle({
+      id: signInId, state, ttlSeconds: Math.max(1, request.expiration),
+      requester: { ip: ref.ip, userAgent: '', app: appOf(request.clientId, client?.clientName) },
+    });
+    if (outcome.kind === 'pending') return;
+    await requests.forget(signInId);
+    if (outcome.kind === 'expired') return; // the request's own expiry answers expired_token
+    try {
+      if (outcome.kind === 'denied') {
+        await provider.backchannelResult(request, new errors.AccessDenied(outcome.reason === 'denied' ? 'the user denied the request' : 'the request was not approved'));
+        return;
+      }
+      const grant = new provider.Grant({ clientId: request.clientId, accountId: request.accountId });
+      if (request.scope) grant.addOIDCScope(request.scope);
+      const claims = request.claims ?? {};
+      const named = [...Object.keys(claims.id_token ?? {}), ...Object.keys(claims.userinfo ?? {})];
+      if (named.length) grant.addOIDCClaims(named);
+      await grant.save();
+      const { login } = outcome;
+      await provider.backchannelResult(request, grant, { acr: login.acr, amr: login.amr, authTime: Math.floor(deps.now() / 1000) });
+    } catch (err) {
+      // Saved before the ping: a failed notification leaves the result for a poll.
+      deps.logger.warn({ err, clientId: request.clientId }, 'CIBA result saved, client notification failed');
+    }
+  };
+
+  return {
+    oidc: {
+      feature,
+      ttl,
+      adapter: lingeringRequests,
+      fetch: notificationFetch(endpoints),
+      async pace(ctx, next) {
+        await next();
+        if (ctx.oidc?.route !== 'token' || ctx.status !== 400) return;
+        const body = ctx.body as { error?: unknown } | undefined;
+        const id = ctx.oidc.params?.auth_req_id;
+        if (body?.error !== 'authorization_pending' || ctx.oidc.params?.grant_type !== CIBA_GRANT || typeof id !== 'string') return;
+        const { served, intervalMs } = await pace.poll(id, deps.now(), deps.requestTtlSeconds * 1000);
+        if (!served) ctx.body = { error: 'slow_down', error_description: `poll no more often than every ${Math.ceil(intervalMs / 1000)} seconds` };
+      },
+    },
+    onResolved: settle,
+    connect(parts) {
+      late = parts;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as oidc from 'openid-client';
+import { CibaWorld, idClaims, type CibaUser } from './world.js';
+
+/**
+ * OpenID CIBA poll mode end to end (docs/ciba.md): openid-client asks for a user by login_hint,
+ * the simulated phone receives the push (decrypting it as the PWA would) and answers; the client's
+ * polling then gets tokens, access_denied or expired_token, as CIBA Core 11 names them.
+ */
+describe('CIBA poll mode', () => {
+  let w: CibaWorld;
+  let rp: oidc.Configuration;
+  let bob: CibaUser;
+
+  beforeAll(async () => {
+    w = await CibaWorld.start();
+    rp = await w.rp();
+    bob = await w.user('bob');
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('discovery advertises the backchannel endpoint, both delivery modes and the grant', async () => {
+    const meta = rp.serverMetadata();
+    expect(meta.backchannel_authentication_endpoint).toBe(`${w.t.url}/backchannel`);
+    expect(meta.backchannel_token_delivery_modes_supported).toEqual(expect.arrayContaining(['poll', 'ping']));
+    expect(meta.grant_types_supported).toContain('urn:openid:params:grant-type:ciba');
+  });
+
+  it('approved on the phone: the poll gets tokens for that user, with the push amr and no pwd', async () => {
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid profile', login_hint: 'bob', binding_message: 'Order 4711' });
+    expect(started.interval).toBe(1);
+    expect(started.expires_in).toBeGreaterThan(0);
+    const push = await w.pushService.waitForMessage(bob.subscription.id);
+    expect(push.payload.bindingMessage).toBe('Order 4711');
+    expect(push.payload.body).toContain('Order 4711');
+    expect(push.payload.app).toBe('Call Centre');
+    expect(push.payload.numberMatching).toBe(false);
+    const view = await bob.phone.challenge(push.payload.cid);
+    expect(view.bindingMessage).toBe('Order 4711');
+    expect(view.numberChoices).toBeNull();
+    expect((await bob.phone.respond(push.payload.cid, 'approve')).body).toEqual({ status: 'approved' });
+
+    const tokens = await oidc.pollBackchannelAuthenticationGrant(rp, started);
+    const claims = idClaims(tokens);
+    expect(claims.sub).toBe(bob.accountId);
+    expect(claims.amr).toEqual(['otp', 'swk']);
+    expect(claims.acr).toBe('urn:pushotp:acr:phone');
+    expect(typeof claims.auth_time).toBe('number');
+    expect(tokens.access_token).toBeTruthy();
+    const info = await oidc.fetchUserInfo(rp, tokens.access_token, bob.accountId);
+    expect(info.preferred_username).toBe('bob');
+  });
+
+  it('the e-mail address works as login_hint too, and the same auth_req_id gives tokens only once', async () => {
+    const tablet = await w.secondPhone(bob);
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'BOB@example.test' });
+    const push = await w.pushService.waitForMessage(tablet.subscription.id);
+    expect(push.payload.bindingMessage).toBeUndefined();
+    await tablet.phone.respond(push.payload.cid, 'approve');
+    const tokens = await oidc.pollBackchannelAuthenticationGrant(rp, started);
+    expect(idClaims(tokens).sub).toBe(bob.accountId);
+    await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('id_token_hint (one of our own ID tokens) names the user', async () => {
+    const erin = await w.user('erin');
+    const first = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'erin' });
+    const push1 = await w.pushService.waitForMessage(erin.subscription.id);
+    await erin.phone.respond(push1.payload.cid, 'approve');
+    const idToken = (await oidc.pollBackchannelAuthenticationGrant(rp, first)).id_token!;
+
+    const tablet = await w.secondPhone(erin);
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', id_token_hint: idToken });
+    const push = await w.pushService.waitForMessage(tablet.subscription.id);
+    expect((await tablet.phone.respond(push.payload.cid, 'approve')).body).toEqual({ status: 'approved' });
+    expect(idClaims(await oidc.pollBackchannelAuthenticationGrant(rp, started)).sub).toBe(erin.accountId);
+  });
+
+  it('an ID token of another issuer is no hint: invalid_request, and no push', async () => {
+    const forged = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'https://evil.example', sub: bob.accountId, aud: 'ciba-poll' })).toString('base64url')}.`;
+    const res = await w.post('/backchannel', { scope: 'openid', id_token_hint: forged });
+    expect(res.status).toBe(400);
+    expect(res.json?.error).toMatch(/^invalid_request$/);
+  });
+
+  it('denied on the phone: the poll gets access_denied', async () => {
+    const carol = await w.user('carol');
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'carol' });
+    const push = await w.pushService.waitForMessage(carol.subscription.id);
+    expect((await carol.phone.respond(push.payload.cid, 'deny')).body).toMatchObject({ status: 'denied' });
+    await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it('left unanswered past requested_expiry: the poll gets expired_token, and a late approval changes nothing', async () => {
+    const dave = await w.user('dave');
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'dave', requested_expiry: '2' });
+    expect(started.expires_in).toBeLessThanOrEqual(2);
+    const push = await w.pushService.waitForMessage(dave.subscription.id);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await dave.phone.respond(push.payload.cid, 'approve')).status).toBe(410);
+    await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'expired_token' });
+  });
+});
