@@ -38,6 +38,9 @@ import { createPushTransport } from './push/transport.js';
 import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
 import { interactionRoutes } from './interaction/routes.js';
+import { upstreamRoutes } from './interaction/upstream.js';
+import { createUpstreamDeps } from './upstream/index.js';
+import { createFederatedLinks } from './upstream/links.js';
 import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys } from './keys/signing-keys.js';
@@ -122,6 +125,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const views = createViews();
   const now = opts.now ?? Date.now;
   const devices = createDeviceRegistry(db);
+  const links = createFederatedLinks(db);
   // A start that fails from here on (a key the KEK cannot open, a client oidc-provider refuses)
   // closes what it opened, so the process can exit with the message.
   const { provider, vapid } = await (async () => {
@@ -131,7 +135,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
       // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
       trustProxy: false,
       accountHasDevices: (accountId) => devices.hasEverHad(accountId),
-      sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
+      sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now, links,
     });
     // oidc-provider checks a client only when it is first used; check every one now, with its rules.
     await validateClients(provider, clients);
@@ -172,6 +176,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     secretBox, geoip, fatigue, recovery, resolution: onChallengeResolved, logger, now,
     challengeTtlMs: settings.pushChallengeTtl * 1000,
     longPollMs: opts.longPollMs ?? 25_000,
+    // MFA-only clients (docs/entra.md): their upstream's keys, used hints, federated links.
+    upstream: createUpstreamDeps(clients, redis, links, now),
   });
   const deps: InteractionDeps = {
     provider, accounts, views, audit, signin, now,
@@ -219,7 +225,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(staticFiles('/static', path.join(projectRoot(), 'views', 'static')));
   app.use(pwaRoutes());
   const routers = [
-    interactionRoutes(deps, [secondFactorRoutes]),
+    interactionRoutes(deps, [secondFactorRoutes, upstreamRoutes]),
     deviceApi,
     selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now }),
   ];

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './settings.js';
+import { upstreamSchema, upstreamTrust, type UpstreamTrust } from '../upstream/config.js';
 
 /** How a relying app's users sign in; the `login` member of a client file. */
 export interface LoginPolicy {
@@ -23,6 +24,10 @@ export interface ClientRegistration {
   /** OIDC client metadata handed to oidc-provider (secrets resolved from the environment). */
   metadata: Record<string, unknown>;
   login: LoginPolicy;
+  /** MFA-only mode: the first factor comes from this trusted upstream's id_token_hint (docs/entra.md). */
+  upstream?: UpstreamTrust;
+  /** Put the profile claims of the granted scopes in the ID token too (not only at userinfo). Default false. */
+  idTokenProfileClaims?: boolean;
 }
 
 export const DEFAULT_ACR = { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' } as const;
@@ -51,6 +56,10 @@ const clientFile = z.strictObject({
   id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
   scope: z.string().optional(),
   jwks_uri: uri.optional(),
+  /** MFA-only mode (docs/entra.md). */
+  upstream: upstreamSchema.optional(),
+  /** Profile claims of the granted scopes in the ID token as well (Auth.js, express-openid-connect read only the ID token). */
+  id_token_profile_claims: z.boolean().default(false),
   login: z.strictObject({
     form: z.enum(['two-step', 'single-form']).default('two-step'),
     numberMatching: z.boolean().default(true),
@@ -73,7 +82,8 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
     }
     throw new ConfigError(file, issue.path.join('.') || '(file)', issue.message);
   }
-  const { login, client_secret_env, $comment: _comment, ...metadata } = result.data;
+  const { login, client_secret_env, $comment: _comment, upstream, id_token_profile_claims, ...metadata } = result.data;
+  if (upstream?.profile === 'entra') entraClient(file, metadata, login);
   const method = metadata.token_endpoint_auth_method ?? (client_secret_env ? 'client_secret_basic' : 'none');
   const out: Record<string, unknown> = { ...metadata, token_endpoint_auth_method: method };
   if (method === 'client_secret_basic' || method === 'client_secret_post') {
@@ -85,7 +95,27 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   } else if (client_secret_env) {
     throw new ConfigError(file, 'client_secret_env', `not used with token_endpoint_auth_method ${method}`);
   }
-  return { file, metadata: out, login };
+  return {
+    file, metadata: out, login,
+    ...(upstream ? { upstream: upstreamTrust(upstream) } : {}),
+    ...(id_token_profile_claims ? { idTokenProfileClaims: true } : {}),
+  };
+}
+
+/**
+ * The Entra External MFA profile (docs/entra.md): Entra asks for an ID token by form post
+ * (response_type id_token, no token endpoint) and wants back the `sub` of its own hint, which is
+ * pairwise per app (src/oidc/upstream-subject.ts); it cannot show a consent page.
+ */
+function entraClient(file: string, metadata: Record<string, unknown>, login: LoginPolicy): void {
+  const rt = metadata.response_types as string[] | undefined;
+  if (rt && (rt.length !== 1 || rt[0] !== 'id_token')) throw new ConfigError(file, 'response_types', 'the entra profile answers with response_type id_token only');
+  if (metadata.id_token_signed_response_alg && metadata.id_token_signed_response_alg !== 'RS256') throw new ConfigError(file, 'id_token_signed_response_alg', 'Entra accepts RS256 only');
+  if ((metadata.redirect_uris as string[]).length !== 1) throw new ConfigError(file, 'redirect_uris', 'the entra profile takes one reply URL (one client file per Microsoft cloud)');
+  Object.assign(metadata, {
+    response_types: ['id_token'], grant_types: ['implicit'], subject_type: 'pairwise', id_token_signed_response_alg: 'RS256',
+  });
+  login.consent = 'implicit';
 }
 
 /**

@@ -18,5 +18,5 @@ export async function finishSecondFactor(
   const amr = amrFor(s.state.firstFactor.method, second);
   await deps.states.delete(s.id);
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
-  return { kind: 'finished', login: { accountId: account.id, amr, acr: s.requester.app.policy.acr.mfa } };
+  return { kind: 'finished', login: { accountId: account.id, amr, acr: s.state.firstFactor.acr ?? s.requester.app.policy.acr.mfa } };
 }
