@@ -46,6 +46,7 @@ import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
+import { authorizeByPost } from './oidc/post-authorize.js';
 import { adapterFactory } from './oidc/adapters.js';
 import { createEndAccountSessions, createIdpSessions, sessionsEndedAt, type EndAccountSessions } from './oidc/sessions.js';
 import { startSweeper } from './oidc/sweep.js';
@@ -210,6 +211,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(clientIp(settings.trustProxy));
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
   app.use(hostileInput());
+  app.use(authorizeByPost()); // Entra POSTs its authorize request (docs/entra.md)
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));
   app.use(async (ctx, next) => {
