@@ -43,7 +43,7 @@ import { createUpstreamDeps } from './upstream/index.js';
 import { createFederatedLinks } from './upstream/links.js';
 import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
-import { loadSigningKeys } from './keys/signing-keys.js';
+import { loadSigningKeys, requireCertificate } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
 import { authorizeByPost } from './oidc/post-authorize.js';
@@ -131,6 +131,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // closes what it opened, so the process can exit with the message.
   const { provider, vapid } = await (async () => {
     const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox);
+    if (clients.some((c) => c.upstream?.profile === 'entra')) requireCertificate(jwks, settings.jwksFile ?? 'keystore');
     const provider = createProvider({
       issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
       // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
