@@ -9,7 +9,7 @@ import { adapterFactory } from './adapters.js';
 import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
-import { acceptUpstreamHints, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
+import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
 import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 
 export interface ProviderDeps {
@@ -103,6 +103,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     return true;
   }));
   login.checks.add(upstreamLoginCheck(byId, links));
+  exemptFromHintCheck(login as never, byId);
 
   const configuration: Configuration = {
     clients: deps.clients.map((c) => c.metadata) as unknown as Configuration['clients'],

@@ -80,3 +80,15 @@ export function upstreamLoginCheck(byId: Map<string, ClientRegistration>, links:
     return false;
   });
 }
+
+/**
+ * oidc-provider's own `id_token_hint` check compares the hint's `sub` with the session's: for an
+ * MFA-only client the hint's `sub` is the upstream's (a broker's never equals ours), so the check
+ * would ask for a sign-in forever. upstream_first_factor (above) decides for those clients instead.
+ */
+export function exemptFromHintCheck(login: { checks: { get(reason: string): { check: (ctx: KoaContextWithOIDC) => unknown } | undefined } }, byId: Map<string, ClientRegistration>): void {
+  const builtin = login.checks.get('id_token_hint');
+  if (!builtin) return;
+  const original = builtin.check;
+  builtin.check = (ctx) => (byId.get(ctx.oidc.client?.clientId ?? '')?.upstream ? false : original(ctx));
+}

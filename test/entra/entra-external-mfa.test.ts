@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { EntraStandIn, ENTRA_ACR_CLAIMS } from '../support/entra-standin.js';
 import * as oidc from 'openid-client';
-import { matchNumberOf, RP_CALLBACK, type PushWorld } from '../support/push-world.js';
+import { matchNumberOf, PushWorld, RP_CALLBACK } from '../support/push-world.js';
 import { addUser, auditEvents, enroll, movableClock, pushStatus, sendPush, startWorld } from '../signin/helpers.js';
 import { ENTRA_CLIENT, entraAuthorize, entraClientFile, linkedEntraUser, replyOf, rpView } from './helpers.js';
 
@@ -33,9 +33,10 @@ describe('Entra External MFA', () => {
   let n = 0;
   /** A fresh account here with a phone (push or not), linked to a fresh user at the Entra tenant. */
   const person = async (opts: { push?: boolean } = {}) => {
-    const accountId = await addUser(w, `entra-user-${++n}`);
+    const username = `entra-user-${++n}`;
+    const accountId = await addUser(w, username);
     const phone = await enroll(w, { accountId, now: clock.now, ...opts });
-    return { accountId, ...phone, ...(await linkedEntraUser(w, accountId)) };
+    return { accountId, username, ...phone, ...(await linkedEntraUser(w, accountId)) };
   };
 
   const refusedWith = async (fields: Record<string, string>, error = 'access_denied') => {
@@ -208,16 +209,19 @@ describe('Entra External MFA', () => {
     await refusedWith(fields, 'temporarily_unavailable');
   });
 
-  it('the password page of an Entra app signs no one in', async () => {
-    const user = await person();
+  it('a password typed into the Entra app\'s sign-in (a first factor of ours, not Entra\'s) gets no token', async () => {
+    const user = await person({ push: false });
     const { browser, uid } = await entraAuthorize(w, entra.authorizeFields(ENTRA_CLIENT, await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub })));
-    // Posting a password straight to the login handler: the answer to Entra is no token.
-    const csrfPage = await browser.go(`/interaction/${uid}/second-factor`);
-    const csrf = csrfPage.body.match(/name="csrf" value="([^"]+)"/)![1]!;
-    const res = await browser.go(`/interaction/${uid}/login`, {
+    const choice = await browser.go(`/interaction/${uid}/second-factor`);
+    const csrf = choice.body.match(/name="csrf" value="([^"]+)"/)![1]!;
+    // Posted straight to the password handler, with the user's own right password.
+    const next = await browser.go(`/interaction/${uid}/login`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf, username: 'alice', password: 'alice password 1' }).toString(),
+      body: new URLSearchParams({ csrf, username: user.username, password: PushWorld.password }).toString(),
     });
-    expect(res.body).not.toContain('name="id_token"');
+    expect(next.url).toMatch(/\/second-factor$/);
+    const form = await browser.go(`/interaction/${uid}/passcode`);
+    const done = await browser.submit(form.body, /\/passcode$/, { passcode: user.phone.currentTotp() });
+    expect(replyOf(done, entra)).toMatchObject({ error: 'access_denied' });
   });
 });
