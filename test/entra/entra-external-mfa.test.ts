@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { EntraStandIn, ENTRA_ACR_CLAIMS } from '../support/entra-standin.js';
 import * as oidc from 'openid-client';
 import { matchNumberOf, PushWorld, RP_CALLBACK } from '../support/push-world.js';
@@ -13,6 +13,10 @@ import { ENTRA_CLIENT, entraAuthorize, entraClientFile, linkedEntraUser, replyOf
  * requested acr and one amr, as openid-client validates it. Every refusal answers access_denied
  * (temporarily_unavailable when Entra's keys cannot be had) and sends no push.
  */
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const kidOf = (jwt: string) => decodeProtectedHeader(jwt).kid!;
+const claimsOf = (jwt: string) => decodeJwt(jwt);
+
 describe('Entra External MFA', () => {
   const clock = movableClock();
   let entra: EntraStandIn;
@@ -154,6 +158,12 @@ describe('Entra External MFA', () => {
       audience: await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub, aud: 'another-app' }),
       signature: await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub, forge: true }),
       garbage: 'not.a.jwt',
+      // alg none, and HS256 keyed with Entra's public key (algorithm confusion), under the real kid.
+      none: `${b64({ alg: 'none', kid: kidOf(await entra.hint(ENTRA_CLIENT)) })}.${b64({ ...claimsOf(await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub })) })}.`,
+      hs256: await new SignJWT(claimsOf(await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub })))
+        .setProtectedHeader({ alg: 'HS256', kid: kidOf(await entra.hint(ENTRA_CLIENT)) })
+        .sign(new TextEncoder().encode(JSON.stringify(await (await fetch(entra.keysUrl)).json()))),
+      oversized: await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub, preferred_username: 'x'.repeat(20_000) }),
     };
     for (const [what, hint] of Object.entries(bad)) {
       const reply = await refusedWith(entra.authorizeFields(ENTRA_CLIENT, hint));
@@ -163,7 +173,7 @@ describe('Entra External MFA', () => {
     const { id_token_hint: _h, ...noHint } = entra.authorizeFields(ENTRA_CLIENT, 'x');
     await refusedWith(noHint);
     expect((await auditEvents(w, 'signin.upstream.refused')).map((e) => e.detail.reason)).toEqual(
-      expect.arrayContaining(['stale', 'future', 'tenant', 'issuer', 'audience', 'signature', 'malformed', 'missing']));
+      expect.arrayContaining(['stale', 'future', 'tenant', 'issuer', 'audience', 'signature', 'malformed', 'missing', 'algorithm']));
   });
 
   it('a hint works once: replayed, or raced in parallel, exactly one sign-in starts', async () => {
@@ -202,6 +212,18 @@ describe('Entra External MFA', () => {
     const { page } = await entraAuthorize(w, entra.authorizeFields(ENTRA_CLIENT, await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub })));
     expect(page.url).toMatch(/\/second-factor$/);
     expect(entra.jwksFetches).toBe(before + 1);
+  });
+
+  it('a POSTed authorize request with parameters in both query and form, or a NUL byte, gets a plain 400', async () => {
+    const fields = entra.authorizeFields(ENTRA_CLIENT, 'x');
+    const both = await fetch(`${w.t.url}/auth?client_id=${ENTRA_CLIENT}`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString(),
+    });
+    expect(both.status).toBe(400);
+    const nul = await fetch(`${w.t.url}/auth`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `${new URLSearchParams(fields).toString()}&state=a%00b`,
+    });
+    expect(nul.status).toBe(400);
   });
 
   it('Entra\'s keys out of reach: temporarily_unavailable', async () => {
