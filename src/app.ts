@@ -42,13 +42,17 @@ import { createPushTransport } from './push/transport.js';
 import { createWebPushNotifier } from './push/webpush-sender.js';
 import type { InteractionDeps } from './interaction/deps.js';
 import { interactionRoutes } from './interaction/routes.js';
+import { upstreamRoutes } from './interaction/upstream.js';
+import { createUpstreamDeps } from './upstream/index.js';
+import { createFederatedLinks } from './upstream/links.js';
 import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
 import { createContinuationStore } from './signin/continuation.js';
 import { createRadiusDoor, loadRadiusClients, type RadiusDoor } from './radius/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
-import { loadSigningKeys } from './keys/signing-keys.js';
+import { loadSigningKeys, requireCertificate } from './keys/signing-keys.js';
 import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
+import { authorizeByPost } from './oidc/post-authorize.js';
 import { adapterFactory } from './oidc/adapters.js';
 import { createEndAccountSessions, createIdpSessions, sessionsEndedAt, type EndAccountSessions } from './oidc/sessions.js';
 import { startSweeper } from './oidc/sweep.js';
@@ -152,16 +156,18 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     accounts, clients, redis, secretBox, logger, now,
     pollIntervalSeconds: settings.cibaPollInterval, requestTtlSeconds: settings.pushChallengeTtl,
   });
+  const links = createFederatedLinks(db);
   // A start that fails from here on (a key the KEK cannot open, a client oidc-provider refuses)
   // closes what it opened, so the process can exit with the message.
   const { provider, vapid } = await (async () => {
     const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox);
+    if (clients.some((c) => c.upstream?.profile === 'entra')) requireCertificate(jwks, settings.jwksFile ?? 'keystore');
     const provider = createProvider({
       issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
       // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
       trustProxy: false,
       accountHasDevices: (accountId) => devices.hasEverHad(accountId),
-      sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now,
+      sessionsEndedAt: (accountId) => sessionsEndedAt(db, accountId), session: settings.session, now, links,
       ciba: ciba.oidc,
     });
     // oidc-provider checks a client only when it is first used; check every one now, with its rules.
@@ -203,6 +209,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     secretBox, geoip, fatigue, recovery, resolution: onChallengeResolved, logger, now,
     challengeTtlMs: settings.pushChallengeTtl * 1000,
     longPollMs: opts.longPollMs ?? 25_000,
+    // MFA-only clients (docs/entra.md): their upstream's keys, used hints, federated links.
+    upstream: createUpstreamDeps(clients, redis, links, now),
   });
   const radius = createRadiusDoor({
     clients: radiusClients, signin, continuations: createContinuationStore(redis), challengeTtlSeconds: settings.pushChallengeTtl, logger, now,
@@ -239,6 +247,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(clientIp(settings.trustProxy));
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
   app.use(hostileInput());
+  app.use(authorizeByPost()); // Entra POSTs its authorize request (docs/entra.md)
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));
   app.use(async (ctx, next) => {
@@ -254,7 +263,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(staticFiles('/static', path.join(projectRoot(), 'views', 'static')));
   app.use(pwaRoutes());
   const routers = [
-    interactionRoutes(deps, [secondFactorRoutes]),
+    interactionRoutes(deps, [secondFactorRoutes, upstreamRoutes]),
     deviceApi,
     selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now, providerNow: Date.now }),
   ];

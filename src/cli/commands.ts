@@ -5,6 +5,8 @@ import { USERNAME_PATTERN, type AccountStore } from '../accounts/store.js';
 import type { createAuditLog } from '../audit/log.js';
 import type { DeviceService } from '../devices/service.js';
 import type { EndedSessions } from '../oidc/sessions.js';
+import type { FederatedLinks } from '../upstream/links.js';
+import { federationCommands } from './federation-commands.js';
 
 /** What a command needs; main.ts opens the real ones, tests may pass their own. */
 export interface CliContext {
@@ -22,6 +24,8 @@ export interface CliContext {
   rewrapSecrets: () => Promise<{ total: number; rewrapped: number }>;
   /** The clock (main.ts gives the system's). */
   now: () => number;
+  /** Links to upstream identities (MFA-only mode, docs/entra.md). */
+  links?: FederatedLinks;
 }
 
 export class UsageError extends Error {
@@ -238,4 +242,5 @@ export const commands: Record<string, Command> = {
       }
     },
   },
+  ...federationCommands,
 };

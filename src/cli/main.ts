@@ -18,6 +18,7 @@ import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
 import { adapterFactory } from '../oidc/adapters.js';
 import { createEndAccountSessions } from '../oidc/sessions.js';
 import { commands, UsageError, type Command } from './commands.js';
+import { createFederatedLinks } from '../upstream/links.js';
 
 /** The admin CLI: `npm run admin -- <command> ...`. Same settings (environment) as the server. */
 function overview(): string {
@@ -101,7 +102,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return rewrapTotpSecrets(db, registry, box);
   };
   try {
-    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions, now: Date.now },
+    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions, now: Date.now, links: createFederatedLinks(db) },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
   } catch (err) {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './settings.js';
+import { upstreamSchema, upstreamTrust, type UpstreamTrust } from '../upstream/config.js';
 
 /** How a relying app's users sign in; the `login` member of a client file. */
 export interface LoginPolicy {
@@ -29,6 +30,10 @@ export interface ClientRegistration {
    * the ping here.
    */
   loopbackNotificationEndpoint?: string;
+  /** MFA-only mode: the first factor comes from this trusted upstream's id_token_hint (docs/entra.md). */
+  upstream?: UpstreamTrust;
+  /** Put the profile claims of the granted scopes in the ID token too (not only at userinfo). Default false. */
+  idTokenProfileClaims?: boolean;
 }
 
 export const DEFAULT_ACR = { mfa: 'urn:pushotp:acr:mfa', password: 'urn:pushotp:acr:pwd' } as const;
@@ -74,6 +79,10 @@ const clientFile = z.strictObject({
   backchannel_token_delivery_mode: z.enum(['poll', 'ping']).optional(),
   backchannel_client_notification_endpoint: uri.optional(),
   backchannel_user_code_parameter: z.literal(false).optional(),
+  /** MFA-only mode (docs/entra.md). */
+  upstream: upstreamSchema.optional(),
+  /** Profile claims of the granted scopes in the ID token as well (Auth.js, express-openid-connect read only the ID token). */
+  id_token_profile_claims: z.boolean().default(false),
   login: loginPolicySchema.default({ form: 'two-step', numberMatching: true, noDevice: 'password-only', consent: 'explicit', acr: { ...DEFAULT_ACR } }),
 });
 
@@ -90,7 +99,8 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
     }
     throw new ConfigError(file, issue.path.join('.') || '(file)', issue.message);
   }
-  const { login, client_secret_env, $comment: _comment, ...metadata } = result.data;
+  const { login, client_secret_env, $comment: _comment, upstream, id_token_profile_claims, ...metadata } = result.data;
+  if (upstream?.profile === 'entra') entraClient(file, metadata, login);
   const method = metadata.token_endpoint_auth_method ?? (client_secret_env ? 'client_secret_basic' : 'none');
   const out: Record<string, unknown> = { ...metadata, token_endpoint_auth_method: method, ...cibaRules(file, metadata, method) };
   if (method === 'client_secret_basic' || method === 'client_secret_post') {
@@ -104,7 +114,11 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   }
   const given = metadata.backchannel_client_notification_endpoint;
   const loopback = given !== undefined && given !== out.backchannel_client_notification_endpoint ? { loopbackNotificationEndpoint: given } : {};
-  return { file, metadata: out, login, ...loopback };
+  return {
+    file, metadata: out, login, ...loopback,
+    ...(upstream ? { upstream: upstreamTrust(upstream) } : {}),
+    ...(id_token_profile_claims ? { idTokenProfileClaims: true } : {}),
+  };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -116,7 +130,7 @@ const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
  * it); no user code. An app that signs in only by CIBA needs no redirect URI and gets no response
  * type. Returns what goes into the metadata on top of the file's own fields.
  */
-function cibaRules(file: string, m: Omit<z.infer<typeof clientFile>, 'login' | '$comment'>, method: string): Record<string, unknown> {
+function cibaRules(file: string, m: Omit<z.infer<typeof clientFile>, 'login' | '$comment' | 'upstream' | 'id_token_profile_claims'>, method: string): Record<string, unknown> {
   const ciba = m.grant_types?.includes(CIBA_GRANT_TYPE) ?? false;
   const browser = (m.grant_types ?? ['authorization_code']).some((g) => g === 'authorization_code' || g === 'implicit');
   if (!m.redirect_uris && browser) throw new ConfigError(file, 'redirect_uris', 'required (unless grant_types has no authorization_code or implicit)');
@@ -148,6 +162,22 @@ function cibaRules(file: string, m: Omit<z.infer<typeof clientFile>, 'login' | '
     ...(m.redirect_uris ? {} : { redirect_uris: [] }),
     ...(!browser && !m.response_types ? { response_types: [] } : {}),
   };
+}
+
+/**
+ * The Entra External MFA profile (docs/entra.md): Entra asks for an ID token by form post
+ * (response_type id_token, no token endpoint) and wants back the `sub` of its own hint, which is
+ * pairwise per app (src/oidc/upstream-subject.ts); it cannot show a consent page.
+ */
+function entraClient(file: string, metadata: Record<string, unknown>, login: LoginPolicy): void {
+  const rt = metadata.response_types as string[] | undefined;
+  if (rt && (rt.length !== 1 || rt[0] !== 'id_token')) throw new ConfigError(file, 'response_types', 'the entra profile answers with response_type id_token only');
+  if (metadata.id_token_signed_response_alg && metadata.id_token_signed_response_alg !== 'RS256') throw new ConfigError(file, 'id_token_signed_response_alg', 'Entra accepts RS256 only');
+  if (((metadata.redirect_uris as string[] | undefined) ?? []).length !== 1) throw new ConfigError(file, 'redirect_uris', 'the entra profile takes one reply URL (one client file per Microsoft cloud)');
+  Object.assign(metadata, {
+    response_types: ['id_token'], grant_types: ['implicit'], subject_type: 'pairwise', id_token_signed_response_alg: 'RS256',
+  });
+  login.consent = 'implicit';
 }
 
 /**

@@ -6,6 +6,7 @@ import { abort, postConsent, renderConsent } from './consent.js';
 import type { InteractionDeps } from './deps.js';
 import { postLogin, renderLogin } from './first-factor.js';
 import { loadInteraction, seeOther } from './load.js';
+import { isUpstreamApp, startUpstream } from './upstream.js';
 
 /** Extra routes of later steps (the second factor) mounted on the same router. */
 export type InteractionExtension = (router: Router, deps: InteractionDeps) => void;
@@ -18,6 +19,7 @@ async function show(ctx: Context, deps: InteractionDeps): Promise<void> {
     case 'login': {
       // Past the password already: the second factor's choice.
       if (await deps.signin.state(it.uid)) return seeOther(ctx, it.uid, 'second-factor');
+      if (isUpstreamApp(deps, it)) return startUpstream(ctx, deps, it); // MFA-only: the upstream's hint, no password
       return renderLogin(ctx, deps, it);
     }
     case 'consent':

@@ -78,3 +78,14 @@ function readJwksFile(file: string): SigningJwks {
   if (!jwks.keys.some((k) => k.kty === 'RSA')) throw new ConfigError(file, 'keys', 'must include an RSA key (RS256)');
   return jwks;
 }
+
+/**
+ * Entra ID reads `x5c` from the JWKS (docs/entra.md): generated RSA keys carry a self-signed
+ * certificate; a JWKS_FILE must bring its own for an Entra client, or the start stops here.
+ */
+export function requireCertificate(jwks: SigningJwks, source: string): void {
+  const rsa = jwks.keys.filter((k) => k.kty === 'RSA');
+  if (!rsa.some((k) => Array.isArray(k.x5c) && k.x5c.length > 0)) {
+    throw new ConfigError(source, 'keys', 'an Entra client (upstream profile "entra") needs an RSA signing key with a certificate chain (x5c)');
+  }
+}

@@ -9,6 +9,9 @@ import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { accountClaims } from './claims.js';
+import type { FederatedLinks } from '../upstream/links.js';
+import { ENTRA_ACRS } from './upstream-acr.js';
+import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
 import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 
 export interface ProviderDeps {
@@ -31,6 +34,8 @@ export interface ProviderDeps {
   now?: () => number;
   /** OpenID CIBA (src/ciba/door.ts): features.ciba and what it adds; absent, CIBA is off. */
   ciba?: CibaProviderParts;
+  /** Federated-identity links (MFA-only clients, docs/entra.md). */
+  links?: FederatedLinks;
 }
 
 const DAY = 24 * 3600;
@@ -39,9 +44,16 @@ const ACCOUNT_CACHE_MS = 5000;
 /** The oidc-provider instance: what it offers, where it stores, and which of our pages it shows. */
 export function createProvider(deps: ProviderDeps): Provider {
   const byId = new Map(deps.clients.map((c) => [c.metadata.client_id as string, c]));
-  const acrValues = [...new Set([...deps.clients.flatMap((c) => [c.login.acr.mfa, c.login.acr.password]), ...(deps.ciba ? [PHONE_ONLY_ACR] : [])])];
+  const acrValues = [...new Set([
+    ...deps.clients.flatMap((c) => [c.login.acr.mfa, c.login.acr.password]),
+    ...(deps.ciba ? [PHONE_ONLY_ACR] : []),
+    // Entra's method-kind acr values, which an Entra client's answer carries (upstream-acr.ts).
+    ...(deps.clients.some((c) => c.upstream?.profile === 'entra') ? ENTRA_ACRS.filter((a) => a.includes('possession')) : []),
+  ])];
   // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
   const adapter = adapterFactory(deps.db, deps.redis, Date.now);
+  const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
+  const links = deps.links ?? noLinks;
   const secure = deps.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, secure };
 
@@ -81,6 +93,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   login.checks.add(new Check('factors_insufficient', 'the session does not hold the factors this app requires', 'login_required', async (ctx) => {
     const { session, client, account } = ctx.oidc;
     if (!session?.accountId || !account || !client) return false;
+    // MFA-only clients: upstream_first_factor (below) holds their sign-ins to their own rule.
+    if (byId.get(client.clientId)?.upstream) return false;
     // A sign-in just finished for this very request was held to the app's policy by the sign-in
     // itself; an acr it could not reach is answered with the acr it got (acr_values are voluntary).
     const fresh = Boolean(ctx.oidc.result?.login);
@@ -95,6 +109,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     if (fresh) throw new errors.AccessDenied('this sign-in does not meet the sign-in policy of this app');
     return true;
   }));
+  login.checks.add(upstreamLoginCheck(byId, links));
+  exemptFromHintCheck(login as never, byId);
 
   const configuration: Configuration = {
     clients: deps.clients.map((c) => c.metadata) as unknown as Configuration['clients'],
@@ -107,11 +123,29 @@ export function createProvider(deps: ProviderDeps): Provider {
     ...(deps.ciba ? { fetch: deps.ciba.fetch as unknown as NonNullable<Configuration['fetch']> } : {}),
     jwks: deps.jwks as Configuration['jwks'],
     cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
-    findAccount: async (_ctx, sub) => {
+    findAccount: async (ctx, sub) => {
       const account = await findAccountCached(sub);
       if (!account || account.disabled) return undefined;
-      return { accountId: sub, claims: async () => accountClaims(account) };
+      const all = accountClaims(account);
+      const registration = byId.get(ctx.oidc.client?.clientId ?? '');
+      return {
+        accountId: sub,
+        // OIDC Core 5.4: the claims of the profile and email scopes go to userinfo; the ID token
+        // carries them only for an app that chose so (id_token_profile_claims: Auth.js and
+        // express-openid-connect read the ID token alone), when no access token is issued
+        // (response_type id_token), or when the claims parameter names them.
+        claims: async (use, _scope, requested) => {
+          if (use !== 'id_token' || registration?.idTokenProfileClaims || ctx.oidc.params?.response_type === 'id_token') return all;
+          const named = Object.keys(requested ?? {});
+          return Object.fromEntries(Object.entries(all).filter(([k]) => k === 'sub' || named.includes(k))) as typeof all;
+        },
+      };
     },
+    // Per-app choice above (findAccount) instead of oidc-provider's one global switch.
+    conformIdTokenClaims: false,
+    subjectTypes: ['public', 'pairwise'],
+    // Only MFA-only Entra clients are pairwise (src/config/clients.ts): the hint's sub goes back.
+    pairwiseIdentifier: upstreamPairwiseIdentifier(byId, links),
     // acr, amr and auth_time travel in every ID token; profile claims per scope.
     claims: {
       openid: ['sub', 'acr', 'amr', 'auth_time'],
@@ -179,6 +213,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
   if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
+  acceptUpstreamHints(provider, byId);
   return provider;
 }
 

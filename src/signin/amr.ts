@@ -8,8 +8,15 @@ export type FirstFactorMethod = 'pwd' | 'upstream' | 'hint';
  * Two factors make `mfa`. A CIBA request only names the user ('hint'): the phone's answer is then
  * the only proof, the same `otp`/`swk` as the browser's push, and it is `mfa` only where the phone
  * also verified its user (`user`, WebAuthn), never for a bare approval.
+
+ *
+ * After a first factor from upstream (docs/entra.md) the answer names the one method done here, of
+ * another kind than the upstream's: `otp` (both a push approval and a typed passcode carry a
+ * TOTP). No `mfa`: this IdP did one factor, so such a session never satisfies another app here
+ * (src/oidc/session-policy.ts wants `mfa`).
  */
 export function amrFor(first: FirstFactorMethod, second: readonly string[]): string[] {
+  if (first === 'upstream') return second.includes('otp') ? ['otp'] : second.slice(0, 1);
   const methods = [...(first === 'pwd' ? ['pwd'] : []), ...second];
   const unique = [...new Set(methods)];
   const multiple = first === 'hint' ? second.includes('user') : second.length > 0;

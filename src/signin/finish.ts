@@ -18,6 +18,7 @@ export async function finishSecondFactor(
   const amr = amrFor(s.state.firstFactor.method, second);
   await deps.states.delete(s.id);
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
-  const acr = amr.includes('mfa') ? s.requester.app.policy.acr.mfa : PHONE_ONLY_ACR;
+  // An upstream first factor carries the acr its front door chose from the request (upstream.ts).
+  const acr = s.state.firstFactor.acr ?? (amr.includes('mfa') ? s.requester.app.policy.acr.mfa : PHONE_ONLY_ACR);
   return { kind: 'finished', login: { accountId: account.id, amr, acr } };
 }

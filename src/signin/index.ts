@@ -3,6 +3,7 @@ import { checkBackchannelUser, settleBackchannel, startBackchannel } from './bac
 import { checkPasscode } from './passcode.js';
 import { sendPush } from './push.js';
 import { hasNoDevice, useRecoveryCode } from './recovery.js';
+import { upstreamFirstFactor, type UpstreamInput } from './upstream.js';
 import { withdrawChallenge } from './resolution.js';
 import type { SignInState } from './state.js';
 import type { SignInDeps, SignInRef, Started } from './types.js';
@@ -19,6 +20,12 @@ export function createSignIn(deps: SignInDeps) {
     /** Where a sign-in stands (null: not past its first factor, or over). */
     state: (id: string): Promise<SignInState | null> => deps.states.get(id),
     password: (ref: SignInRef, input: PasswordInput) => passwordFirstFactor(deps, ref, input),
+    /** The first factor from a trusted upstream assertion (MFA-only mode, docs/entra.md). */
+    upstream: (ref: SignInRef, input: UpstreamInput) => {
+      const { upstream } = deps;
+      if (!upstream) throw new Error('upstream first factors are not configured');
+      return upstreamFirstFactor({ ...deps, upstream }, ref, input);
+    },
     push: (s: Started) => sendPush(deps, s),
     passcode: (s: Started, typed: string) => checkPasscode(deps, s, typed),
     recoveryCode: (s: Started, code: string) => useRecoveryCode(deps, s, code),
@@ -55,6 +62,7 @@ export type { PasswordResult } from './first-factor.js';
 export type { PasscodeResult, GuessRefusal } from './passcode.js';
 export type { PushResult, PushNotice } from './push.js';
 export type { RecoveryResult } from './recovery.js';
+export type { UpstreamDeps, UpstreamInput, UpstreamResult } from './upstream.js';
 export type { FinishResult } from './finish.js';
 export type { BackchannelCheck, BackchannelOutcome, BackchannelStart } from './backchannel.js';
 export { PHONE_ONLY_ACR } from './amr.js';

@@ -10,7 +10,11 @@ import { redisScripts } from '../defences/redis-script.js';
  */
 export interface SignInState {
   accountId: string;
-  firstFactor: { method: FirstFactorMethod; at: number };
+  /**
+   * `acr`: for a first factor from upstream (upstream.ts), the acr the front door will answer with
+   * (chosen from the request before any push is sent); unset, the app's policy decides.
+   */
+  firstFactor: { method: FirstFactorMethod; at: number; acr?: string };
   /** The push challenge this sign-in waits for, if any. */
   challengeId: string | null;
 }

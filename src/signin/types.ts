@@ -11,6 +11,7 @@ import type { RecoveryCodes } from '../devices/recovery-codes.js';
 import type { Logger } from '../log.js';
 import type { Dispatch } from '../push/dispatch.js';
 import type { ResolutionPolicy } from './resolution.js';
+import type { UpstreamDeps } from './upstream.js';
 import type { SignInState, SignInStateStore } from './state.js';
 
 /** The relying app a sign-in is for, as the front door found it in the registry of relying apps (src/apps/registry.ts). */
@@ -70,4 +71,6 @@ export interface SignInDeps {
   /** Longest a status request waits for a resolution before answering "still pending". */
   longPollMs: number;
   now: () => number;
+  /** First factors from trusted upstream assertions (MFA-only clients); absent: none configured. */
+  upstream?: UpstreamDeps;
 }

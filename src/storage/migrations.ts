@@ -130,6 +130,22 @@ UPDATE oidc_payloads SET
     // recovery codes); the first enrollment keeps only the set that came with the code it used.
     sql: `ALTER TABLE recovery_codes ADD COLUMN batch text`,
   },
+  {
+    id: 6,
+    name: 'federated identities',
+    // An account's links to identities at trusted upstream issuers (MFA-only mode, docs/entra.md):
+    // Entra's tenant issuer + object id (oid), a broker's iss + sub. One upstream identity, one account.
+    sql: `
+CREATE TABLE federated_identities (
+  issuer      text NOT NULL,
+  subject     text NOT NULL,
+  account_id  text NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX federated_identities_account ON federated_identities (account_id)
+`,
+  },
 ];
 
 /** Applies the migrations not yet applied, each in its own transaction, under an advisory lock. */

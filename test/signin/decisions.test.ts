@@ -23,7 +23,9 @@ describe('amrFor: RFC 8176 methods for what really happened', () => {
     ['password and a typed passcode', 'pwd', ['otp'], ['pwd', 'otp', 'mfa']],
     ['password and a push approval (fresh TOTP + device key)', 'pwd', ['otp', 'swk'], ['pwd', 'otp', 'swk', 'mfa']],
     ['a push approval that also proved the user (WebAuthn)', 'pwd', ['otp', 'swk', 'user'], ['pwd', 'otp', 'swk', 'user', 'mfa']],
-    ['an upstream first factor: our second factor only, still mfa', 'upstream', ['otp'], ['otp', 'mfa']],
+    // One method, of another kind than the upstream's (docs/entra.md); no mfa: this IdP did one factor.
+    ['an upstream first factor: our second factor only, one method, not mfa', 'upstream', ['otp'], ['otp']],
+    ['an upstream first factor and a push approval: otp alone', 'upstream', ['otp', 'swk'], ['otp']],
     ['a second factor listed twice counts once', 'pwd', ['otp', 'otp'], ['pwd', 'otp', 'mfa']],
     ['an upstream first factor and nothing else: not mfa', 'upstream', [], []],
   ];

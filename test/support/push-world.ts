@@ -21,13 +21,13 @@ export class PushWorld {
 
   static readonly password = 'alice password 1';
 
-  static async start(opts: { login?: Record<string, unknown>; idp?: TestIdpOptions; pushService?: PushServiceDouble } = {}): Promise<PushWorld> {
+  static async start(opts: { login?: Record<string, unknown>; idp?: TestIdpOptions; pushService?: PushServiceDouble; clients?: Record<string, unknown>[] } = {}): Promise<PushWorld> {
     const pushService = opts.pushService ?? (await startPushService());
     const t = await startTestIdp({
       redis: 'real',
       ...opts.idp,
       env: { ...pushService.env(), ...opts.idp?.env },
-      clients: [testRp({ login: { consent: 'implicit', ...opts.login } })],
+      clients: [testRp({ login: { consent: 'implicit', ...opts.login } }), ...(opts.clients ?? [])],
     });
     try {
       // A restarted world (same database) finds alice already there.

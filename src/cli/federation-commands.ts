@@ -1,0 +1,79 @@
+import { entraIssuer } from '../upstream/links.js';
+import { UsageError, type CliContext, type Command } from './commands.js';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const identityOptions = {
+  'entra-tenant': { type: 'string', help: 'Entra tenant id (tid, a GUID)' },
+  'entra-oid': { type: 'string', help: 'the user\'s Entra object id (oid, a GUID)' },
+  issuer: { type: 'string', help: 'another upstream: its issuer (iss)' },
+  subject: { type: 'string', help: 'another upstream: the user\'s sub there' },
+} as const;
+
+/** The upstream identity the options name: Entra's tenant + oid, or an issuer + subject. */
+function identity(opts: Record<string, string | boolean | undefined>): { issuer: string; subject: string } {
+  const tid = opts['entra-tenant'];
+  const oid = opts['entra-oid'];
+  if (typeof tid === 'string' || typeof oid === 'string') {
+    if (typeof tid !== 'string' || !GUID.test(tid)) throw new UsageError('--entra-tenant must be the tenant id (a GUID)');
+    if (typeof oid !== 'string' || !GUID.test(oid)) throw new UsageError('--entra-oid must be the user\'s object id (a GUID)');
+    return { issuer: entraIssuer(tid), subject: oid.toLowerCase() };
+  }
+  const { issuer, subject } = opts;
+  if (typeof issuer !== 'string' || typeof subject !== 'string' || !subject || subject.length > 255) {
+    throw new UsageError('give --entra-tenant and --entra-oid, or --issuer and --subject');
+  }
+  try { new URL(issuer); } catch { throw new UsageError('--issuer must be a URL'); }
+  return { issuer, subject };
+}
+
+function links(ctx: CliContext) {
+  if (!ctx.links) throw new UsageError('federated links are not available here');
+  return ctx.links;
+}
+
+async function accountNamed(ctx: CliContext, username: string | undefined) {
+  if (!username) throw new UsageError('name the user');
+  const account = await ctx.accounts.findByUsername(username);
+  if (!account) throw Object.assign(new Error(`no user "${username}"`), { code: 'not_found' });
+  return account;
+}
+
+/** Links between accounts and identities at trusted upstream issuers (MFA-only mode, docs/entra.md). */
+export const federationCommands: Record<string, Command> = {
+  'federation link': {
+    usage: 'federation link <username> (--entra-tenant TID --entra-oid OID | --issuer ISS --subject SUB)',
+    help: 'Links an upstream identity (an Entra user, a broker\'s subject) to a user here: MFA-only sign-ins from it become this user\'s.',
+    options: identityOptions,
+    async run(ctx, [username], opts) {
+      const account = await accountNamed(ctx, username);
+      const { issuer, subject } = identity(opts);
+      if (!(await links(ctx).link(issuer, subject, account.id))) {
+        const existing = await links(ctx).find(issuer, subject);
+        throw Object.assign(new Error(`that identity is already linked${existing?.accountId === account.id ? ' to this user' : ' to another user'}; unlink it first`), { code: 'conflict' });
+      }
+      await ctx.audit.record({ type: 'federation.link', accountId: account.id, detail: { by: 'admin-cli', issuer, subject } });
+      ctx.out(`linked ${issuer} ${subject} to ${account.username}`);
+    },
+  },
+  'federation unlink': {
+    usage: 'federation unlink (--entra-tenant TID --entra-oid OID | --issuer ISS --subject SUB)',
+    help: 'Removes a link: sign-ins from that upstream identity are refused until it is linked again.',
+    options: identityOptions,
+    async run(ctx, _args, opts) {
+      const { issuer, subject } = identity(opts);
+      const existing = await links(ctx).find(issuer, subject);
+      if (!existing || !(await links(ctx).unlink(issuer, subject))) throw Object.assign(new Error('no such link'), { code: 'not_found' });
+      await ctx.audit.record({ type: 'federation.unlink', accountId: existing.accountId, detail: { by: 'admin-cli', issuer, subject } });
+      ctx.out(`unlinked ${issuer} ${subject}`);
+    },
+  },
+  'federation list': {
+    usage: 'federation list <username>',
+    help: 'Lists the upstream identities linked to a user.',
+    async run(ctx, [username]) {
+      const account = await accountNamed(ctx, username);
+      for (const l of await links(ctx).listByAccount(account.id)) ctx.out([l.issuer, l.subject, l.createdAt.toISOString()].join('\t'));
+    },
+  },
+};

@@ -1,0 +1,75 @@
+import type { Context } from 'koa';
+import { formBody } from '../http/body.js';
+import { HttpError } from '../http/errors.js';
+import { chooseUpstreamAcr } from '../oidc/upstream-acr.js';
+import type { UpstreamResult } from '../signin/index.js';
+import type { InteractionDeps } from './deps.js';
+import { checkCsrf, finishInteraction, loadInteraction, seeOther, signInRef, type LoadedInteraction } from './load.js';
+import type { InteractionExtension } from './routes.js';
+import { answerPush } from './second-factor/push.js';
+
+/**
+ * The OIDC door of MFA-only mode (docs/entra.md): an MFA-only app's sign-in starts from the
+ * upstream's `id_token_hint` instead of the password page; the core (src/signin/upstream.ts)
+ * verifies it, and the second factor runs on the usual pages. Refusals go back to the app as
+ * `access_denied` (`temporarily_unavailable` when the upstream's keys are out of reach), the only
+ * errors Entra understands.
+ */
+const REFUSAL_PAGES = {
+  'unknown-user': 'Your account at your organisation is not linked to an account here. Ask your administrator to link it.',
+  account_disabled: 'This account cannot sign in.',
+  no_device: 'This sign-in needs your phone, and no authenticator is set up for your account. Ask your administrator for an enrollment code.',
+} as const;
+type Refusal = keyof typeof REFUSAL_PAGES;
+
+/** Whether this interaction's app takes its first factor from upstream. */
+export function isUpstreamApp(deps: InteractionDeps, it: LoadedInteraction): boolean {
+  return Boolean(deps.clients.get(it.clientId)?.upstream);
+}
+
+const deny = (ctx: Context, deps: InteractionDeps, error: 'access_denied' | 'temporarily_unavailable', description: string) =>
+  finishInteraction(ctx, deps, { error, error_description: description });
+
+function refusalPage(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, refusal: Refusal): void {
+  ctx.status = 403;
+  ctx.type = 'html';
+  ctx.body = deps.views.render('upstream-refused', {
+    title: 'Sign-in refused', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, message: REFUSAL_PAGES[refusal], refusal,
+  });
+}
+
+/** GET /interaction/:uid for an MFA-only app, before any first factor: the hint is the first factor. */
+export async function startUpstream(ctx: Context, deps: InteractionDeps, it: LoadedInteraction): Promise<void> {
+  const trust = deps.clients.get(it.clientId)?.upstream;
+  if (!trust) throw new HttpError(400, 'invalid_request', 'This app does not sign in through an upstream identity provider.');
+  const { params } = it.details;
+  // A method kind asked for that this IdP cannot truthfully report ends the sign-in before any push.
+  const choice = chooseUpstreamAcr(params.claims, params.acr_values, it.policy.acr.mfa);
+  if (!choice.ok) return deny(ctx, deps, 'access_denied', `the requested ${choice.reason} cannot be satisfied: this IdP's second factor is possession (otp)`);
+  const hint = typeof params.id_token_hint === 'string' ? params.id_token_hint : '';
+  const result: UpstreamResult = await deps.signin.upstream(signInRef(ctx, it), { hint, trust, ...(choice.acr ? { acr: choice.acr } : {}) });
+  switch (result.kind) {
+    case 'invalid':
+      if (result.retry) return deny(ctx, deps, 'temporarily_unavailable', 'the upstream identity provider\'s keys could not be fetched');
+      return deny(ctx, deps, 'access_denied', `id_token_hint refused (${result.reason})`);
+    case 'replayed': return deny(ctx, deps, 'access_denied', 'id_token_hint refused (already used)');
+    case 'unknown-user': return refusalPage(ctx, deps, it, 'unknown-user');
+    case 'refused': return refusalPage(ctx, deps, it, result.reason);
+    case 'choose-second-factor': return seeOther(ctx, it.uid, 'second-factor');
+    case 'push': return answerPush(ctx, it.uid, result.push);
+  }
+}
+
+/** POST /interaction/:uid/upstream/refused — the refusal page's button: back to the app with access_denied. */
+async function postRefused(ctx: Context, deps: InteractionDeps): Promise<void> {
+  const it = await loadInteraction(ctx, deps);
+  checkCsrf(ctx, deps, it.uid);
+  if (!isUpstreamApp(deps, it)) throw new HttpError(400, 'invalid_request', 'This app does not sign in through an upstream identity provider.');
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  const refusal = typeof body.refusal === 'string' && Object.hasOwn(REFUSAL_PAGES, body.refusal) ? body.refusal : 'unknown-user';
+  await deny(ctx, deps, 'access_denied', refusal === 'unknown-user' ? 'the user is not known to this IdP' : `the user cannot sign in here (${refusal})`);
+}
+
+export const upstreamRoutes: InteractionExtension = (router, deps) => {
+  router.post('/upstream/refused', formBody(), (ctx) => postRefused(ctx, deps));
+};

@@ -1,0 +1,98 @@
+import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose';
+import { ENTRA_AUTHORITY, type UpstreamTrust } from './config.js';
+import { KeysUnavailable, type JwksSource } from './jwks-cache.js';
+
+/** A hint that passed every check: who the upstream says signed in. */
+export interface VerifiedHint {
+  /** The issuer as the token named it (Entra: the tenant's own issuer). */
+  issuer: string;
+  /** The stable identity within that issuer: Entra's `oid` (with the tenant in `issuer`), else `sub`. */
+  subject: string;
+  /** The hint's `sub`, which the answer must carry back (Entra: pairwise per app). */
+  sub: string;
+  tenant: string | null;
+  iat: number;
+  claims: Record<string, unknown>;
+}
+
+export type HintRefusal =
+  | 'malformed' | 'algorithm' | 'unknown_key' | 'signature' | 'issuer' | 'tenant' | 'audience' | 'stale' | 'future' | 'subject';
+
+export type HintVerdict =
+  | { ok: true; hint: VerifiedHint }
+  | { ok: false; reason: HintRefusal }
+  /** The issuer's keys could not be fetched: try again later. */
+  | { ok: false; reason: 'keys_unavailable' };
+
+/** Clock difference tolerated between the upstream and us when a hint says it was issued "in the future". */
+const SKEW_SECONDS = 60;
+const MAX_HINT_LENGTH = 16 * 1024;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Checks an upstream `id_token_hint` (docs/entra.md, "What the IdP checks"). Entra issues its hints
+ * already expired (`exp` before `iat`), so a JWT library's claim checks would always refuse them:
+ * the signature is verified alone, by `kid`, and then each claim by hand: `aud` = our client id,
+ * `iss` (Entra: https://login.microsoftonline.com/{tid}/v2.0 with the token's own `tid`, a tenant on
+ * the allow-list), freshness by `iat` within the configured maximum age. `exp` and `nbf` are not
+ * read. Replay is the caller's (replay.ts).
+ */
+export async function verifyHint(token: string, input: { trust: UpstreamTrust; keys: JwksSource; clientId: string; nowSeconds: number }): Promise<HintVerdict> {
+  const { trust, keys, clientId, nowSeconds } = input;
+  if (typeof token !== 'string' || token.length > MAX_HINT_LENGTH || token.split('.').length !== 3) return { ok: false, reason: 'malformed' };
+  let header;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (typeof header.alg !== 'string' || !trust.algorithms.includes(header.alg)) return { ok: false, reason: 'algorithm' };
+  if (typeof header.kid !== 'string' || header.kid.length > 256) return { ok: false, reason: 'unknown_key' };
+
+  let jwk: JWK | null;
+  try {
+    jwk = await keys.key(header.kid);
+  } catch (err) {
+    if (err instanceof KeysUnavailable) return { ok: false, reason: 'keys_unavailable' };
+    throw err;
+  }
+  if (!jwk) return { ok: false, reason: 'unknown_key' };
+
+  let payload: Record<string, unknown>;
+  try {
+    const key = await importJWK({ ...jwk, alg: header.alg }, header.alg);
+    const { payload: bytes } = await compactVerify(token, key, { algorithms: [header.alg] });
+    payload = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return { ok: false, reason: 'malformed' };
+  } catch {
+    return { ok: false, reason: 'signature' };
+  }
+
+  const aud = payload.aud;
+  const audOk = aud === clientId || (Array.isArray(aud) && aud.length === 1 && aud[0] === clientId);
+  if (!audOk) return { ok: false, reason: 'audience' };
+
+  const iss = payload.iss;
+  if (typeof iss !== 'string') return { ok: false, reason: 'issuer' };
+  let tenant: string | null = null;
+  if (trust.profile === 'entra') {
+    const tid = payload.tid;
+    if (typeof tid !== 'string' || !GUID.test(tid)) return { ok: false, reason: 'tenant' };
+    if (iss !== `${ENTRA_AUTHORITY}/${tid}/v2.0`) return { ok: false, reason: 'issuer' };
+    if (!trust.tenants.includes(tid)) return { ok: false, reason: 'tenant' };
+    tenant = tid;
+  } else if (iss !== trust.issuer) {
+    return { ok: false, reason: 'issuer' };
+  }
+
+  const iat = payload.iat;
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return { ok: false, reason: 'stale' };
+  if (iat > nowSeconds + SKEW_SECONDS) return { ok: false, reason: 'future' };
+  if (nowSeconds - iat > trust.maxAgeSeconds) return { ok: false, reason: 'stale' };
+
+  const sub = payload.sub;
+  const subject = trust.profile === 'entra' ? payload.oid : sub;
+  const fine = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 255;
+  if (!fine(sub) || !fine(subject)) return { ok: false, reason: 'subject' };
+  return { ok: true, hint: { issuer: iss, subject, sub, tenant, iat, claims: payload } };
+}

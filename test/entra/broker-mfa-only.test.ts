@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as oidc from 'openid-client';
+import { createFederatedLinks } from '../../src/upstream/links.js';
+import { EntraStandIn } from '../support/entra-standin.js';
+import { RP_CALLBACK, type PushWorld } from '../support/push-world.js';
+import { testRp, TEST_RP_SECRET } from '../support/idp.js';
+import { FormBrowser } from '../support/web-browser.js';
+import { addUser, auditEvents, enroll, startWorld } from '../signin/helpers.js';
+
+/**
+ * MFA-only mode for a broker (Keycloak, Okta): an ordinary code-flow app whose first factor is
+ * its own sign-in, handed over as an id_token_hint from its configured issuer (keys from the
+ * stand-in's JWKS). The user does only the second factor; the broker gets tokens through
+ * openid-client; each authorization needs a fresh hint and a fresh second factor.
+ */
+const BROKER_ISS = 'https://broker.example/realms/staff';
+
+describe('MFA-only mode behind a broker', () => {
+  let keys: EntraStandIn;
+  let w: PushWorld;
+  let rp: oidc.Configuration;
+  beforeAll(async () => {
+    keys = await EntraStandIn.start();
+    w = await startWorld({
+      clients: [
+        testRp({ client_id: 'broker', client_name: 'Staff broker', login: { consent: 'implicit' }, upstream: { profile: 'generic', issuer: BROKER_ISS, jwks_uri: keys.keysUrl, max_age_seconds: 120 } }),
+        testRp({ client_id: 'broker-autolink', client_name: 'Staff broker', login: { consent: 'implicit' }, upstream: { profile: 'generic', issuer: BROKER_ISS, jwks_uri: keys.keysUrl, link_claim: 'preferred_username' } }),
+      ],
+    });
+    rp = await oidc.discovery(new URL(w.t.url), 'broker', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(async () => { await w.close(); await keys.close(); });
+
+  async function authorize(clientId: string, hint: string) {
+    const config = clientId === 'broker' ? rp : await oidc.discovery(new URL(w.t.url), clientId, TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: RP_CALLBACK, scope: 'openid', state, id_token_hint: hint,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    });
+    const browser = new FormBrowser(w.t.url);
+    const page = await browser.go(url.href);
+    const uid = page.url.match(/\/interaction\/([^/?]+)/)?.[1];
+    return { browser, page, uid, config, verifier, state };
+  }
+
+  it('a linked user types a passcode and the broker gets tokens with amr ["otp"]; the next authorization asks again', async () => {
+    const accountId = await addUser(w, 'frank');
+    const { phone } = await enroll(w, { accountId, push: false });
+    const sub = randomUUID();
+    await createFederatedLinks(w.t.idp.db).link(BROKER_ISS, sub, accountId);
+
+    const a = await authorize('broker', await keys.hint('broker', { iss: BROKER_ISS, sub }));
+    expect(a.page.url).toMatch(/\/second-factor$/);
+    const form = await a.browser.go(`/interaction/${a.uid}/passcode`);
+    const back = await a.browser.submit(form.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    expect(back.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+    const tokens = await oidc.authorizationCodeGrant(a.config, new URL(back.url), { pkceCodeVerifier: a.verifier, expectedState: a.state });
+    expect(tokens.claims()).toMatchObject({ sub: accountId, amr: ['otp'], acr: 'urn:pushotp:acr:mfa' });
+
+    // Same browser, new hint: no single sign-on, the second factor again.
+    const again = await authorize('broker', await keys.hint('broker', { iss: BROKER_ISS, sub, iat: Math.floor(Date.now() / 1000) - 3 }));
+    expect(again.page.url).toMatch(/\/second-factor$/);
+  });
+
+  it('a hint from another issuer, or none, is refused with access_denied at the broker\'s callback', async () => {
+    const other = await authorize('broker', await keys.hint('broker', { iss: 'https://elsewhere.example/realms/staff', sub: 'x' }));
+    expect(other.page.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?error=access_denied/);
+    const none = await authorize('broker', '');
+    expect(none.page.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?error=access_denied/);
+  });
+
+  it('link_claim: a first sign-in links the identity to the account the claim names, once', async () => {
+    const accountId = await addUser(w, 'grace');
+    await enroll(w, { accountId, push: false });
+    const sub = randomUUID();
+    const a = await authorize('broker-autolink', await keys.hint('broker-autolink', { iss: BROKER_ISS, sub, preferred_username: 'Grace' }));
+    expect(a.page.url).toMatch(/\/second-factor$/);
+    expect(await createFederatedLinks(w.t.idp.db).find(BROKER_ISS, sub)).toMatchObject({ accountId });
+    expect((await auditEvents(w, 'federation.link')).at(-1)).toMatchObject({ account_id: accountId, detail: { by: 'auto', subject: sub } });
+    // A name no account has: refused, nothing linked.
+    const nobody = await authorize('broker-autolink', await keys.hint('broker-autolink', { iss: BROKER_ISS, sub: 'n', preferred_username: 'nobody' }));
+    expect(nobody.page.res.status).toBe(403);
+    expect(await createFederatedLinks(w.t.idp.db).find(BROKER_ISS, 'n')).toBeNull();
+  });
+});
