@@ -143,7 +143,7 @@ export const SETTINGS = {
   },
   redisPrefix: { env: 'REDIS_PREFIX', meaning: 'Prefix of this IdP\'s Redis keys and channels (several IdPs can share one Redis).', ...text('idp:', 'any text') },
   dataDir: { env: 'DATA_DIR', meaning: 'Generated secrets (`secrets.json`, mode 0600), the embedded database (`pg/`, without `DATABASE_URL`), the demo user\'s password.', ...folder('data') },
-  configDir: { env: 'CONFIG_DIR', meaning: 'Where relying apps\' `clients/*.json` (and with `DEMO` the demo app\'s `demo/*.json`) are read from.', ...folder('config') },
+  configDir: { env: 'CONFIG_DIR', meaning: 'Where the registrations are read from: OIDC relying apps `clients/*.json`, SAML service providers `saml/*.json`, gateways of the agent API `agents/*.json`, RADIUS clients `radius/*.json` (with `RADIUS_PORT`), and with `DEMO` the demo app\'s `demo/*.json`.', ...folder('config') },
   cookieKeys: {
     env: 'COOKIE_KEYS',
     default: 'generated into `$DATA_DIR/secrets.json`',
