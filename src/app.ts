@@ -103,6 +103,8 @@ export interface IdpOptions {
   metrics?: Metrics;
   /** How often the stored signing keys are re-read (rotation). Default 60 s. */
   signingKeyRefreshMs?: number;
+  /** The clock the signing-key schedule is read by (tests move it alone). Default `now`. */
+  signingKeyClock?: () => number;
 }
 
 /** How often expired rows of oidc_payloads are deleted (src/oidc/sweep.ts). */
@@ -147,7 +149,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // A start that fails from here on (a key the KEK cannot open, a client oidc-provider refuses)
   // closes what it opened, so the process can exit with the message.
   const { provider, vapid, jwks } = await (async () => {
-    const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox, now());
+    const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox, (opts.signingKeyClock ?? now)());
     const provider = createProvider({
       issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
       // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
@@ -167,7 +169,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
   // Signing-key rotation (src/keys/signing-rotation.ts): every process follows the stored schedule.
   const signingKeys = settings.jwksFile ? null : startSigningKeyRefresh({
-    provider, current: jwks, now, intervalMs: opts.signingKeyRefreshMs ?? 60_000,
+    provider, current: jwks, now: opts.signingKeyClock ?? now, intervalMs: opts.signingKeyRefreshMs ?? 60_000,
     load: () => readStoredSigningKeys(db, settings.issuer, secretBox),
     onError: (err) => logger.warn({ err }, 'reading the stored signing keys failed'),
     onChange: (plan) => logger.info({ kids: plan.keys.map((k) => k.kid) }, 'signing keys changed (rotation)'),

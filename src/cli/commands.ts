@@ -5,6 +5,7 @@ import { USERNAME_PATTERN, type AccountStore } from '../accounts/store.js';
 import type { createAuditLog } from '../audit/log.js';
 import type { DeviceService } from '../devices/service.js';
 import type { EndedSessions } from '../oidc/sessions.js';
+import { keysCommands, type SigningKeysAdmin } from './keys.js';
 
 /** What a command needs; main.ts opens the real ones, tests may pass their own. */
 export interface CliContext {
@@ -20,6 +21,8 @@ export interface CliContext {
   endSessions: (accountId: string) => Promise<EndedSessions>;
   /** Re-seals secrets at rest under the active key-encryption key. */
   rewrapSecrets: () => Promise<{ total: number; rewrapped: number }>;
+  /** The OIDC signing keys and their rotation (src/cli/keys.ts). */
+  signingKeys: SigningKeysAdmin;
 }
 
 export class UsageError extends Error {
@@ -236,4 +239,5 @@ export const commands: Record<string, Command> = {
       }
     },
   },
+  ...keysCommands,
 };
