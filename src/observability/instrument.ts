@@ -81,8 +81,9 @@ export function instrumentChallenges(store: ChallengeStore, redis: Redis, metric
     listPending: (accountId, at) => store.listPending(accountId, at),
     async create(challenge) {
       await store.create(challenge);
-      // Metrics are best effort: a failure here must not fail the sign-in.
-      await redis.zadd(PENDING, challenge.expiresAt, challenge.id).catch(() => {});
+      // Metrics are best effort: a failure here must not fail the sign-in. Lapsed entries are
+      // dropped here too, so the set stays small whether or not anyone scrapes.
+      await redis.multi().zadd(PENDING, challenge.expiresAt, challenge.id).zremrangebyscore(PENDING, '-inf', now()).exec().catch(() => {});
     },
     async resolve(id, resolution, at) {
       const outcome = await store.resolve(id, resolution, at);
