@@ -41,7 +41,7 @@ import { interactionRoutes } from './interaction/routes.js';
 import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys, readStoredSigningKeys } from './keys/signing-keys.js';
-import { startSigningKeyRefresh } from './keys/signing-rotation.js';
+import { startSigningKeyRefresh } from './keys/signing-refresh.js';
 import { refuseUnsafeConfiguration } from './config/production.js';
 import { createDrain } from './observability/drain.js';
 import { healthRoutes } from './observability/health.js';

@@ -1,6 +1,6 @@
 /**
  * oidc-provider's keystore initializer (lib/helpers/initialize_keystore.js): what its constructor
- * runs on `configuration.jwks`. src/keys/signing-rotation.ts calls it again, bound to the provider,
+ * runs on `configuration.jwks`. src/keys/signing-refresh.ts calls it again, bound to the provider,
  * when the stored signing keys change (a rotation), so a running process publishes and signs with
  * the new set without a restart.
  */

@@ -1,4 +1,3 @@
-import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import type { JWK } from 'jose';
 
 /**
@@ -7,8 +6,8 @@ import type { JWK } from 'jose';
  * and the key it replaces stays published for another delay, so tokens it signed still verify.
  *
  * The schedule is stored beside the keys (src/keys/signing-keys.ts) in the database: every IdP
- * process reads the same one and computes the same plan from the clock. Everything here except
- * `applySigningKeys` is pure.
+ * process reads the same one and computes the same plan from the clock. Everything here is pure;
+ * ./signing-refresh.ts applies the plan to a running oidc-provider.
  */
 
 /** When a key signs and when it leaves the JWKS (epoch ms). A key without one signs from the start, forever. */
@@ -111,59 +110,4 @@ export function rotateSigningKeys(
     keys: [...kept, ...fresh],
     timeline: [...timeline, ...fresh.map((k) => ({ kid: k.kid ?? '', signFrom, retireAt: null }))],
   };
-}
-
-/** The published kids in order: what decides whether a running provider must be re-keyed. */
-export const planFingerprint = (jwks: { keys: JWK[] }): string => jwks.keys.map((k) => k.kid).join(',');
-
-/**
- * Re-keys a running oidc-provider: the same step its constructor runs on `configuration.jwks`
- * (validation included), so JWKS and signing follow the new plan from the next request.
- */
-export function applySigningKeys(provider: object, jwks: { keys: JWK[] }): void {
-  initializeKeystore.call(provider, structuredClone(jwks));
-}
-
-export interface SigningKeyRefresher {
-  /** Reads the stored keys and re-keys the provider if the plan changed. */
-  refresh(): Promise<void>;
-  stop(): void;
-}
-
-/**
- * Keeps a running process on the stored plan: checks every `intervalMs` (and at once when the next
- * scheduled change is due), so a rotation run from the CLI on any machine reaches every process.
- */
-export function startSigningKeyRefresh(opts: {
-  provider: object;
-  load: () => Promise<StoredSigningKeys>;
-  now: () => number;
-  intervalMs: number;
-  current: { keys: JWK[] };
-  onError: (err: unknown) => void;
-  onChange?: (jwks: { keys: JWK[] }) => void;
-}): SigningKeyRefresher {
-  let applied = planFingerprint(opts.current);
-  let running: Promise<void> | null = null;
-  const refresh = (): Promise<void> => {
-    running ??= (async () => {
-      try {
-        const plan = planSigningKeys(await opts.load(), opts.now());
-        const fingerprint = planFingerprint(plan);
-        if (fingerprint !== applied) {
-          applySigningKeys(opts.provider, plan);
-          applied = fingerprint;
-          opts.onChange?.(plan);
-        }
-      } catch (err) {
-        opts.onError(err);
-      } finally {
-        running = null;
-      }
-    })();
-    return running;
-  };
-  const timer = setInterval(() => void refresh(), opts.intervalMs);
-  timer.unref();
-  return { refresh, stop: () => clearInterval(timer) };
 }
