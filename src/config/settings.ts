@@ -253,11 +253,12 @@ export const SETTINGS = {
   metricsToken: {
     env: 'METRICS_TOKEN',
     default: NONE,
-    accepts: 'at least 32 characters',
+    accepts: 'at least 32 characters of `A-Z a-z 0-9 - . _ ~ + /`',
     meaning: 'Bearer token that opens `GET /metrics` (Prometheus) on the main port. Unset: `/metrics` is not served there (see `METRICS_PORT`).',
     read: (raw: string | undefined): string | null => {
       if (!raw) return null;
-      if (raw.length < 32) throw new InvalidSetting('must be at least 32 characters (a random secret)');
+      // A Bearer credential is token68 (RFC 9110 11.4); anything else is refused at the edge (src/http/hostile.ts).
+      if (raw.length < 32 || !/^[A-Za-z0-9\-._~+/]+=*$/.test(raw)) throw new InvalidSetting('must be at least 32 characters of A-Z a-z 0-9 - . _ ~ + / (a random secret, e.g. base64url)');
       return raw;
     },
   },
