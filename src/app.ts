@@ -49,7 +49,15 @@ import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTarge
 import { createContinuationStore } from './signin/continuation.js';
 import { createRadiusDoor, loadRadiusClients, type RadiusDoor } from './radius/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
-import { loadSigningKeys, requireCertificate } from './keys/signing-keys.js';
+import { loadSigningKeys, readStoredSigningKeys, requireCertificate } from './keys/signing-keys.js';
+import { startSigningKeyRefresh } from './keys/signing-refresh.js';
+import { refuseUnsafeConfiguration } from './config/production.js';
+import { createDrain } from './observability/drain.js';
+import { healthRoutes } from './observability/health.js';
+import { instrumentAudit, instrumentChallenges, instrumentDb, instrumentTransport, watchRedis } from './observability/instrument.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { metricsRoute } from './observability/metrics-route.js';
+import { requestId } from './observability/request-id.js';
 import { createLogger, type Logger } from './log.js';
 import { createProvider, type Provider } from './oidc/provider.js';
 import { authorizeByPost } from './oidc/post-authorize.js';
@@ -90,6 +98,12 @@ export interface Idp {
   radius: RadiusDoor;
   /** Set when DEMO is on: the demo user's credentials, to print at start. */
   demoUser: { username: string; password: string } | null;
+  /** Prometheus metrics (src/observability/metrics.ts); main.ts may serve them on METRICS_PORT. */
+  metrics: Metrics;
+  /** Shutdown, step one: /readyz turns 503 and held long-polls are answered 503 + Retry-After (src/observability/drain.ts). */
+  drain(): number;
+  /** Re-reads the stored signing keys and follows their rotation schedule now (it also runs every minute). */
+  refreshSigningKeys(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -105,6 +119,12 @@ export interface IdpOptions {
   now?: () => number;
   /** How long a waiting page's status request is held open. Default 25 s. */
   longPollMs?: number;
+  /** Metrics to record into (default: a fresh registry per IdP). */
+  metrics?: Metrics;
+  /** How often the stored signing keys are re-read (rotation). Default 60 s. */
+  signingKeyRefreshMs?: number;
+  /** The clock the signing-key schedule is read by (tests move it alone). Default `now`. */
+  signingKeyClock?: () => number;
 }
 
 /** How often expired rows of oidc_payloads are deleted (src/oidc/sweep.ts). */
@@ -113,6 +133,9 @@ const PAYLOAD_SWEEP_MS = 10 * 60_000;
 /** Builds the whole IdP from settings: storage, keys, clients, oidc-provider and our routes. */
 export async function createIdp(settings: Settings, opts: IdpOptions = {}): Promise<Idp> {
   const logger = opts.logger ?? createLogger(settings.logLevel);
+  // Before anything is generated or opened: several instances, production (src/config/production.ts).
+  refuseUnsafeConfiguration(settings);
+  const metrics = opts.metrics ?? createMetrics();
   mkdirSync(settings.dataDir, { recursive: true });
   // Configuration first: a bad file stops the start before anything is opened.
   const secrets = loadProcessSecrets(settings);
@@ -140,14 +163,16 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const radiusClients = settings.radiusPort === null ? [] : loadRadiusClients(path.join(settings.configDir, 'radius'), settings.env);
   // The embedded database belongs to one process: hold its lock while running (the CLI checks it).
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
-  const db = opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir }));
-  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, (err) => logger.warn({ err: err.message }, 'redis connection error (retrying)'));
+  const db = instrumentDb(opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir })), metrics);
+  // The listener keeps a failover (Sentinel ~3 s, Cluster ~8 s) from printing unhandled errors; watchRedis counts them.
+  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, () => {});
+  watchRedis(redis, metrics, (err) => logger.warn({ err: { message: err.message } }, 'redis error'));
   if (!settings.redisUrl) logger.warn('REDIS_URL is not set: using the in-process Redis stand-in (one IdP process only; challenges and short-lived tokens are lost at restart)');
   if (!settings.databaseUrl) logger.info({ dir: path.join(settings.dataDir, 'pg') }, 'DATABASE_URL is not set: using embedded PGlite');
 
   const secretBox = createSecretBox(secrets.kek, secrets.kek[0]!.id);
   const accounts = createAccountStore(db);
-  const audit = createAuditLog(db, logger);
+  const audit = instrumentAudit(createAuditLog(db, logger), metrics);
   const views = createViews();
   const now = opts.now ?? Date.now;
   const devices = createDeviceRegistry(db);
@@ -159,8 +184,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const links = createFederatedLinks(db);
   // A start that fails from here on (a key the KEK cannot open, a client oidc-provider refuses)
   // closes what it opened, so the process can exit with the message.
-  const { provider, vapid } = await (async () => {
-    const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox);
+  const { provider, vapid, jwks } = await (async () => {
+    const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox, (opts.signingKeyClock ?? now)());
     if (clients.some((c) => c.upstream?.profile === 'entra')) requireCertificate(jwks, settings.jwksFile ?? 'keystore');
     const provider = createProvider({
       issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
@@ -172,7 +197,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     });
     // oidc-provider checks a client only when it is first used; check every one now, with its rules.
     await validateClients(provider, clients);
-    return { provider, vapid: await loadVapidKeys(db, secretBox) };
+    return { provider, jwks, vapid: await loadVapidKeys(db, secretBox) };
   })().catch(async (err: unknown) => {
     redis.disconnect();
     if (!opts.db) await db.close();
@@ -180,15 +205,23 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     throw err;
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
+  // Signing-key rotation (src/keys/signing-rotation.ts): every process follows the stored schedule.
+  const signingKeys = settings.jwksFile ? null : startSigningKeyRefresh({
+    provider, current: jwks, now: opts.signingKeyClock ?? now, intervalMs: opts.signingKeyRefreshMs ?? 60_000,
+    load: () => readStoredSigningKeys(db, settings.issuer, secretBox),
+    onError: (err) => logger.warn({ err }, 'reading the stored signing keys failed'),
+    onChange: (plan) => logger.info({ kids: plan.keys.map((k) => k.kid) }, 'signing keys changed (rotation)'),
+  });
   const sweeper = startSweeper(db, { intervalMs: PAYLOAD_SWEEP_MS, onError: (err) => logger.warn({ err }, 'sweeping expired oidc_payloads failed') });
 
   // The push step (docs/architecture.md, sign-in steps 3-9): devices, challenges in Redis, waiters, Web Push.
   const codes = createEnrollmentCodes(db, { now });
-  const challenges = createRedisChallengeStore(redis, { now });
-  const waiters = createChallengeWaiters(redis, challenges);
+  const storedChallenges = createRedisChallengeStore(redis, { now });
+  const challenges = instrumentChallenges(storedChallenges, redis, metrics, now);
+  const waiters = createChallengeWaiters(redis, storedChallenges);
   // SSRF: endpoints are checked at enrollment, at PUT push-subscription and at every send (transport).
   const pushEndpoints = createPushEndpointGuard({ services: settings.pushServices, ...(opts.pushResolver ? { resolve: opts.pushResolver } : {}) });
-  const pushTransport = createPushTransport({ guard: pushEndpoints, ...(pushCa ? { ca: pushCa } : {}) });
+  const pushTransport = instrumentTransport(createPushTransport({ guard: pushEndpoints, ...(pushCa ? { ca: pushCa } : {}) }), metrics);
   const notifier = createWebPushNotifier({ vapid: { ...vapid, subject: settings.vapidSubject }, transport: pushTransport, logger });
   const fatigue = createPushFatigueStore(redis, settings.pushFatigue);
   const dispatch = createDispatcher({ notifier, issuer: settings.issuer, audit, logger, now });
@@ -242,6 +275,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // Koa never reads X-Forwarded-*: the client IP is clientIp's, the origin is ISSUER (pinOrigin).
   app.proxy = false;
   app.silent = true;
+  const drain = createDrain();
+  app.use(requestId(logger));
+  app.use(drain.middleware);
   app.use(errorEdge({ views, log: logger }));
   app.use(pinOrigin(settings.issuer));
   app.use(clientIp(settings.trustProxy));
@@ -250,16 +286,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(authorizeByPost()); // Entra POSTs its authorize request (docs/entra.md)
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));
-  app.use(async (ctx, next) => {
-    if (ctx.path === '/healthz') { ctx.body = { status: 'ok' }; return; }
-    if (ctx.path === '/readyz') {
-      await db.query('SELECT 1');
-      await redis.ping();
-      ctx.body = { status: 'ready' };
-      return;
-    }
-    await next();
-  });
+  app.use(healthRoutes({
+    checks: [{ name: 'database', check: () => db.query('SELECT 1') }, { name: 'redis', check: () => redis.ping() }],
+    draining: () => drain.draining,
+  }));
+  app.use(metricsRoute(metrics, settings.metricsToken));
   app.use(staticFiles('/static', path.join(projectRoot(), 'views', 'static')));
   app.use(pwaRoutes());
   const routers = [
@@ -285,7 +316,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
 
   return {
     app, provider, settings, db, redis, accounts, views, logger, clients, apps, demoUser, devices, deviceService, challenges, signin, endAccountSessions, radius,
+    metrics,
+    drain: () => drain.drain(),
+    refreshSigningKeys: async () => { await signingKeys?.refresh(); },
     async close() {
+      signingKeys?.stop();
       await radius.close();
       await sweeper.stop();
       await waiters.close();

@@ -1,6 +1,7 @@
-import { createServer } from 'node:http';
-import { createIdp } from './app.js';
-import { ConfigError, loadSettings } from './config/settings.js';
+import { createServer, type Server } from 'node:http';
+import { createIdp, type Idp } from './app.js';
+import { ConfigError, loadSettings, type Settings } from './config/settings.js';
+import { startMetricsServer } from './observability/metrics-route.js';
 
 /** Starts the IdP: `npm start`. Settings come from the environment (see README, Configuration). */
 async function main() {
@@ -9,8 +10,9 @@ async function main() {
   const server = createServer(idp.app.callback());
   // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
   const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
+  const metricsServer = settings.metricsPort ? await startMetricsServer(idp.metrics, settings.metricsHost, settings.metricsPort) : null;
   server.listen(settings.port, settings.host, () => {
-    idp.logger.info({ issuer: settings.issuer, port: settings.port }, 'listening');
+    idp.logger.info({ issuer: settings.issuer, port: settings.port, ...(metricsServer ? { metricsPort: settings.metricsPort } : {}) }, 'listening');
     const lines = [
       '',
       `  Push OTP IdP is up: ${settings.issuer}`,
@@ -26,13 +28,48 @@ async function main() {
     }
     process.stdout.write(lines.join('\n') + '\n\n');
   });
-  const stop = async () => {
-    server.close();
-    await idp.close();
-    process.exit(0);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    shutdown(idp, server, metricsServer, settings, signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`Shutdown failed: ${(err as Error).stack ?? err}\n`);
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * Graceful shutdown (docs/production.md, Shutdown): /readyz turns 503 and held long-polls are
+ * answered 503 + Retry-After (the waiting page asks again, elsewhere); no new connection is
+ * accepted; requests in flight get SHUTDOWN_GRACE seconds to finish, then their connections are
+ * closed; then Redis and the database are closed.
+ */
+async function shutdown(idp: Idp, server: Server, metricsServer: Server | null, settings: Settings, signal: string): Promise<void> {
+  const graceMs = settings.shutdownGrace * 1000;
+  // Whatever hangs below (a dead Redis at close), the process still ends.
+  setTimeout(() => {
+    process.stderr.write('Shutdown took too long: exiting\n');
+    process.exit(1);
+  }, graceMs + 15_000).unref();
+  const released = idp.drain();
+  idp.logger.info({ signal, released, graceSeconds: settings.shutdownGrace }, 'shutting down: draining');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => {
+    idp.logger.warn('shutdown grace period over: closing the remaining connections');
+    server.closeAllConnections();
+  }, graceMs);
+  await closed;
+  clearTimeout(force);
+  if (metricsServer) await new Promise((resolve) => metricsServer.close(resolve));
+  await idp.close();
+  idp.logger.info('stopped');
 }
 
 main().catch((err) => {

@@ -7,6 +7,7 @@ import type { DeviceService } from '../devices/service.js';
 import type { EndedSessions } from '../oidc/sessions.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { federationCommands } from './federation-commands.js';
+import { keysCommands, type SigningKeysAdmin } from './keys.js';
 
 /** What a command needs; main.ts opens the real ones, tests may pass their own. */
 export interface CliContext {
@@ -26,6 +27,8 @@ export interface CliContext {
   now: () => number;
   /** Links to upstream identities (MFA-only mode, docs/entra.md). */
   links?: FederatedLinks;
+  /** The OIDC signing keys and their rotation (src/cli/keys.ts). */
+  signingKeys: SigningKeysAdmin;
 }
 
 export class UsageError extends Error {
@@ -243,4 +246,5 @@ export const commands: Record<string, Command> = {
     },
   },
   ...federationCommands,
+  ...keysCommands,
 };

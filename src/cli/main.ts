@@ -9,6 +9,9 @@ import { createDeviceService } from '../devices/service.js';
 import { rewrapTotpSecrets } from '../devices/totp-secret.js';
 import { createSecretBox } from '../crypto/secretbox.js';
 import { rewrapKeystore } from '../keys/keystore.js';
+import { readStoredSigningKeys, rotateStoredSigningKeys } from '../keys/signing-keys.js';
+import { keyStatuses } from '../keys/signing-rotation.js';
+import type { SigningKeysAdmin } from './keys.js';
 import { loadProcessSecrets } from '../keys/secrets.js';
 import { createLogger } from '../log.js';
 import { pgliteHolder } from '../storage/lock.js';
@@ -101,8 +104,21 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stdout.write(`re-sealed ${keys.rewrapped} of ${keys.total} stored keys (OIDC signing, VAPID) under the active key\n`);
     return rewrapTotpSecrets(db, registry, box);
   };
+  const signingKeys: SigningKeysAdmin = {
+    async list() {
+      if (settings.jwksFile) throw new UsageError('JWKS_FILE is set: the signing keys are that file\'s, rotated by replacing it');
+      const { kek } = loadProcessSecrets(settings);
+      return keyStatuses(await readStoredSigningKeys(db, settings.issuer, createSecretBox(kek, kek[0]!.id)), Date.now());
+    },
+    async rotate(opts) {
+      if (settings.jwksFile) throw new UsageError('JWKS_FILE is set: the signing keys are that file\'s, rotated by replacing it');
+      const { kek } = loadProcessSecrets(settings);
+      const now = Date.now();
+      return keyStatuses(await rotateStoredSigningKeys(db, settings.issuer, createSecretBox(kek, kek[0]!.id), now, opts), now);
+    },
+  };
   try {
-    await command.run({ accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions, now: Date.now, links: createFederatedLinks(db) },
+    await command.run({ signingKeys, accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions, now: Date.now, links: createFederatedLinks(db) },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
   } catch (err) {

@@ -281,6 +281,26 @@ export const SETTINGS = {
     },
   },
   logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },
+  instances: {
+    env: 'INSTANCES',
+    meaning: 'How many IdP processes serve together (docs/production.md). Above 1 the start is refused without `DATABASE_URL`, `REDIS_URL`, `COOKIE_KEYS` and `KEK`: stand-ins and generated secrets are per process.',
+    ...integer(1, 1, 1000),
+  },
+  metricsToken: {
+    env: 'METRICS_TOKEN',
+    default: NONE,
+    accepts: 'at least 32 characters of `A-Z a-z 0-9 - . _ ~ + /`',
+    meaning: 'Bearer token that opens `GET /metrics` (Prometheus) on the main port. Unset: `/metrics` is not served there (see `METRICS_PORT`).',
+    read: (raw: string | undefined): string | null => {
+      if (!raw) return null;
+      // A Bearer credential is token68 (RFC 9110 11.4); anything else is refused at the edge (src/http/hostile.ts).
+      if (raw.length < 32 || !/^[A-Za-z0-9\-._~+/]+=*$/.test(raw)) throw new InvalidSetting('must be at least 32 characters of A-Z a-z 0-9 - . _ ~ + / (a random secret, e.g. base64url)');
+      return raw;
+    },
+  },
+  metricsPort: { env: 'METRICS_PORT', meaning: 'A separate port serving only `/metrics`, without a token, on `METRICS_HOST` (0: none).', ...integer(0, 0, 65535, 'must be a port number') },
+  metricsHost: { env: 'METRICS_HOST', meaning: 'Address the `METRICS_PORT` listener binds (keep it private).', ...text('127.0.0.1', 'an IP address or host name') },
+  shutdownGrace: { env: 'SHUTDOWN_GRACE', meaning: 'Seconds in-flight requests get to finish after `SIGTERM` before connections are closed.', ...integer(10, 0, 600, 'must be 0..600 seconds') },
 } satisfies Record<string, SettingSpec<unknown>>;
 
 type Values = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['read']> };

@@ -72,3 +72,17 @@ export async function rewrapKeystore(db: Db, box: SecretBox): Promise<{ total: n
   }
   return { total: rows.length, rewrapped };
 }
+
+/**
+ * Changes a row's value (read, `change`, compare-and-swap), trying again when another instance
+ * changed it meanwhile. Used by `admin keys rotate` (src/keys/signing-keys.ts).
+ */
+export async function updateKey<T>(db: Db, name: string, box: SecretBox, create: () => Promise<T>, change: (value: T) => T | Promise<T>): Promise<T> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await getOrCreateKey(db, name, box, create);
+    const stored = (await db.query<{ value: unknown }>('SELECT value FROM keystore WHERE name = $1', [name]))[0]?.value;
+    const next = await change(open<T>(box, name, stored));
+    if (await replace(db, name, stored, seal(box, name, next))) return next;
+  }
+  throw new Error(`the stored key "${name}" kept changing while it was being updated; try again`);
+}

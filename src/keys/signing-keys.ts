@@ -4,7 +4,8 @@ import { ConfigError } from '../config/settings.js';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SecretBox } from '../crypto/secretbox.js';
 import type { Db } from '../storage/db.js';
-import { getOrCreateKey } from './keystore.js';
+import { getOrCreateKey, updateKey } from './keystore.js';
+import { planSigningKeys, rotateSigningKeys, type StoredSigningKeys } from './signing-rotation.js';
 
 /**
  * @peculiar/x509 (with tsyringe, reflect-metadata and the ASN.1 schemas: a few MiB of heap) is
@@ -52,15 +53,37 @@ async function ecKey(): Promise<JWK> {
   return { ...jwk, kid, use: 'sig', alg: 'ES256' };
 }
 
+/** A fresh pair: RS256 first (so it is the default) and ES256. */
+async function generateSigningKeys(issuer: string): Promise<JWK[]> {
+  return [await rsaKey(new URL(issuer).host), await ecKey()];
+}
+
+const ROW = 'oidc-signing-jwks';
+
 /**
  * The OIDC signing keys: supplied in a JWKS file (JWKS_FILE), or generated at first start (RS256
  * first, so it is the default, and ES256) and stored in the database for every instance, sealed
- * under the key-encryption key (src/keys/keystore.ts).
+ * under the key-encryption key (src/keys/keystore.ts). Stored keys follow their rotation schedule
+ * (src/keys/signing-rotation.ts): the set returned is the one to publish and sign with at `now`.
  */
-export async function loadSigningKeys(db: Db | null, issuer: string, jwksFile: string | null = null, box: SecretBox | null = null): Promise<SigningJwks> {
+export async function loadSigningKeys(db: Db | null, issuer: string, jwksFile: string | null = null, box: SecretBox | null = null, now = Date.now()): Promise<SigningJwks> {
   if (jwksFile) return readJwksFile(jwksFile);
   if (!db || !box) throw new Error('generated signing keys live in the database, sealed under the key-encryption key');
-  return getOrCreateKey(db, 'oidc-signing-jwks', box, async () => ({ keys: [await rsaKey(new URL(issuer).host), await ecKey()] }));
+  return planSigningKeys(await readStoredSigningKeys(db, issuer, box), now);
+}
+
+/** The stored keys with their rotation schedule (generated at first use). */
+export function readStoredSigningKeys(db: Db, issuer: string, box: SecretBox): Promise<StoredSigningKeys> {
+  return getOrCreateKey<StoredSigningKeys>(db, ROW, box, async () => ({ keys: await generateSigningKeys(issuer) }));
+}
+
+/** `admin keys rotate`: stores a new pair, published now, signing after `activateAfterMs`. */
+export async function rotateStoredSigningKeys(
+  db: Db, issuer: string, box: SecretBox, now: number,
+  opts: { activateAfterMs: number; retireAfterMs: number; force?: boolean },
+): Promise<StoredSigningKeys> {
+  const fresh = await generateSigningKeys(issuer);
+  return updateKey<StoredSigningKeys>(db, ROW, box, async () => ({ keys: await generateSigningKeys(issuer) }), (stored) => rotateSigningKeys(stored, fresh, now, opts));
 }
 
 function readJwksFile(file: string): SigningJwks {

@@ -15,19 +15,31 @@ function tick(): void {
   secondsEl.textContent = String(left);
 }
 
+/** Seconds to wait before asking again after a failed status request: its Retry-After (1-30 s), else 2 s. */
+function retryDelayMs(res: Response | null): number {
+  const seconds = Number(res?.headers.get('retry-after') ?? '');
+  return Number.isInteger(seconds) && seconds >= 1 ? Math.min(seconds, 30) * 1000 : 2000;
+}
+
+class RetryLater extends Error {
+  constructor(readonly delayMs: number) { super('retry later'); }
+}
+
 async function poll(): Promise<void> {
   for (;;) {
     try {
       const res = await fetch(`/interaction/${encodeURIComponent(uid)}/push/status`, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
-      if (!res.ok) throw new Error(String(res.status));
+      // 503 + Retry-After: this server is shutting down (or briefly unavailable); the request is
+      // still pending, so ask again after the delay it gives (another server answers then).
+      if (!res.ok) throw new RetryLater(retryDelayMs(res));
       const body = (await res.json()) as { status: string; next: string };
       if (body.status !== 'pending') {
         if (statusEl) statusEl.textContent = body.status === 'approved' ? 'Approved. Signing you in…' : 'The request was not approved.';
         location.assign(body.next);
         return;
       }
-    } catch {
-      await new Promise((r) => setTimeout(r, 2000));
+    } catch (err) {
+      await new Promise((r) => setTimeout(r, err instanceof RetryLater ? err.delayMs : 2000));
     }
   }
 }

@@ -1,0 +1,36 @@
+import { ConfigError, type Settings } from './settings.js';
+
+type Checked = Pick<Settings, 'instances' | 'databaseUrl' | 'redisUrl' | 'cookieKeys' | 'kek' | 'issuer' | 'demo' | 'env'>;
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Production: NODE_ENV=production (the Dockerfile sets it). */
+export const isProduction = (env: NodeJS.ProcessEnv): boolean => env.NODE_ENV === 'production';
+
+/**
+ * Pure: what makes this configuration unsafe to run as declared, first problem first
+ * (docs/production.md, Refused configurations). Each names the variable to set and why.
+ */
+export function unsafeConfiguration(s: Checked): ConfigError | null {
+  if (s.instances > 1) {
+    const several = `INSTANCES is ${s.instances}`;
+    if (!s.databaseUrl) return new ConfigError('environment', 'DATABASE_URL', `required when ${several}: the embedded database belongs to one process, so the instances would not share accounts, devices or keys`);
+    if (!s.redisUrl) return new ConfigError('environment', 'REDIS_URL', `required when ${several}: the in-process stand-in keeps challenges, rate limits and lockouts per process, and guesses spread over the instances would escape the limits`);
+    if (!s.cookieKeys) return new ConfigError('environment', 'COOKIE_KEYS', `required when ${several}: each instance would generate its own cookie keys, and a cookie set by one would be rejected by the others`);
+    if (!s.kek) return new ConfigError('environment', 'KEK', `required when ${several}: each instance would generate its own key-encryption key and could not open the secrets another sealed`);
+  }
+  if (isProduction(s.env)) {
+    const url = new URL(s.issuer);
+    if (url.protocol !== 'https:' && !LOCAL_HOSTS.has(url.hostname)) {
+      return new ConfigError('environment', 'ISSUER', `must be an https:// URL when NODE_ENV=production (got ${url.protocol}//${url.host}): cookies and tokens would cross the network in clear`);
+    }
+    if (s.demo) return new ConfigError('environment', 'DEMO', 'must be off when NODE_ENV=production: the demo user\'s password is written to the data folder and the demo app is public');
+  }
+  return null;
+}
+
+/** Throws the first problem unsafeConfiguration finds. */
+export function refuseUnsafeConfiguration(s: Checked): void {
+  const problem = unsafeConfiguration(s);
+  if (problem) throw problem;
+}

@@ -1,0 +1,63 @@
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
+import type { JWK } from 'jose';
+import { planSigningKeys, type StoredSigningKeys } from './signing-rotation.js';
+
+/**
+ * Keeps a running oidc-provider on the stored signing-key plan (./signing-rotation.ts). Apart from
+ * the pure plan, so that the admin CLI does not load oidc-provider's internals.
+ */
+
+/** The published kids in order: what decides whether a running provider must be re-keyed. */
+export const planFingerprint = (jwks: { keys: JWK[] }): string => jwks.keys.map((k) => k.kid).join(',');
+
+/**
+ * Re-keys a running oidc-provider: the same step its constructor runs on `configuration.jwks`
+ * (validation included), so JWKS and signing follow the new plan from the next request.
+ */
+export function applySigningKeys(provider: object, jwks: { keys: JWK[] }): void {
+  initializeKeystore.call(provider, structuredClone(jwks));
+}
+
+export interface SigningKeyRefresher {
+  /** Reads the stored keys and re-keys the provider if the plan changed. */
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Keeps a running process on the stored plan: checks every `intervalMs` (and at once when the next
+ * scheduled change is due), so a rotation run from the CLI on any machine reaches every process.
+ */
+export function startSigningKeyRefresh(opts: {
+  provider: object;
+  load: () => Promise<StoredSigningKeys>;
+  now: () => number;
+  intervalMs: number;
+  current: { keys: JWK[] };
+  onError: (err: unknown) => void;
+  onChange?: (jwks: { keys: JWK[] }) => void;
+}): SigningKeyRefresher {
+  let applied = planFingerprint(opts.current);
+  let running: Promise<void> | null = null;
+  const refresh = (): Promise<void> => {
+    running ??= (async () => {
+      try {
+        const plan = planSigningKeys(await opts.load(), opts.now());
+        const fingerprint = planFingerprint(plan);
+        if (fingerprint !== applied) {
+          applySigningKeys(opts.provider, plan);
+          applied = fingerprint;
+          opts.onChange?.(plan);
+        }
+      } catch (err) {
+        opts.onError(err);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+  const timer = setInterval(() => void refresh(), opts.intervalMs);
+  timer.unref();
+  return { refresh, stop: () => clearInterval(timer) };
+}

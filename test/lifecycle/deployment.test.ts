@@ -1,0 +1,60 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { unsafeConfiguration } from '../../src/config/production.js';
+import { loadSettings } from '../../src/config/settings.js';
+
+/**
+ * The deployment files as an operator uses them. docker-compose.yml is checked by Compose itself
+ * (`docker-compose config -q`, Debian's docker-compose package, installed by .ci/run) against the
+ * committed env examples; the examples hold no secret and, once filled in, pass the IdP's
+ * production checks; the Dockerfile builds in stages and runs as a non-root user.
+ */
+const examples = { IDP_ENV_FILE: 'deploy/idp.env.example', POSTGRES_ENV_FILE: 'deploy/postgres.env.example' };
+const compose = (args: string[], env: Record<string, string> = examples) =>
+  spawnSync('docker-compose', ['-f', 'docker-compose.yml', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
+
+/** Pure: KEY=value lines of an env file (comments and blank lines skipped). */
+const dotenv = (file: string): Record<string, string> => Object.fromEntries(readFileSync(file, 'utf8').split('\n')
+  .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+
+describe('deployment files', () => {
+  it('docker-compose.yml is valid Compose, with two IdPs behind a proxy on PostgreSQL and persistent Redis', () => {
+    const check = compose(['config', '-q']);
+    expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(compose(['config', '--services']).stdout.split('\n').filter(Boolean).sort()).toEqual(['idp1', 'idp2', 'postgres', 'proxy', 'redis']);
+    expect(compose(['config', '--volumes']).stdout.split('\n').filter(Boolean).sort()).toEqual(['idp1-data', 'idp2-data', 'pg-data', 'redis-data']);
+    const resolved = compose(['config']).stdout;
+    expect(resolved).toMatch(/--appendonly/);
+    expect(resolved).toMatch(/INSTANCES: '2'/);
+  });
+
+  it('needs the secrets file, which is not in the repository', () => {
+    const missing = compose(['config', '-q'], { POSTGRES_ENV_FILE: examples.POSTGRES_ENV_FILE });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/deploy\/idp\.env/);
+    expect(readFileSync('.gitignore', 'utf8')).toMatch(/^deploy\/\*\.env$/m);
+  });
+
+  it('the env example holds no secret, and is refused until they are filled in, then passes', () => {
+    const example = dotenv('deploy/idp.env.example');
+    expect(example.COOKIE_KEYS).toBe('');
+    expect(example.KEK).toBe('');
+    const fromCompose = { NODE_ENV: 'production', INSTANCES: '2', REDIS_URL: 'redis://redis:6379/0', TRUST_PROXY: '1', METRICS_PORT: '9100', METRICS_HOST: '0.0.0.0' };
+    const settings = (extra: Record<string, string>) => loadSettings({ ...example, ...fromCompose, ...extra }, '/app');
+    expect(unsafeConfiguration(settings({}))?.message).toMatch(/COOKIE_KEYS: required when INSTANCES is 2/);
+    const filled = settings({ COOKIE_KEYS: 'x'.repeat(43), KEK: `k1:${Buffer.alloc(32, 1).toString('base64')}` });
+    expect(unsafeConfiguration(filled)).toBeNull();
+  });
+
+  it('the Dockerfile builds in stages, installs production dependencies only, runs as node, with a health check', () => {
+    const dockerfile = readFileSync('Dockerfile', 'utf8');
+    expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(3);
+    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).not.toMatch(/npm ci(?! --omit=dev)/);
+    expect(runtime).toMatch(/COPY --from=runtime-deps \/app\/node_modules/);
+  });
+});
