@@ -18,7 +18,10 @@ export async function finishSecondFactor(
   const amr = amrFor(s.state.firstFactor.method, second);
   await deps.states.delete(s.id);
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
-  // An upstream first factor carries the acr its front door chose from the request (upstream.ts).
-  const acr = s.state.firstFactor.acr ?? (amr.includes('mfa') ? s.requester.app.policy.acr.mfa : PHONE_ONLY_ACR);
+  // An upstream first factor carries the acr its front door chose from the request (upstream.ts);
+  // without one, the upstream's factor and ours make the app's MFA level (amr names only ours). A
+  // CIBA approval without user verification is the phone alone.
+  const { method, acr: chosen } = s.state.firstFactor;
+  const acr = chosen ?? (method === 'upstream' || amr.includes('mfa') ? s.requester.app.policy.acr.mfa : PHONE_ONLY_ACR);
   return { kind: 'finished', login: { accountId: account.id, amr, acr } };
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { gzipSync } from 'node:zlib';
+import { AGENT_ENV, AGENTS, VPN } from '../agent-api/helpers.js';
+import { CIBA_SECRET, cibaClient } from '../ciba/world.js';
 import { PushWorld } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
 
@@ -10,9 +12,10 @@ import { FormBrowser } from '../support/web-browser.js';
  */
 type Body = string | Buffer | undefined;
 interface Mutation { /** Adds junk to a valid body (so it only makes sense where a field is checked). */ junk?: boolean; name: string; method?: string; contentType?: string; body: (valid: Record<string, unknown>) => Body; headers?: Record<string, string> }
-interface Endpoint { /** Needs no field but the CSRF token: junk beside a valid token is a valid request. */ csrfOnly?: boolean; name: string; method: string; path: (c: Ctx) => string; kind: 'form' | 'json' | 'oauth'; valid: (c: Ctx) => Record<string, unknown>; session?: boolean; methods: string[] }
+interface Endpoint { /** Needs no field but the CSRF token: junk beside a valid token is a valid request. */ csrfOnly?: boolean; /** Sent with every case (a gateway's or a client's credentials), under the mutation's own. */ headers?: Record<string, string>; name: string; method: string; path: (c: Ctx) => string; kind: 'form' | 'json' | 'oauth'; valid: (c: Ctx) => Record<string, unknown>; session?: boolean; methods: string[] }
 interface Ctx { uid: string; csrf: string; accountCsrf: string }
 
+const CIBA_BASIC = 'Basic ' + Buffer.from(`ciba-poll:${CIBA_SECRET}`).toString('base64');
 const enc = (o: Record<string, unknown>) => new URLSearchParams(Object.entries(o).map(([k, v]) => [k, String(v)])).toString();
 const huge = 'x'.repeat(300_000);
 const deep = '['.repeat(20_000) + ']'.repeat(20_000);
@@ -106,6 +109,12 @@ const endpoints: Endpoint[] = [
   { name: 'token', method: 'POST', kind: 'oauth', path: () => '/token', valid: () => ({ grant_type: 'refresh_token', refresh_token: 'x', client_id: 'test-rp' }), methods: ['POST'] },
   { name: 'introspection', method: 'POST', kind: 'oauth', path: () => '/token/introspection', valid: () => ({ token: 'x', client_id: 'test-rp' }), methods: ['POST'] },
   { name: 'revocation', method: 'POST', kind: 'oauth', path: () => '/token/revocation', valid: () => ({ token: 'x', client_id: 'test-rp' }), methods: ['POST'] },
+  // The front doors without a browser (docs/agent-api.md, docs/ciba.md), with their callers' credentials.
+  { name: 'agent authenticate', method: 'POST', kind: 'json', headers: { authorization: VPN }, path: () => '/api/agent/authenticate', valid: () => ({ username: 'alice', password: 'x', passcode: '' }), methods: ['POST'] },
+  { name: 'agent transaction', method: 'GET', kind: 'json', headers: { authorization: VPN }, path: () => '/api/agent/transactions/abc', valid: () => ({}), methods: ['GET', 'DELETE'] },
+  // Its base request names no user of ours (unknown_user_id), so that parameters it may ignore (a
+  // stray grant_type, token or malformed extra) cannot turn a case into a push; every case must be 4xx.
+  { name: 'CIBA backchannel', method: 'POST', kind: 'oauth', headers: { authorization: CIBA_BASIC }, path: () => '/backchannel', valid: () => ({ scope: 'openid', login_hint: 'nobody-here', binding_message: 'W1' }), methods: ['POST'] },
 ];
 
 const cases = endpoints.flatMap((e) => {
@@ -128,7 +137,7 @@ describe('hostile-input matrix', () => {
   };
 
   beforeAll(async () => {
-    w = await PushWorld.start();
+    w = await PushWorld.start({ clients: [cibaClient('ciba-poll', 'poll')], idp: { agents: AGENTS, env: { ...AGENT_ENV, CIBA_SECRET } } });
     // A browser signed in to /account (password only: no phone yet) lends its session cookie to
     // one whose sign-in is left at its login page.
     const other = new FormBrowser(w.t.url);
@@ -152,7 +161,7 @@ describe('hostile-input matrix', () => {
     const method = m.method ?? e.method;
     const contentType = m.contentType ?? (e.kind === 'json' ? 'application/json' : 'application/x-www-form-urlencoded');
     const body = method === 'GET' || method === 'HEAD' ? undefined : m.body(e.valid(ctx));
-    const headers: Record<string, string> = { accept: e.kind === 'form' ? 'text/html' : 'application/json', ...(contentType ? { 'content-type': contentType } : {}), ...m.headers };
+    const headers: Record<string, string> = { accept: e.kind === 'form' ? 'text/html' : 'application/json', ...(contentType ? { 'content-type': contentType } : {}), ...e.headers, ...m.headers };
     const init: RequestInit = { method, headers, ...(body !== undefined ? { body: body as BodyInit } : {}) };
     const res = e.session ? await browser.request(e.path(ctx), init) : await fetch(new URL(e.path(ctx), w.t.url), { ...init, redirect: 'manual' });
     const text = await res.text();
