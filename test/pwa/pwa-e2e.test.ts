@@ -137,8 +137,10 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await phone.receive(cid);
     const worker = await serviceWorker(phone.browser.context, '/pwa/');
     const shown = (await notifications(worker)).find((n) => n.tag === cid)!;
-    expect(shown).toMatchObject({ title: 'Sign-in request', actions: [{ action: 'approve', title: 'Approve' }, { action: 'deny', title: 'Deny' }] });
-    expect(shown.body).toMatch(/^Demo App · 127\.0\.0\.1 · \d{1,2}:\d{2}/);
+    // Number matching: the notification cannot approve; Review opens the numbers to choose from.
+    expect(shown).toMatchObject({ title: 'Are you signing in to Demo App?', actions: [{ action: 'review', title: 'Review' }, { action: 'deny', title: 'Deny' }] });
+    const name = phone.enrolled.response.account.displayName || phone.enrolled.response.account.username;
+    expect(shown.body).toMatch(new RegExp(`^${name} · 127\\.0\\.0\\.1 · \\d{1,2}:\\d{2}`));
 
     // Tapping the notification opens its request page, which shows what the IdP says.
     await clickNotification(worker, cid);
