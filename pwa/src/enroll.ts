@@ -125,6 +125,14 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
     credential = await registerCredential(publicKey);
   }
 
+  // The link says the server wants a PIN: it is chosen before anything is registered, so a user
+  // who stops here leaves no half-made device behind (docs/device-api.md section 1b).
+  let chosenPin: string | null = null;
+  if (link.unlock === 'pin') {
+    progress('Choose a PIN for this account.');
+    chosenPin = await opts.choosePin();
+  }
+
   progress('Creating this device’s key…');
   const pair = await generateDeviceKey(true);
   const request: EnrollRequest = {
@@ -150,8 +158,9 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
   const plain = await plainSecrets(pair.privateKey, secret, { totp });
   let pin: string | null = null;
   if (unlock === 'pin') {
-    progress('Choose a PIN for this account.');
-    pin = await opts.choosePin();
+    // A link without the hint: the answer is the first to say a PIN is needed.
+    if (chosenPin === null) progress('Choose a PIN for this account.');
+    pin = chosenPin ?? (await opts.choosePin());
     progress('Protecting the keys with your PIN…');
   }
 
