@@ -148,8 +148,8 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Demo App');
     await page.getByTestId(`number-${number}`).waitFor();
     await screenshot(page, 'phone-request');
+    // One tap on the right number approves.
     await page.getByTestId(`number-${number}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
 
     // The waiting page continues by itself to the demo app, which got an ID token with the push's amr.
@@ -231,7 +231,6 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     expect(choices).toContain(number);
     const wrong = choices.find((n) => n !== number)!;
     await page.getByTestId(`number-${wrong}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/not the one on the sign-in screen/);
 
     await browser.page.getByRole('heading', { name: 'Sign-in not approved' }).waitFor({ timeout: 10_000 });
@@ -258,7 +257,6 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await page.getByTestId(`pending-${cid}`).waitFor({ timeout: 6000 });
     await page.getByTestId(`pending-${cid}`).getByRole('button', { name: 'Review' }).click();
     await page.getByTestId(`number-${number}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
     expect(await signedInAmr(browser.page)).toBe('pwd otp swk mfa');
     // Nothing was pushed: the device has no subscription.
@@ -331,7 +329,6 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     expect(w.pushService.messages.filter((m) => m.payload.cid === cid2).map((m) => m.payload.deviceId)).toEqual([response.deviceId]);
     await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: cid2, issuer: w.t.url, device: response.deviceId })}`);
     await page.getByTestId(`number-${number}`).click();
-    await page.getByTestId('approve').click();
     expect(await signedInAmr(again.page)).toBe('pwd otp swk mfa');
     expect((await resolved(w, cid2)).resolution?.deviceId).toBe(response.deviceId);
   });

@@ -76,7 +76,8 @@ export const requestView: View = (root, ctx, params) => {
       h('dt', {}, 'App'), h('dd', { 'data-testid': 'request-app' }, challenge.app),
       h('dt', {}, 'Account'), h('dd', {}, `${account.account.username} at ${hostOf(account.issuer)}`),
       h('dt', {}, 'Requested'), h('dd', {}, `${timeAgo(challenge.createdAt)} (${clockTime(challenge.createdAt)})`),
-      h('dt', {}, 'Location'), h('dd', {}, challenge.location || 'Unknown'),
+      // No row at all when the IdP could not place the address: "Unknown" tells the user nothing.
+      ...(challenge.location ? [h('dt', {}, 'Location'), h('dd', { 'data-testid': 'request-location' }, challenge.location)] : []),
       h('dt', {}, 'IP address'), h('dd', {}, challenge.ip),
       h('dt', {}, 'Browser'), h('dd', {}, challenge.browser),
     );
@@ -98,19 +99,19 @@ export const requestView: View = (root, ctx, params) => {
 
     let numberGroup: HTMLElement | null = null;
     if (numbers) {
-      approve.disabled = true;
+      // One tap: the number is the answer (a wrong one denies), as Okta Verify does it.
       const choices = numbers.map((n) =>
-        button(String(n), (ev) => {
+        button(String(n), () => {
           chosen = n;
-          for (const b of choices) b.setAttribute('aria-pressed', String(b === ev.currentTarget));
-          approve.disabled = false;
-        }, { class: 'number', 'aria-pressed': 'false', 'data-testid': `number-${n}` }),
+          void send('approve');
+        }, { class: 'number', 'data-testid': `number-${n}`, 'aria-describedby': 'number-hint' }),
       );
       all.push(...choices);
       numberGroup = h(
         'fieldset',
         { class: 'numbers' },
         h('legend', {}, 'Choose the number shown on the sign-in screen'),
+        h('p', { class: 'hint', id: 'number-hint' }, 'Tap it to approve. Not signing in? Tap Deny.'),
         h('div', { class: 'number-row' }, ...choices),
       );
     }
@@ -150,7 +151,7 @@ export const requestView: View = (root, ctx, params) => {
         const cancelled = err instanceof DOMException && err.name === 'NotAllowedError';
         replace(error, cancelled ? 'Verification was cancelled or failed; nothing was sent.' : describeError(err));
         for (const b of all) b.disabled = false;
-        if (numbers && chosen === undefined) approve.disabled = true;
+        chosen = undefined;
       }
     }
 
@@ -160,7 +161,7 @@ export const requestView: View = (root, ctx, params) => {
     const binding = challenge.bindingMessage
       ? h('p', { class: 'binding' }, 'The app that asks shows: ', h('strong', { 'data-testid': 'request-binding-message' }, challenge.bindingMessage), '. Approve only if it matches.')
       : null;
-    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, approve, deny, report));
+    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, numbers ? null : approve, deny, report));
     const tick = () => {
       const left = (challenge.expiresAt - Date.now()) / 1000;
       if (left <= 0) {
