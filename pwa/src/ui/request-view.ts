@@ -98,7 +98,31 @@ export const requestView: View = (root, ctx, params) => {
     const all = [approve, deny, report];
 
     let numberGroup: HTMLElement | null = null;
-    if (numbers) {
+    // Verified Push (the app's choice): no choices shown, the user types the number from the sign-in screen.
+    const typed = challenge.numberMatching && challenge.verifiedPush === true;
+    if (typed) {
+      const input = h('input', {
+        id: 'typed-number', type: 'text', inputmode: 'numeric', autocomplete: 'off', maxlength: 2, pattern: '[0-9]{2}',
+        required: true, 'data-testid': 'typed-number', 'aria-describedby': 'typed-number-hint',
+      });
+      input.addEventListener('input', () => {
+        const n = /^\d{2}$/.test(input.value.trim()) ? Number(input.value.trim()) : undefined;
+        chosen = n;
+        approve.disabled = n === undefined;
+      });
+      input.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter' && chosen !== undefined) void send('approve');
+      });
+      approve.disabled = true;
+      all.push(input as unknown as HTMLButtonElement);
+      numberGroup = h(
+        'div',
+        { class: 'numbers typed' },
+        h('label', { for: 'typed-number' }, 'Type the number shown on the sign-in screen'),
+        h('p', { class: 'hint', id: 'typed-number-hint' }, 'Two digits. Not signing in? Tap Deny.'),
+        input,
+      );
+    } else if (numbers) {
       // One tap: the number is the answer (a wrong one denies), as Okta Verify does it.
       const choices = numbers.map((n) =>
         button(String(n), () => {
@@ -151,7 +175,8 @@ export const requestView: View = (root, ctx, params) => {
         const cancelled = err instanceof DOMException && err.name === 'NotAllowedError';
         replace(error, cancelled ? 'Verification was cancelled or failed; nothing was sent.' : describeError(err));
         for (const b of all) b.disabled = false;
-        chosen = undefined;
+        if (!typed) chosen = undefined;
+        else if (chosen === undefined) approve.disabled = true;
       }
     }
 
@@ -161,7 +186,7 @@ export const requestView: View = (root, ctx, params) => {
     const binding = challenge.bindingMessage
       ? h('p', { class: 'binding' }, 'The app that asks shows: ', h('strong', { 'data-testid': 'request-binding-message' }, challenge.bindingMessage), '. Approve only if it matches.')
       : null;
-    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, numbers ? null : approve, deny, report));
+    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, numbers && !typed ? null : approve, deny, report));
     const tick = () => {
       const left = (challenge.expiresAt - Date.now()) / 1000;
       if (left <= 0) {
