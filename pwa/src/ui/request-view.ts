@@ -20,7 +20,7 @@ const STATUS_TEXT: Record<Exclude<DeviceChallenge['status'], 'pending'>, string>
 function resultText(result: AnswerResult): string {
   if (result.status === 'approved') return 'Approved. Go back to the sign-in page: it continues by itself.';
   if (result.reason === 'wrong_number') return 'Denied: the number you chose is not the one on the sign-in screen. If you did not try to sign in, someone else knows your password: change it.';
-  if (result.reason === 'reported') return 'Denied and reported. Your administrator can see that this request was not yours.';
+  if (result.reason === 'reported') return 'Denied and reported. Your administrator can see that this request was not yours, and new sign-in requests to this phone may be paused for a while (your passcodes still work). Whoever tried knows your password: change it now.';
   return 'Denied. Nobody is signed in with this request.';
 }
 
