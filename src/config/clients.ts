@@ -15,7 +15,7 @@ export interface LoginPolicy {
    * number seen at login (a guess is right 1 time in 90, not 1 in 3). Needs an authenticator that
    * knows `verifiedPush` (docs/device-api.md section 3); default false.
    */
-  verifiedPush?: boolean;
+  verifiedPush?: boolean | undefined;
   /** What to do for a user with no device: let the password alone through, or refuse. */
   noDevice: 'password-only' | 'refuse';
   /** 'explicit': show the consent page; 'implicit': first-party app, grant the requested scopes. */
