@@ -64,11 +64,22 @@ export function parseEnrollLink(text: string, defaultIssuer: string | null): Enr
   return code && defaultIssuer ? { code, issuer: defaultIssuer, unlock: null } : null;
 }
 
-/** A name for this device that the user can recognise on the IdP's device list. */
-export function defaultDeviceName(ua = navigator.userAgent): string {
+/**
+ * A name for this device that the user can recognise on the IdP's device list: the phone's model
+ * when the browser tells it (Android does, unless it reduces the user agent to "K"), else the
+ * browser and system, and the day it was added, so two phones of one kind stay apart.
+ */
+export function defaultDeviceName(ua = navigator.userAgent, now = new Date(), locale = navigator.language): string {
   const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
   const os = /iPhone/.test(ua) ? 'iPhone' : /iPad/.test(ua) ? 'iPad' : /Android/.test(ua) ? 'Android' : /Mac OS X/.test(ua) ? 'Mac' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : 'device';
-  return `${browser} on ${os}`;
+  const model = /Android [\d.]+; ([^;)]{2,32})(?:\sBuild\/[^;)]*)?\)/.exec(ua)?.[1]?.trim();
+  let day: string;
+  try {
+    day = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', year: 'numeric' }).format(now);
+  } catch {
+    day = now.toISOString().slice(0, 10);
+  }
+  return `${model && model !== 'K' ? `${model} (${browser})` : `${browser} on ${os}`}, ${day}`.slice(0, 64);
 }
 
 function checkResponse(res: EnrollResponse, issuer: string): EnrollResponse {
@@ -114,6 +125,14 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
     credential = await registerCredential(publicKey);
   }
 
+  // The link says the server wants a PIN: it is chosen before anything is registered, so a user
+  // who stops here leaves no half-made device behind (docs/device-api.md section 1b).
+  let chosenPin: string | null = null;
+  if (link.unlock === 'pin') {
+    progress('Choose a PIN for this account.');
+    chosenPin = await opts.choosePin();
+  }
+
   progress('Creating this device’s key…');
   const pair = await generateDeviceKey(true);
   const request: EnrollRequest = {
@@ -139,8 +158,9 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
   const plain = await plainSecrets(pair.privateKey, secret, { totp });
   let pin: string | null = null;
   if (unlock === 'pin') {
-    progress('Choose a PIN for this account.');
-    pin = await opts.choosePin();
+    // A link without the hint: the answer is the first to say a PIN is needed.
+    if (chosenPin === null) progress('Choose a PIN for this account.');
+    pin = chosenPin ?? (await opts.choosePin());
     progress('Protecting the keys with your PIN…');
   }
 

@@ -21,9 +21,26 @@ export interface Poller {
   stop(): void;
 }
 
+/**
+ * Closes this account's notifications whose request is no longer pending (answered elsewhere,
+ * withdrawn, expired): the list just fetched is the IdP's word on what is still open.
+ */
+async function closeResolvedNotifications(account: AccountRecord, pending: readonly DeviceChallenge[]): Promise<void> {
+  if (!('serviceWorker' in navigator)) return;
+  const open = new Set(pending.map((c) => c.id));
+  for (const reg of await navigator.serviceWorker.getRegistrations()) {
+    for (const n of await reg.getNotifications()) {
+      const data = n.data as { cid?: unknown; issuer?: unknown; deviceId?: unknown } | null;
+      if (data && data.issuer === account.issuer && data.deviceId === account.deviceId && typeof data.cid === 'string' && !open.has(data.cid)) n.close();
+    }
+  }
+}
+
 export function startPolling(getAccounts: () => AccountRecord[], onResult: (result: PollResult) => void): Poller {
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
   const inFlight = new Set<string>();
+  /** Accounts whose last answer listed a request: asked again on the poll interval even in push mode, so a card answered elsewhere goes. */
+  const showing = new Set<string>();
   let stopped = false;
 
   async function poll(account: AccountRecord): Promise<void> {
@@ -35,7 +52,11 @@ export function startPolling(getAccounts: () => AccountRecord[], onResult: (resu
       const now = Date.now();
       const all = await listChallenges(credentials(account, material));
       const challenges = all.filter((c) => c.status === 'pending' && c.expiresAt > now);
+      if (challenges.length) showing.add(account.id);
+      else showing.delete(account.id);
+      void closeResolvedNotifications(account, challenges).catch(() => {});
       if (!stopped) onResult({ accountId: account.id, challenges, error: null, revoked: false });
+      if (showing.has(account.id)) schedule(account);
     } catch (error) {
       const revoked = await rememberRevocation(account, error);
       if (!stopped) onResult({ accountId: account.id, challenges: null, error, revoked });
@@ -46,7 +67,7 @@ export function startPolling(getAccounts: () => AccountRecord[], onResult: (resu
 
   function schedule(account: AccountRecord): void {
     clearTimeout(timers.get(account.id));
-    if (stopped || account.push.status === 'active') return;
+    if (stopped || (account.push.status === 'active' && !showing.has(account.id))) return;
     timers.set(
       account.id,
       setTimeout(async () => {

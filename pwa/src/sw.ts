@@ -5,6 +5,8 @@ import { answer, credentials, describeError, rememberRevocation } from './reques
 import { getAccount, listAccounts } from './store.js';
 import { accountKey, type AccountRecord, type PushPayload } from './types.js';
 import { parseNoticePayload, parsePushPayload, requestPath } from './payload.js';
+import { phoneLanguages, pickLanguage, translator } from './i18n.js';
+import { requestNotification } from './notification-text.js';
 
 /**
  * The service worker (scope /pwa/): keeps the app shell for offline passcodes, turns every push
@@ -64,20 +66,51 @@ sw.addEventListener('fetch', (event) => {
   );
 });
 
+/** The phone's language, looked up per event (the user may change it while the worker lives). */
+const t = () => translator(pickLanguage(phoneLanguages()));
+
 function timeOf(epochMs: number): string {
-  return new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(epochMs);
+  return new Intl.DateTimeFormat(phoneLanguages()[0], { hour: 'numeric', minute: '2-digit' }).format(epochMs);
 }
 
+/** How often the worker asks whether a shown request is still open, while it lives. */
+const WATCH_EVERY_MS = 3000;
+
 /**
- * "app · location or IP · time", and whose account when the app holds several. A request from an
- * app without a login page (OpenID CIBA) leads with its binding message, the text that app shows:
- * it takes the place of the number to match.
+ * Closes the notification of a request once it is no longer pending: answered on another device
+ * or on the computer, withdrawn by a newer request, or expired. Best effort while the worker
+ * lives (only accounts that sign without a PIN can ask); the app's own poll and the next push
+ * close whatever this misses.
  */
-function notificationBody(payload: PushPayload, account: AccountRecord | null, accountCount: number): string {
-  const binding = payload.bindingMessage ? `"${payload.bindingMessage}"\n` : '';
-  const line = binding + [payload.app, payload.location || payload.ip, timeOf(payload.createdAt)].filter(Boolean).join(' · ');
-  if (!account || accountCount < 2) return line;
-  return `${line}\n${account.account.displayName || account.account.username} (${new URL(account.issuer).host})`;
+async function watchRequest(payload: PushPayload, account: AccountRecord | null): Promise<void> {
+  const close = async () => {
+    for (const n of await sw.registration.getNotifications({ tag: payload.cid })) n.close();
+  };
+  for (;;) {
+    const left = payload.expiresAt - Date.now();
+    if (left <= 0) return close();
+    await new Promise((resolve) => setTimeout(resolve, Math.min(WATCH_EVERY_MS, left)));
+    if ((await sw.registration.getNotifications({ tag: payload.cid })).length === 0) return;
+    if (!account || account.revoked || account.secrets.kind !== 'plain' || Date.now() >= payload.expiresAt) continue;
+    try {
+      const challenge = await getChallenge(credentials(account, account.secrets), payload.cid);
+      if (challenge.status !== 'pending') {
+        await close();
+        await tellClients({ type: 'resolved', cid: payload.cid, status: challenge.status });
+        return;
+      }
+    } catch {
+      // Unreachable or refused: the expiry still closes it.
+    }
+  }
+}
+
+/** Closes notifications of requests whose time is up (data.expiresAt in the past). */
+async function closeExpired(): Promise<void> {
+  for (const n of await sw.registration.getNotifications()) {
+    const expiresAt = (n.data as { expiresAt?: unknown } | null)?.expiresAt;
+    if (typeof expiresAt === 'number' && expiresAt <= Date.now()) n.close();
+  }
 }
 
 async function tellClients(message: Record<string, unknown>): Promise<void> {
@@ -112,27 +145,35 @@ sw.addEventListener('push', (event) => {
         return;
       }
       if (!payload) {
-        await sw.registration.showNotification('Sign-in request', {
-          body: 'Open the authenticator to see the request.',
+        await sw.registration.showNotification(t()('notify.unreadable.title'), {
+          body: t()('notify.unreadable.body'),
           tag: 'pushotp-unknown',
           icon: new URL('icons/icon-192.png', BASE).href,
         });
         return;
       }
+      await closeExpired();
       const accounts = await listAccounts();
       const account = accounts.find((a) => a.id === accountKey(payload.issuer, payload.deviceId)) ?? null;
+      const text = requestNotification(
+        payload,
+        account ? { name: account.account.displayName || account.account.username, host: new URL(account.issuer).host } : null,
+        { accountCount: accounts.length, canAnswer: !!account && !account.revoked, time: timeOf(payload.createdAt), t: t() },
+      );
       const options: NotificationOptions & { actions?: { action: string; title: string }[]; timestamp?: number } = {
-        body: notificationBody(payload, account, accounts.length),
+        body: text.body,
         tag: payload.cid,
         data: payload,
         requireInteraction: true,
         timestamp: payload.createdAt,
         icon: new URL('icons/icon-192.png', BASE).href,
         badge: new URL('icons/badge-96.png', BASE).href,
-        actions: account && !account.revoked ? [{ action: 'approve', title: 'Approve' }, { action: 'deny', title: 'Deny' }] : [],
+        actions: text.actions,
       };
-      await sw.registration.showNotification(payload.title || 'Sign-in request', options);
+      await sw.registration.showNotification(text.title, options);
       await tellClients({ type: 'push', cid: payload.cid, issuer: payload.issuer, deviceId: payload.deviceId });
+      // Not part of the push event: the event ends once the notification is up.
+      void watchRequest(payload, account);
     })(),
   );
 });
@@ -173,8 +214,8 @@ async function answerFromNotification(action: 'approve' | 'deny', payload: PushP
     await tellClients({ type: 'answered', cid: payload.cid, status: result.status });
   } catch (err) {
     await rememberRevocation(account, err);
-    await sw.registration.showNotification('Your answer was not sent', {
-      body: `${describeError(err)} Tap to open the request.`,
+    await sw.registration.showNotification(t()('notify.notSent.title'), {
+      body: t()('notify.notSent.body', { reason: describeError(err) }),
       tag: payload.cid,
       data: payload,
       icon: new URL('icons/icon-192.png', BASE).href,
@@ -190,6 +231,8 @@ sw.addEventListener('notificationclick', (event) => {
       const payload = parsePushPayload(notification.data);
       if (!payload) return openApp('./');
       const account = await getAccount(accountKey(payload.issuer, payload.deviceId));
+      // Review (number matching): the request page, with the numbers to choose from.
+      if (action === 'review') return openApp(requestPath(payload.cid, payload.issuer, payload.deviceId));
       if (account && !account.revoked && (action === 'approve' || action === 'deny')) {
         return answerFromNotification(action, payload, account);
       }

@@ -13,6 +13,8 @@ export interface NewChallengeInput {
   browser: string;
   location: string | null;
   numberMatching: boolean;
+  /** Under number matching: the user types the number rather than choosing it (LoginPolicy.verifiedPush). */
+  verifiedPush?: boolean;
   /** A CIBA request's binding message (already checked by its front door), or null. */
   bindingMessage?: string | null;
   ttlMs: number;
@@ -50,6 +52,7 @@ export function newChallenge(input: NewChallengeInput): Challenge {
     browser: input.browser,
     location: input.location,
     ...(input.bindingMessage ? { bindingMessage: input.bindingMessage } : {}),
+    ...(choices && input.verifiedPush ? { verifiedPush: true } : {}),
     createdAt: input.now,
     expiresAt: input.now + input.ttlMs,
     status: 'pending',

@@ -22,6 +22,8 @@ export interface Challenge {
   matchNumber: number | null;
   /** Three distinct 2-digit numbers, one equal to matchNumber, in random order; null when off. */
   numberChoices: number[] | null;
+  /** Number matching where the phone types the number: its choices are never shown (LoginPolicy.verifiedPush). */
+  verifiedPush?: boolean;
   /** The requester's IP as the IdP saw it (after trusted-proxy handling). */
   ip: string;
   /** A short browser summary such as "Chrome on Linux". */

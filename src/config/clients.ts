@@ -10,6 +10,12 @@ export interface LoginPolicy {
   form: 'two-step' | 'single-form';
   /** Show a 2-digit number at login that the user picks on the phone (3 choices). */
   numberMatching: boolean;
+  /**
+   * Duo's Verified Push: under number matching the phone shows no choices and the user types the
+   * number seen at login (a guess is right 1 time in 90, not 1 in 3). Needs an authenticator that
+   * knows `verifiedPush` (docs/device-api.md section 3); default false.
+   */
+  verifiedPush?: boolean | undefined;
   /** What to do for a user with no device: let the password alone through, or refuse. */
   noDevice: 'password-only' | 'refuse';
   /** 'explicit': show the consent page; 'implicit': first-party app, grant the requested scopes. */
@@ -56,6 +62,8 @@ const uri = z.string().min(1).refine((v) => { try { new URL(v); return true; } c
 export const loginPolicySchema = z.strictObject({
   form: z.enum(['two-step', 'single-form']).default('two-step'),
   numberMatching: z.boolean().default(true),
+  // Absent means false: every default policy literal stays valid.
+  verifiedPush: z.boolean().optional(),
   noDevice: z.enum(['password-only', 'refuse']).default('password-only'),
   consent: z.enum(['explicit', 'implicit']).default('explicit'),
   acr: z.strictObject({ mfa: z.string().min(1), password: z.string().min(1) }).default({ ...DEFAULT_ACR }),

@@ -23,7 +23,9 @@ export function toDeviceView(ch: Challenge, now: number): Wire.DeviceChallengeVi
     expiresAt: ch.expiresAt,
     status: effectiveStatus(ch, now),
     numberMatching: ch.matchNumber !== null,
-    numberChoices: ch.numberChoices ? [...ch.numberChoices] : null,
+    // Verified Push: the user types the number, so the choices (one of them right) stay here.
+    numberChoices: ch.numberChoices && !ch.verifiedPush ? [...ch.numberChoices] : null,
+    ...(ch.verifiedPush && ch.matchNumber !== null ? { verifiedPush: true } : {}),
   };
 }
 

@@ -132,6 +132,8 @@ export interface DeviceChallengeView {
   status: ChallengeStatus;
   numberMatching: boolean;
   numberChoices: number[] | null;
+  /** Present and true when the user must type the number seen at login (numberChoices is then null). */
+  verifiedPush?: boolean;
 }
 export interface ChallengeListResponse {
   challenges: DeviceChallengeView[];

@@ -24,6 +24,7 @@ export interface NewDevice {
 
 export interface DeviceRegistry {
   create(input: NewDevice): Promise<Device>;
+  /** Null for an unknown device and for one whose enrollment was never confirmed in time (LIVE). */
   get(id: string): Promise<Device | null>;
   /** Every device of an account, revoked ones included, oldest first. */
   listByAccount(accountId: string): Promise<Device[]>;
@@ -51,7 +52,7 @@ export interface DeviceRegistry {
   acceptAnswerStep(id: string, step: number): Promise<boolean>;
   /** Active devices of an account (the MAX_DEVICES_PER_ACCOUNT cap counts these). */
   countActive(accountId: string): Promise<number>;
-  /** Whether the account has ever had a device, revoked ones included. */
+  /** Whether the account has ever had a device, revoked ones included (a pending device only while young: see LIVE). */
   hasEverHad(accountId: string): Promise<boolean>;
   touch(id: string, at?: Date): Promise<void>;
   /**
@@ -85,6 +86,17 @@ interface DeviceRow {
   created_at: Date | string;
   last_used_at: Date | string | null;
 }
+
+/**
+ * A device counts once the phone has confirmed it: its first signed call (docs/device-api.md
+ * section 2) sets last_used_at. Until then it is pending, and a pending device older than
+ * PENDING_DEVICE_MINUTES is treated as never made: every read here leaves it out, so an abandoned
+ * enrollment (the phone lost its keys, the answer never arrived) stops counting as "has a device"
+ * and no longer holds a place under the device cap. While young it counts, so a phone that
+ * enrolls and is asked at once works as before.
+ */
+export const PENDING_DEVICE_MINUTES = 10;
+const LIVE = `(last_used_at IS NOT NULL OR created_at > now() - interval '${PENDING_DEVICE_MINUTES} minutes')`;
 
 const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, last_answer_step, created_at, last_used_at';
 
@@ -136,18 +148,18 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     },
 
     // A NUL or a lone surrogate (from a JWS kid) would make PostgreSQL fail: such an id is just unknown.
-    get: async (id) => (DEVICE_ID.test(id) ? one(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]) : null),
+    get: async (id) => (DEVICE_ID.test(id) ? one(`SELECT ${COLUMNS} FROM devices WHERE id = $1 AND ${LIVE}`, [id]) : null),
 
     async listByAccount(accountId) {
       const rows = await db.query<DeviceRow>(
-        `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 ORDER BY created_at, id`, [accountId]);
+        `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 AND ${LIVE} ORDER BY created_at, id`, [accountId]);
       return rows.map(toDevice);
     },
 
     async listPushTargets(accountId) {
       const rows = await db.query<DeviceRow>(
         `SELECT ${COLUMNS} FROM devices
-         WHERE account_id = $1 AND status = 'active' AND push_status = 'active' AND push IS NOT NULL
+         WHERE account_id = $1 AND status = 'active' AND push_status = 'active' AND push IS NOT NULL AND ${LIVE}
          ORDER BY created_at, id`, [accountId]);
       return rows.map(toDevice);
     },
@@ -179,16 +191,16 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
 
     async countActive(accountId) {
       const [row] = await db.query<{ n: string | number }>(
-        "SELECT count(*) AS n FROM devices WHERE account_id = $1 AND status = 'active'", [accountId]);
+        `SELECT count(*) AS n FROM devices WHERE account_id = $1 AND status = 'active' AND ${LIVE}`, [accountId]);
       return Number(row?.n ?? 0);
     },
 
     async hasEverHad(accountId) {
-      return (await db.query('SELECT 1 FROM devices WHERE account_id = $1 LIMIT 1', [accountId])).length > 0;
+      return (await db.query(`SELECT 1 FROM devices WHERE account_id = $1 AND ${LIVE} LIMIT 1`, [accountId])).length > 0;
     },
 
     async touch(id, at) {
-      await db.query('UPDATE devices SET last_used_at = $2 WHERE id = $1', [id, at ?? new Date()]);
+      await db.query(`UPDATE devices SET last_used_at = $2 WHERE id = $1 AND ${LIVE}`, [id, at ?? new Date()]);
     },
 
     recordWebAuthnUse: (id, counter, backedUp) =>
@@ -206,4 +218,14 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       changed('UPDATE devices SET totp_secret_enc = $3 WHERE id = $1 AND totp_secret_enc = $2 RETURNING id',
         [id, oldSealed, newSealed]),
   };
+}
+
+/** Not yet confirmed by the phone's first signed call; such a device is left out after PENDING_DEVICE_MINUTES. */
+export function isPending(device: Pick<Device, 'lastUsedAt'>): boolean {
+  return device.lastUsedAt === null;
+}
+
+/** When a pending device stops counting. */
+export function pendingUntil(device: Pick<Device, 'createdAt'>): Date {
+  return new Date(device.createdAt.getTime() + PENDING_DEVICE_MINUTES * 60_000);
 }

@@ -101,7 +101,8 @@ export function buildPushPayload(challenge: ChallengeForPush, target: PushTarget
     cid: challenge.id,
     issuer: target.issuer,
     deviceId: target.deviceId,
-    title: displayText(target.title ?? 'Sign-in request', FIELD_LIMITS.title),
+    // The question itself (docs/device-api.md "Push messages"); the app's name is already cut to fit.
+    title: displayText(target.title ?? `Are you signing in to ${app}?`, FIELD_LIMITS.title),
     body: [binding ? `"${binding}"` : null, app, ip, location, browser].filter((part) => part).join(' · '),
     app,
     ip,

@@ -13,9 +13,23 @@ import type { Views } from '../http/views.js';
 import type { IdpSessions } from '../oidc/sessions.js';
 import { mayChangeDevices, sessionSatisfies, type SessionLifetime } from '../oidc/session-policy.js';
 import { rpLogin } from '../rp/oidc-login.js';
+import { deviceView, enrollStatus, utcText } from './device-view.js';
 
 /** The new name is checked by the device service (deviceNameSchema); here: one text field. */
 const renameForm = z.object({ name: z.string({ error: 'Give the device a name.' }).trim() });
+/** The enrollment page's poll: the newest device the account had when the code was shown, if any. */
+const statusQuery = z.object({ after: z.string().max(40).refine((v) => v === '' || !Number.isNaN(Date.parse(v)), 'after: not a time').optional() });
+
+/**
+ * Whether a phone could open this issuer: not over plain HTTP (a PWA needs HTTPS), and not at a
+ * name only this computer knows. Pure.
+ */
+export function phoneReachable(issuer: string): { https: boolean; localOnly: boolean } {
+  const url = new URL(issuer);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const localOnly = host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1';
+  return { https: url.protocol === 'https:', localOnly };
+}
 
 const ACCOUNT_CLIENT_ID = 'account-console';
 const SESSION_COOKIE = 'account_session';
@@ -157,7 +171,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const devices = await deps.devices.listDevices(account.id);
     render(ctx, 'account', {
       username: account.username, csrf: deps.csrf.token(`account|${s.sid}`), notice: typeof ctx.query.notice === 'string' ? ctx.query.notice : null,
-      devices: devices.map((d) => ({ id: d.id, name: d.name, status: d.status, mode: d.pushStatus === 'active' ? 'Push' : d.pushStatus === 'dead' ? 'Push stopped working' : 'Checks by itself (poll)', enrolled: d.createdAt.toISOString().slice(0, 10), lastUsed: d.lastUsedAt?.toISOString().slice(0, 16).replace('T', ' ') ?? 'never' })),
+      devices: devices.map(deviceView), utcText, script: '/static/account.js',
     });
   });
 
@@ -165,8 +179,32 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const live = await requireSession(ctx);
     if (!requireRecentSignIn(ctx, live)) return;
     const { s, account } = live;
+    // The page then waits for a device newer than the newest one the account has now.
+    const newest = (await deps.devices.listDevices(account.id)).at(-1);
     const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}`);
-    render(ctx, 'account-enroll', { ...offer, expiresAt: offer.expiresAt.toISOString(), csrf: deps.csrf.token(`account|${s.sid}`) });
+    const expiresAt = offer.expiresAt.toISOString();
+    render(ctx, 'account-enroll', {
+      ...offer, expiresAt, expiresAtUtc: utcText(expiresAt), after: newest?.createdAt.toISOString() ?? '',
+      issuer: deps.issuer, reach: phoneReachable(deps.issuer), csrf: deps.csrf.token(`account|${s.sid}`), script: '/static/account.js',
+    });
+  });
+
+  /**
+   * The enrollment page's poll: has the phone enrolled, and has it confirmed? Needs this page's
+   * cookie and its SSO session, but not the factors the page itself needs: enrolling the first
+   * device ends a password-only session's right to the page, and the page must still see it happen.
+   * It tells nothing but the state and the name of the account's own newest device.
+   */
+  router.get('/enroll/status', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const s = readCookie(ctx);
+    const at = now();
+    const idp = s && at - s.seenAt < deps.lifetime.idleSeconds * 1000 && at - s.createdAt < deps.lifetime.maxAgeSeconds * 1000
+      ? await deps.idpSessions.find(s.idp) : null;
+    if (!s || !idp || idp.accountId !== s.accountId) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
+    const parsed = statusQuery.safeParse(ctx.query);
+    if (!parsed.success) throw new HttpError(400, 'invalid_request', 'after: not a time');
+    ctx.body = enrollStatus(await deps.devices.listDevices(s.accountId), parsed.data.after || null);
   });
 
   router.post('/devices/:id/rename', formBody(), async (ctx) => {

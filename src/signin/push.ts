@@ -89,6 +89,7 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     browser: browserSummary(requester.userAgent),
     location: deps.geoip.lookup(requester.ip),
     numberMatching: numberScreen && (requester.app.policy.numberMatching || gate.forceNumberMatching),
+    verifiedPush: requester.app.policy.verifiedPush === true,
     bindingMessage,
     id: challengeId,
     ttlMs: Math.min(deps.challengeTtlMs, opts.ttlMs ?? Infinity),

@@ -45,7 +45,8 @@ describe('CIBA notification on the phone', () => {
     await push.deliver(w.t.url, `${w.t.url}/pwa/`, message.payload);
     const list = await eventually(() => notifications(worker), (l) => l.some((n) => n.tag === started.challengeId));
     const shown = list.find((n) => n.tag === started.challengeId)!;
-    expect(shown.body).toMatch(/^"Order 4711"\nCall Centre · 127\.0\.0\.1 · \d{1,2}:\d{2}/);
+    expect(shown.title).toBe('Are you signing in to Call Centre?');
+    expect(shown.body).toMatch(/^"Order 4711"\n[^\n·]+ · 127\.0\.0\.1 · \d{1,2}:\d{2}/);
     expect(shown.actions.map((a: { action: string }) => a.action)).toEqual(['approve', 'deny']);
   });
 });

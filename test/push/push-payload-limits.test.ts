@@ -54,7 +54,7 @@ describe('push payload limits', () => {
 
     expect(payload).toEqual({
       v: 1, type: 'challenge', cid: challenge.id, issuer: target.issuer, deviceId: 'dev_1',
-      title: 'Sign-in request', body: 'Demo App · 203.0.113.7 · Chrome on Linux', app: 'Demo App',
+      title: 'Are you signing in to Demo App?', body: 'Demo App · 203.0.113.7 · Chrome on Linux', app: 'Demo App',
       ip: '203.0.113.7', location: null, browser: 'Chrome on Linux', createdAt: challenge.createdAt,
       expiresAt: challenge.expiresAt, numberMatching: true,
     });

@@ -97,7 +97,7 @@ describe('accessibility', () => {
       for (const [view, url] of Object.entries(await views())) {
         await page.goto(url);
         await page.locator('h1').waitFor();
-        if (view === 'request') await page.getByTestId('approve').waitFor();
+        if (view === 'request') await page.getByTestId('deny').waitFor();
         if (view === 'home') await page.locator('[data-code]').waitFor();
         const result = await audit(page);
         expect({ view, ...result }).toEqual({ view, h1: 1, unnamedButtons: [], unlabelledInputs: [], lowContrast: [], scrollWidth: 360 });
@@ -117,21 +117,17 @@ describe('accessibility', () => {
     const s = await pushSignIn(w, user);
     const choices = (await w.t.idp.challenges.get(s.cid))!.numberChoices!;
     await page.goto(requestUrl(s.cid));
-    await page.getByTestId('approve').waitFor();
+    await page.getByTestId(`number-${s.number}`).waitFor();
     const order: string[] = [];
     for (let i = 0; i < 6; i++) {
       await page.keyboard.press('Tab');
       order.push(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.testid ?? ''));
     }
-    // Approve stays disabled (out of the tab order) until a number is chosen.
+    // Under number matching there is no separate Approve: the number is the answer.
     expect(order).toEqual([...choices.map((n) => `number-${n}`), 'deny', 'report', 'back']);
+    await expect(page.getByTestId('approve').count()).resolves.toBe(0);
+    // Tab to the right number and press Enter: one key approves.
     await page.getByTestId(`number-${s.number}`).focus();
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('Shift+Tab'); // Approve is enabled now; it sits after the numbers
-    for (let i = 0; i < 4; i++) {
-      if ((await page.evaluate(() => (document.activeElement as HTMLElement).dataset.testid)) === 'approve') break;
-      await page.keyboard.press('Tab');
-    }
     await page.keyboard.press('Enter');
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
     expect((await w.t.idp.challenges.get(s.cid))!.resolution).toMatchObject({ status: 'approved', deviceId: device.deviceId });

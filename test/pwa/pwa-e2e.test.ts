@@ -114,7 +114,8 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     const phone = await enrolledPhone(user);
     const { page } = phone.browser;
     const device = await deviceRow(w, phone.enrolled.deviceId);
-    expect(device).toMatchObject({ name: 'Chrome on Linux', pushStatus: 'active', push: { endpoint: phone.subscription!.endpoint } });
+    // The default name: browser and system (no model on desktop) and the day it was added.
+    expect(device).toMatchObject({ name: expect.stringMatching(new RegExp(`^Chrome on Linux, .*${new Date().getFullYear()}$`)), pushStatus: 'active', push: { endpoint: phone.subscription!.endpoint } });
     await screenshot(page, 'phone-home');
 
     const browser = await userAtDemo();
@@ -136,8 +137,10 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await phone.receive(cid);
     const worker = await serviceWorker(phone.browser.context, '/pwa/');
     const shown = (await notifications(worker)).find((n) => n.tag === cid)!;
-    expect(shown).toMatchObject({ title: 'Sign-in request', actions: [{ action: 'approve', title: 'Approve' }, { action: 'deny', title: 'Deny' }] });
-    expect(shown.body).toMatch(/^Demo App · 127\.0\.0\.1 · \d{1,2}:\d{2}/);
+    // Number matching: the notification cannot approve; Review opens the numbers to choose from.
+    expect(shown).toMatchObject({ title: 'Are you signing in to Demo App?', actions: [{ action: 'review', title: 'Review' }, { action: 'deny', title: 'Deny' }] });
+    const name = phone.enrolled.response.account.displayName || phone.enrolled.response.account.username;
+    expect(shown.body).toMatch(new RegExp(`^${name} · 127\\.0\\.0\\.1 · \\d{1,2}:\\d{2}`));
 
     // Tapping the notification opens its request page, which shows what the IdP says.
     await clickNotification(worker, cid);
@@ -145,8 +148,8 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Demo App');
     await page.getByTestId(`number-${number}`).waitFor();
     await screenshot(page, 'phone-request');
+    // One tap on the right number approves.
     await page.getByTestId(`number-${number}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
 
     // The waiting page continues by itself to the demo app, which got an ID token with the push's amr.
@@ -228,7 +231,6 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     expect(choices).toContain(number);
     const wrong = choices.find((n) => n !== number)!;
     await page.getByTestId(`number-${wrong}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/not the one on the sign-in screen/);
 
     await browser.page.getByRole('heading', { name: 'Sign-in not approved' }).waitFor({ timeout: 10_000 });
@@ -255,7 +257,6 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await page.getByTestId(`pending-${cid}`).waitFor({ timeout: 6000 });
     await page.getByTestId(`pending-${cid}`).getByRole('button', { name: 'Review' }).click();
     await page.getByTestId(`number-${number}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
     expect(await signedInAmr(browser.page)).toBe('pwd otp swk mfa');
     // Nothing was pushed: the device has no subscription.
@@ -328,7 +329,6 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     expect(w.pushService.messages.filter((m) => m.payload.cid === cid2).map((m) => m.payload.deviceId)).toEqual([response.deviceId]);
     await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: cid2, issuer: w.t.url, device: response.deviceId })}`);
     await page.getByTestId(`number-${number}`).click();
-    await page.getByTestId('approve').click();
     expect(await signedInAmr(again.page)).toBe('pwd otp swk mfa');
     expect((await resolved(w, cid2)).resolution?.deviceId).toBe(response.deviceId);
   });

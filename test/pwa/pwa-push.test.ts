@@ -75,9 +75,10 @@ describe('push notifications', () => {
   it('turn every push into a notification with the request, tagged by challenge id, with Approve and Deny', async () => {
     const s = await pushSignIn(w);
     const shown = await deliver(s);
-    expect(shown.title).toBe('Sign-in request');
-    // app · location (or IP) · time
-    expect(shown.body).toMatch(/^Test RP · 127\.0\.0\.1 · \d{1,2}:\d{2}/);
+    // The question, then whose account and from where: name · location (or IP) · time.
+    expect(shown.title).toBe('Are you signing in to Test RP?');
+    const name = device.response.account.displayName || device.response.account.username;
+    expect(shown.body).toMatch(new RegExp(`^${name} · 127\\.0\\.0\\.1 · \\d{1,2}:\\d{2}`));
     expect(shown.actions).toEqual([
       { action: 'approve', title: 'Approve' },
       { action: 'deny', title: 'Deny' },

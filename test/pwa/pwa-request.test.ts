@@ -49,12 +49,9 @@ describe('request page', () => {
     await page.getByText(challenge.browser, { exact: true }).waitFor();
     const numbers = page.getByRole('group', { name: 'Choose the number shown on the sign-in screen' }).getByRole('button');
     await expect(numbers.allTextContents()).resolves.toEqual(challenge.numberChoices!.map(String));
-    const approve = page.getByRole('button', { name: 'Approve' });
-    await expect(approve.isDisabled()).resolves.toBe(true);
-
+    // No separate Approve: one tap on the right number approves.
+    await expect(page.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
     await page.getByTestId(`number-${s.number}`).click();
-    await expect(page.getByTestId(`number-${s.number}`).getAttribute('aria-pressed')).resolves.toBe('true');
-    await approve.click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
     expect((await finishAtRp(w, s)).amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
 
@@ -69,7 +66,6 @@ describe('request page', () => {
     const wrong = (await challengeAt(w, s.cid)).numberChoices!.find((n) => n !== s.number)!;
     await page.goto(requestUrl(s.cid));
     await page.getByTestId(`number-${wrong}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/not the one on the sign-in screen/);
     expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'wrong_number' });
   });

@@ -85,7 +85,6 @@ describe("unlock policy 'pin'", () => {
     await expect(page.getByTestId('request-app').textContent()).resolves.toBe('Test RP');
     expect(api.calls).toEqual([`GET /api/device/challenges/${s.cid}`]);
     await page.getByTestId(`number-${s.number}`).click();
-    await page.getByTestId('approve').click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
     api.stop();
     expect((await finishAtRp(w, s)).amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
@@ -161,15 +160,15 @@ describe("unlock policy 'webauthn'", () => {
     await authenticator.setUserVerified(false);
     try {
       await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: s.cid, issuer: w.t.url, device: device.deviceId })}`);
-      await page.getByTestId(`number-${s.number}`).click();
+      await page.getByTestId(`number-${s.number}`).waitFor();
       const api = recordDeviceApi(page);
-      await page.getByTestId('approve').click();
+      await page.getByTestId(`number-${s.number}`).click();
       await page.getByRole('alert').filter({ hasText: 'Verification was cancelled or failed' }).waitFor();
       api.stop();
       expect(api.calls).toEqual([]);
       expect((await challengeAt(w, s.cid)).status).toBe('pending');
       // Still answerable once the user is verified.
-      await expect(page.getByTestId('approve').isEnabled()).resolves.toBe(true);
+      await expect(page.getByTestId(`number-${s.number}`).isEnabled()).resolves.toBe(true);
     } finally {
       await authenticator.setUserVerified(true);
     }
@@ -179,9 +178,8 @@ describe("unlock policy 'webauthn'", () => {
     const { page } = phone;
     const s = await pushSignIn(w);
     await page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ request: s.cid, issuer: w.t.url, device: device.deviceId })}`);
-    await page.getByTestId(`number-${s.number}`).click();
     const posted = page.waitForRequest((req) => req.url().endsWith(`/challenges/${s.cid}/response`));
-    await page.getByTestId('approve').click();
+    await page.getByTestId(`number-${s.number}`).click();
     await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Approved/);
     const body = (await posted).postDataJSON() as { webauthn?: { id: string } };
     expect(body.webauthn?.id).toBe((device.request.webauthn as { id: string }).id);

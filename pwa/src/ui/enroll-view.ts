@@ -6,6 +6,7 @@ import type { View } from './context.js';
 import { announce, append, button, field, h, heading, replace } from './dom.js';
 import { accountLabel, hostOf } from './format.js';
 import { scanCamera, scanImageFile } from './scan.js';
+import { installOffer } from './install.js';
 
 /** Adding an account: from the enrollment link, a scanned QR code or a typed code. */
 
@@ -64,6 +65,7 @@ export const enrollView: View = (root, ctx, params) => {
         { novalidate: true },
         h('h2', {}, 'Choose a PIN'),
         h('p', {}, 'Your sign-in server asks for a PIN on this account. You will enter it to see passcodes and to answer requests. It never leaves this phone, and it cannot be recovered: forgetting it means enrolling again.'),
+        h('p', { 'data-testid': 'pin-rule' }, `The rule: at least ${MIN_PIN_LENGTH} characters (digits, letters or both), typed the same twice.`),
         field('New PIN', pin, `At least ${MIN_PIN_LENGTH} characters.`),
         field('Repeat the PIN', again),
         pinError,
@@ -168,6 +170,7 @@ export const enrollView: View = (root, ctx, params) => {
   });
 
   const form = h('form', { novalidate: true, class: 'enroll' });
+  form.append(installOffer());
   if (fromLink) {
     const foreign = new URL(fromLink.issuer).origin !== location.origin;
     append(

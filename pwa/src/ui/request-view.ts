@@ -20,7 +20,7 @@ const STATUS_TEXT: Record<Exclude<DeviceChallenge['status'], 'pending'>, string>
 function resultText(result: AnswerResult): string {
   if (result.status === 'approved') return 'Approved. Go back to the sign-in page: it continues by itself.';
   if (result.reason === 'wrong_number') return 'Denied: the number you chose is not the one on the sign-in screen. If you did not try to sign in, someone else knows your password: change it.';
-  if (result.reason === 'reported') return 'Denied and reported. Your administrator can see that this request was not yours.';
+  if (result.reason === 'reported') return 'Denied and reported. Your administrator can see that this request was not yours, and new sign-in requests to this phone may be paused for a while (your passcodes still work). Whoever tried knows your password: change it now.';
   return 'Denied. Nobody is signed in with this request.';
 }
 
@@ -76,7 +76,8 @@ export const requestView: View = (root, ctx, params) => {
       h('dt', {}, 'App'), h('dd', { 'data-testid': 'request-app' }, challenge.app),
       h('dt', {}, 'Account'), h('dd', {}, `${account.account.username} at ${hostOf(account.issuer)}`),
       h('dt', {}, 'Requested'), h('dd', {}, `${timeAgo(challenge.createdAt)} (${clockTime(challenge.createdAt)})`),
-      h('dt', {}, 'Location'), h('dd', {}, challenge.location || 'Unknown'),
+      // No row at all when the IdP could not place the address: "Unknown" tells the user nothing.
+      ...(challenge.location ? [h('dt', {}, 'Location'), h('dd', { 'data-testid': 'request-location' }, challenge.location)] : []),
       h('dt', {}, 'IP address'), h('dd', {}, challenge.ip),
       h('dt', {}, 'Browser'), h('dd', {}, challenge.browser),
     );
@@ -97,20 +98,44 @@ export const requestView: View = (root, ctx, params) => {
     const all = [approve, deny, report];
 
     let numberGroup: HTMLElement | null = null;
-    if (numbers) {
+    // Verified Push (the app's choice): no choices shown, the user types the number from the sign-in screen.
+    const typed = challenge.numberMatching && challenge.verifiedPush === true;
+    if (typed) {
+      const input = h('input', {
+        id: 'typed-number', type: 'text', inputmode: 'numeric', autocomplete: 'off', maxlength: 2, pattern: '[0-9]{2}',
+        required: true, 'data-testid': 'typed-number', 'aria-describedby': 'typed-number-hint',
+      });
+      input.addEventListener('input', () => {
+        const n = /^\d{2}$/.test(input.value.trim()) ? Number(input.value.trim()) : undefined;
+        chosen = n;
+        approve.disabled = n === undefined;
+      });
+      input.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter' && chosen !== undefined) void send('approve');
+      });
       approve.disabled = true;
+      all.push(input as unknown as HTMLButtonElement);
+      numberGroup = h(
+        'div',
+        { class: 'numbers typed' },
+        h('label', { for: 'typed-number' }, 'Type the number shown on the sign-in screen'),
+        h('p', { class: 'hint', id: 'typed-number-hint' }, 'Two digits. Not signing in? Tap Deny.'),
+        input,
+      );
+    } else if (numbers) {
+      // One tap: the number is the answer (a wrong one denies), as Okta Verify does it.
       const choices = numbers.map((n) =>
-        button(String(n), (ev) => {
+        button(String(n), () => {
           chosen = n;
-          for (const b of choices) b.setAttribute('aria-pressed', String(b === ev.currentTarget));
-          approve.disabled = false;
-        }, { class: 'number', 'aria-pressed': 'false', 'data-testid': `number-${n}` }),
+          void send('approve');
+        }, { class: 'number', 'data-testid': `number-${n}`, 'aria-describedby': 'number-hint' }),
       );
       all.push(...choices);
       numberGroup = h(
         'fieldset',
         { class: 'numbers' },
         h('legend', {}, 'Choose the number shown on the sign-in screen'),
+        h('p', { class: 'hint', id: 'number-hint' }, 'Tap it to approve. Not signing in? Tap Deny.'),
         h('div', { class: 'number-row' }, ...choices),
       );
     }
@@ -150,7 +175,8 @@ export const requestView: View = (root, ctx, params) => {
         const cancelled = err instanceof DOMException && err.name === 'NotAllowedError';
         replace(error, cancelled ? 'Verification was cancelled or failed; nothing was sent.' : describeError(err));
         for (const b of all) b.disabled = false;
-        if (numbers && chosen === undefined) approve.disabled = true;
+        if (!typed) chosen = undefined;
+        else if (chosen === undefined) approve.disabled = true;
       }
     }
 
@@ -160,7 +186,7 @@ export const requestView: View = (root, ctx, params) => {
     const binding = challenge.bindingMessage
       ? h('p', { class: 'binding' }, 'The app that asks shows: ', h('strong', { 'data-testid': 'request-binding-message' }, challenge.bindingMessage), '. Approve only if it matches.')
       : null;
-    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, approve, deny, report));
+    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, numbers && !typed ? null : approve, deny, report));
     const tick = () => {
       const left = (challenge.expiresAt - Date.now()) / 1000;
       if (left <= 0) {
