@@ -1,3 +1,5 @@
+import { AppError } from '../http/errors.js';
+
 /**
  * Every answer of the agent API that is not a success, with its stable wire code
  * (docs/agent-api.md, "Errors"). Thrown in handlers; http.ts turns it into
@@ -17,15 +19,16 @@ export type AgentErrorCode =
   | 'payload_too_large'
   | 'server_error';
 
-export class AgentError extends Error {
+/** A member of the one error family (src/http/errors.ts); the agent API's own edge (http.ts) answers it as JSON. */
+export class AgentError extends AppError<AgentErrorCode> {
   override readonly name = 'AgentError';
-  constructor(
-    readonly code: AgentErrorCode,
-    readonly status: number,
-    readonly description: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(description);
+  constructor(code: AgentErrorCode, status: number, description: string, headers: Record<string, string> = {}) {
+    super(code, status, description, headers);
+  }
+
+  /** The `error_description` on the wire (the message). */
+  get description(): string {
+    return this.message;
   }
 }
 

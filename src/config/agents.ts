@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { parseCidr, type Cidr } from '../net/ip.js';
 import { loginPolicySchema, type LoginPolicy } from './clients.js';
 import { ConfigError } from './settings.js';
+import { readJsonFolder } from './json-folder.js';
 
 /**
  * Gateways (VPN concentrators, RADIUS front ends, CLIs) that call the agent API
@@ -84,21 +83,8 @@ export function parseAgent(file: string, raw: unknown, env: NodeJS.ProcessEnv): 
  * trail names both by that id.
  */
 export function loadAgents(dir: string, env: NodeJS.ProcessEnv = process.env, takenIds: ReadonlyMap<string, string> = new Map()): AgentRegistration[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
   const seen = new Map(takenIds);
-  return names.map((name) => {
-    const file = path.join(dir, name);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(file, '(file)', `not valid JSON: ${(err as Error).message}`);
-    }
+  return readJsonFolder(dir).map(({ file, raw }) => {
     const agent = parseAgent(file, raw, env);
     if (seen.has(agent.id)) throw new ConfigError(file, 'id', `"${agent.id}" is already registered by ${seen.get(agent.id)}`);
     seen.set(agent.id, file);

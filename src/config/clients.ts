@@ -1,8 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './settings.js';
 import { upstreamSchema, upstreamTrust, type UpstreamTrust } from '../upstream/config.js';
+import { readJsonFolder } from './json-folder.js';
 
 /** How a relying app's users sign in; the `login` member of a client file. */
 export interface LoginPolicy {
@@ -193,21 +192,8 @@ function entraClient(file: string, metadata: Record<string, unknown>, login: Log
  * `${ISSUER}` in a file stands for the IdP's issuer URL.
  */
 export function loadClients(dir: string, issuer: string, env: NodeJS.ProcessEnv = process.env): ClientRegistration[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
   const seen = new Map<string, string>();
-  return names.map((name) => {
-    const file = path.join(dir, name);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8').replaceAll('${ISSUER}', issuer));
-    } catch (err) {
-      throw new ConfigError(file, '(file)', `not valid JSON: ${(err as Error).message}`);
-    }
+  return readJsonFolder(dir, (text) => text.replaceAll('${ISSUER}', issuer)).map(({ file, raw }) => {
     const client = parseClient(file, raw, env);
     const id = client.metadata.client_id as string;
     if (seen.has(id)) throw new ConfigError(file, 'client_id', `"${id}" is already registered by ${seen.get(id)}`);

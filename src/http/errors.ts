@@ -3,8 +3,9 @@
  * `AppError` carries a stable wire `code` from a literal union, an HTTP `status`, whether its
  * message is safe to show (`expose`: every 4xx, never a 5xx) and optional headers (Retry-After,
  * Allow). Thrown anywhere; the one edge (./edge.ts) turns it into `{ error, error_description }`
- * JSON for APIs or the error page for browsers. `HttpError` (the pages) and `DeviceError` (the
- * device API, src/devices/errors.ts) are its two members.
+ * JSON for APIs or the error page for browsers. Its members: `HttpError` (the pages), `DeviceError`
+ * (the device API, src/devices/errors.ts), `AgentError` (src/agent-api/errors.ts), `SamlError`
+ * (src/saml/errors.ts).
  */
 export class AppError<C extends string = string> extends Error {
   /** The message may be shown to the caller: a refusal (4xx) says why; a fault of ours (5xx) does not. */

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_ACR, loginPolicySchema, type LoginPolicy } from '../config/clients.js';
 import { ConfigError } from '../config/settings.js';
 import { formatIp, inCidr, parseCidr, parseIp, type Cidr } from '../net/ip.js';
+import { readJsonFolder } from '../config/json-folder.js';
 
 /**
  * RADIUS clients (NASes: VPN gateways, firewalls, Wi-Fi controllers), one per file under
@@ -87,22 +86,9 @@ const rangeText = (r: Cidr) => `${formatIp({ version: r.version, value: r.base }
 
 /** Loads every *.json under `dir` (sorted). A missing folder means no clients. */
 export function loadRadiusClients(dir: string, env: NodeJS.ProcessEnv): RadiusClient[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
   const byName = new Map<string, string>();
   const byRange = new Map<string, string>();
-  return names.map((name) => {
-    const file = path.join(dir, name);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(file, '(file)', `not valid JSON: ${(err as Error).message}`);
-    }
+  return readJsonFolder(dir).map(({ file, raw }) => {
     const client = parseRadiusClient(file, raw, env);
     if (byName.has(client.name)) throw new ConfigError(file, 'name', `"${client.name}" is already used by ${byName.get(client.name)}`);
     byName.set(client.name, file);

@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { loginPolicySchema, type LoginPolicy } from '../config/clients.js';
 import { ConfigError } from '../config/settings.js';
 import { child, children, NS, parseXml, text } from './xml.js';
+import { readJsonFolder } from '../config/json-folder.js';
 
 /** Where an attribute's value comes from (docs/saml.md, "Attributes"). */
 export const ATTRIBUTE_SOURCES = ['accountId', 'username', 'email', 'displayName', 'upn', 'immutableId'] as const;
@@ -182,21 +183,8 @@ export function parseServiceProvider(file: string, raw: unknown, readMetadata: (
 
 /** Loads config/saml/*.json (sorted); a missing folder means no service providers. */
 export function loadServiceProviders(dir: string): ServiceProvider[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
   const byEntity = new Map<string, string>();
-  return names.map((name) => {
-    const file = path.join(dir, name);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(file, '(file)', `not valid JSON: ${(err as Error).message}`);
-    }
+  return readJsonFolder(dir).map(({ file, raw }) => {
     const sp = parseServiceProvider(file, raw, (meta) => {
       try {
         return readFileSync(path.resolve(dir, meta), 'utf8');
