@@ -32,6 +32,8 @@ export interface DeviceRegistry {
   getForAnswer(id: string): Promise<{ device: Device; sealedSecret: string | null; accountActive: boolean } | null>;
   /** Every device of an account, revoked ones included, oldest first. */
   listByAccount(accountId: string): Promise<Device[]>;
+  /** An account's active devices as a passcode check needs them (signin/passcode.ts): one query, secrets sealed. */
+  listTotpCandidates(accountId: string): Promise<{ id: string; lastOtpStep: number; sealedSecret: string }[]>;
   /** Active devices with a live push subscription: the only ones a notifier may send to. */
   listPushTargets(accountId: string): Promise<Device[]>;
   rename(id: string, name: string): Promise<boolean>;
@@ -156,6 +158,12 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       const rows = await db.query<DeviceRow>(
         `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 ORDER BY created_at, id`, [accountId]);
       return rows.map(toDevice);
+    },
+
+    async listTotpCandidates(accountId) {
+      const rows = await db.query<{ id: string; last_otp_step: string | number | bigint; totp_secret_enc: string }>(
+        `SELECT id, last_otp_step, totp_secret_enc FROM devices WHERE account_id = $1 AND status = 'active' ORDER BY created_at, id`, [accountId]);
+      return rows.map((r) => ({ id: r.id, lastOtpStep: Number(r.last_otp_step), sealedSecret: r.totp_secret_enc }));
     },
 
     async listPushTargets(accountId) {
