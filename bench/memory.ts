@@ -51,8 +51,8 @@ async function keyUsage(raw: Redis, prefix: string): Promise<Map<string, { keys:
     for (const k of keys) p.memory('USAGE', k, 'SAMPLES', 0);
     const sizes = (await p.exec()) ?? [];
     keys.forEach((k, i) => {
-      // Ids (random tokens, device ids, uuids, numbers) become <id>: one group per kind of key.
-      const kind = k.slice(prefix.length).split(':').map((part) => (/^(dev_)?[A-Za-z0-9_-]{16,}$|^\d+$/.test(part) ? '<id>' : part)).join(':');
+      // Ids (random tokens, device ids, uuids, numbers; hash-tagged ones as {<id>}) become <id>: one group per kind of key.
+      const kind = k.slice(prefix.length).split(':').map((part) => (/^(dev_)?[A-Za-z0-9_-]{16,}$|^\d+$/.test(part) ? '<id>' : /^\{[A-Za-z0-9_-]{16,}\}$/.test(part) ? '{<id>}' : part)).join(':');
       const g = groups.get(kind) ?? { keys: 0, bytes: 0 };
       g.keys++;
       g.bytes += Number(sizes[i]?.[1] ?? 0);

@@ -3,14 +3,16 @@
  * BENCH_DATABASE_URL / BENCH_REDIS_URL), each printing its table and writing
  * bench/results/<name>.json; then one summary table and bench/results/summary.json.
  *
- *   npm run bench                      all five
- *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory)
+ *   npm run bench                      all seven
+ *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, saml, radius)
  *
  * Each is also runnable alone: node --import tsx bench/<file>.ts. Not part of `npm test`.
  */
 import { execSync } from 'node:child_process';
 import { memory } from './memory.js';
 import { pushFanout } from './push-fanout.js';
+import { radiusThroughput } from './radius-throughput.js';
+import { samlSigning } from './saml-signing.js';
 import { signinThroughput } from './signin-throughput.js';
 import { projectDir } from './support/child.js';
 import { begin, log, type BenchResult } from './support/report.js';
@@ -23,6 +25,8 @@ const all: Record<string, () => Promise<BenchResult>> = {
   fanout: () => pushFanout(),
   token: () => tokenEndpoint(),
   memory: () => memory(),
+  saml: () => samlSigning(),
+  radius: () => radiusThroughput(),
 };
 
 function gitState(): string {

@@ -137,6 +137,8 @@ async function startIdp(): Promise<Running> {
   server.headersTimeout = 121_000;
   server.requestTimeout = 0;
   await new Promise<void>((resolve) => server.listen(settings.port, '127.0.0.1', resolve));
+  // RADIUS_PORT set (bench/radius-throughput.ts): the RADIUS door too, as `npm start` serves it.
+  if (settings.radiusPort !== null) await idp.radius.listen(settings.radiusPort, '127.0.0.1');
   return {
     server, db: idp.db, redis: idp.redis, accounts: idp.accounts, provider: idp.provider, idp,
     async close() {

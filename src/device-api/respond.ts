@@ -1,6 +1,5 @@
 import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
-import { createAccountStore } from '../accounts/store.js';
 import { readKid } from '../approval/verify-device-auth.js';
 import { judgeAnswer, verifySignedAnswer } from '../approval/verify-response.js';
 import { verifyWebAuthnAssertion, webauthnChallengeFor } from '../approval/verify-webauthn.js';
@@ -37,11 +36,12 @@ const RESOLVE_REFUSAL = {
 } as const;
 
 export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () => number) {
-  const accounts = createAccountStore(deps.db);
   return async (ctx: RouterContext): Promise<void> => {
     const { response: jws, webauthn: assertion } = parseBody(responseBodySchema, jsonBodyOf(ctx));
     const kid = readKid(jws);
-    const signed = await verifySignedAnswer({ jws, device: kid ? await deps.devices.get(kid) : null, now: now() });
+    // One query: the device, its sealed TOTP secret and its account's state (used below).
+    const found = kid ? await deps.devices.getForAnswer(kid) : null;
+    const signed = await verifySignedAnswer({ jws, device: found?.device ?? null, now: now() });
     if (!signed.ok) throw new DeviceError(signed.code, signed.status, signed.description);
     const { device } = signed;
     // Counted only once the device's key signed: forged answers naming a device id would otherwise
@@ -55,7 +55,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       const at = now();
       const id = ctx.params.id ?? '';
       const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
-      const totpSecret = await openTotpSecret(deps, device.id);
+      const totpSecret = await openTotpSecret(deps, device.id, found?.sealedSecret ?? null);
       const verdict = judgeAnswer({ claims: signed.claims, challenge, device, totpSecret, now: at });
       if (!verdict.ok) {
         if (verdict.code === 'invalid_otp') await otpAttempt.wrong();
@@ -67,8 +67,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
         throw new DeviceError('wrong_user', 403, 'the sign-in request belongs to another user');
       }
       // A disabled user's phone answers nothing: its approval would otherwise read as 'approved'.
-      const account = await accounts.findById(device.accountId);
-      if (!account || account.disabled) throw new DeviceError('account_disabled', 403, 'this account is disabled');
+      if (!found?.accountActive) throw new DeviceError('account_disabled', 403, 'this account is disabled');
 
       // Under the WebAuthn unlock policy an approval must carry a user-verifying assertion bound to this
       // very challenge (W3C WebAuthn 7.2); then the tokens can honestly say `user` (RFC 8176).
@@ -89,7 +88,8 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
 
       // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
       // The counter is the device's answers' own: the code the phone shows stays typeable once.
-      if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step))) {
+      // The device's last use is recorded in the same statement.
+      if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step, new Date(at)))) {
         throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
       }
       const resolution: Resolution = {
@@ -121,7 +121,6 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
 async function afterResolved(deps: DeviceApiDeps, ctx: Context, challenge: Challenge, resolution: Resolution, verdict: Accepted) {
   const deviceId = resolution.deviceId!;
   const steps: Array<() => Promise<unknown>> = [
-    () => deps.devices.touch(deviceId, new Date(resolution.at)),
     () => deps.audit.record({
       type: AUDIT_TYPE(verdict), accountId: challenge.accountId, clientId: challenge.clientId, ip: ctx.ip,
       detail: { challengeId: challenge.id, deviceId, reason: resolution.reason, requesterIp: challenge.ip },

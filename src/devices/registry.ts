@@ -26,8 +26,15 @@ export interface DeviceRegistry {
   create(input: NewDevice): Promise<Device>;
   /** Null for an unknown device and for one whose enrollment was never confirmed in time (LIVE). */
   get(id: string): Promise<Device | null>;
+  /**
+   * What an answer from a device needs, in one query (bench/README.md, round trips per sign-in):
+   * the device, its sealed TOTP secret, and whether its account may still sign in.
+   */
+  getForAnswer(id: string): Promise<{ device: Device; sealedSecret: string | null; accountActive: boolean } | null>;
   /** Every device of an account, revoked ones included, oldest first. */
   listByAccount(accountId: string): Promise<Device[]>;
+  /** An account's active devices as a passcode check needs them (signin/passcode.ts): one query, secrets sealed. */
+  listTotpCandidates(accountId: string): Promise<{ id: string; lastOtpStep: number; sealedSecret: string }[]>;
   /** Active devices with a live push subscription: the only ones a notifier may send to. */
   listPushTargets(accountId: string): Promise<Device[]>;
   rename(id: string, name: string): Promise<boolean>;
@@ -48,8 +55,9 @@ export interface DeviceRegistry {
   /**
    * The same, for the steps a device sends itself (signed answers, unregistering): a separate
    * counter, so the passcode an approval carried is still the one the phone shows and may type once.
+   * `usedAt`, when given, is recorded as the device's last use in the same statement.
    */
-  acceptAnswerStep(id: string, step: number): Promise<boolean>;
+  acceptAnswerStep(id: string, step: number, usedAt?: Date): Promise<boolean>;
   /** Active devices of an account (the MAX_DEVICES_PER_ACCOUNT cap counts these). */
   countActive(accountId: string): Promise<number>;
   /** Whether the account has ever had a device, revoked ones included (a pending device only while young: see LIVE). */
@@ -150,10 +158,24 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     // A NUL or a lone surrogate (from a JWS kid) would make PostgreSQL fail: such an id is just unknown.
     get: async (id) => (DEVICE_ID.test(id) ? one(`SELECT ${COLUMNS} FROM devices WHERE id = $1 AND ${LIVE}`, [id]) : null),
 
+    async getForAnswer(id) {
+      if (!DEVICE_ID.test(id)) return null;
+      const [row] = await db.query<DeviceRow & { totp_secret_enc: string | null; account_disabled: boolean | null }>(
+        `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}, d.totp_secret_enc, a.disabled AS account_disabled
+           FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1`, [id]);
+      return row ? { device: toDevice(row), sealedSecret: row.totp_secret_enc, accountActive: row.account_disabled === false } : null;
+    },
+
     async listByAccount(accountId) {
       const rows = await db.query<DeviceRow>(
         `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 AND ${LIVE} ORDER BY created_at, id`, [accountId]);
       return rows.map(toDevice);
+    },
+
+    async listTotpCandidates(accountId) {
+      const rows = await db.query<{ id: string; last_otp_step: string | number | bigint; totp_secret_enc: string }>(
+        `SELECT id, last_otp_step, totp_secret_enc FROM devices WHERE account_id = $1 AND status = 'active' ORDER BY created_at, id`, [accountId]);
+      return rows.map((r) => ({ id: r.id, lastOtpStep: Number(r.last_otp_step), sealedSecret: r.totp_secret_enc }));
     },
 
     async listPushTargets(accountId) {
@@ -185,9 +207,9 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       changed(`UPDATE devices SET last_otp_step = $2
                WHERE id = $1 AND last_otp_step < $2 AND status = 'active' RETURNING id`, [id, step]),
 
-    acceptAnswerStep: (id, step) =>
-      changed(`UPDATE devices SET last_answer_step = $2
-               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' RETURNING id`, [id, step]),
+    acceptAnswerStep: (id, step, usedAt) =>
+      changed(`UPDATE devices SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, last_used_at)
+               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' RETURNING id`, [id, step, usedAt ?? null]),
 
     async countActive(accountId) {
       const [row] = await db.query<{ n: string | number }>(

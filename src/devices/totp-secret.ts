@@ -17,8 +17,9 @@ export function sealTotpSecret(box: SecretBox, deviceId: string, secret: string)
  * The device's secret in clear ('' when the row has none). Key rotation: a secret sealed under an
  * older key is re-sealed under the active one as it is used (best effort; the old key still opens it).
  */
-export async function openTotpSecret(deps: { devices: DeviceRegistry; secretBox: SecretBox }, deviceId: string): Promise<string> {
-  const sealed = await deps.devices.getTotpSecretSealed(deviceId);
+export async function openTotpSecret(deps: { devices: DeviceRegistry; secretBox: SecretBox }, deviceId: string, alreadyRead?: string | null): Promise<string> {
+  // `alreadyRead`: the sealed form the caller read with the device (registry getForAnswer), not read again.
+  const sealed = alreadyRead !== undefined ? alreadyRead : await deps.devices.getTotpSecretSealed(deviceId);
   if (sealed === null) return '';
   const secret = deps.secretBox.open(sealed, deviceId);
   if (deps.secretBox.needsRewrap(sealed)) {

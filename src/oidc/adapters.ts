@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
+import { redisScripts, type Script } from '../defences/redis-script.js';
 
 /**
  * Where oidc-provider keeps each model. What must outlive a restart of the IdP (the browser's
@@ -25,6 +26,30 @@ const DURABLE_MODELS = new Set(['Session', 'Grant', 'RefreshToken', 'ClientCrede
 export const ANONYMOUS_SESSION_TTL = 600;
 
 const CONSUME_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], 'consumed', ARGV[1]) end return 0";
+
+/*
+ * One upsert, one command (bench/README.md: it was MULTI, DEL, HSET, EXPIRE, [RPUSH, EXPIRE], [SET], EXEC,
+ * five to eight commands, four upserts per sign-in). KEYS: the artefact, then the grant's index when
+ * ARGV[3] is '1', then the uid/user-code index keys. ARGV: payload, TTL (0: none), has-grant, the
+ * artefact's key as listed in the grant index (without keyPrefix), the index's TTL, the hashed id.
+ * Atomic, as the MULTI was.
+ */
+const UPSERT_LUA = `
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local first = 2
+if ARGV[3] == '1' then
+  redis.call('RPUSH', KEYS[2], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  first = 3
+end
+for i = first, #KEYS do
+  if ttl > 0 then redis.call('SET', KEYS[i], ARGV[6], 'EX', ARGV[2]) else redis.call('SET', KEYS[i], ARGV[6]) end
+end
+return 1
+`;
 
 /** The clock the adapters date artefacts by: oidc-provider's own (it reads the system clock), given at composition. */
 export type Clock = () => number;
@@ -106,7 +131,6 @@ export class SqlAdapter implements Adapter {
 
 /** Redis adapter: one hash per artefact (payload, consumed), with secondary index keys. */
 export class RedisAdapter implements Adapter {
-  constructor(private readonly redis: Redis, private readonly model: string, private readonly now: Clock) {}
 
   private keyOf(hashed: string) { return `oidc:${this.model}:${hashed}`; }
   private key(id: string) { return this.keyOf(storageKey(id)); }
@@ -114,23 +138,24 @@ export class RedisAdapter implements Adapter {
   private uidKey(uid: string) { return `oidc:${this.model}:uid:${uid}`; }
   private userCodeKey(userCode: string) { return `oidc:${this.model}:userCode:${storageKey(userCode)}`; }
 
+  private readonly script: (name: string, lua: string, keys: number) => Script;
+  constructor(private readonly redis: Redis, private readonly model: string, private readonly now: Clock) {
+    this.script = redisScripts(redis);
+  }
+
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const hashed = storageKey(id);
     const key = this.keyOf(hashed);
-    const multi = this.redis.multi().del(key).hset(key, 'payload', JSON.stringify(storable(this.model, payload)));
-    if (expiresIn) multi.expire(key, expiresIn);
-    if (payload.grantId) {
-      const grantKey = this.grantKey(payload.grantId);
-      multi.rpush(grantKey, key);
-      // The index must outlive every artefact listed in it; Redis models here live a day at most.
-      multi.expire(grantKey, Math.max(expiresIn || 0, 24 * 3600));
-    }
+    const keys = [key];
+    // The index must outlive every artefact listed in it; Redis models here live a day at most.
+    if (payload.grantId) keys.push(this.grantKey(payload.grantId));
     // The index keys point at the hashed id: a dump of Redis names no token either.
     for (const indexKey of [payload.uid && this.uidKey(payload.uid), payload.userCode && this.userCodeKey(payload.userCode)]) {
-      if (!indexKey) continue;
-      if (expiresIn) multi.set(indexKey, hashed, 'EX', expiresIn); else multi.set(indexKey, hashed);
+      if (indexKey) keys.push(indexKey);
     }
-    await multi.exec();
+    // The grant index lists the keys as we wrote them (without the client's keyPrefix); del() adds it again.
+    await this.script('OidcUpsert', UPSERT_LUA, keys.length)(...keys, JSON.stringify(storable(this.model, payload)), expiresIn || 0,
+      payload.grantId ? '1' : '0', key, Math.max(expiresIn || 0, 24 * 3600), hashed);
   }
 
   private async read(key: string, id?: string): Promise<AdapterPayload | undefined> {
@@ -155,7 +180,7 @@ export class RedisAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     // Only an artefact that is still there: HSET on a missing key would create one without a TTL.
-    await this.redis.eval(CONSUME_IF_PRESENT, 1, this.key(id), String(Math.floor(this.now() / 1000)));
+    await this.script('OidcConsume', CONSUME_IF_PRESENT, 1)(this.key(id), String(Math.floor(this.now() / 1000)));
   }
 
   async destroy(id: string): Promise<void> {

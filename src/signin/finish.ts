@@ -9,12 +9,15 @@ export type FinishResult =
 /** sign-in step 10 (docs/architecture.md): both factors done; the relying app's tokens will carry this amr and acr. */
 export async function finishSecondFactor(
   deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit'>, s: Started, second: string[], detail: Record<string, unknown>,
+  /** The account's state when the caller has just read it (with the approving device, wait.ts): not read again. */
+  known?: { accountActive: boolean },
 ): Promise<FinishResult> {
-  const account = await deps.accounts.findById(s.state.accountId);
-  if (!account || account.disabled) {
+  const active = known ? known.accountActive : await deps.accounts.findById(s.state.accountId).then((a) => Boolean(a && !a.disabled));
+  if (!active) {
     await deps.states.delete(s.id);
     return { kind: 'refused', reason: 'account_disabled' };
   }
+  const account = { id: s.state.accountId };
   const amr = amrFor(s.state.firstFactor.method, second);
   await deps.states.delete(s.id);
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });

@@ -36,13 +36,16 @@ async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: Sig
 }
 
 async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Promise<FinishResult> {
-  // A device revoked between its approval and this moment no longer vouches for anyone.
-  const device = ch.resolution?.deviceId ? await deps.devices.get(ch.resolution.deviceId) : null;
-  if (!device || device.status !== 'active') {
+  // A device revoked between its approval and this moment no longer vouches for anyone. One query
+  // reads the device and its account's state (the account is the sign-in's: the challenge is this
+  // sign-in's, and its approving device is the challenge's account's, device-api/respond.ts).
+  const found = ch.resolution?.deviceId ? await deps.devices.getForAnswer(ch.resolution.deviceId) : null;
+  if (!found || found.device.status !== 'active' || found.device.accountId !== s.state.accountId) {
     await deps.states.delete(s.id);
     return { kind: 'refused', reason: 'device_revoked' };
   }
-  return finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null });
+  return finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
+    { accountActive: found.accountActive });
 }
 
 /**
