@@ -4,11 +4,12 @@
  * bench/results/<name>.json; then one summary table and bench/results/summary.json.
  *
  *   npm run bench                      all five
- *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory)
+ *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, held)
  *
  * Each is also runnable alone: node --import tsx bench/<file>.ts. Not part of `npm test`.
  */
 import { execSync } from 'node:child_process';
+import { heldSignIns } from './held-signins.js';
 import { memory } from './memory.js';
 import { pushFanout } from './push-fanout.js';
 import { signinThroughput } from './signin-throughput.js';
@@ -23,6 +24,7 @@ const all: Record<string, () => Promise<BenchResult>> = {
   fanout: () => pushFanout(),
   token: () => tokenEndpoint(),
   memory: () => memory(),
+  held: () => heldSignIns(),
 };
 
 function gitState(): string {
