@@ -144,3 +144,45 @@ export async function rows(databaseUrl: string, sql: string, params: unknown[] =
   await c.connect();
   try { return (await c.query(sql, params)).rows as Record<string, unknown>[]; } finally { await c.end(); }
 }
+
+/** A phone's answer that keeps trying through a fault (503, a reset connection) until one is final. */
+export async function approveThrough(phone: SimulatedAuthenticator, cid: string, number: number | null, timeoutMs = 90_000) {
+  const end = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < end) {
+    try {
+      const view = await phone.challenge(cid);
+      const res = await phone.respond(cid, 'approve', { ...(number === null ? {} : { number }), nonce: view.nonce });
+      if (res.status !== 503) return res;
+      last = res;
+    } catch (err) {
+      last = err;
+      const status = (err as { status?: number }).status;
+      if (status !== undefined && status !== 503) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`no final answer to the approval within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
+
+/** The waiting page's polling, sent to `base` until it hears something other than pending/503/no answer. */
+export async function pollUntilAnswered(base: string, browser: FormBrowser, uid: string, timeoutMs = 90_000) {
+  return waitUntil(async () => {
+    const r = await statusAt(base, browser, uid, { timeoutMs: 40_000 });
+    return r.status === 0 || r.status === 503 || (r.status === 200 && r.body.status === 'pending') ? null : r;
+  }, timeoutMs, `an answer from ${base}`);
+}
+
+/** The rest of an approved sign-in: the waiting page continues (at process 0), the app redeems the code. */
+export async function finish(s: Awaited<ReturnType<Fleet['toWaitingPage']>>, next: string) {
+  const done = await s.browser.go(next);
+  if (!/^http:\/\/127\.0\.0\.1:1\/cb\?code=/.test(done.url)) throw new Error(`resume did not reach the callback: ${done.res.status} ${done.url} ${done.body.slice(0, 300)}`);
+  return oidc.authorizationCodeGrant(s.rp, new URL(done.url), { pkceCodeVerifier: s.verifier, expectedState: s.state });
+}
+
+/** The newest pending challenge on the phone (its id is the push's `cid`). */
+export async function pendingOn(phone: SimulatedAuthenticator, timeoutMs = 30_000) {
+  return waitUntil(async () => {
+    try { return (await phone.pending()).at(-1) ?? null; } catch { return null; }
+  }, timeoutMs, 'a pending push on the phone');
+}
