@@ -77,7 +77,9 @@ export class Fleet {
     if (!p || !this.alive(i)) return;
     const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
     p.kill(signal);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 20_000); })]);
+    clearTimeout(timer);
     if (this.alive(i)) { p.kill('SIGKILL'); await exited; }
   }
 

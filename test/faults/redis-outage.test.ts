@@ -4,7 +4,7 @@ import { FormBrowser } from '../support/web-browser.js';
 import { startPushService, type PushServiceDouble } from '../support/push-service.js';
 import { PrivatePostgres, PrivateRedis } from '../support/private-servers.js';
 import { CALLBACK, waitUntil } from '../signin/helpers.js';
-import { Fleet, rows, statusAt } from './fleet.js';
+import { approveThrough, finish, Fleet, pendingOn, rows, statusAt } from './fleet.js';
 
 /**
  * Redis faults (issue 14, item 6), against a private redis-server and PostgreSQL this file starts:
@@ -82,5 +82,44 @@ describe('Redis down and restarted under two IdP processes', () => {
     expect(await rows(pgServer.url, "SELECT id FROM devices WHERE revoked_at IS NULL")).toHaveLength(1);
     const audited = (await rows(pgServer.url, 'SELECT type FROM audit_events')).map((r) => r.type);
     expect(audited).toEqual(expect.arrayContaining(['device.enrolled', 'signin.success']));
+  }, 300_000);
+
+  it('Redis killed and restarted while a push is pending: the waiting page gets an answer, the sign-in ends clearly, the next one completes', async () => {
+    const bob = await fleet.user('bob', push, 1);
+    const s = await fleet.toWaitingPage('bob');
+    const old = await pendingOn(bob.phone);
+    // The long-poll is held by process 1 when Redis goes.
+    const held = statusAt(fleet.urls[1]!, s.browser, s.uid, { timeoutMs: 90_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 2000));
+    await redis.up(); // empty: no persistence, every pending challenge and sign-in state is gone
+
+    // The held long-poll answers (it is not left hanging past its timeout): with an outcome, or a
+    // 503 that tells the page to try again.
+    const first = await held;
+    expect(first.status).not.toBe(0);
+    expect(first.status === 503 || first.status === 200 || first.status === 400).toBe(true);
+    // The page's next poll gets a clear end: the sign-in is gone, start again (never a 500).
+    const next = await waitUntil(async () => {
+      const r = await statusAt(fleet.urls[0]!, s.browser, s.uid, { timeoutMs: 40_000 });
+      return r.status === 503 || r.status === 0 || (r.status === 200 && r.body.status === 'pending') ? null : r;
+    }, 90_000, 'a final answer for the lost sign-in');
+    expect(next.status).toBeLessThan(500);
+    expect(next.status === 200 ? next.body.status : next.body.error).toMatch(/expired|session_not_found|failed|denied/);
+    // The phone's answer to the lost push is refused clearly, not a 500.
+    const late = await approveThrough(bob.phone, old.id, s.number, 60_000).catch((err: { status?: number; body?: unknown }) => ({ status: err.status ?? 0, body: err.body }));
+    expect(late.status).toBeGreaterThanOrEqual(400);
+    expect(late.status).toBeLessThan(500);
+
+    // A new sign-in completes, with no restart of the IdP.
+    await waitUntil(() => fetch(`${fleet.urls[0]}/readyz`).then((r) => r.ok, () => false), 60_000, 'ready again');
+    const again = await fleet.toWaitingPage('bob');
+    const fresh = await pendingOn(bob.phone);
+    expect((await approveThrough(bob.phone, fresh.id, again.number)).body).toEqual({ status: 'approved' });
+    const status = await waitUntil(async () => { const r = await statusAt(fleet.urls[1]!, again.browser, again.uid); return r.body.status === 'approved' ? r : null; }, 60_000, 'approved');
+    const tokens = await finish(again, status.body.next!);
+    expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
+    expect(await rows(pgServer.url, "SELECT id FROM devices WHERE status = 'active'")).toHaveLength(2);
   }, 300_000);
 });
