@@ -87,7 +87,7 @@ export const RETRY_AFTER_SECONDS = 5;
 /** Socket-level failures: the server is down, restarting or unreachable. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /** ioredis's own errors when it cannot reach a server, and Redis's replies while a node cannot serve. */
-const REDIS_OUTAGE = /^(?:Connection is closed|Stream isn't writeable|Reached the max retries per request limit|None of the sentinels are available|All sentinels are unreachable|Failed to refresh slots cache|Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)/;
+const REDIS_OUTAGE = /^(?:Connection is closed|None of startup nodes is available|Cluster isn.t ready|Stream isn't writeable|Reached the max retries per request limit|None of the sentinels are available|All sentinels are unreachable|Failed to refresh slots cache|Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)/;
 /** PostgreSQL's: connection exceptions (class 08), the server shutting down or starting (57P01-57P03). */
 const PG_OUTAGE = /^(?:08|57P0[123])/;
 const PG_MESSAGES = /^(?:Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection terminated due to connection timeout)/;
