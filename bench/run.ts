@@ -3,12 +3,13 @@
  * BENCH_DATABASE_URL / BENCH_REDIS_URL), each printing its table and writing
  * bench/results/<name>.json; then one summary table and bench/results/summary.json.
  *
- *   npm run bench                      all seven
- *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, saml, radius)
+ *   npm run bench                      all eight
+ *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, saml, radius, held)
  *
  * Each is also runnable alone: node --import tsx bench/<file>.ts. Not part of `npm test`.
  */
 import { execSync } from 'node:child_process';
+import { heldSignIns } from './held-signins.js';
 import { memory } from './memory.js';
 import { pushFanout } from './push-fanout.js';
 import { radiusThroughput } from './radius-throughput.js';
@@ -27,6 +28,7 @@ const all: Record<string, () => Promise<BenchResult>> = {
   memory: () => memory(),
   saml: () => samlSigning(),
   radius: () => radiusThroughput(),
+  held: () => heldSignIns(),
 };
 
 function gitState(): string {

@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { clientAddress, type TrustProxy } from './client-ip.js';
-import { FAULT, HttpError, toAppError } from './errors.js';
+import { FAULT, HttpError, isStorageOutage, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE } from './errors.js';
 import type { Views } from './views.js';
 
 /** Where faults of ours go (a pino logger fits). Never given a secret. */
@@ -55,7 +55,8 @@ export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
       }
     } catch (err) {
       const e = toAppError(err);
-      if (e.status >= 500) opts.log?.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
+      if (e.status === 503) opts.log?.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message }, path: ctx.path, method: ctx.method }, 'storage unavailable');
+      else if (e.status >= 500) opts.log?.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
       const format = opts.views ? pick(ctx) : 'json';
       ctx.status = e.status;
       for (const [name, value] of Object.entries(e.headers)) ctx.set(name, value);
@@ -65,9 +66,31 @@ export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
       } else {
         ctx.type = 'html';
         ctx.body = opts.views!.render('error', {
-          title: e.expose ? 'This did not work' : 'Something went wrong', error: e.code, description: e.expose ? e.message : PAGE_FAULT,
+          title: e.status === 503 && e.expose ? 'Temporarily unavailable' : e.expose ? 'This did not work' : 'Something went wrong', error: e.code, description: e.expose ? e.message : PAGE_FAULT,
         });
       }
+    }
+  };
+}
+
+/**
+ * oidc-provider answers its own endpoints' faults itself (a 500 server_error) and then emits
+ * `server_error`: when the fault is a storage outage (isStorageOutage), this listener turns that
+ * answer into the edge's 503 temporarily_unavailable with Retry-After (RFC 6749 4.1.2.1 names the
+ * code), as a page for a browser and as OAuth JSON otherwise. Other faults stay as they are.
+ */
+export function providerOutageAnswer(views?: Views) {
+  return (ctx: Context, err: unknown): void => {
+    if (!isStorageOutage(err)) return;
+    ctx.status = 503;
+    ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    ctx.set('Cache-Control', 'no-store');
+    // The choice oidc-provider made for its own answer (its error handler): a page when HTML is preferred.
+    if (views && ctx.accepts('json', 'html') === 'html') {
+      ctx.type = 'html';
+      ctx.body = views.render('error', { title: 'Temporarily unavailable', error: 'temporarily_unavailable', description: UNAVAILABLE });
+    } else {
+      ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
     }
   };
 }

@@ -17,7 +17,8 @@ export class AppError<C extends string = string> extends Error {
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
-    this.expose = status >= 400 && status < 500;
+    // A 503 "try again in a moment" (a storage outage, isStorageOutage) says so; other 5xx say nothing.
+    this.expose = (status >= 400 && status < 500) || (status === 503 && code === 'temporarily_unavailable');
   }
 }
 
@@ -36,6 +37,7 @@ export type HttpErrorCode =
   | 'method_not_allowed'
   | 'unsupported_media_type'
   | 'payload_too_large'
+  | 'temporarily_unavailable'
   | 'server_error';
 
 /** A refusal of a browser page or of the edge itself: `new HttpError(status, code, message, headers?)`. */
@@ -66,6 +68,7 @@ const bodyRefusal = (status: number, type: unknown, err: unknown): string | null
 export function toAppError(err: unknown): AppError {
   // Ours as they are, unless one names a status that is no error (it then counts as a fault).
   if (err instanceof AppError && err.status >= 400 && err.status <= 599) return err;
+  if (isStorageOutage(err)) return new AppError('temporarily_unavailable', 503, UNAVAILABLE, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
   const e = (err ?? {}) as { status?: unknown; statusCode?: unknown; expose?: unknown; code?: unknown; message?: unknown; type?: unknown; headers?: unknown };
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status < 400 || status >= 500) return new AppError('server_error', 500, FAULT);
@@ -76,6 +79,34 @@ export function toAppError(err: unknown): AppError {
     : status === 404 ? 'not_found' : status === 405 ? 'method_not_allowed' : 'invalid_request';
   const message = e.expose !== false && typeof e.message === 'string' && e.message ? e.message : 'Bad request.';
   return new AppError(code, status, message, headers);
+}
+
+/** What a caller reads while Redis or PostgreSQL cannot be reached (docs/production.md, "Faults"). */
+export const UNAVAILABLE = 'The service is temporarily unavailable. Try again in a moment.';
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Socket-level failures: the server is down, restarting or unreachable. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** ioredis's own errors when it cannot reach a server, and Redis's replies while a node cannot serve. */
+const REDIS_OUTAGE = /^(?:Connection is closed|None of startup nodes is available|Cluster isn.t ready|Stream isn't writeable|Reached the max retries per request limit|None of the sentinels are available|All sentinels are unreachable|Failed to refresh slots cache|Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)/;
+/** PostgreSQL's: connection exceptions (class 08), the server shutting down or starting (57P01-57P03). */
+const PG_OUTAGE = /^(?:08|57P0[123])/;
+const PG_MESSAGES = /^(?:Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection terminated due to connection timeout)/;
+
+/**
+ * True when `err` says a storage engine (Redis, PostgreSQL) is out of reach for now, not that the
+ * request or our code is wrong: such a request is answered 503 with Retry-After, and succeeds
+ * unchanged once the engine is back (ioredis and pg reconnect by themselves).
+ */
+export function isStorageOutage(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const x = e as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; lastNodeError?: unknown };
+    if (x.name === 'MaxRetriesPerRequestError' || x.name === 'ClusterAllFailedError') return true;
+    if (typeof x.code === 'string' && (NETWORK_CODES.has(x.code) || PG_OUTAGE.test(x.code))) return true;
+    if (typeof x.message === 'string' && (REDIS_OUTAGE.test(x.message) || PG_MESSAGES.test(x.message))) return true;
+    e = x.cause ?? x.lastNodeError;
+  }
+  return false;
 }
 
 function stringValues(headers: Record<string, unknown>): Record<string, string> {

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
 import { DEFAULT_POLICY } from '../config/clients.js';
-import { HttpError } from '../http/errors.js';
+import { HttpError, isStorageOutage } from '../http/errors.js';
 import { csrfForm, parseForm } from '../http/form.js';
 import type { FinishResult, Login, SignInRef, Started } from '../signin/index.js';
 import type { InteractionDeps } from './deps.js';
@@ -14,7 +14,8 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
   let details;
   try {
     details = await deps.provider.interactionDetails(ctx.req, ctx.res);
-  } catch {
+  } catch (err) {
+    if (isStorageOutage(err)) throw err; // Redis down is no expired sign-in: the edge answers 503
     throw new HttpError(400, 'session_not_found', 'This sign-in has expired or was started in another browser. Go back to the app and sign in again.');
   }
   if (details.uid !== ctx.params.uid) {

@@ -13,6 +13,8 @@ import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
 import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
+import { providerOutageAnswer } from '../http/edge.js';
+import { isStorageOutage } from '../http/errors.js';
 
 export interface ProviderDeps {
   issuer: string;
@@ -205,7 +207,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       ClientCredentials: 600,
       ...(deps.ciba ? { BackchannelAuthenticationRequest: deps.ciba.ttl as NonNullable<NonNullable<Configuration['ttl']>['BackchannelAuthenticationRequest']> } : {}),
     },
-    renderError: async (ctx, out) => {
+    renderError: async (ctx, out, err) => {
+      if (isStorageOutage(err)) { providerOutageAnswer(deps.views)(ctx, err); return; } // Redis or PostgreSQL out of reach: 503
       ctx.type = 'html';
       ctx.body = deps.views.render('error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? '' });
     },
@@ -215,6 +218,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = deps.trustProxy;
   if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
   acceptUpstreamHints(provider, byId);
+  provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
 }
 
