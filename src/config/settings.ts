@@ -280,6 +280,18 @@ export const SETTINGS = {
       return v;
     },
   },
+  productName: { env: 'PRODUCT_NAME', meaning: 'The product\'s name, shown at the top of every page of the IdP and in its titles.', ...text('Push OTP', 'any text') },
+  productLogo: {
+    env: 'PRODUCT_LOGO',
+    meaning: 'A logo shown beside the product name on every page: a path on the IdP (e.g. a file put in `views/static/`) or a `data:image/…` URL; the pages\' Content-Security-Policy allows no other origin.',
+    default: NONE,
+    accepts: 'a path starting with `/`, or a `data:image/` URL',
+    read: (raw: string | undefined) => {
+      if (!raw) return null;
+      if (!/^\/(?!\/)[^\s"'<>\\]*$/.test(raw) && !/^data:image\/[a-z0-9.+-]+[;,][^\s"'<>]*$/i.test(raw)) throw new InvalidSetting('must be a path starting with / or a data:image/ URL');
+      return raw;
+    },
+  },
   logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },
 } satisfies Record<string, SettingSpec<unknown>>;
 
