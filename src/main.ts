@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { createIdp } from './app.js';
+import { recordRunningIssuer } from './config/running-issuer.js';
 import { ConfigError, loadSettings } from './config/settings.js';
 
 /** Starts the IdP: `npm start`. Settings come from the environment (see README, Configuration). */
@@ -9,7 +10,10 @@ async function main() {
   const server = createServer(idp.app.callback());
   // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
   const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
+  let forgetIssuer = () => {};
   server.listen(settings.port, settings.host, () => {
+    // The admin CLI names this issuer in its links (src/config/running-issuer.ts).
+    forgetIssuer = recordRunningIssuer(settings.dataDir, settings.issuer);
     idp.logger.info({ issuer: settings.issuer, port: settings.port }, 'listening');
     const lines = [
       '',
@@ -27,6 +31,7 @@ async function main() {
     process.stdout.write(lines.join('\n') + '\n\n');
   });
   const stop = async () => {
+    forgetIssuer();
     server.close();
     await idp.close();
     process.exit(0);
