@@ -230,7 +230,7 @@ export const SETTINGS = {
   },
   deviceUnlock: {
     env: 'DEVICE_UNLOCK',
-    meaning: 'What the authenticator asks before answering, set on each device as it enrolls; with `webauthn` every approval must carry a user-verifying WebAuthn assertion.',
+    meaning: 'What the authenticator asks before answering: `pin` a PIN of at least 6 digits chosen on the phone (5 wrong PINs free, then waits from 30 s doubling to 1 h), `webauthn` a user-verifying WebAuthn assertion with every approval. Fixed on each device as it enrolls: a change applies to new enrollments only (re-enroll a phone to change its own).',
     ...oneOf(['none', 'pin', 'webauthn'] as const, 'none'),
   },
   pollIntervalSeconds: {
