@@ -14,7 +14,7 @@ const hintedUsername = (it: LoadedInteraction): string | undefined => {
   return typeof hint === 'string' && hint.length <= 100 && !/[\u0000-\u001f]/.test(hint) ? hint.trim() || undefined : undefined;
 };
 
-export function renderLogin(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, extra: { error?: string; username?: string; throttle?: { seconds: number; until: number } } = {}) {
+export function renderLogin(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, extra: { error?: string; username?: string; throttle?: ReturnType<typeof throttleView> } = {}) {
   const username = extra.username ?? hintedUsername(it);
   ctx.type = 'html';
   ctx.body = deps.views.render('login', {
@@ -42,7 +42,7 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
     case 'missing': return again(400, t('login.missing'));
     case 'throttled':
       tooMany(ctx, result.retryAfterSeconds);
-      return renderLogin(ctx, deps, it, { error: t('login.tooMany'), throttle: throttleView(deps, result.retryAfterSeconds), username });
+      return renderLogin(ctx, deps, it, { error: t('login.tooMany'), throttle: throttleView(deps, result.retryAfterSeconds, 'throttle.signInLocked'), username });
     // The same words for an unknown user, a wrong password and a disabled account.
     case 'failed': return again(401, t('login.failed'));
     case 'finished': return finishLogin(ctx, deps, result);

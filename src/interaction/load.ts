@@ -92,7 +92,10 @@ export function seeOther(ctx: Context, uid: string, page: string): void {
 }
 
 /** The throttle's wait as the pages show it (views/throttle.eta): seconds left and when it ends (epoch ms). */
-export const throttleView = (deps: Pick<InteractionDeps, 'now'>, seconds: number) => ({ seconds, until: deps.now() + seconds * 1000 });
+export const throttleView = (deps: Pick<InteractionDeps, 'now'>, seconds: number, minutesKey: ThrottleMinutesKey = 'throttle.minutes') =>
+  ({ seconds, until: deps.now() + seconds * 1000, minutesKey });
+/** How a wait of over a minute is said: "Wait N minutes", or that sign-in or passcodes are locked. */
+export type ThrottleMinutesKey = 'throttle.minutes' | 'throttle.signInLocked' | 'throttle.passcodesLocked';
 
 /** A 429 with Retry-After (the page then says how long). */
 export function tooMany(ctx: Context, seconds: number): void {

@@ -32,7 +32,7 @@ if (throttle && secondsForms && minutesForms && Number.isFinite(seconds) && seco
   const started = performance.now();
   const tick = () => {
     const left = Math.max(0, Math.ceil(seconds - (performance.now() - started) / 1000));
-    throttle.textContent = left > 60 ? pick(minutesForms, Math.ceil(left / 60)) : pick(secondsForms, left);
+    throttle.textContent = (throttle.dataset.prefix ?? '') + (left > 60 ? pick(minutesForms, Math.ceil(left / 60)) : pick(secondsForms, left));
     if (left > 0) setTimeout(tick, 1000);
   };
   tick();

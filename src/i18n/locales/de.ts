@@ -19,6 +19,8 @@ export const de: Catalogue = {
 
   'throttle.seconds': { one: 'Warten Sie {count} Sekunde und versuchen Sie es dann erneut.', other: 'Warten Sie {count} Sekunden und versuchen Sie es dann erneut.' },
   'throttle.minutes': { one: 'Warten Sie {count} Minute und versuchen Sie es dann erneut.', other: 'Warten Sie {count} Minuten und versuchen Sie es dann erneut.' },
+  'throttle.signInLocked': { one: 'Die Anmeldung ist für {count} Minute gesperrt.', other: 'Die Anmeldung ist für {count} Minuten gesperrt.' },
+  'throttle.passcodesLocked': { one: 'Einmalcodes sind für {count} Minute gesperrt: Bestätigen Sie stattdessen die Anfrage auf Ihrem Telefon.', other: 'Einmalcodes sind für {count} Minuten gesperrt: Bestätigen Sie stattdessen die Anfrage auf Ihrem Telefon.' },
   'throttle.until': 'Ab {time} können Sie es wieder versuchen.',
 
   'common.cancel': 'Abbrechen',

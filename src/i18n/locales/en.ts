@@ -22,6 +22,8 @@ export const en = {
 
   'throttle.seconds': { one: 'Wait {count} second and try again.', other: 'Wait {count} seconds and try again.' },
   'throttle.minutes': { one: 'Wait {count} minute and try again.', other: 'Wait {count} minutes and try again.' },
+  'throttle.signInLocked': { one: 'Sign-in is locked for {count} minute.', other: 'Sign-in is locked for {count} minutes.' },
+  'throttle.passcodesLocked': { one: 'Passcodes are locked for {count} minute: approve the request on your phone instead.', other: 'Passcodes are locked for {count} minutes: approve the request on your phone instead.' },
   'throttle.until': 'You can try again at {time}.',
 
   'common.cancel': 'Cancel',

@@ -11,7 +11,7 @@ const passcodeForm = z.object({
   passcode: z.string({ error: 'The passcode must be text of 6 or 8 digits.' }).max(16, 'The passcode must be text of 6 or 8 digits.'),
 });
 
-function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, error: string | null, throttle: { seconds: number; until: number } | null = null) {
+function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, error: string | null, throttle: ReturnType<typeof throttleView> | null = null) {
   ctx.type = 'html';
   ctx.body = deps.views.render('passcode', { uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, error, throttle });
 }
@@ -27,7 +27,7 @@ export async function answerPasscode(ctx: Context, deps: InteractionDeps, it: Lo
     case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', t('passcode.tooManyForSignIn'));
     case 'throttled':
       tooMany(ctx, result.retryAfterSeconds);
-      return render(ctx, deps, it, t('passcode.tooMany'), throttleView(deps, result.retryAfterSeconds));
+      return render(ctx, deps, it, t('passcode.tooMany'), throttleView(deps, result.retryAfterSeconds, 'throttle.passcodesLocked'));
     case 'wrong': return show(401, t(result.replayed ? 'passcode.replayed' : 'passcode.wrong'));
   }
 }

@@ -11,7 +11,7 @@ import { checkCsrf, finishLogin, requireFirstFactor, signInGone, throttleView, t
 const BAD_CODE = 'The recovery code must be text of 16 letters and digits.';
 const recoveryForm = z.object({ code: z.string({ error: BAD_CODE }).max(64, BAD_CODE) });
 
-function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, view: { noDevice: boolean; error: string | null; throttle?: { seconds: number; until: number } }) {
+function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, view: { noDevice: boolean; error: string | null; throttle?: ReturnType<typeof throttleView> }) {
   ctx.type = 'html';
   ctx.body = deps.views.render('recovery', {
     uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, ...view,
