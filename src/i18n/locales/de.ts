@@ -122,7 +122,7 @@ export const de: Catalogue = {
   'error.session_not_found': 'Diese Anmeldung ist abgelaufen, schon abgeschlossen oder wurde in einem anderen Browser begonnen. Gehen Sie zurück zur App und melden Sie sich erneut an.',
   'error.interaction_mismatch': 'Diese Seite gehört zu einer anderen Anmeldung. Gehen Sie zurück zur App und melden Sie sich erneut an.',
   'error.csrf': 'Das Formular ist abgelaufen. Gehen Sie zurück und versuchen Sie es erneut.',
-  'error.no_device': '{app} verlangt einen zweiten Faktor, und Sie haben noch keinen Authenticator registriert. Fügen Sie auf Ihrer Kontoseite einen hinzu oder bitten Sie Ihre Administration um einen Registrierungscode.',
+  'error.no_device': '{app} verlangt einen zweiten Faktor, und Sie haben keinen Authenticator registriert. Bitten Sie Ihre Administration um einen Registrierungscode. Damit fügen Sie Ihr Telefon auf Ihrer Kontoseite hinzu.',
   'error.not_found': 'Unter dieser Adresse gibt es nichts.',
 
   'refused.title': 'Anmeldung abgelehnt',

@@ -125,7 +125,7 @@ export const en = {
   'error.session_not_found': 'This sign-in has expired, has already finished, or was started in another browser. Go back to the app and sign in again.',
   'error.interaction_mismatch': 'This page belongs to another sign-in. Go back to the app and sign in again.',
   'error.csrf': 'The form has expired. Go back and try again.',
-  'error.no_device': '{app} requires a second factor, and you have no authenticator enrolled yet. Add one on your account page, or ask your administrator for an enrollment code.',
+  'error.no_device': '{app} requires a second factor, and you have no authenticator enrolled. Ask your administrator for an enrollment code. Once you have one, add your phone on your account page.',
   'error.not_found': 'There is nothing at this address.',
 
   'refused.title': 'Sign-in refused',
