@@ -19,6 +19,7 @@ import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
 import { createViews, type Views } from './http/views.js';
+import { localeMiddleware } from './i18n/index.js';
 import { openGeoIp } from './challenge/context.js';
 import { createRedisChallengeStore } from './challenge/redis-store.js';
 import type { ChallengeStore } from './challenge/types.js';
@@ -173,7 +174,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const secretBox = createSecretBox(secrets.kek, secrets.kek[0]!.id);
   const accounts = createAccountStore(db);
   const audit = instrumentAudit(createAuditLog(db, logger), metrics);
-  const views = createViews();
+  const views = createViews(undefined, { productName: settings.productName, productLogo: settings.productLogo });
   const now = opts.now ?? Date.now;
   const devices = createDeviceRegistry(db);
   // OpenID CIBA (src/ciba/): oidc-provider's features.ciba, driving the sign-in core like the pages do.
@@ -278,6 +279,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const drain = createDrain();
   app.use(requestId(logger));
   app.use(drain.middleware);
+  app.use(localeMiddleware()); // the pages' language (src/i18n/), also for the error page
   app.use(errorEdge({ views, log: logger }));
   app.use(pinOrigin(settings.issuer));
   app.use(clientIp(settings.trustProxy));

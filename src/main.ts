@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createIdp, type Idp } from './app.js';
+import { recordRunningIssuer } from './config/running-issuer.js';
 import { ConfigError, loadSettings, type Settings } from './config/settings.js';
 import { startMetricsServer } from './observability/metrics-route.js';
 
@@ -11,7 +12,10 @@ async function main() {
   // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
   const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
   const metricsServer = settings.metricsPort ? await startMetricsServer(idp.metrics, settings.metricsHost, settings.metricsPort) : null;
+  let forgetIssuer = () => {};
   server.listen(settings.port, settings.host, () => {
+    // The admin CLI names this issuer in its links (src/config/running-issuer.ts).
+    forgetIssuer = recordRunningIssuer(settings.dataDir, settings.issuer);
     idp.logger.info({ issuer: settings.issuer, port: settings.port, ...(metricsServer ? { metricsPort: settings.metricsPort } : {}) }, 'listening');
     const lines = [
       '',
@@ -32,6 +36,7 @@ async function main() {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    forgetIssuer();
     shutdown(idp, server, metricsServer, settings, signal).then(
       () => process.exit(0),
       (err: unknown) => {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createAccountStore } from '../accounts/store.js';
 import { createAuditLog } from '../audit/log.js';
+import { issuerForCli } from '../config/running-issuer.js';
 import { ConfigError, loadSettings } from '../config/settings.js';
 import { createEnrollmentCodes } from '../devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../devices/registry.js';
@@ -62,10 +63,12 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   }
   const settings = loadSettings();
+  // Links name the port the server really runs on (its record in the data folder), unless ISSUER is set here.
+  const issuer = issuerForCli(process.env, settings.dataDir, settings.issuer);
   if (!settings.databaseUrl) {
     const holder = pgliteHolder(settings.dataDir);
     if (holder) {
-      process.stderr.write(`The IdP (process ${holder}) has the embedded database open. Stop it first, or use the self-service page ${settings.issuer}/account; with DATABASE_URL (PostgreSQL) the CLI and the server run side by side.\n`);
+      process.stderr.write(`The IdP (process ${holder}) has the embedded database open. Stop it first, or use the self-service page ${issuer}/account; with DATABASE_URL (PostgreSQL) the CLI and the server run side by side.\n`);
       return 75;
     }
   }
@@ -83,7 +86,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
   };
   const devices = createDeviceService({
-    devices: registry, codes: createEnrollmentCodes(db), recovery: createRecoveryCodes(db), issuer: settings.issuer, audit, unlock: settings.deviceUnlock,
+    devices: registry, codes: createEnrollmentCodes(db), recovery: createRecoveryCodes(db), issuer, audit, unlock: settings.deviceUnlock,
     onRevoked: async (accountId) => { await endSessions(accountId); },
   });
   const unmute = async (accountId: string) => {

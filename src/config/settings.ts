@@ -230,7 +230,7 @@ export const SETTINGS = {
   },
   deviceUnlock: {
     env: 'DEVICE_UNLOCK',
-    meaning: 'What the authenticator asks before answering, set on each device as it enrolls; with `webauthn` every approval must carry a user-verifying WebAuthn assertion.',
+    meaning: 'What the authenticator asks before answering: `pin` a PIN of at least 6 digits chosen on the phone (5 wrong PINs free, then waits from 30 s doubling to 1 h), `webauthn` a user-verifying WebAuthn assertion with every approval. Fixed on each device as it enrolls: a change applies to new enrollments only (re-enroll a phone to change its own).',
     ...oneOf(['none', 'pin', 'webauthn'] as const, 'none'),
   },
   pollIntervalSeconds: {
@@ -278,6 +278,18 @@ export const SETTINGS = {
       const v = raw || '0.0.0.0';
       if (isIP(v) === 0) throw new InvalidSetting('must be an IP address, e.g. 0.0.0.0, 192.0.2.1 or ::');
       return v;
+    },
+  },
+  productName: { env: 'PRODUCT_NAME', meaning: 'The product\'s name, shown at the top of every page of the IdP and in its titles.', ...text('Push OTP', 'any text') },
+  productLogo: {
+    env: 'PRODUCT_LOGO',
+    meaning: 'A logo shown beside the product name on every page: a path on the IdP (e.g. a file put in `views/static/`) or a `data:image/…` URL; the pages\' Content-Security-Policy allows no other origin.',
+    default: NONE,
+    accepts: 'a path starting with `/`, or a `data:image/` URL',
+    read: (raw: string | undefined) => {
+      if (!raw) return null;
+      if (!/^\/(?!\/)[^\s"'<>\\]*$/.test(raw) && !/^data:image\/[a-z0-9.+-]+[;,][^\s"'<>]*$/i.test(raw)) throw new InvalidSetting('must be a path starting with / or a data:image/ URL');
+      return raw;
     },
   },
   logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { clientAddress, type TrustProxy } from './client-ip.js';
-import { FAULT, HttpError, isStorageOutage, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE } from './errors.js';
+import { t } from '../i18n/index.js';
+import { FAULT, HttpError, isStorageOutage, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE, type AppError } from './errors.js';
 import type { Views } from './views.js';
 
 /** Where faults of ours go (a pino logger fits). Never given a secret. */
@@ -27,7 +28,13 @@ export function formatFor(ctx: Pick<Context, 'path' | 'get'>, jsonPrefixes: read
   return ctx.get('accept').includes('text/html') ? 'html' : 'json';
 }
 
-const PAGE_FAULT = 'Something went wrong on our side. Try again in a moment.';
+/** The error page's words, in the request's language (src/i18n/), with the way back to the app when known. */
+function errorPage(e: AppError, app: { name: string; url: string | null } | undefined): Record<string, unknown> {
+  const unavailable = e.code === 'temporarily_unavailable';
+  const heading = unavailable ? t('error.unavailableTitle') : !e.expose ? t('error.faultTitle') : e.code === 'session_not_found' ? t('error.endedTitle') : t('error.title');
+  const description = unavailable ? t('error.unavailable') : !e.expose ? t('error.fault') : e.code === 'not_found' ? t('error.not_found') : e.message;
+  return { title: heading, heading, error: e.code, description, app: app ?? null };
+}
 
 export interface ErrorEdgeOptions {
   /** Where 5xx faults are logged. */
@@ -65,9 +72,7 @@ export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
         ctx.body = { error: e.code, error_description: e.expose ? e.message : FAULT };
       } else {
         ctx.type = 'html';
-        ctx.body = opts.views!.render('error', {
-          title: e.status === 503 && e.expose ? 'Temporarily unavailable' : e.expose ? 'This did not work' : 'Something went wrong', error: e.code, description: e.expose ? e.message : PAGE_FAULT,
-        });
+        ctx.body = opts.views!.render('error', errorPage(e, ctx.state.app as { name: string; url: string | null } | undefined));
       }
     }
   };
@@ -88,7 +93,7 @@ export function providerOutageAnswer(views?: Views) {
     // The choice oidc-provider made for its own answer (its error handler): a page when HTML is preferred.
     if (views && ctx.accepts('json', 'html') === 'html') {
       ctx.type = 'html';
-      ctx.body = views.render('error', { title: 'Temporarily unavailable', error: 'temporarily_unavailable', description: UNAVAILABLE });
+      ctx.body = views.render('error', { title: t('error.unavailableTitle'), heading: t('error.unavailableTitle'), error: 'temporarily_unavailable', description: t('error.unavailable'), app: null });
     } else {
       ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
     }

@@ -1,27 +1,19 @@
 import type { Context } from 'koa';
 import { HttpError } from '../http/errors.js';
+import { t } from '../i18n/index.js';
 import type { InteractionDeps } from './deps.js';
 import { checkCsrf, finishInteraction, loadInteraction, type LoadedInteraction } from './load.js';
 
 /**
- * What the user is asked to allow, in words. Maps, not object literals: the keys come from the
- * request, and a plain object would answer `constructor` or `toString` from its prototype.
+ * What the user is asked to allow, in words (src/i18n/ keys). Sets, not object literals: the keys
+ * come from the request, and a plain object would answer `constructor` or `toString` from its prototype.
  */
-const SCOPE_TEXT = new Map<string, string>([
-  ['openid', 'Know who you are'],
-  ['profile', 'See your name and username'],
-  ['email', 'See your e-mail address'],
-  ['offline_access', 'Stay signed in (keep access while you are away)'],
-]);
-
+const SCOPES = new Set(['openid', 'profile', 'email', 'offline_access'] as const);
 /** Claims a relying app can ask for one by one with the `claims` parameter (OIDC Core 5.5). */
-const CLAIM_TEXT = new Map<string, string>([
-  ['name', 'See your name'],
-  ['preferred_username', 'See your username'],
-  ['updated_at', 'See when your profile last changed'],
-  ['email', 'See your e-mail address'],
-  ['email_verified', 'See whether your e-mail address is verified'],
-]);
+const CLAIMS = new Set(['name', 'preferred_username', 'updated_at', 'email', 'email_verified'] as const);
+type Known<S> = S extends Set<infer K> ? K : never;
+const scopeText = (s: string) => (SCOPES.has(s as Known<typeof SCOPES>) ? t(`consent.scope.${s as Known<typeof SCOPES>}`) : t('consent.scope.other', { scope: s }));
+const claimText = (c: string) => (CLAIMS.has(c as Known<typeof CLAIMS>) ? t(`consent.claim.${c as Known<typeof CLAIMS>}`) : t('consent.claim.other', { claim: c }));
 
 /**
  * Every line of what the grant will add: the missing scopes and the claims asked for through the
@@ -30,8 +22,8 @@ const CLAIM_TEXT = new Map<string, string>([
  */
 export function consentLines(missingScopes: readonly string[], missingClaims: readonly string[]): string[] {
   const lines = [
-    ...missingScopes.map((s) => SCOPE_TEXT.get(s) ?? `Use the permission \u201c${s}\u201d`),
-    ...missingClaims.map((c) => CLAIM_TEXT.get(c) ?? `See your \u201c${c}\u201d`),
+    ...missingScopes.map(scopeText),
+    ...missingClaims.map(claimText),
   ];
   return [...new Set(lines)];
 }
@@ -41,7 +33,6 @@ export async function renderConsent(ctx: Context, deps: InteractionDeps, it: Loa
   const account = it.details.session?.accountId ? await deps.accounts.findById(it.details.session.accountId) : null;
   ctx.type = 'html';
   ctx.body = deps.views.render('consent', {
-    title: 'Allow access?',
     uid: it.uid,
     csrf: deps.csrf.token(it.uid),
     clientName: it.clientName,

@@ -2,23 +2,23 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { HttpError } from '../http/errors.js';
 import { csrfField, parseForm, textField } from '../http/form.js';
+import { t } from '../i18n/index.js';
 import type { InteractionDeps } from './deps.js';
-import { checkCsrf, finishLogin, loadInteraction, seeOther, signInRef, tooMany, type LoadedInteraction } from './load.js';
+import { checkCsrf, finishLogin, loadInteraction, seeOther, signInRef, throttleView, tooMany, type LoadedInteraction } from './load.js';
 import { answerPasscode } from './second-factor/passcode.js';
 import { answerPush } from './second-factor/push.js';
 
-/** The same words for an unknown user, a wrong password and a disabled account. */
-const LOGIN_FAILED = 'The username or password is not right.';
+/** OIDC `login_hint` prefills the username (never trusted: it is only the field's first value). */
+const hintedUsername = (it: LoadedInteraction): string | undefined => {
+  const hint = it.details.params.login_hint;
+  return typeof hint === 'string' && hint.length <= 100 && !/[\u0000-\u001f]/.test(hint) ? hint.trim() || undefined : undefined;
+};
 
-const tooManyAttempts = (seconds: number) =>
-  seconds > 60
-    ? `Too many failed attempts. Sign-in is locked for ${Math.ceil(seconds / 60)} minutes.`
-    : `Too many failed attempts. Wait ${seconds} seconds and try again.`;
-
-export function renderLogin(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, extra: { error?: string; username?: string } = {}) {
+export function renderLogin(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, extra: { error?: string; username?: string; throttle?: ReturnType<typeof throttleView> } = {}) {
+  const username = extra.username ?? hintedUsername(it);
   ctx.type = 'html';
   ctx.body = deps.views.render('login', {
-    title: 'Sign in', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, singleForm: it.policy.form === 'single-form', ...extra,
+    uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, singleForm: it.policy.form === 'single-form', ...extra, username,
   });
 }
 
@@ -39,12 +39,15 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   const result = await deps.signin.password(signInRef(ctx, it), { username, password, passcode });
   const again = (status: number, error: string) => { ctx.status = status; renderLogin(ctx, deps, it, { error, username }); };
   switch (result.kind) {
-    case 'missing': return again(400, 'Enter your username and password.');
-    case 'throttled': tooMany(ctx, result.retryAfterSeconds); return renderLogin(ctx, deps, it, { error: tooManyAttempts(result.retryAfterSeconds), username });
-    case 'failed': return again(401, LOGIN_FAILED);
+    case 'missing': return again(400, t('login.missing'));
+    case 'throttled':
+      tooMany(ctx, result.retryAfterSeconds);
+      return renderLogin(ctx, deps, it, { error: t('login.tooMany'), throttle: throttleView(deps, result.retryAfterSeconds, 'throttle.signInLocked'), username });
+    // The same words for an unknown user, a wrong password and a disabled account.
+    case 'failed': return again(401, t('login.failed'));
     case 'finished': return finishLogin(ctx, deps, result);
-    case 'refused': throw new HttpError(403, 'no_device', `${it.clientName} requires a second factor, and you have no authenticator enrolled. Ask your administrator for an enrollment code.`);
-    case 'bad-passcode-format': return again(400, 'A passcode has 6 or 8 digits. Leave it empty to get a push instead.');
+    case 'refused': throw new HttpError(403, 'no_device', t('error.no_device', { app: it.clientName }));
+    case 'bad-passcode-format': return again(400, t('login.badPasscodeFormat'));
     case 'recover': return seeOther(ctx, it.uid, 'recovery');
     case 'choose-second-factor': return seeOther(ctx, it.uid, 'second-factor');
     // The single form's second factor is done here and now: no second request re-reads the interaction.

@@ -5,6 +5,8 @@ import { HttpError, isStorageOutage } from '../http/errors.js';
 import { csrfForm, parseForm } from '../http/form.js';
 import type { FinishResult, Login, SignInRef, Started } from '../signin/index.js';
 import type { InteractionDeps } from './deps.js';
+import { appHome, backToApp, rememberedApp } from './back-to-app.js';
+import { preferUiLocales, t } from '../i18n/index.js';
 
 /**
  * Re-reads the interaction from the server on every request (never trusts the form) and checks
@@ -16,14 +18,18 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
     details = await deps.provider.interactionDetails(ctx.req, ctx.res);
   } catch (err) {
     if (isStorageOutage(err)) throw err; // Redis down is no expired sign-in: the edge answers 503
-    throw new HttpError(400, 'session_not_found', 'This sign-in has expired or was started in another browser. Go back to the app and sign in again.');
+    // Expired, finished (Back after sign-in) or another browser's: the way back to the app, when this browser last saw one.
+    await rememberedApp(ctx, deps);
+    throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
   }
+  preferUiLocales(details.params.ui_locales);
   if (details.uid !== ctx.params.uid) {
-    throw new HttpError(400, 'interaction_mismatch', 'This page belongs to another sign-in. Go back to the app and sign in again.');
+    throw new HttpError(400, 'interaction_mismatch', t('error.interaction_mismatch'));
   }
   const clientId = details.params.client_id as string;
   const registration = deps.clients.get(clientId);
   const client = await deps.provider.Client.find(clientId);
+  backToApp(ctx, clientId, client?.clientName ?? clientId, appHome(client));
   const policy = registration?.login ?? DEFAULT_POLICY;
   const ttlSeconds = Math.max(1, (details.exp ?? 0) - Math.floor(deps.now() / 1000));
   return { details, uid: details.uid, clientId, clientName: client?.clientName ?? clientId, policy, ttlSeconds };
@@ -58,7 +64,7 @@ export async function requireFirstFactor(ctx: Context, deps: InteractionDeps): P
 export const signInGone = () => new HttpError(400, 'session_not_found', NO_FIRST_FACTOR);
 
 export function checkCsrf(ctx: Context, deps: InteractionDeps, uid: string): void {
-  if (!deps.csrf.valid(uid, parseForm(ctx, csrfForm).csrf)) throw new HttpError(403, 'csrf', 'The form has expired. Go back and try again.');
+  if (!deps.csrf.valid(uid, parseForm(ctx, csrfForm).csrf)) throw new HttpError(403, 'csrf', t('error.csrf'));
 }
 
 /** Ends the interaction the only way there is: through oidc-provider, with a 303 to its resume URL. */
@@ -85,6 +91,12 @@ export function seeOther(ctx: Context, uid: string, page: string): void {
   ctx.status = 303;
   ctx.redirect(`/interaction/${uid}/${page}`);
 }
+
+/** The throttle's wait as the pages show it (views/throttle.eta): seconds left and when it ends (epoch ms). */
+export const throttleView = (deps: Pick<InteractionDeps, 'now'>, seconds: number, minutesKey: ThrottleMinutesKey = 'throttle.minutes') =>
+  ({ seconds, until: deps.now() + seconds * 1000, minutesKey });
+/** How a wait of over a minute is said: "Wait N minutes", or that sign-in or passcodes are locked. */
+export type ThrottleMinutesKey = 'throttle.minutes' | 'throttle.signInLocked' | 'throttle.passcodesLocked';
 
 /** A 429 with Retry-After (the page then says how long). */
 export function tooMany(ctx: Context, seconds: number): void {

@@ -34,7 +34,7 @@ function refusalPage(ctx: Context, deps: InteractionDeps, it: LoadedInteraction,
   ctx.status = 403;
   ctx.type = 'html';
   ctx.body = deps.views.render('upstream-refused', {
-    title: 'Sign-in refused', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, message: REFUSAL_PAGES[refusal], refusal,
+    uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, message: REFUSAL_PAGES[refusal], refusal,
   });
 }
 

@@ -30,7 +30,7 @@ export type PushResult =
   /** The phone approved the previous request meanwhile: the waiting page finishes the sign-in. */
   | { kind: 'already-approved' }
   /** No push this time, and why (the waiting page says so and offers the passcode). */
-  | { kind: 'refused'; notice: PushNotice }
+  | { kind: 'refused'; notice: PushNotice; /** When pushes to the account may go out again (epoch ms), for muted and limit. */ until?: number }
   /** The sign-in's state is gone (finished, cancelled or lapsed). */
   | { kind: 'gone' };
 
@@ -71,6 +71,7 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     if (gate.reason === 'muted' || gate.reason === 'limit') {
       await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: requester.app.clientId, ip: requester.ip, detail: { reason: gate.reason } });
     }
+    if (gate.reason === 'muted' || gate.reason === 'limit') return { kind: 'refused', notice: gate.reason, until: now + gate.retryAfterMs };
     return { kind: 'refused', notice: gate.reason };
   }
   const numberScreen = opts.numberScreen ?? true;

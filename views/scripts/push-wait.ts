@@ -1,18 +1,33 @@
 /**
  * The waiting page's script (served as /static/push-wait.js). Long-polls the status endpoint and,
  * as soon as the request is answered, goes to the page that finishes the sign-in. Without this
- * script the page refreshes itself instead (<noscript> meta refresh).
+ * script the page refreshes itself instead (<noscript> meta refresh). Its words come from the page
+ * (data-* attributes in the page's language, views/push-wait.eta).
  */
 const uid = location.pathname.split('/')[2] ?? '';
 const statusEl = document.getElementById('status');
-const secondsEl = document.getElementById('seconds-left');
+const countdownEl = document.getElementById('countdown');
 const started = performance.now();
-const initialSeconds = Number(secondsEl?.textContent ?? '0');
+const initialSeconds = Number(document.getElementById('seconds-left')?.textContent ?? '0');
+const rules = new Intl.PluralRules(document.documentElement.lang || 'en');
+const forms = ((): Record<string, string> | null => {
+  try {
+    const v = JSON.parse(countdownEl?.dataset.forms ?? '') as unknown;
+    return v && typeof v === 'object' && typeof (v as Record<string, unknown>).other === 'string' ? (v as Record<string, string>) : null;
+  } catch {
+    return null;
+  }
+})();
 
+/** "The request expires in <span id=seconds-left>N</span> seconds.", its plural form right for N. */
 function tick(): void {
-  if (!secondsEl) return;
+  if (!countdownEl || !forms) return;
   const left = Math.max(0, Math.ceil(initialSeconds - (performance.now() - started) / 1000));
-  secondsEl.textContent = String(left);
+  const [before = '', after = ''] = (forms[rules.select(left)] ?? forms.other ?? '').split('{count}');
+  const span = document.createElement('span');
+  span.id = 'seconds-left';
+  span.textContent = String(left);
+  countdownEl.replaceChildren(before, span, after);
 }
 
 /** Seconds to wait before asking again after a failed status request: its Retry-After (1-30 s), else 2 s. */
@@ -34,7 +49,7 @@ async function poll(): Promise<void> {
       if (!res.ok) throw new RetryLater(retryDelayMs(res));
       const body = (await res.json()) as { status: string; next: string };
       if (body.status !== 'pending') {
-        if (statusEl) statusEl.textContent = body.status === 'approved' ? 'Approved. Signing you in…' : 'The request was not approved.';
+        if (statusEl) statusEl.textContent = (body.status === 'approved' ? statusEl.dataset.approved : statusEl.dataset.notApproved) ?? '';
         location.assign(body.next);
         return;
       }

@@ -3,25 +3,17 @@ import { z } from 'zod';
 import { HttpError } from '../../http/errors.js';
 import { parseForm } from '../../http/form.js';
 import type { PasscodeResult } from '../../signin/index.js';
+import { t } from '../../i18n/index.js';
 import type { InteractionDeps } from '../deps.js';
-import { checkCsrf, finishLogin, requireFirstFactor, signInGone, tooMany, type LoadedInteraction } from '../load.js';
+import { checkCsrf, finishLogin, requireFirstFactor, signInGone, throttleView, tooMany, type LoadedInteraction } from '../load.js';
 
-const tooManyPasscodes = (seconds: number) =>
-  seconds > 60
-    ? `Too many wrong passcodes. Passcodes are locked for ${Math.ceil(seconds / 60)} minutes: approve the request on your phone instead.`
-    : `Too many wrong passcodes. Wait ${seconds} seconds and try again, or approve the request on your phone.`;
-
-const TOO_MANY_FOR_THIS_SIGNIN = 'Too many wrong passcodes. Go back to the app and sign in again.';
 const passcodeForm = z.object({
   passcode: z.string({ error: 'The passcode must be text of 6 or 8 digits.' }).max(16, 'The passcode must be text of 6 or 8 digits.'),
 });
 
-const REPLAYED = 'This passcode was already used. Wait for the next one and type it.';
-const WRONG = 'That passcode is not right. Check the code in your authenticator app and try again.';
-
-function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, error: string | null) {
+function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, error: string | null, throttle: ReturnType<typeof throttleView> | null = null) {
   ctx.type = 'html';
-  ctx.body = deps.views.render('passcode', { title: 'Enter a passcode', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, error });
+  ctx.body = deps.views.render('passcode', { uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, error, throttle });
 }
 
 /** The core's passcode result as this door shows it (also for the single form's passcode). */
@@ -30,13 +22,13 @@ export async function answerPasscode(ctx: Context, deps: InteractionDeps, it: Lo
   switch (result.kind) {
     case 'finished':
     case 'refused': return finishLogin(ctx, deps, result);
-    case 'malformed': return show(400, 'A passcode has 6 or 8 digits.');
+    case 'malformed': return show(400, t('passcode.malformed'));
     case 'gone': throw signInGone();
-    case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', TOO_MANY_FOR_THIS_SIGNIN);
+    case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', t('passcode.tooManyForSignIn'));
     case 'throttled':
       tooMany(ctx, result.retryAfterSeconds);
-      return render(ctx, deps, it, tooManyPasscodes(result.retryAfterSeconds));
-    case 'wrong': return show(401, result.replayed ? REPLAYED : WRONG);
+      return render(ctx, deps, it, t('passcode.tooMany'), throttleView(deps, result.retryAfterSeconds, 'throttle.passcodesLocked'));
+    case 'wrong': return show(401, t(result.replayed ? 'passcode.replayed' : 'passcode.wrong'));
   }
 }
 

@@ -7,7 +7,7 @@ import { checkCsrf, requireFirstFactor, seeOther, signInGone } from '../load.js'
 export function answerPush(ctx: Context, uid: string, result: PushResult): void {
   switch (result.kind) {
     case 'gone': throw signInGone();
-    case 'refused': return seeOther(ctx, uid, `wait?notice=${result.notice}`);
+    case 'refused': return seeOther(ctx, uid, `wait?notice=${result.notice}${result.until ? `&until=${result.until}` : ''}`);
     case 'sent':
     case 'already-approved': return seeOther(ctx, uid, 'wait');
   }

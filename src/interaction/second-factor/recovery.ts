@@ -2,20 +2,19 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { HttpError } from '../../http/errors.js';
 import { parseForm } from '../../http/form.js';
+import { t } from '../../i18n/index.js';
 import type { InteractionDeps } from '../deps.js';
-import { checkCsrf, finishLogin, requireFirstFactor, signInGone, tooMany, type LoadedInteraction } from '../load.js';
+import { checkCsrf, finishLogin, requireFirstFactor, signInGone, throttleView, tooMany, type LoadedInteraction } from '../load.js';
 
 /** Recovery codes (signin/recovery.ts): the way back in after losing every authenticator. */
 
 const BAD_CODE = 'The recovery code must be text of 16 letters and digits.';
 const recoveryForm = z.object({ code: z.string({ error: BAD_CODE }).max(64, BAD_CODE) });
 
-const TOO_MANY_FOR_THIS_SIGNIN = 'Too many wrong codes. Go back to the app and sign in again.';
-
-function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, view: { noDevice: boolean; error: string | null }) {
+function render(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, view: { noDevice: boolean; error: string | null; throttle?: ReturnType<typeof throttleView> }) {
   ctx.type = 'html';
   ctx.body = deps.views.render('recovery', {
-    title: 'Use a recovery code', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, ...view,
+    uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName, ...view,
   });
 }
 
@@ -35,15 +34,14 @@ export async function postRecovery(ctx: Context, deps: InteractionDeps): Promise
     case 'finished':
     case 'refused': return finishLogin(ctx, deps, result);
     case 'gone': throw signInGone();
-    case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', TOO_MANY_FOR_THIS_SIGNIN);
+    case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', t('recovery.tooManyForSignIn'));
     case 'throttled': {
       const seconds = result.retryAfterSeconds;
       tooMany(ctx, seconds);
-      const wait = seconds > 60 ? `${Math.ceil(seconds / 60)} minutes` : `${seconds} seconds`;
-      return render(ctx, deps, it, { noDevice: result.noDevice, error: `Too many wrong codes. Wait ${wait} and try again.` });
+      return render(ctx, deps, it, { noDevice: result.noDevice, error: t('recovery.tooMany'), throttle: throttleView(deps, seconds) });
     }
     case 'wrong':
       ctx.status = 401;
-      return render(ctx, deps, it, { noDevice: result.noDevice, error: 'That recovery code is not right, or it was already used.' });
+      return render(ctx, deps, it, { noDevice: result.noDevice, error: t('recovery.wrong') });
   }
 }

@@ -16,7 +16,7 @@ async function getChoice(ctx: Context, deps: InteractionDeps): Promise<void> {
   // the password would learn which phones to steal or imitate ("Alice's iPhone 15").
   ctx.type = 'html';
   ctx.body = deps.views.render('second-factor', {
-    title: 'Confirm it is you', uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName,
+    uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName,
   });
 }
 

@@ -2,24 +2,24 @@ import type { Context } from 'koa';
 import type { PushStatus } from '../../signin/index.js';
 import type { InteractionDeps } from '../deps.js';
 import { finishLogin, requireFirstFactor } from '../load.js';
+import { pageHelpers } from '../../http/views.js';
+import { currentLocale, formatTime, t } from '../../i18n/index.js';
 
-// Maps, not object literals: `notice` comes from the query string, and NOTICES['constructor'] on a
+// Sets, not object literals: `notice` comes from the query string, and NOTICES['constructor'] on a
 // plain object is Object's constructor, whose source the page printed (`?notice=constructor`).
-const NOTICES = new Map<string, string>([
-  ['too_soon', 'A request was sent a moment ago. Wait a few seconds before sending another.'],
-  ['too_many', 'Too many requests were sent for this sign-in. Enter a passcode instead, or start again.'],
-  ['limit', 'Several requests to your phone were not approved in the last few minutes, so no more are sent for now. Enter a passcode instead.'],
-  ['muted', 'A recent request was reported as not yours, so requests to your phone are paused for a while. Enter a passcode instead.'],
-  ['reported', 'The last request was reported as not yours, so no more requests are sent for this sign-in. Enter a passcode instead.'],
-]);
+const NOTICES = new Set(['too_soon', 'too_many', 'limit', 'muted', 'reported', 'needs_binding_message'] as const);
+type Notice = typeof NOTICES extends Set<infer N> ? N : never;
+/** Notices after which no push goes out for a while: the page says so in its heading, offers no "Try again", and asks for the passcode. */
+const PAUSED = new Set<Notice>(['too_many', 'limit', 'muted', 'reported', 'needs_binding_message']);
+const RESULTS = new Set(['denied', 'reported', 'wrong_number', 'expired'] as const);
+type Result = typeof RESULTS extends Set<infer R> ? R : never;
 
-const DENIED = 'The request was denied on your phone.';
-const MESSAGES = new Map<string, string>([
-  ['denied', DENIED],
-  ['reported', 'You denied the request and reported it. If you did not try to sign in, change your password.'],
-  ['wrong_number', 'The number chosen on the phone did not match. The request was denied.'],
-  ['expired', 'The request expired before it was answered.'],
-]);
+const noticeOf = (q: unknown): Notice | null => (typeof q === 'string' && NOTICES.has(q as Notice) ? (q as Notice) : null);
+/** When a pause ends (epoch ms, from answerPush); shown only, and only when it is a plausible time ahead. */
+function pausedUntil(q: unknown, now: number): number | null {
+  const n = typeof q === 'string' && /^\d{1,15}$/.test(q) ? Number(q) : NaN;
+  return n > now && n < now + 8 * 86_400_000 ? n : null;
+}
 
 /**
  * GET /interaction/:uid/wait — sign-in step 9 (docs/architecture.md), the page that continues by itself: with JavaScript it
@@ -30,17 +30,39 @@ export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void
   const w = await deps.signin.wait(s);
   if (w.kind !== 'waiting') return finishLogin(ctx, deps, w);
   const pending = w.status === 'pending';
+  const notice = noticeOf(ctx.query.notice);
+  const paused = notice !== null && PAUSED.has(notice);
+  const until = paused ? pausedUntil(ctx.query.until, deps.now()) : null;
+  const heading = pending ? t('wait.title')
+    : paused ? pausedHeading(notice, until)
+      : t(w.status === 'none' ? 'wait.noneTitle' : 'wait.deniedTitle');
+  const result: Result = RESULTS.has(w.reason as Result) ? (w.reason as Result) : 'denied';
   ctx.type = 'html';
   ctx.body = deps.views.render('push-wait', {
-    title: pending ? 'Approve on your phone' : 'Sign-in not approved',
+    heading,
+    headingHtml: !pending && paused && until !== null ? pausedHeadingHtml(notice, until) : null,
     uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName,
     status: w.status, matchNumber: w.matchNumber, secondsLeft: w.secondsLeft, expiresAt: w.expiresAt,
-    message: w.status !== 'none' && !pending ? MESSAGES.get(w.reason ?? 'denied') ?? DENIED : null,
-    notice: typeof ctx.query.notice === 'string' ? NOTICES.get(ctx.query.notice) ?? null : null,
+    message: w.status !== 'none' && !pending ? t(`wait.result.${result}`) : null,
+    notice: notice ? t(`wait.notice.${notice}`) : null,
+    paused,
     // Without JavaScript the page refreshes itself while the request is pending.
     refreshSeconds: pending ? 3 : null,
     script: pending ? '/static/push-wait.js' : null,
   });
+}
+
+function pausedHeading(notice: Notice, until: number | null): string {
+  if (notice === 'muted' || notice === 'limit') {
+    return until === null ? t(notice === 'muted' ? 'wait.paused.mutedNoTime' : 'wait.paused.limitNoTime') : t(`wait.paused.${notice}`, { time: formatTime(currentLocale(), until) });
+  }
+  return t(`wait.paused.${notice as 'reported' | 'too_many' | 'needs_binding_message'}`);
+}
+
+/** The heading with its end time as a <time> element the page script re-shows in the browser's time zone. */
+function pausedHeadingHtml(notice: Notice, until: number): string | null {
+  if (notice !== 'muted' && notice !== 'limit') return null;
+  return pageHelpers(currentLocale(), { productName: '', productLogo: null }).th(`wait.paused.${notice}`, { time: until }, { time: 'time' });
 }
 
 /**

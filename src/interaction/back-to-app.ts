@@ -1,0 +1,58 @@
+import type { Context } from 'koa';
+import type { InteractionDeps } from './deps.js';
+
+/**
+ * "Back to <app>" (issue 16, item 4): every page of a sign-in knows its app, and a sign-in that has
+ * ended (expired, finished and revisited with Back, or cancelled) still leads the user back to the
+ * app it came from instead of a dead end. The error edge (src/http/edge.ts) shows `ctx.state.app`
+ * as the error page's link.
+ */
+export interface AppLink {
+  name: string;
+  /** The app's home: its `client_uri`, else the origin of its first redirect URI; null when neither is an http(s) URL. */
+  url: string | null;
+}
+
+/** A cookie naming the last app this browser signed in to; only ever looked up among the registered clients. */
+const COOKIE = 'idp_app';
+
+interface ClientLike { clientUri?: string | undefined; redirectUris?: readonly string[] | undefined; clientName?: string | undefined; clientId: string }
+
+const httpUrl = (raw: unknown): URL | null => {
+  if (typeof raw !== 'string') return null;
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u : null;
+  } catch {
+    return null;
+  }
+};
+
+/** Pure: where "Back to <app>" goes. */
+export function appHome(client: ClientLike | undefined): string | null {
+  if (!client) return null;
+  const home = httpUrl(client.clientUri);
+  if (home) return home.href;
+  const redirect = httpUrl(client.redirectUris?.[0]);
+  return redirect ? `${redirect.origin}/` : null;
+}
+
+/** This request's app, for the error page; remembered for a later visit of an ended sign-in. */
+export function backToApp(ctx: Context, clientId: string, name: string, url: string | null): void {
+  ctx.state.app = { name, url } satisfies AppLink;
+  ctx.cookies.set(COOKIE, encodeURIComponent(clientId), { httpOnly: true, sameSite: 'lax', path: '/interaction', maxAge: 86_400_000, secure: ctx.secure, overwrite: true });
+}
+
+/** The app this browser last signed in to, if it is still registered, as `ctx.state.app`. */
+export async function rememberedApp(ctx: Context, deps: Pick<InteractionDeps, 'provider'>): Promise<void> {
+  const raw = ctx.cookies.get(COOKIE);
+  if (!raw || raw.length > 300) return;
+  let clientId: string;
+  try {
+    clientId = decodeURIComponent(raw);
+  } catch {
+    return;
+  }
+  const client = (await deps.provider.Client.find(clientId).catch(() => undefined)) as ClientLike | undefined;
+  if (client) ctx.state.app = { name: client.clientName ?? client.clientId, url: appHome(client) } satisfies AppLink;
+}
