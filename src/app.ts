@@ -251,7 +251,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   });
   ciba.connect({ provider, signin });
   const deps: InteractionDeps = {
-    provider, accounts, views, audit, signin, now,
+    provider, accounts, views, audit, signin, now, apps,
     csrf: createCsrf(secrets.cookieKeys[0]!),
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
   };

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { AccountStore } from '../accounts/store.js';
 import type { AuditLog } from '../audit/types.js';
+import type { AppRegistry } from '../apps/registry.js';
 import type { ClientRegistration } from '../config/clients.js';
 import type { Csrf } from '../http/csrf.js';
 import type { Views } from '../http/views.js';
@@ -14,6 +15,9 @@ export interface InteractionDeps {
   provider: Provider;
   views: Views;
   csrf: Csrf;
+  /** Every relying app with its login policy, whatever its protocol (a SAML SP under its internal client). */
+  apps: AppRegistry;
+  /** The OIDC client files, for what only they carry (an MFA-only client's upstream). */
   clients: Map<string, ClientRegistration>;
   signin: SignIn;
   /** For the consent page: the account's name, and the audit of what was granted. */

@@ -27,10 +27,11 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
     throw new HttpError(400, 'interaction_mismatch', t('error.interaction_mismatch'));
   }
   const clientId = details.params.client_id as string;
-  const registration = deps.clients.get(clientId);
+  // The policy comes from the one registry of relying apps (an OIDC client or a SAML SP's internal client).
+  const app = deps.apps.byClientId(clientId);
   const client = await deps.provider.Client.find(clientId);
   backToApp(ctx, clientId, client?.clientName ?? clientId, appHome(client));
-  const policy = registration?.login ?? DEFAULT_POLICY;
+  const policy = app?.policy ?? DEFAULT_POLICY;
   const ttlSeconds = Math.max(1, (details.exp ?? 0) - Math.floor(deps.now() / 1000));
   return { details, uid: details.uid, clientId, clientName: client?.clientName ?? clientId, policy, ttlSeconds };
 }
