@@ -107,6 +107,8 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     // A gateway that hangs up has given up: the push stops standing for anything at once.
     const hungUp = () => { if (!ctx.res.writableFinished) void signin.cancel(ref.id, agent.id).catch(() => undefined); };
     ctx.res.once('close', hungUp);
+    // It may have hung up already, while the push was going out: 'close' was then before the listener.
+    if (ctx.res.destroyed || ctx.req.socket.destroyed) hungUp();
     try {
       const later = fromWait(await signin.waitAtMost(started, seconds * 1000));
       return await settle(ctx, ref.id, later.kind === 'pending' ? timedOut() : later);
