@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,11 +55,18 @@ describe('graceful shutdown', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  /**
+   * The admin CLI, run without blocking this process: a blocked event loop kept fetch's pool from
+   * retiring sockets the server had closed as idle meanwhile, and the next request met one ("other side closed").
+   */
+  const cli = (...args: string[]) => new Promise<{ status: number | null; stdout: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }));
+  });
 
   it('answers a held status request with 503 + Retry-After on SIGTERM and exits 0', async () => {
-    expect(cli('user', 'create', 'alice', '--password', PASSWORD).status).toBe(0);
-    const enroll = cli('device', 'enroll-code', 'alice');
+    expect((await cli('user', 'create', 'alice', '--password', PASSWORD)).status).toBe(0);
+    const enroll = await cli('device', 'enroll-code', 'alice');
     const code = /enrollment code for alice: (\S+)/.exec(enroll.stdout)![1]!;
     const subscription = pushService.createSubscription();
     await SimulatedAuthenticator.enroll(url, code, { push: { endpoint: subscription.endpoint, keys: subscription.keys }, name: 'Phone' });

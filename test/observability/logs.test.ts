@@ -61,10 +61,13 @@ describe('JSON logs with request ids and no secrets', () => {
     const userinfo = await fetch(`${w.t.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}`, cookie: push.browser.cookieHeader() } });
     expect(userinfo.status).toBe(200);
     // Every cookie value, except oidc-provider's interaction cookie, whose value is the uid that is
-    // in the page's own address anyway (/interaction/<uid>); its signature cookie is a secret.
+    // in the page's own address anyway (/interaction/<uid>), and `idp_app`, whose value is the app's
+    // client id (the "Back to <app>" link, src/interaction/back-to-app.ts), in every authorize URL;
+    // their signature cookies are secrets.
     for (const c of push.browser.cookieHeader().split('; ')) {
+      const name = c.slice(0, c.indexOf('='));
       const value = c.slice(c.indexOf('=') + 1);
-      if (value !== push.uid) secrets.push(value);
+      if (value !== push.uid && name !== 'idp_app') secrets.push(value);
     }
 
     const typed = await w.startSignIn();
