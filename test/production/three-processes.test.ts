@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,11 +31,12 @@ describe(`three IdP processes on one Redis (${TEST_REDIS_URL.split(':')[0]})`, (
   let env: NodeJS.ProcessEnv;
   let urls: string[] = [];
 
-  const admin = (args: string[], input?: string) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`admin ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
-  };
+  /** The admin CLI, without blocking this process (a blocked loop left fetch holding sockets the servers had closed). */
+  const admin = (args: string[], input?: string) => new Promise<string>((resolve, reject) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`admin ${args.join(' ')} failed: ${stderr}`)) : resolve(stdout)));
+    child.stdin?.end(input ?? '');
+  });
 
   beforeAll(async () => {
     pushService = await startPushService();
@@ -77,8 +78,8 @@ describe(`three IdP processes on one Redis (${TEST_REDIS_URL.split(':')[0]})`, (
   });
 
   it('signs in with a push: password at process 1, approval at process 2, long-poll at process 3, tokens at process 1', async () => {
-    admin(['user', 'create', 'alice', '--password-stdin'], 'violet harbour quietly 7 kettles\n');
-    const code = /enrollment code for alice: (\S+)/.exec(admin(['device', 'enroll-code', 'alice']))![1]!;
+    await admin(['user', 'create', 'alice', '--password-stdin'], 'violet harbour quietly 7 kettles\n');
+    const code = /enrollment code for alice: (\S+)/.exec(await admin(['device', 'enroll-code', 'alice']))![1]!;
     const subscription = pushService.createSubscription();
     const phone = await SimulatedAuthenticator.enroll(urls[1]!, code, { push: { endpoint: subscription.endpoint, keys: subscription.keys } });
 
