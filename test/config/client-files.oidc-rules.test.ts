@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/config/settings.js';
 import { startTestIdp } from '../support/idp.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 /**
  * Audit item 12: client files that pass our schema but that oidc-provider rejects used to start
@@ -38,7 +39,8 @@ describe('client files that oidc-provider refuses stop the start', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'client-rules-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('exits with code 2 and the message, as an operator sees it', () => {
+  it('exits with code 2 and the message, as an operator sees it', async () => {
+    await seedPglite(path.join(root, 'data', 'pg'));
     const config = path.join(root, 'config');
     mkdirSync(path.join(config, 'clients'), { recursive: true });
     const file = path.join(config, 'clients', 'bad.json');

@@ -7,6 +7,7 @@ import { createIdp } from '../../src/app.js';
 import { ConfigError, loadSettings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/log.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/env.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 const KEK = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 
@@ -20,6 +21,8 @@ describe('start-up refuses an unsafe production configuration', () => {
 
   const attempt = async (env: Record<string, string>) => {
     const dataDir = path.join(root, String(Math.random()).slice(2));
+    // An embedded database starts from the initialised copy (test/support/pglite-template.ts).
+    if (!env.DATABASE_URL) await seedPglite(path.join(dataDir, 'pg'));
     const settings = loadSettings({ DATA_DIR: dataDir, CONFIG_DIR: path.join(root, 'none'), DEMO: 'false', ...env });
     const err = await createIdp(settings, { logger: createLogger('silent') }).then(async (idp) => { await idp.close(); return null; }, (e: unknown) => e);
     // Refused before anything was written: no generated secrets lying around.

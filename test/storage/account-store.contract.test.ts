@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAccountStore, UsernameTakenError, type AccountStore } from '../../src/accounts/store.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
-import { openPglite } from '../../src/storage/pglite.js';
+import { openScratchPglite } from '../support/pglite-template.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { freshSchemaUrl } from '../support/idp.js';
 
@@ -41,7 +41,7 @@ function accountStoreContract(name: string, open: () => Promise<{ db: Db; close(
 }
 
 accountStoreContract('PGlite', async () => {
-  const db = await openPglite(null);
+  const db = await openScratchPglite();
   await migrate(db);
   return { db, close: () => db.close() };
 });

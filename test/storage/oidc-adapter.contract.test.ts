@@ -3,7 +3,7 @@ import type { Adapter } from 'oidc-provider';
 import { ANONYMOUS_SESSION_TTL, RedisAdapter, SessionAdapter, SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
-import { openPglite } from '../../src/storage/pglite.js';
+import { openScratchPglite } from '../support/pglite-template.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
@@ -122,7 +122,7 @@ const kv = (redis: Redis) => ({
   close: async () => { redis.disconnect(); },
 });
 
-adapterContract('PGlite', async () => { const db = await openPglite(null); await migrate(db); return sql(db); });
+adapterContract('PGlite', async () => { const db = await openScratchPglite(); await migrate(db); return sql(db); });
 adapterContract('PostgreSQL', async () => {
   const schema = await freshSchemaUrl();
   const db = openPostgres(schema.url);
@@ -169,7 +169,7 @@ function sessionContract(name: string, open: () => Promise<{ db: Db; redis: Redi
 }
 
 sessionContract('PGlite and the in-process stand-in', async () => {
-  const db = await openPglite(null);
+  const db = await openScratchPglite();
   await migrate(db);
   const redis = openRedis(null, uniquePrefix('session'));
   return { db, redis, close: async () => { redis.disconnect(); await db.close(); } };

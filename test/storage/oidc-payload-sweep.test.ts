@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
-import { openPglite } from '../../src/storage/pglite.js';
+import { openScratchPglite } from '../support/pglite-template.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { startSweeper, sweepExpiredPayloads } from '../../src/oidc/sweep.js';
 import { freshSchemaUrl } from '../support/idp.js';
@@ -46,7 +46,7 @@ function sweepContract(name: string, open: () => Promise<{ db: Db; close(): Prom
 }
 
 sweepContract('PGlite', async () => {
-  const db = await openPglite(null);
+  const db = await openScratchPglite();
   await migrate(db);
   return { db, close: () => db.close() };
 });

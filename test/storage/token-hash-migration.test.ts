@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
-import { openPglite } from '../../src/storage/pglite.js';
+import { openScratchPglite } from '../support/pglite-template.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { freshSchemaUrl } from '../support/idp.js';
 
@@ -44,7 +44,7 @@ async function upgradeFromLegacyRows(db: Db) {
 
 describe('migration 3: oidc artefacts under a hash of their id', () => {
   it('converts legacy rows on PGlite', async () => {
-    const db = await openPglite(null);
+    const db = await openScratchPglite();
     try { await upgradeFromLegacyRows(db); } finally { await db.close(); }
   });
 

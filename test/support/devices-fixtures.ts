@@ -3,9 +3,9 @@ import type { AuditEvent, AuditLog } from '../../src/audit/types.js';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secretbox.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
-import { openPglite } from '../../src/storage/pglite.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { freshSchemaUrl } from './idp.js';
+import { openScratchPglite } from './pglite-template.js';
 
 /** A migrated database and how to throw it away. */
 export interface TestDb {
@@ -13,9 +13,9 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-/** Embedded PGlite in memory. */
+/** Embedded PGlite in a scratch folder (started from the initialised template). */
 export async function openTestPglite(): Promise<TestDb> {
-  const db = await openPglite(null);
+  const db = await openScratchPglite();
   await migrate(db);
   return { db, close: () => db.close() };
 }

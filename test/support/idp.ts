@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import { createIdp, type Idp, type IdpOptions } from '../../src/app.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/log.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniquePrefix } from './env.js';
+import { seedPglite } from './pglite-template.js';
 
 export interface TestIdp {
   url: string;
@@ -89,6 +90,8 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   if (opts.agents) mkdirSync(path.join(configDir, 'agents'));
   for (const a of opts.agents ?? []) writeFileSync(path.join(configDir, 'agents', `${String(a.id)}.json`), JSON.stringify(a));
   const pgSchema = opts.storage === 'postgres' ? await freshSchemaUrl(opts.schema) : null;
+  // The embedded default keeps its database in DATA_DIR/pg; a new one starts from the initialised copy.
+  if (!pgSchema && !opts.env?.DATABASE_URL && !existsSync(path.join(dataDir, 'pg'))) await seedPglite(path.join(dataDir, 'pg'));
   const settings = loadSettings({
     PORT: String(port),
     HOST: '127.0.0.1',

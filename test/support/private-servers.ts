@@ -184,3 +184,63 @@ export class PrivatePostgres {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** A free port whose cluster-bus port (port + 10000) is free too, both below 65536. */
+async function freeClusterPort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    if (taken.has(port) || taken.has(port + 10_000)) continue;
+    if (!(await listening(port)) && !(await listening(port + 10_000))) { taken.add(port); return port; }
+  }
+  throw new Error('no free port pair for a cluster node');
+}
+
+/**
+ * A Redis Cluster of our own: six `--cluster-enabled yes` nodes (three masters, one replica each)
+ * with a short node timeout, so that a killed master is replaced in a few seconds.
+ */
+export class PrivateCluster {
+  private constructor(readonly nodes: PrivateRedis[]) {}
+
+  static async start(): Promise<PrivateCluster> {
+    const taken = new Set<number>();
+    const nodes: PrivateRedis[] = [];
+    for (let i = 0; i < 6; i++) {
+      const port = await freeClusterPort(taken);
+      nodes.push(await PrivateRedis.start({
+        port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000'],
+      }));
+    }
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr}${create.stdout}`);
+    const cluster = new PrivateCluster(nodes);
+    await until(() => nodes.every((n) => n.cli('cluster', 'info').includes('cluster_state:ok')), 60_000, 'the cluster to form');
+    return cluster;
+  }
+
+  get url(): string {
+    return `redis-cluster://${this.nodes.slice(0, 3).map((n) => `127.0.0.1:${n.port}`).join(',')}`;
+  }
+
+  /** The node that is master of the slot `key` hashes to, as a live node sees it, or null while none is. */
+  masterOf(key: string): PrivateRedis | null {
+    const asker = this.nodes.find((n) => n.cli('ping') === 'PONG');
+    if (!asker) return null;
+    const slot = Number(asker.cli('cluster', 'keyslot', key));
+    for (const line of asker.cli('cluster', 'nodes').split('\n')) {
+      const f = line.split(' ');
+      if (!f[2]?.includes('master') || f[2].includes('fail')) continue;
+      const port = Number(/:(\d+)@/.exec(f[1] ?? '')?.[1]);
+      const owns = f.slice(8).some((r) => {
+        const [a, b] = r.split('-').map(Number);
+        return a !== undefined && !Number.isNaN(a) && slot >= a && slot <= (b ?? a);
+      });
+      if (owns) return this.nodes.find((n) => n.port === port) ?? null;
+    }
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    for (const n of this.nodes) await n.stop();
+  }
+}
