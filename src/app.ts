@@ -218,7 +218,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // The push step (docs/architecture.md, sign-in steps 3-9): devices, challenges in Redis, waiters, Web Push.
   const codes = createEnrollmentCodes(db, { now });
   const storedChallenges = createRedisChallengeStore(redis, { now });
-  const challenges = instrumentChallenges(storedChallenges, redis, metrics, now);
+  const challenges = instrumentChallenges(storedChallenges, metrics, now);
   const waiters = createChallengeWaiters(redis, storedChallenges);
   // SSRF: endpoints are checked at enrollment, at PUT push-subscription and at every send (transport).
   const pushEndpoints = createPushEndpointGuard({ services: settings.pushServices, ...(opts.pushResolver ? { resolve: opts.pushResolver } : {}) });

@@ -7,9 +7,12 @@ import type { Challenge, ChallengeStatus, ChallengeStore, Resolution, ResolveOut
  * Layout (every key under the client's keyPrefix):
  *   ch:<id>          HASH  c = the challenge as created (JSON), status, exp (expiresAt), acct, res (JSON)
  *   chu:<accountId>  ZSET  member = challenge id, score = expiresAt: the account's pending ones
+ *   chp              ZSET  member = challenge id, score = expiresAt: every pending one (the
+ *                          idp_pending_challenges gauge, read at scrape time by countPending)
  * A hash, not one JSON string: the resolve script must read status and expiry and write the
  * resolution, and the in-process stand-in's Lua (ioredis-mock over fengari) has no cjson.
- * Not Redis Cluster ready: the two keys of one script would have to share a hash slot.
+ * The scripts keep both indexes in the same call (no extra round trip on the sign-in). On a Redis
+ * Cluster the prefix is a hash tag (src/storage/redis.ts clusterKeyPrefix), so a script's keys share a slot.
  */
 
 export interface RedisChallengeStoreOptions {
@@ -42,14 +45,19 @@ export function resolvedChannel(redis: Redis, channel?: string): string {
 
 const challengeKey = (id: string): string => `ch:${id}`;
 const accountKey = (accountId: string): string => `chu:${accountId}`;
+const PENDING_KEY = 'chp';
 
 // HGET rather than HMGET: the stand-in hands HMGET's missing fields to Lua as a truthy JS null.
+// The global index drops its lapsed entries here too, so it stays small whether or not anyone scrapes.
 const CREATE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'status', 'pending', 'exp', ARGV[2], 'acct', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
 return 'ok'
 `;
 
@@ -59,10 +67,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
 if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 'already_resolved' end
 if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= tonumber(ARGV[2]) then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
   return 'expired'
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'res', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 'resolved'
@@ -72,10 +82,10 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
   const channel = resolvedChannel(redis, opts.channel);
   const keepMs = opts.keepResolvedMs ?? DEFAULT_KEEP_MS;
   const clock = opts.now ?? Date.now;
-  // EVALSHA with an EVAL fallback (src/defences/redis-script.ts); ioredis adds keyPrefix to the two keys.
+  // EVALSHA with an EVAL fallback (src/defences/redis-script.ts); ioredis adds keyPrefix to the keys.
   const script = redisScripts(redis);
-  const createScript = script('pushotpChallengeCreate', CREATE_LUA, 2);
-  const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 2);
+  const createScript = script('pushotpChallengeCreate', CREATE_LUA, 3);
+  const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 3);
 
   return {
     channel,
@@ -85,8 +95,8 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       // The TTL follows the challenge's own clock (createdAt), so an injected "now" stays coherent.
       const ttl = ch.expiresAt - ch.createdAt + keepMs;
       const json = JSON.stringify({ ...ch, resolution: null });
-      const res = await createScript(challengeKey(ch.id), accountKey(ch.accountId),
-        json, ch.expiresAt, ch.accountId, ttl, ch.id);
+      const res = await createScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY,
+        json, ch.expiresAt, ch.accountId, ttl, ch.id, ch.createdAt);
       if (res !== 'ok') throw new Error(`challenge ${ch.id} already exists`);
     },
 
@@ -100,7 +110,7 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       const accountId = await redis.hget(challengeKey(id), 'acct');
       if (accountId === null) return 'not_found';
       const message: ResolvedMessage = { id, status: resolution.status };
-      return (await resolveScript(challengeKey(id), accountKey(accountId), id, now,
+      return (await resolveScript(challengeKey(id), accountKey(accountId), PENDING_KEY, id, now,
         resolution.status, JSON.stringify(resolution), keepMs, channel, JSON.stringify(message))) as ResolveOutcome;
     },
 
@@ -122,6 +132,15 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
         if (ch.status === 'pending' && ch.accountId === accountId) found.push(ch);
       }
       return found.sort((a, b) => b.createdAt - a.createdAt);
+    },
+
+    async countPending(now = clock()) {
+      // Lapsed entries go at read time: nothing resolves a challenge that nobody answered.
+      const replies = await redis.multi().zremrangebyscore(PENDING_KEY, '-inf', now)
+        .zcount(PENDING_KEY, `(${now}`, '+inf').exec();
+      const [err, count] = replies?.[1] ?? [null, 0];
+      if (err) throw err;
+      return Number(count);
     },
 
     async peekStatuses(ids, now = clock()) {

@@ -68,6 +68,8 @@ export interface ChallengeStore {
   resolve(id: string, resolution: Resolution, now?: number): Promise<ResolveOutcome>;
   /** Pending, unexpired challenges of one account, newest first. */
   listPending(accountId: string, now?: number): Promise<Challenge[]>;
+  /** How many challenges, of every account, are pending and unexpired (the metrics gauge). */
+  countPending(now?: number): Promise<number>;
 }
 
 /** Lets a request wait for a challenge to leave 'pending'. One Redis subscription per process. */

@@ -63,32 +63,21 @@ export function instrumentTransport(transport: PushTransport, metrics: Metrics):
   };
 }
 
-/** The Redis sorted set of pending challenges (member: id, score: expiry), shared by every instance. */
-const PENDING = 'metrics:pending-challenges';
-
 /**
- * Keeps the pending-challenge count (a sorted set beside the challenges, so every instance reports
- * the same number) and observes how long each challenge waited for its answer.
+ * Reads the pending-challenge count at scrape time (the store keeps its index inside its own
+ * scripts, shared by every instance) and observes how long each challenge waited for its answer.
  */
-export function instrumentChallenges(store: ChallengeStore, redis: Redis, metrics: Metrics, now: () => number): ChallengeStore {
-  metrics.pendingChallengesFrom(async () => {
-    const t = now();
-    await redis.zremrangebyscore(PENDING, '-inf', t);
-    return redis.zcount(PENDING, `(${t}`, '+inf');
-  });
+export function instrumentChallenges(store: ChallengeStore, metrics: Metrics, now: () => number): ChallengeStore {
+  metrics.pendingChallengesFrom(() => store.countPending(now()));
   return {
     get: (id, at) => store.get(id, at),
     listPending: (accountId, at) => store.listPending(accountId, at),
-    async create(challenge) {
-      await store.create(challenge);
-      // Metrics are best effort: a failure here must not fail the sign-in. Lapsed entries are
-      // dropped here too, so the set stays small whether or not anyone scrapes.
-      await redis.multi().zadd(PENDING, challenge.expiresAt, challenge.id).zremrangebyscore(PENDING, '-inf', now()).exec().catch(() => {});
-    },
+    countPending: (at) => store.countPending(at),
+    create: (challenge) => store.create(challenge),
     async resolve(id, resolution, at) {
       const outcome = await store.resolve(id, resolution, at);
       if (outcome === 'resolved') {
-        await redis.zrem(PENDING, id).catch(() => {});
+        // Metrics are best effort: a failure here must not fail the sign-in.
         const challenge = await store.get(id, resolution.at).catch(() => null);
         if (challenge) metrics.approval(resolution.status, (resolution.at - challenge.createdAt) / 1000);
       }

@@ -132,5 +132,26 @@ export function challengeStoreContract(name: string, open: () => Redis): void {
       await store.resolve(b.id, approval(T0 + 1), T0 + 1);
       expect(await store.peekStatuses([a.id, b.id, c.id, 'gone'], T0 + 2)).toEqual(['pending', 'approved', 'expired', null]);
     });
+
+    it('counts the pending challenges of every account: created ones count, resolved and lapsed ones do not', async () => {
+      // Days after the other cases' challenges, so theirs have all lapsed.
+      const t = T0 + 10 * 86_400_000;
+      expect(await store.countPending(t)).toBe(0);
+      const a = makeChallenge({ accountId: 'acct-a', now: t, ttlMs: 120_000 });
+      const b = makeChallenge({ accountId: 'acct-b', now: t, ttlMs: 120_000 });
+      const short = makeChallenge({ accountId: 'acct-b', now: t, ttlMs: 1_000 });
+      const late = makeChallenge({ accountId: 'acct-a', now: t, ttlMs: 1_000 });
+      for (const ch of [a, b, short, late]) await store.create(ch);
+      expect(await store.countPending(t + 1)).toBe(4);
+
+      expect(await store.resolve(b.id, approval(t + 2), t + 2)).toBe('resolved');
+      expect(await store.countPending(t + 3)).toBe(3);
+      // A refused late answer and a lapse nobody answered both leave the count.
+      expect(await store.resolve(late.id, approval(t + 1_000), t + 1_000)).toBe('expired');
+      expect(await store.countPending(t + 1_000)).toBe(1);
+      expect(await store.countPending(t + 120_000)).toBe(0);
+      // The lapsed entries were dropped from the index, not just left out of the count.
+      expect(await redis.zcard('chp')).toBe(0);
+    });
   });
 }
