@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startPushService, type PushServiceDouble } from '../support/push-service.js';
-import { PrivateCluster, PrivatePostgres } from '../support/private-servers.js';
 import { waitUntil } from '../signin/helpers.js';
-import { approveThrough, finish, Fleet, pendingOn, pollUntilAnswered, rows } from './fleet.js';
+import { approveThrough, finish, pendingOn, pollUntilAnswered, rows, type FaultWorld, startFaultWorld } from './fleet.js';
 
 /**
  * A Redis Cluster master failover mid-sign-in (issue 14, item 6), on a private six-node cluster this
@@ -11,28 +9,18 @@ import { approveThrough, finish, Fleet, pendingOn, pollUntilAnswered, rows } fro
  * completes through the other process too.
  */
 describe('a Redis Cluster master failover mid-sign-in', () => {
-  let cluster: PrivateCluster;
-  let pgServer: PrivatePostgres;
-  let push: PushServiceDouble;
-  let fleet: Fleet;
+  let w: FaultWorld;
   // Fleet sets REDIS_PREFIX=faults:, which a cluster makes the hash tag {faults:}: every key is in its slot.
   const slotKey = '{faults:}challenge';
 
-  beforeAll(async () => {
-    [cluster, pgServer, push] = await Promise.all([PrivateCluster.start(), PrivatePostgres.start(), startPushService()]);
-    fleet = await Fleet.start({ databaseUrl: pgServer.url, redisUrl: cluster.url, pushService: push, count: 2 });
-  }, 300_000);
-
-  afterAll(async () => {
-    await fleet?.stop();
-    await Promise.all([cluster?.stop(), pgServer?.stop(), push?.close()]);
-  }, 120_000);
+  beforeAll(async () => { w = await startFaultWorld({ redis: 'cluster', processes: 2 }); }, 300_000);
+  afterAll(() => w?.stop(), 120_000);
 
   it('completes the sign-in after the master of its slot is killed and its replica promoted', async () => {
-    const alice = await fleet.user('alice', push, 1);
-    const s = await fleet.toWaitingPage('alice');
+    const alice = await w.fleet.user('alice', w.push, 1);
+    const s = await w.fleet.toWaitingPage('alice');
     const challenge = await pendingOn(alice.phone);
-    const master = cluster.masterOf(slotKey)!;
+    const master = w.cluster.masterOf(slotKey)!;
     expect(master).not.toBeNull();
     // The challenge is on that master; what was acknowledged has reached its replica (WAIT).
     expect(Number(master.cli('dbsize'))).toBeGreaterThan(0);
@@ -41,21 +29,21 @@ describe('a Redis Cluster master failover mid-sign-in', () => {
     await master.kill();
     const promoted = await waitUntil(async () => {
       await new Promise((r) => setTimeout(r, 250));
-      const m = cluster.masterOf(slotKey);
+      const m = w.cluster.masterOf(slotKey);
       return m && m.port !== master.port && m.cli('cluster', 'info').includes('cluster_state:ok') ? m : null;
     }, 60_000, 'the cluster to promote a replica');
     expect(promoted.port).not.toBe(master.port);
 
-    const waiting = pollUntilAnswered(fleet.urls[0]!, s.browser, s.uid, 120_000);
+    const waiting = pollUntilAnswered(w.fleet.urls[0]!, s.browser, s.uid, 120_000);
     const answer = await approveThrough(alice.phone, challenge.id, s.number, 120_000);
     expect(answer.body).toEqual({ status: 'approved' });
     const status = await waiting;
     expect(status.body).toMatchObject({ status: 'approved' });
     const tokens = await finish(s, status.body.next!);
     expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
-    const audited = (await rows(pgServer.url, 'SELECT type FROM audit_events')).map((r) => r.type);
+    const audited = (await rows(w.pg.url, 'SELECT type FROM audit_events')).map((r) => r.type);
     expect(audited).toEqual(expect.arrayContaining(['device.enrolled', 'push.approved', 'signin.success']));
     // Both processes still answer (readyz checks Redis through the new master).
-    for (const url of fleet.urls) expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    for (const url of w.fleet.urls) expect((await fetch(`${url}/readyz`)).status).toBe(200);
   }, 300_000);
 });

@@ -1,7 +1,8 @@
 /**
  * IdP processes for the fault tests, started as test/production/three-processes.test.ts starts
  * them (`src/main.ts` with environment only), pointed at the private servers of
- * test/support/private-servers.ts, and killed or restarted one by one.
+ * test/support/private-servers.ts, and killed or restarted one by one. startFaultWorld starts what
+ * a test file asks for (servers, push-service double, processes) and stops it all in one call.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,8 @@ import pg from 'pg';
 import * as oidc from 'openid-client';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { freePort, testRp, TEST_RP_SECRET } from '../support/idp.js';
-import type { PushServiceDouble } from '../support/push-service.js';
+import { PrivateCluster, PrivatePostgres, PrivateRedis, PrivateSentinel } from '../support/private-servers.js';
+import { startPushService, type PushServiceDouble } from '../support/push-service.js';
 import { matchNumberOf, RP_CALLBACK } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
 import { waitUntil } from '../signin/helpers.js';
@@ -50,8 +52,13 @@ export class Fleet {
     const fleet = new Fleet(dir, env);
     fleet.ports.push(...ports);
     fleet.urls.push(...ports.map((p) => `http://127.0.0.1:${p}`));
-    // One at a time: the first runs the migrations on the empty database.
-    for (let i = 0; i < o.count; i++) await fleet.up(i);
+    try {
+      // One at a time: the first runs the migrations on the empty database.
+      for (let i = 0; i < o.count; i++) await fleet.up(i);
+    } catch (err) {
+      await fleet.stop(); // a process that never got ready is not left running
+      throw err;
+    }
     return fleet;
   }
 
@@ -124,6 +131,79 @@ export class Fleet {
     return { rp, verifier, state, browser, uid, number, login, wait };
   }
 }
+
+/** What a fault test file needs started; stop() ends it all, whatever did start. */
+export interface FaultWorldOptions {
+  /** One redis-server, a Sentinel group (master, replica, three Sentinels) or a six-node Cluster. */
+  redis?: 'single' | 'sentinel' | 'cluster';
+  /** A private PostgreSQL (implied by `processes`). */
+  postgres?: boolean;
+  /** How many IdP processes (src/main.ts) to start on those servers, with the push-service double. */
+  processes?: number;
+  /** Extra environment for the processes. */
+  env?: Record<string, string>;
+}
+
+interface Parts {
+  redis?: PrivateRedis;
+  sentinel?: PrivateSentinel;
+  cluster?: PrivateCluster;
+  pg?: PrivatePostgres;
+  push?: PushServiceDouble;
+  fleet?: Fleet;
+}
+
+function need<T>(part: T | undefined, what: string): T {
+  if (part === undefined) throw new Error(`this fault world was not asked for ${what}`);
+  return part;
+}
+
+export class FaultWorld {
+  private constructor(private readonly parts: Parts) {}
+
+  get redis(): PrivateRedis { return need(this.parts.redis, "redis: 'single'"); }
+  get sentinel(): PrivateSentinel { return need(this.parts.sentinel, "redis: 'sentinel'"); }
+  get cluster(): PrivateCluster { return need(this.parts.cluster, "redis: 'cluster'"); }
+  get pg(): PrivatePostgres { return need(this.parts.pg, 'postgres'); }
+  get push(): PushServiceDouble { return need(this.parts.push, 'processes'); }
+  get fleet(): Fleet { return need(this.parts.fleet, 'processes'); }
+
+  static async start(o: FaultWorldOptions): Promise<FaultWorld> {
+    const count = o.processes ?? 0;
+    if (count > 0 && !o.redis) throw new Error('IdP processes need a Redis');
+    const parts: Parts = {};
+    const world = new FaultWorld(parts);
+    // The servers start side by side; if one fails, the others are stopped before the error is thrown.
+    const started = await Promise.allSettled([
+      o.redis === 'single' ? PrivateRedis.start().then((r) => { parts.redis = r; }) : null,
+      o.redis === 'sentinel' ? PrivateSentinel.start('faults').then((r) => { parts.sentinel = r; }) : null,
+      o.redis === 'cluster' ? PrivateCluster.start().then((r) => { parts.cluster = r; }) : null,
+      o.postgres || count > 0 ? PrivatePostgres.start().then((r) => { parts.pg = r; }) : null,
+      count > 0 ? startPushService().then((r) => { parts.push = r; }) : null,
+    ]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    try {
+      if (failed) throw failed.reason;
+      if (count > 0) {
+        const redisUrl = (parts.redis ?? parts.sentinel ?? parts.cluster)!.url;
+        parts.fleet = await Fleet.start({ databaseUrl: parts.pg!.url, redisUrl, pushService: parts.push!, count, ...(o.env ? { env: o.env } : {}) });
+      }
+    } catch (err) {
+      await world.stop();
+      throw err;
+    }
+    return world;
+  }
+
+  /** The processes first (they would log every server going away), then the servers. */
+  async stop(): Promise<void> {
+    const { fleet, redis, sentinel, cluster, pg: db, push } = this.parts;
+    await fleet?.stop();
+    await Promise.allSettled([redis?.stop(), sentinel?.stop(), cluster?.stop(), db?.stop(), push?.close()]);
+  }
+}
+
+export const startFaultWorld = (o: FaultWorldOptions): Promise<FaultWorld> => FaultWorld.start(o);
 
 /** The waiting page's long-poll, sent to any process with the browser's cookies; never throws. */
 export async function statusAt(base: string, browser: FormBrowser, uid: string, opts: { wait?: boolean; timeoutMs?: number } = {}) {

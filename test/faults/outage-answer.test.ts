@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { isStorageOutage, toAppError } from '../../src/http/errors.js';
-import { PrivatePostgres, PrivateRedis } from '../support/private-servers.js';
+import { startFaultWorld } from './fleet.js';
 
 /**
  * Which errors are a storage outage (503 temporarily_unavailable, Retry-After) and which stay a
@@ -11,24 +11,28 @@ import { PrivatePostgres, PrivateRedis } from '../support/private-servers.js';
  */
 describe('storage outages are 503, other faults stay 500', () => {
   it('ioredis against a Redis that is gone: MaxRetriesPerRequestError -> 503 with Retry-After', async () => {
-    const redis = await PrivateRedis.start();
-    const client = new Redis(redis.url, { maxRetriesPerRequest: 2 });
-    client.on('error', () => {});
-    await client.ping();
-    await redis.stop();
-    const err = await client.get('k').then(() => null, (e: unknown) => e);
-    client.disconnect();
-    expect(isStorageOutage(err)).toBe(true);
-    const e = toAppError(err);
-    expect({ status: e.status, code: e.code, expose: e.expose }).toEqual({ status: 503, code: 'temporarily_unavailable', expose: true });
-    expect(e.headers['Retry-After']).toMatch(/^\d+$/);
-    expect(e.message).not.toMatch(/127\.0\.0\.1|max retries|ioredis/i);
+    const w = await startFaultWorld({ redis: 'single' });
+    try {
+      const client = new Redis(w.redis.url, { maxRetriesPerRequest: 2 });
+      client.on('error', () => {});
+      await client.ping();
+      await w.redis.stop();
+      const err = await client.get('k').then(() => null, (e: unknown) => e);
+      client.disconnect();
+      expect(isStorageOutage(err)).toBe(true);
+      const e = toAppError(err);
+      expect({ status: e.status, code: e.code, expose: e.expose }).toEqual({ status: 503, code: 'temporarily_unavailable', expose: true });
+      expect(e.headers['Retry-After']).toMatch(/^\d+$/);
+      expect(e.message).not.toMatch(/127\.0\.0\.1|max retries|ioredis/i);
+    } finally {
+      await w.stop();
+    }
   }, 60_000);
 
   it('a cluster client with no node to reach -> 503', async () => {
-    const gone = await PrivateRedis.start();
+    const gone = await startFaultWorld({ redis: 'single' });
     await gone.stop(); // its port, with nothing listening on it any more
-    const client = new Cluster([{ host: '127.0.0.1', port: gone.port }], { clusterRetryStrategy: () => null, redisOptions: { maxRetriesPerRequest: 1 } });
+    const client = new Cluster([{ host: '127.0.0.1', port: gone.redis.port }], { clusterRetryStrategy: () => null, redisOptions: { maxRetriesPerRequest: 1 } });
     client.on('error', () => {});
     const err = await client.get('k').then(() => null, (e: unknown) => e);
     client.disconnect();
@@ -36,21 +40,24 @@ describe('storage outages are 503, other faults stay 500', () => {
   }, 60_000);
 
   it('pg against a PostgreSQL shutting down and then down -> 503', async () => {
-    const server = await PrivatePostgres.start();
-    const pool = new pg.Pool({ connectionString: server.url, connectionTimeoutMillis: 5000 });
-    pool.on('error', () => {});
-    await pool.query('SELECT 1');
-    const held = await pool.connect();
-    held.on('error', () => {});
-    const during = held.query('SELECT pg_sleep(30)').then(() => null, (e: unknown) => e);
-    await server.down();
-    expect(isStorageOutage(await during)).toBe(true); // 57P01 admin_shutdown, or the connection ended
-    held.release(true);
-    const after = await pool.query('SELECT 1').then(() => null, (e: unknown) => e);
-    expect(isStorageOutage(after)).toBe(true); // ECONNREFUSED
-    expect(toAppError(after).status).toBe(503);
-    await pool.end().catch(() => {});
-    await server.stop();
+    const w = await startFaultWorld({ postgres: true });
+    try {
+      const pool = new pg.Pool({ connectionString: w.pg.url, connectionTimeoutMillis: 5000 });
+      pool.on('error', () => {});
+      await pool.query('SELECT 1');
+      const held = await pool.connect();
+      held.on('error', () => {});
+      const during = held.query('SELECT pg_sleep(30)').then(() => null, (e: unknown) => e);
+      await w.pg.down();
+      expect(isStorageOutage(await during)).toBe(true); // 57P01 admin_shutdown, or the connection ended
+      held.release(true);
+      const after = await pool.query('SELECT 1').then(() => null, (e: unknown) => e);
+      expect(isStorageOutage(after)).toBe(true); // ECONNREFUSED
+      expect(toAppError(after).status).toBe(503);
+      await pool.end().catch(() => {});
+    } finally {
+      await w.stop();
+    }
   }, 120_000);
 
   it('everything else stays a 500 that shows nothing, and a 4xx stays itself', () => {

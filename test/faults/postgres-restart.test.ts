@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startPushService, type PushServiceDouble } from '../support/push-service.js';
-import { PrivatePostgres, PrivateRedis } from '../support/private-servers.js';
 import { waitUntil } from '../signin/helpers.js';
-import { approveThrough, finish, Fleet, pendingOn, pollUntilAnswered, rows } from './fleet.js';
+import { approveThrough, finish, pendingOn, pollUntilAnswered, rows, type FaultWorld, startFaultWorld } from './fleet.js';
 
 /**
  * PostgreSQL restarted mid-sign-in (issue 14, item 6), on a private cluster this file starts: while
@@ -11,38 +9,28 @@ import { approveThrough, finish, Fleet, pendingOn, pollUntilAnswered, rows } fro
  * restart of the IdP. What was written before the restart is all there.
  */
 describe('PostgreSQL restarted mid-sign-in', () => {
-  let redis: PrivateRedis;
-  let pgServer: PrivatePostgres;
-  let push: PushServiceDouble;
-  let fleet: Fleet;
+  let w: FaultWorld;
 
-  beforeAll(async () => {
-    [redis, pgServer, push] = await Promise.all([PrivateRedis.start(), PrivatePostgres.start(), startPushService()]);
-    fleet = await Fleet.start({ databaseUrl: pgServer.url, redisUrl: redis.url, pushService: push, count: 2 });
-  }, 300_000);
-
-  afterAll(async () => {
-    await fleet?.stop();
-    await Promise.all([redis?.stop(), pgServer?.stop(), push?.close()]);
-  }, 120_000);
+  beforeAll(async () => { w = await startFaultWorld({ redis: 'single', processes: 2 }); }, 300_000);
+  afterAll(() => w?.stop(), 120_000);
 
   it('answers 503 while PostgreSQL is down and completes the sign-in once it is back', async () => {
-    const alice = await fleet.user('alice', push, 1);
-    const s = await fleet.toWaitingPage('alice');
+    const alice = await w.fleet.user('alice', w.push, 1);
+    const s = await w.fleet.toWaitingPage('alice');
     const challenge = await pendingOn(alice.phone);
-    const auditedBefore = (await rows(pgServer.url, 'SELECT id, type FROM audit_events ORDER BY id')).map((r) => `${r.id}:${r.type}`);
+    const auditedBefore = (await rows(w.pg.url, 'SELECT id, type FROM audit_events ORDER BY id')).map((r) => `${r.id}:${r.type}`);
 
-    await pgServer.down();
+    await w.pg.down();
     const during = await alice.phone.request('GET', `/api/device/challenges/${challenge.id}`);
-    const ready = await fetch(`${fleet.urls[1]}/readyz`, { signal: AbortSignal.timeout(60_000) }).then((r) => r.status, () => 0);
+    const ready = await fetch(`${w.fleet.urls[1]}/readyz`, { signal: AbortSignal.timeout(60_000) }).then((r) => r.status, () => 0);
     expect(ready).not.toBe(200);
     // Either answer is clear: the device API reads the device (PostgreSQL) first, a 503 then.
     expect([200, 503]).toContain(during.status);
     if (during.status === 503) expect(during.body).toMatchObject({ error: 'temporarily_unavailable' });
 
-    await pgServer.up();
-    await waitUntil(() => fetch(`${fleet.urls[1]}/readyz`).then((r) => r.ok, () => false), 60_000, 'ready again');
-    const waiting = pollUntilAnswered(fleet.urls[0]!, s.browser, s.uid);
+    await w.pg.up();
+    await waitUntil(() => fetch(`${w.fleet.urls[1]}/readyz`).then((r) => r.ok, () => false), 60_000, 'ready again');
+    const waiting = pollUntilAnswered(w.fleet.urls[0]!, s.browser, s.uid);
     const answer = await approveThrough(alice.phone, challenge.id, s.number);
     expect(answer.body).toEqual({ status: 'approved' });
     const status = await waiting;
@@ -50,9 +38,9 @@ describe('PostgreSQL restarted mid-sign-in', () => {
     const tokens = await finish(s, status.body.next!);
     expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
 
-    const auditedAfter = (await rows(pgServer.url, 'SELECT id, type FROM audit_events ORDER BY id')).map((r) => `${r.id}:${r.type}`);
+    const auditedAfter = (await rows(w.pg.url, 'SELECT id, type FROM audit_events ORDER BY id')).map((r) => `${r.id}:${r.type}`);
     expect(auditedAfter.slice(0, auditedBefore.length)).toEqual(auditedBefore);
     expect(auditedAfter.some((e) => e.endsWith(':signin.success'))).toBe(true);
-    expect(await rows(pgServer.url, "SELECT id FROM devices WHERE status = 'active'")).toHaveLength(1);
+    expect(await rows(w.pg.url, "SELECT id FROM devices WHERE status = 'active'")).toHaveLength(1);
   }, 300_000);
 });
