@@ -4,13 +4,14 @@
  * test/support/private-servers.ts, and killed or restarted one by one. startFaultWorld starts what
  * a test file asks for (servers, push-service double, processes) and stops it all in one call.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import * as oidc from 'openid-client';
+import { adminCli } from '../support/admin-cli.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { freePort, testRp, TEST_RP_SECRET } from '../support/idp.js';
 import { PrivateCluster, PrivatePostgres, PrivateRedis, PrivateSentinel } from '../support/private-servers.js';
@@ -95,16 +96,15 @@ export class Fleet {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  admin(args: string[], input?: string): string {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: this.env, input, encoding: 'utf8', timeout: 90_000 });
-    if (r.status !== 0) throw new Error(`admin ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
+  /** The admin CLI against the fleet's storage, without blocking this process (test/support/admin-cli.ts). */
+  admin(args: string[], input?: string): Promise<string> {
+    return adminCli(args, { env: this.env, timeoutMs: 90_000, ...(input === undefined ? {} : { input }) });
   }
 
   /** A user with a password and an enrolled phone (enrolled at process `at`). */
   async user(name: string, push: PushServiceDouble, at = 0) {
-    this.admin(['user', 'create', name, '--password-stdin'], `${PASSWORD}\n`);
-    const code = /enrollment code for \S+: (\S+)/.exec(this.admin(['device', 'enroll-code', name]))![1]!;
+    await this.admin(['user', 'create', name, '--password-stdin'], `${PASSWORD}\n`);
+    const code = /enrollment code for \S+: (\S+)/.exec(await this.admin(['device', 'enroll-code', name]))![1]!;
     const subscription = push.createSubscription();
     const phone = await SimulatedAuthenticator.enroll(this.urls[at]!, code, { push: { endpoint: subscription.endpoint, keys: subscription.keys } });
     return { name, phone, subscription };

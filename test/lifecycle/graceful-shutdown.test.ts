@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as oidc from 'openid-client';
+import { runAdminCli } from '../support/admin-cli.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
 import { freePort, freshSchemaUrl, testRp, TEST_RP_SECRET } from '../support/idp.js';
@@ -55,14 +56,8 @@ describe('graceful shutdown', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /**
-   * The admin CLI, run without blocking this process: a blocked event loop kept fetch's pool from
-   * retiring sockets the server had closed as idle meanwhile, and the next request met one ("other side closed").
-   */
-  const cli = (...args: string[]) => new Promise<{ status: number | null; stdout: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 },
-      (err, stdout) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }));
-  });
+  /** The admin CLI beside the running IdP (test/support/admin-cli.ts: without blocking this process). */
+  const cli = (...args: string[]) => runAdminCli(args, { env });
 
   it('answers a held status request with 503 + Retry-After on SIGTERM and exits 0', async () => {
     expect((await cli('user', 'create', 'alice', '--password', PASSWORD)).status).toBe(0);

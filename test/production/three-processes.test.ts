@@ -1,10 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
+import { adminCli } from '../support/admin-cli.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
 import { freePort, freshSchemaUrl, testRp, TEST_RP_SECRET } from '../support/idp.js';
@@ -31,12 +32,8 @@ describe(`three IdP processes on one Redis (${TEST_REDIS_URL.split(':')[0]})`, (
   let env: NodeJS.ProcessEnv;
   let urls: string[] = [];
 
-  /** The admin CLI, without blocking this process (a blocked loop left fetch holding sockets the servers had closed). */
-  const admin = (args: string[], input?: string) => new Promise<string>((resolve, reject) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`admin ${args.join(' ')} failed: ${stderr}`)) : resolve(stdout)));
-    child.stdin?.end(input ?? '');
-  });
+  /** The admin CLI beside the running IdPs (test/support/admin-cli.ts: without blocking this process). */
+  const admin = (args: string[], input?: string) => adminCli(args, { env, ...(input === undefined ? {} : { input }) });
 
   beforeAll(async () => {
     pushService = await startPushService();

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runAdminCli } from '../support/admin-cli.js';
 import { freePort, freshSchemaUrl } from '../support/idp.js';
 import { uniquePrefix } from '../support/env.js';
 import { PushWorld } from '../support/push-world.js';
@@ -32,9 +32,7 @@ describe('key-encryption key rotation', () => {
     await first.t.stop();
     await first.pushService.close();
 
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'secrets', 'rewrap'], {
-      env: { ...process.env, DATABASE_URL: schema.url, DATA_DIR: dataDir, KEK: `${k2},${k1}`, NODE_OPTIONS: '' }, encoding: 'utf8', timeout: 60_000,
-    });
+    const cli = await runAdminCli(['secrets', 'rewrap'], { env: { DATABASE_URL: schema.url, DATA_DIR: dataDir, KEK: `${k2},${k1}` } });
     expect(cli.stderr).toBe('');
     expect(cli.stdout).toContain('re-sealed 1 of 1');
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { DEFAULT_PUSH_FATIGUE, pushFatigueDecision } from '../../src/defences/push-fatigue.js';
+import { runAdminCli } from '../support/admin-cli.js';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
 import { auditEvents, enroll, movableClock, newestChallenge, sendPush, startWorld, textOf } from '../signin/helpers.js';
 
@@ -81,12 +81,13 @@ describe('push bombing against the sign-in', () => {
     const page = await sendPush(again.browser, again.next.body);
     expect(textOf(page.body, 'notice')).toMatch(/reported as not yours/);
 
-    const env = { ...process.env, DATABASE_URL: w.t.settings.databaseUrl!, REDIS_URL: w.t.settings.redisUrl!, REDIS_PREFIX: w.t.idp.redis.options.keyPrefix!, DATA_DIR: w.t.settings.dataDir, NODE_OPTIONS: '' };
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 });
-    const reports = cli('reports');
+    // The IdP serves from this process: the CLI runs without blocking it (test/support/admin-cli.ts).
+    const env = { DATABASE_URL: w.t.settings.databaseUrl!, REDIS_URL: w.t.settings.redisUrl!, REDIS_PREFIX: w.t.idp.redis.options.keyPrefix!, DATA_DIR: w.t.settings.dataDir };
+    const cli = (...args: string[]) => runAdminCli(args, { env });
+    const reports = await cli('reports');
     expect(reports.stdout).toContain('alice');
     expect(reports.stdout).toContain(cid);
-    expect(cli('user', 'unmute', 'alice').stdout).toContain('pushes to alice are on again');
+    expect((await cli('user', 'unmute', 'alice')).stdout).toContain('pushes to alice are on again');
 
     const after = await w.startSignIn();
     const resumed = await sendPush(after.browser, after.next.body);

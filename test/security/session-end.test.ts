@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type * as oidc from 'openid-client';
 import { refreshTokenGrant, tokenIntrospection } from 'openid-client';
+import { runAdminCli } from '../support/admin-cli.js';
 import type { SimulatedAuthenticator } from '../support/authenticator.js';
 import { TEST_REDIS_URL } from '../support/env.js';
 import { FormBrowser } from '../support/web-browser.js';
@@ -20,19 +19,14 @@ describe('sessions end with the events that should end them', () => {
   afterAll(() => w.close());
 
   /**
-   * The admin CLI as an operator runs it, beside the running IdP (same PostgreSQL and Redis). Run
-   * without blocking: this IdP serves from this very process, and a CLI run held its event loop for
-   * seconds (spawnSync), so its idle keep-alive sockets closed under the app's next request.
+   * The admin CLI as an operator runs it, beside the running IdP (same PostgreSQL and Redis), which
+   * serves from this very process: test/support/admin-cli.ts runs it without blocking.
    */
   const cli = async (...args: string[]) => {
-    const r = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      env: {
-        ...process.env, NODE_OPTIONS: '', DATABASE_URL: w.t.settings.databaseUrl!, REDIS_URL: TEST_REDIS_URL,
-        REDIS_PREFIX: w.t.idp.redis.options.keyPrefix!, DATA_DIR: w.t.settings.dataDir, ISSUER: w.t.url,
-      },
-      encoding: 'utf8', timeout: 60_000,
+    const r = await runAdminCli(args, {
+      env: { DATABASE_URL: w.t.settings.databaseUrl!, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: w.t.idp.redis.options.keyPrefix!, DATA_DIR: w.t.settings.dataDir, ISSUER: w.t.url },
     });
-    expect(r.stderr).toBe('');
+    expect(r).toMatchObject({ status: 0, stderr: '' });
     return r.stdout;
   };
 

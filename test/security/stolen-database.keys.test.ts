@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +9,7 @@ import { hashPassword } from '../../src/accounts/passwords.js';
 import { createSecretBox } from '../../src/crypto/secretbox.js';
 import { generateVapidKeys } from '../../src/push/vapid.js';
 import { openDatabase } from '../../src/storage/open.js';
+import { runAdminCli } from '../support/admin-cli.js';
 import { freePort, freshSchemaUrl, startTestIdp, testRp, TEST_RP_SECRET, type TestIdp, type TestIdpOptions } from '../support/idp.js';
 import { uniquePrefix } from '../support/env.js';
 import { FormBrowser } from '../support/web-browser.js';
@@ -129,9 +129,7 @@ describe('rotating the key-encryption key (PostgreSQL)', () => {
       jwksBefore = await (await fetch(`${first.url}/jwks`)).json();
     } finally { await first.stop(); }
 
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'secrets', 'rewrap'], {
-      env: { ...process.env, DATABASE_URL: schema.url, DATA_DIR: dataDir, KEK: env(k2, k1), NODE_OPTIONS: '' }, encoding: 'utf8', timeout: 60_000,
-    });
+    const cli = await runAdminCli(['secrets', 'rewrap'], { env: { DATABASE_URL: schema.url, DATA_DIR: dataDir, KEK: env(k2, k1) } });
     expect(cli.stderr).toBe('');
     expect(cli.stdout).toContain('re-sealed 2 of 2 stored keys');
 

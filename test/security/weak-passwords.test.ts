@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -7,6 +6,7 @@ import path from 'node:path';
 import { passwordProblem } from '../../src/accounts/passwords.js';
 import { createAccountStore } from '../../src/accounts/store.js';
 import { openPostgres } from '../../src/storage/postgres.js';
+import { runAdminCli } from '../support/admin-cli.js';
 import { freshSchemaUrl } from '../support/idp.js';
 
 /**
@@ -57,24 +57,22 @@ describe('the admin CLI refuses weak passwords', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'weak-pw-'));
   beforeAll(async () => { schema = await freshSchemaUrl(); });
   afterAll(async () => { await schema.drop(); rmSync(dataDir, { recursive: true, force: true }); });
-  const cli = (args: string[], input?: string) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: schema.url, DATA_DIR: dataDir, NODE_OPTIONS: '' }, input, encoding: 'utf8', timeout: 60_000,
-  });
+  const cli = (args: string[], input?: string) => runAdminCli(args, { env: { DATABASE_URL: schema.url, DATA_DIR: dataDir }, ...(input === undefined ? {} : { input }) });
 
   it('on user create and set-password, changing nothing', async () => {
-    const breached = cli(['user', 'create', 'frank', '--password-stdin'], 'iloveyou1\n');
+    const breached = await cli(['user', 'create', 'frank', '--password-stdin'], 'iloveyou1\n');
     expect(breached.status).toBe(64);
     expect(breached.stderr).toContain('too easy to guess');
     const db = openPostgres(schema.url);
     try {
       expect(await createAccountStore(db).findByUsername('frank')).toBeNull();
-      expect(cli(['user', 'create', 'frank', '--password-stdin'], 'amber kestrel voyage\n').status).toBe(0);
+      expect((await cli(['user', 'create', 'frank', '--password-stdin'], 'amber kestrel voyage\n')).status).toBe(0);
       const before = (await createAccountStore(db).findByUsername('frank'))!.passwordHash;
-      const own = cli(['user', 'set-password', 'frank', '--password-stdin'], 'frank2024!\n');
+      const own = await cli(['user', 'set-password', 'frank', '--password-stdin'], 'frank2024!\n');
       expect(own.status).toBe(64);
       expect(own.stderr).toContain('must not contain the username');
       expect((await createAccountStore(db).findByUsername('frank'))!.passwordHash).toBe(before);
-      expect(cli(['user', 'set-password', 'frank']).status).toBe(0);
+      expect((await cli(['user', 'set-password', 'frank'])).status).toBe(0);
     } finally { await db.close(); }
   });
 });
