@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { createIdp, type Idp } from './app.js';
 import { recordRunningIssuer } from './config/running-issuer.js';
-import { ConfigError, loadSettings, type Settings } from './config/settings.js';
+import { loadSettings, type Settings } from './config/settings.js';
 import { startMetricsServer } from './observability/metrics-route.js';
+import { runProcess, type Running } from './run-process.js';
 
 /** Starts the IdP: `npm start`. Settings come from the environment (see README, Configuration). */
-async function main() {
+async function main(): Promise<Running> {
   const settings = loadSettings();
   const idp = await createIdp(settings);
   const server = createServer(idp.app.callback());
@@ -32,21 +33,14 @@ async function main() {
     }
     process.stdout.write(lines.join('\n') + '\n\n');
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    forgetIssuer();
-    shutdown(idp, server, metricsServer, settings, signal).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`Shutdown failed: ${(err as Error).stack ?? err}\n`);
-        process.exit(1);
-      },
-    );
+  return {
+    stop: (signal) => {
+      forgetIssuer();
+      return shutdown(idp, server, metricsServer, settings, signal);
+    },
+    // Whatever hangs in shutdown (a dead Redis at close), the process still ends.
+    stopLimitMs: settings.shutdownGrace * 1000 + 15_000,
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 /**
@@ -57,11 +51,6 @@ async function main() {
  */
 async function shutdown(idp: Idp, server: Server, metricsServer: Server | null, settings: Settings, signal: string): Promise<void> {
   const graceMs = settings.shutdownGrace * 1000;
-  // Whatever hangs below (a dead Redis at close), the process still ends.
-  setTimeout(() => {
-    process.stderr.write('Shutdown took too long: exiting\n');
-    process.exit(1);
-  }, graceMs + 15_000).unref();
   const released = idp.drain();
   idp.logger.info({ signal, released, graceSeconds: settings.shutdownGrace }, 'shutting down: draining');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -77,11 +66,4 @@ async function shutdown(idp: Idp, server: Server, metricsServer: Server | null, 
   idp.logger.info('stopped');
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`Configuration error: ${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`Failed to start: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+runProcess(main);

@@ -1,5 +1,6 @@
 import { createIdp } from '../app.js';
 import { ConfigError, loadSettings, type Settings } from '../config/settings.js';
+import { runProcess, type Running } from '../run-process.js';
 
 /**
  * `npm run radius`: the RADIUS front door alone, from the same composition as the IdP (createIdp),
@@ -16,7 +17,7 @@ function checkStandalone(settings: Settings): void {
   }
 }
 
-async function main() {
+async function main(): Promise<Running> {
   const settings = loadSettings();
   checkStandalone(settings);
   const idp = await createIdp(settings);
@@ -24,19 +25,14 @@ async function main() {
   const server = await idp.radius.listen(settings.radiusPort!, settings.radiusHost);
   const { address, port } = server.address();
   process.stdout.write(`\n  RADIUS front door is up: udp ${address}:${port} (${idp.radius.clients.length} client(s))\n\n`);
-  const stop = async () => {
-    await idp.close();
-    process.exit(0);
+  return {
+    stop: async (signal) => {
+      idp.logger.info({ signal }, 'shutting down');
+      await idp.close(); // closes the UDP socket first, then the waiters, Redis and the database
+      idp.logger.info('stopped');
+    },
+    stopLimitMs: settings.shutdownGrace * 1000 + 15_000,
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`Configuration error: ${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`Failed to start: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+runProcess(main);

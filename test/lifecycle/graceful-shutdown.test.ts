@@ -61,7 +61,10 @@ describe('graceful shutdown', () => {
 
   it('answers a held status request with 503 + Retry-After on SIGTERM and exits 0', async () => {
     expect((await cli('user', 'create', 'alice', '--password', PASSWORD)).status).toBe(0);
-    const enroll = await cli('device', 'enroll-code', 'alice');
+    // Without ISSUER of its own, the CLI's link names the running server (its record in DATA_DIR),
+    // not its default http://localhost:$PORT.
+    const enroll = await runAdminCli(['device', 'enroll-code', 'alice'], { env: { ...env, ISSUER: undefined } });
+    expect(enroll.stdout).toContain(`open on the phone: ${url}/`);
     const code = /enrollment code for alice: (\S+)/.exec(enroll.stdout)![1]!;
     const subscription = pushService.createSubscription();
     await SimulatedAuthenticator.enroll(url, code, { push: { endpoint: subscription.endpoint, keys: subscription.keys }, name: 'Phone' });
