@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitUntil } from '../signin/helpers.js';
-import { approveThrough, finish, pendingOn, pollUntilAnswered, rows, type FaultWorld, startFaultWorld } from './fleet.js';
+import { approveAfterFailover, pendingOn, type FaultWorld, startFaultWorld } from './fleet.js';
 
 /**
  * A Redis Cluster master failover mid-sign-in (issue 14, item 6), on a private six-node cluster this
@@ -34,14 +34,8 @@ describe('a Redis Cluster master failover mid-sign-in', () => {
     }, 60_000, 'the cluster to promote a replica');
     expect(promoted.port).not.toBe(master.port);
 
-    const waiting = pollUntilAnswered(w.fleet.urls[0]!, s.browser, s.uid, 120_000);
-    const answer = await approveThrough(alice.phone, challenge.id, s.number, 120_000);
-    expect(answer.body).toEqual({ status: 'approved' });
-    const status = await waiting;
-    expect(status.body).toMatchObject({ status: 'approved' });
-    const tokens = await finish(s, status.body.next!);
-    expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
-    const audited = (await rows(w.pg.url, 'SELECT type FROM audit_events')).map((r) => r.type);
+    const { claims, audited } = await approveAfterFailover(w, s, alice.phone, challenge.id);
+    expect(claims.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
     expect(audited).toEqual(expect.arrayContaining(['device.enrolled', 'push.approved', 'signin.success']));
     // Both processes still answer (readyz checks Redis through the new master).
     for (const url of w.fleet.urls) expect((await fetch(`${url}/readyz`)).status).toBe(200);

@@ -268,3 +268,19 @@ export async function pendingOn(phone: SimulatedAuthenticator, timeoutMs = 30_00
     try { return (await phone.pending()).at(-1) ?? null; } catch { return null; }
   }, timeoutMs, 'a pending push on the phone');
 }
+
+/**
+ * After a failover: the phone approves (retrying through 503s) while the waiting page at process 0
+ * polls; both must hear "approved", the app redeems its code, and the audit log kept every step.
+ * Returns the ID token's claims.
+ */
+export async function approveAfterFailover(w: FaultWorld, s: Awaited<ReturnType<Fleet['toWaitingPage']>>, phone: SimulatedAuthenticator, cid: string) {
+  const waiting = pollUntilAnswered(w.fleet.urls[0]!, s.browser, s.uid, 120_000);
+  const answer = await approveThrough(phone, cid, s.number, 120_000);
+  if ((answer.body as { status?: string }).status !== 'approved') throw new Error(`the approval was not accepted: ${JSON.stringify(answer.body)}`);
+  const status = await waiting;
+  if (status.body.status !== 'approved') throw new Error(`the waiting page heard ${status.status} ${status.text.slice(0, 200)}`);
+  const tokens = await finish(s, status.body.next!);
+  const audited = (await rows(w.pg.url, 'SELECT type FROM audit_events')).map((r) => r.type);
+  return { claims: tokens.claims()!, audited };
+}

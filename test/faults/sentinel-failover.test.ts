@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitUntil } from '../signin/helpers.js';
-import { approveThrough, finish, pendingOn, pollUntilAnswered, rows, type FaultWorld, startFaultWorld } from './fleet.js';
+import { approveAfterFailover, pendingOn, type FaultWorld, startFaultWorld } from './fleet.js';
 
 /**
  * A Sentinel failover mid-sign-in (issue 14, items 1 and 6), on a private Sentinel group (master,
@@ -25,14 +25,8 @@ describe('a Sentinel failover mid-sign-in', () => {
     await waitUntil(async () => { const p = w.sentinel.masterPort(); return p !== null && p !== oldMaster; }, 60_000, 'the Sentinels to promote the replica');
     expect(w.sentinel.masterPort()).toBe(w.sentinel.replica.port);
 
-    const waiting = pollUntilAnswered(w.fleet.urls[0]!, s.browser, s.uid, 120_000);
-    const answer = await approveThrough(alice.phone, challenge.id, s.number, 120_000);
-    expect(answer.body).toEqual({ status: 'approved' });
-    const status = await waiting;
-    expect(status.body).toMatchObject({ status: 'approved' });
-    const tokens = await finish(s, status.body.next!);
-    expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
-    const audited = (await rows(w.pg.url, 'SELECT type FROM audit_events')).map((r) => r.type);
-    expect(audited).toEqual(expect.arrayContaining(['device.enrolled', 'signin.success']));
+    const { claims, audited } = await approveAfterFailover(w, s, alice.phone, challenge.id);
+    expect(claims.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
+    expect(audited).toEqual(expect.arrayContaining(['device.enrolled', 'push.approved', 'signin.success']));
   }, 300_000);
 });
