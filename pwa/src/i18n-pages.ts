@@ -84,6 +84,14 @@ export const pagesEn = {
   'home.copied': 'Passcode copied.',
   'home.copyRefused': 'Copying is not allowed here.',
 
+  'push.unavailable.ios': 'On iPhone and iPad, notifications work only after adding this app to the Home Screen (Share, then Add to Home Screen).',
+  'push.unavailable.unsupported': 'This browser cannot receive push notifications.',
+  'push.unavailable.blocked': 'Notifications are blocked for this app in the browser settings.',
+  'push.noVapid': 'The sign-in server does not offer push.',
+  'push.failure.timeout': 'The push service did not answer.',
+  'push.failure.refused': 'The sign-in server refused the subscription ({code}).',
+  'push.failure.blocked': 'Notifications are blocked for this app.',
+
   'time.justNow': 'just now',
 
   'error.network_error': 'No connection to the sign-in server. Check your network and try again.',
@@ -181,6 +189,14 @@ export const pagesDe: Record<keyof typeof pagesEn, string> = {
   'home.copy': 'Einmalcode kopieren',
   'home.copied': 'Einmalcode kopiert.',
   'home.copyRefused': 'Kopieren ist hier nicht erlaubt.',
+
+  'push.unavailable.ios': 'Auf iPhone und iPad funktionieren Benachrichtigungen erst, wenn diese App zum Home-Bildschirm hinzugefügt ist (Teilen, dann „Zum Home-Bildschirm“).',
+  'push.unavailable.unsupported': 'Dieser Browser kann keine Push-Benachrichtigungen empfangen.',
+  'push.unavailable.blocked': 'Benachrichtigungen sind für diese App in den Browsereinstellungen blockiert.',
+  'push.noVapid': 'Der Anmeldeserver bietet keine Push-Benachrichtigungen an.',
+  'push.failure.timeout': 'Der Push-Dienst hat nicht geantwortet.',
+  'push.failure.refused': 'Der Anmeldeserver hat das Abonnement abgelehnt ({code}).',
+  'push.failure.blocked': 'Benachrichtigungen sind für diese App blockiert.',
 
   'time.justNow': 'gerade eben',
 
