@@ -84,6 +84,21 @@ export const pagesEn = {
   'home.copied': 'Passcode copied.',
   'home.copyRefused': 'Copying is not allowed here.',
 
+  'unlock.submit': 'Unlock',
+  'unlock.pinFor': 'PIN for {account}',
+  'unlock.enterPin': 'Enter your PIN.',
+  'unlock.checking': 'Checking…',
+  'unlock.wrongPin': 'Wrong PIN.',
+  'unlock.tooMany': 'Too many wrong PINs. Try again after {time}.',
+  'unlock.wrongPinWait': 'Wrong PIN. Too many wrong PINs. Try again after {time}.',
+  'unlock.verify': 'Verify it’s you',
+  'unlock.noCredential': 'No screen-lock credential was set up for this account. Enroll it again.',
+  'unlock.cancelled': 'Verification was cancelled or failed.',
+
+  'install.ios': 'On iPhone and iPad: first add this app to the Home Screen (the Share button, then “Add to Home Screen”), open it from there, and add the account in it. Safari and the Home Screen app keep separate storage, so an account added here in Safari would not be in the app, and only the app gets notifications.',
+  'install.offer': 'Install the authenticator on this phone first: it then opens like an app and keeps working when the browser is closed.',
+  'install.button': 'Install the app',
+
   'push.unavailable.ios': 'On iPhone and iPad, notifications work only after adding this app to the Home Screen (Share, then Add to Home Screen).',
   'push.unavailable.unsupported': 'This browser cannot receive push notifications.',
   'push.unavailable.blocked': 'Notifications are blocked for this app in the browser settings.',
@@ -189,6 +204,21 @@ export const pagesDe: Record<keyof typeof pagesEn, string> = {
   'home.copy': 'Einmalcode kopieren',
   'home.copied': 'Einmalcode kopiert.',
   'home.copyRefused': 'Kopieren ist hier nicht erlaubt.',
+
+  'unlock.submit': 'Entsperren',
+  'unlock.pinFor': 'PIN für {account}',
+  'unlock.enterPin': 'Geben Sie Ihre PIN ein.',
+  'unlock.checking': 'Wird geprüft …',
+  'unlock.wrongPin': 'Falsche PIN.',
+  'unlock.tooMany': 'Zu viele falsche PINs. Versuchen Sie es nach {time} Uhr erneut.',
+  'unlock.wrongPinWait': 'Falsche PIN. Zu viele falsche PINs. Versuchen Sie es nach {time} Uhr erneut.',
+  'unlock.verify': 'Bestätigen Sie, dass Sie es sind',
+  'unlock.noCredential': 'Für dieses Konto wurde keine Bildschirmsperre eingerichtet. Richten Sie es neu ein.',
+  'unlock.cancelled': 'Die Prüfung wurde abgebrochen oder ist fehlgeschlagen.',
+
+  'install.ios': 'Auf iPhone und iPad: Fügen Sie diese App zuerst zum Home-Bildschirm hinzu (Teilen, dann „Zum Home-Bildschirm“), öffnen Sie sie dort und fügen Sie das Konto darin hinzu. Safari und die App auf dem Home-Bildschirm speichern getrennt: Ein hier in Safari hinzugefügtes Konto wäre nicht in der App, und nur die App erhält Benachrichtigungen.',
+  'install.offer': 'Installieren Sie den Authenticator zuerst auf diesem Telefon: Dann öffnet er sich wie eine App und funktioniert auch, wenn der Browser geschlossen ist.',
+  'install.button': 'App installieren',
 
   'push.unavailable.ios': 'Auf iPhone und iPad funktionieren Benachrichtigungen erst, wenn diese App zum Home-Bildschirm hinzugefügt ist (Teilen, dann „Zum Home-Bildschirm“).',
   'push.unavailable.unsupported': 'Dieser Browser kann keine Push-Benachrichtigungen empfangen.',
