@@ -141,6 +141,25 @@ describe('Deny, then "Was this you?"', () => {
     expect((await challengeAt(w, next.cid)).status).toBe('pending');
   });
 
+  it('a request denied earlier (on the notification, or before a reload) can still be reported from its page, once', async () => {
+    const { page } = phone;
+    const { user, device } = await enrolledUser('Later Reporter');
+    const s = await pushSignIn(w, user);
+    await page.goto(requestUrl(s.cid, device));
+    await page.getByTestId('deny').click();
+    await page.getByRole('heading', { name: TEXT.en.wasItYou }).waitFor();
+    await page.reload();
+    await expect(page.getByTestId('request-message').textContent()).resolves.toBe('This sign-in request was already denied.');
+    await page.getByRole('button', { name: TEXT.en.report }).click();
+    await expect(page.getByTestId('report-result').textContent()).resolves.toMatch(/^Reported\. Pushes to your account are paused until/);
+    expect(await auditFor(w, 'push.reported', s.cid)).toHaveLength(1);
+    // Asked again after another reload, the IdP refuses a second report and the page says so.
+    await page.reload();
+    await page.getByRole('button', { name: TEXT.en.report }).click();
+    await expect(page.getByTestId('report-result').textContent()).resolves.toBe('This sign-in request was already reported.');
+    expect(await auditFor(w, 'push.reported', s.cid)).toHaveLength(1);
+  });
+
   it('logged no console error', () => {
     expect(phone.errors).toEqual([]);
   });

@@ -88,7 +88,10 @@ export const requestView: View = (root, ctx, params) => {
       h('dt', {}, t('request.detail.browser')), h('dd', {}, challenge.browser),
     );
     if (challenge.status !== 'pending' || challenge.expiresAt <= Date.now()) {
-      show(details, message(t(challenge.status === 'pending' ? STATUS_TEXT.expired : STATUS_TEXT[challenge.status])));
+      // Denied earlier (on the notification, or before a reload): the question still stands while the
+      // IdP keeps the request; it refuses a second report (already_reported), which the page then says.
+      const ask = challenge.status === 'denied' ? wasItYou(account, material, challenge.id) : null;
+      show(details, message(t(challenge.status === 'pending' ? STATUS_TEXT.expired : STATUS_TEXT[challenge.status])), ask);
       void closeNotification();
       return;
     }
