@@ -4,7 +4,8 @@ import { pagesDe, pagesEn } from './i18n-pages.js';
  * The PWA's message catalogues: the notifications the service worker shows, and (i18n-pages.ts)
  * what its pages say. English is the reference; every other language must have every key
  * (test/pwa/pwa-i18n.test.ts fails otherwise). The language is the phone's (navigator.language),
- * falling back to English. To add a language: copy `en`, translate, add it to CATALOGUES.
+ * falling back to English; the pages set <html lang> to it (ui/lang.ts). To add a language: copy `en`
+ * here and `pagesEn` in i18n-pages.ts, translate both, add it to CATALOGUES.
  */
 
 const en = {
