@@ -268,6 +268,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     log: logger,
     onDeviceRevoked: endSessionsOnRevoke,
     onResolved: onChallengeResolved,
+    pushPausedUntil: async (accountId, at) => (await fatigue.state(accountId, at)).mutedUntil,
   });
 
   const app = new Koa();

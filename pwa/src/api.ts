@@ -1,7 +1,7 @@
 import { randomB64url } from './b64.js';
 import { signJws } from './keys.js';
 import { DEVICE_API_PATH, DEVICE_AUTH_TYP, type AssertionResponseJson } from '../../src/device-api/contract.js';
-import type { AnswerResult, DeviceChallenge, EnrollRequest, EnrollResponse, PushSubscriptionJson, RegistrationOptionsResponse } from './types.js';
+import type { AnswerResult, ReportResult, DeviceChallenge, EnrollRequest, EnrollResponse, PushSubscriptionJson, RegistrationOptionsResponse } from './types.js';
 
 export type { EnrollRequest } from './types.js';
 
@@ -129,4 +129,9 @@ export function postResponse(issuer: string, cid: string, response: string, weba
     method: 'POST',
     body: JSON.stringify(webauthn ? { response, webauthn } : { response }),
   });
+}
+
+/** Section 4a: reports a request this account's phone denied as not the user's own; says when pushes resume. */
+export function reportChallenge(creds: DeviceCredentials, id: string): Promise<ReportResult> {
+  return deviceCall<ReportResult>(creds, 'POST', `/challenges/${encodeURIComponent(id)}/report`);
 }

@@ -3,6 +3,7 @@ import type { AppContext, View } from './ui/context.js';
 import { enrollView } from './ui/enroll-view.js';
 import { homeView } from './ui/home.js';
 import { requestView } from './ui/request-view.js';
+import { pageLanguage, t } from './ui/lang.js';
 
 /**
  * The app shell: registers the service worker, routes on the query string (?enroll=…, ?add=1,
@@ -27,7 +28,7 @@ function route(): void {
   unmount?.();
   const params = new URLSearchParams(location.search);
   const view = pick(params);
-  document.title = view === homeView ? 'Authenticator' : view === enrollView ? 'Add account · Authenticator' : 'Sign-in request · Authenticator';
+  document.title = t(view === homeView ? 'app.title.home' : view === enrollView ? 'app.title.enroll' : 'app.title.request');
   unmount = view(main, ctx, params);
   main.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
 }
@@ -45,6 +46,9 @@ const ctx: AppContext = {
     return () => workerListeners.delete(listener);
   },
 };
+
+// The pages speak the phone's language when the app has it (ui/lang.ts); <html lang> says which.
+document.documentElement.lang = pageLanguage;
 
 window.addEventListener('popstate', route);
 

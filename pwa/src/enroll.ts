@@ -1,3 +1,4 @@
+import { t } from './ui/lang.js';
 import { enroll, webauthnOptions, type EnrollRequest } from './api.js';
 import { fromBase32 } from './b64.js';
 import { exportPublicJwk, generateDeviceKey } from './keys.js';
@@ -87,7 +88,7 @@ function checkResponse(res: EnrollResponse, issuer: string): EnrollResponse {
     res && typeof res.deviceId === 'string' && res.deviceId.length > 0 &&
     typeof res.account?.id === 'string' && typeof res.account.username === 'string' &&
     typeof res.totp?.secret === 'string' && typeof res.policy === 'object' && res.policy !== null;
-  if (!ok) throw new Error('The sign-in server gave an unexpected answer.');
+  if (!ok) throw new Error(t('enroll.unexpected'));
   if (normalizeIssuer(res.issuer ?? '') !== issuer) throw new Error(`The server says it is ${res.issuer}, not ${issuer}.`);
   return res;
 }
@@ -121,7 +122,7 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
     const { publicKey } = await webauthnOptions(link.issuer, link.code);
     // One prompt at a time: the notification question (started by the tap) is answered first.
     await opts.permission.catch(() => 'denied');
-    progress('Confirm with your screen lock…');
+    progress(t('enroll.progress.screenLock'));
     credential = await registerCredential(publicKey);
   }
 
@@ -129,11 +130,11 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
   // who stops here leaves no half-made device behind (docs/device-api.md section 1b).
   let chosenPin: string | null = null;
   if (link.unlock === 'pin') {
-    progress('Choose a PIN for this account.');
+    progress(t('enroll.progress.choosePin'));
     chosenPin = await opts.choosePin();
   }
 
-  progress('Creating this device’s key…');
+  progress(t('enroll.progress.key'));
   const pair = await generateDeviceKey(true);
   const request: EnrollRequest = {
     code: link.code,
@@ -142,7 +143,7 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
     push: null,
     ...(credential ? { webauthn: credential } : {}),
   };
-  progress('Registering with the sign-in server…');
+  progress(t('enroll.progress.register'));
   const res = checkResponse(await enroll(link.issuer, request), link.issuer);
 
   const id = accountKey(link.issuer, res.deviceId);
@@ -159,9 +160,9 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
   let pin: string | null = null;
   if (unlock === 'pin') {
     // A link without the hint: the answer is the first to say a PIN is needed.
-    if (chosenPin === null) progress('Choose a PIN for this account.');
+    if (chosenPin === null) progress(t('enroll.progress.choosePin'));
     pin = chosenPin ?? (await opts.choosePin());
-    progress('Protecting the keys with your PIN…');
+    progress(t('enroll.progress.seal'));
   }
 
   const account: AccountRecord = {
@@ -189,9 +190,9 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
   // A PIN account starts unlocked in this page: the PIN was just typed.
   if (pin !== null) rememberUnlocked(account.id, plain);
   const material: Material = plain;
-  progress('Turning on notifications…');
+  progress(t('enroll.progress.push'));
   const permission = await opts.permission.catch(() => 'denied' as const);
   const push: PushOutcome =
-    permission === 'granted' ? await enablePush(account, material) : { ok: false, reason: 'Notifications are not allowed for this app.' };
+    permission === 'granted' ? await enablePush(account, material) : { ok: false, reason: t('home.push.notAllowed') };
   return { account, material, push };
 }

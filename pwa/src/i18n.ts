@@ -1,8 +1,11 @@
+import { pagesDe, pagesEn } from './i18n-pages.js';
+
 /**
- * The PWA's message catalogues for what it says outside its pages: the notifications the service
- * worker shows. English is the reference; every other language must have every key
+ * The PWA's message catalogues: the notifications the service worker shows, and (i18n-pages.ts)
+ * what its pages say. English is the reference; every other language must have every key
  * (test/pwa/pwa-i18n.test.ts fails otherwise). The language is the phone's (navigator.language),
- * falling back to English. To add a language: copy `en`, translate, add it to CATALOGUES.
+ * falling back to English; the pages set <html lang> to it (ui/lang.ts). To add a language: copy `en`
+ * here and `pagesEn` in i18n-pages.ts, translate both, add it to CATALOGUES.
  */
 
 const en = {
@@ -15,6 +18,7 @@ const en = {
   'notify.action.deny': 'Deny',
   'notify.notSent.title': 'Your answer was not sent',
   'notify.notSent.body': '{reason} Tap to open the request.',
+  ...pagesEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -30,6 +34,7 @@ const de: Catalogue = {
   'notify.action.deny': 'Ablehnen',
   'notify.notSent.title': 'Ihre Antwort wurde nicht gesendet',
   'notify.notSent.body': '{reason} Tippen Sie, um die Anfrage zu öffnen.',
+  ...pagesDe,
 };
 
 export const CATALOGUES: Record<string, Catalogue> = { en, de };

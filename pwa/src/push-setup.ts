@@ -4,6 +4,7 @@ import { describePushFailure, recordPush, sameKey, sendSubscription, subscribe, 
 import type { Material } from './secrets.js';
 import { listAccounts } from './store.js';
 import type { AccountRecord } from './types.js';
+import { t } from './ui/lang.js';
 
 /**
  * Push set-up from the page. One service-worker registration holds one subscription, bound to
@@ -25,9 +26,9 @@ export function isStandalone(): boolean {
 
 /** Why push cannot work here at all, or null. */
 export function pushUnavailableReason(): string | null {
-  if (isIos() && !isStandalone()) return 'On iPhone and iPad, notifications work only after adding this app to the Home Screen (Share, then Add to Home Screen).';
-  if (!pushSupported()) return 'This browser cannot receive push notifications.';
-  if (Notification.permission === 'denied') return 'Notifications are blocked for this app in the browser settings.';
+  if (isIos() && !isStandalone()) return t('push.unavailable.ios');
+  if (!pushSupported()) return t('push.unavailable.unsupported');
+  if (Notification.permission === 'denied') return t('push.unavailable.blocked');
   return null;
 }
 
@@ -87,8 +88,8 @@ export type PushOutcome = { ok: true } | { ok: false; reason: string };
 export async function enablePush(account: AccountRecord, material: Material): Promise<PushOutcome> {
   const unavailable = pushUnavailableReason();
   if (unavailable) return { ok: false, reason: unavailable };
-  if (!account.vapidPublicKey) return { ok: false, reason: 'The sign-in server does not offer push.' };
-  if (Notification.permission !== 'granted') return { ok: false, reason: 'Notifications are not allowed for this app.' };
+  if (!account.vapidPublicKey) return { ok: false, reason: t('push.noVapid') };
+  if (Notification.permission !== 'granted') return { ok: false, reason: t('home.push.notAllowed') };
   try {
     const reg = await registrationFor(account.vapidPublicKey, account.id);
     const sub = subscriptionJson(await subscribe(reg, account.vapidPublicKey));

@@ -1,3 +1,4 @@
+import { phoneLanguages, pickLanguage, translator, type Translate } from './i18n.js';
 import { b64url, fromB64url } from './b64.js';
 import { ApiError, putPushSubscription } from './api.js';
 import { credentials, rememberRevocation } from './request.js';
@@ -65,10 +66,11 @@ export async function sendSubscription(account: AccountRecord, material: Materia
   return recordPush(account, sub && scope ? { endpoint: sub.endpoint, scope } : null);
 }
 
-export function describePushFailure(err: unknown): string {
-  if (err instanceof TimeoutError) return 'The push service did not answer.';
-  if (err instanceof ApiError) return `The sign-in server refused the subscription (${err.code}).`;
-  if (err instanceof DOMException && err.name === 'NotAllowedError') return 'Notifications are blocked for this app.';
+/** In the phone's language: the page and the service worker both say it. */
+export function describePushFailure(err: unknown, t: Translate = translator(pickLanguage(phoneLanguages()))): string {
+  if (err instanceof TimeoutError) return t('push.failure.timeout');
+  if (err instanceof ApiError) return t('push.failure.refused', { code: err.code });
+  if (err instanceof DOMException && err.name === 'NotAllowedError') return t('push.failure.blocked');
   return err instanceof Error ? err.message : String(err);
 }
 

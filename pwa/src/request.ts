@@ -4,6 +4,7 @@ import { signJws } from './keys.js';
 import type { Material } from './secrets.js';
 import { reserveStep, updateAccount } from './store.js';
 import { hotp, secondsLeft, stepAt } from './totp.js';
+import { phoneLanguages, pickLanguage, translator, type Translate } from './i18n.js';
 import type { AccountRecord, AnswerResult, Decision, DeviceChallenge } from './types.js';
 
 /** Answering a sign-in request (docs/device-api.md section 4), from the page or the service worker. */
@@ -78,31 +79,26 @@ export async function rememberRevocation(account: AccountRecord, err: unknown): 
   return true;
 }
 
-/** Words for a refusal, for the request page and the notification that replaces a failed one. */
-export function describeError(err: unknown): string {
+/** Words for a refusal, for the request page and the notification that replaces a failed one, in the phone's language. */
+export function describeError(err: unknown, t: Translate = translator(pickLanguage(phoneLanguages()))): string {
   if (!(err instanceof ApiError)) return err instanceof Error ? err.message : String(err);
+  const retry = err.retryAfterSeconds;
   switch (err.code) {
     case 'network_error':
-      return 'No connection to the sign-in server. Check your network and try again.';
     case 'challenge_expired':
-      return 'This sign-in request has expired.';
     case 'challenge_resolved':
-      return 'This sign-in request was already answered.';
     case 'challenge_not_found':
-      return 'This sign-in request no longer exists.';
+    case 'already_reported':
     case 'device_revoked':
-      return 'This device was removed from your account by the sign-in server.';
     case 'invalid_otp':
-      return "The passcode was not accepted. Check that this phone's clock is set automatically.";
     case 'stale_response':
-      return "The answer was refused because this phone's clock is off. Set the time automatically and try again.";
     case 'account_disabled':
-      return 'Your account on the sign-in server is disabled. Ask your administrator.';
+      return t(`error.${err.code}`);
     case 'too_many_attempts':
-      return `Too many wrong passcodes were sent for your account. Try again${err.retryAfterSeconds ? ` in ${Math.ceil(err.retryAfterSeconds / 60)} min` : ' later'}.`;
+      return retry ? t('error.too_many_attempts.minutes', { minutes: String(Math.ceil(retry / 60)) }) : t('error.too_many_attempts');
     case 'rate_limited':
-      return `Too many answers. Try again${err.retryAfterSeconds ? ` in ${err.retryAfterSeconds} s` : ' later'}.`;
+      return retry ? t('error.rate_limited.seconds', { seconds: String(retry) }) : t('error.rate_limited');
     default:
-      return `The sign-in server refused the answer (${err.code}).`;
+      return t('error.other', { code: err.code });
   }
 }

@@ -5,7 +5,7 @@ import type { TotpParams } from './totp.js';
 // nothing else of the server.
 export type {
   AnswerResult, AssertionResponseJson, ChallengeStatus, Decision, EnrollRequest, EnrollResponse, NoticePayload, PushPayload,
-  PushSubscriptionJson, RegistrationOptionsJson, RegistrationOptionsResponse, RegistrationResponseJson, UnlockPolicy,
+  PushSubscriptionJson, RegistrationOptionsJson, ReportResult, RegistrationOptionsResponse, RegistrationResponseJson, UnlockPolicy,
 } from '../../src/device-api/contract.js';
 /** GET /api/device/challenges/{id} */
 export type { DeviceChallengeView as DeviceChallenge, DevicePolicyView as Policy } from '../../src/device-api/contract.js';

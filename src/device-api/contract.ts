@@ -152,6 +152,16 @@ export interface AnswerResult {
   reason?: 'wrong_number' | 'denied' | 'reported';
 }
 
+/**
+ * `POST /api/device/challenges/{id}/report` (section 4a): a request this account's phone denied is
+ * reported as not the user's own, after the fact. Device-authenticated (section 2), no body.
+ */
+export interface ReportResult {
+  status: 'reported';
+  /** When pushes to the account resume (epoch ms); null when the IdP mutes nothing (PUSH_MUTE_AFTER_REPORT=0). */
+  pausedUntil: number | null;
+}
+
 // ---- Sections 5 and 6 ----
 
 /** `PUT /api/device/push-subscription` */
@@ -185,6 +195,8 @@ export type DeviceApiErrorCode =
   | 'invalid_otp'
   | 'otp_replayed'
   | 'number_required'
+  | 'challenge_not_denied'
+  | 'already_reported'
   | 'invalid_enrollment_code'
   | 'webauthn_required'
   | 'webauthn_registration_failed'

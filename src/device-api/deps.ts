@@ -41,6 +41,11 @@ export interface DeviceApiDeps {
   notifyDevices?: (accountId: string, notice: DeviceNotice, exceptDeviceId: string) => Promise<unknown>;
   /** Called once per resolved challenge, after it is stored and published. */
   onResolved?: (challenge: Challenge, resolution: Resolution) => Promise<void>;
+  /**
+   * When pushes to the account resume (epoch ms), or null when they are not paused: a report's answer
+   * tells the phone (section 4a). app.ts reads the push-fatigue store's mute.
+   */
+  pushPausedUntil?: (accountId: string, now: number) => Promise<number | null>;
   /** Called after the device unregistered itself (app.ts: the account's sessions end with it). */
   onDeviceRevoked?: (accountId: string, deviceId: string) => Promise<void>;
   /** Answers per device; default 30 a minute. */

@@ -12,7 +12,7 @@ import type { AnswerResult } from './contract.js';
 import type { DeviceApiDeps } from './deps.js';
 import { jsonBodyOf } from './http.js';
 import { hit, type RateLimit } from './rate-limit.js';
-import { parseBody, responseBodySchema } from './validate.js';
+import { CHALLENGE_ID, parseBody, responseBodySchema } from './validate.js';
 
 /**
  * docs/device-api.md section 4, sign-in steps 7-8 (docs/architecture.md): verify the signature (pure), count the answer,
@@ -20,9 +20,6 @@ import { parseBody, responseBodySchema } from './validate.js';
  * then tell whoever waits.
  * Every refusal leaves the challenge untouched; the two atomic steps decide races.
  */
-
-/** Challenge ids are base64url of 16+ bytes; anything else is not looked up. */
-const CHALLENGE_ID = /^[A-Za-z0-9_-]{16,128}$/;
 
 type Accepted = Extract<Verdict, { ok: true }>;
 
@@ -104,7 +101,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       const outcome = await deps.challenges.resolve(challenge.id, resolution, at);
       if (outcome !== 'resolved') throw RESOLVE_REFUSAL[outcome]();
 
-      await afterResolved(deps, ctx, challenge, resolution, verdict);
+      await afterResolved(deps, ctx, challenge, resolution, AUDIT_TYPE(verdict));
       const answer: AnswerResult = verdict.reason ? { status: verdict.outcome, reason: verdict.reason } : { status: verdict.outcome };
       ctx.body = answer;
     } finally {
@@ -118,11 +115,10 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
  * The challenge is resolved and published whatever happens here, so a failing audit or hook is
  * logged rather than turned into an error the phone would retry against a resolved challenge.
  */
-async function afterResolved(deps: DeviceApiDeps, ctx: Context, challenge: Challenge, resolution: Resolution, verdict: Accepted) {
-  const deviceId = resolution.deviceId!;
+export async function afterResolved(deps: DeviceApiDeps, ctx: Context, challenge: Challenge, resolution: Resolution, auditType: string, deviceId = resolution.deviceId!) {
   const steps: Array<() => Promise<unknown>> = [
     () => deps.audit.record({
-      type: AUDIT_TYPE(verdict), accountId: challenge.accountId, clientId: challenge.clientId, ip: ctx.ip,
+      type: auditType, accountId: challenge.accountId, clientId: challenge.clientId, ip: ctx.ip,
       detail: { challengeId: challenge.id, deviceId, reason: resolution.reason, requesterIp: challenge.ip },
     }),
     () => deps.onResolved?.(challenge, resolution) ?? Promise.resolve(),

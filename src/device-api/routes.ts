@@ -10,6 +10,7 @@ import { enrollHandler, registrationOptionsHandler } from './enroll.js';
 import { jsonErrors } from '../http/edge.js';
 import { jsonBody, jsonBodyOf, noStore } from './http.js';
 import { DEFAULT_RESPONSE_RATE_LIMIT } from './rate-limit.js';
+import { reportHandler } from './report.js';
 import { respondHandler } from './respond.js';
 import { parseBody, pushUpdateSchema, toSubscription } from './validate.js';
 
@@ -80,6 +81,7 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     ['get', `${PREFIX}/challenges/:id`, authed, getChallenge],
     ['post', `${PREFIX}/challenges/:id/response`, jsonBody,
       respondHandler(deps, deps.responseRateLimit ?? DEFAULT_RESPONSE_RATE_LIMIT, now)],
+    ['post', `${PREFIX}/challenges/:id/report`, authed, reportHandler(deps, now)],
     ['put', `${PREFIX}/push-subscription`, authed, jsonBody, updatePush],
     ['delete', PREFIX, authed, unregister],
   ];

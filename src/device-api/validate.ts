@@ -6,6 +6,9 @@ import { deviceNameSchema } from '../devices/validate.js';
 
 export { parseBody } from '../devices/validate.js';
 
+/** Challenge ids are base64url of 16+ bytes; anything else is not looked up. */
+export const CHALLENGE_ID = /^[A-Za-z0-9_-]{16,128}$/;
+
 /**
  * The shapes the device API accepts (docs/device-api.md). Unknown members are dropped, so a JWK
  * that carries a private `d` never reaches storage.

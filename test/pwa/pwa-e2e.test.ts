@@ -182,7 +182,7 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     expect(await auditFor(w, 'push.denied', cid)).toHaveLength(1);
   });
 
-  it('Deny and report: the user is told, the IdP records the report, and the account gets no more pushes for now', async () => {
+  it('Deny, then "Was this you? — No, report it": the owner is told until when, the IdP records it, the computer reads only "denied", and the account gets no more pushes for now', async () => {
     const user = await newUser(w);
     const phone = await enrolledPhone(user);
     const { page } = phone.browser;
@@ -193,22 +193,32 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     const cid = await pendingCid(user, browser.page);
     await phone.receive(cid);
     await clickNotification(await serviceWorker(phone.browser.context, '/pwa/'), cid);
-    await page.getByRole('button', { name: 'Deny and report' }).click();
-    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Denied and reported/);
-
+    await page.getByRole('button', { name: 'Deny', exact: true }).click();
+    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Denied\. Nobody is signed in/);
+    await page.getByRole('heading', { name: 'Was this you?' }).waitFor();
+    // The computer moves on as soon as the Deny lands, before (and whatever) the owner answers the question.
     await browser.page.getByRole('heading', { name: 'Sign-in not approved' }).waitFor({ timeout: 10_000 });
-    await expect(browser.page.locator('#result').textContent()).resolves.toMatch(/You denied the request and reported it/);
-    expect((await challengeAt(w, cid)).resolution).toMatchObject({ status: 'denied', decision: 'report', reason: 'reported' });
+    await page.getByRole('button', { name: 'No, report it' }).click();
+    const told = (await page.getByTestId('report-result').textContent())!;
+    expect(told).toMatch(/^Reported\. Pushes to your account are paused until (.+) \(local time\)\. Your passcodes still work\. Someone knows your password: change it now\.$/);
+    // The time shown is the IdP's: the mute it recorded, in the phone's local time.
+    const muted = (await auditFor(w, 'push.muted', cid))[0]!;
+    const until = await page.evaluate((iso) => new Intl.DateTimeFormat(navigator.language, { hour: 'numeric', minute: '2-digit' }).format(new Date(iso)), muted.detail.until as string);
+    expect(told).toContain(`until ${until} (local time)`);
     expect(await auditFor(w, 'push.reported', cid)).toHaveLength(1);
 
-    // Whoever is at this browser gets no further push; a new sign-in finds the account muted.
-    await browser.page.locator('#send-again').click();
-    await expect(browser.page.locator('#notice').textContent()).resolves.toMatch(/reported as not yours/);
+    // The computer's page says nothing of the report: whoever is there may be the attacker.
+    await browser.page.reload();
+    await expect(browser.page.locator('#result').textContent()).resolves.toBe('The request was denied on your phone.');
+    expect(await browser.page.locator('body').textContent()).not.toMatch(/report/i);
+    expect((await challengeAt(w, cid)).resolution).toMatchObject({ status: 'denied', decision: 'deny', reason: 'denied' });
+
+    // A new sign-in finds the account muted: no push goes out.
     const again = await userAtDemo();
     await openDemoSignIn(again.page, w.t.url);
     await typePassword(again.page, user.username, PushWorld.password);
     await again.page.locator('#send-push').click();
-    await expect(again.page.locator('#notice').textContent()).resolves.toMatch(/paused for a while/);
+    await expect(again.page.locator('h1').textContent()).resolves.toMatch(/paused/i);
     expect(await w.t.idp.challenges.listPending(user.id)).toEqual([]);
   });
 

@@ -17,7 +17,7 @@ import {
 
 /**
  * The request page and the account's life, against the real IdP: what asks to sign in, number
- * matching (a wrong pick denies), deny and report, expired and answered requests, poll mode,
+ * matching (a wrong pick denies), deny then report, expired and answered requests, poll mode,
  * removal and revocation. The phone has no notification permission: it is in poll mode.
  */
 
@@ -70,18 +70,24 @@ describe('request page', () => {
     expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'wrong_number' });
   });
 
-  it('Deny and report denies and reports', async () => {
+  it('Deny is one button; "Was this you? — No, report it" then reports the denied request', async () => {
     const { page } = phone;
     // Another account: alice's last two answers took both TOTP steps this app may use right now.
     const carol = await newUser(w, 'Carol');
     const carolDevice = await enrollFromLink(page, w, { user: carol });
     const s = await pushSignIn(w, carol);
     await page.goto(requestUrl(s.cid, carolDevice));
-    await page.getByRole('button', { name: 'Deny and report' }).click();
-    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/reported/);
-    expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'reported' });
-    expect((await challengeAt(w, s.cid)).resolution).toMatchObject({ decision: 'report', deviceId: carolDevice.deviceId });
-    expect((await auditEvents(w, 'push.reported')).map((e) => e.detail.challengeId)).toContain(s.cid);
+    await page.getByTestId('deny').waitFor();
+    await expect(page.getByRole('button', { name: /report/i }).count()).resolves.toBe(0);
+    await page.getByTestId('deny').click();
+    await expect(page.getByTestId('request-result').textContent()).resolves.toMatch(/^Denied/);
+    await page.getByRole('heading', { name: 'Was this you?' }).waitFor();
+    expect(await answered(s)).toMatchObject({ status: 'denied', reason: 'denied' });
+    await page.getByRole('button', { name: 'No, report it' }).click();
+    // This IdP mutes nothing after a report (the tests' PUSH_MUTE_AFTER_REPORT=0): the phone names no end time.
+    await expect(page.getByTestId('report-result').textContent()).resolves.toBe('Reported. Your passcodes still work. Someone knows your password: change it now.');
+    expect((await challengeAt(w, s.cid)).resolution).toMatchObject({ decision: 'deny', reason: 'denied', deviceId: carolDevice.deviceId });
+    expect((await auditEvents(w, 'push.reported')).filter((e) => e.detail.challengeId === s.cid)).toHaveLength(1);
   });
 
   it('a third answer within one 30 s step says it waits for the next passcode, then is accepted', async () => {

@@ -7,16 +7,17 @@ import { announce, append, button, field, h, heading, replace } from './dom.js';
 import { accountLabel, hostOf } from './format.js';
 import { scanCamera, scanImageFile } from './scan.js';
 import { installOffer } from './install.js';
+import { t } from './lang.js';
 
 /** Adding an account: from the enrollment link, a scanned QR code or a typed code. */
 
 function enrollError(err: unknown): string {
   if (err instanceof ApiError) {
-    if (err.code === 'invalid_enrollment_code') return 'This enrollment code is unknown, already used or expired. Get a new one from your account page.';
-    if (err.code === 'network_error') return 'Cannot reach the sign-in server. Check the address and your connection.';
-    return `The sign-in server refused the enrollment (${err.code}${err.message ? `: ${err.message}` : ''}).`;
+    if (err.code === 'invalid_enrollment_code') return t('enroll.error.code');
+    if (err.code === 'network_error') return t('enroll.error.network');
+    return t('enroll.error.refused', { detail: `${err.code}${err.message ? `: ${err.message}` : ''}` });
   }
-  if (err instanceof DOMException && err.name === 'NotAllowedError') return 'The screen-lock check was cancelled. Try again.';
+  if (err instanceof DOMException && err.name === 'NotAllowedError') return t('enroll.error.screenLock');
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -25,7 +26,7 @@ export const enrollView: View = (root, ctx, params) => {
   let scanning: AbortController | null = null;
   const fromLink = params.has('enroll') ? parseEnrollLink(location.href, null) : null;
 
-  const h1 = heading('Add account');
+  const h1 = heading(t('enroll.title'));
   const body = h('div');
   replace(root, h1, body);
 
@@ -36,19 +37,19 @@ export const enrollView: View = (root, ctx, params) => {
   const issuerInput = h('input', { type: 'url', name: 'issuer', required: true, inputmode: 'url', autocomplete: 'url', spellcheck: 'false', 'data-testid': 'issuer' });
   issuerInput.value = normalizeIssuer(params.get('issuer') ?? '') ?? location.origin;
   const codeInput = h('input', { type: 'text', name: 'code', required: true, autocomplete: 'one-time-code', autocapitalize: 'characters', spellcheck: 'false', 'data-testid': 'code-input' });
-  const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'enroll-submit' }, 'Add account');
+  const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'enroll-submit' }, t('enroll.submit'));
 
   function linkFromForm(): EnrollLink | null {
     if (fromLink) return fromLink;
     const issuer = normalizeIssuer(issuerInput.value);
     if (!issuer) {
-      replace(error, 'Enter the sign-in server’s address, starting with https://');
+      replace(error, t('enroll.needIssuer'));
       issuerInput.focus();
       return null;
     }
     const pasted = parseEnrollLink(codeInput.value, issuer);
     if (!pasted) {
-      replace(error, 'Enter the enrollment code (letters, digits and dashes).');
+      replace(error, t('enroll.needCode'));
       codeInput.focus();
       return null;
     }
@@ -63,21 +64,21 @@ export const enrollView: View = (root, ctx, params) => {
       const form = h(
         'form',
         { novalidate: true },
-        h('h2', {}, 'Choose a PIN'),
-        h('p', {}, 'Your sign-in server asks for a PIN on this account. You will enter it to see passcodes and to answer requests. It never leaves this phone, and it cannot be recovered: forgetting it means enrolling again.'),
-        h('p', { 'data-testid': 'pin-rule' }, `The rule: at least ${MIN_PIN_LENGTH} characters (digits, letters or both), typed the same twice.`),
-        field('New PIN', pin, `At least ${MIN_PIN_LENGTH} characters.`),
-        field('Repeat the PIN', again),
+        h('h2', {}, t('enroll.pin.title')),
+        h('p', {}, t('enroll.pin.why')),
+        h('p', { 'data-testid': 'pin-rule' }, t('enroll.pin.rule', { min: String(MIN_PIN_LENGTH) })),
+        field(t('enroll.pin.new'), pin, t('enroll.pin.newHint', { min: String(MIN_PIN_LENGTH) })),
+        field(t('enroll.pin.again'), again),
         pinError,
-        h('button', { type: 'submit', class: 'primary', 'data-testid': 'new-pin-submit' }, 'Set PIN'),
+        h('button', { type: 'submit', class: 'primary', 'data-testid': 'new-pin-submit' }, t('enroll.pin.set')),
       );
       form.addEventListener('submit', (ev) => {
         ev.preventDefault();
         if (pin.value.length < MIN_PIN_LENGTH) {
-          replace(pinError, `The PIN needs at least ${MIN_PIN_LENGTH} characters.`);
+          replace(pinError, t('enroll.pin.tooShort', { min: String(MIN_PIN_LENGTH) }));
           pin.focus();
         } else if (pin.value !== again.value) {
-          replace(pinError, 'The two PINs differ.');
+          replace(pinError, t('enroll.pin.differ'));
           again.value = '';
           again.focus();
         } else {
@@ -92,17 +93,17 @@ export const enrollView: View = (root, ctx, params) => {
 
   function done(outcome: EnrollOutcome): void {
     const { account, push } = outcome;
-    h1.textContent = 'Account added';
+    h1.textContent = t('enroll.done.title');
     replace(
       body,
-      h('p', { 'data-testid': 'enroll-done' }, `${accountLabel(account)} (${account.account.username}) at ${hostOf(account.issuer)} is on this phone.`),
+      h('p', { 'data-testid': 'enroll-done' }, t('enroll.done', { name: accountLabel(account), user: account.account.username, host: hostOf(account.issuer) })),
       push.ok
-        ? h('p', { 'data-testid': 'enroll-push' }, 'Notifications are on: sign-in requests will appear on this phone.')
-        : h('p', { 'data-testid': 'enroll-push' }, `Notifications are off: ${push.reason} The app checks for sign-in requests while it is open (poll mode), and its passcodes always work.`),
-      h('p', { class: 'actions' }, button('Done', () => ctx.navigate('./', true), { class: 'primary', 'data-testid': 'enroll-finish' })),
+        ? h('p', { 'data-testid': 'enroll-push' }, t('enroll.push.on'))
+        : h('p', { 'data-testid': 'enroll-push' }, t('enroll.push.off', { reason: push.reason })),
+      h('p', { class: 'actions' }, button(t('enroll.finish'), () => ctx.navigate('./', true), { class: 'primary', 'data-testid': 'enroll-finish' })),
     );
     h1.focus();
-    announce('Account added.');
+    announce(t('enroll.added'));
   }
 
   async function run(link: EnrollLink, permission: Promise<NotificationPermission>): Promise<void> {
@@ -128,26 +129,26 @@ export const enrollView: View = (root, ctx, params) => {
     }
   }
 
-  const video = h('video', { class: 'scanner', hidden: true, 'aria-label': 'Camera view for the QR code' });
+  const video = h('video', { class: 'scanner', hidden: true, 'aria-label': t('enroll.camera') });
   const photo = h('input', { type: 'file', accept: 'image/*', hidden: true, 'aria-hidden': 'true', tabindex: -1, 'data-testid': 'qr-file' });
-  const stopScan = button('Stop scanning', () => scanning?.abort(), { hidden: true });
+  const stopScan = button(t('enroll.stopScan'), () => scanning?.abort(), { hidden: true });
 
   function useScanned(text: string | null): void {
     const link = text ? parseEnrollLink(text, normalizeIssuer(issuerInput.value)) : null;
     if (!link) {
-      replace(error, text ? 'This QR code is not an enrollment code.' : 'No QR code was found in the picture.');
+      replace(error, text ? t('enroll.notEnrollQr') : t('enroll.noQr'));
       return;
     }
     issuerInput.value = link.issuer;
     codeInput.value = link.code;
     replace(error);
-    status.textContent = `Code read for ${hostOf(link.issuer)}. Check the device name, then choose Add account.`;
+    status.textContent = t('enroll.codeRead', { host: hostOf(link.issuer) });
     submit.focus();
   }
 
-  const scanButton = button('Scan QR code', async () => {
+  const scanButton = button(t('enroll.scan'), async () => {
     if (!navigator.mediaDevices?.getUserMedia) {
-      replace(error, 'This browser cannot use the camera here. Use a photo of the code, or type it.');
+      replace(error, t('enroll.noCamera'));
       return;
     }
     scanning = new AbortController();
@@ -156,7 +157,7 @@ export const enrollView: View = (root, ctx, params) => {
     try {
       useScanned(await scanCamera(video, scanning.signal));
     } catch (err) {
-      if (!(err instanceof DOMException && err.name === 'AbortError')) replace(error, `The camera is not available: ${err instanceof Error ? err.message : String(err)}`);
+      if (!(err instanceof DOMException && err.name === 'AbortError')) replace(error, t('enroll.cameraError', { reason: err instanceof Error ? err.message : String(err) }));
     } finally {
       video.hidden = true;
       stopScan.hidden = true;
@@ -175,29 +176,29 @@ export const enrollView: View = (root, ctx, params) => {
     const foreign = new URL(fromLink.issuer).origin !== location.origin;
     append(
       form,
-      h('p', {}, 'Add the account from this sign-in server to this phone:'),
+      h('p', {}, t('enroll.fromLink')),
       h('p', { class: 'issuer', 'data-testid': 'enroll-issuer' }, hostOf(fromLink.issuer)),
-      foreign ? h('p', { class: 'alert' }, `This code is for another site than this app (${location.host}). Continue only if you started it from ${hostOf(fromLink.issuer)}.`) : null,
-      field('Name of this device', nameInput, 'Shown in your account’s device list.'),
+      foreign ? h('p', { class: 'alert' }, t('enroll.foreign', { here: location.host, there: hostOf(fromLink.issuer) })) : null,
+      field(t('enroll.deviceName'), nameInput, t('enroll.deviceNameHint')),
     );
   } else {
     form.append(
-      h('p', {}, 'Scan the QR code that your sign-in server shows, or type the code.'),
-      h('div', { class: 'actions' }, scanButton, button('Use a photo of the code', () => photo.click()), photo),
+      h('p', {}, t('enroll.scanIntro')),
+      h('div', { class: 'actions' }, scanButton, button(t('enroll.photo'), () => photo.click()), photo),
       video,
       stopScan,
-      field('Sign-in server', issuerInput),
-      field('Enrollment code', codeInput, 'For example ABCD-EFGH-IJKL-MNOP.'),
-      field('Name of this device', nameInput, 'Shown in your account’s device list.'),
+      field(t('enroll.issuer'), issuerInput),
+      field(t('enroll.code'), codeInput, t('enroll.codeHint')),
+      field(t('enroll.deviceName'), nameInput, t('enroll.deviceNameHint')),
     );
   }
-  form.append(error, status, h('div', { class: 'actions' }, submit, button('Cancel', () => ctx.navigate('./'), { 'data-testid': 'enroll-cancel' })));
+  form.append(error, status, h('div', { class: 'actions' }, submit, button(t('enroll.cancel'), () => ctx.navigate('./'), { 'data-testid': 'enroll-cancel' })));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const link = linkFromForm();
     if (!link) return;
     if (!nameInput.value.trim()) {
-      replace(error, 'Give this device a name.');
+      replace(error, t('enroll.needName'));
       nameInput.focus();
       return;
     }

@@ -1,4 +1,6 @@
-/** Words and numbers as the user reads them. */
+import { pageLanguage, t } from './lang.js';
+
+/** Words and numbers as the user reads them, in the pages' language. */
 
 export function hostOf(issuer: string): string {
   try {
@@ -15,11 +17,11 @@ export function groupCode(code: string): string {
   return `${code.slice(0, half)} ${code.slice(half)}`;
 }
 
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const relative = new Intl.RelativeTimeFormat(pageLanguage, { numeric: 'auto' });
 
 export function timeAgo(epochMs: number, now = Date.now()): string {
   const s = Math.round((epochMs - now) / 1000);
-  if (Math.abs(s) < 45) return 'just now';
+  if (Math.abs(s) < 45) return t('time.justNow');
   const m = Math.round(s / 60);
   if (Math.abs(m) < 60) return relative.format(m, 'minute');
   const hr = Math.round(m / 60);
@@ -28,7 +30,7 @@ export function timeAgo(epochMs: number, now = Date.now()): string {
 }
 
 export function clockTime(epochMs: number): string {
-  return new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(epochMs);
+  return new Intl.DateTimeFormat(pageLanguage, { hour: 'numeric', minute: '2-digit' }).format(epochMs);
 }
 
 /** "1:05" */

@@ -9,6 +9,7 @@ import type { AccountRecord, DeviceChallenge } from '../types.js';
 import type { View } from './context.js';
 import { announce, button, h, heading, replace } from './dom.js';
 import { accountLabel, groupCode, hostOf, timeAgo } from './format.js';
+import { t } from './lang.js';
 import { requestPath } from '../payload.js';
 import { pinForm, verifyButton } from './unlock.js';
 
@@ -31,9 +32,9 @@ export const homeView: View = (root, ctx) => {
 
   const list = h('ul', { class: 'accounts', 'aria-labelledby': 'accounts-h' });
   const requestsList = h('ul', { class: 'requests' });
-  const requests = h('section', { class: 'requests-section', 'aria-labelledby': 'requests-h', hidden: true }, h('h2', { id: 'requests-h' }, 'Waiting for your answer'), requestsList);
-  const empty = h('p', { class: 'empty', hidden: true }, 'No accounts yet. Open the enrollment link from your sign-in server, scan its QR code, or type the code.');
-  const h1 = heading('Accounts');
+  const requests = h('section', { class: 'requests-section', 'aria-labelledby': 'requests-h', hidden: true }, h('h2', { id: 'requests-h' }, t('home.waiting')), requestsList);
+  const empty = h('p', { class: 'empty', hidden: true }, t('home.empty'));
+  const h1 = heading(t('home.title'));
   h1.id = 'accounts-h';
   replace(
     root,
@@ -41,7 +42,7 @@ export const homeView: View = (root, ctx) => {
     requests,
     empty,
     list,
-    h('p', { class: 'actions' }, button('Add account', () => ctx.navigate('./?add=1'), { class: 'primary', 'data-testid': 'add-account' })),
+    h('p', { class: 'actions' }, button(t('home.add'), () => ctx.navigate('./?add=1'), { class: 'primary', 'data-testid': 'add-account' })),
   );
 
   async function updateCodes(): Promise<void> {
@@ -53,7 +54,7 @@ export const homeView: View = (root, ctx) => {
       const step = stepAt(now, account.totp.period);
       const left = secondsLeft(now, account.totp.period);
       slot.fill.style.transform = `scaleX(${left / account.totp.period})`;
-      slot.secs.textContent = `${left} s`;
+      slot.secs.textContent = t('home.seconds', { seconds: String(left) });
       slot.fill.classList.toggle('low', left <= 5);
       if (step !== slot.step) {
         slot.step = step;
@@ -72,11 +73,11 @@ export const homeView: View = (root, ctx) => {
           h(
             'li',
             { class: 'request', 'data-testid': `pending-${c.id}` },
-            h('p', {}, h('strong', {}, c.app || 'Sign-in'), ` · ${timeAgo(c.createdAt)}`),
+            h('p', {}, h('strong', {}, c.app || t('home.signIn')), ` · ${timeAgo(c.createdAt)}`),
             h('p', { class: 'meta' }, `${accountLabel(account)} · ${c.location || c.ip}`),
             // An OpenID CIBA request's binding message: the text the asking app shows (text only).
             c.bindingMessage ? h('p', { class: 'binding' }, `"${c.bindingMessage}"`) : null,
-            button('Review', () => ctx.navigate(requestPath(c.id, account.issuer, account.deviceId)), { class: 'primary' }),
+            button(t('home.review'), () => ctx.navigate(requestPath(c.id, account.issuer, account.deviceId)), { class: 'primary' }),
           ),
         );
       }
@@ -84,33 +85,33 @@ export const homeView: View = (root, ctx) => {
     const before = requestsList.children.length;
     replace(requestsList, ...items);
     requests.hidden = items.length === 0;
-    if (items.length > before) announce(items.length === 1 ? 'A sign-in request is waiting for you.' : `${items.length} sign-in requests are waiting.`);
+    if (items.length > before) announce(items.length === 1 ? t('home.oneWaiting') : t('home.manyWaiting', { count: String(items.length) }));
   }
 
   function pushLine(account: AccountRecord): HTMLElement {
-    if (account.push.status === 'active') return h('p', { class: 'meta', 'data-testid': 'push-state' }, 'Notifications on');
+    if (account.push.status === 'active') return h('p', { class: 'meta', 'data-testid': 'push-state' }, t('home.push.on'));
     const unavailable = pushUnavailableReason();
     const turnOn = unavailable
       ? null
-      : button('Turn on notifications', async (ev) => {
+      : button(t('home.push.turnOn'), async (ev) => {
           const b = ev.currentTarget as HTMLButtonElement;
           const permission = askPermission(); // from the tap, before any await
           const material = materialFor(account);
           if (!material) {
-            notes.set(account.id, 'Unlock the account first.');
+            notes.set(account.id, t('home.push.unlockFirst'));
             return render();
           }
           b.disabled = true;
-          b.textContent = 'Turning on…';
-          const outcome = (await permission) === 'granted' ? await enablePush(account, material) : { ok: false as const, reason: 'Notifications are not allowed for this app.' };
-          notes.set(account.id, outcome.ok ? 'Notifications are on.' : `Notifications are still off: ${outcome.reason}`);
+          b.textContent = t('home.push.turningOn');
+          const outcome = (await permission) === 'granted' ? await enablePush(account, material) : { ok: false as const, reason: t('home.push.notAllowed') };
+          notes.set(account.id, outcome.ok ? t('home.push.nowOn') : t('home.push.stillOff', { reason: outcome.reason }));
           announce(notes.get(account.id)!);
           await reload();
         });
     return h(
       'div',
       { class: 'push-off' },
-      h('p', { class: 'meta', 'data-testid': 'push-state' }, 'Poll mode: this app checks for sign-in requests while it is open.'),
+      h('p', { class: 'meta', 'data-testid': 'push-state' }, t('home.push.poll')),
       unavailable ? h('p', { class: 'hint' }, unavailable) : null,
       turnOn,
     );
@@ -118,13 +119,13 @@ export const homeView: View = (root, ctx) => {
 
   function removeControls(account: AccountRecord): HTMLElement {
     const box = h('div', { class: 'remove' });
-    const ask = button('Remove account', () => {
-      const yes = button('Remove', () => void remove(account), { class: 'danger', 'data-testid': 'confirm-remove' });
+    const ask = button(t('home.remove'), () => {
+      const yes = button(t('home.remove.confirm'), () => void remove(account), { class: 'danger', 'data-testid': 'confirm-remove' });
       replace(
         box,
-        h('p', { role: 'alert' }, `Remove ${accountLabel(account)} from this app? Its keys are deleted from this phone${isLocked(account) && account.secrets.kind === 'pin' ? '; the server keeps listing this device until you remove it there (unlock first to tell it now)' : ''}.`),
+        h('p', { role: 'alert' }, t(isLocked(account) && account.secrets.kind === 'pin' ? 'home.remove.askLocked' : 'home.remove.ask', { account: accountLabel(account) })),
         yes,
-        button('Cancel', () => render()),
+        button(t('home.remove.cancel'), () => render()),
       );
       yes.focus();
     }, { 'data-testid': 'remove' });
@@ -139,14 +140,14 @@ export const homeView: View = (root, ctx) => {
         await unregister(credentials(account, material), await freshOtp(account, material));
       } catch (err) {
         // Offline or already revoked: the local keys go anyway; the server shows the device until removed there.
-        if (!(err instanceof ApiError) || err.code === 'network_error') announce('Offline: remove this device from your account page too.');
+        if (!(err instanceof ApiError) || err.code === 'network_error') announce(t('home.remove.offline'));
       }
     }
     await releasePush(account).catch(() => {});
     await deleteAccount(account.id);
     lock(account.id);
     pending.delete(account.id);
-    announce(`${accountLabel(account)} was removed.`);
+    announce(t('home.removed', { account: accountLabel(account) }));
     await reload();
   }
 
@@ -157,8 +158,8 @@ export const homeView: View = (root, ctx) => {
     const note = notes.get(account.id);
     if (account.revoked) {
       li.append(
-        h('p', { class: 'alert', role: 'alert' }, 'This device was removed from your account by the sign-in server. It no longer receives requests.'),
-        h('p', { class: 'actions' }, button('Enroll again', () => ctx.navigate(`./?${new URLSearchParams({ add: '1', issuer: account.issuer })}`), { class: 'primary' })),
+        h('p', { class: 'alert', role: 'alert' }, t('home.revoked')),
+        h('p', { class: 'actions' }, button(t('home.enrollAgain'), () => ctx.navigate(`./?${new URLSearchParams({ add: '1', issuer: account.issuer })}`), { class: 'primary' })),
         removeControls(account),
       );
       return li;
@@ -176,14 +177,14 @@ export const homeView: View = (root, ctx) => {
       const secs = h('span', { class: 'secs' });
       slots.push({ account, code, fill, secs, step: -1 });
       li.append(
-        h('div', { class: 'passcode' }, h('span', { class: 'visually-hidden' }, 'Passcode: '), code),
-        h('div', { class: 'timer' }, h('span', { class: 'timer-track', 'aria-hidden': 'true' }, fill), h('span', { class: 'visually-hidden' }, 'changes in '), secs),
-        h('p', { class: 'actions' }, button('Copy passcode', async () => {
+        h('div', { class: 'passcode' }, h('span', { class: 'visually-hidden' }, t('home.passcode')), code),
+        h('div', { class: 'timer' }, h('span', { class: 'timer-track', 'aria-hidden': 'true' }, fill), h('span', { class: 'visually-hidden' }, t('home.changesIn')), secs),
+        h('p', { class: 'actions' }, button(t('home.copy'), async () => {
           try {
             await navigator.clipboard.writeText(code.dataset.code ?? '');
-            announce('Passcode copied.');
+            announce(t('home.copied'));
           } catch {
-            announce('Copying is not allowed here.');
+            announce(t('home.copyRefused'));
           }
         })),
       );
@@ -214,7 +215,7 @@ export const homeView: View = (root, ctx) => {
       return;
     }
     if (result.challenges) pending.set(result.accountId, result.challenges);
-    else if (result.error instanceof ApiError && result.error.code !== 'network_error') notes.set(result.accountId, describeError(result.error));
+    else if (result.error instanceof ApiError && result.error.code !== 'network_error') notes.set(result.accountId, describeError(result.error, t));
     renderRequests();
   }
 

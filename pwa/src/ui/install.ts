@@ -1,4 +1,5 @@
 import { button, h } from './dom.js';
+import { t } from './lang.js';
 
 /**
  * Offering installation before enrolling. Chromium browsers fire `beforeinstallprompt`: the app
@@ -43,14 +44,14 @@ export function installOffer(): HTMLElement {
     if (isInstalled()) return;
     if (isIos()) {
       box.append(h('p', { class: 'alert', 'data-testid': 'ios-home-screen' },
-        'On iPhone and iPad: first add this app to the Home Screen (the Share button, then “Add to Home Screen”), open it from there, and add the account in it. Safari and the Home Screen app keep separate storage, so an account added here in Safari would not be in the app, and only the app gets notifications.'));
+        t('install.ios')));
       return;
     }
     if (deferred) {
       const prompt = deferred;
       box.append(
-        h('p', {}, 'Install the authenticator on this phone first: it then opens like an app and keeps working when the browser is closed.'),
-        button('Install the app', () => {
+        h('p', {}, t('install.offer')),
+        button(t('install.button'), () => {
           void prompt.prompt().then(() => prompt.userChoice).then(() => { deferred = null; render(); });
         }, { 'data-testid': 'install-app' }),
       );

@@ -7,21 +7,27 @@ import { answerChallengeBytes, assert } from '../webauthn.js';
 import type { View } from './context.js';
 import { announce, append, button, h, heading, replace } from './dom.js';
 import { accountLabel, clockTime, hostOf, mmss, timeAgo } from './format.js';
+import { t, tNodes } from './lang.js';
+import { wasItYou } from './report-step.js';
 import { pinForm } from './unlock.js';
 
-/** The request page: what asks to sign in, the number to match, and Approve / Deny / Deny and report. */
+/**
+ * The request page: what asks to sign in, the number to match, Approve and Deny; after a Deny,
+ * "Was this you?" (report-step.ts). Every word comes from the catalogue (i18n-pages.ts).
+ */
 
-const STATUS_TEXT: Record<Exclude<DeviceChallenge['status'], 'pending'>, string> = {
-  approved: 'This sign-in request was already approved.',
-  denied: 'This sign-in request was already denied.',
-  expired: 'This sign-in request has expired. If you are signing in, start again on the sign-in page.',
-};
+const STATUS_TEXT = {
+  approved: 'request.status.approved',
+  denied: 'request.status.denied',
+  expired: 'request.status.expired',
+} as const satisfies Record<Exclude<DeviceChallenge['status'], 'pending'>, string>;
 
 function resultText(result: AnswerResult): string {
-  if (result.status === 'approved') return 'Approved. Go back to the sign-in page: it continues by itself.';
-  if (result.reason === 'wrong_number') return 'Denied: the number you chose is not the one on the sign-in screen. If you did not try to sign in, someone else knows your password: change it.';
-  if (result.reason === 'reported') return 'Denied and reported. Your administrator can see that this request was not yours, and new sign-in requests to this phone may be paused for a while (your passcodes still work). Whoever tried knows your password: change it now.';
-  return 'Denied. Nobody is signed in with this request.';
+  if (result.status === 'approved') return t('request.result.approved');
+  if (result.reason === 'wrong_number') return t('request.result.wrongNumber');
+  // Only another client's one-step `report` answers this; this app denies, then asks.
+  if (result.reason === 'reported') return t('request.result.reported');
+  return t('request.result.denied');
 }
 
 export const requestView: View = (root, ctx, params) => {
@@ -31,9 +37,9 @@ export const requestView: View = (root, ctx, params) => {
   let stopped = false;
   let timer: ReturnType<typeof setInterval> | undefined;
 
-  const h1 = heading('Sign-in request');
+  const h1 = heading(t('request.title'));
   const body = h('div', { class: 'request-body' });
-  const back = h('p', { class: 'actions' }, button('Back to accounts', () => ctx.navigate('./'), { 'data-testid': 'back' }));
+  const back = h('p', { class: 'actions' }, button(t('request.back'), () => ctx.navigate('./'), { 'data-testid': 'back' }));
   replace(root, h1, body, back);
 
   function show(...children: (Node | string | null)[]): void {
@@ -56,14 +62,14 @@ export const requestView: View = (root, ctx, params) => {
   }
 
   async function load(account: AccountRecord, material: Material): Promise<void> {
-    show(h('p', { role: 'status' }, 'Loading the request…'));
+    show(h('p', { role: 'status' }, t('request.loading')));
     let challenge: DeviceChallenge;
     try {
       challenge = await getChallenge(credentials(account, material), cid);
     } catch (err) {
       await rememberRevocation(account, err);
-      const retry = err instanceof ApiError && err.code === 'network_error' ? button('Try again', () => void load(account, material)) : null;
-      show(message(err instanceof ApiError && err.code === 'challenge_not_found' ? 'This sign-in request no longer exists.' : describeError(err)), retry);
+      const retry = err instanceof ApiError && err.code === 'network_error' ? button(t('request.retry'), () => void load(account, material)) : null;
+      show(message(describeError(err, t)), retry);
       return;
     }
     render(account, material, challenge);
@@ -73,16 +79,19 @@ export const requestView: View = (root, ctx, params) => {
     const details = h(
       'dl',
       { class: 'details' },
-      h('dt', {}, 'App'), h('dd', { 'data-testid': 'request-app' }, challenge.app),
-      h('dt', {}, 'Account'), h('dd', {}, `${account.account.username} at ${hostOf(account.issuer)}`),
-      h('dt', {}, 'Requested'), h('dd', {}, `${timeAgo(challenge.createdAt)} (${clockTime(challenge.createdAt)})`),
+      h('dt', {}, t('request.detail.app')), h('dd', { 'data-testid': 'request-app' }, challenge.app),
+      h('dt', {}, t('request.detail.account')), h('dd', {}, t('request.detail.accountValue', { user: account.account.username, host: hostOf(account.issuer) })),
+      h('dt', {}, t('request.detail.requested')), h('dd', {}, t('request.detail.requestedValue', { ago: timeAgo(challenge.createdAt), time: clockTime(challenge.createdAt) })),
       // No row at all when the IdP could not place the address: "Unknown" tells the user nothing.
-      ...(challenge.location ? [h('dt', {}, 'Location'), h('dd', { 'data-testid': 'request-location' }, challenge.location)] : []),
-      h('dt', {}, 'IP address'), h('dd', {}, challenge.ip),
-      h('dt', {}, 'Browser'), h('dd', {}, challenge.browser),
+      ...(challenge.location ? [h('dt', {}, t('request.detail.location')), h('dd', { 'data-testid': 'request-location' }, challenge.location)] : []),
+      h('dt', {}, t('request.detail.ip')), h('dd', {}, challenge.ip),
+      h('dt', {}, t('request.detail.browser')), h('dd', {}, challenge.browser),
     );
     if (challenge.status !== 'pending' || challenge.expiresAt <= Date.now()) {
-      show(details, message(challenge.status === 'pending' ? STATUS_TEXT.expired : STATUS_TEXT[challenge.status]));
+      // Denied earlier (on the notification, or before a reload): the question still stands while the
+      // IdP keeps the request; it refuses a second report (already_reported), which the page then says.
+      const ask = challenge.status === 'denied' ? wasItYou(account, material, challenge.id) : null;
+      show(details, message(t(challenge.status === 'pending' ? STATUS_TEXT.expired : STATUS_TEXT[challenge.status])), ask);
       void closeNotification();
       return;
     }
@@ -92,10 +101,10 @@ export const requestView: View = (root, ctx, params) => {
     const progress = h('p', { class: 'progress', role: 'status', 'data-testid': 'request-progress' });
     let chosen: number | undefined;
     const numbers = challenge.numberMatching && challenge.numberChoices ? challenge.numberChoices : null;
-    const approve = button('Approve', () => void send('approve'), { class: 'primary', 'data-testid': 'approve' });
-    const deny = button('Deny', () => void send('deny'), { class: 'danger', 'data-testid': 'deny' });
-    const report = button('Deny and report', () => void send('report'), { 'data-testid': 'report' });
-    const all = [approve, deny, report];
+    const approve = button(t('request.approve'), () => void send('approve'), { class: 'primary', 'data-testid': 'approve' });
+    // One Deny (as Microsoft Authenticator and Duo): whether to report it is asked afterwards.
+    const deny = button(t('request.deny'), () => void send('deny'), { class: 'danger', 'data-testid': 'deny' });
+    const all = [approve, deny];
 
     let numberGroup: HTMLElement | null = null;
     // Verified Push (the app's choice): no choices shown, the user types the number from the sign-in screen.
@@ -118,8 +127,8 @@ export const requestView: View = (root, ctx, params) => {
       numberGroup = h(
         'div',
         { class: 'numbers typed' },
-        h('label', { for: 'typed-number' }, 'Type the number shown on the sign-in screen'),
-        h('p', { class: 'hint', id: 'typed-number-hint' }, 'Two digits. Not signing in? Tap Deny.'),
+        h('label', { for: 'typed-number' }, t('request.typed.label')),
+        h('p', { class: 'hint', id: 'typed-number-hint' }, t('request.typed.hint')),
         input,
       );
     } else if (numbers) {
@@ -134,15 +143,15 @@ export const requestView: View = (root, ctx, params) => {
       numberGroup = h(
         'fieldset',
         { class: 'numbers' },
-        h('legend', {}, 'Choose the number shown on the sign-in screen'),
-        h('p', { class: 'hint', id: 'number-hint' }, 'Tap it to approve. Not signing in? Tap Deny.'),
+        h('legend', {}, t('request.numbers.legend')),
+        h('p', { class: 'hint', id: 'number-hint' }, t('request.numbers.hint')),
         h('div', { class: 'number-row' }, ...choices),
       );
     }
 
     async function send(decision: Decision): Promise<void> {
       if (decision === 'approve' && numbers && chosen === undefined) {
-        replace(error, 'Choose the number first.');
+        replace(error, t('request.chooseFirst'));
         return;
       }
       for (const b of all) b.disabled = true;
@@ -161,39 +170,41 @@ export const requestView: View = (root, ctx, params) => {
           decision,
           ...(chosen !== undefined ? { number: chosen } : {}),
           ...(webauthn ? { webauthn } : {}),
-          onWait: (seconds) => replace(progress, `Each one-time passcode works once: sending with the next one in ${seconds} s…`),
+          onWait: (seconds) => replace(progress, t('request.waitStep', { seconds: String(seconds) })),
         });
         await closeNotification();
-        show(details, message(resultText(result), 'request-result'));
+        // A plain denial asks whether it was the user: if not, they report it (report-step.ts).
+        const ask = result.status === 'denied' && result.reason === 'denied';
+        show(details, message(resultText(result), 'request-result'), ask ? wasItYou(account, material, challenge.id) : null);
         announce(resultText(result));
       } catch (err) {
         if (err instanceof ApiError && ['challenge_expired', 'challenge_resolved', 'challenge_not_found', 'device_revoked'].includes(err.code)) {
-          show(details, message(describeError(err), 'request-result'));
+          show(details, message(describeError(err, t), 'request-result'));
           return;
         }
         replace(progress);
         const cancelled = err instanceof DOMException && err.name === 'NotAllowedError';
-        replace(error, cancelled ? 'Verification was cancelled or failed; nothing was sent.' : describeError(err));
+        replace(error, cancelled ? t('request.verifyCancelled') : describeError(err, t));
         for (const b of all) b.disabled = false;
         if (!typed) chosen = undefined;
         else if (chosen === undefined) approve.disabled = true;
       }
     }
 
-    const lead = h('p', { class: 'lead' }, 'Someone is signing in to ', h('strong', {}, challenge.app), ` as ${accountLabel(account)}. Was it you?`);
+    const lead = h('p', { class: 'lead' }, ...tNodes('request.lead', { app: h('strong', {}, challenge.app), account: accountLabel(account) }));
     // A request from an app without a login page (OpenID CIBA) carries the text that app shows: the
     // user compares the two, as the number on a login page is compared. Text only, never markup.
     const binding = challenge.bindingMessage
-      ? h('p', { class: 'binding' }, 'The app that asks shows: ', h('strong', { 'data-testid': 'request-binding-message' }, challenge.bindingMessage), '. Approve only if it matches.')
+      ? h('p', { class: 'binding' }, ...tNodes('request.binding', { message: h('strong', { 'data-testid': 'request-binding-message' }, challenge.bindingMessage) }))
       : null;
-    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, numbers && !typed ? null : approve, deny, report));
+    show(lead, binding, details, expires, numberGroup, error, progress, h('div', { class: 'answer' }, numbers && !typed ? null : approve, deny));
     const tick = () => {
       const left = (challenge.expiresAt - Date.now()) / 1000;
       if (left <= 0) {
-        show(details, message(STATUS_TEXT.expired));
+        show(details, message(t(STATUS_TEXT.expired)));
         return;
       }
-      expires.textContent = `Expires in ${mmss(left)}`;
+      expires.textContent = t('request.expiresIn', { time: mmss(left) });
     };
     tick();
     timer = setInterval(tick, 1000);
@@ -203,22 +214,22 @@ export const requestView: View = (root, ctx, params) => {
   void (async () => {
     const account = await getAccount(accountKey(issuer, deviceId));
     if (!account) {
-      show(message('This request is for an account that is not on this device.'));
+      show(message(t('request.notOnDevice')));
       return;
     }
     if (account.revoked) {
-      show(message(describeError(new ApiError('device_revoked', 401, ''))));
+      show(message(describeError(new ApiError('device_revoked', 401, ''), t)));
       return;
     }
     const material = materialFor(account);
     if (material) return load(account, material);
-    const intro = h('p', {}, 'Enter your PIN to see this request.');
+    const intro = h('p', {}, t('request.enterPin'));
     show(intro, pinForm(account, (m) => void load(account, m)));
     body.querySelector('input')?.focus();
   })();
 
   const unlisten = ctx.onWorkerMessage((msg) => {
-    if (msg.type === 'answered' && msg.cid === cid) append(body, message('This request was answered from the notification.'));
+    if (msg.type === 'answered' && msg.cid === cid) append(body, message(t('request.answeredElsewhere')));
   });
 
   return () => {

@@ -3,14 +3,15 @@ import type { AccountRecord } from '../types.js';
 import { assert } from '../webauthn.js';
 import { accountLabel, clockTime } from './format.js';
 import { button, field, h, replace } from './dom.js';
+import { t } from './lang.js';
 
 /** Unlocking a protected account: the PIN form, or a WebAuthn user verification. */
 
 function waitText(retryAfter: number): string {
-  return `Too many wrong PINs. Try again after ${clockTime(retryAfter)}.`;
+  return t('unlock.tooMany', { time: clockTime(retryAfter) });
 }
 
-export function pinForm(account: AccountRecord, onUnlocked: (material: Material) => void, submitLabel = 'Unlock'): HTMLFormElement {
+export function pinForm(account: AccountRecord, onUnlocked: (material: Material) => void, submitLabel = t('unlock.submit')): HTMLFormElement {
   const input = h('input', {
     type: 'password',
     inputmode: 'numeric',
@@ -20,22 +21,22 @@ export function pinForm(account: AccountRecord, onUnlocked: (material: Material)
   });
   const error = h('p', { class: 'error', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'pin-submit' }, submitLabel);
-  const form = h('form', { class: 'unlock', novalidate: true }, field(`PIN for ${accountLabel(account)}`, input), error, submit);
+  const form = h('form', { class: 'unlock', novalidate: true }, field(t('unlock.pinFor', { account: accountLabel(account) }), input), error, submit);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (!input.value) {
-      replace(error, 'Enter your PIN.');
+      replace(error, t('unlock.enterPin'));
       input.focus();
       return;
     }
     submit.disabled = true;
     replace(error);
-    submit.textContent = 'Checking…';
+    submit.textContent = t('unlock.checking');
     try {
       onUnlocked(await unlockWithPin(account, input.value));
     } catch (err) {
       input.value = '';
-      if (err instanceof WrongPinError) replace(error, err.retryAfter ? `Wrong PIN. ${waitText(err.retryAfter)}` : 'Wrong PIN.');
+      if (err instanceof WrongPinError) replace(error, err.retryAfter ? t('unlock.wrongPinWait', { time: clockTime(err.retryAfter) }) : t('unlock.wrongPin'));
       else if (err instanceof PinWaitError) replace(error, waitText(err.retryAfter));
       else replace(error, err instanceof Error ? err.message : String(err));
       input.focus();
@@ -51,10 +52,10 @@ export function pinForm(account: AccountRecord, onUnlocked: (material: Material)
 export function verifyButton(account: AccountRecord, onVerified: () => void): HTMLElement {
   const error = h('p', { class: 'error', role: 'alert' });
   const b = button(
-    'Verify it’s you',
+    t('unlock.verify'),
     async () => {
       if (!account.webauthn) {
-        replace(error, 'No screen-lock credential was set up for this account. Enroll it again.');
+        replace(error, t('unlock.noCredential'));
         return;
       }
       b.disabled = true;
@@ -63,7 +64,7 @@ export function verifyButton(account: AccountRecord, onVerified: () => void): HT
         markVerified(account.id);
         onVerified();
       } catch (err) {
-        replace(error, err instanceof DOMException && err.name === 'NotAllowedError' ? 'Verification was cancelled or failed.' : String(err));
+        replace(error, err instanceof DOMException && err.name === 'NotAllowedError' ? t('unlock.cancelled') : String(err));
       } finally {
         b.disabled = false;
       }
