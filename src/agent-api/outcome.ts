@@ -41,7 +41,7 @@ export function fromPush(result: PushResult): Outcome | { kind: 'push-sent' } {
         case 'too_many':
         case 'limit': return refused(rateLimited(60, 'too many push requests for this user: wait, or type the passcode from the app'));
         case 'muted':
-        case 'reported': return denied('push requests to this user are paused after a reported sign-in: type the passcode from the app');
+        case 'reported': return denied('push requests to this user are paused for a while: type the passcode from the app');
         // Only for doors without a screen for the number (CIBA); a gateway always gets the number to show.
         case 'needs_binding_message': return denied('this push needs a number to match that this channel cannot show: type the passcode from the app');
       }

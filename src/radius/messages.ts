@@ -24,7 +24,7 @@ export function approvePrompt(matchNumber: number | null, prefix = ''): string {
 }
 
 const NOTICES: Record<PushNotice, string> = {
-  reported: 'a request was reported as not yours',
+  reported: 'no more requests for this sign-in',
   too_soon: 'one was sent moments ago',
   too_many: 'too many for this sign-in',
   muted: 'pushes are paused for this account',

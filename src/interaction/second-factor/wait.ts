@@ -75,8 +75,11 @@ export async function getStatus(ctx: Context, deps: InteractionDeps): Promise<vo
   const watched = await deps.signin.watch(s.id, s.state, ctx.query.wait !== '0');
   if ('later' in watched) return holdUntilResolved(ctx, watched.later, next);
   ctx.type = 'json';
-  ctx.body = { ...watched.now, next };
+  ctx.body = { ...forTheComputer(watched.now), next };
 }
+
+/** The computer may be whoever knows the password: it hears "denied", never that the owner reported it. */
+const forTheComputer = (s: PushStatus): PushStatus => (s.reason === 'reported' ? { ...s, reason: 'denied' } : s);
 
 /**
  * Holds the request outside Koa's middleware chain: the chain returns now (its frames, the loaded
@@ -92,7 +95,7 @@ function holdUntilResolved(ctx: Context, later: Promise<PushStatus>, next: strin
   later
     .then((answer) => {
       if (res.writableEnded || res.destroyed) return;
-      const body = JSON.stringify({ ...answer, next });
+      const body = JSON.stringify({ ...forTheComputer(answer), next });
       res.setHeader('Content-Length', Buffer.byteLength(body));
       res.end(head ? undefined : body);
     })
