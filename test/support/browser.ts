@@ -118,10 +118,15 @@ export const SCREENSHOT_DIR = fileURLToPath(new URL('../../test-artifacts/screen
 
 /** Saves a full-page PNG of `page` as <name>.png under SCREENSHOT_DIR and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
-  mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  const path = join(SCREENSHOT_DIR, `${name}.png`);
+  const path = screenshotPath(name);
   await page.screenshot({ path, fullPage: true, animations: 'disabled' });
   return path;
+}
+
+/** Where the screenshot called `name` is kept (the folder is made now). */
+export function screenshotPath(name: string): string {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  return join(SCREENSHOT_DIR, `${name}.png`);
 }
 
 const ROOT = new URL('../../', import.meta.url);
