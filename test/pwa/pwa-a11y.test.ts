@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { CDPSession, Page } from 'playwright-core';
-import { launchBrowser, screenshotPath, type Browser } from '../support/browser.js';
+import type { Page } from 'playwright-core';
+import { launchBrowser, screenshotAtTextSize, textLayout, type Browser } from '../support/browser.js';
 import type { PushWorld } from '../support/push-world.js';
 import { enrollFromLink, newUser, pushSignIn, startPwaWorld, type Enrolled, type User } from './world.js';
 
@@ -80,73 +80,6 @@ function audit(page: Page): Promise<Audit> {
   });
 }
 
-/**
- * Runs in the page: words that a line break cuts in two (a word whose text spans two line boxes),
- * elements matching `whole` whose text takes more than one line, how many rows those elements
- * occupy, and the page's width.
- */
-function layout(page: Page, whole: string): Promise<{ brokenWords: string[]; multiLine: string[]; rows: number; scrollWidth: number }> {
-  return page.evaluate((selector) => {
-    const brokenWords: string[] = [];
-    // A word wider than its whole line may wrap (or it would scroll sideways); any other must not.
-    const fitsALine = (word: string, el: Element): boolean => {
-      let block: Element = el;
-      while (getComputedStyle(block).display.startsWith('inline') && block.parentElement) block = block.parentElement;
-      const probe = document.createElement('span');
-      // Properties, not cssText: the PWA's CSP (style-src 'self') refuses inline style text.
-      probe.style.position = 'absolute';
-      probe.style.visibility = 'hidden';
-      probe.style.whiteSpace = 'nowrap';
-      probe.textContent = word;
-      el.appendChild(probe);
-      const width = probe.getBoundingClientRect().width;
-      probe.remove();
-      const cs = getComputedStyle(block);
-      return width <= block.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
-    };
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      const el = n.parentElement;
-      if (!el || el.closest('[hidden], .visually-hidden, script, style') || el.getBoundingClientRect().width === 0) continue;
-      const text = n.textContent ?? '';
-      // A word: what lies between spaces and hyphens (a break after a hyphen is a break between words).
-      for (const m of text.matchAll(/[^\s-]+/g)) {
-        const r = document.createRange();
-        r.setStart(n, m.index!);
-        r.setEnd(n, m.index! + m[0].length);
-        const lines = new Set([...r.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top)));
-        if (lines.size > 1 && fitsALine(m[0], el)) brokenWords.push(m[0]);
-      }
-    }
-    const els = [...document.querySelectorAll<HTMLElement>(selector)];
-    const oneLine = (el: HTMLElement) => {
-      const r = document.createRange();
-      r.selectNodeContents(el);
-      return new Set([...r.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top))).size <= 1;
-    };
-    return {
-      brokenWords,
-      multiLine: els.filter((el) => !oneLine(el)).map((el) => el.textContent ?? ''),
-      rows: new Set(els.map((el) => Math.round(el.getBoundingClientRect().top))).size,
-      scrollWidth: document.documentElement.scrollWidth,
-    };
-  }, whole);
-}
-
-/**
- * A full-page capture re-applies the viewport emulation, which resets Chromium's text size
- * (Page.setFontSizes): the page is shown in a viewport as tall as itself, the text size set again,
- * and the viewport captured as it is, so the picture is what the checks measured.
- */
-async function screenshotAt200(page: Page, cdp: CDPSession, name: string): Promise<void> {
-  const height = await page.evaluate(() => document.documentElement.scrollHeight);
-  await page.setViewportSize({ width: 360, height });
-  await cdp.send('Page.setFontSizes', { fontSizes: { standard: 32, fixed: 26 } });
-  await page.screenshot({ path: screenshotPath(name), animations: 'disabled' });
-  await page.setViewportSize({ width: 360, height: 740 });
-  await cdp.send('Page.setFontSizes', { fontSizes: { standard: 32, fixed: 26 } });
-}
-
 const requestUrl = (cid: string) => `${w.t.url}/pwa/?${new URLSearchParams({ request: cid, issuer: w.t.url, device: device.deviceId })}`;
 
 /** The app's three views; the request one for a real sign-in at the IdP, with number matching. */
@@ -212,22 +145,22 @@ describe('accessibility', () => {
         await page.goto(requestUrl(s.cid));
         await page.getByTestId(`number-${s.number}`).waitFor();
         expect(await page.evaluate(() => getComputedStyle(document.documentElement).fontSize)).toBe('32px');
-        const request = await layout(page, '.number');
+        const request = await textLayout(page, '.number');
         expect(request.brokenWords).toEqual([]);
         expect(request.scrollWidth).toBe(360);
         // Three numbers at 200 % do not fit one 360 px row: they wrap onto rows, each number whole.
         expect(request.rows).toBeGreaterThan(1);
         expect(request.multiLine).toEqual([]);
         expect((await audit(page)).lowContrast).toEqual([]);
-        await screenshotAt200(page, cdp, `pwa-request-text200-${scheme}`);
+        await screenshotAtTextSize(page, cdp, `pwa-request-text200-${scheme}`, 32);
 
         await page.goto(`${w.t.url}/pwa/`);
         await page.locator('[data-code]').waitFor();
-        const home = await layout(page, '[data-testid="code"]');
+        const home = await textLayout(page, '[data-testid="code"]');
         expect(home.brokenWords).toEqual([]);
         expect(home.scrollWidth).toBe(360);
         expect(home.multiLine).toEqual([]);
-        await screenshotAt200(page, cdp, `pwa-home-text200-${scheme}`);
+        await screenshotAtTextSize(page, cdp, `pwa-home-text200-${scheme}`, 32);
       }
     } finally {
       await cdp.send('Page.setFontSizes', { fontSizes: { standard: 16, fixed: 13 } });

@@ -123,6 +123,77 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/**
+ * A screenshot at a text size set with Page.setFontSizes (`standardPx`; 32 is 200 %). A full-page
+ * capture re-applies the viewport emulation, which resets that setting: instead the page is shown in
+ * a viewport as tall as itself, the size set again, the viewport captured, and both put back.
+ */
+export async function screenshotAtTextSize(page: Page, cdp: CDPSession, name: string, standardPx: number): Promise<string> {
+  const fontSizes = { standard: standardPx, fixed: Math.round(standardPx * 13 / 16) };
+  const viewport = page.viewportSize() ?? { width: 360, height: 740 };
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: viewport.width, height: Math.max(height, viewport.height) });
+  await cdp.send('Page.setFontSizes', { fontSizes });
+  const path = screenshotPath(name);
+  await page.screenshot({ path, animations: 'disabled' });
+  await page.setViewportSize(viewport);
+  await cdp.send('Page.setFontSizes', { fontSizes });
+  return path;
+}
+
+/**
+ * Runs in the page: words that a line break cuts in two (a word whose text spans two line boxes),
+ * elements matching `whole` whose text takes more than one line, how many rows those elements
+ * occupy, and the page's width.
+ */
+export function textLayout(page: Page, whole: string): Promise<{ brokenWords: string[]; multiLine: string[]; rows: number; scrollWidth: number }> {
+  return page.evaluate((selector) => {
+    const brokenWords: string[] = [];
+    // A word wider than its whole line may wrap (or it would scroll sideways); any other must not.
+    const fitsALine = (word: string, el: Element): boolean => {
+      let block: Element = el;
+      while (getComputedStyle(block).display.startsWith('inline') && block.parentElement) block = block.parentElement;
+      const probe = document.createElement('span');
+      // Properties, not cssText: the PWA's CSP (style-src 'self') refuses inline style text.
+      probe.style.position = 'absolute';
+      probe.style.visibility = 'hidden';
+      probe.style.whiteSpace = 'nowrap';
+      probe.textContent = word;
+      el.appendChild(probe);
+      const width = probe.getBoundingClientRect().width;
+      probe.remove();
+      const cs = getComputedStyle(block);
+      return width <= block.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || el.closest('[hidden], .visually-hidden, script, style') || el.getBoundingClientRect().width === 0) continue;
+      const text = n.textContent ?? '';
+      // A word: what lies between spaces and hyphens (a break after a hyphen is a break between words).
+      for (const m of text.matchAll(/[^\s-]+/g)) {
+        const r = document.createRange();
+        r.setStart(n, m.index!);
+        r.setEnd(n, m.index! + m[0].length);
+        const lines = new Set([...r.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top)));
+        if (lines.size > 1 && fitsALine(m[0], el)) brokenWords.push(m[0]);
+      }
+    }
+    const els = [...document.querySelectorAll<HTMLElement>(selector)];
+    const oneLine = (el: HTMLElement) => {
+      const r = document.createRange();
+      r.selectNodeContents(el);
+      return new Set([...r.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top))).size <= 1;
+    };
+    return {
+      brokenWords,
+      multiLine: els.filter((el) => !oneLine(el)).map((el) => el.textContent ?? ''),
+      rows: new Set(els.map((el) => Math.round(el.getBoundingClientRect().top))).size,
+      scrollWidth: document.documentElement.scrollWidth,
+    };
+  }, whole);
+}
+
 /** Where the screenshot called `name` is kept (the folder is made now). */
 export function screenshotPath(name: string): string {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as oidc from 'openid-client';
 import type { CDPSession, Page } from 'playwright-core';
-import { chromiumAvailable, launchUserBrowsers, screenshot, type Browser, type UserBrowsers } from '../support/browser.js';
+import { chromiumAvailable, launchUserBrowsers, screenshot, screenshotAtTextSize, textLayout, type Browser, type UserBrowsers } from '../support/browser.js';
 import { testRp } from '../support/idp.js';
 import { PushWorld } from '../support/push-world.js';
 import { newUser } from '../pwa/world.js';
@@ -74,9 +74,12 @@ async function everyVariant(page: Page, cdp: CDPSession, name: string, show: (v:
     await expect(page.locator('#product-name').textContent()).resolves.toBe('Acme Sign-in');
     if (v.dark) expect(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(18, 18, 18)');
     if (v.bigText) expect(await page.evaluate(() => getComputedStyle(document.documentElement).fontSize)).toBe('32px');
-    // Nothing wider than the 360 px screen, whatever the text size.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
-    await screenshot(page, `ux-${name}-${v.name}`);
+    // Nothing wider than the 360 px screen, and no word cut that would fit its line, whatever the text size.
+    const text = await textLayout(page, 'h1');
+    expect(text.scrollWidth).toBeLessThanOrEqual(360);
+    expect({ page: name, variant: v.name, brokenWords: text.brokenWords }).toEqual({ page: name, variant: v.name, brokenWords: [] });
+    if (v.bigText) await screenshotAtTextSize(page, cdp, `ux-${name}-${v.name}`, 32);
+    else await screenshot(page, `ux-${name}-${v.name}`);
     expect(await axeViolations(page)).toEqual([]);
     await check(v);
   }
