@@ -4,7 +4,7 @@
  * bench/results/<name>.json; then one summary table and bench/results/summary.json.
  *
  *   npm run bench                      all eight
- *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, saml, radius, held)
+ *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, saml, radius, held, scale)
  *
  * Each is also runnable alone: node --import tsx bench/<file>.ts. Not part of `npm test`.
  */
@@ -18,6 +18,7 @@ import { signinThroughput } from './signin-throughput.js';
 import { projectDir } from './support/child.js';
 import { begin, log, type BenchResult } from './support/report.js';
 import { tokenEndpoint } from './token-endpoint.js';
+import { waitingScale } from './waiting-scale.js';
 import { wakeupLatency } from './wakeup-latency.js';
 
 const all: Record<string, () => Promise<BenchResult>> = {
@@ -29,6 +30,7 @@ const all: Record<string, () => Promise<BenchResult>> = {
   saml: () => samlSigning(),
   radius: () => radiusThroughput(),
   held: () => heldSignIns(),
+  scale: () => waitingScale(),
 };
 
 function gitState(): string {

@@ -13,6 +13,8 @@ export interface ChallengeWaitersOptions {
   channel?: string;
   /** How often the ids being waited on are re-read, in case a message was missed. */
   safetyNetMs?: number;
+  /** At most this many ids are re-read per safety-net tick (default 500); the rest on the next ticks. */
+  sweepBatch?: number;
   /** A connection to subscribe on; by default one is duplicated from `redis` and closed by close(). */
   subscriber?: Redis;
 }
@@ -22,8 +24,21 @@ export interface ProcessChallengeWaiters extends ChallengeWaiters {
   readonly waitingIds: number;
 }
 
-type Settle = (ch: Challenge | null) => void;
 type PeekingStore = ChallengeStore & Partial<Pick<RedisChallengeStore, 'peekStatuses'>>;
+
+/**
+ * One waiting caller: a small record instead of a closure, a Set and a timer each (10,000 waiting
+ * pages over a process, issue 15). `resolve` is null once settled.
+ */
+interface Waiter {
+  readonly id: string;
+  /** Tick (TICK_MS) at which it gives up and answers with the challenge as it stands. */
+  readonly tick: number;
+  resolve: ((ch: Challenge | null) => void) | null;
+}
+
+/** Deadlines are kept in buckets of this many ms, and one timer serves the earliest bucket. */
+const TICK_MS = 25;
 
 export function createChallengeWaiters(
   redis: Redis,
@@ -32,14 +47,22 @@ export function createChallengeWaiters(
 ): ProcessChallengeWaiters {
   const channel = resolvedChannel(redis, opts.channel);
   const safetyNetMs = opts.safetyNetMs ?? 1000;
+  const sweepBatch = Math.max(1, opts.sweepBatch ?? 500);
   const ownsSubscriber = !opts.subscriber;
   const sub = opts.subscriber ?? redis.duplicate();
   // A failover drops the subscriber's connection too; ioredis reconnects and resubscribes (see below),
   // and the safety net covers the gap. Without a listener each retry would print "Unhandled error event".
   if (ownsSubscriber) sub.on('error', () => {});
-  const waiting = new Map<string, Set<Settle>>();
+  /** Challenge id -> who waits on it (nearly always one). */
+  const waiting = new Map<string, Waiter | Waiter[]>();
+  /** Deadline tick -> the waiters that give up then; one timer, armed for the earliest tick. */
+  const deadlines = new Map<number, Set<Waiter>>();
+  let deadlineTimer: NodeJS.Timeout | null = null;
+  let armedTick = Infinity;
   let timer: NodeJS.Timeout | null = null;
   let sweeping = false;
+  /** Where the sweeps have got to in `waiting` (a live Map iterator), null to start from the top. */
+  let cursor: Iterator<string> | null = null;
   let closed = false;
 
   const onMessage = (ch: string, raw: string): void => {
@@ -60,11 +83,72 @@ export function createChallengeWaiters(
   const subscribed = sub.subscribe(channel).then(() => undefined, () => undefined);
 
   function wake(id: string, ch: Challenge | null): void {
-    const set = waiting.get(id);
-    if (!set) return;
+    const entry = waiting.get(id);
+    if (!entry) return;
     waiting.delete(id);
-    for (const settle of set) settle(ch);
+    if (Array.isArray(entry)) for (const w of entry) settle(w, ch);
+    else settle(entry, ch);
     idleCheck();
+  }
+
+  /** Answers one waiter once: out of the index and its deadline bucket, then resolved. */
+  function settle(w: Waiter, ch: Challenge | null): void {
+    const resolve = w.resolve;
+    if (!resolve) return;
+    w.resolve = null;
+    remove(w);
+    const bucket = deadlines.get(w.tick);
+    if (bucket) {
+      bucket.delete(w);
+      if (bucket.size === 0) deadlines.delete(w.tick);
+    }
+    resolve(ch);
+  }
+
+  function add(w: Waiter): void {
+    const entry = waiting.get(w.id);
+    waiting.set(w.id, entry === undefined ? w : Array.isArray(entry) ? [...entry, w] : [entry, w]);
+    const bucket = deadlines.get(w.tick);
+    if (bucket) bucket.add(w);
+    else deadlines.set(w.tick, new Set([w]));
+    if (w.tick < armedTick) arm(w.tick);
+  }
+
+  function remove(w: Waiter): void {
+    const entry = waiting.get(w.id);
+    if (entry === w) waiting.delete(w.id);
+    else if (Array.isArray(entry)) {
+      const rest = entry.filter((x) => x !== w);
+      if (rest.length === 0) waiting.delete(w.id);
+      else waiting.set(w.id, rest.length === 1 ? rest[0]! : rest);
+    }
+    idleCheck();
+  }
+
+  function arm(tick: number): void {
+    if (deadlineTimer) clearTimeout(deadlineTimer);
+    armedTick = tick;
+    deadlineTimer = setTimeout(onDeadline, Math.max(0, tick * TICK_MS - performance.now()));
+  }
+
+  /** Whoever's time is up gets the challenge as it stands now (or null if it cannot be read). */
+  function onDeadline(): void {
+    deadlineTimer = null;
+    armedTick = Infinity;
+    const nowTick = Math.floor(performance.now() / TICK_MS);
+    let next = Infinity;
+    for (const [tick, bucket] of deadlines) {
+      if (tick > nowTick) {
+        if (tick < next) next = tick;
+        continue;
+      }
+      deadlines.delete(tick);
+      for (const w of bucket) {
+        remove(w);
+        store.get(w.id).then((ch) => settle(w, ch), () => settle(w, null));
+      }
+    }
+    if (next !== Infinity && !closed) arm(next);
   }
 
   /** The message is only a hint: the record in Redis is the truth. */
@@ -77,11 +161,25 @@ export function createChallengeWaiters(
     }
   }
 
+  /**
+   * Re-reads up to `sweepBatch` of the ids waited on, going on where the last sweep stopped: with
+   * 10,000 pages waiting, re-reading every id every second (one HMGET each) held the event loop
+   * long enough to show in every wake-up's p99; the net is for lost messages, a few seconds is fine.
+   */
   async function sweep(): Promise<void> {
     if (sweeping || waiting.size === 0) return;
     sweeping = true;
     try {
-      const ids = [...waiting.keys()];
+      const ids: string[] = [];
+      cursor ??= waiting.keys();
+      for (let r = cursor.next(); ; r = cursor.next()) {
+        if (r.done) {
+          cursor = null; // came to the end: the next sweep starts from the top
+          break;
+        }
+        ids.push(r.value);
+        if (ids.length >= sweepBatch) break;
+      }
       const statuses: (ChallengeStatus | null)[] = store.peekStatuses
         ? await store.peekStatuses(ids)
         : await Promise.all(ids.map(async (id) => (await store.get(id))?.status ?? null));
@@ -104,14 +202,6 @@ export function createChallengeWaiters(
     }
   }
 
-  function remove(id: string, settle: Settle): void {
-    const set = waiting.get(id);
-    if (!set) return;
-    set.delete(settle);
-    if (set.size === 0) waiting.delete(id);
-    idleCheck();
-  }
-
   return {
     get waitingIds() {
       return waiting.size;
@@ -120,29 +210,16 @@ export function createChallengeWaiters(
     wait(id, timeoutMs) {
       if (closed) return Promise.reject(new Error('challenge waiters are closed'));
       return new Promise<Challenge | null>((resolve) => {
-        let done = false;
-        let timeout: NodeJS.Timeout | undefined;
-        const settle: Settle = (ch) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timeout);
-          remove(id, settle);
-          resolve(ch);
-        };
-        const set = waiting.get(id) ?? new Set<Settle>();
-        set.add(settle);
-        waiting.set(id, set);
+        // As setTimeout would: a time that is not a finite number gives up at once.
+        const ms = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0;
+        const w: Waiter = { id, tick: Math.ceil((performance.now() + ms) / TICK_MS), resolve };
+        add(w);
         idleCheck();
-        timeout = setTimeout(() => {
-          remove(id, settle);
-          store.get(id).then(settle, () => settle(null));
-        }, timeoutMs);
         // Read only once registered and subscribed: a resolution landing in between is then either
         // seen by this read or announced to us, never neither.
-        void subscribed.then(async () => {
-          const ch = await store.get(id);
-          if (!ch || ch.status !== 'pending') settle(ch);
-        }).catch(() => undefined);
+        subscribed.then(() => store.get(id)).then((ch) => {
+          if (!ch || ch.status !== 'pending') settle(w, ch);
+        }, () => undefined);
       });
     },
 
@@ -151,6 +228,8 @@ export function createChallengeWaiters(
       closed = true;
       if (timer) clearInterval(timer);
       timer = null;
+      if (deadlineTimer) clearTimeout(deadlineTimer);
+      deadlineTimer = null;
       // Whoever still waits gets the current state now rather than a hang at shutdown.
       await Promise.all([...waiting.keys()].map((id) => store.get(id).then((ch) => wake(id, ch), () => wake(id, null))));
       sub.off('message', onMessage);

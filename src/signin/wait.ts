@@ -72,18 +72,27 @@ export async function waitStep(deps: SignInDeps, s: Started): Promise<WaitResult
 /**
  * The long-poll: the status now, or (when the push is pending and `hold` is asked) a promise of
  * it once the challenge leaves 'pending' (woken through Redis pub/sub by whichever process took
- * the answer) or after `longPollMs`. The promise closes over two strings and the pending
- * challenge only, so a thousand held requests keep little. It never rejects: a failed wait
- * answers 'pending', and the page asks again.
+ * the answer) or after `longPollMs`. The promise keeps two strings and the challenge's expiry, not
+ * the challenge (10,000 held requests per process, issue 15). It never rejects: a failed wait
+ * answers as the challenge stood (pending, or expired once past its time), and the page asks again.
  */
 export async function watchPush(deps: SignInDeps, id: string, state: SignInState, hold: boolean): Promise<{ now: PushStatus } | { later: Promise<PushStatus> }> {
   const ch = await currentChallenge(deps, state, deps.now());
   const { accountId } = state;
   if (ch && belongs(ch, id, accountId) && effectiveStatus(ch, deps.now()) === 'pending' && hold) {
-    const left = ch.expiresAt - deps.now();
-    const waiting = deps.waiters.wait(ch.id, Math.max(0, Math.min(deps.longPollMs, left + 250)));
+    const { expiresAt } = ch;
+    const left = expiresAt - deps.now();
     const { now } = deps;
-    return { later: waiting.then((c) => c ?? ch, () => ch).then((c) => pushStatusOf(c, id, accountId, now())) };
+    const later = deps.waiters.wait(ch.id, Math.max(0, Math.min(deps.longPollMs, left + 250))).then(
+      (c) => (c ? pushStatusOf(c, id, accountId, now()) : unread(expiresAt, now())),
+      () => unread(expiresAt, now()),
+    );
+    return { later };
   }
   return { now: pushStatusOf(ch, id, accountId, deps.now()) };
+}
+
+/** Pure: what the page is told when the challenge could not be read again: pending until its time is up. */
+function unread(expiresAt: number, now: number): PushStatus {
+  return now >= expiresAt ? { status: 'expired', reason: 'expired' } : { status: 'pending', reason: null };
 }

@@ -124,6 +124,42 @@ for (const kind of ['real', 'stand-in'] as const) {
       }
     });
 
+    it('a safety net that re-reads a few ids per tick still reaches every waiter whose message was lost', async () => {
+      // 7 waited-on challenges, 2 re-read per 150 ms tick: all are seen within 4 ticks.
+      const netted = createChallengeWaiters(connA, storeA, { safetyNetMs: 150, sweepBatch: 2 });
+      const deaf = createRedisChallengeStore(connB, { channel: `${prefix}nobody-listens-either` });
+      try {
+        const chs = Array.from({ length: 7 }, () => makeChallenge());
+        for (const ch of chs) await storeA.create(ch);
+        const waits = chs.map((ch) => netted.wait(ch.id, 10_000));
+        await sleep(100);
+        const t0 = Date.now();
+        for (const ch of chs) expect(await deaf.resolve(ch.id, approval())).toBe('resolved');
+        const woken = await Promise.all(waits);
+        for (const w of woken) expect(w?.status).toBe('approved');
+        expect(Date.now() - t0).toBeLessThan(4 * 150 + 600);
+        expect(netted.waitingIds).toBe(0);
+      } finally {
+        await netted.close();
+      }
+    });
+
+    it('waiters with different time limits each answer at their own time, not before', async () => {
+      const ch = makeChallenge();
+      await storeA.create(ch);
+      const t0 = Date.now();
+      const ends = await Promise.all([600, 200, 400].map(async (ms) => {
+        const got = await waitersA.wait(ch.id, ms);
+        expect(got?.status).toBe('pending');
+        return { ms, at: Date.now() - t0 };
+      }));
+      for (const { ms, at } of ends) {
+        expect(at).toBeGreaterThanOrEqual(ms - 10);
+        expect(at).toBeLessThan(ms + 400);
+      }
+      expect(waitersA.waitingIds).toBe(0);
+    });
+
     it('on close, hands every remaining waiter its current state and refuses new waits', async () => {
       const w = createChallengeWaiters(connA, storeA, { safetyNetMs: 60_000 });
       const ch = makeChallenge();

@@ -90,6 +90,12 @@ function holdUntilResolved(ctx: Context, later: Promise<PushStatus>, next: strin
   const res = ctx.res;
   const head = ctx.method === 'HEAD';
   ctx.respond = false;
+  // Koa's own finish listener keeps `ctx` until the answer is written, so what hangs off it stays
+  // as long: the per-request state (no page is rendered from it now) goes. So do the cookies set
+  // on the way in (the app link): the waiting page that sent this poll set them already, and the
+  // held headers would carry them for up to the long-poll time (10,000 waiting pages, issue 15).
+  ctx.state = {};
+  res.removeHeader('Set-Cookie');
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   later
