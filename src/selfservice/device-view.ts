@@ -13,7 +13,8 @@ export interface DeviceView {
   pending: boolean;
   /** Until when a pending device still counts (ISO), else null. */
   pendingUntil: string | null;
-  mode: string;
+  /** How the phone hears of a request; the page names it in the user's language (account.mode.*). */
+  mode: 'push' | 'dead' | 'poll';
   enrolled: string;
   lastUsed: string | null;
 }
@@ -23,7 +24,7 @@ export function deviceView(d: Device): DeviceView {
   return {
     id: d.id, name: d.name, status: d.status, pending,
     pendingUntil: pending ? pendingUntil(d).toISOString() : null,
-    mode: d.pushStatus === 'active' ? 'Push notifications' : d.pushStatus === 'dead' ? 'Push stopped working' : 'Checks by itself (no notifications)',
+    mode: d.pushStatus === 'active' ? 'push' : d.pushStatus === 'dead' ? 'dead' : 'poll',
     enrolled: d.createdAt.toISOString(),
     lastUsed: d.lastUsedAt?.toISOString() ?? null,
   };

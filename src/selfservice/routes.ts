@@ -10,13 +10,15 @@ import type { Csrf } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
 import { csrfForm, parseForm } from '../http/form.js';
 import type { Views } from '../http/views.js';
+import { t } from '../i18n/index.js';
 import type { IdpSessions } from '../oidc/sessions.js';
 import { mayChangeDevices, sessionSatisfies, type SessionLifetime } from '../oidc/session-policy.js';
 import { rpLogin } from '../rp/oidc-login.js';
+import { inPageLanguage } from './device-errors.js';
 import { deviceView, enrollStatus, utcText } from './device-view.js';
 
-/** The new name is checked by the device service (deviceNameSchema); here: one text field. */
-const renameForm = z.object({ name: z.string({ error: 'Give the device a name.' }).trim() });
+/** The new name is checked by the device service (deviceNameSchema); here: one text field (its message in the request's language). */
+const renameForm = z.object({ name: z.string({ error: () => t('account.error.noName') }).trim() });
 /** The enrollment page's poll: the newest device the account had when the code was shown, if any. */
 const statusQuery = z.object({ after: z.string().max(40).refine((v) => v === '' || !Number.isNaN(Date.parse(v)), 'after: not a time').optional() });
 
@@ -113,18 +115,18 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   const render = (ctx: Context, view: string, data: Record<string, unknown>) => {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = deps.views.render(view, { title: 'Your account', ...data });
+    ctx.body = deps.views.render(view, { title: t('account.title'), ...data });
   };
   const checkCsrf = (ctx: Context, s: AccountSession) => {
     if (!deps.csrf.valid(`account|${s.sid}`, parseForm(ctx, csrfForm).csrf)) {
-      throw new HttpError(403, 'csrf', 'The form has expired. Reload the page and try again.');
+      throw new HttpError(403, 'csrf', t('account.error.csrf'));
     }
   };
   /** Every request but the page itself (which sends the browser to sign in): a live session, and on POST its CSRF token. */
   const requireSession = async (ctx: Context, live?: Awaited<ReturnType<typeof session>>) => {
     live ??= await session(ctx);
-    if (!live) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
-    if (live.account.disabled) throw new HttpError(403, 'access_denied', 'This account cannot use this page.');
+    if (!live) throw new HttpError(401, 'login_required', t('account.error.ended'));
+    if (live.account.disabled) throw new HttpError(403, 'access_denied', t('account.error.disabled'));
     if (ctx.method === 'POST') checkCsrf(ctx, live.s);
     return live;
   };
@@ -143,14 +145,16 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     issuer: deps.issuer, clientId: ACCOUNT_CLIENT_ID, basePath: '/account', scope: 'openid',
     // Signing in again to enroll or revoke: a new sign-in, at the second-factor level.
     authParams: (ctx): Record<string, string> => (ctx.query.reauth ? { prompt: 'login', acr_values: policy.acr.mfa } : {}),
-    onError: (ctx, error) => render(ctx, 'error', { title: 'Sign-in failed', error: 'login_failed', description: error }),
+    // The sign-in's own words are English (src/rp/oidc-login.ts, or the IdP's error_description):
+    // another language says what happened in its own words and keeps them as the reason.
+    onError: (ctx, error) => render(ctx, 'error', { title: t('account.error.signInFailed'), error: 'login_failed', description: t('account.error.notFinished', { detail: error }) }),
     async onSignedIn(ctx, tokens) {
       const claims = tokens.claims()!;
       // The SSO session this sign-in just made or used, so that this page ends when it ends.
       const idp = await deps.idpSessions.current(ctx);
       if (!idp || idp.accountId !== claims.sub || typeof claims.auth_time !== 'number') {
         ctx.status = 400;
-        return render(ctx, 'error', { title: 'Sign-in failed', error: 'login_failed', description: 'This sign-in did not finish in this browser. Try again.' });
+        return render(ctx, 'error', { title: t('account.error.signInFailed'), error: 'login_failed', description: t('account.error.otherBrowser') });
       }
       const at = now();
       // auth_time is on oidc-provider's clock (the system's); keep the sign-in's age on ours.
@@ -201,7 +205,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const at = now();
     const idp = s && at - s.seenAt < deps.lifetime.idleSeconds * 1000 && at - s.createdAt < deps.lifetime.maxAgeSeconds * 1000
       ? await deps.idpSessions.find(s.idp) : null;
-    if (!s || !idp || idp.accountId !== s.accountId) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
+    if (!s || !idp || idp.accountId !== s.accountId) throw new HttpError(401, 'login_required', t('account.error.ended'));
     const parsed = statusQuery.safeParse(ctx.query);
     if (!parsed.success) throw new HttpError(400, 'invalid_request', 'after: not a time');
     ctx.body = enrollStatus(await deps.devices.listDevices(s.accountId), parsed.data.after || null);
@@ -210,7 +214,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   router.post('/devices/:id/rename', formBody(), async (ctx) => {
     const { account } = await requireSession(ctx);
     const { name } = parseForm(ctx, renameForm);
-    await deps.devices.renameDevice(account.id, ctx.params.id!, name);
+    await deps.devices.renameDevice(account.id, ctx.params.id!, name).catch((err: unknown) => { throw inPageLanguage(err); });
     ctx.status = 303;
     ctx.redirect('/account?notice=renamed');
   });
@@ -219,7 +223,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const live = await requireSession(ctx);
     if (!requireRecentSignIn(ctx, live)) return;
     // The revoke ends every session of the account (app.ts wires onRevoked), this one included.
-    await deps.devices.revokeDevice(live.account.id, ctx.params.id!);
+    await deps.devices.revokeDevice(live.account.id, ctx.params.id!).catch((err: unknown) => { throw inPageLanguage(err); });
     ctx.cookies.set(SESSION_COOKIE, null, cookieOpts);
     ctx.status = 303;
     ctx.redirect('/account/signed-out?notice=revoked');
@@ -229,7 +233,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   // ends on the server, and both cookies go. A copy of the old cookie then names an ended session.
   router.post('/logout', formBody(), async (ctx) => {
     const s = readCookie(ctx);
-    if (!s) throw new HttpError(401, 'login_required', 'Your session on this page has ended. Sign in again.');
+    if (!s) throw new HttpError(401, 'login_required', t('account.error.ended'));
     checkCsrf(ctx, s);
     const idp = await deps.idpSessions.find(s.idp);
     if (idp?.accountId === s.accountId) await deps.idpSessions.end(ctx, s.idp);
@@ -237,6 +241,6 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     ctx.status = 303;
     ctx.redirect('/account/signed-out');
   });
-  router.get('/signed-out', (ctx) => render(ctx, 'logged-out', { title: 'Signed out', clientName: 'Your account', notice: ctx.query.notice === 'revoked' ? 'revoked' : null }));
+  router.get('/signed-out', (ctx) => render(ctx, 'logged-out', { title: t('loggedOut.title'), clientName: t('account.signedOutOf'), notice: ctx.query.notice === 'revoked' ? 'revoked' : null }));
   return router;
 }

@@ -8,7 +8,8 @@ import { checkPage } from './page-checks.js';
 
 /**
  * The account page in Chromium, as a user on a computer meets it: "Add an authenticator" as a
- * wizard that notices the phone, and the device list. The computer's clock is in another zone
+ * wizard that notices the phone, and the device list, in English and in German (the browser's
+ * Accept-Language). The computer's clock is in another zone
  * than the server's (UTC), so the local times are seen to be the user's. Every page is checked
  * with axe and kept as screenshots (light, dark, 200%).
  */
@@ -27,24 +28,24 @@ afterAll(async () => {
   await w?.close();
 });
 
-/** A fresh desktop browser for each test. */
-async function desktop(): Promise<Page> {
+/** A fresh desktop browser for each test; its locale is also its Accept-Language. */
+async function desktop(locale = 'en-GB'): Promise<Page> {
   await context?.close().catch(() => {});
-  context = await chrome.newContext({ viewport: { width: 1024, height: 800 }, timezoneId: ZONE, locale: 'en-GB' });
+  context = await chrome.newContext({ viewport: { width: 1024, height: 800 }, timezoneId: ZONE, locale });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: w.t.url });
   page = await context.newPage();
   return page;
 }
 
-/** What the page's script should show for an ISO time, computed here with the user's zone. */
-function local(iso: string, options: Intl.DateTimeFormatOptions): string {
-  return new Intl.DateTimeFormat('en-GB', { ...options, timeZone: ZONE }).format(new Date(iso));
+/** What the page's script should show for an ISO time, computed here with the user's zone and locale. */
+function local(iso: string, options: Intl.DateTimeFormatOptions, locale = 'en-GB'): string {
+  return new Intl.DateTimeFormat(locale, { ...options, timeZone: ZONE }).format(new Date(iso));
 }
 
-async function passwordSignIn(p: Page, user: User): Promise<void> {
+async function passwordSignIn(p: Page, user: User, button = 'Sign in'): Promise<void> {
   await p.locator('#username').fill(user.username);
   await p.locator('#password').fill(PushWorld.password);
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('button', { name: button }).click();
 }
 
 async function expectClean(p: Page, name: string): Promise<void> {
@@ -153,6 +154,74 @@ describe('the device list', () => {
     await p.waitForURL(/\/account\/signed-out\?notice=revoked$/);
     expect((await w.t.idp.devices.get(silent.deviceId))!.status).toBe('revoked');
     expect((await w.t.idp.devices.get(first.deviceId))!.status).toBe('active');
+  });
+});
+
+describe('in German (Accept-Language: de)', () => {
+  it('the account page, the wizard and its progress, the device list and the revoke question speak German, with dates in German', async () => {
+    const user = await newUser(w);
+    const p = await desktop('de-DE');
+    await p.goto(`${w.t.url}/account`);
+    await passwordSignIn(p, user, 'Anmelden');
+    await p.getByRole('heading', { level: 1, name: 'Ihr Konto' }).waitFor();
+    await expect(p.locator('html').getAttribute('lang')).resolves.toBe('de');
+    await expect(p.title()).resolves.toMatch(/^Ihr Konto/);
+    await expect(p.locator('#no-devices').textContent()).resolves.toBe('Sie haben noch keinen Authenticator. Fügen Sie einen hinzu, um Anmeldungen mit einem Tippen zu bestätigen.');
+    await expectClean(p, 'account-empty-de');
+
+    await p.getByRole('button', { name: 'Authenticator hinzufügen' }).click();
+    await p.getByRole('heading', { level: 1, name: 'Authenticator hinzufügen' }).waitFor();
+    await expect(p.getByRole('heading', { level: 2, name: 'Öffnen Sie dies auf Ihrem Telefon' }).isVisible()).resolves.toBe(true);
+    await expect(p.getByRole('img', { name: 'QR-Code des Registrierungslinks für Ihr Telefon' }).count()).resolves.toBe(1);
+    await expect(p.locator('#https-warning').textContent()).resolves.toMatch(/funktioniert nur auf diesem Computer/);
+    await expect(p.getByRole('link', { name: 'der Registrierungslink' }).isVisible()).resolves.toBe(true);
+    await expect(p.locator('#step-phone + p').textContent()).resolves.toMatch(/tippen Sie auf Konto hinzufügen\./);
+    const code = (await p.locator('#enroll-code').textContent())!;
+    await p.getByRole('button', { name: 'Code kopieren' }).click();
+    await p.waitForFunction(() => document.getElementById('copy-status')?.textContent === 'Code kopiert.');
+
+    // The expiry in German style ("19:35 GMT+5:30"), in the user's zone.
+    const expiresAt = (await p.locator('#enroll-expiry').getAttribute('datetime'))!;
+    const expiry = local(expiresAt, { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' }, 'de-DE');
+    await expect(p.locator('#enroll-expiry').textContent()).resolves.toBe(expiry);
+    await expect(p.locator('#enroll-expiry').locator('..').textContent()).resolves.toBe(`Der Code funktioniert einmal und läuft um ${expiry} ab.`);
+    await p.waitForFunction(() => document.getElementById('enroll-status')?.textContent === 'Warten auf Ihr Telefon …');
+    await expectClean(p, 'account-enroll-waiting-de');
+
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, code, { name: 'Pixel 8' });
+    await p.waitForFunction(() => document.getElementById('enroll-status')?.textContent === '„Pixel 8“ wurde hinzugefügt. Warten auf die Bestätigung durch das Telefon …', null, { timeout: 10_000 });
+    await phone.pending();
+    await p.waitForFunction(() => document.getElementById('enroll-status')?.textContent === 'Ihr Telefon „Pixel 8“ ist bereit.', null, { timeout: 10_000 });
+    await expect(p.getByRole('link', { name: 'Test-Anmeldeanfrage senden' }).isVisible()).resolves.toBe(true);
+    await expect(p.getByRole('link', { name: 'Zurück zu Ihrem Konto' }).getAttribute('href')).resolves.toBe('/account');
+    await expectClean(p, 'account-enroll-ready-de');
+
+    // The test sign-in, then the list: the page now needs the second factor, asked for in German too.
+    await p.getByRole('link', { name: 'Test-Anmeldeanfrage senden' }).click();
+    await p.locator('#password').waitFor();
+    await passwordSignIn(p, user, 'Anmelden');
+    await p.getByRole('button', { name: 'Stattdessen einen Einmalcode eingeben' }).click();
+    await p.locator('input[name="passcode"]').fill(phone.currentTotp());
+    await p.locator('input[name="passcode"]').press('Enter');
+    await p.getByRole('heading', { level: 1, name: 'Ihr Konto' }).waitFor();
+    const card = p.locator('section.device', { has: p.getByRole('heading', { name: 'Pixel 8' }) });
+    const row = (await w.t.idp.devices.get(phone.deviceId))!;
+    const added = local(row.createdAt.toISOString(), { day: 'numeric', month: 'short', year: 'numeric' }, 'de-DE');
+    const used = local(row.lastUsedAt!.toISOString(), { day: 'numeric', month: 'short', year: 'numeric', hour: 'numeric', minute: '2-digit' }, 'de-DE');
+    await expect(card.locator('p.hint').last().textContent()).resolves.toContain(` · hinzugefügt am ${added} · zuletzt verwendet am ${used}`);
+    await card.getByText('Umbenennen', { exact: true }).click();
+    await expect(card.getByLabel('Neuer Name').isVisible()).resolves.toBe(true);
+    await expect(card.getByRole('button', { name: 'Namen speichern' }).isVisible()).resolves.toBe(true);
+    await expectClean(p, 'account-devices-de');
+
+    await card.getByText('Widerrufen', { exact: true }).click();
+    await expect(card.getByText('„Pixel 8“ kann dann keine Anmeldungen mehr bestätigen, und Sie werden hier und überall sonst abgemeldet.', { exact: false }).isVisible()).resolves.toBe(true);
+    await expectClean(p, 'account-revoke-confirm-de');
+    await card.getByRole('button', { name: 'Ja, „Pixel 8“ widerrufen' }).click();
+    await p.waitForURL(/\/account\/signed-out\?notice=revoked$/);
+    await expect(p.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Abgemeldet');
+    await expect(p.locator('main').textContent()).resolves.toMatch(/Das Gerät wurde widerrufen\.[\s\S]*Sie haben sich von Ihrer Kontoseite abgemeldet\./);
+    expect((await w.t.idp.devices.get(phone.deviceId))!.status).toBe('revoked');
   });
 });
 

@@ -36,6 +36,41 @@ describe('browser forms with malformed fields', () => {
     expect((await browser.go('/account')).body).toContain('You have no authenticator yet');
   });
 
+  it('the account page answers bad forms in the user\'s language: a bad name, a device not theirs, an expired form', async () => {
+    await w.t.idp.accounts.create({ username: 'dora', passwordHash: await hashPassword(PushWorld.password) });
+    const browser = new FormBrowser(w.t.url);
+    const login = await browser.go('/account');
+    const page = await browser.submit(login.body, /\/login$/, { username: 'dora', password: PushWorld.password });
+    const csrf = page.body.match(/name="csrf" value="([^"]+)"/)![1]!;
+    const inGerman = (path: string, body: string) =>
+      browser.request(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' }, body });
+    const said = async (res: Response) => ({ status: res.status, text: await res.text() });
+
+    const twice = await said(await inGerman('/account/devices/dev_x/rename', `csrf=${csrf}&name=a&name=b`));
+    expect(twice.status).toBe(400);
+    expect(twice.text).toContain('<html lang="de">');
+    expect(twice.text).toContain('Geben Sie dem Gerät einen Namen.');
+    const long = await said(await inGerman('/account/devices/dev_x/rename', `csrf=${csrf}&name=${'x'.repeat(65)}`));
+    expect(long.status).toBe(400);
+    expect(long.text).toContain('Ein Gerätename hat 1 bis 64 Zeichen und keine Steuerzeichen.');
+    const notTheirs = await said(await inGerman('/account/devices/dev_x/rename', `csrf=${csrf}&name=Mine`));
+    expect(notTheirs.status).toBe(404);
+    expect(notTheirs.text).toContain('Ihr Konto hat kein solches Gerät.');
+    const expired = await said(await inGerman('/account/devices/dev_x/rename', `csrf=stale&name=Mine`));
+    expect(expired.status).toBe(403);
+    expect(expired.text).toContain('Das Formular ist abgelaufen. Laden Sie die Seite neu und versuchen Sie es erneut.');
+    // The same refusal in English for a browser that asks for it.
+    const english = await post(browser, '/account/devices/dev_x/rename', `csrf=${csrf}&name=${'x'.repeat(65)}`);
+    expect(english.status).toBe(400);
+    expect(await english.text()).toContain('A device name has 1 to 64 characters and no control characters.');
+    // The page itself, in German, and the session survived.
+    const account = await browser.request('/account', { headers: { 'accept-language': 'de' } });
+    const body = await account.text();
+    expect(body).toContain('<html lang="de">');
+    expect(body).toContain('Sie haben noch keinen Authenticator.');
+    expect(body).toContain('Authenticator hinzufügen');
+  });
+
   it('the sign-in pages: a username, passcode or recovery code that is not one text is a 400 page naming it', async () => {
     const { phone } = await w.enrollPhone({ push: false });
     const start = await w.startSignIn({ username: 'alice' });
