@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
 import { DEFAULT_POLICY } from '../config/clients.js';
 import { HttpError, isStorageOutage } from '../http/errors.js';
+import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
 import { csrfForm, parseForm } from '../http/form.js';
 import type { FinishResult, Login, SignInRef, Started } from '../signin/index.js';
 import type { InteractionDeps } from './deps.js';
@@ -30,10 +31,12 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
   // The policy comes from the one registry of relying apps (an OIDC client or a SAML SP's internal client).
   const app = deps.apps.byClientId(clientId);
   const client = await deps.provider.Client.find(clientId);
-  backToApp(ctx, clientId, client?.clientName ?? clientId, appHome(client));
+  // The IdP's own account page is named in the page's language ("Your account", "Ihr Konto").
+  const clientName = clientId === ACCOUNT_CLIENT_ID ? t('account.title') : client?.clientName ?? clientId;
+  backToApp(ctx, clientId, clientName, appHome(client));
   const policy = app?.policy ?? DEFAULT_POLICY;
   const ttlSeconds = Math.max(1, (details.exp ?? 0) - Math.floor(deps.now() / 1000));
-  return { details, uid: details.uid, clientId, clientName: client?.clientName ?? clientId, policy, ttlSeconds };
+  return { details, uid: details.uid, clientId, clientName, policy, ttlSeconds };
 }
 
 export type LoadedInteraction = Awaited<ReturnType<typeof loadInteraction>>;

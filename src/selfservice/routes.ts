@@ -16,6 +16,7 @@ import { mayChangeDevices, sessionSatisfies, type SessionLifetime } from '../oid
 import { rpLogin } from '../rp/oidc-login.js';
 import { inPageLanguage } from './device-errors.js';
 import { deviceView, enrollStatus, utcText } from './device-view.js';
+import { ACCOUNT_CLIENT_ID } from './client-id.js';
 
 /** The new name is checked by the device service (deviceNameSchema); here: one text field (its message in the request's language). */
 const renameForm = z.object({ name: z.string({ error: () => t('account.error.noName') }).trim() });
@@ -33,7 +34,6 @@ export function phoneReachable(issuer: string): { https: boolean; localOnly: boo
   return { https: url.protocol === 'https:', localOnly };
 }
 
-const ACCOUNT_CLIENT_ID = 'account-console';
 const SESSION_COOKIE = 'account_session';
 
 /**

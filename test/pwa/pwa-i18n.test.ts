@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CATALOGUES, pickLanguage, translator } from '../../pwa/src/i18n.js';
 import { requestNotification } from '../../pwa/src/notification-text.js';
+import { browserText } from '../../pwa/src/ui/format.js';
 import type { PushPayload } from '../../pwa/src/types.js';
 
 /** The PWA's catalogues: every language has every key of English, with the same placeholders. */
@@ -16,6 +17,15 @@ describe('PWA message catalogues', () => {
       expect(translated.trim()).not.toBe('');
       expect([key, placeholders(translated)]).toEqual([key, placeholders(text)]);
     }
+  });
+
+  it('says the IdP\'s English browser summary in the phone\'s language, keeping the names', () => {
+    const de = translator('de');
+    expect(browserText('Chrome on Linux', de)).toBe('Chrome unter Linux');
+    expect(browserText('Unknown browser', de)).toBe('Unbekannter Browser');
+    expect(browserText('Unknown browser on Windows', de)).toBe('Unbekannter Browser unter Windows');
+    expect(browserText('Safari', de)).toBe('Safari');
+    expect(browserText('Chrome on Linux', translator('en'))).toBe('Chrome on Linux');
   });
 
   it('has English and German', () => {

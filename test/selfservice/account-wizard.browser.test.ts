@@ -162,6 +162,8 @@ describe('in German (Accept-Language: de)', () => {
     const user = await newUser(w);
     const p = await desktop('de-DE');
     await p.goto(`${w.t.url}/account`);
+    // The sign-in page names the IdP's own account page in German too.
+    await expect(p.locator('.sub').textContent()).resolves.toBe('um mit Ihr Konto fortzufahren');
     await passwordSignIn(p, user, 'Anmelden');
     await p.getByRole('heading', { level: 1, name: 'Ihr Konto' }).waitFor();
     await expect(p.locator('html').getAttribute('lang')).resolves.toBe('de');

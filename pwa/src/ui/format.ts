@@ -42,3 +42,15 @@ export function mmss(seconds: number): string {
 export function accountLabel(a: { account: { displayName: string; username: string } }): string {
   return a.account.displayName || a.account.username;
 }
+
+/**
+ * The IdP names the requesting browser in English ("Chrome on Linux", "Unknown browser on Windows",
+ * docs/device-api.md); the phone says it in its own language. Names of browsers and systems stay.
+ */
+export function browserText(summary: string, tr: (key: 'request.browser.unknown' | 'request.browser.unknownOn' | 'request.browser.on', vars?: Record<string, string>) => string): string {
+  if (summary === 'Unknown browser') return tr('request.browser.unknown');
+  const unknownOn = /^Unknown browser on (.+)$/.exec(summary);
+  if (unknownOn) return tr('request.browser.unknownOn', { system: unknownOn[1]! });
+  const on = /^(.+) on (.+)$/.exec(summary);
+  return on ? tr('request.browser.on', { browser: on[1]!, system: on[2]! }) : summary;
+}

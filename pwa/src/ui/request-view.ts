@@ -6,7 +6,7 @@ import { accountKey, type AccountRecord, type AnswerResult, type Decision, type 
 import { answerChallengeBytes, assert } from '../webauthn.js';
 import type { View } from './context.js';
 import { announce, append, button, h, heading, replace } from './dom.js';
-import { accountLabel, clockTime, hostOf, mmss, timeAgo } from './format.js';
+import { accountLabel, browserText, clockTime, hostOf, mmss, timeAgo } from './format.js';
 import { t, tNodes } from './lang.js';
 import { wasItYou } from './report-step.js';
 import { pinForm } from './unlock.js';
@@ -85,7 +85,7 @@ export const requestView: View = (root, ctx, params) => {
       // No row at all when the IdP could not place the address: "Unknown" tells the user nothing.
       ...(challenge.location ? [h('dt', {}, t('request.detail.location')), h('dd', { 'data-testid': 'request-location' }, challenge.location)] : []),
       h('dt', {}, t('request.detail.ip')), h('dd', {}, challenge.ip),
-      h('dt', {}, t('request.detail.browser')), h('dd', {}, challenge.browser),
+      h('dt', {}, t('request.detail.browser')), h('dd', {}, browserText(challenge.browser, t)),
     );
     if (challenge.status !== 'pending' || challenge.expiresAt <= Date.now()) {
       // Denied earlier (on the notification, or before a reload): the question still stands while the
