@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Worker } from 'playwright-core';
 import { DEFAULT_POLICY } from '../../src/config/clients.js';
-import { launchBrowser, notifications, pushSession, serviceWorker, waitForController, type Browser } from '../support/browser.js';
+import { deliverUntilShown, launchBrowser, pushSession, serviceWorker, waitForController, type Browser } from '../support/browser.js';
 import type { MintedSubscription } from '../support/push-service.js';
 import type { PushWorld } from '../support/push-world.js';
-import { eventually } from '../pwa/flows.js';
 import { enrollFromLink, phoneSubscription, pushMessage, startPwaWorld } from '../pwa/world.js';
 
 /**
@@ -42,8 +41,7 @@ describe('CIBA notification on the phone', () => {
     if (started.kind !== 'sent') throw new Error(`no push: ${started.kind}`);
     const message = await pushMessage(w, subscription, started.challengeId);
     expect(message.payload).toMatchObject({ bindingMessage: 'Order 4711', numberMatching: false });
-    await push.deliver(w.t.url, `${w.t.url}/pwa/`, message.payload);
-    const list = await eventually(() => notifications(worker), (l) => l.some((n) => n.tag === started.challengeId));
+    const list = await deliverUntilShown(push, worker, w.t.url, message.payload, (n) => n.tag === started.challengeId);
     const shown = list.find((n) => n.tag === started.challengeId)!;
     expect(shown.title).toBe('Are you signing in to Call Centre?');
     expect(shown.body).toMatch(/^"Order 4711"\n[^\n·]+ · 127\.0\.0\.1 · \d{1,2}:\d{2}/);

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { CDPSession, Page } from 'playwright-core';
 import { launchBrowser, screenshot, type Browser } from '../support/browser.js';
+import { axeViolations, WCAG_22_AA } from '../support/axe.js';
 import type { PushWorld } from '../support/push-world.js';
 import { sendPush } from '../signin/helpers.js';
 import { answered, auditFor, challengeAt, enrollFromLink, newUser, pushSignIn, startPwaWorld, type Enrolled, type User } from './world.js';
@@ -16,7 +15,6 @@ import { answered, auditFor, challengeAt, enrollFromLink, newUser, pushSignIn, s
  * with axe-core finding nothing.
  */
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 type Variant = { name: string; lang: 'en' | 'de'; dark: boolean };
 const VARIANTS: Variant[] = [
@@ -54,14 +52,6 @@ async function setVariant(page: Page, v: Pick<Variant, 'lang' | 'dark'>): Promis
   await page.emulateMedia({ colorScheme: v.dark ? 'dark' : 'light' });
 }
 
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-}
 
 /** Screenshot and axe of what the phone shows now; `<html lang>` is the variant's. */
 async function capture(page: Page, step: string, v: Variant): Promise<void> {
@@ -69,7 +59,7 @@ async function capture(page: Page, step: string, v: Variant): Promise<void> {
   if (v.dark) expect(await page.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches)).toBe(true);
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await screenshot(page, `pwa-${step}-${v.name}`);
-  expect(await axeViolations(page)).toEqual([]);
+  expect(await axeViolations(page, WCAG_22_AA)).toEqual([]);
 }
 
 const requestUrl = (cid: string, d: Enrolled) => `${w.t.url}/pwa/?${new URLSearchParams({ request: cid, issuer: w.t.url, device: d.deviceId })}`;
@@ -158,6 +148,13 @@ describe('Deny, then "Was this you?"', () => {
     await page.getByRole('button', { name: TEXT.en.report }).click();
     await expect(page.getByTestId('report-result').textContent()).resolves.toBe('This sign-in request was already reported.');
     expect(await auditFor(w, 'push.reported', s.cid)).toHaveLength(1);
+  });
+
+  it.each(VARIANTS)('$name: the enroll view speaks the phone\'s language too', async (v) => {
+    await setVariant(phone.page, v);
+    await phone.page.goto(`${w.t.url}/pwa/?add=1`);
+    await phone.page.getByRole('heading', { level: 1, name: v.lang === 'de' ? 'Konto hinzufügen' : 'Add account' }).waitFor();
+    await capture(phone.page, 'enroll', v);
   });
 
   it('logged no console error', () => {

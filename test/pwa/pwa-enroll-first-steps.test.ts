@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { launchBrowser, screenshot, type Browser } from '../support/browser.js';
 import type { PushWorld } from '../support/push-world.js';
-import { axeViolations } from '../selfservice/page-checks.js';
+import { axeViolations } from '../support/axe.js';
 import { enrollmentExchange, newUser, startPwaWorld } from './world.js';
 
 /**

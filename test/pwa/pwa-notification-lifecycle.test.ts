@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Worker } from 'playwright-core';
-import { clickNotification, launchBrowser, notifications, pushSession, serviceWorker, waitForController, type Browser } from '../support/browser.js';
+import { clickNotification, deliverUntilShown, launchBrowser, notifications, pushSession, serviceWorker, waitForController, type Browser } from '../support/browser.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import type { MintedSubscription } from '../support/push-service.js';
 import type { PushWorld } from '../support/push-world.js';
@@ -41,8 +41,7 @@ afterAll(async () => {
 
 async function deliver(s: Pick<PushSignIn, 'cid'>, change: Record<string, unknown> = {}) {
   const message = await pushMessage(w, subscription, s.cid);
-  await push.deliver(w.t.url, `${w.t.url}/pwa/`, { ...message.payload, ...change });
-  const list = await eventually(() => notifications(worker), (l) => l.some((n) => n.tag === s.cid));
+  const list = await deliverUntilShown(push, worker, w.t.url, { ...message.payload, ...change }, (n) => n.tag === s.cid);
   return list.find((n) => n.tag === s.cid)!;
 }
 const gone = (cid: string) => eventually(() => notifications(worker), (l) => !l.some((n) => n.tag === cid));

@@ -1,14 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Worker } from 'playwright-core';
-import {
-  clickNotification,
-  launchBrowser,
-  notifications,
-  pushSession,
-  serviceWorker,
-  waitForController,
-  type Browser,
-} from '../support/browser.js';
+import { clickNotification, deliverUntilShown, launchBrowser, notifications, pushSession, serviceWorker, waitForController, type Browser } from '../support/browser.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import type { MintedSubscription } from '../support/push-service.js';
 import type { PushWorld } from '../support/push-world.js';
@@ -66,8 +58,7 @@ afterAll(async () => {
 /** Hands the IdP's push for this sign-in to the worker; returns what the worker shows. */
 async function deliver(s: Pick<PushSignIn, 'cid'>) {
   const message = await pushMessage(w, subscription, s.cid);
-  await push.deliver(w.t.url, `${w.t.url}/pwa/`, message.payload);
-  const list = await eventually(() => notifications(worker), (l) => l.some((n) => n.tag === s.cid));
+  const list = await deliverUntilShown(push, worker, w.t.url, message.payload, (n) => n.tag === s.cid);
   return list.find((n) => n.tag === s.cid)!;
 }
 
@@ -162,8 +153,7 @@ describe('push notifications', () => {
   });
 
   it('shows a notification even for a push it cannot read', async () => {
-    await push.deliver(w.t.url, `${w.t.url}/pwa/`, 'not json at all');
-    const list = await eventually(() => notifications(worker), (l) => l.some((n) => n.tag === 'pushotp-unknown'));
+    const list = await deliverUntilShown(push, worker, w.t.url, 'not json at all', (n) => n.tag === 'pushotp-unknown');
     expect(list.find((n) => n.tag === 'pushotp-unknown')!.title).toBe('Sign-in request');
   });
 
@@ -218,9 +208,8 @@ describe('push notifications', () => {
     // Whatever subscription the phone holds now (an earlier test renewed it): the notice names its device.
     const isOurs = (m: { payload: { deviceId: string } }) => m.payload.deviceId === device.deviceId && JSON.stringify(m.payload).includes('Unknown tablet');
     const notice = await eventually(async () => w.pushService.notices.find(isOurs), (m) => m !== undefined);
-    await push.deliver(w.t.url, `${w.t.url}/pwa/`, notice!.payload);
     const mentions = (n: { title: string; body: string }) => n.title === 'A new authenticator was added' && n.body.includes('"Unknown tablet" can now approve sign-ins');
-    const list = await eventually(() => notifications(worker), (l) => l.some(mentions));
+    const list = await deliverUntilShown(push, worker, w.t.url, notice!.payload, mentions);
     const shown = list.find(mentions)!;
     expect(shown.actions).toEqual([]);
   });

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as oidc from 'openid-client';
 import type { CDPSession, Page } from 'playwright-core';
 import { chromiumAvailable, launchUserBrowsers, screenshot, screenshotAtTextSize, textLayout, type Browser, type UserBrowsers } from '../support/browser.js';
+import { axeViolations, WCAG_22_AA } from '../support/axe.js';
 import { testRp } from '../support/idp.js';
 import { PushWorld } from '../support/push-world.js';
 import { newUser } from '../pwa/world.js';
@@ -15,7 +14,6 @@ import { newUser } from '../pwa/world.js';
  * app from an ended sign-in; login_hint; the product name on every page.
  */
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const APP_HOME = 'http://127.0.0.1:1/home';
 const CALLBACK = 'http://127.0.0.1:1/cb';
 
@@ -55,14 +53,6 @@ async function variant(page: Page, cdp: CDPSession, v: Variant): Promise<void> {
   await cdp.send('Page.setFontSizes', { fontSizes: { standard: v.bigText ? 32 : 16, fixed: v.bigText ? 26 : 13 } });
 }
 
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-}
 
 /** Shows a page in every variant (`show` brings it up after the variant is set), screenshots it, runs axe, and lets `check` look at it. */
 async function everyVariant(page: Page, cdp: CDPSession, name: string, show: (v: Variant) => Promise<void>, check: (v: Variant) => Promise<void> = async () => {}) {
@@ -80,7 +70,7 @@ async function everyVariant(page: Page, cdp: CDPSession, name: string, show: (v:
     expect({ page: name, variant: v.name, brokenWords: text.brokenWords }).toEqual({ page: name, variant: v.name, brokenWords: [] });
     if (v.bigText) await screenshotAtTextSize(page, cdp, `ux-${name}-${v.name}`, 32);
     else await screenshot(page, `ux-${name}-${v.name}`);
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeViolations(page, WCAG_22_AA)).toEqual([]);
     await check(v);
   }
 }
