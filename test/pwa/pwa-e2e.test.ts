@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { Page } from 'playwright-core';
 import {
   clickNotification,
+  deliverUntilShown,
   launchBrowser,
   launchUserBrowsers,
   notifications,
@@ -14,7 +15,7 @@ import {
 } from '../support/browser.js';
 import type { MintedSubscription } from '../support/push-service.js';
 import { PushWorld } from '../support/push-world.js';
-import { eventually, openDemoSignIn, sendPushFromPage, shownCode, signedInAmr, typePassword } from './flows.js';
+import { openDemoSignIn, sendPushFromPage, shownCode, signedInAmr, typePassword } from './flows.js';
 import {
   alice,
   auditFor,
@@ -94,8 +95,7 @@ async function enrolledPhone(user: User, opts: { push: boolean } = { push: true 
     subscription: sub.subscription,
     async receive(cid) {
       const message = await pushMessage(w, sub.subscription, cid);
-      await channel.deliver(enrolled.issuer, `${enrolled.issuer}/pwa/`, message.payload);
-      await eventually(() => notifications(worker), (list) => list.some((n) => n.tag === cid));
+      await deliverUntilShown(channel, worker, enrolled.issuer, message.payload, (n) => n.tag === cid);
     },
   };
 }

@@ -59,6 +59,8 @@ async function everyVariant(page: Page, cdp: CDPSession, name: string, show: (v:
   for (const v of VARIANTS) {
     await variant(page, cdp, v);
     await show(v);
+    // A click's navigation may show the new page's elements before its stylesheet has loaded.
+    await page.waitForLoadState('load');
     await page.locator('h1').waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe(v.de ? 'de' : 'en');
     await expect(page.locator('#product-name').textContent()).resolves.toBe('Acme Sign-in');
