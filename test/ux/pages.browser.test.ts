@@ -138,6 +138,9 @@ describe('the sign-in pages in light, dark, 200 % text and German (axe: 0 violat
       // The phone says no: this push counts as unapproved (PUSH_LIMIT=1), so the next one is refused.
       const [pending] = await phone.phone.pending();
       await phone.phone.respond(pending!.id, 'deny');
+      // The waiting page hears it and moves on by itself: let it, or its navigation aborts the next one.
+      await page.locator('h1', { hasText: /Sign-in not approved|Anmeldung nicht bestätigt/ }).waitFor();
+      await page.waitForLoadState('load');
       // A new sign-in (its own "Send again" spacing does not apply): the account's limit does.
       await toLogin(page);
       await password(page, 'alice');
