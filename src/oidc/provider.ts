@@ -8,6 +8,7 @@ import type { SigningJwks } from '../keys/signing-keys.js';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
+import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
 import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
@@ -53,7 +54,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     ...(deps.clients.some((c) => c.upstream?.profile === 'entra') ? ENTRA_ACRS.filter((a) => a.includes('possession')) : []),
   ])];
   // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
-  const adapter = adapterFactory(deps.db, deps.redis, Date.now);
+  // A refresh grant reads its refresh token and its grant in one statement (refresh-prefetch.ts).
+  const adapter = withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now), deps.db, () => Provider.ctx);
   const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
   const links = deps.links ?? noLinks;
   const secure = deps.issuer.startsWith('https:');

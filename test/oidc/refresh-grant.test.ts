@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as oidc from 'openid-client';
+import { hashPassword } from '../../src/accounts/passwords.js';
+import { storageKey } from '../../src/oidc/adapters.js';
+import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
+import { FormBrowser } from '../support/web-browser.js';
+
+/**
+ * A refresh grant reads its refresh token and its grant in one statement (src/oidc/refresh-prefetch.ts).
+ * What an app sees must not change: the grant is read afresh by every request, so a grant that is
+ * gone (revoked, signed out, expired) refuses the very next refresh.
+ */
+describe('refresh-token grants', () => {
+  let t: TestIdp;
+  let config: oidc.Configuration;
+  beforeAll(async () => {
+    t = await startTestIdp({ storage: 'postgres', redis: 'real', clients: [testRp({ login: { consent: 'implicit' } })] });
+    config = await oidc.discovery(new URL(t.url), 'test-rp', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(() => t.close());
+
+  async function signIn(username: string) {
+    await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1:1/cb', scope: 'openid profile', state: 's', prompt: 'login',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }).href;
+    const browser = new FormBrowser(t.url);
+    const login = await browser.go(url);
+    const back = await browser.submit(login.body, /\/login$/, { username, password: `${username} password 1` });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 's' });
+    const rt = await t.idp.provider.RefreshToken.find(tokens.refresh_token!);
+    return { tokens, grantId: rt!.grantId! };
+  }
+
+  it('answers with an ID token for the same user and scope, again and again', async () => {
+    const { tokens } = await signIn('rita');
+    const sub = tokens.claims()!.sub;
+    for (let i = 0; i < 3; i++) {
+      const again = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+      expect(again.claims()!.sub).toBe(sub);
+      expect(again.scope).toBe('openid profile');
+      expect(again.access_token).not.toBe(tokens.access_token);
+    }
+  });
+
+  it('is refused as soon as the grant is gone, though the refresh token row is still there', async () => {
+    const { tokens, grantId } = await signIn('remo');
+    expect((await oidc.refreshTokenGrant(config, tokens.refresh_token!)).access_token).toBeTruthy();
+    const grant = await t.idp.provider.Grant.find(grantId);
+    await grant!.destroy();
+    expect(await t.idp.provider.RefreshToken.find(tokens.refresh_token!)).toBeTruthy();
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('is refused once the grant has expired', async () => {
+    const { tokens, grantId } = await signIn('rosa');
+    const moved = await t.idp.db.query(`UPDATE oidc_payloads SET expires_at = now() - interval '1 second'
+      WHERE model = 'Grant' AND id = $1 RETURNING id`, [storageKey(grantId)]);
+    expect(moved).toHaveLength(1);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('is refused after the app revokes its refresh token', async () => {
+    const { tokens } = await signIn('ruth');
+    await oidc.tokenRevocation(config, tokens.refresh_token!);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
