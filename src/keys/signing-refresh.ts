@@ -1,6 +1,7 @@
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import type { JWK } from 'jose';
 import { planSigningKeys, type StoredSigningKeys } from './signing-rotation.js';
+import { providerSigningKeys } from '../oidc/fast-signing.js';
 
 /**
  * Keeps a running oidc-provider on the stored signing-key plan (./signing-rotation.ts). Apart from
@@ -15,7 +16,8 @@ export const planFingerprint = (jwks: { keys: JWK[] }): string => jwks.keys.map(
  * (validation included), so JWKS and signing follow the new plan from the next request.
  */
 export function applySigningKeys(provider: object, jwks: { keys: JWK[] }): void {
-  initializeKeystore.call(provider, structuredClone(jwks));
+  // Its signing keys sign in place (src/oidc/fast-signing.ts), as at start.
+  initializeKeystore.call(provider, providerSigningKeys(jwks));
 }
 
 export interface SigningKeyRefresher {

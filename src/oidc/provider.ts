@@ -9,6 +9,7 @@ import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
+import { EXTERNAL_SIGNING, providerSigningKeys } from './fast-signing.js';
 import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
@@ -126,7 +127,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     adapter: (deps.ciba ? deps.ciba.adapter(adapter) : adapter) as unknown as Configuration['adapter'],
     ...(deps.ciba ? { fetch: deps.ciba.fetch as unknown as NonNullable<Configuration['fetch']> } : {}),
-    jwks: deps.jwks as Configuration['jwks'],
+    // Signed in place with node:crypto, not through WebCrypto (fast-signing.ts).
+    jwks: providerSigningKeys(deps.jwks) as Configuration['jwks'],
     cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
     findAccount: async (ctx, sub) => {
       const account = await findAccountCached(sub);
@@ -162,6 +164,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     features: {
       devInteractions: { enabled: false },
+      externalSigningSupport: EXTERNAL_SIGNING,
       ...(deps.ciba ? { ciba: deps.ciba.feature } : {}),
       // A client may introspect or revoke only the tokens issued to it.
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },

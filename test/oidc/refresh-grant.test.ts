@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { storageKey } from '../../src/oidc/adapters.js';
@@ -42,6 +43,10 @@ describe('refresh-token grants', () => {
       expect(again.claims()!.sub).toBe(sub);
       expect(again.scope).toBe('openid profile');
       expect(again.access_token).not.toBe(tokens.access_token);
+      // Signed in place (src/oidc/fast-signing.ts): it verifies with the published keys.
+      const { payload, protectedHeader } = await jwtVerify(again.id_token!, createRemoteJWKSet(new URL(`${t.url}/jwks`)), { issuer: t.url, audience: 'test-rp' });
+      expect(payload.sub).toBe(sub);
+      expect(protectedHeader.kid).toBeTruthy();
     }
   });
 
