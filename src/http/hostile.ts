@@ -125,7 +125,7 @@ function checkAuthorization(ctx: Context): void {
   if (/^basic$/i.test(scheme)) {
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(credentials, 'base64'));
+      text = STRICT_UTF8.decode(Buffer.from(credentials, 'base64'));
       for (const part of text.split(':')) if (holdsForbidden(decodeStrict(part))) throw new Error('forbidden');
     } catch {
       throw refuse('The Basic credentials are not valid UTF-8 or hold a character that is not allowed.');
@@ -136,23 +136,48 @@ function checkAuthorization(ctx: Context): void {
 /** A body is there when a length above 0 or a chunked transfer says so. */
 const hasBody = (ctx: Context) => Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
 
-async function readLimited(ctx: Context, limit: number): Promise<Buffer> {
+/** One strict decoder for every request: decode() without `stream` keeps no state between calls. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The body, at most `limit` bytes. Read by listeners rather than `for await` (an async iterator
+ * and a promise per chunk, on every token request: bench/token-endpoint.ts); like the loop, a body
+ * over the limit or cut short ends the request stream.
+ */
+function readLimited(ctx: Context, limit: number): Promise<Buffer> {
   const length = ctx.request.length;
-  if (length !== undefined && length > limit) throw new HttpError(413, 'invalid_request', 'The body is too large.');
-  const chunks: Buffer[] = [];
-  let received = 0;
-  try {
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+  if (length !== undefined && length > limit) return Promise.reject(new HttpError(413, 'invalid_request', 'The body is too large.'));
+  const req = ctx.req;
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const settle = (err: Error | null) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) {
+        req.destroy();
+        reject(err);
+      } else {
+        resolve(Buffer.concat(chunks, received));
+      }
+    };
+    const onData = (chunk: Buffer) => {
       received += chunk.length;
-      if (received > limit) throw new HttpError(413, 'invalid_request', 'The body is too large.');
-      chunks.push(chunk);
-    }
-  } catch (err) {
+      if (received > limit) settle(new HttpError(413, 'invalid_request', 'The body is too large.'));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(null);
     // A client that hangs up mid-body is not a fault of ours (no 500, no stack in the log).
-    if (err instanceof HttpError) throw err;
-    throw refuse('The body could not be read.');
-  }
-  return Buffer.concat(chunks, received);
+    const onError = () => settle(refuse('The body could not be read.'));
+    const onClose = () => { if (!req.readableEnded) settle(refuse('The body could not be read.')); };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /**
@@ -166,7 +191,7 @@ async function checkProviderForm(ctx: Context): Promise<void> {
   const raw = await readLimited(ctx, PROVIDER_BODY_LIMIT);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    text = STRICT_UTF8.decode(raw);
   } catch {
     throw refuse('The form is not valid UTF-8.');
   }
