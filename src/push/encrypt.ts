@@ -1,4 +1,4 @@
-import { createCipheriv, createECDH, createHmac, randomBytes, type ECDH } from 'node:crypto';
+import { createCipheriv, createECDH, createHmac, randomFillSync, type ECDH } from 'node:crypto';
 
 /**
  * Message encryption for Web Push (RFC 8291) in the aes128gcm content coding (RFC 8188), in one
@@ -40,6 +40,19 @@ export interface WebPushKeys {
  */
 export class WebPushEncrypter {
   readonly #ecdh: ECDH = createECDH('prime256v1');
+  /** Fresh salts, 256 at a time (one CSPRNG call instead of one per message); each 16 bytes is handed out once. */
+  readonly #salts = Buffer.alloc(16 * 256);
+  #nextSalt = this.#salts.length;
+
+  #salt(): Buffer {
+    if (this.#nextSalt === this.#salts.length) {
+      randomFillSync(this.#salts);
+      this.#nextSalt = 0;
+    }
+    const salt = this.#salts.subarray(this.#nextSalt, this.#nextSalt + 16);
+    this.#nextSalt += 16;
+    return salt;
+  }
 
   /**
    * The request body for one message. Throws (a plain Error) when p256dh is not a point on the
@@ -47,7 +60,8 @@ export class WebPushEncrypter {
    * key pair, for known-answer tests only (RFC 8291 Appendix A).
    */
   encrypt(keys: WebPushKeys, plaintext: Buffer, fixed?: { salt: Buffer; asPrivateKey: Buffer }): Buffer {
-    const salt = fixed?.salt ?? randomBytes(16);
+    // Used (copied into the header) before this synchronous call returns, so the pool may refill later.
+    const salt = fixed?.salt ?? this.#salt();
     if (salt.length !== 16) throw new Error('salt must be 16 bytes');
     if (plaintext.length + AES128GCM_OVERHEAD > RECORD_SIZE) throw new Error('plaintext too long for one record');
     let asPublic: Buffer;

@@ -155,7 +155,7 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
     if (!state) return Promise.resolve({ kind: 'error', reason: 'network_error', message: 'HTTP/2 session gone' });
     const { session, streams } = state;
     const lower: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `${url.pathname}${url.search}` };
-    for (const [name, value] of Object.entries(headers)) lower[name.toLowerCase()] = value;
+    for (const name in headers) lower[name.toLowerCase()] = headers[name];
     return new Promise((resolve) => {
       let settled = false;
       let stream: http2.ClientHttp2Stream | undefined;

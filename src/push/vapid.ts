@@ -125,6 +125,9 @@ export class VapidSigner {
 
   /** The Authorization header for a push service; `endpointOrOrigin` may be a whole endpoint URL. */
   authorization(endpointOrOrigin: string): Promise<string> {
+    // The sender passes the origin itself: a cached, still fresh header needs no URL parse.
+    const hit = this.#cache.get(endpointOrOrigin);
+    if (hit && this.#now() < hit.renewAtMs) return hit.header;
     // RFC 8292 2: `aud` is the origin of the push resource, scheme://host[:port].
     const origin = new URL(endpointOrOrigin).origin;
     if (origin === 'null') return Promise.reject(new TypeError('push endpoint has no origin'));

@@ -81,13 +81,14 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
     }
     const url = checked.url;
     const origin = url.origin; // log only this: an endpoint is a capability URL (RFC 8030 8.3, 8.5)
+    // Lower-case names: HTTP/2 requires them, so the transport sends them as they are.
     const baseHeaders = {
-      TTL: String(Math.floor(options.ttlSeconds)),
-      Urgency: options.urgency,
-      Topic: options.topic,
-      'Content-Encoding': 'aes128gcm',
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': String(body.length),
+      ttl: String(Math.floor(options.ttlSeconds)),
+      urgency: options.urgency,
+      topic: options.topic,
+      'content-encoding': 'aes128gcm',
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length),
     };
 
     for (let attempt = 1; ; attempt += 1) {
@@ -97,7 +98,7 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
       } catch (err) {
         return failed(`vapid_error: ${(err as Error).message}`, attempt - 1);
       }
-      const answer = await transport.post(url, { ...baseHeaders, Authorization: authorization }, body, timeoutMs);
+      const answer = await transport.post(url, { ...baseHeaders, authorization }, body, timeoutMs);
       const canRetry = attempt < maxAttempts && !closed;
 
       if (answer.kind === 'error') {

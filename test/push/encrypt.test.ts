@@ -45,6 +45,21 @@ describe('Web Push message encryption (aes128gcm)', () => {
     expect(senderKeys.size).toBe(3);
   });
 
+  it('never repeats a salt or a sender key over many messages (the salts come from a pool refilled as it runs out)', () => {
+    const ua = createECDH('prime256v1');
+    ua.generateKeys();
+    const auth = randomBytes(16);
+    const encrypter = new WebPushEncrypter();
+    const plaintext = Buffer.from('{"n":1}');
+    const bodies = Array.from({ length: 600 }, () => encrypter.encrypt({ p256dh: ua.getPublicKey(), auth }, plaintext));
+    expect(new Set(bodies.map((b) => b.subarray(0, 16).toString('hex'))).size).toBe(600);
+    expect(new Set(bodies.map((b) => b.subarray(21, 86).toString('hex'))).size).toBe(600);
+    expect(bodies.some((b) => b.subarray(0, 16).equals(Buffer.alloc(16)))).toBe(false);
+    for (const body of [bodies[0]!, bodies[255]!, bodies[256]!, bodies[599]!]) {
+      expect(ece.decrypt(body, { version: 'aes128gcm', privateKey: ua, authSecret: auth.toString('base64url') })).toEqual(plaintext);
+    }
+  });
+
   it('fails with the wrong auth secret on the receiving side (the secret is bound in)', () => {
     const ua = createECDH('prime256v1');
     ua.generateKeys();
