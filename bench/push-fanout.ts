@@ -120,14 +120,15 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
       bench.result.config.diagnostics = diag;
     }
     const ratioPerCore = m.oursPerCore.map((x, i) => x / m.wpPerCore[i]!);
+    const ratioH1 = m.h1PerCore.map((x, i) => x / m.wp1PerCore[i]!);
     const ratioRate = m.oursRate.map((x, i) => x / m.wpRate[i]!);
     bench.result.rows.push(
-      row('messages per sender CPU-second', '1/s/core', m.oursPerCore, { baselineLabel: 'web-push sendNotification', baseline: m.wpPerCore, ratio: ratioPerCore, target: '>= 3× default', met: median(ratioPerCore) >= 3 }),
+      row('messages per sender CPU-second', '1/s/core', m.oursPerCore, { baselineLabel: 'web-push sendNotification', baseline: m.wpPerCore, ratio: ratioPerCore, target: '>= 3.5× web-push', met: median(ratioPerCore) >= 3.5 }),
       row('messages per second (wall)', '1/s', m.oursRate, { baselineLabel: 'web-push sendNotification', baseline: m.wpRate, ratio: ratioRate, target: '>= 3× default', met: median(ratioRate) >= 3 }),
       row('sender CPU per message', 'µs', m.oursUs, { baselineLabel: 'web-push sendNotification', baseline: m.wpUs }),
     );
     bench.result.rows.push(
-      row('to an HTTP/1.1-only service: messages per sender CPU-second', '1/s/core', m.h1PerCore, { baselineLabel: 'web-push, same service', baseline: m.wp1PerCore, ratio: m.h1PerCore.map((x, i) => x / m.wp1PerCore[i]!) }),
+      row('to an HTTP/1.1-only service: messages per sender CPU-second', '1/s/core', m.h1PerCore, { baselineLabel: 'web-push, same service', baseline: m.wp1PerCore, ratio: ratioH1, target: '>= 3× web-push', met: median(ratioH1) >= 3 }),
       row('to an HTTP/1.1-only service: sender CPU per message', 'µs', m.h1Us, { baselineLabel: 'web-push, same service', baseline: m.wp1Us }),
     );
     bench.result.notes.push(

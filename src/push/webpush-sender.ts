@@ -56,6 +56,21 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
   const encrypter = new WebPushEncrypter();
   const log = opts.logger;
   let closed = false;
+  // A device's subscription is sent to again and again (every sign-in, every fan-out): its checked
+  // form (parsed endpoint, decoded keys) is kept, keyed by everything it was made from.
+  const checkedSubscriptions = new Map<string, ReturnType<typeof checkSubscription>>();
+  const checkedCached = (subscription: PushSubscriptionJson): ReturnType<typeof checkSubscription> => {
+    const { endpoint, keys } = subscription;
+    if (typeof endpoint !== 'string' || typeof keys?.p256dh !== 'string' || typeof keys.auth !== 'string') return checkSubscription(subscription);
+    const key = `${endpoint} ${keys.p256dh} ${keys.auth}`;
+    const hit = checkedSubscriptions.get(key);
+    if (hit) return hit;
+    const checked = checkSubscription(subscription);
+    if ('error' in checked) return checked;
+    if (checkedSubscriptions.size >= 10_000) checkedSubscriptions.clear();
+    checkedSubscriptions.set(key, checked);
+    return checked;
+  };
 
   async function send(subscription: PushSubscriptionJson, payload: PushPayload | NoticePayload, options: SendOptions): Promise<SendResult> {
     const failed = (reason: string, attempts: number, more: { httpStatus?: number; retryAfterSeconds?: number } = {}): SendResult => ({
@@ -65,7 +80,7 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
       ...more,
     });
     if (closed) return failed('notifier_closed', 0);
-    const checked = checkSubscription(subscription);
+    const checked = checkedCached(subscription);
     if ('error' in checked) return failed(`bad_subscription: ${checked.error}`, 0);
     const badOptions = checkOptions(options);
     if (badOptions) return failed(`bad_options: ${badOptions}`, 0);
