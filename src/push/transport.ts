@@ -219,7 +219,11 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
       const failedWith = (err: Error): void =>
         settle({ kind: 'error', reason: reasonOf(err), message: err.message });
       try {
-        const req = https.request(url, { method: 'POST', headers, agent, lookup: guard.lookupFor(allowed) }, (res) => {
+        // The request's options directly (https.request(url, ...) converts the URL and merges a copy).
+        const req = https.request({
+          protocol: 'https:', hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || 443, path: `${url.pathname}${url.search}`,
+          method: 'POST', headers, agent, lookup: guard.lookupFor(allowed),
+        }, (res) => {
           const retryAfter = res.headers['retry-after'];
           // Read the (ignored) body to its end, or the socket cannot go back to the keep-alive pool.
           res.resume();
