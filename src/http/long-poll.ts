@@ -137,13 +137,19 @@ class Route {
       next(req, res);
       return;
     }
-    const p = new HeldPoll(this, res, reqId, started, uid, plan.accountId, plan.expiresAt);
+    const p = new HeldPoll(this, res, flat(reqId), started, uid, plan.accountId, plan.expiresAt);
     this.polls.add(p);
     if (this.deps.draining()) this.release(p);
     // Waiters closed (the process is stopping): answered as the challenge stood, as Koa's route does.
     else if (!this.deps.hold(plan.challengeId, plan.ms, p)) this.answer(p, null);
   }
 }
+
+/**
+ * A string as one flat piece: randomUUID's id is a rope of a dozen concatenated parts (about
+ * 0.5 KiB of heap, kept as long as the poll is held; seen in a heap snapshot diff), a flat copy 56 B.
+ */
+const flat = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
 
 export function createLongPollRoute(deps: LongPollDeps): LongPollRoute {
   const route = new Route(deps);
