@@ -6,7 +6,9 @@ import type { Middleware } from 'koa';
  * status request) is held outside Koa's chain (ctx.respond = false) for up to its long-poll time;
  * at shutdown it must neither hang the exit nor be dropped. `drain()` answers every held one at
  * once with 503 and a Retry-After, which the page's script honours and asks again (reaching
- * another instance); its owner then finds the response ended and writes nothing.
+ * another instance); its owner then finds the response ended and writes nothing. The page's own
+ * polls are held before Koa (src/http/long-poll.ts), which drains its own the same way; the ones
+ * held here are the rest (HEAD, a query string).
  */
 export interface Drain {
   middleware: Middleware;
