@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import Koa from 'koa';
 import mount from 'koa-mount';
@@ -15,6 +16,7 @@ import { createCibaDoor } from './ciba/door.js';
 import { createCsrf } from './http/csrf.js';
 import { clientIp, errorEdge, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
 import { hostileInput } from './http/hostile.js';
+import { createLongPollRoute } from './http/long-poll.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
@@ -78,6 +80,11 @@ import { createSamlStore } from './saml/store.js';
 
 export interface Idp {
   app: Koa;
+  /**
+   * The HTTP server's request handler (main.ts, the tests, the benchmarks): the waiting page's
+   * long-poll held before Koa (src/http/long-poll.ts), everything else Koa's `app.callback()`.
+   */
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
   provider: Provider;
   settings: Settings;
   db: Db;
@@ -315,12 +322,26 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   }).routes());
   app.use(providerApp);
 
+  // The waiting page's long-poll, held before Koa once it is checked (issue 15 item 4).
+  const longPoll = createLongPollRoute({
+    interaction: (req, res) => provider.interactionDetails(req, res),
+    signin,
+    hold: (id, ms, listener) => waiters.hold(id, ms, listener),
+    draining: () => drain.draining,
+    retryAfter: drain.retryAfter,
+    hsts: settings.issuer.startsWith('https:'),
+    logger,
+    now,
+  });
+
   const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
 
   return {
     app, provider, settings, db, redis, accounts, views, logger, clients, apps, demoUser, devices, deviceService, challenges, signin, endAccountSessions, radius,
     metrics,
-    drain: () => drain.drain(),
+    callback: () => longPoll.handler(app.callback()),
+    // Koa's first: from then on new polls are Koa's, which answers them 503 at once.
+    drain: () => drain.drain() + longPoll.drain(),
     refreshSigningKeys: async () => { await signingKeys?.refresh(); },
     async close() {
       signingKeys?.stop();

@@ -9,7 +9,7 @@ import { runProcess, type Running } from './run-process.js';
 async function main(): Promise<Running> {
   const settings = loadSettings();
   const idp = await createIdp(settings);
-  const server = createServer(idp.app.callback());
+  const server = createServer(idp.callback());
   // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
   const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
   const metricsServer = settings.metricsPort ? await startMetricsServer(idp.metrics, settings.metricsHost, settings.metricsPort) : null;

@@ -132,7 +132,7 @@ async function startIdp(): Promise<Running> {
     idp.app.middleware.push((ctx, next) => (PROVIDER.test(ctx.path) ? providerOnly(ctx, next) : ours(ctx, next)));
   }
   // Experiment provider-direct: oidc-provider's own callback, without our Koa app in front (token endpoint only).
-  const server = createServer(experiments.has('provider-direct') ? idp.provider.callback() : idp.app.callback());
+  const server = createServer(experiments.has('provider-direct') ? idp.provider.callback() : idp.callback());
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 121_000;
   server.requestTimeout = 0;

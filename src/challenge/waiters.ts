@@ -19,22 +19,41 @@ export interface ChallengeWaitersOptions {
   subscriber?: Redis;
 }
 
+/**
+ * Who is told when a held wait ends: an object with a method rather than a promise and its
+ * closures, so a held long-poll costs one record of its own (src/http/long-poll.ts, issue 15).
+ */
+export interface WaitListener {
+  /** The challenge once it is no longer pending, or as it stands at the deadline (null: unreadable or gone). Called once. */
+  settled(ch: Challenge | null): void;
+}
+
 export interface ProcessChallengeWaiters extends ChallengeWaiters {
   /** How many challenge ids have someone waiting (for metrics and leak tests). */
   readonly waitingIds: number;
+  /** As `wait`, telling `listener` instead of resolving a promise. False (and nothing held) once closed. */
+  hold(id: string, timeoutMs: number, listener: WaitListener): boolean;
 }
 
 type PeekingStore = ChallengeStore & Partial<Pick<RedisChallengeStore, 'peekStatuses'>>;
 
 /**
  * One waiting caller: a small record instead of a closure, a Set and a timer each (10,000 waiting
- * pages over a process, issue 15). `resolve` is null once settled.
+ * pages over a process, issue 15). `listener` is null once settled.
  */
 interface Waiter {
   readonly id: string;
   /** Tick (TICK_MS) at which it gives up and answers with the challenge as it stands. */
   readonly tick: number;
-  resolve: ((ch: Challenge | null) => void) | null;
+  listener: WaitListener | null;
+}
+
+/** `wait`'s promise as a listener. */
+class Resolver implements WaitListener {
+  constructor(private readonly resolve: (ch: Challenge | null) => void) {}
+  settled(ch: Challenge | null): void {
+    this.resolve(ch);
+  }
 }
 
 /** Deadlines are kept in buckets of this many ms, and one timer serves the earliest bucket. */
@@ -93,16 +112,16 @@ export function createChallengeWaiters(
 
   /** Answers one waiter once: out of the index and its deadline bucket, then resolved. */
   function settle(w: Waiter, ch: Challenge | null): void {
-    const resolve = w.resolve;
-    if (!resolve) return;
-    w.resolve = null;
+    const listener = w.listener;
+    if (!listener) return;
+    w.listener = null;
     remove(w);
     const bucket = deadlines.get(w.tick);
     if (bucket) {
       bucket.delete(w);
       if (bucket.size === 0) deadlines.delete(w.tick);
     }
-    resolve(ch);
+    listener.settled(ch);
   }
 
   function add(w: Waiter): void {
@@ -202,6 +221,21 @@ export function createChallengeWaiters(
     }
   }
 
+  function hold(id: string, timeoutMs: number, listener: WaitListener): boolean {
+    if (closed) return false;
+    // As setTimeout would: a time that is not a finite number gives up at once.
+    const ms = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0;
+    const w: Waiter = { id, tick: Math.ceil((performance.now() + ms) / TICK_MS), listener };
+    add(w);
+    idleCheck();
+    // Read only once registered and subscribed: a resolution landing in between is then either
+    // seen by this read or announced to us, never neither.
+    subscribed.then(() => store.get(id)).then((ch) => {
+      if (!ch || ch.status !== 'pending') settle(w, ch);
+    }, () => undefined);
+    return true;
+  }
+
   return {
     get waitingIds() {
       return waiting.size;
@@ -210,18 +244,11 @@ export function createChallengeWaiters(
     wait(id, timeoutMs) {
       if (closed) return Promise.reject(new Error('challenge waiters are closed'));
       return new Promise<Challenge | null>((resolve) => {
-        // As setTimeout would: a time that is not a finite number gives up at once.
-        const ms = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0;
-        const w: Waiter = { id, tick: Math.ceil((performance.now() + ms) / TICK_MS), resolve };
-        add(w);
-        idleCheck();
-        // Read only once registered and subscribed: a resolution landing in between is then either
-        // seen by this read or announced to us, never neither.
-        subscribed.then(() => store.get(id)).then((ch) => {
-          if (!ch || ch.status !== 'pending') settle(w, ch);
-        }, () => undefined);
+        hold(id, timeoutMs, new Resolver(resolve));
       });
     },
+
+    hold,
 
     async close() {
       if (closed) return;

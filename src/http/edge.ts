@@ -109,14 +109,22 @@ export const jsonErrors = (log?: ErrorLog): Middleware => errorEdge({ ...(log ? 
  * it can only do when the header is already there.
  */
 export function securityHeaders(opts: { hsts: boolean }): Middleware {
+  const headers = securityHeaderList(opts);
   return async (ctx, next) => {
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    if (opts.hsts) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
-    ctx.set('X-Frame-Options', 'DENY');
+    for (const [name, value] of headers) ctx.set(name, value);
     await next();
   };
+}
+
+/** Pure: the security headers every response carries (securityHeaders, and the raw long-poll route, src/http/long-poll.ts). */
+export function securityHeaderList(opts: { hsts: boolean }): ReadonlyArray<readonly [string, string]> {
+  return [
+    ['X-Content-Type-Options', 'nosniff'],
+    ['Referrer-Policy', 'no-referrer'],
+    ...(opts.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as const] : []),
+    ['Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"],
+    ['X-Frame-Options', 'DENY'],
+  ];
 }
 
 /** oidc-provider's own endpoints: they go straight to it, past our routers (the token endpoint's hot path). */

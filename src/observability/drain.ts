@@ -6,7 +6,9 @@ import type { Middleware } from 'koa';
  * status request) is held outside Koa's chain (ctx.respond = false) for up to its long-poll time;
  * at shutdown it must neither hang the exit nor be dropped. `drain()` answers every held one at
  * once with 503 and a Retry-After, which the page's script honours and asks again (reaching
- * another instance); its owner then finds the response ended and writes nothing.
+ * another instance); its owner then finds the response ended and writes nothing. The page's own
+ * polls are held before Koa (src/http/long-poll.ts), which drains its own the same way; the ones
+ * held here are the rest (HEAD, a query string).
  */
 export interface Drain {
   middleware: Middleware;
@@ -15,6 +17,25 @@ export interface Drain {
   readonly draining: boolean;
   /** How many responses are held right now. */
   readonly held: number;
+  /** The Retry-After (seconds) of the 503 a held response gets. */
+  readonly retryAfter: string;
+}
+
+/**
+ * Answers a held response 503 + Retry-After (the page asks again, elsewhere) and closes its
+ * connection; false when it was answered or gone already. Also used by src/http/long-poll.ts.
+ */
+export function answerShuttingDown(res: ServerResponse, retryAfter: string): boolean {
+  if (res.headersSent || res.writableEnded || res.destroyed) return false;
+  const body = JSON.stringify({ status: 'unavailable', error: 'shutting_down', retry: true });
+  res.statusCode = 503;
+  res.setHeader('Retry-After', retryAfter);
+  res.setHeader('Connection', 'close');
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+  return true;
 }
 
 export function createDrain(opts: { retryAfterSeconds?: number } = {}): Drain {
@@ -24,21 +45,13 @@ export function createDrain(opts: { retryAfterSeconds?: number } = {}): Drain {
 
   const release = (res: ServerResponse): boolean => {
     held.delete(res);
-    if (res.headersSent || res.writableEnded || res.destroyed) return false;
-    const body = JSON.stringify({ status: 'unavailable', error: 'shutting_down', retry: true });
-    res.statusCode = 503;
-    res.setHeader('Retry-After', retryAfter);
-    res.setHeader('Connection', 'close');
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.end(body);
-    return true;
+    return answerShuttingDown(res, retryAfter);
   };
 
   return {
     get draining() { return draining; },
     get held() { return held.size; },
+    retryAfter,
     drain() {
       draining = true;
       let released = 0;

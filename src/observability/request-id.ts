@@ -38,13 +38,18 @@ export function requestId(logger?: Logger): Middleware {
     ctx.set('X-Request-Id', id);
     if (logger) {
       const { method, path } = ctx;
-      const quiet = path === '/healthz' || path === '/readyz' || path === '/metrics';
-      ctx.res.once('close', () => {
-        const line = { reqId: id, method, path, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) };
-        if (quiet) logger.debug(line, 'request');
-        else logger.info(line, 'request');
-      });
+      ctx.res.once('close', () => logRequest(logger, id, method, path, ctx.res.statusCode, started));
     }
     await store.run(id, next);
   };
+}
+
+/**
+ * The one line per request (requestId, and the raw long-poll route, src/http/long-poll.ts): method,
+ * path without its query string, status, milliseconds; health probes and metrics scrapes at debug.
+ */
+export function logRequest(logger: Logger, reqId: string, method: string, path: string, status: number, started: number): void {
+  const line = { reqId, method, path, status, ms: Math.round(performance.now() - started) };
+  if (path === '/healthz' || path === '/readyz' || path === '/metrics') logger.debug(line, 'request');
+  else logger.info(line, 'request');
 }

@@ -7,7 +7,7 @@ import { upstreamFirstFactor, type UpstreamInput } from './upstream.js';
 import { withdrawChallenge } from './resolution.js';
 import type { SignInState } from './state.js';
 import type { SignInDeps, SignInRef, Started } from './types.js';
-import { waitStep, watchPush } from './wait.js';
+import { planWatch, waitStep, watchPush } from './wait.js';
 import { waitAtMost } from './bounded-wait.js';
 
 /**
@@ -33,6 +33,8 @@ export function createSignIn(deps: SignInDeps) {
     noDevice: (s: Started) => hasNoDevice(deps, s.state.accountId),
     wait: (s: Started) => waitStep(deps, s),
     watch: (id: string, state: SignInState, hold: boolean) => watchPush(deps, id, state, hold),
+    /** The long-poll's decision alone, for a door that holds its requests itself (src/http/long-poll.ts). */
+    planWatch: (id: string, state: SignInState) => planWatch(deps, id, state),
     /** A door that holds its caller (the agent API): waits up to maxMs for the push, then as `wait`. */
     waitAtMost: (s: Started, maxMs: number) => waitAtMost(deps, s, maxMs),
     /** OpenID CIBA (backchannel.ts): may this account be asked, ask it, and what its answer means. */
@@ -66,4 +68,5 @@ export type { UpstreamDeps, UpstreamInput, UpstreamResult } from './upstream.js'
 export type { FinishResult } from './finish.js';
 export type { BackchannelCheck, BackchannelOutcome, BackchannelStart } from './backchannel.js';
 export { PHONE_ONLY_ACR } from './amr.js';
-export type { PushStatus, WaitResult } from './wait.js';
+export type { PushHold, PushStatus, WaitResult } from './wait.js';
+export { statusAfterWait } from './wait.js';

@@ -69,6 +69,41 @@ export async function waitStep(deps: SignInDeps, s: Started): Promise<WaitResult
   };
 }
 
+/** A status request to hold: on which challenge, for how long, and what its answer is read against (statusAfterWait). */
+export interface PushHold {
+  challengeId: string;
+  signInId: string;
+  accountId: string;
+  expiresAt: number;
+  /** How long to hold: the long-poll time, or until just past the challenge's expiry. */
+  ms: number;
+}
+
+/**
+ * The long-poll's decision: hold the request (the push is this sign-in's, pending, and `hold` is
+ * asked), or answer with the status now. A door that holds its requests itself (src/http/long-poll.ts)
+ * uses this and statusAfterWait; watchPush below is the same with a promise.
+ */
+export async function planWatch(deps: SignInDeps, id: string, state: SignInState, hold = true): Promise<{ now: PushStatus } | { hold: PushHold }> {
+  const now = deps.now();
+  const ch = await currentChallenge(deps, state, now);
+  const { accountId } = state;
+  if (ch && belongs(ch, id, accountId) && effectiveStatus(ch, now) === 'pending' && hold) {
+    const left = ch.expiresAt - now;
+    return { hold: { challengeId: ch.id, signInId: id, accountId, expiresAt: ch.expiresAt, ms: Math.max(0, Math.min(deps.longPollMs, left + 250)) } };
+  }
+  return { now: pushStatusOf(ch, id, accountId, now) };
+}
+
+/**
+ * Pure: what a held request is answered once its wait ends, from the challenge as the waiters read
+ * it (null: it could not be read again): pending until its time is up, then expired.
+ */
+export function statusAfterWait(ch: Challenge | null, hold: Pick<PushHold, 'signInId' | 'accountId' | 'expiresAt'>, now: number): PushStatus {
+  if (ch) return pushStatusOf(ch, hold.signInId, hold.accountId, now);
+  return now >= hold.expiresAt ? { status: 'expired', reason: 'expired' } : { status: 'pending', reason: null };
+}
+
 /**
  * The long-poll: the status now, or (when the push is pending and `hold` is asked) a promise of
  * it once the challenge leaves 'pending' (woken through Redis pub/sub by whichever process took
@@ -77,22 +112,13 @@ export async function waitStep(deps: SignInDeps, s: Started): Promise<WaitResult
  * answers as the challenge stood (pending, or expired once past its time), and the page asks again.
  */
 export async function watchPush(deps: SignInDeps, id: string, state: SignInState, hold: boolean): Promise<{ now: PushStatus } | { later: Promise<PushStatus> }> {
-  const ch = await currentChallenge(deps, state, deps.now());
-  const { accountId } = state;
-  if (ch && belongs(ch, id, accountId) && effectiveStatus(ch, deps.now()) === 'pending' && hold) {
-    const { expiresAt } = ch;
-    const left = expiresAt - deps.now();
-    const { now } = deps;
-    const later = deps.waiters.wait(ch.id, Math.max(0, Math.min(deps.longPollMs, left + 250))).then(
-      (c) => (c ? pushStatusOf(c, id, accountId, now()) : unread(expiresAt, now())),
-      () => unread(expiresAt, now()),
-    );
-    return { later };
-  }
-  return { now: pushStatusOf(ch, id, accountId, deps.now()) };
-}
-
-/** Pure: what the page is told when the challenge could not be read again: pending until its time is up. */
-function unread(expiresAt: number, now: number): PushStatus {
-  return now >= expiresAt ? { status: 'expired', reason: 'expired' } : { status: 'pending', reason: null };
+  const plan = await planWatch(deps, id, state, hold);
+  if ('now' in plan) return plan;
+  const { signInId, accountId, expiresAt } = plan.hold;
+  const { now } = deps;
+  const later = deps.waiters.wait(plan.hold.challengeId, plan.hold.ms).then(
+    (c) => statusAfterWait(c, { signInId, accountId, expiresAt }, now()),
+    () => statusAfterWait(null, { signInId, accountId, expiresAt }, now()),
+  );
+  return { later };
 }

@@ -107,7 +107,7 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   const logger = createLogger('silent');
   const redisPrefix = opts.redisPrefix ?? uniquePrefix('idp');
   const idp = await createIdp(settings, { logger, redisPrefix, ...opts.idp });
-  const server = createServer(idp.app.callback());
+  const server = createServer(idp.callback());
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const stop = async () => {
     server.closeAllConnections();

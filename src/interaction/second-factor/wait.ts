@@ -79,7 +79,7 @@ export async function getStatus(ctx: Context, deps: InteractionDeps): Promise<vo
 }
 
 /** The computer may be whoever knows the password: it hears "denied", never that the owner reported it. */
-const forTheComputer = (s: PushStatus): PushStatus => (s.reason === 'reported' ? { ...s, reason: 'denied' } : s);
+export const forTheComputer = (s: PushStatus): PushStatus => (s.reason === 'reported' ? { ...s, reason: 'denied' } : s);
 
 /**
  * Holds the request outside Koa's middleware chain: the chain returns now (its frames, the loaded
