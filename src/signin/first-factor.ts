@@ -60,16 +60,11 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     return { kind: 'failed' };
   }
   // Right: the username starts afresh (as before), and the IP gets back the failure reserved.
-  await deps.throttle.reset(userKey);
-  await gate.release([ipKey]);
+  await gate.release([ipKey], [userKey]);
 
   // Posting the password again on the same page must not reset this sign-in's push and passcode
   // limits (put keeps the counters while the account is the same), nor forget its pending push.
-  const prior = await deps.states.get(ref.id);
-  const state: SignInState = {
-    accountId: account.id, firstFactor: { method: 'pwd', at: deps.now() }, challengeId: prior?.accountId === account.id ? prior.challengeId : null,
-  };
-  await deps.states.put(ref.id, state, ref.ttlSeconds);
+  const state: SignInState = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: deps.now() } }, ref.ttlSeconds);
 
   // One read: the list holds revoked devices too, so it answers both "now" and "ever".
   const devices = await deps.devices.listByAccount(account.id);
