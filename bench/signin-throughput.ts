@@ -17,6 +17,7 @@
 import { hashPassword, ARGON2_OPTIONS } from '../src/accounts/passwords.js';
 import { startPushService, type PushServiceDouble } from '../test/support/push-service.js';
 import { childArgs, cpuOver, usageDelta, type BenchChild } from './support/child.js';
+import type { ChildUsage } from './support/idp-server.js';
 import { Browser, keepAliveAgent, request } from './support/http.js';
 import { begin, median, runIfMain, latency, log, row, sleep, type BenchResult } from './support/report.js';
 import { approve, finishAndToken, longPoll, seedPhones, signInToWaitingPage, type BenchPhone } from './support/signin.js';
@@ -132,7 +133,18 @@ async function drive(ctx: Parameters<typeof oneSignIn>[0], phones: PhonePool, vu
  * dispatch after POST /push) lands in the step during which it runs.
  */
 async function stepCpu(idp: BenchChild, ctx: Parameters<typeof oneSignIn>[0], phones: PhonePool, n: number) {
-  const cpuNow = async () => { const u = await idp.usage(); return (u.cpu.user + u.cpu.system) / 1000; };
+  let lastCounts: ChildUsage['counts'] | null = null;
+  const cpuNow = async () => { const u = await idp.usage(); lastCounts = u.counts; return (u.cpu.user + u.cpu.system) / 1000; };
+  // Round trips per step (by kind with BENCH_COUNT_DETAIL=1): where each statement and command comes from.
+  const counted = new Map<string, Record<string, number>>();
+  const addCounts = (name: string, a: ChildUsage['counts'], b: ChildUsage['counts']) => {
+    const into = counted.get(name) ?? {};
+    const add = (k: string, v: number) => { if (v) into[k] = (into[k] ?? 0) + v; };
+    add('sql', a.sql - b.sql); add('redis', a.redis - b.redis);
+    for (const [k, v] of Object.entries(a.sqlByStatement)) add(`sql: ${k}`, v - (b.sqlByStatement[k] ?? 0));
+    for (const [k, v] of Object.entries(a.redisByCommand)) add(`redis: ${k}`, v - (b.redisByCommand[k] ?? 0));
+    counted.set(name, into);
+  };
   // The cost of a reading itself (IPC), measured the same way.
   let a = await cpuNow(); let probe = 0;
   for (let i = 0; i < 50; i++) { const b = await cpuNow(); probe += b - a; a = b; }
@@ -148,7 +160,11 @@ async function stepCpu(idp: BenchChild, ctx: Parameters<typeof oneSignIn>[0], ph
       const auth = new URL(`${ctx.issuer}/auth`);
       auth.search = new URLSearchParams({ client_id: 'bench-rp', response_type: 'code', scope: 'openid', redirect_uri: RP_CALLBACK, state, code_challenge: challenge, code_challenge_method: 'S256' }).toString();
       let t = await cpuNow();
-      const step = async (name: (typeof names)[number]) => { const u = await cpuNow(); sums.set(name, sums.get(name)! + (u - t - readingMs)); t = await cpuNow(); };
+      let c0 = lastCounts!;
+      const step = async (name: (typeof names)[number]) => {
+        const u = await cpuNow(); sums.set(name, sums.get(name)! + (u - t - readingMs)); addCounts(name, lastCounts!, c0);
+        t = await cpuNow(); c0 = lastCounts!;
+      };
       const login = await browser.go('GET', auth.href);
       await step('authorize + login page');
       const uid = /\/interaction\/([^/?]+)/.exec(login.url)![1]!;
@@ -183,7 +199,8 @@ async function stepCpu(idp: BenchChild, ctx: Parameters<typeof oneSignIn>[0], ph
   }
   const perStep = Object.fromEntries([...sums].map(([k, v]) => [k, Math.round((v / n) * 100) / 100]));
   const total = [...sums.values()].reduce((x, y) => x + y, 0) / n;
-  return { n, readingMs, perStep, total };
+  const countsPerStep = Object.fromEntries([...counted].map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([c, x]) => [c, Math.round((x / n) * 10) / 10]))]));
+  return { n, readingMs, perStep, total, countsPerStep };
 }
 
 interface Variant {
@@ -237,6 +254,7 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
       if (process.env.BENCH_STEP_CPU) {
         const steps = await stepCpu(v.idp, v.ctx, v.phones, Number(process.env.BENCH_STEP_CPU));
         log(`signin: IdP CPU per step, ms (one sign-in at a time, ${steps.n} sign-ins, ${v.name}): ${JSON.stringify(steps.perStep)}; total ${steps.total.toFixed(1)} ms`);
+        log(`signin: round trips per step: ${JSON.stringify(steps.countsPerStep)}`);
         bench.result.config[`stepCpu:${v.name}`] = steps;
       }
     }

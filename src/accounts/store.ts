@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../storage/db.js';
+import { LIVE_DEVICE } from '../devices/registry.js';
 
 export interface Account {
   id: string;
@@ -14,6 +15,12 @@ export interface AccountRecord extends Account {
   passwordHash: string | null;
 }
 
+export interface DeviceCounts {
+  active: number;
+  /** Every device the account has had, revoked ones included (a pending one only while young). */
+  ever: number;
+}
+
 /** What the sign-in and the admin need of accounts. */
 export interface AccountStore {
   create(input: { username: string; displayName?: string; email?: string | null; passwordHash?: string | null }): Promise<Account>;
@@ -25,6 +32,12 @@ export interface AccountStore {
    */
   findByIdForUpdate(id: string): Promise<AccountRecord | null>;
   findByUsername(username: string): Promise<AccountRecord | null>;
+  /**
+   * The same, with how many devices the account has now (active) and has ever had (revoked ones
+   * included), as the devices registry counts them: what the sign-in decides its next step by,
+   * in the one statement that finds the account.
+   */
+  findForSignIn(username: string): Promise<(AccountRecord & { devices: DeviceCounts }) | null>;
   /** The one account with this e-mail address (case-insensitive); null when none or several have it. */
   findByEmail(email: string): Promise<AccountRecord | null>;
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
@@ -80,6 +93,14 @@ export function createAccountStore(db: Db): AccountStore {
     findById: (id) => one('SELECT * FROM accounts WHERE id = $1', [id]),
     findByIdForUpdate: (id) => one('SELECT * FROM accounts WHERE id = $1 FOR UPDATE', [id]),
     findByUsername: (username) => one('SELECT * FROM accounts WHERE lower(username) = lower($1)', [username]),
+    async findForSignIn(username) {
+      const [row] = await db.query<Row & { active: string | number; ever: string | number }>(
+        `SELECT a.*, d.active, d.ever FROM accounts a
+           LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'active') AS active, count(*) AS ever
+                                FROM devices WHERE account_id = a.id AND ${LIVE_DEVICE}) d ON true
+          WHERE lower(a.username) = lower($1)`, [username]);
+      return row ? { ...toRecord(row), devices: { active: Number(row.active ?? 0), ever: Number(row.ever ?? 0) } } : null;
+    },
     async findByEmail(email) {
       // Two rows: the address names no one in particular (e-mail is not unique in the schema).
       const rows = await db.query<Row>('SELECT * FROM accounts WHERE lower(email) = lower($1) LIMIT 2', [email]);

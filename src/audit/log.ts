@@ -12,16 +12,54 @@ export interface AuditRow {
   detail: Record<string, unknown>;
 }
 
+type Row = [type: string, accountId: string | null, clientId: string | null, ip: string | null, detail: string];
+
+/** At most this many rows in one INSERT (5 parameters each, far under PostgreSQL's 65,535). */
+const MAX_BATCH = 200;
+
+/**
+ * Group commit: a record is written at once when no INSERT is in flight; records that arrive while
+ * one is in flight go together in the next, one statement for all of them. Each caller's promise
+ * settles when its own row is written, as before, so nothing answers before its record exists.
+ * A batch that fails is retried row by row: one bad record fails only its own caller.
+ */
+export function createAuditWriter(db: Db): (row: Row) => Promise<void> {
+  const insert = (rows: Row[]) => db.query(
+    `INSERT INTO audit_events (type, account_id, client_id, ip, detail) VALUES ${rows.map((_, i) => `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}, $${i * 5 + 4}, $${i * 5 + 5})`).join(', ')}`,
+    rows.flat());
+  let queue: { row: Row; done: (err?: unknown) => void }[] = [];
+  let writing = false;
+  const drain = async () => {
+    writing = true;
+    while (queue.length) {
+      const batch = queue.slice(0, MAX_BATCH);
+      queue = queue.slice(batch.length);
+      try {
+        await insert(batch.map((b) => b.row));
+        for (const b of batch) b.done();
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.done(err);
+        else for (const b of batch) await insert([b.row]).then(() => b.done(), (e: unknown) => b.done(e));
+      }
+    }
+    writing = false;
+  };
+  return (row) => new Promise<void>((resolve, reject) => {
+    queue.push({ row, done: (err) => (err === undefined ? resolve() : reject(err)) });
+    if (!writing) void drain();
+  });
+}
+
 /** Audit events: a row in `audit_events` and a structured log line for each. */
 export function createAuditLog(db: Db, logger: Logger): AuditLog & {
   query(filter: { accountId?: string | undefined; since?: Date | undefined; until?: Date | undefined; type?: string | undefined; limit?: number }): Promise<AuditRow[]>;
 } {
+  const write = createAuditWriter(db);
   return {
     async record(event: AuditEvent) {
       const detail = event.detail ?? {};
       logger.info({ audit: event.type, accountId: event.accountId ?? null, clientId: event.clientId ?? null, ip: event.ip ?? null, detail }, event.type);
-      await db.query('INSERT INTO audit_events (type, account_id, client_id, ip, detail) VALUES ($1, $2, $3, $4, $5)',
-        [event.type, event.accountId ?? null, event.clientId ?? null, event.ip ?? null, JSON.stringify(detail)]);
+      await write([event.type, event.accountId ?? null, event.clientId ?? null, event.ip ?? null, JSON.stringify(detail)]);
     },
     async query({ accountId, since, until, type, limit = 100 }) {
       const rows = await db.query<{ id: string; at: Date | string; type: string; account_id: string | null; client_id: string | null; ip: string | null; detail: Record<string, unknown> }>(

@@ -85,19 +85,23 @@ return #KEYS
 `;
 
 /*
- * Gives back one reserved failure (the attempt succeeded). KEYS = throttle keys; ARGV[1] = when it
- * was reserved, then each key's previous "last failure": restored only if nobody counted since.
+ * Gives back one reserved failure (the attempt succeeded). KEYS = the throttle keys to give back
+ * on, then those to reset (deleted: a success starts them afresh), in one round trip; ARGV[1] =
+ * when it was reserved, ARGV[2] = how many keys give back, then each one's previous "last
+ * failure": restored only if nobody counted since.
  */
 const RELEASE_LUA = `
-for i = 1, #KEYS do
+local n = tonumber(ARGV[2])
+for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     if redis.call('HINCRBY', KEYS[i], 'f', -1) <= 0 then
       redis.call('DEL', KEYS[i])
-    elseif redis.call('HGET', KEYS[i], 'l') == ARGV[1] and ARGV[i + 1] ~= '' then
-      redis.call('HSET', KEYS[i], 'l', ARGV[i + 1])
+    elseif redis.call('HGET', KEYS[i], 'l') == ARGV[1] and ARGV[i + 2] ~= '' then
+      redis.call('HSET', KEYS[i], 'l', ARGV[i + 2])
     end
   end
 end
+for i = n + 1, #KEYS do redis.call('DEL', KEYS[i]) end
 return #KEYS
 `;
 
@@ -116,7 +120,7 @@ export interface AttemptCap {
 }
 
 export type Reservation =
-  | { allowed: true; /** The cap's count including this attempt (0 without a cap). */ count: number; /** The attempt succeeded: give back what was counted on these keys. */ release(keys: string[]): Promise<void> }
+  | { allowed: true; /** The cap's count including this attempt (0 without a cap). */ count: number; /** The attempt succeeded: give back what was counted on these keys, and reset (delete) those. */ release(keys: string[], reset?: string[]): Promise<void> }
   | { allowed: false; reason: 'delay' | 'lockout'; retryAfterMs: number }
   /** The cap is reached, or its hash is gone (the sign-in ended). */
   | { allowed: false; reason: 'cap' }
@@ -151,9 +155,9 @@ export function createThrottle(redis: Redis, now: () => number) {
       return {
         allowed: true,
         count: Number(out[1]),
-        async release(which) {
-          if (which.length === 0) return;
-          await script('ThrottleRelease', RELEASE_LUA, which.length)(...which, t, ...which.map((k) => previous.get(k) ?? ''));
+        async release(which, reset = []) {
+          if (which.length + reset.length === 0) return;
+          await script('ThrottleRelease', RELEASE_LUA, which.length + reset.length)(...which, ...reset, t, which.length, ...which.map((k) => previous.get(k) ?? ''));
         },
       };
     },

@@ -105,6 +105,8 @@ interface DeviceRow {
  */
 export const PENDING_DEVICE_MINUTES = 10;
 const LIVE = `(last_used_at IS NOT NULL OR created_at > now() - interval '${PENDING_DEVICE_MINUTES} minutes')`;
+/** The same condition, for a query over `devices` elsewhere (accounts/store.ts counts them with the account). */
+export const LIVE_DEVICE = LIVE;
 
 const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, last_answer_step, created_at, last_used_at';
 

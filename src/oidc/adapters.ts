@@ -25,20 +25,34 @@ const DURABLE_MODELS = new Set(['Session', 'Grant', 'RefreshToken', 'ClientCrede
  */
 export const ANONYMOUS_SESSION_TTL = 600;
 
-const CONSUME_IF_PRESENT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], 'consumed', ARGV[1]) end return 0";
+/*
+ * Consumed is a member of the stored JSON, appended (a later member wins in JSON.parse), the TTL
+ * kept: GET, PTTL, SET, atomic. A key of the former layout (a hash; artefacts live a day at most)
+ * answers GET with WRONGTYPE and gets its 'consumed' field as before. A missing artefact stays
+ * missing: writing one would create it without a TTL.
+ */
+const CONSUME_LUA = `
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' and v.err then return redis.call('HSET', KEYS[1], 'consumed', ARGV[1]) end
+if not v then return 0 end
+local out
+if v == '{}' then out = '{"consumed":' .. ARGV[1] .. '}' else out = string.sub(v, 1, -2) .. ',"consumed":' .. ARGV[1] .. '}' end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], out, 'PX', ttl) else redis.call('SET', KEYS[1], out) end
+return 1
+`;
 
 /*
- * One upsert, one command (bench/README.md: it was MULTI, DEL, HSET, EXPIRE, [RPUSH, EXPIRE], [SET], EXEC,
- * five to eight commands, four upserts per sign-in). KEYS: the artefact, then the grant's index when
- * ARGV[3] is '1', then the uid/user-code index keys. ARGV: payload, TTL (0: none), has-grant, the
- * artefact's key as listed in the grant index (without keyPrefix), the index's TTL, the hashed id.
- * Atomic, as the MULTI was.
+ * One upsert, one round trip, and as few commands as it can be: the artefact is a string, written
+ * with its TTL by one SET (it was a hash: DEL, HSET, EXPIRE; MULTI and EXEC before that). SET
+ * replaces a key of any type, so a hash of the former layout is replaced too. KEYS: the artefact,
+ * then the grant's index when ARGV[3] is '1', then the uid/user-code index keys. ARGV: payload,
+ * TTL (0: none), has-grant, the artefact's key as listed in the grant index (without keyPrefix),
+ * the index's TTL, the hashed id. Atomic, as the MULTI was.
  */
 const UPSERT_LUA = `
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 local ttl = tonumber(ARGV[2])
-if ttl > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
 local first = 2
 if ARGV[3] == '1' then
   redis.call('RPUSH', KEYS[2], ARGV[4])
@@ -129,7 +143,7 @@ export class SqlAdapter implements Adapter {
   }
 }
 
-/** Redis adapter: one hash per artefact (payload, consumed), with secondary index keys. */
+/** Redis adapter: one string per artefact (its JSON, consumed a member of it), with secondary index keys. */
 export class RedisAdapter implements Adapter {
 
   private keyOf(hashed: string) { return `oidc:${this.model}:${hashed}`; }
@@ -159,6 +173,18 @@ export class RedisAdapter implements Adapter {
   }
 
   private async read(key: string, id?: string): Promise<AdapterPayload | undefined> {
+    let raw: string | null;
+    try {
+      raw = await this.redis.get(key);
+    } catch (err) {
+      if (!/WRONGTYPE/.test((err as Error).message ?? '')) throw err;
+      return this.readHash(key, id);
+    }
+    return raw ? restore(JSON.parse(raw) as AdapterPayload, id) : undefined;
+  }
+
+  /** The former layout (one hash: payload, consumed), until its artefacts have lapsed (a day at most). */
+  private async readHash(key: string, id?: string): Promise<AdapterPayload | undefined> {
     const data = await this.redis.hgetall(key);
     if (!data.payload) return undefined;
     const payload = restore(JSON.parse(data.payload) as AdapterPayload, id);
@@ -180,7 +206,7 @@ export class RedisAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     // Only an artefact that is still there: HSET on a missing key would create one without a TTL.
-    await this.script('OidcConsume', CONSUME_IF_PRESENT, 1)(this.key(id), String(Math.floor(this.now() / 1000)));
+    await this.script('OidcConsume', CONSUME_LUA, 1)(this.key(id), String(Math.floor(this.now() / 1000)));
   }
 
   async destroy(id: string): Promise<void> {

@@ -43,7 +43,8 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   // Keyed by the account the name finds, when it finds one: PostgreSQL's lower() folds more
   // spellings onto one account ("alİce" is alice) than toLowerCase() keeps apart, and each
   // spelling would otherwise count apart.
-  const account = await deps.accounts.findByUsername(username);
+  // With its device counts, for what comes after a right password: one statement, not two.
+  const account = await deps.accounts.findForSignIn(username);
   const userKey = `thr:user:${(account?.username ?? username).toLowerCase()}`;
   const ipKey = `thr:ip:${attemptNetwork(requester.ip)}`; // an IPv6 client counts per /64
   const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
@@ -60,23 +61,17 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     return { kind: 'failed' };
   }
   // Right: the username starts afresh (as before), and the IP gets back the failure reserved.
-  await deps.throttle.reset(userKey);
-  await gate.release([ipKey]);
+  await gate.release([ipKey], [userKey]);
 
   // Posting the password again on the same page must not reset this sign-in's push and passcode
   // limits (put keeps the counters while the account is the same), nor forget its pending push.
-  const prior = await deps.states.get(ref.id);
-  const state: SignInState = {
-    accountId: account.id, firstFactor: { method: 'pwd', at: deps.now() }, challengeId: prior?.accountId === account.id ? prior.challengeId : null,
-  };
-  await deps.states.put(ref.id, state, ref.ttlSeconds);
+  const state: SignInState = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: deps.now() } }, ref.ttlSeconds);
 
-  // One read: the list holds revoked devices too, so it answers both "now" and "ever".
-  const devices = await deps.devices.listByAccount(account.id);
+  // Counted with the account (revoked devices too), so they answer both "now" and "ever".
   const next = nextAfterPassword({
     policy: app.policy,
-    activeDevices: devices.filter((d) => d.status === 'active').length,
-    everEnrolled: devices.length > 0,
+    activeDevices: account.devices.active,
+    everEnrolled: account.devices.ever > 0,
     passcode: app.policy.form === 'single-form' ? input.passcode : undefined,
   });
   switch (next.kind) {

@@ -27,6 +27,12 @@ export interface SignInStateStore {
    * another account.
    */
   put(signInId: string, state: SignInState, ttlSeconds: number): Promise<void>;
+  /**
+   * A first factor done: writes the state in one step and returns it. The same account keeps this
+   * sign-in's counters and its pending push (posting the password again on the same page must
+   * not buy fresh tries nor forget the push); another account starts afresh, with no push.
+   */
+  begin(signInId: string, first: Omit<SignInState, 'challengeId'>, ttlSeconds: number): Promise<SignInState>;
   /** Ends the sign-in, counters included. */
   delete(signInId: string): Promise<void>;
 }
@@ -58,6 +64,28 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
+/*
+ * put() with the pending push kept for the same account, in one round trip (it was a read, then a
+ * write). ARGV[1] is the state's JSON without challengeId; the kept id (base64url, so it needs no
+ * escaping) is appended as its last member, as put() writes it, so nothing is decoded (no cjson:
+ * the stand-in has none). The match is anchored at the end: a string inside the state cannot pose
+ * as the member, JSON escapes its quotes. Returns the id kept, or false.
+ */
+const BEGIN_LUA = `
+local keep = false
+if redis.call('HGET', KEYS[1], '${SIGNIN_OWNER_FIELD}') == ARGV[2] then
+  local old = redis.call('HGET', KEYS[1], 's')
+  if old then keep = string.match(old, ',"challengeId":"([A-Za-z0-9_-]+)"}$') or false end
+else
+  redis.call('DEL', KEYS[1])
+end
+local kept = 'null'
+if keep then kept = '"' .. keep .. '"' end
+redis.call('HSET', KEYS[1], 's', string.sub(ARGV[1], 1, -2) .. ',"challengeId":' .. kept .. '}', '${SIGNIN_OWNER_FIELD}', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return keep
+`;
+
 export function createSignInStateStore(redis: Redis): SignInStateStore {
   const script = redisScripts(redis);
   return {
@@ -68,6 +96,11 @@ export function createSignInStateStore(redis: Redis): SignInStateStore {
     async put(signInId, state, ttlSeconds) {
       const { accountId, firstFactor, challengeId } = state;
       await script('SignInPut', PUT_LUA, 1)(signInKey(signInId), JSON.stringify({ accountId, firstFactor, challengeId }), accountId, Math.max(1, Math.ceil(ttlSeconds)));
+    },
+    async begin(signInId, first, ttlSeconds) {
+      const { accountId, firstFactor } = first;
+      const kept = await script('SignInBegin', BEGIN_LUA, 1)(signInKey(signInId), JSON.stringify({ accountId, firstFactor }), accountId, Math.max(1, Math.ceil(ttlSeconds)));
+      return { accountId, firstFactor, challengeId: typeof kept === 'string' ? kept : null };
     },
     async delete(signInId) {
       await redis.del(signInKey(signInId));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createDeviceRegistry, newDeviceId, type DeviceRegistry, type NewDevice } from '../../src/devices/registry.js';
 import type { Db } from '../../src/storage/db.js';
+import { createAccountStore } from '../../src/accounts/store.js';
 import {
   TEST_ENGINES, createAccount, fakePublicJwk, fakePushSubscription, testSecretBox, type TestDb,
 } from '../support/devices-fixtures.js';
@@ -147,6 +148,19 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       await devices.revoke(d.id);
       expect(await devices.countActive(carol)).toBe(1);
       expect(await devices.hasEverHad(carol)).toBe(true);
+    });
+
+    it('counts them the same with the account the sign-in finds by username (accounts store, one statement)', async () => {
+      const accounts = createAccountStore(db);
+      const erin = await createAccount(db, `Erin${engine}`);
+      expect(await accounts.findForSignIn(`erin${engine}`)).toMatchObject({ id: erin, devices: { active: 0, ever: 0 } });
+      const d = await newDevice(erin);
+      await newDevice(erin);
+      await newDevice(bob);
+      expect((await accounts.findForSignIn(`ERIN${engine}`))!.devices).toEqual({ active: 2, ever: 2 });
+      await devices.revoke(d.id);
+      expect((await accounts.findForSignIn(`erin${engine}`))!.devices).toEqual({ active: 1, ever: 2 });
+      expect(await accounts.findForSignIn(`nobody${engine}`)).toBeNull();
     });
 
     it('answers null, without asking the database, for an id that cannot be a device id', async () => {

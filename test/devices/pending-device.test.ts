@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { createDeviceRegistry, PENDING_DEVICE_MINUTES } from '../../src/devices/registry.js';
+import { createAccountStore } from '../../src/accounts/store.js';
 import { createAccount, openTestPostgres, type TestDb } from '../support/devices-fixtures.js';
 import { manualClock, startDeviceApi, type DeviceApiHarness } from '../support/devices-api.js';
 
@@ -54,6 +55,7 @@ describe('a device the phone never confirmed', () => {
     await age(abandoned.deviceId, PENDING_DEVICE_MINUTES + 1);
     expect(await registry.hasEverHad(dan)).toBe(false);
     expect(await registry.countActive(dan)).toBe(0);
+    expect((await createAccountStore(handle.db).findForSignIn('dan'))!.devices).toEqual({ active: 0, ever: 0 });
     expect(await registry.listByAccount(dan)).toEqual([]);
     expect(await registry.listPushTargets(dan)).toEqual([]);
     // The phone turning up late is an unknown device, and is not revived by trying.

@@ -122,6 +122,47 @@ const kv = (redis: Redis) => ({
   close: async () => { redis.disconnect(); },
 });
 
+/** What only the Redis adapter promises: one string per artefact, its TTL kept when consumed, and the former layout still read. */
+function redisLayout(name: string, open: () => Redis, formerLayout: boolean) {
+  describe(`oidc adapter, Redis layout: ${name}`, () => {
+    let redis: Redis;
+    beforeAll(() => { redis = open(); });
+    afterAll(() => { redis.disconnect(); });
+
+    it('keeps the TTL when it marks an artefact consumed, also one stored with an empty payload', async () => {
+      const a = new RedisAdapter(redis, 'AuthorizationCode', Date.now);
+      await a.upsert('code-ttl', { kind: 'AuthorizationCode', jti: 'code-ttl', grantId: 'G-ttl' }, 60);
+      await a.consume('code-ttl');
+      const key = `oidc:AuthorizationCode:${storageKey('code-ttl')}`;
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      expect(await a.find('code-ttl')).toMatchObject({ jti: 'code-ttl', grantId: 'G-ttl', consumed: expect.any(Number) });
+      const empty = new RedisAdapter(redis, 'Interaction', Date.now);
+      await empty.upsert('empty-1', {}, 60);
+      await empty.consume('empty-1');
+      expect((await empty.find('empty-1'))!.consumed).toBeGreaterThan(0);
+    });
+
+    // The stand-in keeps nothing across a restart, so it never holds a key of the former layout.
+    if (formerLayout) it('reads and consumes an artefact of the former layout (a hash), and an upsert replaces it', async () => {
+      const a = new RedisAdapter(redis, 'AccessToken', Date.now);
+      const key = `oidc:AccessToken:${storageKey('old-at')}`;
+      await redis.hset(key, 'payload', JSON.stringify({ kind: 'AccessToken', accountId: 'acc-old' }));
+      await redis.expire(key, 60);
+      expect(await a.find('old-at')).toMatchObject({ jti: 'old-at', accountId: 'acc-old' });
+      expect((await a.find('old-at'))!.consumed).toBeUndefined();
+      await a.consume('old-at');
+      expect((await a.find('old-at'))!.consumed).toBeGreaterThan(0);
+      await a.upsert('old-at', { kind: 'AccessToken', jti: 'old-at', accountId: 'acc-new' }, 60);
+      expect(await a.find('old-at')).toMatchObject({ accountId: 'acc-new' });
+      expect((await a.find('old-at'))!.consumed).toBeUndefined();
+    });
+  });
+}
+redisLayout('Redis', () => openRedis(TEST_REDIS_URL, uniquePrefix('layout')), true);
+redisLayout('in-process stand-in', () => openRedis(null, uniquePrefix('layout')), false);
+
 adapterContract('PGlite', async () => { const db = await openScratchPglite(); await migrate(db); return sql(db); });
 adapterContract('PostgreSQL', async () => {
   const schema = await freshSchemaUrl();
