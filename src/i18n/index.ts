@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Middleware } from 'koa';
+import { requestContext } from '../observability/request-context.js';
 import type { Catalogue, Message, MessageKey } from './catalogue.js';
 import { de } from './locales/de.js';
 import { en } from './locales/en.js';
@@ -84,11 +84,9 @@ export function formatDateTime(locale: Locale, at: Date | number): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(at);
 }
 
-const current = new AsyncLocalStorage<{ locale: Locale }>();
-
 /** The language of the request being answered (English outside one). */
 export function currentLocale(): Locale {
-  return current.getStore()?.locale ?? DEFAULT_LOCALE;
+  return requestContext.getStore()?.locale ?? DEFAULT_LOCALE;
 }
 
 /** `translate` in the current request's language. */
@@ -96,19 +94,27 @@ export const t = (key: MessageKey, params?: Params): string => translate(current
 
 /** An OIDC request's `ui_locales` outranks the browser's Accept-Language for the rest of this request. */
 export function preferUiLocales(uiLocales: unknown): void {
-  const store = current.getStore();
-  if (!store || typeof uiLocales !== 'string' || !uiLocales) return;
+  const store = requestContext.getStore();
+  if (!store?.locale || typeof uiLocales !== 'string' || !uiLocales) return;
   const hit = firstSupported(uiLocales);
   if (hit) store.locale = hit;
 }
 
-/** First middleware: every request's language, from Accept-Language and a `ui_locales` query parameter. */
+/**
+ * Early middleware, after the request id's: every request's language, from Accept-Language and a
+ * `ui_locales` query parameter, kept in the request's context (one store, src/observability/request-context.ts).
+ */
 export function localeMiddleware(): Middleware {
   return (ctx, next) => {
     const ui = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : undefined;
-    const store = { locale: negotiate(ctx.get('accept-language'), ui) };
+    const locale = negotiate(ctx.get('accept-language'), ui);
     ctx.vary('Accept-Language');
-    return current.run(store, () => next());
+    const store = requestContext.getStore();
+    if (store) {
+      store.locale = locale;
+      return next();
+    }
+    return requestContext.run({ requestId: '', locale }, () => next());
   };
 }
 

@@ -1,7 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.js';
+import { requestContext } from './request-context.js';
 
 /**
  * The request id: one per HTTP request, on every log line written while it is served (src/log.ts
@@ -13,11 +13,9 @@ import type { Logger } from '../log.js';
  */
 export const REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
 
-const store = new AsyncLocalStorage<string>();
-
 /** The id of the request being served, or undefined outside a request. */
 export function currentRequestId(): string | undefined {
-  return store.getStore();
+  return requestContext.getStore()?.requestId || undefined;
 }
 
 /** Pure: the id to use for a request that came with `offered` (the header's value, if any). */
@@ -40,7 +38,7 @@ export function requestId(logger?: Logger): Middleware {
       const { method, path } = ctx;
       ctx.res.once('close', () => logRequest(logger, id, method, path, ctx.res.statusCode, started));
     }
-    await store.run(id, next);
+    await requestContext.run({ requestId: id }, next);
   };
 }
 
