@@ -57,6 +57,13 @@ export interface Resolution {
 
 export type ResolveOutcome = 'resolved' | 'not_found' | 'already_resolved' | 'expired';
 
+/**
+ * What the caller of resolve() already read of the challenge, so it is not read again: its account
+ * (it names the index key; the script still checks it against the record, and a record of another
+ * account is not_found) and when it was made (the approval-time metric).
+ */
+export type KnownChallenge = Pick<Challenge, 'accountId'> & Partial<Pick<Challenge, 'createdAt'>>;
+
 /** Where challenges live. Implementations: Redis (ioredis, also over ioredis-mock in process). */
 export interface ChallengeStore {
   create(challenge: Challenge): Promise<void>;
@@ -65,7 +72,7 @@ export interface ChallengeStore {
    * Resolves a pending, unexpired challenge exactly once, atomically, and publishes the resolution
    * so that every IdP process's waiters wake. Concurrent callers: exactly one gets 'resolved'.
    */
-  resolve(id: string, resolution: Resolution, now?: number): Promise<ResolveOutcome>;
+  resolve(id: string, resolution: Resolution, now?: number, known?: KnownChallenge): Promise<ResolveOutcome>;
   /** Pending, unexpired challenges of one account, newest first. */
   listPending(accountId: string, now?: number): Promise<Challenge[]>;
   /** How many challenges, of every account, are pending and unexpired (the metrics gauge). */

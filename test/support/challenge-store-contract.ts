@@ -94,6 +94,18 @@ export function challengeStoreContract(name: string, open: () => Redis): void {
       expect(await redis.pttl(`chu:${ch.accountId}`)).toBeGreaterThan(0);
     });
 
+    it('resolves with the account its caller read, and treats a record of another account as not found', async () => {
+      const ch = makeChallenge({ now: T0 });
+      await store.create(ch);
+      expect(await store.resolve(ch.id, approval(T0 + 1), T0 + 1, { accountId: 'acct-mallory' })).toBe('not_found');
+      expect((await store.get(ch.id, T0 + 1))?.status).toBe('pending');
+      expect(await store.resolve(ch.id, approval(T0 + 2), T0 + 2, { accountId: ch.accountId, createdAt: ch.createdAt })).toBe('resolved');
+      expect((await store.get(ch.id, T0 + 3))?.status).toBe('approved');
+      // Unindexed as by a plain resolve: it is no longer listed as pending.
+      expect((await store.listPending(ch.accountId, T0 + 3)).map((c) => c.id)).not.toContain(ch.id);
+      expect(await store.resolve(ch.id, approval(T0 + 4), T0 + 4, { accountId: ch.accountId })).toBe('already_resolved');
+    });
+
     it('keeps a resolution readable for the grace period even if the record was about to lapse', async () => {
       const ch = makeChallenge({ now: T0 });
       await store.create(ch);
