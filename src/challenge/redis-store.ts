@@ -61,6 +61,16 @@ if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KE
 return 'ok'
 `;
 
+// The same, then (KEYS[4], ARGV[7..11]: owner field, owner, field, value, TTL in seconds) the linked
+// record's field, only while it is still its owner's.
+const CREATE_LINKED_LUA = `${CREATE_LUA.replace(/return 'ok'\s*$/, '')}
+if redis.call('HGET', KEYS[4], ARGV[7]) == ARGV[8] then
+  redis.call('HSET', KEYS[4], ARGV[9], ARGV[10])
+  redis.call('EXPIRE', KEYS[4], ARGV[11])
+end
+return 'ok'
+`;
+
 // Check, write, unindex and publish in one script: no second resolver, and no resolution unannounced.
 // ARGV[8], when given, is the account the caller read with the record: another one is not_found.
 const RESOLVE_LUA = `
@@ -87,18 +97,22 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
   // EVALSHA with an EVAL fallback (src/defences/redis-script.ts); ioredis adds keyPrefix to the keys.
   const script = redisScripts(redis);
   const createScript = script('pushotpChallengeCreate', CREATE_LUA, 3);
+  const createLinkedScript = script('pushotpChallengeCreateLinked', CREATE_LINKED_LUA, 4);
   const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 3);
 
   return {
     channel,
 
-    async create(ch) {
+    async create(ch, link) {
       if (ch.status !== 'pending') throw new Error('only a pending challenge can be stored');
       // The TTL follows the challenge's own clock (createdAt), so an injected "now" stays coherent.
       const ttl = ch.expiresAt - ch.createdAt + keepMs;
       const json = JSON.stringify({ ...ch, resolution: null });
-      const res = await createScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY,
-        json, ch.expiresAt, ch.accountId, ttl, ch.id, ch.createdAt);
+      const args = [json, ch.expiresAt, ch.accountId, ttl, ch.id, ch.createdAt];
+      const res = link
+        ? await createLinkedScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY, link.key, ...args,
+          link.ownerField, link.owner, link.field, link.value, Math.max(1, Math.ceil(link.ttlSeconds)))
+        : await createScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY, ...args);
       if (res !== 'ok') throw new Error(`challenge ${ch.id} already exists`);
     },
 

@@ -65,8 +65,23 @@ export type ResolveOutcome = 'resolved' | 'not_found' | 'already_resolved' | 'ex
 export type KnownChallenge = Pick<Challenge, 'accountId'> & Partial<Pick<Challenge, 'createdAt'>>;
 
 /** Where challenges live. Implementations: Redis (ioredis, also over ioredis-mock in process). */
+/**
+ * A field of another record to set in the same step as a challenge is created (the sign-in's state
+ * pointing at its new push, signin/state.ts challengeLink): written only while the record's owner
+ * field still names `owner`, so a record that ended or changed hands meanwhile is left alone.
+ */
+export interface LinkedWrite {
+  key: string;
+  ownerField: string;
+  owner: string;
+  field: string;
+  value: string;
+  ttlSeconds: number;
+}
+
 export interface ChallengeStore {
-  create(challenge: Challenge): Promise<void>;
+  /** With `link`, that record is updated atomically with the creation (one round trip). */
+  create(challenge: Challenge, link?: LinkedWrite): Promise<void>;
   get(id: string, now?: number): Promise<Challenge | null>;
   /**
    * Resolves a pending, unexpired challenge exactly once, atomically, and publishes the resolution
