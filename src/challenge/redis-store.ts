@@ -43,7 +43,9 @@ export function resolvedChannel(redis: Redis, channel?: string): string {
   return channel ?? `${redis.options.keyPrefix ?? ''}pushotp:resolved`;
 }
 
-const challengeKey = (id: string): string => `ch:${id}`;
+/** The challenge records' key prefix: signin/state.ts reads a sign-in's push with its state in one script. */
+export const CHALLENGE_KEY_PREFIX = 'ch:';
+const challengeKey = (id: string): string => `${CHALLENGE_KEY_PREFIX}${id}`;
 const accountKey = (accountId: string): string => `chu:${accountId}`;
 const PENDING_KEY = 'chp';
 
@@ -174,6 +176,11 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       });
     },
   };
+}
+
+/** A challenge from its hash's fields c, status and res, as read at `now` (for readers of the layout above). */
+export function challengeFromFields(c: string, status: string | null, res: string | null, now: number): Challenge {
+  return asSeenAt(decode(c, status, res), now);
 }
 
 function decode(c: string, status: string | null, res: string | null): Challenge {

@@ -31,7 +31,16 @@ export function pushStatusOf(ch: Challenge | null, signInId: string, accountId: 
   return { status, reason: status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null };
 }
 
-async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: SignInState, now: number): Promise<Challenge | null> {
+/**
+ * The sign-in's push as its door read it with the state, in the same request (state.ts
+ * getWithPush), so it is not read again; `challenge` null: no push, or its record is gone.
+ */
+export interface KnownPush {
+  challenge: Challenge | null;
+}
+
+async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: SignInState, now: number, known?: KnownPush): Promise<Challenge | null> {
+  if (known) return known.challenge;
   return state.challengeId ? deps.challenges.get(state.challengeId, now) : null;
 }
 
@@ -52,9 +61,9 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Prom
  * sign-in steps 9-10 (docs/architecture.md) from the waiting page: approved finishes the sign-in (if the approving device
  * is still active); anything else is what the page shows.
  */
-export async function waitStep(deps: SignInDeps, s: Started): Promise<WaitResult> {
+export async function waitStep(deps: SignInDeps, s: Started, known?: KnownPush): Promise<WaitResult> {
   const now = deps.now();
-  const ch = await currentChallenge(deps, s.state, now);
+  const ch = await currentChallenge(deps, s.state, now, known);
   const { status, reason } = pushStatusOf(ch, s.id, s.state.accountId, now);
   // 'approved' is only ever this sign-in's own challenge (pushStatusOf), so ch is there.
   if (status === 'approved') return finishApproved(deps, s, ch!);
@@ -84,9 +93,9 @@ export interface PushHold {
  * asked), or answer with the status now. A door that holds its requests itself (src/http/long-poll.ts)
  * uses this and statusAfterWait; watchPush below is the same with a promise.
  */
-export async function planWatch(deps: SignInDeps, id: string, state: SignInState, hold = true): Promise<{ now: PushStatus } | { hold: PushHold }> {
+export async function planWatch(deps: SignInDeps, id: string, state: SignInState, hold = true, known?: KnownPush): Promise<{ now: PushStatus } | { hold: PushHold }> {
   const now = deps.now();
-  const ch = await currentChallenge(deps, state, now);
+  const ch = await currentChallenge(deps, state, now, known);
   const { accountId } = state;
   if (ch && belongs(ch, id, accountId) && effectiveStatus(ch, now) === 'pending' && hold) {
     const left = ch.expiresAt - now;
@@ -111,8 +120,8 @@ export function statusAfterWait(ch: Challenge | null, hold: Pick<PushHold, 'sign
  * the challenge (10,000 held requests per process, issue 15). It never rejects: a failed wait
  * answers as the challenge stood (pending, or expired once past its time), and the page asks again.
  */
-export async function watchPush(deps: SignInDeps, id: string, state: SignInState, hold: boolean): Promise<{ now: PushStatus } | { later: Promise<PushStatus> }> {
-  const plan = await planWatch(deps, id, state, hold);
+export async function watchPush(deps: SignInDeps, id: string, state: SignInState, hold: boolean, known?: KnownPush): Promise<{ now: PushStatus } | { later: Promise<PushStatus> }> {
+  const plan = await planWatch(deps, id, state, hold, known);
   if ('now' in plan) return plan;
   const { signInId, accountId, expiresAt } = plan.hold;
   const { now } = deps;
