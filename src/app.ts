@@ -326,7 +326,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const longPoll = createLongPollRoute({
     interaction: (req, res) => provider.interactionDetails(req, res),
     signin,
-    hold: (id, ms, listener) => waiters.hold(id, ms, listener),
+    hold: (id, ms, listener, readAt) => waiters.hold(id, ms, listener, readAt),
     draining: () => drain.draining,
     retryAfter: drain.retryAfter,
     hsts: settings.issuer.startsWith('https:'),

@@ -96,7 +96,11 @@ export interface ChallengeStore {
 
 /** Lets a request wait for a challenge to leave 'pending'. One Redis subscription per process. */
 export interface ChallengeWaiters {
-  /** Resolves with the challenge once it is no longer pending, or with its current state at timeout. */
-  wait(id: string, timeoutMs: number): Promise<Challenge | null>;
+  /**
+   * Resolves with the challenge once it is no longer pending, or with its current state at timeout.
+   * `readAt`: the caller read it pending with a read sent at this performance.now(); it is then
+   * not read again unless a resolution may have been announced meanwhile.
+   */
+  wait(id: string, timeoutMs: number, readAt?: number): Promise<Challenge | null>;
   close(): Promise<void>;
 }

@@ -32,7 +32,7 @@ export interface LongPollDeps {
     planWatch(id: string, state: SignInState, known?: KnownPush): Promise<{ now: PushStatus } | { hold: PushHold }>;
   };
   /** The process's challenge waiters (src/challenge/waiters.ts). False: closed, nothing held. */
-  hold(challengeId: string, ms: number, listener: WaitListener): boolean;
+  hold(challengeId: string, ms: number, listener: WaitListener, readAt?: number): boolean;
   /** True once shutdown began (src/observability/drain.ts). */
   draining(): boolean;
   /** The Retry-After of the 503 a held request gets at shutdown. */
@@ -142,7 +142,7 @@ class Route {
     this.polls.add(p);
     if (this.deps.draining()) this.release(p);
     // Waiters closed (the process is stopping): answered as the challenge stood, as Koa's route does.
-    else if (!this.deps.hold(plan.challengeId, plan.ms, p)) this.answer(p, null);
+    else if (!this.deps.hold(plan.challengeId, plan.ms, p, plan.readAt)) this.answer(p, null);
   }
 }
 

@@ -21,8 +21,9 @@ export function createSignIn(deps: SignInDeps) {
     state: (id: string): Promise<SignInState | null> => deps.states.get(id),
     /** The same with its push, in one read: hand `push` to wait, watch or planWatch of this request. */
     async stateWithPush(id: string): Promise<{ state: SignInState; push: KnownPush } | null> {
+      const readAt = performance.now();
       const found = await deps.states.getWithPush(id, deps.now());
-      return found ? { state: found.state, push: { challenge: found.challenge } } : null;
+      return found ? { state: found.state, push: { challenge: found.challenge, readAt } } : null;
     },
     password: (ref: SignInRef, input: PasswordInput) => passwordFirstFactor(deps, ref, input),
     /** The first factor from a trusted upstream assertion (MFA-only mode, docs/entra.md). */

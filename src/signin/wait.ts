@@ -37,11 +37,14 @@ export function pushStatusOf(ch: Challenge | null, signInId: string, accountId: 
  */
 export interface KnownPush {
   challenge: Challenge | null;
+  /** performance.now() just before that read was sent (the waiters need not read it again, challenge/waiters.ts). */
+  readAt: number;
 }
 
-async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: SignInState, now: number, known?: KnownPush): Promise<Challenge | null> {
-  if (known) return known.challenge;
-  return state.challengeId ? deps.challenges.get(state.challengeId, now) : null;
+async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: SignInState, now: number, known?: KnownPush): Promise<KnownPush> {
+  if (known) return known;
+  const readAt = performance.now();
+  return { challenge: state.challengeId ? await deps.challenges.get(state.challengeId, now) : null, readAt };
 }
 
 async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Promise<FinishResult> {
@@ -63,7 +66,7 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Prom
  */
 export async function waitStep(deps: SignInDeps, s: Started, known?: KnownPush): Promise<WaitResult> {
   const now = deps.now();
-  const ch = await currentChallenge(deps, s.state, now, known);
+  const { challenge: ch } = await currentChallenge(deps, s.state, now, known);
   const { status, reason } = pushStatusOf(ch, s.id, s.state.accountId, now);
   // 'approved' is only ever this sign-in's own challenge (pushStatusOf), so ch is there.
   if (status === 'approved') return finishApproved(deps, s, ch!);
@@ -86,6 +89,8 @@ export interface PushHold {
   expiresAt: number;
   /** How long to hold: the long-poll time, or until just past the challenge's expiry. */
   ms: number;
+  /** When the read that found it pending was sent (performance.now()), for the waiters. */
+  readAt: number;
 }
 
 /**
@@ -95,11 +100,11 @@ export interface PushHold {
  */
 export async function planWatch(deps: SignInDeps, id: string, state: SignInState, hold = true, known?: KnownPush): Promise<{ now: PushStatus } | { hold: PushHold }> {
   const now = deps.now();
-  const ch = await currentChallenge(deps, state, now, known);
+  const { challenge: ch, readAt } = await currentChallenge(deps, state, now, known);
   const { accountId } = state;
   if (ch && belongs(ch, id, accountId) && effectiveStatus(ch, now) === 'pending' && hold) {
     const left = ch.expiresAt - now;
-    return { hold: { challengeId: ch.id, signInId: id, accountId, expiresAt: ch.expiresAt, ms: Math.max(0, Math.min(deps.longPollMs, left + 250)) } };
+    return { hold: { challengeId: ch.id, signInId: id, accountId, expiresAt: ch.expiresAt, ms: Math.max(0, Math.min(deps.longPollMs, left + 250)), readAt } };
   }
   return { now: pushStatusOf(ch, id, accountId, now) };
 }
@@ -125,7 +130,7 @@ export async function watchPush(deps: SignInDeps, id: string, state: SignInState
   if ('now' in plan) return plan;
   const { signInId, accountId, expiresAt } = plan.hold;
   const { now } = deps;
-  const later = deps.waiters.wait(plan.hold.challengeId, plan.hold.ms).then(
+  const later = deps.waiters.wait(plan.hold.challengeId, plan.hold.ms, plan.hold.readAt).then(
     (c) => statusAfterWait(c, { signInId, accountId, expiresAt }, now()),
     () => statusAfterWait(null, { signInId, accountId, expiresAt }, now()),
   );
