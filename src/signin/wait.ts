@@ -57,7 +57,7 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Prom
     return { kind: 'refused', reason: 'device_revoked' };
   }
   return finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
-    { accountActive: found.accountActive });
+    { accountActive: found.accountActive, account: found.account });
 }
 
 /**
