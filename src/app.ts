@@ -62,6 +62,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { metricsRoute } from './observability/metrics-route.js';
 import { requestId } from './observability/request-id.js';
 import { createLogger, type Logger } from './log.js';
+import { createAccountCache } from './oidc/account-cache.js';
 import { createProvider, type Provider } from './oidc/provider.js';
 import { authorizeByPost } from './oidc/post-authorize.js';
 import { adapterFactory } from './oidc/adapters.js';
@@ -180,6 +181,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
 
   const secretBox = createSecretBox(secrets.kek, secrets.kek[0]!.id);
   const accounts = createAccountStore(db);
+  // oidc-provider's findAccount cache, shared with the sign-in pages (oidc/account-cache.ts).
+  const accountCache = createAccountCache((id) => accounts.findById(id));
   const audit = instrumentAudit(createAuditLog(db, logger), metrics);
   const views = createViews(undefined, { productName: settings.productName, productLogo: settings.productLogo });
   const now = opts.now ?? Date.now;
@@ -196,7 +199,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     const jwks = await loadSigningKeys(db, settings.issuer, settings.jwksFile, secretBox, (opts.signingKeyClock ?? now)());
     if (clients.some((c) => c.upstream?.profile === 'entra')) requireCertificate(jwks, settings.jwksFile ?? 'keystore');
     const provider = createProvider({
-      issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views,
+      issuer: settings.issuer, jwks, cookieKeys: secrets.cookieKeys, clients, accounts, db, redis, views, accountCache,
       // oidc-provider runs inside our app (koa-mount) and reads our ctx, pinned by pinOrigin/clientIp.
       trustProxy: false,
       accountHasDevices: (accountId) => devices.hasEverHad(accountId),
@@ -248,6 +251,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const signin = createSignIn({
     accounts, audit, throttle, states: createSignInStateStore(redis), devices, challenges, waiters, dispatch,
     secretBox, geoip, fatigue, recovery, resolution: onChallengeResolved, logger, now,
+    rememberAccount: (account) => accountCache.remember(account),
     challengeTtlMs: settings.pushChallengeTtl * 1000,
     longPollMs: opts.longPollMs ?? 25_000,
     // MFA-only clients (docs/entra.md): their upstream's keys, used hints, federated links.
@@ -326,7 +330,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const longPoll = createLongPollRoute({
     interaction: (req, res) => provider.interactionDetails(req, res),
     signin,
-    hold: (id, ms, listener) => waiters.hold(id, ms, listener),
+    hold: (id, ms, listener, readAt) => waiters.hold(id, ms, listener, readAt),
     draining: () => drain.draining,
     retryAfter: drain.retryAfter,
     hsts: settings.issuer.startsWith('https:'),

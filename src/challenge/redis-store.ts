@@ -43,7 +43,9 @@ export function resolvedChannel(redis: Redis, channel?: string): string {
   return channel ?? `${redis.options.keyPrefix ?? ''}pushotp:resolved`;
 }
 
-const challengeKey = (id: string): string => `ch:${id}`;
+/** The challenge records' key prefix: signin/state.ts reads a sign-in's push with its state in one script. */
+export const CHALLENGE_KEY_PREFIX = 'ch:';
+const challengeKey = (id: string): string => `${CHALLENGE_KEY_PREFIX}${id}`;
 const accountKey = (accountId: string): string => `chu:${accountId}`;
 const PENDING_KEY = 'chp';
 
@@ -61,9 +63,21 @@ if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KE
 return 'ok'
 `;
 
+// The same, then (KEYS[4], ARGV[7..11]: owner field, owner, field, value, TTL in seconds) the linked
+// record's field, only while it is still its owner's.
+const CREATE_LINKED_LUA = `${CREATE_LUA.replace(/return 'ok'\s*$/, '')}
+if redis.call('HGET', KEYS[4], ARGV[7]) == ARGV[8] then
+  redis.call('HSET', KEYS[4], ARGV[9], ARGV[10])
+  redis.call('EXPIRE', KEYS[4], ARGV[11])
+end
+return 'ok'
+`;
+
 // Check, write, unindex and publish in one script: no second resolver, and no resolution unannounced.
+// ARGV[8], when given, is the account the caller read with the record: another one is not_found.
 const RESOLVE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
+if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], 'acct') ~= ARGV[8] then return 'not_found' end
 if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 'already_resolved' end
 if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= tonumber(ARGV[2]) then
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -85,18 +99,22 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
   // EVALSHA with an EVAL fallback (src/defences/redis-script.ts); ioredis adds keyPrefix to the keys.
   const script = redisScripts(redis);
   const createScript = script('pushotpChallengeCreate', CREATE_LUA, 3);
+  const createLinkedScript = script('pushotpChallengeCreateLinked', CREATE_LINKED_LUA, 4);
   const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 3);
 
   return {
     channel,
 
-    async create(ch) {
+    async create(ch, link) {
       if (ch.status !== 'pending') throw new Error('only a pending challenge can be stored');
       // The TTL follows the challenge's own clock (createdAt), so an injected "now" stays coherent.
       const ttl = ch.expiresAt - ch.createdAt + keepMs;
       const json = JSON.stringify({ ...ch, resolution: null });
-      const res = await createScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY,
-        json, ch.expiresAt, ch.accountId, ttl, ch.id, ch.createdAt);
+      const args = [json, ch.expiresAt, ch.accountId, ttl, ch.id, ch.createdAt];
+      const res = link
+        ? await createLinkedScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY, link.key, ...args,
+          link.ownerField, link.owner, link.field, link.value, Math.max(1, Math.ceil(link.ttlSeconds)))
+        : await createScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY, ...args);
       if (res !== 'ok') throw new Error(`challenge ${ch.id} already exists`);
     },
 
@@ -105,13 +123,15 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       return c ? asSeenAt(decode(c, status ?? null, res ?? null), now) : null;
     },
 
-    async resolve(id, resolution: Resolution, now = clock()) {
-      // The account is needed to name the index key; it never changes once written.
-      const accountId = await redis.hget(challengeKey(id), 'acct');
+    async resolve(id, resolution: Resolution, now = clock(), known) {
+      // The account is needed to name the index key; it never changes once written. A caller that
+      // read the record passes it (one round trip fewer per answer), and the script checks it.
+      const accountId = known?.accountId ?? await redis.hget(challengeKey(id), 'acct');
       if (accountId === null) return 'not_found';
       const message: ResolvedMessage = { id, status: resolution.status };
       return (await resolveScript(challengeKey(id), accountKey(accountId), PENDING_KEY, id, now,
-        resolution.status, JSON.stringify(resolution), keepMs, channel, JSON.stringify(message))) as ResolveOutcome;
+        resolution.status, JSON.stringify(resolution), keepMs, channel, JSON.stringify(message),
+        known ? accountId : '')) as ResolveOutcome;
     },
 
     async listPending(accountId, now = clock()) {
@@ -156,6 +176,11 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       });
     },
   };
+}
+
+/** A challenge from its hash's fields c, status and res, as read at `now` (for readers of the layout above). */
+export function challengeFromFields(c: string, status: string | null, res: string | null, now: number): Challenge {
+  return asSeenAt(decode(c, status, res), now);
 }
 
 function decode(c: string, status: string | null, res: string | null): Challenge {

@@ -57,15 +57,37 @@ export interface Resolution {
 
 export type ResolveOutcome = 'resolved' | 'not_found' | 'already_resolved' | 'expired';
 
+/**
+ * What the caller of resolve() already read of the challenge, so it is not read again: its account
+ * (it names the index key; the script still checks it against the record, and a record of another
+ * account is not_found) and when it was made (the approval-time metric).
+ */
+export type KnownChallenge = Pick<Challenge, 'accountId'> & Partial<Pick<Challenge, 'createdAt'>>;
+
 /** Where challenges live. Implementations: Redis (ioredis, also over ioredis-mock in process). */
+/**
+ * A field of another record to set in the same step as a challenge is created (the sign-in's state
+ * pointing at its new push, signin/state.ts challengeLink): written only while the record's owner
+ * field still names `owner`, so a record that ended or changed hands meanwhile is left alone.
+ */
+export interface LinkedWrite {
+  key: string;
+  ownerField: string;
+  owner: string;
+  field: string;
+  value: string;
+  ttlSeconds: number;
+}
+
 export interface ChallengeStore {
-  create(challenge: Challenge): Promise<void>;
+  /** With `link`, that record is updated atomically with the creation (one round trip). */
+  create(challenge: Challenge, link?: LinkedWrite): Promise<void>;
   get(id: string, now?: number): Promise<Challenge | null>;
   /**
    * Resolves a pending, unexpired challenge exactly once, atomically, and publishes the resolution
    * so that every IdP process's waiters wake. Concurrent callers: exactly one gets 'resolved'.
    */
-  resolve(id: string, resolution: Resolution, now?: number): Promise<ResolveOutcome>;
+  resolve(id: string, resolution: Resolution, now?: number, known?: KnownChallenge): Promise<ResolveOutcome>;
   /** Pending, unexpired challenges of one account, newest first. */
   listPending(accountId: string, now?: number): Promise<Challenge[]>;
   /** How many challenges, of every account, are pending and unexpired (the metrics gauge). */
@@ -74,7 +96,11 @@ export interface ChallengeStore {
 
 /** Lets a request wait for a challenge to leave 'pending'. One Redis subscription per process. */
 export interface ChallengeWaiters {
-  /** Resolves with the challenge once it is no longer pending, or with its current state at timeout. */
-  wait(id: string, timeoutMs: number): Promise<Challenge | null>;
+  /**
+   * Resolves with the challenge once it is no longer pending, or with its current state at timeout.
+   * `readAt`: the caller read it pending with a read sent at this performance.now(); it is then
+   * not read again unless a resolution may have been announced meanwhile.
+   */
+  wait(id: string, timeoutMs: number, readAt?: number): Promise<Challenge | null>;
   close(): Promise<void>;
 }

@@ -32,7 +32,7 @@ export interface ProcessChallengeWaiters extends ChallengeWaiters {
   /** How many challenge ids have someone waiting (for metrics and leak tests). */
   readonly waitingIds: number;
   /** As `wait`, telling `listener` instead of resolving a promise. False (and nothing held) once closed. */
-  hold(id: string, timeoutMs: number, listener: WaitListener): boolean;
+  hold(id: string, timeoutMs: number, listener: WaitListener, readAt?: number): boolean;
 }
 
 type PeekingStore = ChallengeStore & Partial<Pick<RedisChallengeStore, 'peekStatuses'>>;
@@ -58,6 +58,8 @@ class Resolver implements WaitListener {
 
 /** Deadlines are kept in buckets of this many ms, and one timer serves the earliest bucket. */
 const TICK_MS = 25;
+/** How long the ids of announced resolutions are remembered (see `heard`). */
+const HEARD_MS = 10_000;
 
 export function createChallengeWaiters(
   redis: Redis,
@@ -83,6 +85,20 @@ export function createChallengeWaiters(
   /** Where the sweeps have got to in `waiting` (a live Map iterator), null to start from the top. */
   let cursor: Iterator<string> | null = null;
   let closed = false;
+  /*
+   * A caller that read the challenge as pending just before holding (readAt: performance.now()
+   * before its read was sent) need not read it again once held, unless its resolution may have been
+   * announced in between, before anyone here waited for it. So the ids announced in the last
+   * HEARD_MS are remembered (in arrival order, the oldest dropped first), with since when messages
+   * have been heard without a gap: a resolution that the caller's read did not see was published
+   * after that read was sent, so its message arrives after readAt, or it is in a gap. One HMGET
+   * fewer per long-poll (bench/signin-throughput.ts round trips).
+   */
+  const heard = new Map<string, number>();
+  /** Messages are known heard from this time on (Infinity while not subscribed). */
+  let hearingSince = Infinity;
+  /** Ids announced up to this time may have been forgotten. */
+  let forgottenUpTo = -Infinity;
 
   const onMessage = (ch: string, raw: string): void => {
     if (ch !== channel) return;
@@ -92,14 +108,47 @@ export function createChallengeWaiters(
     } catch {
       return;
     }
-    if (typeof id === 'string' && waiting.has(id)) void recheck(id);
+    if (typeof id !== 'string') return;
+    remember(id);
+    if (waiting.has(id)) void recheck(id);
   };
+
+  function remember(id: string): void {
+    const at = performance.now();
+    for (const [old, when] of heard) {
+      if (at - when <= HEARD_MS) break;
+      heard.delete(old);
+      forgottenUpTo = when;
+    }
+    heard.delete(id);
+    heard.set(id, at);
+  }
+
+  /** Whether a resolution of `id` could have been announced since `readAt` without this process hearing it in time. */
+  function mayHaveMissed(id: string, readAt: number | undefined): boolean {
+    return readAt === undefined || sub.status !== 'ready' || hearingSince > readAt || readAt <= forgottenUpTo || heard.has(id);
+  }
+
   // ioredis resubscribes after a reconnect; messages sent meanwhile are gone, so look at once.
-  const onReady = (): void => void sweep();
+  // Messages are heard again once a SUBSCRIBE sent now is answered (after ioredis's own resubscription).
+  const onReady = (): void => {
+    hearingSince = Infinity;
+    sub.subscribe(channel).then(() => {
+      if (sub.status === 'ready' && hearingSince === Infinity) hearingSince = performance.now();
+    }, () => undefined);
+    void sweep();
+  };
+  // From a dropped connection on, messages are lost until it is ready (and resubscribed) again.
+  const onClose = (): void => {
+    hearingSince = Infinity;
+  };
   sub.on('message', onMessage);
   sub.on('ready', onReady);
+  sub.on('close', onClose);
   // A failed subscription is not fatal: the safety net still wakes everyone, only later.
-  const subscribed = sub.subscribe(channel).then(() => undefined, () => undefined);
+  const subscribed = sub.subscribe(channel).then(() => {
+    if (hearingSince === Infinity && sub.status === 'ready') hearingSince = performance.now();
+  }, () => undefined);
 
   function wake(id: string, ch: Challenge | null): void {
     const entry = waiting.get(id);
@@ -221,7 +270,7 @@ export function createChallengeWaiters(
     }
   }
 
-  function hold(id: string, timeoutMs: number, listener: WaitListener): boolean {
+  function hold(id: string, timeoutMs: number, listener: WaitListener, readAt?: number): boolean {
     if (closed) return false;
     // As setTimeout would: a time that is not a finite number gives up at once.
     const ms = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0;
@@ -229,7 +278,9 @@ export function createChallengeWaiters(
     add(w);
     idleCheck();
     // Read only once registered and subscribed: a resolution landing in between is then either
-    // seen by this read or announced to us, never neither.
+    // seen by this read or announced to us, never neither. A caller's own read just before
+    // stands for it when nothing about this id can have been missed since (see `heard`).
+    if (!mayHaveMissed(id, readAt)) return true;
     subscribed.then(() => store.get(id)).then((ch) => {
       if (!ch || ch.status !== 'pending') settle(w, ch);
     }, () => undefined);
@@ -241,10 +292,10 @@ export function createChallengeWaiters(
       return waiting.size;
     },
 
-    wait(id, timeoutMs) {
+    wait(id, timeoutMs, readAt) {
       if (closed) return Promise.reject(new Error('challenge waiters are closed'));
       return new Promise<Challenge | null>((resolve) => {
-        hold(id, timeoutMs, new Resolver(resolve));
+        hold(id, timeoutMs, new Resolver(resolve), readAt);
       });
     },
 
@@ -261,6 +312,7 @@ export function createChallengeWaiters(
       await Promise.all([...waiting.keys()].map((id) => store.get(id).then((ch) => wake(id, ch), () => wake(id, null))));
       sub.off('message', onMessage);
       sub.off('ready', onReady);
+      sub.off('close', onClose);
       await subscribed;
       if (ownsSubscriber) {
         await sub.quit().catch(() => sub.disconnect());

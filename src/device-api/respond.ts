@@ -98,7 +98,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
         amr: verdict.outcome === 'approved' ? ['otp', 'swk', ...(userVerified ? ['user'] : [])] : [],
         at,
       };
-      const outcome = await deps.challenges.resolve(challenge.id, resolution, at);
+      const outcome = await deps.challenges.resolve(challenge.id, resolution, at, challenge);
       if (outcome !== 'resolved') throw RESOLVE_REFUSAL[outcome]();
 
       await afterResolved(deps, ctx, challenge, resolution, AUDIT_TYPE(verdict));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
+import type { Account } from '../accounts/store.js';
 import type { Db } from '../storage/db.js';
 import type { PushSubscriptionJson } from '../push/types.js';
 import type { Device, DeviceStatus, UnlockPolicy, WebAuthnCredential } from './types.js';
@@ -30,7 +31,7 @@ export interface DeviceRegistry {
    * What an answer from a device needs, in one query (bench/README.md, round trips per sign-in):
    * the device, its sealed TOTP secret, and whether its account may still sign in.
    */
-  getForAnswer(id: string): Promise<{ device: Device; sealedSecret: string | null; accountActive: boolean } | null>;
+  getForAnswer(id: string): Promise<{ device: Device; sealedSecret: string | null; accountActive: boolean; account: Account | null } | null>;
   /** Every device of an account, revoked ones included, oldest first. */
   listByAccount(accountId: string): Promise<Device[]>;
   /** An account's active devices as a passcode check needs them (signin/passcode.ts): one query, secrets sealed. */
@@ -113,6 +114,24 @@ const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, un
 /** What newDeviceId() makes, with room for other apps' ids: anything else is never sent to the database. */
 export const DEVICE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** The account's columns as getForAnswer joins them (all null when the account row is gone). */
+interface AccountColumns {
+  account_row_id: string | null;
+  account_username: string | null;
+  account_display_name: string | null;
+  account_email: string | null;
+  account_disabled: boolean | null;
+  account_created_at: Date | string | null;
+}
+
+function toAccount(r: AccountColumns): Account | null {
+  if (r.account_row_id === null) return null;
+  return {
+    id: r.account_row_id, username: r.account_username!, displayName: r.account_display_name!, email: r.account_email,
+    disabled: r.account_disabled === true, createdAt: new Date(r.account_created_at!),
+  };
+}
+
 /** jsonb comes back parsed from both drivers; a string is parsed defensively. */
 function json<T>(value: T | string): T {
   return typeof value === 'string' ? (JSON.parse(value) as T) : value;
@@ -162,10 +181,14 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
 
     async getForAnswer(id) {
       if (!DEVICE_ID.test(id)) return null;
-      const [row] = await db.query<DeviceRow & { totp_secret_enc: string | null; account_disabled: boolean | null }>(
-        `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}, d.totp_secret_enc, a.disabled AS account_disabled
+      // The account's columns too (never its password hash): the sign-in that finishes with this
+      // read hands the account on to oidc-provider's findAccount (oidc/account-cache.ts).
+      const [row] = await db.query<DeviceRow & AccountColumns & { totp_secret_enc: string | null }>(
+        `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}, d.totp_secret_enc, a.disabled AS account_disabled,
+                a.id AS account_row_id, a.username AS account_username, a.display_name AS account_display_name,
+                a.email AS account_email, a.created_at AS account_created_at
            FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1`, [id]);
-      return row ? { device: toDevice(row), sealedSecret: row.totp_secret_enc, accountActive: row.account_disabled === false } : null;
+      return row ? { device: toDevice(row), sealedSecret: row.totp_secret_enc, accountActive: row.account_disabled === false, account: toAccount(row) } : null;
     },
 
     async listByAccount(accountId) {

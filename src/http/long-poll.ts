@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { answerShuttingDown } from '../observability/drain.js';
 import { chooseRequestId, logRequest } from '../observability/request-id.js';
 import { forTheComputer } from '../interaction/second-factor/wait.js';
-import { statusAfterWait, type PushHold, type PushStatus } from '../signin/index.js';
+import { statusAfterWait, type KnownPush, type PushHold, type PushStatus } from '../signin/index.js';
 import type { SignInState } from '../signin/state.js';
 import { heldPollHeaders, statusPollUid } from './long-poll-match.js';
 
@@ -27,11 +27,12 @@ export interface LongPollDeps {
   /** oidc-provider's interactionDetails: the interaction bound to this browser's cookie (throws when none). */
   interaction(req: IncomingMessage, res: ServerResponse): Promise<{ uid: string; prompt: { name: string } }>;
   signin: {
-    state(id: string): Promise<SignInState | null>;
-    planWatch(id: string, state: SignInState): Promise<{ now: PushStatus } | { hold: PushHold }>;
+    /** The state with its push, in one read (signin/index.ts), handed on to planWatch. */
+    stateWithPush(id: string): Promise<{ state: SignInState; push: KnownPush } | null>;
+    planWatch(id: string, state: SignInState, known?: KnownPush): Promise<{ now: PushStatus } | { hold: PushHold }>;
   };
   /** The process's challenge waiters (src/challenge/waiters.ts). False: closed, nothing held. */
-  hold(challengeId: string, ms: number, listener: WaitListener): boolean;
+  hold(challengeId: string, ms: number, listener: WaitListener, readAt?: number): boolean;
   /** True once shutdown began (src/observability/drain.ts). */
   draining(): boolean;
   /** The Retry-After of the 503 a held request gets at shutdown. */
@@ -121,8 +122,8 @@ class Route {
       // The same lookups as Koa's route (src/interaction/load.ts requireFirstFactor, then the core's watch).
       const it = await this.deps.interaction(req, res);
       if (it.uid === uid && it.prompt.name === 'login') {
-        const state = await this.deps.signin.state(uid);
-        const watched = state ? await this.deps.signin.planWatch(uid, state) : null;
+        const found = await this.deps.signin.stateWithPush(uid);
+        const watched = found ? await this.deps.signin.planWatch(uid, found.state, found.push) : null;
         if (watched && 'hold' in watched) plan = watched.hold;
       }
     } catch {
@@ -141,7 +142,7 @@ class Route {
     this.polls.add(p);
     if (this.deps.draining()) this.release(p);
     // Waiters closed (the process is stopping): answered as the challenge stood, as Koa's route does.
-    else if (!this.deps.hold(plan.challengeId, plan.ms, p)) this.answer(p, null);
+    else if (!this.deps.hold(plan.challengeId, plan.ms, p, plan.readAt)) this.answer(p, null);
   }
 }
 

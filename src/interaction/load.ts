@@ -4,7 +4,7 @@ import { DEFAULT_POLICY } from '../config/clients.js';
 import { HttpError, isStorageOutage } from '../http/errors.js';
 import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
 import { csrfForm, parseForm } from '../http/form.js';
-import type { FinishResult, Login, SignInRef, Started } from '../signin/index.js';
+import type { FinishResult, KnownPush, Login, SignInRef, Started } from '../signin/index.js';
 import type { InteractionDeps } from './deps.js';
 import { appHome, backToApp, rememberedApp } from './back-to-app.js';
 import { preferUiLocales, t } from '../i18n/index.js';
@@ -55,13 +55,16 @@ export function signInRef(ctx: Context, it: LoadedInteraction): SignInRef {
 
 const NO_FIRST_FACTOR = 'Sign in with your password first. Go back to the app and start again.';
 
-/** The sign-in of a second-factor page: past its first factor, at the login prompt, or a 400. */
-export async function requireFirstFactor(ctx: Context, deps: InteractionDeps): Promise<{ it: LoadedInteraction; s: Started }> {
+/**
+ * The sign-in of a second-factor page: past its first factor, at the login prompt, or a 400. Its
+ * push is read with the state (one round trip): the waiting pages hand it on rather than read it again.
+ */
+export async function requireFirstFactor(ctx: Context, deps: InteractionDeps): Promise<{ it: LoadedInteraction; s: Started; push: KnownPush }> {
   const it = await loadInteraction(ctx, deps);
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a second factor now.');
-  const state = await deps.signin.state(it.uid);
-  if (!state) throw signInGone();
-  return { it, s: { ...signInRef(ctx, it), state } };
+  const found = await deps.signin.stateWithPush(it.uid);
+  if (!found) throw signInGone();
+  return { it, s: { ...signInRef(ctx, it), state: found.state }, push: found.push };
 }
 
 /** The core found no state for this sign-in (finished, cancelled or lapsed). */

@@ -73,13 +73,14 @@ export function instrumentChallenges(store: ChallengeStore, metrics: Metrics, no
     get: (id, at) => store.get(id, at),
     listPending: (accountId, at) => store.listPending(accountId, at),
     countPending: (at) => store.countPending(at),
-    create: (challenge) => store.create(challenge),
-    async resolve(id, resolution, at) {
-      const outcome = await store.resolve(id, resolution, at);
+    create: (challenge, link) => store.create(challenge, link),
+    async resolve(id, resolution, at, known) {
+      const outcome = await store.resolve(id, resolution, at, known);
       if (outcome === 'resolved') {
-        // Metrics are best effort: a failure here must not fail the sign-in.
-        const challenge = await store.get(id, resolution.at).catch(() => null);
-        if (challenge) metrics.approval(resolution.status, (resolution.at - challenge.createdAt) / 1000);
+        // Metrics are best effort: a failure here must not fail the sign-in. A caller that read
+        // the challenge said when it was made; otherwise it is read.
+        const createdAt = known?.createdAt ?? (await store.get(id, resolution.at).catch(() => null))?.createdAt;
+        if (createdAt !== undefined) metrics.approval(resolution.status, (resolution.at - createdAt) / 1000);
       }
       return outcome;
     },

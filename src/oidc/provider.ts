@@ -1,3 +1,4 @@
+import { createAccountCache, type AccountCache } from './account-cache.js';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { DEFAULT_POLICY, type ClientRegistration } from '../config/clients.js';
 import type { AccountStore } from '../accounts/store.js';
@@ -40,6 +41,8 @@ export interface ProviderDeps {
   ciba?: CibaProviderParts;
   /** Federated-identity links (MFA-only clients, docs/entra.md). */
   links?: FederatedLinks;
+  /** findAccount's per-process cache (app.ts shares it with the sign-in pages); absent, one of its own. */
+  accountCache?: AccountCache;
 }
 
 const DAY = 24 * 3600;
@@ -65,16 +68,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Every token request looks the account up (a disabled account must stop refreshing). A 5-second
   // cache per process saves that SQL round trip on busy token endpoints (bench/token-endpoint.ts);
   // a disable takes effect everywhere within 5 s.
-  const accountCache = new Map<string, { at: number; account: Awaited<ReturnType<AccountStore['findById']>> }>();
-  const findAccountCached = async (sub: string) => {
-    const now = Date.now();
-    const hit = accountCache.get(sub);
-    if (hit && now - hit.at < ACCOUNT_CACHE_MS) return hit.account;
-    const account = await deps.accounts.findById(sub);
-    if (accountCache.size >= 10_000) accountCache.clear();
-    accountCache.set(sub, { at: now, account });
-    return account;
-  };
+  const accountCache = deps.accountCache ?? createAccountCache((id) => deps.accounts.findById(id), ACCOUNT_CACHE_MS);
+  const findAccountCached = (sub: string) => accountCache.find(sub);
 
   const nowSeconds = () => Math.floor((deps.now ?? Date.now)() / 1000);
 

@@ -1,3 +1,4 @@
+import type { Account } from '../accounts/store.js';
 import { amrFor, PHONE_ONLY_ACR } from './amr.js';
 import type { Login, SignInDeps, Started } from './types.js';
 
@@ -8,9 +9,9 @@ export type FinishResult =
 
 /** sign-in step 10 (docs/architecture.md): both factors done; the relying app's tokens will carry this amr and acr. */
 export async function finishSecondFactor(
-  deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit'>, s: Started, second: string[], detail: Record<string, unknown>,
+  deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit' | 'rememberAccount'>, s: Started, second: string[], detail: Record<string, unknown>,
   /** The account's state when the caller has just read it (with the approving device, wait.ts): not read again. */
-  known?: { accountActive: boolean },
+  known?: { accountActive: boolean; account?: Account | null },
 ): Promise<FinishResult> {
   const active = known ? known.accountActive : await deps.accounts.findById(s.state.accountId).then((a) => Boolean(a && !a.disabled));
   if (!active) {
@@ -26,5 +27,8 @@ export async function finishSecondFactor(
   // CIBA approval without user verification is the phone alone.
   const { method, acr: chosen } = s.state.firstFactor;
   const acr = chosen ?? (method === 'upstream' || amr.includes('mfa') ? s.requester.app.policy.acr.mfa : PHONE_ONLY_ACR);
+  // The account as just read (with the approving device): the front door's next step (oidc-provider's
+  // findAccount at the resume) need not read it again.
+  if (known?.account?.id === account.id) deps.rememberAccount?.(known.account);
   return { kind: 'finished', login: { accountId: account.id, amr, acr } };
 }

@@ -7,7 +7,7 @@ import { upstreamFirstFactor, type UpstreamInput } from './upstream.js';
 import { withdrawChallenge } from './resolution.js';
 import type { SignInState } from './state.js';
 import type { SignInDeps, SignInRef, Started } from './types.js';
-import { planWatch, waitStep, watchPush } from './wait.js';
+import { planWatch, waitStep, watchPush, type KnownPush } from './wait.js';
 import { waitAtMost } from './bounded-wait.js';
 
 /**
@@ -19,6 +19,12 @@ export function createSignIn(deps: SignInDeps) {
   return {
     /** Where a sign-in stands (null: not past its first factor, or over). */
     state: (id: string): Promise<SignInState | null> => deps.states.get(id),
+    /** The same with its push, in one read: hand `push` to wait, watch or planWatch of this request. */
+    async stateWithPush(id: string): Promise<{ state: SignInState; push: KnownPush } | null> {
+      const readAt = performance.now();
+      const found = await deps.states.getWithPush(id, deps.now());
+      return found ? { state: found.state, push: { challenge: found.challenge, readAt } } : null;
+    },
     password: (ref: SignInRef, input: PasswordInput) => passwordFirstFactor(deps, ref, input),
     /** The first factor from a trusted upstream assertion (MFA-only mode, docs/entra.md). */
     upstream: (ref: SignInRef, input: UpstreamInput) => {
@@ -31,10 +37,10 @@ export function createSignIn(deps: SignInDeps) {
     recoveryCode: (s: Started, code: string) => useRecoveryCode(deps, s, code),
     /** Whether the account has no active authenticator (the recovery page says so). */
     noDevice: (s: Started) => hasNoDevice(deps, s.state.accountId),
-    wait: (s: Started) => waitStep(deps, s),
-    watch: (id: string, state: SignInState, hold: boolean) => watchPush(deps, id, state, hold),
+    wait: (s: Started, known?: KnownPush) => waitStep(deps, s, known),
+    watch: (id: string, state: SignInState, hold: boolean, known?: KnownPush) => watchPush(deps, id, state, hold, known),
     /** The long-poll's decision alone, for a door that holds its requests itself (src/http/long-poll.ts). */
-    planWatch: (id: string, state: SignInState) => planWatch(deps, id, state),
+    planWatch: (id: string, state: SignInState, known?: KnownPush) => planWatch(deps, id, state, true, known),
     /** A door that holds its caller (the agent API): waits up to maxMs for the push, then as `wait`. */
     waitAtMost: (s: Started, maxMs: number) => waitAtMost(deps, s, maxMs),
     /** OpenID CIBA (backchannel.ts): may this account be asked, ask it, and what its answer means. */
@@ -68,5 +74,5 @@ export type { UpstreamDeps, UpstreamInput, UpstreamResult } from './upstream.js'
 export type { FinishResult } from './finish.js';
 export type { BackchannelCheck, BackchannelOutcome, BackchannelStart } from './backchannel.js';
 export { PHONE_ONLY_ACR } from './amr.js';
-export type { PushHold, PushStatus, WaitResult } from './wait.js';
+export type { KnownPush, PushHold, PushStatus, WaitResult } from './wait.js';
 export { statusAfterWait } from './wait.js';

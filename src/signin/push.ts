@@ -4,7 +4,7 @@ import type { Device } from '../devices/types.js';
 import type { DispatchOrder } from '../push/dispatch.js';
 import { PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from './limits.js';
 import { withdrawChallenge } from './resolution.js';
-import { SIGNIN_COUNTERS, signInKey } from './state.js';
+import { challengeLink, SIGNIN_COUNTERS, signInKey } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
 /** 'needs_binding_message': number matching is forced, and the door has no screen but a binding message. */
@@ -96,8 +96,8 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     ttlMs: Math.min(deps.challengeTtlMs, opts.ttlMs ?? Infinity),
     now,
   });
-  await deps.challenges.create(challenge);
-  await deps.states.put(s.id, { ...state, challengeId: challenge.id }, s.ttlSeconds);
+  // The sign-in points at its new push in the same step (one round trip).
+  await deps.challenges.create(challenge, challengeLink(s.id, { ...state, challengeId: challenge.id }, s.ttlSeconds));
   // Only the newest request can finish this sign-in: the one it replaces is withdrawn, so the phone
   // stops listing it and an approval of it is refused rather than accepted for nothing.
   if (state.challengeId) await withdrawChallenge(deps, { id: state.challengeId, accountId: state.accountId, clientId: requester.app.clientId });

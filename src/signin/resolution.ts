@@ -67,6 +67,6 @@ export async function withdrawChallenge(
 ): Promise<void> {
   const at = deps.now();
   const resolution: Resolution = { status: 'expired', deviceId: null, decision: null, reason: 'superseded', amr: [], at };
-  const outcome = await deps.challenges.resolve(challenge.id, resolution, at).catch(() => null);
+  const outcome = await deps.challenges.resolve(challenge.id, resolution, at, { accountId: challenge.accountId }).catch(() => null);
   if (outcome === 'resolved') await deps.resolution(challenge, resolution);
 }

@@ -1,3 +1,5 @@
+import { CHALLENGE_KEY_PREFIX, challengeFromFields } from '../challenge/redis-store.js';
+import type { Challenge, LinkedWrite } from '../challenge/types.js';
 import type { Redis } from '../storage/redis.js';
 import type { FirstFactorMethod } from './amr.js';
 import { redisScripts } from '../defences/redis-script.js';
@@ -19,8 +21,19 @@ export interface SignInState {
   challengeId: string | null;
 }
 
+/** A sign-in's state and its push as they stood at one moment (null: no push, or its record is gone). */
+export interface StateWithPush {
+  state: SignInState;
+  challenge: Challenge | null;
+}
+
 export interface SignInStateStore {
   get(signInId: string): Promise<SignInState | null>;
+  /**
+   * The state and the challenge it points at, in one round trip: the waiting page, its long-poll
+   * and the page that finishes the sign-in each need both (they were two reads each).
+   */
+  getWithPush(signInId: string, now: number): Promise<StateWithPush | null>;
   /**
    * Writes the state. This sign-in's limit counters (SIGNIN_COUNTERS) are kept while the account
    * stays the same (posting the password again does not buy fresh tries) and start at zero for
@@ -86,12 +99,49 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return keep
 `;
 
+/**
+ * Pure: the write that points a sign-in at its new push, for the challenge store to make in the
+ * same script as the challenge (challenge/types.ts LinkedWrite): what put() would write, but only
+ * while the sign-in is still the account's (one that ended or changed account meanwhile is not
+ * brought back). Saves put()'s round trip on every push.
+ */
+export function challengeLink(signInId: string, state: SignInState, ttlSeconds: number): LinkedWrite {
+  const { accountId, firstFactor, challengeId } = state;
+  return {
+    key: signInKey(signInId), ownerField: SIGNIN_OWNER_FIELD, owner: accountId,
+    field: 's', value: JSON.stringify({ accountId, firstFactor, challengeId }), ttlSeconds,
+  };
+}
+
+/*
+ * The state, then the challenge its JSON names (the same anchored match as BEGIN_LUA), read by one
+ * script. KEYS[2] is the challenge records' key prefix given as a key, so that the client's own key
+ * prefix is added to it as to any key (and the stand-in, which prefixes keys inside Lua itself, is
+ * given it bare); on a Redis Cluster the client's prefix is a hash tag, so the challenge lies in the
+ * same slot. HGET, not HMGET (redis-script.ts); '' stands for a missing field (a Lua table stops at
+ * its first nil).
+ */
+const GET_WITH_PUSH_LUA = `
+local s = redis.call('HGET', KEYS[1], 's')
+if not s then return {''} end
+local id = string.match(s, ',"challengeId":"([A-Za-z0-9_-]+)"}$')
+if not id then return {s} end
+local key = KEYS[2] .. id
+return {s, redis.call('HGET', key, 'c') or '', redis.call('HGET', key, 'status') or '', redis.call('HGET', key, 'res') or ''}
+`;
+
 export function createSignInStateStore(redis: Redis): SignInStateStore {
   const script = redisScripts(redis);
   return {
     async get(signInId) {
       const raw = await redis.hget(signInKey(signInId), 's');
       return raw ? (JSON.parse(raw) as SignInState) : null;
+    },
+    async getWithPush(signInId, now) {
+      const [s, c, status, res] = (await script('SignInGetWithPush', GET_WITH_PUSH_LUA, 2)(signInKey(signInId), CHALLENGE_KEY_PREFIX)) as string[];
+      if (!s) return null;
+      const state = JSON.parse(s) as SignInState;
+      return { state, challenge: c ? challengeFromFields(c, status || null, res || null, now) : null };
     },
     async put(signInId, state, ttlSeconds) {
       const { accountId, firstFactor, challengeId } = state;

@@ -1,5 +1,5 @@
 import type { RelyingApp } from '../apps/registry.js';
-import type { AccountStore } from '../accounts/store.js';
+import type { Account, AccountStore } from '../accounts/store.js';
 import type { AuditLog } from '../audit/types.js';
 import type { GeoIp } from '../challenge/context.js';
 import type { ChallengeStore, ChallengeWaiters } from '../challenge/types.js';
@@ -73,4 +73,6 @@ export interface SignInDeps {
   now: () => number;
   /** First factors from trusted upstream assertions (MFA-only clients); absent: none configured. */
   upstream?: UpstreamDeps;
+  /** An account a finishing sign-in has just read, for oidc-provider's findAccount cache (oidc/account-cache.ts). */
+  rememberAccount?: (account: Account) => void;
 }

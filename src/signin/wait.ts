@@ -31,8 +31,20 @@ export function pushStatusOf(ch: Challenge | null, signInId: string, accountId: 
   return { status, reason: status === 'expired' ? 'expired' : ch?.resolution?.reason ?? null };
 }
 
-async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: SignInState, now: number): Promise<Challenge | null> {
-  return state.challengeId ? deps.challenges.get(state.challengeId, now) : null;
+/**
+ * The sign-in's push as its door read it with the state, in the same request (state.ts
+ * getWithPush), so it is not read again; `challenge` null: no push, or its record is gone.
+ */
+export interface KnownPush {
+  challenge: Challenge | null;
+  /** performance.now() just before that read was sent (the waiters need not read it again, challenge/waiters.ts). */
+  readAt: number;
+}
+
+async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: SignInState, now: number, known?: KnownPush): Promise<KnownPush> {
+  if (known) return known;
+  const readAt = performance.now();
+  return { challenge: state.challengeId ? await deps.challenges.get(state.challengeId, now) : null, readAt };
 }
 
 async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Promise<FinishResult> {
@@ -45,16 +57,16 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Prom
     return { kind: 'refused', reason: 'device_revoked' };
   }
   return finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
-    { accountActive: found.accountActive });
+    { accountActive: found.accountActive, account: found.account });
 }
 
 /**
  * sign-in steps 9-10 (docs/architecture.md) from the waiting page: approved finishes the sign-in (if the approving device
  * is still active); anything else is what the page shows.
  */
-export async function waitStep(deps: SignInDeps, s: Started): Promise<WaitResult> {
+export async function waitStep(deps: SignInDeps, s: Started, known?: KnownPush): Promise<WaitResult> {
   const now = deps.now();
-  const ch = await currentChallenge(deps, s.state, now);
+  const { challenge: ch } = await currentChallenge(deps, s.state, now, known);
   const { status, reason } = pushStatusOf(ch, s.id, s.state.accountId, now);
   // 'approved' is only ever this sign-in's own challenge (pushStatusOf), so ch is there.
   if (status === 'approved') return finishApproved(deps, s, ch!);
@@ -77,6 +89,8 @@ export interface PushHold {
   expiresAt: number;
   /** How long to hold: the long-poll time, or until just past the challenge's expiry. */
   ms: number;
+  /** When the read that found it pending was sent (performance.now()), for the waiters. */
+  readAt: number;
 }
 
 /**
@@ -84,13 +98,13 @@ export interface PushHold {
  * asked), or answer with the status now. A door that holds its requests itself (src/http/long-poll.ts)
  * uses this and statusAfterWait; watchPush below is the same with a promise.
  */
-export async function planWatch(deps: SignInDeps, id: string, state: SignInState, hold = true): Promise<{ now: PushStatus } | { hold: PushHold }> {
+export async function planWatch(deps: SignInDeps, id: string, state: SignInState, hold = true, known?: KnownPush): Promise<{ now: PushStatus } | { hold: PushHold }> {
   const now = deps.now();
-  const ch = await currentChallenge(deps, state, now);
+  const { challenge: ch, readAt } = await currentChallenge(deps, state, now, known);
   const { accountId } = state;
   if (ch && belongs(ch, id, accountId) && effectiveStatus(ch, now) === 'pending' && hold) {
     const left = ch.expiresAt - now;
-    return { hold: { challengeId: ch.id, signInId: id, accountId, expiresAt: ch.expiresAt, ms: Math.max(0, Math.min(deps.longPollMs, left + 250)) } };
+    return { hold: { challengeId: ch.id, signInId: id, accountId, expiresAt: ch.expiresAt, ms: Math.max(0, Math.min(deps.longPollMs, left + 250)), readAt } };
   }
   return { now: pushStatusOf(ch, id, accountId, now) };
 }
@@ -111,12 +125,12 @@ export function statusAfterWait(ch: Challenge | null, hold: Pick<PushHold, 'sign
  * the challenge (10,000 held requests per process, issue 15). It never rejects: a failed wait
  * answers as the challenge stood (pending, or expired once past its time), and the page asks again.
  */
-export async function watchPush(deps: SignInDeps, id: string, state: SignInState, hold: boolean): Promise<{ now: PushStatus } | { later: Promise<PushStatus> }> {
-  const plan = await planWatch(deps, id, state, hold);
+export async function watchPush(deps: SignInDeps, id: string, state: SignInState, hold: boolean, known?: KnownPush): Promise<{ now: PushStatus } | { later: Promise<PushStatus> }> {
+  const plan = await planWatch(deps, id, state, hold, known);
   if ('now' in plan) return plan;
   const { signInId, accountId, expiresAt } = plan.hold;
   const { now } = deps;
-  const later = deps.waiters.wait(plan.hold.challengeId, plan.hold.ms).then(
+  const later = deps.waiters.wait(plan.hold.challengeId, plan.hold.ms, plan.hold.readAt).then(
     (c) => statusAfterWait(c, { signInId, accountId, expiresAt }, now()),
     () => statusAfterWait(null, { signInId, accountId, expiresAt }, now()),
   );

@@ -50,8 +50,8 @@ describe('the raw long-poll route', () => {
     const deps: LongPollDeps = {
       interaction: async (_req, res) => { res.setHeader('Set-Cookie', 'resigned=1'); return { uid: UID, prompt: { name: 'login' } }; },
       signin: {
-        state: async () => state,
-        planWatch: async () => ({ hold: { challengeId: 'ch-1', signInId: UID, accountId: 'acc-1', expiresAt: Date.now() + 60_000, ms: 25_000 } }),
+        stateWithPush: async () => ({ state, push: { challenge: null, readAt: 0 } }),
+        planWatch: async () => ({ hold: { challengeId: 'ch-1', signInId: UID, accountId: 'acc-1', expiresAt: Date.now() + 60_000, ms: 25_000, readAt: 0 } }),
       },
       hold: (_id, _ms, l) => { listeners.push(l); return true; },
       draining: () => draining,
@@ -111,9 +111,9 @@ describe('the raw long-poll route', () => {
       { interaction: async () => { throw new Error('interaction session id cookie not found'); } },
       { interaction: async () => ({ uid: 'another-uid-0123', prompt: { name: 'login' } }) },
       { interaction: async () => ({ uid: UID, prompt: { name: 'consent' } }) },
-      { signin: { state: async () => null, planWatch: async () => { throw new Error('not reached'); } } },
-      { signin: { state: async () => state, planWatch: async () => ({ now: { status: 'approved' as const, reason: null } }) } },
-      { signin: { state: async () => { throw new Error('Connection is closed.'); }, planWatch: async () => { throw new Error('not reached'); } } },
+      { signin: { stateWithPush: async () => null, planWatch: async () => { throw new Error('not reached'); } } },
+      { signin: { stateWithPush: async () => ({ state, push: { challenge: null, readAt: 0 } }), planWatch: async () => ({ now: { status: 'approved' as const, reason: null } }) } },
+      { signin: { stateWithPush: async () => { throw new Error('Connection is closed.'); }, planWatch: async () => { throw new Error('not reached'); } } },
     ] satisfies Partial<LongPollDeps>[]) {
       const t = await start(over);
       const res = await t.poll(PATH, { 'x-request-id': 'proxy-id-123' });

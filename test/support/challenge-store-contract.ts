@@ -94,6 +94,38 @@ export function challengeStoreContract(name: string, open: () => Redis): void {
       expect(await redis.pttl(`chu:${ch.accountId}`)).toBeGreaterThan(0);
     });
 
+    it('resolves with the account its caller read, and treats a record of another account as not found', async () => {
+      const ch = makeChallenge({ now: T0 });
+      await store.create(ch);
+      expect(await store.resolve(ch.id, approval(T0 + 1), T0 + 1, { accountId: 'acct-mallory' })).toBe('not_found');
+      expect((await store.get(ch.id, T0 + 1))?.status).toBe('pending');
+      expect(await store.resolve(ch.id, approval(T0 + 2), T0 + 2, { accountId: ch.accountId, createdAt: ch.createdAt })).toBe('resolved');
+      expect((await store.get(ch.id, T0 + 3))?.status).toBe('approved');
+      // Unindexed as by a plain resolve: it is no longer listed as pending.
+      expect((await store.listPending(ch.accountId, T0 + 3)).map((c) => c.id)).not.toContain(ch.id);
+      expect(await store.resolve(ch.id, approval(T0 + 4), T0 + 4, { accountId: ch.accountId })).toBe('already_resolved');
+    });
+
+    it('creates a challenge and sets a linked record\'s field in one step, only while that record is still its owner\'s', async () => {
+      const link = (key: string, value: string) => ({ key, ownerField: 'acct', owner: 'acct-alice', field: 's', value, ttlSeconds: 60 });
+      await redis.hset('linked:mine', 'acct', 'acct-alice', 's', 'old');
+      await redis.hset('linked:theirs', 'acct', 'acct-bob', 's', 'old');
+      const a = makeChallenge({ now: T0 });
+      await store.create(a, link('linked:mine', 'new-a'));
+      expect(await redis.hget('linked:mine', 's')).toBe('new-a');
+      expect(await redis.ttl('linked:mine')).toBeGreaterThan(50);
+      const b = makeChallenge({ now: T0 });
+      await store.create(b, link('linked:theirs', 'new-b'));
+      expect(await redis.hget('linked:theirs', 's')).toBe('old');
+      const c = makeChallenge({ now: T0 });
+      await store.create(c, link('linked:gone', 'new-c'));
+      expect(await redis.exists('linked:gone')).toBe(0);
+      // The challenges themselves are there either way, and a duplicate id still writes nothing.
+      for (const ch of [a, b, c]) expect((await store.get(ch.id, T0 + 1))?.status).toBe('pending');
+      await expect(store.create(a, link('linked:mine', 'again'))).rejects.toThrow(/already exists/);
+      expect(await redis.hget('linked:mine', 's')).toBe('new-a');
+    });
+
     it('keeps a resolution readable for the grace period even if the record was about to lapse', async () => {
       const ch = makeChallenge({ now: T0 });
       await store.create(ch);

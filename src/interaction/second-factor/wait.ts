@@ -26,8 +26,8 @@ function pausedUntil(q: unknown, now: number): number | null {
  * long-polls the status; without, it refreshes itself. Approved: the core finishes the sign-in here.
  */
 export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const { it, s } = await requireFirstFactor(ctx, deps);
-  const w = await deps.signin.wait(s);
+  const { it, s, push } = await requireFirstFactor(ctx, deps);
+  const w = await deps.signin.wait(s, push);
   if (w.kind !== 'waiting') return finishLogin(ctx, deps, w);
   const pending = w.status === 'pending';
   const notice = noticeOf(ctx.query.notice);
@@ -70,9 +70,9 @@ function pausedHeadingHtml(notice: Notice, until: number): string | null {
  * 'pending', or after the core's long-poll time with 'pending'. The page then goes to /wait.
  */
 export async function getStatus(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const { it, s } = await requireFirstFactor(ctx, deps);
+  const { it, s, push } = await requireFirstFactor(ctx, deps);
   const next = `/interaction/${it.uid}/wait`;
-  const watched = await deps.signin.watch(s.id, s.state, ctx.query.wait !== '0');
+  const watched = await deps.signin.watch(s.id, s.state, ctx.query.wait !== '0', push);
   if ('later' in watched) return holdUntilResolved(ctx, watched.later, next);
   ctx.type = 'json';
   ctx.body = { ...forTheComputer(watched.now), next };

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createRedisChallengeStore, type RedisChallengeStore } from '../../src/challenge/redis-store.js';
+import { challengeLink, createSignInStateStore, type SignInStateStore } from '../../src/signin/state.js';
+import { openRedis, type Redis } from '../../src/storage/redis.js';
+import { dropAndQuit, makeChallenge } from '../support/challenge-redis.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+
+/*
+ * The waiting page, its long-poll and the finishing page read a sign-in's state and its push in one
+ * script (signin/state.ts getWithPush): what it answers must be what the two reads answered, under
+ * the client's key prefix, on real Redis and on the in-process stand-in (which prefixes keys inside
+ * Lua itself).
+ */
+const T0 = 1_764_370_000_000;
+
+describe.each(['real', 'standin'] as const)('sign-in state with its push, one read (%s)', (kind) => {
+  let redis: Redis;
+  let states: SignInStateStore;
+  let challenges: RedisChallengeStore;
+
+  beforeAll(() => {
+    redis = openRedis(kind === 'real' ? TEST_REDIS_URL : null, uniquePrefix('statepush'));
+    states = createSignInStateStore(redis);
+    challenges = createRedisChallengeStore(redis);
+  });
+  afterAll(async () => {
+    await dropAndQuit(redis);
+  });
+
+  const first = { accountId: 'acct-alice', firstFactor: { method: 'pwd' as const, at: T0 } };
+
+  it('answers null for a sign-in that has no state', async () => {
+    expect(await states.getWithPush('no-such-sign-in', T0)).toBeNull();
+  });
+
+  it('answers the state and no challenge before any push', async () => {
+    await states.begin('s-none', first, 60);
+    expect(await states.getWithPush('s-none', T0)).toEqual({ state: { ...first, challengeId: null }, challenge: null });
+  });
+
+  it('answers the challenge the state points at, as the challenge store reads it, pending and then resolved', async () => {
+    await states.begin('s-push', first, 60);
+    const ch = makeChallenge({ now: T0, signInId: 's-push' });
+    await challenges.create(ch, challengeLink('s-push', { ...first, challengeId: ch.id }, 60));
+    const before = await states.getWithPush('s-push', T0 + 1);
+    expect(before?.state).toEqual({ ...first, challengeId: ch.id });
+    expect(before?.challenge).toEqual(await challenges.get(ch.id, T0 + 1));
+    expect(before?.challenge?.status).toBe('pending');
+    const resolution = { status: 'approved' as const, deviceId: 'dev_1', decision: 'approve' as const, reason: null, amr: ['otp', 'swk'], at: T0 + 2 };
+    expect(await challenges.resolve(ch.id, resolution, T0 + 2)).toBe('resolved');
+    const after = await states.getWithPush('s-push', T0 + 3);
+    expect(after?.challenge?.status).toBe('approved');
+    expect(after?.challenge?.resolution).toEqual(resolution);
+    // Past its expiry a pending one reads as expired, as get() reads it.
+    const late = makeChallenge({ now: T0, signInId: 's-late', ttlMs: 60_000 });
+    await states.begin('s-late', first, 60);
+    await challenges.create(late, challengeLink('s-late', { ...first, challengeId: late.id }, 60));
+    expect((await states.getWithPush('s-late', late.expiresAt + 1))?.challenge?.status).toBe('expired');
+  });
+
+  it('answers no challenge when the one the state points at is gone', async () => {
+    await states.put('s-gone', { ...first, challengeId: 'ch_gone_0123456789' }, 60);
+    expect(await states.getWithPush('s-gone', T0)).toEqual({ state: { ...first, challengeId: 'ch_gone_0123456789' }, challenge: null });
+  });
+});
