@@ -48,6 +48,7 @@ export type ChildCommand =
   | { cmd: 'argon2'; hash: string; password: string; durationMs: number }
   | { cmd: 'lag-reset' }
   | { cmd: 'heap-spaces' }
+  | { cmd: 'heap-stats' }
   | { cmd: 'heap-snapshot'; dir: string }
   | { cmd: 'stop' };
 
@@ -264,6 +265,7 @@ async function main() {
         case 'gc': (globalThis as { gc?: () => void }).gc?.(); return usage();
         case 'lag-reset': loop.reset(); return null;
         case 'heap-spaces': return (await import('node:v8')).getHeapSpaceStatistics();
+        case 'heap-stats': return (await import('node:v8')).getHeapStatistics();
         case 'heap-snapshot': return (await import('node:v8')).writeHeapSnapshot(`${raw.dir}/idp-${process.pid}-${Date.now()}.heapsnapshot`);
         case 'seed': return seed(running, raw);
         case 'mint-refresh': return mintRefresh(running, raw);
