@@ -51,6 +51,13 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? 0) / 1024;
 }
 
+/** Resident memory as the kernel splits it: anonymous (heap, malloc) and file-backed (binary, libraries). */
+function procSplit(pid: number): { anonMiB: number; fileMiB: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) / 1024;
+  return { anonMiB: kb('RssAnon'), fileMiB: kb('RssFile') + kb('RssShmem') };
+}
+
 /** The soft open-file limit of a process (each held long-poll is a socket in the parent and in an IdP). */
 function openFilesOf(pid: number): number {
   return Number(/Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1] ?? 0);
@@ -144,6 +151,19 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
     if (early) log(`scale: ${early} long-polls returned before any approval (${timings.find((t) => t.returned)?.status})`);
     const held = await Promise.all(procs.map((c) => c.call<ChildUsage>({ cmd: 'gc' })));
     const heldRss = procs.map((c) => rssOf(c.pid));
+    // Where the resident memory goes (MiB), per process: the kernel's anonymous / file-backed split,
+    // V8's committed heap (physical) and its used part, array buffers, and V8's own malloc.
+    const breakdown = await Promise.all(procs.map(async (c, k) => {
+      const v8s = await c.call<{ total_physical_size: number; used_heap_size: number; malloced_memory: number }>({ cmd: 'heap-stats' });
+      const { anonMiB, fileMiB } = procSplit(c.pid);
+      const m = held[k]!.memory;
+      return { anon: anonMiB, file: fileMiB, heapPhysical: v8s.total_physical_size / MiB, heapUsed: v8s.used_heap_size / MiB, arrayBuffers: m.arrayBuffers / MiB, v8Malloc: v8s.malloced_memory / MiB,
+        rest: anonMiB - v8s.total_physical_size / MiB - m.external / MiB };
+    }));
+    // The same once V8 has compacted as its memory reducer would when the process goes quiet (diagnostic: not the target's figure).
+    const compacted = await Promise.all(procs.map(async (c) => ({ heapTotal: (await c.call<ChildUsage>({ cmd: 'gc-compact' })).memory.heapTotal / MiB, rss: rssOf(c.pid) })));
+    log(`scale: after a compacting (last-resort) GC: ${compacted.map((x, k) => `${'AB'[k]} RSS ${x.rss.toFixed(0)} MiB, V8 heap committed ${x.heapTotal.toFixed(1)} MiB`).join('; ')}`);
+    log(`scale: resident memory by kind (MiB) ${breakdown.map((b, k) => `${'AB'[k]}: ${Object.entries(b).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`).join('; ')}`);
     const perProc = [0, 1].map((k) => parked.filter((p) => p.index % 2 === k).length);
     const heapPer = [0, 1].map((k) => (held[k]!.memory.heapUsed - idle[k]!.memory.heapUsed) / perProc[k]! / KiB);
 
@@ -200,7 +220,7 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
       row('waiters lost (never woke approved)', 'count', [lost], { target: '0', met: lost === 0 }),
       row('approvals per second', '1/s', [parked.length / approvalSeconds]),
     );
-    bench.result.runs.push({ perProcess: perProc, idle: idle.map((u) => u.memory), held: held.map((u) => u.memory), idleRss, heldRss, heapPerKiB: heapPer, floor, wake: all, wakeBy, lost, problems, eventLoopDelay: loop.map((u) => u.loopDelay) });
+    bench.result.runs.push({ perProcess: perProc, idle: idle.map((u) => u.memory), held: held.map((u) => u.memory), idleRss, heldRss, heapPerKiB: heapPer, floor, wake: all, wakeBy, lost, problems, eventLoopDelay: loop.map((u) => u.loopDelay), breakdown, compacted });
     bench.result.notes.push(
       `${o.signIns} sign-ins parked on the waiting page (even ones on A, odd on B) after a warm-up of ${o.warmup}; all long-polls held at once, then the phones approve, ${o.approvalConcurrency} at a time, each on the process that does not hold its page. Both timestamps in the parent.`,
       'Heap per waiting sign-in = (heapUsed after global.gc() holding them - heapUsed after global.gc() idle after the warm-up) / sign-ins held by that process. Resident memory from /proc/<pid>/status VmRSS.',

@@ -48,6 +48,8 @@ export type ChildCommand =
   | { cmd: 'argon2'; hash: string; password: string; durationMs: number }
   | { cmd: 'lag-reset' }
   | { cmd: 'heap-spaces' }
+  | { cmd: 'heap-stats' }
+  | { cmd: 'gc-compact' }
   | { cmd: 'heap-snapshot'; dir: string }
   | { cmd: 'stop' };
 
@@ -264,6 +266,9 @@ async function main() {
         case 'gc': (globalThis as { gc?: () => void }).gc?.(); return usage();
         case 'lag-reset': loop.reset(); return null;
         case 'heap-spaces': return (await import('node:v8')).getHeapSpaceStatistics();
+        case 'heap-stats': return (await import('node:v8')).getHeapStatistics();
+        // What V8's memory reducer does to an idle process: a full GC that compacts every fragmented page and gives back what it frees.
+        case 'gc-compact': (globalThis as { gc?: (o: object) => void }).gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' }); await new Promise((r) => setTimeout(r, 500)); return usage();
         case 'heap-snapshot': return (await import('node:v8')).writeHeapSnapshot(`${raw.dir}/idp-${process.pid}-${Date.now()}.heapsnapshot`);
         case 'seed': return seed(running, raw);
         case 'mint-refresh': return mintRefresh(running, raw);

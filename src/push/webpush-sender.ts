@@ -38,6 +38,19 @@ function checkOptions(options: SendOptions): string | null {
 }
 
 /**
+ * A checked subscription whose keys sit in one 81-byte buffer of their own. Decoded from base64,
+ * each key is a slice of Node's shared 8 KiB Buffer pool, and a kept slice keeps its whole slab
+ * alive: a heap snapshot with 1,000 waiting sign-ins showed 648 slabs retained by `p256dh` (5.3 KB
+ * per cached subscription, 26 MB of array buffers in a process holding 5,000; issue 15 item 4).
+ */
+function ownKeys(checked: { url: URL; p256dh: Buffer; auth: Buffer }): { url: URL; p256dh: Buffer; auth: Buffer } {
+  const both = Buffer.allocUnsafeSlow(checked.p256dh.length + checked.auth.length);
+  checked.p256dh.copy(both, 0);
+  checked.auth.copy(both, checked.p256dh.length);
+  return { url: checked.url, p256dh: both.subarray(0, checked.p256dh.length), auth: both.subarray(checked.p256dh.length) };
+}
+
+/**
  * Sends Web Push messages (RFC 8030) encrypted with aes128gcm (RFC 8291, ./encrypt.ts) and
  * signed with a cached VAPID header (RFC 8292), over HTTP/2 where the push service speaks it
  * (./transport.ts). Push-service trouble never throws: every outcome is a SendResult.
@@ -68,8 +81,9 @@ export function createWebPushNotifier(opts: WebPushNotifierOptions): Notifier {
     const checked = checkSubscription(subscription);
     if ('error' in checked) return checked;
     if (checkedSubscriptions.size >= 10_000) checkedSubscriptions.clear();
-    checkedSubscriptions.set(key, checked);
-    return checked;
+    const kept = ownKeys(checked);
+    checkedSubscriptions.set(key, kept);
+    return kept;
   };
 
   async function send(subscription: PushSubscriptionJson, payload: PushPayload | NoticePayload, options: SendOptions): Promise<SendResult> {
