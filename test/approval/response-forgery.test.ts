@@ -75,6 +75,22 @@ describe('response forgery', () => {
     }
   });
 
+  it('the signature must be R || S in 64 bytes: the same signature DER-encoded, cut or padded gives invalid_signature', async () => {
+    const alice = await phone();
+    const challenge = makeChallenge();
+    const [h, p, s] = (await alice.auth.signResponse(claimsFor(alice.auth, challenge))).split('.') as [string, string, string];
+    const rs = Buffer.from(s, 'base64url');
+    // ASN.1 DER (RFC 3279 2.2.3), the form node:crypto and OpenSSL use by default.
+    const int = (b: Buffer) => { const t = b.subarray(b.findIndex((x) => x !== 0)); return t[0]! & 0x80 ? Buffer.concat([Buffer.of(0), t]) : t; };
+    const [r, sv] = [int(rs.subarray(0, 32)), int(rs.subarray(32))];
+    const der = Buffer.concat([Buffer.of(0x30, r.length + sv.length + 4, 0x02, r.length), r, Buffer.of(0x02, sv.length), sv]);
+    for (const sig of [der, rs.subarray(0, 63), Buffer.concat([rs, Buffer.of(0)]), Buffer.concat([Buffer.of(0), rs]), Buffer.alloc(0)]) {
+      expect(codeOf(await verify(`${h}.${p}.${sig.toString('base64url')}`, alice, challenge))).toBe('invalid_signature');
+    }
+    // The untouched one, after all of those: still approved.
+    expect(await verify(`${h}.${p}.${s}`, alice, challenge)).toMatchObject({ ok: true, outcome: 'approved' });
+  });
+
   it('a signed deny whose payload is edited into an approve gives invalid_signature', async () => {
     const alice = await phone();
     const challenge = makeChallenge();

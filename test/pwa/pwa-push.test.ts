@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Worker } from 'playwright-core';
-import { clickNotification, deliverUntilShown, launchBrowser, notifications, pushSession, serviceWorker, waitForController, type Browser } from '../support/browser.js';
+import { clickNotification, deliverUntilShown, holdNotification, launchBrowser, notifications, pushSession, serviceWorker, waitForController, type Browser } from '../support/browser.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import type { MintedSubscription } from '../support/push-service.js';
 import type { PushWorld } from '../support/push-world.js';
@@ -160,6 +160,9 @@ describe('push notifications', () => {
   it('a request answered elsewhere meanwhile: Deny opens the request page, which says so', async () => {
     const s = await pushSignIn(w);
     await deliver(s);
+    // The tap below comes as the other phone's approval lands: the worker's check (every 3 s) or the
+    // app's poll may close the notification first, which would leave nothing to tap.
+    await holdNotification(worker, s.cid);
     // The user's other phone (another copy of the app, in poll mode) approves it first.
     const other = await launchBrowser();
     try {

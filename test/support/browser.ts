@@ -314,14 +314,29 @@ export async function notifications(worker: Worker): Promise<ShownNotification[]
 }
 
 /**
- * Taps a shown notification (by tag) or one of its actions: dispatches notificationclick in the
- * worker and waits for the handler's waitUntil promises.
+ * Keeps a reference to the notification shown with this tag, as the user's thumb is on it: a later
+ * clickNotification taps it even if the worker or the app has closed it meanwhile (a request
+ * answered elsewhere is closed within seconds; the tap that comes first is the case under test).
+ */
+export async function holdNotification(worker: Worker, tag: string): Promise<void> {
+  await worker.evaluate(async (tag) => {
+    const sw = self as unknown as ServiceWorkerGlobalScope & { heldNotifications?: Record<string, Notification> };
+    const [notification] = await sw.registration.getNotifications({ tag });
+    if (!notification) throw new Error(`no notification with tag ${tag}`);
+    (sw.heldNotifications ??= {})[tag] = notification;
+  }, tag);
+}
+
+/**
+ * Taps a shown notification (by tag; or the one held by holdNotification) or one of its actions:
+ * dispatches notificationclick in the worker and waits for the handler's waitUntil promises.
  */
 export async function clickNotification(worker: Worker, tag: string, action = ''): Promise<void> {
   await worker.evaluate(
     async ({ tag, action }) => {
-      const sw = self as unknown as ServiceWorkerGlobalScope;
-      const [notification] = await sw.registration.getNotifications({ tag });
+      const sw = self as unknown as ServiceWorkerGlobalScope & { heldNotifications?: Record<string, Notification> };
+      const [shown] = await sw.registration.getNotifications({ tag });
+      const notification = shown ?? sw.heldNotifications?.[tag];
       if (!notification) throw new Error(`no notification with tag ${tag}`);
       const pending: Promise<unknown>[] = [];
       const event = new NotificationEvent('notificationclick', { notification, action });
