@@ -163,6 +163,9 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
     // The same once V8 has compacted as its memory reducer would when the process goes quiet (diagnostic: not the target's figure).
     const compacted = await Promise.all(procs.map(async (c) => ({ heapTotal: (await c.call<ChildUsage>({ cmd: 'gc-compact' })).memory.heapTotal / MiB, rss: rssOf(c.pid) })));
     log(`scale: after a compacting (last-resort) GC: ${compacted.map((x, k) => `${'AB'[k]} RSS ${x.rss.toFixed(0)} MiB, V8 heap committed ${x.heapTotal.toFixed(1)} MiB`).join('; ')}`);
+    // V8's spaces, committed (physical) / used, MiB: which one keeps what the used heap does not explain.
+    const spaces = await Promise.all(procs.map((c) => c.call<{ space_name: string; physical_space_size: number; space_used_size: number }[]>({ cmd: 'heap-spaces' })));
+    log(`scale: V8 spaces, physical / used (MiB) ${spaces.map((list, k) => `${'AB'[k]}: ${list.filter((x) => x.physical_space_size > MiB / 2).map((x) => `${x.space_name} ${(x.physical_space_size / MiB).toFixed(1)} / ${(x.space_used_size / MiB).toFixed(1)}`).join(', ')}`).join('; ')}`);
     log(`scale: resident memory by kind (MiB) ${breakdown.map((b, k) => `${'AB'[k]}: ${Object.entries(b).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`).join('; ')}`);
     const perProc = [0, 1].map((k) => parked.filter((p) => p.index % 2 === k).length);
     const heapPer = [0, 1].map((k) => (held[k]!.memory.heapUsed - idle[k]!.memory.heapUsed) / perProc[k]! / KiB);
