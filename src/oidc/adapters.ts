@@ -48,9 +48,11 @@ return 1
  * replaces a key of any type, so a hash of the former layout is replaced too. KEYS: the artefact,
  * then the grant's index when ARGV[3] is '1', then the uid/user-code index keys. ARGV: payload,
  * TTL (0: none), has-grant, the artefact's key as listed in the grant index (without keyPrefix),
- * the index's TTL, the hashed id. Atomic, as the MULTI was.
+ * the index's TTL, the hashed id, and '1' when the artefact must exist already (else nothing is
+ * written and 0 is returned). Atomic, as the MULTI was.
  */
 const UPSERT_LUA = `
+if ARGV[7] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
 local first = 2
@@ -64,6 +66,20 @@ for i = first, #KEYS do
 end
 return 1
 `;
+
+/**
+ * An Interaction is saved with a `result` only to finish it (finishInteraction in
+ * src/interaction/load.ts; oidc-provider's resume, on one it has just read): the save must then
+ * find it still there. oidc-provider's interactionResult read it again just before saving; the
+ * pages save the one they loaded instead (one GET fewer per sign-in), and this check, made in the
+ * same script as the write, keeps what that read gave: an interaction already resumed (deleted) or
+ * lapsed is not brought back with a result.
+ */
+export class InteractionGone extends Error {
+  constructor() {
+    super('interaction session not found');
+  }
+}
 
 /** The clock the adapters date artefacts by: oidc-provider's own (it reads the system clock), given at composition. */
 export type Clock = () => number;
@@ -168,8 +184,10 @@ export class RedisAdapter implements Adapter {
       if (indexKey) keys.push(indexKey);
     }
     // The grant index lists the keys as we wrote them (without the client's keyPrefix); del() adds it again.
-    await this.script('OidcUpsert', UPSERT_LUA, keys.length)(...keys, JSON.stringify(storable(this.model, payload)), expiresIn || 0,
-      payload.grantId ? '1' : '0', key, Math.max(expiresIn || 0, 24 * 3600), hashed);
+    const updateOnly = this.model === 'Interaction' && payload.result !== undefined;
+    const written = await this.script('OidcUpsert', UPSERT_LUA, keys.length)(...keys, JSON.stringify(storable(this.model, payload)), expiresIn || 0,
+      payload.grantId ? '1' : '0', key, Math.max(expiresIn || 0, 24 * 3600), hashed, updateOnly ? '1' : '0');
+    if (updateOnly && Number(written) !== 1) throw new InteractionGone();
   }
 
   private async read(key: string, id?: string): Promise<AdapterPayload | undefined> {

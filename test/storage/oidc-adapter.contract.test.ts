@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Adapter } from 'oidc-provider';
-import { ANONYMOUS_SESSION_TTL, RedisAdapter, SessionAdapter, SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
+import { ANONYMOUS_SESSION_TTL, InteractionGone, RedisAdapter, SessionAdapter, SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
 import { openScratchPglite } from '../support/pglite-template.js';
@@ -142,6 +142,21 @@ function redisLayout(name: string, open: () => Redis, formerLayout: boolean) {
       await empty.upsert('empty-1', {}, 60);
       await empty.consume('empty-1');
       expect((await empty.find('empty-1'))!.consumed).toBeGreaterThan(0);
+    });
+
+    // The pages finish the interaction they loaded instead of having oidc-provider read it again
+    // (src/interaction/load.ts finishInteraction): one resumed (deleted) or lapsed meanwhile must
+    // not come back with a result, as the read again made sure.
+    it('saves an Interaction with a result only while it is still there', async () => {
+      const a = new RedisAdapter(redis, 'Interaction', Date.now);
+      await a.upsert('int-1', { kind: 'Interaction', jti: 'int-1', returnTo: '/auth/int-1' }, 60);
+      await a.upsert('int-1', { kind: 'Interaction', jti: 'int-1', returnTo: '/auth/int-1', result: { login: { accountId: 'acc' } } }, 60);
+      expect(await a.find('int-1')).toMatchObject({ result: { login: { accountId: 'acc' } } });
+      await a.destroy('int-1');
+      await expect(a.upsert('int-1', { kind: 'Interaction', jti: 'int-1', returnTo: '/auth/int-1', result: { login: { accountId: 'acc' } } }, 60))
+        .rejects.toBeInstanceOf(InteractionGone);
+      expect(await a.find('int-1')).toBeUndefined();
+      expect(await redis.exists(`oidc:Interaction:${storageKey('int-1')}`)).toBe(0);
     });
 
     // The stand-in keeps nothing across a restart, so it never holds a key of the former layout.

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { matchNumberOf, type PushWorld } from '../support/push-world.js';
+import { recordRedisCommands, sent, type SentCommand } from '../support/redis-commands.js';
+import { CALLBACK, enroll, startWorld } from './helpers.js';
+
+/**
+ * What one push sign-in costs in Redis, step by step, on a real Redis (issue 15, performance
+ * target 1): each saved round trip has an assertion here, so a change that brings one back fails.
+ * The defences each saving had to keep are tested where they live (named below).
+ */
+describe('round trips of a push sign-in', () => {
+  let w: PushWorld;
+  const recorder = recordRedisCommands();
+  beforeAll(async () => { w = await startWorld(); });
+  afterAll(async () => {
+    recorder.restore();
+    await w.close();
+  });
+
+  /** A whole sign-in, the phone answering while the waiting page long-polls; the commands of each step. */
+  async function signIn(phone: Awaited<ReturnType<typeof enroll>>['phone'], subscriptionId: string) {
+    const started = await w.startSignIn();
+    const { browser, uid } = started;
+    const wait = await browser.submit(started.next.body, /\/push$/, {});
+    const number = matchNumberOf(wait.body)!;
+    const cid = ((await w.pushService.waitForMessage(subscriptionId, 5000)).payload as { cid: string }).cid;
+    await phone.challenge(cid);
+    const polling = browser.request(`/interaction/${uid}/push/status`, { headers: { accept: 'application/json' } });
+    await new Promise((r) => setTimeout(r, 150));
+    const answer = await recorder.during(async () => {
+      expect((await phone.respond(cid, 'approve', { number })).status).toBe(200);
+      return (await (await polling).json()) as { status: string; next: string };
+    });
+    expect(answer.result.status).toBe('approved');
+    const resume = await recorder.during(() => browser.go(answer.result.next));
+    expect(resume.result.url).toMatch(CALLBACK);
+    const tokens = await w.tokens(resume.result.url, started.verifier, started.state);
+    expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
+    return { uid, cid, answer: answer.commands, resume: resume.commands };
+  }
+
+  let steps: { uid: string; cid: string; answer: SentCommand[]; resume: SentCommand[] };
+  beforeAll(async () => {
+    const { phone, subscription } = await enroll(w);
+    await signIn(phone, subscription!.id); // loads every script into Redis
+    steps = await signIn(phone, subscription!.id);
+  });
+
+  // The waiting page loaded the interaction; finishing it saves that one (src/interaction/load.ts
+  // finishInteraction) rather than have oidc-provider's interactionResult read it again. Left: the
+  // page's load and oidc-provider's resume. The save only updates one still there:
+  // test/storage/oidc-adapter.contract.test.ts.
+  it('finishing reads the interaction once on the page, once at the resume', () => {
+    expect(sent(steps.resume, 'get', /oidc:Interaction:/)).toHaveLength(2);
+  });
+});
