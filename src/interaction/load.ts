@@ -59,11 +59,13 @@ const NO_FIRST_FACTOR = 'Sign in with your password first. Go back to the app an
 /**
  * The sign-in of a second-factor page: past its first factor, at the login prompt, or a 400. Its
  * push is read with the state (one round trip): the waiting pages hand it on rather than read it again.
+ * `finishing`: the page finishes the sign-in when its push is approved, and takes the state with
+ * the read (signin/state.ts getWithPush): of parallel requests, one finishes.
  */
-export async function requireFirstFactor(ctx: Context, deps: InteractionDeps): Promise<{ it: LoadedInteraction; s: Started; push: KnownPush }> {
+export async function requireFirstFactor(ctx: Context, deps: InteractionDeps, opts: { finishing?: boolean } = {}): Promise<{ it: LoadedInteraction; s: Started; push: KnownPush }> {
   const it = await loadInteraction(ctx, deps);
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a second factor now.');
-  const found = await deps.signin.stateWithPush(it.uid);
+  const found = await deps.signin.stateWithPush(it.uid, opts);
   if (!found) throw signInGone();
   return { it, s: { ...signInRef(ctx, it), state: found.state }, push: found.push };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, type PushWorld } from '../support/push-world.js';
 import { recordRedisCommands, sent, type SentCommand } from '../support/redis-commands.js';
-import { CALLBACK, enroll, startWorld } from './helpers.js';
+import { auditEvents, CALLBACK, enroll, startWorld } from './helpers.js';
 
 /**
  * What one push sign-in costs in Redis, step by step, on a real Redis (issue 15, performance
@@ -52,5 +52,30 @@ describe('round trips of a push sign-in', () => {
   // test/storage/oidc-adapter.contract.test.ts.
   it('finishing reads the interaction once on the page, once at the resume', () => {
     expect(sent(steps.resume, 'get', /oidc:Interaction:/)).toHaveLength(2);
+  });
+
+  // The finishing page reads the sign-in's state and takes it in one script once its push is
+  // approved (src/signin/state.ts getWithPush): no DEL after. One login of parallel finishes: below.
+  it('finishing reads and ends the sign-in state in one command', () => {
+    expect(steps.resume.filter((c) => c.args.some((a) => a.includes(`signin:{${steps.uid}}`)))).toEqual([
+      expect.objectContaining({ name: 'evalsha' }),
+    ]);
+  });
+
+  it('parallel finishing requests give one login', async () => {
+    const { phone, subscription } = await enroll(w, { name: 'Second phone' });
+    const started = await w.startSignIn();
+    const wait = await started.browser.submit(started.next.body, /\/push$/, {});
+    const cid = ((await w.pushService.waitForMessage(subscription!.id, 5000)).payload as { cid: string }).cid;
+    expect((await phone.respond(cid, 'approve', { number: matchNumberOf(wait.body)! })).status).toBe(200);
+    const successes = async () => (await auditEvents(w, 'signin.success')).length;
+    const before = await successes();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => started.browser.request(`/interaction/${started.uid}/wait`)));
+    const finished = answers.filter((r) => r.status === 303 && /\/auth\//.test(r.headers.get('location') ?? ''));
+    expect(finished.length).toBe(1);
+    expect(answers.filter((r) => r !== finished[0]).map((r) => r.status)).toEqual(Array(7).fill(400));
+    expect(await successes()).toBe(before + 1);
+    const done = await started.browser.go(finished[0]!.headers.get('location')!);
+    expect(done.url).toMatch(CALLBACK);
   });
 });
