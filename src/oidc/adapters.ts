@@ -3,6 +3,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { redisScripts, type Script } from '../defences/redis-script.js';
+import { RedisCopies } from './redis-copies.js';
 
 /**
  * Where oidc-provider keeps each model. What must outlive a restart of the IdP (the browser's
@@ -243,21 +244,40 @@ export class RedisAdapter implements Adapter {
  * Sessions: a signed-in one (it has an accountId) is durable, in SQL; an anonymous one goes to
  * Redis for ANONYMOUS_SESSION_TTL, so `GET /session/end` without a session adds no database row.
  * A save moves the session to its store and removes it from the other.
+ *
+ * A signed-in save deletes the Redis copy only when one may be there (RedisCopies: this process
+ * found or wrote it within ANONYMOUS_SESSION_TTL); otherwise that DEL was one Redis command per
+ * signed-in save for nothing. oidc-provider gives a session a new id when it signs in (resume's
+ * resetIdentifier, or a new session's fresh id), so nearly always none is. Removed whenever one
+ * may be, the copy cannot be read back (find falls back to Redis once the row is gone: a logout
+ * by uid, src/oidc/sessions.ts) as an anonymous session after the signed-in one ended.
  */
 export class SessionAdapter implements Adapter {
-  constructor(private readonly sql: SqlAdapter, private readonly kv: RedisAdapter) {}
+  // Timed by the monotonic clock, as Redis times the copy's TTL: not oidc-provider's (a test may move it).
+  constructor(private readonly sql: SqlAdapter, private readonly kv: RedisAdapter,
+    private readonly copies = new RedisCopies(() => performance.now(), ANONYMOUS_SESSION_TTL * 1000)) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     if (payload.accountId) {
       await this.sql.upsert(id, payload, expiresIn);
-      await this.kv.destroy(id);
+      if (this.copies.mayExist(id)) {
+        await this.kv.destroy(id);
+        this.copies.forget(id);
+      }
     } else {
+      this.copies.note(id);
       await this.kv.upsert(id, payload, Math.min(expiresIn || ANONYMOUS_SESSION_TTL, ANONYMOUS_SESSION_TTL));
       await this.sql.destroy(id);
     }
   }
 
-  async find(id: string) { return (await this.sql.find(id)) ?? this.kv.find(id); }
+  async find(id: string) {
+    const durable = await this.sql.find(id);
+    if (durable) return durable;
+    const anonymous = await this.kv.find(id);
+    if (anonymous) this.copies.note(id);
+    return anonymous;
+  }
   async findByUid(uid: string) { return (await this.sql.findByUid(uid)) ?? this.kv.findByUid(uid); }
   async findByUserCode(userCode: string) { return (await this.sql.findByUserCode(userCode)) ?? this.kv.findByUserCode(userCode); }
   async consume(id: string) { await Promise.all([this.sql.consume(id), this.kv.consume(id)]); }

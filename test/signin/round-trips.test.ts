@@ -62,6 +62,12 @@ describe('round trips of a push sign-in', () => {
     ]);
   });
 
+  // The session is saved signed in under a fresh id: no copy of it in Redis to delete
+  // (src/oidc/adapters.ts SessionAdapter; the copy's defence: test/storage/oidc-adapter.contract.test.ts).
+  it('saving the signed-in session sends nothing to Redis', () => {
+    expect(steps.resume.filter((c) => c.args.some((a) => a.includes('oidc:Session:')))).toEqual([]);
+  });
+
   it('parallel finishing requests give one login', async () => {
     const { phone, subscription } = await enroll(w, { name: 'Second phone' });
     const started = await w.startSignIn();
