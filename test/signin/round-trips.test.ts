@@ -68,6 +68,14 @@ describe('round trips of a push sign-in', () => {
     expect(steps.resume.filter((c) => c.args.some((a) => a.includes('oidc:Session:')))).toEqual([]);
   });
 
+  // The resolve script publishes the record it wrote; the long-poll's waiter wakes with it
+  // (src/challenge/waiters.ts) instead of reading it again. Left: the answer handler's own read.
+  it('the woken long-poll does not read the challenge again after its resolution', () => {
+    const resolved = steps.answer.findIndex((c) => c.name === 'evalsha' && c.args.some((a) => a.endsWith(`:ch:${steps.cid}`)));
+    expect(resolved).toBeGreaterThan(0);
+    expect(sent(steps.answer.slice(resolved), 'hmget', new RegExp(`:ch:${steps.cid}$`))).toEqual([]);
+  });
+
   it('parallel finishing requests give one login', async () => {
     const { phone, subscription } = await enroll(w, { name: 'Second phone' });
     const started = await w.startSignIn();
