@@ -76,6 +76,13 @@ describe('round trips of a push sign-in', () => {
     expect(sent(steps.answer.slice(resolved), 'hmget', new RegExp(`:ch:${steps.cid}$`))).toEqual([]);
   });
 
+  // Every script goes by EVALSHA once the server knows it (src/defences/redis-script.ts), the
+  // answer's rate limit too (src/device-api/rate-limit.ts): its text is not sent with each answer.
+  it('the answer sends no script text, its rate limit counted by EVALSHA', () => {
+    expect(steps.answer.filter((c) => c.name === 'eval')).toEqual([]);
+    expect(sent(steps.answer, 'evalsha', /:rl:resp:/)).toHaveLength(1);
+  });
+
   it('parallel finishing requests give one login', async () => {
     const { phone, subscription } = await enroll(w, { name: 'Second phone' });
     const started = await w.startSignIn();
