@@ -30,7 +30,12 @@ export interface RedisChallengeStore extends ChallengeStore {
   peekStatuses(ids: string[], now?: number): Promise<(ChallengeStatus | null)[]>;
 }
 
-/** Published on every resolution; waiters re-read the record rather than trust the message. */
+/**
+ * Published on every resolution. The resolve script appends the record as it has just written it
+ * (c: the challenge as created, res: the resolution, raw JSON members), read in the same script, so
+ * the waiters wake their callers with it rather than read it again (one HMGET per answer). A
+ * message without them (from a process of an older release) is only a hint: the waiters read.
+ */
 interface ResolvedMessage {
   id: string;
   status: ChallengeStatus;
@@ -88,7 +93,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[3], 'res', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+redis.call('PUBLISH', ARGV[6], string.sub(ARGV[7], 1, -2) .. ',"c":' .. redis.call('HGET', KEYS[1], 'c') .. ',"res":' .. ARGV[4] .. '}')
 return 'resolved'
 `;
 
@@ -178,17 +183,39 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
   };
 }
 
+/**
+ * The challenge a resolution message carries (ResolvedMessage), as a read of its record right after
+ * the resolution would give it; null when the message names no id. `challenge` is null for a
+ * message without the record (an older process): then it must be read.
+ */
+export function challengeFromMessage(raw: string, now: number): { id: string; challenge: Challenge | null } | null {
+  let msg: { id?: unknown; status?: unknown; c?: unknown; res?: unknown };
+  try {
+    msg = JSON.parse(raw) as typeof msg;
+  } catch {
+    return null;
+  }
+  if (typeof msg.id !== 'string') return null;
+  const { c, res, status } = msg;
+  if (!c || typeof c !== 'object' || !res || typeof res !== 'object' || typeof status !== 'string') return { id: msg.id, challenge: null };
+  const ch = fromRecord(c as Challenge & { interactionUid?: string | null }, status, res as Resolution);
+  return { id: msg.id, challenge: ch.id === msg.id ? asSeenAt(ch, now) : null };
+}
+
 /** A challenge from its hash's fields c, status and res, as read at `now` (for readers of the layout above). */
 export function challengeFromFields(c: string, status: string | null, res: string | null, now: number): Challenge {
   return asSeenAt(decode(c, status, res), now);
 }
 
 function decode(c: string, status: string | null, res: string | null): Challenge {
-  const ch = JSON.parse(c) as Challenge & { interactionUid?: string | null };
+  return fromRecord(JSON.parse(c) as Challenge & { interactionUid?: string | null }, status, res ? (JSON.parse(res) as Resolution) : null);
+}
+
+function fromRecord(ch: Challenge & { interactionUid?: string | null }, status: string | null, resolution: Resolution | null): Challenge {
   // Written before the field was renamed (a challenge lives minutes): its sign-in still finds it.
   if (ch.signInId === undefined) ch.signInId = ch.interactionUid ?? null;
   delete ch.interactionUid;
   ch.status = (status ?? ch.status) as ChallengeStatus;
-  ch.resolution = res ? (JSON.parse(res) as Resolution) : null;
+  ch.resolution = resolution;
   return ch;
 }

@@ -1,5 +1,5 @@
 import type { Redis } from '../storage/redis.js';
-import { resolvedChannel, type RedisChallengeStore } from './redis-store.js';
+import { challengeFromMessage, resolvedChannel, type RedisChallengeStore } from './redis-store.js';
 import type { Challenge, ChallengeStatus, ChallengeStore, ChallengeWaiters } from './types.js';
 
 /*
@@ -102,15 +102,14 @@ export function createChallengeWaiters(
 
   const onMessage = (ch: string, raw: string): void => {
     if (ch !== channel) return;
-    let id: unknown;
-    try {
-      id = (JSON.parse(raw) as { id?: unknown }).id;
-    } catch {
-      return;
-    }
-    if (typeof id !== 'string') return;
+    const heardOf = challengeFromMessage(raw, Date.now());
+    if (!heardOf) return;
+    const { id, challenge } = heardOf;
     remember(id);
-    if (waiting.has(id)) void recheck(id);
+    if (!waiting.has(id)) return;
+    // The record as the resolve script wrote it, read in that script: no need to read it again.
+    if (challenge && challenge.status !== 'pending') wake(id, challenge);
+    else void recheck(id);
   };
 
   function remember(id: string): void {
@@ -219,7 +218,7 @@ export function createChallengeWaiters(
     if (next !== Infinity && !closed) arm(next);
   }
 
-  /** The message is only a hint: the record in Redis is the truth. */
+  /** A message without the record (redis-store.ts ResolvedMessage) is only a hint: the record in Redis is the truth. */
   async function recheck(id: string): Promise<void> {
     try {
       const ch = await store.get(id);

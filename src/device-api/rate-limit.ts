@@ -1,5 +1,6 @@
 import type { Redis } from '../storage/redis.js';
 import { DeviceError } from '../devices/errors.js';
+import { redisScripts, type Script } from '../defences/redis-script.js';
 
 /**
  * A fixed-window counter in Redis, shared by every IdP instance. Used to bound how often one
@@ -19,10 +20,21 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}
 `;
 
+/** The script per client: EVALSHA (its text sent only once the server asks, NOSCRIPT), as every other script here. */
+const scripts = new WeakMap<Redis, Script>();
+function hitScript(redis: Redis): Script {
+  let run = scripts.get(redis);
+  if (!run) {
+    run = redisScripts(redis)('RateLimitHit', HIT_LUA, 1);
+    scripts.set(redis, run);
+  }
+  return run;
+}
+
 /** Counts one hit on `key`; throws `rate_limited` (429, Retry-After) once over `max` in the window. */
 export async function hit(redis: Redis, key: string, limit: RateLimit, now: number): Promise<void> {
   const window = Math.floor(now / limit.windowMs);
-  const [count, pttl] = (await redis.eval(HIT_LUA, 1, `rl:${key}:${window}`, limit.windowMs)) as [number, number];
+  const [count, pttl] = (await hitScript(redis)(`rl:${key}:${window}`, limit.windowMs)) as [number, number];
   if (count > limit.max) {
     const retryAfter = Math.max(1, Math.ceil((pttl > 0 ? pttl : limit.windowMs) / 1000));
     throw new DeviceError('rate_limited', 429, 'too many answers; try again later', { 'Retry-After': String(retryAfter) });

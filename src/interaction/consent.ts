@@ -57,7 +57,7 @@ export async function postConsent(ctx: Context, deps: InteractionDeps): Promise<
   for (const [indicator, scopes] of Object.entries(prompt.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
   const grantId = await grant.save();
   await deps.audit.record({ type: 'consent.granted', accountId, clientId: it.clientId, ip: ctx.ip, detail: { scopes: prompt.missingOIDCScope ?? [], claims: prompt.missingOIDCClaims ?? [] } });
-  await finishInteraction(ctx, deps, { consent: { grantId } });
+  await finishInteraction(ctx, it, { consent: { grantId } });
 }
 
 /** GET or POST /interaction/:uid/abort — the user said no: access_denied back to the app. */
@@ -66,5 +66,5 @@ export async function abort(ctx: Context, deps: InteractionDeps): Promise<void> 
   if (ctx.method === 'POST') checkCsrf(ctx, deps, it.uid);
   // A request still on the phone stands for nothing now: the core withdraws it.
   await deps.signin.cancel(it.uid, it.clientId);
-  await finishInteraction(ctx, deps, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
+  await finishInteraction(ctx, it, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
 }

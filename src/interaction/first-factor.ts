@@ -45,7 +45,7 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
       return renderLogin(ctx, deps, it, { error: t('login.tooMany'), throttle: throttleView(deps, result.retryAfterSeconds, 'throttle.signInLocked'), username });
     // The same words for an unknown user, a wrong password and a disabled account.
     case 'failed': return again(401, t('login.failed'));
-    case 'finished': return finishLogin(ctx, deps, result);
+    case 'finished': return finishLogin(ctx, it, result);
     case 'refused': throw new HttpError(403, 'no_device', t('error.no_device', { app: it.clientName }));
     case 'bad-passcode-format': return again(400, t('login.badPasscodeFormat'));
     case 'recover': return seeOther(ctx, it.uid, 'recovery');

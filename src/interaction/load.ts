@@ -8,6 +8,7 @@ import type { FinishResult, KnownPush, Login, SignInRef, Started } from '../sign
 import type { InteractionDeps } from './deps.js';
 import { appHome, backToApp, rememberedApp } from './back-to-app.js';
 import { preferUiLocales, t } from '../i18n/index.js';
+import { InteractionGone } from '../oidc/adapters.js';
 
 /**
  * Re-reads the interaction from the server on every request (never trusts the form) and checks
@@ -58,11 +59,13 @@ const NO_FIRST_FACTOR = 'Sign in with your password first. Go back to the app an
 /**
  * The sign-in of a second-factor page: past its first factor, at the login prompt, or a 400. Its
  * push is read with the state (one round trip): the waiting pages hand it on rather than read it again.
+ * `finishing`: the page finishes the sign-in when its push is approved, and takes the state with
+ * the read (signin/state.ts getWithPush): of parallel requests, one finishes.
  */
-export async function requireFirstFactor(ctx: Context, deps: InteractionDeps): Promise<{ it: LoadedInteraction; s: Started; push: KnownPush }> {
+export async function requireFirstFactor(ctx: Context, deps: InteractionDeps, opts: { finishing?: boolean } = {}): Promise<{ it: LoadedInteraction; s: Started; push: KnownPush }> {
   const it = await loadInteraction(ctx, deps);
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a second factor now.');
-  const found = await deps.signin.stateWithPush(it.uid);
+  const found = await deps.signin.stateWithPush(it.uid, opts);
   if (!found) throw signInGone();
   return { it, s: { ...signInRef(ctx, it), state: found.state }, push: found.push };
 }
@@ -74,11 +77,28 @@ export function checkCsrf(ctx: Context, deps: InteractionDeps, uid: string): voi
   if (!deps.csrf.valid(uid, parseForm(ctx, csrfForm).csrf)) throw new HttpError(403, 'csrf', t('error.csrf'));
 }
 
-/** Ends the interaction the only way there is: through oidc-provider, with a 303 to its resume URL. */
-export async function finishInteraction(ctx: Context, deps: InteractionDeps, result: InteractionResults): Promise<void> {
-  const to = await deps.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+/**
+ * Ends the interaction as oidc-provider's interactionResult does (mergeWithLastSubmission false:
+ * the result replaces any earlier one; saved for what is left of its life; a 303 to its resume
+ * URL), on the interaction this request loaded rather than one read again: the page's own load
+ * made the same checks (this browser's cookie, its session's principal) moments before. The
+ * adapter saves it only while it is still there (src/oidc/adapters.ts InteractionGone), as the
+ * read again ensured; gone or lapsed, the sign-in has ended.
+ */
+export async function finishInteraction(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: InteractionResults): Promise<void> {
+  const interaction = it.details;
+  // oidc-provider's clock (helpers/epoch_time.js): the system's, in seconds.
+  const ttl = interaction.exp - Math.floor(Date.now() / 1000);
+  if (ttl <= 0) throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
+  interaction.result = result;
+  try {
+    await interaction.save(ttl);
+  } catch (err) {
+    if (err instanceof InteractionGone) throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
+    throw err;
+  }
   ctx.status = 303;
-  ctx.redirect(to);
+  ctx.redirect(interaction.returnTo);
 }
 
 const REFUSED = {
@@ -87,10 +107,10 @@ const REFUSED = {
 } as const;
 
 /** sign-in step 10 (docs/architecture.md) at this door: the core's login becomes oidc-provider's interaction result. */
-export async function finishLogin(ctx: Context, deps: InteractionDeps, result: FinishResult): Promise<void> {
+export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: FinishResult): Promise<void> {
   if (result.kind === 'refused') throw new HttpError(403, 'access_denied', REFUSED[result.reason]);
   const { accountId, amr, acr }: Login = result.login;
-  await finishInteraction(ctx, deps, { login: { accountId, amr, acr } });
+  await finishInteraction(ctx, it, { login: { accountId, amr, acr } });
 }
 
 /** A 303 to another page of this sign-in. */

@@ -27,8 +27,8 @@ export function isUpstreamApp(deps: InteractionDeps, it: LoadedInteraction): boo
   return Boolean(deps.clients.get(it.clientId)?.upstream);
 }
 
-const deny = (ctx: Context, deps: InteractionDeps, error: 'access_denied' | 'temporarily_unavailable', description: string) =>
-  finishInteraction(ctx, deps, { error, error_description: description });
+const deny = (ctx: Context, it: LoadedInteraction, error: 'access_denied' | 'temporarily_unavailable', description: string) =>
+  finishInteraction(ctx, it, { error, error_description: description });
 
 function refusalPage(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, refusal: Refusal): void {
   ctx.status = 403;
@@ -45,14 +45,14 @@ export async function startUpstream(ctx: Context, deps: InteractionDeps, it: Loa
   const { params } = it.details;
   // A method kind asked for that this IdP cannot truthfully report ends the sign-in before any push.
   const choice = chooseUpstreamAcr(params.claims, params.acr_values, it.policy.acr.mfa);
-  if (!choice.ok) return deny(ctx, deps, 'access_denied', `the requested ${choice.reason} cannot be satisfied: this IdP's second factor is possession (otp)`);
+  if (!choice.ok) return deny(ctx, it, 'access_denied', `the requested ${choice.reason} cannot be satisfied: this IdP's second factor is possession (otp)`);
   const hint = typeof params.id_token_hint === 'string' ? params.id_token_hint : '';
   const result: UpstreamResult = await deps.signin.upstream(signInRef(ctx, it), { hint, trust, ...(choice.acr ? { acr: choice.acr } : {}) });
   switch (result.kind) {
     case 'invalid':
-      if (result.retry) return deny(ctx, deps, 'temporarily_unavailable', 'the upstream identity provider\'s keys could not be fetched');
-      return deny(ctx, deps, 'access_denied', `id_token_hint refused (${result.reason})`);
-    case 'replayed': return deny(ctx, deps, 'access_denied', 'id_token_hint refused (already used)');
+      if (result.retry) return deny(ctx, it, 'temporarily_unavailable', 'the upstream identity provider\'s keys could not be fetched');
+      return deny(ctx, it, 'access_denied', `id_token_hint refused (${result.reason})`);
+    case 'replayed': return deny(ctx, it, 'access_denied', 'id_token_hint refused (already used)');
     case 'unknown-user': return refusalPage(ctx, deps, it, 'unknown-user');
     case 'refused': return refusalPage(ctx, deps, it, result.reason);
     case 'choose-second-factor': return seeOther(ctx, it.uid, 'second-factor');
@@ -67,7 +67,7 @@ async function postRefused(ctx: Context, deps: InteractionDeps): Promise<void> {
   if (!isUpstreamApp(deps, it)) throw new HttpError(400, 'invalid_request', 'This app does not sign in through an upstream identity provider.');
   const body = (ctx.request.body ?? {}) as Record<string, unknown>;
   const refusal = typeof body.refusal === 'string' && Object.hasOwn(REFUSAL_PAGES, body.refusal) ? body.refusal : 'unknown-user';
-  await deny(ctx, deps, 'access_denied', refusal === 'unknown-user' ? 'the user is not known to this IdP' : `the user cannot sign in here (${refusal})`);
+  await deny(ctx, it, 'access_denied', refusal === 'unknown-user' ? 'the user is not known to this IdP' : `the user cannot sign in here (${refusal})`);
 }
 
 export const upstreamRoutes: InteractionExtension = (router, deps) => {

@@ -3,6 +3,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { redisScripts, type Script } from '../defences/redis-script.js';
+import { RedisCopies } from './redis-copies.js';
 
 /**
  * Where oidc-provider keeps each model. What must outlive a restart of the IdP (the browser's
@@ -48,9 +49,11 @@ return 1
  * replaces a key of any type, so a hash of the former layout is replaced too. KEYS: the artefact,
  * then the grant's index when ARGV[3] is '1', then the uid/user-code index keys. ARGV: payload,
  * TTL (0: none), has-grant, the artefact's key as listed in the grant index (without keyPrefix),
- * the index's TTL, the hashed id. Atomic, as the MULTI was.
+ * the index's TTL, the hashed id, and '1' when the artefact must exist already (else nothing is
+ * written and 0 is returned). Atomic, as the MULTI was.
  */
 const UPSERT_LUA = `
+if ARGV[7] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
 local first = 2
@@ -64,6 +67,20 @@ for i = first, #KEYS do
 end
 return 1
 `;
+
+/**
+ * An Interaction is saved with a `result` only to finish it (finishInteraction in
+ * src/interaction/load.ts; oidc-provider's resume, on one it has just read): the save must then
+ * find it still there. oidc-provider's interactionResult read it again just before saving; the
+ * pages save the one they loaded instead (one GET fewer per sign-in), and this check, made in the
+ * same script as the write, keeps what that read gave: an interaction already resumed (deleted) or
+ * lapsed is not brought back with a result.
+ */
+export class InteractionGone extends Error {
+  constructor() {
+    super('interaction session not found');
+  }
+}
 
 /** The clock the adapters date artefacts by: oidc-provider's own (it reads the system clock), given at composition. */
 export type Clock = () => number;
@@ -168,8 +185,10 @@ export class RedisAdapter implements Adapter {
       if (indexKey) keys.push(indexKey);
     }
     // The grant index lists the keys as we wrote them (without the client's keyPrefix); del() adds it again.
-    await this.script('OidcUpsert', UPSERT_LUA, keys.length)(...keys, JSON.stringify(storable(this.model, payload)), expiresIn || 0,
-      payload.grantId ? '1' : '0', key, Math.max(expiresIn || 0, 24 * 3600), hashed);
+    const updateOnly = this.model === 'Interaction' && payload.result !== undefined;
+    const written = await this.script('OidcUpsert', UPSERT_LUA, keys.length)(...keys, JSON.stringify(storable(this.model, payload)), expiresIn || 0,
+      payload.grantId ? '1' : '0', key, Math.max(expiresIn || 0, 24 * 3600), hashed, updateOnly ? '1' : '0');
+    if (updateOnly && Number(written) !== 1) throw new InteractionGone();
   }
 
   private async read(key: string, id?: string): Promise<AdapterPayload | undefined> {
@@ -225,21 +244,40 @@ export class RedisAdapter implements Adapter {
  * Sessions: a signed-in one (it has an accountId) is durable, in SQL; an anonymous one goes to
  * Redis for ANONYMOUS_SESSION_TTL, so `GET /session/end` without a session adds no database row.
  * A save moves the session to its store and removes it from the other.
+ *
+ * A signed-in save deletes the Redis copy only when one may be there (RedisCopies: this process
+ * found or wrote it within ANONYMOUS_SESSION_TTL); otherwise that DEL was one Redis command per
+ * signed-in save for nothing. oidc-provider gives a session a new id when it signs in (resume's
+ * resetIdentifier, or a new session's fresh id), so nearly always none is. Removed whenever one
+ * may be, the copy cannot be read back (find falls back to Redis once the row is gone: a logout
+ * by uid, src/oidc/sessions.ts) as an anonymous session after the signed-in one ended.
  */
 export class SessionAdapter implements Adapter {
-  constructor(private readonly sql: SqlAdapter, private readonly kv: RedisAdapter) {}
+  // Timed by the monotonic clock, as Redis times the copy's TTL: not oidc-provider's (a test may move it).
+  constructor(private readonly sql: SqlAdapter, private readonly kv: RedisAdapter,
+    private readonly copies = new RedisCopies(() => performance.now(), ANONYMOUS_SESSION_TTL * 1000)) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     if (payload.accountId) {
       await this.sql.upsert(id, payload, expiresIn);
-      await this.kv.destroy(id);
+      if (this.copies.mayExist(id)) {
+        await this.kv.destroy(id);
+        this.copies.forget(id);
+      }
     } else {
+      this.copies.note(id);
       await this.kv.upsert(id, payload, Math.min(expiresIn || ANONYMOUS_SESSION_TTL, ANONYMOUS_SESSION_TTL));
       await this.sql.destroy(id);
     }
   }
 
-  async find(id: string) { return (await this.sql.find(id)) ?? this.kv.find(id); }
+  async find(id: string) {
+    const durable = await this.sql.find(id);
+    if (durable) return durable;
+    const anonymous = await this.kv.find(id);
+    if (anonymous) this.copies.note(id);
+    return anonymous;
+  }
   async findByUid(uid: string) { return (await this.sql.findByUid(uid)) ?? this.kv.findByUid(uid); }
   async findByUserCode(userCode: string) { return (await this.sql.findByUserCode(userCode)) ?? this.kv.findByUserCode(userCode); }
   async consume(id: string) { await Promise.all([this.sql.consume(id), this.kv.consume(id)]); }

@@ -10,17 +10,21 @@ export type FinishResult =
 /** sign-in step 10 (docs/architecture.md): both factors done; the relying app's tokens will carry this amr and acr. */
 export async function finishSecondFactor(
   deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit' | 'rememberAccount'>, s: Started, second: string[], detail: Record<string, unknown>,
-  /** The account's state when the caller has just read it (with the approving device, wait.ts): not read again. */
-  known?: { accountActive: boolean; account?: Account | null },
+  /**
+   * The account's state when the caller has just read it (with the approving device, wait.ts): not
+   * read again. `stateTaken`: the state was deleted with the caller's read (state.ts getWithPush).
+   */
+  known?: { accountActive: boolean; account?: Account | null; stateTaken?: boolean },
 ): Promise<FinishResult> {
   const active = known ? known.accountActive : await deps.accounts.findById(s.state.accountId).then((a) => Boolean(a && !a.disabled));
+  const end = () => (known?.stateTaken ? Promise.resolve() : deps.states.delete(s.id));
   if (!active) {
-    await deps.states.delete(s.id);
+    await end();
     return { kind: 'refused', reason: 'account_disabled' };
   }
   const account = { id: s.state.accountId };
   const amr = amrFor(s.state.firstFactor.method, second);
-  await deps.states.delete(s.id);
+  await end();
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
   // An upstream first factor carries the acr its front door chose from the request (upstream.ts);
   // without one, the upstream's factor and ours make the app's MFA level (amr names only ours). A

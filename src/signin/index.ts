@@ -19,11 +19,17 @@ export function createSignIn(deps: SignInDeps) {
   return {
     /** Where a sign-in stands (null: not past its first factor, or over). */
     state: (id: string): Promise<SignInState | null> => deps.states.get(id),
-    /** The same with its push, in one read: hand `push` to wait, watch or planWatch of this request. */
-    async stateWithPush(id: string): Promise<{ state: SignInState; push: KnownPush } | null> {
+    /**
+     * The same with its push, in one read: hand `push` to wait, watch or planWatch of this request.
+     * `finishing`: the page that finishes the sign-in if its push is approved (wait). The state is
+     * then taken with the read (state.ts getWithPush): hand `push` on to wait, which finishes it.
+     */
+    async stateWithPush(id: string, opts: { finishing?: boolean } = {}): Promise<{ state: SignInState; push: KnownPush } | null> {
       const readAt = performance.now();
-      const found = await deps.states.getWithPush(id, deps.now());
-      return found ? { state: found.state, push: { challenge: found.challenge, readAt } } : null;
+      const found = await deps.states.getWithPush(id, deps.now(), { takeIfApproved: opts.finishing === true });
+      if (!found) return null;
+      const push: KnownPush = found.taken ? { challenge: found.challenge, readAt, stateTaken: true } : { challenge: found.challenge, readAt };
+      return { state: found.state, push };
     },
     password: (ref: SignInRef, input: PasswordInput) => passwordFirstFactor(deps, ref, input),
     /** The first factor from a trusted upstream assertion (MFA-only mode, docs/entra.md). */

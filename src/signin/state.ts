@@ -25,6 +25,8 @@ export interface SignInState {
 export interface StateWithPush {
   state: SignInState;
   challenge: Challenge | null;
+  /** The state was deleted with this read (getWithPush's takeIfApproved): the sign-in is this caller's to finish or refuse. */
+  taken?: true;
 }
 
 export interface SignInStateStore {
@@ -33,7 +35,13 @@ export interface SignInStateStore {
    * The state and the challenge it points at, in one round trip: the waiting page, its long-poll
    * and the page that finishes the sign-in each need both (they were two reads each).
    */
-  getWithPush(signInId: string, now: number): Promise<StateWithPush | null>;
+  /*
+   * `takeIfApproved`: the page that finishes the sign-in when its push is approved. Then, if the
+   * push is this sign-in's (its record names the sign-in and the same account) and approved, the
+   * state is deleted by the same script, and `taken` says so: of parallel finishing requests one
+   * gets the state, the others none (it was a read, then a DEL after the device re-check).
+   */
+  getWithPush(signInId: string, now: number, opts?: { takeIfApproved?: boolean }): Promise<StateWithPush | null>;
   /**
    * Writes the state. This sign-in's limit counters (SIGNIN_COUNTERS) are kept while the account
    * stays the same (posting the password again does not buy fresh tries) and start at zero for
@@ -119,7 +127,8 @@ export function challengeLink(signInId: string, state: SignInState, ttlSeconds: 
  * prefix is added to it as to any key (and the stand-in, which prefixes keys inside Lua itself, is
  * given it bare); on a Redis Cluster the client's prefix is a hash tag, so the challenge lies in the
  * same slot. HGET, not HMGET (redis-script.ts); '' stands for a missing field (a Lua table stops at
- * its first nil).
+ * its first nil). ARGV[1]: the sign-in's id to take the state if its push is approved (the same
+ * test as wait.ts belongs: the record names this sign-in, and the account is the state's), '' not to.
  */
 const GET_WITH_PUSH_LUA = `
 local s = redis.call('HGET', KEYS[1], 's')
@@ -127,7 +136,14 @@ if not s then return {''} end
 local id = string.match(s, ',"challengeId":"([A-Za-z0-9_-]+)"}$')
 if not id then return {s} end
 local key = KEYS[2] .. id
-return {s, redis.call('HGET', key, 'c') or '', redis.call('HGET', key, 'status') or '', redis.call('HGET', key, 'res') or ''}
+local c, status = redis.call('HGET', key, 'c') or '', redis.call('HGET', key, 'status') or ''
+local taken = ''
+if ARGV[1] ~= '' and status == 'approved' and string.find(c, '"signInId":"' .. ARGV[1] .. '"', 1, true)
+  and redis.call('HGET', key, 'acct') == redis.call('HGET', KEYS[1], '${SIGNIN_OWNER_FIELD}') then
+  redis.call('DEL', KEYS[1])
+  taken = '1'
+end
+return {s, c, status, redis.call('HGET', key, 'res') or '', taken}
 `;
 
 export function createSignInStateStore(redis: Redis): SignInStateStore {
@@ -137,11 +153,13 @@ export function createSignInStateStore(redis: Redis): SignInStateStore {
       const raw = await redis.hget(signInKey(signInId), 's');
       return raw ? (JSON.parse(raw) as SignInState) : null;
     },
-    async getWithPush(signInId, now) {
-      const [s, c, status, res] = (await script('SignInGetWithPush', GET_WITH_PUSH_LUA, 2)(signInKey(signInId), CHALLENGE_KEY_PREFIX)) as string[];
+    async getWithPush(signInId, now, opts) {
+      const [s, c, status, res, taken] = (await script('SignInGetWithPush', GET_WITH_PUSH_LUA, 2)(signInKey(signInId), CHALLENGE_KEY_PREFIX,
+        opts?.takeIfApproved ? signInId : '')) as string[];
       if (!s) return null;
       const state = JSON.parse(s) as SignInState;
-      return { state, challenge: c ? challengeFromFields(c, status || null, res || null, now) : null };
+      const challenge = c ? challengeFromFields(c, status || null, res || null, now) : null;
+      return taken ? { state, challenge, taken: true } : { state, challenge };
     },
     async put(signInId, state, ttlSeconds) {
       const { accountId, firstFactor, challengeId } = state;

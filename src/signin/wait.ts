@@ -39,6 +39,8 @@ export interface KnownPush {
   challenge: Challenge | null;
   /** performance.now() just before that read was sent (the waiters need not read it again, challenge/waiters.ts). */
   readAt: number;
+  /** The state was deleted with that read, its push approved (state.ts getWithPush): finish or refuse, no DEL again. */
+  stateTaken?: true;
 }
 
 async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: SignInState, now: number, known?: KnownPush): Promise<KnownPush> {
@@ -47,17 +49,17 @@ async function currentChallenge(deps: Pick<SignInDeps, 'challenges'>, state: Sig
   return { challenge: state.challengeId ? await deps.challenges.get(state.challengeId, now) : null, readAt };
 }
 
-async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Promise<FinishResult> {
+async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge, stateTaken: boolean): Promise<FinishResult> {
   // A device revoked between its approval and this moment no longer vouches for anyone. One query
   // reads the device and its account's state (the account is the sign-in's: the challenge is this
   // sign-in's, and its approving device is the challenge's account's, device-api/respond.ts).
   const found = ch.resolution?.deviceId ? await deps.devices.getForAnswer(ch.resolution.deviceId) : null;
   if (!found || found.device.status !== 'active' || found.device.accountId !== s.state.accountId) {
-    await deps.states.delete(s.id);
+    if (!stateTaken) await deps.states.delete(s.id);
     return { kind: 'refused', reason: 'device_revoked' };
   }
   return finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
-    { accountActive: found.accountActive, account: found.account });
+    { accountActive: found.accountActive, account: found.account, stateTaken });
 }
 
 /**
@@ -66,10 +68,10 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge): Prom
  */
 export async function waitStep(deps: SignInDeps, s: Started, known?: KnownPush): Promise<WaitResult> {
   const now = deps.now();
-  const { challenge: ch } = await currentChallenge(deps, s.state, now, known);
+  const { challenge: ch, stateTaken } = await currentChallenge(deps, s.state, now, known);
   const { status, reason } = pushStatusOf(ch, s.id, s.state.accountId, now);
   // 'approved' is only ever this sign-in's own challenge (pushStatusOf), so ch is there.
-  if (status === 'approved') return finishApproved(deps, s, ch!);
+  if (status === 'approved') return finishApproved(deps, s, ch!, stateTaken === true);
   const pending = status === 'pending';
   return {
     kind: 'waiting',

@@ -58,7 +58,8 @@ for (const kind of ['real', 'stand-in'] as const) {
       expect(stored?.status).toBe(answer(winner).status);
 
       await sleep(100);
-      expect(published.map((m) => JSON.parse(m))).toEqual([{ id: ch.id, status: answer(winner).status }]);
+      // One announcement, carrying the winner's resolution (what the woken waiters answer with).
+      expect(published.map((m) => JSON.parse(m))).toEqual([{ id: ch.id, status: answer(winner).status, c: expect.objectContaining({ id: ch.id }), res: stored!.resolution }]);
       await sub.quit();
     });
   });

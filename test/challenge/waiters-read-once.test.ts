@@ -56,8 +56,43 @@ describe('waiters given the time of the caller\'s own read (real Redis)', () => 
     await sleep(50);
     expect(reads).toBe(0);
     expect(await elsewhere.resolve(ch.id, approval())).toBe('resolved');
-    expect((await woke)?.status).toBe('approved');
+    const challenge = await woke;
+    expect(challenge?.status).toBe('approved');
     expect(performance.now() - t0).toBeLessThan(3_000);
+    // Woken with the record the resolve script published (read in that script): not read again,
+    // and the same as a read gives.
+    expect(reads).toBe(0);
+    expect(challenge).toEqual(await store.get(ch.id));
+  });
+
+  it('reads the record when the announcement does not carry it (a process of an older release)', async () => {
+    const ch = makeChallenge();
+    await store.create(ch);
+    const readAt = performance.now();
+    expect((await store.get(ch.id))?.status).toBe('pending');
+    reads = 0;
+    const woke = waiters.wait(ch.id, 10_000, readAt);
+    await sleep(50);
+    await conn.hset(`ch:${ch.id}`, 'status', 'denied', 'res', JSON.stringify({ ...approval(), status: 'denied' }));
+    await other.publish(store.channel, JSON.stringify({ id: ch.id, status: 'denied' }));
+    expect((await woke)?.status).toBe('denied');
+    expect(reads).toBe(1);
+  });
+
+  it('an announcement naming another challenge than its record wakes nobody with that record', async () => {
+    const ch = makeChallenge();
+    const decoy = makeChallenge();
+    await store.create(ch);
+    const readAt = performance.now();
+    reads = 0;
+    const woke = waiters.wait(ch.id, 10_000, readAt);
+    await sleep(50);
+    await other.publish(store.channel, JSON.stringify({ id: ch.id, status: 'approved', c: { ...decoy, resolution: null }, res: approval() }));
+    await sleep(100);
+    // Read instead: still pending, so it keeps waiting.
+    expect(reads).toBe(1);
+    expect(await elsewhere.resolve(ch.id, { ...approval(), status: 'denied' })).toBe('resolved');
+    expect((await woke)?.status).toBe('denied');
   });
 
   it('wakes at once when the resolution was announced between the caller\'s read and its hold', async () => {

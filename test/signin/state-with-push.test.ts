@@ -58,6 +58,35 @@ describe.each(['real', 'standin'] as const)('sign-in state with its push, one re
     expect((await states.getWithPush('s-late', late.expiresAt + 1))?.challenge?.status).toBe('expired');
   });
 
+  // The page that finishes the sign-in takes the state with its read once the push is approved
+  // (one script: of parallel finishing requests one gets it); before that, and for a push that is
+  // not this sign-in's, the read takes nothing.
+  it('takes the state with the read only when asked and the push is this sign-in\'s and approved', async () => {
+    const approve = { status: 'approved' as const, deviceId: 'dev_1', decision: 'approve' as const, reason: null, amr: ['otp', 'swk'], at: T0 + 2 };
+    await states.begin('s-take', first, 60);
+    const ch = makeChallenge({ now: T0, signInId: 's-take' });
+    await challenges.create(ch, challengeLink('s-take', { ...first, challengeId: ch.id }, 60));
+    expect((await states.getWithPush('s-take', T0 + 1, { takeIfApproved: true }))?.taken).toBeUndefined();
+    expect(await challenges.resolve(ch.id, approve, T0 + 2)).toBe('resolved');
+    expect((await states.getWithPush('s-take', T0 + 3))?.taken).toBeUndefined();
+    expect(await states.get('s-take')).not.toBeNull();
+    const taken = await states.getWithPush('s-take', T0 + 3, { takeIfApproved: true });
+    expect(taken).toMatchObject({ state: { ...first, challengeId: ch.id }, taken: true, challenge: { id: ch.id, status: 'approved' } });
+    expect(await states.get('s-take')).toBeNull();
+    expect(await states.getWithPush('s-take', T0 + 4, { takeIfApproved: true })).toBeNull();
+
+    // An approved push made for another sign-in, or another account, takes nothing.
+    for (const [id, made] of [['s-other', { signInId: 's-elsewhere' }], ['s-acct', { signInId: 's-acct', accountId: 'acct-mallory' }]] as const) {
+      await states.begin(id, first, 60);
+      const other = makeChallenge({ now: T0, ...made });
+      await challenges.create(other);
+      await states.put(id, { ...first, challengeId: other.id }, 60);
+      expect(await challenges.resolve(other.id, approve, T0 + 2)).toBe('resolved');
+      expect((await states.getWithPush(id, T0 + 3, { takeIfApproved: true }))?.taken).toBeUndefined();
+      expect(await states.get(id)).not.toBeNull();
+    }
+  });
+
   it('answers no challenge when the one the state points at is gone', async () => {
     await states.put('s-gone', { ...first, challengeId: 'ch_gone_0123456789' }, 60);
     expect(await states.getWithPush('s-gone', T0)).toEqual({ state: { ...first, challengeId: 'ch_gone_0123456789' }, challenge: null });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Adapter } from 'oidc-provider';
-import { ANONYMOUS_SESSION_TTL, RedisAdapter, SessionAdapter, SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
+import { ANONYMOUS_SESSION_TTL, InteractionGone, RedisAdapter, SessionAdapter, SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
 import { openScratchPglite } from '../support/pglite-template.js';
@@ -144,6 +144,21 @@ function redisLayout(name: string, open: () => Redis, formerLayout: boolean) {
       expect((await empty.find('empty-1'))!.consumed).toBeGreaterThan(0);
     });
 
+    // The pages finish the interaction they loaded instead of having oidc-provider read it again
+    // (src/interaction/load.ts finishInteraction): one resumed (deleted) or lapsed meanwhile must
+    // not come back with a result, as the read again made sure.
+    it('saves an Interaction with a result only while it is still there', async () => {
+      const a = new RedisAdapter(redis, 'Interaction', Date.now);
+      await a.upsert('int-1', { kind: 'Interaction', jti: 'int-1', returnTo: '/auth/int-1' }, 60);
+      await a.upsert('int-1', { kind: 'Interaction', jti: 'int-1', returnTo: '/auth/int-1', result: { login: { accountId: 'acc' } } }, 60);
+      expect(await a.find('int-1')).toMatchObject({ result: { login: { accountId: 'acc' } } });
+      await a.destroy('int-1');
+      await expect(a.upsert('int-1', { kind: 'Interaction', jti: 'int-1', returnTo: '/auth/int-1', result: { login: { accountId: 'acc' } } }, 60))
+        .rejects.toBeInstanceOf(InteractionGone);
+      expect(await a.find('int-1')).toBeUndefined();
+      expect(await redis.exists(`oidc:Interaction:${storageKey('int-1')}`)).toBe(0);
+    });
+
     // The stand-in keeps nothing across a restart, so it never holds a key of the former layout.
     if (formerLayout) it('reads and consumes an artefact of the former layout (a hash), and an upsert replaces it', async () => {
       const a = new RedisAdapter(redis, 'AccessToken', Date.now);
@@ -205,6 +220,35 @@ function sessionContract(name: string, open: () => Promise<{ db: Db; redis: Redi
       await a.destroy('anon-1');
       expect(await a.find('anon-1')).toBeUndefined();
       expect(Number(await rows())).toBe(before);
+    });
+
+    // A signed-in save deletes the Redis copy only when one may be there (src/oidc/redis-copies.ts):
+    // oidc-provider signs a session in under a new id, so nearly always none is.
+    it('a signed-in save of a session never anonymous here sends no DEL to Redis', async () => {
+      const kv = new RedisAdapter(b.redis, 'Session', Date.now);
+      const destroy = jest.spyOn(kv, 'destroy');
+      const a = new SessionAdapter(new SqlAdapter(b.db, 'Session', Date.now), kv);
+      await a.upsert('signed-1', { kind: 'Session', jti: 'signed-1', uid: 'u-signed-1', accountId: 'acc-1' }, 3600);
+      await a.upsert('signed-1', { kind: 'Session', jti: 'signed-1', uid: 'u-signed-1', accountId: 'acc-1', loginTs: 1 }, 3600);
+      expect(destroy).not.toHaveBeenCalled();
+      expect(await a.find('signed-1')).toMatchObject({ accountId: 'acc-1', loginTs: 1 });
+      await a.destroy('signed-1');
+    });
+
+    // The process that saves a session signed in is the one that loaded it (oidc-provider saves a
+    // session in the request that read it), whichever process wrote its anonymous copy.
+    it('an anonymous session signed in by another process leaves no copy to read back after a logout by uid', async () => {
+      const writer = new SessionAdapter(new SqlAdapter(b.db, 'Session', Date.now), new RedisAdapter(b.redis, 'Session', Date.now));
+      const other = new SessionAdapter(new SqlAdapter(b.db, 'Session', Date.now), new RedisAdapter(b.redis, 'Session', Date.now));
+      await writer.upsert('anon-2', { kind: 'Session', jti: 'anon-2', uid: 'u-anon-2', state: { secret: 'x' } }, 600);
+      expect(await other.find('anon-2')).toMatchObject({ uid: 'u-anon-2' });
+      await other.upsert('anon-2', { kind: 'Session', jti: 'anon-2', uid: 'u-anon-2', accountId: 'acc-2' }, 3600);
+      expect(await new RedisAdapter(b.redis, 'Session', Date.now).find('anon-2')).toBeUndefined();
+      // Logout by uid (src/oidc/sessions.ts end) removes the row; nothing anonymous comes back.
+      await b.db.query("DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1", ['u-anon-2']);
+      expect(await writer.find('anon-2')).toBeUndefined();
+      expect(await other.find('anon-2')).toBeUndefined();
+      expect(await other.findByUid('u-anon-2')).toBeUndefined();
     });
   });
 }

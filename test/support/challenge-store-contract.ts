@@ -134,7 +134,8 @@ export function challengeStoreContract(name: string, open: () => Redis): void {
       expect(await redis.pttl(`ch:${ch.id}`)).toBeGreaterThan(KEEP_MS - 5_000);
     });
 
-    it('publishes {id, status} once, on the resolution only', async () => {
+    // With the record as the script wrote it (c as created, res), so waiters need not read it (challenge/waiters.ts).
+    it('publishes {id, status, c, res} once, on the resolution only', async () => {
       const sub = redis.duplicate();
       const seen: unknown[] = [];
       sub.on('message', (chan: string, msg: string) => { if (chan === store.channel) seen.push(JSON.parse(msg)); });
@@ -146,7 +147,7 @@ export function challengeStoreContract(name: string, open: () => Redis): void {
         await store.resolve(ch.id, approval(T0 + 2), T0 + 2);
         await store.resolve('no-such-challenge', approval(T0 + 2), T0 + 2);
         await sleep(100);
-        expect(seen).toEqual([{ id: ch.id, status: 'approved' }]);
+        expect(seen).toEqual([{ id: ch.id, status: 'approved', c: { ...ch, resolution: null }, res: approval(T0 + 1) }]);
       } finally {
         await sub.quit();
       }

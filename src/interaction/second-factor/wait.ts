@@ -26,9 +26,9 @@ function pausedUntil(q: unknown, now: number): number | null {
  * long-polls the status; without, it refreshes itself. Approved: the core finishes the sign-in here.
  */
 export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const { it, s, push } = await requireFirstFactor(ctx, deps);
+  const { it, s, push } = await requireFirstFactor(ctx, deps, { finishing: true });
   const w = await deps.signin.wait(s, push);
-  if (w.kind !== 'waiting') return finishLogin(ctx, deps, w);
+  if (w.kind !== 'waiting') return finishLogin(ctx, it, w);
   const pending = w.status === 'pending';
   const notice = noticeOf(ctx.query.notice);
   const paused = notice !== null && PAUSED.has(notice);
