@@ -51,6 +51,17 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? 0) / 1024;
 }
 
+/**
+ * Resident memory once the GC just made has settled: V8 returns the pages it freed to the system
+ * from a background task (its unmapper) after the collection, so VmRSS read at once can still hold
+ * them (read at once, one process showed 304 MiB that was 174 MiB half a second later). The same
+ * wait for every reading, ours and the bare baseline's.
+ */
+async function settledRssOf(pid: number): Promise<number> {
+  await sleep(1000);
+  return rssOf(pid);
+}
+
 /** Resident memory as the kernel splits it: anonymous (heap, malloc) and file-backed (binary, libraries). */
 function procSplit(pid: number): { anonMiB: number; fileMiB: number } {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -81,7 +92,7 @@ async function bareFloor(n: number): Promise<{ heapPerHeldKiB: number; rssMiB: n
     const agent2 = keepAliveAgent(n + 64);
     await sleep(500);
     const idle = await bare.call<BareUsage>({ cmd: 'gc' });
-    const idleRss = rssOf(bare.pid);
+    const idleRss = await settledRssOf(bare.pid);
     const polls = Array.from({ length: n }, (_, i) => request(agent2, 'GET', `${bare.url}/interaction/u${i}/push/status`, { headers: { accept: 'application/json' }, timeoutMs: 170_000 }).catch(() => null));
     const t0 = performance.now();
     for (;;) {
@@ -91,7 +102,7 @@ async function bareFloor(n: number): Promise<{ heapPerHeldKiB: number; rssMiB: n
     }
     await sleep(1000);
     const heldGc = await bare.call<BareUsage>({ cmd: 'gc' });
-    const rss = rssOf(bare.pid);
+    const rss = await settledRssOf(bare.pid);
     await bare.call({ cmd: 'release' });
     await Promise.all(polls);
     agent2.destroy();
@@ -138,7 +149,7 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
     await Promise.all(warmPolls);
     await sleep(1000);
     const idle = await Promise.all(procs.map((c) => c.call<ChildUsage>({ cmd: 'gc' })));
-    const idleRss = procs.map((c) => rssOf(c.pid));
+    const idleRss = await Promise.all(procs.map((c) => settledRssOf(c.pid)));
 
     const parked = await parkSignIns({ agent, issuer, phones: phones.slice(o.warmup), home: (i) => procs[i % 2]!.url, concurrency: o.parkConcurrency, label: 'scale' });
     const timings: Timing[] = parked.map(() => ({ accepted: 0, returned: null, status: 'none' }));
@@ -150,7 +161,7 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
     const early = timings.filter((t) => t.returned !== null).length;
     if (early) log(`scale: ${early} long-polls returned before any approval (${timings.find((t) => t.returned)?.status})`);
     const held = await Promise.all(procs.map((c) => c.call<ChildUsage>({ cmd: 'gc' })));
-    const heldRss = procs.map((c) => rssOf(c.pid));
+    const heldRss = await Promise.all(procs.map((c) => settledRssOf(c.pid)));
     // Where the resident memory goes (MiB), per process: the kernel's anonymous / file-backed split,
     // V8's committed heap (physical) and its used part, array buffers, and V8's own malloc.
     const breakdown = await Promise.all(procs.map(async (c, k) => {
@@ -226,7 +237,7 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
     bench.result.runs.push({ perProcess: perProc, idle: idle.map((u) => u.memory), held: held.map((u) => u.memory), idleRss, heldRss, heapPerKiB: heapPer, floor, wake: all, wakeBy, lost, problems, eventLoopDelay: loop.map((u) => u.loopDelay), breakdown, compacted });
     bench.result.notes.push(
       `${o.signIns} sign-ins parked on the waiting page (even ones on A, odd on B) after a warm-up of ${o.warmup}; all long-polls held at once, then the phones approve, ${o.approvalConcurrency} at a time, each on the process that does not hold its page. Both timestamps in the parent.`,
-      'Heap per waiting sign-in = (heapUsed after global.gc() holding them - heapUsed after global.gc() idle after the warm-up) / sign-ins held by that process. Resident memory from /proc/<pid>/status VmRSS.',
+      'Heap per waiting sign-in = (heapUsed after global.gc() holding them - heapUsed after global.gc() idle after the warm-up) / sign-ins held by that process. Resident memory from /proc/<pid>/status VmRSS, read 1 s after that GC (V8 unmaps freed pages in the background).',
       `Password hash: ${process.env.BENCH_SCALE_FULL_HASH === '1' ? 'production argon2id cost' : 'argon2id m=1 MiB, t=1 (made once, shared by every account; the IdP verifies with the hash\'s own parameters)'}.`,
     );
   } finally {
