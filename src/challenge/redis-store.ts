@@ -89,11 +89,16 @@ if tonumber(redis.call('HGET', KEYS[1], 'exp')) <= tonumber(ARGV[2]) then
   redis.call('ZREM', KEYS[3], ARGV[1])
   return 'expired'
 end
+local c = redis.call('HGET', KEYS[1], 'c')
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'res', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
-redis.call('PUBLISH', ARGV[6], string.sub(ARGV[7], 1, -2) .. ',"c":' .. redis.call('HGET', KEYS[1], 'c') .. ',"res":' .. ARGV[4] .. '}')
+if c then
+  redis.call('PUBLISH', ARGV[6], string.sub(ARGV[7], 1, -2) .. ',"c":' .. c .. ',"res":' .. ARGV[4] .. '}')
+else
+  redis.call('PUBLISH', ARGV[6], ARGV[7])
+end
 return 'resolved'
 `;
 
