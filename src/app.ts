@@ -31,6 +31,7 @@ import { createDeviceApi } from './device-api/routes.js';
 import { createEnrollmentCodes } from './devices/enrollment-codes.js';
 import { createRecoveryCodes } from './devices/recovery-codes.js';
 import { createDeviceRegistry, type DeviceRegistry } from './devices/registry.js';
+import { createLastUseWriter } from './devices/last-use.js';
 import { createDeviceService, type DeviceService } from './devices/service.js';
 import { accountConsoleClient, selfServiceRoutes } from './selfservice/routes.js';
 import { createThrottle } from './defences/throttle-store.js';
@@ -187,6 +188,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const views = createViews(undefined, { productName: settings.productName, productLogo: settings.productLogo });
   const now = opts.now ?? Date.now;
   const devices = createDeviceRegistry(db);
+  const lastUse = createLastUseWriter(db, { onError: (err) => logger.warn({ err }, 'writing devices\' last use failed') });
   // OpenID CIBA (src/ciba/): oidc-provider's features.ciba, driving the sign-in core like the pages do.
   const ciba = createCibaDoor({
     accounts, clients, redis, secretBox, logger, now,
@@ -267,7 +269,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
   };
   const deviceApi = createDeviceApi({
-    db, devices, codes, challenges, redis, secretBox, audit, now, throttle,
+    db, devices, lastUse, codes, challenges, redis, secretBox, audit, now, throttle,
     issuer: settings.issuer,
     vapidPublicKey: vapid.publicKey,
     maxDevicesPerAccount: settings.maxDevicesPerAccount,
@@ -354,6 +356,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
       await waiters.close();
       await notifier.close();
       await pushTransport.close();
+      await lastUse.close();
       redis.disconnect();
       if (!opts.db) await db.close();
       releaseLock();

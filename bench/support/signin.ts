@@ -36,6 +36,10 @@ export async function seedPhones(idp: BenchChild, opts: {
     const phone = await SimulatedAuthenticator.enroll(opts.enrollBase ?? idp.url, s.code, {
       push: { endpoint: sub.endpoint, keys: sub.keys }, name: 'Bench phone',
     });
+    // Its first signed call confirms the device (src/devices/registry.ts LIVE), as the PWA's first
+    // look for requests does: the sign-ins measured are a confirmed phone's, as in steady state.
+    const first = await phone.request('GET', '/api/device/challenges');
+    if (first.status !== 200) throw new Error(`the phone's first call answered ${first.status}`);
     return { username: s.username, accountId: s.accountId, phone, subscriptionId: sub.id, lastUsed: -Infinity };
   });
   log(`seeded ${opts.count} accounts in ${((t1 - t0) / 1000).toFixed(1)} s, enrolled their phones in ${((performance.now() - t1) / 1000).toFixed(1)} s`);

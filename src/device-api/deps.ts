@@ -5,6 +5,7 @@ import type { SecretBox } from '../crypto/secretbox.js';
 import type { EnrollmentCodes } from '../devices/enrollment-codes.js';
 import type { OtpThrottle } from '../devices/otp-proof.js';
 import type { DeviceRegistry } from '../devices/registry.js';
+import type { LastUseWriter } from '../devices/last-use.js';
 import type { DeviceNotice, UnlockPolicy } from '../devices/types.js';
 import type { Db } from '../storage/db.js';
 import type { ErrorLog } from '../http/edge.js';
@@ -23,6 +24,8 @@ export interface DeviceApiDeps {
   /** For the enrollment transaction and account lookups (through the account store). */
   db: Db;
   devices: DeviceRegistry;
+  /** A confirmed device's last use, written behind (devices/last-use.ts); without it, at once. */
+  lastUse?: LastUseWriter;
   codes: EnrollmentCodes;
   challenges: ChallengeStore;
   /** Shared state: device-auth jti replay records and the answer rate limit. */

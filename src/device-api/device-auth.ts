@@ -4,6 +4,7 @@ import { readKid, verifyDeviceAuth } from '../approval/verify-device-auth.js';
 import { DeviceError } from '../devices/errors.js';
 import type { DeviceRegistry } from '../devices/registry.js';
 import type { Device } from '../devices/types.js';
+import type { LastUseWriter } from '../devices/last-use.js';
 
 /**
  * `Authorization: Device <JWS>` (docs/device-api.md section 2). The pure check is
@@ -22,6 +23,8 @@ export interface DeviceAuthDeps {
    */
   pathPrefix: string;
   now: () => number;
+  /** A confirmed device's last use, written behind (devices/last-use.ts); without it, written at once. */
+  lastUse?: LastUseWriter;
 }
 
 export interface DeviceState {
@@ -58,9 +61,14 @@ export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
     }
     ctx.state.device = device!;
     ctx.state.otp = verdict.otp;
-    // Poll mode calls every few seconds: last-used is written at most once a minute per device.
-    const last = device!.lastUsedAt?.getTime() ?? 0;
-    if (now - last > TOUCH_EVERY_MS) await deps.devices.touch(device!.id, new Date(now));
+    // Poll mode calls every few seconds: last-used is written at most once a minute per device. The
+    // first signed call confirms the device (registry LIVE), so that one is written before we go on.
+    const last = device!.lastUsedAt?.getTime() ?? null;
+    if (last === null) await deps.devices.touch(device!.id, new Date(now));
+    else if (now - last > TOUCH_EVERY_MS) {
+      if (deps.lastUse) deps.lastUse.note(device!.id, new Date(now));
+      else await deps.devices.touch(device!.id, new Date(now));
+    }
     await next();
   };
 }

@@ -29,7 +29,7 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
   const now = deps.now ?? Date.now;
   const authed = deviceAuth({
     devices: deps.devices, redis: deps.redis, audience: `${deps.issuer}${PREFIX}`, now,
-    pathPrefix: new URL(deps.issuer).pathname.replace(/\/+$/, ''),
+    pathPrefix: new URL(deps.issuer).pathname.replace(/\/+$/, ''), ...(deps.lastUse ? { lastUse: deps.lastUse } : {}),
   });
 
   const listChallenges: Handler = async (ctx) => {
