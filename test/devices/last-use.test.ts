@@ -54,13 +54,15 @@ function lastUseContract(engine: string, open: () => Promise<TestDb>) {
       const [a, b, c] = await Promise.all([1, 2, 3].map(() => device(new Date('2026-01-01T00:00:00Z'))));
       const timed = createLastUseWriter(db, { flushMs: 50 });
       timed.note(a!, new Date('2026-03-01T00:00:00Z'));
-      await new Promise((r) => setTimeout(r, 400));
-      expect(await lastUsed(a!)).toBe('2026-03-01T00:00:00.000Z');
+      // Nobody flushes these two writers: only their timer (50 ms) or their maximum (2) can write
+      // within the 5 s the check waits (the other interval is a minute).
+      expect(await eventually(() => lastUsed(a!), '2026-03-01T00:00:00.000Z')).toBe('2026-03-01T00:00:00.000Z');
       const full = createLastUseWriter(db, { flushMs: 60_000, max: 2 });
       full.note(b!, new Date('2026-03-02T00:00:00Z'));
+      expect(await lastUsed(b!)).toBe('2026-01-01T00:00:00.000Z');
       full.note(c!, new Date('2026-03-03T00:00:00Z'));
-      await new Promise((r) => setTimeout(r, 200));
-      expect([await lastUsed(b!), await lastUsed(c!)]).toEqual(['2026-03-02T00:00:00.000Z', '2026-03-03T00:00:00.000Z']);
+      expect(await eventually(() => lastUsed(c!), '2026-03-03T00:00:00.000Z')).toBe('2026-03-03T00:00:00.000Z');
+      expect(await lastUsed(b!)).toBe('2026-03-02T00:00:00.000Z');
       await Promise.all([timed.close(), full.close()]);
     });
 
@@ -91,6 +93,17 @@ function lastUseContract(engine: string, open: () => Promise<TestDb>) {
       expect(await lastUsed(id)).toBe('2026-04-02T00:00:00.000Z');
     });
   });
+}
+
+/** Polls `read` until it gives `want` or 5 s pass; returns the last value read. */
+async function eventually<T>(read: () => Promise<T>, want: T): Promise<T> {
+  const until = Date.now() + 5000;
+  let got = await read();
+  while (got !== want && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+    got = await read();
+  }
+  return got;
 }
 
 for (const [engine, open] of TEST_ENGINES) lastUseContract(engine, open);
