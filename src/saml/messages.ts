@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SamlError } from './errors.js';
 import { NAMEID_FORMATS, type ServiceProvider } from './sp-config.js';
-import { child, children, esc, NS, text } from './xml.js';
+import { attr, child, children, esc, NS, text } from './xml.js';
 
 /** Largest SAML message we read, decoded (an AuthnRequest is a few KB; Microsoft 365's under 2 KB). */
 export const MAX_MESSAGE_BYTES = 32 * 1024;
@@ -58,18 +58,18 @@ export interface AuthnRequestFields {
 /** Reads an AuthnRequest element (already verified when it was signed). */
 export function readAuthnRequest(el: Element): AuthnRequestFields {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'AuthnRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:AuthnRequest.');
-  const id = el.getAttribute('ID');
+  const id = attr(el, 'ID');
   if (!id || id.length > 256) throw new SamlError(400, 'malformed', 'The AuthnRequest has no usable ID.');
-  if (el.getAttribute('Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
-  const index = el.getAttribute('AssertionConsumerServiceIndex');
+  if (attr(el, 'Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
+  const index = attr(el, 'AssertionConsumerServiceIndex');
   const policy = child(el, NS.protocol, 'NameIDPolicy');
   return {
-    id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: el.getAttribute('Destination'), issueInstant: el.getAttribute('IssueInstant'),
-    acsUrl: el.getAttribute('AssertionConsumerServiceURL'), acsIndex: index !== null && /^\d{1,5}$/.test(index) ? Number(index) : null,
-    protocolBinding: el.getAttribute('ProtocolBinding'),
-    forceAuthn: el.getAttribute('ForceAuthn') === 'true' || el.getAttribute('ForceAuthn') === '1',
-    isPassive: el.getAttribute('IsPassive') === 'true' || el.getAttribute('IsPassive') === '1',
-    nameIdFormat: policy?.getAttribute('Format') ?? null,
+    id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
+    acsUrl: attr(el, 'AssertionConsumerServiceURL'), acsIndex: index !== null && /^\d{1,5}$/.test(index) ? Number(index) : null,
+    protocolBinding: attr(el, 'ProtocolBinding'),
+    forceAuthn: attr(el, 'ForceAuthn') === 'true' || attr(el, 'ForceAuthn') === '1',
+    isPassive: attr(el, 'IsPassive') === 'true' || attr(el, 'IsPassive') === '1',
+    nameIdFormat: policy ? attr(policy, 'Format') : null,
   };
 }
 
@@ -106,10 +106,10 @@ export interface LogoutRequestFields { id: string; issuer: string | null; destin
 
 export function readLogoutRequest(el: Element): LogoutRequestFields {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'LogoutRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:LogoutRequest.');
-  const id = el.getAttribute('ID');
+  const id = attr(el, 'ID');
   if (!id || id.length > 256) throw new SamlError(400, 'malformed', 'The LogoutRequest has no usable ID.');
   return {
-    id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: el.getAttribute('Destination'), issueInstant: el.getAttribute('IssueInstant'),
+    id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
     nameId: text(child(el, NS.assertion, 'NameID')), sessionIndexes: children(el, NS.protocol, 'SessionIndex').map((s) => text(s) ?? ''),
   };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { loginPolicySchema, type LoginPolicy } from '../config/clients.js';
 import { ConfigError } from '../config/settings.js';
-import { child, children, NS, parseXml, text } from './xml.js';
+import { attr, child, children, NS, parseXml, text } from './xml.js';
 import { readJsonFolder } from '../config/json-folder.js';
 
 /** Where an attribute's value comes from (docs/saml.md, "Attributes"). */
@@ -100,20 +100,20 @@ function fromMetadata(file: string, xml: string): Partial<SpFile> {
   if (root.namespaceURI !== NS.metadata || root.localName !== 'EntityDescriptor') throw new ConfigError(file, 'metadataFile', 'must hold one md:EntityDescriptor');
   const sp = child(root, NS.metadata, 'SPSSODescriptor');
   if (!sp) throw new ConfigError(file, 'metadataFile', 'has no SPSSODescriptor');
-  const acs = children(sp, NS.metadata, 'AssertionConsumerService').filter((e) => e.getAttribute('Binding') === BINDINGS.post)
-    .map((e, i) => ({ url: e.getAttribute('Location') ?? '', binding: 'HTTP-POST' as const, index: Number(e.getAttribute('index') ?? i), isDefault: e.getAttribute('isDefault') === 'true' }));
-  const sloEl = children(sp, NS.metadata, 'SingleLogoutService').find((e) => e.getAttribute('Binding') === BINDINGS.redirect)
-    ?? children(sp, NS.metadata, 'SingleLogoutService').find((e) => e.getAttribute('Binding') === BINDINGS.post);
-  const certs = children(sp, NS.metadata, 'KeyDescriptor').filter((k) => (k.getAttribute('use') ?? 'signing') === 'signing')
+  const acs = children(sp, NS.metadata, 'AssertionConsumerService').filter((e) => attr(e, 'Binding') === BINDINGS.post)
+    .map((e, i) => ({ url: attr(e, 'Location') ?? '', binding: 'HTTP-POST' as const, index: Number(attr(e, 'index') ?? i), isDefault: attr(e, 'isDefault') === 'true' }));
+  const sloEl = children(sp, NS.metadata, 'SingleLogoutService').find((e) => attr(e, 'Binding') === BINDINGS.redirect)
+    ?? children(sp, NS.metadata, 'SingleLogoutService').find((e) => attr(e, 'Binding') === BINDINGS.post);
+  const certs = children(sp, NS.metadata, 'KeyDescriptor').filter((k) => (attr(k, 'use') ?? 'signing') === 'signing')
     .flatMap((k) => { const ki = child(k, NS.dsig, 'KeyInfo'); const xd = ki && child(ki, NS.dsig, 'X509Data'); return xd ? children(xd, NS.dsig, 'X509Certificate').map((c) => text(c)!) : []; });
   const format = text(child(sp, NS.metadata, 'NameIDFormat'));
   const formatName = (Object.entries(NAMEID_FORMATS).find(([, v]) => v === format)?.[0]) as NameIdFormat | undefined;
-  const out: Partial<SpFile> = { entityId: root.getAttribute('entityID') ?? '' };
+  const out: Partial<SpFile> = { entityId: attr(root, 'entityID') ?? '' };
   if (acs.length) out.acs = acs;
-  if (sloEl) out.slo = { url: sloEl.getAttribute('Location') ?? '', binding: sloEl.getAttribute('Binding') === BINDINGS.post ? 'HTTP-POST' : 'HTTP-Redirect' };
+  if (sloEl) out.slo = { url: attr(sloEl, 'Location') ?? '', binding: attr(sloEl, 'Binding') === BINDINGS.post ? 'HTTP-POST' : 'HTTP-Redirect' };
   if (certs.length) out.certificate = certs;
-  if (sp.getAttribute('AuthnRequestsSigned') === 'true') out.requestsSigned = true;
-  if (sp.getAttribute('WantAssertionsSigned') === 'true') out.wantAssertionsSigned = true;
+  if (attr(sp, 'AuthnRequestsSigned') === 'true') out.requestsSigned = true;
+  if (attr(sp, 'WantAssertionsSigned') === 'true') out.wantAssertionsSigned = true;
   if (formatName) out.nameIdFormat = formatName;
   return out;
 }

@@ -51,6 +51,14 @@ export function children(el: Element, ns: string, name: string): Element[] {
 export const child = (el: Element, ns: string, name: string): Element | null => children(el, ns, name)[0] ?? null;
 export const text = (el: Element | null): string | null => (el ? (el.textContent ?? '').trim() : null);
 
+/**
+ * An attribute's value, or null when the element does not carry it. xmldom's getAttribute answers
+ * '' for a missing attribute (DOM Level 2), which would read an AuthnRequest without Destination as
+ * one naming the wrong destination, and one without AssertionConsumerServiceURL as naming an
+ * unregistered one.
+ */
+export const attr = (el: Element, name: string): string | null => (el.hasAttribute(name) ? el.getAttribute(name) : null);
+
 /** PEM of a certificate given as PEM or bare base64 (whitespace allowed). */
 export function certPem(cert: string): string {
   const b64 = cert.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');

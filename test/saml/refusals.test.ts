@@ -25,8 +25,11 @@ describe('SAML requests the IdP refuses', () => {
     return inflateRawSync(Buffer.from(String(message.SAMLRequest), 'base64')).toString();
   };
   /** An unsigned AuthnRequest as Microsoft 365 sends it (its SP takes them unsigned). */
-  const m365Xml = (o: { id?: string; destination?: string; acs?: string; issuer?: string; prolog?: string } = {}) =>
-    `${o.prolog ?? ''}<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? `_${Math.random().toString(16).slice(2)}`}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${o.destination ?? sso()}" AssertionConsumerServiceURL="${o.acs ?? M365.endpoint}"><saml:Issuer>${o.issuer ?? M365.entityId}</saml:Issuer></samlp:AuthnRequest>`;
+  const m365Xml = (o: { id?: string; destination?: string | null; acs?: string | null; issuer?: string; prolog?: string } = {}) => {
+    const destination = o.destination === null ? '' : ` Destination="${o.destination ?? sso()}"`;
+    const acs = o.acs === null ? '' : ` AssertionConsumerServiceURL="${o.acs ?? M365.endpoint}"`;
+    return `${o.prolog ?? ''}<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? `_${Math.random().toString(16).slice(2)}`}" Version="2.0" IssueInstant="${new Date().toISOString()}"${destination}${acs}><saml:Issuer>${o.issuer ?? M365.entityId}</saml:Issuer></samlp:AuthnRequest>`;
+  };
   async function refused(res: Response, status: number, code: string) {
     const body = await res.text();
     expect({ status: res.status, code: /<code>([a-z_]+)<\/code>/.exec(body)?.[1] }).toEqual({ status, code });
@@ -101,8 +104,18 @@ describe('SAML requests the IdP refuses', () => {
     await refused(await get(`${sso()}?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}`), 400, 'doctype_refused');
   });
 
-  it('a Destination other than our SSO endpoint', async () => {
+  it('a Destination other than our SSO endpoint, an empty one included', async () => {
     await refused(await post({ SAMLRequest: b64(m365Xml({ destination: 'https://other-idp.example/sso' })) }), 400, 'wrong_destination');
+    await refused(await post({ SAMLRequest: b64(m365Xml({ destination: '' })) }), 400, 'wrong_destination');
+  });
+
+  // Destination and AssertionConsumerServiceURL are optional (SAML core 3.2.1, 3.4.1): without them
+  // the request is for us and the SP's default ACS answers. (xmldom reads a missing attribute as '',
+  // which once refused these as wrong_destination and acs_not_registered.)
+  it('takes an unsigned request that names no Destination and no assertion consumer URL', async () => {
+    const res = await post({ SAMLRequest: b64(m365Xml({ destination: null, acs: null })) });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/saml/sp/m365/login');
   });
 
   it('an assertion consumer URL that is not registered for the SP', async () => {

@@ -78,6 +78,21 @@ describe('SAML service provider files', () => {
     expect(() => parse({ metadataFile: 'x.xml' }, '/cfg/saml/m.json', () => `<!DOCTYPE x><x/>`)).toThrow(/metadataFile/);
   });
 
+  // SAML metadata 2.4.1.1: a KeyDescriptor without `use` serves signing and encryption both, so its
+  // certificate verifies the SP's requests; ACS entries without an index are numbered by position.
+  it('reads metadata whose KeyDescriptor has no use and whose ACS entries carry no index', async () => {
+    const { certificate } = await createSamlSigningKey('sp2.example');
+    const xml = `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://sp2.example/md">
+      <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+        <md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+        <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp2.example/acs-a"/>
+        <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp2.example/acs-b"/>
+      </md:SPSSODescriptor></md:EntityDescriptor>`;
+    const sp = parse({ metadataFile: 'sp2.xml' }, '/cfg/saml/meta2.json', () => xml);
+    expect(sp.certificates).toEqual([certificate]);
+    expect(sp.acs.map((a) => [a.url, a.index])).toEqual([['https://sp2.example/acs-a', 0], ['https://sp2.example/acs-b', 1]]);
+  });
+
   it('loads a folder: sorted, duplicates refused, the shipped examples are valid once copied', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'saml-sps-'));
     try {
