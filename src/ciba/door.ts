@@ -154,8 +154,19 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
       const { login } = outcome;
       await provider.backchannelResult(request, grant, { acr: login.acr, amr: login.amr, authTime: Math.floor(deps.now() / 1000) });
     } catch (err) {
-      // Saved before the ping: a failed notification leaves the result for a poll.
-      deps.logger.warn({ err, clientId: request.clientId }, 'CIBA result saved, client notification failed');
+      // oidc-provider saves the result before it pings: a failed notification leaves it for a poll.
+      // A result that was never saved (the grant could not be stored) must not leave the client
+      // polling authorization_pending until expiry: it gets a final answer instead.
+      const after = await provider.BackchannelAuthenticationRequest.find(ref.authReqId, { ignoreExpiration: true }).catch(() => undefined);
+      if (after?.grantId || after?.error) {
+        deps.logger.warn({ err, clientId: request.clientId }, 'CIBA result saved, client notification failed');
+        return;
+      }
+      deps.logger.error({ err, clientId: request.clientId }, 'CIBA result could not be saved: the request is answered access_denied');
+      if (after) {
+        await provider.backchannelResult(after, new errors.AccessDenied('the approval could not be recorded; start again'))
+          .catch((e: unknown) => deps.logger.error({ err: e, clientId: request.clientId }, 'CIBA error result could not be saved either'));
+      }
     }
   };
 

@@ -32,8 +32,8 @@ import { HttpError } from './errors.js';
 const SERVED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
 const served = new Set<string>(SERVED_METHODS);
 
-/** oidc-provider's endpoints: it reads their bodies itself, so the form fields are checked here. */
-const PROVIDER_PATH = /^\/(?:auth|token|me|jwks|request|reg|session\/end|\.well-known)(?:\/|$)/;
+/** oidc-provider's endpoints (CIBA's /backchannel too): it reads their bodies itself, so the form fields are checked here. */
+const PROVIDER_PATH = /^\/(?:auth|token|me|jwks|request|reg|backchannel|session\/end|\.well-known)(?:\/|$)/;
 
 /** oidc-provider's own cap on a body (lib/shared/selective_body.js); we stop at the same size. */
 const PROVIDER_BODY_LIMIT = 56 * 1024;

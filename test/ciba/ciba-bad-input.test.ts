@@ -101,6 +101,23 @@ describe('CIBA bad input', () => {
     await expectNoPush();
   });
 
+  // Found by a hostile-input sweep: /backchannel took these with a 200; the push went out, the phone's
+  // approval answered 'approved' and the audit said signin.success, but the grant (claims named with a
+  // NUL) could not be stored and the client polled authorization_pending until the request expired.
+  it.each([
+    ['a claims name with a NUL', `claims=${encodeURIComponent(JSON.stringify({ id_token: { 'a\u0000': null } }))}`],
+    ['a claims name with an escaped lone surrogate', `claims=${encodeURIComponent('{"id_token":{"\\ud800":null}}')}`],
+    ['a userinfo claims name with an escaped NUL', `claims=${encodeURIComponent('{"userinfo":{"x\\u0000":null}}')}`],
+    ['acr_values with a NUL', 'acr_values=urn%3Apushotp%3Aacr%3Aphone%00'],
+    ['a request_context with a lone surrogate (CESU-8)', 'request_context=%ED%A0%80'],
+    ['a client_notification_token with a NUL', 'client_notification_token=abc%00def'],
+    ['an unknown parameter with a NUL', 'whatever=x%00'],
+  ])('%s: 400 invalid_request before anything starts, no push', async (_what, extra) => {
+    const res = await backchannel({}, { body: `scope=openid&login_hint=lee&binding_message=hi&${extra}` });
+    await expectOAuthError(res, 400, 'invalid_request');
+    await expectNoPush();
+  });
+
   it('the token endpoint: an unknown auth_req_id, another client\'s, or none is an OAuth 400', async () => {
     await expectOAuthError(await w.post('/token', { grant_type: CIBA_GRANT, auth_req_id: 'no-such-request' }), 400, 'invalid_grant');
     await expectOAuthError(await w.post('/token', { grant_type: CIBA_GRANT }), 400, 'invalid_request');
