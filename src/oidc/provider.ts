@@ -166,6 +166,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       claimsParameter: { enabled: true },
       userinfo: { enabled: true },
+      // No resource servers are registered here, so a `resource` (RFC 8707) could only ever be
+      // refused, and oidc-provider refuses it at the token endpoint after it has spent the code or
+      // the rotated refresh token (the client's next refresh then revokes the grant). Off, the
+      // parameter is ignored as any unknown one (RFC 6749 3.1) and tokens are for userinfo.
+      resourceIndicators: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {

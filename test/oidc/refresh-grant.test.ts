@@ -20,7 +20,7 @@ describe('refresh-token grants', () => {
   });
   afterAll(() => t.close());
 
-  async function signIn(username: string) {
+  async function signIn(username: string, tokenParameters?: Record<string, string>) {
     await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
     const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(config, {
@@ -30,7 +30,7 @@ describe('refresh-token grants', () => {
     const browser = new FormBrowser(t.url);
     const login = await browser.go(url);
     const back = await browser.submit(login.body, /\/login$/, { username, password: `${username} password 1` });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 's' });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 's' }, tokenParameters);
     const rt = await t.idp.provider.RefreshToken.find(tokens.refresh_token!);
     return { tokens, grantId: rt!.grantId! };
   }
@@ -65,6 +65,16 @@ describe('refresh-token grants', () => {
       WHERE model = 'Grant' AND id = $1 RETURNING id`, [storageKey(grantId)]);
     expect(moved).toHaveLength(1);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  // RFC 8707's resource indicator: no resource servers are registered, so it is ignored as any unknown
+  // parameter (RFC 6749 3.1). It used to be refused invalid_target after the code was spent.
+  it('ignores a resource indicator at the code exchange and at refresh', async () => {
+    const { tokens } = await signIn('reed', { resource: 'https://api.example/' });
+    expect(tokens.access_token).toBeTruthy();
+    const again = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: 'urn:x' });
+    expect(again.claims()!.sub).toBe(tokens.claims()!.sub);
+    expect((await oidc.refreshTokenGrant(config, tokens.refresh_token!)).access_token).toBeTruthy();
   });
 
   it('is refused after the app revokes its refresh token', async () => {
