@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Middleware } from 'koa';
 import { HttpError } from './errors.js';
+import { checkPairs } from './hostile.js';
 
 /** Parses a URL-encoded form (our pages' POSTs), 16 KB at most; anything else is refused with a 4xx. */
 export function formBody(): Middleware {
@@ -16,12 +17,11 @@ export function formBody(): Middleware {
       if (status === 413) throw new HttpError(413, 'payload_too_large', 'The form is too large.');
       throw new HttpError(400, 'invalid_request', 'The form could not be read.');
     }
-    // No text field of ours may hold a NUL: PostgreSQL refuses it, and no person types one.
-    for (const [name, value] of Object.entries((ctx.request.body ?? {}) as Record<string, unknown>)) {
-      if ([value].flat().some((v) => typeof v === 'string' && v.includes('\u0000'))) {
-        throw new HttpError(400, 'invalid_request', `The field "${name}" holds a character that is not allowed.`);
-      }
-    }
+    // The form as sent, strictly: a malformed escape (%E0%A4%A, %C0%AF, CESU-8 surrogates) would
+    // otherwise be kept by the parser as the literal text '%E0%A4%A' and stored; a NUL or a lone
+    // surrogate PostgreSQL refuses, and no person types one. All are a 400, before anything is done.
+    const raw = (ctx.request as { rawBody?: unknown }).rawBody;
+    checkPairs(typeof raw === 'string' ? raw : '', 'form');
     await next();
   };
 }

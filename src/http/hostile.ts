@@ -80,7 +80,11 @@ function formPairs(text: string): Array<[string, string]> {
   return pairs;
 }
 
-function checkPairs(text: string, where: string): void {
+/**
+ * Refuses form or query text with a malformed escape, bytes that are not UTF-8, a NUL or a lone
+ * surrogate (400 invalid_request naming the parameter). Our own form pages use it too (body.ts).
+ */
+export function checkPairs(text: string, where: string): void {
   let pairs: Array<[string, string]>;
   try {
     pairs = formPairs(text);

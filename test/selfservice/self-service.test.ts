@@ -76,4 +76,33 @@ describe('self-service page', () => {
     expect(res.res.status).toBe(404);
     expect((await w.t.idp.devices.get(theirs.deviceId))!.status).toBe('active');
   });
+  // Found by a hostile-input sweep: the form parser kept a malformed escape as its literal text, so
+  // a device was renamed to '%ED%A0%80'; a bidi override could make one name pass for another.
+  it('refuses a malformed form and a name that reorders text: 400, the name unchanged', async () => {
+    const username = await newUser('dora');
+    const account = (await w.t.idp.accounts.findByUsername(username))!;
+    const offer = await w.t.idp.deviceService.issueEnrollment(account.id, 'test');
+    await expect(SimulatedAuthenticator.enroll(w.t.url, offer.code, { name: 'Pixel \u202Eenohp' })).rejects.toMatchObject({ status: 400 });
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { name: 'Pixel' });
+    const browser = new FormBrowser(w.t.url);
+    const login = await browser.go('/account');
+    const second = await browser.submit(login.body, /\/login$/, { username, password: PushWorld.password });
+    const passcode = await browser.go(second.url.replace(/second-factor$/, 'passcode'));
+    const inside = await browser.submit(passcode.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    expect(inside.url).toBe(`${w.t.url}/account`);
+    const csrf = inside.body.match(/name="csrf" value="([^"]+)"/)![1]!;
+    for (const name of ['%ED%A0%80', '%E0%A4%A', '%C0%AF', 'Pixel%00', 'Pixel%20%E2%80%AEenohp', 'Pixel%20%E2%81%A6x']) {
+      const res = await browser.go(`/account/devices/${phone.deviceId}/rename`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}&name=${name}`,
+      });
+      expect({ name, status: res.res.status }).toEqual({ name, status: 400 });
+    }
+    expect((await w.t.idp.devices.get(phone.deviceId))!.name).toBe('Pixel');
+    // The same form, well formed, still renames.
+    const ok = await browser.go(`/account/devices/${phone.deviceId}/rename`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}&name=Work%20phone%20%E2%9C%93`,
+    });
+    expect(ok.res.status).toBeLessThan(400);
+    expect((await w.t.idp.devices.get(phone.deviceId))!.name).toBe('Work phone \u2713');
+  });
 });
