@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createIdp, type Idp } from './app.js';
+import { createIdpServer } from './http/server.js';
 import { recordRunningIssuer } from './config/running-issuer.js';
 import { loadSettings, type Settings } from './config/settings.js';
 import { startMetricsServer } from './observability/metrics-route.js';
@@ -9,7 +10,7 @@ import { runProcess, type Running } from './run-process.js';
 async function main(): Promise<Running> {
   const settings = loadSettings();
   const idp = await createIdp(settings);
-  const server = createServer(idp.callback());
+  const server = createIdpServer(idp.callback());
   // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
   const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
   const metricsServer = settings.metricsPort ? await startMetricsServer(idp.metrics, settings.metricsHost, settings.metricsPort) : null;

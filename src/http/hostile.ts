@@ -29,7 +29,7 @@ import { HttpError } from './errors.js';
  * (to monitoring, and to the audit, which asks for a 4xx); 405 it is. Allow names what the server
  * serves at all: the edge does not know which of them each path takes.
  */
-const SERVED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
+export const SERVED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
 const served = new Set<string>(SERVED_METHODS);
 
 /** oidc-provider's endpoints (CIBA's /backchannel too): it reads their bodies itself, so the form fields are checked here. */

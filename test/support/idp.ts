@@ -1,5 +1,6 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createIdpServer } from '../../src/http/server.js';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,7 +108,8 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   const logger = createLogger('silent');
   const redisPrefix = opts.redisPrefix ?? uniquePrefix('idp');
   const idp = await createIdp(settings, { logger, redisPrefix, ...opts.idp });
-  const server = createServer(idp.callback());
+  // As src/main.ts serves it.
+  const server = createIdpServer(idp.callback());
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const stop = async () => {
     server.closeAllConnections();
