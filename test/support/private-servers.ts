@@ -32,6 +32,9 @@ async function until(probe: () => boolean | Promise<boolean>, timeoutMs: number,
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** A server process that ended before it answered: its port was most likely taken meanwhile. */
+export class ExitedEarly extends Error {}
+
 function redisCli(port: number, ...args: string[]): string {
   const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
   return (r.stdout ?? '').trim();
@@ -44,9 +47,17 @@ export class PrivateRedis {
 
   /** `config`: a config file read first (a Sentinel needs one it can rewrite). */
   static async start(opts: { port?: number; args?: string[]; config?: string } = {}): Promise<PrivateRedis> {
-    const r = new PrivateRedis(opts.port ?? (await freePort()), mkdtempSync(path.join(os.tmpdir(), 'fault-redis-')), opts.args ?? [], opts.config ? [opts.config] : []);
-    await r.up();
-    return r;
+    // A free port can be taken by another process before redis-server binds it (CI runs suites in
+    // parallel): the server then exits at once, and a port we chose ourselves is chosen again.
+    for (let attempt = 1; ; attempt++) {
+      const r = new PrivateRedis(opts.port ?? (await freePort()), mkdtempSync(path.join(os.tmpdir(), 'fault-redis-')), opts.args ?? [], opts.config ? [opts.config] : []);
+      try {
+        await r.up();
+        return r;
+      } catch (err) {
+        if (!(err instanceof ExitedEarly) || opts.port !== undefined || attempt >= 3) throw err;
+      }
+    }
   }
 
   get url(): string {
@@ -57,7 +68,11 @@ export class PrivateRedis {
   async up(): Promise<void> {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) return;
     this.proc = spawn('redis-server', [...this.config, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extra], { stdio: 'ignore' });
-    await until(() => redisCli(this.port, 'ping') === 'PONG', 20_000, `redis-server on ${this.port}`);
+    const proc = this.proc;
+    await until(() => {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new ExitedEarly(`redis-server on ${this.port} exited at start (${proc.exitCode ?? proc.signalCode}): the port was taken?`);
+      return redisCli(this.port, 'ping') === 'PONG';
+    }, 20_000, `redis-server on ${this.port}`);
   }
 
   /** Ends the process with SIGKILL (a crash) and waits until the port is closed. */
@@ -185,10 +200,14 @@ export class PrivatePostgres {
   }
 }
 
-/** A free port whose cluster-bus port (port + 10000) is free too, both below 65536. */
+/**
+ * A free port whose cluster-bus port (port + 10000) is free too, both below Linux's ephemeral range
+ * (32768 and up): there, a port no server listens on may still be the local end of one of the many
+ * connections the other suites open, and redis-server could not bind it.
+ */
 async function freeClusterPort(taken: Set<number>): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = 10_000 + Math.floor(Math.random() * 12_700);
     if (taken.has(port) || taken.has(port + 10_000)) continue;
     if (!(await listening(port)) && !(await listening(port + 10_000))) { taken.add(port); return port; }
   }
@@ -206,10 +225,18 @@ export class PrivateCluster {
     const taken = new Set<number>();
     const nodes: PrivateRedis[] = [];
     for (let i = 0; i < 6; i++) {
-      const port = await freeClusterPort(taken);
-      nodes.push(await PrivateRedis.start({
-        port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000'],
-      }));
+      for (let attempt = 1; ; attempt++) {
+        const port = await freeClusterPort(taken);
+        try {
+          nodes.push(await PrivateRedis.start({
+            port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000'],
+          }));
+          break;
+        } catch (err) {
+          // Taken by another process between the check and the bind: another pair of ports.
+          if (!(err instanceof ExitedEarly) || attempt >= 3) throw err;
+        }
+      }
     }
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr}${create.stdout}`);
