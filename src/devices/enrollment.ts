@@ -87,7 +87,11 @@ export async function enrollDevice(deps: EnrollmentDeps, input: NewEnrollment): 
       activeDevices: await devices.countActive(input.accountId), maxDevices: deps.maxDevicesPerAccount,
     });
     if (refusal) throw ENROLL_REFUSALS[refusal]();
-    const first = !(await devices.hasEverHad(input.accountId));
+    // "First": no device of the account was ever confirmed by its phone. A device enrolled and never
+    // confirmed does not count: someone with the password alone (before the account had a phone)
+    // could have made one, and the codes such a session took must not outlive the owner's enrollment
+    // (the device itself is listed as pending, and inert once PENDING_DEVICE_MINUTES have passed).
+    const first = !(await devices.hasConfirmed(input.accountId));
     if ((await createEnrollmentCodes(tx, { now: deps.now }).consume(input.code)) !== input.accountId) {
       throw ENROLL_REFUSALS.invalid_enrollment_code();
     }

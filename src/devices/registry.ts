@@ -63,6 +63,9 @@ export interface DeviceRegistry {
   countActive(accountId: string): Promise<number>;
   /** Whether the account has ever had a device, revoked ones included (a pending device only while young: see LIVE). */
   hasEverHad(accountId: string): Promise<boolean>;
+  /** Whether a device of the account, revoked ones included, was ever confirmed by its phone (isPending false). */
+  hasConfirmed(accountId: string): Promise<boolean>;
+
   touch(id: string, at?: Date): Promise<void>;
   /**
    * After a verified assertion: its signature counter and backup state. Compare-and-set on the
@@ -108,6 +111,8 @@ export const PENDING_DEVICE_MINUTES = 10;
 const LIVE = `(last_used_at IS NOT NULL OR created_at > now() - interval '${PENDING_DEVICE_MINUTES} minutes')`;
 /** The same condition, for a query over `devices` elsewhere (accounts/store.ts counts them with the account). */
 export const LIVE_DEVICE = LIVE;
+/** LIVE for `devices d`. */
+const LIVE_D = `(d.last_used_at IS NOT NULL OR d.created_at > now() - interval '${PENDING_DEVICE_MINUTES} minutes')`;
 
 const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, last_answer_step, created_at, last_used_at';
 
@@ -187,7 +192,7 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
         `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}, d.totp_secret_enc, a.disabled AS account_disabled,
                 a.id AS account_row_id, a.username AS account_username, a.display_name AS account_display_name,
                 a.email AS account_email, a.created_at AS account_created_at
-           FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1`, [id]);
+           FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1 AND ${LIVE_D}`, [id]);
       return row ? { device: toDevice(row), sealedSecret: row.totp_secret_enc, accountActive: row.account_disabled === false, account: toAccount(row) } : null;
     },
 
@@ -199,7 +204,7 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
 
     async listTotpCandidates(accountId) {
       const rows = await db.query<{ id: string; last_otp_step: string | number | bigint; totp_secret_enc: string }>(
-        `SELECT id, last_otp_step, totp_secret_enc FROM devices WHERE account_id = $1 AND status = 'active' ORDER BY created_at, id`, [accountId]);
+        `SELECT id, last_otp_step, totp_secret_enc FROM devices WHERE account_id = $1 AND status = 'active' AND ${LIVE} ORDER BY created_at, id`, [accountId]);
       return rows.map((r) => ({ id: r.id, lastOtpStep: Number(r.last_otp_step), sealedSecret: r.totp_secret_enc }));
     },
 
@@ -230,11 +235,11 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
 
     acceptOtpStep: (id, step) =>
       changed(`UPDATE devices SET last_otp_step = $2
-               WHERE id = $1 AND last_otp_step < $2 AND status = 'active' RETURNING id`, [id, step]),
+               WHERE id = $1 AND last_otp_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step]),
 
     acceptAnswerStep: (id, step, usedAt) =>
       changed(`UPDATE devices SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, last_used_at)
-               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' RETURNING id`, [id, step, usedAt ?? null]),
+               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step, usedAt ?? null]),
 
     async countActive(accountId) {
       const [row] = await db.query<{ n: string | number }>(
@@ -246,13 +251,17 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       return (await db.query(`SELECT 1 FROM devices WHERE account_id = $1 AND ${LIVE} LIMIT 1`, [accountId])).length > 0;
     },
 
+    async hasConfirmed(accountId) {
+      return (await db.query('SELECT 1 FROM devices WHERE account_id = $1 AND last_used_at IS NOT NULL LIMIT 1', [accountId])).length > 0;
+    },
+
     async touch(id, at) {
       await db.query(`UPDATE devices SET last_used_at = $2 WHERE id = $1 AND ${LIVE}`, [id, at ?? new Date()]);
     },
 
     recordWebAuthnUse: (id, counter, backedUp) =>
       changed(`UPDATE devices SET webauthn = webauthn || jsonb_build_object('counter', $2::bigint, 'backedUp', $3::boolean)
-               WHERE id = $1 AND status = 'active' AND webauthn IS NOT NULL
+               WHERE id = $1 AND status = 'active' AND ${LIVE} AND webauthn IS NOT NULL
                  AND ($2::bigint = 0 OR COALESCE((webauthn->>'counter')::bigint, 0) < $2::bigint) RETURNING id`,
       [id, counter, backedUp]),
 

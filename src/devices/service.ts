@@ -79,7 +79,8 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
       // Before the first device, every code comes with its own recovery codes, so losing this phone
       // later never leaves the password alone in charge of the account. The first enrollment keeps
       // only the set of the code it used (enroll.ts): a set given to someone else is void then.
-      const first = !(await deps.devices.hasEverHad(accountId));
+      // First: no device of the account confirmed by its phone yet (the enrollment's own rule, enrollment.ts).
+      const first = !(await deps.devices.hasConfirmed(accountId));
       const recoveryCodes = first ? await deps.recovery.issue(accountId, enrollmentCodeHash(issued.code)!) : null;
       if (recoveryCodes) await record('recovery_codes.issued', accountId, { createdBy, count: recoveryCodes.length });
       const qrSvg = await (await import('qrcode')).default.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });

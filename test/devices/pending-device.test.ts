@@ -69,4 +69,34 @@ describe('a device the phone never confirmed', () => {
     expect((await again.request('GET', '/api/device/challenges')).status).toBe(200);
     expect(await registry.hasEverHad(dan)).toBe(true);
   });
+  // Found by a red-team run: someone with the password of an account that had no device enrolled a
+  // phone and never confirmed it. Ten minutes later it was hidden from the user's list (nothing to
+  // revoke) while its TOTP still passed the passcode check and its signed answers were still read:
+  // a second factor only the attacker held, on an account whose owner had since enrolled her own.
+  it('is hidden AND inert once too old: no passcode, no signed answer, no step accepted', async () => {
+    const erin = await createAccount(handle.db, 'erin');
+    const hidden = await api.enroll(erin, 'Attacker phone');
+    await age(hidden.deviceId, PENDING_DEVICE_MINUTES + 1);
+    const registry = createDeviceRegistry(handle.db);
+    expect(await registry.listByAccount(erin)).toEqual([]);
+    // The owner enrolls her own phone and confirms it.
+    const { code } = await api.codes.issue(erin, 'test');
+    const own = await SimulatedAuthenticator.enroll(api.baseUrl, code, { name: 'Erin phone', now: clock.now });
+    expect((await own.request('GET', '/api/device/challenges')).status).toBe(200);
+    // Typed passcodes (sign-in page, RADIUS, agent API) are checked against these: the hidden one is not among them.
+    expect((await registry.listTotpCandidates(erin)).map((c) => c.id)).toEqual([own.deviceId]);
+    expect(await registry.getForAnswer(hidden.deviceId)).toBeNull();
+    expect(await registry.acceptOtpStep(hidden.deviceId, 10 ** 9)).toBe(false);
+    expect(await registry.acceptAnswerStep(hidden.deviceId, 10 ** 9, new Date())).toBe(false);
+    // A signed approval from it, for a challenge of the account, is refused and resolves nothing.
+    const ch = await api.challenge(erin);
+    const answer = await hidden.respond(ch.id, 'approve', { nonce: ch.nonce });
+    expect(answer.status).toBeGreaterThanOrEqual(400);
+    expect(answer.status).toBeLessThan(500);
+    expect((await api.challenges.get(ch.id, clock.now()))!.status).toBe('pending');
+    // Still hidden, never revived by trying.
+    expect(await registry.get(hidden.deviceId)).toBeNull();
+    // The owner's phone approves as ever.
+    expect((await own.respond(ch.id, 'approve')).status).toBe(200);
+  });
 });

@@ -71,4 +71,57 @@ describe('secrets a password-only session took before the first phone die with t
     const own = await user.browser.submit(user.page.body, /\/recovery$/, { code: offer.recoveryCodes![0]! });
     expect(own.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
   });
+  /** The attacker goes one step further: enrolls a phone with the code, and never confirms it. */
+  async function attackerPlantsDevice(username: string) {
+    const stolen = await attackerTakesCodes(username);
+    const hidden = await SimulatedAuthenticator.enroll(w.t.url, stolen.code, { push: null, name: 'Attacker' });
+    return { ...stolen, hidden };
+  }
+  const age = (deviceId: string, minutes: number) =>
+    w.t.idp.db.query(`UPDATE devices SET created_at = now() - make_interval(mins => $2) WHERE id = $1`, [deviceId, minutes]);
+  /** A sign-in as the user, up to the second-factor choice, then the page of `method`. */
+  async function secondFactorPage(username: string, method: 'passcode' | 'recovery') {
+    const browser = new FormBrowser(w.t.url);
+    const { authorize } = await import('./session-helpers.js');
+    const started = await authorize(w.open, browser);
+    const next = await browser.submit(started.page.body, /\/login$/, { username, password: PASSWORD });
+    expect(next.url).toMatch(/\/second-factor$/);
+    return { browser, page: await browser.go(next.url.replace(/second-factor$/, method)) };
+  }
+
+  // Red-team run: the planted phone, never confirmed, was hidden from the user's list after ten
+  // minutes (nothing to revoke) while its passcodes still signed in, with mfa, after the user's own
+  // phone was enrolled; from that session /account issued new enrollment codes.
+  it('a phone planted before the first one and never confirmed: hidden after ten minutes, and its passcodes no longer sign in', async () => {
+    const accountId = await newUser(w, 'planted-old');
+    const { hidden } = await attackerPlantsDevice('planted-old');
+    await age(hidden.deviceId, 11);
+    const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+    expect((await phone.request('GET', '/api/device/challenges')).status).toBe(200);
+    expect((await w.t.idp.deviceService.listDevices(accountId)).map((d) => d.name)).toEqual(['Phone']);
+
+    const attacker = await secondFactorPage('planted-old', 'passcode');
+    const tried = await attacker.browser.submit(attacker.page.body, /\/passcode$/, { passcode: hidden.currentTotp() });
+    expect(tried.url).not.toMatch(/\/cb\?code=/);
+    expect(tried.res.status).toBe(401);
+    const user = await secondFactorPage('planted-old', 'passcode');
+    expect((await user.browser.submit(user.page.body, /\/passcode$/, { passcode: phone.currentTotp() })).url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+  });
+
+  // The other order: the user's phone comes while the planted one is still young (it then counted as
+  // "a device already", so the user's enrollment was not the first and the attacker's recovery codes
+  // outlived it).
+  it('a phone planted and still young when the user enrolls: the attacker\'s recovery codes die with the user\'s enrollment', async () => {
+    const accountId = await newUser(w, 'planted-young');
+    const { recoveryCodes } = await attackerPlantsDevice('planted-young');
+    const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
+    expect(offer.recoveryCodes).toHaveLength(10);
+    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+    const attacker = await secondFactorPage('planted-young', 'recovery');
+    const tried = await attacker.browser.submit(attacker.page.body, /\/recovery$/, { code: recoveryCodes[0]! });
+    expect(tried.res.status).toBe(401);
+    const user = await secondFactorPage('planted-young', 'recovery');
+    expect((await user.browser.submit(user.page.body, /\/recovery$/, { code: offer.recoveryCodes![0]! })).url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+  });
 });

@@ -68,6 +68,8 @@ describe('removing the second factor', () => {
     expect(recoveryCodes).toHaveLength(10);
     const code = offer.body.match(/id="enroll-code">([^<]+)</)![1]!;
     const old = await SimulatedAuthenticator.enroll(w.t.url, code, { name: 'Old phone' });
+    // The app's first signed request confirms it (docs/device-api.md 1b), then the phone is lost.
+    expect((await old.request('GET', '/api/device/challenges')).status).toBe(200);
     await w.t.idp.deviceService.revokeDevice(userId, old.deviceId);
 
     // A wrong code is refused; a right one finishes the sign-in as a second factor.
