@@ -17,6 +17,15 @@ import { throttleDecision, type ThrottleDecision, type ThrottlePolicy, type Thro
  * Keys of one call may lie in different hash slots: fine on one server, not on Redis Cluster.
  */
 
+/**
+ * How long a locked-out key is kept. A lockout ends only with a success (throttle.ts
+ * throttleAfterFailure): until then one more guess per lockout period, each locking again. A key
+ * that expired with its window would have given ten fresh guesses every half hour, silently, for
+ * as long as someone holding the password kept at it (red-team run: about 450 passcode guesses a
+ * day); kept, it is one per lockout period (96 a day), each one audited.
+ */
+export const LOCKED_KEEP_MS = 30 * 24 * 3600 * 1000;
+
 /** Six numbers per key after ARGV[offset]: the policy (same order as policyArgs). */
 const THROTTLE_LUA_FUNCTIONS = `
 local function policy(o)
@@ -43,8 +52,9 @@ local function count(key, p, now, nowText)
   local f = tonumber(redis.call('HGET', key, 'f'))
   local l = redis.call('HGET', key, 'l')
   if f and l and now - tonumber(l) > p.window and f < p.lockAfter then f = nil end
-  redis.call('HSET', key, 'f', (f or 0) + 1, 'l', nowText)
-  redis.call('PEXPIRE', key, p.window + p.lockMs)
+  local nf = (f or 0) + 1
+  redis.call('HSET', key, 'f', nf, 'l', nowText)
+  if nf >= p.lockAfter then redis.call('PEXPIRE', key, ${LOCKED_KEEP_MS}) else redis.call('PEXPIRE', key, p.window + p.lockMs) end
   return l or ''
 end
 `;

@@ -98,6 +98,25 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
     expect(await read('thr:a')).toBeNull();
   });
 
+  // Red-team run: the key of a locked-out account expired with its window (30 min), and the next
+  // ten guesses were all checked: ten passcode guesses every half hour, for ever.
+  it('a locked-out key outlives its window: one guess per lockout period after it, never ten fresh ones', async () => {
+    now = T;
+    await write('thr:locked', null);
+    for (let i = 0; i < p.lockoutAfter; i++) await throttle.fail([{ key: 'thr:locked', policy: p }]);
+    expect(await throttle.reserve([{ key: 'thr:locked', policy: p }])).toMatchObject({ allowed: false, reason: 'lockout' });
+    expect(await redis.pttl('thr:locked')).toBeGreaterThan(29 * 24 * 3600 * 1000);
+    // Long after the window and the lockout: one attempt, counted, and locked again at once.
+    now = T + p.windowMs + p.lockoutMs + 60_000;
+    expect((await throttle.reserve([{ key: 'thr:locked', policy: p }])).allowed).toBe(true);
+    expect(await throttle.reserve([{ key: 'thr:locked', policy: p }])).toMatchObject({ allowed: false, reason: 'lockout' });
+    expect(await read('thr:locked')).toEqual({ failures: p.lockoutAfter + 1, lastFailureAt: now });
+    // A key below the lockout still goes with its window.
+    await write('thr:young', null);
+    await throttle.fail([{ key: 'thr:young', policy: p }]);
+    expect(await redis.pttl('thr:young')).toBeLessThanOrEqual(p.windowMs + p.lockoutMs);
+  });
+
   it('200 parallel reservations on one key: only the free failures pass', async () => {
     now = T;
     const results = await Promise.all(Array.from({ length: 200 }, () => throttle.reserve([{ key: 'thr:race', policy: p }])));
