@@ -101,6 +101,8 @@ describe('enrollment', () => {
   it('keeps several accounts side by side, each with its own passcode', async () => {
     const { page } = browser;
     await page.goto(`${w.t.url}/pwa/`);
+    // The cards are drawn once the app has read its accounts from storage: wait for the second.
+    await page.getByTestId('account').nth(1).waitFor();
     await expect(page.getByTestId('account').count()).resolves.toBe(2);
     expect(enrolled).toHaveLength(2);
     for (const device of enrolled) {
