@@ -54,7 +54,9 @@ export function fromPasscode(result: PasscodeResult): Outcome {
     case 'refused': return denied('the account or the authenticator is no longer active');
     case 'wrong':
     case 'locked-for-signin': return refused(authenticationFailed());
-    case 'throttled': return refused(rateLimited(result.retryAfterSeconds));
+    case 'throttled': return refused(result.capped
+      ? rateLimited(result.retryAfterSeconds, 'passcodes are locked for this user after too many wrong ones in a row: approve a push, or an administrator runs user unlock')
+      : rateLimited(result.retryAfterSeconds));
     case 'malformed': return refused(new AgentError('invalid_request', 400, 'passcode must be 6 or 8 digits'));
     case 'gone': return expired();
   }

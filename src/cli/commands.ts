@@ -19,6 +19,8 @@ export interface CliContext {
   readStdin: () => Promise<string>;
   /** Lifts a push mute (set by a "deny and report"); false when none was set. */
   unmute: (accountId: string) => Promise<boolean>;
+  /** Deletes the account's guess counts (password, passcodes, its devices' TOTPs); how many were set. */
+  unlock: (account: { id: string; username: string }) => Promise<number>;
   /** Ends the account's sessions, grants and tokens everywhere. */
   endSessions: (accountId: string) => Promise<EndedSessions>;
   /** Re-seals secrets at rest under the active key-encryption key. */
@@ -147,6 +149,16 @@ export const commands: Record<string, Command> = {
       const lifted = await ctx.unmute(account.id);
       await ctx.audit.record({ type: 'admin.user.unmute', accountId: account.id, detail: { by: ADMIN, lifted } });
       ctx.out(lifted ? `pushes to ${account.username} are on again` : `${account.username} was not muted`);
+    },
+  },
+  'user unlock': {
+    usage: 'user unlock <username>',
+    help: 'Lifts a user\'s lockouts: passcodes locked after 100 wrong ones in a row, and the password\'s and the devices\' guess counts.',
+    async run(ctx, [username]) {
+      const account = await accountOf(ctx, username);
+      const lifted = await ctx.unlock(account);
+      await ctx.audit.record({ type: 'admin.user.unlock', accountId: account.id, detail: { by: ADMIN, lifted } });
+      ctx.out(lifted > 0 ? `${account.username}'s guess counts are cleared (${lifted})` : `${account.username} had no guess counts`);
     },
   },
   reports: {

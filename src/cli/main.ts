@@ -19,6 +19,7 @@ import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
 import { openRedis } from '../storage/redis.js';
 import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
+import { accountThrottleKeys } from '../defences/throttle-keys.js';
 import { adapterFactory } from '../oidc/adapters.js';
 import { createEndAccountSessions } from '../oidc/sessions.js';
 import { commands, UsageError, type Command } from './commands.js';
@@ -99,6 +100,16 @@ export async function runCli(argv: string[]): Promise<number> {
       redis.disconnect();
     }
   };
+  const unlock = async (account: { id: string; username: string }) => {
+    // Throttle counts live in Redis, as mutes do.
+    if (!settings.redisUrl) throw new UsageError('REDIS_URL is not set: with the in-process stand-in, guess counts live in the server process and end when it restarts');
+    const redis = openRedis(settings.redisUrl, settings.redisPrefix);
+    try {
+      return await redis.del(...accountThrottleKeys(account));
+    } finally {
+      redis.disconnect();
+    }
+  };
   const rewrapSecrets = async () => {
     const { kek } = loadProcessSecrets(settings);
     const box = createSecretBox(kek, kek[0]!.id);
@@ -121,7 +132,7 @@ export async function runCli(argv: string[]): Promise<number> {
     },
   };
   try {
-    await command.run({ signingKeys, accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, endSessions, now: Date.now, links: createFederatedLinks(db) },
+    await command.run({ signingKeys, accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, unlock, endSessions, now: Date.now, links: createFederatedLinks(db) },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
   } catch (err) {

@@ -1,6 +1,6 @@
 import type { Redis } from '../storage/redis.js';
 import { redisScripts } from './redis-script.js';
-import { throttleDecision, type ThrottleDecision, type ThrottlePolicy, type ThrottleState } from './throttle.js';
+import { LOCKED_KEEP_MS, throttleDecision, type ThrottleDecision, type ThrottlePolicy, type ThrottleState } from './throttle.js';
 
 /*
  * Failure counters in Redis (shared by every IdP process), one hash per account, IP or sign-in:
@@ -17,26 +17,21 @@ import { throttleDecision, type ThrottleDecision, type ThrottlePolicy, type Thro
  * Keys of one call may lie in different hash slots: fine on one server, not on Redis Cluster.
  */
 
-/**
- * How long a locked-out key is kept. A lockout ends only with a success (throttle.ts
- * throttleAfterFailure): until then one more guess per lockout period, each locking again. A key
- * that expired with its window would have given ten fresh guesses every half hour, silently, for
- * as long as someone holding the password kept at it (red-team run: about 450 passcode guesses a
- * day); kept, it is one per lockout period (96 a day), each one audited.
- */
-export const LOCKED_KEEP_MS = 30 * 24 * 3600 * 1000;
+export { LOCKED_KEEP_MS };
 
-/** Six numbers per key after ARGV[offset]: the policy (same order as policyArgs). */
+/** Seven numbers per key after ARGV[offset]: the policy (same order as policyArgs). */
 const THROTTLE_LUA_FUNCTIONS = `
 local function policy(o)
   return { free = tonumber(ARGV[o]), base = tonumber(ARGV[o + 1]), maxDelay = tonumber(ARGV[o + 2]),
-           lockAfter = tonumber(ARGV[o + 3]), lockMs = tonumber(ARGV[o + 4]), window = tonumber(ARGV[o + 5]) }
+           lockAfter = tonumber(ARGV[o + 3]), lockMs = tonumber(ARGV[o + 4]), window = tonumber(ARGV[o + 5]),
+           cap = tonumber(ARGV[o + 6]) }
 end
 -- throttleDecision(): 0 when allowed, else the milliseconds to wait and why.
 local function decide(key, p, now)
   local f = tonumber(redis.call('HGET', key, 'f'))
   if not f then return 0 end
   local since = now - (tonumber(redis.call('HGET', key, 'l')) or 0)
+  if p.cap > 0 and f >= p.cap and since < ${LOCKED_KEEP_MS} then return ${LOCKED_KEEP_MS} - since, 'capped' end
   if since > p.window then return 0 end
   if f >= p.lockAfter then
     if since >= p.lockMs then return 0 end
@@ -61,7 +56,7 @@ end
 
 /*
  * KEYS = the throttle keys, then optionally the cap's hash. ARGV[1] = now, ARGV[2] = number of
- * throttle keys n, six policy numbers per key, then (with a cap) its field, owner and maximum.
+ * throttle keys n, seven policy numbers per key, then (with a cap) its field, owner and maximum.
  * The cap is a plain count kept in a field of a hash that exists only while its owner does (the
  * sign-in; its field 'acct' names the owner, SIGNIN_OWNER_FIELD in signin/state.ts): 'gone'
  * when it does not, 'cap' when the count is reached.
@@ -69,7 +64,7 @@ end
  */
 const RESERVE_LUA = `${THROTTLE_LUA_FUNCTIONS}
 local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-local capAt = 3 + 6 * n
+local capAt = 3 + 7 * n
 local capKey = KEYS[n + 1]
 if capKey then
   if redis.call('HGET', capKey, 'acct') ~= ARGV[capAt + 1] then return {0, 0, 'gone'} end
@@ -77,20 +72,20 @@ if capKey then
 end
 local worst, why = 0, nil
 for i = 1, n do
-  local wait, reason = decide(KEYS[i], policy(3 + 6 * (i - 1)), now)
+  local wait, reason = decide(KEYS[i], policy(3 + 7 * (i - 1)), now)
   if wait > worst then worst, why = wait, reason end
 end
 if why then return {0, worst, why} end
 local capCount = 0
 if capKey then capCount = redis.call('HINCRBY', capKey, ARGV[capAt], 1) end
 local previous = {}
-for i = 1, n do previous[i] = count(KEYS[i], policy(3 + 6 * (i - 1)), now, ARGV[1]) end
+for i = 1, n do previous[i] = count(KEYS[i], policy(3 + 7 * (i - 1)), now, ARGV[1]) end
 return {1, capCount, unpack(previous)}
 `;
 
-/** KEYS = throttle keys; ARGV[1] = now, then six policy numbers per key. Counts a failure on each. */
+/** KEYS = throttle keys; ARGV[1] = now, then seven policy numbers per key. Counts a failure on each. */
 const FAIL_LUA = `${THROTTLE_LUA_FUNCTIONS}
-for i = 1, #KEYS do count(KEYS[i], policy(2 + 6 * (i - 1)), tonumber(ARGV[1]), ARGV[1]) end
+for i = 1, #KEYS do count(KEYS[i], policy(2 + 7 * (i - 1)), tonumber(ARGV[1]), ARGV[1]) end
 return #KEYS
 `;
 
@@ -131,12 +126,12 @@ export interface AttemptCap {
 
 export type Reservation =
   | { allowed: true; /** The cap's count including this attempt (0 without a cap). */ count: number; /** The attempt succeeded: give back what was counted on these keys, and reset (delete) those. */ release(keys: string[], reset?: string[]): Promise<void> }
-  | { allowed: false; reason: 'delay' | 'lockout'; retryAfterMs: number }
+  | { allowed: false; reason: 'delay' | 'lockout' | 'capped'; retryAfterMs: number }
   /** The cap is reached, or its hash is gone (the sign-in ended). */
   | { allowed: false; reason: 'cap' }
   | { allowed: false; reason: 'gone' };
 
-const policyArgs = (p: ThrottlePolicy) => [p.freeFailures, p.baseDelayMs, p.maxDelayMs, p.lockoutAfter, p.lockoutMs, p.windowMs];
+const policyArgs = (p: ThrottlePolicy) => [p.freeFailures, p.baseDelayMs, p.maxDelayMs, p.lockoutAfter, p.lockoutMs, p.windowMs, p.capAfter ?? 0];
 
 export function createThrottle(redis: Redis, now: () => number) {
   const script = redisScripts(redis);
@@ -157,7 +152,7 @@ export function createThrottle(redis: Redis, now: () => number) {
       const names = [...keys.map((k) => k.key), ...(cap ? [cap.key] : [])];
       const out = (await script('ThrottleReserve', RESERVE_LUA, names.length)(...names, ...args)) as (string | number)[];
       if (Number(out[0]) !== 1) {
-        const reason = String(out[2]) as 'delay' | 'lockout' | 'cap' | 'gone';
+        const reason = String(out[2]) as 'delay' | 'lockout' | 'capped' | 'cap' | 'gone';
         if (reason === 'cap' || reason === 'gone') return { allowed: false, reason };
         return { allowed: false, reason, retryAfterMs: Number(out[1]) };
       }

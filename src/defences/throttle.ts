@@ -19,21 +19,51 @@ export interface ThrottlePolicy {
   lockoutMs: number;
   /** Failures older than this are forgotten. */
   windowMs: number;
+  /**
+   * Consecutive failures after which the key stays locked until a success resets it (or an admin
+   * unlocks it, or LOCKED_KEEP_MS pass without an attempt); absent or 0: no such cap. NIST SP
+   * 800-63B 5.2.2 caps consecutive failed attempts on one account at 100: without it the lockout
+   * alone still gives one guess per lockout period, for ever.
+   */
+  capAfter?: number;
 }
 
 export const ACCOUNT_POLICY: ThrottlePolicy = {
   freeFailures: 3, baseDelayMs: 1000, maxDelayMs: 30_000, lockoutAfter: 10, lockoutMs: 15 * 60_000, windowMs: 15 * 60_000,
 };
+/**
+ * Passcodes (typed TOTPs, recovery codes, a device's wrong TOTP): the account's policy, capped at
+ * 100 consecutive failures. Only someone holding the password can count here, and the user's own
+ * approval on the phone still gets in and resets the count (devices/otp-proof.ts). The password
+ * keeps no cap: anyone may type a username, and a cap would let them lock any account.
+ */
+export const PASSCODE_POLICY: ThrottlePolicy = { ...ACCOUNT_POLICY, capAfter: 100 };
+
+/**
+ * How long a locked-out key is kept. A lockout ends only with a success (throttleAfterFailure):
+ * until then one more guess per lockout period, each locking again. A key that expired with its
+ * window would have given ten fresh guesses every half hour, silently, for as long as someone
+ * holding the password kept at it (red-team run: about 450 passcode guesses a day); kept, it is one
+ * per lockout period (96 a day), each one audited, up to a policy's cap.
+ */
+export const LOCKED_KEEP_MS = 30 * 24 * 3600 * 1000;
+
 /** An IP may be a NAT with many users behind it: more room, same shape. */
 export const IP_POLICY: ThrottlePolicy = {
   freeFailures: 20, baseDelayMs: 1000, maxDelayMs: 30_000, lockoutAfter: 100, lockoutMs: 15 * 60_000, windowMs: 15 * 60_000,
 };
 
-export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterMs: number; reason: 'delay' | 'lockout' };
+/** 'capped': the policy's cap of consecutive failures is reached; it holds until a success or an unlock. */
+export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterMs: number; reason: 'delay' | 'lockout' | 'capped' };
 
 export function throttleDecision(state: ThrottleState | null, policy: ThrottlePolicy, now: number): ThrottleDecision {
-  if (!state || now - state.lastFailureAt > policy.windowMs) return { allowed: true };
+  if (!state) return { allowed: true };
   const since = now - state.lastFailureAt;
+  // The key is kept LOCKED_KEEP_MS after its last failure (throttle-store.ts), then it is gone.
+  if (policy.capAfter && state.failures >= policy.capAfter && since < LOCKED_KEEP_MS) {
+    return { allowed: false, retryAfterMs: LOCKED_KEEP_MS - since, reason: 'capped' };
+  }
+  if (since > policy.windowMs) return { allowed: true };
   if (state.failures >= policy.lockoutAfter) {
     return since >= policy.lockoutMs ? { allowed: true } : { allowed: false, retryAfterMs: policy.lockoutMs - since, reason: 'lockout' };
   }

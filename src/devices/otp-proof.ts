@@ -1,4 +1,5 @@
-import { ACCOUNT_POLICY } from '../defences/throttle.js';
+import { ACCOUNT_POLICY, PASSCODE_POLICY } from '../defences/throttle.js';
+import { throttleKeys } from '../defences/throttle-keys.js';
 import type { Throttle } from '../defences/throttle-store.js';
 import { matchTotp } from '../otp/totp.js';
 import { DeviceError } from './errors.js';
@@ -15,8 +16,10 @@ import type { Device } from './types.js';
  */
 export type OtpThrottle = Pick<Throttle, 'reserve' | 'fail'>;
 
-const passcodeLimit = (accountId: string) => ({ key: `thr:otp:${accountId}`, policy: ACCOUNT_POLICY });
-const deviceLimit = (accountId: string) => ({ key: `thr:otp-device:${accountId}`, policy: ACCOUNT_POLICY });
+// A wrong TOTP from a device counts toward the passcodes' cap too; the devices' own limit has none
+// (a capped devices' limit would refuse the owner's approvals, and push is the way in that stays).
+const passcodeLimit = (accountId: string) => ({ key: throttleKeys.passcodes(accountId), policy: PASSCODE_POLICY });
+const deviceLimit = (accountId: string) => ({ key: throttleKeys.devicePasscodes(accountId), policy: ACCOUNT_POLICY });
 
 /** One reserved check of a device's TOTP: say how it ended. */
 export interface DeviceOtpAttempt {

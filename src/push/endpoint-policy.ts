@@ -58,6 +58,9 @@ export function checkPushEndpoint(url: URL, operator: readonly PushServiceRule[]
   if (url.protocol !== 'https:') return { ok: false, reason: 'not https' }; // RFC 8030 8: push needs TLS
   // Credentials in the URL would be sent to the service; no push service hands them out.
   if (url.username || url.password) return { ok: false, reason: 'credentials in the URL' };
+  // A control character, even percent-encoded (%00, %0a, %7f), is in no push service's path and may
+  // be read differently by whatever sits in front of it (a NUL ends a C string, CR LF a header).
+  if (/%(?:[01][0-9a-f]|7f)/i.test(url.pathname + url.search)) return { ok: false, reason: 'a control character in the path' };
   const host = url.hostname;
   // "fcm.googleapis.com." is the same name, but the rules below compare text: refuse the variant.
   if (host === '' || host.endsWith('.')) return { ok: false, reason: 'not a push service host name' };

@@ -70,7 +70,7 @@ async function firstRequest(deps: AccessDeps, client: RadiusClient, req: AccessR
 function afterPasscode(p: PasscodeResult): Verdict {
   switch (p.kind) {
     case 'finished': return ACCEPT;
-    case 'throttled': return reject(throttledMessage(p.retryAfterSeconds));
+    case 'throttled': return reject(p.capped ? MESSAGES.passcodesCapped : throttledMessage(p.retryAfterSeconds));
     case 'locked-for-signin': return reject(MESSAGES.lockedForSignIn);
     default: return reject(MESSAGES.failed);
   }

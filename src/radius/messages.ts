@@ -12,6 +12,7 @@ export const MESSAGES = {
   noDevice: 'No authenticator is enrolled for this account.',
   recover: 'No active authenticator: sign in on the web with a recovery code, or ask your administrator.',
   lockedForSignIn: 'Too many wrong codes: start again.',
+  passcodesCapped: 'Codes are locked after too many wrong ones: approve on your phone, or ask your administrator.',
   cannotShowNumber: 'Too many unanswered requests: add a comma and the code from your authenticator to your password.',
 } as const;
 

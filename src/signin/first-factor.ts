@@ -1,5 +1,6 @@
 import { checkPassword } from '../accounts/passwords.js';
 import { ACCOUNT_POLICY, IP_POLICY } from '../defences/throttle.js';
+import { throttleKeys } from '../defences/throttle-keys.js';
 import { nextAfterPassword } from './next-step.js';
 import { checkPasscode, type PasscodeResult } from './passcode.js';
 import { sendPush, type PushResult } from './push.js';
@@ -45,7 +46,7 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   // spelling would otherwise count apart.
   // With its device counts, for what comes after a right password: one statement, not two.
   const account = await deps.accounts.findForSignIn(username);
-  const userKey = `thr:user:${(account?.username ?? username).toLowerCase()}`;
+  const userKey = throttleKeys.password(account?.username ?? username);
   const ipKey = `thr:ip:${attemptNetwork(requester.ip)}`; // an IPv6 client counts per /64
   const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
   if (!gate.allowed) {

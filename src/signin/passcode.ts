@@ -1,4 +1,5 @@
-import { ACCOUNT_POLICY } from '../defences/throttle.js';
+import { ACCOUNT_POLICY, PASSCODE_POLICY } from '../defences/throttle.js';
+import { throttleKeys } from '../defences/throttle-keys.js';
 import { finishSecondFactor, type FinishResult } from './finish.js';
 import { PASSCODE_MAX_FAILURES } from './limits.js';
 import { matchPasscode } from './passcode-match.js';
@@ -12,8 +13,11 @@ export type GuessRefusal =
   | { kind: 'gone' }
   /** PASSCODE_MAX_FAILURES reached in this sign-in: it must start over. */
   | { kind: 'locked-for-signin' }
-  /** The account's limit (like the password's): wait this long. */
-  | { kind: 'throttled'; retryAfterSeconds: number };
+  /**
+   * The account's limit (like the password's): wait this long. `capped`: 100 wrong passcodes in a
+   * row (PASSCODE_POLICY); they stay locked until an admin's `user unlock` or 30 days without a guess.
+   */
+  | { kind: 'throttled'; retryAfterSeconds: number; capped?: true };
 
 export type PasscodeResult =
   | FinishResult
@@ -34,8 +38,11 @@ export function normalisePasscode(raw: string): string | null {
  * one after the other and cannot all be checked. `factor` names it in the audit.
  */
 export async function reserveGuess(deps: Pick<SignInDeps, 'throttle' | 'audit'>, s: Started, factor: 'otp' | 'recovery_code') {
-  const accountKey = `thr:otp:${s.state.accountId}`;
-  const gate = await deps.throttle.reserve([{ key: accountKey, policy: ACCOUNT_POLICY }], {
+  const accountKey = throttleKeys.passcodes(s.state.accountId);
+  // Recovery codes (80 random bits) count on the same key but are not capped: a phone's owner
+  // who lost it must not be locked out of them by someone holding the password.
+  const policy = factor === 'otp' ? PASSCODE_POLICY : ACCOUNT_POLICY;
+  const gate = await deps.throttle.reserve([{ key: accountKey, policy }], {
     key: signInKey(s.id), field: SIGNIN_COUNTERS.passcodeFailures, owner: s.state.accountId, max: PASSCODE_MAX_FAILURES,
   });
   if (gate.allowed) return { ok: true as const, accountKey, failures: gate.count };
@@ -43,7 +50,8 @@ export async function reserveGuess(deps: Pick<SignInDeps, 'throttle' | 'audit'>,
   if (gate.reason === 'cap') return { ok: false as const, refusal: { kind: 'locked-for-signin' } as GuessRefusal };
   const seconds = Math.ceil(gate.retryAfterMs / 1000);
   await deps.audit.record({ type: 'signin.throttled', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { factor, reason: gate.reason, retryAfterSeconds: seconds } });
-  return { ok: false as const, refusal: { kind: 'throttled', retryAfterSeconds: seconds } as GuessRefusal };
+  const capped = gate.reason === 'capped' ? { capped: true as const } : {};
+  return { ok: false as const, refusal: { kind: 'throttled', retryAfterSeconds: seconds, ...capped } as GuessRefusal };
 }
 
 /** After a right guess: the account's count starts afresh, and a push still pending stands for nothing. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createThrottle, type Throttle } from '../../src/defences/throttle-store.js';
-import { ACCOUNT_POLICY, IP_POLICY, throttleAfterFailure, throttleDecision, type ThrottlePolicy, type ThrottleState } from '../../src/defences/throttle.js';
+import { ACCOUNT_POLICY, IP_POLICY, LOCKED_KEEP_MS, PASSCODE_POLICY, throttleAfterFailure, throttleDecision, type ThrottlePolicy, type ThrottleState } from '../../src/defences/throttle.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
 
@@ -20,6 +20,16 @@ describe('throttle specification (pure)', () => {
     expect(throttleAfterFailure({ failures: 4, lastFailureAt: T - p.windowMs - 1 }, p, T)).toEqual({ failures: 1, lastFailureAt: T });
     expect(throttleAfterFailure({ failures: 10, lastFailureAt: T - p.windowMs - 1 }, p, T)).toEqual({ failures: 11, lastFailureAt: T });
   });
+
+  it('caps passcodes at 100 failures in a row: refused past every lockout, for as long as the key is kept', () => {
+    const at = (failures: number, since: number) => throttleDecision({ failures, lastFailureAt: T }, PASSCODE_POLICY, T + since);
+    expect(at(99, p.lockoutMs)).toEqual({ allowed: true });
+    expect(at(100, p.lockoutMs)).toEqual({ allowed: false, reason: 'capped', retryAfterMs: LOCKED_KEEP_MS - p.lockoutMs });
+    expect(at(100, 29 * 86_400_000)).toMatchObject({ allowed: false, reason: 'capped' });
+    expect(at(100, LOCKED_KEEP_MS)).toEqual({ allowed: true });
+    // The account's own policy (passwords, recovery codes) has no cap: a lockout, then one more guess.
+    expect(throttleDecision({ failures: 100, lastFailureAt: T }, p, T + p.lockoutMs)).toEqual({ allowed: true });
+  });
 });
 
 /** state before, time of the attempt (ms after the last failure). */
@@ -36,6 +46,12 @@ const rows: [string, ThrottleState | null, number, ThrottlePolicy][] = [
   ['past the window: forgotten', { failures: 6, lastFailureAt: T }, p.windowMs + 1, p],
   ['the IP policy, nineteen failures', { failures: 19, lastFailureAt: T }, 0, IP_POLICY],
   ['the IP policy, twenty failures', { failures: 20, lastFailureAt: T }, 0, IP_POLICY],
+  // NIST SP 800-63B 5.2.2: at most 100 consecutive failures (PASSCODE_POLICY); the cap outlasts the lockout.
+  ['passcodes, 99 failures, lockout over: allowed, the 100th locks for good', { failures: 99, lastFailureAt: T }, p.lockoutMs, PASSCODE_POLICY],
+  ['passcodes, 100 failures, lockout over: capped', { failures: 100, lastFailureAt: T }, p.lockoutMs, PASSCODE_POLICY],
+  ['passcodes, 100 failures, 29 days on: still capped', { failures: 100, lastFailureAt: T }, 29 * 86_400_000, PASSCODE_POLICY],
+  ['passcodes, 100 failures, the kept key\'s 30 days over: allowed', { failures: 100, lastFailureAt: T }, LOCKED_KEEP_MS, PASSCODE_POLICY],
+  ['the account policy (recovery codes) on a capped key: the lockout only', { failures: 100, lastFailureAt: T }, p.lockoutMs, p],
 ];
 
 describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind) => {

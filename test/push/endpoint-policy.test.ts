@@ -49,6 +49,10 @@ describe('push endpoint policy: the browser vendors\' push services by default',
     ['http://fcm.googleapis.com/wp/x', /not https/],
     ['https://user:pw@fcm.googleapis.com/wp/x', /credentials/],
     ['https://user@fcm.googleapis.com/wp/x', /credentials/],
+    ['https://fcm.googleapis.com/wp/x%00y', /control character/],
+    ['https://fcm.googleapis.com/wp/x\u0000y', /control character/], // WHATWG URL percent-encodes it
+    ['https://fcm.googleapis.com/wp/x%0D%0AHost:%20evil', /control character/],
+    ['https://fcm.googleapis.com/wp/x?a=%7F', /control character/],
   ])('%s is refused', (endpoint, reason) => {
     const verdict = check(endpoint);
     expect(verdict.ok).toBe(false);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { throttleKeys } from '../../src/defences/throttle-keys.js';
 import { wrongTotp } from '../support/authenticator.js';
 import { PushWorld } from '../support/push-world.js';
 import { addUser, auditEvents, enroll, newestChallenge, waitUntil } from '../signin/helpers.js';
@@ -140,5 +141,16 @@ describe('RADIUS challenge mode, through radclient', () => {
     expect(throttled.code).toBe('Access-Reject');
     expect(throttled.attributes['Reply-Message']).toMatch(/^Too many attempts: try again in \d+ seconds?\.$/);
     expect((await auditEvents(r.w, 'signin.throttled')).at(-1)).toMatchObject({ client_id: 'radius:vpn' });
+  });
+
+  it('passcodes capped after 100 wrong ones in a row (at any door): the right code is refused with the way out', async () => {
+    const accountId = await addUser(r.w, 'carol');
+    const { phone } = await enroll(r.w, { accountId, push: false });
+    // As 100 wrong passcodes at the login page or the agent API leave it (test/security/passcode-cap.test.ts).
+    await r.w.t.idp.redis.hset(throttleKeys.passcodes(accountId), 'f', '100', 'l', String(Date.now() - 3_600_000));
+    const reply = await send(request({ user: 'carol', password: `${PushWorld.password},${phone.currentTotp()}` }), 'passcodes capped: the right code refused');
+    expect(reply.code).toBe('Access-Reject');
+    expect(reply.attributes['Reply-Message']).toBe('Codes are locked after too many wrong ones: approve on your phone, or ask your administrator.');
+    expect((await auditEvents(r.w, 'signin.throttled')).at(-1)).toMatchObject({ account_id: accountId, client_id: 'radius:vpn', detail: { reason: 'capped', factor: 'otp' } });
   });
 });

@@ -41,6 +41,7 @@ export const de: Catalogue = {
   'passcode.malformed': 'Ein Einmalcode hat 6 oder 8 Ziffern.',
   'passcode.replayed': 'Dieser Einmalcode wurde schon verwendet. Warten Sie auf den nächsten und geben Sie ihn ein.',
   'passcode.wrong': 'Dieser Einmalcode stimmt nicht. Prüfen Sie den Code in Ihrer Authenticator-App und versuchen Sie es erneut.',
+  'passcode.capped': 'Einmalcodes sind für dieses Konto nach zu vielen falschen Versuchen in Folge gesperrt. Bestätigen Sie stattdessen die Anfrage auf Ihrem Telefon, oder bitten Sie Ihren Administrator, sie zu entsperren.',
   'passcode.tooMany': 'Zu viele falsche Einmalcodes.',
   'passcode.orApprove': 'Oder bestätigen Sie die Anfrage auf Ihrem Telefon.',
   'passcode.tooManyForSignIn': 'Zu viele falsche Einmalcodes. Gehen Sie zurück zur App und melden Sie sich erneut an.',

@@ -44,6 +44,7 @@ export const en = {
   'passcode.malformed': 'A passcode has 6 or 8 digits.',
   'passcode.replayed': 'This passcode was already used. Wait for the next one and type it.',
   'passcode.wrong': 'That passcode is not right. Check the code in your authenticator app and try again.',
+  'passcode.capped': 'Passcodes are locked for this account after too many wrong ones in a row. Approve the request on your phone instead, or ask your administrator to unlock them.',
   'passcode.tooMany': 'Too many wrong passcodes.',
   'passcode.orApprove': 'Or approve the request on your phone.',
   'passcode.tooManyForSignIn': 'Too many wrong passcodes. Go back to the app and sign in again.',

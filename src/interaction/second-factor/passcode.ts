@@ -27,6 +27,7 @@ export async function answerPasscode(ctx: Context, deps: InteractionDeps, it: Lo
     case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', t('passcode.tooManyForSignIn'));
     case 'throttled':
       tooMany(ctx, result.retryAfterSeconds);
+      if (result.capped) return render(ctx, deps, it, t('passcode.capped'));
       return render(ctx, deps, it, t('passcode.tooMany'), throttleView(deps, result.retryAfterSeconds, 'throttle.passcodesLocked'));
     case 'wrong': return show(401, t(result.replayed ? 'passcode.replayed' : 'passcode.wrong'));
   }
