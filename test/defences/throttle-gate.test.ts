@@ -140,6 +140,18 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
     expect(await read('thr:race')).toEqual({ failures: p.freeFailures, lastFailureAt: T });
   });
 
+  it('200 parallel passcode guesses at 99 failures, the lockout over: one is checked, then the cap holds for all', async () => {
+    now = T + p.lockoutMs;
+    await write('thr:at-cap', { failures: 99, lastFailureAt: T });
+    const results = await Promise.all(Array.from({ length: 200 }, () => throttle.reserve([{ key: 'thr:at-cap', policy: PASSCODE_POLICY }])));
+    expect(results.filter((r) => r.allowed)).toHaveLength(1);
+    expect(results.filter((r) => !r.allowed && r.reason === 'capped')).toHaveLength(199);
+    expect(await read('thr:at-cap')).toEqual({ failures: 100, lastFailureAt: now });
+    now += 7 * 86_400_000;
+    expect(await throttle.reserve([{ key: 'thr:at-cap', policy: PASSCODE_POLICY }])).toMatchObject({ allowed: false, reason: 'capped' });
+    expect(await redis.pttl('thr:at-cap')).toBeGreaterThan(LOCKED_KEEP_MS - 60_000);
+  });
+
   it('200 parallel reservations under a cap of 5 (a sign-in\'s passcodes): 5 pass, counted 1 to 5', async () => {
     now = T;
     await redis.hset('signin:{race}', 'acct', 'acct-1');
