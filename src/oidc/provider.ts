@@ -10,6 +10,7 @@ import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
+import { withCodeGrantPrefetch } from './code-prefetch.js';
 import { EXTERNAL_SIGNING, providerSigningKeys } from './fast-signing.js';
 import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
@@ -58,8 +59,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     ...(deps.clients.some((c) => c.upstream?.profile === 'entra') ? ENTRA_ACRS.filter((a) => a.includes('possession')) : []),
   ])];
   // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
-  // A refresh grant reads its refresh token and its grant in one statement (refresh-prefetch.ts).
-  const adapter = withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now), deps.db, () => Provider.ctx);
+  // A refresh grant reads its refresh token and its grant in one statement (refresh-prefetch.ts);
+  // a code exchange its grant and its session (code-prefetch.ts).
+  const current = () => Provider.ctx;
+  const adapter = withCodeGrantPrefetch(withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now), deps.db, current), deps.db, current);
   const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
   const links = deps.links ?? noLinks;
   const secure = deps.issuer.startsWith('https:');

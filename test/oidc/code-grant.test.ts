@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as oidc from 'openid-client';
+import { hashPassword } from '../../src/accounts/passwords.js';
+import { storageKey } from '../../src/oidc/adapters.js';
+import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
+import { FormBrowser } from '../support/web-browser.js';
+
+/**
+ * A code exchange reads the code's session and grant in one statement (src/oidc/code-prefetch.ts).
+ * What an app sees must not change: a code whose session ended (signed out) or whose grant is gone
+ * (revoked, expired) between the redirect and the exchange is refused invalid_grant, as before.
+ */
+describe('authorization-code exchange', () => {
+  let t: TestIdp;
+  let config: oidc.Configuration;
+  beforeAll(async () => {
+    t = await startTestIdp({ storage: 'postgres', redis: 'real', clients: [testRp({ login: { consent: 'implicit' } })] });
+    config = await oidc.discovery(new URL(t.url), 'test-rp', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(() => t.close());
+
+  /** Signs in up to the redirect back to the app; the code is not exchanged yet. */
+  async function redirectBack(username: string) {
+    await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1:1/cb', scope: 'openid', state: 's', prompt: 'login',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }).href;
+    const browser = new FormBrowser(t.url);
+    const login = await browser.go(url);
+    const back = await browser.submit(login.body, /\/login$/, { username, password: `${username} password 1` });
+    const callback = new URL(back.url);
+    const code = await t.idp.provider.AuthorizationCode.find(callback.searchParams.get('code')!);
+    expect(code?.expiresWithSession).toBe(true); // bound to its session: both are read at the exchange
+    const exchange = () => oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' });
+    return { exchange, grantId: code!.grantId!, sessionUid: code!.sessionUid! };
+  }
+
+  /** The SELECTs on oidc_payloads the IdP makes while `fn` runs. */
+  async function readsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+    const db = t.idp.db;
+    const query = db.query.bind(db);
+    const seen: string[] = [];
+    (db as { query: typeof db.query }).query = (sql, params) => {
+      if (/^\s*\(?\s*SELECT[\s\S]*FROM oidc_payloads/i.test(sql)) seen.push(sql);
+      return query(sql, params);
+    };
+    try {
+      await fn();
+    } finally {
+      (db as { query: typeof db.query }).query = query;
+    }
+    return seen;
+  }
+
+  it('answers with tokens for the user, reading the code\'s grant and session in one statement', async () => {
+    const { exchange } = await redirectBack('cora');
+    let tokens: Awaited<ReturnType<typeof exchange>> | undefined;
+    const reads = await readsDuring(async () => { tokens = await exchange(); });
+    expect(tokens!.claims()!.sub).toBeTruthy();
+    expect(tokens!.access_token).toBeTruthy();
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatch(/'Grant'[\s\S]*'Session'/);
+  });
+
+  it('is refused when the session ended before the exchange (the user signed out)', async () => {
+    const { exchange, sessionUid } = await redirectBack('cleo');
+    // As a sign-out removes it (src/oidc/sessions.ts ends sessions by deleting their rows).
+    const gone = await t.idp.db.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1 RETURNING id`, [sessionUid]);
+    expect(gone).toHaveLength(1);
+    await expect(exchange()).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('is refused when the grant is gone before the exchange', async () => {
+    const { exchange, grantId } = await redirectBack('cole');
+    const grant = await t.idp.provider.Grant.find(grantId);
+    await grant!.destroy();
+    await expect(exchange()).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('is refused when the grant has expired before the exchange', async () => {
+    const { exchange, grantId } = await redirectBack('cory');
+    const moved = await t.idp.db.query(`UPDATE oidc_payloads SET expires_at = now() - interval '1 second'
+      WHERE model = 'Grant' AND id = $1 RETURNING id`, [storageKey(grantId)]);
+    expect(moved).toHaveLength(1);
+    await expect(exchange()).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('a code works once: the second exchange is refused', async () => {
+    const { exchange } = await redirectBack('coco');
+    expect((await exchange()).access_token).toBeTruthy();
+    await expect(exchange()).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
