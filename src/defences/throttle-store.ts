@@ -31,7 +31,9 @@ local function decide(key, p, now)
   local f = tonumber(redis.call('HGET', key, 'f'))
   if not f then return 0 end
   local since = now - (tonumber(redis.call('HGET', key, 'l')) or 0)
-  if p.cap > 0 and f >= p.cap and since < ${LOCKED_KEEP_MS} then return ${LOCKED_KEEP_MS} - since, 'capped' end
+  if p.cap > 0 and (tonumber(redis.call('HGET', key, 'c')) or f) >= p.cap and since < ${LOCKED_KEEP_MS} then
+    return ${LOCKED_KEEP_MS} - since, 'capped'
+  end
   if since > p.window then return 0 end
   if f >= p.lockAfter then
     if since >= p.lockMs then return 0 end
@@ -46,10 +48,13 @@ end
 local function count(key, p, now, nowText)
   local f = tonumber(redis.call('HGET', key, 'f'))
   local l = redis.call('HGET', key, 'l')
+  local c = tonumber(redis.call('HGET', key, 'c')) or f or 0
   if f and l and now - tonumber(l) > p.window and f < p.lockAfter then f = nil end
   local nf = (f or 0) + 1
   redis.call('HSET', key, 'f', nf, 'l', nowText)
-  if nf >= p.lockAfter then redis.call('PEXPIRE', key, ${LOCKED_KEEP_MS}) else redis.call('PEXPIRE', key, p.window + p.lockMs) end
+  -- Under a cap, the failures since the last success, which no window forgets (throttle.ts).
+  if p.cap > 0 then redis.call('HSET', key, 'c', c + 1) end
+  if nf >= p.lockAfter or p.cap > 0 then redis.call('PEXPIRE', key, ${LOCKED_KEEP_MS}) else redis.call('PEXPIRE', key, p.window + p.lockMs) end
   return l or ''
 end
 `;
@@ -99,6 +104,7 @@ const RELEASE_LUA = `
 local n = tonumber(ARGV[2])
 for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then
+    if redis.call('HEXISTS', KEYS[i], 'c') == 1 then redis.call('HINCRBY', KEYS[i], 'c', -1) end
     if redis.call('HINCRBY', KEYS[i], 'f', -1) <= 0 then
       redis.call('DEL', KEYS[i])
     elseif redis.call('HGET', KEYS[i], 'l') == ARGV[1] and ARGV[i + 2] ~= '' then
@@ -136,8 +142,9 @@ const policyArgs = (p: ThrottlePolicy) => [p.freeFailures, p.baseDelayMs, p.maxD
 export function createThrottle(redis: Redis, now: () => number) {
   const script = redisScripts(redis);
   const read = async (key: string): Promise<ThrottleState | null> => {
-    const [failures, last] = await redis.hmget(key, 'f', 'l');
-    return failures ? { failures: Number(failures), lastFailureAt: Number(last) } : null;
+    const [failures, last, consecutive] = await redis.hmget(key, 'f', 'l', 'c');
+    if (!failures) return null;
+    return { failures: Number(failures), lastFailureAt: Number(last), ...(consecutive ? { consecutive: Number(consecutive) } : {}) };
   };
   return {
     /**

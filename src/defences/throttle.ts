@@ -6,6 +6,12 @@ export interface ThrottleState {
   /** Failures within the window. */
   failures: number;
   lastFailureAt: number;
+  /**
+   * Under a policy with `capAfter`: failures since the last success, which the window never
+   * forgets (absent: as `failures`). Without it nine guesses, a quarter of an hour's pause, nine
+   * more... would never reach the lockout, let alone the cap (red-team: about 800 a day).
+   */
+  consecutive?: number;
 }
 
 export interface ThrottlePolicy {
@@ -32,10 +38,11 @@ export const ACCOUNT_POLICY: ThrottlePolicy = {
   freeFailures: 3, baseDelayMs: 1000, maxDelayMs: 30_000, lockoutAfter: 10, lockoutMs: 15 * 60_000, windowMs: 15 * 60_000,
 };
 /**
- * Passcodes (typed TOTPs, recovery codes, a device's wrong TOTP): the account's policy, capped at
- * 100 consecutive failures. Only someone holding the password can count here, and the user's own
- * approval on the phone still gets in and resets the count (devices/otp-proof.ts). The password
- * keeps no cap: anyone may type a username, and a cap would let them lock any account.
+ * Passcodes (typed TOTPs, a device's wrong TOTP) and the TOTPs devices send: the account's policy,
+ * capped at 100 consecutive failures, however paced. Only someone holding the password (or a
+ * device key) can count here; the user's own approval on the phone still gets in. The password
+ * and recovery codes keep no cap: anyone may type a username, and a cap would let them lock any
+ * account; a recovery code has 80 random bits.
  */
 export const PASSCODE_POLICY: ThrottlePolicy = { ...ACCOUNT_POLICY, capAfter: 100 };
 
@@ -60,7 +67,7 @@ export function throttleDecision(state: ThrottleState | null, policy: ThrottlePo
   if (!state) return { allowed: true };
   const since = now - state.lastFailureAt;
   // The key is kept LOCKED_KEEP_MS after its last failure (throttle-store.ts), then it is gone.
-  if (policy.capAfter && state.failures >= policy.capAfter && since < LOCKED_KEEP_MS) {
+  if (policy.capAfter && (state.consecutive ?? state.failures) >= policy.capAfter && since < LOCKED_KEEP_MS) {
     return { allowed: false, retryAfterMs: LOCKED_KEEP_MS - since, reason: 'capped' };
   }
   if (since > policy.windowMs) return { allowed: true };
@@ -78,5 +85,6 @@ export function throttleDecision(state: ThrottleState | null, policy: ThrottlePo
  */
 export function throttleAfterFailure(state: ThrottleState | null, policy: ThrottlePolicy, now: number): ThrottleState {
   const stale = state !== null && now - state.lastFailureAt > policy.windowMs && state.failures < policy.lockoutAfter;
-  return { failures: (state && !stale ? state.failures : 0) + 1, lastFailureAt: now };
+  const next = { failures: (state && !stale ? state.failures : 0) + 1, lastFailureAt: now };
+  return policy.capAfter ? { ...next, consecutive: (state?.consecutive ?? state?.failures ?? 0) + 1 } : next;
 }

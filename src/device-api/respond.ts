@@ -89,6 +89,8 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step, new Date(at)))) {
         throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
       }
+      // A right, fresh TOTP: the devices' run of wrong ones ends (otp-proof.ts); the finally's release is then moot.
+      await otpAttempt.right();
       const resolution: Resolution = {
         status: verdict.outcome,
         deviceId: device.id,

@@ -1,4 +1,4 @@
-import { ACCOUNT_POLICY, PASSCODE_POLICY } from '../defences/throttle.js';
+import { PASSCODE_POLICY } from '../defences/throttle.js';
 import { throttleKeys } from '../defences/throttle-keys.js';
 import type { Throttle } from '../defences/throttle-store.js';
 import { matchTotp } from '../otp/totp.js';
@@ -16,16 +16,20 @@ import type { Device } from './types.js';
  */
 export type OtpThrottle = Pick<Throttle, 'reserve' | 'fail'>;
 
-// A wrong TOTP from a device counts toward the passcodes' cap too; the devices' own limit has none
-// (a capped devices' limit would refuse the owner's approvals, and push is the way in that stays).
+// Both capped at 100 wrong in a row (PASSCODE_POLICY). A device's right TOTP starts the devices' run
+// afresh (right()), not the typed passcodes': the phone's owner approving must not hand whoever
+// guesses typed passcodes with the password a fresh hundred. Reaching the devices' cap takes a
+// device key without its TOTP secret; the account's answers then wait for an admin's `user unlock`.
 const passcodeLimit = (accountId: string) => ({ key: throttleKeys.passcodes(accountId), policy: PASSCODE_POLICY });
-const deviceLimit = (accountId: string) => ({ key: throttleKeys.devicePasscodes(accountId), policy: ACCOUNT_POLICY });
+const deviceLimit = (accountId: string) => ({ key: throttleKeys.devicePasscodes(accountId), policy: PASSCODE_POLICY });
 
 /** One reserved check of a device's TOTP: say how it ended. */
 export interface DeviceOtpAttempt {
   /** The TOTP was wrong: it stays counted on the devices' limit and counts on the account's passcodes. */
   wrong(): Promise<void>;
-  /** The TOTP was right, or the request ended before it mattered: the reservation is given back. */
+  /** The TOTP was right and its step fresh: the devices' count starts afresh (a success ends the run). */
+  right(): Promise<void>;
+  /** The request ended before the TOTP mattered (or it was a replayed step): the reservation is given back. */
   release(): Promise<void>;
 }
 
@@ -49,6 +53,11 @@ export async function reserveDeviceOtp(throttle: OtpThrottle, accountId: string)
       if (settled) return;
       settled = true;
       await throttle.fail([passcodeLimit(accountId)]);
+    },
+    async right() {
+      if (settled) return;
+      settled = true;
+      await gate.release([], [limit.key]);
     },
     async release() {
       if (settled) return;
@@ -78,8 +87,9 @@ export async function proveFreshTotp(
       ? 'this request must carry a fresh one-time passcode in the otp claim'
       : 'the one-time passcode does not match');
   }
-  await attempt.release();
   if (!match.ok || !(await deps.devices.acceptAnswerStep(device.id, match.step))) {
+    await attempt.release();
     throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
   }
+  await attempt.right();
 }

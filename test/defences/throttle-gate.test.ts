@@ -27,6 +27,10 @@ describe('throttle specification (pure)', () => {
     expect(at(100, p.lockoutMs)).toEqual({ allowed: false, reason: 'capped', retryAfterMs: LOCKED_KEEP_MS - p.lockoutMs });
     expect(at(100, 29 * 86_400_000)).toMatchObject({ allowed: false, reason: 'capped' });
     expect(at(100, LOCKED_KEEP_MS)).toEqual({ allowed: true });
+    // However paced: the window forgets the failures, never the run of them since the last success.
+    expect(throttleAfterFailure({ failures: 9, lastFailureAt: T, consecutive: 99 }, PASSCODE_POLICY, T + p.windowMs + 1))
+      .toEqual({ failures: 1, lastFailureAt: T + p.windowMs + 1, consecutive: 100 });
+    expect(throttleDecision({ failures: 1, lastFailureAt: T, consecutive: 100 }, PASSCODE_POLICY, T + p.windowMs + 1)).toMatchObject({ allowed: false, reason: 'capped' });
     // The account's own policy (passwords, recovery codes) has no cap: a lockout, then one more guess.
     expect(throttleDecision({ failures: 100, lastFailureAt: T }, p, T + p.lockoutMs)).toEqual({ allowed: true });
   });
@@ -52,6 +56,10 @@ const rows: [string, ThrottleState | null, number, ThrottlePolicy][] = [
   ['passcodes, 100 failures, 29 days on: still capped', { failures: 100, lastFailureAt: T }, 29 * 86_400_000, PASSCODE_POLICY],
   ['passcodes, 100 failures, the kept key\'s 30 days over: allowed', { failures: 100, lastFailureAt: T }, LOCKED_KEEP_MS, PASSCODE_POLICY],
   ['the account policy (recovery codes) on a capped key: the lockout only', { failures: 100, lastFailureAt: T }, p.lockoutMs, p],
+  // Paced guessing (nine, a pause past the window, nine more...): the window forgets the failures, not the run.
+  ['passcodes, paced: 9 in the window, 99 in a row, the window over: allowed, the 100th in a row caps', { failures: 9, lastFailureAt: T, consecutive: 99 }, p.windowMs + 1, PASSCODE_POLICY],
+  ['passcodes, paced: 1 in the window, 100 in a row: capped', { failures: 1, lastFailureAt: T, consecutive: 100 }, p.windowMs + 1, PASSCODE_POLICY],
+  ['passcodes, 5 in the window, 5 in a row: the delay as ever', { failures: 5, lastFailureAt: T, consecutive: 5 }, 1000, PASSCODE_POLICY],
 ];
 
 describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind) => {
@@ -67,10 +75,12 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
   const write = async (key: string, s: ThrottleState | null) => {
     await redis.del(key);
     if (s) await redis.hset(key, 'f', String(s.failures), 'l', String(s.lastFailureAt));
+    if (s?.consecutive !== undefined) await redis.hset(key, 'c', String(s.consecutive));
   };
   const read = async (key: string): Promise<ThrottleState | null> => {
     const f = await redis.hget(key, 'f');
-    return f === null ? null : { failures: Number(f), lastFailureAt: Number(await redis.hget(key, 'l')) };
+    const c = await redis.hget(key, 'c');
+    return f === null ? null : { failures: Number(f), lastFailureAt: Number(await redis.hget(key, 'l')), ...(c === null ? {} : { consecutive: Number(c) }) };
   };
 
   it.each(rows)('reserve decides and counts as the specification: %s', async (_name, before, after, policy) => {
@@ -146,10 +156,26 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
     const results = await Promise.all(Array.from({ length: 200 }, () => throttle.reserve([{ key: 'thr:at-cap', policy: PASSCODE_POLICY }])));
     expect(results.filter((r) => r.allowed)).toHaveLength(1);
     expect(results.filter((r) => !r.allowed && r.reason === 'capped')).toHaveLength(199);
-    expect(await read('thr:at-cap')).toEqual({ failures: 100, lastFailureAt: now });
+    expect(await read('thr:at-cap')).toEqual({ failures: 100, lastFailureAt: now, consecutive: 100 });
     now += 7 * 86_400_000;
     expect(await throttle.reserve([{ key: 'thr:at-cap', policy: PASSCODE_POLICY }])).toMatchObject({ allowed: false, reason: 'capped' });
     expect(await redis.pttl('thr:at-cap')).toBeGreaterThan(LOCKED_KEEP_MS - 60_000);
+  });
+
+  it('paced guessing (nine, then a pause past the window, again) is capped at the 100th in a row', async () => {
+    await redis.del('thr:paced');
+    let checked = 0;
+    now = T;
+    for (let burst = 0; burst < 20; burst++) {
+      for (let i = 0; i < 9; i++) {
+        const r = await throttle.reserve([{ key: 'thr:paced', policy: PASSCODE_POLICY }]);
+        if (r.allowed) checked++;
+        now += p.maxDelayMs + 1000; // past any delay
+      }
+      now += p.windowMs + 1000; // the window forgets the nine
+    }
+    expect(checked).toBe(PASSCODE_POLICY.capAfter);
+    expect(await throttle.reserve([{ key: 'thr:paced', policy: PASSCODE_POLICY }])).toMatchObject({ allowed: false, reason: 'capped' });
   });
 
   it('200 parallel reservations under a cap of 5 (a sign-in\'s passcodes): 5 pass, counted 1 to 5', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createThrottle } from '../../src/defences/throttle-store.js';
-import { ACCOUNT_POLICY } from '../../src/defences/throttle.js';
+import { ACCOUNT_POLICY, PASSCODE_POLICY } from '../../src/defences/throttle.js';
 
 /** The account's passcode limit, as the passcode page checks it (src/signin/passcode.ts). */
 const passcodeLimit = (accountId: string) => [{ key: `thr:otp:${accountId}`, policy: ACCOUNT_POLICY }];
@@ -77,6 +77,42 @@ describe('wrong TOTPs in signed answers', () => {
     expect(await createThrottle(api.redis, clock.now).check(passcodeLimit(erin))).toMatchObject({ allowed: false, reason: 'lockout' });
     expect(await phone.unregister({ otp: totpAt(phone.totpSecret, clock.now()) })).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
     expect((await api.devices.get(phone.deviceId))!.status).toBe('active');
+  });
+
+  it('paced so no lockout comes, a device key still gets 100 TOTP checks in a row at most; a right one ends a run', async () => {
+    const gina = await createAccount(handle.db, 'gina');
+    const phone = await api.enroll(gina);
+    const ch = await api.challenge(gina, { ttlMs: 6 * 3_600_000 });
+    const guessPaced = async (i: number) => {
+      const r = await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: wrongCode(phone.totpSecret, clock.now()) });
+      // Nine past each delay, then a pause past the window, which forgets those nine, never the run.
+      clock.advance(ACCOUNT_POLICY.maxDelayMs + 1_000 + (i % 9 === 8 ? ACCOUNT_POLICY.windowMs : 0));
+      return r;
+    };
+    for (let i = 0; i < PASSCODE_POLICY.capAfter!; i++) expect([i, (await guessPaced(i)).status]).toEqual([i, 400]);
+    const right = await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: totpAt(phone.totpSecret, clock.now()) });
+    expect(right).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(29 * 86_400);
+    expect(await api.status(ch.id)).toBe('pending');
+    // The typed passcodes' run counted them too.
+    expect(await createThrottle(api.redis, clock.now).check([{ key: `thr:otp:${gina}`, policy: PASSCODE_POLICY }])).toMatchObject({ allowed: false, reason: 'capped' });
+
+    // Another account: 60 wrong, the owner's right answer, 60 wrong: no cap on the devices' run.
+    const hugo = await createAccount(handle.db, 'hugo');
+    const own = await api.enroll(hugo);
+    const first = await api.challenge(hugo, { ttlMs: 6 * 3_600_000 });
+    const paced = async (c: { id: string; nonce: string }, i: number) => {
+      const r = await own.respond(c.id, 'approve', { nonce: c.nonce, otp: wrongCode(own.totpSecret, clock.now()) });
+      clock.advance(ACCOUNT_POLICY.maxDelayMs + 1_000 + (i % 9 === 8 ? ACCOUNT_POLICY.windowMs : 0));
+      return r.status;
+    };
+    for (let i = 0; i < 60; i++) expect([i, await paced(first, i)]).toEqual([i, 400]);
+    clock.advance(ACCOUNT_POLICY.windowMs + 1_000);
+    expect(await own.respond(first.id, 'approve', { nonce: first.nonce })).toMatchObject({ status: 200, body: { status: 'approved' } });
+    const second = await api.challenge(hugo, { ttlMs: 6 * 3_600_000 });
+    for (let i = 0; i < 60; i++) expect([i, await paced(second, i)]).toEqual([i, 400]);
+    clock.advance(ACCOUNT_POLICY.windowMs + 1_000);
+    expect(await own.respond(second.id, 'approve', { nonce: second.nonce })).toMatchObject({ status: 200, body: { status: 'approved' } });
   });
 
   it('while delayed, answers wait like typed passcodes do (429 with Retry-After)', async () => {
