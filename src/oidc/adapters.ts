@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { redisScripts, type Script } from '../defences/redis-script.js';
@@ -30,12 +30,20 @@ export const ANONYMOUS_SESSION_TTL = 600;
  * Consumed is a member of the stored JSON, appended (a later member wins in JSON.parse), the TTL
  * kept: GET, PTTL, SET, atomic. A key of the former layout (a hash; artefacts live a day at most)
  * answers GET with WRONGTYPE and gets its 'consumed' field as before. A missing artefact stays
- * missing: writing one would create it without a TTL.
+ * missing: writing one would create it without a TTL. One consumed already answers 2 and is left
+ * as it is: of parallel exchanges of one code, which all read it unconsumed, one consumes it
+ * (oidc-provider checks `consumed` on its read, then consumes; the rest issued tokens too, red-team
+ * run: 3 to 6 of 12; and one gone since, 0, likewise refused). Only this script appends the member, at the top level and last, so the
+ * JSON's end tells (a nested object's "consumed" would be followed by two braces).
  */
 const CONSUME_LUA = `
 local v = redis.pcall('GET', KEYS[1])
-if type(v) == 'table' and v.err then return redis.call('HSET', KEYS[1], 'consumed', ARGV[1]) end
+if type(v) == 'table' and v.err then
+  if redis.call('HEXISTS', KEYS[1], 'consumed') == 1 then return 2 end
+  return redis.call('HSET', KEYS[1], 'consumed', ARGV[1])
+end
 if not v then return 0 end
+if string.sub(v, 1, 12) == '{"consumed":' or string.find(v, ',"consumed":%d+}$') then return 2 end
 local out
 if v == '{}' then out = '{"consumed":' .. ARGV[1] .. '}' else out = string.sub(v, 1, -2) .. ',"consumed":' .. ARGV[1] .. '}' end
 local ttl = redis.call('PTTL', KEYS[1])
@@ -225,7 +233,10 @@ export class RedisAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     // Only an artefact that is still there: HSET on a missing key would create one without a TTL.
-    await this.script('OidcConsume', CONSUME_LUA, 1)(this.key(id), String(Math.floor(this.now() / 1000)));
+    const done = await this.script('OidcConsume', CONSUME_LUA, 1)(this.key(id), String(Math.floor(this.now() / 1000)));
+    // Consumed by another request since this one read it (2), or gone since (0: a replay seen by a
+    // third revoked the grant and all its artefacts): this one gets no tokens (RFC 6749 4.1.2).
+    if (Number(done) !== 1) throw new errors.InvalidGrant(`${this.model === 'AuthorizationCode' ? 'authorization code' : 'grant'} already used`);
   }
 
   async destroy(id: string): Promise<void> {

@@ -10,11 +10,14 @@ import { FormBrowser } from '../support/web-browser.js';
  * What an app sees must not change: a code whose session ended (signed out) or whose grant is gone
  * (revoked, expired) between the redirect and the exchange is refused invalid_grant, as before.
  */
-describe('authorization-code exchange', () => {
+describe.each([
+  { storage: 'postgres', redis: 'real' },
+  { storage: 'pglite', redis: 'standin' }, // the zero-setup default: embedded PGlite, the in-process Redis stand-in
+] as const)('authorization-code exchange ($storage, $redis Redis)', ({ storage, redis }) => {
   let t: TestIdp;
   let config: oidc.Configuration;
   beforeAll(async () => {
-    t = await startTestIdp({ storage: 'postgres', redis: 'real', clients: [testRp({ login: { consent: 'implicit' } })] });
+    t = await startTestIdp({ storage, redis, clients: [testRp({ login: { consent: 'implicit' } })] });
     config = await oidc.discovery(new URL(t.url), 'test-rp', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
   });
   afterAll(() => t.close());
@@ -85,6 +88,14 @@ describe('authorization-code exchange', () => {
       WHERE model = 'Grant' AND id = $1 RETURNING id`, [storageKey(grantId)]);
     expect(moved).toHaveLength(1);
     await expect(exchange()).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('a code works once under a race too: of 12 parallel exchanges exactly one gets tokens', async () => {
+    const { exchange } = await redirectBack('cyra');
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => exchange()));
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ error: 'invalid_grant' });
   });
 
   it('a code works once: the second exchange is refused', async () => {

@@ -74,7 +74,8 @@ function adapterContract(name: string, open: () => Promise<{ adapter: (model: st
     });
 
     it('consuming a missing artefact creates nothing', async () => {
-      await backend.adapter('AuthorizationCode').consume('never-stored-code');
+      // Redis refuses it outright (a code gone since it was read yields no tokens); SQL updates no row.
+      await backend.adapter('AuthorizationCode').consume('never-stored-code').catch(() => undefined);
       expect(await backend.adapter('AuthorizationCode').find('never-stored-code')).toBeUndefined();
       expect(await backend.dump()).not.toContain(storageKey('never-stored-code'));
     });
@@ -142,6 +143,21 @@ function redisLayout(name: string, open: () => Redis, formerLayout: boolean) {
       await empty.upsert('empty-1', {}, 60);
       await empty.consume('empty-1');
       expect((await empty.find('empty-1'))!.consumed).toBeGreaterThan(0);
+    });
+
+    // oidc-provider reads a code, checks `consumed`, then consumes it: parallel exchanges all read it
+    // unconsumed. The consume itself decides: once only; consumed or gone meanwhile is invalid_grant.
+    it('consumes an artefact once: a second consume, or one of a missing artefact, is invalid_grant', async () => {
+      const a = new RedisAdapter(redis, 'AuthorizationCode', Date.now);
+      await a.upsert('code-once', { kind: 'AuthorizationCode', jti: 'code-once', grantId: 'G-once', claims: { id_token: { consumed: 1 } } }, 60);
+      const tries = await Promise.allSettled(Array.from({ length: 20 }, () => a.consume('code-once')));
+      expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(1);
+      for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ error: 'invalid_grant' });
+      await expect(a.consume('code-missing')).rejects.toMatchObject({ error: 'invalid_grant' });
+      // A "consumed" nested in the payload (a claims request is the client's) is not the artefact's own.
+      await a.upsert('code-nested', { kind: 'AuthorizationCode', jti: 'code-nested', claims: { id_token: { consumed: 7 } } }, 60);
+      await a.consume('code-nested');
+      expect((await a.find('code-nested'))!.consumed).toBeGreaterThan(1_000_000);
     });
 
     // The pages finish the interaction they loaded instead of having oidc-provider read it again
