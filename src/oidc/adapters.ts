@@ -156,7 +156,11 @@ export class SqlAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    await this.db.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2', [this.model, storageKey(id)]);
+    // Once: a refresh token rotated by parallel requests (all read it unconsumed) rotates for one;
+    // the rest, and one gone meanwhile, are invalid_grant (as RedisAdapter.consume for codes).
+    const rows = await this.db.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING 1 AS done',
+      [this.model, storageKey(id)]);
+    if (rows.length === 0) throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
   }
 
   async destroy(id: string): Promise<void> {
@@ -291,7 +295,11 @@ export class SessionAdapter implements Adapter {
   }
   async findByUid(uid: string) { return (await this.sql.findByUid(uid)) ?? this.kv.findByUid(uid); }
   async findByUserCode(userCode: string) { return (await this.sql.findByUserCode(userCode)) ?? this.kv.findByUserCode(userCode); }
-  async consume(id: string) { await Promise.all([this.sql.consume(id), this.kv.consume(id)]); }
+  /** A session lives in one of the two stores: consumed there, it is consumed. */
+  async consume(id: string) {
+    const tries = await Promise.allSettled([this.sql.consume(id), this.kv.consume(id)]);
+    if (tries.every((t) => t.status === 'rejected')) throw (tries[0] as PromiseRejectedResult).reason;
+  }
   async destroy(id: string) { await Promise.all([this.sql.destroy(id), this.kv.destroy(id)]); }
   async revokeByGrantId(grantId: string) { await Promise.all([this.sql.revokeByGrantId(grantId), this.kv.revokeByGrantId(grantId)]); }
 }

@@ -83,3 +83,40 @@ describe('refresh-token grants', () => {
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 });
+
+/**
+ * A public client's refresh tokens rotate (oidc-provider's default): each is used once. Parallel
+ * refreshes with one token all read it unconsumed; the consume decides (src/oidc/adapters.ts
+ * SqlAdapter.consume), so exactly one gets a new token and the rest invalid_grant.
+ */
+describe('refresh-token rotation under a race (public client)', () => {
+  let t: TestIdp;
+  let config: oidc.Configuration;
+  beforeAll(async () => {
+    t = await startTestIdp({
+      storage: 'postgres', redis: 'real',
+      clients: [testRp({ client_id: 'public-rp', client_secret_env: undefined, token_endpoint_auth_method: 'none', login: { consent: 'implicit' } })],
+    });
+    config = await oidc.discovery(new URL(t.url), 'public-rp', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(() => t.close());
+
+  it('of 10 parallel refreshes with one rotating token exactly one succeeds', async () => {
+    await t.idp.accounts.create({ username: 'rafe', passwordHash: await hashPassword('rafe password 1') });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1:1/cb', scope: 'openid', state: 's', prompt: 'login',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }).href;
+    const browser = new FormBrowser(t.url);
+    const login = await browser.go(url);
+    const back = await browser.submit(login.body, /\/login$/, { username: 'rafe', password: 'rafe password 1' });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 's' });
+    expect(tokens.refresh_token).toBeTruthy();
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => oidc.refreshTokenGrant(config, tokens.refresh_token!)));
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    expect((won[0] as PromiseFulfilledResult<oidc.TokenEndpointResponse>).value.refresh_token).not.toBe(tokens.refresh_token);
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ error: 'invalid_grant' });
+  });
+});

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { Adapter } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { ANONYMOUS_SESSION_TTL, InteractionGone, RedisAdapter, SessionAdapter, SqlAdapter, storageKey } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
@@ -149,13 +149,13 @@ function redisLayout(name: string, open: () => Redis, formerLayout: boolean) {
     // unconsumed. The consume itself decides: once only; consumed or gone meanwhile is invalid_grant.
     it('consumes an artefact once: a second consume, or one of a missing artefact, is invalid_grant', async () => {
       const a = new RedisAdapter(redis, 'AuthorizationCode', Date.now);
-      await a.upsert('code-once', { kind: 'AuthorizationCode', jti: 'code-once', grantId: 'G-once', claims: { id_token: { consumed: 1 } } }, 60);
+      await a.upsert('code-once', { kind: 'AuthorizationCode', jti: 'code-once', grantId: 'G-once', claims: { id_token: { consumed: 1 } } } as unknown as AdapterPayload, 60);
       const tries = await Promise.allSettled(Array.from({ length: 20 }, () => a.consume('code-once')));
       expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(1);
       for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ error: 'invalid_grant' });
       await expect(a.consume('code-missing')).rejects.toMatchObject({ error: 'invalid_grant' });
       // A "consumed" nested in the payload (a claims request is the client's) is not the artefact's own.
-      await a.upsert('code-nested', { kind: 'AuthorizationCode', jti: 'code-nested', claims: { id_token: { consumed: 7 } } }, 60);
+      await a.upsert('code-nested', { kind: 'AuthorizationCode', jti: 'code-nested', claims: { id_token: { consumed: 7 } } } as unknown as AdapterPayload, 60);
       await a.consume('code-nested');
       expect((await a.find('code-nested'))!.consumed).toBeGreaterThan(1_000_000);
     });
