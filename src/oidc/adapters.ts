@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { redisScripts, type Script } from '../defences/redis-script.js';
@@ -90,6 +90,23 @@ export class InteractionGone extends Error {
   }
 }
 
+/**
+ * A code, CIBA request or rotating refresh token consumed by another request first: oidc-provider's
+ * InvalidGrant by shape (its error handler answers `expose`d errors with their `message` as the
+ * OAuth error, `error_description` and `statusCode`). Not the class itself: importing
+ * oidc-provider's values here would load it into the admin CLI, which imports this file.
+ */
+export class AlreadyUsed extends Error {
+  readonly expose = true;
+  readonly statusCode = 400;
+  readonly error = 'invalid_grant';
+  readonly error_description: string;
+  constructor(what: string) {
+    super('invalid_grant');
+    this.error_description = `${what} already used`;
+  }
+}
+
 /** The clock the adapters date artefacts by: oidc-provider's own (it reads the system clock), given at composition. */
 export type Clock = () => number;
 
@@ -160,7 +177,7 @@ export class SqlAdapter implements Adapter {
     // the rest, and one gone meanwhile, are invalid_grant (as RedisAdapter.consume for codes).
     const rows = await this.db.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING 1 AS done',
       [this.model, storageKey(id)]);
-    if (rows.length === 0) throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
+    if (rows.length === 0) throw new AlreadyUsed(this.model === 'RefreshToken' ? 'refresh token' : 'grant');
   }
 
   async destroy(id: string): Promise<void> {
@@ -240,7 +257,7 @@ export class RedisAdapter implements Adapter {
     const done = await this.script('OidcConsume', CONSUME_LUA, 1)(this.key(id), String(Math.floor(this.now() / 1000)));
     // Consumed by another request since this one read it (2), or gone since (0: a replay seen by a
     // third revoked the grant and all its artefacts): this one gets no tokens (RFC 6749 4.1.2).
-    if (Number(done) !== 1) throw new errors.InvalidGrant(`${this.model === 'AuthorizationCode' ? 'authorization code' : 'grant'} already used`);
+    if (Number(done) !== 1) throw new AlreadyUsed(this.model === 'AuthorizationCode' ? 'authorization code' : 'grant');
   }
 
   async destroy(id: string): Promise<void> {

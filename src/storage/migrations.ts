@@ -150,11 +150,14 @@ CREATE INDEX federated_identities_account ON federated_identities (account_id)
 
 /** Applies the migrations not yet applied, each in its own transaction, under an advisory lock. */
 export async function migrate(db: Db): Promise<number[]> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   return db.transaction(async (tx) => {
     // Several IdP processes may start at once against one PostgreSQL: one migrates, the others wait.
+    // The ledger is created under the lock too: two CREATE TABLE IF NOT EXISTS at once on an empty
+    // database both find it missing, and one fails (type "schema_migrations" already exists: CI,
+    // three processes started together on Redis Sentinel).
     await tx.query('SELECT pg_advisory_xact_lock(7242001)');
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Set((await tx.query<{ id: number }>('SELECT id FROM schema_migrations')).map((r) => r.id));
     const applied: number[] = [];
     for (const m of migrations) {

@@ -33,4 +33,24 @@ describe('migrations', () => {
       await admin.end();
     }
   });
+
+  it('apply once when six processes start together on an empty schema (each its own pool)', async () => {
+    const schema = `mig_race_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const url = new URL(TEST_DATABASE_URL);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    const dbs = Array.from({ length: 6 }, () => openPostgres(url.toString()));
+    try {
+      const runs = await Promise.allSettled(dbs.map((db) => migrate(db)));
+      expect(runs.map((r) => r.status)).toEqual(Array(6).fill('fulfilled'));
+      const applied = runs.map((r) => (r as PromiseFulfilledResult<number[]>).value);
+      expect(applied.filter((a) => a.length > 0)).toEqual([migrations.map((m) => m.id)]);
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
 });
