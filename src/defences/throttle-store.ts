@@ -17,8 +17,6 @@ import { LOCKED_KEEP_MS, throttleDecision, type ThrottleDecision, type ThrottleP
  * Keys of one call may lie in different hash slots: fine on one server, not on Redis Cluster.
  */
 
-export { LOCKED_KEEP_MS };
-
 /** Seven numbers per key after ARGV[offset]: the policy (same order as policyArgs). */
 const THROTTLE_LUA_FUNCTIONS = `
 local function policy(o)

@@ -47,11 +47,11 @@ export const ACCOUNT_POLICY: ThrottlePolicy = {
 export const PASSCODE_POLICY: ThrottlePolicy = { ...ACCOUNT_POLICY, capAfter: 100 };
 
 /**
- * How long a locked-out key is kept. A lockout ends only with a success (throttleAfterFailure):
- * until then one more guess per lockout period, each locking again. A key that expired with its
- * window would have given ten fresh guesses every half hour, silently, for as long as someone
- * holding the password kept at it (red-team run: about 450 passcode guesses a day); kept, it is one
- * per lockout period (96 a day), each one audited, up to a policy's cap.
+ * How long a locked-out key (and any key under a cap) is kept. A lockout ends only with a success
+ * (throttleAfterFailure): until then one more guess per lockout period, each locking again. A key
+ * that expired with its window would have given ten fresh guesses every half hour, silently (red-team
+ * run: about 450 passcode guesses a day). Guesses paced under the lockout still pass (nine per
+ * window); only a policy's cap, counting the run since the last success, bounds those.
  */
 export const LOCKED_KEEP_MS = 30 * 24 * 3600 * 1000;
 

@@ -108,11 +108,11 @@ interface DeviceRow {
  * enrolls and is asked at once works as before.
  */
 export const PENDING_DEVICE_MINUTES = 10;
-const LIVE = `(last_used_at IS NOT NULL OR created_at > now() - interval '${PENDING_DEVICE_MINUTES} minutes')`;
+/** The condition, with the table's alias when the query names one (`d.`). */
+const live = (alias = '') => `(${alias}last_used_at IS NOT NULL OR ${alias}created_at > now() - interval '${PENDING_DEVICE_MINUTES} minutes')`;
+const LIVE = live();
 /** The same condition, for a query over `devices` elsewhere (accounts/store.ts counts them with the account). */
 export const LIVE_DEVICE = LIVE;
-/** LIVE for `devices d`. */
-const LIVE_D = `(d.last_used_at IS NOT NULL OR d.created_at > now() - interval '${PENDING_DEVICE_MINUTES} minutes')`;
 
 const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, last_answer_step, created_at, last_used_at';
 
@@ -192,7 +192,7 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
         `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}, d.totp_secret_enc, a.disabled AS account_disabled,
                 a.id AS account_row_id, a.username AS account_username, a.display_name AS account_display_name,
                 a.email AS account_email, a.created_at AS account_created_at
-           FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1 AND ${LIVE_D}`, [id]);
+           FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1 AND ${live('d.')}`, [id]);
       return row ? { device: toDevice(row), sealedSecret: row.totp_secret_enc, accountActive: row.account_disabled === false, account: toAccount(row) } : null;
     },
 

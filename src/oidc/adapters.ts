@@ -33,8 +33,8 @@ export const ANONYMOUS_SESSION_TTL = 600;
  * missing: writing one would create it without a TTL. One consumed already answers 2 and is left
  * as it is: of parallel exchanges of one code, which all read it unconsumed, one consumes it
  * (oidc-provider checks `consumed` on its read, then consumes; the rest issued tokens too, red-team
- * run: 3 to 6 of 12; and one gone since, 0, likewise refused). Only this script appends the member, at the top level and last, so the
- * JSON's end tells (a nested object's "consumed" would be followed by two braces).
+ * run: 3 to 6 of 12; one gone since, 0, is refused likewise). Only this script appends the member,
+ * at the top level and last, so the JSON's end tells (a nested "consumed" is followed by two braces).
  */
 const CONSUME_LUA = `
 local v = redis.pcall('GET', KEYS[1])

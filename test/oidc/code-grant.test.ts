@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
-import { hashPassword } from '../../src/accounts/passwords.js';
 import { storageKey } from '../../src/oidc/adapters.js';
 import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
-import { FormBrowser } from '../support/web-browser.js';
+import { signInToCallback } from '../support/rp-sign-in.js';
 
 /**
  * A code exchange reads the code's session and grant in one statement (src/oidc/code-prefetch.ts).
@@ -24,19 +23,10 @@ describe.each([
 
   /** Signs in up to the redirect back to the app; the code is not exchanged yet. */
   async function redirectBack(username: string) {
-    await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: 'http://127.0.0.1:1/cb', scope: 'openid', state: 's', prompt: 'login',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    }).href;
-    const browser = new FormBrowser(t.url);
-    const login = await browser.go(url);
-    const back = await browser.submit(login.body, /\/login$/, { username, password: `${username} password 1` });
-    const callback = new URL(back.url);
+    const { callback, exchange: exchangeWith } = await signInToCallback(t, config, username);
     const code = await t.idp.provider.AuthorizationCode.find(callback.searchParams.get('code')!);
     expect(code?.expiresWithSession).toBe(true); // bound to its session: both are read at the exchange
-    const exchange = () => oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' });
+    const exchange = () => exchangeWith();
     return { exchange, grantId: code!.grantId!, sessionUid: code!.sessionUid! };
   }
 

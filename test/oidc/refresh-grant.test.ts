@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { hashPassword } from '../../src/accounts/passwords.js';
 import { storageKey } from '../../src/oidc/adapters.js';
 import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
-import { FormBrowser } from '../support/web-browser.js';
+import { signInToCallback } from '../support/rp-sign-in.js';
 
 /**
  * A refresh grant reads its refresh token and its grant in one statement (src/oidc/refresh-prefetch.ts).
@@ -21,16 +20,7 @@ describe('refresh-token grants', () => {
   afterAll(() => t.close());
 
   async function signIn(username: string, tokenParameters?: Record<string, string>) {
-    await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: 'http://127.0.0.1:1/cb', scope: 'openid profile', state: 's', prompt: 'login',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    }).href;
-    const browser = new FormBrowser(t.url);
-    const login = await browser.go(url);
-    const back = await browser.submit(login.body, /\/login$/, { username, password: `${username} password 1` });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 's' }, tokenParameters);
+    const tokens = await (await signInToCallback(t, config, username, 'openid profile')).exchange(tokenParameters);
     const rt = await t.idp.provider.RefreshToken.find(tokens.refresh_token!);
     return { tokens, grantId: rt!.grantId! };
   }
@@ -102,16 +92,7 @@ describe('refresh-token rotation under a race (public client)', () => {
   afterAll(() => t.close());
 
   it('of 10 parallel refreshes with one rotating token exactly one succeeds', async () => {
-    await t.idp.accounts.create({ username: 'rafe', passwordHash: await hashPassword('rafe password 1') });
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: 'http://127.0.0.1:1/cb', scope: 'openid', state: 's', prompt: 'login',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    }).href;
-    const browser = new FormBrowser(t.url);
-    const login = await browser.go(url);
-    const back = await browser.submit(login.body, /\/login$/, { username: 'rafe', password: 'rafe password 1' });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 's' });
+    const tokens = await (await signInToCallback(t, config, 'rafe')).exchange();
     expect(tokens.refresh_token).toBeTruthy();
     const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => oidc.refreshTokenGrant(config, tokens.refresh_token!)));
     const won = outcomes.filter((o) => o.status === 'fulfilled');
