@@ -20,8 +20,9 @@ import { childArgs, cpuOver, usageDelta, type BenchChild } from './support/child
 import type { ChildUsage } from './support/idp-server.js';
 import { Browser, keepAliveAgent, request } from './support/http.js';
 import { begin, median, runIfMain, latency, log, row, sleep, type BenchResult } from './support/report.js';
+import { runFloor, setUpFloors, floorClient } from './support/floors.js';
 import { approve, finishAndToken, longPoll, seedPhones, signInToWaitingPage, type BenchPhone } from './support/signin.js';
-import { basicAuth, createWorld, PASSWORD, pkce, RP_CALLBACK, RP_SECRET, serverCpu } from './support/world.js';
+import { basicAuth, benchClient, createWorld, PASSWORD, pkce, RP_CALLBACK, RP_SECRET, serverCpu } from './support/world.js';
 
 export interface SigninOptions {
   virtualUsers: number;
@@ -225,7 +226,7 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
   const o = { ...defaults, ...opts };
   const names = variantNames();
   const bench = begin('signin-throughput', '1. Full push sign-in throughput (IdP in a child process; PostgreSQL + Redis on 127.0.0.1)', { ...o, argon2: ARGON2_OPTIONS, variants: names });
-  const world = await createWorld('signin');
+  const world = await createWorld('signin', [benchClient(), floorClient()]);
   const push = await startPushService(); // decrypting: the phone reads cid from the real message
   const agent = keepAliveAgent(256);
   try {
@@ -246,6 +247,8 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
       });
     }
     const redis = world.redis();
+    // The floors (bench/support/floors.ts): password-only sign-ins through ours and through a bare oidc-provider. BENCH_SIGNIN_FLOORS=0: none.
+    const floorSet = process.env.BENCH_SIGNIN_FLOORS === '0' ? null : await setUpFloors(world, variants[0]!.idp, passwordHash, 500);
 
     for (const v of variants) {
       log(`signin: warm-up ${o.warmupSeconds} s with ${o.virtualUsers} virtual users (${v.name})`);
@@ -259,7 +262,17 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
       }
     }
 
+    for (const f of floorSet?.floors ?? []) {
+      log(`signin: warm-up ${o.warmupSeconds} s (floor: ${f.name})`);
+      await runFloor(f, agent, floorSet!.usernames, o.virtualUsers, o.warmupSeconds);
+      if (f.errors) throw new Error(`floor ${f.name}: ${f.errorSamples.join(' | ')}`);
+      for (const k of Object.keys(f.m) as (keyof typeof f.m)[]) f.m[k].length = 0;
+    }
+
     for (let r = 0; r < o.runs; r++) {
+      for (const f of floorSet?.floors ?? []) {
+        log(`signin run ${r + 1}, floor ${await runFloor(f, agent, floorSet!.usernames, o.virtualUsers, o.runSeconds)}`);
+      }
       for (const v of variants) {
         const { idp, phones, ctx, m } = v;
         const gen0 = process.cpuUsage();
@@ -312,6 +325,18 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
         row(`Redis server CPU use${tag}`, 'cores', m.redisCores),
       );
     }
+    for (const f of floorSet?.floors ?? []) {
+      const argon = variants[0]!.m.argonPerCore;
+      bench.result.rows.push(
+        row(`floor: password-only sign-ins per core-second, ${f.name}`, '1/s/core', f.m.perCore, {
+          baselineLabel: 'argon2id verify alone', baseline: argon, ratio: f.m.perCore.map((x, i) => x / argon[i]!),
+        }),
+        row(`floor: CPU per password-only sign-in, ${f.name}`, 'ms', f.m.cpuMs),
+        row(`floor: SQL statements per password-only sign-in, ${f.name}`, 'count', f.m.sql),
+        row(`floor: Redis commands per password-only sign-in, ${f.name}`, 'count', f.m.redis),
+      );
+      bench.result.notes.push(`floor ${f.name}: errors ${f.errors}.`);
+    }
     if (variants.length > 1) {
       const base = variants[0]!;
       for (const v of variants.slice(1)) {
@@ -325,6 +350,7 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
       `${o.virtualUsers} virtual users, ${o.runs} runs of ${o.runSeconds} s after a ${o.warmupSeconds} s warm-up; ${o.phones} accounts with one phone each per variant (a phone answers at most once per 30 s TOTP step).`,
       'Per-core = completed sign-ins / CPU seconds of the IdP process (user+system, all threads). PostgreSQL, Redis and the load generator run on the same 2 cores and are not counted in it.',
       'Two-step form (password page, then "Send a push"), number matching on, ES256 ID tokens, consent implicit; the phone fetches the challenge (device-auth JWS) and posts a signed answer, as the PWA does.',
+      'Floors (bench/support/floors.ts; BENCH_SIGNIN_FLOORS=0 skips them), run in each round before the push sign-ins and divided by that round\'s argon2id figure: password-only sign-ins (authorize, login page, password, resume, callback, token) through our IdP (accounts without an authenticator, a relying app that lets them in with the password) and through a bare oidc-provider with the same adapters and key and the least login (bench/support/bare-login.ts).',
     );
     await redis.quit();
   } finally {

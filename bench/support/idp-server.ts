@@ -24,6 +24,7 @@ import { adapterFactory, RedisAdapter } from '../../src/oidc/adapters.js';
 import type { Db } from '../../src/storage/db.js';
 import { openDatabase } from '../../src/storage/open.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
+import { bareLogin } from './bare-login.js';
 
 export interface ChildConfig {
   mode: 'idp' | 'bare';
@@ -36,6 +37,8 @@ export interface ChildConfig {
   bareAccountLookup?: boolean;
   /** bare mode: every model in Redis (the setup oidc-provider's own Redis example shows), none in SQL. */
   bareAllRedis?: boolean;
+  /** bare mode: serve the least password login (bench/support/bare-login.ts) at /interaction/:uid. */
+  bareLogin?: boolean;
   /** Extra environment of the child process itself (e.g. BENCH_EXPERIMENTS), set by the parent at fork. */
   processEnv?: Record<string, string>;
 }
@@ -177,7 +180,7 @@ async function startBare(): Promise<Running> {
       : {}),
   };
   const provider = new Provider(settings.issuer, configuration);
-  const server = createServer(provider.callback());
+  const server = createServer(config.bareLogin ? bareLogin(provider, accounts) : provider.callback());
   server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(settings.port, '127.0.0.1', resolve));
   return {

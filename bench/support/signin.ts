@@ -56,17 +56,22 @@ export interface Waiting {
   tPassword: number;
 }
 
+/** The relying app's authorization request: code flow, PKCE, scope openid. */
+export function authorizeUrl(issuer: string, clientId: string, codeChallenge: string, state: string): string {
+  const auth = new URL(`${issuer}/auth`);
+  auth.search = new URLSearchParams({
+    client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: RP_CALLBACK, state,
+    code_challenge: codeChallenge, code_challenge_method: 'S256',
+  }).toString();
+  return auth.href;
+}
+
 /** authorize -> login page -> password -> (two-step choice) -> push -> the waiting page. */
 export async function signInToWaitingPage(agent: http.Agent, issuer: string, home: string, username: string, password: string, clientId = 'bench-rp'): Promise<Waiting> {
   const browser = new Browser(agent, issuer, home);
   const { verifier, challenge } = pkce();
   const state = pkce().verifier.slice(0, 22);
-  const auth = new URL(`${issuer}/auth`);
-  auth.search = new URLSearchParams({
-    client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: RP_CALLBACK, state,
-    code_challenge: challenge, code_challenge_method: 'S256',
-  }).toString();
-  const login = await browser.go('GET', auth.href);
+  const login = await browser.go('GET', authorizeUrl(issuer, clientId, challenge, state));
   const uid = /\/interaction\/([^/?]+)/.exec(login.url)?.[1];
   if (!uid || login.res.status !== 200) throw new Error(`authorize did not reach the login page: ${login.res.status} ${login.url}`);
   const tPassword = performance.now();

@@ -51,7 +51,7 @@ export interface World {
   children: BenchChild[];
   /** Starts our IdP in a child process; several share storage, keys and issuer. */
   startIdp(opts: { label: string; port?: number; issuer?: string; pushService?: { env(): Record<string, string> }; longPollMs?: number; env?: Record<string, string>; execArgv?: string[]; processEnv?: Record<string, string> }): Promise<BenchChild>;
-  startBare(opts: { label: string; client: Record<string, unknown>; accountLookup?: boolean; allRedis?: boolean }): Promise<BenchChild>;
+  startBare(opts: { label: string; client: Record<string, unknown>; accountLookup?: boolean; allRedis?: boolean; login?: boolean }): Promise<BenchChild>;
   redis(): Redis;
   cleanup(): Promise<void>;
 }
@@ -107,6 +107,7 @@ export async function createWorld(name: string, clients: Record<string, unknown>
         bareClient: opts.client,
         bareAccountLookup: opts.accountLookup ?? false,
         bareAllRedis: opts.allRedis ?? false,
+        bareLogin: opts.login ?? false,
       }, opts.label, childArgs());
       children.push(child);
       return child;
