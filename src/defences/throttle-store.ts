@@ -4,7 +4,8 @@ import { LOCKED_KEEP_MS, throttleDecision, type ThrottleDecision, type ThrottleP
 
 /*
  * Failure counters in Redis (shared by every IdP process), one hash per account, IP or sign-in:
- *   f = failures counted, l = when the last one was counted (epoch ms).
+ *   f = failures counted in the window, l = when the last one was counted (epoch ms), and under a
+ *   policy with a cap c = failures since the last success (a key may hold c alone).
  *
  * Reserve before check: an attempt is counted as a failure *before* the password or passcode is
  * checked, by one script that reads the counters, decides and counts. Reading in one request and
@@ -27,12 +28,13 @@ end
 -- throttleDecision(): 0 when allowed, else the milliseconds to wait and why.
 local function decide(key, p, now)
   local f = tonumber(redis.call('HGET', key, 'f'))
-  if not f then return 0 end
+  local c = tonumber(redis.call('HGET', key, 'c'))
+  if not f and not c then return 0 end
   local since = now - (tonumber(redis.call('HGET', key, 'l')) or 0)
-  if p.cap > 0 and (tonumber(redis.call('HGET', key, 'c')) or f) >= p.cap and since < ${LOCKED_KEEP_MS} then
+  if p.cap > 0 and (c or f) >= p.cap and since < ${LOCKED_KEEP_MS} then
     return ${LOCKED_KEEP_MS} - since, 'capped'
   end
-  if since > p.window then return 0 end
+  if not f or since > p.window then return 0 end
   if f >= p.lockAfter then
     if since >= p.lockMs then return 0 end
     return p.lockMs - since, 'lockout'
@@ -52,7 +54,11 @@ local function count(key, p, now, nowText)
   redis.call('HSET', key, 'f', nf, 'l', nowText)
   -- Under a cap, the failures since the last success, which no window forgets (throttle.ts).
   if p.cap > 0 then redis.call('HSET', key, 'c', c + 1) end
-  if nf >= p.lockAfter or p.cap > 0 then redis.call('PEXPIRE', key, ${LOCKED_KEEP_MS}) else redis.call('PEXPIRE', key, p.window + p.lockMs) end
+  -- Never shortened: one key may serve two policies (thr:otp: passcodes under the cap, recovery
+  -- codes without), and a wrong recovery code must not cut a capped run's 30 days to half an hour.
+  local keep = p.window + p.lockMs
+  if nf >= p.lockAfter or p.cap > 0 then keep = ${LOCKED_KEEP_MS} end
+  if redis.call('PTTL', key) < keep then redis.call('PEXPIRE', key, keep) end
   return l or ''
 end
 `;
@@ -93,20 +99,28 @@ return #KEYS
 `;
 
 /*
- * Gives back one reserved failure (the attempt succeeded). KEYS = the throttle keys to give back
- * on, then those to reset (deleted: a success starts them afresh), in one round trip; ARGV[1] =
- * when it was reserved, ARGV[2] = how many keys give back, then each one's previous "last
- * failure": restored only if nobody counted since.
+ * Gives back one reserved failure (the attempt was not a wrong guess). KEYS = the throttle keys to
+ * give back on, then those to reset (deleted: a success starts them afresh), in one round trip;
+ * ARGV[1] = when it was reserved, ARGV[2] = how many keys give back, then each one's previous
+ * "last failure": restored only if nobody counted since. A key whose window count falls to 0
+ * keeps its run under a cap (c) and its life: only a success or an unlock ends a run (red-team: a
+ * refused answer at the start of each window deleted the key, run and all, so a device key
+ * guessed TOTPs past the cap, nine a window, for ever).
  */
 const RELEASE_LUA = `
 local n = tonumber(ARGV[2])
 for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    if redis.call('HEXISTS', KEYS[i], 'c') == 1 then redis.call('HINCRBY', KEYS[i], 'c', -1) end
-    if redis.call('HINCRBY', KEYS[i], 'f', -1) <= 0 then
+    local c = 0
+    if redis.call('HEXISTS', KEYS[i], 'c') == 1 then c = redis.call('HINCRBY', KEYS[i], 'c', -1) end
+    local f = redis.call('HINCRBY', KEYS[i], 'f', -1)
+    if f <= 0 and c <= 0 then
       redis.call('DEL', KEYS[i])
-    elseif redis.call('HGET', KEYS[i], 'l') == ARGV[1] and ARGV[i + 2] ~= '' then
-      redis.call('HSET', KEYS[i], 'l', ARGV[i + 2])
+    else
+      if f <= 0 then redis.call('HDEL', KEYS[i], 'f') end
+      if redis.call('HGET', KEYS[i], 'l') == ARGV[1] and ARGV[i + 2] ~= '' then
+        redis.call('HSET', KEYS[i], 'l', ARGV[i + 2])
+      end
     end
   end
 end
@@ -141,8 +155,8 @@ export function createThrottle(redis: Redis, now: () => number) {
   const script = redisScripts(redis);
   const read = async (key: string): Promise<ThrottleState | null> => {
     const [failures, last, consecutive] = await redis.hmget(key, 'f', 'l', 'c');
-    if (!failures) return null;
-    return { failures: Number(failures), lastFailureAt: Number(last), ...(consecutive ? { consecutive: Number(consecutive) } : {}) };
+    if (!failures && !consecutive) return null;
+    return { failures: Number(failures ?? 0), lastFailureAt: Number(last), ...(consecutive ? { consecutive: Number(consecutive) } : {}) };
   };
   return {
     /**

@@ -3,7 +3,7 @@
  * temporary lockout after many. Pure: the state comes from Redis, the decision is made here.
  */
 export interface ThrottleState {
-  /** Failures within the window. */
+  /** Failures within the window (0 while a key keeps only its run under a cap). */
   failures: number;
   lastFailureAt: number;
   /**

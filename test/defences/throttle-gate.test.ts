@@ -60,6 +60,9 @@ const rows: [string, ThrottleState | null, number, ThrottlePolicy][] = [
   ['passcodes, paced: 9 in the window, 99 in a row, the window over: allowed, the 100th in a row caps', { failures: 9, lastFailureAt: T, consecutive: 99 }, p.windowMs + 1, PASSCODE_POLICY],
   ['passcodes, paced: 1 in the window, 100 in a row: capped', { failures: 1, lastFailureAt: T, consecutive: 100 }, p.windowMs + 1, PASSCODE_POLICY],
   ['passcodes, 5 in the window, 5 in a row: the delay as ever', { failures: 5, lastFailureAt: T, consecutive: 5 }, 1000, PASSCODE_POLICY],
+  // A run kept without a window count (its last reservation given back): still counted, still capped.
+  ['passcodes, a run of 99 kept alone: allowed, the 100th in a row caps', { failures: 0, lastFailureAt: T, consecutive: 99 }, p.windowMs + 1, PASSCODE_POLICY],
+  ['passcodes, a run of 100 kept alone: capped', { failures: 0, lastFailureAt: T, consecutive: 100 }, p.windowMs + 1, PASSCODE_POLICY],
 ];
 
 describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind) => {
@@ -74,13 +77,14 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
 
   const write = async (key: string, s: ThrottleState | null) => {
     await redis.del(key);
-    if (s) await redis.hset(key, 'f', String(s.failures), 'l', String(s.lastFailureAt));
+    if (s) await redis.hset(key, 'l', String(s.lastFailureAt));
+    if (s?.failures) await redis.hset(key, 'f', String(s.failures));
     if (s?.consecutive !== undefined) await redis.hset(key, 'c', String(s.consecutive));
   };
   const read = async (key: string): Promise<ThrottleState | null> => {
     const f = await redis.hget(key, 'f');
     const c = await redis.hget(key, 'c');
-    return f === null ? null : { failures: Number(f), lastFailureAt: Number(await redis.hget(key, 'l')), ...(c === null ? {} : { consecutive: Number(c) }) };
+    return f === null && c === null ? null : { failures: Number(f ?? 0), lastFailureAt: Number(await redis.hget(key, 'l')), ...(c === null ? {} : { consecutive: Number(c) }) };
   };
 
   it.each(rows)('reserve decides and counts as the specification: %s', async (_name, before, after, policy) => {
@@ -114,6 +118,29 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
     if (!fresh.allowed) throw new Error('expected a reservation');
     await fresh.release(['thr:rel-new']);
     expect(await read('thr:rel-new')).toBeNull();
+  });
+
+  it('a release keeps the run under a cap when the window count falls to 0, and the key\'s life', async () => {
+    now = T;
+    await write('thr:run', { failures: 9, lastFailureAt: T, consecutive: 99 });
+    await redis.pexpire('thr:run', LOCKED_KEEP_MS);
+    now = T + p.windowMs + 1; // a new window: its first reservation counts f = 1
+    const r = await throttle.reserve([{ key: 'thr:run', policy: PASSCODE_POLICY }]);
+    if (!r.allowed) throw new Error('expected a reservation');
+    await r.release(['thr:run']);
+    expect(await read('thr:run')).toEqual({ failures: 0, lastFailureAt: T, consecutive: 99 });
+    expect(await redis.pttl('thr:run')).toBeGreaterThan(LOCKED_KEEP_MS - 60_000);
+    expect((await throttle.reserve([{ key: 'thr:run', policy: PASSCODE_POLICY }])).allowed).toBe(true);
+    expect(await throttle.reserve([{ key: 'thr:run', policy: PASSCODE_POLICY }])).toMatchObject({ allowed: false, reason: 'capped' });
+  });
+
+  it('a failure under a policy without a cap never shortens a capped run\'s life', async () => {
+    now = T;
+    await redis.del('thr:shared');
+    for (let i = 0; i < 5; i++) await throttle.fail([{ key: 'thr:shared', policy: PASSCODE_POLICY }]);
+    await throttle.fail([{ key: 'thr:shared', policy: p }]); // a recovery code on the same key
+    expect(await redis.pttl('thr:shared')).toBeGreaterThan(LOCKED_KEEP_MS - 60_000);
+    expect(await read('thr:shared')).toMatchObject({ failures: 6, consecutive: 5 });
   });
 
   it('a refusal on one key counts on none of them', async () => {

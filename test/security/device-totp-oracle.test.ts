@@ -115,6 +115,31 @@ describe('wrong TOTPs in signed answers', () => {
     expect(await own.respond(second.id, 'approve', { nonce: second.nonce })).toMatchObject({ status: 200, body: { status: 'approved' } });
   });
 
+  // Red-team: an answer refused for another reason gives its reservation back; first in a window it
+  // took the key's count to 0, and the key was deleted with the run: nine guesses a window, for ever.
+  it('a refused answer first in each window gives back its own count, never the run: 100 TOTP checks at most', async () => {
+    const ida = await createAccount(handle.db, 'ida');
+    const phone = await api.enroll(ida);
+    const ch = await api.challenge(ida, { ttlMs: 12 * 3_600_000 });
+    let checked = 0;
+    for (let win = 0; win < 13; win++) {
+      const bogus = await phone.respond('A'.repeat(22), 'approve', { nonce: 'x', otp: wrongCode(phone.totpSecret, clock.now()) });
+      expect([404, 429]).toContain(bogus.status);
+      for (let i = 0; i < 9; i++) {
+        const r = await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: wrongCode(phone.totpSecret, clock.now()) });
+        if (r.status === 400) checked++;
+        else expect(r).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
+        clock.advance(ACCOUNT_POLICY.maxDelayMs + 1_000);
+      }
+      clock.advance(ACCOUNT_POLICY.windowMs);
+    }
+    expect(checked).toBeLessThanOrEqual(PASSCODE_POLICY.capAfter!);
+    const right = await phone.respond(ch.id, 'approve', { nonce: ch.nonce, otp: totpAt(phone.totpSecret, clock.now()) });
+    expect(right).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(29 * 86_400);
+    expect(await api.status(ch.id)).toBe('pending');
+  });
+
   it('while delayed, answers wait like typed passcodes do (429 with Retry-After)', async () => {
     const carol = await createAccount(handle.db, 'carol');
     const phone = await api.enroll(carol);

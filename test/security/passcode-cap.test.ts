@@ -81,4 +81,38 @@ describe('passcodes: at most 100 wrong ones in a row', () => {
     expect(after.status).toBe(200);
     expect(after.body).toMatchObject({ status: 'approved' });
   });
+  // Red-team: recovery codes count on the same key under the account's policy (no cap); their
+  // count cut the key's life from 30 days to half an hour, and after that wait the run was gone.
+  it('a wrong recovery code does not shorten the run: after it the cap still comes at the 100th in a row', async () => {
+    const username = `cap-rec-${Math.random().toString(36).slice(2, 8)}`;
+    const accountId = await addUser(w, username);
+    const { phone } = await enroll(w, { accountId, now: clock.now, push: false });
+    const wrong = () => String((Number(phone.currentTotp()) + 500_000) % 1_000_000).padStart(6, '0');
+    let ahead = 0;
+    const guess = async (i: number) => {
+      const res = await authenticate(w, { username, password: PASSWORD, passcode: wrong(), client_ip: freshIp() });
+      const pause = ACCOUNT_POLICY.maxDelayMs + 1000 + (i % 9 === 8 ? ACCOUNT_POLICY.windowMs : 0);
+      clock.advance(pause);
+      ahead += pause;
+      return res.status;
+    };
+    for (let i = 0; i < PASSCODE_POLICY.capAfter! - 1; i++) expect([i, await guess(i)]).toEqual([i, 403]);
+    const key = `thr:otp:${accountId}`;
+    const before = await w.t.idp.redis.pttl(key);
+    expect(before).toBeGreaterThan(29 * 86_400_000);
+
+    const page = await w.startSignIn({ username });
+    const rec = await page.browser.go(`/interaction/${page.uid}/recovery`);
+    const r = await page.browser.submit(rec.body, /\/recovery$/, { code: 'AAAA-BBBB-CCCC-DDDD' });
+    expect(r.res.status).toBe(401);
+    expect(await w.t.idp.redis.pttl(key)).toBeGreaterThan(before - 60_000);
+
+    clock.advance(ACCOUNT_POLICY.windowMs + ACCOUNT_POLICY.lockoutMs + 1000);
+    ahead += ACCOUNT_POLICY.windowMs + ACCOUNT_POLICY.lockoutMs + 1000;
+    expect(await guess(99)).toBe(403); // the 100th wrong passcode in a row, checked
+    const capped = await authenticate(w, { username, password: PASSWORD, passcode: phone.currentTotp(), client_ip: freshIp() });
+    expect(capped.status).toBe(429);
+    expect(capped.body).toMatchObject({ error: 'rate_limited' });
+    clock.advance(-ahead);
+  });
 });
