@@ -1,6 +1,6 @@
 import { formatIp, parseIp } from '../net/ip.js';
 import { revealPassword } from './authenticators.js';
-import { ATTR, valuesOf, type Packet } from './codec.js';
+import { ATTR, MAX_PACKET_LENGTH, MAX_VALUE_LENGTH, valuesOf, type Packet } from './codec.js';
 
 /** What an authenticated Access-Request asks, read from its attributes (RFC 2865 section 5). */
 export interface AccessRequest {
@@ -16,7 +16,7 @@ export interface AccessRequest {
 }
 
 /** Why an authenticated request is refused before the sign-in sees it (answered with Access-Reject). */
-export type RequestRefusal = 'no_user_name' | 'bad_user_name' | 'bad_password' | 'not_pap' | 'repeated_attribute';
+export type RequestRefusal = 'no_user_name' | 'bad_user_name' | 'bad_password' | 'not_pap' | 'repeated_attribute' | 'proxy_state_too_large';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -38,6 +38,12 @@ function single(packet: Packet, type: number): { ok: true; value: Buffer | null 
 }
 
 /**
+ * Room a reply needs besides the Proxy-State it copies: its header, a Reply-Message and a State of
+ * at most one attribute each, and the Message-Authenticator.
+ */
+const REPLY_OWN_OCTETS = 20 + 2 * (2 + MAX_VALUE_LENGTH) + 18;
+
+/**
  * Reads an Access-Request whose Message-Authenticator (or, for a relaxed client, source) was
  * already checked. PAP only: CHAP and EAP cannot carry a passcode or wait for a phone.
  */
@@ -46,6 +52,11 @@ export function readAccessRequest(packet: Packet, secret: Uint8Array): { ok: tru
   const hidden = single(packet, ATTR.userPassword);
   const state = single(packet, ATTR.state);
   if (!name.ok || !hidden.ok || !state.ok) return { ok: false, refusal: 'repeated_attribute' };
+  // RFC 2865 5.33: the reply copies every Proxy-State. A request that leaves no room for the reply
+  // is refused before the sign-in runs (red-team: a push was sent, then the reply failed to encode,
+  // and every retransmission sent another).
+  const proxyStates = valuesOf(packet, ATTR.proxyState);
+  if (proxyStates.reduce((n, p) => n + 2 + p.length, REPLY_OWN_OCTETS) > MAX_PACKET_LENGTH) return { ok: false, refusal: 'proxy_state_too_large' };
   if (valuesOf(packet, ATTR.chapPassword).length > 0 || valuesOf(packet, ATTR.eapMessage).length > 0) return { ok: false, refusal: 'not_pap' };
   if (!name.value) return { ok: false, refusal: 'no_user_name' };
   const username = text(name.value);
@@ -62,7 +73,7 @@ export function readAccessRequest(packet: Packet, secret: Uint8Array): { ok: tru
   return {
     ok: true,
     request: {
-      username, password, state: state.value, callingIp: callingIp ? formatIp(callingIp) : null, proxyStates: valuesOf(packet, ATTR.proxyState),
+      username, password, state: state.value, callingIp: callingIp ? formatIp(callingIp) : null, proxyStates,
     },
   };
 }

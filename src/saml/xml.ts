@@ -36,7 +36,31 @@ export function parseXml(xml: string): Document {
     throw new SamlError(400, 'malformed', 'The SAML message is not well-formed XML.');
   }
   if (doc.doctype || !doc.documentElement) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
+  if (!onlyXmlChars(doc)) throw new SamlError(400, 'malformed', 'The SAML message holds a character XML does not allow (a control character, U+FFFE/U+FFFF or half a surrogate pair).');
   return doc;
+}
+
+// XML 1.0's Char production (section 2.2): no C0 control but tab, LF and CR, not U+FFFE or U+FFFF,
+// no unpaired surrogate. xmldom decodes &#0; and the like without complaint, and a value read from
+// the message may be echoed into what we sign (InResponseTo; red-team: a NUL in a request's ID came
+// back inside a signed Response that is not well-formed XML).
+// eslint-disable-next-line no-control-regex
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Every attribute value and text of the document is made of XML characters (iterative: documents nest deep). */
+function onlyXmlChars(doc: Document): boolean {
+  const stack: Node[] = [doc.documentElement!];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (n.nodeType === 1) {
+      const attrs = (n as Element).attributes;
+      for (let i = 0; i < attrs.length; i++) if (NOT_XML_CHAR.test(attrs.item(i)!.value)) return false;
+    } else if (n.nodeValue !== null && NOT_XML_CHAR.test(n.nodeValue)) {
+      return false;
+    }
+    for (let c = n.firstChild; c; c = c.nextSibling) stack.push(c);
+  }
+  return true;
 }
 
 /** Direct children of `el` with this namespace and local name. */

@@ -124,6 +124,30 @@ describe('RADIUS under hostile packets', () => {
     ]);
   });
 
+  // Red-team: the reply (Proxy-State copied) did not fit in 4096 octets; the push had gone already,
+  // no reply was sent, and each retransmission sent another push.
+  it('a request whose Proxy-State leaves no room for the reply: Access-Reject before the sign-in, no push sent', async () => {
+    const accountId = await addUser(r.w, 'pia');
+    await enroll(r.w, { accountId });
+    const pushes = async () => (await auditEvents(r.w, 'push.sent')).filter((e) => e.account_id === accountId).length;
+    const filler = Array.from({ length: 15 }, (): [number, Buffer] => [PROXY_STATE, randomBytes(253)]);
+    // Filled to the largest legal request: 4096 octets.
+    const short = accessRequest({ secret, user: 'pia', password: PushWorld.password, attrs: filler }).bytes.length;
+    const req = accessRequest({ secret, user: 'pia', password: PushWorld.password, attrs: [...filler, [PROXY_STATE, randomBytes(4096 - short - 2)]] });
+    expect(req.bytes.length).toBe(4096);
+    const reply = await nas.ask(req);
+    expect(reply[0]).toBe(3);
+    expectAuthenticReply(reply, req, secret);
+    expect(replyAttributes(reply).some(([t]) => t === PROXY_STATE)).toBe(false);
+    expect(await pushes()).toBe(0);
+    // With fewer hops the same sign-in goes on to the phone.
+    const fits = accessRequest({ secret, user: 'pia', password: PushWorld.password, attrs: filler.slice(0, 12) });
+    const challenge = await nas.ask(fits);
+    expect(challenge[0]).toBe(11);
+    expect(replyAttributes(challenge).filter(([t]) => t === PROXY_STATE)).toHaveLength(12);
+    await waitUntil(async () => (await pushes()) === 1, 5000, 'the push sent');
+  });
+
   it('a retransmitted wrong password gets the same reply, counted as one failure', async () => {
     const accountId = await addUser(r.w, 'rita');
     const failures = async () => (await auditEvents(r.w, 'signin.failure')).filter((e) => e.account_id === accountId).length;

@@ -104,6 +104,21 @@ describe('SAML requests the IdP refuses', () => {
     await refused(await get(`${sso()}?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}`), 400, 'doctype_refused');
   });
 
+  // Red-team: xmldom decodes &#0; and the like; the ID came back as InResponseTo in a signed,
+  // not well-formed Response (and in a LogoutResponse).
+  it('a character XML does not allow, written as a reference, in the ID or anywhere else', async () => {
+    for (const id of ['_nul&#0;123', '_c&#x1;', '_s&#xD800;', '_f&#xFFFE;', '_big&#x110000;']) {
+      await refused(await post({ SAMLRequest: b64(m365Xml({ id })) }), 400, 'malformed');
+      await refused(await get(`${sso()}?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(m365Xml({ id }))).toString('base64'))}`), 400, 'malformed');
+    }
+    const xml = m365Xml().replace('</saml:Issuer>', '</saml:Issuer><samlp:Extensions>a&#x7;b</samlp:Extensions>');
+    await refused(await post({ SAMLRequest: b64(xml) }), 400, 'malformed');
+    const logout = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l&#0;" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${M365.entityId}</saml:Issuer><saml:NameID>x</saml:NameID><samlp:SessionIndex>&#xD800;</samlp:SessionIndex></samlp:LogoutRequest>`;
+    await refused(await get(`${s.w.t.url}/saml/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(logout)).toString('base64'))}`), 400, 'malformed');
+    // Tab, LF and CR are XML characters: such a request is read as usual.
+    expect((await post({ SAMLRequest: b64(m365Xml().replace('</saml:Issuer>', '</saml:Issuer><samlp:Extensions>a&#9;b&#10;c&#13;</samlp:Extensions>')) })).status).toBe(303);
+  });
+
   it('a Destination other than our SSO endpoint, an empty one included', async () => {
     await refused(await post({ SAMLRequest: b64(m365Xml({ destination: 'https://other-idp.example/sso' })) }), 400, 'wrong_destination');
     await refused(await post({ SAMLRequest: b64(m365Xml({ destination: '' })) }), 400, 'wrong_destination');
