@@ -66,6 +66,7 @@ export function fromWait(result: WaitResult): Outcome {
   switch (result.kind) {
     case 'finished': return { kind: 'success', login: result.login };
     case 'refused': return denied('the account or the approving authenticator is no longer active');
+    case 'gone': return expired();
     case 'waiting':
       if (result.status === 'pending') return { kind: 'pending', matchNumber: result.matchNumber, secondsLeft: result.secondsLeft };
       if (result.status === 'denied') {

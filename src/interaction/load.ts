@@ -109,6 +109,7 @@ const REFUSED = {
 /** sign-in step 10 (docs/architecture.md) at this door: the core's login becomes oidc-provider's interaction result. */
 export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: FinishResult): Promise<void> {
   if (result.kind === 'refused') throw new HttpError(403, 'access_denied', REFUSED[result.reason]);
+  if (result.kind === 'gone') throw signInGone();
   const { accountId, amr, acr }: Login = result.login;
   await finishInteraction(ctx, it, { login: { accountId, amr, acr } });
 }

@@ -74,6 +74,8 @@ export async function settleBackchannel(deps: SignInDeps, s: Started): Promise<B
   const result = await waitStep(deps, s);
   if (result.kind === 'finished') return { kind: 'approved', login: result.login };
   if (result.kind === 'refused') return { kind: 'denied', reason: result.reason };
+  // Settled by another process's hook first: that one answers the app.
+  if (result.kind === 'gone') return { kind: 'expired' };
   if (result.status === 'pending') return { kind: 'pending' };
   await deps.states.delete(s.id);
   if (result.status === 'denied') return { kind: 'denied', reason: result.reason ?? 'denied' };

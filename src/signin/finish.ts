@@ -5,7 +5,9 @@ import type { Login, SignInDeps, Started } from './types.js';
 export type FinishResult =
   | { kind: 'finished'; login: Login }
   /** The account was disabled, or the approving device revoked, between the factor and the finish. */
-  | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' };
+  | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' }
+  /** Another request finished (or ended) this sign-in first: nothing is recorded for this one. */
+  | { kind: 'gone' };
 
 /** sign-in step 10 (docs/architecture.md): both factors done; the relying app's tokens will carry this amr and acr. */
 export async function finishSecondFactor(
@@ -17,14 +19,14 @@ export async function finishSecondFactor(
   known?: { accountActive: boolean; account?: Account | null; stateTaken?: boolean },
 ): Promise<FinishResult> {
   const active = known ? known.accountActive : await deps.accounts.findById(s.state.accountId).then((a) => Boolean(a && !a.disabled));
-  const end = () => (known?.stateTaken ? Promise.resolve() : deps.states.delete(s.id));
-  if (!active) {
-    await end();
-    return { kind: 'refused', reason: 'account_disabled' };
-  }
+  // Deleting the state is what claims the finish: of two requests finishing one sign-in at once
+  // (an approved push's page and a typed passcode), one deletes it and the other finds it gone
+  // (red-team: both were audited as signin.success).
+  const mine = known?.stateTaken ? true : await deps.states.delete(s.id);
+  if (!mine) return { kind: 'gone' };
+  if (!active) return { kind: 'refused', reason: 'account_disabled' };
   const account = { id: s.state.accountId };
   const amr = amrFor(s.state.firstFactor.method, second);
-  await end();
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
   // An upstream first factor carries the acr its front door chose from the request (upstream.ts);
   // without one, the upstream's factor and ours make the app's MFA level (amr names only ours). A

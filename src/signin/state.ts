@@ -55,7 +55,8 @@ export interface SignInStateStore {
    */
   begin(signInId: string, first: Omit<SignInState, 'challengeId'>, ttlSeconds: number): Promise<SignInState>;
   /** Ends the sign-in, counters included. */
-  delete(signInId: string): Promise<void>;
+  /** True when this call removed it (false: already gone, e.g. another request finished the sign-in). */
+  delete(signInId: string): Promise<boolean>;
 }
 
 /*
@@ -171,7 +172,7 @@ export function createSignInStateStore(redis: Redis): SignInStateStore {
       return { accountId, firstFactor, challengeId: typeof kept === 'string' ? kept : null };
     },
     async delete(signInId) {
-      await redis.del(signInKey(signInId));
+      return (await redis.del(signInKey(signInId))) === 1;
     },
   };
 }
