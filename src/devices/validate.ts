@@ -4,13 +4,14 @@ import { invalidRequest } from './errors.js';
 /**
  * 1-64 characters (code points) after trimming, no control characters: it is shown in lists, and in
  * the notice other devices get when one is added. No bidi embedding, override or isolate either
- * (U+202A-U+202E, U+2066-U+2069): they reorder what follows, so a name could pass for another.
+ * (U+202A-U+202E, U+2066-U+2069) nor bidi mark (U+200E, U+200F, U+061C): they reorder what follows,
+ * so a name could pass for another; no line or paragraph separator (U+2028, U+2029) either.
  */
 export const deviceNameSchema = z
   .string()
   .trim()
   .refine((s) => [...s].length >= 1 && [...s].length <= 64, 'name must be 1-64 characters')
-  .refine((s) => !/[\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069]/u.test(s), 'name must not contain control characters, bidi overrides or lone surrogates');
+  .refine((s) => !/[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u.test(s), 'name must not contain control characters, line or paragraph separators, bidi marks or overrides, or lone surrogates');
 
 /** Parses or throws `invalid_request` naming the first offending field. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {

@@ -4,6 +4,7 @@ import { formBody } from '../http/body.js';
 import { issuerFor, pendingCookieOptions, PENDING_COOKIE, samlEntityId, spBasePath, type SamlDeps } from './deps.js';
 import { SamlError } from './errors.js';
 import { finishRouters } from './finish.js';
+import { subjectFor } from './identity.js';
 import { MAX_RELAY_STATE, readIncoming } from './incoming.js';
 import { certificatePem } from './keys.js';
 import { buildLogoutResponse, buildMetadata, checkIssueInstant, chooseAcs, defaultAcs, encodeRedirect, readAuthnRequest, readLogoutRequest, REQUEST_MAX_AGE_MS } from './messages.js';
@@ -84,9 +85,13 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       await deps.store.deleteSession(index);
       if (issued.sessionUid) { await deps.idpSessions.end(ctx, issued.sessionUid); ended = true; }
     }
+    // Without a SessionIndex of ours, this browser's session ends only when the request names its
+    // account as this SP knows it (red-team: an unsigned LogoutRequest naming nobody, sent through a
+    // cross-site link, signed the user out of the IdP).
     if (!ended) {
       const current = await deps.idpSessions.current(ctx);
-      if (current) await deps.idpSessions.end(ctx, current.uid);
+      const account = current ? await deps.accounts.findById(current.accountId) : null;
+      if (current && account && req.nameId !== null && subjectFor(sp, account).nameId === req.nameId) await deps.idpSessions.end(ctx, current.uid);
     }
     await deps.audit.record({ type: 'saml.logout', clientId: `saml.${sp.id}`, ip: ctx.ip, detail: { sp: sp.entityId } });
     if (!sp.slo) {

@@ -1,3 +1,4 @@
+import { deflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { M365 } from '../../src/saml/sp-config.js';
@@ -185,6 +186,26 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
     // The session is gone: the next request for the SP shows the login page again.
     const again = await b.go(await sp.getAuthorizeUrlAsync('r', undefined, {}));
     expect(again.url).toMatch(/\/interaction\//);
+    expect(again.body).toContain('name="password"');
+  });
+
+  // Red-team: an unsigned LogoutRequest "from" Microsoft 365 naming nobody, sent by any site through
+  // a link, ended the browser's IdP session (and /account's).
+  it('a LogoutRequest without our SessionIndex ends this browser\'s session only when it names its account as that SP knows it', async () => {
+    const b = browser();
+    await passwordAndPush(s, b, await b.go(await s.generic().getAuthorizeUrlAsync('r', undefined, {})));
+    const logout = (nameId: string) => {
+      const xml = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l${Math.random().toString(16).slice(2)}" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${M365.entityId}</saml:Issuer><saml:NameID>${nameId}</saml:NameID></samlp:LogoutRequest>`;
+      return b.request(`/saml/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}`, { headers: { referer: 'https://attacker.example/' } });
+    };
+    const forged = await logout('nobody');
+    expect(forged.status).toBe(302);
+    expect(forged.headers.get('location')!.startsWith(`${M365.endpoint}?SAMLResponse=`)).toBe(true);
+    const still = await b.go(await s.generic().getAuthorizeUrlAsync('r2', undefined, {}));
+    expect(postedForm(still.body).action).toBe(GENERIC.acs); // signed in still: no login page
+    // Named as Microsoft 365 knows the account (its immutable id): that browser's session ends.
+    expect((await logout(s.w.accountId.replace(/-/g, ''))).status).toBe(302);
+    const again = await b.go(await s.generic().getAuthorizeUrlAsync('r3', undefined, {}));
     expect(again.body).toContain('name="password"');
   });
 });

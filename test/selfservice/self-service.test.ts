@@ -91,7 +91,8 @@ describe('self-service page', () => {
     const inside = await browser.submit(passcode.body, /\/passcode$/, { passcode: phone.currentTotp() });
     expect(inside.url).toBe(`${w.t.url}/account`);
     const csrf = inside.body.match(/name="csrf" value="([^"]+)"/)![1]!;
-    for (const name of ['%ED%A0%80', '%E0%A4%A', '%C0%AF', 'Pixel%00', 'Pixel%20%E2%80%AEenohp', 'Pixel%20%E2%81%A6x']) {
+    // Also a line separator (splits the notice other phones get) and the implicit bidi marks.
+    for (const name of ['%ED%A0%80', '%E0%A4%A', '%C0%AF', 'Pixel%00', 'Pixel%20%E2%80%AEenohp', 'Pixel%20%E2%81%A6x', 'a%E2%80%A8b', 'a%E2%80%A9b', 'a%E2%80%8Fb', 'a%E2%80%8Eb', 'a%D8%9Cb']) {
       const res = await browser.go(`/account/devices/${phone.deviceId}/rename`, {
         method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}&name=${name}`,
       });
