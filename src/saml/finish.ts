@@ -49,6 +49,11 @@ export function finishRouters(deps: SamlDeps): Router[] {
         const pending = await takePending(ctx, sp);
         if (!pending) return failPage(ctx, 'This sign-in was not started here, was already finished, or took too long. Start it again at the application.');
         const claims = tokens.claims()!;
+        // The browser finishing must hold the IdP session the code came from (as /account checks):
+        // red-team: an attacker started a SAML sign-in, had the victim's browser (signed in, no page
+        // shown) get the code, and finished it in their own browser with the victim's assertion.
+        const session = await deps.idpSessions.current(ctx);
+        if (!session || session.accountId !== claims.sub) return failPage(ctx, 'This sign-in was finished in another browser than the one signed in. Start it again at the application.');
         const account = await deps.accounts.findById(claims.sub);
         if (!account || account.disabled) return failPage(ctx, 'This account cannot sign in.');
         const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
@@ -56,8 +61,7 @@ export function finishRouters(deps: SamlDeps): Router[] {
         if (!nameId) return failPage(ctx, `Your account has no value for what ${sp.name} identifies users by. Ask an administrator.`);
         const now = deps.now();
         const sessionIndex = newId();
-        const session = await deps.idpSessions.current(ctx);
-        await deps.store.saveSession(sessionIndex, { spId: sp.id, nameId, sessionUid: session?.uid ?? null }, deps.sessionMaxAgeSeconds);
+        await deps.store.saveSession(sessionIndex, { spId: sp.id, nameId, sessionUid: session.uid }, deps.sessionMaxAgeSeconds);
         let xml = buildResponse({
           issuer: issuerFor(sp, deps.issuer), sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, nameId, attributes,
           classRef: classRefFor(sp, amr), authnInstant: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : now, sessionIndex, now,

@@ -189,6 +189,29 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
     expect(again.body).toContain('name="password"');
   });
 
+  // Red-team: the attacker starts a SAML sign-in, stops at the IdP's authorization URL and has the
+  // victim open it; the victim's session answers at once with a code, which the victim's callback
+  // (no transaction cookie) leaves unspent; the attacker opens that callback in their own browser.
+  for (const door of ['IdP-initiated', 'an unsigned Microsoft 365 AuthnRequest'] as const) {
+    it(`a sign-in started in one browser (${door}) and answered by another's session gives no assertion`, async () => {
+      const victim = browser();
+      await passwordAndPush(s, victim, await victim.go(await s.generic().getAuthorizeUrlAsync('v', undefined, {})));
+      const attacker = browser();
+      const started = door === 'IdP-initiated'
+        ? await attacker.request('/saml/start/generic?RelayState=x')
+        : await attacker.request('/saml/sso', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(await s.m365().getAuthorizeMessageAsync('rs') as Record<string, string>).toString() });
+      expect(started.status).toBe(303);
+      const authUrl = (await attacker.request(started.headers.get('location')!)).headers.get('location')!;
+      expect(authUrl).toContain('/auth?');
+      const answered = await victim.go(authUrl);
+      expect(answered.url).toMatch(/\/callback\?code=/);
+      const stolen = await attacker.go(answered.url);
+      expect(stolen.res.status).toBe(400);
+      expect(stolen.body).not.toContain('SAMLResponse');
+      expect(stolen.body).toContain('another browser');
+    });
+  }
+
   // Red-team: an unsigned LogoutRequest "from" Microsoft 365 naming nobody, sent by any site through
   // a link, ended the browser's IdP session (and /account's).
   it('a LogoutRequest without our SessionIndex ends this browser\'s session only when it names its account as that SP knows it', async () => {

@@ -38,7 +38,8 @@ export async function startSamlWorld(extraSps: Record<string, unknown> = {}): Pr
   }));
   writeFileSync(path.join(configDir, 'saml', 'm365.json'), JSON.stringify({ profile: 'microsoft365', issuer: M365_ISSUER_URI }));
   for (const [name, sp] of Object.entries(extraSps)) writeFileSync(path.join(configDir, 'saml', `${name}.json`), JSON.stringify(sp));
-  const w = await startWorld({ idp: { env: { CONFIG_DIR: configDir } } });
+  // A phone per sign-in (sso.test.ts): more than the default five devices on alice.
+  const w = await startWorld({ idp: { env: { CONFIG_DIR: configDir, MAX_DEVICES_PER_ACCOUNT: '20' } } });
   const idpCert = (await (await fetch(`${w.t.url}/saml/certificate?format=base64`)).text()).trim();
   const base = (): Partial<SamlConfig> => ({
     entryPoint: `${w.t.url}/saml/sso`, logoutUrl: `${w.t.url}/saml/slo`, idpCert,
