@@ -183,6 +183,16 @@ describe('Entra External MFA', () => {
     expect(first.page.url).toMatch(/\/second-factor$/);
     const again = await refusedWith(entra.authorizeFields(ENTRA_CLIENT, hint));
     expect(again.error_description).toContain('already used');
+    // Red-team: the signature spelled otherwise (the spare bits of its last base64url character)
+    // verifies alike; it is the same hint, and refused as one.
+    const [head, body, sig] = hint.split('.') as [string, string, string];
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const at = ALPHABET.indexOf(sig.at(-1)!);
+    for (const d of [1, 2, 3]) {
+      const respelled = `${head}.${body}.${sig.slice(0, -1)}${ALPHABET[(at & ~3) | ((at + d) & 3)]}`;
+      const reply = await refusedWith(entra.authorizeFields(ENTRA_CLIENT, respelled));
+      expect([d, reply.error_description]).toEqual([d, expect.stringMatching(/already used|id_token_hint refused/)]);
+    }
 
     // Another hint (RS256 is deterministic: the same claims would sign to the same token).
     const raced = await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub, iat: Math.floor(clock.now() / 1000) - 5 });
