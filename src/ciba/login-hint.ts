@@ -5,7 +5,8 @@ const MAX_HINT = 254;
 
 /**
  * OpenID CIBA 7.1 login_hint: a username or an e-mail address. Returns the account id, or null for
- * anything that names no single account (the door answers unknown_user_id, the same for every
+ * anything that names no single account (an address that is one account's username and another's
+ * e-mail included) (the door answers unknown_user_id, the same for every
  * reason). Disabled accounts are found here and refused by the account check that follows.
  */
 export async function accountForLoginHint(accounts: Pick<AccountStore, 'findByUsername' | 'findByEmail'>, hint: unknown): Promise<string | null> {
@@ -13,6 +14,11 @@ export async function accountForLoginHint(accounts: Pick<AccountStore, 'findByUs
   const hinted = hint.trim();
   if (!hinted) return null;
   const byName = await accounts.findByUsername(hinted);
-  if (byName) return byName.id;
-  return hinted.includes('@') ? (await accounts.findByEmail(hinted))?.id ?? null : null;
+  if (!hinted.includes('@')) return byName?.id ?? null;
+  // Something like an address may be one account's username and another's e-mail: then it names
+  // no single account (red-team: an account named after another's address got that user's CIBA
+  // push, and the app tokens for the wrong person).
+  const byEmail = await accounts.findByEmail(hinted);
+  if (byName && byEmail && byName.id !== byEmail.id) return null;
+  return (byName ?? byEmail)?.id ?? null;
 }

@@ -78,6 +78,19 @@ describe('CIBA bad input', () => {
     expect(await off.phone.pending()).toEqual([]);
   });
 
+  // Red-team: an account whose username is another account's e-mail address got that user's push.
+  it('an address that is one account\'s username and another\'s e-mail names nobody: unknown_user_id, no push to either', async () => {
+    const carl = await w.user('carl', { email: 'carl@corp.test' });
+    const lookalike = await w.user('carl@corp.test', { email: 'mallory@corp.test' });
+    await expectOAuthError(await backchannel({ scope: 'openid', login_hint: 'carl@corp.test' }), 400, 'unknown_user_id');
+    await expectOAuthError(await backchannel({ scope: 'openid', login_hint: 'CARL@corp.test' }), 400, 'unknown_user_id');
+    expect(await carl.phone.pending()).toEqual([]);
+    expect(await lookalike.phone.pending()).toEqual([]);
+    // Unambiguous names still work: carl's own username, the look-alike's own e-mail.
+    expect((await backchannel({ scope: 'openid', login_hint: 'carl' })).status).toBe(200);
+    expect((await backchannel({ scope: 'openid', login_hint: 'mallory@corp.test' })).status).toBe(200);
+  });
+
   it('an unknown client or a wrong secret: 401 invalid_client, no push', async () => {
     await expectOAuthError(await backchannel({ scope: 'openid', login_hint: 'lee' }, { clientId: 'no-such-client' }), 401, 'invalid_client');
     await expectOAuthError(await backchannel({ scope: 'openid', login_hint: 'lee' }, { secret: 'wrong-secret-0123456789abcdef0123456789' }), 401, 'invalid_client');
