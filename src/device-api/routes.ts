@@ -58,6 +58,9 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     if (!(await deps.devices.setPush(ctx.state.device.id, sub))) {
       throw new DeviceError('device_revoked', 401, 'the device was revoked');
     }
+    // Who receives a device's pushes is worth a trail (the key alone may change it): the push
+    // service's host only, never the endpoint (its path is a capability).
+    await deps.audit.record({ type: 'device.push_subscription', accountId: ctx.state.device.accountId, ip: ctx.ip, detail: { deviceId: ctx.state.device.id, pushService: sub ? new URL(sub.endpoint).host : null } });
     const body: PushUpdateResponse = { pushStatus: sub ? 'active' : 'none' };
     ctx.body = body;
   };

@@ -342,6 +342,10 @@ describe('device-authenticated requests', () => {
     expect(await api.devices.get(phone.deviceId)).toMatchObject({ push, pushStatus: 'active' });
     expect(await phone.updatePush(null)).toMatchObject({ status: 200, body: { pushStatus: 'none' } });
     expect(await api.devices.get(phone.deviceId)).toMatchObject({ push: null, pushStatus: 'none' });
+    // Audited each time, with the push service's host and never the endpoint (a capability).
+    const trail = api.audit.events.filter((e) => e.type === 'device.push_subscription' && e.detail?.deviceId === phone.deviceId);
+    expect(trail.map((e) => e.detail?.pushService)).toEqual([new URL(push.endpoint).host, null]);
+    expect(JSON.stringify(trail)).not.toContain(new URL(push.endpoint).pathname);
   });
 
   it('refuses a push subscription that is not https, or malformed', async () => {
