@@ -312,7 +312,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const routers = [
     interactionRoutes(deps, [secondFactorRoutes, upstreamRoutes]),
     deviceApi,
-    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, now, providerNow: Date.now }),
+    selfServiceRoutes({ issuer: settings.issuer, views, csrf: deps.csrf, accounts, devices: deviceService, idpSessions: createIdpSessions(provider, db), lifetime: settings.session, firstDevice: settings.firstDevice, now, providerNow: Date.now }),
   ];
   routers.push(...samlRoutes({
     issuer: settings.issuer, sps: serviceProviders, store: createSamlStore(redis), accounts, audit, views, now,

@@ -233,6 +233,11 @@ export const SETTINGS = {
     meaning: 'What the authenticator asks before answering: `pin` a PIN of at least 6 digits chosen on the phone (5 wrong PINs free, then waits from 30 s doubling to 1 h), `webauthn` a user-verifying WebAuthn assertion with every approval. Fixed on each device as it enrolls: a change applies to new enrollments only (re-enroll a phone to change its own).',
     ...oneOf(['none', 'pin', 'webauthn'] as const, 'none'),
   },
+  firstDevice: {
+    env: 'FIRST_DEVICE',
+    meaning: 'Who may set up an account\'s first authenticator: `self` the user on `/account` after a password sign-in (the quickstart; whoever has the password can then enroll a phone of their own before the user does), `admin` only with an enrollment code an administrator issues (`device enroll-code`); later ones always need a sign-in with the second factor.',
+    ...oneOf(['self', 'admin'] as const, 'self'),
+  },
   pollIntervalSeconds: {
     env: 'POLL_INTERVAL',
     meaning: 'Seconds between an authenticator\'s checks for requests in poll mode (where Web Push is unavailable).',

@@ -68,6 +68,8 @@ export interface SelfServiceDeps {
   idpSessions: IdpSessions;
   /** SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT apply to this page's session too. */
   lifetime: SessionLifetime;
+  /** FIRST_DEVICE: 'admin', an account's first authenticator only with an administrator's enrollment code. */
+  firstDevice?: 'self' | 'admin';
   /** Our clock (tests move it). */
   now: () => number;
   /** oidc-provider's clock (the system's): the ID token's auth_time is on it. */
@@ -175,12 +177,15 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const devices = await deps.devices.listDevices(account.id);
     render(ctx, 'account', {
       username: account.username, csrf: deps.csrf.token(`account|${s.sid}`), notice: typeof ctx.query.notice === 'string' ? ctx.query.notice : null,
+      firstByAdmin: !live.hasDevices && deps.firstDevice === 'admin',
       devices: devices.map(deviceView), utcText, script: '/static/account.js',
     });
   });
 
   router.post('/enroll', formBody(), async (ctx) => {
     const live = await requireSession(ctx);
+    // FIRST_DEVICE=admin: a password alone never sets up the first authenticator, not even here.
+    if (!live.hasDevices && deps.firstDevice === 'admin') throw new HttpError(403, 'access_denied', t('account.error.firstDeviceByAdmin'));
     if (!requireRecentSignIn(ctx, live)) return;
     const { s, account } = live;
     // The page then waits for a device newer than the newest one the account has now.

@@ -162,6 +162,7 @@ export const de: Catalogue = {
   'account.error.disabled': 'Dieses Konto kann diese Seite nicht verwenden.',
   'account.error.signInFailed': 'Anmeldung fehlgeschlagen',
   'account.error.notFinished': 'Diese Anmeldung wurde nicht abgeschlossen. Versuchen Sie es erneut. (Grund: {detail})',
+  'account.error.firstDeviceByAdmin': 'Ihr erster Authenticator wird mit einem Registrierungscode Ihres Administrators eingerichtet: Bitten Sie ihn um einen.',
   'account.error.otherBrowser': 'Diese Anmeldung wurde nicht in diesem Browser abgeschlossen. Versuchen Sie es erneut.',
   'account.error.noName': 'Geben Sie dem Gerät einen Namen.',
   'account.error.badName': 'Ein Gerätename hat 1 bis 64 Zeichen und keine Steuerzeichen.',

@@ -165,6 +165,7 @@ export const en = {
   'account.error.disabled': 'This account cannot use this page.',
   'account.error.signInFailed': 'Sign-in failed',
   'account.error.notFinished': '{detail}',
+  'account.error.firstDeviceByAdmin': 'Your first authenticator is set up with an enrollment code from your administrator: ask them for one.',
   'account.error.otherBrowser': 'This sign-in did not finish in this browser. Try again.',
   'account.error.noName': 'Give the device a name.',
   'account.error.badName': 'A device name has 1 to 64 characters and no control characters.',
