@@ -5,9 +5,9 @@ const MAX_HINT = 254;
 
 /**
  * OpenID CIBA 7.1 login_hint: a username or an e-mail address. Returns the account id, or null for
- * anything that names no single account (an address that is one account's username and another's
- * e-mail included) (the door answers unknown_user_id, the same for every
- * reason). Disabled accounts are found here and refused by the account check that follows.
+ * anything that names no single account, an address that is one account's username and another's
+ * e-mail included (the door answers unknown_user_id, the same for every reason). Disabled accounts
+ * are found here and refused by the account check that follows.
  */
 export async function accountForLoginHint(accounts: Pick<AccountStore, 'findByUsername' | 'findByEmail'>, hint: unknown): Promise<string | null> {
   if (typeof hint !== 'string' || hint.length === 0 || hint.length > MAX_HINT || /[\p{Cc}\p{Cs}]/u.test(hint)) return null;
