@@ -3,7 +3,7 @@ import { ACCOUNT_POLICY, IP_POLICY } from '../defences/throttle.js';
 import { throttleKeys } from '../defences/throttle-keys.js';
 import { nextAfterPassword } from './next-step.js';
 import { checkPasscode, type PasscodeResult } from './passcode.js';
-import { sendPush, type PushResult } from './push.js';
+import { sendPush, type PushOptions, type PushResult } from './push.js';
 import type { SignInState } from './state.js';
 import type { Login, SignInDeps, SignInRef } from './types.js';
 import { attemptNetwork } from '../net/ip.js';
@@ -13,6 +13,8 @@ export interface PasswordInput {
   password: string;
   /** The single form's passcode field (empty or one character: push; 6 or 8 digits: a TOTP). */
   passcode?: string;
+  /** How the door asks for the single form's push (a NAS without a screen: `numberScreen: false`). */
+  push?: PushOptions;
 }
 
 export type PasswordResult =
@@ -91,7 +93,7 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     case 'choose-second-factor':
       return { kind: next.kind };
     case 'send-push':
-      return { kind: 'push', push: await sendPush(deps, { ...ref, state }) };
+      return { kind: 'push', push: await sendPush(deps, { ...ref, state }, input.push) };
     case 'check-passcode':
       return { kind: 'passcode', passcode: await checkPasscode(deps, { ...ref, state }, next.passcode) };
   }

@@ -87,7 +87,7 @@ describe('RADIUS single-request mode, through radclient', () => {
     expect((await phone.respond(challenge.id, 'approve')).status).not.toBe(200);
   });
 
-  it('when push fatigue forces number matching, which this NAS cannot show, no push stays out: the passcode is asked for', async () => {
+  it('when push fatigue forces number matching, which this NAS cannot show, no push goes to the phone: the passcode is asked for', async () => {
     const phone = await newUser('grace');
     for (let i = 0; i < 2; i++) {
       const reply = send(request({ user: 'grace', password: PushWorld.password }), 'single mode: an unwanted push, denied');
@@ -95,10 +95,15 @@ describe('RADIUS single-request mode, through radclient', () => {
       await phone.respond(challenge.id, 'deny');
       expect((await reply).code).toBe('Access-Reject');
     }
+    const delivered = r.w.pushService.messages.length;
     const third = await send(request({ user: 'grace', password: PushWorld.password }), 'single mode: number matching forced, cannot be shown');
     expect(third.code).toBe('Access-Reject');
     expect(third.attributes['Reply-Message']).toBe('Too many unanswered requests: add a comma and the code from your authenticator to your password.');
     expect(await phone.pending()).toEqual([]);
+    // Not even one sent and then withdrawn: the phone did not ring (delivery runs in the background, so give it time).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(r.w.pushService.messages.length).toBe(delivered);
+    expect((await auditEvents(r.w, 'push.refused')).at(-1)).toMatchObject({ client_id: 'radius:vpn-single', detail: { reason: 'needs_binding_message' } });
     const withCode = await send(request({ user: 'grace', password: `${PushWorld.password},${phone.currentTotp()}` }), 'single mode: password,passcode still works');
     expect(withCode.code).toBe('Access-Accept');
   });
