@@ -56,8 +56,8 @@ async function firstRequest(deps: AccessDeps, client: RadiusClient, req: AccessR
   if (!typed.password) return reject(MESSAGES.failed);
   // A single-request NAS shows nothing: when push fatigue forces number matching, no push goes at all
   // (one sent and then withdrawn would still have rung the phone of a user under a push-bombing attack).
-  const push = client.mode === 'single' ? { numberScreen: false } : undefined;
-  const result = await deps.signin.password(ref, { username: req.username, password: typed.password, passcode: typed.passcode, push });
+  const push = client.mode === 'single' ? { push: { numberScreen: false } } : {};
+  const result = await deps.signin.password(ref, { username: req.username, password: typed.password, passcode: typed.passcode, ...push });
   switch (result.kind) {
     case 'finished': return ACCEPT; // the app lets a user without a device in with the password (login.noDevice)
     case 'passcode': return afterPasscode(result.passcode);
