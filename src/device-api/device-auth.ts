@@ -64,8 +64,11 @@ export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
     // Poll mode calls every few seconds: last-used is written at most once a minute per device. The
     // first signed call confirms the device (registry LIVE), so that one is written before we go on.
     const last = device!.lastUsedAt?.getTime() ?? null;
-    if (last === null) await deps.devices.touch(device!.id, new Date(now));
-    else if (now - last > TOUCH_EVERY_MS) {
+    if (last === null) {
+      if (!(await deps.devices.confirm(device!.id, new Date(now)))) {
+        throw new DeviceError('device_revoked', 401, 'this device was never confirmed and stands for nothing now: enroll it again', { 'WWW-Authenticate': 'Device' });
+      }
+    } else if (now - last > TOUCH_EVERY_MS) {
       if (deps.lastUse) deps.lastUse.note(device!.id, new Date(now));
       else await deps.devices.touch(device!.id, new Date(now));
     }

@@ -34,7 +34,7 @@ export function enrollHandler(deps: DeviceApiDeps) {
       webauthn = verdict.credential;
     }
 
-    const { account, device, totpSecret } = await enrollDevice(
+    const { account, device, totpSecret, voidedDevices } = await enrollDevice(
       { db: deps.db, secretBox: deps.secretBox, now, maxDevicesPerAccount },
       {
         code: body.code, accountId, name: body.name, publicJwk: body.publicJwk, push, unlock: policy.unlock,
@@ -44,6 +44,9 @@ export function enrollHandler(deps: DeviceApiDeps) {
       type: 'device.enrolled', accountId, ip: ctx.ip,
       detail: { deviceId: device.id, name: device.name, push: push ? 'active' : 'none' },
     });
+    for (const deviceId of voidedDevices) {
+      await deps.audit.record({ type: 'device.revoked', accountId, ip: ctx.ip, detail: { deviceId, by: 'first_enrollment' } });
+    }
     // The user's other phones hear of it: an enrollment they did not make is an alarm.
     void deps.notifyDevices?.(accountId, { kind: 'device_added', deviceName: device.name }, device.id)
       .catch((err: unknown) => deps.log?.error({ err }, 'new-device notice failed'));

@@ -11,6 +11,8 @@ export interface EnrollmentCodes {
   issue(accountId: string, createdBy: string): Promise<{ code: string; expiresAt: Date }>;
   /** The account the code was issued for, once; unknown, used and expired codes all give null. */
   consume(code: string): Promise<string | null>;
+  /** The same, with who issued the code (its created_by). */
+  take(code: string): Promise<{ accountId: string; createdBy: string } | null>;
   /** The account of a usable code, without using it (checks before consume); else null. */
   peek(code: string): Promise<string | null>;
 }
@@ -63,15 +65,19 @@ export function createEnrollmentCodes(db: Db, opts: { ttlMs?: number; now?: () =
     },
 
     async consume(input) {
+      return (await this.take(input))?.accountId ?? null;
+    },
+
+    async take(input) {
       const code = normalizeCode(input);
       if (!code) return null;
       const at = new Date(now());
       // One statement: of concurrent consumers exactly one sees used_at IS NULL and gets the row.
-      const [row] = await db.query<{ account_id: string }>(
+      const [row] = await db.query<{ account_id: string; created_by: string }>(
         `UPDATE enrollment_codes SET used_at = $2
-         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id`,
+         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id, created_by`,
         [sha256b64url(code), at]);
-      return row?.account_id ?? null;
+      return row ? { accountId: row.account_id, createdBy: row.created_by } : null;
     },
 
     async peek(input) {

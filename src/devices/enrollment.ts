@@ -69,6 +69,8 @@ export interface Enrolled {
   device: Device;
   /** In clear, for the enrollment answer only: stored sealed. */
   totpSecret: string;
+  /** The pending devices this first enrollment revoked (never confirmed by their phones). */
+  voidedDevices: string[];
 }
 
 /**
@@ -92,21 +94,22 @@ export async function enrollDevice(deps: EnrollmentDeps, input: NewEnrollment): 
     // could have made one, and the codes such a session took must not outlive the owner's enrollment
     // (the device itself is listed as pending, and inert once PENDING_DEVICE_MINUTES have passed).
     const first = !(await devices.hasConfirmed(input.accountId));
-    if ((await createEnrollmentCodes(tx, { now: deps.now }).consume(input.code)) !== input.accountId) {
-      throw ENROLL_REFUSALS.invalid_enrollment_code();
-    }
+    const taken = await createEnrollmentCodes(tx, { now: deps.now }).take(input.code);
+    if (taken?.accountId !== input.accountId) throw ENROLL_REFUSALS.invalid_enrollment_code();
     // The first device ends the time when the password alone could ask for codes: what such a
-    // session may have taken (other enrollment codes, other recovery codes) is void from here.
+    // session may have taken (other enrollment codes, other recovery codes) is void from here, and
+    // so is any device it enrolled and left pending, to be confirmed once the owner's phone is in.
     if (first) {
       await voidOtherEnrollmentCodes(tx, input.accountId, new Date(deps.now()));
       await keepRecoveryBatch(tx, input.accountId, enrollmentCodeHash(input.code)!);
     }
+    const voidedDevices = first ? await devices.revokePending(input.accountId, id) : [];
     const device = await devices.create({
       id, accountId: input.accountId, name: input.name, publicJwk: input.publicJwk, push: input.push,
       totpSecretSealed: sealTotpSecret(deps.secretBox, id, totpSecret), unlock: input.unlock,
-      webauthn: input.unlock === 'webauthn' ? input.webauthn : null,
+      webauthn: input.unlock === 'webauthn' ? input.webauthn : null, enrolledBy: taken.createdBy,
     });
     const { passwordHash: _hash, ...plain } = account!;
-    return { account: plain, device, totpSecret };
+    return { account: plain, device, totpSecret, voidedDevices };
   });
 }

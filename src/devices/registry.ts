@@ -21,7 +21,12 @@ export interface NewDevice {
   totpSecretSealed: string;
   unlock?: UnlockPolicy;
   webauthn?: WebAuthnCredential | null;
+  /** Who issued the enrollment code it was made with (enrollment_codes.created_by). */
+  enrolledBy?: string | null;
 }
+
+/** An enrollment code /account issued (src/selfservice): before the first device, to a password alone. */
+const SELF_SERVICE = (alias = '') => `${alias}enrolled_by LIKE 'self:%'`;
 
 export interface DeviceRegistry {
   create(input: NewDevice): Promise<Device>;
@@ -67,6 +72,20 @@ export interface DeviceRegistry {
   hasConfirmed(accountId: string): Promise<boolean>;
 
   touch(id: string, at?: Date): Promise<void>;
+  /**
+   * The phone's first signed call confirms its device (isPending false); a later one just touches it.
+   * False, and nothing written, for a device that is not live and active, or for one /account
+   * enrolled that was still pending when a device of the account enrolled after it was confirmed:
+   * the owner enrolled and confirmed a phone of their own since, and what a password alone may
+   * have planted before stays void.
+   */
+  confirm(id: string, at: Date): Promise<boolean>;
+  /**
+   * Revokes the account's pending devices (never confirmed) that /account enrolled, but `keep`: the
+   * owner's first enrollment voids what a password-only session may have planted (enrollment.ts).
+   * Their ids, for the audit.
+   */
+  revokePending(accountId: string, keep: string): Promise<string[]>;
   /**
    * After a verified assertion: its signature counter and backup state. Compare-and-set on the
    * counter (W3C WebAuthn 6.1.1), so of two assertions carrying one counter only one is recorded;
@@ -173,11 +192,12 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     async create(input) {
       const id = input.id ?? newDeviceId();
       const device = await one(
-        `INSERT INTO devices (id, account_id, name, public_jwk, push, push_status, totp_secret_enc, unlock, webauthn)
-         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::jsonb) RETURNING ${COLUMNS}`,
+        `INSERT INTO devices (id, account_id, name, public_jwk, push, push_status, totp_secret_enc, unlock, webauthn, enrolled_by)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::jsonb, $10) RETURNING ${COLUMNS}`,
         [id, input.accountId, input.name, JSON.stringify(input.publicJwk),
           input.push ? JSON.stringify(input.push) : null, input.push ? 'active' : 'none',
-          input.totpSecretSealed, input.unlock ?? 'none', input.webauthn ? JSON.stringify(input.webauthn) : null]);
+          input.totpSecretSealed, input.unlock ?? 'none', input.webauthn ? JSON.stringify(input.webauthn) : null,
+          input.enrolledBy ?? null]);
       return device!;
     },
 
@@ -257,6 +277,21 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
 
     async touch(id, at) {
       await db.query(`UPDATE devices SET last_used_at = $2 WHERE id = $1 AND ${LIVE}`, [id, at ?? new Date()]);
+    },
+
+    confirm: (id, at) =>
+      changed(`UPDATE devices d SET last_used_at = $2
+               WHERE d.id = $1 AND d.status = 'active' AND ${live('d.')}
+                 AND (d.last_used_at IS NOT NULL OR d.enrolled_by IS NULL OR NOT ${SELF_SERVICE('d.')} OR NOT EXISTS (
+                   SELECT 1 FROM devices o WHERE o.account_id = d.account_id AND o.id <> d.id
+                     AND o.last_used_at IS NOT NULL AND o.created_at > d.created_at))
+               RETURNING d.id`, [id, at]),
+
+    async revokePending(accountId, keep) {
+      const rows = await db.query<{ id: string }>(
+        `UPDATE devices SET status = 'revoked', revoked_at = now(), push = NULL, push_status = 'none'
+         WHERE account_id = $1 AND id <> $2 AND status = 'active' AND last_used_at IS NULL AND ${SELF_SERVICE()} RETURNING id`, [accountId, keep]);
+      return rows.map((r) => r.id);
     },
 
     recordWebAuthnUse: (id, counter, backedUp) =>

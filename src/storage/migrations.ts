@@ -146,6 +146,13 @@ CREATE TABLE federated_identities (
 CREATE INDEX federated_identities_account ON federated_identities (account_id)
 `,
   },
+  {
+    id: 7,
+    name: 'devices.enrolled_by',
+    // Who issued the enrollment code a device was made with ('self:<account>' for /account, 'admin', ...):
+    // the owner's first enrollment voids the pending devices /account's password-only session made.
+    sql: `ALTER TABLE devices ADD COLUMN enrolled_by text`,
+  },
 ];
 
 /** Applies the migrations not yet applied, each in its own transaction, under an advisory lock. */

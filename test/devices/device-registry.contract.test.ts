@@ -174,6 +174,41 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       expect((await devices.get(d.id))!.lastUsedAt!.toISOString()).toBe(at.toISOString());
     });
 
+    it('confirms a pending device at its first signed call, but not one /account enrolled once a device enrolled after it was confirmed', async () => {
+      const owner = await createAccount(db, `frank${engine}`);
+      const planted = await newDevice(owner, { enrolledBy: `self:${owner}` });
+      const byAdmin = await newDevice(owner, { enrolledBy: 'admin' });
+      const mine = await newDevice(owner, { enrolledBy: 'admin' });
+      await db.query("UPDATE devices SET created_at = now() - interval '2 minutes' WHERE id = ANY($1)", [[planted.id, byAdmin.id]]);
+      expect(await devices.confirm(mine.id, new Date())).toBe(true);
+      expect(await devices.confirm(mine.id, new Date())).toBe(true); // again: still confirmed, just touched
+      expect(await devices.confirm(planted.id, new Date())).toBe(false);
+      expect((await devices.get(planted.id))!.lastUsedAt).toBeNull();
+      expect(await devices.confirm(byAdmin.id, new Date())).toBe(true); // an administrator's code: as ever
+      // A device enrolled after the confirmed one confirms as ever; a revoked one never.
+      const later = await newDevice(owner);
+      expect(await devices.confirm(later.id, new Date())).toBe(true);
+      const gone = await newDevice(owner);
+      await devices.revoke(gone.id);
+      expect(await devices.confirm(gone.id, new Date())).toBe(false);
+    });
+
+    it("revokes an account's pending devices /account enrolled, but the one kept, and no other account's", async () => {
+      const owner = await createAccount(db, `grace${engine}`);
+      const self = { enrolledBy: `self:${owner}` };
+      const confirmed = await newDevice(owner, self);
+      await devices.touch(confirmed.id, new Date());
+      const pending = await newDevice(owner, self);
+      const byAdmin = await newDevice(owner, { enrolledBy: 'admin' });
+      const unknown = await newDevice(owner);
+      const kept = await newDevice(owner, self);
+      const others = await newDevice(bob, { enrolledBy: `self:${bob}` });
+      expect(await devices.revokePending(owner, kept.id)).toEqual([pending.id]);
+      expect((await devices.get(pending.id))!.status).toBe('revoked');
+      for (const d of [confirmed, byAdmin, unknown, kept, others]) expect((await devices.get(d.id))!.status).toBe('active');
+      expect(await devices.revokePending(owner, kept.id)).toEqual([]);
+    });
+
     it('keeps the TOTP secret sealed, bound to its device id', async () => {
       const d = await newDevice(alice);
       const sealed = (await devices.getTotpSecretSealed(d.id))!;

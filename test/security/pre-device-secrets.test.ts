@@ -124,4 +124,46 @@ describe('secrets a password-only session took before the first phone die with t
     const user = await secondFactorPage('planted-young', 'recovery');
     expect((await user.browser.submit(user.page.body, /\/recovery$/, { code: offer.recoveryCodes![0]! })).url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
   });
+  // Red-team run: the planted phone was left pending, and confirmed by the attacker only after the
+  // user's own first phone was enrolled and confirmed, within the ten minutes: it then stood beside
+  // the user's phone, confirmed, and its passcodes signed in with mfa.
+  it("a phone planted and left pending is revoked by the user's first enrollment: it cannot be confirmed later, nor sign in", async () => {
+    const accountId = await newUser(w, 'planted-late');
+    const { hidden } = await attackerPlantsDevice('planted-late');
+    const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
+    expect(offer.recoveryCodes).toHaveLength(10); // the account's first enrollment
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+    expect((await phone.request('GET', '/api/device/challenges')).status).toBe(200);
+
+    const confirm = await hidden.request('GET', '/api/device/challenges');
+    expect(confirm.status).toBe(401);
+    expect(confirm.body).toMatchObject({ error: 'device_revoked' });
+    const devices = await w.t.idp.devices.listByAccount(accountId);
+    expect(devices.map((d) => [d.name, d.status, d.lastUsedAt === null ? 'pending' : 'confirmed'])).toEqual([
+      ['Attacker', 'revoked', 'pending'], ['Phone', 'active', 'confirmed'],
+    ]);
+    const revoked = await w.t.idp.db.query<{ detail: { deviceId: string; by: string } }>(
+      "SELECT detail FROM audit_events WHERE type = 'device.revoked' AND account_id = $1", [accountId]);
+    expect(revoked.map((r) => r.detail)).toEqual([{ deviceId: hidden.deviceId, by: 'first_enrollment' }]);
+
+    const attacker = await secondFactorPage('planted-late', 'passcode');
+    const tried = await attacker.browser.submit(attacker.page.body, /\/passcode$/, { passcode: hidden.currentTotp() });
+    expect(tried.url).not.toMatch(/\/cb\?code=/);
+    const user = await secondFactorPage('planted-late', 'passcode');
+    expect((await user.browser.submit(user.page.body, /\/passcode$/, { passcode: phone.currentTotp() })).url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+  });
+
+  // The same planted phone confirmed by the attacker before a newer phone of the account was: a
+  // device the account's owner enrolled after it and confirmed first leaves it void (registry confirm).
+  it('a pending phone is never confirmed once a device enrolled after it was', async () => {
+    const accountId = await newUser(w, 'planted-race');
+    const { hidden } = await attackerPlantsDevice('planted-race');
+    // As if the user's enrollment had not revoked it (a phone enrolled while it was there, confirmed first).
+    const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+    await w.t.idp.db.query("UPDATE devices SET status = 'active' WHERE id = $1", [hidden.deviceId]);
+    expect((await phone.request('GET', '/api/device/challenges')).status).toBe(200);
+    expect((await hidden.request('GET', '/api/device/challenges')).status).toBe(401);
+    expect((await w.t.idp.devices.get(hidden.deviceId))!.lastUsedAt).toBeNull();
+  });
 });
