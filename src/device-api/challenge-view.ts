@@ -2,23 +2,26 @@ import { effectiveStatus } from '../challenge/model.js';
 import { DEVICE_AUTH_TYP } from '../approval/verify-device-auth.js';
 import { RESPONSE_TYP } from '../approval/verify-response.js';
 import type { Challenge, ChallengeStatus, Decision } from '../challenge/types.js';
+import { displayText, FIELD_LIMITS } from '../push/payload.js';
 import type * as Wire from './contract.js';
 
 /** docs/device-api.md section 3: a challenge as its user's device sees it. */
 
 /**
  * Built field by field, never by spreading the record: matchNumber must not reach the phone, or
- * number matching would stop proving that the user is looking at the login page.
+ * number matching would stop proving that the user is looking at the login page. The words shown
+ * are the notification's (push/payload.ts displayText): the request page, where the user decides,
+ * never reads differently from the notification (no bidi override, line break or padding run).
  */
 export function toDeviceView(ch: Challenge, now: number): Wire.DeviceChallengeView {
   return {
     id: ch.id,
     nonce: ch.nonce,
-    app: ch.appName,
-    ip: ch.ip,
-    location: ch.location,
-    browser: ch.browser,
-    bindingMessage: ch.bindingMessage ?? null,
+    app: displayText(ch.appName, FIELD_LIMITS.app),
+    ip: displayText(ch.ip, FIELD_LIMITS.ip),
+    location: ch.location === null ? null : displayText(ch.location, FIELD_LIMITS.location),
+    browser: displayText(ch.browser, FIELD_LIMITS.browser),
+    bindingMessage: ch.bindingMessage ? displayText(ch.bindingMessage, FIELD_LIMITS.bindingMessage) : null,
     createdAt: ch.createdAt,
     expiresAt: ch.expiresAt,
     status: effectiveStatus(ch, now),

@@ -92,6 +92,14 @@ describe('toDeviceView', () => {
     expect(JSON.stringify(view)).not.toMatch(/matchNumber|accountId|signInId|resolution/);
   });
 
+  it("shows the phone the notification's words: no bidi override, line break or padding run from an app's name", () => {
+    const ch = makeChallenge({ now: T0 });
+    const odd = { ...ch, appName: `Payroll \u202Enoitacilppa\u202C\n${'\u3000'.repeat(40)}x`, browser: 'Chrome\r\nApproved', location: '\u2067Berlin\u2069', bindingMessage: 'A\u200E1' };
+    const view = toDeviceView(odd, T0 + 1);
+    expect(view).toMatchObject({ app: 'Payroll noitacilppa x', browser: 'Chrome Approved', location: 'Berlin', bindingMessage: 'A 1' });
+    expect(toDeviceView({ ...ch, appName: 'x'.repeat(500) }, T0 + 1).app.length).toBeLessThanOrEqual(80);
+  });
+
   it('shows a lapsed challenge as expired and a non-matching one without choices', () => {
     const ch = makeChallenge({ now: T0, ttlMs: 1_000, numberMatching: false });
     expect(toDeviceView(ch, T0 + 1_000)).toMatchObject({ status: 'expired', numberMatching: false, numberChoices: null });
