@@ -1,4 +1,4 @@
-import type { NoticePayload, PushPayload } from './types.js';
+import { accountKey, type AccountRecord, type NoticePayload, type PushPayload } from './types.js';
 
 /** The push payload (docs/device-api.md "Push messages"), checked field by field: it comes from the network. */
 export function parsePushPayload(value: unknown): PushPayload | null {
@@ -47,4 +47,19 @@ export function parseNoticePayload(value: unknown): NoticePayload | null {
 /** The request page of the app, relative to /pwa/. */
 export function requestPath(cid: string, issuer: string, deviceId: string): string {
   return `./?${new URLSearchParams({ request: cid, issuer, device: deviceId })}`;
+}
+
+/**
+ * The account a push speaks for: the one it names, and only when that account's subscription lives
+ * in the registration the push arrived on. Each IdP pushes with its own VAPID key to a registration
+ * of its own (push-setup.ts), so a push naming another registration's account was sent with another
+ * IdP's key: 'elsewhere', shown as unreadable, never as a request for that account. Null: no such
+ * account on this phone (removed, or never here).
+ */
+export function accountForPush<A extends Pick<AccountRecord, 'id' | 'push'>>(
+  accounts: readonly A[], named: { issuer: string; deviceId: string }, registrationScope: string,
+): A | 'elsewhere' | null {
+  const account = accounts.find((a) => a.id === accountKey(named.issuer, named.deviceId));
+  if (!account) return null;
+  return account.push.scope === registrationScope ? account : 'elsewhere';
 }

@@ -4,7 +4,7 @@ import { accountsOnScope, describePushFailure, sendSubscription, subscribe, subs
 import { answer, credentials, describeError, rememberRevocation } from './request.js';
 import { getAccount, listAccounts } from './store.js';
 import { accountKey, type AccountRecord, type PushPayload } from './types.js';
-import { parseNoticePayload, parsePushPayload, requestPath } from './payload.js';
+import { accountForPush, parseNoticePayload, parsePushPayload, requestPath } from './payload.js';
 import { phoneLanguages, pickLanguage, translator } from './i18n.js';
 import { requestNotification } from './notification-text.js';
 
@@ -132,9 +132,14 @@ sw.addEventListener('push', (event) => {
       }
       // A notice ("A new authenticator was added"): shown as it is, with no actions; a tap opens the app.
       const notice = payload ? null : parseNoticePayload(data);
-      if (notice) {
-        const accounts = await listAccounts();
-        const account = accounts.find((a) => a.id === accountKey(notice.issuer, notice.deviceId)) ?? null;
+      const accounts = payload || notice ? await listAccounts() : [];
+      // Bound to the registration it came to: another IdP's key never speaks for this one's account.
+      const named = payload ?? notice;
+      const found = named ? accountForPush(accounts, named, sw.registration.scope) : null;
+      if (found === 'elsewhere') {
+        payload = null;
+      } else if (notice) {
+        const account = found;
         const whose = account && accounts.length > 1 ? `\n${account.account.displayName || account.account.username} (${new URL(account.issuer).host})` : '';
         await sw.registration.showNotification(notice.title, {
           body: `${notice.body}${whose}`,
@@ -153,8 +158,7 @@ sw.addEventListener('push', (event) => {
         return;
       }
       await closeExpired();
-      const accounts = await listAccounts();
-      const account = accounts.find((a) => a.id === accountKey(payload.issuer, payload.deviceId)) ?? null;
+      const account = found === 'elsewhere' ? null : found;
       const text = requestNotification(
         payload,
         account ? { name: account.account.displayName || account.account.username, host: new URL(account.issuer).host } : null,
@@ -230,7 +234,8 @@ sw.addEventListener('notificationclick', (event) => {
     (async () => {
       const payload = parsePushPayload(notification.data);
       if (!payload) return openApp('./');
-      const account = await getAccount(accountKey(payload.issuer, payload.deviceId));
+      const stored = await getAccount(accountKey(payload.issuer, payload.deviceId));
+      const account = stored && accountForPush([stored], payload, sw.registration.scope) === stored ? stored : null;
       // Review (number matching): the request page, with the numbers to choose from.
       if (action === 'review') return openApp(requestPath(payload.cid, payload.issuer, payload.deviceId));
       if (account && !account.revoked && (action === 'approve' || action === 'deny')) {
