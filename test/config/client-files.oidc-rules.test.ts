@@ -22,7 +22,7 @@ describe('client files that oidc-provider refuses stop the start', () => {
     ['implicit with an http redirect URI', { grant_types: ['implicit'], response_types: ['id_token'], redirect_uris: ['http://app.example/cb'] }, 'redirect_uris'],
     ['private_key_jwt without keys', { token_endpoint_auth_method: 'private_key_jwt' }, 'jwks_uri'],
   ])('refuses %s, naming the file and the field', async (_name, extra, field) => {
-    const start = startTestIdp({ clients: [{ ...app, ...extra }] });
+    const start = startTestIdp({ storage: 'postgres', clients: [{ ...app, ...extra }] });
     await expect(start).rejects.toBeInstanceOf(ConfigError);
     await expect(start).rejects.toMatchObject({
       field,
@@ -32,7 +32,7 @@ describe('client files that oidc-provider refuses stop the start', () => {
   });
 
   it('still starts with the clients it accepts', async () => {
-    const t = await startTestIdp({ clients: [{ ...app, grant_types: ['authorization_code', 'refresh_token'], id_token_signed_response_alg: 'ES256' }] });
+    const t = await startTestIdp({ storage: 'postgres', clients: [{ ...app, grant_types: ['authorization_code', 'refresh_token'], id_token_signed_response_alg: 'ES256' }] });
     await t.close();
   });
 

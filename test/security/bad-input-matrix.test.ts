@@ -137,7 +137,7 @@ describe('hostile-input matrix', () => {
   };
 
   beforeAll(async () => {
-    w = await PushWorld.start({ clients: [cibaClient('ciba-poll', 'poll')], idp: { agents: AGENTS, env: { ...AGENT_ENV, CIBA_SECRET } } });
+    w = await PushWorld.start({ clients: [cibaClient('ciba-poll', 'poll')], idp: { storage: 'postgres', agents: AGENTS, env: { ...AGENT_ENV, CIBA_SECRET } } });
     // A browser signed in to /account (password only: no phone yet) lends its session cookie to
     // one whose sign-in is left at its login page.
     const other = new FormBrowser(w.t.url);

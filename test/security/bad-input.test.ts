@@ -106,7 +106,7 @@ describe('bad input is refused with a clear 4xx and changes nothing', () => {
   };
 
   beforeAll(async () => {
-    w = await PushWorld.start();
+    w = await PushWorld.start({ idp: { storage: 'postgres' } });
     session = new FormBrowser(w.t.url);
     const started = await w.startSignIn({ password: 'wrong password' });
     ctx = { uid: started.uid, csrf: started.next.body.match(/name="csrf" value="([^"]+)"/)![1]! };

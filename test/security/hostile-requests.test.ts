@@ -76,7 +76,7 @@ describe('hostile methods, encodings and bytes get a 4xx, change nothing and log
 
   beforeAll(async () => {
     // Several cases enroll a phone of their own for alice: room for them under the device cap.
-    w = await PushWorld.start({ idp: { env: { MAX_DEVICES_PER_ACCOUNT: '20' }, idp: { logger: createLogger('debug', sink) } } });
+    w = await PushWorld.start({ idp: { storage: 'postgres', env: { MAX_DEVICES_PER_ACCOUNT: '20' }, idp: { logger: createLogger('debug', sink) } } });
     // A session on /account (alice has no phone yet: the password is enough), to reach the device routes.
     const browser = new FormBrowser(w.t.url);
     const acct = await browser.go('/account');

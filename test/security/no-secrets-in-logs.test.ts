@@ -14,7 +14,7 @@ describe('no secret in any log line or audit event', () => {
   const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
   const secrets: string[] = [PushWorld.password, 'test-rp-secret-0123456789abcdef0123456789'];
 
-  beforeAll(async () => { w = await PushWorld.start({ idp: { idp: { logger: createLogger('debug', sink) } } }); });
+  beforeAll(async () => { w = await PushWorld.start({ idp: { storage: 'postgres', idp: { logger: createLogger('debug', sink) } } }); });
   afterAll(() => w.close());
 
   it('holds after enrollment, push, passcode and failed attempts', async () => {

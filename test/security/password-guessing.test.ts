@@ -24,7 +24,7 @@ describe('throttle decision', () => {
 describe('password guessing against the login page', () => {
   let w: PushWorld;
   let clock = Date.now();
-  beforeAll(async () => { w = await PushWorld.start({ idp: { idp: { now: () => clock } } }); });
+  beforeAll(async () => { w = await PushWorld.start({ idp: { storage: 'postgres', idp: { now: () => clock } } }); });
   afterAll(() => w.close());
 
   const attempt = async (username: string, password: string) => {

@@ -15,7 +15,7 @@ describe('lookups keyed by request input see only their own entries', () => {
   let browser: Awaited<ReturnType<PushWorld['startSignIn']>>['browser'];
   let uid = '';
   beforeAll(async () => {
-    w = await PushWorld.start();
+    w = await PushWorld.start({ idp: { storage: 'postgres' } });
     await w.enrollPhone();
     const started = await w.startSignIn();
     ({ browser, uid } = started);

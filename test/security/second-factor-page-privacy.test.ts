@@ -9,7 +9,7 @@ import { PushWorld } from '../support/push-world.js';
  */
 describe('the second-factor page names no device before the second factor', () => {
   let w: PushWorld;
-  beforeAll(async () => { w = await PushWorld.start(); });
+  beforeAll(async () => { w = await PushWorld.start({ idp: { storage: 'postgres' } }); });
   afterAll(() => w.close());
 
   /** The page as a password thief sees it, without what differs on every visit. */
