@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shownName } from './shown-name.js';
 import { parseCidr, type Cidr } from '../net/ip.js';
 import { loginPolicySchema, type LoginPolicy } from './clients.js';
 import { ConfigError } from './settings.js';
@@ -32,7 +33,7 @@ export const MAX_WAIT_SECONDS_LIMIT = 300;
 const agentFile = z.strictObject({
   $comment: z.string().optional(),
   id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 URL-safe characters'),
-  name: z.string().min(1).max(100).refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not hold control characters'),
+  name: shownName(100),
   secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable'),
   login: loginPolicySchema.optional(),
   max_wait_seconds: z.number().int().min(1).max(MAX_WAIT_SECONDS_LIMIT).default(DEFAULT_MAX_WAIT_SECONDS),

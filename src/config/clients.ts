@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shownName } from './shown-name.js';
 import { ConfigError } from './settings.js';
 import { upstreamSchema, upstreamTrust, type UpstreamTrust } from '../upstream/config.js';
 import { readJsonFolder } from './json-folder.js';
@@ -71,7 +72,7 @@ export const loginPolicySchema = z.strictObject({
 const clientFile = z.strictObject({
   $comment: z.string().optional(),
   client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 URL-safe characters'),
-  client_name: z.string().min(1).max(100).optional(),
+  client_name: shownName(100).optional(),
   // The app's home page: where "Back to <app>" leads from an ended sign-in (src/interaction/back-to-app.ts).
   client_uri: uri.optional(),
   client_secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable').optional(),

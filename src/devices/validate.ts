@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { invalidRequest } from './errors.js';
+import { NOT_SHOWABLE, NOT_SHOWABLE_MESSAGE } from '../config/shown-name.js';
 
 /**
  * 1-64 characters (code points) after trimming, no control characters: it is shown in lists, and in
@@ -11,7 +12,7 @@ export const deviceNameSchema = z
   .string()
   .trim()
   .refine((s) => [...s].length >= 1 && [...s].length <= 64, 'name must be 1-64 characters')
-  .refine((s) => !/[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u.test(s), 'name must not contain control characters, line or paragraph separators, bidi marks or overrides, or lone surrogates');
+  .refine((s) => !NOT_SHOWABLE.test(s), `name ${NOT_SHOWABLE_MESSAGE}`);
 
 /** Parses or throws `invalid_request` naming the first offending field. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shownName } from '../config/shown-name.js';
 import { DEFAULT_ACR, loginPolicySchema, type LoginPolicy } from '../config/clients.js';
 import { ConfigError } from '../config/settings.js';
 import { formatIp, inCidr, parseCidr, parseIp, type Cidr } from '../net/ip.js';
@@ -38,7 +39,7 @@ const MAX_SECRET_LENGTH = 128;
 const fileSchema = z.strictObject({
   $comment: z.string().optional(),
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores'),
-  displayName: z.string().min(1).max(64).optional(),
+  displayName: shownName(64).optional(),
   address: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable'),
   requireMessageAuthenticator: z.boolean().default(true),

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { shownName } from '../config/shown-name.js';
 import { loginPolicySchema, type LoginPolicy } from '../config/clients.js';
 import { ConfigError } from '../config/settings.js';
 import { attr, child, children, NS, parseXml, text } from './xml.js';
@@ -68,7 +69,7 @@ const url = z.string().refine((v) => { try { return ['https:', 'http:'].includes
 
 const spFile = z.strictObject({
   $comment: z.string().optional(),
-  name: z.string().min(1).max(100).optional(),
+  name: shownName(100).optional(),
   profile: z.enum(['generic', 'microsoft365']).default('generic'),
   metadataFile: z.string().min(1).optional(),
   entityId: z.string().min(1).max(1024).optional(),

@@ -52,6 +52,11 @@ describe('client files', () => {
     ['a secret written in the file', { 'a.json': { ...good, client_secret: 'oops' } }, 'client_secret'],
     ['a bad login form', { 'a.json': { ...good, login: { form: 'three-step' } } }, 'login.form'],
     ['a duplicate client_id', { 'a.json': good, 'b.json': good }, 'client_id'],
+    // What the phone shows beside the name must read as it is (red-team: a bidi override reversed it).
+    ['a client_name with a bidi override', { 'a.json': { ...good, client_name: 'Payroll \u202Enoitacilppa' } }, 'client_name'],
+    ['a client_name with a line break', { 'a.json': { ...good, client_name: 'Wiki\nApproved by IT' } }, 'client_name'],
+    ['a client_name with a line separator', { 'a.json': { ...good, client_name: 'Wiki\u2028x' } }, 'client_name'],
+    ['a client_name padded with blanks', { 'a.json': { ...good, client_name: 'Wiki\u3000\u3000' } }, 'client_name'],
   ])('refuses %s, naming the file and the field', (_name, files, field) => {
     const dir = dirWith(files);
     const message = failure(dir);

@@ -60,6 +60,7 @@ describe('RADIUS client files', () => {
     ['a typo in login', { ...base, login: { numberMatchng: true } }, 'login.numberMatchng', /unknown field/],
     ['a mode that does not exist', { ...base, mode: 'eap' }, 'mode', /./],
     ['a wait out of range', { ...base, maxWaitSeconds: 3600 }, 'maxWaitSeconds', /./],
+    ['a display name with a bidi mark', { ...base, displayName: 'VPN\u200F' }, 'displayName', /bidi/],
     ['single mode asking for number matching', { ...base, mode: 'single' }, 'login.numberMatching', /cannot show the user a number/],
   ])('refuses %s', (_what, file, field, message) => {
     const err = configError(() => parseRadiusClient('vpn.json', file, env));

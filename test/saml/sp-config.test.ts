@@ -44,6 +44,7 @@ describe('SAML service provider files', () => {
     expect(refusal({ ...minimal, nameIdFormat: 'transient' })).toMatch(/nameIdFormat/);
     expect(refusal({ ...minimal, attributes: { mail: 'mobile' } })).toMatch(/attributes\.mail/);
     expect(refusal({ ...minimal, login: { noDevice: 'maybe' } })).toMatch(/login\.noDevice/);
+    expect(refusal({ ...minimal, name: 'HR \u202Eelbuod' })).toMatch(/name.*bidi/);
     expect(refusal({ ...minimal, login: { numberMatch: true } })).toMatch(/login\.numberMatch.*unknown field/);
     expect(refusal(minimal, '/cfg/saml/Bad Name.json')).toMatch(/file name/);
     expect(refusal({ entityId: M365.entityId, acs: minimal.acs })).toMatch(/microsoft365/);
