@@ -60,6 +60,12 @@ export interface IdpSessions {
   find(uid: string): Promise<IdpSession | null>;
   /** Ends that session, and clears this browser's SSO cookie. */
   end(ctx: Context, uid: string): Promise<void>;
+  /**
+   * Whether this browser's SSO session is the very one an authorization code was issued in (its
+   * uid, not just its account): a part of the IdP that signs in as a relying app (/account, SAML)
+   * finishes only in the browser whose session made the code.
+   */
+  issuedHere(ctx: Context, code: string): Promise<boolean>;
 }
 
 export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
@@ -77,6 +83,10 @@ export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
     },
     async find(uid) {
       return live(await provider.Session.findByUid(uid));
+    },
+    async issuedHere(ctx, code) {
+      const [issued, here] = await Promise.all([provider.AuthorizationCode.find(code), this.current(ctx)]);
+      return !!issued?.sessionUid && !!here && issued.sessionUid === here.uid;
     },
     async end(ctx, uid) {
       // By uid in SQL, where signed-in sessions live: a session found by uid comes back without its

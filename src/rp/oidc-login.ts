@@ -13,6 +13,10 @@ export interface RpLoginOptions {
   scope: string;
   /** Extra authorization parameters for this sign-in (prompt, acr_values). */
   authParams?: (ctx: Context) => Record<string, string>;
+  /** Before the code is spent: why this browser may not finish with it, or null. */
+  checkCode?: (ctx: Context, code: string) => Promise<string | null>;
+  /** What a browser refused by checkCode sees (400); onError if not given. */
+  onCodeRefused?: (ctx: Context, message: string) => void;
   onSignedIn(ctx: Context, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, config: oidc.Configuration): Promise<void>;
   onError(ctx: Context, message: string): void;
 }
@@ -54,6 +58,12 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
     } catch {
       ctx.status = 400;
       return opts.onError(ctx, 'This sign-in was not started here. Try again.');
+    }
+    const code = typeof ctx.query.code === 'string' ? ctx.query.code : null;
+    const refused = code && opts.checkCode ? await opts.checkCode(ctx, code) : null;
+    if (refused) {
+      ctx.status = 400;
+      return (opts.onCodeRefused ?? opts.onError)(ctx, refused);
     }
     const c = await discover();
     let tokens;

@@ -14,6 +14,8 @@ import { signElement } from './xml.js';
  * as /account signs in). Back from the IdP's own authorization with the login (account, amr), it
  * takes the pending request once and posts the signed SAMLResponse to the SP.
  */
+const OTHER_BROWSER = 'This sign-in was finished in another browser than the one signed in. Start it again at the application.';
+
 export function finishRouters(deps: SamlDeps): Router[] {
   /** The pending sign-in this browser started for this SP (taken: it is finished once). */
   const takePending = async (ctx: Context, sp: ServiceProvider): Promise<PendingSso | null> => {
@@ -28,32 +30,45 @@ export function finishRouters(deps: SamlDeps): Router[] {
     ctx.body = deps.views.render('error', { title: 'Sign-in failed', error: 'login_failed', description });
   };
 
+  /** The SP hears a sign-in that did not happen as a signed SAML status, at its ACS. */
+  const failToSp = async (ctx: Context, sp: ServiceProvider, pending: PendingSso, code: 'NoPassive' | 'AuthnFailed') => {
+    const status = `urn:oasis:names:tc:SAML:2.0:status:${code}`;
+    const xml = buildErrorResponse({ issuer: issuerFor(sp, deps.issuer), acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status, now: deps.now() });
+    ctx.status = 200;
+    postForm(ctx, pending.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: pending.relayState });
+  };
+
   return deps.sps.map((sp) => {
     const r = new Router({ prefix: spBasePath(sp.id) });
     rpLogin(r, {
       issuer: deps.issuer, clientId: `saml.${sp.id}`, basePath: spBasePath(sp.id), scope: 'openid',
       authParams: (ctx): Record<string, string> => (ctx.query.force ? { prompt: 'login' } : ctx.query.passive ? { prompt: 'none' } : {}),
+      // The very SSO session the code was issued in, not another of the same account (red-team).
+      checkCode: async (ctx, code) => (await deps.idpSessions.issuedHere(ctx, code) ? null : OTHER_BROWSER),
+      // A page for this browser: the sign-in it may have started itself stays pending, and the SP hears nothing.
+      onCodeRefused: failPage,
       async onError(ctx, message) {
         const pending = await takePending(ctx, sp);
         // A sign-in that ended without a login (the user gave up, IsPassive without a session): the
         // SP hears it as a SAML status (NoPassive or AuthnFailed, SAML core 3.2.2.2), not a page of ours.
-        if (pending) {
-          const status = `urn:oasis:names:tc:SAML:2.0:status:${pending.isPassive ? 'NoPassive' : 'AuthnFailed'}`;
-          const xml = buildErrorResponse({ issuer: issuerFor(sp, deps.issuer), acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status, now: deps.now() });
-          ctx.status = 200;
-          return postForm(ctx, pending.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: pending.relayState });
-        }
+        if (pending) return failToSp(ctx, sp, pending, pending.isPassive ? 'NoPassive' : 'AuthnFailed');
         failPage(ctx, message);
       },
       async onSignedIn(ctx, tokens) {
         const pending = await takePending(ctx, sp);
         if (!pending) return failPage(ctx, 'This sign-in was not started here, was already finished, or took too long. Start it again at the application.');
         const claims = tokens.claims()!;
+        // ForceAuthn (SAML core 3.4.1): a sign-in made after the request, whatever the browser did
+        // to the login URL's ?force=1 (red-team: dropped, and the old SSO session answered).
+        const prior = pending.priorLoginTs;
+        if (pending.forceAuthn && !(typeof claims.auth_time === 'number' && prior !== undefined && (prior === null || claims.auth_time > prior))) {
+          return failToSp(ctx, sp, pending, 'AuthnFailed');
+        }
         // The browser finishing must hold the IdP session the code came from (as /account checks):
         // red-team: an attacker started a SAML sign-in, had the victim's browser (signed in, no page
         // shown) get the code, and finished it in their own browser with the victim's assertion.
         const session = await deps.idpSessions.current(ctx);
-        if (!session || session.accountId !== claims.sub) return failPage(ctx, 'This sign-in was finished in another browser than the one signed in. Start it again at the application.');
+        if (!session || session.accountId !== claims.sub) return failPage(ctx, OTHER_BROWSER);
         const account = await deps.accounts.findById(claims.sub);
         if (!account || account.disabled) return failPage(ctx, 'This account cannot sign in.');
         const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];

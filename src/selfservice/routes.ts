@@ -150,6 +150,9 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     // The sign-in's own words are English (src/rp/oidc-login.ts, or the IdP's error_description):
     // another language says what happened in its own words and keeps them as the reason.
     onError: (ctx, error) => render(ctx, 'error', { title: t('account.error.signInFailed'), error: 'login_failed', description: t('account.error.notFinished', { detail: error }) }),
+    // The very SSO session the code was issued in, not another of the same account (red-team: a
+    // password-only session from before the first phone finished a code the owner's MFA session made).
+    checkCode: async (ctx, code) => (await deps.idpSessions.issuedHere(ctx, code) ? null : t('account.error.otherBrowser')),
     async onSignedIn(ctx, tokens) {
       const claims = tokens.claims()!;
       // The SSO session this sign-in just made or used, so that this page ends when it ends.
