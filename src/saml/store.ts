@@ -10,6 +10,11 @@ export interface PendingSso {
   relayState: string | null;
   forceAuthn: boolean;
   isPassive: boolean;
+  /**
+   * ForceAuthn: when this browser's SSO session had signed in as the request came (oidc-provider's
+   * loginTs, seconds; null: no session). The answer must come from a sign-in after it.
+   */
+  priorLoginTs?: number | null;
 }
 
 /** What a SessionIndex we issued stands for (single logout finds the IdP session by it). */

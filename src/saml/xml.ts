@@ -124,11 +124,18 @@ export function verifiedRoot(xml: string, doc: Document, certs: readonly string[
  * exactly as they arrived, `SAMLRequest=..&RelayState=..&SigAlg=..`, in that order.
  */
 export function verifyRedirectSignature(rawQuery: string, messageParam: 'SAMLRequest' | 'SAMLResponse', certs: readonly string[]): boolean {
+  // Keyed by the decoded name, as the request is read (Koa's query): a parameter whose name is
+  // percent-encoded (Relay%53tate) is the same parameter, never one outside the signature (red-team).
   const parts = new Map<string, string>();
   for (const p of rawQuery.split('&')) {
     const eq = p.indexOf('=');
-    const name = eq < 0 ? p : p.slice(0, eq);
-    if (parts.has(name)) throw new SamlError(400, 'malformed', `The query repeats ${name}.`);
+    let name: string;
+    try {
+      name = decodeURIComponent((eq < 0 ? p : p.slice(0, eq)).replace(/\+/g, ' '));
+    } catch {
+      throw new SamlError(400, 'malformed', 'The query is not well-formed percent-encoding.');
+    }
+    if (parts.has(name)) throw new SamlError(400, 'malformed', 'The query repeats a parameter.');
     parts.set(name, p);
   }
   const sigAlg = parts.get('SigAlg');
