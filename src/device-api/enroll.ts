@@ -47,6 +47,9 @@ export function enrollHandler(deps: DeviceApiDeps) {
     for (const deviceId of voidedDevices) {
       await deps.audit.record({ type: 'device.revoked', accountId, ip: ctx.ip, detail: { deviceId, by: 'first_enrollment' } });
     }
+    // As every revoke: what those phones' typed passcodes signed in ends with them (red-team: an SSO
+    // session and tokens made with a planted phone's TOTP outlived its revocation).
+    if (voidedDevices.length > 0) await deps.onDeviceRevoked?.(accountId, voidedDevices[0]!);
     // The user's other phones hear of it: an enrollment they did not make is an alarm.
     void deps.notifyDevices?.(accountId, { kind: 'device_added', deviceName: device.name }, device.id)
       .catch((err: unknown) => deps.log?.error({ err }, 'new-device notice failed'));

@@ -75,9 +75,9 @@ export interface DeviceRegistry {
   /**
    * The phone's first signed call confirms its device (isPending false); a later one just touches it.
    * False, and nothing written, for a device that is not live and active, or for one /account
-   * enrolled that was still pending when a device of the account enrolled after it was confirmed:
-   * the owner enrolled and confirmed a phone of their own since, and what a password alone may
-   * have planted before stays void.
+   * enrolled before the account had any confirmed device (as a password alone may) that was still
+   * pending when a device enrolled after it was confirmed: the owner enrolled and confirmed a phone
+   * of their own since, and what a password alone may have planted before stays void.
    */
   confirm(id: string, at: Date): Promise<boolean>;
   /**
@@ -282,8 +282,11 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     confirm: (id, at) =>
       changed(`UPDATE devices d SET last_used_at = $2
                WHERE d.id = $1 AND d.status = 'active' AND ${live('d.')}
-                 AND (d.last_used_at IS NOT NULL OR d.enrolled_by IS NULL OR NOT ${SELF_SERVICE('d.')} OR NOT EXISTS (
-                   SELECT 1 FROM devices o WHERE o.account_id = d.account_id AND o.id <> d.id
+                 AND (d.last_used_at IS NOT NULL OR d.enrolled_by IS NULL OR NOT ${SELF_SERVICE('d.')}
+                   -- enrolled when the account already had a confirmed device: the owner's, as ever
+                   OR EXISTS (SELECT 1 FROM devices e WHERE e.account_id = d.account_id AND e.id <> d.id
+                     AND e.last_used_at IS NOT NULL AND e.created_at < d.created_at)
+                   OR NOT EXISTS (SELECT 1 FROM devices o WHERE o.account_id = d.account_id AND o.id <> d.id
                      AND o.last_used_at IS NOT NULL AND o.created_at > d.created_at))
                RETURNING d.id`, [id, at]),
 

@@ -193,6 +193,18 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       expect(await devices.confirm(gone.id, new Date())).toBe(false);
     });
 
+    it('confirms a phone /account enrolled beside an already confirmed one, whichever of the later phones calls first', async () => {
+      const owner = await createAccount(db, `heidi${engine}`);
+      const first = await newDevice(owner, { enrolledBy: 'admin' });
+      expect(await devices.confirm(first.id, new Date())).toBe(true);
+      await db.query("UPDATE devices SET created_at = now() - interval '2 minutes' WHERE id = $1", [first.id]);
+      const phone = await newDevice(owner, { enrolledBy: `self:${owner}` });
+      const tablet = await newDevice(owner, { enrolledBy: `self:${owner}` });
+      await db.query("UPDATE devices SET created_at = now() - interval '1 minute' WHERE id = $1", [phone.id]);
+      expect(await devices.confirm(tablet.id, new Date())).toBe(true);
+      expect(await devices.confirm(phone.id, new Date())).toBe(true);
+    });
+
     it("revokes an account's pending devices /account enrolled, but the one kept, and no other account's", async () => {
       const owner = await createAccount(db, `grace${engine}`);
       const self = { enrolledBy: `self:${owner}` };
