@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { rpLogin } from '../rp/oidc-login.js';
 import { issuerFor, pendingCookieOptions, PENDING_COOKIE, spBasePath, type SamlDeps } from './deps.js';
-import { classRefFor, subjectFor } from './identity.js';
+import { answeredClass } from './authn-context.js';
+import { subjectFor } from './identity.js';
 import { buildErrorResponse, buildResponse, newId } from './messages.js';
 import { postForm } from './page.js';
 import type { ServiceProvider } from './sp-config.js';
@@ -14,6 +15,16 @@ import { signElement } from './xml.js';
  * as /account signs in). Back from the IdP's own authorization with the login (account, amr), it
  * takes the pending request once and posts the signed SAMLResponse to the SP.
  */
+export type SamlStatus = 'NoPassive' | 'AuthnFailed' | 'NoAuthnContext';
+
+/** The SP hears a sign-in that did not happen as a signed SAML status, at its ACS. */
+export async function postStatus(deps: SamlDeps, ctx: Context, sp: ServiceProvider, to: Pick<PendingSso, 'acsUrl' | 'requestId' | 'relayState'>, code: SamlStatus): Promise<void> {
+  const status = `urn:oasis:names:tc:SAML:2.0:status:${code}`;
+  const xml = buildErrorResponse({ issuer: issuerFor(sp, deps.issuer), acsUrl: to.acsUrl, inResponseTo: to.requestId, status, now: deps.now() });
+  ctx.status = 200;
+  postForm(ctx, to.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: to.relayState });
+}
+
 const OTHER_BROWSER = 'This sign-in was finished in another browser than the one signed in. Start it again at the application.';
 
 export function finishRouters(deps: SamlDeps): Router[] {
@@ -30,19 +41,17 @@ export function finishRouters(deps: SamlDeps): Router[] {
     ctx.body = deps.views.render('error', { title: 'Sign-in failed', error: 'login_failed', description });
   };
 
-  /** The SP hears a sign-in that did not happen as a signed SAML status, at its ACS. */
-  const failToSp = async (ctx: Context, sp: ServiceProvider, pending: PendingSso, code: 'NoPassive' | 'AuthnFailed') => {
-    const status = `urn:oasis:names:tc:SAML:2.0:status:${code}`;
-    const xml = buildErrorResponse({ issuer: issuerFor(sp, deps.issuer), acsUrl: pending.acsUrl, inResponseTo: pending.requestId, status, now: deps.now() });
-    ctx.status = 200;
-    postForm(ctx, pending.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: pending.relayState });
-  };
+  const failToSp = (ctx: Context, sp: ServiceProvider, pending: PendingSso, code: SamlStatus) => postStatus(deps, ctx, sp, pending, code);
 
   return deps.sps.map((sp) => {
     const r = new Router({ prefix: spBasePath(sp.id) });
     rpLogin(r, {
       issuer: deps.issuer, clientId: `saml.${sp.id}`, basePath: spBasePath(sp.id), scope: 'openid',
-      authParams: (ctx): Record<string, string> => (ctx.query.force ? { prompt: 'login' } : ctx.query.passive ? { prompt: 'none' } : {}),
+      // Hints for the login from the pending request (routes.ts begin); finishing checks the request itself.
+      authParams: (ctx): Record<string, string> => ({
+        ...(ctx.query.force ? { prompt: 'login' } : ctx.query.passive ? { prompt: 'none' } : {}),
+        ...(ctx.query.mfa ? { acr_values: sp.policy.acr.mfa } : {}),
+      }),
       // The very SSO session the code was issued in, not another of the same account (red-team).
       checkCode: async (ctx, code) => (await deps.idpSessions.issuedHere(ctx, code) ? null : OTHER_BROWSER),
       // A page for this browser: the sign-in it may have started itself stays pending, and the SP hears nothing.
@@ -69,9 +78,12 @@ export function finishRouters(deps: SamlDeps): Router[] {
         // shown) get the code, and finished it in their own browser with the victim's assertion.
         const session = await deps.idpSessions.current(ctx);
         if (!session || session.accountId !== claims.sub) return failPage(ctx, OTHER_BROWSER);
+        const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
+        // RequestedAuthnContext (authn-context.ts): what the SP accepts, or NoAuthnContext, never a weaker Success.
+        const classRef = answeredClass(sp, amr, pending.allowed ?? { password: true, mfa: true });
+        if (!classRef) return failToSp(ctx, sp, pending, 'NoAuthnContext');
         const account = await deps.accounts.findById(claims.sub);
         if (!account || account.disabled) return failPage(ctx, 'This account cannot sign in.');
-        const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
         const { nameId, attributes } = subjectFor(sp, account);
         if (!nameId) return failPage(ctx, `Your account has no value for what ${sp.name} identifies users by. Ask an administrator.`);
         const now = deps.now();
@@ -79,7 +91,7 @@ export function finishRouters(deps: SamlDeps): Router[] {
         await deps.store.saveSession(sessionIndex, { spId: sp.id, nameId, sessionUid: session.uid }, deps.sessionMaxAgeSeconds);
         let xml = buildResponse({
           issuer: issuerFor(sp, deps.issuer), sp, acsUrl: pending.acsUrl, inResponseTo: pending.requestId, nameId, attributes,
-          classRef: classRefFor(sp, amr), authnInstant: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : now, sessionIndex, now,
+          classRef, authnInstant: typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : now, sessionIndex, now,
         });
         if (sp.wantAssertionsSigned || !sp.wantResponseSigned) xml = signElement(xml, 'Assertion', await deps.key());
         if (sp.wantResponseSigned) xml = signElement(xml, 'Response', await deps.key());

@@ -30,5 +30,3 @@ export function subjectFor(sp: ServiceProvider, account: Pick<Account, 'id' | 'u
   return { nameId: valueOf(account, sp.nameIdSource), attributes };
 }
 
-/** The AuthnContextClassRef that tells what the sign-in proved: one value, MFA only when the second factor was done. */
-export const classRefFor = (sp: ServiceProvider, amr: readonly string[]): string => (amr.includes('mfa') ? sp.authnContext.mfa : sp.authnContext.password);

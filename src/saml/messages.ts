@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SamlError } from './errors.js';
+import type { Comparison, RequestedAuthnContext } from './authn-context.js';
 import { NAMEID_FORMATS, type ServiceProvider } from './sp-config.js';
 import { attr, child, children, esc, NS, text } from './xml.js';
 
@@ -53,6 +54,21 @@ export interface AuthnRequestFields {
   forceAuthn: boolean;
   isPassive: boolean;
   nameIdFormat: string | null;
+  /** Its RequestedAuthnContext (classes only: a DeclRef is a class we do not know), or null. */
+  requestedAuthnContext: RequestedAuthnContext | null;
+}
+
+const COMPARISONS: readonly Comparison[] = ['exact', 'minimum', 'maximum', 'better'];
+
+function readRequestedAuthnContext(el: Element): RequestedAuthnContext | null {
+  const rac = child(el, NS.protocol, 'RequestedAuthnContext');
+  if (!rac) return null;
+  const comparison = (attr(rac, 'Comparison') ?? 'exact') as Comparison;
+  if (!COMPARISONS.includes(comparison)) throw new SamlError(400, 'malformed', 'RequestedAuthnContext has an unknown Comparison.');
+  const classes = children(rac, NS.assertion, 'AuthnContextClassRef').map((c) => text(c) ?? '');
+  const decls = children(rac, NS.assertion, 'AuthnContextDeclRef').map((d) => `decl:${text(d) ?? ''}`);
+  if (classes.length + decls.length === 0) throw new SamlError(400, 'malformed', 'RequestedAuthnContext names no class.');
+  return { classes: [...classes, ...decls], comparison };
 }
 
 /** Reads an AuthnRequest element (already verified when it was signed). */
@@ -70,6 +86,7 @@ export function readAuthnRequest(el: Element): AuthnRequestFields {
     forceAuthn: attr(el, 'ForceAuthn') === 'true' || attr(el, 'ForceAuthn') === '1',
     isPassive: attr(el, 'IsPassive') === 'true' || attr(el, 'IsPassive') === '1',
     nameIdFormat: policy ? attr(policy, 'Format') : null,
+    requestedAuthnContext: readRequestedAuthnContext(el),
   };
 }
 

@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import { formBody } from '../http/body.js';
 import { issuerFor, pendingCookieOptions, PENDING_COOKIE, samlEntityId, spBasePath, type SamlDeps } from './deps.js';
 import { SamlError } from './errors.js';
-import { finishRouters } from './finish.js';
+import { allowedOutcomes } from './authn-context.js';
+import { finishRouters, postStatus } from './finish.js';
 import { subjectFor } from './identity.js';
 import { MAX_RELAY_STATE, readIncoming } from './incoming.js';
 import { certificatePem } from './keys.js';
@@ -45,7 +46,8 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     const id = await deps.store.savePending({ ...pending, ...(pending.forceAuthn ? { priorLoginTs: prior?.loginTs ?? null } : {}) }, REQUEST_MAX_AGE_MS / 1000);
     ctx.cookies.set(PENDING_COOKIE, id, { ...pendingCookieOptions(deps.issuer, sp.id), maxAge: REQUEST_MAX_AGE_MS });
     ctx.status = 303;
-    ctx.redirect(`${spBasePath(sp.id)}/login${pending.forceAuthn ? '?force=1' : pending.isPassive ? '?passive=1' : ''}`);
+    const hints = [pending.forceAuthn ? 'force=1' : pending.isPassive ? 'passive=1' : null, pending.allowed && !pending.allowed.password ? 'mfa=1' : null].filter(Boolean);
+    ctx.redirect(`${spBasePath(sp.id)}/login${hints.length ? `?${hints.join('&')}` : ''}`);
   };
 
   const sso = async (ctx: Context) => {
@@ -58,7 +60,10 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     if (!(await deps.store.firstUse(sp.id, req.id, REQUEST_MAX_AGE_MS / 1000 + 600))) {
       throw new SamlError(400, 'replayed', 'This sign-in request was already used. Start the sign-in again at the application.');
     }
-    await begin(ctx, sp, { spId: sp.id, requestId: req.id, acsUrl, relayState, forceAuthn: req.forceAuthn, isPassive: req.isPassive });
+    const allowed = allowedOutcomes(sp, req.requestedAuthnContext);
+    // Nothing a sign-in here can say is what the SP asked for (SAML core 3.3.2.2.1): said at once.
+    if (!allowed.password && !allowed.mfa) return postStatus(deps, ctx, sp, { acsUrl, requestId: req.id, relayState }, 'NoAuthnContext');
+    await begin(ctx, sp, { spId: sp.id, requestId: req.id, acsUrl, relayState, forceAuthn: req.forceAuthn, isPassive: req.isPassive, allowed });
   };
   router.get('/sso', sso);
   router.post('/sso', formBody(), sso);

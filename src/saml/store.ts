@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from '../storage/redis.js';
+import type { AllowedOutcomes } from './authn-context.js';
 
 /** A validated AuthnRequest (or an IdP-initiated start), waiting for the sign-in to finish. */
 export interface PendingSso {
@@ -15,6 +16,8 @@ export interface PendingSso {
    * loginTs, seconds; null: no session). The answer must come from a sign-in after it.
    */
   priorLoginTs?: number | null;
+  /** What the request's RequestedAuthnContext accepts (authn-context.ts); absent: either. */
+  allowed?: AllowedOutcomes;
 }
 
 /** What a SessionIndex we issued stands for (single logout finds the IdP session by it). */

@@ -95,3 +95,48 @@ describe('SAML: ForceAuthn, the finishing session, the signed query', () => {
     }
   });
 });
+
+/**
+ * RequestedAuthnContext (SAML core 3.3.2.2.1). Red-team finding (fixed): it was not read, so an SP
+ * that asked for MFA got a Success carrying the password class for a password-only sign-in.
+ */
+describe('SAML RequestedAuthnContext', () => {
+  let s: SamlWorld;
+  beforeAll(async () => { s = await startSamlWorld(); });
+  afterAll(() => s.close());
+  const asking = (authnContext: string[], racComparison: 'exact' | 'minimum' | 'better' | 'maximum' = 'exact') =>
+    s.generic({ disableRequestedAuthnContext: false, authnContext, racComparison });
+
+  it('an SP that asks for MFA never gets a Success for the password alone: NoAuthnContext', async () => {
+    await addUser(s.w, 'carol');
+    const b = new FormBrowser(s.w.t.url);
+    const login = await b.go(await asking([MFA]).getAuthorizeUrlAsync('r', undefined, {}));
+    const done = await b.submit(login.body, /\/login$/, { username: 'carol', password: PushWorld.password });
+    const form = /name="SAMLResponse" value="([^"]*)"/.exec(done.body);
+    const xml = form ? xmlOf(form[1]!) : '';
+    expect(xml).not.toContain('status:Success');
+    expect(xml).not.toContain('<saml:Assertion');
+    expect(xml).toContain('status:NoAuthnContext');
+  });
+
+  it('an SP that asks for MFA gets it after the push, with the MFA class', async () => {
+    const danId = await addUser(s.w, 'dan');
+    const b = new FormBrowser(s.w.t.url);
+    const done = await passwordAndPush(s, b, await b.go(await asking([MFA]).getAuthorizeUrlAsync('r', undefined, {})), 'dan', danId);
+    const xml = xmlOf(postedForm(done.body).fields.SAMLResponse!);
+    expect(xml).toContain('status:Success');
+    expect(xml).toContain(`<saml:AuthnContextClassRef>${MFA}</saml:AuthnContextClassRef>`);
+  });
+
+  it('the password class asked (node-saml\'s default): an MFA sign-in still says MFA; a class we do not know: NoAuthnContext at once', async () => {
+    const erinId = await addUser(s.w, 'erin');
+    const b = new FormBrowser(s.w.t.url);
+    const PPT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+    const done = await passwordAndPush(s, b, await b.go(await asking([PPT]).getAuthorizeUrlAsync('r', undefined, {})), 'erin', erinId);
+    expect(xmlOf(postedForm(done.body).fields.SAMLResponse!)).toContain(`<saml:AuthnContextClassRef>${MFA}</saml:AuthnContextClassRef>`);
+    const unknown = await new FormBrowser(s.w.t.url).go(await asking(['urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos']).getAuthorizeUrlAsync('k', undefined, {}));
+    const xml = xmlOf(postedForm(unknown.body).fields.SAMLResponse!);
+    expect(xml).toContain('status:NoAuthnContext');
+    expect(xml).not.toContain('<saml:Assertion');
+  });
+});

@@ -6,7 +6,8 @@ import { createAppRegistry } from '../../src/apps/registry.js';
 import { DEFAULT_ACR } from '../../src/config/clients.js';
 import { ConfigError } from '../../src/config/settings.js';
 import { createSamlSigningKey } from '../../src/saml/keys.js';
-import { classRefFor, immutableIdOf, subjectFor } from '../../src/saml/identity.js';
+import { allowedOutcomes, answeredClass } from '../../src/saml/authn-context.js';
+import { immutableIdOf, subjectFor } from '../../src/saml/identity.js';
 import { loadServiceProviders, M365, parseServiceProvider } from '../../src/saml/sp-config.js';
 
 /** SAML service providers as files under config/saml/: what an admin writes, and what stops the start. */
@@ -130,6 +131,8 @@ describe('the registry of relying apps', () => {
   });
 });
 
+const EITHER = { password: true, mfa: true };
+
 describe('what an SP is told about the user', () => {
   const account = { id: '3f0c5a1e-8d2b-4c6e-9a7f-1b2c3d4e5f60', username: 'alice', email: 'alice@contoso.example', displayName: 'Alice A' };
   const sp = (extra: Record<string, unknown>) => parseServiceProvider('/cfg/saml/app.json', { entityId: 'https://sp', acs: [{ url: 'https://sp/acs' }], ...extra }, () => '');
@@ -151,8 +154,34 @@ describe('what an SP is told about the user', () => {
 
   it('the AuthnContextClassRef says MFA only when the sign-in\'s amr holds mfa', () => {
     const generic = sp({});
-    expect(classRefFor(generic, ['pwd', 'otp', 'swk', 'mfa'])).toBe('https://refeds.org/profile/mfa');
-    expect(classRefFor(generic, ['pwd'])).toBe('urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport');
-    expect(classRefFor(sp({ authnContext: { mfa: 'urn:x:mfa', password: 'urn:x:pwd' } }), ['pwd', 'otp', 'mfa'])).toBe('urn:x:mfa');
+    expect(answeredClass(generic, ['pwd', 'otp', 'swk', 'mfa'], EITHER)).toBe('https://refeds.org/profile/mfa');
+    expect(answeredClass(generic, ['pwd'], EITHER)).toBe('urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport');
+    expect(answeredClass(sp({ authnContext: { mfa: 'urn:x:mfa', password: 'urn:x:pwd' } }), ['pwd', 'otp', 'mfa'], EITHER)).toBe('urn:x:mfa');
+  });
+
+  // SAML core 3.3.2.2.1 (red-team: an SP that asked for MFA got a Success with the password class).
+  it('RequestedAuthnContext: what each comparison accepts, and what the answer then says', () => {
+    const generic = sp({});
+    const m365 = parseServiceProvider('/cfg/saml/m365.json', { profile: 'microsoft365' }, () => '');
+    const PPT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+    const REFEDS = 'https://refeds.org/profile/mfa';
+    const MULTIPLE = 'http://schemas.microsoft.com/claims/multipleauthn';
+    const allowed = (classes: string[], comparison: 'exact' | 'minimum' | 'maximum' | 'better', target = generic) => allowedOutcomes(target, { classes, comparison });
+    expect(allowedOutcomes(generic, null)).toEqual(EITHER);
+    expect(allowed([REFEDS], 'exact')).toEqual({ password: false, mfa: true });
+    expect(allowed([MULTIPLE], 'exact', m365)).toEqual({ password: false, mfa: true });
+    expect(allowed([PPT], 'exact')).toEqual(EITHER);
+    expect(allowed([PPT, REFEDS], 'exact')).toEqual(EITHER);
+    expect(allowed([PPT], 'minimum')).toEqual(EITHER);
+    expect(allowed([PPT], 'better')).toEqual({ password: false, mfa: true });
+    expect(allowed([REFEDS], 'better')).toEqual({ password: false, mfa: false });
+    expect(allowed([REFEDS], 'maximum')).toEqual(EITHER);
+    expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified'], 'exact')).toEqual(EITHER);
+    expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos'], 'minimum')).toEqual({ password: false, mfa: false });
+    expect(allowed([PPT, 'decl:urn:x'], 'exact')).toEqual(EITHER);
+    expect(allowed(['decl:urn:x'], 'exact')).toEqual({ password: false, mfa: false });
+    // MFA asked: a password-only sign-in has nothing to say (NoAuthnContext).
+    expect(answeredClass(generic, ['pwd'], { password: false, mfa: true })).toBeNull();
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], { password: false, mfa: true })).toBe(REFEDS);
   });
 });

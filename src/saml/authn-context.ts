@@ -1,0 +1,48 @@
+import type { ServiceProvider } from './sp-config.js';
+
+/**
+ * An AuthnRequest's RequestedAuthnContext (SAML core 3.3.2.2.1), decided (pure): may a sign-in
+ * with the password alone answer it, and may one with the second factor. Classes are ranked:
+ * unspecified 0, a password 1, more than one factor 2 (the classes we do not know are left out; a
+ * request naming only such classes cannot be met). Comparison "exact" takes the ranks named,
+ * "minimum" those at or above the lowest, "better" above it, "maximum" at or below the highest. A
+ * second factor stands wherever the password alone would (the answer then says MFA: it is what
+ * happened). Neither: NoAuthnContext, at once; only MFA: the sign-in must do the second factor.
+ */
+export type Comparison = 'exact' | 'minimum' | 'maximum' | 'better';
+export interface RequestedAuthnContext { classes: string[]; comparison: Comparison }
+export interface AllowedOutcomes { password: boolean; mfa: boolean }
+
+export const UNSPECIFIED_CLASS = 'urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified';
+const PASSWORD_CLASSES = ['urn:oasis:names:tc:SAML:2.0:ac:classes:Password', 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport'];
+const MFA_CLASSES = ['https://refeds.org/profile/mfa', 'http://schemas.microsoft.com/claims/multipleauthn'];
+
+function rankOf(sp: Pick<ServiceProvider, 'authnContext'>, cls: string): 0 | 1 | 2 | null {
+  if (cls === UNSPECIFIED_CLASS) return 0;
+  if (cls === sp.authnContext.mfa || MFA_CLASSES.includes(cls)) return 2;
+  if (cls === sp.authnContext.password || PASSWORD_CLASSES.includes(cls)) return 1;
+  return null;
+}
+
+export function allowedOutcomes(sp: Pick<ServiceProvider, 'authnContext'>, req: RequestedAuthnContext | null): AllowedOutcomes {
+  if (!req || req.classes.length === 0) return { password: true, mfa: true };
+  const known = req.classes.map((c) => rankOf(sp, c)).filter((r): r is 0 | 1 | 2 => r !== null);
+  if (known.length === 0) return { password: false, mfa: false };
+  const lowest = Math.min(...known);
+  const highest = Math.max(...known);
+  const ok = (rank: 1 | 2): boolean => {
+    switch (req.comparison) {
+      case 'exact': return known.includes(0) || known.includes(rank);
+      case 'minimum': return rank >= lowest;
+      case 'better': return rank > lowest;
+      case 'maximum': return rank <= highest;
+    }
+  };
+  return { password: ok(1), mfa: ok(1) || ok(2) };
+}
+
+/** The class an answer carries (MFA only when the sign-in did the second factor), or null: the request cannot take it. */
+export function answeredClass(sp: Pick<ServiceProvider, 'authnContext'>, amr: readonly string[], allowed: AllowedOutcomes): string | null {
+  if (amr.includes('mfa') && allowed.mfa) return sp.authnContext.mfa;
+  return allowed.password ? sp.authnContext.password : null;
+}
