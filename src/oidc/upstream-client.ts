@@ -45,16 +45,22 @@ export function upstreamPairwiseIdentifier(byId: Map<string, ClientRegistration>
   };
 }
 
+/** Where an MFA-only client's `id_token_hint` is the upstream's: its authorization request. */
+const UPSTREAM_HINT_ROUTES = new Set(['authorization', 'resume', 'pushed_authorization_request']);
+
 /**
- * oidc-provider validates an `id_token_hint` as an ID token it issued. For an MFA-only client the
- * hint is the upstream's: it passes through untouched here (its claims decoded, for the login
- * prompt's comparison) and is verified in full, and used once, by the sign-in (src/signin/upstream.ts).
+ * oidc-provider validates an `id_token_hint` as an ID token it issued. For an MFA-only client's
+ * authorization request the hint is the upstream's: it passes through untouched here (its claims
+ * decoded, for the login prompt's comparison) and is verified in full, and used once, by the
+ * sign-in (src/signin/upstream.ts). Anywhere else (logout, CIBA) it is what oidc-provider checks it
+ * to be, an ID token of ours (red-team: an unsigned hint naming such a client passed at logout).
  */
 export function acceptUpstreamHints(provider: Provider, byId: Map<string, ClientRegistration>): void {
   const IdToken = provider.IdToken as unknown as { validate(jwt: string, client: { clientId: string }): Promise<unknown> };
   const validate = IdToken.validate.bind(IdToken);
   IdToken.validate = async (jwt, client) => {
-    if (!byId.get(client.clientId)?.upstream) return validate(jwt, client);
+    const route = (Provider as unknown as { ctx?: KoaContextWithOIDC }).ctx?.oidc?.route;
+    if (!byId.get(client.clientId)?.upstream || !route || !UPSTREAM_HINT_ROUTES.has(route)) return validate(jwt, client);
     let payload: Record<string, unknown> = {};
     try { payload = decodeJwt(jwt); } catch { /* the sign-in refuses it */ }
     return { header: {}, payload };
