@@ -9,6 +9,8 @@ export interface Account {
   email: string | null;
   disabled: boolean;
   createdAt: Date;
+  /** When the account's sessions were last ended (a new password, a revoke, a sign-out; oidc/sessions.ts), or null. */
+  sessionsEndedAt?: Date | null;
 }
 
 export interface AccountRecord extends Account {
@@ -57,6 +59,7 @@ interface Row {
   password_hash: string | null;
   disabled: boolean;
   created_at: Date | string;
+  sessions_ended_at?: Date | string | null;
 }
 
 const toRecord = (r: Row): AccountRecord => ({
@@ -66,6 +69,7 @@ const toRecord = (r: Row): AccountRecord => ({
   email: r.email,
   disabled: r.disabled,
   createdAt: new Date(r.created_at),
+  sessionsEndedAt: r.sessions_ended_at ? new Date(r.sessions_ended_at) : null,
   passwordHash: r.password_hash,
 });
 

@@ -146,6 +146,7 @@ interface AccountColumns {
   account_email: string | null;
   account_disabled: boolean | null;
   account_created_at: Date | string | null;
+  account_sessions_ended_at: Date | string | null;
 }
 
 function toAccount(r: AccountColumns): Account | null {
@@ -153,6 +154,7 @@ function toAccount(r: AccountColumns): Account | null {
   return {
     id: r.account_row_id, username: r.account_username!, displayName: r.account_display_name!, email: r.account_email,
     disabled: r.account_disabled === true, createdAt: new Date(r.account_created_at!),
+    sessionsEndedAt: r.account_sessions_ended_at ? new Date(r.account_sessions_ended_at) : null,
   };
 }
 
@@ -211,7 +213,7 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       const [row] = await db.query<DeviceRow & AccountColumns & { totp_secret_enc: string | null }>(
         `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}, d.totp_secret_enc, a.disabled AS account_disabled,
                 a.id AS account_row_id, a.username AS account_username, a.display_name AS account_display_name,
-                a.email AS account_email, a.created_at AS account_created_at
+                a.email AS account_email, a.created_at AS account_created_at, a.sessions_ended_at AS account_sessions_ended_at
            FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1 AND ${live('d.')}`, [id]);
       return row ? { device: toDevice(row), sealedSecret: row.totp_secret_enc, accountActive: row.account_disabled === false, account: toAccount(row) } : null;
     },

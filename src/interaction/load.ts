@@ -103,6 +103,7 @@ export async function finishInteraction(ctx: Context, it: Pick<LoadedInteraction
 
 const REFUSED = {
   account_disabled: 'This account cannot sign in.',
+  sessions_ended: 'This account\'s sign-ins were ended (a new password, a removed device or a sign-out everywhere) after this one began. Go back to the app and sign in again.',
   device_revoked: 'The device that approved this sign-in has been revoked. Go back to the app and sign in again.',
 } as const;
 
@@ -110,8 +111,10 @@ const REFUSED = {
 export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: FinishResult): Promise<void> {
   if (result.kind === 'refused') throw new HttpError(403, 'access_denied', REFUSED[result.reason]);
   if (result.kind === 'gone') throw signInGone();
-  const { accountId, amr, acr }: Login = result.login;
-  await finishInteraction(ctx, it, { login: { accountId, amr, acr } });
+  const { accountId, amr, acr, firstFactorAt }: Login = result.login;
+  // firstFactorAt and finishedAt (ours; oidc-provider reads the rest): a result held before its
+  // resume is checked again there against the end of the account's sessions (oidc/provider.ts).
+  await finishInteraction(ctx, it, { login: { accountId, amr, acr, firstFactorAt, finishedAt: Date.now() } });
 }
 
 /** A 303 to another page of this sign-in. */

@@ -15,6 +15,7 @@ import { EXTERNAL_SIGNING, providerSigningKeys } from './fast-signing.js';
 import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
+import { voidHeldResults } from './held-results.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
 import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 import { providerOutageAnswer } from '../http/edge.js';
@@ -90,6 +91,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     (ctx) => Boolean(ctx.oidc.session?.accountId && sessionTooOld(ctx.oidc.session.loginTs, nowSeconds(), deps.session))));
   login.checks.add(new Check('session_ended', 'the account\'s sessions were ended after this sign-in', 'login_required', async (ctx) => {
     const { session } = ctx.oidc;
+    // A sign-in just finished for this request was checked at its finish, and again at its resume when held (held-results.ts).
     if (!session?.accountId || ctx.oidc.result?.login) return false;
     return sessionEndedSince(session.loginTs, await deps.sessionsEndedAt(session.accountId));
   }));
@@ -226,6 +228,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = deps.trustProxy;
   if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
   acceptUpstreamHints(provider, byId);
+  voidHeldResults(provider, deps.sessionsEndedAt);
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
 }

@@ -5,7 +5,7 @@ import type { Login, SignInDeps, Started } from './types.js';
 export type FinishResult =
   | { kind: 'finished'; login: Login }
   /** The account was disabled, or the approving device revoked, between the factor and the finish. */
-  | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' }
+  | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' | 'sessions_ended' }
   /** Another request finished (or ended) this sign-in first: nothing is recorded for this one. */
   | { kind: 'gone' };
 
@@ -18,13 +18,20 @@ export async function finishSecondFactor(
    */
   known?: { accountActive: boolean; account?: Account | null; stateTaken?: boolean },
 ): Promise<FinishResult> {
-  const active = known ? known.accountActive : await deps.accounts.findById(s.state.accountId).then((a) => Boolean(a && !a.disabled));
+  const read = known ? known.account ?? null : await deps.accounts.findById(s.state.accountId);
+  const active = known ? known.accountActive : Boolean(read && !read.disabled);
   // Deleting the state is what claims the finish: of two requests finishing one sign-in at once
   // (an approved push's page and a typed passcode), one deletes it and the other finds it gone
   // (red-team: both were audited as signin.success).
   const mine = known?.stateTaken ? true : await deps.states.delete(s.id);
   if (!mine) return { kind: 'gone' };
   if (!active) return { kind: 'refused', reason: 'account_disabled' };
+  // A new password, a revoked device or a sign-out everywhere since this sign-in's first factor ends
+  // it too, at every door (red-team: a sign-in past the old password still finished after set-password).
+  if (firstFactorEnded(s.state.firstFactor.at, read?.sessionsEndedAt ?? null)) {
+    await deps.audit.record({ type: 'signin.refused', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { reason: 'sessions_ended' } });
+    return { kind: 'refused', reason: 'sessions_ended' };
+  }
   const account = { id: s.state.accountId };
   const amr = amrFor(s.state.firstFactor.method, second);
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
@@ -36,5 +43,13 @@ export async function finishSecondFactor(
   // The account as just read (with the approving device): the front door's next step (oidc-provider's
   // findAccount at the resume) need not read it again.
   if (known?.account?.id === account.id) deps.rememberAccount?.(known.account);
-  return { kind: 'finished', login: { accountId: account.id, amr, acr } };
+  return { kind: 'finished', login: { accountId: account.id, amr, acr, firstFactorAt: s.state.firstFactor.at } };
+}
+
+/**
+ * Whether the account's sessions were ended after a sign-in's first factor (both on the core's
+ * clock, ms). Whole seconds, as sessionEndedSince (oidc/session-policy.ts) counts them.
+ */
+export function firstFactorEnded(firstFactorAt: number, sessionsEndedAt: Date | null): boolean {
+  return sessionsEndedAt !== null && Math.floor(firstFactorAt / 1000) < Math.floor(sessionsEndedAt.getTime() / 1000);
 }

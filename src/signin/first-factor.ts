@@ -81,7 +81,7 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     case 'finish-password-only':
       await deps.states.delete(ref.id);
       await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { amr: ['pwd'] } });
-      return { kind: 'finished', login: { accountId: account.id, amr: ['pwd'], acr: app.policy.acr.password } };
+      return { kind: 'finished', login: { accountId: account.id, amr: ['pwd'], acr: app.policy.acr.password, firstFactorAt: state.firstFactor.at } };
     case 'refuse-no-device':
       await deps.audit.record({ type: 'signin.refused', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { reason: 'no_device' } });
       await deps.states.delete(ref.id);

@@ -47,6 +47,8 @@ export interface Login {
   /** RFC 8176 methods. */
   amr: string[];
   acr: string;
+  /** When its first factor was done (epoch ms, the core's clock): the end of the account's sessions after it voids it. */
+  firstFactorAt: number;
 }
 
 /** What the core needs: engines only (no koa, no views, no oidc-provider). app.ts wires the real ones. */

@@ -26,7 +26,7 @@ describe('the sign-in core without a browser', () => {
     const { phone } = await enroll(w, { push: false });
     const ref = gateway();
     const result = await w.t.idp.signin.password(ref, { username: 'alice', password: PushWorld.password, passcode: phone.currentTotp() });
-    expect(result).toEqual({ kind: 'passcode', passcode: { kind: 'finished', login: { accountId: w.accountId, amr: ['pwd', 'otp', 'mfa'], acr: DEFAULT_POLICY.acr.mfa } } });
+    expect(result).toEqual({ kind: 'passcode', passcode: { kind: 'finished', login: { accountId: w.accountId, amr: ['pwd', 'otp', 'mfa'], acr: DEFAULT_POLICY.acr.mfa, firstFactorAt: expect.any(Number) } } });
     expect(await w.t.idp.signin.state(ref.id)).toBeNull(); // finished: nothing left to replay
     const success = (await auditEvents(w, 'signin.success')).at(-1)!;
     expect(success).toMatchObject({ client_id: 'vpn', detail: { via: 'passcode' } });
@@ -46,7 +46,7 @@ describe('the sign-in core without a browser', () => {
     expect((await phone.respond(challenge.id, 'approve')).body).toEqual({ status: 'approved' });
     expect(await watched.later).toEqual({ status: 'approved', reason: null });
     expect(await w.t.idp.signin.wait({ ...ref, state })).toEqual({
-      kind: 'finished', login: { accountId: w.accountId, amr: ['pwd', 'otp', 'swk', 'mfa'], acr: DEFAULT_POLICY.acr.mfa },
+      kind: 'finished', login: { accountId: w.accountId, amr: ['pwd', 'otp', 'swk', 'mfa'], acr: DEFAULT_POLICY.acr.mfa, firstFactorAt: expect.any(Number) },
     });
   });
 
