@@ -112,9 +112,9 @@ export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'det
   if (result.kind === 'refused') throw new HttpError(403, 'access_denied', REFUSED[result.reason]);
   if (result.kind === 'gone') throw signInGone();
   const { accountId, amr, acr, firstFactorAt }: Login = result.login;
-  // firstFactorAt and finishedAt (ours; oidc-provider reads the rest): a result held before its
-  // resume is checked again there against the end of the account's sessions (oidc/provider.ts).
-  await finishInteraction(ctx, it, { login: { accountId, amr, acr, firstFactorAt, finishedAt: Date.now() } });
+  // firstFactorAt (ours; oidc-provider reads the rest): the result is checked again at its resume
+  // against the end of the account's sessions (oidc/held-results.ts).
+  await finishInteraction(ctx, it, { login: { accountId, amr, acr, firstFactorAt } });
 }
 
 /** A 303 to another page of this sign-in. */

@@ -1,33 +1,25 @@
 import type Provider from 'oidc-provider';
 
-/** How long a finished sign-in's result may wait for its resume before it is checked again. */
-const HELD_RESULT_MS = 2000;
-
 /** What interaction/load.ts finishLogin saves beside oidc-provider's own fields. */
-interface HeldLogin { accountId?: unknown; firstFactorAt?: unknown; finishedAt?: unknown }
+interface HeldLogin { accountId?: unknown; firstFactorAt?: unknown }
 
 /**
- * Pure: whether a finished sign-in's result, held before its resume, stands for nothing now: the
- * account's sessions were ended (a new password, a revoked device, a sign-out everywhere) after its
- * first factor. A result resumed within HELD_RESULT_MS of its finish is not asked (the finish
- * checked it, signin/finish.ts): no round trip on the usual path.
+ * Pure: whether a finished sign-in's result stands for nothing at its resume: the account's
+ * sessions were ended (a new password, a revoked device, a sign-out everywhere) at or after its
+ * first factor, to the millisecond. A result without our field is ended.
  */
-export function heldTooLong(login: HeldLogin, nowMs: number): boolean {
-  const finishedAt = typeof login.finishedAt === 'number' ? login.finishedAt : 0;
-  return typeof login.accountId === 'string' && nowMs - finishedAt > HELD_RESULT_MS;
-}
-
 export function endedSince(login: HeldLogin, sessionsEndedAt: number | null): boolean {
   const firstFactorAt = typeof login.firstFactorAt === 'number' ? login.firstFactorAt : 0;
-  return sessionsEndedAt !== null && Math.floor(firstFactorAt / 1000) < Math.floor(sessionsEndedAt / 1000);
+  return sessionsEndedAt !== null && firstFactorAt < sessionsEndedAt;
 }
 
 /**
  * oidc-provider's resume logs the account into the browser's session from the interaction's
- * result before any check runs. A result held past the end of the account's sessions is dropped
- * as it is read: the resume then finds no login and asks for a new sign-in (red-team: a resume URL
- * held across set-password, a device's unregistering or the first enrollment that voided a planted
- * phone gave tokens and a fresh SSO session).
+ * result before any check runs. At every resume the result is checked against the end of the
+ * account's sessions (one statement) and dropped as it is read when it is void: the resume then
+ * finds no login and asks for a new sign-in (red-team: a resume URL held across set-password, a
+ * device's unregistering or the first enrollment that voided a planted phone gave tokens and a
+ * fresh SSO session; a first check skipped for results resumed within 2 s was won by a loop).
  */
 export function voidHeldResults(provider: Provider, sessionsEndedAt: (accountId: string) => Promise<number | null>): void {
   type Found = { result?: { login?: HeldLogin } } | undefined;
@@ -36,7 +28,7 @@ export function voidHeldResults(provider: Provider, sessionsEndedAt: (accountId:
   Interaction.find = async (...args: unknown[]) => {
     const it = await find(...args);
     const login = it?.result?.login;
-    if (login && heldTooLong(login, Date.now()) && endedSince(login, await sessionsEndedAt(login.accountId as string))) delete it!.result;
+    if (login && (typeof login.accountId !== 'string' || endedSince(login, await sessionsEndedAt(login.accountId)))) delete it!.result;
     return it;
   };
 }

@@ -69,8 +69,12 @@ export function finishRouters(deps: SamlDeps): Router[] {
         const claims = tokens.claims()!;
         // ForceAuthn (SAML core 3.4.1): a sign-in made after the request, whatever the browser did
         // to the login URL's ?force=1 (red-team: dropped, and the old SSO session answered).
+        // Newer than the session the request found, and not older than the request itself (red-team: a
+        // request sent without the SSO cookie found no session, then the old session answered).
         const prior = pending.priorLoginTs;
-        if (pending.forceAuthn && !(typeof claims.auth_time === 'number' && prior !== undefined && (prior === null || claims.auth_time > prior))) {
+        const fresh = typeof claims.auth_time === 'number' && prior !== undefined && (prior === null || claims.auth_time > prior)
+          && typeof pending.requestedAt === 'number' && claims.auth_time >= Math.floor(pending.requestedAt / 1000);
+        if (pending.forceAuthn && !fresh) {
           return failToSp(ctx, sp, pending, 'AuthnFailed');
         }
         // The browser finishing must hold the IdP session the code came from (as /account checks):

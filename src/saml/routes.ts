@@ -43,7 +43,7 @@ export function samlRoutes(deps: SamlDeps): Router[] {
   /** Keeps the pending sign-in and sends the browser to the SP's internal OIDC sign-in. */
   const begin = async (ctx: Context, sp: ServiceProvider, pending: PendingSso) => {
     const prior = pending.forceAuthn ? await deps.idpSessions.current(ctx) : null;
-    const id = await deps.store.savePending({ ...pending, ...(pending.forceAuthn ? { priorLoginTs: prior?.loginTs ?? null } : {}) }, REQUEST_MAX_AGE_MS / 1000);
+    const id = await deps.store.savePending({ ...pending, ...(pending.forceAuthn ? { priorLoginTs: prior?.loginTs ?? null, requestedAt: Date.now() } : {}) }, REQUEST_MAX_AGE_MS / 1000);
     ctx.cookies.set(PENDING_COOKIE, id, { ...pendingCookieOptions(deps.issuer, sp.id), maxAge: REQUEST_MAX_AGE_MS });
     ctx.status = 303;
     const hints = [pending.forceAuthn ? 'force=1' : pending.isPassive ? 'passive=1' : null, pending.allowed && !pending.allowed.password ? 'mfa=1' : null].filter(Boolean);

@@ -16,6 +16,8 @@ export interface PendingSso {
    * loginTs, seconds; null: no session). The answer must come from a sign-in after it.
    */
   priorLoginTs?: number | null;
+  /** ForceAuthn: when the request came (epoch ms, the system's clock as auth_time's): the answer's sign-in is not older. */
+  requestedAt?: number;
   /** What the request's RequestedAuthnContext accepts (authn-context.ts); absent: either. */
   allowed?: AllowedOutcomes;
 }

@@ -48,8 +48,9 @@ export async function finishSecondFactor(
 
 /**
  * Whether the account's sessions were ended after a sign-in's first factor (both on the core's
- * clock, ms). Whole seconds, as sessionEndedSince (oidc/session-policy.ts) counts them.
+ * clock, to the millisecond: red-team, whole seconds let a first factor earlier in the end's
+ * second through).
  */
 export function firstFactorEnded(firstFactorAt: number, sessionsEndedAt: Date | null): boolean {
-  return sessionsEndedAt !== null && Math.floor(firstFactorAt / 1000) < Math.floor(sessionsEndedAt.getTime() / 1000);
+  return sessionsEndedAt !== null && firstFactorAt < sessionsEndedAt.getTime();
 }
