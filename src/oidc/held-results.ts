@@ -1,16 +1,17 @@
 import type Provider from 'oidc-provider';
+import { firstFactorEnded } from '../signin/finish.js';
 
 /** What interaction/load.ts finishLogin saves beside oidc-provider's own fields. */
 interface HeldLogin { accountId?: unknown; firstFactorAt?: unknown }
 
 /**
  * Pure: whether a finished sign-in's result stands for nothing at its resume: the account's
- * sessions were ended (a new password, a revoked device, a sign-out everywhere) at or after its
- * first factor, to the millisecond. A result without our field is ended.
+ * sessions were ended (a new password, a revoked device, a sign-out everywhere) after its first
+ * factor, by the finish's own rule (signin/finish.ts). A result without our field is ended.
  */
 export function endedSince(login: HeldLogin, sessionsEndedAt: number | null): boolean {
   const firstFactorAt = typeof login.firstFactorAt === 'number' ? login.firstFactorAt : 0;
-  return sessionsEndedAt !== null && firstFactorAt < sessionsEndedAt;
+  return firstFactorEnded(firstFactorAt, sessionsEndedAt === null ? null : new Date(sessionsEndedAt));
 }
 
 /**

@@ -1,22 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { enroll, newestChallenge, pushStatus, sendPush } from '../signin/helpers.js';
-import { matchNumberOf, PushWorld } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
-import { postedForm, startSamlWorld, type SamlWorld } from './world.js';
+import { passwordAndPush, postedForm, startSamlWorld, xmlOf, type SamlWorld } from './world.js';
 
-async function passwordAndPush(s: SamlWorld, browser: FormBrowser, login: { url: string; body: string }) {
-  const phone = await enroll(s.w, {});
-  const uid = login.url.match(/\/interaction\/([^/?]+)/)![1]!;
-  const choice = await browser.submit(login.body, /\/login$/, { username: 'alice', password: PushWorld.password });
-  const wait = await sendPush(browser, choice.body);
-  const number = matchNumberOf(wait.body)!;
-  const challenge = await newestChallenge(phone.phone);
-  expect((await phone.phone.respond(challenge.id, 'approve', { number })).status).toBe(200);
-  const status = await pushStatus(browser, uid);
-  expect(status.status).toBe('approved');
-  return browser.go(status.next);
-}
-const xmlOf = (r: string) => Buffer.from(r, 'base64').toString('utf8');
 
 /**
  * Red-team finding (fixed): ForceAuthn's "sign-in newer than the session the request found" read

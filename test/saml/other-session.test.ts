@@ -1,24 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { addUser, enroll, newestChallenge, pushStatus, sendPush } from '../signin/helpers.js';
-import { matchNumberOf, PushWorld } from '../support/push-world.js';
+import { addUser } from '../signin/helpers.js';
+import { PushWorld } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
-import { postedForm, startSamlWorld, type SamlWorld } from './world.js';
+import { passwordAndPush, postedForm, startSamlWorld, xmlOf, type SamlWorld } from './world.js';
 
 const MFA = 'https://refeds.org/profile/mfa';
 
-async function passwordAndPush(s: SamlWorld, browser: FormBrowser, login: { url: string; body: string }, username = 'alice', accountId?: string) {
-  const phone = await enroll(s.w, accountId ? { accountId } : {});
-  const uid = login.url.match(/\/interaction\/([^/?]+)/)![1]!;
-  const choice = await browser.submit(login.body, /\/login$/, { username, password: PushWorld.password });
-  const wait = await sendPush(browser, choice.body);
-  const number = matchNumberOf(wait.body)!;
-  const challenge = await newestChallenge(phone.phone);
-  expect((await phone.phone.respond(challenge.id, 'approve', { number })).status).toBe(200);
-  const status = await pushStatus(browser, uid);
-  expect(status.status).toBe('approved');
-  return browser.go(status.next);
-}
-const xmlOf = (r: string) => Buffer.from(r, 'base64').toString('utf8');
 
 /**
  * Red-team findings (fixed): ForceAuthn carried only by the login URL's ?force=1; the finish compared

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
 import { createSamlSigningKey, type SamlSigningKey } from '../../src/saml/keys.js';
 import { M365 } from '../../src/saml/sp-config.js';
-import { startWorld } from '../signin/helpers.js';
-import type { PushWorld } from '../support/push-world.js';
+import { expect } from '@jest/globals';
+import { enroll, newestChallenge, pushStatus, sendPush, startWorld } from '../signin/helpers.js';
+import { matchNumberOf, PushWorld } from '../support/push-world.js';
 import type { FormBrowser } from '../support/web-browser.js';
 
 /**
@@ -79,3 +80,20 @@ export function postedForm(html: string): { action: string; fields: Record<strin
 export function postBinding(browser: FormBrowser, url: string, fields: Record<string, string>) {
   return browser.go(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
 }
+
+/** A SAML sign-in from its login page: a new phone for the user, the password, a push approved with its number; the page the browser ends on. */
+export async function passwordAndPush(s: SamlWorld, browser: FormBrowser, login: { url: string; body: string }, username = 'alice', accountId?: string) {
+  const phone = await enroll(s.w, accountId ? { accountId } : {});
+  const uid = login.url.match(/\/interaction\/([^/?]+)/)![1]!;
+  const choice = await browser.submit(login.body, /\/login$/, { username, password: PushWorld.password });
+  const wait = await sendPush(browser, choice.body);
+  const number = matchNumberOf(wait.body)!;
+  const challenge = await newestChallenge(phone.phone);
+  expect((await phone.phone.respond(challenge.id, 'approve', { number })).status).toBe(200);
+  const status = await pushStatus(browser, uid);
+  expect(status.status).toBe('approved');
+  return browser.go(status.next);
+}
+
+/** A posted SAMLResponse as XML. */
+export const xmlOf = (r: string) => Buffer.from(r, 'base64').toString('utf8');

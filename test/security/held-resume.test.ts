@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runAdminCli } from '../support/admin-cli.js';
 import { TEST_REDIS_URL } from '../support/env.js';
 import { FormBrowser } from '../support/web-browser.js';
-import { atCallback, authorize, enrollPhone, isLoginPage, newUser, PASSWORD, startSessionWorld, type SessionWorld } from './session-helpers.js';
+import { atCallback, authorize, enrollPhone, isLoginPage, newUser, PASSWORD, startSessionWorld, submitHeld, type SessionWorld } from './session-helpers.js';
 
 /**
  * Red-team finding (fixed): a sign-in whose factors were done (interaction result saved) but whose
@@ -10,13 +10,6 @@ import { atCallback, authorize, enrollPhone, isLoginPage, newUser, PASSWORD, sta
  * revoke: oidc-provider's resume logged the account in from the result, with a loginTs after the
  * end mark. A result held past the end is now dropped as it is read (src/oidc/held-results.ts).
  */
-const decode = (s: string) => s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
-async function submitHeld(browser: FormBrowser, html: string, action: RegExp, fields: Record<string, string>) {
-  const form = [...html.matchAll(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find(([, a]) => action.test(a!))!;
-  const hidden = Object.fromEntries([...form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map(([, n, v]) => [n!, decode(v!)]));
-  const res = await browser.request(decode(form[1]!), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...hidden, ...fields }).toString() });
-  return res;
-}
 
 describe('a sign-in held at its resume URL ends with the account\'s sessions', () => {
   let w: SessionWorld;

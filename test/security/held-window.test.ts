@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FormBrowser } from '../support/web-browser.js';
-import { atCallback, authorize, isLoginPage, newUser, PASSWORD, startSessionWorld, type SessionWorld } from './session-helpers.js';
+import { atCallback, authorize, isLoginPage, newUser, PASSWORD, startSessionWorld, submitHeld, type SessionWorld } from './session-helpers.js';
 import { endedSince } from '../../src/oidc/held-results.js';
 import { firstFactorEnded } from '../../src/signin/finish.js';
 
@@ -11,12 +11,6 @@ import { firstFactorEnded } from '../../src/signin/finish.js';
  * is checked now. (b) Whole seconds: a first factor earlier in the end's second counted as "not
  * ended"; the checks compare milliseconds now.
  */
-const decode = (s: string) => s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
-async function submitHeld(browser: FormBrowser, html: string, action: RegExp, fields: Record<string, string>) {
-  const form = [...html.matchAll(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find(([, a]) => action.test(a!))!;
-  const hidden = Object.fromEntries([...form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map(([, n, v]) => [n!, decode(v!)]));
-  return browser.request(decode(form[1]!), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...hidden, ...fields }).toString() });
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('held results vs. the end of the account\'s sessions', () => {

@@ -76,3 +76,12 @@ export async function signIn(config: oidc.Configuration, browser: FormBrowser, u
   expect(next.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
   return started.tokens(next.url);
 }
+
+const unescapeHtml = (s: string) => s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+
+/** Submits a page's form without following its redirect: the raw answer (a 303 to the resume URL, held as an attacker would). */
+export async function submitHeld(browser: FormBrowser, html: string, action: RegExp, fields: Record<string, string>) {
+  const form = [...html.matchAll(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find(([, a]) => action.test(a!))!;
+  const hidden = Object.fromEntries([...form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map(([, n, v]) => [n!, unescapeHtml(v!)]));
+  return browser.request(unescapeHtml(form[1]!), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...hidden, ...fields }).toString() });
+}
