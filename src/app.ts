@@ -243,9 +243,12 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const geoip = await openGeoIp(settings.geoipDb);
   // A new password, a disabled account or a revoked device ends the account's sessions and grants.
   const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis, Date.now), now);
-  const endSessionsOnRevoke = async (accountId: string) => { await endAccountSessions(accountId); };
+  const endSessionsOnRevoke = async (accountId: string, _deviceId?: string, keepDevice?: string) => {
+    const ended = await endAccountSessions(accountId, keepDevice ? { keepDevice } : {});
+    for (const deviceId of ended.pendingDevices) await audit.record({ type: 'device.revoked', accountId, detail: { deviceId, by: 'sessions_ended' } });
+  };
   const recovery = createRecoveryCodes(db, { now });
-  const deviceService = createDeviceService({ devices, codes, recovery, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
+  const deviceService = createDeviceService({ devices, db, now, issuer: settings.issuer, audit, unlock: settings.deviceUnlock, onRevoked: endSessionsOnRevoke });
 
   const throttle = createThrottle(redis, now);
   // What any resolution does (fatigue, mute, audit), whoever resolves: the device API or a withdrawal.

@@ -3,9 +3,7 @@ import { createAccountStore } from '../accounts/store.js';
 import { createAuditLog } from '../audit/log.js';
 import { issuerForCli } from '../config/running-issuer.js';
 import { ConfigError, loadSettings } from '../config/settings.js';
-import { createEnrollmentCodes } from '../devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../devices/registry.js';
-import { createRecoveryCodes } from '../devices/recovery-codes.js';
 import { createDeviceService } from '../devices/service.js';
 import { rewrapTotpSecrets } from '../devices/totp-secret.js';
 import { createSecretBox } from '../crypto/secretbox.js';
@@ -87,7 +85,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
   };
   const devices = createDeviceService({
-    devices: registry, codes: createEnrollmentCodes(db), recovery: createRecoveryCodes(db), issuer, audit, unlock: settings.deviceUnlock,
+    devices: registry, db, issuer, audit, unlock: settings.deviceUnlock,
     onRevoked: async (accountId) => { await endSessions(accountId); },
   });
   const unmute = async (accountId: string) => {

@@ -50,7 +50,7 @@ export interface DeviceApiDeps {
    */
   pushPausedUntil?: (accountId: string, now: number) => Promise<number | null>;
   /** Called after the device unregistered itself (app.ts: the account's sessions end with it). */
-  onDeviceRevoked?: (accountId: string, deviceId: string) => Promise<void>;
+  onDeviceRevoked?: (accountId: string, deviceId: string, keepDevice?: string) => Promise<void>;
   /** Answers per device; default 30 a minute. */
   responseRateLimit?: RateLimit;
   /**

@@ -49,7 +49,7 @@ export function enrollHandler(deps: DeviceApiDeps) {
     }
     // As every revoke: what those phones' typed passcodes signed in ends with them (red-team: an SSO
     // session and tokens made with a planted phone's TOTP outlived its revocation).
-    if (voidedDevices.length > 0) await deps.onDeviceRevoked?.(accountId, voidedDevices[0]!);
+    if (voidedDevices.length > 0) await deps.onDeviceRevoked?.(accountId, voidedDevices[0]!, device.id);
     // The user's other phones hear of it: an enrollment they did not make is an alarm.
     void deps.notifyDevices?.(accountId, { kind: 'device_added', deviceName: device.name }, device.id)
       .catch((err: unknown) => deps.log?.error({ err }, 'new-device notice failed'));

@@ -6,7 +6,7 @@ import { AppError } from '../http/errors.js';
  * two for the pages and the CLI. Thrown inside handlers, turned into `{ error, error_description }`
  * at the edge (src/http/edge.ts); one member of the error family of src/http/errors.ts.
  */
-export type DeviceErrorCode = DeviceApiErrorCode | 'device_not_found' | 'account_not_found';
+export type DeviceErrorCode = DeviceApiErrorCode | 'device_not_found' | 'account_not_found' | 'enrollment_not_allowed' | 'session_ended';
 
 /** `new DeviceError(code, status, description, headers?)`. */
 export class DeviceError extends AppError<DeviceErrorCode> {

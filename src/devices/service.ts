@@ -1,8 +1,10 @@
 import type { AuditLog } from '../audit/types.js';
-import { enrollmentCodeHash, type EnrollmentCodes } from './enrollment-codes.js';
-import type { RecoveryCodes } from './recovery-codes.js';
+import { createAccountStore } from '../accounts/store.js';
+import type { Db } from '../storage/db.js';
+import { createEnrollmentCodes, enrollmentCodeHash } from './enrollment-codes.js';
+import { createRecoveryCodes } from './recovery-codes.js';
 import { DeviceError } from './errors.js';
-import type { DeviceRegistry } from './registry.js';
+import { createDeviceRegistry, type DeviceRegistry } from './registry.js';
 import type { Device, UnlockPolicy } from './types.js';
 import { deviceNameSchema, parseBody } from './validate.js';
 
@@ -11,10 +13,31 @@ import { deviceNameSchema, parseBody } from './validate.js';
  * acts for, and a device of another account is answered as absent (`device_not_found`).
  */
 export interface DeviceService {
-  issueEnrollment(accountId: string, createdBy: string): Promise<EnrollmentOffer>;
+  /** `session`: the /account session asking (self-service); none for an administrator. */
+  issueEnrollment(accountId: string, createdBy: string, session?: IssuingSession): Promise<EnrollmentOffer>;
   listDevices(accountId: string): Promise<Device[]>;
   renameDevice(accountId: string, deviceId: string, name: string): Promise<Device>;
   revokeDevice(accountId: string, deviceId: string): Promise<Device>;
+}
+
+/** The /account session a self-service code is issued to. */
+export interface IssuingSession {
+  /** It signed in with the password alone (allowed only while the account has no device). */
+  passwordOnly: boolean;
+  /** When it began (epoch ms, the clock sessions_ended_at is written with). */
+  startedAt: number;
+}
+
+/**
+ * Pure: why a self-service code may not be issued now, decided under the account's row lock. A
+ * password-only session asks while the account has no device, and a device made meanwhile (the
+ * owner's enrollment, racing the request) closes that; a session the account's sessions were
+ * ended after (a new password, a sign-out everywhere, a revoke) asks for nothing.
+ */
+export function selfIssueRefusal(session: IssuingSession, account: { sessionsEndedAt?: Date | null }, deviceCount: number): 'has_devices' | 'session_ended' | null {
+  if (account.sessionsEndedAt && session.startedAt < account.sessionsEndedAt.getTime()) return 'session_ended';
+  if (session.passwordOnly && deviceCount > 0) return 'has_devices';
+  return null;
 }
 
 export interface EnrollmentOffer {
@@ -32,8 +55,9 @@ export interface EnrollmentOffer {
 
 export interface DeviceServiceDeps {
   devices: DeviceRegistry;
-  codes: EnrollmentCodes;
-  recovery: RecoveryCodes;
+  /** Codes and recovery codes are issued in one transaction with the account's row locked. */
+  db: Db;
+  now?: () => number;
   issuer: string;
   audit?: AuditLog;
   /** The unlock policy the app must set up (DEVICE_UNLOCK). */
@@ -41,9 +65,6 @@ export interface DeviceServiceDeps {
   /** Called once a device is newly revoked (app.ts: the account's sessions end with it). */
   onRevoked?: (accountId: string, deviceId: string) => Promise<void>;
 }
-
-/** PostgreSQL's foreign_key_violation: the account does not exist. */
-const FK_VIOLATION = '23503';
 
 /** The link (and QR code) that opens the PWA ready to enroll; `unlock` tells it to set up WebAuthn or a PIN first. */
 export function enrollmentUrl(issuer: string, code: string, unlock: UnlockPolicy = 'none'): string {
@@ -63,28 +84,35 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
     deps.audit?.record({ type, accountId, detail }) ?? Promise.resolve();
 
   return {
-    async issueEnrollment(accountId, createdBy) {
-      let issued: { code: string; expiresAt: Date };
-      try {
-        issued = await deps.codes.issue(accountId, createdBy);
-      } catch (err) {
-        if ((err as { code?: unknown }).code === FK_VIOLATION) {
-          throw new DeviceError('account_not_found', 404, 'no such account');
-        }
-        throw err;
-      }
-      const url = enrollmentUrl(deps.issuer, issued.code, deps.unlock);
+    async issueEnrollment(accountId, createdBy, session) {
+      const now = deps.now ?? Date.now;
+      // One transaction under the account's row lock, as enrollments take it (enrollment.ts): a code
+      // is issued wholly before an enrollment (whose first device voids it and its recovery codes)
+      // or wholly after, and then sees that device (red-team: requests kept in flight by a password
+      // session got codes, and recovery codes, just after the owner's first phone voided the rest).
+      const issued = await deps.db.transaction(async (tx) => {
+        const account = await createAccountStore(tx).findByIdForUpdate(accountId);
+        if (!account) throw new DeviceError('account_not_found', 404, 'no such account');
+        const devices = createDeviceRegistry(tx);
+        const refusal = session ? selfIssueRefusal(session, account, (await devices.listByAccount(accountId)).length) : null;
+        if (refusal === 'session_ended') throw new DeviceError('session_ended', 401, 'the account\'s sessions were ended after this one began: sign in again');
+        if (refusal) throw new DeviceError('enrollment_not_allowed', 409, 'the account has an authenticator now: sign in with it to add another');
+        const code = await createEnrollmentCodes(tx, { now }).issue(accountId, createdBy);
+        // Before the first device, every code comes with its own recovery codes, so losing this phone
+        // later never leaves the password alone in charge of the account. The first enrollment keeps
+        // only the set of the code it used (enrollment.ts): a set given to someone else is void then.
+        // First: no device of the account confirmed by its phone yet (the enrollment's own rule).
+        const first = !(await devices.hasConfirmed(accountId));
+        const recoveryCodes = first ? await createRecoveryCodes(tx, { now }).issue(accountId, enrollmentCodeHash(code.code)!) : null;
+        return { ...code, recoveryCodes };
+      });
+      const { recoveryCodes, ...code } = issued;
+      const url = enrollmentUrl(deps.issuer, code.code, deps.unlock);
       // The code itself never goes into the audit trail: it is a bearer secret for 15 minutes.
-      await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: issued.expiresAt.toISOString() });
-      // Before the first device, every code comes with its own recovery codes, so losing this phone
-      // later never leaves the password alone in charge of the account. The first enrollment keeps
-      // only the set of the code it used (enroll.ts): a set given to someone else is void then.
-      // First: no device of the account confirmed by its phone yet (the enrollment's own rule, enrollment.ts).
-      const first = !(await deps.devices.hasConfirmed(accountId));
-      const recoveryCodes = first ? await deps.recovery.issue(accountId, enrollmentCodeHash(issued.code)!) : null;
+      await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: code.expiresAt.toISOString() });
       if (recoveryCodes) await record('recovery_codes.issued', accountId, { createdBy, count: recoveryCodes.length });
       const qrSvg = await (await import('qrcode')).default.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-      return { ...issued, url, qrSvg, ...(recoveryCodes ? { recoveryCodes } : {}) };
+      return { ...code, url, qrSvg, ...(recoveryCodes ? { recoveryCodes } : {}) };
     },
 
     listDevices: (accountId) => deps.devices.listByAccount(accountId),

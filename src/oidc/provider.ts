@@ -1,6 +1,6 @@
 import { createAccountCache, type AccountCache } from './account-cache.js';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { DEFAULT_POLICY, type ClientRegistration } from '../config/clients.js';
+import { DEFAULT_POLICY, type ClientRegistration, type LoginPolicy } from '../config/clients.js';
 import type { AccountStore } from '../accounts/store.js';
 import type { CibaProviderParts } from '../ciba/door.js';
 import { PHONE_ONLY_ACR } from '../signin/amr.js';
@@ -75,6 +75,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   const accountCache = deps.accountCache ?? createAccountCache((id) => deps.accounts.findById(id), ACCOUNT_CACHE_MS);
   const findAccountCached = (sub: string) => accountCache.find(sub);
 
+  // Asks whether the account has had a device only where the answer matters (a password-only app, a token without mfa).
+  const refreshStillSatisfies = async (amr: string[] | undefined, policy: LoginPolicy, accountId: string) =>
+    amr?.includes('mfa') || sessionSatisfies({
+      amr, policy, requestedAcrs: [],
+      accountHasDevices: policy.noDevice === 'password-only' ? await deps.accountHasDevices(accountId) : true,
+    });
+
   const nowSeconds = () => Math.floor((deps.now ?? Date.now)() / 1000);
 
   // oidc-provider's login prompt asks for a sign-in only when there is no session (or max_age,
@@ -130,11 +137,17 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Signed in place with node:crypto, not through WebCrypto (fast-signing.ts).
     jwks: providerSigningKeys(deps.jwks) as Configuration['jwks'],
     cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
-    findAccount: async (ctx, sub) => {
+    findAccount: async (ctx, sub, token) => {
       const account = await findAccountCached(sub);
       if (!account || account.disabled) return undefined;
       const all = accountClaims(account);
       const registration = byId.get(ctx.oidc.client?.clientId ?? '');
+      // A refresh token carries the factors of the sign-in that made it, and must still meet the
+      // app's policy with them, as a session must at each authorization: a password-only token
+      // stops once the account has a phone (red-team: one taken before the first phone went on
+      // refreshing for its 14 days). oidc-provider answers invalid_grant.
+      if (token?.kind === 'RefreshToken' && registration && !registration.upstream
+        && !(await refreshStillSatisfies((token as { amr?: string[] }).amr, registration.login ?? DEFAULT_POLICY, sub))) return undefined;
       return {
         accountId: sub,
         // OIDC Core 5.4: the claims of the profile and email scopes go to userinfo; the ID token
@@ -228,7 +241,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = deps.trustProxy;
   if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
   acceptUpstreamHints(provider, byId);
-  voidHeldResults(provider, deps.sessionsEndedAt);
+  // The resume reads the account once and fresh: its end of sessions for this check, and the same
+  // row serves oidc-provider's findAccount a moment later (the cache), where it was a second read.
+  voidHeldResults(provider, async (accountId) => {
+    const account = await deps.accounts.findById(accountId);
+    if (account) accountCache.remember(account);
+    return account?.sessionsEndedAt ? account.sessionsEndedAt.getTime() : null;
+  });
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
 }

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { Adapter } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Db } from '../storage/db.js';
+import { createDeviceRegistry } from '../devices/registry.js';
 import { sessionEndedSince } from './session-policy.js';
 
 /** oidc-provider's durable models that name the account they belong to (payload.accountId). */
@@ -9,8 +10,15 @@ const ACCOUNT_MODELS = ['Session', 'Grant', 'RefreshToken'];
 /** A grant's short-lived artefacts (in Redis), found by grant id. */
 const GRANT_ARTEFACTS = ['AccessToken', 'AuthorizationCode', 'BackchannelAuthenticationRequest'];
 
-export interface EndedSessions { sessions: number; grants: number; refreshTokens: number }
-export type EndAccountSessions = (accountId: string) => Promise<EndedSessions>;
+export interface EndedSessions {
+  sessions: number; grants: number; refreshTokens: number;
+  /** Unused enrollment codes /account had issued, now void. */
+  enrollmentCodes: number;
+  /** Devices /account had enrolled and their phones never confirmed, now revoked. */
+  pendingDevices: string[];
+}
+/** `keepDevice`: a device enrolled just now by the caller (the first enrollment that voided a planted phone). */
+export type EndAccountSessions = (accountId: string, opts?: { keepDevice?: string }) => Promise<EndedSessions>;
 
 /**
  * Ends everything an account is signed in with: its SSO sessions (so every browser signs in
@@ -22,10 +30,17 @@ export type EndAccountSessions = (accountId: string) => Promise<EndedSessions>;
  * CLI beside an in-process Redis): those die anyway, as userinfo and introspection need the grant.
  */
 export function createEndAccountSessions(db: Db, artefacts: ((model: string) => Adapter) | null, now: () => number = Date.now): EndAccountSessions {
-  return async (accountId) => {
+  return async (accountId, opts = {}) => {
     // First the mark, then the rows: a session that a request in flight saves back after the
     // delete began before the mark, and the login check refuses it (sessionEndedSince).
-    await db.query('UPDATE accounts SET sessions_ended_at = $2 WHERE id = $1', [accountId, new Date(now())]);
+    const at = new Date(now());
+    await db.query('UPDATE accounts SET sessions_ended_at = $2 WHERE id = $1', [accountId, at]);
+    // What the account's sessions started at /account ends with them (red-team: a code a stolen
+    // password took before the owner's first phone, or a phone it enrolled and left unconfirmed,
+    // outlived a new password and a sign-out everywhere). A code issued in flight was issued under
+    // the account's row lock before the mark (voided here) or refused after it (devices/issue.ts).
+    const codes = await db.query('UPDATE enrollment_codes SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL AND created_by LIKE \'self:%\' RETURNING 1', [accountId, at]);
+    const pendingDevices = await createDeviceRegistry(db).revokePending(accountId, opts.keepDevice ?? '');
     const rows = await db.query<{ model: string; grant_id: string | null; payload: Record<string, unknown> }>(
       `DELETE FROM oidc_payloads WHERE model = ANY($1) AND payload->>'accountId' = $2 RETURNING model, grant_id, payload`,
       [ACCOUNT_MODELS, accountId]);
@@ -40,7 +55,7 @@ export function createEndAccountSessions(db: Db, artefacts: ((model: string) => 
       for (const grantId of grantIds) for (const model of GRANT_ARTEFACTS) await artefacts(model).revokeByGrantId(grantId);
     }
     const count = (model: string) => rows.filter((r) => r.model === model).length;
-    return { sessions: count('Session'), grants: count('Grant'), refreshTokens: count('RefreshToken') };
+    return { sessions: count('Session'), grants: count('Grant'), refreshTokens: count('RefreshToken'), enrollmentCodes: codes.length, pendingDevices };
   };
 }
 

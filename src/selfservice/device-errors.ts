@@ -7,6 +7,9 @@ const PAGE_MESSAGES: Partial<Record<DeviceError['code'], MessageKey>> = {
   invalid_request: 'account.error.badName',
   device_not_found: 'account.error.noDevice',
   device_revoked: 'account.error.deviceRevoked',
+  // issueEnrollment: a device or an end of the account's sessions came between the page and the code.
+  enrollment_not_allowed: 'account.error.enrollClosed',
+  session_ended: 'account.error.ended',
 };
 
 /**

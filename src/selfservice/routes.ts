@@ -193,7 +193,8 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const { s, account } = live;
     // The page then waits for a device newer than the newest one the account has now.
     const newest = (await deps.devices.listDevices(account.id)).at(-1);
-    const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}`);
+    const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}`, { passwordOnly: !s.amr.includes('mfa'), startedAt: s.createdAt })
+      .catch((err: unknown) => { throw inPageLanguage(err); });
     const expiresAt = offer.expiresAt.toISOString();
     render(ctx, 'account-enroll', {
       ...offer, expiresAt, expiresAtUtc: utcText(expiresAt), after: newest?.createdAt.toISOString() ?? '',

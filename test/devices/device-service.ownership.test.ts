@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEnrollmentCodes } from '../../src/devices/enrollment-codes.js';
 import { createDeviceRegistry } from '../../src/devices/registry.js';
-import { createRecoveryCodes } from '../../src/devices/recovery-codes.js';
 import { createDeviceService, type DeviceService } from '../../src/devices/service.js';
 import { createAccount, fakePublicJwk, memoryAudit, openTestPglite, type TestDb } from '../support/devices-fixtures.js';
 
@@ -21,7 +19,7 @@ describe('device service', () => {
   beforeAll(async () => {
     handle = await openTestPglite();
     const devices = createDeviceRegistry(handle.db);
-    service = createDeviceService({ devices, codes: createEnrollmentCodes(handle.db), recovery: createRecoveryCodes(handle.db), issuer, audit });
+    service = createDeviceService({ devices, db: handle.db, issuer, audit });
     alice = await createAccount(handle.db, 'alice');
     bob = await createAccount(handle.db, 'bob');
     bobDevice = (await devices.create({ accountId: bob, name: 'Bob phone', publicJwk: await fakePublicJwk(), push: null, totpSecretSealed: 's' })).id;

@@ -159,6 +159,7 @@ export const de: Catalogue = {
   'account.back': 'Zurück zu Ihrem Konto',
   'account.error.csrf': 'Das Formular ist abgelaufen. Laden Sie die Seite neu und versuchen Sie es erneut.',
   'account.error.ended': 'Ihre Sitzung auf dieser Seite ist beendet. Melden Sie sich erneut an.',
+  'account.error.enrollClosed': 'Ihr Konto hat jetzt einen Authenticator. Melden Sie sich damit an, um einen weiteren hinzuzufügen.',
   'account.error.disabled': 'Dieses Konto kann diese Seite nicht verwenden.',
   'account.error.signInFailed': 'Anmeldung fehlgeschlagen',
   'account.error.notFinished': 'Diese Anmeldung wurde nicht abgeschlossen. Versuchen Sie es erneut. (Grund: {detail})',

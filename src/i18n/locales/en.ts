@@ -162,6 +162,7 @@ export const en = {
   'account.back': 'Back to your account',
   'account.error.csrf': 'The form has expired. Reload the page and try again.',
   'account.error.ended': 'Your session on this page has ended. Sign in again.',
+  'account.error.enrollClosed': 'Your account has an authenticator now. Sign in with it to add another.',
   'account.error.disabled': 'This account cannot use this page.',
   'account.error.signInFailed': 'Sign-in failed',
   'account.error.notFinished': '{detail}',
