@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import { firstFactorEnded } from '../signin/finish.js';
 
 /** What interaction/load.ts finishLogin saves beside oidc-provider's own fields. */
-interface HeldLogin { accountId?: unknown; firstFactorAt?: unknown }
+interface HeldLogin { accountId?: unknown; firstFactorAt?: unknown; ts?: unknown; unmatchedPush?: unknown }
 
 /**
  * Pure: whether a finished sign-in's result stands for nothing at its resume: the account's
@@ -22,7 +22,11 @@ export function endedSince(login: HeldLogin, sessionsEndedAt: number | null): bo
  * device's unregistering or the first enrollment that voided a planted phone gave tokens and a
  * fresh SSO session; a first check skipped for results resumed within 2 s was won by a loop).
  */
-export function voidHeldResults(provider: Provider, sessionsEndedAt: (accountId: string) => Promise<number | null>): void {
+export function voidHeldResults(
+  provider: Provider, sessionsEndedAt: (accountId: string) => Promise<number | null>,
+  /** Called for a result that stands and whose push matched no number (unmatched-push.ts). */
+  onUnmatchedPush?: (accountId: string, loginTs: number) => Promise<void>,
+): void {
   type Found = { result?: { login?: HeldLogin } } | undefined;
   const Interaction = provider.Interaction as unknown as { find(...args: unknown[]): Promise<Found> };
   const find = Interaction.find.bind(Interaction);
@@ -30,6 +34,7 @@ export function voidHeldResults(provider: Provider, sessionsEndedAt: (accountId:
     const it = await find(...args);
     const login = it?.result?.login;
     if (login && (typeof login.accountId !== 'string' || endedSince(login, await sessionsEndedAt(login.accountId)))) delete it!.result;
+    else if (login?.unmatchedPush === true && typeof login.ts === 'number' && onUnmatchedPush) await onUnmatchedPush(login.accountId as string, login.ts);
     return it;
   };
 }

@@ -16,6 +16,7 @@ import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
 import { voidHeldResults } from './held-results.js';
+import { markUnmatchedPush, wasUnmatchedPush } from './unmatched-push.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
 import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 import { providerOutageAnswer } from '../http/edge.js';
@@ -118,7 +119,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       accountHasDevices: session.amr?.includes('mfa') ? true : await deps.accountHasDevices(session.accountId),
       requestedAcrs: fresh ? [] : requestedAcrs(ctx.oidc.params?.acr_values, claims?.id_token?.acr),
     });
-    if (ok) return false;
+    if (ok) {
+      // An app that wants number matching does not take, by single sign-on, a session whose push matched no number.
+      const policy = byId.get(client.clientId)?.login ?? DEFAULT_POLICY;
+      return !fresh && policy.numberMatching && Boolean(session.amr?.includes('swk')) && await wasUnmatchedPush(deps.redis, session.accountId, session.loginTs);
+    }
     if (fresh) throw new errors.AccessDenied('this sign-in does not meet the sign-in policy of this app');
     return true;
   }));
@@ -247,7 +252,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     const account = await deps.accounts.findById(accountId);
     if (account) accountCache.remember(account);
     return account?.sessionsEndedAt ? account.sessionsEndedAt.getTime() : null;
-  });
+  }, (accountId, loginTs) => markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds));
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
 }

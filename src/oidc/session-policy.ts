@@ -38,10 +38,12 @@ export function sessionTooOld(loginTs: number | undefined, nowSeconds: number, l
 /**
  * Whether a session began before its account's sessions were ended (a new password, a disabled
  * account, a revoked device, a sign-out everywhere). Sign-in times are whole seconds: a session
- * from the very second of the end counts as newer, or a sign-in just after it would never hold.
+ * from the very second of the end counts as ended (red-team: a sign-in finished just before a new
+ * password, its session saved back just after the end's delete, lived on as "newer"). A sign-in
+ * in the end's second itself is asked once more at the next authorization, a second later at most.
  */
 export function sessionEndedSince(loginTs: number | undefined, endedAtMs: number | null): boolean {
-  return endedAtMs !== null && (loginTs === undefined || loginTs < Math.floor(endedAtMs / 1000));
+  return endedAtMs !== null && (loginTs === undefined || loginTs <= Math.floor(endedAtMs / 1000));
 }
 
 /**

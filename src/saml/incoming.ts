@@ -12,7 +12,7 @@ export const MAX_RELAY_STATE = 1024;
  * picks the certificate to verify with), the element to read (the verified one when signed; a
  * signature is required where the SP signs) and the RelayState.
  */
-export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutRequest', byEntity: ReadonlyMap<string, ServiceProvider>): { el: Element; sp: ServiceProvider; relayState: string | null } {
+export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutRequest', byEntity: ReadonlyMap<string, ServiceProvider>): { el: Element; sp: ServiceProvider; relayState: string | null; signed: boolean } {
   const param = 'SAMLRequest';
   const post = ctx.method === 'POST';
   const src = (post ? ctx.request.body : ctx.query) as Record<string, unknown>;
@@ -28,12 +28,14 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
   const sp = byEntity.get(text(child(root, NS.assertion, 'Issuer')) ?? '');
   if (!sp) throw new SamlError(403, 'unknown_sp', 'This service provider is not registered with this identity provider.');
   let el: Element = root;
+  let verified = false;
   if (post) {
     const signed = child(root, NS.dsig, 'Signature') !== null;
     if (sp.requestsSigned && !signed) throw new SamlError(403, 'signature_required', 'This service provider signs its requests, and this one is not signed.');
     if (signed) {
       if (!sp.certificates.length) throw new SamlError(403, 'signature_invalid', 'The request is signed but no certificate is registered for this service provider.');
       el = verifiedRoot(xml, doc, sp.certificates);
+      verified = true;
     }
   } else {
     const signed = typeof ctx.query.Signature === 'string';
@@ -41,7 +43,8 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
     if (signed && !(sp.certificates.length && verifyRedirectSignature(ctx.querystring, param, sp.certificates))) {
       throw new SamlError(403, 'signature_invalid', 'The signature of the request does not verify with the service provider\'s certificate.');
     }
+    verified = signed;
   }
   if (text(child(el, NS.assertion, 'Issuer')) !== sp.entityId) throw new SamlError(403, 'unknown_sp', 'The signed request names another issuer.');
-  return { el, sp, relayState: typeof relay === 'string' ? relay : null };
+  return { el, sp, relayState: typeof relay === 'string' ? relay : null, signed: verified };
 }

@@ -78,7 +78,7 @@ export function samlRoutes(deps: SamlDeps): Router[] {
   });
 
   const slo = async (ctx: Context) => {
-    const { el, sp, relayState } = readIncoming(ctx, 'LogoutRequest', byEntity);
+    const { el, sp, relayState, signed } = readIncoming(ctx, 'LogoutRequest', byEntity);
     const req = readLogoutRequest(el);
     if (req.destination !== null && req.destination !== sloUrl) throw new SamlError(400, 'wrong_destination', 'The request\'s Destination is not this identity provider\'s logout endpoint.');
     checkIssueInstant(req.issueInstant, deps.now());
@@ -92,10 +92,13 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       if (issued.sessionUid) { await deps.idpSessions.end(ctx, issued.sessionUid); ended = true; }
     }
     // Without a SessionIndex of ours, this browser's session ends only when the request names its
-    // account as this SP knows it (red-team: an unsigned LogoutRequest naming nobody, sent through a
-    // cross-site link, signed the user out of the IdP).
+    // account as this SP knows it, and, unsigned (as Microsoft 365 sends them), only when this SP was
+    // given an assertion in this session (red-team: an unsigned LogoutRequest naming nobody, or
+    // naming a username or an e-mail address anyone can guess through an SP the user never used,
+    // sent through a cross-site link, signed the user out of the IdP).
     if (!ended) {
-      const current = await deps.idpSessions.current(ctx);
+      const found = await deps.idpSessions.current(ctx);
+      const current = found && (signed || await deps.store.issuedTo(found.uid, sp.id)) ? found : null;
       const account = current ? await deps.accounts.findById(current.accountId) : null;
       if (current && account && req.nameId !== null && subjectFor(sp, account).nameId === req.nameId) await deps.idpSessions.end(ctx, current.uid);
     }

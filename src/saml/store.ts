@@ -34,6 +34,8 @@ export interface SamlStore {
   takePending(id: string): Promise<PendingSso | null>;
   saveSession(index: string, s: IssuedSession, ttlSeconds: number): Promise<void>;
   findSession(index: string): Promise<IssuedSession | null>;
+  /** Whether an assertion went to this SP from this IdP session (saveSession marks it). */
+  issuedTo(sessionUid: string, spId: string): Promise<boolean>;
   deleteSession(index: string): Promise<void>;
 }
 
@@ -53,8 +55,13 @@ export function createSamlStore(redis: Redis): SamlStore {
       return json<PendingSso>(raw as string | null);
     },
     async saveSession(index, s, ttlSeconds) {
-      await redis.set(`saml:si:${index}`, JSON.stringify(s), 'EX', ttlSeconds);
+      // Two keys, two commands (a Redis Cluster holds them in different slots).
+      await Promise.all([
+        redis.set(`saml:si:${index}`, JSON.stringify(s), 'EX', ttlSeconds),
+        s.sessionUid ? redis.set(`saml:sp-of:${s.sessionUid}:${s.spId}`, '1', 'EX', ttlSeconds) : null,
+      ]);
     },
+    issuedTo: async (sessionUid, spId) => (await redis.exists(`saml:sp-of:${sessionUid}:${spId}`)) === 1,
     findSession: async (index) => json<IssuedSession>(await redis.get(`saml:si:${index}`)),
     async deleteSession(index) {
       await redis.del(`saml:si:${index}`);

@@ -46,11 +46,12 @@ export async function checkBackchannelUser(deps: Pick<SignInDeps, 'accounts' | '
  */
 export async function startBackchannel(deps: SignInDeps, ref: SignInRef, input: { accountId: string; bindingMessage: string | null }): Promise<BackchannelStart> {
   const { requester } = ref;
+  const startedAt = deps.now(); // before the account is read, as the password's (first-factor.ts)
   if ((await checkBackchannelUser(deps, input.accountId)).kind !== 'ok') {
     await deps.audit.record({ type: 'signin.refused', clientId: requester.app.clientId, ip: requester.ip, detail: { reason: 'unknown_user', via: 'ciba' } });
     return { kind: 'unknown-user' };
   }
-  const state: SignInState = { accountId: input.accountId, firstFactor: { method: 'hint', at: deps.now() }, challengeId: null };
+  const state: SignInState = { accountId: input.accountId, firstFactor: { method: 'hint', at: startedAt }, challengeId: null };
   await deps.states.put(ref.id, state, ref.ttlSeconds);
   const push = await sendPush(deps, { ...ref, state }, { numberScreen: false, bindingMessage: input.bindingMessage, ttlMs: ref.ttlSeconds * 1000 });
   await deps.audit.record({

@@ -47,10 +47,11 @@ export async function finishSecondFactor(
 }
 
 /**
- * Whether the account's sessions were ended after a sign-in's first factor (both on the core's
- * clock, to the millisecond: red-team, whole seconds let a first factor earlier in the end's
- * second through).
+ * Whether the account's sessions were ended after a sign-in's first factor began (both on the
+ * core's clock, to the millisecond: red-team, whole seconds let a first factor earlier in the end's
+ * second through). A first factor begun in the end's very millisecond may have read the account
+ * before the change that the end follows (a new password): it counts as ended.
  */
 export function firstFactorEnded(firstFactorAt: number, sessionsEndedAt: Date | null): boolean {
-  return sessionsEndedAt !== null && firstFactorAt < sessionsEndedAt.getTime();
+  return sessionsEndedAt !== null && firstFactorAt <= sessionsEndedAt.getTime();
 }

@@ -39,6 +39,10 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   const { requester } = ref;
   const { app } = requester;
   if (!username || !password) return { kind: 'missing' };
+  // The first factor's time is taken before the account is read: a new password or a sign-out
+  // everywhere that lands while the old hash is being checked ends this sign-in (red-team: a loop
+  // of sign-ins with the old password, timed then, kept a session made after set-password).
+  const startedAt = deps.now();
 
   // Password guessing: counted per username (known or not, so the answer reveals nothing) and per
   // IP, reserved before the check: each attempt counts as a failure up front, atomically, so N
@@ -68,7 +72,7 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
 
   // Posting the password again on the same page must not reset this sign-in's push and passcode
   // limits (put keeps the counters while the account is the same), nor forget its pending push.
-  const state: SignInState = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: deps.now() } }, ref.ttlSeconds);
+  const state: SignInState = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: startedAt } }, ref.ttlSeconds);
 
   // Counted with the account (revoked devices too), so they answer both "now" and "ever".
   const next = nextAfterPassword({

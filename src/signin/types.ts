@@ -49,6 +49,11 @@ export interface Login {
   acr: string;
   /** When its first factor was done (epoch ms, the core's clock): the end of the account's sessions after it voids it. */
   firstFactorAt: number;
+  /**
+   * Its second factor was a push approved without a number to match (the app had number matching
+   * off): an SSO session it makes does not open an app that wants number matching (oidc/provider.ts).
+   */
+  unmatchedPush?: true;
 }
 
 /** What the core needs: engines only (no koa, no views, no oidc-provider). app.ts wires the real ones. */

@@ -49,6 +49,8 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
   const refuse = async (reason: string, accountId: string | null = null) => {
     await deps.audit.record({ type: 'signin.upstream.refused', accountId, clientId: app.clientId, ip: requester.ip, detail: { reason } });
   };
+  // Taken before the account is read, as the password's (first-factor.ts): an end of the account's sessions meanwhile ends this sign-in.
+  const startedAt = deps.now();
   const keys = deps.upstream.keysFor(app.clientId);
   if (!input.hint || !keys) {
     await refuse('missing');
@@ -77,7 +79,7 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
     return { kind: 'refused', reason: 'account_disabled' };
   }
 
-  const state: SignInState = { accountId: account.id, firstFactor: { method: 'upstream', at: deps.now(), ...(input.acr ? { acr: input.acr } : {}) }, challengeId: null };
+  const state: SignInState = { accountId: account.id, firstFactor: { method: 'upstream', at: startedAt, ...(input.acr ? { acr: input.acr } : {}) }, challengeId: null };
   await deps.states.put(ref.id, state, ref.ttlSeconds);
   await deps.audit.record({ type: 'signin.upstream', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { issuer: hint.issuer, subject: hint.subject } });
 

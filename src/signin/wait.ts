@@ -58,8 +58,9 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge, state
     if (!stateTaken) await deps.states.delete(s.id);
     return { kind: 'refused', reason: 'device_revoked' };
   }
-  return finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
+  const result = await finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
     { accountActive: found.accountActive, account: found.account, stateTaken });
+  return result.kind === 'finished' && ch.matchNumber === null ? { ...result, login: { ...result.login, unmatchedPush: true } } : result;
 }
 
 /**

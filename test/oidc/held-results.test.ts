@@ -12,6 +12,7 @@ describe('a sign-in under way when the account\'s sessions are ended', () => {
     expect(endedSince({}, T)).toBe(true); // a result without our field
     expect(firstFactorEnded(T + 100, new Date(T + 600))).toBe(true);
     expect(firstFactorEnded(T + 601, new Date(T + 600))).toBe(false);
+    expect(firstFactorEnded(T + 600, new Date(T + 600))).toBe(true); // begun in the end's millisecond: it may have read the old password
     expect(firstFactorEnded(T, null)).toBe(false);
   });
 });

@@ -45,7 +45,7 @@ describe('sessionEndedSince: did a new password, a disable, a revoke or a sign-o
   it.each([
     ['never ended', 1000, null, false],
     ['signed in a second before the end', 999, 1000_500, true],
-    ['signed in within the second of the end (whole seconds: counts as after)', 1000, 1000_500, false],
+    ['signed in within the second of the end (whole seconds: counts as ended)', 1000, 1000_500, true],
     ['signed in after the end', 1001, 1000_500, false],
     ['no sign-in time', undefined, 1000_500, true],
   ])('%s', (_name, loginTs, endedAtMs, expected) => {

@@ -214,21 +214,28 @@ describe('SAML 2.0 single sign-on, validated by @node-saml/node-saml', () => {
 
   // Red-team: an unsigned LogoutRequest "from" Microsoft 365 naming nobody, sent by any site through
   // a link, ended the browser's IdP session (and /account's).
-  it('a LogoutRequest without our SessionIndex ends this browser\'s session only when it names its account as that SP knows it', async () => {
+  it('a LogoutRequest without our SessionIndex ends this browser\'s session only when it names its account as that SP knows it, and, unsigned, only from an SP this session signed in to', async () => {
     const b = browser();
     await passwordAndPush(s, b, await b.go(await s.generic().getAuthorizeUrlAsync('r', undefined, {})));
     const logout = (nameId: string) => {
       const xml = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l${Math.random().toString(16).slice(2)}" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${M365.entityId}</saml:Issuer><saml:NameID>${nameId}</saml:NameID></samlp:LogoutRequest>`;
       return b.request(`/saml/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}`, { headers: { referer: 'https://attacker.example/' } });
     };
+    const immutableId = s.w.accountId.replace(/-/g, '');
+    const signedIn = async (state: string) => postedForm((await b.go(await s.generic().getAuthorizeUrlAsync(state, undefined, {}))).body).action === GENERIC.acs;
     const forged = await logout('nobody');
     expect(forged.status).toBe(302);
     expect(forged.headers.get('location')!.startsWith(`${M365.endpoint}?SAMLResponse=`)).toBe(true);
-    const still = await b.go(await s.generic().getAuthorizeUrlAsync('r2', undefined, {}));
-    expect(postedForm(still.body).action).toBe(GENERIC.acs); // signed in still: no login page
-    // Named as Microsoft 365 knows the account (its immutable id): that browser's session ends.
-    expect((await logout(s.w.accountId.replace(/-/g, ''))).status).toBe(302);
-    const again = await b.go(await s.generic().getAuthorizeUrlAsync('r3', undefined, {}));
+    expect(await signedIn('r2')).toBe(true); // no login page
+    // Naming the account right, but through an SP this session never signed in to (a cross-site
+    // link needs no signature, and a NameID may be guessable): the session stays.
+    expect((await logout(immutableId)).status).toBe(302);
+    expect(await signedIn('r3')).toBe(true);
+    // Once Microsoft 365 was given an assertion in this session, its unsigned logout naming the account ends it.
+    const m365 = await postBinding(b, `${s.w.t.url}/saml/sso`, await s.m365().getAuthorizeMessageAsync('m') as Record<string, string>);
+    expect(postedForm(m365.body).action).toBe(M365.endpoint);
+    expect((await logout(immutableId)).status).toBe(302);
+    const again = await b.go(await s.generic().getAuthorizeUrlAsync('r4', undefined, {}));
     expect(again.body).toContain('name="password"');
   });
 });
