@@ -15,19 +15,44 @@ import { asPayload, type AdapterFactory } from './refresh-prefetch.js';
  * out, expired) is looked for again the usual way, which finds it gone as before.
  */
 interface Row {
-  model: 'Grant' | 'Session';
+  model: 'Grant' | 'Session' | 'Ended';
   payload: AdapterPayload;
   consumed_at: Date | string | null;
 }
 
 const LIVE = '(expires_at IS NULL OR expires_at > now())';
+// The account's end of sessions rides along (a third row): the exchange compares the code's
+// sign-in with it (provider.ts findAccount) without a statement of its own.
 const BOTH = `(SELECT 'Grant' AS model, payload, consumed_at FROM oidc_payloads WHERE model = 'Grant' AND id = $1 AND ${LIVE} LIMIT 1)
 UNION ALL
-(SELECT 'Session' AS model, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $2 AND ${LIVE} LIMIT 1)`;
+(SELECT 'Session' AS model, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $2 AND ${LIVE} LIMIT 1)
+UNION ALL
+(SELECT 'Ended' AS model, to_jsonb(sessions_ended_at), NULL FROM accounts WHERE id = $3)`;
 
 interface Prefetched {
   grants: Map<string, AdapterPayload>;
   sessions: Map<string, AdapterPayload>;
+}
+
+/**
+ * What a code exchange learnt with its code, for findAccount (provider.ts) to compare the code's
+ * sign-in with the end of the account's sessions: when the sign-in's first factor began (epoch ms,
+ * saved with a code a fresh sign-in's resume issued; oidc-provider keeps only the whole-second
+ * auth_time), and the account's sessions_ended_at (epoch ms or null) where the code's read brought
+ * it along (a code bound to a session). Undefined: not known here.
+ */
+export interface CodeSignIn { accountId: string; firstFactorAt?: number; sessionsEndedAt?: number | null }
+const signInByRequest = new WeakMap<object, CodeSignIn>();
+
+export function codeSignIn(ctx: object | undefined, accountId: string): CodeSignIn | undefined {
+  const known = ctx ? signInByRequest.get(ctx) : undefined;
+  return known?.accountId === accountId ? known : undefined;
+}
+
+/** The first factor's time of the sign-in this request resumes (interaction/load.ts saves it with the result). */
+function resumedFirstFactorAt(ctx: object | undefined): number | undefined {
+  const at = (ctx as { oidc?: { result?: { login?: { firstFactorAt?: unknown } } } } | undefined)?.oidc?.result?.login?.firstFactorAt;
+  return typeof at === 'number' ? at : undefined;
 }
 
 /** Pure: whether a code's payload names a session-bound grant worth reading ahead. */
@@ -48,14 +73,27 @@ export function withCodeGrantPrefetch(base: AdapterFactory, db: Db, current: () 
     const inner = base(model);
     if (model === 'AuthorizationCode') {
       return Object.assign(Object.create(inner) as Adapter, {
+        async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+          const firstFactorAt = resumedFirstFactorAt(current());
+          return inner.upsert(id, firstFactorAt === undefined ? payload : { ...payload, firstFactorAt } as AdapterPayload, expiresIn);
+        },
         async find(id: string) {
           const code = (await inner.find(id)) ?? undefined;
           const ctx = current();
+          if (ctx && code && typeof code.accountId === 'string') {
+            const firstFactorAt = (code as { firstFactorAt?: unknown }).firstFactorAt;
+            signInByRequest.set(ctx, { accountId: code.accountId, ...(typeof firstFactorAt === 'number' ? { firstFactorAt } : {}) });
+          }
           if (!ctx || !prefetchable(code)) return code;
-          const rows = await db.query<Row>(BOTH, [storageKey(code.grantId), code.sessionUid]);
+          const accountId = typeof code.accountId === 'string' ? code.accountId : '';
+          const rows = await db.query<Row>(BOTH, [storageKey(code.grantId), code.sessionUid, accountId]);
           const into: Prefetched = { grants: new Map(), sessions: new Map() };
           for (const row of rows) {
-            if (row.model === 'Grant') into.grants.set(code.grantId, { ...asPayload(row.payload, row.consumed_at), jti: code.grantId });
+            if (row.model === 'Ended') {
+              const at = row.payload as unknown as string | null;
+              const known = signInByRequest.get(ctx);
+              if (known) known.sessionsEndedAt = at ? new Date(at).getTime() : null;
+            } else if (row.model === 'Grant') into.grants.set(code.grantId, { ...asPayload(row.payload, row.consumed_at), jti: code.grantId });
             else into.sessions.set(code.sessionUid, asPayload(row.payload, row.consumed_at));
           }
           prefetched.set(ctx, into);

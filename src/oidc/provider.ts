@@ -10,7 +10,8 @@ import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
-import { withCodeGrantPrefetch } from './code-prefetch.js';
+import { codeSignIn, withCodeGrantPrefetch } from './code-prefetch.js';
+import { firstFactorEnded } from '../signin/finish.js';
 import { EXTERNAL_SIGNING, providerSigningKeys } from './fast-signing.js';
 import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
@@ -83,6 +84,23 @@ export function createProvider(deps: ProviderDeps): Provider {
       accountHasDevices: policy.noDevice === 'password-only' ? await deps.accountHasDevices(accountId) : true,
     });
 
+  // A code's exchange reads the end fresh: with the code (code-prefetch.ts), or by itself for a code
+  // not bound to a session (offline_access); a code a fresh sign-in made is compared to the
+  // millisecond by its first factor (a sign-in just after an end keeps its code), one from SSO by
+  // its session's whole-second sign-in time, as the login check does. A refresh token takes the
+  // cached account's (at most ACCOUNT_CACHE_MS old: the end deleted every refresh token that
+  // existed at it, so this is a second line) and counts a sign-in in the end's second as after it.
+  const signInEnded = async (ctx: object, sub: string, token: { kind: string; authTime?: unknown }, account: { sessionsEndedAt?: Date | null }) => {
+    if (typeof token.authTime !== 'number') return false;
+    if (token.kind !== 'AuthorizationCode') {
+      const ended = account.sessionsEndedAt?.getTime() ?? null;
+      return ended !== null && token.authTime < Math.floor(ended / 1000);
+    }
+    const known = codeSignIn(ctx, sub);
+    const ended = known?.sessionsEndedAt !== undefined ? known.sessionsEndedAt : await deps.sessionsEndedAt(sub);
+    return known?.firstFactorAt !== undefined ? firstFactorEnded(known.firstFactorAt, ended === null ? null : new Date(ended)) : sessionEndedSince(token.authTime, ended);
+  };
+
   const nowSeconds = () => Math.floor((deps.now ?? Date.now)() / 1000);
 
   // oidc-provider's login prompt asks for a sign-in only when there is no session (or max_age,
@@ -151,8 +169,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       // app's policy with them, as a session must at each authorization: a password-only token
       // stops once the account has a phone (red-team: one taken before the first phone went on
       // refreshing for its 14 days). oidc-provider answers invalid_grant.
-      if (token?.kind === 'RefreshToken' && registration && !registration.upstream
+      // (Not a CIBA grant's: a bare phone approval has no `mfa`, and its own door decided it, ciba/door.ts.)
+      const fromCiba = String((token as { gty?: unknown } | undefined)?.gty ?? '').split(' ').includes('ciba');
+      if (token?.kind === 'RefreshToken' && registration && !registration.upstream && !fromCiba
         && !(await refreshStillSatisfies((token as { amr?: string[] }).amr, registration.login ?? DEFAULT_POLICY, sub))) return undefined;
+      // A code or a refresh token from a sign-in the account's sessions were ended after is void
+      // (red-team: a sign-in resumed while set-password ran saved its grant after the end's delete,
+      // and its code gave tokens and a refresh token for 14 days).
+      if ((token?.kind === 'AuthorizationCode' || token?.kind === 'RefreshToken') && await signInEnded(ctx, sub, token, account)) return undefined;
       return {
         accountId: sub,
         // OIDC Core 5.4: the claims of the profile and email scopes go to userinfo; the ID token
