@@ -46,7 +46,8 @@ describe('the sign-in core without a browser', () => {
     expect((await phone.respond(challenge.id, 'approve')).body).toEqual({ status: 'approved' });
     expect(await watched.later).toEqual({ status: 'approved', reason: null });
     expect(await w.t.idp.signin.wait({ ...ref, state })).toEqual({
-      kind: 'finished', login: { accountId: w.accountId, amr: ['pwd', 'otp', 'swk', 'mfa'], acr: DEFAULT_POLICY.acr.mfa, firstFactorAt: expect.any(Number) },
+      // No number was matched (a door without a screen of ours): said, so an SSO session it made would not open a number-matching app.
+      kind: 'finished', login: { accountId: w.accountId, amr: ['pwd', 'otp', 'swk', 'mfa'], acr: DEFAULT_POLICY.acr.mfa, firstFactorAt: expect.any(Number), unmatchedPush: true },
     });
   });
 
