@@ -47,6 +47,16 @@ export function sessionEndedSince(loginTs: number | undefined, endedAtMs: number
 }
 
 /**
+ * The same for a page a sign-in just opened through the login check above (/account, SAML's
+ * finish): a session from the end's very second still counts there, or a sign-in made in that
+ * second (its code checked to the millisecond at the exchange) could not open the page it asked
+ * for. Every authorization it makes afterwards goes through sessionEndedSince.
+ */
+export function sessionEndedBeforeItsSecond(loginTs: number | undefined, endedAtMs: number | null): boolean {
+  return endedAtMs !== null && (loginTs === undefined || loginTs < Math.floor(endedAtMs / 1000));
+}
+
+/**
  * How long to keep a session from now (it is saved again on each use, so the idle limit slides):
  * the idle limit, cut short by what remains of its absolute life; at least 1 s (oidc-provider
  * wants a positive TTL; a session past its age is asked to sign in again by the login check).

@@ -3,7 +3,7 @@ import type { Adapter } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import { createDeviceRegistry } from '../devices/registry.js';
-import { sessionEndedSince } from './session-policy.js';
+import { sessionEndedBeforeItsSecond } from './session-policy.js';
 
 /** oidc-provider's durable models that name the account they belong to (payload.accountId). */
 const ACCOUNT_MODELS = ['Session', 'Grant', 'RefreshToken'];
@@ -87,7 +87,7 @@ export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
   const cookie = provider.cookieName('session');
   /** A live session: stored, and not begun before its account's sessions were ended. */
   const live = async (s: InstanceType<Provider['Session']> | undefined): Promise<IdpSession | null> => {
-    if (!s?.accountId || sessionEndedSince(s.loginTs, await sessionsEndedAt(db, s.accountId))) return null;
+    if (!s?.accountId || sessionEndedBeforeItsSecond(s.loginTs, await sessionsEndedAt(db, s.accountId))) return null;
     return { uid: s.uid, accountId: s.accountId, loginTs: s.loginTs, amr: s.amr };
   };
   return {

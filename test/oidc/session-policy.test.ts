@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_ACR } from '../../src/config/clients.js';
-import { mayChangeDevices, requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds } from '../../src/oidc/session-policy.js';
+import { mayChangeDevices, requestedAcrs, sessionEndedBeforeItsSecond, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds } from '../../src/oidc/session-policy.js';
 
 /** The pure decisions behind SSO and the self-service page, as tables. */
 const open = { noDevice: 'password-only' as const, acr: { ...DEFAULT_ACR } };
@@ -50,6 +50,12 @@ describe('sessionEndedSince: did a new password, a disable, a revoke or a sign-o
     ['no sign-in time', undefined, 1000_500, true],
   ])('%s', (_name, loginTs, endedAtMs, expected) => {
     expect(sessionEndedSince(loginTs, endedAtMs)).toBe(expected);
+  });
+  it('a page a sign-in just opened gives a session from the end\'s second the benefit of the doubt', () => {
+    expect(sessionEndedBeforeItsSecond(1000, 1000_500)).toBe(false);
+    expect(sessionEndedBeforeItsSecond(999, 1000_500)).toBe(true);
+    expect(sessionEndedBeforeItsSecond(undefined, 1000_500)).toBe(true);
+    expect(sessionEndedBeforeItsSecond(5, null)).toBe(false);
   });
 });
 
