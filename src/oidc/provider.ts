@@ -19,7 +19,7 @@ import { ENTRA_ACRS } from './upstream-acr.js';
 import { voidHeldResults } from './held-results.js';
 import { markUnmatchedPush, wasUnmatchedPush } from './unmatched-push.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
-import { requestedAcrs, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
+import { requestedAcrs, sessionEndedBeforeItsSecond, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
 import { providerOutageAnswer } from '../http/edge.js';
 import { isStorageOutage } from '../http/errors.js';
 
@@ -92,10 +92,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   // existed at it, so this is a second line) and counts a sign-in in the end's second as after it.
   const signInEnded = async (ctx: object, sub: string, token: { kind: string; authTime?: unknown }, account: { sessionsEndedAt?: Date | null }) => {
     if (typeof token.authTime !== 'number') return false;
-    if (token.kind !== 'AuthorizationCode') {
-      const ended = account.sessionsEndedAt?.getTime() ?? null;
-      return ended !== null && token.authTime < Math.floor(ended / 1000);
-    }
+    if (token.kind !== 'AuthorizationCode') return sessionEndedBeforeItsSecond(token.authTime, account.sessionsEndedAt?.getTime() ?? null);
     const known = codeSignIn(ctx, sub);
     const ended = known?.sessionsEndedAt !== undefined ? known.sessionsEndedAt : await deps.sessionsEndedAt(sub);
     return known?.firstFactorAt !== undefined ? firstFactorEnded(known.firstFactorAt, ended === null ? null : new Date(ended)) : sessionEndedSince(token.authTime, ended);
