@@ -15,7 +15,8 @@ import { LOCKED_KEEP_MS, throttleDecision, type ThrottleDecision, type ThrottleP
  *
  * The Lua mirrors the pure functions of throttle.ts, which stay the specification; a table test runs
  * both over the same rows (test/defences/throttle-gate.test.ts), on Redis and on the stand-in.
- * Keys of one call may lie in different hash slots: fine on one server, not on Redis Cluster.
+ * Keys of one call share one hash slot on Redis Cluster: the deployment's REDIS_PREFIX is their hash
+ * tag (storage/redis.ts), so one script may touch an account's, an IP's and a sign-in's counts.
  */
 
 /** Seven numbers per key after ARGV[offset]: the policy (same order as policyArgs). */

@@ -168,7 +168,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       // refreshing for its 14 days). oidc-provider answers invalid_grant.
       // (Not a CIBA grant's: a bare phone approval has no `mfa`, and its own door decided it, ciba/door.ts.)
       const fromCiba = String((token as { gty?: unknown } | undefined)?.gty ?? '').split(' ').includes('ciba');
-      if (token?.kind === 'RefreshToken' && registration && !registration.upstream && !fromCiba
+      // An MFA-only client's (a broker's, Entra's) refresh token is void: each of its authorizations
+      // stands for one upstream sign-in and needs a fresh hint (red-team: a broker's refresh token
+      // went on minting acr mfa ID tokens for 14 days, after `federation unlink` too). None is issued
+      // since (issueRefreshToken below); this refuses one issued before.
+      if (token?.kind === 'RefreshToken' && registration?.upstream) return undefined;
+      if (token?.kind === 'RefreshToken' && registration && !fromCiba
         && !(await refreshStillSatisfies((token as { amr?: string[] }).amr, registration.login ?? DEFAULT_POLICY, sub))) return undefined;
       // A code or a refresh token from a sign-in the account's sessions were ended after is void
       // (red-team: a sign-in resumed while set-password ran saved its grant after the end's delete,
@@ -228,8 +233,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    // A relying app allowed the refresh_token grant gets refresh tokens, with or without offline_access.
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // A relying app allowed the refresh_token grant gets refresh tokens, with or without offline_access;
+    // an MFA-only client never does (findAccount above).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token') && !byId.get(client.clientId)?.upstream,
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const { client, session } = ctx.oidc;
       if (!client || !session?.accountId) return undefined;
