@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
 import * as oidc from 'openid-client';
 import type { Context } from 'koa';
@@ -15,8 +16,12 @@ export interface RpLoginOptions {
   authParams?: (ctx: Context) => Record<string, string>;
   /** Before the code is spent: why this browser may not finish with it, or null. */
   checkCode?: (ctx: Context, code: string) => Promise<string | null>;
-  /** What a browser refused by checkCode sees (400); onError if not given. */
-  onCodeRefused?: (ctx: Context, message: string) => void;
+  /**
+   * What a browser sees (400) for a callback this sign-in does not finish with: one that is not
+   * this sign-in's answer (no sign-in started here, no or another `state`), or a code checkCode
+   * refused. The sign-in stays as it was. onError if not given.
+   */
+  onRefused?: (ctx: Context, message: string) => void;
   onSignedIn(ctx: Context, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, config: oidc.Configuration): Promise<void>;
   onError(ctx: Context, message: string): void;
 }
@@ -46,25 +51,17 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
   });
 
   router.get('/callback', async (ctx) => {
-    const raw = ctx.cookies.get(cookie, { signed: true });
-    if (!raw) {
-      ctx.status = 400;
-      return opts.onError(ctx, 'This sign-in was not started here (or took too long). Try again.');
-    }
+    const refuse = (message: string) => { ctx.status = 400; return (opts.onRefused ?? opts.onError)(ctx, message); };
+    const tx = readTx(ctx.cookies.get(cookie, { signed: true }));
+    if (!tx) return refuse('This sign-in was not started here (or took too long). Try again.');
+    // Only this sign-in's own answer (its state) ends it. A callback another site sent the browser
+    // to leaves it as it was (red-team: any page cancelled a user's SAML sign-in, and the SP got a
+    // signed AuthnFailed for it, by a GET of the callback without code or state).
+    if (!sameState(ctx.query.state, tx.state)) return refuse('This is not the answer to the sign-in under way here. Go back to it, or start again.');
     ctx.cookies.set(cookie, null, cookieOpts);
-    let tx: { verifier: string; state: string; nonce: string };
-    try {
-      tx = JSON.parse(Buffer.from(raw, 'base64url').toString()) as typeof tx;
-    } catch {
-      ctx.status = 400;
-      return opts.onError(ctx, 'This sign-in was not started here. Try again.');
-    }
     const code = typeof ctx.query.code === 'string' ? ctx.query.code : null;
     const refused = code && opts.checkCode ? await opts.checkCode(ctx, code) : null;
-    if (refused) {
-      ctx.status = 400;
-      return (opts.onCodeRefused ?? opts.onError)(ctx, refused);
-    }
+    if (refused) return refuse(refused);
     const c = await discover();
     let tokens;
     try {
@@ -80,4 +77,24 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
   });
 
   return { discover };
+}
+
+interface Tx { verifier: string; state: string; nonce: string }
+
+function readTx(raw: string | undefined): Tx | null {
+  if (!raw) return null;
+  try {
+    const tx = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Partial<Tx> | null;
+    return tx && typeof tx.verifier === 'string' && typeof tx.state === 'string' && typeof tx.nonce === 'string' ? tx as Tx : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The callback's one `state` is this sign-in's (a repeated parameter is not). */
+function sameState(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

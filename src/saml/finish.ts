@@ -55,7 +55,7 @@ export function finishRouters(deps: SamlDeps): Router[] {
       // The very SSO session the code was issued in, not another of the same account (red-team).
       checkCode: async (ctx, code) => (await deps.idpSessions.issuedHere(ctx, code) ? null : OTHER_BROWSER),
       // A page for this browser: the sign-in it may have started itself stays pending, and the SP hears nothing.
-      onCodeRefused: failPage,
+      onRefused: failPage,
       async onError(ctx, message) {
         const pending = await takePending(ctx, sp);
         // A sign-in that ended without a login (the user gave up, IsPassive without a session): the
