@@ -156,7 +156,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     ...(deps.ciba ? { fetch: deps.ciba.fetch as unknown as NonNullable<Configuration['fetch']> } : {}),
     // Signed in place with node:crypto, not through WebCrypto (fast-signing.ts).
     jwks: providerSigningKeys(deps.jwks) as Configuration['jwks'],
-    cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
+    // Behind https the SSO cookie (Path=/) is __Host- prefixed: a sibling host (wiki.corp.example next
+    // to idp.corp.example) cannot plant its own signed session with Domain=corp.example, which would
+    // sign the user in as someone else (red-team). The path-bound interaction cookies cannot be
+    // __Host- (it needs Path=/): __Secure-, never set by a plain-http page.
+    cookies: {
+      keys: deps.cookieKeys, long: cookie, short: cookie,
+      ...(secure ? { names: { session: '__Host-session', interaction: '__Secure-interaction', resume: '__Secure-interaction_resume' } } : {}),
+    },
     findAccount: async (ctx, sub, token) => {
       const account = await findAccountCached(sub);
       if (!account || account.disabled) return undefined;

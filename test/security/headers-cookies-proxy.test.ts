@@ -22,7 +22,7 @@ async function authorize(t: TestIdp, headers: Record<string, string> = {}) {
 describe('behind a TLS-terminating proxy (ISSUER https, TRUST_PROXY=1)', () => {
   let t: TestIdp;
   beforeAll(async () => {
-    t = await startTestIdp({ redis: 'real', redisPrefix: uniquePrefix('tls'), clients: [testRp()], env: { ISSUER: 'https://idp.example.test', TRUST_PROXY: '1' } });
+    t = await startTestIdp({ redis: 'real', redisPrefix: uniquePrefix('tls'), clients: [testRp({ login: { consent: 'implicit' } })], env: { ISSUER: 'https://idp.example.test', TRUST_PROXY: '1' } });
   });
   afterAll(() => t.close());
 
@@ -36,6 +36,45 @@ describe('behind a TLS-terminating proxy (ISSUER https, TRUST_PROXY=1)', () => {
     }
     expect(page.status).toBe(200);
     expect(page.headers.get('strict-transport-security')).toMatch(/max-age=\d{7,}/);
+  });
+
+  it('names the SSO cookie __Host- (Path=/, no Domain) and the interaction cookies __Secure-; a sign-in still ends at the app with a code', async () => {
+    // Red-team: a plain `_session` cookie could be planted by a sibling host (Domain=corp.example)
+    // with the planter's own signed session, signing the user in as the planter.
+    await t.idp.accounts.create({ username: 'mallory', passwordHash: await hashPassword('mallory password 1') });
+    const base = `http://127.0.0.1:${t.settings.port}`;
+    const jar = new Map<string, string>();
+    const set: string[] = [];
+    const go = async (url: string, init: RequestInit = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+      headers.set('accept', 'text/html');
+      const res = await fetch(new URL(url.replace(t.url, base), base), { ...init, headers, redirect: 'manual' });
+      for (const line of res.headers.getSetCookie()) {
+        set.push(line);
+        const [pair] = line.split(';');
+        jar.set(pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1));
+      }
+      return { res, body: await res.text() };
+    };
+    const first = await go(`/auth?client_id=test-rp&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('http://127.0.0.1:1/cb')}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`);
+    const interaction = first.res.headers.get('location')!;
+    const page = await go(interaction);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    let r = await go(`${interaction}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, username: 'mallory', password: 'mallory password 1' }).toString() });
+    for (let i = 0; i < 6 && [302, 303].includes(r.res.status) && !r.res.headers.get('location')!.startsWith('http://127.0.0.1:1/'); i++) r = await go(r.res.headers.get('location')!);
+    expect(r.res.headers.get('location')).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+    const names = set.map((c) => c.slice(0, c.indexOf('=')));
+    expect(names).toEqual(expect.arrayContaining(['__Host-session', '__Host-session.sig', '__Secure-interaction', '__Secure-interaction_resume']));
+    expect(names.filter((n) => /^_(session|interaction)/.test(n))).toEqual([]);
+    for (const c of set.filter((l) => l.startsWith('__Host-'))) {
+      expect(c).toMatch(/;\s*path=\/(;|$)/i);
+      expect(c).not.toMatch(/;\s*domain=/i);
+      expect(c).toMatch(/;\s*secure/i);
+    }
+    // The renamed session is the SSO session: prompt=none answers with a code from it.
+    const again = await go(`/auth?client_id=test-rp&response_type=code&scope=openid&prompt=none&redirect_uri=${encodeURIComponent('http://127.0.0.1:1/cb')}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`);
+    expect(again.res.headers.get('location')).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
   });
 
   it('advertises the configured issuer whatever Host, X-Forwarded-Host or X-Forwarded-Proto says', async () => {
