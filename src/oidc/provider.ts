@@ -186,6 +186,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       // (red-team: a sign-in resumed while set-password ran saved its grant after the end's delete,
       // and its code gave tokens and a refresh token for 14 days).
       if ((token?.kind === 'AuthorizationCode' || token?.kind === 'RefreshToken') && await signInEnded(ctx, sub, token, account)) return undefined;
+      // A CIBA request made before the end (in its second too) gives no tokens, whenever it was approved,
+      // read fresh, as a code's exchange reads it (red-team: an end landing after the finish's check,
+      // before the door saved its grant, left a grant and a 14-day refresh token that outlived it).
+      if (token?.kind === 'BackchannelAuthenticationRequest'
+        && sessionEndedSince(typeof token.iat === 'number' ? token.iat : undefined, await deps.sessionsEndedAt(sub))) return undefined;
       return {
         accountId: sub,
         // OIDC Core 5.4: the claims of the profile and email scopes go to userinfo; the ID token

@@ -15,8 +15,9 @@ export async function finishSecondFactor(
   /**
    * The account's state when the caller has just read it (with the approving device, wait.ts): not
    * read again. `stateTaken`: the state was deleted with the caller's read (state.ts getWithPush).
+   * `secondBegan`: when the second factor began (a push: its challenge was made).
    */
-  known?: { accountActive: boolean; account?: Account | null; stateTaken?: boolean },
+  known?: { accountActive: boolean; account?: Account | null; stateTaken?: boolean; secondBegan?: number },
 ): Promise<FinishResult> {
   const read = known ? known.account ?? null : await deps.accounts.findById(s.state.accountId);
   const active = known ? known.accountActive : Boolean(read && !read.disabled);
@@ -27,8 +28,11 @@ export async function finishSecondFactor(
   if (!mine) return { kind: 'gone' };
   if (!active) return { kind: 'refused', reason: 'account_disabled' };
   // A new password, a revoked device or a sign-out everywhere since this sign-in's first factor ends
-  // it too, at every door (red-team: a sign-in past the old password still finished after set-password).
-  if (firstFactorEnded(s.state.firstFactor.at, read?.sessionsEndedAt ?? null)) {
+  // it too, at every door (red-team: a sign-in past the old password still finished after set-password);
+  // so does one since its push was sent (red-team: the password posted again after a sign-out kept the
+  // push approved before it, and that approval finished the sign-in).
+  const began = Math.min(s.state.firstFactor.at, known?.secondBegan ?? Infinity);
+  if (firstFactorEnded(began, read?.sessionsEndedAt ?? null)) {
     await deps.audit.record({ type: 'signin.refused', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { reason: 'sessions_ended' } });
     return { kind: 'refused', reason: 'sessions_ended' };
   }

@@ -59,7 +59,7 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge, state
     return { kind: 'refused', reason: 'device_revoked' };
   }
   const result = await finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
-    { accountActive: found.accountActive, account: found.account, stateTaken });
+    { accountActive: found.accountActive, account: found.account, stateTaken, secondBegan: ch.createdAt });
   return result.kind === 'finished' && ch.matchNumber === null ? { ...result, login: { ...result.login, unmatchedPush: true } } : result;
 }
 
