@@ -32,12 +32,12 @@ describe('MFA-only mode behind a broker', () => {
   });
   afterAll(async () => { await w.close(); await keys.close(); });
 
-  async function authorize(clientId: string, hint: string) {
+  async function authorize(clientId: string, hint: string, scope = 'openid') {
     const config = clientId === 'broker' ? rp : await oidc.discovery(new URL(w.t.url), clientId, TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: RP_CALLBACK, scope: 'openid', state, id_token_hint: hint,
+      redirect_uri: RP_CALLBACK, scope, state, id_token_hint: hint,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
     });
     const browser = new FormBrowser(w.t.url);
@@ -84,5 +84,41 @@ describe('MFA-only mode behind a broker', () => {
     const nobody = await authorize('broker-autolink', await keys.hint('broker-autolink', { iss: BROKER_ISS, sub: 'n', preferred_username: 'nobody' }));
     expect(nobody.page.res.status).toBe(403);
     expect(await createFederatedLinks(w.t.idp.db).find(BROKER_ISS, 'n')).toBeNull();
+  });
+
+  // Red-team finding (fixed): a broker allowed the refresh_token grant got a refresh token from one
+  // upstream sign-in, which went on minting acr mfa ID tokens for 14 days, after `federation unlink`
+  // too. Each authorization of an MFA-only client stands for one upstream sign-in.
+  async function brokerTokens(username: string) {
+    const accountId = await addUser(w, username);
+    const { phone } = await enroll(w, { accountId, push: false });
+    const sub = randomUUID();
+    await createFederatedLinks(w.t.idp.db).link(BROKER_ISS, sub, accountId);
+    const a = await authorize('broker', await keys.hint('broker', { iss: BROKER_ISS, sub }), 'openid offline_access');
+    const form = await a.browser.go(`/interaction/${a.uid}/passcode`);
+    const back = await a.browser.submit(form.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    return { accountId, tokens: await oidc.authorizationCodeGrant(a.config, new URL(back.url), { pkceCodeVerifier: a.verifier, expectedState: a.state }) };
+  }
+
+  it('a broker sign-in with offline_access gives ID and access tokens, no refresh token', async () => {
+    const { tokens } = await brokerTokens('heidi');
+    expect(tokens.claims()).toMatchObject({ amr: ['otp'], acr: 'urn:pushotp:acr:mfa' });
+    expect(tokens.access_token).toBeTruthy();
+    expect(tokens.refresh_token).toBeUndefined();
+  });
+
+  it('a refresh token issued to the broker before (an earlier version) is refused with invalid_grant', async () => {
+    const { accountId } = await brokerTokens('ivan');
+    const { provider } = w.t.idp;
+    const client = await provider.Client.find('broker');
+    const grant = new provider.Grant({ accountId, clientId: 'broker' });
+    grant.addOIDCScope('openid offline_access');
+    const grantId = await grant.save();
+    const refresh = await new provider.RefreshToken({
+      accountId, client: client!, grantId, scope: 'openid offline_access', amr: ['otp'], acr: 'urn:pushotp:acr:mfa',
+      authTime: Math.floor(Date.now() / 1000), gty: 'authorization_code',
+    }).save();
+    const err = await oidc.refreshTokenGrant(rp, refresh).then(() => null, (e: unknown) => e as { error?: string });
+    expect(err?.error).toBe('invalid_grant');
   });
 });

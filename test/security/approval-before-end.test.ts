@@ -75,29 +75,32 @@ describe('an approval from before the end of sessions, replayed by re-posting th
     expect(done && CB.test(done.url)).toBeFalsy();
   }, 60_000);
 
-  it('after `user sign-out`, re-posting the password reuses the earlier approval: no tokens may come of it', async () => {
-    const username = `so-${Date.now()}`;
+  /** An approved push left unfollowed, `end` (the admin's action), then the password posted again. */
+  const repostAfter = async (prefix: string, end: (accountId: string) => Promise<void>) => {
+    const username = `${prefix}-${Date.now()}`;
     const id = await addUser(w, username);
     const phone = await enroll(w, { accountId: id });
     const s = await approvedButNotFollowed(username, phone);
-    await w.t.idp.endAccountSessions(id); // npm run admin -- user sign-out
-    await new Promise((r) => setTimeout(r, 1100)); // the attacker comes back a moment later (not in the end's second)
+    await end(id);
     const tokens = await repostAndFollow(s, username);
     // The approval was given before the end: it must not sign anyone in after it.
-    expect(tokens ? { amr: tokens.claims()?.amr, refresh: Boolean(tokens.refresh_token) } : null).toBeNull();
+    return tokens ? { amr: tokens.claims()?.amr, refresh: Boolean(tokens.refresh_token) } : null;
+  };
+
+  it('after `user sign-out`, re-posting the password reuses the earlier approval: no tokens may come of it', async () => {
+    expect(await repostAfter('so', async (id) => {
+      await w.t.idp.endAccountSessions(id); // npm run admin -- user sign-out
+      await new Promise((r) => setTimeout(r, 1100)); // the attacker comes back a moment later (not in the end's second)
+    })).toBeNull();
   }, 60_000);
 
   it('after `user disable` then `user enable`, an approval from before the disable signs nobody in', async () => {
-    const username = `de-${Date.now()}`;
-    const id = await addUser(w, username);
-    const phone = await enroll(w, { accountId: id });
-    const s = await approvedButNotFollowed(username, phone);
-    // npm run admin -- user disable, then user enable (cli/commands.ts)
-    await w.t.idp.accounts.setDisabled(id, true);
-    await w.t.idp.endAccountSessions(id);
-    await w.t.idp.accounts.setDisabled(id, false);
-    await new Promise((r) => setTimeout(r, 5200)); // the per-process account cache
-    const tokens = await repostAndFollow(s, username);
-    expect(tokens ? { amr: tokens.claims()?.amr, refresh: Boolean(tokens.refresh_token) } : null).toBeNull();
+    expect(await repostAfter('de', async (id) => {
+      // npm run admin -- user disable, then user enable (cli/commands.ts)
+      await w.t.idp.accounts.setDisabled(id, true);
+      await w.t.idp.endAccountSessions(id);
+      await w.t.idp.accounts.setDisabled(id, false);
+      await new Promise((r) => setTimeout(r, 5200)); // the per-process account cache
+    })).toBeNull();
   }, 60_000);
 });
