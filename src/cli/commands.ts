@@ -62,7 +62,7 @@ async function newPassword(ctx: CliContext, opts: Record<string, string | boolea
   return { password, generated: given === undefined };
 }
 
-const signedOut = (e: EndedSessions) => `ended ${e.sessions} session(s), ${e.grants} grant(s), ${e.refreshTokens} refresh token(s)`
+export const signedOut = (e: EndedSessions) => `ended ${e.sessions} session(s), ${e.grants} grant(s), ${e.refreshTokens} refresh token(s)`
   + (e.enrollmentCodes ? `, voided ${e.enrollmentCodes} self-service enrollment code(s)` : '')
   + (e.pendingDevices.length ? `, revoked ${e.pendingDevices.length} unconfirmed device(s)` : '');
 

@@ -1,5 +1,5 @@
 import { entraIssuer } from '../upstream/links.js';
-import { UsageError, type CliContext, type Command } from './commands.js';
+import { signedOut, UsageError, type CliContext, type Command } from './commands.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -58,14 +58,17 @@ export const federationCommands: Record<string, Command> = {
   },
   'federation unlink': {
     usage: 'federation unlink (--entra-tenant TID --entra-oid OID | --issuer ISS --subject SUB)',
-    help: 'Removes a link: sign-ins from that upstream identity are refused until it is linked again.',
+    help: 'Removes a link: sign-ins from that upstream identity are refused until it is linked again, and the user\'s sessions, grants and tokens end.',
     options: identityOptions,
     async run(ctx, _args, opts) {
       const { issuer, subject } = identity(opts);
       const existing = await links(ctx).find(issuer, subject);
       if (!existing || !(await links(ctx).unlink(issuer, subject))) throw Object.assign(new Error('no such link'), { code: 'not_found' });
-      await ctx.audit.record({ type: 'federation.unlink', accountId: existing.accountId, detail: { by: 'admin-cli', issuer, subject } });
-      ctx.out(`unlinked ${issuer} ${subject}`);
+      // What the upstream identity was given through the link ends with it, as with a revoked device
+      // (red-team: a broker's code issued before the unlink, a wrong link, still gave tokens after it).
+      const ended = await ctx.endSessions(existing.accountId);
+      await ctx.audit.record({ type: 'federation.unlink', accountId: existing.accountId, detail: { by: 'admin-cli', issuer, subject, ...ended } });
+      ctx.out(`unlinked ${issuer} ${subject}; ${signedOut(ended)}`);
     },
   },
   'federation list': {

@@ -7,6 +7,8 @@ import { RP_CALLBACK, type PushWorld } from '../support/push-world.js';
 import { testRp, TEST_RP_SECRET } from '../support/idp.js';
 import { FormBrowser } from '../support/web-browser.js';
 import { addUser, auditEvents, enroll, startWorld } from '../signin/helpers.js';
+import { runAdminCli } from '../support/admin-cli.js';
+import { TEST_REDIS_URL } from '../support/env.js';
 
 /**
  * MFA-only mode for a broker (Keycloak, Okta): an ordinary code-flow app whose first factor is
@@ -84,6 +86,28 @@ describe('MFA-only mode behind a broker', () => {
     const nobody = await authorize('broker-autolink', await keys.hint('broker-autolink', { iss: BROKER_ISS, sub: 'n', preferred_username: 'nobody' }));
     expect(nobody.page.res.status).toBe(403);
     expect(await createFederatedLinks(w.t.idp.db).find(BROKER_ISS, 'n')).toBeNull();
+  });
+
+  it('`federation unlink` voids what the link gave: a code the broker holds from before it gets invalid_grant', async () => {
+    // Red-team finding (fixed): a wrong link noticed and removed (and the identity linked to the right
+    // user) still let the broker redeem a code for the old account.
+    const accountId = await addUser(w, 'judy');
+    const other = await addUser(w, 'kim');
+    const { phone } = await enroll(w, { accountId, push: false });
+    const sub = randomUUID();
+    await createFederatedLinks(w.t.idp.db).link(BROKER_ISS, sub, accountId);
+    const a = await authorize('broker', await keys.hint('broker', { iss: BROKER_ISS, sub }));
+    const form = await a.browser.go(`/interaction/${a.uid}/passcode`);
+    const back = await a.browser.submit(form.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    expect(back.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+    const env = { DATABASE_URL: w.t.settings.databaseUrl!, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: w.t.idp.redis.options.keyPrefix!, DATA_DIR: w.t.settings.dataDir, ISSUER: w.t.url };
+    const unlinked = await runAdminCli(['federation', 'unlink', '--issuer', BROKER_ISS, '--subject', sub], { env });
+    expect(unlinked.status).toBe(0);
+    expect(unlinked.stdout).toMatch(/unlinked .*; ended \d+ session\(s\), 1 grant\(s\)/);
+    await createFederatedLinks(w.t.idp.db).link(BROKER_ISS, sub, other);
+    const err = await oidc.authorizationCodeGrant(a.config, new URL(back.url), { pkceCodeVerifier: a.verifier, expectedState: a.state })
+      .then(() => null, (e: unknown) => e as { error?: string });
+    expect(err?.error).toBe('invalid_grant');
   });
 
   // Red-team finding (fixed): a broker allowed the refresh_token grant got a refresh token from one
