@@ -7,6 +7,7 @@ import { csrfForm, parseForm } from '../http/form.js';
 import type { FinishResult, KnownPush, Login, SignInRef, Started } from '../signin/index.js';
 import type { InteractionDeps } from './deps.js';
 import { appHome, backToApp, rememberedApp } from './back-to-app.js';
+import { browserBinding } from './browser-binding.js';
 import { preferUiLocales, t } from '../i18n/index.js';
 import { InteractionGone } from '../oidc/adapters.js';
 
@@ -25,7 +26,9 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
     throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
   }
   preferUiLocales(details.params.ui_locales);
-  if (details.uid !== ctx.params.uid) {
+  // The uid of this browser's interaction cookie, and a sign-in this browser started: a sibling host
+  // can plant the path-bound cookie, not the list of sign-ins started here (browser-binding.ts).
+  if (details.uid !== ctx.params.uid || !browserBinding(deps.provider.issuer).startedHere(ctx, details.uid)) {
     throw new HttpError(400, 'interaction_mismatch', t('error.interaction_mismatch'));
   }
   const clientId = details.params.client_id as string;

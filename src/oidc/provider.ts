@@ -16,6 +16,7 @@ import { EXTERNAL_SIGNING, providerSigningKeys } from './fast-signing.js';
 import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
+import { browserBinding } from '../interaction/browser-binding.js';
 import { voidHeldResults } from './held-results.js';
 import { markUnmatchedPush, wasUnmatchedPush } from './unmatched-push.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
@@ -69,6 +70,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
   const links = deps.links ?? noLinks;
   const secure = deps.issuer.startsWith('https:');
+  const binding = browserBinding(deps.issuer);
   const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, secure };
 
   // Every token request looks the account up (a disabled account must stop refreshing). A 5-second
@@ -244,7 +246,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // The browser that starts a sign-in is the one it goes on in (interaction/browser-binding.ts).
+    interactions: { policy, url: (ctx, interaction) => { binding.bind(ctx, interaction.uid); return `/interaction/${interaction.uid}`; } },
     // A relying app allowed the refresh_token grant gets refresh tokens, with or without offline_access;
     // an MFA-only client never does (findAccount above).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token') && !byId.get(client.clientId)?.upstream,
@@ -291,7 +294,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     const account = await deps.accounts.findById(accountId);
     if (account) accountCache.remember(account);
     return account?.sessionsEndedAt ? account.sessionsEndedAt.getTime() : null;
-  }, (accountId, loginTs) => markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds));
+  }, (accountId, loginTs) => markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds),
+  // A resume goes on only in the browser that started the sign-in (a planted resume cookie finds nothing).
+  (uid) => { const ctx = Provider.ctx; return ctx?.oidc?.route !== 'resume' || binding.startedHere(ctx, uid); });
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
 }
