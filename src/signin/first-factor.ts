@@ -4,7 +4,9 @@ import { throttleKeys } from '../defences/throttle-keys.js';
 import { nextAfterPassword } from './next-step.js';
 import { checkPasscode, type PasscodeResult } from './passcode.js';
 import { sendPush, type PushOptions, type PushResult } from './push.js';
-import type { SignInState } from './state.js';
+import type { Begun } from './state.js';
+import { endSignIn } from './passcode.js';
+import { withdrawChallenge } from './resolution.js';
 import type { Login, SignInDeps, SignInRef } from './types.js';
 import { attemptNetwork } from '../net/ip.js';
 
@@ -72,7 +74,9 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
 
   // Posting the password again on the same page must not reset this sign-in's push and passcode
   // limits (put keeps the counters while the account is the same), nor forget its pending push.
-  const state: SignInState = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: startedAt } }, ref.ttlSeconds);
+  const { dropped, ...state }: Begun = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: startedAt } }, ref.ttlSeconds);
+  // Another account's push this page had asked for stands for nothing now (red-team: left approvable).
+  if (dropped) await withdrawChallenge(deps, { id: dropped.challengeId, accountId: dropped.accountId, clientId: app.clientId });
 
   // Counted with the account (revoked devices too), so they answer both "now" and "ever".
   const next = nextAfterPassword({
@@ -83,15 +87,15 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   });
   switch (next.kind) {
     case 'finish-password-only':
-      await deps.states.delete(ref.id);
+      await endSignIn(deps, { ...ref, state });
       await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { amr: ['pwd'] } });
       return { kind: 'finished', login: { accountId: account.id, amr: ['pwd'], acr: app.policy.acr.password, firstFactorAt: state.firstFactor.at } };
     case 'refuse-no-device':
       await deps.audit.record({ type: 'signin.refused', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { reason: 'no_device' } });
-      await deps.states.delete(ref.id);
+      await endSignIn(deps, { ...ref, state });
       return { kind: 'refused', reason: 'no_device' };
     case 'bad-passcode-format':
-      await deps.states.delete(ref.id);
+      await endSignIn(deps, { ...ref, state });
       return { kind: 'bad-passcode-format' };
     case 'recover':
     case 'choose-second-factor':

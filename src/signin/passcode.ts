@@ -62,10 +62,16 @@ export async function afterRightGuess(deps: SignInDeps, s: Started, accountKey: 
 }
 
 /** After a wrong guess (its reservation stands as the failure): the last allowed one ends the sign-in. */
-export async function afterWrongGuess(deps: Pick<SignInDeps, 'states'>, s: Started, failures: number): Promise<boolean> {
+export async function afterWrongGuess(deps: SignInDeps, s: Started, failures: number): Promise<boolean> {
   if (failures < PASSCODE_MAX_FAILURES) return false;
-  await deps.states.delete(s.id);
+  await endSignIn(deps, s);
   return true;
+}
+
+/** Ends a sign-in that will not finish, and withdraws the push it still had pending (red-team: left approvable). */
+export async function endSignIn(deps: SignInDeps, s: Started): Promise<void> {
+  await deps.states.delete(s.id);
+  if (s.state.challengeId) await withdrawChallenge(deps, { id: s.state.challengeId, accountId: s.state.accountId, clientId: s.requester.app.clientId });
 }
 
 /**

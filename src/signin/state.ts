@@ -43,17 +43,18 @@ export interface SignInStateStore {
    */
   getWithPush(signInId: string, now: number, opts?: { takeIfApproved?: boolean }): Promise<StateWithPush | null>;
   /**
-   * Writes the state. This sign-in's limit counters (SIGNIN_COUNTERS) are kept while the account
-   * stays the same (posting the password again does not buy fresh tries) and start at zero for
-   * another account.
+   * Writes the state. This sign-in's limit counters (SIGNIN_COUNTERS) are kept, whatever account
+   * the state now names (posting a password again, any account's, does not buy fresh tries).
    */
   put(signInId: string, state: SignInState, ttlSeconds: number): Promise<void>;
   /**
    * A first factor done: writes the state in one step and returns it. The same account keeps this
    * sign-in's counters and its pending push (posting the password again on the same page must
-   * not buy fresh tries nor forget the push); another account starts afresh, with no push.
+   * not buy fresh tries nor forget the push); another account starts with no push (the one it
+   * drops is returned, to be withdrawn) and keeps the page's counters (red-team: switching to another
+   * account and back gave fresh push limits and left the first account's push approvable).
    */
-  begin(signInId: string, first: Omit<SignInState, 'challengeId'>, ttlSeconds: number): Promise<SignInState>;
+  begin(signInId: string, first: Omit<SignInState, 'challengeId'>, ttlSeconds: number): Promise<Begun>;
   /** Ends the sign-in, counters included. */
   /** True when this call removed it (false: already gone, e.g. another request finished the sign-in). */
   delete(signInId: string): Promise<boolean>;
@@ -68,6 +69,9 @@ export interface SignInStateStore {
  * The braces are a hash tag (one Redis Cluster slot per sign-in); the name is new because the
  * layout is: a key of the old layout (a string) would answer WRONGTYPE.
  */
+/** What begin() wrote, and the push of another account it dropped (still to be withdrawn). */
+export type Begun = SignInState & { dropped?: { challengeId: string; accountId: string } };
+
 export const signInKey = (signInId: string): string => `signin:{${signInId}}`;
 export const SIGNIN_OWNER_FIELD = 'acct';
 export const SIGNIN_COUNTERS = {
@@ -78,9 +82,8 @@ export const SIGNIN_COUNTERS = {
   lastPushAt: 'push_at',
 } as const;
 
-// A new account on the same page starts with fresh counters; the same account keeps them.
+// The page's counters stay, whoever the state names.
 const PUT_LUA = `
-if redis.call('HGET', KEYS[1], '${SIGNIN_OWNER_FIELD}') ~= ARGV[2] then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 's', ARGV[1], '${SIGNIN_OWNER_FIELD}', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -91,23 +94,22 @@ return 1
  * write). ARGV[1] is the state's JSON without challengeId; the kept id (base64url, so it needs no
  * escaping) is appended as its last member, as put() writes it, so nothing is decoded (no cjson:
  * the stand-in has none). The match is anchored at the end: a string inside the state cannot pose
- * as the member, JSON escapes its quotes. Returns the id kept, or false.
+ * as the member, JSON escapes its quotes. Returns the id kept, the id of another account's push it
+ * dropped, and that account ('' for none).
  */
 const BEGIN_LUA = `
-local keep = false
-if redis.call('HGET', KEYS[1], '${SIGNIN_OWNER_FIELD}') == ARGV[2] then
-  local old = redis.call('HGET', KEYS[1], 's')
-  if old then keep = string.match(old, ',"challengeId":"([A-Za-z0-9_-]+)"}$') or false end
-else
-  redis.call('DEL', KEYS[1])
-end
+local owner = redis.call('HGET', KEYS[1], '${SIGNIN_OWNER_FIELD}')
+local old = redis.call('HGET', KEYS[1], 's')
+local id = false
+if old then id = string.match(old, ',"challengeId":"([A-Za-z0-9_-]+)"}$') or false end
+local keep, dropped = false, ''
+if owner == ARGV[2] then keep = id elseif id then dropped = id end
 local kept = 'null'
 if keep then kept = '"' .. keep .. '"' end
 redis.call('HSET', KEYS[1], 's', string.sub(ARGV[1], 1, -2) .. ',"challengeId":' .. kept .. '}', '${SIGNIN_OWNER_FIELD}', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return keep
+return {keep or '', dropped, owner or ''}
 `;
-
 /**
  * Pure: the write that points a sign-in at its new push, for the challenge store to make in the
  * same script as the challenge (challenge/types.ts LinkedWrite): what put() would write, but only
@@ -168,8 +170,8 @@ export function createSignInStateStore(redis: Redis): SignInStateStore {
     },
     async begin(signInId, first, ttlSeconds) {
       const { accountId, firstFactor } = first;
-      const kept = await script('SignInBegin', BEGIN_LUA, 1)(signInKey(signInId), JSON.stringify({ accountId, firstFactor }), accountId, Math.max(1, Math.ceil(ttlSeconds)));
-      return { accountId, firstFactor, challengeId: typeof kept === 'string' ? kept : null };
+      const [kept, dropped, droppedAccount] = await script('SignInBegin', BEGIN_LUA, 1)(signInKey(signInId), JSON.stringify({ accountId, firstFactor }), accountId, Math.max(1, Math.ceil(ttlSeconds))) as string[];
+      return { accountId, firstFactor, challengeId: kept || null, ...(dropped && droppedAccount ? { dropped: { challengeId: dropped, accountId: droppedAccount } } : {}) };
     },
     async delete(signInId) {
       return (await redis.del(signInKey(signInId))) === 1;
