@@ -17,6 +17,7 @@ import { createCsrf } from './http/csrf.js';
 import { clientIp, errorEdge, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
 import { hostileInput } from './http/hostile.js';
 import { createLongPollRoute } from './http/long-poll.js';
+import { browserBinding } from './interaction/browser-binding.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
@@ -332,8 +333,10 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(providerApp);
 
   // The waiting page's long-poll, held before Koa once it is checked (issue 15 item 4).
+  const binding = browserBinding(settings.issuer);
   const longPoll = createLongPollRoute({
     interaction: (req, res) => provider.interactionDetails(req, res),
+    startedHere: (req, params) => binding.startedHereRaw(req.headers.cookie, params),
     signin,
     hold: (id, ms, listener, readAt) => waiters.hold(id, ms, listener, readAt),
     draining: () => drain.draining,

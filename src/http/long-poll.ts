@@ -25,7 +25,9 @@ import { heldPollHeaders, statusPollUid } from './long-poll-match.js';
 
 export interface LongPollDeps {
   /** oidc-provider's interactionDetails: the interaction bound to this browser's cookie (throws when none). */
-  interaction(req: IncomingMessage, res: ServerResponse): Promise<{ uid: string; prompt: { name: string } }>;
+  interaction(req: IncomingMessage, res: ServerResponse): Promise<{ uid: string; prompt: { name: string }; params: Record<string, unknown> }>;
+  /** Whether this browser started the interaction (interaction/browser-binding.ts), as Koa's route checks. */
+  startedHere(req: IncomingMessage, params: Record<string, unknown>): boolean;
   signin: {
     /** The state with its push, in one read (signin/index.ts), handed on to planWatch. */
     stateWithPush(id: string): Promise<{ state: SignInState; push: KnownPush } | null>;
@@ -121,7 +123,7 @@ class Route {
     try {
       // The same lookups as Koa's route (src/interaction/load.ts requireFirstFactor, then the core's watch).
       const it = await this.deps.interaction(req, res);
-      if (it.uid === uid && it.prompt.name === 'login') {
+      if (it.uid === uid && it.prompt.name === 'login' && this.deps.startedHere(req, it.params)) {
         const found = await this.deps.signin.stateWithPush(uid);
         const watched = found ? await this.deps.signin.planWatch(uid, found.state, found.push) : null;
         if (watched && 'hold' in watched) plan = watched.hold;

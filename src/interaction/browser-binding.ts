@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 
 /*
@@ -7,39 +8,61 @@ import type { Context } from 'koa';
  * red-team, (1) an interaction the planter started, in the user's browser: the user signed in on it
  * and the planter resumed it in their own browser, with a code and an SSO session for the user;
  * (2) the planter's finished interaction resumed in the user's browser, signing the user in as the
- * planter. The /auth response that starts an interaction also lists its uid in a __Host- cookie
- * (Path=/, no Domain: no other host can set it), and the interaction pages and the resume go on only
- * in a browser whose list holds the uid. Under an http issuer (development) the cookie has no prefix.
+ * planter. Each browser gets a random key in a __Host- cookie (Path=/, no Domain: no other host can
+ * set it) when it starts its first sign-in; the interaction keeps the key's hash among its stored
+ * parameters (written with the interaction: no round trip of its own; oidc-provider's resume picks
+ * only the parameters it knows), and its pages, its long-poll and its resume go on only in the
+ * browser holding that key. Under an http issuer (development) the cookie has no prefix.
  */
 
-/** The uids of the last sign-ins started in this browser, newest last. */
-const KEEP = 8;
-const UID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Where the interaction keeps the hash (not an OAuth parameter: the resume drops it). */
+export const BINDING_PARAM = '__browser';
+const KEY = /^[A-Za-z0-9_-]{43}$/;
 
-export const bindingCookieName = (issuer: string) => (issuer.startsWith('https:') ? '__Host-signins' : 'signins');
+export const bindingCookieName = (issuer: string) => (issuer.startsWith('https:') ? '__Host-browser' : 'browser');
 
-/** Pure: the cookie's list with `uid` added (newest last, at most KEEP, anything odd dropped). */
-export function withUid(list: string | undefined, uid: string): string {
-  const kept = (list ?? '').split('.').filter((u) => UID.test(u) && u !== uid);
-  return [...kept, uid].slice(-KEEP).join('.');
+/** Pure: what the interaction keeps of a browser's key. */
+export const keyHash = (key: string): string => createHash('sha256').update(key).digest('base64url');
+
+/** Pure: whether a browser holding `key` (its cookie's value) started the interaction with these parameters. */
+export function startedBy(key: string | undefined, params: Record<string, unknown> | undefined): boolean {
+  const kept = params?.[BINDING_PARAM];
+  return typeof key === 'string' && KEY.test(key) && typeof kept === 'string' && keyHash(key) === kept;
 }
 
-/** Pure: whether the cookie's list names `uid`. */
-export function listsUid(list: string | undefined, uid: string): boolean {
-  return UID.test(uid) && (list ?? '').split('.').includes(uid);
+/** Pure: a cookie's value from a raw Cookie header (the first one of that name, as Koa's cookies reads it). */
+export function cookieFromHeader(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 export function browserBinding(issuer: string) {
   const name = bindingCookieName(issuer);
   const secure = issuer.startsWith('https:');
   return {
-    /** Called as oidc-provider starts an interaction (its interactions.url), on the response that sets its cookies. */
-    bind(ctx: Pick<Context, 'cookies'>, uid: string): void {
-      ctx.cookies.set(name, withUid(ctx.cookies.get(name), uid), { path: '/', httpOnly: true, sameSite: 'lax', secure, overwrite: true, maxAge: 24 * 3_600_000 });
+    name,
+    /**
+     * As oidc-provider starts an interaction, before it is saved (its ttl.Interaction hook): this
+     * browser's key (made and set now if it has none) goes into the interaction, by its hash.
+     */
+    bind(ctx: Pick<Context, 'cookies'>, interaction: { params: Record<string, unknown> }): void {
+      let key = ctx.cookies.get(name);
+      if (!key || !KEY.test(key)) {
+        key = randomBytes(32).toString('base64url');
+        ctx.cookies.set(name, key, { path: '/', httpOnly: true, sameSite: 'lax', secure, overwrite: true, maxAge: 365 * 86_400_000 });
+      }
+      interaction.params[BINDING_PARAM] = keyHash(key);
     },
-    /** Whether this browser started the sign-in `uid`. */
-    startedHere(ctx: Pick<Context, 'cookies'>, uid: string): boolean {
-      return listsUid(ctx.cookies.get(name), uid);
+    /** Whether this browser started the interaction with these parameters. */
+    startedHere(ctx: Pick<Context, 'cookies'>, params: Record<string, unknown> | undefined): boolean {
+      return startedBy(ctx.cookies.get(name), params);
+    },
+    /** The same for a raw request (the long-poll held before Koa). */
+    startedHereRaw(cookieHeader: string | undefined, params: Record<string, unknown> | undefined): boolean {
+      return startedBy(cookieFromHeader(cookieHeader, name), params);
     },
   };
 }

@@ -27,8 +27,8 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
   }
   preferUiLocales(details.params.ui_locales);
   // The uid of this browser's interaction cookie, and a sign-in this browser started: a sibling host
-  // can plant the path-bound cookie, not the list of sign-ins started here (browser-binding.ts).
-  if (details.uid !== ctx.params.uid || !browserBinding(deps.provider.issuer).startedHere(ctx, details.uid)) {
+  // can plant the path-bound cookie, not the browser's key (browser-binding.ts).
+  if (details.uid !== ctx.params.uid || !browserBinding(deps.provider.issuer).startedHere(ctx, details.params)) {
     throw new HttpError(400, 'interaction_mismatch', t('error.interaction_mismatch'));
   }
   const clientId = details.params.client_id as string;

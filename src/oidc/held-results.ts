@@ -26,15 +26,15 @@ export function voidHeldResults(
   provider: Provider, sessionsEndedAt: (accountId: string) => Promise<number | null>,
   /** Called for a result that stands and whose push matched no number (unmatched-push.ts). */
   onUnmatchedPush?: (accountId: string, loginTs: number) => Promise<void>,
-  /** Whether the interaction may be read here (its resume, in the browser that started it); else none is found. */
-  mayRead: (uid: string) => boolean = () => true,
+  /** Whether the interaction found may be used here (its resume, in the browser that started it); else none is found. */
+  mayRead: (it: { params?: Record<string, unknown> }) => boolean = () => true,
 ): void {
-  type Found = { result?: { login?: HeldLogin } } | undefined;
+  type Found = { params?: Record<string, unknown>; result?: { login?: HeldLogin } } | undefined;
   const Interaction = provider.Interaction as unknown as { find(...args: unknown[]): Promise<Found> };
   const find = Interaction.find.bind(Interaction);
   Interaction.find = async (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && !mayRead(args[0])) return undefined;
     const it = await find(...args);
+    if (it && !mayRead(it)) return undefined;
     const login = it?.result?.login;
     if (login && (typeof login.accountId !== 'string' || endedSince(login, await sessionsEndedAt(login.accountId)))) delete it!.result;
     else if (login?.unmatchedPush === true && typeof login.ts === 'number' && onUnmatchedPush) await onUnmatchedPush(login.accountId as string, login.ts);

@@ -246,8 +246,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    // The browser that starts a sign-in is the one it goes on in (interaction/browser-binding.ts).
-    interactions: { policy, url: (ctx, interaction) => { binding.bind(ctx, interaction.uid); return `/interaction/${interaction.uid}`; } },
+    interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // A relying app allowed the refresh_token grant gets refresh tokens, with or without offline_access;
     // an MFA-only client never does (findAccount above).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token') && !byId.get(client.clientId)?.upstream,
@@ -269,7 +268,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       AccessToken: 3600,
       AuthorizationCode: 60,
       IdToken: 3600,
-      Interaction: 3600,
+      // Called as an interaction starts, before it is saved: the browser that starts a sign-in is the
+      // one it goes on in (interaction/browser-binding.ts).
+      Interaction: (ctx, interaction) => { binding.bind(ctx, interaction as unknown as { params: Record<string, unknown> }); return 3600; },
       // Saved again at every authorization, so the idle limit slides; never past SESSION_MAX_AGE.
       Session: (_ctx, session) => sessionTtlSeconds(session.loginTs, nowSeconds(), deps.session),
       Grant: 14 * DAY,
@@ -296,7 +297,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     return account?.sessionsEndedAt ? account.sessionsEndedAt.getTime() : null;
   }, (accountId, loginTs) => markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds),
   // A resume goes on only in the browser that started the sign-in (a planted resume cookie finds nothing).
-  (uid) => { const ctx = Provider.ctx; return ctx?.oidc?.route !== 'resume' || binding.startedHere(ctx, uid); });
+  (it) => { const ctx = Provider.ctx; return ctx?.oidc?.route !== 'resume' || binding.startedHere(ctx, it.params); });
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
 }

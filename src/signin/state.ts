@@ -55,8 +55,11 @@ export interface SignInStateStore {
    * account and back gave fresh push limits and left the first account's push approvable).
    */
   begin(signInId: string, first: Omit<SignInState, 'challengeId'>, ttlSeconds: number): Promise<Begun>;
-  /** Ends the sign-in, counters included. */
-  /** True when this call removed it (false: already gone, e.g. another request finished the sign-in). */
+  /**
+   * Ends the sign-in; its page's counters stay until the key expires (red-team: a sign-in ended by a
+   * bad passcode, then the password posted again on its page, had fresh push limits). True when this
+   * call removed it (false: already gone, e.g. another request finished the sign-in).
+   */
   delete(signInId: string): Promise<boolean>;
 }
 
@@ -143,7 +146,7 @@ local c, status = redis.call('HGET', key, 'c') or '', redis.call('HGET', key, 's
 local taken = ''
 if ARGV[1] ~= '' and status == 'approved' and string.find(c, '"signInId":"' .. ARGV[1] .. '"', 1, true)
   and redis.call('HGET', key, 'acct') == redis.call('HGET', KEYS[1], '${SIGNIN_OWNER_FIELD}') then
-  redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[1], 's', '${SIGNIN_OWNER_FIELD}')
   taken = '1'
 end
 return {s, c, status, redis.call('HGET', key, 'res') or '', taken}
@@ -174,7 +177,7 @@ export function createSignInStateStore(redis: Redis): SignInStateStore {
       return { accountId, firstFactor, challengeId: kept || null, ...(dropped && droppedAccount ? { dropped: { challengeId: dropped, accountId: droppedAccount } } : {}) };
     },
     async delete(signInId) {
-      return (await redis.del(signInKey(signInId))) === 1;
+      return (await redis.hdel(signInKey(signInId), 's', SIGNIN_OWNER_FIELD)) > 0;
     },
   };
 }

@@ -48,7 +48,8 @@ describe('the raw long-poll route', () => {
     const lines: Record<string, unknown>[] = [];
     let draining = false;
     const deps: LongPollDeps = {
-      interaction: async (_req, res) => { res.setHeader('Set-Cookie', 'resigned=1'); return { uid: UID, prompt: { name: 'login' } }; },
+      interaction: async (_req, res) => { res.setHeader('Set-Cookie', 'resigned=1'); return { uid: UID, prompt: { name: 'login' }, params: {} }; },
+      startedHere: () => true,
       signin: {
         stateWithPush: async () => ({ state, push: { challenge: null, readAt: 0 } }),
         planWatch: async () => ({ hold: { challengeId: 'ch-1', signInId: UID, accountId: 'acc-1', expiresAt: Date.now() + 60_000, ms: 25_000, readAt: 0 } }),
@@ -109,8 +110,10 @@ describe('the raw long-poll route', () => {
   it('hands Koa every poll it does not hold, without the cookies its lookup set, under the same request id', async () => {
     for (const over of [
       { interaction: async () => { throw new Error('interaction session id cookie not found'); } },
-      { interaction: async () => ({ uid: 'another-uid-0123', prompt: { name: 'login' } }) },
-      { interaction: async () => ({ uid: UID, prompt: { name: 'consent' } }) },
+      { interaction: async () => ({ uid: 'another-uid-0123', prompt: { name: 'login' }, params: {} }) },
+      { interaction: async () => ({ uid: UID, prompt: { name: 'consent' }, params: {} }) },
+      // A browser that did not start the sign-in (its interaction cookie planted: red-team).
+      { startedHere: () => false },
       { signin: { stateWithPush: async () => null, planWatch: async () => { throw new Error('not reached'); } } },
       { signin: { stateWithPush: async () => ({ state, push: { challenge: null, readAt: 0 } }), planWatch: async () => ({ now: { status: 'approved' as const, reason: null } }) } },
       { signin: { stateWithPush: async () => { throw new Error('Connection is closed.'); }, planWatch: async () => { throw new Error('not reached'); } } },

@@ -2,14 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { startTestIdp, testRp, type TestIdp } from '../support/idp.js';
 import { uniquePrefix } from '../support/env.js';
-import { listsUid, withUid } from '../../src/interaction/browser-binding.js';
+import { cookieFromHeader, keyHash, startedBy } from '../../src/interaction/browser-binding.js';
+import { PushWorld } from '../support/push-world.js';
+import { FormBrowser } from '../support/web-browser.js';
+import { enroll, sendPush, startWorld, waitUntil } from '../signin/helpers.js';
 
 /*
  * Red-team finding (fixed, src/interaction/browser-binding.ts): the SSO cookie is __Host-session, so a
  * sibling host (wiki.corp.example) cannot plant a session with Domain=corp.example; oidc-provider's
  * interaction cookies are bound to their paths and cannot be __Host-: a sibling https host could
  * plant them, and take over the user's sign-in or sign the user in as the planter. A sign-in now goes
- * on only in a browser whose __Host-signins cookie lists it. The server sees name=value only, so a
+ * on (its pages, its long-poll, its resume) only in the browser holding the random key (a __Host-browser
+ * cookie) whose hash the interaction keeps. The server sees name=value only, so a
  * cookie copied from another browser stands for a planted one.
  */
 const CB = 'http://127.0.0.1:1/cb';
@@ -103,17 +107,61 @@ describe('behind https: interaction cookies planted by a sibling host (Domain=co
   });
 });
 
-describe('the list of sign-ins started in a browser', () => {
-  it('adds a uid last, once, keeps the last eight and drops what is not a uid', () => {
-    let list = withUid(undefined, 'a');
-    for (const uid of ['b', 'c', 'a']) list = withUid(list, uid);
-    expect(list).toBe('b.c.a');
-    for (let i = 0; i < 10; i++) list = withUid(list, `u${i}`);
-    expect(list.split('.')).toEqual(['u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9']);
-    expect(withUid('x y.%00.ok', 'n')).toBe('ok.n');
-    expect(listsUid('b.c.a', 'c')).toBe(true);
-    expect(listsUid('b.c.a', 'd')).toBe(false);
-    expect(listsUid(undefined, 'a')).toBe(false);
-    expect(listsUid('', '')).toBe(false);
+describe('the browser key', () => {
+  it('matches the interaction only with the key whose hash it keeps', () => {
+    const key = 'k'.repeat(43);
+    const params = { __browser: keyHash(key) };
+    expect(startedBy(key, params)).toBe(true);
+    expect(startedBy('j'.repeat(43), params)).toBe(false);
+    expect(startedBy(undefined, params)).toBe(false);
+    expect(startedBy(key, {})).toBe(false);
+    expect(startedBy(key, undefined)).toBe(false);
+    expect(startedBy(`${key}x`, { __browser: keyHash(`${key}x`) })).toBe(false); // not a key's shape
+    expect(startedBy(params.__browser, { __browser: keyHash(params.__browser) })).toBe(true); // a hash is no key of another
+  });
+
+  it('reads a cookie from a raw header as Koa does (the first of its name)', () => {
+    expect(cookieFromHeader('a=1; browser=x; browser=y', 'browser')).toBe('x');
+    expect(cookieFromHeader('xbrowser=1; browser =z', 'browser')).toBe('z');
+    expect(cookieFromHeader(undefined, 'browser')).toBeUndefined();
+    expect(cookieFromHeader('=; ;browser', 'browser')).toBeUndefined();
+  });
+});
+
+describe('sign-ins in one browser, and the long-poll', () => {
+  let w: PushWorld;
+  beforeAll(async () => { w = await startWorld(); });
+  afterAll(() => w.close());
+
+  it('many sign-ins started in one browser leave the first one going on (red-team: only the last 8 did)', async () => {
+    await enroll(w, { name: 'first phone', push: false });
+    const b = new FormBrowser(w.t.url);
+    const s = await w.startSignIn({}, b);
+    // A real browser keeps each interaction's cookie under its own path; this jar keeps one per name.
+    const kept = new FormBrowser(w.t.url);
+    kept.adoptCookies(b, '_interaction');
+    for (let i = 0; i < 12; i++) expect((await w.startSignIn({}, b)).next.url).toMatch(/\/second-factor$/);
+    b.adoptCookies(kept, '_interaction');
+    const page = await b.go(`/interaction/${s.uid}/second-factor`);
+    expect(page.res.status).toBe(200);
+    expect(page.body).toContain(`/interaction/${s.uid}/push`);
+  });
+
+  it('a browser holding only the interaction cookie is not told how the push was answered', async () => {
+    const alice = await enroll(w, { name: 'alice phone' });
+    const b = new FormBrowser(w.t.url);
+    const s = await w.startSignIn({}, b);
+    await sendPush(b, s.next.body);
+    const ch = await waitUntil(async () => (await alice.phone.pending())[0], 5000, 'push');
+    const other = new FormBrowser(w.t.url);
+    other.adoptCookies(b, '_interaction'); // the planted, path-bound interaction cookie pair
+    const koa = await other.request(`/interaction/${s.uid}/push/status?wait=0`, { headers: { accept: 'application/json' } });
+    expect(koa.status).toBe(400);
+    const held = other.request(`/interaction/${s.uid}/push/status`, { headers: { accept: 'application/json' } });
+    await new Promise((r) => setTimeout(r, 300));
+    await alice.phone.respond(ch.id, 'deny', {});
+    const res = await held;
+    const body = await res.text();
+    expect({ status: res.status, told: /denied|approved/.test(body) }).toEqual({ status: 400, told: false });
   });
 });

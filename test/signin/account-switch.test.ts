@@ -47,3 +47,27 @@ describe('account switch on one sign-in page leaves the victim\'s push live', ()
     expect(again.url).toMatch(/notice=too_soon/);
   });
 });
+
+describe('a sign-in ended on its page keeps the page\'s push limits', () => {
+  let w: PushWorld;
+  beforeAll(async () => { w = await startWorld({ login: { form: 'single-form' } }); });
+  afterAll(() => w.close());
+
+  it('a bad passcode ends the sign-in; the password again on the same page sends no second push within 10 s', async () => {
+    const alice = await enroll(w, { name: 'alice phone' });
+    const b = new FormBrowser(w.t.url);
+    const s = await w.startSignIn({ passcode: '' }, b);
+    const first = await waitUntil(async () => (await alice.phone.pending())[0], 5000, 'first push');
+    const page = await b.go(`/interaction/${s.uid}`);
+    const csrf = (page.body.match(/name="csrf" value="([^"]+)"/) ?? s.next.body.match(/name="csrf" value="([^"]+)"/))![1]!;
+    const post = (passcode: string) => b.go(`/interaction/${s.uid}/login`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, username: 'alice', password: PushWorld.password, passcode }).toString(),
+    });
+    await post('abc'); // a bad format ends the sign-in
+    await post(''); // the same page, the password again: a push would go
+    await new Promise((r) => setTimeout(r, 1500));
+    const others = (await alice.phone.pending()).map((p) => p.id).filter((id) => id !== first.id);
+    expect(others).toEqual([]);
+  });
+});

@@ -47,19 +47,24 @@ describe('passcode guessing', () => {
     expect(fifth.body).toContain('Too many wrong passcodes. Go back to the app and sign in again.');
     expect((await one.browser.go(`/interaction/${one.uid}/passcode`)).res.status).toBe(400);
 
-    // Posting the password again on the same page does not buy fresh guesses for free.
+    // Posting the password again on the same page does not buy fresh guesses: its five are spent.
     const again = await one.browser.go(`/interaction/${one.uid}`);
     const relogin = await one.browser.submit(again.body, /\/login$/, { username: 'alice', password: PushWorld.password });
     expect(relogin.url).toMatch(/\/second-factor$/);
-    expect((await guess(one.browser, one.uid, wrong())).res.status).toBe(429);
-    for (const delay of [4_000, 8_000, 16_000, 30_000]) {
+    clock.advance(4_000);
+    const spent = await guess(one.browser, one.uid, wrong());
+    expect(spent.res.status).toBe(429);
+    expect(spent.body).toContain('Too many wrong passcodes. Go back to the app and sign in again.');
+    // A new sign-in goes on with the account's count and its growing waits.
+    const two = await w.startSignIn();
+    for (const delay of [0, 8_000, 16_000, 30_000]) {
       clock.advance(delay);
-      expect((await guess(one.browser, one.uid, wrong())).res.status).toBe(401);
+      expect((await guess(two.browser, two.uid, wrong())).res.status).toBe(401);
     }
     // Ten failures on the account (5 + 4 + this one, from a fresh sign-in): locked.
     clock.advance(30_000);
-    const two = await w.startSignIn();
-    expect((await guess(two.browser, two.uid, wrong())).res.status).toBe(401);
+    const tenth = await w.startSignIn();
+    expect((await guess(tenth.browser, tenth.uid, wrong())).res.status).toBe(401);
 
     // Now even the right code waits; the page says for how long and points to the phone.
     clock.advance(60_000);
