@@ -63,15 +63,33 @@ export class Fleet {
     return fleet;
   }
 
-  /** Starts process i (again) and waits until it answers /readyz. */
+  /**
+   * Starts process i (again) and waits until it answers /readyz. A process that exits first because
+   * its port was taken meanwhile (freePort closes the port it found; a suite in another jest worker
+   * may bind it before the process does) starts again on another port (the first's also moves ISSUER,
+   * before any process runs); any other early exit fails at once, with the process's output.
+   */
   async up(i: number): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...this.env, PORT: String(this.ports[i]), DATA_DIR: path.join(this.dir, `data-${i}`) }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (b: Buffer) => this.logs.push(`[${i}] ${b}`));
-    child.stderr!.on('data', (b: Buffer) => this.logs.push(`[${i}] ${b}`));
-    this.procs[i] = child;
-    await waitUntil(() => fetch(`${this.urls[i]}/readyz`).then((r) => r.ok, () => false), 90_000, `${this.urls[i]} ready (logs: ${this.logs.join('').slice(-3000)})`);
+    for (let attempt = 0; ; attempt++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { ...this.env, PORT: String(this.ports[i]), DATA_DIR: path.join(this.dir, `data-${i}`) }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const output: string[] = [];
+      const log = (b: Buffer) => { output.push(String(b)); this.logs.push(`[${i}] ${b}`); };
+      child.stdout!.on('data', log);
+      child.stderr!.on('data', log);
+      this.procs[i] = child;
+      const ready = await waitUntil(async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+        return fetch(`${this.urls[i]}/readyz`).then((r) => (r.ok ? 'ready' : null), () => null);
+      }, 90_000, `${this.urls[i]} ready`).catch((err: Error) => { throw new Error(`${err.message} (output: ${output.join('').slice(-3000)})`); });
+      if (ready === 'ready') return;
+      const taken = /EADDRINUSE/.test(output.join(''));
+      if (!taken || attempt >= 2 || (i === 0 && this.procs.length > 1)) throw new Error(`process ${i} exited before it was ready: ${output.join('').slice(-3000)}`);
+      this.ports[i] = await freePort();
+      this.urls[i] = `http://127.0.0.1:${this.ports[i]}`;
+      if (i === 0) this.env.ISSUER = this.urls[0];
+    }
   }
 
   alive(i: number): boolean {
