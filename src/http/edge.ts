@@ -172,7 +172,7 @@ export function pinOrigin(issuer: string): Middleware {
 }
 
 /** `http://any.host:1/p?q` -> `/p?q`; null when the target is not an absolute http(s) URL. */
-function absoluteToOriginForm(target: string): string | null {
+export function absoluteToOriginForm(target: string): string | null {
   if (!/^https?:\/\//i.test(target)) return null;
   try {
     const url = new URL(target);

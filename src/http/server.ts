@@ -1,26 +1,83 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { absoluteToOriginForm } from './edge.js';
 import { SERVED_METHODS } from './hostile.js';
+
+/** A whole HTTP/1.1 answer written straight to a socket (no request or response object exists). */
+function rawAnswer(status: string, body: { error: string; error_description: string }, extra: string[] = []): string {
+  const json = JSON.stringify(body);
+  return [
+    `HTTP/1.1 ${status}`,
+    ...extra,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(json)}`,
+    'Cache-Control: no-store',
+    'X-Content-Type-Options: nosniff',
+    'Connection: close',
+    '',
+    json,
+  ].join('\r\n');
+}
+
+const ALLOW = `Allow: ${SERVED_METHODS.join(', ')}`;
+
+/**
+ * Pure: what to answer when Node's HTTP parser gives up on a request (it emits 'clientError', and
+ * without a listener writes a bare 400 or 431 with no body). Null: nothing, close the socket (the
+ * peer reset it, or it timed out before sending anything that could be answered).
+ */
+export function clientErrorAnswer(code: string | undefined): string | null {
+  switch (code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return null;
+    case 'HPE_HEADER_OVERFLOW':
+      return rawAnswer('431 Request Header Fields Too Large', { error: 'invalid_request', error_description: 'The request line and headers are over 16 KiB.' });
+    case 'HPE_INVALID_METHOD':
+      return rawAnswer('405 Method Not Allowed', { error: 'method_not_allowed', error_description: 'This method is not served here.' }, [ALLOW]);
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADER_TIMEOUT':
+      return rawAnswer('408 Request Timeout', { error: 'invalid_request', error_description: 'The request took too long to arrive.' });
+    default:
+      return rawAnswer('400 Bad Request', { error: 'invalid_request', error_description: 'The request is not well-formed HTTP/1.1.' });
+  }
+}
 
 /**
  * The IdP's HTTP server. Node hands a CONNECT request to a 'connect' listener and, without one,
  * destroys the socket with no answer; every other method we do not serve gets a 405 from the edge
  * (hostile.ts), so CONNECT gets the same 405, in the OAuth error format, and the connection closes.
+ * So does what Node's parser refuses (an unknown method, bad chunking, a header line with a space
+ * in its name, headers over 16 KiB): hostile-input red-team, a bare 400 or 431 with no body on
+ * /token and /me. An absolute-form request target (`GET http://host/path`) becomes its path before
+ * anything reads it: Koa's path parser (the legacy url.parse) threw on `http://[::1/x` and the
+ * request ended as a plain-text 500 that no log line recorded; one no URL parser accepts gets a 400.
  */
 export function createIdpServer(callback: RequestListener): Server {
-  const server = createServer(callback);
+  const served: RequestListener = (req, res) => {
+    const target = req.url ?? '/';
+    if (!target.startsWith('/') && target !== '*') {
+      const originForm = absoluteToOriginForm(target);
+      if (originForm === null) {
+        const body = JSON.stringify({ error: 'invalid_request', error_description: 'The request target must be a path.' });
+        res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+        res.end(body);
+        return;
+      }
+      req.url = originForm;
+    }
+    callback(req, res);
+  };
+  const server = createServer(served);
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    const body = JSON.stringify({ error: 'method_not_allowed', error_description: 'CONNECT is not served here.' });
-    socket.end([
-      'HTTP/1.1 405 Method Not Allowed',
-      `Allow: ${SERVED_METHODS.join(', ')}`,
-      'Content-Type: application/json; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      'Cache-Control: no-store',
-      'Connection: close',
-      '',
-      body,
-    ].join('\r\n'));
+    socket.end(rawAnswer('405 Method Not Allowed', { error: 'method_not_allowed', error_description: 'CONNECT is not served here.' }, [ALLOW]));
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Not over a response already on its way on this connection (Node's own handler checks the same).
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    const answer = socket.writable && !inFlight ? clientErrorAnswer(err.code) : null;
+    if (answer === null) socket.destroy();
+    else socket.end(answer);
   });
   return server;
 }

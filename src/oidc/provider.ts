@@ -280,6 +280,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     renderError: async (ctx, out, err) => {
       if (isStorageOutage(err)) { providerOutageAnswer(deps.views)(ctx, err); return; } // Redis or PostgreSQL out of reach: 503
+      // A caller that asks for JSON (and not HTML) gets the error as the edge's own refusals answer it.
+      if (ctx.accepts('html', 'json') === 'json') { ctx.type = 'json'; ctx.body = { error: out.error, error_description: out.error_description ?? '' }; return; }
       ctx.type = 'html';
       ctx.body = deps.views.render('error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? '' });
     },

@@ -171,6 +171,21 @@ describe('hostile methods, encodings and bytes get a 4xx, change nothing and log
     expect(got.text).toContain('holds a character that is not allowed');
   });
 
+  // Red-team: oidc-provider's own errors at /auth it cannot send back to the app (an unknown client)
+  // were its HTML page for a caller that asked for JSON, where the edge's refusals answer JSON.
+  it.each([
+    ['an unknown client', '/auth?client_id=__proto__&response_type=code&scope=openid'],
+    ['a repeated parameter', '/auth?client_id=test-rp&client_id=test-rp&response_type=code&scope=openid'],
+  ])('%s at /auth: the OAuth error as JSON to a JSON caller, a page to a browser', async (_name, path) => {
+    const json = await send({ method: 'GET', path, headers: { accept: 'application/json' } });
+    expect(json.status).toBe(400);
+    expect(json.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(json.text)).toEqual({ error: expect.stringMatching(/^invalid_(client|request)$/), error_description: expect.any(String) });
+    const page = await send({ method: 'GET', path, headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(page.status).toBe(400);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+  });
+
   /**
    * The audit's path to the 500: values /auth took were kept in the code and written to PostgreSQL
    * with the refresh token at the code exchange. Walk the whole flow as a relying app and a user
