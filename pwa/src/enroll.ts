@@ -149,7 +149,8 @@ export async function enrollAccount(opts: EnrollOptions): Promise<EnrollOutcome>
   const id = accountKey(link.issuer, res.deviceId);
   const totp = {
     algorithm: (['SHA1', 'SHA256', 'SHA512'].includes(res.totp.algorithm) ? res.totp.algorithm : 'SHA1') as TotpAlgorithm,
-    digits: res.totp.digits === 8 ? (8 as const) : (6 as const),
+    // The server sends 6 (src/device-api/contract.ts); an 8 is still read as 8, should one ever come.
+    digits: (res.totp.digits as number) === 8 ? (8 as const) : (6 as const),
     period: Number.isInteger(res.totp.period) && res.totp.period > 0 ? res.totp.period : 30,
   };
   const unlock: UnlockPolicy = res.policy.unlock === 'pin' || res.policy.unlock === 'webauthn' ? res.policy.unlock : 'none';

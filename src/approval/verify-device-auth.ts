@@ -30,6 +30,12 @@ function pathOnly(path: string): string {
   return cut === -1 ? path : path.slice(0, cut);
 }
 
+/** `aud` is `audience`, or a non-empty array of strings that holds it. */
+function audienceHolds(aud: unknown, audience: string): boolean {
+  if (aud === audience) return true;
+  return Array.isArray(aud) && aud.every((a) => typeof a === 'string') && aud.includes(audience);
+}
+
 export async function verifyDeviceAuth(input: VerifyDeviceAuthInput): Promise<DeviceAuthVerdict> {
   const { jws, device, method, path, audience, now } = input;
 
@@ -47,8 +53,9 @@ export async function verifyDeviceAuth(input: VerifyDeviceAuthInput): Promise<De
   if (!verified.ok) return refuse('invalid_token', describe(verified.refusal));
   const claims = verified.claims as Record<string, unknown>;
   const { aud, htm, htu, iat, exp, jti } = claims;
-  // jose also takes an array holding the audience (RFC 7519 4.1.3); docs/device-api.md asks for the string.
-  if (aud !== audience) return refuse('invalid_token', 'wrong aud');
+  // RFC 7519 4.1.3: the audience as a string, or an array of strings holding it (jose checked the
+  // latter holds it; its other members must be strings too).
+  if (!audienceHolds(aud, audience)) return refuse('invalid_token', 'wrong aud');
   if (htm !== method.toUpperCase()) return refuse('invalid_token', 'htm does not match the request method');
   if (htu !== pathOnly(path)) return refuse('invalid_token', 'htu does not match the request path');
   if (!isInteger(iat) || !isInteger(exp)) return refuse('invalid_token', 'iat and exp must be integers (epoch seconds)');

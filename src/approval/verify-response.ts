@@ -33,16 +33,29 @@ function refuse(code: ApprovalErrorCode, description: string): Refusal {
 
 const DECISIONS: readonly Decision[] = ['approve', 'deny', 'report'];
 
+/**
+ * The `number` claim as an integer: a JSON integer as it is, or a string of 1 to 3 decimal digits
+ * (what a typed field gives) read as the same integer; anything else (5.5, "-1", " 42", "0x2a") is
+ * null. Number-matching numbers have two digits, so three are plenty.
+ */
+function readNumber(value: unknown): number | null {
+  if (isInteger(value)) return value;
+  if (typeof value === 'string' && /^[0-9]{1,3}$/.test(value)) return Number(value);
+  return null;
+}
+
 /** The claims, when every one has the documented type; else null. */
 function readClaims(raw: Record<string, unknown>): ResponseClaims | null {
-  const { cid, nonce, decision, number, otp, iat } = raw;
+  const { cid, nonce, decision, otp, iat } = raw;
   if (typeof cid !== 'string' || cid.length === 0) return null;
   if (typeof nonce !== 'string' || nonce.length === 0) return null;
   if (typeof decision !== 'string' || !DECISIONS.includes(decision as Decision)) return null;
-  if (number !== undefined && !isInteger(number)) return null;
+  const number = raw.number === undefined ? undefined : readNumber(raw.number);
+  if (number === null) return null;
+  // A string of digits only: a JSON number would lose the leading zeros of "012345".
   if (typeof otp !== 'string' || !/^(\d{6}|\d{8})$/.test(otp)) return null;
   if (!isInteger(iat)) return null;
-  return { cid, nonce, decision: decision as Decision, otp, iat, ...(number === undefined ? {} : { number: number as number }) };
+  return { cid, nonce, decision: decision as Decision, otp, iat, ...(number === undefined ? {} : { number }) };
 }
 
 export type SignedAnswer = { ok: true; claims: ResponseClaims; device: Device } | Refusal;

@@ -100,7 +100,8 @@ export interface EnrollRequest {
   code: string;
   name: string;
   publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string };
-  push: PushSubscriptionJson | null;
+  /** A Web Push subscription, or null for poll mode; a missing `push` is read as null. */
+  push?: PushSubscriptionJson | null;
   /** Required under the WebAuthn unlock policy: the ceremony run with the options of section 1a. */
   webauthn?: RegistrationResponseJson;
 }
@@ -110,9 +111,14 @@ export interface EnrollResponse {
   deviceId: string;
   issuer: string;
   account: { id: string; username: string; displayName: string };
-  totp: { secret: string; algorithm: 'SHA1' | 'SHA256' | 'SHA512'; digits: 6 | 8; period: number };
+  /**
+   * RFC 6238 as this server runs it, always: HMAC-SHA-1, 6 digits, a 30-second step, `secret` in
+   * base32 (160 bits); src/device-api/enroll.ts is the one place this body is built.
+   */
+  totp: { secret: string; algorithm: 'SHA1'; digits: 6; period: 30 };
   policy: DevicePolicyView;
-  vapidPublicKey: string | null;
+  /** The server's VAPID public key (base64url), the `applicationServerKey` for Web Push: always sent. */
+  vapidPublicKey: string;
 }
 
 // ---- Section 3: challenges ----

@@ -88,7 +88,8 @@ export const enrollSchema = z.object({
   code: z.string().min(1).max(64),
   name: deviceNameSchema,
   publicJwk: publicJwkSchema,
-  push: pushSchema.nullable(),
+  // docs/device-api.md section 1: null or left out, the device starts in poll mode.
+  push: pushSchema.nullable().optional(),
   webauthn: registrationResponseSchema.optional(),
 });
 

@@ -39,10 +39,20 @@ describe('device-authenticated requests', () => {
   it('refuses a token for another audience, method or path', async () => {
     const alice = await phone();
     expect(codeOf(await check(await sign(alice, honest(alice, { aud: 'https://evil.example/api/device' })), alice))).toBe('invalid_token');
-    expect(codeOf(await check(await sign(alice, honest(alice, { aud: [AUDIENCE] })), alice))).toBe('invalid_token');
+    // An array is read as RFC 7519 4.1.3 says, but it must hold this audience, and only strings.
+    for (const aud of [[], ['https://evil.example/api/device'], [AUDIENCE, 7], [AUDIENCE, null], [`${AUDIENCE}/`], 7, null, { aud: AUDIENCE }]) {
+      expect(await check(await sign(alice, honest(alice, { aud })), alice)).toMatchObject({ ok: false, code: 'invalid_token', description: 'wrong aud' });
+    }
     expect(codeOf(await check(await sign(alice, honest(alice)), alice, { method: 'DELETE' }))).toBe('invalid_token');
     expect(codeOf(await check(await sign(alice, honest(alice)), alice, { path: '/api/device' }))).toBe('invalid_token');
     expect(codeOf(await check(await sign(alice, honest(alice, { htu: `https://idp.example.test${PATH}` })), alice))).toBe('invalid_token');
+  });
+
+  it('accepts aud as an array of strings that holds the audience (RFC 7519 4.1.3)', async () => {
+    const alice = await phone();
+    for (const aud of [[AUDIENCE], ['https://other.example/api/device', AUDIENCE]]) {
+      expect(codeOf(await check(await sign(alice, honest(alice, { aud })), alice))).toBe('ok');
+    }
   });
 
   it('compares htm case-insensitively on the request side and htu without the query', async () => {

@@ -32,10 +32,20 @@ describe('number matching', () => {
     });
   });
 
-  it('a number that is not an integer is invalid_request', async () => {
+  it('a string of 1 to 3 decimal digits is the same number', async () => {
+    const alice = await phone();
+    const challenge = makeChallenge({ matchNumber: 42, numberChoices: [17, 42, 88] });
+    for (const [number, outcome] of [['42', 'approved'], ['042', 'approved'], ['17', 'denied'], ['0', 'denied'], ['999', 'denied']] as const) {
+      const verdict = await verify(await alice.auth.signResponse({ ...claimsFor(alice.auth, challenge), number }), alice, challenge);
+      expect(verdict).toMatchObject({ ok: true, outcome, reason: outcome === 'denied' ? 'wrong_number' : null });
+      expect(verdict.ok && verdict.claims.number).toBe(Number(number));
+    }
+  });
+
+  it('a number that is not an integer or a string of 1 to 3 digits is invalid_request', async () => {
     const alice = await phone();
     const challenge = makeChallenge({ matchNumber: 42 });
-    for (const number of ['42', 42.5, null]) {
+    for (const number of [42.5, '4.2', '-42', '+42', ' 42', '42 ', '0042', '', '0x2a', '4e1', '٤٢', null, true, [42], { n: 42 }]) {
       const jws = await alice.auth.signResponse({ ...claimsFor(alice.auth, challenge), number });
       expect(codeOf(await verify(jws, alice, challenge))).toBe('invalid_request');
     }

@@ -133,7 +133,8 @@ describe('response forgery', () => {
     const honest = claimsFor(alice.auth, challenge);
     const bad: object[] = [
       { ...honest, cid: 7 }, { ...honest, nonce: undefined }, { ...honest, decision: 'allow' }, { ...honest, otp: 123456 },
-      { ...honest, otp: '12345' }, { ...honest, iat: String(honest.iat) }, { ...honest, iat: honest.iat + 0.5 }, { ...honest, number: '42' },
+      { ...honest, otp: '12345' }, { ...honest, iat: String(honest.iat) }, { ...honest, iat: honest.iat + 0.5 }, { ...honest, number: '-42' },
+      { ...honest, number: 5.5 }, { ...honest, number: '4.2' }, { ...honest, otp: Number(honest.otp) },
     ];
     for (const claims of bad) {
       expect(codeOf(await verify(await alice.auth.signResponse(claims as never), alice, challenge))).toBe('invalid_request');
