@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 import type { ResolutionHook, SignIn } from '../signin/index.js';
 import type { ResolvedChallenge } from '../signin/resolution.js';
 import type { Redis } from '../storage/redis.js';
+import { acrClaimOfParam, essentialAcrUnmet, type AcrClaimRequest } from '../oidc/session-policy.js';
+import { PHONE_ONLY_ACR } from '../signin/amr.js';
 import { checkBindingMessage } from './binding-message.js';
 import { accountForLoginHint } from './login-hint.js';
 import { notificationFetch } from './notify-fetch.js';
@@ -87,8 +89,17 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
       const check = checkBindingMessage(message);
       if (!check.ok) throw new errors.InvalidBindingMessage(check.description);
     },
-    // Free-form context for the authorization server; nothing here reads it.
-    validateRequestContext: () => {},
+    // Free-form context for the authorization server; nothing here reads it. This hook (run on every
+    // request) also refuses an essential acr (OIDC Core 5.5.1.1)
+    // that no phone answer can reach: neither the app's mfa value (a phone that verified its user)
+    // nor the phone-only one. One that only some answers reach is judged when the phone answers.
+    validateRequestContext: (ctx) => {
+      const asked = acrClaimOfParam(ctx.oidc.params?.claims);
+      const reachable = [appOf(ctx.oidc.client?.clientId ?? '', undefined).policy.acr.mfa, PHONE_ONLY_ACR];
+      if (reachable.every((acr) => essentialAcrUnmet(asked, acr))) {
+        throw new errors.InvalidRequest(`no backchannel sign-in reaches the essential acr asked for (it gives ${reachable.join(' or ')})`);
+      }
+    },
     // The last hook that sees the account before the request is saved: no user code (clients
     // register backchannel_user_code_parameter false), and an account that cannot be asked on a
     // phone is as unknown as a name that matches none (OpenID CIBA 13: unknown_user_id).
@@ -145,13 +156,20 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
         await provider.backchannelResult(request, new errors.AccessDenied(outcome.reason === 'denied' ? 'the user denied the request' : 'the request was not approved'));
         return;
       }
+      const { login } = outcome;
+      // An essential acr this answer did not reach (a bare approval where the app asked for mfa): a failed sign-in, not tokens with a lesser acr.
+      // Judged on the claims parameter as sent too: oidc-provider put acr_values in place of its acr (session-policy.ts acrClaimOfParam).
+      const processed = (request.claims as { id_token?: { acr?: AcrClaimRequest } } | undefined)?.id_token?.acr;
+      if (essentialAcrUnmet(processed, login.acr) || essentialAcrUnmet(acrClaimOfParam(request.params?.claims), login.acr)) {
+        await provider.backchannelResult(request, new errors.AccessDenied(`the phone's answer reached ${login.acr}, not the essential acr asked for`));
+        return;
+      }
       const grant = new provider.Grant({ clientId: request.clientId, accountId: request.accountId });
       if (request.scope) grant.addOIDCScope(request.scope);
       const claims = request.claims ?? {};
       const named = [...Object.keys(claims.id_token ?? {}), ...Object.keys(claims.userinfo ?? {})];
       if (named.length) grant.addOIDCClaims(named);
       await grant.save();
-      const { login } = outcome;
       await provider.backchannelResult(request, grant, { acr: login.acr, amr: login.amr, authTime: Math.floor(deps.now() / 1000) });
     } catch (err) {
       // oidc-provider saves the result before it pings: a failed notification leaves it for a poll.

@@ -3,6 +3,7 @@ import { shownName } from './shown-name.js';
 import { ConfigError } from './settings.js';
 import { upstreamSchema, upstreamTrust, type UpstreamTrust } from '../upstream/config.js';
 import { readJsonFolder } from './json-folder.js';
+import { PHONE_ONLY_ACR } from '../signin/amr.js';
 
 /** How a relying app's users sign in; the `login` member of a client file. */
 export interface LoginPolicy {
@@ -66,7 +67,12 @@ export const loginPolicySchema = z.strictObject({
   verifiedPush: z.boolean().optional(),
   noDevice: z.enum(['password-only', 'refuse']).default('password-only'),
   consent: z.enum(['explicit', 'implicit']).default('explicit'),
-  acr: z.strictObject({ mfa: z.string().min(1), password: z.string().min(1) }).default({ ...DEFAULT_ACR }),
+  // Distinct values, and not the phone-only one (red-team: an app whose mfa value was the phone-only
+  // acr turned a bare CIBA approval into its mfa level; equal mfa and password values say nothing).
+  acr: z.strictObject({ mfa: z.string().min(1), password: z.string().min(1) })
+    .refine((a) => a.mfa !== a.password, 'mfa and password must be different values')
+    .refine((a) => a.mfa !== PHONE_ONLY_ACR && a.password !== PHONE_ONLY_ACR, `${PHONE_ONLY_ACR} is the phone-only acr (docs/ciba.md): use another value`)
+    .default({ ...DEFAULT_ACR }),
 });
 
 const clientFile = z.strictObject({
@@ -81,7 +87,7 @@ const clientFile = z.strictObject({
   post_logout_redirect_uris: z.array(uri).optional(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'implicit', 'client_credentials', CIBA_GRANT_TYPE])).optional(),
   response_types: z.array(z.enum(['code', 'id_token', 'code id_token', 'none'])).optional(),
-  token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
+  token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt']).optional(),
   id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
   scope: z.string().optional(),
   jwks_uri: uri.optional(),
@@ -113,7 +119,7 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   if (upstream?.profile === 'entra') entraClient(file, metadata, login);
   const method = metadata.token_endpoint_auth_method ?? (client_secret_env ? 'client_secret_basic' : 'none');
   const out: Record<string, unknown> = { ...metadata, token_endpoint_auth_method: method, ...cibaRules(file, metadata, method) };
-  if (method === 'client_secret_basic' || method === 'client_secret_post') {
+  if (method === 'client_secret_basic' || method === 'client_secret_post' || method === 'client_secret_jwt') {
     if (!client_secret_env) throw new ConfigError(file, 'client_secret_env', `required for token_endpoint_auth_method ${method}`);
     const secret = env[client_secret_env];
     if (!secret) throw new ConfigError(file, 'client_secret_env', `environment variable ${client_secret_env} is not set`);

@@ -20,7 +20,7 @@ import { browserBinding } from '../interaction/browser-binding.js';
 import { voidHeldResults } from './held-results.js';
 import { markUnmatchedPush, wasUnmatchedPush } from './unmatched-push.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
-import { requestedAcrs, sessionEndedBeforeItsSecond, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type SessionLifetime } from './session-policy.js';
+import { acrClaimOfParam, acrForApp, essentialAcrUnmet, requestedAcrs, sessionEndedBeforeItsSecond, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type AcrClaimRequest, type SessionLifetime } from './session-policy.js';
 import { providerOutageAnswer } from '../http/edge.js';
 import { isStorageOutage } from '../http/errors.js';
 
@@ -51,6 +51,8 @@ export interface ProviderDeps {
 }
 
 const DAY = 24 * 3600;
+/** OpenID Connect Unmet Authentication Requirements 1.0 (oidc-provider has it; its types do not). */
+const { UnmetAuthenticationRequirements } = errors as unknown as { UnmetAuthenticationRequirements: new (description: string) => Error };
 const ACCOUNT_CACHE_MS = 5000;
 
 /** The oidc-provider instance: what it offers, where it stores, and which of our pages it shows. */
@@ -128,7 +130,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // A sign-in just finished for this very request was held to the app's policy by the sign-in
     // itself; an acr it could not reach is answered with the acr it got (acr_values are voluntary).
     const fresh = Boolean(ctx.oidc.result?.login);
-    const claims = (ctx.oidc as unknown as { claims?: { id_token?: { acr?: { value?: unknown; values?: unknown } } } }).claims;
+    const claims = (ctx.oidc as unknown as { claims?: { id_token?: { acr?: { essential?: unknown; value?: unknown; values?: unknown } } } }).claims;
     const ok = sessionSatisfies({
       amr: session.amr,
       policy: byId.get(client.clientId)?.login ?? DEFAULT_POLICY,
@@ -143,6 +145,18 @@ export function createProvider(deps: ProviderDeps): Provider {
     }
     if (fresh) throw new errors.AccessDenied('this sign-in does not meet the sign-in policy of this app');
     return true;
+  }));
+  // OIDC Core 5.5.1.1: an essential acr a sign-in just finished could not reach is a failed sign-in,
+  // answered to the app (red-team: oidc-provider's essential_acr check asked for a sign-in again, and
+  // the browser went round the login page for ever; an account without a phone can never reach mfa).
+  // An SSO session that does not reach it is asked to sign in again by that check, as before.
+  login.checks.add(new Check('essential_acr_unmet', 'the sign-in could not reach the essential acr asked for', 'login_required', (ctx) => {
+    const { session, client } = ctx.oidc;
+    if (!ctx.oidc.result?.login || !session?.accountId || !client || byId.get(client.clientId)?.upstream) return false;
+    const claims = (ctx.oidc as unknown as { claims?: { id_token?: { acr?: AcrClaimRequest } } }).claims;
+    const acr = ctx.oidc.acr as string | undefined;
+    if (!essentialAcrUnmet(claims?.id_token?.acr, acr) && !essentialAcrUnmet(acrClaimOfParam(ctx.oidc.params?.claims), acr)) return false;
+    throw new UnmetAuthenticationRequirements(`the sign-in reached ${String(acr)}, not the essential acr asked for`);
   }));
   login.checks.add(upstreamLoginCheck(byId, links));
   exemptFromHintCheck(login as never, byId);
@@ -289,6 +303,22 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
+  // Each app is told a session's strength in its own acr names, whichever app's sign-in made it
+  // (acrForApp): the code, the ID token and the essential-acr checks all read ctx.oidc.acr.
+  Object.defineProperty((provider as unknown as { OIDCContext: { prototype: object } }).OIDCContext.prototype, 'acr', {
+    configurable: true,
+    get(this: { session?: { acr?: string; amr?: string[] }; client?: { clientId: string } }) {
+      const registration = byId.get(this.client?.clientId ?? '');
+      return acrForApp(this.session?.acr, this.session?.amr, registration?.upstream ? undefined : registration?.login);
+    },
+  });
+  // Discovery says what works (red-team): no user code is taken at /backchannel (ciba/door.ts), and
+  // oidc-provider advertises backchannel_user_code_parameter_supported true whenever CIBA is on.
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (ctx.oidc?.route === 'discovery' && body && 'backchannel_user_code_parameter_supported' in body) body.backchannel_user_code_parameter_supported = false;
+  });
   if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
   acceptUpstreamHints(provider, byId);
   // The resume reads the account once and fresh: its end of sessions for this check, and the same

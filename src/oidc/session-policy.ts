@@ -74,6 +74,52 @@ export function requestedAcrs(acrValues: unknown, acrClaim: { value?: unknown; v
   return out;
 }
 
+/** An acr claim request (OIDC Core 5.5.1): `essential`, `value`, `values`, as the request gave them. */
+export type AcrClaimRequest = { essential?: unknown; value?: unknown; values?: unknown } | null | undefined;
+
+/**
+ * Pure: whether an essential acr request is not met by `acr` (OIDC Core 5.5.1.1), read as
+ * oidc-provider's own essential_acr and essential_acrs checks read it (a truthy `essential`, a
+ * truthy `value` other than the acr, a `values` array without it): where those ask for a sign-in
+ * again, a sign-in that has just finished answers the app unmet_authentication_requirements
+ * instead (red-team: `{essential: "true"}`, `values: []`, `value: 5` looped on the login page).
+ */
+export function essentialAcrUnmet(request: AcrClaimRequest, acr: string | undefined): boolean {
+  if (!request || typeof request !== 'object' || !request.essential) return false;
+  if (request.value && request.value !== acr) return true;
+  return Array.isArray(request.values) && !request.values.includes(acr);
+}
+
+/**
+ * Pure: the id_token.acr request of a raw `claims` parameter (its JSON text). oidc-provider puts
+ * `acr_values` in place of it when both are sent, dropping `essential` (red-team: an essential mfa
+ * acr sent with acr_values was met by a password sign-in): both are judged. Undefined for anything
+ * unreadable (oidc-provider refuses that itself).
+ */
+export function acrClaimOfParam(claims: unknown): AcrClaimRequest {
+  if (typeof claims !== 'string') return undefined;
+  try {
+    const acr = (JSON.parse(claims) as { id_token?: { acr?: unknown } } | null)?.id_token?.acr;
+    return acr && typeof acr === 'object' ? (acr as AcrClaimRequest) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The acr an app is told for a session, in that app's own names (its login.acr): a session with both
+ * factors is its `mfa` value, one with the password alone its `password` value, whichever app's
+ * sign-in made the session (red-team: an app with its own acr names got the first app's value by
+ * single sign-on, and its essential own value was never met). Any other session (an upstream
+ * sign-in's chosen acr) keeps the acr it was given.
+ */
+export function acrForApp(acr: string | undefined, amr: readonly string[] | undefined, policy: Pick<LoginPolicy, 'acr'> | undefined): string | undefined {
+  if (!policy || acr === undefined) return acr;
+  if (amr?.includes('mfa')) return policy.acr.mfa;
+  if (amr?.length === 1 && amr[0] === 'pwd') return policy.acr.password;
+  return acr;
+}
+
 /** A second-factor sign-in counts as recent for this long when enrolling or revoking a device. */
 export const RECENT_AUTH_SECONDS = 5 * 60;
 

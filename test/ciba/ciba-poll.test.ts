@@ -26,6 +26,44 @@ describe('CIBA poll mode', () => {
     expect(meta.backchannel_authentication_endpoint).toBe(`${w.t.url}/backchannel`);
     expect(meta.backchannel_token_delivery_modes_supported).toEqual(expect.arrayContaining(['poll', 'ping']));
     expect(meta.grant_types_supported).toContain('urn:openid:params:grant-type:ciba');
+    // No user code is taken (ciba/door.ts): discovery does not offer one (red-team: it said true).
+    expect(meta.backchannel_user_code_parameter_supported).toBe(false);
+  });
+
+  // OIDC Core 5.5.1.1 (red-team: an essential mfa acr got tokens with the phone-only acr).
+  const essential = (...values: string[]) => JSON.stringify({ id_token: { acr: values.length === 1 ? { essential: true, value: values[0] } : { essential: true, values } } });
+
+  it('an essential mfa acr that a bare approval does not reach: the poll gets access_denied, no tokens', async () => {
+    const cara = await w.user('cara');
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'cara', claims: essential('urn:pushotp:acr:mfa') });
+    const push = await w.pushService.waitForMessage(cara.subscription.id);
+    expect((await cara.phone.respond(push.payload.cid, 'approve')).body).toEqual({ status: 'approved' });
+    await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it('the same essential mfa acr sent with acr_values (which oidc-provider puts in its place): access_denied too', async () => {
+    const ivy = await w.user('ivy');
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'ivy', acr_values: 'urn:pushotp:acr:mfa', claims: essential('urn:pushotp:acr:mfa') });
+    const push = await w.pushService.waitForMessage(ivy.subscription.id);
+    await ivy.phone.respond(push.payload.cid, 'approve');
+    await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it('an essential acr no phone answer can reach is refused at once (invalid_request), and nothing reaches the phone', async () => {
+    await w.user('dora');
+    const before = w.pushService.accepted;
+    await expect(oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'dora', claims: essential('urn:other:acr:gold') }))
+      .rejects.toMatchObject({ error: 'invalid_request' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.pushService.accepted).toBe(before);
+  });
+
+  it('an essential acr among values the approval reaches (the phone-only one) gives tokens with it', async () => {
+    const gus = await w.user('gus');
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'gus', claims: essential('urn:pushotp:acr:mfa', 'urn:pushotp:acr:phone') });
+    const push = await w.pushService.waitForMessage(gus.subscription.id);
+    await gus.phone.respond(push.payload.cid, 'approve');
+    expect(idClaims(await oidc.pollBackchannelAuthenticationGrant(rp, started)).acr).toBe('urn:pushotp:acr:phone');
   });
 
   it('approved on the phone: the poll gets tokens for that user, with the push amr and no pwd', async () => {

@@ -57,6 +57,10 @@ describe('client files', () => {
     ['a client_name with a line break', { 'a.json': { ...good, client_name: 'Wiki\nApproved by IT' } }, 'client_name'],
     ['a client_name with a line separator', { 'a.json': { ...good, client_name: 'Wiki\u2028x' } }, 'client_name'],
     ['a client_name padded with blanks', { 'a.json': { ...good, client_name: 'Wiki\u3000\u3000' } }, 'client_name'],
+    // acr names that say nothing, or turn a bare phone approval into this app's mfa (red-team).
+    ['the same acr for mfa and password', { 'a.json': { ...good, login: { acr: { mfa: 'urn:x:acr', password: 'urn:x:acr' } } } }, 'login.acr'],
+    ['the phone-only acr as the mfa value', { 'a.json': { ...good, login: { acr: { mfa: 'urn:pushotp:acr:phone', password: 'urn:x:pwd' } } } }, 'login.acr'],
+    ['the phone-only acr as the password value', { 'a.json': { ...good, login: { acr: { mfa: 'urn:x:mfa', password: 'urn:pushotp:acr:phone' } } } }, 'login.acr'],
   ])('refuses %s, naming the file and the field', (_name, files, field) => {
     const dir = dirWith(files);
     const message = failure(dir);
