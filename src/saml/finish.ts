@@ -15,7 +15,7 @@ import { signElement } from './xml.js';
  * as /account signs in). Back from the IdP's own authorization with the login (account, amr), it
  * takes the pending request once and posts the signed SAMLResponse to the SP.
  */
-export type SamlStatus = 'NoPassive' | 'AuthnFailed' | 'NoAuthnContext';
+export type SamlStatus = 'NoPassive' | 'AuthnFailed' | 'NoAuthnContext' | 'UnsupportedBinding' | 'InvalidNameIDPolicy';
 
 /** The SP hears a sign-in that did not happen as a signed SAML status, at its ACS. */
 export async function postStatus(deps: SamlDeps, ctx: Context, sp: ServiceProvider, to: Pick<PendingSso, 'acsUrl' | 'requestId' | 'relayState'>, code: SamlStatus): Promise<void> {
@@ -90,6 +90,9 @@ export function finishRouters(deps: SamlDeps): Router[] {
         if (!account || account.disabled) return failPage(ctx, 'This account cannot sign in.');
         const { nameId, attributes } = subjectFor(sp, account);
         if (!nameId) return failPage(ctx, `Your account has no value for what ${sp.name} identifies users by. Ask an administrator.`);
+        // SAML core 3.4.1.4: a request naming its principal gets an assertion about that one, or a
+        // failure (red-team: one naming Bob, answered in Alice's browser, said Alice).
+        if (pending.subjectNameId !== undefined && pending.subjectNameId !== nameId) return failToSp(ctx, sp, pending, 'AuthnFailed');
         const now = deps.now();
         const sessionIndex = newId();
         await deps.store.saveSession(sessionIndex, { spId: sp.id, nameId, sessionUid: session.uid }, deps.sessionMaxAgeSeconds);

@@ -4,8 +4,11 @@ import { decodePost, decodeRedirect } from './messages.js';
 import type { ServiceProvider } from './sp-config.js';
 import { child, NS, parseXml, text, verifiedRoot, verifyRedirectSignature } from './xml.js';
 
-/** RelayState is at most 80 bytes in SAML bindings 3.4.3; SPs in the wild send more. */
+/** RelayState is at most 80 bytes in SAML bindings 3.4.3; SPs in the wild send more: up to 1024 bytes (UTF-8) are kept. */
 export const MAX_RELAY_STATE = 1024;
+
+/** Pure: a RelayState this IdP carries back: a string of at most MAX_RELAY_STATE bytes (red-team: 1024 "€" were 3072). */
+export const relayStateUsable = (relay: unknown): relay is string => typeof relay === 'string' && Buffer.byteLength(relay, 'utf8') <= MAX_RELAY_STATE;
 
 /**
  * A request as it arrived over HTTP-Redirect or HTTP-POST: its SP (by the Issuer, which only
@@ -19,7 +22,7 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
   const value = src[param];
   const relay = src.RelayState;
   if (typeof value !== 'string' || value === '') throw new SamlError(400, 'malformed', `The request carries no ${param}.`);
-  if (relay !== undefined && (typeof relay !== 'string' || relay.length > MAX_RELAY_STATE)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 characters).');
+  if (relay !== undefined && !relayStateUsable(relay)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 bytes).');
   const xml = post ? decodePost(value) : decodeRedirect(value);
   const doc = parseXml(xml);
   const root = doc.documentElement!;

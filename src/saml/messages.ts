@@ -56,7 +56,16 @@ export interface AuthnRequestFields {
   nameIdFormat: string | null;
   /** Its RequestedAuthnContext (classes only: a DeclRef is a class we do not know), or null. */
   requestedAuthnContext: RequestedAuthnContext | null;
+  /** The principal its <saml:Subject> names (its NameID), or null: the assertion must be about that one (SAML core 3.4.1.4). */
+  subjectNameId: string | null;
 }
+
+/**
+ * Pure: an ID as SAML's xs:ID needs it (an NCName: a letter or `_` first, then letters, digits, `.`,
+ * `-`, `_`), at most 256 characters (red-team: "1 not an NCName" was taken and echoed as the
+ * signed Response's InResponseTo).
+ */
+export const isSamlId = (id: string | null): id is string => id !== null && id.length <= 256 && /^[\p{L}_][\p{L}\p{N}_.\-\u00B7]*$/u.test(id);
 
 const COMPARISONS: readonly Comparison[] = ['exact', 'minimum', 'maximum', 'better'];
 
@@ -75,7 +84,7 @@ function readRequestedAuthnContext(el: Element): RequestedAuthnContext | null {
 export function readAuthnRequest(el: Element): AuthnRequestFields {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'AuthnRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:AuthnRequest.');
   const id = attr(el, 'ID');
-  if (!id || id.length > 256) throw new SamlError(400, 'malformed', 'The AuthnRequest has no usable ID.');
+  if (!isSamlId(id)) throw new SamlError(400, 'malformed', 'The AuthnRequest has no usable ID (an xs:ID, at most 256 characters).');
   if (attr(el, 'Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
   const index = attr(el, 'AssertionConsumerServiceIndex');
   const policy = child(el, NS.protocol, 'NameIDPolicy');
@@ -87,24 +96,42 @@ export function readAuthnRequest(el: Element): AuthnRequestFields {
     isPassive: attr(el, 'IsPassive') === 'true' || attr(el, 'IsPassive') === '1',
     nameIdFormat: policy ? attr(policy, 'Format') : null,
     requestedAuthnContext: readRequestedAuthnContext(el),
+    subjectNameId: subjectNameIdOf(child(el, NS.assertion, 'Subject')),
   };
 }
 
+/**
+ * Pure: a SAML time (xs:dateTime, UTC: SAML core 1.3.3) in epoch ms, NaN when unreadable. One
+ * without a time zone is UTC, never the server's local time (red-team: it was read as local).
+ */
+export function samlInstant(value: string | null): number {
+  if (!value || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/.test(value)) return NaN;
+  return Date.parse(/(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`);
+}
+
+const subjectNameIdOf = (subject: Element | null): string | null => (subject ? text(child(subject, NS.assertion, 'NameID')) : null);
+
 /** Checks a request's time against our clock. */
 export function checkIssueInstant(value: string | null, now: number): void {
-  const at = value ? Date.parse(value) : NaN;
+  const at = samlInstant(value);
   if (!Number.isFinite(at)) throw new SamlError(400, 'malformed', 'The request has no valid IssueInstant.');
   if (at > now + CLOCK_SKEW_MS || at < now - REQUEST_MAX_AGE_MS) throw new SamlError(400, 'expired', 'The request is too old or from the future: start the sign-in again at the application.');
 }
 
+/**
+ * Pure: what a request with a registered ACS asks that this IdP cannot give, as the SAML status the
+ * SP is answered with at that ACS (SAML core 3.2.2.2, 3.4.1.1): a response binding other than
+ * HTTP-POST, or a NameID format other than the SP's (red-team: both were a page of ours, and the
+ * SP never heard). Null: none.
+ */
+export function requestRefusal(req: Pick<AuthnRequestFields, 'protocolBinding' | 'nameIdFormat'>, sp: ServiceProvider): 'UnsupportedBinding' | 'InvalidNameIDPolicy' | null {
+  if (req.protocolBinding && req.protocolBinding !== 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST') return 'UnsupportedBinding';
+  if (req.nameIdFormat && req.nameIdFormat !== NAMEID_FORMATS.unspecified && req.nameIdFormat !== NAMEID_FORMATS[sp.nameIdFormat]) return 'InvalidNameIDPolicy';
+  return null;
+}
+
 /** Decides which ACS answers a request (pure): a URL or index it names must be registered. */
-export function chooseAcs(req: Pick<AuthnRequestFields, 'acsUrl' | 'acsIndex' | 'protocolBinding' | 'nameIdFormat'>, sp: ServiceProvider): string {
-  if (req.protocolBinding && req.protocolBinding !== 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST') {
-    throw new SamlError(400, 'unsupported_binding', 'Responses are sent by HTTP-POST only.');
-  }
-  if (req.nameIdFormat && req.nameIdFormat !== NAMEID_FORMATS.unspecified && req.nameIdFormat !== NAMEID_FORMATS[sp.nameIdFormat]) {
-    throw new SamlError(400, 'invalid_nameid_policy', `This service provider is registered for the NameID format ${NAMEID_FORMATS[sp.nameIdFormat]}.`);
-  }
+export function chooseAcs(req: Pick<AuthnRequestFields, 'acsUrl' | 'acsIndex'>, sp: ServiceProvider): string {
   if (req.acsUrl !== null) {
     if (!sp.acs.some((a) => a.url === req.acsUrl)) throw new SamlError(400, 'acs_not_registered', 'The AssertionConsumerServiceURL is not registered for this service provider.');
     return req.acsUrl;
@@ -119,14 +146,15 @@ export function chooseAcs(req: Pick<AuthnRequestFields, 'acsUrl' | 'acsIndex' | 
 
 export const defaultAcs = (sp: ServiceProvider): string => (sp.acs.find((a) => a.isDefault) ?? sp.acs[0]!).url;
 
-export interface LogoutRequestFields { id: string; issuer: string | null; destination: string | null; issueInstant: string | null; nameId: string | null; sessionIndexes: string[] }
+export interface LogoutRequestFields { id: string; issuer: string | null; destination: string | null; issueInstant: string | null; notOnOrAfter: string | null; nameId: string | null; sessionIndexes: string[] }
 
 export function readLogoutRequest(el: Element): LogoutRequestFields {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'LogoutRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:LogoutRequest.');
   const id = attr(el, 'ID');
-  if (!id || id.length > 256) throw new SamlError(400, 'malformed', 'The LogoutRequest has no usable ID.');
+  if (!isSamlId(id)) throw new SamlError(400, 'malformed', 'The LogoutRequest has no usable ID (an xs:ID, at most 256 characters).');
   return {
     id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
+    notOnOrAfter: attr(el, 'NotOnOrAfter'),
     nameId: text(child(el, NS.assertion, 'NameID')), sessionIndexes: children(el, NS.protocol, 'SessionIndex').map((s) => text(s) ?? ''),
   };
 }

@@ -6,15 +6,26 @@ import { SamlError } from './errors.js';
 import { allowedOutcomes } from './authn-context.js';
 import { finishRouters, postStatus } from './finish.js';
 import { subjectFor } from './identity.js';
-import { MAX_RELAY_STATE, readIncoming } from './incoming.js';
+import { readIncoming, relayStateUsable } from './incoming.js';
 import { certificatePem } from './keys.js';
-import { buildLogoutResponse, buildMetadata, checkIssueInstant, chooseAcs, defaultAcs, encodeRedirect, readAuthnRequest, readLogoutRequest, REQUEST_MAX_AGE_MS } from './messages.js';
+import { buildLogoutResponse, buildMetadata, checkIssueInstant, chooseAcs, defaultAcs, encodeRedirect, readAuthnRequest, readLogoutRequest, requestRefusal, REQUEST_MAX_AGE_MS, samlInstant } from './messages.js';
 import { postForm } from './page.js';
 import type { ServiceProvider } from './sp-config.js';
 import type { PendingSso } from './store.js';
 import { signElement, signRedirect } from './xml.js';
 
 export { samlEntityId, type SamlDeps } from './deps.js';
+
+/**
+ * A request's Destination must be this endpoint; a signed one must carry it (SAML bindings 3.4.5.2,
+ * 3.5.5.2: red-team, a signed request without it was taken, so a signature made for another IdP
+ * could be replayed here). An unsigned one may leave it out (Microsoft 365 does).
+ */
+function checkDestination(destination: string | null, endpoint: string, signed: boolean, what: 'SSO' | 'logout'): void {
+  if (destination === null ? signed : destination !== endpoint) {
+    throw new SamlError(400, 'wrong_destination', `The request's Destination is not this identity provider's ${what} endpoint${destination === null ? ' (a signed request must name it)' : ''}.`);
+  }
+}
 
 /**
  * The SAML front door (docs/saml.md). It validates the AuthnRequest, keeps it for a while, and sends
@@ -51,19 +62,28 @@ export function samlRoutes(deps: SamlDeps): Router[] {
   };
 
   const sso = async (ctx: Context) => {
-    const { el, sp, relayState } = readIncoming(ctx, 'AuthnRequest', byEntity);
+    const { el, sp, relayState, signed } = readIncoming(ctx, 'AuthnRequest', byEntity);
     const req = readAuthnRequest(el);
-    if (req.destination !== null && req.destination !== ssoUrl) throw new SamlError(400, 'wrong_destination', 'The request\'s Destination is not this identity provider\'s SSO endpoint.');
+    checkDestination(req.destination, ssoUrl, signed, 'SSO');
     checkIssueInstant(req.issueInstant, deps.now());
     const acsUrl = chooseAcs(req, sp);
     // An AuthnRequest is answered once (atomic in Redis): a replayed one is refused.
     if (!(await deps.store.firstUse(sp.id, req.id, REQUEST_MAX_AGE_MS / 1000 + 600))) {
       throw new SamlError(400, 'replayed', 'This sign-in request was already used. Start the sign-in again at the application.');
     }
+    const to = { acsUrl, requestId: req.id, relayState };
+    // What cannot be given is said to the SP at its ACS, at once (SAML core 3.2.2.2, 3.4.1.1).
+    const refusal = requestRefusal(req, sp);
+    if (refusal) return postStatus(deps, ctx, sp, to, refusal);
+    // A sign-in forced to happen again cannot be passive (SAML core 3.4.1: IsPassive must not take the screen).
+    if (req.isPassive && req.forceAuthn) return postStatus(deps, ctx, sp, to, 'NoPassive');
     const allowed = allowedOutcomes(sp, req.requestedAuthnContext);
     // Nothing a sign-in here can say is what the SP asked for (SAML core 3.3.2.2.1): said at once.
-    if (!allowed.password && !allowed.mfa) return postStatus(deps, ctx, sp, { acsUrl, requestId: req.id, relayState }, 'NoAuthnContext');
-    await begin(ctx, sp, { spId: sp.id, requestId: req.id, acsUrl, relayState, forceAuthn: req.forceAuthn, isPassive: req.isPassive, allowed });
+    if (!allowed.password && !allowed.mfa) return postStatus(deps, ctx, sp, to, 'NoAuthnContext');
+    await begin(ctx, sp, {
+      spId: sp.id, requestId: req.id, acsUrl, relayState, forceAuthn: req.forceAuthn, isPassive: req.isPassive, allowed,
+      ...(req.subjectNameId !== null ? { subjectNameId: req.subjectNameId } : {}),
+    });
   };
   router.get('/sso', sso);
   router.post('/sso', formBody(), sso);
@@ -73,15 +93,17 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     const sp = deps.sps.find((s) => s.id === ctx.params.sp);
     if (!sp || !sp.idpInitiated) throw new SamlError(404, 'unknown_sp', 'No service provider here takes sign-ins started at the identity provider.');
     const relay = ctx.query.RelayState;
-    if (relay !== undefined && (typeof relay !== 'string' || relay.length > MAX_RELAY_STATE)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 characters).');
+    if (relay !== undefined && !relayStateUsable(relay)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 bytes).');
     await begin(ctx, sp, { spId: sp.id, requestId: null, acsUrl: defaultAcs(sp), relayState: relay ?? null, forceAuthn: false, isPassive: false });
   });
 
   const slo = async (ctx: Context) => {
     const { el, sp, relayState, signed } = readIncoming(ctx, 'LogoutRequest', byEntity);
     const req = readLogoutRequest(el);
-    if (req.destination !== null && req.destination !== sloUrl) throw new SamlError(400, 'wrong_destination', 'The request\'s Destination is not this identity provider\'s logout endpoint.');
+    checkDestination(req.destination, sloUrl, signed, 'logout');
     checkIssueInstant(req.issueInstant, deps.now());
+    // SAML core 3.7.1: a LogoutRequest past its NotOnOrAfter is not acted on (red-team: one from 2001 was).
+    if (req.notOnOrAfter !== null && !(samlInstant(req.notOnOrAfter) > deps.now())) throw new SamlError(400, 'expired', 'This logout request has expired (NotOnOrAfter).');
     if (!(await deps.store.firstUse(sp.id, req.id, REQUEST_MAX_AGE_MS / 1000 + 600))) throw new SamlError(400, 'replayed', 'This logout request was already used.');
     // The IdP session the SP's SessionIndex names (when it is the SP's and the same subject), else this browser's.
     let ended = false;

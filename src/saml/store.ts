@@ -18,6 +18,8 @@ export interface PendingSso {
   priorLoginTs?: number | null;
   /** ForceAuthn: when the request came (epoch ms, the system's clock as auth_time's): the answer's sign-in is not older. */
   requestedAt?: number;
+  /** The principal the request's <saml:Subject> named (its NameID for this SP); the answer is about it or a failure. */
+  subjectNameId?: string;
   /** What the request's RequestedAuthnContext accepts (authn-context.ts); absent: either. */
   allowed?: AllowedOutcomes;
 }
