@@ -43,13 +43,15 @@ export function parseAuthenticate(body: Record<string, unknown>): AuthenticateRe
   const password = text(body, 'password', 256, true);
   if (!username || !password) throw badRequest('username and password are required');
   const passcode = text(body, 'passcode', 16, false).trim();
-  if (passcode.length > 1 && !/^(\d{6}|\d{8})$/.test(passcode)) {
+  // One character is one code point, as RADIUS counts it (red-team: an emoji, two UTF-16 units, was refused here and a push there).
+  if ([...passcode].length > 1 && !/^(\d{6}|\d{8})$/.test(passcode)) {
     throw badRequest('passcode must be empty or one character (push), or 6 or 8 digits');
   }
   const mode = body.mode ?? 'wait';
   if (mode !== 'wait' && mode !== 'poll') throw badRequest('mode must be "wait" or "poll"');
   const wait = body.wait;
-  if (wait !== undefined && (typeof wait !== 'number' || !Number.isInteger(wait) || wait < 0 || wait > 3600)) {
+  // Any whole number of seconds, capped at the gateway's max_wait_seconds where it is used (docs/agent-api.md).
+  if (wait !== undefined && (typeof wait !== 'number' || !Number.isSafeInteger(wait) || wait < 0)) {
     throw badRequest('wait must be a whole number of seconds');
   }
   let clientIp: string | null = null;

@@ -45,7 +45,11 @@ const fileSchema = z.strictObject({
   requireMessageAuthenticator: z.boolean().default(true),
   mode: z.enum(['challenge', 'single']).default('challenge'),
   maxWaitSeconds: z.number().int().min(5).max(300).default(30),
-  login: loginPolicySchema.default({ form: 'two-step', numberMatching: true, noDevice: 'password-only', consent: 'explicit', acr: { ...DEFAULT_ACR } }),
+  // A NAS cannot tell a password-only Accept from one with the second factor: an account without an
+  // authenticator is refused unless the file says `noDevice: "password-only"` (red-team: a minimal
+  // file let every account not yet enrolled onto the VPN with its password), as for a gateway.
+  login: loginPolicySchema.extend({ noDevice: z.enum(['password-only', 'refuse']).default('refuse') })
+    .default({ form: 'two-step', numberMatching: true, noDevice: 'refuse', consent: 'explicit', acr: { ...DEFAULT_ACR } }),
 });
 
 /** Validates one parsed client file. Throws ConfigError naming the file and the field. */

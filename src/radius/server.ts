@@ -127,9 +127,11 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
       if (packet.attributes.some((a) => a.type === ATTR.proxyState)) return drop('proxy_state_without_message_authenticator', from, { client: client.name });
     }
     if (isStatus) {
-      // RFC 5997: the NAS asks whether we are alive; an Access-Accept with nothing but Message-Authenticator says so.
+      // RFC 5997: the NAS asks whether we are alive; an Access-Accept with Message-Authenticator says so,
+      // and copies its Proxy-State (RFC 2865 5.33; red-team: a proxy could not match its health checks).
       counts.status++;
-      return send(encodeReply({ code: CODE.accessAccept, identifier: packet.identifier, attributes: [] }, packet.authenticator, client.secret), from);
+      const proxyStates = packet.attributes.filter((a) => a.type === ATTR.proxyState).map((a) => ({ type: ATTR.proxyState, value: a.value }));
+      return send(encodeReply({ code: CODE.accessAccept, identifier: packet.identifier, attributes: proxyStates }, packet.authenticator, client.secret), from);
     }
     const seen = duplicates.lookup(`${client.name}|${duplicateKey(from.address, from.port, packet.identifier, packet.authenticator)}`);
     if (seen.kind === 'in-progress') return drop('duplicate_in_progress', from, { client: client.name });

@@ -31,7 +31,8 @@ export function nextAfterPassword(input: {
   }
   if (input.policy.form === 'two-step') return { kind: 'choose-second-factor' };
   const passcode = (input.passcode ?? '').trim();
-  if (passcode.length <= 1) return { kind: 'send-push' };
+  // One character is one code point (an emoji is two UTF-16 units): every door counts alike.
+  if ([...passcode].length <= 1) return { kind: 'send-push' };
   if (/^(\d{6}|\d{8})$/.test(passcode)) return { kind: 'check-passcode', passcode };
   return { kind: 'bad-passcode-format' };
 }

@@ -107,12 +107,17 @@ describe('RADIUS under hostile packets', () => {
     }
   });
 
-  it('answers Status-Server (RFC 5997) with an Access-Accept carrying only Message-Authenticator', async () => {
+  it('answers Status-Server (RFC 5997) with an Access-Accept carrying Message-Authenticator and the request\'s Proxy-State', async () => {
     const status = accessRequest({ secret, code: 12 });
     const reply = await nas.ask(status);
     expect(reply[0]).toBe(2);
     expectAuthenticReply(reply, status, secret);
     expect(replyAttributes(reply).map(([t]) => t)).toEqual([MESSAGE_AUTHENTICATOR]);
+    // RFC 2865 5.33 (red-team): a proxy's Proxy-State comes back, so it can match its health check.
+    const proxied = accessRequest({ secret, code: 12, attrs: [[PROXY_STATE, Buffer.from('hop-1')]] });
+    const back = await nas.ask(proxied);
+    expectAuthenticReply(back, proxied, secret);
+    expect(replyAttributes(back).map(([t, v]) => [t, t === PROXY_STATE ? v.toString() : null])).toEqual([[MESSAGE_AUTHENTICATOR, null], [PROXY_STATE, 'hop-1']]);
   });
 
   it('copies Proxy-State into the reply, after the Message-Authenticator (RFC 2865 5.33)', async () => {

@@ -36,9 +36,16 @@ describe('RADIUS client files', () => {
   it('reads a minimal file with the safe defaults and the login policy of config/clients', () => {
     const c = parseRadiusClient('vpn.json', base, env);
     expect(c).toMatchObject({
-      name: 'vpn', displayName: 'vpn', requireMessageAuthenticator: true, mode: 'challenge', maxWaitSeconds: 30, login: DEFAULT_POLICY,
+      name: 'vpn', displayName: 'vpn', requireMessageAuthenticator: true, mode: 'challenge', maxWaitSeconds: 30, login: { ...DEFAULT_POLICY, noDevice: 'refuse' },
     });
     expect(c.secret.toString()).toBe(SECRET);
+  });
+
+  // A NAS cannot tell a password-only Accept from an MFA one (red-team: a minimal file let every
+  // account without an authenticator onto the VPN with its password alone).
+  it('refuses accounts without an authenticator unless the file lets them in, also when login is given without noDevice', () => {
+    expect(parseRadiusClient('vpn.json', { ...base, login: { numberMatching: true } }, env).login.noDevice).toBe('refuse');
+    expect(parseRadiusClient('vpn.json', { ...base, login: { noDevice: 'password-only' } }, env).login.noDevice).toBe('password-only');
   });
 
   it.each([

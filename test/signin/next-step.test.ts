@@ -19,6 +19,9 @@ describe('nextAfterPassword', () => {
     ['a device, single form, empty passcode', { policy: single, activeDevices: 1, everEnrolled: true, passcode: '' }, 'send-push'],
     ['a device, single form, 6 digits', { policy: single, activeDevices: 2, everEnrolled: true, passcode: '123456' }, 'check-passcode'],
     ['a device, single form, junk', { policy: single, activeDevices: 1, everEnrolled: true, passcode: '12ab' }, 'bad-passcode-format'],
+    // One character is one code point, at every door (red-team: an emoji was two, so a format error here and a push at RADIUS).
+    ['a device, single form, one emoji', { policy: single, activeDevices: 1, everEnrolled: true, passcode: '\u{1F600}' }, 'send-push'],
+    ['a device, single form, two emoji', { policy: single, activeDevices: 1, everEnrolled: true, passcode: '\u{1F600}\u{1F600}' }, 'bad-passcode-format'],
   ];
   it.each(cases)('%s', (_name, input, kind) => {
     expect(nextAfterPassword(input).kind).toBe(kind);
