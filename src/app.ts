@@ -304,6 +304,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
   app.use(hostileInput());
   app.use(authorizeByPost()); // Entra POSTs its authorize request (docs/entra.md)
+  app.use(authorizeByPost('/session/end')); // RP-Initiated Logout 1.0 section 2: GET and POST
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));
   app.use(healthRoutes({

@@ -6,7 +6,9 @@ import type { Middleware } from 'koa';
  * SameSite=None for every app; instead a form POST to /auth is handed to it as the GET with the
  * same parameters, inside this process (no redirect: the hint never lands in a URL the browser
  * keeps). The session cookie stays SameSite=Lax: a cross-site POST carries none, so such a request
- * always signs in afresh, which is what an MFA-only app needs anyway.
+ * always signs in afresh, which is what an MFA-only app needs anyway. The same serves
+ * RP-Initiated Logout 1.0 section 2 at /session/end (GET and POST): the logout page it shows asks
+ * the user to confirm by a same-site form, which carries the session.
  *
  * Runs after hostileInput (src/http/hostile.ts), which has read and checked the form (size,
  * UTF-8, NUL, repeated names) and left its text in ctx.request.body.

@@ -267,10 +267,16 @@ export function createProvider(deps: ProviderDeps): Provider {
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const { client, session } = ctx.oidc;
       if (!client || !session?.accountId) return undefined;
+      const implicit = byId.get(client.clientId)?.login.consent === 'implicit';
       const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      if (grantId) {
+        const found = await ctx.oidc.provider.Grant.find(grantId);
+        // A grant destroyed meanwhile (its refresh token revoked, its code replayed) leaves a
+        // first-party app a new one below (red-team: its silent renew got consent_required).
+        if (found || !implicit) return found;
+      }
       // First-party apps (consent "implicit" in their file) get what they ask for without a consent page.
-      if (byId.get(client.clientId)?.login.consent !== 'implicit') return undefined;
+      if (!implicit) return undefined;
       const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
       grant.addOIDCScope([...(ctx.oidc.requestParamScopes ?? [])].join(' '));
       const claims = ctx.oidc.requestParamClaims;
@@ -314,10 +320,12 @@ export function createProvider(deps: ProviderDeps): Provider {
   });
   // Discovery says what works (red-team): no user code is taken at /backchannel (ciba/door.ts), and
   // oidc-provider advertises backchannel_user_code_parameter_supported true whenever CIBA is on.
+  // Token responses carry Pragma: no-cache beside Cache-Control: no-store (RFC 6749 5.1, 5.2).
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;
     if (ctx.oidc?.route === 'discovery' && body && 'backchannel_user_code_parameter_supported' in body) body.backchannel_user_code_parameter_supported = false;
+    if (ctx.oidc?.route === 'token') ctx.set('Pragma', 'no-cache');
   });
   if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
   acceptUpstreamHints(provider, byId);
