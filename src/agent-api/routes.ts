@@ -7,7 +7,7 @@ import { AgentError, invalidClient } from './errors.js';
 import { envelope, readJsonObject, type ErrorLog } from './http.js';
 import { fromPasscode, fromPassword, fromPush, fromWait, signInGone, timedOut, type Outcome } from './outcome.js';
 import { parseAuthenticate, parseWaitQuery, TRANSACTION_ID } from './request.js';
-import type { AgentTransaction, AgentTransactionStore } from './transactions.js';
+import type { AgentTransaction, AgentTransactionStore, FinalAnswer } from './transactions.js';
 
 /**
  * The agent API (docs/agent-api.md): gateways that hold a username, a password and a passcode
@@ -37,6 +37,22 @@ const FALLBACK = 'agent-api-fallback';
 
 
 const notFound = () => new AgentError('not_found', 404, 'no such transaction');
+
+/**
+ * How long a transaction's final answer is kept after it was given: a poll that retries after
+ * losing it (its HTTP client timed out) or that ran beside the one that got it gets the same
+ * answer (red-team: two polls of an approved transaction got 404 and "expired", and the approval
+ * was lost). Afterwards the transaction is gone (404).
+ */
+export const FINAL_KEPT_SECONDS = 30;
+/** A poll that finds the sign-in gone waits this long for a final answer another poll is giving. */
+const CONCURRENT_FINISH_MS = 1000;
+
+function give(ctx: Ctx, final: FinalAnswer): void {
+  ctx.status = final.status;
+  for (const [name, value] of Object.entries(final.headers ?? {})) ctx.set(name, value);
+  ctx.body = final.body;
+}
 
 export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
   const { signin } = deps;
@@ -117,10 +133,29 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     }
   };
 
-  /** Answers for a transaction; a final answer is given once (the transaction is taken). */
+  /**
+   * Answers for a transaction. A final answer is kept (FINAL_KEPT_SECONDS) and the transaction
+   * taken: of polls that finish it at once, the first answer kept is every one's answer.
+   */
   async function settle(ctx: Ctx, txId: string, outcome: Outcome): Promise<void> {
-    if (outcome.kind !== 'pending' && !(await deps.transactions.take(txId))) throw notFound();
-    return answer(ctx, txId, outcome);
+    if (outcome.kind === 'pending') return answer(ctx, txId, outcome);
+    let final: FinalAnswer;
+    try {
+      await answer(ctx, txId, outcome);
+      final = { agentId: ctx.state.agent.id, status: ctx.status, body: ctx.body };
+    } catch (err) {
+      if (!(err instanceof AgentError)) throw err;
+      final = { agentId: ctx.state.agent.id, status: err.status, body: { error: err.code, error_description: err.description }, headers: err.headers };
+    }
+    const kept = await deps.transactions.keepFinal(txId, final, FINAL_KEPT_SECONDS);
+    await deps.transactions.take(txId);
+    give(ctx, kept);
+  }
+
+  /** The final answer kept for this gateway's transaction, if one is (another gateway's reads as absent). */
+  async function keptFinal(id: string, agentId: string): Promise<FinalAnswer | null> {
+    const final = TRANSACTION_ID.test(id) ? await deps.transactions.final(id) : null;
+    return final && final.agentId === agentId ? final : null;
   }
 
   /** The transaction named in the path, if it is this gateway's; another gateway's reads as absent. */
@@ -136,9 +171,21 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     if (ctx.method !== 'GET') throw new AgentError('method_not_allowed', 405, 'use GET', { Allow: 'GET, DELETE' });
     const { agent } = ctx.state;
     const seconds = Math.min(parseWaitQuery(ctx.query.wait), agent.maxWaitSeconds);
-    const { id, tx } = await ownTransaction(ctx);
+    const id = ctx.params.id ?? '';
+    // Answered already (within FINAL_KEPT_SECONDS): the same answer again.
+    const given = await keptFinal(id, agent.id);
+    if (given) return give(ctx, given);
+    const { tx } = await ownTransaction(ctx);
     const state = await signin.state(tx.signInId);
-    if (!state) return settle(ctx, id, signInGone());
+    if (!state) {
+      // Gone because a poll beside this one is finishing it (its answer comes in moments), or lapsed.
+      for (const until = Date.now() + CONCURRENT_FINISH_MS; Date.now() < until;) {
+        await new Promise((r) => setTimeout(r, 50));
+        const finished = await keptFinal(id, agent.id);
+        if (finished) return give(ctx, finished);
+      }
+      return settle(ctx, id, signInGone());
+    }
     const started: Started = { ...refOf(agent, tx), state };
     const result = seconds > 0 ? await signin.waitAtMost(started, seconds * 1000) : await signin.wait(started);
     return settle(ctx, id, fromWait(result));

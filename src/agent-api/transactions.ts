@@ -13,14 +13,31 @@ export interface AgentTransaction {
   userAgent: string;
 }
 
+/** A transaction's final answer as it was given (status, body, headers), for the gateway that started it. */
+export interface FinalAnswer {
+  agentId: string;
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
 export interface AgentTransactionStore {
   put(id: string, tx: AgentTransaction, ttlSeconds: number): Promise<void>;
   get(id: string): Promise<AgentTransaction | null>;
-  /** True for the one caller that removed it (a final answer is given once). */
+  /** True for the one caller that removed it. */
   take(id: string): Promise<boolean>;
+  /**
+   * Keeps the first final answer of a transaction for `ttlSeconds` (SET NX) and returns the one
+   * kept: this one, or the one another poll kept first. Every poll then gives the same answer.
+   */
+  keepFinal(id: string, answer: FinalAnswer, ttlSeconds: number): Promise<FinalAnswer>;
+  /** The final answer kept for a transaction, if any. */
+  final(id: string): Promise<FinalAnswer | null>;
 }
 
 const key = (id: string) => `agent:tx:{${id}}`;
+// The same hash tag: a Redis Cluster keeps both on one node.
+const finalKey = (id: string) => `agent:tx:{${id}}:final`;
 
 export function createAgentTransactionStore(redis: Redis): AgentTransactionStore {
   return {
@@ -33,6 +50,15 @@ export function createAgentTransactionStore(redis: Redis): AgentTransactionStore
     },
     async take(id) {
       return (await redis.del(key(id))) === 1;
+    },
+    async keepFinal(id, answer, ttlSeconds) {
+      if ((await redis.set(finalKey(id), JSON.stringify(answer), 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX')) === 'OK') return answer;
+      const kept = await redis.get(finalKey(id));
+      return kept ? (JSON.parse(kept) as FinalAnswer) : answer;
+    },
+    async final(id) {
+      const raw = await redis.get(finalKey(id));
+      return raw ? (JSON.parse(raw) as FinalAnswer) : null;
     },
   };
 }

@@ -116,8 +116,22 @@ describe('agent API: push and passcode', () => {
     const done = await held;
     expect(done.status).toBe(200);
     expect(done.body).toEqual({ status: 'approved', account: { id: accountId, username }, amr: ['pwd', 'otp', 'swk', 'mfa'], acr: DEFAULT_ACR.mfa });
-    // The final answer is given once.
-    expect((await call(w, 'GET', `/api/agent/transactions/${tx}`, { auth: MATCHING })).status).toBe(404);
+    // The final answer is kept a short while: a poll that lost it (a retry) gets the same one, another gateway nothing.
+    const again = await call(w, 'GET', `/api/agent/transactions/${tx}`, { auth: MATCHING });
+    expect([again.status, again.body]).toEqual([200, done.body]);
+    expect((await call(w, 'GET', `/api/agent/transactions/${tx}`, { auth: OTHER })).status).toBe(404);
+  });
+
+  // Red-team: two polls of an approved transaction at once got 404 and "expired"; the approval was lost.
+  it('two polls at once of an approved transaction both get the approval', async () => {
+    const { username, accountId, phone } = await freshUser(w);
+    const start = await authenticate(w, { username, password: PASSWORD, client_ip: freshIp(), mode: 'poll' });
+    const tx = start.body.transaction_id as string;
+    const challenge = await newestChallenge(phone!.phone);
+    expect((await phone!.phone.respond(challenge.id, 'approve')).status).toBe(200);
+    const polls = await Promise.all([1, 2, 3].map(() => call(w, 'GET', `/api/agent/transactions/${tx}`)));
+    for (const p of polls) expect([p.status, p.body]).toEqual([200, expect.objectContaining({ status: 'approved', account: { id: accountId, username } })]);
+    expect((await auditEvents(w, 'signin.success')).filter((e) => e.account_id === accountId)).toHaveLength(1);
   });
 
   it('with number matching on, even a wait-mode call answers 202 at once: the gateway must show the number', async () => {
