@@ -66,7 +66,7 @@ import { requestId } from './observability/request-id.js';
 import { createLogger, type Logger } from './log.js';
 import { createAccountCache } from './oidc/account-cache.js';
 import { createProvider, type Provider } from './oidc/provider.js';
-import { authorizeByPost } from './oidc/post-authorize.js';
+import { authorizeByPost, logoutByPost } from './oidc/post-authorize.js';
 import { adapterFactory } from './oidc/adapters.js';
 import { createEndAccountSessions, createIdpSessions, sessionsEndedAt, type EndAccountSessions } from './oidc/sessions.js';
 import { startSweeper } from './oidc/sweep.js';
@@ -304,7 +304,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
   app.use(hostileInput());
   app.use(authorizeByPost()); // Entra POSTs its authorize request (docs/entra.md)
-  app.use(authorizeByPost('/session/end')); // RP-Initiated Logout 1.0 section 2: GET and POST
+  app.use(logoutByPost()); // RP-Initiated Logout 1.0 section 2: GET and POST
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));
   app.use(healthRoutes({

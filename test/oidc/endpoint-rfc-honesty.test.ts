@@ -40,15 +40,27 @@ describe('endpoints as relying-party libraries read them', () => {
     const browser = new FormBrowser(t.url);
     const first = await authorize(browser);
     const tokens = await (await exchange(first.code!, first.verifier)).json() as { id_token: string };
-    const asked = await browser.request('/session/end', {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: BYE, state: 'bye-state' }).toString(),
-    });
-    expect(asked.status).toBe(200);
-    const page = await asked.text();
-    const done = await browser.submit(page, /\/session\/end\/confirm$/, { logout: 'yes' });
+    const params = new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: BYE, state: 'bye-state' }).toString();
+    // Sent on as the GET (a top-level navigation, which carries the session), never served in place.
+    const asked = await browser.request('/session/end', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: params });
+    expect(asked.status).toBe(303);
+    expect(asked.headers.get('location')).toBe(`/session/end?${params}`);
+    expect(asked.headers.getSetCookie()).toEqual([]);
+    const page = await browser.go(asked.headers.get('location')!);
+    const done = await browser.submit(page.body, /\/session\/end\/confirm$/, { logout: 'yes' });
     expect(done.url).toBe(`${BYE}?state=bye-state`);
     expect((await authorize(browser, { prompt: 'none' })).error).toBe('login_required');
+  });
+
+  // Red-team: served in place, a cross-site POST (no SameSite=Lax session cookie with it) made a new
+  // session whose cookie replaced the user's: any page signed the user out with no click.
+  it('a POSTed logout without the session cookie (a cross-site form) sets no cookie and ends nothing', async () => {
+    const browser = new FormBrowser(t.url);
+    await authorize(browser);
+    const res = await form('/session/end', { client_id: 'test-rp' }, { origin: 'http://evil.example' });
+    expect(res.status).toBe(303);
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect((await authorize(browser, { prompt: 'none' })).code).toBeTruthy();
   });
 
   it.each([
