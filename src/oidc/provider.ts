@@ -326,6 +326,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     const body = ctx.body as Record<string, unknown> | undefined;
     if (ctx.oidc?.route === 'discovery' && body && 'backchannel_user_code_parameter_supported' in body) body.backchannel_user_code_parameter_supported = false;
     if (ctx.oidc?.route === 'token') ctx.set('Pragma', 'no-cache');
+    // RFC 6749 5.2 and OpenID CIBA 13: a grant this client may not use is unauthorized_client
+    // (red-team: oidc-provider says invalid_request at /token and /backchannel).
+    if ((ctx.oidc?.route === 'token' || ctx.oidc?.route === 'backchannel_authentication') && ctx.status === 400 && body?.error === 'invalid_request'
+      && typeof body.error_description === 'string' && /^(requested grant type|urn:openid:params:grant-type:ciba) is not allowed for this client$/.test(body.error_description)) {
+      body.error = 'unauthorized_client';
+    }
   });
   if (deps.ciba) provider.use(deps.ciba.pace as unknown as Parameters<Provider['use']>[0]);
   acceptUpstreamHints(provider, byId);

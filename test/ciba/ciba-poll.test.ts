@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
-import { CibaWorld, idClaims, type CibaUser } from './world.js';
+import { testRp, TEST_RP_SECRET } from '../support/idp.js';
+import { CibaWorld, cibaClient, idClaims, type CibaUser } from './world.js';
 
 /**
  * OpenID CIBA poll mode end to end (docs/ciba.md): openid-client asks for a user by login_hint,
@@ -13,7 +14,8 @@ describe('CIBA poll mode', () => {
   let bob: CibaUser;
 
   beforeAll(async () => {
-    w = await CibaWorld.start();
+    // Beside the CIBA client, a browser app not registered for the CIBA grant.
+    w = await CibaWorld.start({ idp: { clients: [cibaClient('ciba-poll', 'poll'), testRp({ login: { consent: 'implicit' } })] } });
     rp = await w.rp();
     bob = await w.user('bob');
   });
@@ -47,6 +49,18 @@ describe('CIBA poll mode', () => {
     const push = await w.pushService.waitForMessage(ivy.subscription.id);
     await ivy.phone.respond(push.payload.cid, 'approve');
     await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  // RFC 6749 5.2, OpenID CIBA 13 (red-team: oidc-provider answered invalid_request).
+  it('a client not registered for the CIBA grant is unauthorized_client at /backchannel and at /token', async () => {
+    await w.user('hal');
+    const auth = { authorization: `Basic ${Buffer.from(`test-rp:${TEST_RP_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' };
+    const asked = await fetch(`${w.t.url}/backchannel`, { method: 'POST', headers: auth, body: 'scope=openid&login_hint=hal' });
+    expect(asked.status).toBe(400);
+    expect(await asked.json()).toMatchObject({ error: 'unauthorized_client' });
+    const polled = await fetch(`${w.t.url}/token`, { method: 'POST', headers: auth, body: 'grant_type=urn%3Aopenid%3Aparams%3Agrant-type%3Aciba&auth_req_id=x' });
+    expect(polled.status).toBe(400);
+    expect(await polled.json()).toMatchObject({ error: 'unauthorized_client' });
   });
 
   it('an essential acr no phone answer can reach is refused at once (invalid_request), and nothing reaches the phone', async () => {
