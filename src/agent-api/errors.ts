@@ -14,6 +14,7 @@ export type AgentErrorCode =
   | 'timeout'
   | 'rate_limited'
   | 'not_found'
+  | 'poll_in_progress'
   | 'method_not_allowed'
   | 'unsupported_media_type'
   | 'payload_too_large'

@@ -45,8 +45,8 @@ const notFound = () => new AgentError('not_found', 404, 'no such transaction');
  * was lost). Afterwards the transaction is gone (404).
  */
 export const FINAL_KEPT_SECONDS = 30;
-/** A poll that finds the sign-in gone waits this long for a final answer another poll is giving. */
-const CONCURRENT_FINISH_MS = 1000;
+/** Beyond its own wait, how long a poll's turn lasts at most (reading, finishing, answering). */
+const TURN_MARGIN_MS = 30_000;
 
 function give(ctx: Ctx, final: FinalAnswer): void {
   ctx.status = final.status;
@@ -172,23 +172,32 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     const { agent } = ctx.state;
     const seconds = Math.min(parseWaitQuery(ctx.query.wait), agent.maxWaitSeconds);
     const id = ctx.params.id ?? '';
-    // Answered already (within FINAL_KEPT_SECONDS): the same answer again.
-    const given = await keptFinal(id, agent.id);
-    if (given) return give(ctx, given);
-    const { tx } = await ownTransaction(ctx);
-    const state = await signin.state(tx.signInId);
-    if (!state) {
-      // Gone because a poll beside this one is finishing it (its answer comes in moments), or lapsed.
-      for (const until = Date.now() + CONCURRENT_FINISH_MS; Date.now() < until;) {
+    // Polls of one transaction take turns: one reads and finishes the sign-in, the others wait for
+    // its answer (kept, FINAL_KEPT_SECONDS) or for their turn. Without turns, a poll that found the
+    // sign-in just finished by another took it for lapsed, and its "expired" won (red-team).
+    const turnMs = seconds * 1000 + TURN_MARGIN_MS;
+    for (const until = Date.now() + turnMs; ;) {
+      const given = await keptFinal(id, agent.id);
+      if (given) return give(ctx, given);
+      const { tx } = await ownTransaction(ctx);
+      const release = await deps.transactions.pollTurn(id, turnMs);
+      if (!release) {
+        if (Date.now() > until) throw new AgentError('poll_in_progress', 409, 'another poll of this transaction is still running: poll one at a time');
         await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      try {
         const finished = await keptFinal(id, agent.id);
         if (finished) return give(ctx, finished);
+        const state = await signin.state(tx.signInId);
+        if (!state) return await settle(ctx, id, signInGone());
+        const started: Started = { ...refOf(agent, tx), state };
+        const result = seconds > 0 ? await signin.waitAtMost(started, seconds * 1000) : await signin.wait(started);
+        return await settle(ctx, id, fromWait(result));
+      } finally {
+        await release();
       }
-      return settle(ctx, id, signInGone());
     }
-    const started: Started = { ...refOf(agent, tx), state };
-    const result = seconds > 0 ? await signin.waitAtMost(started, seconds * 1000) : await signin.wait(started);
-    return settle(ctx, id, fromWait(result));
   };
 
   const cancel = async (ctx: Ctx) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from '../storage/redis.js';
 
 /**
@@ -33,11 +34,14 @@ export interface AgentTransactionStore {
   keepFinal(id: string, answer: FinalAnswer, ttlSeconds: number): Promise<FinalAnswer>;
   /** The final answer kept for a transaction, if any. */
   final(id: string): Promise<FinalAnswer | null>;
+  /** Takes the transaction's poll turn for `ms` (SET NX PX): one poll at a time reads and finishes its sign-in. Returns the release, or null when another poll holds it. */
+  pollTurn(id: string, ms: number): Promise<(() => Promise<void>) | null>;
 }
 
 const key = (id: string) => `agent:tx:{${id}}`;
 // The same hash tag: a Redis Cluster keeps both on one node.
 const finalKey = (id: string) => `agent:tx:{${id}}:final`;
+const turnKey = (id: string) => `agent:tx:{${id}}:poll`;
 
 export function createAgentTransactionStore(redis: Redis): AgentTransactionStore {
   return {
@@ -59,6 +63,14 @@ export function createAgentTransactionStore(redis: Redis): AgentTransactionStore
     async final(id) {
       const raw = await redis.get(finalKey(id));
       return raw ? (JSON.parse(raw) as FinalAnswer) : null;
+    },
+    async pollTurn(id, ms) {
+      const token = randomUUID();
+      if ((await redis.set(turnKey(id), token, 'PX', Math.max(1, Math.ceil(ms)), 'NX')) !== 'OK') return null;
+      return async () => {
+        // Only this poll's turn: one that outlived its time may have been taken by another since.
+        if ((await redis.get(turnKey(id))) === token) await redis.del(turnKey(id));
+      };
     },
   };
 }

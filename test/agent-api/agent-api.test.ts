@@ -128,8 +128,12 @@ describe('agent API: push and passcode', () => {
     const start = await authenticate(w, { username, password: PASSWORD, client_ip: freshIp(), mode: 'poll' });
     const tx = start.body.transaction_id as string;
     const challenge = await newestChallenge(phone!.phone);
-    expect((await phone!.phone.respond(challenge.id, 'approve')).status).toBe(200);
-    const polls = await Promise.all([1, 2, 3].map(() => call(w, 'GET', `/api/agent/transactions/${tx}`)));
+    // One long-poll held before the approval (whose client may have given up and retried), then more at once.
+    const held = call(w, 'GET', `/api/agent/transactions/${tx}?wait=10`);
+    await new Promise((r) => setTimeout(r, 200));
+    const approved = phone!.phone.respond(challenge.id, 'approve');
+    const polls = await Promise.all([held, ...[1, 2, 3, 4, 5].map(() => call(w, 'GET', `/api/agent/transactions/${tx}`))]);
+    expect((await approved).status).toBe(200);
     for (const p of polls) expect([p.status, p.body]).toEqual([200, expect.objectContaining({ status: 'approved', account: { id: accountId, username } })]);
     expect((await auditEvents(w, 'signin.success')).filter((e) => e.account_id === accountId)).toHaveLength(1);
   });
