@@ -179,7 +179,13 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     for (const until = Date.now() + turnMs; ;) {
       const given = await keptFinal(id, agent.id);
       if (given) return give(ctx, given);
-      const { tx } = await ownTransaction(ctx);
+      const tx = TRANSACTION_ID.test(id) ? await deps.transactions.get(id) : null;
+      if (!tx || tx.agentId !== agent.id) {
+        // Taken by the poll that finished it between the two reads: it kept its answer first (settle).
+        const late = await keptFinal(id, agent.id);
+        if (late) return give(ctx, late);
+        throw notFound();
+      }
       const release = await deps.transactions.pollTurn(id, turnMs);
       if (!release) {
         if (Date.now() > until) throw new AgentError('poll_in_progress', 409, 'another poll of this transaction is still running: poll one at a time');

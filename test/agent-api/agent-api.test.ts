@@ -132,7 +132,7 @@ describe('agent API: push and passcode', () => {
     const held = call(w, 'GET', `/api/agent/transactions/${tx}?wait=10`);
     await new Promise((r) => setTimeout(r, 200));
     const approved = phone!.phone.respond(challenge.id, 'approve');
-    const polls = await Promise.all([held, ...[1, 2, 3, 4, 5].map(() => call(w, 'GET', `/api/agent/transactions/${tx}`))]);
+    const polls = await Promise.all([held, ...Array.from({ length: 12 }, () => call(w, 'GET', `/api/agent/transactions/${tx}`))]);
     expect((await approved).status).toBe(200);
     for (const p of polls) expect([p.status, p.body]).toEqual([200, expect.objectContaining({ status: 'approved', account: { id: accountId, username } })]);
     expect((await auditEvents(w, 'signin.success')).filter((e) => e.account_id === accountId)).toHaveLength(1);
