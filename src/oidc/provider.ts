@@ -130,7 +130,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // A sign-in just finished for this very request was held to the app's policy by the sign-in
     // itself; an acr it could not reach is answered with the acr it got (acr_values are voluntary).
     const fresh = Boolean(ctx.oidc.result?.login);
-    const claims = (ctx.oidc as unknown as { claims?: { id_token?: { acr?: { essential?: unknown; value?: unknown; values?: unknown } } } }).claims;
+    const claims = (ctx.oidc as unknown as { claims?: { id_token?: { acr?: AcrClaimRequest } } }).claims;
     const ok = sessionSatisfies({
       amr: session.amr,
       policy: byId.get(client.clientId)?.login ?? DEFAULT_POLICY,
