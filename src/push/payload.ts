@@ -1,5 +1,6 @@
 import type { Challenge } from '../challenge/types.js';
 import type { NoticePayload, PushPayload } from './types.js';
+import { INVISIBLE } from '../config/shown-name.js';
 
 /**
  * RFC 8030 7.2 lets a push service refuse bodies over 4096 bytes; RFC 8291 4 spends 86 bytes of
@@ -50,14 +51,16 @@ function jsonBytes(text: string): number {
 /**
  * Makes a requester-controlled string (the User-Agent, an app name) safe to show: no control
  * characters, no bidi overrides (which can make text read differently from what it is), no lone
- * surrogates, single spaces; then at most `maxChars` graphemes and `3 * maxChars` JSON bytes,
- * cut with an ellipsis between graphemes, never inside one.
+ * surrogates, nothing invisible (zero-width spaces, fillers), single spaces; then at most
+ * `maxChars` graphemes and `3 * maxChars` JSON bytes, cut with an ellipsis between graphemes, never
+ * inside one.
  */
 export function displayText(value: string, maxChars: number): string {
   const maxBytes = 3 * maxChars;
   const clean = value
     .replace(/[\p{Cc}\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu, ' ')
     .replace(/\p{Cs}/gu, '\uFFFD')
+    .replace(INVISIBLE, '')
     .replace(/\s+/g, ' ')
     .trim();
   const kept: string[] = [];
@@ -118,6 +121,12 @@ export function buildPushPayload(challenge: ChallengeForPush, target: PushTarget
   return payload;
 }
 
+/** The device's name in quotes; a name that shows nothing (stored before names were checked for it) is "A device". */
+function quotedName(name: string): string {
+  const shown = displayText(name, 64);
+  return shown === '' ? 'A device' : `"${shown}"`;
+}
+
 /** A notice (docs/device-api.md "Push messages"): that a device named `deviceName` was added. Pure. */
 export function buildNoticePayload(notice: { kind: 'device_added'; deviceName: string }, target: PushTarget & { createdAt: number }): NoticePayload {
   const payload: NoticePayload = {
@@ -127,7 +136,7 @@ export function buildNoticePayload(notice: { kind: 'device_added'; deviceName: s
     issuer: target.issuer,
     deviceId: target.deviceId,
     title: displayText(target.title ?? 'A new authenticator was added', FIELD_LIMITS.title),
-    body: `"${displayText(notice.deviceName, 64)}" can now approve sign-ins to your account. If it was not you, tell your administrator.`,
+    body: `${quotedName(notice.deviceName)} can now approve sign-ins to your account. If it was not you, tell your administrator.`,
     createdAt: target.createdAt,
   };
   encodePushPayload(payload);

@@ -57,6 +57,10 @@ describe('client files', () => {
     ['a client_name with a line break', { 'a.json': { ...good, client_name: 'Wiki\nApproved by IT' } }, 'client_name'],
     ['a client_name with a line separator', { 'a.json': { ...good, client_name: 'Wiki\u2028x' } }, 'client_name'],
     ['a client_name padded with blanks', { 'a.json': { ...good, client_name: 'Wiki\u3000\u3000' } }, 'client_name'],
+    // A name of invisible characters asks "Are you signing in to ?" (red-team).
+    ['a client_name of a zero-width space', { 'a.json': { ...good, client_name: '\u200B' } }, 'client_name'],
+    ['a client_name of a Hangul filler', { 'a.json': { ...good, client_name: '\u3164' } }, 'client_name'],
+    ['a client_name with a word joiner', { 'a.json': { ...good, client_name: 'Wi\u2060ki' } }, 'client_name'],
     // acr names that say nothing, or turn a bare phone approval into this app's mfa (red-team).
     ['the same acr for mfa and password', { 'a.json': { ...good, login: { acr: { mfa: 'urn:x:acr', password: 'urn:x:acr' } } } }, 'login.acr'],
     ['the phone-only acr as the mfa value', { 'a.json': { ...good, login: { acr: { mfa: 'urn:pushotp:acr:phone', password: 'urn:x:pwd' } } } }, 'login.acr'],

@@ -92,7 +92,9 @@ describe('self-service page', () => {
     expect(inside.url).toBe(`${w.t.url}/account`);
     const csrf = inside.body.match(/name="csrf" value="([^"]+)"/)![1]!;
     // Also a line separator (splits the notice other phones get) and the implicit bidi marks.
-    for (const name of ['%ED%A0%80', '%E0%A4%A', '%C0%AF', 'Pixel%00', 'Pixel%20%E2%80%AEenohp', 'Pixel%20%E2%81%A6x', 'a%E2%80%A8b', 'a%E2%80%A9b', 'a%E2%80%8Fb', 'a%E2%80%8Eb', 'a%D8%9Cb']) {
+    for (const name of ['%ED%A0%80', '%E0%A4%A', '%C0%AF', 'Pixel%00', 'Pixel%20%E2%80%AEenohp', 'Pixel%20%E2%81%A6x', 'a%E2%80%A8b', 'a%E2%80%A9b', 'a%E2%80%8Fb', 'a%E2%80%8Eb', 'a%D8%9Cb',
+      // Names that show nothing, or look exactly like another: a zero-width space, a Hangul filler, a joiner before a blank.
+      '%E2%80%8B', '%E3%85%A4', 'Pixel%E2%80%8D%20x']) {
       const res = await browser.go(`/account/devices/${phone.deviceId}/rename`, {
         method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}&name=${name}`,
       });

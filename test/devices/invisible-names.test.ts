@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SimulatedAuthenticator } from '../support/authenticator.js';
+import { PushWorld } from '../support/push-world.js';
+import { unshowable } from '../../src/config/shown-name.js';
+import { buildNoticePayload, displayText } from '../../src/push/payload.js';
+
+/**
+ * Red-team (pages): a phone named only with characters that show nothing (a zero-width space, a
+ * word joiner, a Hangul filler) enrolled, and the "A new authenticator was added" notice the other
+ * phones get, the user's one sign that someone added a phone, then named nothing: `"" can now
+ * approve sign-ins`. A name with a zero-width character inside looked exactly like the user's own.
+ */
+describe('a device name must show something', () => {
+  let w: PushWorld;
+  beforeAll(async () => { w = await PushWorld.start({ idp: { storage: 'postgres' } }); }, 60_000);
+  afterAll(() => w?.close());
+
+  it('refuses invisible names at enrollment (400, the code still usable) and the notice names the phone that enrolled', async () => {
+    const first = await w.enrollPhone({ name: "Alice's iPhone" });
+    expect(first.subscription).not.toBeNull();
+    const offer = await w.t.idp.deviceService.issueEnrollment(w.accountId, 'test');
+    for (const name of ['\u200B', '\u2060\u2060', '\u3164', '\u2800', '\uFEFF', '\u00AD', '\u0301', "Alice's\u200B iPhone", "Alice's\u200D iPhone", '\u{E0041}x']) {
+      await expect(SimulatedAuthenticator.enroll(w.t.url, offer.code, { name, push: null })).rejects.toMatchObject({ status: 400 });
+    }
+    expect(w.pushService.notices).toHaveLength(0);
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { name: 'Work laptop', push: null });
+    expect((await w.t.idp.devices.get(phone.deviceId))?.name).toBe('Work laptop');
+    const deadline = Date.now() + 10_000;
+    while (w.pushService.notices.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const bodies = w.pushService.notices.map((m) => (m.payload as unknown as { body: string }).body);
+    expect(bodies).toEqual(['"Work laptop" can now approve sign-ins to your account. If it was not you, tell your administrator.']);
+  }, 60_000);
+
+  it('keeps names that join characters to write them: an emoji sequence, Persian with a non-joiner', async () => {
+    for (const name of ['\u{1F469}\u200D\u{1F4BB} laptop', '\u06AF\u0648\u0634\u06CC\u200C\u0647\u0627', '\u2764\uFE0F phone']) {
+      const offer = await w.t.idp.deviceService.issueEnrollment(w.accountId, 'test');
+      const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { name, push: null });
+      expect((await w.t.idp.devices.get(phone.deviceId))?.name).toBe(name);
+    }
+  }, 60_000);
+});
+
+describe('what the phone shows of a name', () => {
+  it('says why a name cannot be shown, and lets visible ones through', () => {
+    expect(unshowable('\u200B')).toMatch(/invisible/);
+    expect(unshowable('\u3164')).toMatch(/invisible/);
+    expect(unshowable('\u0301')).toMatch(/letter, digit/);
+    expect(unshowable('\u200Dx')).toMatch(/invisible/);
+    expect(unshowable('x\u200C')).toMatch(/invisible/);
+    expect(unshowable('Payroll')).toBeNull();
+    expect(unshowable('\u{1F4F1}')).toBeNull();
+  });
+
+  it('removes invisible characters from what it shows, and a stored name that shows nothing is "A device"', () => {
+    expect(displayText('Pay\u200Broll\u2060', 80)).toBe('Payroll');
+    const target = { issuer: 'https://idp.example', deviceId: 'd1', createdAt: 1 };
+    expect(buildNoticePayload({ kind: 'device_added', deviceName: '\u200B\u3164' }, target).body).toMatch(/^A device can now approve sign-ins/);
+    expect(buildNoticePayload({ kind: 'device_added', deviceName: 'Pixel\u200B' }, target).body).toMatch(/^"Pixel" can now approve/);
+  });
+});
