@@ -1,3 +1,4 @@
+import { ENTRA_CLOUDS, type EntraCloud } from '../upstream/config.js';
 import { entraIssuer } from '../upstream/links.js';
 import { signedOut, UsageError, type CliContext, type Command } from './commands.js';
 
@@ -6,6 +7,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const identityOptions = {
   'entra-tenant': { type: 'string', help: 'Entra tenant id (tid, a GUID)' },
   'entra-oid': { type: 'string', help: 'the user\'s Entra object id (oid, a GUID)' },
+  'entra-cloud': { type: 'string', help: 'the tenant\'s Microsoft cloud: global (default), usgov or china' },
   issuer: { type: 'string', help: 'another upstream: its issuer (iss)' },
   subject: { type: 'string', help: 'another upstream: the user\'s sub there' },
 } as const;
@@ -14,10 +16,12 @@ const identityOptions = {
 function identity(opts: Record<string, string | boolean | undefined>): { issuer: string; subject: string } {
   const tid = opts['entra-tenant'];
   const oid = opts['entra-oid'];
-  if (typeof tid === 'string' || typeof oid === 'string') {
+  if (typeof tid === 'string' || typeof oid === 'string' || opts['entra-cloud'] !== undefined) {
     if (typeof tid !== 'string' || !GUID.test(tid)) throw new UsageError('--entra-tenant must be the tenant id (a GUID)');
     if (typeof oid !== 'string' || !GUID.test(oid)) throw new UsageError('--entra-oid must be the user\'s object id (a GUID)');
-    return { issuer: entraIssuer(tid), subject: oid.toLowerCase() };
+    const cloud = opts['entra-cloud'] ?? 'global';
+    if (typeof cloud !== 'string' || !Object.hasOwn(ENTRA_CLOUDS, cloud)) throw new UsageError('--entra-cloud must be global, usgov or china');
+    return { issuer: entraIssuer(tid, cloud as EntraCloud), subject: oid.toLowerCase() };
   }
   const { issuer, subject } = opts;
   if (typeof issuer !== 'string' || typeof subject !== 'string' || !subject || subject.length > 255) {

@@ -7,6 +7,7 @@ import type { InteractionDeps } from './deps.js';
 import { checkCsrf, finishLogin, loadInteraction, seeOther, signInRef, throttleView, tooMany, type LoadedInteraction } from './load.js';
 import { answerPasscode } from './second-factor/passcode.js';
 import { answerPush } from './second-factor/push.js';
+import { isUpstreamApp, refusePassword } from './upstream.js';
 
 /** OIDC `login_hint` prefills the username (never trusted: it is only the field's first value). */
 const hintedUsername = (it: LoadedInteraction): string | undefined => {
@@ -35,6 +36,7 @@ export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<vo
   const it = await loadInteraction(ctx, deps);
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a password now.');
   checkCsrf(ctx, deps, it.uid);
+  if (isUpstreamApp(deps, it)) return refusePassword(ctx, it);
   const { username, password, passcode } = parseForm(ctx, loginForm);
   const result = await deps.signin.password(signInRef(ctx, it), { username, password, passcode });
   const again = (status: number, error: string) => { ctx.status = status; renderLogin(ctx, deps, it, { error, username }); };

@@ -108,6 +108,7 @@ const REFUSED = {
   account_disabled: 'This account cannot sign in.',
   sessions_ended: 'This account\'s sign-ins were ended (a new password, a removed device or a sign-out everywhere) after this one began. Go back to the app and sign in again.',
   device_revoked: 'The device that approved this sign-in has been revoked. Go back to the app and sign in again.',
+  link_taken: 'Your account at your organisation was linked to another account here while you signed in. Ask your administrator.',
 } as const;
 
 /** sign-in step 10 (docs/architecture.md) at this door: the core's login becomes oidc-provider's interaction result. */

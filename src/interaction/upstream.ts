@@ -30,6 +30,14 @@ export function isUpstreamApp(deps: InteractionDeps, it: LoadedInteraction): boo
 const deny = (ctx: Context, it: LoadedInteraction, error: 'access_denied' | 'temporarily_unavailable', description: string) =>
   finishInteraction(ctx, it, { error, error_description: description });
 
+/**
+ * A password posted into an MFA-only app's sign-in (first-factor.ts): `access_denied` at once, before
+ * any password is checked or push sent (red-team: it sent the account's phone a push labelled with the
+ * app, Microsoft's sign-in, and an approval left a full session in the poster's browser).
+ */
+export const refusePassword = (ctx: Context, it: LoadedInteraction) =>
+  deny(ctx, it, 'access_denied', 'this app signs in through its upstream identity provider, not with a password here');
+
 function refusalPage(ctx: Context, deps: InteractionDeps, it: LoadedInteraction, refusal: Refusal): void {
   ctx.status = 403;
   ctx.type = 'html';

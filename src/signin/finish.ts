@@ -1,17 +1,18 @@
 import type { Account } from '../accounts/store.js';
 import { amrFor, PHONE_ONLY_ACR } from './amr.js';
+import type { PendingLink } from './state.js';
 import type { Login, SignInDeps, Started } from './types.js';
 
 export type FinishResult =
   | { kind: 'finished'; login: Login }
   /** The account was disabled, or the approving device revoked, between the factor and the finish. */
-  | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' | 'sessions_ended' }
+  | { kind: 'refused'; reason: 'account_disabled' | 'device_revoked' | 'sessions_ended' | 'link_taken' }
   /** Another request finished (or ended) this sign-in first: nothing is recorded for this one. */
   | { kind: 'gone' };
 
 /** sign-in step 10 (docs/architecture.md): both factors done; the relying app's tokens will carry this amr and acr. */
 export async function finishSecondFactor(
-  deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit' | 'rememberAccount'>, s: Started, second: string[], detail: Record<string, unknown>,
+  deps: Pick<SignInDeps, 'accounts' | 'states' | 'audit' | 'rememberAccount' | 'upstream'>, s: Started, second: string[], detail: Record<string, unknown>,
   /**
    * The account's state when the caller has just read it (with the approving device, wait.ts): not
    * read again. `stateTaken`: the state was deleted with the caller's read (state.ts getWithPush).
@@ -37,6 +38,13 @@ export async function finishSecondFactor(
     return { kind: 'refused', reason: 'sessions_ended' };
   }
   const account = { id: s.state.accountId };
+  // An automatic link (upstream.ts) is written now that the account's second factor is done; an
+  // identity linked to another account meanwhile (the admin's `federation link`) ends the sign-in.
+  const pending = s.state.firstFactor.link;
+  if (pending && !(await writeLink(deps, pending, account.id, s.requester.app.clientId))) {
+    await deps.audit.record({ type: 'signin.refused', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { reason: 'link_taken' } });
+    return { kind: 'refused', reason: 'link_taken' };
+  }
   const amr = amrFor(s.state.firstFactor.method, second);
   await deps.audit.record({ type: 'signin.success', accountId: account.id, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { amr, ...detail } });
   // An upstream first factor carries the acr its front door chose from the request (upstream.ts);
@@ -48,6 +56,15 @@ export async function finishSecondFactor(
   // findAccount at the resume) need not read it again.
   if (known?.account?.id === account.id) deps.rememberAccount?.(known.account);
   return { kind: 'finished', login: { accountId: account.id, amr, acr, firstFactorAt: s.state.firstFactor.at } };
+}
+
+/** Writes a pending automatic link; false when the identity is linked to another account. */
+async function writeLink(deps: Pick<SignInDeps, 'audit' | 'upstream'>, link: PendingLink, accountId: string, clientId: string): Promise<boolean> {
+  const links = deps.upstream?.links;
+  if (!links) return false;
+  if (!(await links.link(link.issuer, link.subject, accountId))) return (await links.find(link.issuer, link.subject))?.accountId === accountId;
+  await deps.audit.record({ type: 'federation.link', accountId, clientId, detail: { issuer: link.issuer, subject: link.subject, by: 'auto', claim: link.username } });
+  return true;
 }
 
 /**

@@ -16,10 +16,17 @@ export interface SignInState {
    * `acr`: for a first factor from upstream (upstream.ts), the acr the front door will answer with
    * (chosen from the request before any push is sent); unset, the app's policy decides.
    */
-  firstFactor: { method: FirstFactorMethod; at: number; acr?: string };
+  firstFactor: { method: FirstFactorMethod; at: number; acr?: string; link?: PendingLink };
   /** The push challenge this sign-in waits for, if any. */
   challengeId: string | null;
 }
+
+/**
+ * An upstream identity a link claim named (upstream.ts autoLink) and the username it named: written
+ * as a link only when the sign-in finishes with the account's second factor (finish.ts), so a
+ * sign-in the account's phone never approved links nothing.
+ */
+export interface PendingLink { issuer: string; subject: string; username: string }
 
 /** A sign-in's state and its push as they stood at one moment (null: no push, or its record is gone). */
 export interface StateWithPush {

@@ -4,7 +4,7 @@ import type { FederatedLinks } from '../upstream/links.js';
 import type { UsedHints } from '../upstream/replay.js';
 import { verifyHint, type HintRefusal } from '../upstream/verify-hint.js';
 import { sendPush, type PushResult } from './push.js';
-import type { SignInState } from './state.js';
+import type { PendingLink, SignInState } from './state.js';
 import type { SignInDeps, SignInRef } from './types.js';
 
 /** What the upstream first factor needs besides the core's engines (app.ts wires them). */
@@ -67,21 +67,23 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
     return { kind: 'replayed' };
   }
 
-  let link = await deps.upstream.links.find(hint.issuer, hint.subject);
-  if (!link && input.trust.linkClaim) link = await autoLink(deps, hint.issuer, hint.subject, hint.claims[input.trust.linkClaim], app.clientId);
-  if (!link) {
+  const link = await deps.upstream.links.find(hint.issuer, hint.subject);
+  const pending = !link && input.trust.linkClaim ? await autoLinkTarget(deps, hint.issuer, hint.subject, linkName(hint.claims, input.trust.linkClaim)) : null;
+  const accountId = link?.accountId ?? pending?.accountId;
+  if (!accountId) {
     await refuse('unknown_user');
     return { kind: 'unknown-user' };
   }
-  const account = await deps.accounts.findById(link.accountId);
+  const account = await deps.accounts.findById(accountId);
   if (!account || account.disabled) {
-    await refuse('account_disabled', link.accountId);
+    await refuse('account_disabled', accountId);
     return { kind: 'refused', reason: 'account_disabled' };
   }
 
-  const state: SignInState = { accountId: account.id, firstFactor: { method: 'upstream', at: startedAt, ...(input.acr ? { acr: input.acr } : {}) }, challengeId: null };
+  const firstFactor: SignInState['firstFactor'] = { method: 'upstream', at: startedAt, ...(input.acr ? { acr: input.acr } : {}), ...(pending ? { link: pending.link } : {}) };
+  const state: SignInState = { accountId: account.id, firstFactor, challengeId: null };
   await deps.states.put(ref.id, state, ref.ttlSeconds);
-  await deps.audit.record({ type: 'signin.upstream', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { issuer: hint.issuer, subject: hint.subject } });
+  await deps.audit.record({ type: 'signin.upstream', accountId: account.id, clientId: app.clientId, ip: requester.ip, detail: { issuer: hint.issuer, subject: hint.subject, ...(pending ? { link: 'on_finish' } : {}) } });
 
   // The second factor is the whole of this IdP's part: no authenticator, no sign-in (whatever the
   // app's noDevice says: there is no password here to fall back on).
@@ -95,15 +97,36 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
 }
 
 /**
- * Links an upstream identity to the account whose username the configured claim names (docs/entra.md,
- * "Linking accounts"). Only for upstreams that control those names (one tenant's UPNs).
+ * The username a hint's link claim names, or null: a string of 1-100 characters; an `email` claim
+ * only when the upstream says it verified it (`email_verified: true`). Pure.
  */
-async function autoLink(deps: SignInDeps & { upstream: UpstreamDeps }, issuer: string, subject: string, claim: unknown, clientId: string) {
-  if (typeof claim !== 'string' || claim.length === 0 || claim.length > 100) return null;
+export function linkName(claims: Record<string, unknown>, linkClaim: string): string | null {
+  const value = claims[linkClaim];
+  if (typeof value !== 'string' || value.length === 0 || value.length > 100) return null;
+  if (linkClaim === 'email' && claims.email_verified !== true) return null;
+  return value;
+}
+
+/**
+ * Whether an upstream's name is this username: the same characters, letter case aside for A-Z only.
+ * The account look-up folds case as PostgreSQL does, which also folds look-alikes (U+0130 "İ" to
+ * "i", the Kelvin sign to "k"): an upstream name that merely folds to a username does not name it.
+ * Pure.
+ */
+export function namesUsername(claim: string, username: string): boolean {
+  const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return asciiLower(claim) === asciiLower(username);
+}
+
+/**
+ * The account an upstream identity that is not linked yet would be linked to by the configured claim
+ * (docs/entra.md, "Linking accounts"; only for upstreams that control those names, one tenant's
+ * UPNs), and the link to write once the sign-in finishes with its second factor (finish.ts): a push
+ * the account's phone never approved links nothing.
+ */
+async function autoLinkTarget(deps: SignInDeps, issuer: string, subject: string, claim: string | null): Promise<{ accountId: string; link: PendingLink } | null> {
+  if (claim === null) return null;
   const account = await deps.accounts.findByUsername(claim);
-  if (!account) return null;
-  await deps.upstream.links.link(issuer, subject, account.id);
-  const link = await deps.upstream.links.find(issuer, subject);
-  if (link) await deps.audit.record({ type: 'federation.link', accountId: link.accountId, clientId, detail: { issuer, subject, by: 'auto', claim: account.username } });
-  return link;
+  if (!account || !namesUsername(claim, account.username)) return null;
+  return { accountId: account.id, link: { issuer, subject, username: account.username } };
 }

@@ -5,13 +5,16 @@ import { z } from 'zod';
  * from a trusted upstream assertion, an `id_token_hint` (docs/entra.md, "MFA-only mode").
  *
  * - profile `entra`: Microsoft Entra ID External MFA (docs/entra.md). `iss` must be
- *   https://login.microsoftonline.com/{tid}/v2.0 with the token's own `tid`, and `tid` one of `tenants`.
+ *   {authority}/{tid}/v2.0 with the token's own `tid`, and `tid` one of `tenants`; the authority is
+ *   the `cloud`'s (ENTRA_CLOUDS: the global one by default, US Government, China).
  * - profile `generic`: a broker (Keycloak, Okta, ...) whose `iss` is the one configured `issuer`.
  */
 export interface UpstreamTrust {
   profile: 'entra' | 'generic';
   /** generic: the exact `iss`. entra: unused (the tenant template). */
   issuer: string | null;
+  /** entra: the cloud's sign-in authority (`iss` is `{authority}/{tid}/v2.0`); generic: null. */
+  authority: string | null;
   /** Where the issuer's public keys are (exactly one of jwksUri / jwksFile). */
   jwksUri: string | null;
   jwksFile: string | null;
@@ -24,8 +27,15 @@ export interface UpstreamTrust {
   linkClaim: string | null;
 }
 
-export const ENTRA_KEYS_URI = 'https://login.microsoftonline.com/common/discovery/v2.0/keys';
-export const ENTRA_AUTHORITY = 'https://login.microsoftonline.com';
+/** Microsoft's clouds and their sign-in authorities (each has its own tenants, issuers and keys). */
+export const ENTRA_CLOUDS = {
+  global: 'https://login.microsoftonline.com',
+  usgov: 'https://login.microsoftonline.us',
+  china: 'https://login.partner.microsoftonline.cn',
+} as const;
+export type EntraCloud = keyof typeof ENTRA_CLOUDS;
+/** Where a cloud publishes the keys its tenants sign with. */
+export const entraKeysUri = (cloud: EntraCloud): string => `${ENTRA_CLOUDS[cloud]}/common/discovery/v2.0/keys`;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -38,6 +48,7 @@ const keysUrl = z.string().refine((v) => {
 
 export const upstreamSchema = z.strictObject({
   profile: z.enum(['entra', 'generic']),
+  cloud: z.enum(['global', 'usgov', 'china']).optional(),
   issuer: z.string().url().optional(),
   jwks_uri: keysUrl.optional(),
   jwks_file: z.string().min(1).optional(),
@@ -49,8 +60,12 @@ export const upstreamSchema = z.strictObject({
   if (v.jwks_uri && v.jwks_file) ctx.addIssue({ code: 'custom', path: ['jwks_file'], message: 'give jwks_uri or jwks_file, not both' });
   if (v.profile === 'entra') {
     if (!v.tenants?.length) ctx.addIssue({ code: 'custom', path: ['tenants'], message: 'the entra profile needs the allowed tenant ids' });
-    if (v.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'not used by the entra profile (the issuer is https://login.microsoftonline.com/{tid}/v2.0)' });
+    if (v.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'not used by the entra profile (the issuer is the cloud\'s authority/{tid}/v2.0)' });
+    // Entra's email claim is not verified and users or guests can set it (the "nOAuth" class):
+    // it cannot name an account here. Link by tid + oid, or by the UPN the tenant controls.
+    if (v.link_claim === 'email') ctx.addIssue({ code: 'custom', path: ['link_claim'], message: 'email cannot link Entra users (Entra does not verify it); use preferred_username or upn, or link with `federation link`' });
   } else {
+    if (v.cloud) ctx.addIssue({ code: 'custom', path: ['cloud'], message: 'only for the entra profile' });
     if (!v.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required: the upstream issuer (its iss claim)' });
     if (!v.jwks_uri && !v.jwks_file) ctx.addIssue({ code: 'custom', path: ['jwks_uri'], message: 'required: where the upstream issuer\'s keys are (or jwks_file)' });
   }
@@ -63,7 +78,8 @@ export function upstreamTrust(file: UpstreamFile): UpstreamTrust {
   return {
     profile: file.profile,
     issuer: file.issuer ?? null,
-    jwksUri: file.jwks_file ? null : file.jwks_uri ?? ENTRA_KEYS_URI,
+    authority: entra ? ENTRA_CLOUDS[file.cloud ?? 'global'] : null,
+    jwksUri: file.jwks_file ? null : file.jwks_uri ?? entraKeysUri(file.cloud ?? 'global'),
     jwksFile: file.jwks_file ?? null,
     tenants: file.tenants ?? [],
     maxAgeSeconds: file.max_age_seconds,

@@ -1,3 +1,4 @@
+import { ENTRA_CLOUDS, type EntraCloud } from './config.js';
 import type { Db } from '../storage/db.js';
 
 /** An account's link to an identity at an upstream issuer (Entra: tenant issuer + object id). */
@@ -39,5 +40,5 @@ export function createFederatedLinks(db: Db): FederatedLinks {
   };
 }
 
-/** The issuer under which an Entra tenant's identities are linked. */
-export const entraIssuer = (tenantId: string): string => `https://login.microsoftonline.com/${tenantId.toLowerCase()}/v2.0`;
+/** The issuer under which an Entra tenant's identities are linked (the tenant's cloud: global by default). */
+export const entraIssuer = (tenantId: string, cloud: EntraCloud = 'global'): string => `${ENTRA_CLOUDS[cloud]}/${tenantId.toLowerCase()}/v2.0`;

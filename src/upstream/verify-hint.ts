@@ -1,5 +1,5 @@
 import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose';
-import { ENTRA_AUTHORITY, type UpstreamTrust } from './config.js';
+import type { UpstreamTrust } from './config.js';
 import { KeysUnavailable, type JwksSource } from './jwks-cache.js';
 
 /** A hint that passed every check: who the upstream says signed in. */
@@ -24,6 +24,11 @@ export type HintVerdict =
   /** The issuer's keys could not be fetched: try again later. */
   | { ok: false; reason: 'keys_unavailable' };
 
+/** No control characters, no lone surrogates: text that can be stored and shown as it is. */
+function printable(v: string): boolean {
+  return !/[\p{Cc}\p{Cs}]/u.test(v);
+}
+
 /** Clock difference tolerated between the upstream and us when a hint says it was issued "in the future". */
 const SKEW_SECONDS = 60;
 const MAX_HINT_LENGTH = 16 * 1024;
@@ -33,9 +38,11 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * Checks an upstream `id_token_hint` (docs/entra.md, "What the IdP checks"). Entra issues its hints
  * already expired (`exp` before `iat`), so a JWT library's claim checks would always refuse them:
  * the signature is verified alone, by `kid`, and then each claim by hand: `aud` = our client id,
- * `iss` (Entra: https://login.microsoftonline.com/{tid}/v2.0 with the token's own `tid`, a tenant on
- * the allow-list), freshness by `iat` within the configured maximum age. `exp` and `nbf` are not
- * read. Replay is the caller's (replay.ts).
+ * `iss` (Entra: {the cloud's authority}/{tid}/v2.0 with the token's own `tid`, a tenant on the
+ * allow-list, and the key's own `issuer` template, where Entra's key set gives one, naming that
+ * issuer), freshness by `iat` within the configured maximum age. `exp` and `nbf` are not read. The
+ * identity (`sub`, `oid`) and the claim that may link an account must be printable text: no control
+ * characters or lone surrogates (PostgreSQL cannot store a NUL). Replay is the caller's (replay.ts).
  */
 export async function verifyHint(token: string, input: { trust: UpstreamTrust; keys: JwksSource; clientId: string; nowSeconds: number }): Promise<HintVerdict> {
   const { trust, keys, clientId, nowSeconds } = input;
@@ -78,8 +85,12 @@ export async function verifyHint(token: string, input: { trust: UpstreamTrust; k
   if (trust.profile === 'entra') {
     const tid = payload.tid;
     if (typeof tid !== 'string' || !GUID.test(tid)) return { ok: false, reason: 'tenant' };
-    if (iss !== `${ENTRA_AUTHORITY}/${tid}/v2.0`) return { ok: false, reason: 'issuer' };
+    if (iss !== `${trust.authority}/${tid}/v2.0`) return { ok: false, reason: 'issuer' };
     if (!trust.tenants.includes(tid)) return { ok: false, reason: 'tenant' };
+    // Microsoft's key sets name, per key, the issuer template it signs for (Storm-0558: a key must
+    // not sign for an issuer it was not published for).
+    const keyIssuer = (jwk as { issuer?: unknown }).issuer;
+    if (keyIssuer !== undefined && (typeof keyIssuer !== 'string' || keyIssuer.replace('{tenantid}', tid) !== iss)) return { ok: false, reason: 'issuer' };
     tenant = tid;
   } else if (iss !== trust.issuer) {
     return { ok: false, reason: 'issuer' };
@@ -92,7 +103,9 @@ export async function verifyHint(token: string, input: { trust: UpstreamTrust; k
 
   const sub = payload.sub;
   const subject = trust.profile === 'entra' ? payload.oid : sub;
-  const fine = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 255;
+  const fine = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 255 && printable(v);
   if (!fine(sub) || !fine(subject)) return { ok: false, reason: 'subject' };
+  const linkValue = trust.linkClaim === null ? undefined : payload[trust.linkClaim];
+  if (typeof linkValue === 'string' && !printable(linkValue)) return { ok: false, reason: 'subject' };
   return { ok: true, hint: { issuer: iss, subject, sub, tenant, iat, claims: payload } };
 }

@@ -74,12 +74,17 @@ describe('MFA-only mode behind a broker', () => {
     expect(none.page.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?error=access_denied/);
   });
 
-  it('link_claim: a first sign-in links the identity to the account the claim names, once', async () => {
+  it('link_claim: a first sign-in links the identity to the account the claim names, once its second factor is done', async () => {
     const accountId = await addUser(w, 'grace');
-    await enroll(w, { accountId, push: false });
+    const { phone } = await enroll(w, { accountId, push: false });
     const sub = randomUUID();
     const a = await authorize('broker-autolink', await keys.hint('broker-autolink', { iss: BROKER_ISS, sub, preferred_username: 'Grace' }));
     expect(a.page.url).toMatch(/\/second-factor$/);
+    expect(await createFederatedLinks(w.t.idp.db).find(BROKER_ISS, sub)).toBeNull();
+    const form = await a.browser.go(`/interaction/${a.uid}/passcode`);
+    const back = await a.browser.submit(form.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    const tokens = await oidc.authorizationCodeGrant(a.config, new URL(back.url), { pkceCodeVerifier: a.verifier, expectedState: a.state });
+    expect(tokens.claims()).toMatchObject({ sub: accountId, amr: ['otp'] });
     expect(await createFederatedLinks(w.t.idp.db).find(BROKER_ISS, sub)).toMatchObject({ accountId });
     expect((await auditEvents(w, 'federation.link')).at(-1)).toMatchObject({ account_id: accountId, detail: { by: 'auto', subject: sub } });
     // A name no account has: refused, nothing linked.

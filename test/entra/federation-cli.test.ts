@@ -48,4 +48,13 @@ describe('admin CLI: federated identity links', () => {
     const broker = cli(['federation', 'link', 'dave', '--issuer', 'https://kc.example/realms/x', '--subject', 'f:1:dave']);
     expect(broker.code).toBe(0);
   });
+
+  it('links a tenant of another Microsoft cloud under that cloud\'s issuer', () => {
+    expect(cli(['user', 'create', 'gina', '--password', 'a long enough password 3']).code).toBe(0);
+    const gov = cli(['federation', 'link', 'gina', '--entra-tenant', TID, '--entra-oid', OID, '--entra-cloud', 'usgov']);
+    expect(gov.code).toBe(0);
+    expect(gov.out).toContain(`linked https://login.microsoftonline.us/${TID.toLowerCase()}/v2.0 ${OID} to gina`);
+    expect(cli(['federation', 'link', 'gina', '--entra-tenant', TID, '--entra-oid', OID, '--entra-cloud', 'mars']).code).toBe(64);
+    expect(cli(['federation', 'link', 'gina', '--issuer', 'https://kc.example/realms/x', '--subject', 's', '--entra-cloud', 'usgov']).code).toBe(64);
+  });
 });

@@ -32,6 +32,8 @@ export interface HintOptions {
   preferred_username?: string;
   /** Sign with another key under the current kid (a forged signature). */
   forge?: boolean;
+  /** More claims (a broker's email, email_verified). */
+  claims?: Record<string, unknown>;
 }
 
 interface Key { kid: string; privateKey: CryptoKey; publicJwk: JWK }
@@ -64,6 +66,8 @@ export class EntraStandIn {
   readonly replies: Record<string, string>[] = [];
   /** How many times the JWKS was fetched. */
   jwksFetches = 0;
+  /** The `issuer` member each key carries in the JWKS, as Entra's v2.0 key set gives it (null: none). */
+  keyIssuer: string | null = 'https://login.microsoftonline.com/{tenantid}/v2.0';
   private key!: Key;
   private readonly forger: Key;
   private constructor(private readonly http: Server, private readonly https: Server, readonly keysUrl: string, readonly replyUrl: string, readonly startUrl: string, forger: Key) {
@@ -80,7 +84,7 @@ export class EntraStandIn {
       if (url.pathname === '/common/discovery/v2.0/keys') {
         self!.jwksFetches++;
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ keys: [self!.key.publicJwk] }));
+        res.end(JSON.stringify({ keys: [{ ...self!.key.publicJwk, ...(self!.keyIssuer === null ? {} : { issuer: self!.keyIssuer }) }] }));
       } else if (url.pathname === '/common/v2.0/.well-known/openid-configuration') {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', jwks_uri: self!.keysUrl }));
@@ -129,7 +133,7 @@ export class EntraStandIn {
     const iat = o.iat ?? Math.floor(Date.now() / 1000);
     const key = o.forge ? this.forger : this.key;
     return new SignJWT({
-      tid, oid: o.oid ?? randomUUID(), preferred_username: o.preferred_username ?? 'someone@contoso.example', ver: '2.0', name: 'Someone',
+      tid, oid: o.oid ?? randomUUID(), preferred_username: o.preferred_username ?? 'someone@contoso.example', ver: '2.0', name: 'Someone', ...o.claims,
     })
       .setProtectedHeader({ alg: 'RS256', kid: this.key.kid, typ: 'JWT' })
       .setIssuer(o.iss ?? `https://login.microsoftonline.com/${tid}/v2.0`)
