@@ -138,25 +138,54 @@ function storable(model: string, payload: AdapterPayload): AdapterPayload {
  */
 const restore = (payload: AdapterPayload, id?: string): AdapterPayload => (id === undefined ? payload : { ...payload, jti: id });
 
-/** PostgreSQL/PGlite adapter over the `oidc_payloads` table. */
+/**
+ * A Session saved over its row keeps the row's logout `state` (the /session/end form's secret)
+ * when the save carries none: every request that loaded the session saves it back whole, and one
+ * that loaded it before the logout page was shown dropped the secret, so the user's "yes, sign
+ * me out" was refused (red-team: a second tab's silent renew, or a busy copy of the cookie, kept
+ * the owner from signing out). oidc-provider clears the state only with a new id or an end.
+ */
+const SESSION_PAYLOAD = `CASE WHEN EXCLUDED.payload ? 'state' OR NOT (oidc_payloads.payload ? 'state') THEN EXCLUDED.payload
+         ELSE jsonb_set(EXCLUDED.payload, '{state}', oidc_payloads.payload->'state') END`;
+
+/** How a Session row is ended (SqlAdapter, sessions.ts): marked, and kept at most an hour more. */
+export const ENDED = `consumed_at = now(), expires_at = LEAST(expires_at, now() + interval '1 hour')`;
+
+/**
+ * PostgreSQL/PGlite adapter over the `oidc_payloads` table.
+ *
+ * A Session row is ended by a mark (`consumed_at`), not deleted, and kept until it expires: oidc-
+ * provider saves every session a request loaded when that request ends, so a request in flight
+ * while the session was ended (a sign-out, oidc-provider's end_session) wrote the deleted row back
+ * and the session lived on in any browser holding its cookie (red-team: a copied cookie kept
+ * /account open after the owner signed out, and enrolled a phone). An ended row is never updated
+ * again, and reads as no session. (A signed-in session keeps its uid when oidc-provider gives it a
+ * new id, and the old id's row is ended: a look-up by uid reads only the row not ended.) The mark
+ * need only outlast the requests in flight: it expires within the hour, and the sweep removes it.
+ */
 export class SqlAdapter implements Adapter {
-  constructor(private readonly db: Db, private readonly model: string, private readonly now: Clock) {}
+  private readonly endedStaysEnded: boolean;
+  /** `onEndedSave`: a save of an ended Session changed nothing (the request then must not hand its id back to the browser). */
+  constructor(private readonly db: Db, private readonly model: string, private readonly now: Clock, private readonly onEndedSave?: () => void) {
+    this.endedStaysEnded = model === 'Session';
+  }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const expiresAt = expiresIn ? new Date(this.now() + expiresIn * 1000) : null;
-    await this.db.query(
+    const rows = await this.db.query(
       `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-         uid = EXCLUDED.uid, user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at`,
+       ON CONFLICT (model, id) DO UPDATE SET payload = ${this.endedStaysEnded ? SESSION_PAYLOAD : 'EXCLUDED.payload'}, grant_id = EXCLUDED.grant_id,
+         uid = EXCLUDED.uid, user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at${this.endedStaysEnded ? ' WHERE oidc_payloads.consumed_at IS NULL RETURNING 1' : ''}`,
       [this.model, storageKey(id), JSON.stringify(storable(this.model, payload)), payload.grantId ?? null, payload.uid ?? null,
         payload.userCode ? storageKey(payload.userCode) : null, expiresAt]);
+    if (this.endedStaysEnded && rows.length === 0) this.onEndedSave?.();
   }
 
   private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     const [row] = await this.db.query<{ payload: AdapterPayload; consumed_at: Date | string | null }>(
       `SELECT payload, consumed_at FROM oidc_payloads
-        WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
+        WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())${this.endedStaysEnded ? ' AND consumed_at IS NULL' : ''} LIMIT 1`,
       [this.model, value]);
     if (!row) return undefined;
     return row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
@@ -181,6 +210,10 @@ export class SqlAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    if (this.endedStaysEnded) {
+      await this.db.query(`UPDATE oidc_payloads SET ${ENDED} WHERE model = $1 AND id = $2 AND consumed_at IS NULL`, [this.model, storageKey(id)]);
+      return;
+    }
     await this.db.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, storageKey(id)]);
   }
 
@@ -321,9 +354,10 @@ export class SessionAdapter implements Adapter {
   async revokeByGrantId(grantId: string) { await Promise.all([this.sql.revokeByGrantId(grantId), this.kv.revokeByGrantId(grantId)]); }
 }
 
-export function adapterFactory(db: Db, redis: Redis, now: Clock) {
+/** `onEndedSave`: called in the request whose save of a Session found it ended (SqlAdapter). */
+export function adapterFactory(db: Db, redis: Redis, now: Clock, onEndedSave?: () => void) {
   return (model: string): Adapter => {
-    if (model === 'Session') return new SessionAdapter(new SqlAdapter(db, model, now), new RedisAdapter(redis, model, now));
+    if (model === 'Session') return new SessionAdapter(new SqlAdapter(db, model, now, onEndedSave), new RedisAdapter(redis, model, now));
     return DURABLE_MODELS.has(model) ? new SqlAdapter(db, model, now) : new RedisAdapter(redis, model, now);
   };
 }

@@ -25,7 +25,7 @@ const LIVE = '(expires_at IS NULL OR expires_at > now())';
 // sign-in with it (provider.ts findAccount) without a statement of its own.
 const BOTH = `(SELECT 'Grant' AS model, payload, consumed_at FROM oidc_payloads WHERE model = 'Grant' AND id = $1 AND ${LIVE} LIMIT 1)
 UNION ALL
-(SELECT 'Session' AS model, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $2 AND ${LIVE} LIMIT 1)
+(SELECT 'Session' AS model, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $2 AND ${LIVE} AND consumed_at IS NULL LIMIT 1)
 UNION ALL
 (SELECT 'Ended' AS model, to_jsonb(sessions_ended_at), NULL FROM accounts WHERE id = $3)`;
 

@@ -68,7 +68,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   // A refresh grant reads its refresh token and its grant in one statement (refresh-prefetch.ts);
   // a code exchange its grant and its session (code-prefetch.ts).
   const current = () => Provider.ctx;
-  const adapter = withCodeGrantPrefetch(withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now), deps.db, current), deps.db, current);
+  // Requests whose save of the browser's session found it ended (adapters.ts): they must not set
+  // the session cookie back to its id (below).
+  const endedSaves = new WeakSet<object>();
+  const onEndedSave = () => { const ctx = current(); if (ctx) endedSaves.add(ctx); };
+  const adapter = withCodeGrantPrefetch(withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now, onEndedSave), deps.db, current), deps.db, current);
   const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
   const links = deps.links ?? noLinks;
   const secure = deps.issuer.startsWith('https:');
@@ -323,6 +327,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Token responses carry Pragma: no-cache beside Cache-Control: no-store (RFC 6749 5.1, 5.2).
   provider.use(async (ctx, next) => {
     await next();
+    // A request that loaded the session before it was ended (a sign-out, or the same browser signing
+    // in again, which gives the session a new id) saved it in vain; its Set-Cookie would hand the
+    // browser the ended id back over the newer one (red-team: a second tab's silent renew signed the
+    // user out right after they signed in again).
+    if (endedSaves.has(ctx)) dropCookie(ctx, provider.cookieName('session'));
     const body = ctx.body as Record<string, unknown> | undefined;
     if (ctx.oidc?.route === 'discovery' && body && 'backchannel_user_code_parameter_supported' in body) body.backchannel_user_code_parameter_supported = false;
     if (ctx.oidc?.route === 'token') ctx.set('Pragma', 'no-cache');
@@ -346,6 +355,15 @@ export function createProvider(deps: ProviderDeps): Provider {
   (it) => { const ctx = Provider.ctx; return ctx?.oidc?.route !== 'resume' || binding.startedHere(ctx, it.params); });
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
+}
+
+/** Removes the Set-Cookie of `name` (and its signature) from the response. */
+function dropCookie(ctx: { response: { get(field: string): string | string[] }; set(field: string, value: string[]): void; remove(field: string): void }, name: string): void {
+  const raw = ctx.response.get('set-cookie');
+  const all = Array.isArray(raw) ? raw : raw ? [raw] : [];
+  const kept = all.filter((c) => !c.startsWith(`${name}=`) && !c.startsWith(`${name}.sig=`));
+  if (kept.length === all.length) return;
+  if (kept.length) ctx.set('Set-Cookie', kept); else ctx.remove('Set-Cookie');
 }
 
 export type { Provider };

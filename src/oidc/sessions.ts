@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import { createDeviceRegistry } from '../devices/registry.js';
 import { sessionEndedBeforeItsSecond } from './session-policy.js';
+import { ENDED } from './adapters.js';
 
 /** oidc-provider's durable models that name the account they belong to (payload.accountId). */
 const ACCOUNT_MODELS = ['Session', 'Grant', 'RefreshToken'];
@@ -41,9 +42,11 @@ export function createEndAccountSessions(db: Db, artefacts: ((model: string) => 
     // the account's row lock before the mark (voided here) or refused after it (devices/issue.ts).
     const codes = await db.query('UPDATE enrollment_codes SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL AND created_by LIKE \'self:%\' RETURNING 1', [accountId, at]);
     const pendingDevices = await createDeviceRegistry(db).revokePending(accountId, opts.keepDevice ?? '');
-    const rows = await db.query<{ model: string; grant_id: string | null; payload: Record<string, unknown> }>(
-      `DELETE FROM oidc_payloads WHERE model = ANY($1) AND payload->>'accountId' = $2 RETURNING model, grant_id, payload`,
+    const deleted = await db.query<{ model: string; grant_id: string | null; payload: Record<string, unknown>; ended: boolean }>(
+      `DELETE FROM oidc_payloads WHERE model = ANY($1) AND payload->>'accountId' = $2 RETURNING model, grant_id, payload, (model = 'Session' AND consumed_at IS NOT NULL) AS ended`,
       [ACCOUNT_MODELS, accountId]);
+    // A session ended already (a sign-out: its row is kept, marked, adapters.ts) is not counted again.
+    const rows = deleted.filter((r) => !r.ended);
     const grantIds = new Set<string>();
     for (const { model, grant_id, payload } of rows) {
       if (grant_id) grantIds.add(grant_id);
@@ -105,8 +108,9 @@ export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
     },
     async end(ctx, uid) {
       // By uid in SQL, where signed-in sessions live: a session found by uid comes back without its
-      // id (stored only as a hash, adapters.ts), so session.destroy() could not name its row.
-      await db.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1`, [uid]);
+      // id (stored only as a hash, adapters.ts), so session.destroy() could not name its row. Ended
+      // by a mark, as SqlAdapter.destroy ends one: a request in flight cannot save it back.
+      await db.query(`UPDATE oidc_payloads SET ${ENDED} WHERE model = 'Session' AND uid = $1 AND consumed_at IS NULL`, [uid]);
       ctx.cookies.set(cookie, null, { signed: true, path: '/' });
     },
   };

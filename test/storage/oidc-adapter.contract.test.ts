@@ -235,7 +235,16 @@ function sessionContract(name: string, open: () => Promise<{ db: Db; redis: Redi
       expect(await a.findByUid('u-anon')).toMatchObject({ accountId: 'acc-1' });
       await a.destroy('anon-1');
       expect(await a.find('anon-1')).toBeUndefined();
-      expect(Number(await rows())).toBe(before);
+      expect(await a.findByUid('u-anon')).toBeUndefined();
+      // Ended by a mark kept until it expires: a request in flight that loaded the session before
+      // the end saves it back in vain (red-team: that save brought a signed-out session back).
+      expect(Number(await rows())).toBe(before + 1);
+      await a.upsert('anon-1', { kind: 'Session', jti: 'anon-1', uid: 'u-anon', accountId: 'acc-1' }, 14 * 86_400);
+      expect(await a.find('anon-1')).toBeUndefined();
+      expect(await a.findByUid('u-anon')).toBeUndefined();
+      // The same uid under the new id oidc-provider gives a session at sign-in: read, the ended row not.
+      await a.upsert('anon-2', { kind: 'Session', jti: 'anon-2', uid: 'u-anon', accountId: 'acc-1' }, 14 * 86_400);
+      expect(await a.findByUid('u-anon')).toMatchObject({ accountId: 'acc-1' });
     });
 
     // A signed-in save deletes the Redis copy only when one may be there (src/oidc/redis-copies.ts):
