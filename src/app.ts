@@ -59,6 +59,7 @@ import { startSigningKeyRefresh } from './keys/signing-refresh.js';
 import { refuseUnsafeConfiguration } from './config/production.js';
 import { createDrain } from './observability/drain.js';
 import { healthRoutes } from './observability/health.js';
+import { databaseWritable, evictionPolicy, redisWritable } from './observability/readiness-checks.js';
 import { instrumentAudit, instrumentChallenges, instrumentDb, instrumentTransport, watchRedis } from './observability/instrument.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { metricsRoute } from './observability/metrics-route.js';
@@ -177,6 +178,13 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const db = instrumentDb(opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir })), metrics);
   // The listener keeps a failover (Sentinel ~3 s, Cluster ~8 s) from printing unhandled errors; watchRedis counts them.
   const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, () => {});
+  if (settings.redisUrl) {
+    void evictionPolicy(redis).then((policy) => {
+      if (policy !== null && policy !== 'noeviction') {
+        logger.warn({ policy }, 'Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict sign-in lockouts and other defence counters; set maxmemory-policy noeviction (docs/production.md)');
+      }
+    });
+  }
   watchRedis(redis, metrics, (err) => logger.warn({ err: { message: err.message } }, 'redis error'));
   if (!settings.redisUrl) logger.warn('REDIS_URL is not set: using the in-process Redis stand-in (one IdP process only; challenges and short-lived tokens are lost at restart)');
   if (!settings.databaseUrl) logger.info({ dir: path.join(settings.dataDir, 'pg') }, 'DATABASE_URL is not set: using embedded PGlite');
@@ -308,7 +316,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const providerApp = mount(provider as unknown as Koa);
   app.use(providerFastPath(providerApp));
   app.use(healthRoutes({
-    checks: [{ name: 'database', check: () => db.query('SELECT 1') }, { name: 'redis', check: () => redis.ping() }],
+    checks: [{ name: 'database', check: () => databaseWritable(db) }, { name: 'redis', check: () => redisWritable(redis) }],
     draining: () => drain.draining,
   }));
   app.use(metricsRoute(metrics, settings.metricsToken));

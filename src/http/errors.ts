@@ -87,10 +87,20 @@ export const RETRY_AFTER_SECONDS = 5;
 
 /** Socket-level failures: the server is down, restarting or unreachable. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-/** ioredis's own errors when it cannot reach a server, and Redis's replies while a node cannot serve. */
-const REDIS_OUTAGE = /^(?:Connection is closed|None of startup nodes is available|Cluster isn.t ready|Stream isn't writeable|Reached the max retries per request limit|None of the sentinels are available|All sentinels are unreachable|Failed to refresh slots cache|Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)/;
-/** PostgreSQL's: connection exceptions (class 08), the server shutting down or starting (57P01-57P03). */
-const PG_OUTAGE = /^(?:08|57P0[123])/;
+/**
+ * ioredis's own errors when it cannot reach a server, and Redis's replies while a node cannot serve:
+ * also a full Redis under `noeviction` (OOM), a persistence failure that stops writes (MISCONF), a
+ * script running long (BUSY), credentials rotated under the process (NOAUTH, WRONGPASS) and the
+ * server's client limit (red-team: each was a 500, not a 503).
+ */
+const REDIS_OUTAGE = /^(?:Connection is closed|None of startup nodes is available|Cluster isn.t ready|Stream isn't writeable|Reached the max retries per request limit|None of the sentinels are available|All sentinels are unreachable|Failed to refresh slots cache|Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|OOM |MISCONF |BUSY |NOAUTH |WRONGPASS |ERR max number of clients reached)/;
+/**
+ * PostgreSQL's: connection exceptions (class 08), the server shutting down or starting (57P01-57P03),
+ * a read-only server (25006: a standby after a failover, a read-only window), insufficient resources
+ * (class 53: too many connections, out of memory or disk) and a statement cancelled by its timeout
+ * or the administrator (57014).
+ */
+const PG_OUTAGE = /^(?:08|57P0[123]|25006$|53|57014$)/;
 const PG_MESSAGES = /^(?:Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection terminated due to connection timeout)/;
 
 /**
