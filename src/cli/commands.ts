@@ -209,7 +209,7 @@ export const commands: Record<string, Command> = {
     async run(ctx, [username, deviceId, ...name]) {
       const account = await accountOf(ctx, username);
       if (!deviceId || name.length === 0) throw new UsageError('a device id and a new name are required');
-      const d = await ctx.devices.renameDevice(account.id, deviceId, name.join(' '));
+      const d = await ctx.devices.renameDevice(account.id, deviceId, name.join(' '), 'admin-cli');
       ctx.out(`renamed ${d.id} to "${d.name}"`);
     },
   },
@@ -219,7 +219,7 @@ export const commands: Record<string, Command> = {
     async run(ctx, [username, deviceId]) {
       const account = await accountOf(ctx, username);
       if (!deviceId) throw new UsageError('a device id is required');
-      const d = await ctx.devices.revokeDevice(account.id, deviceId);
+      const d = await ctx.devices.revokeDevice(account.id, deviceId, 'admin-cli');
       ctx.out(`revoked ${d.id} ("${d.name}")`);
     },
   },

@@ -86,7 +86,11 @@ export async function runCli(argv: string[]): Promise<number> {
   };
   const devices = createDeviceService({
     devices: registry, db, issuer, audit, unlock: settings.deviceUnlock,
-    onRevoked: async (accountId) => { await endSessions(accountId); },
+    // As the server's own revoke (app.ts): the unconfirmed phones that end with the sessions are audited.
+    onRevoked: async (accountId) => {
+      const ended = await endSessions(accountId);
+      for (const deviceId of ended.pendingDevices) await audit.record({ type: 'device.revoked', accountId, detail: { deviceId, by: 'sessions_ended' } });
+    },
   });
   const unmute = async (accountId: string) => {
     // Mutes live in Redis; the embedded default's stand-in lives inside the server process.

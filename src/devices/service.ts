@@ -8,6 +8,9 @@ import { createDeviceRegistry, type DeviceRegistry } from './registry.js';
 import type { Device, UnlockPolicy } from './types.js';
 import { deviceNameSchema, parseBody } from './validate.js';
 
+/** Who changed a device, as the audit trail says it: the account's own page or the administrator's CLI. */
+export type DeviceActor = 'account' | 'admin-cli';
+
 /**
  * What the admin CLI and the self-service page do with devices. Every call names the account it
  * acts for, and a device of another account is answered as absent (`device_not_found`).
@@ -16,8 +19,9 @@ export interface DeviceService {
   /** `session`: the /account session asking (self-service); none for an administrator. */
   issueEnrollment(accountId: string, createdBy: string, session?: IssuingSession): Promise<EnrollmentOffer>;
   listDevices(accountId: string): Promise<Device[]>;
-  renameDevice(accountId: string, deviceId: string, name: string): Promise<Device>;
-  revokeDevice(accountId: string, deviceId: string): Promise<Device>;
+  /** `by`: who asked, for the audit trail (the account's own page, or the administrator's CLI). */
+  renameDevice(accountId: string, deviceId: string, name: string, by?: DeviceActor): Promise<Device>;
+  revokeDevice(accountId: string, deviceId: string, by?: DeviceActor): Promise<Device>;
 }
 
 /** The /account session a self-service code is issued to. */
@@ -117,21 +121,21 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
 
     listDevices: (accountId) => deps.devices.listByAccount(accountId),
 
-    async renameDevice(accountId, deviceId, name) {
+    async renameDevice(accountId, deviceId, name, by = 'account') {
       const clean = parseBody(deviceNameSchema, name);
       const device = await owned(accountId, deviceId);
       if (!(await deps.devices.rename(device.id, clean))) {
         throw new DeviceError('device_revoked', 409, 'a revoked device cannot be renamed');
       }
-      await record('device.renamed', accountId, { deviceId, name: clean });
+      await record('device.renamed', accountId, { deviceId, name: clean, by });
       return { ...device, name: clean };
     },
 
-    async revokeDevice(accountId, deviceId) {
+    async revokeDevice(accountId, deviceId, by = 'account') {
       const device = await owned(accountId, deviceId);
       // Revoking twice is not an error: the device ends revoked either way.
       if (await deps.devices.revoke(device.id)) {
-        await record('device.revoked', accountId, { deviceId, by: 'account' });
+        await record('device.revoked', accountId, { deviceId, by });
         await deps.onRevoked?.(accountId, deviceId);
       }
       return (await deps.devices.get(device.id))!;

@@ -66,6 +66,18 @@ describe('a sign-out stays a sign-out with requests in flight', () => {
     expect((await w.t.idp.devices.listByAccount(account.id)).map((d) => d.name)).toEqual(['Owner phone']);
   }, 60_000);
 
+  it('an enrollment code /account issued ends with its session: after "Sign out" it enrolls nothing', async () => {
+    const { account, owner, inside, settle } = await ownerAndBusyCopy('inflight3');
+    await settle();
+    const offer = await owner.submit(inside.body, '/account/enroll', {});
+    const code = offer.body.match(/id="enroll-code">([^<]+)</)![1]!;
+    const csrf = inside.body.match(/name="csrf" value="([^"]+)"/)![1]!;
+    expect((await owner.request('/account/logout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}` })).status).toBe(303);
+    // Whoever saw the code (a shared screen, the browser's history) after the owner signed out:
+    await expect(SimulatedAuthenticator.enroll(w.t.url, code, { name: 'intruder' })).rejects.toMatchObject({ status: 400 });
+    expect((await w.t.idp.devices.listByAccount(account.id)).map((d) => d.name)).toEqual(['Owner phone']);
+  }, 60_000);
+
   it('/session/end: the copy gets login_required, not a code', async () => {
     const { owner, ssoAnswer, settle } = await ownerAndBusyCopy('inflight2');
     const page = await owner.go('/session/end');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as oidc from 'openid-client';
 import { refreshTokenGrant, tokenIntrospection } from 'openid-client';
 import { runAdminCli } from '../support/admin-cli.js';
-import type { SimulatedAuthenticator } from '../support/authenticator.js';
+import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { TEST_REDIS_URL } from '../support/env.js';
 import { FormBrowser } from '../support/web-browser.js';
 import { atCallback, authorize, enrollPhone, isLoginPage, newUser, PASSWORD, signIn, startSessionWorld, type SessionWorld } from './session-helpers.js';
@@ -75,10 +75,22 @@ describe('sessions end with the events that should end them', () => {
     expect((await signIn(w.open, new FormBrowser(w.t.url), 'out-user')).access_token).toBeTruthy();
   });
 
-  it('admin revokes a device: `device revoke`', async () => {
+  it('admin revokes a device: `device revoke`, audited as the administrator\'s, with the unconfirmed phone it ends', async () => {
     const s = await signedIn('cli-rev', { phone: true });
+    const accountId = (await w.t.idp.accounts.findByUsername('cli-rev'))!.id;
+    // A phone /account added that never confirmed: it ends with the sessions (red-team: unaudited from the CLI).
+    const pending = await SimulatedAuthenticator.enroll(w.t.url, (await w.t.idp.deviceService.issueEnrollment(accountId, `self:${accountId}:x`)).code, { name: 'new phone' });
+    await cli('device', 'rename', 'cli-rev', s.phone!.deviceId, 'Old phone');
     await cli('device', 'revoke', 'cli-rev', s.phone!.deviceId);
     await expectEnded(s);
+    await new Promise((r) => setTimeout(r, 300)); // audit rows are group-committed
+    const rows = await w.t.idp.db.query<{ type: string; detail: { deviceId?: string; by?: string } }>(
+      `SELECT type, detail FROM audit_events WHERE account_id = $1 AND type IN ('device.revoked', 'device.renamed') ORDER BY id`, [accountId]);
+    expect(rows.map((r) => [r.type, r.detail.deviceId, r.detail.by])).toEqual([
+      ['device.renamed', s.phone!.deviceId, 'admin-cli'],
+      ['device.revoked', s.phone!.deviceId, 'admin-cli'],
+      ['device.revoked', pending.deviceId, 'sessions_ended'],
+    ]);
   });
 
   it('the phone unregisters itself: DELETE /api/device', async () => {
