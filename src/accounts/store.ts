@@ -23,6 +23,12 @@ export interface DeviceCounts {
   ever: number;
 }
 
+/**
+ * What a sign-in's look-up of a typed name finds: the account, or null; and the name as the look-up
+ * folds case (PostgreSQL's lower(), which folds more than toLowerCase(): "mİra" is "mira").
+ */
+export interface SignInLookup { account: (AccountRecord & { devices: DeviceCounts }) | null; folded: string }
+
 /** What the sign-in and the admin need of accounts. */
 export interface AccountStore {
   create(input: { username: string; displayName?: string; email?: string | null; passwordHash?: string | null }): Promise<Account>;
@@ -37,9 +43,9 @@ export interface AccountStore {
   /**
    * The same, with how many devices the account has now (active) and has ever had (revoked ones
    * included), as the devices registry counts them: what the sign-in decides its next step by,
-   * in the one statement that finds the account.
+   * in the one statement that finds the account; and the name folded as the look-up folds it.
    */
-  findForSignIn(username: string): Promise<(AccountRecord & { devices: DeviceCounts }) | null>;
+  findForSignIn(username: string): Promise<SignInLookup>;
   /** The one account with this e-mail address (case-insensitive); null when none or several have it. */
   findByEmail(email: string): Promise<AccountRecord | null>;
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
@@ -98,12 +104,14 @@ export function createAccountStore(db: Db): AccountStore {
     findByIdForUpdate: (id) => one('SELECT * FROM accounts WHERE id = $1 FOR UPDATE', [id]),
     findByUsername: (username) => one('SELECT * FROM accounts WHERE lower(username) = lower($1)', [username]),
     async findForSignIn(username) {
-      const [row] = await db.query<Row & { active: string | number; ever: string | number }>(
-        `SELECT a.*, d.active, d.ever FROM accounts a
+      // One row whether or not an account has the name: the folded name comes back either way.
+      const [row] = await db.query<Row & { active: string | number; ever: string | number; folded: string }>(
+        `SELECT lower($1) AS folded, a.*, d.active, d.ever FROM (SELECT 1) one
+           LEFT JOIN accounts a ON lower(a.username) = lower($1)
            LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'active') AS active, count(*) AS ever
-                                FROM devices WHERE account_id = a.id AND ${LIVE_DEVICE}) d ON true
-          WHERE lower(a.username) = lower($1)`, [username]);
-      return row ? { ...toRecord(row), devices: { active: Number(row.active ?? 0), ever: Number(row.ever ?? 0) } } : null;
+                                FROM devices WHERE account_id = a.id AND ${LIVE_DEVICE}) d ON true`, [username]);
+      const account = row?.id ? { ...toRecord(row), devices: { active: Number(row.active ?? 0), ever: Number(row.ever ?? 0) } } : null;
+      return { account, folded: row?.folded ?? username };
     },
     async findByEmail(email) {
       // Two rows: the address names no one in particular (e-mail is not unique in the schema).

@@ -47,26 +47,29 @@ const REPLY_OWN_OCTETS = 20 + 2 * (2 + MAX_VALUE_LENGTH) + 18;
  * Reads an Access-Request whose Message-Authenticator (or, for a relaxed client, source) was
  * already checked. PAP only: CHAP and EAP cannot carry a passcode or wait for a phone.
  */
-export function readAccessRequest(packet: Packet, secret: Uint8Array): { ok: true; request: AccessRequest } | { ok: false; refusal: RequestRefusal } {
+export function readAccessRequest(packet: Packet, secret: Uint8Array): { ok: true; request: AccessRequest } | { ok: false; refusal: RequestRefusal; proxyStates: Buffer[] } {
+  // RFC 2865 5.33: the reply copies every Proxy-State, an Access-Reject of a refused request too
+  // (red-team: a proxy in front, forwarding CHAP or EAP, got a reject it could not match). A request
+  // that leaves no room for them in the reply is refused before the sign-in runs (red-team: a push
+  // was sent, then the reply failed to encode, and every retransmission sent another), and its
+  // reject carries none.
+  const proxyStates = valuesOf(packet, ATTR.proxyState);
+  if (proxyStates.reduce((n, p) => n + 2 + p.length, REPLY_OWN_OCTETS) > MAX_PACKET_LENGTH) return { ok: false, refusal: 'proxy_state_too_large', proxyStates: [] };
+  const refuse = (refusal: RequestRefusal) => ({ ok: false as const, refusal, proxyStates });
   const name = single(packet, ATTR.userName);
   const hidden = single(packet, ATTR.userPassword);
   const state = single(packet, ATTR.state);
-  if (!name.ok || !hidden.ok || !state.ok) return { ok: false, refusal: 'repeated_attribute' };
-  // RFC 2865 5.33: the reply copies every Proxy-State. A request that leaves no room for the reply
-  // is refused before the sign-in runs (red-team: a push was sent, then the reply failed to encode,
-  // and every retransmission sent another).
-  const proxyStates = valuesOf(packet, ATTR.proxyState);
-  if (proxyStates.reduce((n, p) => n + 2 + p.length, REPLY_OWN_OCTETS) > MAX_PACKET_LENGTH) return { ok: false, refusal: 'proxy_state_too_large' };
-  if (valuesOf(packet, ATTR.chapPassword).length > 0 || valuesOf(packet, ATTR.eapMessage).length > 0) return { ok: false, refusal: 'not_pap' };
-  if (!name.value) return { ok: false, refusal: 'no_user_name' };
+  if (!name.ok || !hidden.ok || !state.ok) return refuse('repeated_attribute');
+  if (valuesOf(packet, ATTR.chapPassword).length > 0 || valuesOf(packet, ATTR.eapMessage).length > 0) return refuse('not_pap');
+  if (!name.value) return refuse('no_user_name');
   const username = text(name.value);
-  if (!username) return { ok: false, refusal: 'bad_user_name' };
+  if (!username) return refuse('bad_user_name');
   let password: string | null = null;
   if (hidden.value) {
     const revealed = revealPassword(hidden.value, secret, packet.authenticator);
     // NULs inside the password or bytes that are not UTF-8: not something a user typed.
     password = revealed && !revealed.includes(0) ? text(revealed) : null;
-    if (password === null) return { ok: false, refusal: 'bad_password' };
+    if (password === null) return refuse('bad_password');
   }
   const calling = valuesOf(packet, ATTR.callingStationId)[0];
   const callingIp = calling ? parseIp(calling.toString('latin1')) : null;

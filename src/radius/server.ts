@@ -153,7 +153,7 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
       if (!read.ok) logger.info({ client: client.name, why: read.refusal }, 'RADIUS Access-Request refused');
       counts[verdict.code]++;
       reply = encodeReply(
-        { code: REPLY_CODE[verdict.code], identifier: packet.identifier, attributes: replyAttributes(verdict, read.ok ? read.request.proxyStates : []) },
+        { code: REPLY_CODE[verdict.code], identifier: packet.identifier, attributes: replyAttributes(verdict, read.ok ? read.request.proxyStates : read.proxyStates) },
         packet.authenticator, client.secret,
       );
       send(reply, from);

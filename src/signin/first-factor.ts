@@ -51,10 +51,12 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   // parallel guesses see 0, 1, ..., N-1 failures before them and cannot all pass the gate.
   // Keyed by the account the name finds, when it finds one: PostgreSQL's lower() folds more
   // spellings onto one account ("alİce" is alice) than toLowerCase() keeps apart, and each
-  // spelling would otherwise count apart.
+  // spelling would otherwise count apart. An unknown name is keyed as that look-up folds it, so
+  // its spellings share a count just as a known name's do (red-team: "mİra" then "mira" was
+  // throttled only when the account existed, which told whether it did).
   // With its device counts, for what comes after a right password: one statement, not two.
-  const account = await deps.accounts.findForSignIn(username);
-  const userKey = throttleKeys.password(account?.username ?? username);
+  const { account, folded } = await deps.accounts.findForSignIn(username);
+  const userKey = throttleKeys.password(account?.username ?? folded);
   const ipKey = `thr:ip:${attemptNetwork(requester.ip)}`; // an IPv6 client counts per /64
   const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
   if (!gate.allowed) {

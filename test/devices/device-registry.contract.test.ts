@@ -153,14 +153,15 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
     it('counts them the same with the account the sign-in finds by username (accounts store, one statement)', async () => {
       const accounts = createAccountStore(db);
       const erin = await createAccount(db, `Erin${engine}`);
-      expect(await accounts.findForSignIn(`erin${engine}`)).toMatchObject({ id: erin, devices: { active: 0, ever: 0 } });
+      expect(await accounts.findForSignIn(`erin${engine}`)).toMatchObject({ account: { id: erin, devices: { active: 0, ever: 0 } }, folded: `erin${engine}`.toLowerCase() });
       const d = await newDevice(erin);
       await newDevice(erin);
       await newDevice(bob);
-      expect((await accounts.findForSignIn(`ERIN${engine}`))!.devices).toEqual({ active: 2, ever: 2 });
+      expect((await accounts.findForSignIn(`ERIN${engine}`)).account!.devices).toEqual({ active: 2, ever: 2 });
       await devices.revoke(d.id);
-      expect((await accounts.findForSignIn(`erin${engine}`))!.devices).toEqual({ active: 1, ever: 2 });
-      expect(await accounts.findForSignIn(`nobody${engine}`)).toBeNull();
+      expect((await accounts.findForSignIn(`erin${engine}`)).account!.devices).toEqual({ active: 1, ever: 2 });
+      // No account: none, and the name as the look-up folds it (the password throttle's key).
+      expect(await accounts.findForSignIn(`NoBody${engine}`)).toEqual({ account: null, folded: `nobody${engine}`.toLowerCase() });
     });
 
     it('answers null, without asking the database, for an id that cannot be a device id', async () => {

@@ -55,7 +55,7 @@ describe('a device the phone never confirmed', () => {
     await age(abandoned.deviceId, PENDING_DEVICE_MINUTES + 1);
     expect(await registry.hasEverHad(dan)).toBe(false);
     expect(await registry.countActive(dan)).toBe(0);
-    expect((await createAccountStore(handle.db).findForSignIn('dan'))!.devices).toEqual({ active: 0, ever: 0 });
+    expect((await createAccountStore(handle.db).findForSignIn('dan')).account!.devices).toEqual({ active: 0, ever: 0 });
     expect(await registry.listByAccount(dan)).toEqual([]);
     expect(await registry.listPushTargets(dan)).toEqual([]);
     // The phone turning up late is an unknown device, and is not revived by trying.

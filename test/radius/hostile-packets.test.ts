@@ -129,6 +129,22 @@ describe('RADIUS under hostile packets', () => {
     ]);
   });
 
+  // Red-team (headless round, 2026-12-05): a request refused before the sign-in (CHAP, EAP, a doubled
+  // attribute, a User-Password of odd length) got its Access-Reject without the Proxy-State, which a
+  // proxy in front forwarding CHAP or EAP could not match to its request.
+  it.each([
+    ['CHAP', [[CHAP_PASSWORD, randomBytes(17)]]],
+    ['EAP-Message', [[79, Buffer.from([2, 1, 0, 6, 1, 0x61])]]],
+    ['two User-Names', [[USER_NAME, Buffer.from('bob')], [USER_PASSWORD, randomBytes(16)]]],
+    ['a User-Password of 17 octets', [[USER_PASSWORD, randomBytes(17)]]],
+  ] as const)('a request refused before the sign-in (%s) gets its Proxy-State back too', async (_what, attrs) => {
+    const req = accessRequest({ secret, user: 'alice', attrs: [...attrs.map(([t, v]) => [t, v] as [number, Buffer]), [PROXY_STATE, Buffer.from('hop-1')]] });
+    const reply = await nas.ask(req);
+    expect(reply[0]).toBe(3);
+    expectAuthenticReply(reply, req, secret);
+    expect(replyAttributes(reply).filter(([t]) => t === PROXY_STATE).map(([, v]) => v.toString())).toEqual(['hop-1']);
+  });
+
   // Red-team: the reply (Proxy-State copied) did not fit in 4096 octets; the push had gone already,
   // no reply was sent, and each retransmission sent another push.
   it('a request whose Proxy-State leaves no room for the reply: Access-Reject before the sign-in, no push sent', async () => {

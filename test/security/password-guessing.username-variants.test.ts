@@ -44,6 +44,38 @@ describe('password guessing under other spellings of the username', () => {
 });
 
 /**
+ * Red-team (headless round, 2026-12-05): the fix above keyed a known name by its account and an
+ * unknown one by toLowerCase(), so "mİra" and "mira" shared a count only when the account existed:
+ * three wrong guesses as "mİra", then one as "mira", was throttled for an account and checked for
+ * no account, which told anyone whether a username exists. An unknown name is keyed as the look-up
+ * folds it (PostgreSQL's lower()), so its spellings share a count too.
+ */
+describe('whether a username exists, asked of the password limit', () => {
+  let w: PushWorld | null = null;
+  afterEach(async () => { await w?.close(); w = null; });
+
+  it('the dotted spelling then the plain one: the same answers for an account and for no account', async () => {
+    w = await PushWorld.start({ idp: { storage: 'postgres', redis: 'real', idp: { now: () => 1_800_000_000_000 } } });
+    let n = 0;
+    // Eight guesses from one address: under the per-IP limit's free failures (20).
+    const guess = async (username: string) => {
+      const { browser, page } = await loginPage(w!);
+      return (await browser.submit(page, /\/login$/, { username, password: `wrong guess ${++n}` })).res.status;
+    };
+    const probe = async (name: string) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < ACCOUNT_POLICY.freeFailures; i++) statuses.push(await guess(name.replace('i', '\u0130')));
+      statuses.push(await guess(name));
+      return statuses;
+    };
+    const known = await probe('alice');
+    const unknown = await probe('alisha-nobody');
+    expect(unknown).toEqual(known);
+    expect(known.at(-1)).toBe(429);
+  });
+});
+
+/**
  * Re-audit, item 1 and 5: the per-IP limit is what stops one client trying one password on many
  * usernames. An IPv6 client holds a whole /64 (RFC 4291 2.5.1, the interface identifier is the
  * host's to choose; privacy addresses, RFC 8981, change it freely), so counting per /128 gave it
