@@ -3,9 +3,9 @@ import type { Middleware } from 'koa';
 import { HttpError } from './errors.js';
 import { checkPairs } from './hostile.js';
 
-/** Parses a URL-encoded form (our pages' POSTs), 16 KB at most; anything else is refused with a 4xx. */
-export function formBody(): Middleware {
-  const parse = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+/** Parses a URL-encoded form (our pages' POSTs), 16 KB at most unless `limit` says more; anything else is refused with a 4xx. */
+export function formBody(limit = '16kb'): Middleware {
+  const parse = bodyParser({ enableTypes: ['form'], formLimit: limit, encoding: 'utf-8' });
   return async (ctx, next) => {
     if (!ctx.is('application/x-www-form-urlencoded')) {
       throw new HttpError(415, 'unsupported_media_type', 'Send the form as application/x-www-form-urlencoded.');

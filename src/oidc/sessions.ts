@@ -69,7 +69,11 @@ export async function sessionsEndedAt(db: Db, accountId: string): Promise<number
 }
 
 /** The IdP's SSO session as another part of the IdP (the self-service page) sees it. */
-export interface IdpSession { uid: string; accountId: string; loginTs: number | undefined; amr: string[] | undefined }
+export interface IdpSession {
+  uid: string; accountId: string; loginTs: number | undefined; amr: string[] | undefined;
+  /** The clients (OIDC apps, SAML's internal clients `saml.<sp>`, /account's) the session signed in to. */
+  clients: string[];
+}
 
 export interface IdpSessions {
   /** The session this browser's SSO cookie names, if it is alive. */
@@ -91,7 +95,7 @@ export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
   /** A live session: stored, and not begun before its account's sessions were ended. */
   const live = async (s: InstanceType<Provider['Session']> | undefined): Promise<IdpSession | null> => {
     if (!s?.accountId || sessionEndedBeforeItsSecond(s.loginTs, await sessionsEndedAt(db, s.accountId))) return null;
-    return { uid: s.uid, accountId: s.accountId, loginTs: s.loginTs, amr: s.amr };
+    return { uid: s.uid, accountId: s.accountId, loginTs: s.loginTs, amr: s.amr, clients: Object.keys(s.authorizations ?? {}) };
   };
   return {
     async current(ctx) {

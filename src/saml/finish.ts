@@ -87,9 +87,11 @@ export function finishRouters(deps: SamlDeps): Router[] {
         const classRef = answeredClass(sp, amr, pending.allowed ?? { password: true, mfa: true });
         if (!classRef) return failToSp(ctx, sp, pending, 'NoAuthnContext');
         const account = await deps.accounts.findById(claims.sub);
-        if (!account || account.disabled) return failPage(ctx, 'This account cannot sign in.');
+        // The SP hears these too, as SAML statuses at its ACS (SAML core 3.4.1.1; red-team: the user got
+        // our page, the request was used up, and the SP waited for an answer that never came).
+        if (!account || account.disabled) return failToSp(ctx, sp, pending, 'AuthnFailed');
         const { nameId, attributes } = subjectFor(sp, account);
-        if (!nameId) return failPage(ctx, `Your account has no value for what ${sp.name} identifies users by. Ask an administrator.`);
+        if (!nameId) return failToSp(ctx, sp, pending, 'InvalidNameIDPolicy');
         // SAML core 3.4.1.4: a request naming its principal gets an assertion about that one, or a
         // failure (red-team: one naming Bob, answered in Alice's browser, said Alice).
         if (pending.subjectNameId !== undefined && pending.subjectNameId !== nameId) return failToSp(ctx, sp, pending, 'AuthnFailed');

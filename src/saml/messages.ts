@@ -87,10 +87,13 @@ export function readAuthnRequest(el: Element): AuthnRequestFields {
   if (!isSamlId(id)) throw new SamlError(400, 'malformed', 'The AuthnRequest has no usable ID (an xs:ID, at most 256 characters).');
   if (attr(el, 'Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
   const index = attr(el, 'AssertionConsumerServiceIndex');
+  // SAML core 3.4.1: a URL and an index together MUST NOT be; an index is an unsigned short.
+  if (index !== null && attr(el, 'AssertionConsumerServiceURL') !== null) throw new SamlError(400, 'malformed', 'The AuthnRequest names both an AssertionConsumerServiceURL and an AssertionConsumerServiceIndex.');
+  if (index !== null && !(/^\d{1,5}$/.test(index) && Number(index) <= 65535)) throw new SamlError(400, 'malformed', 'The AssertionConsumerServiceIndex is not an unsigned short.');
   const policy = child(el, NS.protocol, 'NameIDPolicy');
   return {
     id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
-    acsUrl: attr(el, 'AssertionConsumerServiceURL'), acsIndex: index !== null && /^\d{1,5}$/.test(index) ? Number(index) : null,
+    acsUrl: attr(el, 'AssertionConsumerServiceURL'), acsIndex: index !== null ? Number(index) : null,
     protocolBinding: attr(el, 'ProtocolBinding'),
     forceAuthn: attr(el, 'ForceAuthn') === 'true' || attr(el, 'ForceAuthn') === '1',
     isPassive: attr(el, 'IsPassive') === 'true' || attr(el, 'IsPassive') === '1',
@@ -152,6 +155,7 @@ export function readLogoutRequest(el: Element): LogoutRequestFields {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'LogoutRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:LogoutRequest.');
   const id = attr(el, 'ID');
   if (!isSamlId(id)) throw new SamlError(400, 'malformed', 'The LogoutRequest has no usable ID (an xs:ID, at most 256 characters).');
+  if (attr(el, 'Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
   return {
     id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
     notOnOrAfter: attr(el, 'NotOnOrAfter'),
@@ -199,9 +203,13 @@ export function buildErrorResponse(a: { issuer: string; acsUrl: string; inRespon
     + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="${esc(a.status)}"/></samlp:StatusCode></samlp:Status></samlp:Response>`;
 }
 
-export function buildLogoutResponse(a: { issuer: string; destination: string; inResponseTo: string; now: number }): string {
+/** `partial`: other participants of the ended session were not logged out (SAML core 3.7.3.2: PartialLogout). */
+export function buildLogoutResponse(a: { issuer: string; destination: string; inResponseTo: string; now: number; partial?: boolean }): string {
+  const status = a.partial
+    ? '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:PartialLogout"/></samlp:StatusCode>'
+    : '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>';
   return `<samlp:LogoutResponse xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${instant(a.now)}" Destination="${esc(a.destination)}" InResponseTo="${esc(a.inResponseTo)}">`
-    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`;
+    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status>${status}</samlp:Status></samlp:LogoutResponse>`;
 }
 
 /** IdP metadata: signing certificate, SSO and SLO endpoints over both bindings. */

@@ -1,6 +1,8 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { formBody } from '../http/body.js';
+import type { IdpSession } from '../oidc/sessions.js';
+import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
 import { issuerFor, pendingCookieOptions, PENDING_COOKIE, samlEntityId, spBasePath, type SamlDeps } from './deps.js';
 import { SamlError } from './errors.js';
 import { allowedOutcomes } from './authn-context.js';
@@ -33,6 +35,9 @@ function checkDestination(destination: string | null, endpoint: string, signed: 
  * same pages, session policy, throttles and push run; back from it (finish.ts), it answers with the
  * SAMLResponse. No sign-in logic lives here.
  */
+/** A POSTed SAML message of up to 32 KB (docs/saml.md), base64 and form-encoded (red-team: the 16 KB form limit refused 12 KB ones). */
+const SAML_FORM_LIMIT = '64kb';
+
 export function samlRoutes(deps: SamlDeps): Router[] {
   const router = new Router({ prefix: '/saml' });
   const entityId = samlEntityId(deps.issuer);
@@ -86,7 +91,7 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     });
   };
   router.get('/sso', sso);
-  router.post('/sso', formBody(), sso);
+  router.post('/sso', formBody(SAML_FORM_LIMIT), sso);
 
   // IdP-initiated SSO, for SPs registered with idpInitiated: /saml/start/<id>?RelayState=...
   router.get('/start/:sp', async (ctx) => {
@@ -106,23 +111,35 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     if (req.notOnOrAfter !== null && !(samlInstant(req.notOnOrAfter) > deps.now())) throw new SamlError(400, 'expired', 'This logout request has expired (NotOnOrAfter).');
     if (!(await deps.store.firstUse(sp.id, req.id, REQUEST_MAX_AGE_MS / 1000 + 600))) throw new SamlError(400, 'replayed', 'This logout request was already used.');
     // The IdP session the SP's SessionIndex names (when it is the SP's and the same subject), else this browser's.
+    // Other apps the ended session signed in to are not told (no front-channel propagation): the answer
+    // then says PartialLogout (SAML core 3.7.3.2).
     let ended = false;
+    let others = false;
+    const otherParticipants = (session: IdpSession | null) => !!session?.clients.some((c) => c !== `saml.${sp.id}` && c !== ACCOUNT_CLIENT_ID);
     for (const index of req.sessionIndexes) {
       const issued = await deps.store.findSession(index);
       if (!issued || issued.spId !== sp.id || issued.nameId !== req.nameId) continue;
       await deps.store.deleteSession(index);
-      if (issued.sessionUid) { await deps.idpSessions.end(ctx, issued.sessionUid); ended = true; }
+      if (issued.sessionUid) {
+        others ||= otherParticipants(await deps.idpSessions.find(issued.sessionUid));
+        await deps.idpSessions.end(ctx, issued.sessionUid);
+        ended = true;
+      }
     }
     // Without a SessionIndex of ours, this browser's session ends only when the request names its
-    // account as this SP knows it, and, unsigned (as Microsoft 365 sends them), only when this SP was
-    // given an assertion in this session (red-team: an unsigned LogoutRequest naming nobody, or
-    // naming a username or an e-mail address anyone can guess through an SP the user never used,
-    // sent through a cross-site link, signed the user out of the IdP).
+    // account as this SP knows it, and only when this SP was given an assertion in this session, its
+    // request signed or not (red-team: an unsigned LogoutRequest naming nobody, or naming a username
+    // or an e-mail address anyone can guess through an SP the user never used, sent through a
+    // cross-site link, signed the user out of the IdP; so did a signed one from an SP the user never
+    // used, which knows the NameID other SPs are given).
     if (!ended) {
       const found = await deps.idpSessions.current(ctx);
-      const current = found && (signed || await deps.store.issuedTo(found.uid, sp.id)) ? found : null;
+      const current = found && await deps.store.issuedTo(found.uid, sp.id) ? found : null;
       const account = current ? await deps.accounts.findById(current.accountId) : null;
-      if (current && account && req.nameId !== null && subjectFor(sp, account).nameId === req.nameId) await deps.idpSessions.end(ctx, current.uid);
+      if (current && account && req.nameId !== null && subjectFor(sp, account).nameId === req.nameId) {
+        others ||= otherParticipants(current);
+        await deps.idpSessions.end(ctx, current.uid);
+      }
     }
     await deps.audit.record({ type: 'saml.logout', clientId: `saml.${sp.id}`, ip: ctx.ip, detail: { sp: sp.entityId } });
     if (!sp.slo) {
@@ -130,7 +147,7 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       ctx.body = deps.views.render('logged-out', { title: 'Signed out', clientName: sp.name, notice: null });
       return;
     }
-    const xml = buildLogoutResponse({ issuer: issuerFor(sp, deps.issuer), destination: sp.slo.url, inResponseTo: req.id, now: deps.now() });
+    const xml = buildLogoutResponse({ issuer: issuerFor(sp, deps.issuer), destination: sp.slo.url, inResponseTo: req.id, now: deps.now(), partial: others });
     if (sp.slo.binding === 'HTTP-Redirect') {
       const q = signRedirect({ name: 'SAMLResponse', value: encodeRedirect(xml), relayState }, (await deps.key()).privateKey);
       ctx.redirect(`${sp.slo.url}${sp.slo.url.includes('?') ? '&' : '?'}${q}`);
@@ -139,7 +156,7 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     postForm(ctx, sp.slo.url, { SAMLResponse: Buffer.from(signElement(xml, 'LogoutResponse', await deps.key())).toString('base64'), RelayState: relayState });
   };
   router.get('/slo', slo);
-  router.post('/slo', formBody(), slo);
+  router.post('/slo', formBody(SAML_FORM_LIMIT), slo);
 
   return [router, ...finishRouters(deps)];
 }

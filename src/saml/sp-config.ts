@@ -89,6 +89,13 @@ const spFile = z.strictObject({
 });
 type SpFile = z.infer<typeof spFile>;
 
+/**
+ * An xs:boolean as metadata writes it: "true" or "1", whitespace collapsed (red-team: an SP whose
+ * metadata said AuthnRequestsSigned="1" was taken as not signing its requests, and unsigned ones
+ * were accepted for it).
+ */
+const xsBoolean = (v: string | null): boolean => v !== null && ['true', '1'].includes(v.trim());
+
 /** What SP metadata XML (an SPSSODescriptor) says; the file's own fields win over it. */
 function fromMetadata(file: string, xml: string): Partial<SpFile> {
   let doc;
@@ -102,7 +109,7 @@ function fromMetadata(file: string, xml: string): Partial<SpFile> {
   const sp = child(root, NS.metadata, 'SPSSODescriptor');
   if (!sp) throw new ConfigError(file, 'metadataFile', 'has no SPSSODescriptor');
   const acs = children(sp, NS.metadata, 'AssertionConsumerService').filter((e) => attr(e, 'Binding') === BINDINGS.post)
-    .map((e, i) => ({ url: attr(e, 'Location') ?? '', binding: 'HTTP-POST' as const, index: Number(attr(e, 'index') ?? i), isDefault: attr(e, 'isDefault') === 'true' }));
+    .map((e, i) => ({ url: attr(e, 'Location') ?? '', binding: 'HTTP-POST' as const, index: Number(attr(e, 'index') ?? i), isDefault: xsBoolean(attr(e, 'isDefault')) }));
   const sloEl = children(sp, NS.metadata, 'SingleLogoutService').find((e) => attr(e, 'Binding') === BINDINGS.redirect)
     ?? children(sp, NS.metadata, 'SingleLogoutService').find((e) => attr(e, 'Binding') === BINDINGS.post);
   const certs = children(sp, NS.metadata, 'KeyDescriptor').filter((k) => (attr(k, 'use') ?? 'signing') === 'signing')
@@ -111,10 +118,11 @@ function fromMetadata(file: string, xml: string): Partial<SpFile> {
   const formatName = (Object.entries(NAMEID_FORMATS).find(([, v]) => v === format)?.[0]) as NameIdFormat | undefined;
   const out: Partial<SpFile> = { entityId: attr(root, 'entityID') ?? '' };
   if (acs.length) out.acs = acs;
-  if (sloEl) out.slo = { url: attr(sloEl, 'Location') ?? '', binding: attr(sloEl, 'Binding') === BINDINGS.post ? 'HTTP-POST' : 'HTTP-Redirect' };
+  // SAML metadata 2.2.2: LogoutResponses go to ResponseLocation where the SP gives one.
+  if (sloEl) out.slo = { url: attr(sloEl, 'ResponseLocation') ?? attr(sloEl, 'Location') ?? '', binding: attr(sloEl, 'Binding') === BINDINGS.post ? 'HTTP-POST' : 'HTTP-Redirect' };
   if (certs.length) out.certificate = certs;
-  if (attr(sp, 'AuthnRequestsSigned') === 'true') out.requestsSigned = true;
-  if (attr(sp, 'WantAssertionsSigned') === 'true') out.wantAssertionsSigned = true;
+  if (xsBoolean(attr(sp, 'AuthnRequestsSigned'))) out.requestsSigned = true;
+  if (xsBoolean(attr(sp, 'WantAssertionsSigned'))) out.wantAssertionsSigned = true;
   if (formatName) out.nameIdFormat = formatName;
   return out;
 }
@@ -139,7 +147,14 @@ export function parseServiceProvider(file: string, raw: unknown, readMetadata: (
   }
   const given = result.data;
   const meta = given.metadataFile ? fromMetadata(file, readMetadata(given.metadataFile)) : {};
-  const f: SpFile = { ...meta, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as SpFile;
+  // What the metadata brings is held to the file's own rules (red-team: a javascript: or relative
+  // Location from an SP's metadata was taken where the same value in the file was refused).
+  const fromMeta = spFile.safeParse(meta);
+  if (!fromMeta.success) {
+    const issue = fromMeta.error.issues[0]!;
+    throw new ConfigError(file, `metadataFile: ${issue.path.join('.') || '(file)'}`, issue.message);
+  }
+  const f: SpFile = { ...fromMeta.data, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as SpFile;
   const m365 = f.profile === 'microsoft365';
   const id = path.basename(file).replace(/\.json$/, '');
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(id)) throw new ConfigError(file, '(file)', 'the file name (the SP\'s id) must be 1-63 lowercase letters, digits or dashes, then .json');
