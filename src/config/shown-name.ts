@@ -10,18 +10,35 @@ import { z } from 'zod';
 export const NOT_SHOWABLE = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u;
 
 /**
- * Characters that show nothing: zero-width space, word joiner and invisible operators, the byte
- * order mark, soft hyphen, combining grapheme joiner, the Mongolian vowel separator, deprecated
- * format controls, interlinear annotation marks, the Hangul fillers and the Braille blank (letters
- * and a symbol that render as blank space), musical format marks and tag characters. A name made of
- * them names nothing; inside a name they make it differ from one it looks exactly like.
+ * Characters that show nothing: format characters (\p{Cf}: zero-width space, word joiner, soft
+ * hyphen, tag characters, format controls of any script) and Unicode's default-ignorable code points
+ * (variation selectors, Hangul fillers, the combining grapheme joiner), and the symbols that render as
+ * blank space (the Braille blank, the null notehead). A name made of them names nothing; inside a
+ * name they make it differ from one it looks exactly like. Global: for `replace` (payload.ts).
  */
-export const INVISIBLE = /[\u00AD\u034F\u115F\u1160\u17B4\u17B5\u180E\u200B\u2060-\u2064\u206A-\u206F\u2800\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}]/gu;
+export const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}\u2800\u{1D159}]/gu;
 
-/** A zero-width joiner or non-joiner at either end of the name or next to a blank joins nothing. */
-const STRAY_JOINER = /(?:^|[\s\u200C\u200D])[\u200C\u200D]|[\u200C\u200D](?:$|\s)/u;
+/**
+ * The invisible characters a name may need: a zero-width joiner or non-joiner between two
+ * characters it joins (emoji sequences, Persian, Indic scripts), and an emoji presentation selector
+ * (U+FE0E, U+FE0F) right after a pictograph.
+ */
+function joinsSomething(s: string, i: number, c: string): boolean {
+  const earlier = Array.from(s.slice(0, i));
+  const after = Array.from(s.slice(i + c.length))[0] ?? '';
+  if (c === '\uFE0E' || c === '\uFE0F') return /\p{Extended_Pictographic}/u.test(earlier.at(-1) ?? '');
+  // A joiner after a presentation selector joins the pictograph before it (🏳️‍🌈).
+  const before = earlier.at(-1) === '\uFE0F' ? earlier.at(-2) ?? '' : earlier.at(-1) ?? '';
+  if (!JOINERS.has(c)) return false;
+  const seen = (x: string) => x !== '' && !/\s/u.test(x) && !new RegExp(INVISIBLE.source, 'u').test(x);
+  return seen(before) && (seen(after) || (c === '\u200D' && /\p{Extended_Pictographic}/u.test(after)));
+}
+const JOINERS = new Set(['\u200C', '\u200D']);
 
-/** Something one can see: a letter (not a blank filler), a digit, a symbol or a punctuation mark. */
+/** The invisible characters kept in text shown to the user (they join or style what is there, and change no name). */
+export const KEPT_IN_TEXT = new Set(['\u200C', '\u200D', '\uFE0E', '\uFE0F']);
+
+/** Something one can see: a letter, a digit, a symbol or a punctuation mark (not one of INVISIBLE). */
 const VISIBLE = /[\p{L}\p{N}\p{S}\p{P}]/u;
 
 export const NOT_SHOWABLE_MESSAGE = 'must not contain control characters, line or paragraph separators, bidi marks or overrides, invisible characters, or lone surrogates';
@@ -29,8 +46,11 @@ export const NOT_SHOWABLE_MESSAGE = 'must not contain control characters, line o
 /** Why `s` cannot be shown as a name, or null when it can (the pure check every name schema uses). */
 export function unshowable(s: string): string | null {
   if (NOT_SHOWABLE.test(s)) return NOT_SHOWABLE_MESSAGE;
-  if (new RegExp(INVISIBLE.source, 'u').test(s) || STRAY_JOINER.test(s)) return NOT_SHOWABLE_MESSAGE;
-  if (!VISIBLE.test(s)) return 'must contain a letter, digit, symbol or punctuation mark';
+  const invisible = new RegExp(INVISIBLE.source, 'gu');
+  for (let m = invisible.exec(s); m; m = invisible.exec(s)) {
+    if (!joinsSomething(s, m.index, m[0])) return NOT_SHOWABLE_MESSAGE;
+  }
+  if (!VISIBLE.test(s.replace(invisible, ''))) return 'must contain a letter, digit, symbol or punctuation mark';
   return null;
 }
 

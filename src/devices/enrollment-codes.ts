@@ -73,9 +73,13 @@ export function createEnrollmentCodes(db: Db, opts: { ttlMs?: number; now?: () =
       if (!code) return null;
       const at = new Date(now());
       // One statement: of concurrent consumers exactly one sees used_at IS NULL and gets the row.
+      // A code /account issued (self:<account>:<session uid>) works only while that SSO session
+      // lives: ended at /session/end, by the next user's sign-in on a shared computer, or expired,
+      // its codes end with it (red-team: a code shown on a shared screen enrolled a phone after the
+      // user signed out there).
       const [row] = await db.query<{ account_id: string; created_by: string }>(
         `UPDATE enrollment_codes SET used_at = $2
-         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id, created_by`,
+         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND ${SESSION_LIVES} RETURNING account_id, created_by`,
         [sha256b64url(code), at]);
       return row ? { accountId: row.account_id, createdBy: row.created_by } : null;
     },
@@ -84,7 +88,7 @@ export function createEnrollmentCodes(db: Db, opts: { ttlMs?: number; now?: () =
       const code = normalizeCode(input);
       if (!code) return null;
       const [row] = await db.query<{ account_id: string }>(
-        'SELECT account_id FROM enrollment_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2',
+        `SELECT account_id FROM enrollment_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 AND ${SESSION_LIVES}`,
         [sha256b64url(code), new Date(now())]);
       return row?.account_id ?? null;
     },
@@ -102,6 +106,11 @@ export function enrollmentCodeHash(input: unknown): string | null {
  * issued while the password alone could ask for one (/account before the first device); kept, it
  * would enroll a phone later, past the second factor the first phone now is.
  */
+/** The SSO session a self-service code names is still signed in (codes of an administrator, or of the old form self:<account>, name none). */
+const SESSION_LIVES = `(created_by NOT LIKE 'self:%:%' OR EXISTS (
+  SELECT 1 FROM oidc_payloads p WHERE p.model = 'Session' AND p.uid = split_part(created_by, ':', 3)
+     AND p.consumed_at IS NULL AND (p.expires_at IS NULL OR p.expires_at > now()) AND p.payload->>'accountId' = account_id::text))`;
+
 export async function voidOtherEnrollmentCodes(db: Db, accountId: string, at: Date): Promise<void> {
   await db.query('UPDATE enrollment_codes SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL', [accountId, at]);
 }

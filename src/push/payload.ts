@@ -1,6 +1,6 @@
 import type { Challenge } from '../challenge/types.js';
 import type { NoticePayload, PushPayload } from './types.js';
-import { INVISIBLE } from '../config/shown-name.js';
+import { INVISIBLE, KEPT_IN_TEXT } from '../config/shown-name.js';
 
 /**
  * RFC 8030 7.2 lets a push service refuse bodies over 4096 bytes; RFC 8291 4 spends 86 bytes of
@@ -60,7 +60,7 @@ export function displayText(value: string, maxChars: number): string {
   const clean = value
     .replace(/[\p{Cc}\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu, ' ')
     .replace(/\p{Cs}/gu, '\uFFFD')
-    .replace(INVISIBLE, '')
+    .replace(INVISIBLE, (c) => (KEPT_IN_TEXT.has(c) ? c : ''))
     .replace(/\s+/g, ' ')
     .trim();
   const kept: string[] = [];

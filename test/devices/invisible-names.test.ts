@@ -47,12 +47,16 @@ describe('what the phone shows of a name', () => {
     expect(unshowable('\u0301')).toMatch(/letter, digit/);
     expect(unshowable('\u200Dx')).toMatch(/invisible/);
     expect(unshowable('x\u200C')).toMatch(/invisible/);
+    // Red-team (today's round): variation selectors, other scripts' format controls, the null notehead.
+    for (const name of ["Alice's iPhone\uFE0F", 'x\u180Bx', 'a\u{13430}b', '\u{1D159}', 'a\u{1BCA0}b', 'a\u{E0100}b', 'x\uFE0F\u200Dy']) expect({ name, why: unshowable(name) }).toEqual({ name, why: expect.stringMatching(/invisible/) });
+    for (const name of ['\u{1F3F3}\uFE0F\u200D\u{1F308} flag', '\u2764\uFE0E']) expect({ name, why: unshowable(name) }).toEqual({ name, why: null });
     expect(unshowable('Payroll')).toBeNull();
     expect(unshowable('\u{1F4F1}')).toBeNull();
   });
 
   it('removes invisible characters from what it shows, and a stored name that shows nothing is "A device"', () => {
-    expect(displayText('Pay\u200Broll\u2060', 80)).toBe('Payroll');
+    expect(displayText('Pay\u200Broll\u2060\u{1D159}\u180B', 80)).toBe('Payroll');
+    expect(displayText('\u{1F469}\u200D\u{1F4BB} laptop', 80)).toBe('\u{1F469}\u200D\u{1F4BB} laptop');
     const target = { issuer: 'https://idp.example', deviceId: 'd1', createdAt: 1 };
     expect(buildNoticePayload({ kind: 'device_added', deviceName: '\u200B\u3164' }, target).body).toMatch(/^A device can now approve sign-ins/);
     expect(buildNoticePayload({ kind: 'device_added', deviceName: 'Pixel\u200B' }, target).body).toMatch(/^"Pixel" can now approve/);

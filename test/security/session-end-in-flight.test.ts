@@ -78,6 +78,17 @@ describe('a sign-out stays a sign-out with requests in flight', () => {
     expect((await w.t.idp.devices.listByAccount(account.id)).map((d) => d.name)).toEqual(['Owner phone']);
   }, 60_000);
 
+  it('an /account code ends with its SSO session however it ends: /session/end here, and whatever it could not enroll stays unenrolled', async () => {
+    const { account, owner, inside, settle } = await ownerAndBusyCopy('inflight4');
+    await settle();
+    const offer = await owner.submit(inside.body, '/account/enroll', {});
+    const code = offer.body.match(/id="enroll-code">([^<]+)</)![1]!;
+    const page = await owner.go('/session/end');
+    expect((await owner.submit(page.body, /\/session\/end\/confirm$/, { logout: 'yes' })).res.status).toBe(200);
+    await expect(SimulatedAuthenticator.enroll(w.t.url, code, { name: 'intruder' })).rejects.toMatchObject({ status: 400 });
+    expect((await w.t.idp.devices.listByAccount(account.id)).map((d) => d.name)).toEqual(['Owner phone']);
+  }, 60_000);
+
   it('/session/end: the copy gets login_required, not a code', async () => {
     const { owner, ssoAnswer, settle } = await ownerAndBusyCopy('inflight2');
     const page = await owner.go('/session/end');

@@ -79,7 +79,7 @@ describe('sessions end with the events that should end them', () => {
     const s = await signedIn('cli-rev', { phone: true });
     const accountId = (await w.t.idp.accounts.findByUsername('cli-rev'))!.id;
     // A phone /account added that never confirmed: it ends with the sessions (red-team: unaudited from the CLI).
-    const pending = await SimulatedAuthenticator.enroll(w.t.url, (await w.t.idp.deviceService.issueEnrollment(accountId, `self:${accountId}:x`)).code, { name: 'new phone' });
+    const pending = await SimulatedAuthenticator.enroll(w.t.url, (await w.t.idp.deviceService.issueEnrollment(accountId, `self:${accountId}`)).code, { name: 'new phone' });
     await cli('device', 'rename', 'cli-rev', s.phone!.deviceId, 'Old phone');
     await cli('device', 'revoke', 'cli-rev', s.phone!.deviceId);
     await expectEnded(s);
