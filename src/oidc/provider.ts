@@ -11,6 +11,8 @@ import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
 import { codeSignIn, withCodeGrantPrefetch } from './code-prefetch.js';
+import { renamedInFormPost, renamedInLocation } from './authorization-error-code.js';
+import { notificationFetch } from '../ciba/notify-fetch.js';
 import { firstFactorEnded } from '../signin/finish.js';
 import { EXTERNAL_SIGNING, providerSigningKeys } from './fast-signing.js';
 import { accountClaims } from './claims.js';
@@ -67,6 +69,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
   // A refresh grant reads its refresh token and its grant in one statement (refresh-prefetch.ts);
   // a code exchange its grant and its session (code-prefetch.ts).
+  const jwksUris = new Map(deps.clients.flatMap((c) => (typeof c.metadata.jwks_uri === 'string' ? [[c.metadata.jwks_uri, c.metadata.jwks_uri] as const] : [])));
   const current = () => Provider.ctx;
   // Requests whose save of the browser's session found it ended (adapters.ts): they must not set
   // the session cookie back to its id (below).
@@ -173,7 +176,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       id_token_signed_response_alg: 'RS256',
     },
     adapter: (deps.ciba ? deps.ciba.adapter(adapter) : adapter) as unknown as Configuration['adapter'],
-    ...(deps.ciba ? { fetch: deps.ciba.fetch as unknown as NonNullable<Configuration['fetch']> } : {}),
+    // oidc-provider fetches a private_key_jwt app's jwks_uri (and CIBA's pings) through a guard
+    // that refuses special-use addresses; an app the operator registered on this host or network by
+    // its address (http://127.0.0.1/..., http://10.0.0.5/...) is reached (red-team: every assertion
+    // of such an app was invalid_client, the keys never fetched; jest runs without the guard, so
+    // only a spawned process showed it).
+    fetch: notificationFetch(jwksUris, (deps.ciba?.fetch ?? fetch) as typeof fetch) as unknown as NonNullable<Configuration['fetch']>,
     // Signed in place with node:crypto, not through WebCrypto (fast-signing.ts).
     jwks: providerSigningKeys(deps.jwks) as Configuration['jwks'],
     // Behind https the SSO cookie (Path=/) is __Host- prefixed: a sibling host (wiki.corp.example next
@@ -335,6 +343,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     const body = ctx.body as Record<string, unknown> | undefined;
     if (ctx.oidc?.route === 'discovery' && body && 'backchannel_user_code_parameter_supported' in body) body.backchannel_user_code_parameter_supported = false;
     if (ctx.oidc?.route === 'token') ctx.set('Pragma', 'no-cache');
+    // RFC 7009 2.2: an empty 200. Koa typed '' as text/plain, which oidc-client-ts refuses (its
+    // signoutRedirect with revokeTokensOnSignout then never reached end_session: red-team).
+    if (ctx.oidc?.route === 'revocation' && ctx.status === 200 && ctx.body === '') { ctx.body = null; ctx.status = 200; }
+    if (ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') renameUnauthorizedResponseType(ctx);
     // RFC 6749 5.2 and OpenID CIBA 13: a grant this client may not use is unauthorized_client
     // (red-team: oidc-provider says invalid_request at /token and /backchannel).
     if ((ctx.oidc?.route === 'token' || ctx.oidc?.route === 'backchannel_authentication') && ctx.status === 400 && body?.error === 'invalid_request'
@@ -355,6 +367,17 @@ export function createProvider(deps: ProviderDeps): Provider {
   (it) => { const ctx = Provider.ctx; return ctx?.oidc?.route !== 'resume' || binding.startedHere(ctx, it.params); });
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
   return provider;
+}
+
+/** A response type the client is not registered for, answered as unauthorized_client (authorization-error-code.ts). */
+function renameUnauthorizedResponseType(ctx: { status: number; body: unknown; response: { get(field: string): string }; set(field: string, value: string): void }): void {
+  if (ctx.status >= 300 && ctx.status < 400) {
+    const renamed = renamedInLocation(ctx.response.get('location'));
+    if (renamed) ctx.set('Location', renamed);
+  } else if (typeof ctx.body === 'string') {
+    const renamed = renamedInFormPost(ctx.body);
+    if (renamed) ctx.body = renamed;
+  }
 }
 
 /** Removes the Set-Cookie of `name` (and its signature) from the response. */
