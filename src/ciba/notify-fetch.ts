@@ -20,7 +20,8 @@ export type NotificationEndpoints = ReadonlyMap<string, string>;
  * an exact registered endpoint written with a literal IP (or localhost over plain http) does.
  */
 export function pingTarget(url: string, registered: NotificationEndpoints): { url: string; mayReachPrivate: boolean } {
-  const real = registered.get(url);
+  const key = registered.has(url) ? url : canonicalUrl(url);
+  const real = registered.get(key);
   if (!real) return { url, mayReachPrivate: false };
   let host: string;
   try {
@@ -29,18 +30,28 @@ export function pingTarget(url: string, registered: NotificationEndpoints): { ur
     return { url, mayReachPrivate: false };
   }
   const literal = isIP(host.replace(/^\[|\]$/g, '')) !== 0;
-  return { url: real, mayReachPrivate: literal || real !== url };
+  return { url: real, mayReachPrivate: literal || real !== key };
 }
 
 type Fetch = (url: string, options: Record<string, unknown>) => Promise<Response>;
 
-/** oidc-provider's `fetch` option: the same fetch, minus its address guard where the operator named an address. */
+/** A URL as oidc-provider fetches it (`new URL(u).href`: a path of "/" added, a default port dropped, the host lower-cased); the input when it does not parse. */
+export function canonicalUrl(url: string): string {
+  try { return new URL(url).href; } catch { return url; }
+}
+
+/**
+ * oidc-provider's `fetch` option: the same fetch, minus its address guard where the operator named an
+ * address; such a fetch follows no redirect (red-team: a 302 from the registered address led the
+ * unguarded fetch to any host, loopback and cloud metadata included), so a redirect is an answer
+ * that is not the keys, and fails.
+ */
 export function notificationFetch(registered: NotificationEndpoints, base: typeof fetch = fetch): Fetch {
   return (url, options) => {
     const target = pingTarget(String(url), registered);
     if (target.mayReachPrivate) {
       const { dispatcher: _guarded, ...rest } = options;
-      return base(target.url, rest as RequestInit);
+      return base(target.url, { ...rest, redirect: 'manual' } as RequestInit);
     }
     return base(target.url, options as RequestInit);
   };

@@ -5,9 +5,11 @@ import { z } from 'zod';
  * RADIUS client, a device): control characters, lone surrogates, line or paragraph separators, bidi
  * embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and bidi marks (U+200E, U+200F,
  * U+061C). They reorder or break what the phone shows beside the name, so one name could pass for
- * another where the user decides. Nor characters that take no space and show nothing (INVISIBLE).
+ * another where the user decides. Nor unassigned code points, noncharacters or private-use ones (a
+ * phone may draw anything there: Apple's logo at U+F8FF), nor characters that take no space and show
+ * nothing (INVISIBLE).
  */
-export const NOT_SHOWABLE = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u;
+export const NOT_SHOWABLE = /[\p{Cc}\p{Cs}\p{Cn}\p{Co}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u;
 
 /**
  * Characters that show nothing: format characters (\p{Cf}: zero-width space, word joiner, soft
@@ -18,22 +20,41 @@ export const NOT_SHOWABLE = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069
  */
 export const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}\u2800\u{1D159}]/gu;
 
+/** Scripts whose letters a zero-width joiner or non-joiner shapes (Arabic and its kin, the Indic scripts). */
+const JOINING_SCRIPT = /[\p{Script=Arabic}\p{Script=Syriac}\p{Script=Nko}\p{Script=Mongolian}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}\p{Script=Myanmar}\p{Script=Khmer}\p{Script=Tibetan}]/u;
+const PICTOGRAPH = /\p{Extended_Pictographic}/u;
+/** An emoji skin-tone modifier (U+1F3FB-U+1F3FF): part of the pictograph before it. */
+const MODIFIER = /[\u{1F3FB}-\u{1F3FF}]/u;
+const TAG = /[\u{E0020}-\u{E007F}]/u;
+
 /**
- * The invisible characters a name may need: a zero-width joiner or non-joiner between two
- * characters it joins (emoji sequences, Persian, Indic scripts), and an emoji presentation selector
- * (U+FE0E, U+FE0F) right after a pictograph.
+ * The invisible characters a name may need, where they do their work: a zero-width joiner between
+ * two pictographs (👩‍💻, 🏳️‍🌈) or, with a non-joiner, between two letters of a script they shape
+ * (Persian, Hindi); an emoji presentation selector after a pictograph or in a keycap (1️⃣); tag
+ * characters in a subdivision flag (🏴 + tags + cancel tag). Anywhere else they only make a name
+ * differ from one it looks exactly like (red-team: "Pay\u200Dpal").
  */
-function joinsSomething(s: string, i: number, c: string): boolean {
-  const earlier = Array.from(s.slice(0, i));
-  const after = Array.from(s.slice(i + c.length))[0] ?? '';
-  if (c === '\uFE0E' || c === '\uFE0F') return /\p{Extended_Pictographic}/u.test(earlier.at(-1) ?? '');
-  // A joiner after a presentation selector joins the pictograph before it (🏳️‍🌈).
-  const before = earlier.at(-1) === '\uFE0F' ? earlier.at(-2) ?? '' : earlier.at(-1) ?? '';
-  if (!JOINERS.has(c)) return false;
-  const seen = (x: string) => x !== '' && !/\s/u.test(x) && !new RegExp(INVISIBLE.source, 'u').test(x);
-  return seen(before) && (seen(after) || (c === '\u200D' && /\p{Extended_Pictographic}/u.test(after)));
+function joinsSomething(chars: readonly string[], i: number): boolean {
+  const c = chars[i]!;
+  const prev = (k: number) => {
+    let j = i - 1;
+    while (j >= 0 && (chars[j] === '\uFE0F' || MODIFIER.test(chars[j]!)) && k-- > 0) j--;
+    return chars[j] ?? '';
+  };
+  const before = chars[i - 1] ?? '';
+  const after = chars[i + 1] ?? '';
+  if (c === '\uFE0E' || c === '\uFE0F') return PICTOGRAPH.test(before) || (/^[0-9#*]$/.test(before) && after === '\u20E3');
+  if (TAG.test(c)) {
+    let j = i;
+    while (j > 0 && TAG.test(chars[j - 1]!)) j--;
+    let k = i;
+    while (k < chars.length - 1 && TAG.test(chars[k + 1]!)) k++;
+    return chars[j - 1] === '\u{1F3F4}' && chars[k] === '\u{E007F}' && k > j;
+  }
+  if (c === '\u200D' && PICTOGRAPH.test(prev(2)) && PICTOGRAPH.test(after)) return true;
+  if (c === '\u200C' || c === '\u200D') return JOINING_SCRIPT.test(before) && JOINING_SCRIPT.test(after);
+  return false;
 }
-const JOINERS = new Set(['\u200C', '\u200D']);
 
 /** The invisible characters kept in text shown to the user (they join or style what is there, and change no name). */
 export const KEPT_IN_TEXT = new Set(['\u200C', '\u200D', '\uFE0E', '\uFE0F']);
@@ -41,16 +62,19 @@ export const KEPT_IN_TEXT = new Set(['\u200C', '\u200D', '\uFE0E', '\uFE0F']);
 /** Something one can see: a letter, a digit, a symbol or a punctuation mark (not one of INVISIBLE). */
 const VISIBLE = /[\p{L}\p{N}\p{S}\p{P}]/u;
 
-export const NOT_SHOWABLE_MESSAGE = 'must not contain control characters, line or paragraph separators, bidi marks or overrides, invisible characters, or lone surrogates';
+export const NOT_SHOWABLE_MESSAGE = 'must not contain control characters, line or paragraph separators, bidi marks or overrides, invisible characters, unassigned or private-use characters, or lone surrogates';
 
 /** Why `s` cannot be shown as a name, or null when it can (the pure check every name schema uses). */
 export function unshowable(s: string): string | null {
   if (NOT_SHOWABLE.test(s)) return NOT_SHOWABLE_MESSAGE;
-  const invisible = new RegExp(INVISIBLE.source, 'gu');
-  for (let m = invisible.exec(s); m; m = invisible.exec(s)) {
-    if (!joinsSomething(s, m.index, m[0])) return NOT_SHOWABLE_MESSAGE;
+  const chars = Array.from(s);
+  const invisible = new RegExp(INVISIBLE.source, 'u');
+  for (let i = 0; i < chars.length; i++) {
+    if (invisible.test(chars[i]!) && !joinsSomething(chars, i)) return NOT_SHOWABLE_MESSAGE;
   }
-  if (!VISIBLE.test(s.replace(invisible, ''))) return 'must contain a letter, digit, symbol or punctuation mark';
+  // A pile of combining marks makes one character too big to show, and the name with it (red-team).
+  if (/\p{M}{5}/u.test(s)) return 'must not stack more than 4 combining marks on one character';
+  if (!VISIBLE.test(s.replace(new RegExp(INVISIBLE.source, 'gu'), ''))) return 'must contain a letter, digit, symbol or punctuation mark';
   return null;
 }
 

@@ -12,7 +12,7 @@ import { adapterFactory } from './adapters.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
 import { codeSignIn, withCodeGrantPrefetch } from './code-prefetch.js';
 import { renamedInFormPost, renamedInLocation } from './authorization-error-code.js';
-import { notificationFetch } from '../ciba/notify-fetch.js';
+import { canonicalUrl, notificationFetch } from '../ciba/notify-fetch.js';
 import { firstFactorEnded } from '../signin/finish.js';
 import { EXTERNAL_SIGNING, providerSigningKeys } from './fast-signing.js';
 import { accountClaims } from './claims.js';
@@ -69,7 +69,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   // oidc-provider dates its artefacts by the system clock; the adapters must agree with it.
   // A refresh grant reads its refresh token and its grant in one statement (refresh-prefetch.ts);
   // a code exchange its grant and its session (code-prefetch.ts).
-  const jwksUris = new Map(deps.clients.flatMap((c) => (typeof c.metadata.jwks_uri === 'string' ? [[c.metadata.jwks_uri, c.metadata.jwks_uri] as const] : [])));
+  // Keyed as oidc-provider fetches them (red-team: "http://10.0.0.5:8080", no path, missed the map).
+  const jwksUris = new Map(deps.clients.flatMap((c) => (typeof c.metadata.jwks_uri === 'string' ? [[canonicalUrl(c.metadata.jwks_uri), canonicalUrl(c.metadata.jwks_uri)] as const] : [])));
   const current = () => Provider.ctx;
   // Requests whose save of the browser's session found it ended (adapters.ts): they must not set
   // the session cookie back to its id (below).
@@ -349,6 +350,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     if (ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume') renameUnauthorizedResponseType(ctx);
     // RFC 6749 5.2 and OpenID CIBA 13: a grant this client may not use is unauthorized_client
     // (red-team: oidc-provider says invalid_request at /token and /backchannel).
+    // The same for a response type pushed to PAR (RFC 9126 2.3 answers with /auth's codes).
+    if (ctx.oidc?.route === 'pushed_authorization_request' && ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === 'requested response_type is not allowed for this client') body.error = 'unauthorized_client';
     if ((ctx.oidc?.route === 'token' || ctx.oidc?.route === 'backchannel_authentication') && ctx.status === 400 && body?.error === 'invalid_request'
       && typeof body.error_description === 'string' && /^(requested grant type|urn:openid:params:grant-type:ciba) is not allowed for this client$/.test(body.error_description)) {
       body.error = 'unauthorized_client';

@@ -121,10 +121,13 @@ export function buildPushPayload(challenge: ChallengeForPush, target: PushTarget
   return payload;
 }
 
-/** The device's name in quotes; a name that shows nothing (stored before names were checked for it) is "A device". */
+/**
+ * The device's name in quotes; a name that shows nothing (stored before names were checked for it),
+ * or nothing but the ellipsis of a cut (one character too big for the field), is "A device".
+ */
 function quotedName(name: string): string {
   const shown = displayText(name, 64);
-  return shown === '' ? 'A device' : `"${shown}"`;
+  return /[\p{L}\p{N}\p{S}\p{P}]/u.test(shown.replace(/…$/u, '')) ? `"${shown}"` : 'A device';
 }
 
 /** A notice (docs/device-api.md "Push messages"): that a device named `deviceName` was added. Pure. */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseClient } from '../../src/config/clients.js';
 import { ConfigError } from '../../src/config/settings.js';
-import { pingTarget } from '../../src/ciba/notify-fetch.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { canonicalUrl, notificationFetch, pingTarget } from '../../src/ciba/notify-fetch.js';
 import { CIBA_GRANT, CIBA_SECRET, cibaClient } from './world.js';
 
 /**
@@ -47,6 +49,29 @@ describe('CIBA client files', () => {
     ['no redirect URI for a browser app', { client_id: 'x', client_secret_env: 'CIBA_SECRET' }, 'redirect_uris'],
   ])('%s: the start stops, naming the field', (_what, raw, field) => {
     expect(fieldOf(JSON.parse(JSON.stringify(raw)) as Record<string, unknown>)).toBe(field);
+  });
+
+  // Red-team (hostile input round 3): a jwks_uri written without a path missed the allowance (oidc-
+  // provider fetches the canonical form), and a 302 from the registered address led the unguarded
+  // fetch anywhere.
+  it('a registered address is matched in the form oidc-provider fetches it, and its fetch follows no redirect', async () => {
+    const written = 'http://10.0.0.5:8080';
+    const registered = new Map([[canonicalUrl(written), canonicalUrl(written)]]);
+    expect(pingTarget(new URL(written).href, registered)).toEqual({ url: 'http://10.0.0.5:8080/', mayReachPrivate: true });
+    const hits: string[] = [];
+    const target = createServer((req, res) => { hits.push(req.url!); res.end('{"keys":[]}'); });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const redirector = createServer((_req, res) => { res.writeHead(302, { location: `http://localhost:${(target.address() as AddressInfo).port}/latest/meta-data/` }); res.end(); });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/jwks`;
+      const res = await notificationFetch(new Map([[url, url]]))(url, { method: 'GET', dispatcher: undefined });
+      expect(res.status).toBe(302);
+      expect(hits).toEqual([]);
+    } finally {
+      target.close();
+      redirector.close();
+    }
   });
 
   it('pings reach a private address only at an exact endpoint an operator registered with a literal IP', () => {

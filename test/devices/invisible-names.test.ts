@@ -49,7 +49,14 @@ describe('what the phone shows of a name', () => {
     expect(unshowable('x\u200C')).toMatch(/invisible/);
     // Red-team (today's round): variation selectors, other scripts' format controls, the null notehead.
     for (const name of ["Alice's iPhone\uFE0F", 'x\u180Bx', 'a\u{13430}b', '\u{1D159}', 'a\u{1BCA0}b', 'a\u{E0100}b', 'x\uFE0F\u200Dy']) expect({ name, why: unshowable(name) }).toEqual({ name, why: expect.stringMatching(/invisible/) });
-    for (const name of ['\u{1F3F3}\uFE0F\u200D\u{1F308} flag', '\u2764\uFE0E']) expect({ name, why: unshowable(name) }).toEqual({ name, why: null });
+    // Red-team (hostile input round 3): joiners between Latin letters, unassigned and private-use
+    // characters (U+F8FF is Apple's logo on its phones), a stack of combining marks.
+    for (const name of ['Pay\u200Dpal', 'Pay\u200Cpal', "Alice's i\u200DPhone", '\u2764\uFE0F\u200DA', 'Bank\u0378', 'Bank\uFFFF', '\uF8FF iPhone', 'B' + '\u{1E000}'.repeat(8), '\u{1F3F4}\u{E0067}']) {
+      expect({ name, why: unshowable(name) }).toEqual({ name, why: expect.any(String) });
+    }
+    for (const name of ['\u{1F3F3}\uFE0F\u200D\u{1F308} flag', '\u2764\uFE0E', '1\uFE0F\u20E3', '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', '\u{1F469}\u{1F3FD}\u200D\u{1F4BB}', '\u0915\u094D\u200D\u0937']) {
+      expect({ name, why: unshowable(name) }).toEqual({ name, why: null });
+    }
     expect(unshowable('Payroll')).toBeNull();
     expect(unshowable('\u{1F4F1}')).toBeNull();
   });
@@ -60,5 +67,7 @@ describe('what the phone shows of a name', () => {
     const target = { issuer: 'https://idp.example', deviceId: 'd1', createdAt: 1 };
     expect(buildNoticePayload({ kind: 'device_added', deviceName: '\u200B\u3164' }, target).body).toMatch(/^A device can now approve sign-ins/);
     expect(buildNoticePayload({ kind: 'device_added', deviceName: 'Pixel\u200B' }, target).body).toMatch(/^"Pixel" can now approve/);
+    // One character too big for the field is cut to an ellipsis: that names nothing either.
+    expect(buildNoticePayload({ kind: 'device_added', deviceName: 'B' + '\u{1E000}'.repeat(63) }, target).body).toMatch(/^A device can now approve/);
   });
 });

@@ -42,7 +42,9 @@ describe('what relying-party libraries read', () => {
     jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
     mkdirSync(path.join(dir, 'config', 'clients'), { recursive: true });
     writeFileSync(path.join(dir, 'config', 'clients', 'pkj-rp.json'), JSON.stringify({
-      client_id: 'pkj-rp', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUrl, redirect_uris: [CB], login: { consent: 'implicit' },
+      // Written without a path, as operators do: oidc-provider fetches "<origin>/" (red-team: the form the
+      // operator wrote missed the allowance and failed as before).
+      client_id: 'pkj-rp', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUrl.replace(/\/jwks$/, ''), redirect_uris: [CB], login: { consent: 'implicit' },
     }));
     // The IdP as an operator runs it: its own process, so oidc-provider's fetch guard is on.
     const port = await freePort();
@@ -81,6 +83,16 @@ describe('what relying-party libraries read', () => {
     expect(await res.json()).toMatchObject({ request_uri: expect.stringMatching(/^urn:ietf:params:oauth:request_uri:/) });
     expect(jwksHits).toBeGreaterThan(0);
   }, 30_000);
+
+  it('a response type pushed to PAR that the client is not registered for is unauthorized_client too', async () => {
+    const res = await fetch(`${t.url}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`test-rp:${TEST_RP_SECRET}`).toString('base64')}` },
+      body: new URLSearchParams({ client_id: 'test-rp', response_type: 'id_token', scope: 'openid', redirect_uri: CB, nonce: 'n' }).toString(),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'unauthorized_client' });
+  });
 
   it('revocation answers an empty 200 without a Content-Type', async () => {
     const res = await fetch(`${t.url}/token/revocation`, {
