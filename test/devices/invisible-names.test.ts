@@ -57,6 +57,17 @@ describe('what the phone shows of a name', () => {
     for (const name of ['\u{1F3F3}\uFE0F\u200D\u{1F308} flag', '\u2764\uFE0E', '1\uFE0F\u20E3', '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', '\u{1F469}\u{1F3FD}\u200D\u{1F4BB}', '\u0915\u094D\u200D\u0937']) {
       expect({ name, why: unshowable(name) }).toEqual({ name, why: null });
     }
+    // Red-team (last round): joiners that join nothing in joining scripts, marks stacked across a
+    // joiner or on a precomposed letter, spaces that are not spaces. (A joiner between two emoji that
+    // form no sequence still passes: telling them apart needs Unicode's list of emoji sequences.)
+    for (const name of ['\u0645\u062D\u200D\u0645\u062F', '\u0627\u200C\u0628', '\u0915\u200C\u0937', '\u0915' + '\u0941'.repeat(4) + '\u200D' + '\u0941'.repeat(4), '\u01D7' + '\u0301'.repeat(4), 'Bob\u00A0Smith', 'Bob\u2000Smith']) {
+      expect({ name, why: unshowable(name) }).toEqual({ name, why: expect.any(String) });
+    }
+    // ... and real names keep their usual characters: Persian ezafe before a non-joiner, a Japanese
+    // ideographic variation, a Mongolian free variation selector, text in the ideographic space.
+    for (const name of ['\u0646\u0627\u0645\u0650\u200C\u0645\u0646', '\u8FBB\u{E0100}', '\u182D\u180B', '\u5C71\u7530\u3000\u592A\u90CE']) {
+      expect({ name, why: unshowable(name) }).toEqual({ name, why: null });
+    }
     expect(unshowable('Payroll')).toBeNull();
     expect(unshowable('\u{1F4F1}')).toBeNull();
   });
