@@ -73,6 +73,10 @@ export const KEPT_IN_TEXT = new Set(['\u200C', '\u200D', '\uFE0E', '\uFE0F']);
 
 /** Something one can see: a letter, a digit, a symbol or a punctuation mark (not one of INVISIBLE). */
 const VISIBLE = /[\p{L}\p{N}\p{S}\p{P}]/u;
+const ONE_INVISIBLE = new RegExp(INVISIBLE.source, 'u');
+
+/** Whether text (cleaned of INVISIBLE) shows something one can see. */
+export const showsSomething = (text: string): boolean => VISIBLE.test(text);
 
 export const NOT_SHOWABLE_MESSAGE = 'must not contain control characters, line or paragraph separators, bidi marks or overrides, invisible characters, unassigned or private-use characters, or lone surrogates';
 
@@ -80,16 +84,15 @@ export const NOT_SHOWABLE_MESSAGE = 'must not contain control characters, line o
 export function unshowable(s: string): string | null {
   if (NOT_SHOWABLE.test(s)) return NOT_SHOWABLE_MESSAGE;
   const chars = Array.from(s);
-  const invisible = new RegExp(INVISIBLE.source, 'u');
   for (let i = 0; i < chars.length; i++) {
-    if (invisible.test(chars[i]!) && !joinsSomething(chars, i)) return NOT_SHOWABLE_MESSAGE;
+    if (ONE_INVISIBLE.test(chars[i]!) && !joinsSomething(chars, i)) return NOT_SHOWABLE_MESSAGE;
   }
   // A pile of combining marks makes one character too big to show, and the name with it (red-team),
   // counted as written out (NFD: a precomposed letter's own marks count) and across joiners.
   if (/\p{M}(?:[\u200C\u200D]?\p{M}){4}/u.test(s.normalize('NFD'))) return 'must not stack more than 4 combining marks on one character';
   // A space that is not one (an em space, a no-break space) makes "Bob Smith" another name.
   if (/[^\P{Zs} \u3000]/u.test(s)) return 'must use the plain space between words';
-  if (!VISIBLE.test(s.replace(new RegExp(INVISIBLE.source, 'gu'), ''))) return 'must contain a letter, digit, symbol or punctuation mark';
+  if (!showsSomething(s.replace(INVISIBLE, ''))) return 'must contain a letter, digit, symbol or punctuation mark';
   return null;
 }
 

@@ -80,7 +80,7 @@ export interface IdpSessions {
   current(ctx: Context): Promise<IdpSession | null>;
   /** A live session by its stable uid (its id changes at each sign-in). */
   find(uid: string): Promise<IdpSession | null>;
-  /** Ends that session (and the enrollment codes /account issued in it), and clears this browser's SSO cookie. */
+  /** Ends that session (the enrollment codes /account issued in it end with it: devices/enrollment-codes.ts), and clears this browser's SSO cookie. */
   end(ctx: Context, uid: string): Promise<void>;
   /**
    * Whether this browser's SSO session is the very one an authorization code was issued in (its
@@ -115,10 +115,6 @@ export function createIdpSessions(provider: Provider, db: Db): IdpSessions {
       // id (stored only as a hash, adapters.ts), so session.destroy() could not name its row. Ended
       // by a mark, as SqlAdapter.destroy ends one: a request in flight cannot save it back.
       await db.query(`UPDATE oidc_payloads SET ${ENDED} WHERE model = 'Session' AND uid = $1 AND consumed_at IS NULL`, [uid]);
-      // The enrollment codes /account issued inside this session end with it (red-team: a code shown
-      // on a shared screen stayed usable for its 15 minutes after "Sign out"). They name the
-      // session's uid: self:<account>:<uid> (selfservice/routes.ts).
-      await db.query(`UPDATE enrollment_codes SET used_at = now() WHERE used_at IS NULL AND created_by = 'self:' || account_id || ':' || $1`, [uid]);
       ctx.cookies.set(cookie, null, { signed: true, path: '/' });
     },
   };

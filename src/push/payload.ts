@@ -1,6 +1,6 @@
 import type { Challenge } from '../challenge/types.js';
 import type { NoticePayload, PushPayload } from './types.js';
-import { INVISIBLE, KEPT_IN_TEXT } from '../config/shown-name.js';
+import { INVISIBLE, KEPT_IN_TEXT, showsSomething } from '../config/shown-name.js';
 
 /**
  * RFC 8030 7.2 lets a push service refuse bodies over 4096 bytes; RFC 8291 4 spends 86 bytes of
@@ -127,7 +127,7 @@ export function buildPushPayload(challenge: ChallengeForPush, target: PushTarget
  */
 function quotedName(name: string): string {
   const shown = displayText(name, 64);
-  return /[\p{L}\p{N}\p{S}\p{P}]/u.test(shown.replace(/…$/u, '')) ? `"${shown}"` : 'A device';
+  return showsSomething(shown.replace(/…$/u, '')) ? `"${shown}"` : 'A device';
 }
 
 /** A notice (docs/device-api.md "Push messages"): that a device named `deviceName` was added. Pure. */

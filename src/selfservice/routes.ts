@@ -193,7 +193,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const { s, account } = live;
     // The page then waits for a device newer than the newest one the account has now.
     const newest = (await deps.devices.listDevices(account.id)).at(-1);
-    // Named after the SSO session it was issued in: the code ends with that session (sessions.ts end).
+    // Named after the SSO session it was issued in: the code works only while that session lives (devices/enrollment-codes.ts).
     const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}:${s.idp}`, { passwordOnly: !s.amr.includes('mfa'), startedAt: s.createdAt })
       .catch((err: unknown) => { throw inPageLanguage(err); });
     const expiresAt = offer.expiresAt.toISOString();
@@ -246,8 +246,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     if (!s) throw new HttpError(401, 'login_required', t('account.error.ended'));
     checkCsrf(ctx, s);
     const idp = await deps.idpSessions.find(s.idp);
-    // A session already gone (expired, ended elsewhere) is ended again for what it left: its codes.
-    if (!idp || idp.accountId === s.accountId) await deps.idpSessions.end(ctx, s.idp);
+    if (idp?.accountId === s.accountId) await deps.idpSessions.end(ctx, s.idp);
     ctx.cookies.set(SESSION_COOKIE, null, cookieOpts);
     ctx.status = 303;
     ctx.redirect('/account/signed-out');
