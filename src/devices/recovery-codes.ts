@@ -19,6 +19,12 @@ export interface RecoveryCodes {
   issue(accountId: string, batch?: string): Promise<string[]>;
   /** True once per code: of concurrent callers with one code exactly one gets true. */
   consume(accountId: string, code: string): Promise<boolean>;
+  /**
+   * A consumed code made usable again: its sign-in did not finish (another request finished it
+   * first, or the account was disabled or its sessions ended meanwhile), so it spent nothing.
+   * A code replaced by new ones since stays gone.
+   */
+  giveBack(accountId: string, code: string): Promise<void>;
   /** Unused codes left. */
   remaining(accountId: string): Promise<number>;
 }
@@ -50,6 +56,13 @@ export function createRecoveryCodes(db: Db, opts: { now?: () => number; count?: 
          WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING account_id`,
         [accountId, sha256b64url(code), new Date(now())]);
       return rows.length > 0;
+    },
+
+    async giveBack(accountId, input) {
+      const code = normalizeCode(input);
+      if (!code) return;
+      await db.query('UPDATE recovery_codes SET used_at = NULL WHERE account_id = $1 AND code_hash = $2 AND used_at IS NOT NULL',
+        [accountId, sha256b64url(code)]);
     },
 
     async remaining(accountId) {

@@ -61,9 +61,10 @@ export interface DeviceRegistry {
   /**
    * The same, for the steps a device sends itself (signed answers, unregistering): a separate
    * counter, so the passcode an approval carried is still the one the phone shows and may type once.
-   * `usedAt`, when given, is recorded as the device's last use in the same statement.
+   * `usedAt`, when given, is recorded as the device's last use in the same statement. `typedToo`:
+   * the step is spent for typed passcodes as well (an answer that denies: see respond.ts).
    */
-  acceptAnswerStep(id: string, step: number, usedAt?: Date): Promise<boolean>;
+  acceptAnswerStep(id: string, step: number, usedAt?: Date, typedToo?: boolean): Promise<boolean>;
   /** Active devices of an account (the MAX_DEVICES_PER_ACCOUNT cap counts these). */
   countActive(accountId: string): Promise<number>;
   /** Whether the account has ever had a device, revoked ones included (a pending device only while young: see LIVE). */
@@ -259,9 +260,10 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       changed(`UPDATE devices SET last_otp_step = $2
                WHERE id = $1 AND last_otp_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step]),
 
-    acceptAnswerStep: (id, step, usedAt) =>
-      changed(`UPDATE devices SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, last_used_at)
-               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step, usedAt ?? null]),
+    acceptAnswerStep: (id, step, usedAt, typedToo) =>
+      changed(`UPDATE devices SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, last_used_at),
+                 last_otp_step = CASE WHEN $4::boolean THEN GREATEST(last_otp_step, $2) ELSE last_otp_step END
+               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step, usedAt ?? null, typedToo === true]),
 
     async countActive(accountId) {
       const [row] = await db.query<{ n: string | number }>(
@@ -302,7 +304,8 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     recordWebAuthnUse: (id, counter, backedUp) =>
       changed(`UPDATE devices SET webauthn = webauthn || jsonb_build_object('counter', $2::bigint, 'backedUp', $3::boolean)
                WHERE id = $1 AND status = 'active' AND ${LIVE} AND webauthn IS NOT NULL
-                 AND ($2::bigint = 0 OR COALESCE((webauthn->>'counter')::bigint, 0) < $2::bigint) RETURNING id`,
+                 AND CASE WHEN $2::bigint = 0 THEN COALESCE((webauthn->>'counter')::bigint, 0) = 0
+                          ELSE COALESCE((webauthn->>'counter')::bigint, 0) < $2::bigint END RETURNING id`,
       [id, counter, backedUp]),
 
     async getTotpSecretSealed(id) {

@@ -34,6 +34,21 @@ const served = new Set<string>(SERVED_METHODS);
 
 /** oidc-provider's endpoints (CIBA's /backchannel too): it reads their bodies itself, so the form fields are checked here. */
 const PROVIDER_PATH = /^\/(?:auth|token|me|jwks|request|reg|backchannel|session\/end|\.well-known)(?:\/|$)/;
+const PROVIDER_PATH_ANY_CASE = new RegExp(PROVIDER_PATH.source, 'i');
+
+/**
+ * Pure: a path that oidc-provider would serve as one of its endpoints, spelt otherwise than it is
+ * registered. Its router matches paths without regard to ASCII case (`/Token` is `/token`), while
+ * everything we check by path (this file's form checks, POST /auth, POST /session/end) reads the
+ * registered spelling (red-team: `POST /Request` took a NUL in `nonce` that `/request` refuses,
+ * and the code exchange of the sign-in it started was a 500). Only `/auth/<uid>` and `/reg/<id>`
+ * carry a value of their own after the name; every other endpoint path is fixed lower-case words.
+ */
+export function misspelledProviderPath(path: string): boolean {
+  if (!PROVIDER_PATH_ANY_CASE.test(path)) return false;
+  const named = /^\/(?:auth|reg)(?:\/|$)/i.test(path) ? path.slice(0, 4) : path;
+  return named !== named.toLowerCase();
+}
 
 /** oidc-provider's own cap on a body (lib/shared/selective_body.js); we stop at the same size. */
 const PROVIDER_BODY_LIMIT = 56 * 1024;
@@ -216,6 +231,7 @@ export function hostileInput(): Middleware {
       }
     }
     checkPath(ctx);
+    if (misspelledProviderPath(ctx.path)) throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
     if (ctx.querystring) checkPairs(ctx.querystring, 'query');
     checkAuthorization(ctx);
     if (PROVIDER_PATH.test(ctx.path) && hasBody(ctx) && ctx.is('application/x-www-form-urlencoded')) await checkProviderForm(ctx);

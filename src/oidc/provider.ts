@@ -9,6 +9,7 @@ import type { SigningJwks } from '../keys/signing-keys.js';
 import type { Db } from '../storage/db.js';
 import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
+import { useAtomicReplayDetection } from './replay-detection.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
 import { codeSignIn, withCodeGrantPrefetch } from './code-prefetch.js';
 import { renamedInFormPost, renamedInLocation } from './authorization-error-code.js';
@@ -321,6 +322,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(deps.issuer, configuration);
+  // A client assertion's or DPoP proof's jti is taken once, atomically, for whole seconds (replay-detection.ts).
+  useAtomicReplayDetection(provider, deps.redis);
   provider.proxy = deps.trustProxy;
   // Each app is told a session's strength in its own acr names, whichever app's sign-in made it
   // (acrForApp): the code, the ID token and the essential-acr checks all read ctx.oidc.acr.

@@ -19,7 +19,7 @@ export async function hasNoDevice(deps: Pick<SignInDeps, 'devices'>, accountId: 
   return (await deps.devices.countActive(accountId)) === 0;
 }
 
-/** One code, used once (atomically: RecoveryCodes.consume), then the sign-in finishes. */
+/** One code, used once (atomically: RecoveryCodes.consume), then the sign-in finishes; given back if it does not. */
 export async function useRecoveryCode(deps: SignInDeps, s: Started, code: string): Promise<RecoveryResult> {
   const noDevice = await hasNoDevice(deps, s.state.accountId);
   // Reserved before the check, on the account and on this sign-in, like typed passcodes.
@@ -28,9 +28,16 @@ export async function useRecoveryCode(deps: SignInDeps, s: Started, code: string
   const { accountId } = s.state;
   if (await deps.recovery.consume(accountId, code)) {
     await afterRightGuess(deps, s, gate.accountKey);
+    const result = await finishSecondFactor(deps, s, ['otp'], { via: 'recovery_code' });
+    // A code is spent only by a sign-in it finished (red-team: of a double submit with two codes,
+    // the one whose request found the sign-in already finished was used up and audited as used).
+    if (result.kind !== 'finished') {
+      await deps.recovery.giveBack(accountId, code);
+      return result;
+    }
     const left = await deps.recovery.remaining(accountId);
     await deps.audit.record({ type: 'recovery_code.used', accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { remaining: left } });
-    return finishSecondFactor(deps, s, ['otp'], { via: 'recovery_code' });
+    return result;
   }
   await deps.audit.record({ type: 'signin.recovery_code.failure', accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { failures: gate.failures } });
   if (await afterWrongGuess(deps, s, gate.failures)) return { kind: 'locked-for-signin', noDevice };

@@ -250,6 +250,8 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       const results = await Promise.all(Array.from({ length: 5 }, () => devices.recordWebAuthnUse(d.id, 4, true)));
       expect(results.filter(Boolean)).toHaveLength(1);
       expect(await devices.recordWebAuthnUse(d.id, 3, true)).toBe(false);
+      // A 0 after a counter was stored is a clone's (red-team: it overwrote the 4, and the clone went on with 0).
+      expect(await devices.recordWebAuthnUse(d.id, 0, true)).toBe(false);
       expect((await devices.get(d.id))!.webauthn).toEqual({ ...webauthn, counter: 4, backedUp: true });
       // Authenticators that keep no counter report 0 every time: always recorded.
       const z = await newDevice(alice, { unlock: 'webauthn', webauthn });
