@@ -10,7 +10,7 @@ import { checkCsrf, finishInteraction, loadInteraction, type LoadedInteraction }
  */
 const SCOPES = new Set(['openid', 'profile', 'email', 'offline_access'] as const);
 /** Claims a relying app can ask for one by one with the `claims` parameter (OIDC Core 5.5). */
-const CLAIMS = new Set(['name', 'preferred_username', 'updated_at', 'email', 'email_verified'] as const);
+const CLAIMS = new Set(['name', 'preferred_username', 'email', 'email_verified'] as const);
 type Known<S> = S extends Set<infer K> ? K : never;
 const scopeText = (s: string) => (SCOPES.has(s as Known<typeof SCOPES>) ? t(`consent.scope.${s as Known<typeof SCOPES>}`) : t('consent.scope.other', { scope: s }));
 const claimText = (c: string) => (CLAIMS.has(c as Known<typeof CLAIMS>) ? t(`consent.claim.${c as Known<typeof CLAIMS>}`) : t('consent.claim.other', { claim: c }));

@@ -239,10 +239,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     subjectTypes: ['public', 'pairwise'],
     // Only MFA-only Entra clients are pairwise (src/config/clients.ts): the hint's sub goes back.
     pairwiseIdentifier: upstreamPairwiseIdentifier(byId, links),
-    // acr, amr and auth_time travel in every ID token; profile claims per scope.
+    // acr, amr and auth_time travel in every ID token; profile claims per scope (no updated_at: no
+    // profile change is recorded, and discovery lists only claims that are given: red-team).
     claims: {
       openid: ['sub', 'acr', 'amr', 'auth_time'],
-      profile: ['name', 'preferred_username', 'updated_at'],
+      profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
     acrValues,

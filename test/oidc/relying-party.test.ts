@@ -50,6 +50,8 @@ describe.each(['pglite', 'postgres'] as const)('a relying party signs in (storag
     expect(md.revocation_endpoint).toBeDefined();
     expect(md.end_session_endpoint).toBeDefined();
     expect(md.claims_parameter_supported).toBe(true);
+    // Only claims that are given (red-team: updated_at was listed and never supplied).
+    expect([...(md.claims_supported ?? [])].sort()).toEqual(['acr', 'amr', 'auth_time', 'email', 'email_verified', 'iss', 'name', 'preferred_username', 'sid', 'sub'].sort());
   });
 
   it('gets an ID token with sub, auth_time, acr and amr ["pwd"] after a password-only sign-in', async () => {

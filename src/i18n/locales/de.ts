@@ -97,7 +97,6 @@ export const de: Catalogue = {
   'consent.scope.other': 'Die Berechtigung „{scope}“ verwenden',
   'consent.claim.name': 'Ihren Namen sehen',
   'consent.claim.preferred_username': 'Ihren Benutzernamen sehen',
-  'consent.claim.updated_at': 'Sehen, wann Ihr Profil zuletzt geändert wurde',
   'consent.claim.email': 'Ihre E-Mail-Adresse sehen',
   'consent.claim.email_verified': 'Sehen, ob Ihre E-Mail-Adresse bestätigt ist',
   'consent.claim.other': 'Ihr „{claim}“ sehen',

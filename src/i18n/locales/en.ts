@@ -100,7 +100,6 @@ export const en = {
   'consent.scope.other': 'Use the permission “{scope}”',
   'consent.claim.name': 'See your name',
   'consent.claim.preferred_username': 'See your username',
-  'consent.claim.updated_at': 'See when your profile last changed',
   'consent.claim.email': 'See your e-mail address',
   'consent.claim.email_verified': 'See whether your e-mail address is verified',
   'consent.claim.other': 'See your “{claim}”',
