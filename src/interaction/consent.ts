@@ -28,6 +28,17 @@ export function consentLines(missingScopes: readonly string[], missingClaims: re
   return [...new Set(lines)];
 }
 
+/**
+ * What the page lists: what is missing, or, when the app asked for consent again with nothing new
+ * (`prompt=consent`, which oidc-provider wants with `offline_access`), everything it asked for
+ * (red-team: the page said "<app> asks to:" over an empty list).
+ */
+export function linesToShow(missingScopes: readonly string[], missingClaims: readonly string[], requestedScope: unknown): string[] {
+  if (missingScopes.length || missingClaims.length) return consentLines(missingScopes, missingClaims);
+  const asked = typeof requestedScope === 'string' ? requestedScope.split(' ').filter(Boolean) : [];
+  return consentLines(asked, []);
+}
+
 export async function renderConsent(ctx: Context, deps: InteractionDeps, it: LoadedInteraction) {
   const details = it.details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
   const account = it.details.session?.accountId ? await deps.accounts.findById(it.details.session.accountId) : null;
@@ -36,7 +47,7 @@ export async function renderConsent(ctx: Context, deps: InteractionDeps, it: Loa
     uid: it.uid,
     csrf: deps.csrf.token(it.uid),
     clientName: it.clientName,
-    scopes: consentLines(details.missingOIDCScope ?? [], details.missingOIDCClaims ?? []),
+    scopes: linesToShow(details.missingOIDCScope ?? [], details.missingOIDCClaims ?? [], it.details.params.scope),
     username: account?.username ?? '',
   });
 }

@@ -11,7 +11,12 @@ import type { ServiceProvider } from './sp-config.js';
  */
 export type Comparison = 'exact' | 'minimum' | 'maximum' | 'better';
 export interface RequestedAuthnContext { classes: string[]; comparison: Comparison }
-export interface AllowedOutcomes { password: boolean; mfa: boolean }
+export interface AllowedOutcomes {
+  password: boolean;
+  mfa: boolean;
+  /** Under "exact": the class of each rank the request named, which the answer then names (SAML core 3.3.2.2.1). */
+  named?: { password?: string; mfa?: string };
+}
 
 export const UNSPECIFIED_CLASS = 'urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified';
 const PASSWORD_CLASSES = ['urn:oasis:names:tc:SAML:2.0:ac:classes:Password', 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport'];
@@ -38,11 +43,19 @@ export function allowedOutcomes(sp: Pick<ServiceProvider, 'authnContext'>, req: 
       case 'maximum': return rank <= highest;
     }
   };
-  return { password: ok(1), mfa: ok(1) || ok(2) };
+  const outcomes: AllowedOutcomes = { password: ok(1), mfa: ok(1) || ok(2) };
+  if (req.comparison !== 'exact') return outcomes;
+  // "exact": the answer names a class the request named, where one of the sign-in's rank was named
+  // (red-team: an exact "Password" was answered "PasswordProtectedTransport", an exact REFEDS MFA
+  // with the SP's own MFA class).
+  const ofRank = (rank: 1 | 2) => req.classes.find((c) => rankOf(sp, c) === rank);
+  const password = ofRank(1);
+  const mfa = ofRank(2);
+  return password || mfa ? { ...outcomes, named: { ...(password ? { password } : {}), ...(mfa ? { mfa } : {}) } } : outcomes;
 }
 
 /** The class an answer carries (MFA only when the sign-in did the second factor), or null: the request cannot take it. */
 export function answeredClass(sp: Pick<ServiceProvider, 'authnContext'>, amr: readonly string[], allowed: AllowedOutcomes): string | null {
-  if (amr.includes('mfa') && allowed.mfa) return sp.authnContext.mfa;
-  return allowed.password ? sp.authnContext.password : null;
+  if (amr.includes('mfa') && allowed.mfa) return allowed.named?.mfa ?? sp.authnContext.mfa;
+  return allowed.password ? allowed.named?.password ?? sp.authnContext.password : null;
 }

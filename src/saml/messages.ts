@@ -176,18 +176,35 @@ export interface AssertionInput {
   now: number;
 }
 
+/** How far back an assertion's Conditions start, for SPs whose clocks run behind (as Entra ID and ADFS do it). */
+export const NOT_BEFORE_BACKDATE_MS = 60_000;
+
+/**
+ * SAML core 2.7.3.1: an attribute's NameFormat; profiles 8.2: a URI-shaped name (urn:oid:..., or an
+ * http(s) claim type as Microsoft's) is `uri`, any other name `basic`. Without it the format is
+ * `unspecified`, and SPs that map attributes by name and format (Shibboleth's attribute map) drop them.
+ */
+export function attributeNameFormat(name: string): string {
+  return /^(?:urn:|https?:\/\/)/i.test(name)
+    ? 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri'
+    : 'urn:oasis:names:tc:SAML:2.0:attrname-format:basic';
+}
+
 /** The Response with its Assertion, unsigned (response.ts signs what the SP asks for). */
 export function buildResponse(a: AssertionInput): string {
   const irt = a.inResponseTo ? ` InResponseTo="${esc(a.inResponseTo)}"` : '';
   const issued = instant(a.now);
   const until = instant(a.now + ASSERTION_TTL_MS);
   const attrs = a.attributes.length === 0 ? '' : `<saml:AttributeStatement>${a.attributes.map(([name, value]) =>
-    `<saml:Attribute Name="${esc(name)}"><saml:AttributeValue>${esc(value)}</saml:AttributeValue></saml:Attribute>`).join('')}</saml:AttributeStatement>`;
+    `<saml:Attribute Name="${esc(name)}" NameFormat="${attributeNameFormat(name)}"><saml:AttributeValue>${esc(value)}</saml:AttributeValue></saml:Attribute>`).join('')}</saml:AttributeStatement>`;
+  // SAML profiles 8.2: an SP's clock may run behind ours; an assertion valid only from this very
+  // instant was refused by SPs without a skew allowance (node-saml's default is none: red-team).
+  const validFrom = instant(a.now - NOT_BEFORE_BACKDATE_MS);
   const assertion = `<saml:Assertion xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${issued}">`
     + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer>`
     + `<saml:Subject><saml:NameID Format="${NAMEID_FORMATS[a.sp.nameIdFormat]}">${esc(a.nameId)}</saml:NameID>`
     + `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${irt} NotOnOrAfter="${until}" Recipient="${esc(a.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>`
-    + `<saml:Conditions NotBefore="${issued}" NotOnOrAfter="${until}"><saml:AudienceRestriction><saml:Audience>${esc(a.sp.entityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
+    + `<saml:Conditions NotBefore="${validFrom}" NotOnOrAfter="${until}"><saml:AudienceRestriction><saml:Audience>${esc(a.sp.entityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
     + `<saml:AuthnStatement AuthnInstant="${instant(a.authnInstant)}" SessionIndex="${esc(a.sessionIndex)}"><saml:AuthnContext><saml:AuthnContextClassRef>${esc(a.classRef)}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
     + attrs
     + '</saml:Assertion>';
@@ -212,14 +229,20 @@ export function buildLogoutResponse(a: { issuer: string; destination: string; in
     + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status>${status}</samlp:Status></samlp:LogoutResponse>`;
 }
 
-/** IdP metadata: signing certificate, SSO and SLO endpoints over both bindings. */
-export function buildMetadata(a: { entityId: string; ssoUrl: string; sloUrl: string; certificate: string }): string {
+/**
+ * IdP metadata: signing certificate, SSO and SLO endpoints over both bindings. With `sp`, the
+ * metadata as that SP sees us (GET /saml/metadata/<sp>): the Issuer we send it, whether we want its
+ * requests signed (its `requestsSigned`: samlify refuses a signing SP whose IdP metadata says false)
+ * and its one NameID format.
+ */
+export function buildMetadata(a: { entityId: string; ssoUrl: string; sloUrl: string; certificate: string; sp?: Pick<ServiceProvider, 'requestsSigned' | 'nameIdFormat'> }): string {
   const svc = (tag: string, url: string) => ['HTTP-Redirect', 'HTTP-POST'].map((b) => `<md:${tag} Binding="urn:oasis:names:tc:SAML:2.0:bindings:${b}" Location="${esc(url)}"/>`).join('');
+  const formats = a.sp ? [NAMEID_FORMATS[a.sp.nameIdFormat]] : Object.values(NAMEID_FORMATS);
   return `<?xml version="1.0" encoding="UTF-8"?>\n<md:EntityDescriptor xmlns:md="${NS.metadata}" xmlns:ds="${NS.dsig}" entityID="${esc(a.entityId)}">`
-    + '<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+    + `<md:IDPSSODescriptor WantAuthnRequestsSigned="${a.sp?.requestsSigned ? 'true' : 'false'}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">`
     + `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${a.certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`
     + svc('SingleLogoutService', a.sloUrl)
-    + Object.values(NAMEID_FORMATS).map((f) => `<md:NameIDFormat>${f}</md:NameIDFormat>`).join('')
+    + formats.map((f) => `<md:NameIDFormat>${f}</md:NameIDFormat>`).join('')
     + svc('SingleSignOnService', a.ssoUrl)
     + '</md:IDPSSODescriptor></md:EntityDescriptor>\n';
 }

@@ -49,6 +49,13 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     ctx.type = 'application/samlmetadata+xml';
     ctx.body = buildMetadata({ entityId, ssoUrl, sloUrl, certificate: (await deps.key()).certificate });
   });
+  // The same, as one SP sees us (its Issuer, whether its requests must be signed, its NameID format).
+  router.get('/metadata/:sp', async (ctx) => {
+    const sp = deps.sps.find((s) => s.id === ctx.params.sp);
+    if (!sp) throw new SamlError(404, 'unknown_sp', 'No service provider is registered under this name.');
+    ctx.type = 'application/samlmetadata+xml';
+    ctx.body = buildMetadata({ entityId: issuerFor(sp, deps.issuer), ssoUrl, sloUrl, certificate: (await deps.key()).certificate, sp });
+  });
   // Microsoft 365 never reads metadata: the admin uploads this certificate (docs/saml.md).
   router.get('/certificate', async (ctx) => {
     const key = await deps.key();

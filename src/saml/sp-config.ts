@@ -186,7 +186,10 @@ export function parseServiceProvider(file: string, raw: unknown, readMetadata: (
     slo: f.slo ?? (m365 ? { url: M365.endpoint, binding: 'HTTP-Redirect' } : null),
     certificates, requestsSigned,
     wantAssertionsSigned: m365 ? true : f.wantAssertionsSigned ?? true,
-    wantResponseSigned: f.wantResponseSigned ?? false,
+    // The Response is signed too unless the file says otherwise (red-team, SP libraries: node-saml and
+    // passport-saml want a signed Response by default, and SP metadata cannot say so); Microsoft 365
+    // reads the assertion's signature.
+    wantResponseSigned: f.wantResponseSigned ?? !m365,
     nameIdFormat, nameIdSource,
     attributes: m365 ? { IDPEmail: 'upn', ...f.attributes } : f.attributes ?? { email: 'email', displayName: 'displayName', username: 'username' },
     issuer: f.issuer ?? null,

@@ -25,10 +25,10 @@ describe('SAML service provider files', () => {
   };
   const minimal = { entityId: 'https://sp.example/md', acs: [{ url: 'https://sp.example/acs' }] };
 
-  it('a minimal SP gets safe defaults: signed assertions, persistent NameID, implicit consent, no IdP-initiated', () => {
+  it('a minimal SP gets safe defaults: signed assertions and responses, persistent NameID, implicit consent, no IdP-initiated', () => {
     const sp = parse(minimal);
     expect(sp).toMatchObject({
-      id: 'app', name: 'https://sp.example/md', wantAssertionsSigned: true, wantResponseSigned: false, requestsSigned: false,
+      id: 'app', name: 'https://sp.example/md', wantAssertionsSigned: true, wantResponseSigned: true, requestsSigned: false,
       nameIdFormat: 'persistent', nameIdSource: 'accountId', idpInitiated: false,
       policy: { form: 'two-step', numberMatching: true, noDevice: 'password-only', consent: 'implicit', acr: DEFAULT_ACR },
     });
@@ -56,7 +56,7 @@ describe('SAML service provider files', () => {
     const sp = parse({ profile: 'microsoft365', issuer: 'https://idp.example/saml/contoso' }, '/cfg/saml/m365.json');
     expect(sp).toMatchObject({
       entityId: M365.entityId, acs: [{ url: M365.endpoint, index: 0 }], slo: { url: M365.endpoint, binding: 'HTTP-Redirect' },
-      nameIdFormat: 'persistent', nameIdSource: 'immutableId', attributes: { IDPEmail: 'upn' }, wantAssertionsSigned: true,
+      nameIdFormat: 'persistent', nameIdSource: 'immutableId', attributes: { IDPEmail: 'upn' }, wantAssertionsSigned: true, wantResponseSigned: false,
       authnContext: { mfa: M365.mfaClassRef }, issuer: 'https://idp.example/saml/contoso', name: 'Microsoft 365', idpInitiated: false,
     });
   });
@@ -168,20 +168,28 @@ describe('what an SP is told about the user', () => {
     const MULTIPLE = 'http://schemas.microsoft.com/claims/multipleauthn';
     const allowed = (classes: string[], comparison: 'exact' | 'minimum' | 'maximum' | 'better', target = generic) => allowedOutcomes(target, { classes, comparison });
     expect(allowedOutcomes(generic, null)).toEqual(EITHER);
-    expect(allowed([REFEDS], 'exact')).toEqual({ password: false, mfa: true });
-    expect(allowed([MULTIPLE], 'exact', m365)).toEqual({ password: false, mfa: true });
-    expect(allowed([PPT], 'exact')).toEqual(EITHER);
-    expect(allowed([PPT, REFEDS], 'exact')).toEqual(EITHER);
+    expect(allowed([REFEDS], 'exact')).toEqual({ password: false, mfa: true, named: { mfa: REFEDS } });
+    expect(allowed([MULTIPLE], 'exact', m365)).toEqual({ password: false, mfa: true, named: { mfa: MULTIPLE } });
+    expect(allowed([PPT], 'exact')).toEqual({ ...EITHER, named: { password: PPT } });
+    expect(allowed([PPT, REFEDS], 'exact')).toEqual({ ...EITHER, named: { password: PPT, mfa: REFEDS } });
     expect(allowed([PPT], 'minimum')).toEqual(EITHER);
     expect(allowed([PPT], 'better')).toEqual({ password: false, mfa: true });
     expect(allowed([REFEDS], 'better')).toEqual({ password: false, mfa: false });
     expect(allowed([REFEDS], 'maximum')).toEqual(EITHER);
     expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified'], 'exact')).toEqual(EITHER);
     expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos'], 'minimum')).toEqual({ password: false, mfa: false });
-    expect(allowed([PPT, 'decl:urn:x'], 'exact')).toEqual(EITHER);
+    expect(allowed([PPT, 'decl:urn:x'], 'exact')).toEqual({ ...EITHER, named: { password: PPT } });
     expect(allowed(['decl:urn:x'], 'exact')).toEqual({ password: false, mfa: false });
     // MFA asked: a password-only sign-in has nothing to say (NoAuthnContext).
     expect(answeredClass(generic, ['pwd'], { password: false, mfa: true })).toBeNull();
     expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], { password: false, mfa: true })).toBe(REFEDS);
+    // "exact" is answered with the class named, where one of the sign-in's rank was named (red-team).
+    const PASSWORD = 'urn:oasis:names:tc:SAML:2.0:ac:classes:Password';
+    const custom = sp({ authnContext: { mfa: 'urn:x:mfa', password: PPT } });
+    expect(answeredClass(generic, ['pwd'], allowed([PASSWORD], 'exact'))).toBe(PASSWORD);
+    expect(answeredClass(custom, ['pwd', 'otp', 'mfa'], allowed([REFEDS], 'exact', custom))).toBe(REFEDS);
+    expect(answeredClass(custom, ['pwd', 'otp', 'mfa'], allowed([REFEDS], 'minimum', custom))).toBe('urn:x:mfa');
+    // An MFA sign-in asked for the password class says MFA, as docs/saml.md tells (it did prove the password too).
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([PASSWORD], 'exact'))).toBe(REFEDS);
   });
 });
