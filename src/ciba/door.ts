@@ -134,20 +134,38 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
     },
   };
 
-  const settle = async (challenge: ResolvedChallenge, _resolution: Resolution) => {
-    const signInId = challenge.signInId;
-    if (!signInId?.startsWith(CIBA_SIGNIN_PREFIX)) return;
+  /**
+   * Settles a CIBA sign-in whose push was answered: a Grant, or AccessDenied. Run by the resolution
+   * hook in the process that took the phone's answer, and again at each poll that would answer
+   * authorization_pending (pace, below): a process that died or failed between storing the answer
+   * and settling left the app polling until expiry while the phone said "approved" (red-team:
+   * 4 kills in 12 between 5 and 60 ms after the answer). Running twice is safe: the sign-in's state
+   * is taken once (finish.ts), and a settled request is left alone.
+   */
+  const settleSignIn = async (signInId: string, fromPoll?: { authReqId: string }) => {
     const { provider, signin } = connected();
-    const ref = await requests.find(signInId);
     const state = await signin.state(signInId);
-    if (!ref || !state) return;
+    if (!state) return;
+    const ref = (await requests.find(signInId)) ?? (fromPoll ? { authReqId: fromPoll.authReqId, ip: '' } : null);
+    if (!ref) return;
     const request = await provider.BackchannelAuthenticationRequest.find(ref.authReqId, { ignoreExpiration: true });
     if (!request || request.isExpired || request.grantId || request.error || !request.clientId || !request.accountId) return;
     const client = await provider.Client.find(request.clientId);
-    const outcome = await signin.backchannel.settle({
-      id: signInId, state, ttlSeconds: Math.max(1, request.expiration),
-      requester: { ip: ref.ip, userAgent: '', app: appOf(request.clientId, client?.clientName) },
-    });
+    let outcome: Awaited<ReturnType<typeof signin.backchannel.settle>>;
+    try {
+      outcome = await signin.backchannel.settle({
+        id: signInId, state, ttlSeconds: Math.max(1, request.expiration),
+        requester: { ip: ref.ip, userAgent: '', app: appOf(request.clientId, client?.clientName) },
+      });
+    } catch (err) {
+      // Failed before the sign-in was taken: the next poll tries again. Failed after (its audit
+      // record, say): nothing can finish it now, so the app gets a final answer, not pending to expiry.
+      if (await signin.state(signInId)) throw err;
+      deps.logger.error({ err, clientId: request.clientId }, 'CIBA approval could not be finished: the request is answered access_denied');
+      await requests.forget(signInId);
+      await provider.backchannelResult(request, new errors.AccessDenied('the approval could not be recorded; start again'));
+      return;
+    }
     if (outcome.kind === 'pending') return;
     await requests.forget(signInId);
     if (outcome.kind === 'expired') return; // the request's own expiry answers expired_token
@@ -188,6 +206,10 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
     }
   };
 
+  const settle = async (challenge: ResolvedChallenge, _resolution: Resolution) => {
+    if (challenge.signInId?.startsWith(CIBA_SIGNIN_PREFIX)) await settleSignIn(challenge.signInId);
+  };
+
   return {
     oidc: {
       feature,
@@ -200,6 +222,9 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
         const body = ctx.body as { error?: unknown } | undefined;
         const id = ctx.oidc.params?.auth_req_id;
         if (body?.error !== 'authorization_pending' || ctx.oidc.params?.grant_type !== CIBA_GRANT || typeof id !== 'string') return;
+        // An answered push that no process settled (settleSignIn): settled now, for the next poll.
+        await settleSignIn(signInIdOf(id), { authReqId: id })
+          .catch((err: unknown) => deps.logger.error({ err, clientId: ctx.oidc.client?.clientId }, 'CIBA: settling an answered request at its poll failed'));
         const { served, intervalMs } = await pace.poll(id, deps.now(), deps.requestTtlSeconds * 1000);
         if (!served) ctx.body = { error: 'slow_down', error_description: `poll no more often than every ${Math.ceil(intervalMs / 1000)} seconds` };
       },
