@@ -40,6 +40,7 @@ import { createPushFatigueStore } from './defences/push-fatigue-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { enrollmentPolicy } from './config/device-policy.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
+import { recordIssuer } from './keys/issuer-record.js';
 import { createDispatcher, createNoticeDispatcher, type OnGone } from './push/dispatch.js';
 import { createPushEndpointGuard, type PushResolver } from './push/endpoint-guard.js';
 import { pushTrustStore } from './push/trust-store.js';
@@ -219,7 +220,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     });
     // oidc-provider checks a client only when it is first used; check every one now, with its rules.
     await validateClients(provider, clients);
-    return { provider, jwks, vapid: await loadVapidKeys(db, secretBox) };
+    const vapid = await loadVapidKeys(db, secretBox);
+    // After the stored keys (a wrong KEK is named by them): the issuer this database served under.
+    const issuerWarning = await recordIssuer(db, secretBox, settings.issuer);
+    if (issuerWarning) logger.warn({ issuer: settings.issuer }, issuerWarning);
+    return { provider, jwks, vapid };
   })().catch(async (err: unknown) => {
     redis.disconnect();
     if (!opts.db) await db.close();
