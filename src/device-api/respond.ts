@@ -84,12 +84,12 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       }
 
       // RFC 6238 5.2: of concurrent answers carrying the same step, exactly one gets past this line.
-      // The counter is the device's answers' own: after an approval the code the phone shows stays
-      // typeable once. An answer that denies (deny, report, a wrong number) spends the step for typed
-      // passcodes too: the answer carries the code in clear (signed, not sealed), and whoever read it
-      // on its way (a proxy's or a WAF's body log) could otherwise type it at another door the moment
-      // the user refused their push (red-team). The device's last use is recorded in the same statement.
-      if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step, new Date(at), verdict.outcome !== 'approved'))) {
+      // The counter is the device's answers' own: the code the phone shows stays typeable once, after
+      // an approval and after a denial alike (a user who denied pushes they did not ask for signs in
+      // with the code: "your passcodes still work"). The answer carries that code in clear, signed
+      // but not sealed: device API bodies must be kept out of logs (docs/device-api.md). The
+      // device's last use is recorded in the same statement.
+      if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step, new Date(at)))) {
         throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
       }
       // A right, fresh TOTP: the devices' run of wrong ones ends (otp-proof.ts); the finally's release is then moot.

@@ -61,10 +61,9 @@ export interface DeviceRegistry {
   /**
    * The same, for the steps a device sends itself (signed answers, unregistering): a separate
    * counter, so the passcode an approval carried is still the one the phone shows and may type once.
-   * `usedAt`, when given, is recorded as the device's last use in the same statement. `typedToo`:
-   * the step is spent for typed passcodes as well (an answer that denies: see respond.ts).
+   * `usedAt`, when given, is recorded as the device's last use in the same statement.
    */
-  acceptAnswerStep(id: string, step: number, usedAt?: Date, typedToo?: boolean): Promise<boolean>;
+  acceptAnswerStep(id: string, step: number, usedAt?: Date): Promise<boolean>;
   /** Active devices of an account (the MAX_DEVICES_PER_ACCOUNT cap counts these). */
   countActive(accountId: string): Promise<number>;
   /** Whether the account has ever had a device, revoked ones included (a pending device only while young: see LIVE). */
@@ -260,10 +259,9 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       changed(`UPDATE devices SET last_otp_step = $2
                WHERE id = $1 AND last_otp_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step]),
 
-    acceptAnswerStep: (id, step, usedAt, typedToo) =>
-      changed(`UPDATE devices SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, last_used_at),
-                 last_otp_step = CASE WHEN $4::boolean THEN GREATEST(last_otp_step, $2) ELSE last_otp_step END
-               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step, usedAt ?? null, typedToo === true]),
+    acceptAnswerStep: (id, step, usedAt) =>
+      changed(`UPDATE devices SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, last_used_at)
+               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step, usedAt ?? null]),
 
     async countActive(accountId) {
       const [row] = await db.query<{ n: string | number }>(

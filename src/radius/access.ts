@@ -102,13 +102,23 @@ async function afterPush(deps: AccessDeps, client: RadiusClient, username: strin
 
 /** The answer to our Access-Challenge: Enter (an empty answer or one character) for the push, or a passcode. */
 async function answerChallenge(deps: AccessDeps, client: RadiusClient, req: AccessRequest, nasIp: string, state: Buffer): Promise<Verdict> {
-  const id = await deps.continuations.take(state.toString('latin1'), bindingOf(client, req.username));
+  const token = state.toString('latin1');
+  const binding = bindingOf(client, req.username);
+  const id = await deps.continuations.take(token, binding);
   if (!id) return reject(MESSAGES.expired);
   const s = await started(deps, refFor(deps, client, req, nasIp, id));
   if (!s) return reject(MESSAGES.expired);
   const answer = (req.password ?? '').trim();
   if ([...answer].length <= 1) {
     const result = await hold(deps, s, client.maxWaitSeconds * 1000);
+    // The server is stopping while the phone has not answered: nothing will be sent from here, so the
+    // State is handed back and the push left on the phone, and the NAS's retry at another RADIUS
+    // server goes on waiting for the same approval (red-team: it was refused there, and the
+    // approval the user then gave let no one in).
+    if (deps.signal?.aborted && result.kind === 'waiting' && result.status === 'pending') {
+      await deps.continuations.giveBack(token, id, binding, s.ttlSeconds);
+      return reject(MESSAGES.expired); // not sent: the server is stopping
+    }
     if (result.kind === 'waiting' && result.status === 'pending') return challenge(deps, client, req.username, s, approvePrompt(result.matchNumber, 'Not approved yet. '));
     if (result.kind === 'waiting' && result.status === 'none') return challenge(deps, client, req.username, s, codePrompt(null));
     return endOfWait(deps, s, result);

@@ -14,6 +14,12 @@ export interface ContinuationStore {
   issue(signInId: string, binding: string, ttlSeconds: number): Promise<string>;
   /** The sign-in the token names when `binding` matches; the token is spent either way. */
   take(token: string, binding: string): Promise<string | null>;
+  /**
+   * A taken token made usable again, for the same sign-in and binding: its request was cut short
+   * with nothing answered (the server stopping), so the caller's retry at another server goes on
+   * with the same sign-in. Never over a token that exists.
+   */
+  giveBack(token: string, signInId: string, binding: string, ttlSeconds: number): Promise<void>;
 }
 
 const TOKEN_BYTES = 24;
@@ -33,6 +39,10 @@ export function createContinuationStore(redis: Redis): ContinuationStore {
       if (!raw) return null;
       const stored = JSON.parse(raw) as { signInId: string; binding: string };
       return safeEqual(stored.binding, binding) ? stored.signInId : null;
+    },
+    async giveBack(token, signInId, binding, ttlSeconds) {
+      if (!TOKEN_SHAPE.test(token)) return;
+      await redis.set(keyOf(token), JSON.stringify({ signInId, binding }), 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX');
     },
   };
 }
