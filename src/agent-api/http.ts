@@ -1,5 +1,6 @@
 import type { Context, Middleware, Next } from 'koa';
 import { AgentError, badRequest } from './errors.js';
+import { repeatedMember } from '../http/json-members.js';
 
 /** Where unexpected failures go (a pino logger fits). Never given a secret. */
 export interface ErrorLog {
@@ -69,5 +70,7 @@ export async function readJsonObject(ctx: Context): Promise<Record<string, unkno
     throw badRequest('the body is not valid JSON');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('the body must be a JSON object');
+  const repeated = repeatedMember(text);
+  if (repeated !== null) throw badRequest(`the body names "${repeated.slice(0, 40)}" twice`);
   return parsed as Record<string, unknown>;
 }

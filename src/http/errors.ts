@@ -25,6 +25,7 @@ export class AppError<C extends string = string> extends Error {
 /** The codes the browser pages and the edge answer with (the device API's are DeviceErrorCode). */
 export type HttpErrorCode =
   | 'invalid_request'
+  | 'invalid_dpop_proof'
   | 'csrf'
   | 'session_not_found'
   | 'interaction_mismatch'

@@ -58,25 +58,40 @@ const FORBIDDEN = /\u0000|\p{Cs}/u;
 
 const refuse = (message: string) => new HttpError(400, 'invalid_request', message);
 
-/** True when a decoded string, or any string or key of the JSON it holds, carries a forbidden character. */
-function holdsForbidden(value: string): boolean {
-  if (FORBIDDEN.test(value)) return true;
+/** Deeper than any parameter a protocol defines (the claims parameter is 3-4 levels). */
+const MAX_JSON_DEPTH = 32;
+
+/**
+ * Why a decoded string is refused, or null: it, or any string or key of the JSON it holds, carries a
+ * forbidden character ('forbidden'), or that JSON nests deeper than MAX_JSON_DEPTH ('too_deep').
+ * The JSON is walked with a stack of its own (red-team: 5,000 nested brackets in any query
+ * parameter overflowed the recursive walk's call stack: a 500 on every path, /healthz included).
+ */
+function holdsForbidden(value: string): 'forbidden' | 'too_deep' | null {
+  if (FORBIDDEN.test(value)) return 'forbidden';
   // A JSON-valued parameter (claims) carries NUL and lone surrogates as escapes; JSON.parse makes them real.
   const first = value.trimStart()[0];
-  if (first !== '{' && first !== '[') return false;
+  if (first !== '{' && first !== '[') return null;
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    return false; // Not JSON: oidc-provider refuses it as such, and the text itself is clean.
+    return null; // Not JSON: oidc-provider refuses it as such, and the text itself is clean.
   }
-  const walk = (v: unknown): boolean => {
-    if (typeof v === 'string') return FORBIDDEN.test(v);
-    if (Array.isArray(v)) return v.some(walk);
-    if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => FORBIDDEN.test(k) || walk(x));
-    return false;
-  };
-  return walk(parsed);
+  const stack: Array<[unknown, number]> = [[parsed, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (FORBIDDEN.test(v)) return 'forbidden';
+    } else if (v && typeof v === 'object') {
+      if (depth >= MAX_JSON_DEPTH) return 'too_deep';
+      for (const [k, x] of Object.entries(v)) {
+        if (!Array.isArray(v) && FORBIDDEN.test(k)) return 'forbidden';
+        stack.push([x, depth + 1]);
+      }
+    }
+  }
+  return null;
 }
 
 /** Percent-decodes strictly: a malformed escape or bytes that are not UTF-8 (CESU-8 surrogates among them) throw. */
@@ -107,9 +122,12 @@ export function checkPairs(text: string, where: string): void {
     throw refuse(`The ${where} is not valid percent-encoded UTF-8.`);
   }
   for (const [name, value] of pairs) {
-    if (holdsForbidden(name) || holdsForbidden(value)) {
+    const why = holdsForbidden(name) ?? holdsForbidden(value);
+    if (why) {
       const shown = FORBIDDEN.test(name) ? '(unreadable)' : name.slice(0, 40);
-      throw refuse(`The ${where} parameter "${shown}" holds a character that is not allowed.`);
+      throw refuse(why === 'too_deep'
+        ? `The ${where} parameter "${shown}" nests JSON deeper than ${MAX_JSON_DEPTH} levels.`
+        : `The ${where} parameter "${shown}" holds a character that is not allowed.`);
     }
   }
 }
@@ -149,6 +167,27 @@ function checkAuthorization(ctx: Context): void {
     } catch {
       throw refuse('The Basic credentials are not valid UTF-8 or hold a character that is not allowed.');
     }
+  }
+}
+
+/**
+ * A DPoP proof (RFC 9449 4.2) with an empty `nonce`: oidc-provider, which issues no nonces here,
+ * answered it by setting an undefined DPoP-Nonce header, a 500 (red-team). Refused as the proof
+ * error it is; every other shape of proof is oidc-provider's to judge.
+ */
+function checkDpop(ctx: Context): void {
+  const proof = ctx.get('dpop');
+  if (!proof) return;
+  const payload = proof.split('.')[1];
+  if (!payload) return;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return;
+  }
+  if (claims && typeof claims === 'object' && (claims as { nonce?: unknown }).nonce === '') {
+    throw new HttpError(400, 'invalid_dpop_proof', 'The DPoP proof has an empty nonce; this server issues none: leave it out.');
   }
 }
 
@@ -234,6 +273,7 @@ export function hostileInput(): Middleware {
     if (misspelledProviderPath(ctx.path)) throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
     if (ctx.querystring) checkPairs(ctx.querystring, 'query');
     checkAuthorization(ctx);
+    checkDpop(ctx);
     if (PROVIDER_PATH.test(ctx.path) && hasBody(ctx) && ctx.is('application/x-www-form-urlencoded')) await checkProviderForm(ctx);
     await next();
   };

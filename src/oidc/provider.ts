@@ -27,6 +27,9 @@ import { acrClaimOfParam, acrForApp, essentialAcrUnmet, requestedAcrs, sessionEn
 import { providerOutageAnswer } from '../http/edge.js';
 import { isStorageOutage } from '../http/errors.js';
 
+/** oidc-provider's routes a browser is sent to: their errors are a page; every other route's are JSON. */
+const BROWSER_ROUTES = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success', 'code_verification', 'device_resume']);
+
 export interface ProviderDeps {
   issuer: string;
   jwks: SigningJwks;
@@ -315,8 +318,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     renderError: async (ctx, out, err) => {
       if (isStorageOutage(err)) { providerOutageAnswer(deps.views)(ctx, err); return; } // Redis or PostgreSQL out of reach: 503
-      // A caller that asks for JSON (and not HTML) gets the error as the edge's own refusals answer it.
-      if (ctx.accepts('html', 'json') === 'json') { ctx.type = 'json'; ctx.body = { error: out.error, error_description: out.error_description ?? '' }; return; }
+      // A caller that asks for JSON (and not HTML) gets the error as the edge's own refusals answer it,
+      // and so does any caller of an endpoint no browser is sent to: the token endpoint, userinfo,
+      // introspection, revocation, PAR, CIBA answer JSON (RFC 6749 5.2; red-team: `Accept: text/html`
+      // got our error page there, with an empty error code).
+      const browserFacing = BROWSER_ROUTES.has((ctx as Partial<KoaContextWithOIDC>).oidc?.route ?? '');
+      if (!browserFacing || ctx.accepts('html', 'json') === 'json') { ctx.type = 'json'; ctx.body = { error: out.error, error_description: out.error_description ?? '' }; return; }
       ctx.type = 'html';
       ctx.body = deps.views.render('error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? '' });
     },

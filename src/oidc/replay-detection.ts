@@ -17,10 +17,18 @@ import { storageKey } from './adapters.js';
  */
 export const REPLAY_MAX_SECONDS = 366 * 24 * 3600;
 
+/**
+ * Kept this much longer than the expiry oidc-provider names. For a DPoP proof it names its first
+ * use + 300 s, yet it takes a proof whose `iat` is up to 300 s ahead until that `iat` + 300 s
+ * (red-team: a proof dated 290 s ahead was taken again 305 s after its first use, once its marker
+ * had lapsed). RFC 9449 11.1: a jti is remembered as long as its proof would be accepted.
+ */
+export const REPLAY_MARGIN_SECONDS = 300;
+
 /** Pure: how long to remember a `jti` whose token expires at `exp` (epoch seconds, as sent). */
 export function replayTtlSeconds(exp: number, nowSeconds: number): number {
   if (!Number.isFinite(exp)) return REPLAY_MAX_SECONDS;
-  return Math.min(REPLAY_MAX_SECONDS, Math.max(1, Math.ceil(exp - nowSeconds)));
+  return Math.min(REPLAY_MAX_SECONDS, Math.max(1, Math.ceil(exp - nowSeconds)) + REPLAY_MARGIN_SECONDS);
 }
 
 /** The marker's key: oidc-provider's id for it (SHA-256 of iss and jti), stored as every artefact's id is. */

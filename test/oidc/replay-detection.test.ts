@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
-import { REPLAY_MAX_SECONDS, replayTtlSeconds } from '../../src/oidc/replay-detection.js';
+import { REPLAY_MARGIN_SECONDS, REPLAY_MAX_SECONDS, replayTtlSeconds } from '../../src/oidc/replay-detection.js';
 import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
 import { signInToCallback } from '../support/rp-sign-in.js';
 
@@ -42,10 +42,11 @@ describe('replay detection: client assertions and DPoP proofs', () => {
     return { status: res.status, body: await res.json() as Record<string, unknown> };
   };
 
-  it('how long a jti is kept: whole seconds, at least one, at most a year and a day', () => {
-    expect(replayTtlSeconds(1060.5, 1000)).toBe(61);
-    expect(replayTtlSeconds(1000.2, 1000)).toBe(1);
-    expect(replayTtlSeconds(999, 1000)).toBe(1);
+  it('how long a jti is kept: whole seconds until its expiry and five minutes more (a DPoP proof dated ahead), at most a year and a day', () => {
+    expect(replayTtlSeconds(1060.5, 1000)).toBe(61 + REPLAY_MARGIN_SECONDS);
+    expect(replayTtlSeconds(1000.2, 1000)).toBe(1 + REPLAY_MARGIN_SECONDS);
+    expect(replayTtlSeconds(999, 1000)).toBe(1 + REPLAY_MARGIN_SECONDS);
+    expect(REPLAY_MARGIN_SECONDS).toBeGreaterThanOrEqual(300); // oidc-provider takes a proof until iat + 300 s
     expect(replayTtlSeconds(1e17, 1000)).toBe(REPLAY_MAX_SECONDS);
     expect(replayTtlSeconds(Number.NaN, 1000)).toBe(REPLAY_MAX_SECONDS);
   });

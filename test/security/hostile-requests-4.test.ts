@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
+
+/**
+ * Hostile input, round 4 (red-team): each of these was a 500, or an HTML page where a relying app
+ * reads JSON. Now a 4xx in the OAuth format, and the IdP keeps serving.
+ */
+describe('hostile input round 4', () => {
+  let t: TestIdp;
+  beforeAll(async () => {
+    t = await startTestIdp({ clients: [testRp({ login: { consent: 'implicit' } })] });
+  });
+  afterAll(() => t.close());
+
+  const basic = `Basic ${Buffer.from(`test-rp:${TEST_RP_SECRET}`).toString('base64')}`;
+  const json = async (res: Response) => ({ status: res.status, type: res.headers.get('content-type') ?? '', body: await res.json().catch(() => null) as { error?: string } | null });
+
+  it('JSON nested 5,000 deep in any parameter is a 400 (it overflowed the check\'s stack: a 500 on every path)', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const health = await json(await fetch(`${t.url}/healthz?x=${deep(5000)}`));
+    expect(health).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const token = await json(await fetch(`${t.url}/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+      body: `grant_type=refresh_token&refresh_token=x&claims=${encodeURIComponent(deep(8000))}`, // 48 KB: under the form limit
+    }));
+    expect(token).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const objects = await json(await fetch(`${t.url}/healthz?x=${encodeURIComponent('{"a":'.repeat(100) + '1' + '}'.repeat(100))}`));
+    expect(objects.status).toBe(400);
+    // What protocols send still passes: the claims parameter is a few levels deep.
+    expect((await fetch(`${t.url}/healthz?x=${encodeURIComponent(JSON.stringify({ id_token: { acr: { essential: true, values: ['a'] } } }))}`)).status).toBe(200);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a DPoP proof with an empty nonce is invalid_dpop_proof, not a 500', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const proof = (nonce: string) => new SignJWT({ htm: 'POST', htu: `${t.url}/token`, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000), nonce })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+    for (const nonce of ['', 'abc']) {
+      const res = await json(await fetch(`${t.url}/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic, dpop: await proof(nonce) },
+        body: 'grant_type=refresh_token&refresh_token=not-a-token',
+      }));
+      expect({ nonce, status: res.status, error: res.body?.error }).toEqual({ nonce, status: 400, error: 'invalid_dpop_proof' });
+    }
+  });
+
+  it('endpoints no browser is sent to answer errors in JSON even to Accept: text/html; the authorization endpoint shows its page', async () => {
+    const asBrowser = { accept: 'text/html,application/xhtml+xml' };
+    const token = await json(await fetch(`${t.url}/token`, {
+      method: 'POST', headers: { ...asBrowser, 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+      body: 'grant_type=refresh_token&refresh_token=not-a-token',
+    }));
+    expect(token).toMatchObject({ status: 400, type: expect.stringMatching(/^application\/json/), body: { error: 'invalid_grant' } });
+    const me = await fetch(`${t.url}/me`, { headers: { ...asBrowser, authorization: 'Bearer not-a-token' } });
+    expect(me.status).toBe(401);
+    expect(me.headers.get('content-type')).toMatch(/^application\/json/);
+    const intro = await json(await fetch(`${t.url}/token/introspection`, { method: 'POST', headers: { ...asBrowser, 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' }));
+    expect(intro).toMatchObject({ status: 400, type: expect.stringMatching(/^application\/json/), body: { error: 'invalid_request' } });
+    const auth = await fetch(`${t.url}/auth?client_id=nobody&response_type=code&scope=openid`, { headers: asBrowser, redirect: 'manual' });
+    expect(auth.status).toBe(400);
+    expect(auth.headers.get('content-type')).toMatch(/^text\/html/);
+  });
+});
