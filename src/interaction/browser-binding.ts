@@ -20,6 +20,13 @@ export const BINDING_PARAM = '__browser';
 const KEY = /^[A-Za-z0-9_-]{43}$/;
 
 export const bindingCookieName = (issuer: string) => (issuer.startsWith('https:') ? '__Host-browser' : 'browser');
+/**
+ * The key of sign-ins started by a cross-site POST (Entra ID's External MFA, any site's form): such a
+ * request carries no SameSite=Lax cookie, so the browser's own key was unseen and a new one was set
+ * over it, and every sign-in under way in that browser stopped (red-team: any site could end them,
+ * the waiting page never finished). Those get a key of their own instead, under this name.
+ */
+export const crossSiteCookieName = (issuer: string) => `${bindingCookieName(issuer)}-x`;
 
 /** Pure: what the interaction keeps of a browser's key. */
 export const keyHash = (key: string): string => createHash('sha256').update(key).digest('base64url');
@@ -39,30 +46,36 @@ export function cookieFromHeader(header: string | undefined, name: string): stri
   return undefined;
 }
 
+/** Pure: whether a request is a cross-site one (Fetch Metadata), which carries no SameSite=Lax cookie when it is a POST. */
+export const crossSite = (secFetchSite: string | undefined): boolean => secFetchSite === 'cross-site';
+
 export function browserBinding(issuer: string) {
   const name = bindingCookieName(issuer);
+  const crossName = crossSiteCookieName(issuer);
   const secure = issuer.startsWith('https:');
   return {
     name,
     /**
      * As oidc-provider starts an interaction, before it is saved (its ttl.Interaction hook): this
-     * browser's key (made and set now if it has none) goes into the interaction, by its hash.
+     * browser's key (made and set now if it has none) goes into the interaction, by its hash. A
+     * cross-site request without the key gets the cross-site key instead (crossSiteCookieName).
      */
-    bind(ctx: Pick<Context, 'cookies'>, interaction: { params: Record<string, unknown> }): void {
+    bind(ctx: Pick<Context, 'cookies' | 'get'>, interaction: { params: Record<string, unknown> }): void {
       let key = ctx.cookies.get(name);
       if (!key || !KEY.test(key)) {
         key = randomBytes(32).toString('base64url');
-        ctx.cookies.set(name, key, { path: '/', httpOnly: true, sameSite: 'lax', secure, overwrite: true, maxAge: 365 * 86_400_000 });
+        const cookie = crossSite(ctx.get('sec-fetch-site')) ? crossName : name;
+        ctx.cookies.set(cookie, key, { path: '/', httpOnly: true, sameSite: 'lax', secure, overwrite: true, maxAge: 365 * 86_400_000 });
       }
       interaction.params[BINDING_PARAM] = keyHash(key);
     },
     /** Whether this browser started the interaction with these parameters. */
     startedHere(ctx: Pick<Context, 'cookies'>, params: Record<string, unknown> | undefined): boolean {
-      return startedBy(ctx.cookies.get(name), params);
+      return startedBy(ctx.cookies.get(name), params) || startedBy(ctx.cookies.get(crossName), params);
     },
     /** The same for a raw request (the long-poll held before Koa). */
     startedHereRaw(cookieHeader: string | undefined, params: Record<string, unknown> | undefined): boolean {
-      return startedBy(cookieFromHeader(cookieHeader, name), params);
+      return startedBy(cookieFromHeader(cookieHeader, name), params) || startedBy(cookieFromHeader(cookieHeader, crossName), params);
     },
   };
 }

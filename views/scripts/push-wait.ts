@@ -44,6 +44,13 @@ async function poll(): Promise<void> {
   for (;;) {
     try {
       const res = await fetch(`/interaction/${encodeURIComponent(uid)}/push/status`, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+      // A refusal (400-499 but 429: this sign-in ended, or this browser no longer holds it) will not
+      // change by asking again: the waiting page itself says why (red-team: the page polled every
+      // 2 s forever and kept saying "Approve on your phone").
+      if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+        location.assign(`/interaction/${encodeURIComponent(uid)}/wait`);
+        return;
+      }
       // 503 + Retry-After: this server is shutting down (or briefly unavailable); the request is
       // still pending, so ask again after the delay it gives (another server answers then).
       if (!res.ok) throw new RetryLater(retryDelayMs(res));
