@@ -61,6 +61,7 @@ export async function verifyDeviceAuth(input: VerifyDeviceAuthInput): Promise<De
   if (!isInteger(iat) || !isInteger(exp)) return refuse('invalid_token', 'iat and exp must be integers (epoch seconds)');
   if (Math.abs(iat - nowS) > DEVICE_AUTH_MAX_SKEW_S) return refuse('invalid_token', 'iat is more than 60 s from the server clock');
   if (exp > iat + DEVICE_AUTH_MAX_LIFETIME_S) return refuse('invalid_token', 'exp is more than 120 s after iat');
+  if (exp <= iat) return refuse('invalid_token', 'exp must be after iat');
   if (typeof jti !== 'string' || !JTI.test(jti)) return refuse('invalid_token', 'jti must be 16 to 128 printable characters');
 
   return { ok: true, deviceId: device.id, jti, exp, otp: typeof claims.otp === 'string' ? claims.otp : null };

@@ -33,7 +33,8 @@ export interface DeviceApiDeps {
   secretBox: SecretBox;
   issuer: string;
   vapidPublicKey: string;
-  policy: (accountId: string) => Promise<DevicePolicy>;
+  /** The enrollment policy; the server's own (DEVICE_UNLOCK, the apps' number matching), whoever asks. */
+  policy: (accountId?: string) => Promise<DevicePolicy>;
   audit: AuditLog;
   /** The account's passcode limits: wrong TOTPs from devices count there too (devices/otp-proof.ts). */
   throttle: OtpThrottle;

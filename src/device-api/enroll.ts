@@ -75,6 +75,9 @@ export function registrationOptionsHandler(deps: DeviceApiDeps) {
   const accounts = createAccountStore(deps.db);
   return async (ctx: Context): Promise<void> => {
     const { code } = parseBody(registrationOptionsRequestSchema, jsonBodyOf(ctx));
+    // Switched off, it answers the same to every code (red-team: a live code got invalid_request and
+    // a dead one invalid_enrollment_code, an oracle for codes without using them).
+    if ((await deps.policy()).unlock !== 'webauthn') throw new DeviceError('invalid_request', 400, 'this server does not ask for WebAuthn at enrollment');
     const accountId = await deps.codes.peek(code);
     const account = accountId ? await accounts.findById(accountId) : null;
     // A disabled account reads as a bad code, as at enrollment.

@@ -36,7 +36,9 @@ export async function hit(redis: Redis, key: string, limit: RateLimit, now: numb
   const window = Math.floor(now / limit.windowMs);
   const [count, pttl] = (await hitScript(redis)(`rl:${key}:${window}`, limit.windowMs)) as [number, number];
   if (count > limit.max) {
-    const retryAfter = Math.max(1, Math.ceil((pttl > 0 ? pttl : limit.windowMs) / 1000));
+    // The window is the clock's (window * windowMs onwards): its end, not the key's expiry, is when answers are taken again.
+    void pttl;
+    const retryAfter = Math.max(1, Math.ceil(((window + 1) * limit.windowMs - now) / 1000));
     throw new DeviceError('rate_limited', 429, 'too many answers; try again later', { 'Retry-After': String(retryAfter) });
   }
 }

@@ -89,7 +89,9 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
     ['delete', PREFIX, authed, unregister],
   ];
 
-  const router = new Router<DeviceState>();
+  // Paths as written in docs/device-api.md only: letter case and a trailing slash are not ignored
+  // (red-team: /API/Device/Enroll/ enrolled, past any proxy rule keyed on the documented path).
+  const router = new Router<DeviceState>({ sensitive: true, strict: true });
   // The one edge (src/http/edge.ts) as this JSON API's first step, so the router answers its errors
   // as `{ error, error_description }` wherever it is mounted; then nothing it answers is cached.
   const edge = [jsonErrors(deps.log), noStore];

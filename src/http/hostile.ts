@@ -156,7 +156,9 @@ function checkAuthorization(ctx: Context): void {
   const m = /^(\S+) +(\S+)$/.exec(header);
   if (!m) return; // Malformed headers are each scheme's own refusal (a 401 with its WWW-Authenticate).
   const [, scheme, credentials] = m as unknown as [string, string, string];
-  if (/^(?:bearer|device|dpop)$/i.test(scheme) && !/^[A-Za-z0-9\-._~+/]+=*$/.test(credentials)) {
+  // A Device credential that is not token68 is the device API's own 401 invalid_token, with its
+  // WWW-Authenticate (docs/device-api.md section 2), not a 400 here.
+  if (/^(?:bearer|dpop)$/i.test(scheme) && !/^[A-Za-z0-9\-._~+/]+=*$/.test(credentials)) {
     throw refuse('The Authorization header holds characters that are not allowed.');
   }
   if (/^basic$/i.test(scheme)) {

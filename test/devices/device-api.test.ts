@@ -410,10 +410,57 @@ describe('rate limit', () => {
       }
       expect(statuses).toEqual([400, 400, 400, 429]);
       expect(last!.body).toMatchObject({ error: 'rate_limited' });
-      expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+      // The seconds to the end of the clock's minute, when answers are taken again (red-team: it said 60 whatever was left).
+      expect(Number(last!.headers.get('retry-after'))).toBe(Math.max(1, Math.ceil(((Math.floor(clock.now() / 60_000) + 1) * 60_000 - clock.now()) / 1000)));
       expect(await limited.status(ch.id)).toBe('pending');
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('readings of docs/device-api.md by an independent authenticator (red-team, round 3)', () => {
+  it('a signed call whose exp is not after its iat is 401 invalid_token', async () => {
+    const iat = Math.floor(clock.now() / 1000);
+    const res = await phone.request('GET', '/api/device/challenges', undefined, { iat: iat + 50, exp: iat + 5 });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ error: 'invalid_token' });
+    expect(res.headers.get('www-authenticate')).toMatch(/^Device/);
+  });
+
+  it('a Device credential that is not token68 (a quoted or JSON-serialized JWS) is 401 invalid_token with WWW-Authenticate', async () => {
+    const jws = (await phone.authHeader('GET', '/api/device/challenges')).slice('Device '.length);
+    for (const credential of [`"${jws}"`, JSON.stringify({ protected: jws.split('.')[0], payload: jws.split('.')[1], signature: jws.split('.')[2] })]) {
+      const res = await fetch(`${api.baseUrl}/api/device/challenges`, { headers: { authorization: `Device ${credential}`, accept: 'application/json' } });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: 'invalid_token' });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Device/);
+    }
+  });
+
+  it('paths answer only as documented: other letter case or a trailing slash is not the device API', async () => {
+    expect((await phone.request('GET', '/api/device/challenges')).status).toBe(200);
+    for (const path of ['/API/DEVICE/CHALLENGES', '/api/device/challenges/', '/api/Device/challenges']) {
+      const res = await phone.request('GET', path);
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+    }
+    const { code } = await api.codes.issue(alice, 'test');
+    const spelled = await fetch(`${api.baseUrl}/API/Device/Enroll/`, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ code, name: 'Respelled', publicKey: await fakePublicJwk(), push: null }),
+    });
+    expect(spelled.status).toBe(404);
+  });
+
+  it('webauthn-options, when the server asks for no WebAuthn, answers every code alike (no oracle for live codes)', async () => {
+    const { code } = await api.codes.issue(alice, 'test');
+    const ask = async (c: string) => {
+      const res = await fetch(`${api.baseUrl}/api/device/enroll/webauthn-options`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ code: c }) });
+      return { status: res.status, body: await res.json() as Record<string, unknown> };
+    };
+    const live = await ask(code);
+    const dead = await ask('ABCD-EFGH-JKMN-PQRS');
+    expect(live).toEqual(dead);
+    expect(live).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
 });

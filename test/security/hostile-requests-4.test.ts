@@ -46,6 +46,15 @@ describe('hostile input round 4', () => {
     }
   });
 
+  it('a Device credential that is not token68 reaches the device API\'s own 401 invalid_token with WWW-Authenticate (docs/device-api.md 2)', async () => {
+    for (const credential of ['"eyJh.eyJi.c2ln"', '{"protected":"eyJh","payload":"eyJi","signature":"c2ln"}']) {
+      const res = await fetch(`${t.url}/api/device/challenges`, { headers: { authorization: `Device ${credential}`, accept: 'application/json' } });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: 'invalid_token' });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Device/);
+    }
+  });
+
   it('endpoints no browser is sent to answer errors in JSON even to Accept: text/html; the authorization endpoint shows its page', async () => {
     const asBrowser = { accept: 'text/html,application/xhtml+xml' };
     const token = await json(await fetch(`${t.url}/token`, {
