@@ -273,8 +273,13 @@ export function createProvider(deps: ProviderDeps): Provider {
           ctx.body = deps.views.render('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName ?? null });
         },
         postLogoutSuccessSource: async (ctx) => {
+          // Also where "No, stay signed in" lands (and a link to this page from anywhere): it says
+          // "signed out" only when this browser holds no signed-in session (red-team: a user who
+          // declined was told they had signed out, on a shared computer too).
+          const sid = ctx.cookies.get(ctx.oidc.provider.cookieName('session'), { signed: true });
+          const session = sid ? await ctx.oidc.provider.Session.find(sid) : undefined;
           ctx.type = 'html';
-          ctx.body = deps.views.render('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName ?? null });
+          ctx.body = deps.views.render('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName ?? null, stillSignedIn: Boolean(session?.accountId) });
         },
       },
     },

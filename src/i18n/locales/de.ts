@@ -107,6 +107,8 @@ export const de: Catalogue = {
   'logout.yes': 'Ja, abmelden',
   'logout.no': 'Nein, angemeldet bleiben',
   'loggedOut.title': 'Abgemeldet',
+  'loggedOut.stillTitle': 'Weiterhin angemeldet',
+  'loggedOut.stillBody': 'Sie haben sich nicht abgemeldet: Sie sind auf diesem Gerät weiterhin angemeldet. Sie können dieses Fenster schließen.',
   'loggedOut.body': 'Sie haben sich abgemeldet. Sie können dieses Fenster schließen.',
   'loggedOut.bodyApp': 'Sie haben sich von {app} abgemeldet. Sie können dieses Fenster schließen.',
   'loggedOut.revoked': 'Das Gerät wurde widerrufen. Es kann keine Anmeldungen mehr bestätigen, und alle Sitzungen Ihres Kontos wurden beendet.',

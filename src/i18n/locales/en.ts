@@ -110,6 +110,8 @@ export const en = {
   'logout.yes': 'Yes, sign me out',
   'logout.no': 'No, stay signed in',
   'loggedOut.title': 'Signed out',
+  'loggedOut.stillTitle': 'Still signed in',
+  'loggedOut.stillBody': 'You did not sign out: you are still signed in on this device. You can close this window.',
   'loggedOut.body': 'You have signed out. You can close this window.',
   'loggedOut.bodyApp': 'You have signed out of {app}. You can close this window.',
   'loggedOut.revoked': 'The device was revoked. It can no longer approve sign-ins, and every session of your account has ended.',
