@@ -38,11 +38,15 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
   const cookie = `${opts.clientId}_tx`;
   const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: opts.basePath, secure: opts.issuer.startsWith('https:'), overwrite: true };
 
+  // The sign-ins under way in this browser, the newest last (red-team: one per browser, so of /account
+  // opened in two tabs the first one's sign-in, password and phone done, ended on "not the answer").
+  const keep = (ctx: Context, txs: Tx[]) => ctx.cookies.set(cookie, txs.length ? Buffer.from(JSON.stringify(txs)).toString('base64url') : null, { ...cookieOpts, maxAge: 30 * 60_000 });
+
   router.get('/login', async (ctx) => {
     const c = await discover();
     const verifier = oidc.randomPKCECodeVerifier();
     const tx = { verifier, state: oidc.randomState(), nonce: oidc.randomNonce() };
-    ctx.cookies.set(cookie, Buffer.from(JSON.stringify(tx)).toString('base64url'), { ...cookieOpts, maxAge: 30 * 60_000 });
+    keep(ctx, [...readTxs(ctx.cookies.get(cookie, { signed: true })).slice(-(MAX_TXS - 1)), tx]);
     ctx.redirect(oidc.buildAuthorizationUrl(c, {
       redirect_uri: redirectUri, scope: opts.scope, state: tx.state, nonce: tx.nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
@@ -52,13 +56,14 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
 
   router.get('/callback', async (ctx) => {
     const refuse = (message: string) => { ctx.status = 400; return (opts.onRefused ?? opts.onError)(ctx, message); };
-    const tx = readTx(ctx.cookies.get(cookie, { signed: true }));
-    if (!tx) return refuse('This sign-in was not started here (or took too long). Try again.');
-    // Only this sign-in's own answer (its state) ends it. A callback another site sent the browser
-    // to leaves it as it was (red-team: any page cancelled a user's SAML sign-in, and the SP got a
+    const txs = readTxs(ctx.cookies.get(cookie, { signed: true }));
+    if (!txs.length) return refuse('This sign-in was not started here (or took too long). Try again.');
+    // Only a sign-in's own answer (its state) ends it. A callback another site sent the browser
+    // to leaves them as they were (red-team: any page cancelled a user's SAML sign-in, and the SP got a
     // signed AuthnFailed for it, by a GET of the callback without code or state).
-    if (!sameState(ctx.query.state, tx.state)) return refuse('This is not the answer to the sign-in under way here. Go back to it, or start again.');
-    ctx.cookies.set(cookie, null, cookieOpts);
+    const tx = txs.find((t) => sameState(ctx.query.state, t.state));
+    if (!tx) return refuse('This is not the answer to the sign-in under way here. Go back to it, or start again.');
+    keep(ctx, txs.filter((t) => t !== tx));
     const code = typeof ctx.query.code === 'string' ? ctx.query.code : null;
     const refused = code && opts.checkCode ? await opts.checkCode(ctx, code) : null;
     if (refused) return refuse(refused);
@@ -81,13 +86,22 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
 
 interface Tx { verifier: string; state: string; nonce: string }
 
-function readTx(raw: string | undefined): Tx | null {
-  if (!raw) return null;
+/** Sign-ins kept per browser (tabs): the oldest is dropped past this. */
+const MAX_TXS = 5;
+
+const isTx = (t: unknown): t is Tx => {
+  const tx = t as Partial<Tx> | null;
+  return !!tx && typeof tx.verifier === 'string' && typeof tx.state === 'string' && typeof tx.nonce === 'string';
+};
+
+/** The cookie's sign-ins: a list, or the one sign-in an earlier version kept. */
+function readTxs(raw: string | undefined): Tx[] {
+  if (!raw) return [];
   try {
-    const tx = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Partial<Tx> | null;
-    return tx && typeof tx.verifier === 'string' && typeof tx.state === 'string' && typeof tx.nonce === 'string' ? tx as Tx : null;
+    const kept = JSON.parse(Buffer.from(raw, 'base64url').toString()) as unknown;
+    return (Array.isArray(kept) ? kept : [kept]).filter(isTx).slice(-MAX_TXS);
   } catch {
-    return null;
+    return [];
   }
 }
 
