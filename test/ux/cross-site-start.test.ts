@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
+import type { Page } from 'playwright-core';
 import { launchUserBrowsers, type UserBrowsers } from '../support/browser.js';
 import { testRp } from '../support/idp.js';
 import { PushWorld } from '../support/push-world.js';
@@ -29,15 +30,20 @@ async function authParams() {
   return new URL(oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', state: oidc.randomState(), code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' }).href).searchParams;
 }
 
+/** App B's sign-in in this tab up to the waiting page (password, then "Send a push"). */
+async function toWaitingPage(page: Page): Promise<void> {
+  await page.goto(`${w.t.url}/auth?${await authParams()}`);
+  await page.locator('#username').fill('alice'); await page.locator('#password').fill(PushWorld.password);
+  await page.locator('form[action$="/login"] button[type=submit]').click();
+  await page.locator('#send-push').click(); await page.waitForURL(/\/wait$/);
+}
+
 it('another site\'s auto-POST to /auth leaves the sign-in under way alone: its waiting page finishes when the phone approves', async () => {
   const { phone } = await w.enrollPhone();
   const b = await users.open();
   try {
     const t1 = b.page;
-    await t1.goto(`${w.t.url}/auth?${await authParams()}`);
-    await t1.locator('#username').fill('alice'); await t1.locator('#password').fill(PushWorld.password);
-    await t1.locator('form[action$="/login"] button[type=submit]').click();
-    await t1.locator('#send-push').click(); await t1.waitForURL(/\/wait$/);
+    await toWaitingPage(t1);
     const key = async (name: string) => (await b.context.cookies()).find((c) => c.name === name)?.value;
     const before = await key('browser');
     expect(before).toBeTruthy();
@@ -64,10 +70,7 @@ it('a waiting page whose status is refused for good (its sign-in ended elsewhere
   const b = await users.open();
   try {
     const t1 = b.page;
-    await t1.goto(`${w.t.url}/auth?${await authParams()}`);
-    await t1.locator('#username').fill('alice'); await t1.locator('#password').fill(PushWorld.password);
-    await t1.locator('form[action$="/login"] button[type=submit]').click();
-    await t1.locator('#send-push').click(); await t1.waitForURL(/\/wait$/);
+    await toWaitingPage(t1);
     // The browser loses its key (cleared cookies in another tab, say): the status is refused from now on.
     const others = (await b.context.cookies()).filter((c) => c.name !== 'browser');
     await b.context.clearCookies();
