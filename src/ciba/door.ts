@@ -161,9 +161,12 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
       // Failed before the sign-in was taken: the next poll tries again. Failed after (its audit
       // record, say): nothing can finish it now, so the app gets a final answer, not pending to expiry.
       if (await signin.state(signInId)) throw err;
+      // Unless another settling (the hook's, a poll's) took the sign-in and answered meanwhile.
+      const now = await provider.BackchannelAuthenticationRequest.find(ref.authReqId, { ignoreExpiration: true });
+      if (!now || now.grantId || now.error) return;
       deps.logger.error({ err, clientId: request.clientId }, 'CIBA approval could not be finished: the request is answered access_denied');
       await requests.forget(signInId);
-      await provider.backchannelResult(request, new errors.AccessDenied('the approval could not be recorded; start again'));
+      await provider.backchannelResult(now, new errors.AccessDenied('the approval could not be recorded; start again'));
       return;
     }
     if (outcome.kind === 'pending') return;

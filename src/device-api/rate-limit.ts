@@ -17,7 +17,7 @@ export const DEFAULT_RESPONSE_RATE_LIMIT: RateLimit = { max: 30, windowMs: 60_00
 const HIT_LUA = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}
+return n
 `;
 
 /** The script per client: EVALSHA (its text sent only once the server asks, NOSCRIPT), as every other script here. */
@@ -34,10 +34,9 @@ function hitScript(redis: Redis): Script {
 /** Counts one hit on `key`; throws `rate_limited` (429, Retry-After) once over `max` in the window. */
 export async function hit(redis: Redis, key: string, limit: RateLimit, now: number): Promise<void> {
   const window = Math.floor(now / limit.windowMs);
-  const [count, pttl] = (await hitScript(redis)(`rl:${key}:${window}`, limit.windowMs)) as [number, number];
+  const count = Number(await hitScript(redis)(`rl:${key}:${window}`, limit.windowMs));
   if (count > limit.max) {
     // The window is the clock's (window * windowMs onwards): its end, not the key's expiry, is when answers are taken again.
-    void pttl;
     const retryAfter = Math.max(1, Math.ceil(((window + 1) * limit.windowMs - now) / 1000));
     throw new DeviceError('rate_limited', 429, 'too many answers; try again later', { 'Retry-After': String(retryAfter) });
   }

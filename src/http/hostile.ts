@@ -46,7 +46,8 @@ const PROVIDER_PATH_ANY_CASE = new RegExp(PROVIDER_PATH.source, 'i');
  */
 export function misspelledProviderPath(path: string): boolean {
   if (!PROVIDER_PATH_ANY_CASE.test(path)) return false;
-  const named = /^\/(?:auth|reg)(?:\/|$)/i.test(path) ? path.slice(0, 4) : path;
+  // The endpoint's own words: the first segment of /auth/<uid> and /reg/<id>, the whole path otherwise.
+  const named = /^\/(?:auth|reg)(?:\/|$)/i.test(path) ? path.split('/', 2).join('/') : path;
   return named !== named.toLowerCase();
 }
 

@@ -31,7 +31,7 @@ describe('oidc-provider\'s endpoints answer only at their own spelling', () => {
   });
 
   it('which paths are misspelt (pure)', () => {
-    for (const p of ['/Request', '/TOKEN', '/token/Introspection', '/Token/revocation', '/ME', '/Jwks', '/Backchannel', '/session/End', '/Session/end/confirm', '/.Well-Known/openid-configuration', '/.well-known/OpenID-Configuration', '/AUTH', '/Auth/abcDEF', '/Reg/x']) {
+    for (const p of ['/Request', '/TOKEN', '/token/Introspection', '/Token/revocation', '/ME', '/Jwks', '/Backchannel', '/session/End', '/Session/end/confirm', '/.Well-Known/openid-configuration', '/.well-known/OpenID-Configuration', '/AUTH', '/Auth/abcDEF', '/Reg/x', '/autH', '/auTh/abc', '/reG/x']) {
       expect({ p, misspelt: misspelledProviderPath(p) }).toEqual({ p, misspelt: true });
     }
     // The sign-in's own id after /auth keeps its letters; our own pages are not oidc-provider's.
