@@ -71,9 +71,6 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     await deps.audit.record({ type: 'signin.failure', accountId: account?.id ?? null, clientId: app.clientId, ip: requester.ip, detail: { factor: 'pwd' } });
     return { kind: 'failed' };
   }
-  // Right: the username starts afresh (as before), and the IP gets back the failure reserved.
-  await gate.release([ipKey], [userKey]);
-
   // Posting the password again on the same page must not reset this sign-in's push and passcode
   // limits (put keeps the counters while the account is the same), nor forget its pending push.
   const { dropped, ...state }: Begun = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: startedAt } }, ref.ttlSeconds);
@@ -87,6 +84,15 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     everEnrolled: account.devices.ever > 0,
     passcode: app.policy.form === 'single-form' ? input.passcode : undefined,
   });
+  // Right: the username starts afresh (as before), and the IP gets back the failure reserved. A
+  // passcode sent with the password (the single form, a gateway, RADIUS's `password,code`) is part of
+  // the one answer those doors give: the reservation is given back only when the passcode is right
+  // too, so a right password with a wrong code counts as a failed attempt (red-team: the throttle on
+  // the next attempt told a right password from a wrong one, with no push sent). A passcode that is
+  // no passcode (the page says so) never reaches those doors: the agent API refuses it first, and
+  // RADIUS reads it as part of the password.
+  const release = () => gate.release([ipKey], [userKey]);
+  if (next.kind !== 'check-passcode') await release();
   switch (next.kind) {
     case 'finish-password-only':
       await endSignIn(deps, { ...ref, state });
@@ -104,7 +110,10 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
       return { kind: next.kind };
     case 'send-push':
       return { kind: 'push', push: await sendPush(deps, { ...ref, state }, input.push) };
-    case 'check-passcode':
-      return { kind: 'passcode', passcode: await checkPasscode(deps, { ...ref, state }, next.passcode) };
+    case 'check-passcode': {
+      const passcode = await checkPasscode(deps, { ...ref, state }, next.passcode);
+      if (passcode.kind === 'finished') await release();
+      return { kind: 'passcode', passcode };
+    }
   }
 }
