@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { clientAddress, type TrustProxy } from './client-ip.js';
-import { t } from '../i18n/index.js';
-import { FAULT, HttpError, isStorageOutage, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE, type AppError } from './errors.js';
+import { currentLocale, DEFAULT_LOCALE, t } from '../i18n/index.js';
+import { FAULT, HttpError, isStorageOutage, isTechnical, technical, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE, type AppError } from './errors.js';
 import type { Views } from './views.js';
 
 /** Where faults of ours go (a pino logger fits). Never given a secret. */
@@ -29,11 +29,14 @@ export function formatFor(ctx: Pick<Context, 'path' | 'get'>, jsonPrefixes: read
 }
 
 /** The error page's words, in the request's language (src/i18n/), with the way back to the app when known. */
-function errorPage(e: AppError, app: { name: string; url: string | null } | undefined): Record<string, unknown> {
+/** The error page's fields for a refusal (views/error.eta), in the request's language. */
+export function errorPage(e: AppError, app: { name: string; url: string | null } | undefined): Record<string, unknown> {
   const unavailable = e.code === 'temporarily_unavailable';
   const heading = unavailable ? t('error.unavailableTitle') : !e.expose ? t('error.faultTitle') : e.code === 'session_not_found' ? t('error.endedTitle') : t('error.title');
-  const description = unavailable ? t('error.unavailable') : !e.expose ? t('error.fault') : e.code === 'not_found' ? t('error.not_found') : e.message;
-  return { title: heading, heading, error: e.code, description, app: app ?? null };
+  // A message for developers (English) leads a page in another language only as its detail.
+  const detail = e.expose && isTechnical(e) && currentLocale() !== DEFAULT_LOCALE ? e.message : null;
+  const description = unavailable ? t('error.unavailable') : !e.expose ? t('error.fault') : e.code === 'not_found' ? t('error.not_found') : detail !== null ? t('error.technical') : e.message;
+  return { title: heading, heading, error: e.code, description, detail, app: app ?? null };
 }
 
 export interface ErrorEdgeOptions {
@@ -154,7 +157,7 @@ export function pinOrigin(issuer: string): Middleware {
     if (!target.startsWith('/')) {
       const originForm = absoluteToOriginForm(target);
       if (originForm === null) {
-        throw new HttpError(400, 'invalid_request', 'The request target must be a path.');
+        throw technical(new HttpError(400, 'invalid_request', 'The request target must be a path.'));
       }
       // Koa copied the target into originalUrl when it made the context: replace it there too.
       ctx.req.url = originForm;

@@ -22,6 +22,15 @@ export class AppError<C extends string = string> extends Error {
   }
 }
 
+const TECHNICAL = new WeakSet<AppError>();
+/**
+ * Marks a refusal whose message is written for an app's developers, in English: a library's (a body
+ * parser, the router), a SAML SP's request, the edge's checks of odd bytes. A page in another
+ * language leads with a sentence of its own and shows this message as the detail (edge.ts errorPage).
+ */
+export function technical<E extends AppError>(e: E): E { TECHNICAL.add(e); return e; }
+export const isTechnical = (e: AppError): boolean => TECHNICAL.has(e);
+
 /** The codes the browser pages and the edge answer with (the device API's are DeviceErrorCode). */
 export type HttpErrorCode =
   | 'invalid_request'
@@ -75,11 +84,11 @@ export function toAppError(err: unknown): AppError {
   if (status < 400 || status >= 500) return new AppError('server_error', 500, FAULT);
   const headers = e.headers && typeof e.headers === 'object' ? stringValues(e.headers as Record<string, unknown>) : {};
   const body = bodyRefusal(status, e.type, err);
-  if (body) return new AppError('invalid_request', status, body, headers);
+  if (body) return technical(new AppError('invalid_request', status, body, headers));
   const code = typeof e.code === 'string' && /^[a-z_]+$/.test(e.code) ? e.code
     : status === 404 ? 'not_found' : status === 405 ? 'method_not_allowed' : 'invalid_request';
   const message = e.expose !== false && typeof e.message === 'string' && e.message ? e.message : 'Bad request.';
-  return new AppError(code, status, message, headers);
+  return technical(new AppError(code, status, message, headers));
 }
 
 /** What a caller reads while Redis or PostgreSQL cannot be reached (docs/production.md, "Faults"). */

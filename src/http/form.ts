@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { HttpError } from './errors.js';
+import { HttpError, technical } from './errors.js';
 
 /**
  * The browser forms' fields, checked by schemas as the device API's bodies are (src/devices/validate.ts).
@@ -10,7 +10,7 @@ import { HttpError } from './errors.js';
 export function parseForm<T>(ctx: Context, schema: z.ZodType<T>): T {
   const result = schema.safeParse(ctx.request.body ?? {});
   if (result.success) return result.data;
-  throw new HttpError(400, 'invalid_request', result.error.issues[0]?.message ?? 'The form could not be read.');
+  throw technical(new HttpError(400, 'invalid_request', result.error.issues[0]?.message ?? 'The form could not be read.'));
 }
 
 /** A text field of at most `max` characters; absent reads as ''. */

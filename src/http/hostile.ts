@@ -1,5 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
-import { HttpError } from './errors.js';
+import { HttpError, technical } from './errors.js';
 
 /**
  * Hostile-input filter at the edge, before oidc-provider and our routers see a request. What it
@@ -57,7 +57,7 @@ const PROVIDER_BODY_LIMIT = 56 * 1024;
 /** NUL anywhere, or a surrogate half not paired (with the u flag, a pair is one code point, not \p{Cs}). */
 const FORBIDDEN = /\u0000|\p{Cs}/u;
 
-const refuse = (message: string) => new HttpError(400, 'invalid_request', message);
+const refuse = (message: string) => technical(new HttpError(400, 'invalid_request', message));
 
 /** Deeper than any parameter a protocol defines (the claims parameter is 3-4 levels). */
 const MAX_JSON_DEPTH = 32;
@@ -190,7 +190,7 @@ function checkDpop(ctx: Context): void {
     return;
   }
   if (claims && typeof claims === 'object' && (claims as { nonce?: unknown }).nonce === '') {
-    throw new HttpError(400, 'invalid_dpop_proof', 'The DPoP proof has an empty nonce; this server issues none: leave it out.');
+    throw technical(new HttpError(400, 'invalid_dpop_proof', 'The DPoP proof has an empty nonce; this server issues none: leave it out.'));
   }
 }
 
@@ -207,7 +207,7 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
  */
 function readLimited(ctx: Context, limit: number): Promise<Buffer> {
   const length = ctx.request.length;
-  if (length !== undefined && length > limit) return Promise.reject(new HttpError(413, 'invalid_request', 'The body is too large.'));
+  if (length !== undefined && length > limit) return Promise.reject(technical(new HttpError(413, 'invalid_request', 'The body is too large.')));
   const req = ctx.req;
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise<Buffer>((resolve, reject) => {
@@ -227,7 +227,7 @@ function readLimited(ctx: Context, limit: number): Promise<Buffer> {
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
-      if (received > limit) settle(new HttpError(413, 'invalid_request', 'The body is too large.'));
+      if (received > limit) settle(technical(new HttpError(413, 'invalid_request', 'The body is too large.')));
       else chunks.push(chunk);
     };
     const onEnd = () => settle(null);
@@ -264,12 +264,12 @@ export function hostileInput(): Middleware {
   const allow = SERVED_METHODS.join(', ');
   return async (ctx: Context, next: Next) => {
     if (!served.has(ctx.method)) {
-      throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: allow });
+      throw technical(new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: allow }));
     }
     if (hasBody(ctx)) {
       const encoding = ctx.get('content-encoding').trim().toLowerCase();
       if (encoding !== '' && encoding !== 'identity') {
-        throw new HttpError(415, 'unsupported_media_type', 'Send the body without a Content-Encoding.', { 'Accept-Encoding': 'identity' });
+        throw technical(new HttpError(415, 'unsupported_media_type', 'Send the body without a Content-Encoding.', { 'Accept-Encoding': 'identity' }));
       }
     }
     checkPath(ctx);

@@ -56,12 +56,12 @@ export async function renderConsent(ctx: Context, deps: InteractionDeps, it: Loa
 export async function postConsent(ctx: Context, deps: InteractionDeps): Promise<void> {
   const it = await loadInteraction(ctx, deps);
   checkCsrf(ctx, deps, it.uid);
-  if (it.details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'This sign-in does not ask for consent now.');
+  if (it.details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', t('error.noConsentNow'));
   const { details } = it;
   const accountId = details.session!.accountId;
   const { Grant } = deps.provider;
   const grant = details.grantId ? await Grant.find(details.grantId) : new Grant({ accountId, clientId: it.clientId });
-  if (!grant) throw new HttpError(400, 'invalid_request', 'The grant for this sign-in is gone. Start again.');
+  if (!grant) throw new HttpError(400, 'invalid_request', t('error.grantGone'));
   const prompt = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
   if (prompt.missingOIDCScope) grant.addOIDCScope(prompt.missingOIDCScope.join(' '));
   if (prompt.missingOIDCClaims) grant.addOIDCClaims(prompt.missingOIDCClaims);

@@ -34,7 +34,7 @@ const loginForm = z.object({
 /** POST /interaction/:uid/login — sign-in step 2 (docs/architecture.md): the password, then what the core says comes next. */
 export async function postLogin(ctx: Context, deps: InteractionDeps): Promise<void> {
   const it = await loadInteraction(ctx, deps);
-  if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a password now.');
+  if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', t('error.noPasswordNow'));
   checkCsrf(ctx, deps, it.uid);
   if (isUpstreamApp(deps, it)) return refusePassword(ctx, it);
   const { username, password, passcode } = parseForm(ctx, loginForm);

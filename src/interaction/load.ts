@@ -57,7 +57,6 @@ export function signInRef(ctx: Context, it: LoadedInteraction): SignInRef {
   };
 }
 
-const NO_FIRST_FACTOR = 'Sign in with your password first. Go back to the app and start again.';
 
 /**
  * The sign-in of a second-factor page: past its first factor, at the login prompt, or a 400. Its
@@ -67,14 +66,14 @@ const NO_FIRST_FACTOR = 'Sign in with your password first. Go back to the app an
  */
 export async function requireFirstFactor(ctx: Context, deps: InteractionDeps, opts: { finishing?: boolean } = {}): Promise<{ it: LoadedInteraction; s: Started; push: KnownPush }> {
   const it = await loadInteraction(ctx, deps);
-  if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'This sign-in does not expect a second factor now.');
+  if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', t('error.noSecondFactorNow'));
   const found = await deps.signin.stateWithPush(it.uid, opts);
   if (!found) throw signInGone();
   return { it, s: { ...signInRef(ctx, it), state: found.state }, push: found.push };
 }
 
 /** The core found no state for this sign-in (finished, cancelled or lapsed). */
-export const signInGone = () => new HttpError(400, 'session_not_found', NO_FIRST_FACTOR);
+export const signInGone = () => new HttpError(400, 'session_not_found', t('error.noFirstFactor'));
 
 export function checkCsrf(ctx: Context, deps: InteractionDeps, uid: string): void {
   if (!deps.csrf.valid(uid, parseForm(ctx, csrfForm).csrf)) throw new HttpError(403, 'csrf', t('error.csrf'));
@@ -104,16 +103,9 @@ export async function finishInteraction(ctx: Context, it: Pick<LoadedInteraction
   ctx.redirect(interaction.returnTo);
 }
 
-const REFUSED = {
-  account_disabled: 'This account cannot sign in.',
-  sessions_ended: 'This account\'s sign-ins were ended (a new password, a removed device or a sign-out everywhere) after this one began. Go back to the app and sign in again.',
-  device_revoked: 'The device that approved this sign-in has been revoked. Go back to the app and sign in again.',
-  link_taken: 'Your account at your organisation was linked to another account here while you signed in. Ask your administrator.',
-} as const;
-
 /** sign-in step 10 (docs/architecture.md) at this door: the core's login becomes oidc-provider's interaction result. */
 export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: FinishResult): Promise<void> {
-  if (result.kind === 'refused') throw new HttpError(403, 'access_denied', REFUSED[result.reason]);
+  if (result.kind === 'refused') throw new HttpError(403, 'access_denied', t(`error.refused.${result.reason}`));
   if (result.kind === 'gone') throw signInGone();
   const { accountId, amr, acr, firstFactorAt, unmatchedPush }: Login = result.login;
   // firstFactorAt (ours; oidc-provider reads the rest): the result is checked again at its resume

@@ -7,6 +7,7 @@ import type { InteractionDeps } from './deps.js';
 import { postLogin, renderLogin } from './first-factor.js';
 import { loadInteraction, seeOther } from './load.js';
 import { isUpstreamApp, startUpstream } from './upstream.js';
+import { t } from '../i18n/index.js';
 
 /** Extra routes of later steps (the second factor) mounted on the same router. */
 export type InteractionExtension = (router: Router, deps: InteractionDeps) => void;
@@ -25,14 +26,14 @@ async function show(ctx: Context, deps: InteractionDeps): Promise<void> {
     case 'consent':
       return renderConsent(ctx, deps, it);
     default:
-      throw new HttpError(400, 'invalid_request', `Unsupported step "${it.details.prompt.name}".`);
+      throw new HttpError(400, 'invalid_request', t('error.unsupportedStep', { step: it.details.prompt.name }));
   }
 }
 
 export function interactionRoutes(deps: InteractionDeps, extensions: InteractionExtension[] = []): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(async (ctx, next) => {
-    if (!/^[A-Za-z0-9_-]{10,64}$/.test(ctx.params.uid ?? '')) throw new HttpError(400, 'invalid_request', 'Malformed sign-in id.');
+    if (!/^[A-Za-z0-9_-]{10,64}$/.test(ctx.params.uid ?? '')) throw new HttpError(400, 'invalid_request', t('error.malformedId'));
     ctx.set('Cache-Control', 'no-store');
     await next();
   });

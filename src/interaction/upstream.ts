@@ -7,6 +7,7 @@ import type { InteractionDeps } from './deps.js';
 import { checkCsrf, finishInteraction, loadInteraction, seeOther, signInRef, type LoadedInteraction } from './load.js';
 import type { InteractionExtension } from './routes.js';
 import { answerPush } from './second-factor/push.js';
+import { t } from '../i18n/index.js';
 
 /**
  * The OIDC door of MFA-only mode (docs/entra.md): an MFA-only app's sign-in starts from the
@@ -49,7 +50,7 @@ function refusalPage(ctx: Context, deps: InteractionDeps, it: LoadedInteraction,
 /** GET /interaction/:uid for an MFA-only app, before any first factor: the hint is the first factor. */
 export async function startUpstream(ctx: Context, deps: InteractionDeps, it: LoadedInteraction): Promise<void> {
   const trust = deps.clients.get(it.clientId)?.upstream;
-  if (!trust) throw new HttpError(400, 'invalid_request', 'This app does not sign in through an upstream identity provider.');
+  if (!trust) throw new HttpError(400, 'invalid_request', t('error.notUpstreamApp'));
   const { params } = it.details;
   // A method kind asked for that this IdP cannot truthfully report ends the sign-in before any push.
   const choice = chooseUpstreamAcr(params.claims, params.acr_values, it.policy.acr.mfa);
@@ -72,7 +73,7 @@ export async function startUpstream(ctx: Context, deps: InteractionDeps, it: Loa
 async function postRefused(ctx: Context, deps: InteractionDeps): Promise<void> {
   const it = await loadInteraction(ctx, deps);
   checkCsrf(ctx, deps, it.uid);
-  if (!isUpstreamApp(deps, it)) throw new HttpError(400, 'invalid_request', 'This app does not sign in through an upstream identity provider.');
+  if (!isUpstreamApp(deps, it)) throw new HttpError(400, 'invalid_request', t('error.notUpstreamApp'));
   const body = (ctx.request.body ?? {}) as Record<string, unknown>;
   const refusal = typeof body.refusal === 'string' && Object.hasOwn(REFUSAL_PAGES, body.refusal) ? body.refusal : 'unknown-user';
   await deny(ctx, it, 'access_denied', refusal === 'unknown-user' ? 'the user is not known to this IdP' : `the user cannot sign in here (${refusal})`);

@@ -24,8 +24,8 @@ import { voidHeldResults } from './held-results.js';
 import { markUnmatchedPush, wasUnmatchedPush } from './unmatched-push.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
 import { acrClaimOfParam, acrForApp, essentialAcrUnmet, requestedAcrs, sessionEndedBeforeItsSecond, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type AcrClaimRequest, type SessionLifetime } from './session-policy.js';
-import { providerOutageAnswer } from '../http/edge.js';
-import { isStorageOutage } from '../http/errors.js';
+import { errorPage, providerOutageAnswer } from '../http/edge.js';
+import { AppError, isStorageOutage, technical } from '../http/errors.js';
 
 /** oidc-provider's routes a browser is sent to: their errors are a page; every other route's are JSON. */
 const BROWSER_ROUTES = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success', 'code_verification', 'device_resume']);
@@ -330,7 +330,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       const browserFacing = BROWSER_ROUTES.has((ctx as Partial<KoaContextWithOIDC>).oidc?.route ?? '');
       if (!browserFacing || ctx.accepts('html', 'json') === 'json') { ctx.type = 'json'; ctx.body = { error: out.error, error_description: out.error_description ?? '' }; return; }
       ctx.type = 'html';
-      ctx.body = deps.views.render('error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? '' });
+      // oidc-provider's description is for the app's developers: a page in another language leads with its own words.
+      ctx.body = deps.views.render('error', errorPage(technical(new AppError(out.error, ctx.status >= 400 ? ctx.status : 400, out.error_description ?? out.error)), undefined));
     },
   };
 

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
 import * as oidc from 'openid-client';
 import type { Context } from 'koa';
+import { t } from '../i18n/index.js';
 
 /**
  * Sign-in to this IdP as an ordinary relying app would: authorization code + PKCE through
@@ -57,12 +58,12 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
   router.get('/callback', async (ctx) => {
     const refuse = (message: string) => { ctx.status = 400; return (opts.onRefused ?? opts.onError)(ctx, message); };
     const txs = readTxs(ctx.cookies.get(cookie, { signed: true }));
-    if (!txs.length) return refuse('This sign-in was not started here (or took too long). Try again.');
+    if (!txs.length) return refuse(t('error.rpNotStarted'));
     // Only a sign-in's own answer (its state) ends it. A callback another site sent the browser
     // to leaves them as they were (red-team: any page cancelled a user's SAML sign-in, and the SP got a
     // signed AuthnFailed for it, by a GET of the callback without code or state).
     const tx = txs.find((t) => sameState(ctx.query.state, t.state));
-    if (!tx) return refuse('This is not the answer to the sign-in under way here. Go back to it, or start again.');
+    if (!tx) return refuse(t('error.rpNotThisAnswer'));
     keep(ctx, txs.filter((t) => t !== tx));
     const code = typeof ctx.query.code === 'string' ? ctx.query.code : null;
     const refused = code && opts.checkCode ? await opts.checkCode(ctx, code) : null;

@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js';
+import { AppError, technical } from '../http/errors.js';
 
 /** Why a SAML message was refused: the code on the error page (docs/saml.md). */
 export type SamlErrorCode =
@@ -10,5 +10,6 @@ export class SamlError extends AppError<SamlErrorCode> {
   override readonly name = 'SamlError';
   constructor(status: 400 | 403 | 404 | 413, code: SamlErrorCode, message: string) {
     super(code, status, message);
+    technical(this); // an SP's request, refused: the detail is for its developers (English)
   }
 }

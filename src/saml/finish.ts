@@ -9,6 +9,7 @@ import { postForm } from './page.js';
 import type { ServiceProvider } from './sp-config.js';
 import type { PendingSso } from './store.js';
 import { signElement } from './xml.js';
+import { t } from '../i18n/index.js';
 
 /**
  * The end of a SAML sign-in: per SP, the internal OIDC client's login and callback (src/rp/oidc-login.ts,
@@ -25,8 +26,6 @@ export async function postStatus(deps: SamlDeps, ctx: Context, sp: ServiceProvid
   postForm(ctx, to.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: to.relayState });
 }
 
-const OTHER_BROWSER = 'This sign-in was finished in another browser than the one signed in. Start it again at the application.';
-
 export function finishRouters(deps: SamlDeps): Router[] {
   /** The pending sign-in this browser started for this SP (taken: it is finished once). */
   const takePending = async (ctx: Context, sp: ServiceProvider): Promise<PendingSso | null> => {
@@ -38,7 +37,7 @@ export function finishRouters(deps: SamlDeps): Router[] {
   const failPage = (ctx: Context, description: string) => {
     ctx.status = 400;
     ctx.type = 'html';
-    ctx.body = deps.views.render('error', { title: 'Sign-in failed', error: 'login_failed', description });
+    ctx.body = deps.views.render('error', { title: t('error.signInFailedTitle'), error: 'login_failed', description });
   };
 
   const failToSp = (ctx: Context, sp: ServiceProvider, pending: PendingSso, code: SamlStatus) => postStatus(deps, ctx, sp, pending, code);
@@ -53,7 +52,7 @@ export function finishRouters(deps: SamlDeps): Router[] {
         ...(ctx.query.mfa ? { acr_values: sp.policy.acr.mfa } : {}),
       }),
       // The very SSO session the code was issued in, not another of the same account (red-team).
-      checkCode: async (ctx, code) => (await deps.idpSessions.issuedHere(ctx, code) ? null : OTHER_BROWSER),
+      checkCode: async (ctx, code) => (await deps.idpSessions.issuedHere(ctx, code) ? null : t('error.samlOtherBrowser')),
       // A page for this browser: the sign-in it may have started itself stays pending, and the SP hears nothing.
       onRefused: failPage,
       async onError(ctx, message) {
@@ -65,7 +64,7 @@ export function finishRouters(deps: SamlDeps): Router[] {
       },
       async onSignedIn(ctx, tokens) {
         const pending = await takePending(ctx, sp);
-        if (!pending) return failPage(ctx, 'This sign-in was not started here, was already finished, or took too long. Start it again at the application.');
+        if (!pending) return failPage(ctx, t('error.samlNotPending'));
         const claims = tokens.claims()!;
         // ForceAuthn (SAML core 3.4.1): a sign-in made after the request, whatever the browser did
         // to the login URL's ?force=1 (red-team: dropped, and the old SSO session answered).
@@ -81,7 +80,7 @@ export function finishRouters(deps: SamlDeps): Router[] {
         // red-team: an attacker started a SAML sign-in, had the victim's browser (signed in, no page
         // shown) get the code, and finished it in their own browser with the victim's assertion.
         const session = await deps.idpSessions.current(ctx);
-        if (!session || session.accountId !== claims.sub) return failPage(ctx, OTHER_BROWSER);
+        if (!session || session.accountId !== claims.sub) return failPage(ctx, t('error.samlOtherBrowser'));
         const amr = Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [];
         // RequestedAuthnContext (authn-context.ts): what the SP accepts, or NoAuthnContext, never a weaker Success.
         const classRef = answeredClass(sp, amr, pending.allowed ?? { password: true, mfa: true });
