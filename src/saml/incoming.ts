@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { SamlError } from './errors.js';
 import { decodePost, decodeRedirect } from './messages.js';
 import type { ServiceProvider } from './sp-config.js';
-import { child, NS, parseXml, text, verifiedRoot, verifyRedirectSignature } from './xml.js';
+import { child, elementCount, MAX_REQUEST_ELEMENTS, NS, parseXml, text, verifiedRoot, verifyRedirectSignature } from './xml.js';
 
 /** RelayState is at most 80 bytes in SAML bindings 3.4.3; SPs in the wild send more: up to 1024 bytes (UTF-8) are kept. */
 export const MAX_RELAY_STATE = 1024;
@@ -25,6 +25,7 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
   if (relay !== undefined && !relayStateUsable(relay)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 bytes).');
   const xml = post ? decodePost(value) : decodeRedirect(value);
   const doc = parseXml(xml);
+  if (elementCount(doc, MAX_REQUEST_ELEMENTS) > MAX_REQUEST_ELEMENTS) throw new SamlError(413, 'too_large', `The SAML message holds more than ${MAX_REQUEST_ELEMENTS} elements.`);
   const root = doc.documentElement!;
   if (root.namespaceURI !== NS.protocol || root.localName !== expect) throw new SamlError(400, 'malformed', `Expected a samlp:${expect}.`);
   // The Issuer names whose certificate to verify with; after verifying, only signed content is read.

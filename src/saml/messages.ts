@@ -80,6 +80,30 @@ function readRequestedAuthnContext(el: Element): RequestedAuthnContext | null {
   return { classes: [...classes, ...decls], comparison };
 }
 
+/**
+ * An xs:boolean attribute: true, false, 1 or 0 with the whitespace XML Schema collapses; absent is
+ * false, anything else a 400 (red-team: ForceAuthn=" true " was read as false, and the old SSO
+ * session answered a request that asked for a new sign-in).
+ */
+function xsBoolean(el: Element, name: string): boolean {
+  const value = attr(el, name);
+  if (value === null) return false;
+  const v = value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new SamlError(400, 'malformed', `The AuthnRequest's ${name} is not an xs:boolean (true, false, 1 or 0).`);
+}
+
+/** More SessionIndex elements than any SP sends (one per session it holds with this IdP). */
+export const MAX_SESSION_INDEXES = 16;
+
+/** A LogoutRequest's SessionIndex values; more than MAX_SESSION_INDEXES is a 400 (each is a look-up: red-team, 1,050 of them made 1,050 Redis reads in a row). */
+function sessionIndexesOf(el: Element): string[] {
+  const found = children(el, NS.protocol, 'SessionIndex');
+  if (found.length > MAX_SESSION_INDEXES) throw new SamlError(400, 'malformed', `The LogoutRequest names more than ${MAX_SESSION_INDEXES} SessionIndex values.`);
+  return found.map((s) => text(s) ?? '');
+}
+
 /** Reads an AuthnRequest element (already verified when it was signed). */
 export function readAuthnRequest(el: Element): AuthnRequestFields {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'AuthnRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:AuthnRequest.');
@@ -95,8 +119,8 @@ export function readAuthnRequest(el: Element): AuthnRequestFields {
     id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
     acsUrl: attr(el, 'AssertionConsumerServiceURL'), acsIndex: index !== null ? Number(index) : null,
     protocolBinding: attr(el, 'ProtocolBinding'),
-    forceAuthn: attr(el, 'ForceAuthn') === 'true' || attr(el, 'ForceAuthn') === '1',
-    isPassive: attr(el, 'IsPassive') === 'true' || attr(el, 'IsPassive') === '1',
+    forceAuthn: xsBoolean(el, 'ForceAuthn'),
+    isPassive: xsBoolean(el, 'IsPassive'),
     nameIdFormat: policy ? attr(policy, 'Format') : null,
     requestedAuthnContext: readRequestedAuthnContext(el),
     subjectNameId: subjectNameIdOf(child(el, NS.assertion, 'Subject')),
@@ -159,7 +183,7 @@ export function readLogoutRequest(el: Element): LogoutRequestFields {
   return {
     id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
     notOnOrAfter: attr(el, 'NotOnOrAfter'),
-    nameId: text(child(el, NS.assertion, 'NameID')), sessionIndexes: children(el, NS.protocol, 'SessionIndex').map((s) => text(s) ?? ''),
+    nameId: text(child(el, NS.assertion, 'NameID')), sessionIndexes: sessionIndexesOf(el),
   };
 }
 

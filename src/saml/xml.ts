@@ -25,6 +25,14 @@ const SIGNATURE_ALGS: Record<string, string> = {
 
 const DIGEST_ALGS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
 
+/**
+ * The most elements an incoming request may hold. An AuthnRequest or LogoutRequest, signed with its
+ * certificate in KeyInfo, has about 20; a few SessionIndex more. xml-crypto's checks walk the whole
+ * document once per Reference and per certificate, synchronously (red-team: a forged signature with
+ * 60 References over 3,500 empty elements, 800 bytes deflated, held the process for 33 s).
+ */
+export const MAX_REQUEST_ELEMENTS = 200;
+
 /** Parses a message; refuses a DOCTYPE, a malformed document and anything the parser warns about. */
 export function parseXml(xml: string): Document {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
@@ -46,6 +54,19 @@ export function parseXml(xml: string): Document {
 // back inside a signed Response that is not well-formed XML).
 // eslint-disable-next-line no-control-regex
 const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Pure: how many elements the document holds, counting up to `limit + 1` (iterative: documents nest deep). */
+export function elementCount(doc: Document, limit: number): number {
+  let count = 0;
+  const stack: Node[] = [doc.documentElement!];
+  while (stack.length && count <= limit) {
+    const n = stack.pop()!;
+    if (n.nodeType !== 1) continue;
+    count++;
+    for (let c = n.firstChild; c; c = c.nextSibling) stack.push(c);
+  }
+  return count;
+}
 
 /** Every attribute value and text of the document is made of XML characters (iterative: documents nest deep). */
 function onlyXmlChars(doc: Document): boolean {
@@ -98,6 +119,8 @@ export function verifiedRoot(xml: string, doc: Document, certs: readonly string[
   const root = doc.documentElement!;
   const sigs = children(root, NS.dsig, 'Signature');
   if (sigs.length !== 1) throw new SamlError(403, 'signature_invalid', 'The SAML message must carry exactly one signature on its root element.');
+  const shape = signatureShapeProblem(sigs[0]!, attr(root, 'ID'));
+  if (shape) throw new SamlError(403, 'signature_invalid', `The SAML message's signature is not a SAML signature: ${shape}.`);
   for (const cert of certs) {
     const sig = new SignedXml({ publicCert: certPem(cert), getCertFromKeyInfo: () => null });
     try {
@@ -117,6 +140,34 @@ export function verifiedRoot(xml: string, doc: Document, certs: readonly string[
     return el;
   }
   throw new SamlError(403, 'signature_invalid', 'The signature of the SAML message does not verify with the service provider\'s certificate.');
+}
+
+const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
+const C14N = new Set([
+  'http://www.w3.org/2001/10/xml-exc-c14n#', 'http://www.w3.org/2001/10/xml-exc-c14n#WithComments',
+  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315', 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments',
+]);
+
+/**
+ * Pure: what makes a signature other than the one SAML core 5.4 describes, or null. Checked before
+ * xml-crypto runs, since it digests every Reference (each an ID search over the document) before
+ * it checks the signature over them: one Reference, to the root by its ID, enveloped-signature and
+ * a canonicalization as its only transforms (red-team: many References made one forged request
+ * cost seconds of blocked process).
+ */
+export function signatureShapeProblem(sig: Element, rootId: string | null): string | null {
+  const signedInfo = children(sig, NS.dsig, 'SignedInfo');
+  if (signedInfo.length !== 1) return 'it must have one SignedInfo';
+  const c14n = children(signedInfo[0]!, NS.dsig, 'CanonicalizationMethod');
+  if (c14n.length !== 1 || !C14N.has(attr(c14n[0]!, 'Algorithm') ?? '')) return 'its SignedInfo must name one canonicalization method of XML (exclusive) canonicalization';
+  const refs = children(signedInfo[0]!, NS.dsig, 'Reference');
+  if (refs.length !== 1) return 'it must have exactly one Reference (SAML core 5.4.2)';
+  if (!rootId || attr(refs[0]!, 'URI') !== `#${rootId}`) return 'its Reference must point at the message by its ID';
+  const transforms = children(refs[0]!, NS.dsig, 'Transforms').flatMap((t) => children(t, NS.dsig, 'Transform'));
+  if (transforms.length > 2 || transforms.some((t) => { const a = attr(t, 'Algorithm') ?? ''; return a !== ENVELOPED && !C14N.has(a); })) {
+    return 'its only transforms may be enveloped-signature and a canonicalization (SAML core 5.4.4)';
+  }
+  return null;
 }
 
 /**
