@@ -41,11 +41,13 @@ const PROVIDER_PATH_ANY_CASE = new RegExp(PROVIDER_PATH.source, 'i');
  * registered. Its router matches paths without regard to ASCII case (`/Token` is `/token`), while
  * everything we check by path (this file's form checks, POST /auth, POST /session/end) reads the
  * registered spelling (red-team: `POST /Request` took a NUL in `nonce` that `/request` refuses,
- * and the code exchange of the sign-in it started was a 500). Only `/auth/<uid>` and `/reg/<id>`
+ * and the code exchange of the sign-in it started was a 500), nor with a slash after it. Only `/auth/<uid>` and `/reg/<id>`
  * carry a value of their own after the name; every other endpoint path is fixed lower-case words.
  */
 export function misspelledProviderPath(path: string): boolean {
   if (!PROVIDER_PATH_ANY_CASE.test(path)) return false;
+  // Its router also takes a trailing slash (`/token/`); no endpoint is registered with one.
+  if (path.endsWith('/')) return true;
   // The endpoint's own words: the first segment of /auth/<uid> and /reg/<id>, the whole path otherwise.
   const named = /^\/(?:auth|reg)(?:\/|$)/i.test(path) ? path.split('/', 2).join('/') : path;
   return named !== named.toLowerCase();
