@@ -114,8 +114,9 @@ function fromMetadata(file: string, xml: string): Partial<SpFile> {
     ?? children(sp, NS.metadata, 'SingleLogoutService').find((e) => attr(e, 'Binding') === BINDINGS.post);
   const certs = children(sp, NS.metadata, 'KeyDescriptor').filter((k) => (attr(k, 'use') ?? 'signing') === 'signing')
     .flatMap((k) => { const ki = child(k, NS.dsig, 'KeyInfo'); const xd = ki && child(ki, NS.dsig, 'X509Data'); return xd ? children(xd, NS.dsig, 'X509Certificate').map((c) => text(c)!) : []; });
-  const format = text(child(sp, NS.metadata, 'NameIDFormat'));
-  const formatName = (Object.entries(NAMEID_FORMATS).find(([, v]) => v === format)?.[0]) as NameIdFormat | undefined;
+  // The first format listed that this IdP gives (an SP listing transient, then persistent, gets persistent).
+  const listed = children(sp, NS.metadata, 'NameIDFormat').map((e) => text(e));
+  const formatName = listed.map((f) => Object.entries(NAMEID_FORMATS).find(([, v]) => v === f)?.[0]).find((n) => n !== undefined) as NameIdFormat | undefined;
   const out: Partial<SpFile> = { entityId: attr(root, 'entityID') ?? '' };
   if (acs.length) out.acs = acs;
   // SAML metadata 2.2.2: LogoutResponses go to ResponseLocation where the SP gives one.

@@ -80,6 +80,18 @@ describe('SAML service provider files', () => {
     expect(() => parse({ metadataFile: 'x.xml' }, '/cfg/saml/m.json', () => `<!DOCTYPE x><x/>`)).toThrow(/metadataFile/);
   });
 
+  it('metadata listing several NameID formats: the first one this IdP gives', () => {
+    const md = (formats: string[]) => `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp3.example/md">
+      <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${formats.map((f) => `<md:NameIDFormat>${f}</md:NameIDFormat>`).join('')}
+        <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp3.example/acs"/>
+      </md:SPSSODescriptor></md:EntityDescriptor>`;
+    const formatOf = (formats: string[]) => parse({ metadataFile: 'sp3.xml' }, '/cfg/saml/meta3.json', () => md(formats)).nameIdFormat;
+    const f = (name: string) => `urn:oasis:names:tc:SAML:${name}`;
+    expect(formatOf([f('2.0:nameid-format:transient'), f('1.1:nameid-format:emailAddress')])).toBe('emailAddress');
+    expect(formatOf([f('1.1:nameid-format:unspecified'), f('1.1:nameid-format:emailAddress')])).toBe('unspecified');
+    expect(formatOf([f('2.0:nameid-format:transient')])).toBe('persistent'); // none given: the default
+  });
+
   // SAML metadata 2.4.1.1: a KeyDescriptor without `use` serves signing and encryption both, so its
   // certificate verifies the SP's requests; ACS entries without an index are numbered by position.
   it('reads metadata whose KeyDescriptor has no use and whose ACS entries carry no index', async () => {
