@@ -82,6 +82,7 @@ import { lazySamlSigningKey } from './saml/keys.js';
 import { samlRoutes } from './saml/routes.js';
 import { loadServiceProviders } from './saml/sp-config.js';
 import { createSamlStore } from './saml/store.js';
+import { useLinearQuery } from './http/query.js';
 
 export interface Idp {
   app: Koa;
@@ -302,6 +303,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   });
 
   const app = new Koa();
+  useLinearQuery(app); // Koa's ctx.query parser is quadratic in repeated names (src/http/query.ts)
   // The same keys as oidc-provider's cookies, or interactionDetails() cannot read its signed cookie (oidc-provider's `cookies.keys`).
   app.keys = secrets.cookieKeys;
   // Koa never reads X-Forwarded-*: the client IP is clientIp's, the origin is ISSUER (pinOrigin).

@@ -85,10 +85,17 @@ function readRequestedAuthnContext(el: Element): RequestedAuthnContext | null {
  * false, anything else a 400 (red-team: ForceAuthn=" true " was read as false, and the old SSO
  * session answered a request that asked for a new sign-in).
  */
+const XS_BLANK = new Set([' ', '\t', '\r', '\n']);
 function xsBoolean(el: Element, name: string): boolean {
   const value = attr(el, name);
   if (value === null) return false;
-  const v = value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  // Trimmed by hand: a regex anchored at the end retries from every blank (red-team: 30,000 blanks
+  // inside the value, 440 bytes deflated, held the process for a second).
+  let start = 0;
+  let end = value.length;
+  while (start < end && XS_BLANK.has(value[start]!)) start++;
+  while (end > start && XS_BLANK.has(value[end - 1]!)) end--;
+  const v = value.slice(start, end);
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
   throw new SamlError(400, 'malformed', `The AuthnRequest's ${name} is not an xs:boolean (true, false, 1 or 0).`);
