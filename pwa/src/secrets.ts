@@ -1,6 +1,6 @@
 import { derivePinKey, openBytes, openPrivateKey, PIN_ITERATIONS, sealBytes, sealPrivateKey, toNonExtractable } from './keys.js';
 import { importTotpSecret } from './totp.js';
-import { updateAccount } from './store.js';
+import { getAccount, updateAccount } from './store.js';
 import type { AccountRecord, PinSecrets, PlainSecrets } from './types.js';
 
 /**
@@ -86,7 +86,11 @@ export function materialFor(account: AccountRecord): Material | null {
 }
 
 /** Opens a PIN account for this page's lifetime (or until lock()). */
-export async function unlockWithPin(account: AccountRecord, pin: string, now = Date.now()): Promise<Material> {
+export async function unlockWithPin(given: AccountRecord, pin: string, now = Date.now()): Promise<Material> {
+  // The stored record, not the caller's copy: a form drawn before the last wrong PINs holds a copy
+  // that says no wait and no failures (red-team: eight wrong PINs in one open form met no wait, and
+  // the right one then left the stored failures in place, locking its user out after a reload).
+  const account = (await getAccount(given.id)) ?? given;
   const secrets = account.secrets;
   if (secrets.kind !== 'pin') throw new Error('this account has no PIN');
   if (secrets.retryAfter > now) throw new PinWaitError(secrets.retryAfter);

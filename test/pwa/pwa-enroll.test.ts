@@ -233,3 +233,41 @@ describe('QR code from the camera', () => {
     }
   });
 });
+
+// Red-team (PWA): a link to the real app, `/pwa/?add=1&issuer=https://attacker`, filled the
+// attacker's server in; the code the user typed went there, and the attacker enrolled his own device
+// with it. Now only this app's server (or one this phone already has an account with) is filled in,
+// and a typed or scanned code for another site is sent only after a warning and a second tap.
+describe('enrollment codes for another site', () => {
+  it('the address cannot choose the server a typed code goes to; another site is named and sent to only on a second tap', async () => {
+    const phone = await launchBrowser();
+    const elsewhere = 'https://127.0.0.1:4849'; // nothing listens there
+    const sent: string[] = [];
+    phone.page.on('request', (r) => { if (r.url().startsWith(elsewhere)) sent.push(r.url()); });
+    try {
+      const offer = await w.t.idp.deviceService.issueEnrollment(w.accountId, 'test');
+      await phone.page.goto(`${w.t.url}/pwa/?${new URLSearchParams({ add: '1', issuer: elsewhere })}`);
+      await phone.page.getByTestId('code-input').waitFor();
+      await expect(phone.page.getByTestId('issuer').inputValue()).resolves.toBe(w.t.url);
+
+      // Typed in by the user (as a message might tell them to): warned first, nothing sent.
+      await phone.page.getByTestId('issuer').fill(elsewhere);
+      await phone.page.getByTestId('code-input').fill(offer.code);
+      await phone.page.getByTestId('enroll-submit').click();
+      await expect(phone.page.getByTestId('enroll-error').textContent()).resolves.toMatch(/^This code is for another site than this app \(127\.0\.0\.1:\d+\)\. Continue only if you started it from 127\.0\.0\.1:4849\. To send it there, tap Add account again\.$/);
+      expect(sent).toEqual([]);
+      // The second tap sends it where the user said.
+      await phone.page.getByTestId('enroll-submit').click();
+      await phone.page.getByTestId('enroll-error').filter({ hasText: /network|reach/i }).waitFor({ timeout: 15_000 });
+      expect(sent.length).toBeGreaterThan(0);
+      // And the code, never sent to this IdP, still works here.
+      await phone.page.goto(`${w.t.url}/pwa/?add=1`);
+      await phone.page.getByTestId('code-input').fill(offer.code);
+      const exchange = enrollmentExchange(phone.page);
+      await phone.page.getByTestId('enroll-submit').click();
+      expect((await exchange).status).toBe(201);
+    } finally {
+      await phone.close();
+    }
+  }, 60_000);
+});

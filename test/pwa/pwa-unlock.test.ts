@@ -90,6 +90,48 @@ describe("unlock policy 'pin'", () => {
     expect((await finishAtRp(w, s)).amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
   });
 
+  // Red-team (PWA): the wait was checked against the account the form was drawn with, which always
+  // said no failures: eight wrong PINs in one open form met no wait, and the right PIN then left the
+  // stored count in place, locking its user out after a reload.
+  it('wrong PINs typed in one open form meet the growing wait; the right PIN after the wait clears the stored count', async () => {
+    const { page } = phone;
+    await page.goto(`${w.t.url}/pwa/`);
+    await page.getByTestId('pin-input').waitFor();
+    const stored = async () => (await storedAccounts(page))[0]!.secrets as { failures: number; retryAfter: number };
+    for (let i = 0; i < 5; i++) {
+      await page.getByTestId('pin-input').fill(String(100000 + i));
+      await page.getByTestId('pin-submit').click();
+      await page.waitForFunction((n) => (document.querySelector('[data-testid="pin-submit"]') as HTMLButtonElement).disabled === false, i);
+      await page.waitForFunction(async (n) => {
+        const db = await new Promise<IDBDatabase>((r) => { const q = indexedDB.open('pushotp-authenticator'); q.onsuccess = () => r(q.result); });
+        const all = await new Promise<{ secrets: { failures: number } }[]>((r) => { const q = db.transaction('accounts').objectStore('accounts').getAll(); q.onsuccess = () => r(q.result); });
+        db.close();
+        return all[0]!.secrets.failures === n;
+      }, i + 1);
+    }
+    expect((await stored()).retryAfter).toBeGreaterThan(Date.now());
+    // The same form, the right PIN: refused for the wait, nothing shown.
+    await page.getByTestId('pin-input').fill(PIN);
+    await page.getByTestId('pin-submit').click();
+    await page.getByRole('alert').filter({ hasText: 'Too many wrong PINs' }).waitFor();
+    await expect(page.getByTestId('code').count()).resolves.toBe(0);
+    expect((await stored()).failures).toBe(5);
+
+    // The wait over (moved into the past in the store), the right PIN opens the keys and the count starts afresh.
+    await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((r) => { const q = indexedDB.open('pushotp-authenticator'); q.onsuccess = () => r(q.result); });
+      const store = db.transaction('accounts', 'readwrite').objectStore('accounts');
+      const all = await new Promise<{ secrets: { retryAfter: number } }[]>((r) => { const q = store.getAll(); q.onsuccess = () => r(q.result); });
+      all[0]!.secrets.retryAfter = Date.now() - 1;
+      await new Promise((r) => { const q = store.put(all[0]); q.onsuccess = r; });
+      db.close();
+    });
+    await page.getByTestId('pin-input').fill(PIN);
+    await page.getByTestId('pin-submit').click();
+    expect(isCodeOf(device.secret, await shownCode(page))).toBe(true);
+    expect(await stored()).toMatchObject({ failures: 0, retryAfter: 0 });
+  });
+
   it('logged no console error', () => {
     expect(phone.errors).toEqual([]);
   });

@@ -1,6 +1,7 @@
 import { ApiError } from '../api.js';
 import { defaultDeviceName, enrollAccount, normalizeCode, normalizeIssuer, parseEnrollLink, type EnrollLink, type EnrollOutcome } from '../enroll.js';
 import { askPermission } from '../push-setup.js';
+import { listAccounts } from '../store.js';
 import { MIN_PIN_LENGTH } from '../secrets.js';
 import type { View } from './context.js';
 import { announce, append, button, field, h, heading, replace } from './dom.js';
@@ -35,7 +36,21 @@ export const enrollView: View = (root, ctx, params) => {
   const nameInput = h('input', { type: 'text', name: 'device-name', maxlength: 64, required: true, autocomplete: 'off', 'data-testid': 'device-name' });
   nameInput.value = defaultDeviceName();
   const issuerInput = h('input', { type: 'url', name: 'issuer', required: true, inputmode: 'url', autocomplete: 'url', spellcheck: 'false', 'data-testid': 'issuer' });
-  issuerInput.value = normalizeIssuer(params.get('issuer') ?? '') ?? location.origin;
+  // The server this app came from, unless the address names one this phone already has an account
+  // with ("Enroll again"). Any other server named in the address is not filled in: red-team, a link
+  // to the real app with `?add=1&issuer=https://attacker` sent the code the user typed there, and
+  // the attacker enrolled his own device with it.
+  issuerInput.value = location.origin;
+  const named = normalizeIssuer(params.get('issuer') ?? '');
+  if (named && named !== location.origin) {
+    void listAccounts().then((accounts) => {
+      if (!stopped && issuerInput.value === location.origin && accounts.some((a) => a.issuer === named)) issuerInput.value = named;
+    });
+  } else if (named) {
+    issuerInput.value = named;
+  }
+  /** The other site the user was warned about and submitted again for (typed or scanned codes). */
+  let confirmedForeign: string | null = null;
   const codeInput = h('input', { type: 'text', name: 'code', required: true, autocomplete: 'one-time-code', autocapitalize: 'characters', spellcheck: 'false', 'data-testid': 'code-input' });
   const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'enroll-submit' }, t('enroll.submit'));
 
@@ -197,6 +212,14 @@ export const enrollView: View = (root, ctx, params) => {
     ev.preventDefault();
     const link = linkFromForm();
     if (!link) return;
+    // A typed or scanned code for another site than this app's: said first, and sent only when the
+    // user submits again (the link form shows the same warning above its button).
+    if (!fromLink && new URL(link.issuer).origin !== location.origin && confirmedForeign !== link.issuer) {
+      confirmedForeign = link.issuer;
+      replace(error, `${t('enroll.foreign', { here: location.host, there: hostOf(link.issuer) })} ${t('enroll.foreignAgain')}`);
+      submit.focus();
+      return;
+    }
     if (!nameInput.value.trim()) {
       replace(error, t('enroll.needName'));
       nameInput.focus();
