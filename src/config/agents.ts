@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { shownName } from './shown-name.js';
 import { parseCidr, type Cidr } from '../net/ip.js';
-import { loginPolicySchema, type LoginPolicy } from './clients.js';
+import { loginPolicySchema, reservedClientId, type LoginPolicy } from './clients.js';
 import { ConfigError } from './settings.js';
 import { readJsonFolder } from './json-folder.js';
 
@@ -54,6 +54,9 @@ export function parseAgent(file: string, raw: unknown, env: NodeJS.ProcessEnv): 
     throw new ConfigError(file, issue.path.join('.') || '(file)', issue.message);
   }
   const data = result.data;
+  // A gateway's id is the app id of its sign-ins and audit events, in the OIDC clients' id space.
+  const reserved = reservedClientId(data.id);
+  if (reserved) throw new ConfigError(file, 'id', reserved);
   const secret = env[data.secret_env];
   if (!secret) throw new ConfigError(file, 'secret_env', `environment variable ${data.secret_env} is not set`);
   if (secret.length < AGENT_SECRET_MIN_LENGTH) throw new ConfigError(file, 'secret_env', `${data.secret_env} must be at least ${AGENT_SECRET_MIN_LENGTH} characters`);

@@ -4,6 +4,9 @@ import { ConfigError } from './settings.js';
 import { upstreamSchema, upstreamTrust, type UpstreamTrust } from '../upstream/config.js';
 import { readJsonFolder } from './json-folder.js';
 import { PHONE_ONLY_ACR } from '../signin/amr.js';
+import { SAML_CLIENT_PREFIX } from '../apps/registry.js';
+import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
+import { clearTextUrl, isProduction } from './production.js';
 
 /** How a relying app's users sign in; the `login` member of a client file. */
 export interface LoginPolicy {
@@ -115,6 +118,9 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
     }
     throw new ConfigError(file, issue.path.join('.') || '(file)', issue.message);
   }
+  const reserved = reservedClientId(result.data.client_id);
+  if (reserved) throw new ConfigError(file, 'client_id', reserved);
+  if (isProduction(env)) refuseClearTextUrls(file, result.data);
   const { login, client_secret_env, $comment: _comment, upstream, id_token_profile_claims, ...metadata } = result.data;
   if (upstream?.profile === 'entra') entraClient(file, metadata, login);
   const method = metadata.token_endpoint_auth_method ?? (client_secret_env ? 'client_secret_basic' : 'none');
@@ -135,6 +141,41 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
     ...(upstream ? { upstream: upstreamTrust(upstream) } : {}),
     ...(id_token_profile_claims ? { idTokenProfileClaims: true } : {}),
   };
+}
+
+/**
+ * Why an id is not for a file to take, or null. The IdP registers these clients itself: `saml.<id>`
+ * for each SAML service provider (src/saml/internal-client.ts) and the self-service console's.
+ * Red-team: a client file `saml.wiki` started, but the app registry leaves `saml.` ids to the SAML
+ * SPs, so its login policy (noDevice: refuse, single-form) was silently replaced by the default.
+ * Compared without case: the audit trail names apps by these ids, and look-alikes would mislead it.
+ * Gateways of the agent API share the id space (src/config/agents.ts).
+ */
+export function reservedClientId(id: string): string | null {
+  const lower = id.toLowerCase();
+  if (lower.startsWith(SAML_CLIENT_PREFIX)) return `"${id}": ids starting with "${SAML_CLIENT_PREFIX}" are reserved for the SAML service providers' own clients (config/saml/); choose another id`;
+  if (lower === ACCOUNT_CLIENT_ID) return `"${id}" is reserved for the self-service console (/account); choose another id`;
+  return null;
+}
+
+/**
+ * NODE_ENV=production: the URLs the IdP sends codes and tokens to, and the keys it trusts, must be
+ * https (http only on 127.0.0.1, [::1] or localhost). OpenID Core 3.1.2.1 would allow http for a
+ * confidential client, but a code, an ID token (implicit) or the state sent in clear can be read or
+ * replaced on the way whatever the client's authentication, so every client is held to it (as the
+ * OAuth 2.0 Security BCP, RFC 9700 2.1 and 4.1, and OAuth 2.1 do). Red-team: production started
+ * a public client redirecting to http://wiki.example.com. A private-use scheme (a native app's
+ * `com.example.app:/cb`, RFC 8252 7.1) is not http and stays allowed.
+ */
+function refuseClearTextUrls(file: string, m: Pick<z.infer<typeof clientFile>, 'redirect_uris' | 'post_logout_redirect_uris' | 'jwks_uri'>): void {
+  const fields = [
+    ...(m.redirect_uris ?? []).map((u, i) => [`redirect_uris.${i}`, u] as const),
+    ...(m.post_logout_redirect_uris ?? []).map((u, i) => [`post_logout_redirect_uris.${i}`, u] as const),
+    ...(m.jwks_uri ? [['jwks_uri', m.jwks_uri] as const] : []),
+  ];
+  for (const [field, u] of fields) {
+    if (clearTextUrl(u)) throw new ConfigError(file, field, `must be https when NODE_ENV=production (http only on 127.0.0.1, [::1] or localhost): ${field === 'jwks_uri' ? 'the client\'s keys' : 'codes and tokens'} would cross the network in clear (got ${new URL(u).origin})`);
+  }
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);

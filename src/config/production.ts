@@ -8,6 +8,16 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export const isProduction = (env: NodeJS.ProcessEnv): boolean => env.NODE_ENV === 'production';
 
 /**
+ * Pure: a plain-http URL to another host, which NODE_ENV=production refuses for the URLs a client
+ * file gives (src/config/clients.ts): what goes there would cross the network in clear. Loopback
+ * stays allowed (RFC 8252 7.3: a native app's redirect to a port on its own machine).
+ */
+export const clearTextUrl = (u: string): boolean => {
+  const url = new URL(u);
+  return url.protocol === 'http:' && !LOCAL_HOSTS.has(url.hostname);
+};
+
+/**
  * Pure: what makes this configuration unsafe to run as declared, first problem first
  * (docs/production.md, Refused configurations). Each names the variable to set and why.
  */
