@@ -108,6 +108,44 @@ function parseKek(raw: string): { id: string; key: Buffer }[] {
 const isUrl = (v: string) => { try { new URL(v); return true; } catch { return false; } };
 
 /**
+ * The issuer as RPs compare it, character for character (OpenID Connect Discovery 1.0, section 3:
+ * "a case-sensitive URL using the https scheme that contains scheme, host, and optionally, port
+ * number and path components and no query or fragment components"). Returns it, or throws what
+ * is wrong. Checked on the text, not on `new URL()`'s reading: `https://idp/?` parses to an empty
+ * query yet an RP would compare the `?`.
+ */
+function checkedIssuer(issuer: string): string {
+  const url = new URL(issuer);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidSetting(`must be an https:// (or http://) URL, not ${url.protocol}`);
+  if (/[?#]/.test(issuer)) throw new InvalidSetting('must have no query (?) or fragment (#): OpenID Connect Discovery forbids them in an issuer');
+  // Red-team: `https://admin:pw@idp.example.com` was accepted, and the issuer is published in
+  // discovery, in every token's `iss` and in every page's links.
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(issuer)) throw new InvalidSetting('must have no user name or password (user:pass@): the issuer is published in discovery and in every token');
+  return issuer;
+}
+
+/** Cookie keys shorter than this are refused: see SETTINGS.cookieKeys. */
+export const COOKIE_KEY_MIN_LENGTH = 32;
+
+/**
+ * COOKIE_KEYS: comma-separated, blanks around each dropped. Red-team: a list of only commas read as
+ * no key at all, and the IdP started with every cookie page a 500 while /readyz said 200; and a
+ * one-character key was recovered from one signed cookie (Keygrip's HMAC) in under 100 guesses,
+ * after which any session cookie can be forged. Each key must be long enough that an offline guess
+ * is hopeless, in every environment (the generated key is 43 characters, and a server started
+ * without NODE_ENV=production is no less exposed).
+ */
+function parseCookieKeys(raw: string): string[] {
+  const keys = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (keys.length === 0) throw new InvalidSetting('names no key (only commas or blanks): give at least one secret, or leave it unset to use the generated one');
+  const short = keys.findIndex((k) => k.length < COOKIE_KEY_MIN_LENGTH);
+  if (short >= 0) {
+    throw new InvalidSetting(`${keys.length > 1 ? `key ${short + 1} of ${keys.length}` : 'the key'} is shorter than ${COOKIE_KEY_MIN_LENGTH} characters: a signed cookie would let it be guessed offline; use a random secret, e.g. node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`);
+  }
+  return keys;
+}
+
+/**
  * Every setting, in the order README.md lists them. The key is the field loadSettings reads it into
  * (the push-fatigue and session ones are then grouped, see Settings).
  */
@@ -117,12 +155,12 @@ export const SETTINGS = {
   issuer: {
     env: 'ISSUER',
     default: '`http://localhost:$PORT`',
-    accepts: 'an absolute URL (a trailing `/` is dropped)',
+    accepts: 'an absolute `https:` (or `http:`) URL without query, fragment or user name (a trailing `/` is dropped)',
     meaning: 'The public URL of the IdP. Discovery, tokens and links use it; every request\'s `Host` and scheme are pinned to it; with `https:` cookies are `Secure` and HSTS is sent.',
     read: (raw: string | undefined, ctx: ReadContext): string => {
       const issuer = (raw ?? `http://localhost:${SETTINGS.port.read(ctx.env.PORT, ctx)}`).replace(/\/$/, '');
       if (!isUrl(issuer)) throw new InvalidSetting('must be an absolute URL');
-      return issuer;
+      return checkedIssuer(issuer);
     },
   },
   databaseUrl: {
@@ -142,14 +180,14 @@ export const SETTINGS = {
     },
   },
   redisPrefix: { env: 'REDIS_PREFIX', meaning: 'Prefix of this IdP\'s Redis keys and channels (several IdPs can share one Redis).', ...text('idp:', 'any text') },
-  dataDir: { env: 'DATA_DIR', meaning: 'Generated secrets (`secrets.json`, mode 0600), the embedded database (`pg/`, without `DATABASE_URL`), the demo user\'s password.', ...folder('data') },
+  dataDir: { env: 'DATA_DIR', meaning: 'Generated secrets (`secrets.json`, mode 0600), the embedded database (`pg/`, without `DATABASE_URL`), the demo user\'s password. Made 0700 (an existing one open to other users is fixed at start, with a warning: docs/production.md, The data folder).', ...folder('data') },
   configDir: { env: 'CONFIG_DIR', meaning: 'Where the registrations are read from: OIDC relying apps `clients/*.json`, SAML service providers `saml/*.json`, gateways of the agent API `agents/*.json`, RADIUS clients `radius/*.json` (with `RADIUS_PORT`), and with `DEMO` the demo app\'s `demo/*.json`.', ...folder('config') },
   cookieKeys: {
     env: 'COOKIE_KEYS',
     default: 'generated into `$DATA_DIR/secrets.json`',
-    accepts: 'comma-separated secrets',
+    accepts: 'comma-separated secrets of at least 32 characters each',
     meaning: 'Secrets that sign cookies, newest first. Set it (and `KEK`) when several instances serve.',
-    read: (raw: string | undefined): string[] | null => (raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : null),
+    read: (raw: string | undefined): string[] | null => (raw ? parseCookieKeys(raw) : null),
   },
   kek: {
     env: 'KEK',
@@ -297,7 +335,8 @@ export const SETTINGS = {
       return raw;
     },
   },
-  logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...text('info', '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`') },
+  // pino's levels: any other value made pino throw its own stack trace at start (red-team: `warning`).
+  logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info') },
   instances: {
     env: 'INSTANCES',
     meaning: 'How many IdP processes serve together (docs/production.md). Above 1 the start is refused without `DATABASE_URL`, `REDIS_URL`, `COOKIE_KEYS` and `KEK`: stand-ins and generated secrets are per process.',

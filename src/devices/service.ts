@@ -12,6 +12,19 @@ import { deviceNameSchema, parseBody } from './validate.js';
 export type DeviceActor = 'account' | 'admin-cli';
 
 /**
+ * Where a request to change devices came from, for the audit row's ip and client_id: /account
+ * gives the client's IP (as the edge decided it, TRUST_PROXY aware) and its own client id. The CLI
+ * has neither: its rows say `by: 'admin-cli'` (or createdBy 'admin') instead.
+ * Red-team (operator round): these rows had no IP, so after an account takeover nothing told
+ * where the attacker's new phone or the owner's revoked one was asked for from.
+ */
+export interface DeviceRequest {
+  by: DeviceActor;
+  ip?: string | null;
+  clientId?: string | null;
+}
+
+/**
  * What the admin CLI and the self-service page do with devices. Every call names the account it
  * acts for, and a device of another account is answered as absent (`device_not_found`).
  */
@@ -19,9 +32,9 @@ export interface DeviceService {
   /** `session`: the /account session asking (self-service); none for an administrator. */
   issueEnrollment(accountId: string, createdBy: string, session?: IssuingSession): Promise<EnrollmentOffer>;
   listDevices(accountId: string): Promise<Device[]>;
-  /** `by`: who asked, for the audit trail (the account's own page, or the administrator's CLI). */
-  renameDevice(accountId: string, deviceId: string, name: string, by?: DeviceActor): Promise<Device>;
-  revokeDevice(accountId: string, deviceId: string, by?: DeviceActor): Promise<Device>;
+  /** `by`: who asked, for the audit trail (the account's own page, with its IP and app, or the administrator's CLI). */
+  renameDevice(accountId: string, deviceId: string, name: string, by?: DeviceActor | DeviceRequest): Promise<Device>;
+  revokeDevice(accountId: string, deviceId: string, by?: DeviceActor | DeviceRequest): Promise<Device>;
 }
 
 /** The /account session a self-service code is issued to. */
@@ -30,6 +43,9 @@ export interface IssuingSession {
   passwordOnly: boolean;
   /** When it began (epoch ms, the clock sessions_ended_at is written with). */
   startedAt: number;
+  /** The request's IP and app, for the audit rows of the code (and recovery codes) issued. */
+  ip?: string | null;
+  clientId?: string | null;
 }
 
 /**
@@ -84,8 +100,9 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
     }
     return device;
   };
-  const record = (type: string, accountId: string, detail: Record<string, unknown>) =>
-    deps.audit?.record({ type, accountId, detail }) ?? Promise.resolve();
+  const record = (type: string, accountId: string, detail: Record<string, unknown>, from?: { ip?: string | null; clientId?: string | null }) =>
+    deps.audit?.record({ type, accountId, clientId: from?.clientId ?? null, ip: from?.ip ?? null, detail }) ?? Promise.resolve();
+  const request = (by: DeviceActor | DeviceRequest): DeviceRequest => (typeof by === 'string' ? { by } : by);
 
   return {
     async issueEnrollment(accountId, createdBy, session) {
@@ -113,29 +130,31 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
       const { recoveryCodes, ...code } = issued;
       const url = enrollmentUrl(deps.issuer, code.code, deps.unlock);
       // The code itself never goes into the audit trail: it is a bearer secret for 15 minutes.
-      await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: code.expiresAt.toISOString() });
-      if (recoveryCodes) await record('recovery_codes.issued', accountId, { createdBy, count: recoveryCodes.length });
+      await record('device.enroll_code.issued', accountId, { createdBy, expiresAt: code.expiresAt.toISOString() }, session);
+      if (recoveryCodes) await record('recovery_codes.issued', accountId, { createdBy, count: recoveryCodes.length }, session);
       const qrSvg = await (await import('qrcode')).default.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       return { ...code, url, qrSvg, ...(recoveryCodes ? { recoveryCodes } : {}) };
     },
 
     listDevices: (accountId) => deps.devices.listByAccount(accountId),
 
-    async renameDevice(accountId, deviceId, name, by = 'account') {
+    async renameDevice(accountId, deviceId, name, asked = 'account') {
+      const from = request(asked);
       const clean = parseBody(deviceNameSchema, name);
       const device = await owned(accountId, deviceId);
       if (!(await deps.devices.rename(device.id, clean))) {
         throw new DeviceError('device_revoked', 409, 'a revoked device cannot be renamed');
       }
-      await record('device.renamed', accountId, { deviceId, name: clean, by });
+      await record('device.renamed', accountId, { deviceId, name: clean, by: from.by }, from);
       return { ...device, name: clean };
     },
 
-    async revokeDevice(accountId, deviceId, by = 'account') {
+    async revokeDevice(accountId, deviceId, asked = 'account') {
+      const from = request(asked);
       const device = await owned(accountId, deviceId);
       // Revoking twice is not an error: the device ends revoked either way.
       if (await deps.devices.revoke(device.id)) {
-        await record('device.revoked', accountId, { deviceId, by });
+        await record('device.revoked', accountId, { deviceId, by: from.by }, from);
         await deps.onRevoked?.(accountId, deviceId);
       }
       return (await deps.devices.get(device.id))!;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../config/settings.js';
+import { ensurePrivateDir } from '../storage/private-folder.js';
 
 /** Process-wide secrets that must never sit in the database they protect. */
 export interface ProcessSecrets {
@@ -34,13 +35,15 @@ export function loadProcessSecrets(settings: Pick<Settings, 'cookieKeys' | 'kek'
       cookieKeys: [randomBytes(32).toString('base64url')],
       kek: [{ id: 'k1', key: randomBytes(32).toString('base64') }],
     };
-    mkdirSync(settings.dataDir, { recursive: true });
+    // 0700: the folder also holds the embedded database (src/storage/private-folder.ts).
+    ensurePrivateDir(settings.dataDir);
     writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
     chmodSync(file, 0o600);
     source = 'generated';
   }
   return {
-    cookieKeys: settings.cookieKeys ?? stored.cookieKeys,
+    // An empty list is never a set of keys (loadSettings refuses one; this guards other callers): Keygrip with none makes every cookie page a 500.
+    cookieKeys: settings.cookieKeys?.length ? settings.cookieKeys : stored.cookieKeys,
     kek: settings.kek ?? stored.kek.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64') })),
     source: settings.cookieKeys || settings.kek ? 'environment' : source,
   };

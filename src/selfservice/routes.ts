@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import type { Context } from 'koa';
 import { DEFAULT_ACR, type ClientRegistration } from '../config/clients.js';
-import type { DeviceService } from '../devices/service.js';
+import type { DeviceRequest, DeviceService } from '../devices/service.js';
 import type { AccountRecord, AccountStore } from '../accounts/store.js';
 import { formBody } from '../http/body.js';
 import type { Csrf } from '../http/csrf.js';
@@ -82,6 +82,8 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   const secure = deps.issuer.startsWith('https:');
   const cookieOpts = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/account', secure, overwrite: true };
   const policy = accountConsoleClient(deps.issuer).login;
+  /** Who asks, for the audit rows of what is done here: this page's app and the client's IP (ctx.ip: the edge's, TRUST_PROXY aware). */
+  const asker = (ctx: Context): DeviceRequest => ({ by: 'account', ip: ctx.ip, clientId: ACCOUNT_CLIENT_ID });
 
   const setSession = (ctx: Context, s: AccountSession) =>
     ctx.cookies.set(SESSION_COOKIE, Buffer.from(JSON.stringify(s)).toString('base64url'), { ...cookieOpts, maxAge: deps.lifetime.idleSeconds * 1000 });
@@ -194,7 +196,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     // The page then waits for a device newer than the newest one the account has now.
     const newest = (await deps.devices.listDevices(account.id)).at(-1);
     // Named after the SSO session it was issued in: the code works only while that session lives (devices/enrollment-codes.ts).
-    const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}:${s.idp}`, { passwordOnly: !s.amr.includes('mfa'), startedAt: s.createdAt })
+    const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}:${s.idp}`, { passwordOnly: !s.amr.includes('mfa'), startedAt: s.createdAt, ip: ctx.ip, clientId: ACCOUNT_CLIENT_ID })
       .catch((err: unknown) => { throw inPageLanguage(err); });
     const expiresAt = offer.expiresAt.toISOString();
     render(ctx, 'account-enroll', {
@@ -224,7 +226,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   router.post('/devices/:id/rename', formBody(), async (ctx) => {
     const { account } = await requireSession(ctx);
     const { name } = parseForm(ctx, renameForm);
-    await deps.devices.renameDevice(account.id, ctx.params.id!, name).catch((err: unknown) => { throw inPageLanguage(err); });
+    await deps.devices.renameDevice(account.id, ctx.params.id!, name, asker(ctx)).catch((err: unknown) => { throw inPageLanguage(err); });
     ctx.status = 303;
     ctx.redirect('/account?notice=renamed');
   });
@@ -233,7 +235,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const live = await requireSession(ctx);
     if (!requireRecentSignIn(ctx, live)) return;
     // The revoke ends every session of the account (app.ts wires onRevoked), this one included.
-    await deps.devices.revokeDevice(live.account.id, ctx.params.id!).catch((err: unknown) => { throw inPageLanguage(err); });
+    await deps.devices.revokeDevice(live.account.id, ctx.params.id!, asker(ctx)).catch((err: unknown) => { throw inPageLanguage(err); });
     ctx.cookies.set(SESSION_COOKIE, null, cookieOpts);
     ctx.status = 303;
     ctx.redirect('/account/signed-out?notice=revoked');

@@ -1,11 +1,18 @@
-import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db } from './db.js';
+import { ensurePrivateDir, privateUmask, tightenTree } from './private-folder.js';
 
 /** A Db over embedded PGlite in a data folder (the zero-setup default), or in memory when dir is null. */
 export async function openPglite(dir: string | null): Promise<Db> {
-  if (dir) mkdirSync(dir, { recursive: true });
+  if (dir) {
+    // Red-team (operator round): the database's files were 0666 in a 0755 folder, readable and
+    // writable by every local user. The folder is 0700, files created from now on are private
+    // (umask), and the ones PGlite unpacks with an explicit 0666 are tightened once it is open.
+    privateUmask();
+    ensurePrivateDir(dir);
+  }
   const lite = dir ? await PGlite.create(dir) : await PGlite.create();
+  if (dir) tightenTree(dir);
   const wrap = (q: { query: PGlite['query'] }): Db['query'] =>
     async (sql, params) => (await q.query(sql, params as unknown[])).rows as never;
   // PGlite runs one statement at a time; its own transaction() serialises callers.
