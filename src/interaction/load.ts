@@ -107,12 +107,12 @@ export async function finishInteraction(ctx: Context, it: Pick<LoadedInteraction
 export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: FinishResult): Promise<void> {
   if (result.kind === 'refused') throw new HttpError(403, 'access_denied', t(`error.refused.${result.reason}`));
   if (result.kind === 'gone') throw signInGone();
-  const { accountId, amr, acr, firstFactorAt, unmatchedPush }: Login = result.login;
+  const { accountId, amr, acr, firstFactorAt, unmatchedPush, pickedPush }: Login = result.login;
   // firstFactorAt (ours; oidc-provider reads the rest): the result is checked again at its resume
   // against the end of the account's sessions (oidc/held-results.ts). unmatchedPush (ours): the
   // resume marks the session it makes, by account and sign-in time `ts` (oidc-provider's clock, the
   // session's loginTs), as one no number-matching app takes (oidc/held-results.ts, provider.ts).
-  await finishInteraction(ctx, it, { login: { accountId, amr, acr, firstFactorAt, ts: Math.floor(Date.now() / 1000), ...(unmatchedPush ? { unmatchedPush } : {}) } });
+  await finishInteraction(ctx, it, { login: { accountId, amr, acr, firstFactorAt, ts: Math.floor(Date.now() / 1000), ...(unmatchedPush ? { unmatchedPush } : {}), ...(pickedPush ? { pickedPush } : {}) } });
 }
 
 /** A 303 to another page of this sign-in. */

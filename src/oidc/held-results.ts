@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import { firstFactorEnded } from '../signin/finish.js';
 
 /** What interaction/load.ts finishLogin saves beside oidc-provider's own fields. */
-interface HeldLogin { accountId?: unknown; firstFactorAt?: unknown; ts?: unknown; unmatchedPush?: unknown }
+interface HeldLogin { accountId?: unknown; firstFactorAt?: unknown; ts?: unknown; unmatchedPush?: unknown; pickedPush?: unknown }
 
 /**
  * Pure: whether a finished sign-in's result stands for nothing at its resume: the account's
@@ -45,8 +45,8 @@ export function heldPastMaxAge(login: HeldLogin, params: { max_age?: unknown; pr
  */
 export function voidHeldResults(
   provider: Provider, sessionsEndedAt: (accountId: string) => Promise<number | null>,
-  /** Called for a result that stands and whose push matched no number (unmatched-push.ts). */
-  onUnmatchedPush?: (accountId: string, loginTs: number) => Promise<void>,
+  /** Called for a result that stands and whose push matched no number, or a number picked rather than typed (unmatched-push.ts). */
+  onUnmatchedPush?: (accountId: string, loginTs: number, match: 'none' | 'picked') => Promise<void>,
   /** Whether the interaction found may be used here (its resume, in the browser that started it); else none is found. */
   mayRead: (it: { params?: Record<string, unknown> }) => boolean = () => true,
 ): void {
@@ -60,7 +60,9 @@ export function voidHeldResults(
     // oidc-provider's clock (helpers/epoch_time.js), as the finish dated `ts`.
     if (login && heldPastMaxAge(login, it!.params, Math.floor(Date.now() / 1000))) delete it!.result;
     else if (login && (typeof login.accountId !== 'string' || endedSince(login, await sessionsEndedAt(login.accountId)))) delete it!.result;
-    else if (login?.unmatchedPush === true && typeof login.ts === 'number' && onUnmatchedPush) await onUnmatchedPush(login.accountId as string, login.ts);
+    else if ((login?.unmatchedPush === true || login?.pickedPush === true) && typeof login.ts === 'number' && onUnmatchedPush) {
+      await onUnmatchedPush(login.accountId as string, login.ts, login.unmatchedPush === true ? 'none' : 'picked');
+    }
     return it;
   };
 }

@@ -21,7 +21,7 @@ import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
 import { browserBinding } from '../interaction/browser-binding.js';
 import { voidHeldResults } from './held-results.js';
-import { markUnmatchedPush, wasUnmatchedPush } from './unmatched-push.js';
+import { markUnmatchedPush, pushMatchOf } from './unmatched-push.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
 import { acrClaimOfParam, acrForApp, essentialAcrUnmet, requestedAcrs, sessionEndedBeforeItsSecond, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type AcrClaimRequest, type SessionLifetime } from './session-policy.js';
 import { errorPage, providerOutageAnswer } from '../http/edge.js';
@@ -151,9 +151,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       requestedAcrs: fresh ? [] : requestedAcrs(ctx.oidc.params?.acr_values, claims?.id_token?.acr),
     });
     if (ok) {
-      // An app that wants number matching does not take, by single sign-on, a session whose push matched no number.
+      // An app that wants number matching does not take, by single sign-on, a session whose push
+      // matched no number; one that wants Verified Push, a session whose number was picked among
+      // choices (red-team: a 1-in-3 pick at a lax app opened the Verified Push app by prompt=none).
       const policy = byId.get(client.clientId)?.login ?? DEFAULT_POLICY;
-      return !fresh && policy.numberMatching && Boolean(session.amr?.includes('swk')) && await wasUnmatchedPush(deps.redis, session.accountId, session.loginTs);
+      if (fresh || !(policy.numberMatching || policy.verifiedPush) || !session.amr?.includes('swk')) return false;
+      const match = await pushMatchOf(deps.redis, session.accountId, session.loginTs);
+      return match === 'none' || (match === 'picked' && policy.verifiedPush === true);
     }
     if (fresh) throw new errors.AccessDenied('this sign-in does not meet the sign-in policy of this app');
     return true;
@@ -382,7 +386,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     const account = await deps.accounts.findById(accountId);
     if (account) accountCache.remember(account);
     return account?.sessionsEndedAt ? account.sessionsEndedAt.getTime() : null;
-  }, (accountId, loginTs) => markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds),
+  }, (accountId, loginTs, match) => markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds, match),
   // A resume goes on only in the browser that started the sign-in (a planted resume cookie finds nothing).
   (it) => { const ctx = Provider.ctx; return ctx?.oidc?.route !== 'resume' || binding.startedHere(ctx, it.params); });
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500

@@ -54,6 +54,11 @@ export interface Login {
    * off): an SSO session it makes does not open an app that wants number matching (oidc/provider.ts).
    */
   unmatchedPush?: true;
+  /**
+   * Its push's number was picked among choices, not typed (the app had Verified Push off): an SSO
+   * session it makes does not open an app that wants Verified Push (oidc/provider.ts).
+   */
+  pickedPush?: true;
 }
 
 /** What the core needs: engines only (no koa, no views, no oidc-provider). app.ts wires the real ones. */

@@ -60,7 +60,10 @@ async function finishApproved(deps: SignInDeps, s: Started, ch: Challenge, state
   }
   const result = await finishSecondFactor(deps, s, ch.resolution?.amr ?? ['otp', 'swk'], { via: 'push', challengeId: ch.id, deviceId: ch.resolution?.deviceId ?? null },
     { accountActive: found.accountActive, account: found.account, stateTaken, secondBegan: ch.createdAt });
-  return result.kind === 'finished' && ch.matchNumber === null ? { ...result, login: { ...result.login, unmatchedPush: true } } : result;
+  if (result.kind !== 'finished') return result;
+  // How the number was matched, for single sign-on into stricter apps (oidc/unmatched-push.ts).
+  if (ch.matchNumber === null) return { ...result, login: { ...result.login, unmatchedPush: true } };
+  return ch.verifiedPush ? result : { ...result, login: { ...result.login, pickedPush: true } };
 }
 
 /**
