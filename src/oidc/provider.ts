@@ -342,6 +342,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, configuration);
   // A client assertion's or DPoP proof's jti is taken once, atomically, for whole seconds (replay-detection.ts).
   useAtomicReplayDetection(provider, deps.redis);
+  keepSessionIdUnlessSignIn(provider);
   provider.proxy = deps.trustProxy;
   // Each app is told a session's strength in its own acr names, whichever app's sign-in made it
   // (acrForApp): the code, the ID token and the essential-acr checks all read ctx.oidc.acr.
@@ -414,3 +415,21 @@ function dropCookie(ctx: { response: { get(field: string): string | string[] }; 
 }
 
 export type { Provider };
+
+/**
+ * oidc-provider gives a loaded session a new id at every resume (a consent too, not only a sign-in)
+ * and when the user answers "No" on the sign-out page for an app; the old id's row is then ended.
+ * Red-team (sessions): a copy of the cookie did either, so only the copy held the live id; the
+ * owner's cookie named an ended row, their sign-out at the app found no session and ended nothing,
+ * and the copy stayed signed in. A consent resume in flight did the same to a sign-out made
+ * meanwhile. The id now changes only when a sign-in's result is applied (against session fixation,
+ * what the change is for): every cookie of a session names one row, and a sign-out ends it.
+ */
+function keepSessionIdUnlessSignIn(provider: Provider): void {
+  const proto = (provider.Session as unknown as { prototype: { resetIdentifier(this: unknown): void } }).prototype;
+  const rotate = proto.resetIdentifier;
+  proto.resetIdentifier = function (this: unknown) {
+    if (Provider.ctx?.oidc?.result?.login) rotate.call(this);
+  };
+}
+
