@@ -104,8 +104,13 @@ export async function finishInteraction(ctx: Context, it: Pick<LoadedInteraction
 }
 
 /** sign-in step 10 (docs/architecture.md) at this door: the core's login becomes oidc-provider's interaction result. */
-export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: FinishResult): Promise<void> {
-  if (result.kind === 'refused') throw new HttpError(403, 'access_denied', t(`error.refused.${result.reason}`));
+export async function finishLogin(ctx: Context, it: Pick<LoadedInteraction, 'details' | 'clientId'>, result: FinishResult, deps?: Pick<InteractionDeps, 'clients'>): Promise<void> {
+  if (result.kind === 'refused') {
+    // An MFA-only app (Entra ID, a broker) hears the refusal as access_denied, as it hears every
+    // other (red-team: a page here left Entra waiting for an answer that never came).
+    if (deps?.clients.get(it.clientId)?.upstream) return finishInteraction(ctx, it, { error: 'access_denied', error_description: `the sign-in was refused (${result.reason})` });
+    throw new HttpError(403, 'access_denied', t(`error.refused.${result.reason}`));
+  }
   if (result.kind === 'gone') throw signInGone();
   const { accountId, amr, acr, firstFactorAt, unmatchedPush, pickedPush }: Login = result.login;
   // firstFactorAt (ours; oidc-provider reads the rest): the result is checked again at its resume

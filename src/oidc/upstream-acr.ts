@@ -43,8 +43,17 @@ export function chooseUpstreamAcr(claimsParam: unknown, acrValues: unknown, ownM
   }
   const amrAsked = asked(claims.id_token?.amr);
   if (amrAsked.length > 0 && !amrAsked.includes(UPSTREAM_AMR)) return { ok: false, reason: 'amr' };
+  const honourable = (v: string) => v === ownMfaAcr || ((ENTRA_ACRS as readonly string[]).includes(v) && v.includes('possession'));
+  // An essential acr is met from its own values or the sign-in is refused (OIDC Core 5.5.1.1);
+  // acr_values, voluntary, only choose among what nothing essential decides (red-team: an essential
+  // `knowledge` beside acr_values=possession was answered `possession`).
+  const essential = claims.id_token?.acr?.essential === true ? asked(claims.id_token.acr) : [];
+  if (essential.length > 0) {
+    const acr = essential.find(honourable);
+    return acr ? { ok: true, acr } : { ok: false, reason: 'acr' };
+  }
   const acrAsked = [...asked(claims.id_token?.acr), ...(typeof acrValues === 'string' ? acrValues.split(' ').filter(Boolean) : [])];
   if (acrAsked.length === 0) return { ok: true, acr: undefined };
-  const acr = acrAsked.find((v) => v === ownMfaAcr || ((ENTRA_ACRS as readonly string[]).includes(v) && v.includes('possession')));
+  const acr = acrAsked.find(honourable);
   return acr ? { ok: true, acr } : { ok: false, reason: 'acr' };
 }

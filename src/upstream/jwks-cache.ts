@@ -32,9 +32,32 @@ async function fetchJwks(uri: string, timeoutMs: number): Promise<JWK[]> {
     throw new KeysUnavailable(`fetching ${uri} failed: ${(err as Error).message}`);
   }
   if (!res.ok) throw new KeysUnavailable(`fetching ${uri} answered ${res.status}`);
-  const text = await res.text();
-  if (text.length > MAX_BYTES) throw new KeysUnavailable(`${uri} is larger than ${MAX_BYTES} bytes`);
-  return parseJwks(text, uri);
+  return parseJwks(await cappedText(res, uri), uri);
+}
+
+/**
+ * The body, read as it arrives and abandoned past MAX_BYTES (red-team: a 48 MB key set was read to
+ * its last byte before being refused); a connection reset or the timeout while reading is keys
+ * unavailable too (red-team: either escaped as a 500 page, where the app is owed temporarily_unavailable).
+ */
+async function cappedText(res: Response, uri: string): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const tooLarge = () => new KeysUnavailable(`${uri} is larger than ${MAX_BYTES} bytes`);
+  if (declared > MAX_BYTES) { await res.body?.cancel().catch(() => undefined); throw tooLarge(); }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  try {
+    for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
+      size += read.value.byteLength;
+      if (size > MAX_BYTES) { await reader!.cancel().catch(() => undefined); throw tooLarge(); }
+      chunks.push(read.value);
+    }
+  } catch (err) {
+    if (err instanceof KeysUnavailable) throw err;
+    throw new KeysUnavailable(`reading ${uri} failed: ${(err as Error).message}`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJwks(text: string, where: string): JWK[] {

@@ -71,4 +71,12 @@ describe('the acr an MFA-only answer may carry', () => {
     expect(chooseUpstreamAcr(undefined, 'knowledge possession', 'x')).toEqual({ ok: true, acr: 'possession' });
     expect(chooseUpstreamAcr(undefined, 'knowledge', 'x')).toEqual({ ok: false, reason: 'acr' });
   });
+  // OIDC Core 5.5.1.1 (red-team, broker round: an essential knowledge beside acr_values=possession was answered possession).
+  it('an essential acr is met from its own values: acr_values do not stand in for it', () => {
+    const essential = (values: string[]) => JSON.stringify({ id_token: { acr: { essential: true, values } } });
+    expect(chooseUpstreamAcr(essential(['knowledge']), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
+    expect(chooseUpstreamAcr(essential(['knowledge', 'possessionorinherence']), 'possession', 'x')).toEqual({ ok: true, acr: 'possessionorinherence' });
+    // Not essential: pooled with acr_values, as before.
+    expect(chooseUpstreamAcr(JSON.stringify({ id_token: { acr: { values: ['knowledge'] } } }), 'possession', 'x')).toEqual({ ok: true, acr: 'possession' });
+  });
 });

@@ -21,7 +21,7 @@ export async function answerPasscode(ctx: Context, deps: InteractionDeps, it: Lo
   const show = (status: number, error: string) => { ctx.status = status; render(ctx, deps, it, error); };
   switch (result.kind) {
     case 'finished':
-    case 'refused': return finishLogin(ctx, it, result);
+    case 'refused': return finishLogin(ctx, it, result, deps);
     case 'malformed': return show(400, t('passcode.malformed'));
     case 'gone': throw signInGone();
     case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', t('passcode.tooManyForSignIn'));

@@ -32,7 +32,7 @@ export async function postRecovery(ctx: Context, deps: InteractionDeps): Promise
   const result = await deps.signin.recoveryCode(s, code);
   switch (result.kind) {
     case 'finished':
-    case 'refused': return finishLogin(ctx, it, result);
+    case 'refused': return finishLogin(ctx, it, result, deps);
     case 'gone': throw signInGone();
     case 'locked-for-signin': throw new HttpError(429, 'too_many_attempts', t('recovery.tooManyForSignIn'));
     case 'throttled': {

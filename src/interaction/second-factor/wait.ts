@@ -28,7 +28,7 @@ function pausedUntil(q: unknown, now: number): number | null {
 export async function getWait(ctx: Context, deps: InteractionDeps): Promise<void> {
   const { it, s, push } = await requireFirstFactor(ctx, deps, { finishing: true });
   const w = await deps.signin.wait(s, push);
-  if (w.kind !== 'waiting') return finishLogin(ctx, it, w);
+  if (w.kind !== 'waiting') return finishLogin(ctx, it, w, deps);
   const pending = w.status === 'pending';
   const notice = noticeOf(ctx.query.notice);
   const paused = notice !== null && PAUSED.has(notice);
