@@ -27,6 +27,14 @@ export const bindingCookieName = (issuer: string) => (issuer.startsWith('https:'
  * the waiting page never finished). Those get a key of their own instead, under this name.
  */
 export const crossSiteCookieName = (issuer: string) => `${bindingCookieName(issuer)}-x`;
+/**
+ * Each cross-site start's key has a cookie of its own, named after the key's hash (which its
+ * interaction keeps): a cross-site POST carries none of the browser's Lax cookies, so one shared
+ * name was set anew by every such start, and another site's auto-POST ended the Entra sign-in under
+ * way in the same browser (red-team, broker round). It lives as long as a sign-in may.
+ */
+export const crossSiteKeyCookie = (issuer: string, hash: string) => `${crossSiteCookieName(issuer)}.${hash.slice(0, 12)}`;
+const CROSS_SITE_KEY_MS = 3600_000;
 
 /** Pure: what the interaction keeps of a browser's key. */
 export const keyHash = (key: string): string => createHash('sha256').update(key).digest('base64url');
@@ -53,6 +61,11 @@ export function browserBinding(issuer: string) {
   const name = bindingCookieName(issuer);
   const crossName = crossSiteCookieName(issuer);
   const secure = issuer.startsWith('https:');
+  /** The cookie a cross-site start of this interaction set its key in (named after the hash the interaction keeps). */
+  const crossCookieOf = (params: Record<string, unknown> | undefined): string | null => {
+    const kept = params?.[BINDING_PARAM];
+    return typeof kept === 'string' && kept.length >= 12 ? crossSiteKeyCookie(issuer, kept) : null;
+  };
   return {
     name,
     /**
@@ -64,18 +77,24 @@ export function browserBinding(issuer: string) {
       let key = ctx.cookies.get(name);
       if (!key || !KEY.test(key)) {
         key = randomBytes(32).toString('base64url');
-        const cookie = crossSite(ctx.get('sec-fetch-site')) ? crossName : name;
-        ctx.cookies.set(cookie, key, { path: '/', httpOnly: true, sameSite: 'lax', secure, overwrite: true, maxAge: 365 * 86_400_000 });
+        if (crossSite(ctx.get('sec-fetch-site'))) {
+          ctx.cookies.set(crossSiteKeyCookie(issuer, keyHash(key)), key, { path: '/', httpOnly: true, sameSite: 'lax', secure, overwrite: true, maxAge: CROSS_SITE_KEY_MS });
+        } else {
+          ctx.cookies.set(name, key, { path: '/', httpOnly: true, sameSite: 'lax', secure, overwrite: true, maxAge: 365 * 86_400_000 });
+        }
       }
       interaction.params[BINDING_PARAM] = keyHash(key);
     },
     /** Whether this browser started the interaction with these parameters. */
     startedHere(ctx: Pick<Context, 'cookies'>, params: Record<string, unknown> | undefined): boolean {
-      return startedBy(ctx.cookies.get(name), params) || startedBy(ctx.cookies.get(crossName), params);
+      const own = crossCookieOf(params);
+      return startedBy(ctx.cookies.get(name), params) || (own !== null && startedBy(ctx.cookies.get(own), params)) || startedBy(ctx.cookies.get(crossName), params);
     },
     /** The same for a raw request (the long-poll held before Koa). */
     startedHereRaw(cookieHeader: string | undefined, params: Record<string, unknown> | undefined): boolean {
-      return startedBy(cookieFromHeader(cookieHeader, name), params) || startedBy(cookieFromHeader(cookieHeader, crossName), params);
+      const own = crossCookieOf(params);
+      return startedBy(cookieFromHeader(cookieHeader, name), params) || (own !== null && startedBy(cookieFromHeader(cookieHeader, own), params))
+        || startedBy(cookieFromHeader(cookieHeader, crossName), params);
     },
   };
 }

@@ -54,7 +54,7 @@ it('another site\'s auto-POST to /auth leaves the sign-in under way alone: its w
     await t2.goto('http://elsewhere.test/');
     await t2.waitForURL(/\/interaction\//);
     expect(await key('browser')).toBe(before); // the user's key stays
-    expect(await key('browser-x')).toBeTruthy(); // the cross-site start has its own
+    expect((await b.context.cookies()).some((c) => c.name.startsWith('browser-x.'))).toBe(true); // the cross-site start has its own
     await t2.locator('#username').waitFor(); // and its login page is served to this browser
 
     // The app's callback (port 1: Chromium refuses to load it, but the navigation to it is the answer).
@@ -77,5 +77,37 @@ it('a waiting page whose status is refused for good (its sign-in ended elsewhere
     await b.context.addCookies(others);
     await t1.waitForFunction(() => document.querySelector('#error-description') !== null, undefined, { timeout: 15_000 });
     expect(await t1.locator('#error-description').textContent()).toContain('belongs to another sign-in');
+  } finally { await b.close(); }
+}, 100_000);
+
+/** Another site's page that auto-POSTs app B's authorization request to /auth, opened in a new tab. */
+async function crossSiteStart(b: Awaited<ReturnType<UserBrowsers['open']>>, site: string): Promise<Page> {
+  const fields = [...(await authParams()).entries()].map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`).join('');
+  await b.context.route(`http://${site}/**`, (r) => r.fulfill({ status: 200, contentType: 'text/html', body: `<form id=f method=post action="${w.t.url}/auth">${fields}</form><script>f.submit()</script>` }));
+  const tab = await b.context.newPage();
+  await tab.goto(`http://${site}/`);
+  await tab.waitForURL(/\/interaction\//);
+  return tab;
+}
+
+// Red-team (broker round): every cross-site start shared one `browser-x` cookie, so another site's
+// auto-POST replaced the key of an Entra MFA sign-in under way, and its approved push finished nothing.
+it('a sign-in started cross-site (as Entra ID starts one) still finishes after another site auto-POSTs to /auth in the same browser', async () => {
+  const { phone } = await w.enrollPhone();
+  const b = await users.open();
+  try {
+    const entraLike = await crossSiteStart(b, 'entra.test');
+    await entraLike.locator('#username').fill('alice'); await entraLike.locator('#password').fill(PushWorld.password);
+    await entraLike.locator('form[action$="/login"] button[type=submit]').click();
+    await entraLike.locator('#send-push').click(); await entraLike.waitForURL(/\/wait$/);
+
+    const other = await crossSiteStart(b, 'elsewhere.test');
+    await other.locator('#username').waitFor(); // its own sign-in, served to this browser
+
+    const toApp = new Promise<string>((resolve) => entraLike.on('request', (r) => { if (r.url().startsWith(CALLBACK)) resolve(r.url()); }));
+    const [c] = await phone.pending();
+    expect((await phone.respond(c!.id, 'approve')).status).toBe(200);
+    expect(await Promise.race([toApp, new Promise((r) => setTimeout(() => r('no navigation to the app'), 15_000))])).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+    expect((await b.context.cookies()).filter((k) => /^browser-x\.[\w-]{12}$/.test(k.name))).toHaveLength(2); // one per cross-site start
   } finally { await b.close(); }
 }, 100_000);
