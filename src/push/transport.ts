@@ -41,6 +41,9 @@ export interface PushTransportOptions {
 
 class AttemptTimeout extends Error {}
 
+/** A push service's answer carries no useful body (RFC 8030 5): more than this is cut. */
+const MAX_ANSWER_BODY_BYTES = 64 * 1024;
+
 /** How a failed connection or request is reported: a refused address is the policy's, not the network's. */
 const reasonOf = (err: unknown): 'timeout' | 'network_error' | 'refused' =>
   err instanceof AttemptTimeout ? 'timeout' : err instanceof PushEndpointRefused ? 'refused' : 'network_error';
@@ -169,7 +172,8 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
       const settle = (answer: Answer): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        // The deadline stays armed while the stream is open: it cuts a body that never ends.
+        if (!stream || stream.closed || stream.destroyed) clearTimeout(timer);
         resolve(answer);
       };
       const start = (): void => {
@@ -187,14 +191,21 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
           status = Number(h[':status']);
           const ra = h['retry-after'];
           retryAfter = Array.isArray(ra) ? ra[0] : ra;
+          // The status is the answer: a body that is slow, endless or reset after it changes nothing.
+          settle({ kind: 'response', status, retryAfter });
+        });
+        let bodyBytes = 0;
+        stream.on('data', (chunk: Buffer) => {
+          bodyBytes += chunk.length;
+          if (bodyBytes > MAX_ANSWER_BODY_BYTES) stream!.close(http2.constants.NGHTTP2_CANCEL);
         });
         stream.on('error', (err) => settle({ kind: 'error', reason: 'network_error', message: err.message }));
         // 'close' also covers a stream the service reset (RST_STREAM) without an error event.
         stream.on('close', () => {
+          clearTimeout(timer);
           release();
           settle(status > 0 ? { kind: 'response', status, retryAfter } : { kind: 'error', reason: 'network_error', message: 'stream closed without an answer' });
         });
-        stream.resume(); // the (ignored) body
         stream.end(body);
       };
       const release = (): void => {
@@ -225,10 +236,19 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
           method: 'POST', headers, agent, lookup: guard.lookupFor(allowed),
         }, (res) => {
           const retryAfter = res.headers['retry-after'];
-          // Read the (ignored) body to its end, or the socket cannot go back to the keep-alive pool.
-          res.resume();
-          res.on('end', () => settle({ kind: 'response', status: res.statusCode ?? 0, retryAfter }));
-          res.on('error', failedWith);
+          // The status is the answer; the (ignored) body is read to its end so the socket can go
+          // back to the pool, but only up to a cap and within the deadline.
+          const answer: Answer = { kind: 'response', status: res.statusCode ?? 0, retryAfter };
+          let bodyBytes = 0;
+          res.on('data', (chunk: Buffer) => {
+            bodyBytes += chunk.length;
+            if (bodyBytes > MAX_ANSWER_BODY_BYTES) res.destroy();
+          });
+          res.on('close', () => clearTimeout(timer));
+          res.on('error', () => undefined);
+          if (settled) return;
+          settled = true;
+          resolve(answer);
         });
         timer = setTimeout(() => req.destroy(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
         req.on('error', failedWith);
