@@ -203,6 +203,21 @@ export function createThrottle(redis: Redis, now: () => number) {
     async reset(key: string): Promise<void> {
       await redis.del(key);
     },
+    /**
+     * After a refusal: whether it is the first one since these keys began to refuse, for the keys
+     * that refuse now (each marked for the wait it imposes). The audit trail gets one row per
+     * throttled username or address and wait, not one per request (red-team: a throttled address
+     * posting one login form again and again wrote a row and a log line for each, 150 for 150).
+     */
+    async firstRefusal(keys: ThrottleKey[], waitMs: number): Promise<boolean> {
+      const t = now();
+      let first = false;
+      for (const { key, policy } of keys) {
+        if (throttleDecision(await read(key), policy, t).allowed) continue;
+        if ((await redis.set(`${key}:told`, '1', 'PX', Math.max(1000, Math.ceil(waitMs)), 'NX')) === 'OK') first = true;
+      }
+      return first;
+    },
   };
 }
 

@@ -117,7 +117,7 @@ function formPairs(text: string): Array<[string, string]> {
  * Refuses form or query text with a malformed escape, bytes that are not UTF-8, a NUL or a lone
  * surrogate (400 invalid_request naming the parameter). Our own form pages use it too (body.ts).
  */
-export function checkPairs(text: string, where: string): void {
+export function checkPairs(text: string, where: string): Array<[string, string]> {
   let pairs: Array<[string, string]>;
   try {
     pairs = formPairs(text);
@@ -133,7 +133,34 @@ export function checkPairs(text: string, where: string): void {
         : `The ${where} parameter "${shown}" holds a character that is not allowed.`);
     }
   }
+  return pairs;
 }
+
+/** The longest value an authorization request's parameter may have, and the exceptions (a JWT-valued one). */
+const AUTH_PARAM_MAX = 4096;
+/** All of an authorization request's values together. */
+const AUTH_REQUEST_MAX = 24_576;
+// An id_token_hint is held by the whole request's cap only: the MFA-only door refuses an oversized
+// one itself, answered to Entra or the broker as access_denied (docs/entra.md), not as our page.
+const AUTH_PARAM_MAX_OF: Readonly<Record<string, number>> = { request: 16_384, id_token_hint: AUTH_REQUEST_MAX };
+
+/**
+ * An authorization request (GET or POST /auth, PAR's /request) is kept as sent, in its interaction,
+ * for up to an hour before anyone signs in: each value is held to 4 KB (a signed request object to
+ * 16 KB, an id_token_hint only by the whole) and all of them to 24 KB (red-team: three 15 KB values made each
+ * cookieless POST /auth keep 66 KB in Redis for an hour; the plain request keeps under 1 KB).
+ */
+export function authorizationRequestTooLarge(pairs: ReadonlyArray<readonly [string, string]>): string | null {
+  let total = 0;
+  for (const [name, value] of pairs) {
+    total += name.length + value.length;
+    const max = Object.hasOwn(AUTH_PARAM_MAX_OF, name) ? AUTH_PARAM_MAX_OF[name]! : AUTH_PARAM_MAX;
+    if (value.length > max) return `The parameter "${name.slice(0, 40)}" is longer than ${max} characters.`;
+  }
+  return total > AUTH_REQUEST_MAX ? `The authorization request is longer than ${AUTH_REQUEST_MAX} characters.` : null;
+}
+
+const AUTHORIZATION_PATHS = new Set(['/auth', '/request']);
 
 function checkPath(ctx: Context): void {
   let path: string;
@@ -258,7 +285,9 @@ async function checkProviderForm(ctx: Context): Promise<void> {
   } catch {
     throw refuse('The form is not valid UTF-8.');
   }
-  checkPairs(text, 'form');
+  const pairs = checkPairs(text, 'form');
+  const tooLarge = AUTHORIZATION_PATHS.has(ctx.path) ? authorizationRequestTooLarge(pairs) : null;
+  if (tooLarge) throw refuse(tooLarge);
   ctx.request.body = text;
 }
 
@@ -276,7 +305,11 @@ export function hostileInput(): Middleware {
     }
     checkPath(ctx);
     if (misspelledProviderPath(ctx.path)) throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
-    if (ctx.querystring) checkPairs(ctx.querystring, 'query');
+    if (ctx.querystring) {
+      const pairs = checkPairs(ctx.querystring, 'query');
+      const tooLarge = ctx.path === '/auth' ? authorizationRequestTooLarge(pairs) : null;
+      if (tooLarge) throw refuse(tooLarge);
+    }
     checkAuthorization(ctx);
     checkDpop(ctx);
     if (PROVIDER_PATH.test(ctx.path) && hasBody(ctx) && ctx.is('application/x-www-form-urlencoded')) await checkProviderForm(ctx);

@@ -60,8 +60,12 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   const ipKey = `thr:ip:${attemptNetwork(requester.ip)}`; // an IPv6 client counts per /64
   const gate = await deps.throttle.reserve([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }]);
   if (!gate.allowed) {
-    const seconds = Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 0) / 1000); // no cap here: always a wait
-    await deps.audit.record({ type: 'signin.throttled', clientId: app.clientId, ip: requester.ip, detail: { reason: gate.reason, retryAfterSeconds: seconds } });
+    const waitMs = 'retryAfterMs' in gate ? gate.retryAfterMs : 0;
+    const seconds = Math.ceil(waitMs / 1000); // no cap here: always a wait
+    // Once per throttled username or address and wait (throttle-store.ts firstRefusal), not per request.
+    if (await deps.throttle.firstRefusal([{ key: userKey, policy: ACCOUNT_POLICY }, { key: ipKey, policy: IP_POLICY }], waitMs)) {
+      await deps.audit.record({ type: 'signin.throttled', clientId: app.clientId, ip: requester.ip, detail: { reason: gate.reason, retryAfterSeconds: seconds } });
+    }
     return { kind: 'throttled', retryAfterSeconds: seconds };
   }
 

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { authorizationRequestTooLarge } from '../../src/http/hostile.js';
+import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
+import { FormBrowser } from '../support/web-browser.js';
+
+/**
+ * What an unauthenticated client can make the IdP keep. Red-team (resource exhaustion): (1) an
+ * authorization request is kept as sent in its interaction for an hour, and three 15 KB values made
+ * each cookieless POST /auth keep 66 KB in Redis; now each value is held to 4 KB (a request object
+ * to 16) and the request to 24 KB. (2) A throttled address posting one login
+ * form again and again wrote an audit row (and a log line) per request; now one per throttled
+ * username or address and wait.
+ */
+const auth = (extra: Record<string, string> = {}) => new URLSearchParams({
+  client_id: 'test-rp', response_type: 'code', scope: 'openid', redirect_uri: 'http://127.0.0.1:1/cb',
+  code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGZSMmZWAB', code_challenge_method: 'S256', ...extra,
+});
+
+describe('authorizationRequestTooLarge (pure)', () => {
+  it('each value to 4 KB (request 16), the whole to 24 KB', () => {
+    expect(authorizationRequestTooLarge([['state', 'x'.repeat(4096)]])).toBeNull();
+    expect(authorizationRequestTooLarge([['state', 'x'.repeat(4097)]])).toMatch(/"state" is longer than 4096/);
+    expect(authorizationRequestTooLarge([['request', 'x'.repeat(16_384)]])).toBeNull();
+    expect(authorizationRequestTooLarge([['id_token_hint', 'x'.repeat(20_000)]])).toBeNull(); // the MFA-only door refuses it as access_denied
+    expect(authorizationRequestTooLarge([['id_token_hint', 'x'.repeat(24_577)]])).toMatch(/"id_token_hint"/);
+    expect(authorizationRequestTooLarge(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((n) => [n, 'x'.repeat(4000)] as [string, string]))).toMatch(/longer than 24576/);
+  });
+});
+
+describe('an unauthenticated client\'s requests', () => {
+  let t: TestIdp;
+  beforeAll(async () => { t = await startTestIdp({ storage: 'postgres', redis: 'real', clients: [testRp()] }); });
+  afterAll(() => t.close());
+
+  it('/auth with a value over its cap is a 400 that keeps nothing; at the cap it is served', async () => {
+    const big = await fetch(`${t.url}/auth?${auth({ state: 's'.repeat(4097) })}`, { redirect: 'manual', headers: { accept: 'application/json' } });
+    expect(big.status).toBe(400);
+    expect(await big.json()).toMatchObject({ error: 'invalid_request' });
+    expect(big.headers.get('set-cookie')).toBeNull(); // no interaction was started
+    const posted = await fetch(`${t.url}/auth`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: auth({ state: 's'.repeat(4000), nonce: 'n'.repeat(4000), login_hint: 'h'.repeat(4000), ui_locales: 'u'.repeat(4000), acr_values: 'a'.repeat(4000), claims_locales: 'c'.repeat(4000), id_token_hint: 'i'.repeat(4000) }).toString(), // 28 KB in all
+    });
+    expect(posted.status).toBe(400);
+    expect(await posted.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/longer than 24576/) });
+    const fine = await fetch(`${t.url}/auth?${auth({ state: 's'.repeat(4096) })}`, { redirect: 'manual' });
+    expect(fine.status).toBe(303);
+    expect(fine.headers.get('location')).toMatch(/\/interaction\//);
+  });
+
+  it('PAR holds the same caps', async () => {
+    const res = await fetch(`${t.url}/request`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`test-rp:${TEST_RP_SECRET}`).toString('base64')}` },
+      body: auth({ state: 's'.repeat(5000) }).toString(),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('a throttled address posting one login form again and again writes one signin.throttled row, not one per request', async () => {
+    const b = new FormBrowser(t.url);
+    const page = await b.go(`/auth?${auth({ state: 'audit' })}`);
+    const form = [...page.body.matchAll(/<form[^>]*action="([^"]*\/login)"[^>]*>([\s\S]*?)<\/form>/g)][0]!;
+    const action = new URL(form[1]!.replace(/&amp;/g, '&'), t.url).href;
+    const hidden = Object.fromEntries([...form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map(([, n, v]) => [n!, v!]));
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const res = await b.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...hidden, username: `ghost-${i}`, password: 'wrong password here' }).toString() });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    const refused = statuses.filter((s) => s === 429).length;
+    expect(refused).toBeGreaterThan(30); // the address is throttled after its free failures
+    const rows = await t.idp.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM audit_events WHERE type = 'signin.throttled'`);
+    expect(Number(rows[0]!.n)).toBe(1);
+  });
+});
