@@ -64,6 +64,7 @@ const ACCOUNT_CACHE_MS = 5000;
 /** The oidc-provider instance: what it offers, where it stores, and which of our pages it shows. */
 export function createProvider(deps: ProviderDeps): Provider {
   const byId = new Map(deps.clients.map((c) => [c.metadata.client_id as string, c]));
+  const anyVerifiedPush = deps.clients.some((c) => c.login.verifiedPush === true);
   const acrValues = [...new Set([
     ...deps.clients.flatMap((c) => [c.login.acr.mfa, c.login.acr.password]),
     ...(deps.ciba ? [PHONE_ONLY_ACR] : []),
@@ -387,7 +388,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     const account = await deps.accounts.findById(accountId);
     if (account) accountCache.remember(account);
     return account?.sessionsEndedAt ? account.sessionsEndedAt.getTime() : null;
-  }, (accountId, loginTs, match) => markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds, match),
+  }, async (accountId, loginTs, match) => {
+    // A picked number matters only to an app that wants Verified Push: with none registered, no mark (no round trip).
+    if (match === 'picked' && !anyVerifiedPush) return;
+    await markUnmatchedPush(deps.redis, accountId, loginTs, deps.session.maxAgeSeconds, match);
+  },
   // A resume goes on only in the browser that started the sign-in (a planted resume cookie finds nothing).
   (it) => { const ctx = Provider.ctx; return ctx?.oidc?.route !== 'resume' || binding.startedHere(ctx, it.params); });
   provider.on('server_error', providerOutageAnswer(deps.views)); // Redis or PostgreSQL out of reach: 503, not 500
