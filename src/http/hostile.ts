@@ -162,6 +162,12 @@ export function authorizationRequestTooLarge(pairs: ReadonlyArray<readonly [stri
 
 const AUTHORIZATION_PATHS = new Set(['/auth', '/request']);
 
+/** An authorization request's parameters (in its query or its form) over their caps: a 400. */
+function checkAuthorizationSize(ctx: Context, pairs: ReadonlyArray<readonly [string, string]>): void {
+  const tooLarge = AUTHORIZATION_PATHS.has(ctx.path) ? authorizationRequestTooLarge(pairs) : null;
+  if (tooLarge) throw refuse(tooLarge);
+}
+
 function checkPath(ctx: Context): void {
   let path: string;
   try {
@@ -285,9 +291,7 @@ async function checkProviderForm(ctx: Context): Promise<void> {
   } catch {
     throw refuse('The form is not valid UTF-8.');
   }
-  const pairs = checkPairs(text, 'form');
-  const tooLarge = AUTHORIZATION_PATHS.has(ctx.path) ? authorizationRequestTooLarge(pairs) : null;
-  if (tooLarge) throw refuse(tooLarge);
+  checkAuthorizationSize(ctx, checkPairs(text, 'form'));
   ctx.request.body = text;
 }
 
@@ -305,11 +309,7 @@ export function hostileInput(): Middleware {
     }
     checkPath(ctx);
     if (misspelledProviderPath(ctx.path)) throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
-    if (ctx.querystring) {
-      const pairs = checkPairs(ctx.querystring, 'query');
-      const tooLarge = ctx.path === '/auth' ? authorizationRequestTooLarge(pairs) : null;
-      if (tooLarge) throw refuse(tooLarge);
-    }
+    if (ctx.querystring) checkAuthorizationSize(ctx, checkPairs(ctx.querystring, 'query'));
     checkAuthorization(ctx);
     checkDpop(ctx);
     if (PROVIDER_PATH.test(ctx.path) && hasBody(ctx) && ctx.is('application/x-www-form-urlencoded')) await checkProviderForm(ctx);

@@ -14,7 +14,10 @@ const key = (accountId: string, loginTs: number) => `nm-off:${accountId}:${login
 const VALUE = { none: '1', picked: 'picked' } as const;
 
 export async function markUnmatchedPush(redis: Redis, accountId: string, loginTs: number, ttlSeconds: number, match: 'none' | 'picked' = 'none'): Promise<void> {
-  await redis.set(key(accountId, loginTs), VALUE[match], 'EX', Math.max(1, ttlSeconds));
+  const ttl = Math.max(1, ttlSeconds);
+  // Two sign-ins of one account in one second share the key: 'picked' never replaces 'none' (the stricter stands).
+  if (match === 'picked') await redis.set(key(accountId, loginTs), VALUE.picked, 'EX', ttl, 'NX');
+  else await redis.set(key(accountId, loginTs), VALUE.none, 'EX', ttl);
 }
 
 /** How the push of a session's sign-in was matched: no number, a number picked, or typed (or no push: nothing kept). One round trip. */

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { shownName } from '../config/shown-name.js';
 import { loginPolicySchema, type LoginPolicy } from '../config/clients.js';
 import { ConfigError } from '../config/settings.js';
-import { attr, child, children, NS, parseXml, text } from './xml.js';
+import { attr, child, children, NS, parseXml, text, xsBooleanOf } from './xml.js';
 import { readJsonFolder } from '../config/json-folder.js';
 
 /** Where an attribute's value comes from (docs/saml.md, "Attributes"). */
@@ -94,7 +94,7 @@ type SpFile = z.infer<typeof spFile>;
  * metadata said AuthnRequestsSigned="1" was taken as not signing its requests, and unsigned ones
  * were accepted for it).
  */
-const xsBoolean = (v: string | null): boolean => v !== null && ['true', '1'].includes(v.trim());
+const xsBoolean = (v: string | null): boolean => v !== null && xsBooleanOf(v) === true;
 
 /** What SP metadata XML (an SPSSODescriptor) says; the file's own fields win over it. */
 function fromMetadata(file: string, xml: string): Partial<SpFile> {

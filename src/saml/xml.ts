@@ -84,6 +84,22 @@ function onlyXmlChars(doc: Document): boolean {
   return true;
 }
 
+const XS_BLANK = new Set([' ', '\t', '\r', '\n']);
+
+/**
+ * Pure: an xs:boolean's value (true, false, 1 or 0 with the blanks XML Schema collapses), or null
+ * when it is none. Trimmed by hand: a regex anchored at the end retries from every blank (red-team:
+ * 30,000 blanks inside a ForceAuthn value, 440 bytes deflated, held the process for a second).
+ */
+export function xsBooleanOf(value: string): boolean | null {
+  let start = 0;
+  let end = value.length;
+  while (start < end && XS_BLANK.has(value[start]!)) start++;
+  while (end > start && XS_BLANK.has(value[end - 1]!)) end--;
+  const v = value.slice(start, end);
+  return v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : null;
+}
+
 /** Direct children of `el` with this namespace and local name. */
 export function children(el: Element, ns: string, name: string): Element[] {
   const out: Element[] = [];
