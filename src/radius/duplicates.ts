@@ -3,8 +3,14 @@
  * request (same source address and port, Identifier and Request Authenticator). A retransmission
  * must get the very reply the first one got, and must not run a second sign-in attempt (a second
  * password guess counted, a second push sent, a TOTP step spent twice). One being answered is
- * ignored: its reply goes out when ready. Bounded: the oldest entries make way, and answered ones
- * are forgotten after `ttlMs`.
+ * ignored: its reply goes out when ready.
+ *
+ * Bounded, per NAS: each NAS keeps at most `max` answered requests, forgotten after `ttlMs`, the
+ * oldest making way. A request still being answered (held waiting for a phone) is never made to
+ * make way: the server's in-flight cap bounds those (red-team: 10,000 cheap requests from any NAS
+ * pushed a held request out of one shared cache, and its retransmission then ran a second sign-in
+ * with a second push, or, after a challenge, spent its State and drew an Access-Reject the NAS took
+ * while the user was still approving).
  *
  * Process memory: a NAS retransmits to the address it sent to, so the process that took a request
  * sees its retransmissions (docs/radius.md, "Several instances").
@@ -17,13 +23,14 @@ export type DuplicateLookup =
   /** Seen and answered: send this again. */
   | { kind: 'answered'; reply: Buffer };
 
-interface Entry {
-  reply: Buffer | null;
-  answeredAt: number | null;
+interface Answered {
+  reply: Buffer;
+  at: number;
 }
 
 export interface DuplicateCache {
-  lookup(key: string): DuplicateLookup;
+  /** `nas`: the client the request came from (each has its own share); `key`: duplicateKey(). */
+  lookup(nas: string, key: string): DuplicateLookup;
   readonly size: number;
 }
 
@@ -32,42 +39,50 @@ export function duplicateKey(address: string, port: number, identifier: number, 
 }
 
 export function createDuplicateCache(opts: { max: number; ttlMs: number; now: () => number }): DuplicateCache {
-  // Insertion order is age order: the first keys are the oldest.
-  const entries = new Map<string, Entry>();
+  /** Requests being answered, by NAS and key: each leaves by its `done`. */
+  const inProgress = new Set<string>();
+  /** Per NAS, answered requests in age order (insertion order: the first keys are the oldest). */
+  const answered = new Map<string, Map<string, Answered>>();
+  let answeredCount = 0;
 
-  const expire = () => {
-    // From the oldest, up to the first still-wanted entry: each packet costs little however full.
-    const now = opts.now();
-    for (const [key, e] of entries) {
-      if (e.answeredAt === null || now - e.answeredAt <= opts.ttlMs) break;
-      entries.delete(key);
+  const fresh = (a: Answered | undefined, now: number): a is Answered => a !== undefined && now - a.at <= opts.ttlMs;
+
+  /** From the oldest, up to the first still-wanted entry, then down to under the bound: each packet costs little however full. */
+  const expire = (own: Map<string, Answered>, now: number) => {
+    for (const [key, a] of own) {
+      if (fresh(a, now) && own.size < opts.max) break;
+      own.delete(key);
+      answeredCount--;
     }
-    while (entries.size >= opts.max) entries.delete(entries.keys().next().value!);
   };
 
   return {
     get size() {
-      return entries.size;
+      return inProgress.size + answeredCount;
     },
-    lookup(key) {
-      const seen = entries.get(key);
-      if (seen && (seen.answeredAt === null || opts.now() - seen.answeredAt <= opts.ttlMs)) {
-        if (seen.answeredAt === null) return { kind: 'in-progress' };
-        if (seen.reply) return { kind: 'answered', reply: seen.reply };
-      }
-      expire();
-      const entry: Entry = { reply: null, answeredAt: null };
-      entries.set(key, entry);
+    lookup(nas, key) {
+      const id = `${nas}|${key}`;
+      if (inProgress.has(id)) return { kind: 'in-progress' };
+      const now = opts.now();
+      const own = answered.get(nas);
+      const seen = own?.get(key);
+      if (fresh(seen, now)) return { kind: 'answered', reply: seen.reply };
+      inProgress.add(id);
+      let open = true;
       return {
         kind: 'new',
         done(reply) {
+          if (!open) return;
+          open = false;
+          inProgress.delete(id);
           // Nothing sent (trouble on our side): a retransmission may try again.
-          if (!reply) {
-            if (entries.get(key) === entry) entries.delete(key);
-            return;
-          }
-          entry.reply = reply;
-          entry.answeredAt = opts.now();
+          if (!reply) return;
+          let mine = answered.get(nas);
+          if (!mine) answered.set(nas, (mine = new Map()));
+          if (mine.delete(key)) answeredCount--;
+          expire(mine, opts.now());
+          mine.set(key, { reply, at: opts.now() });
+          answeredCount++;
         },
       };
     },

@@ -133,7 +133,7 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
       const proxyStates = packet.attributes.filter((a) => a.type === ATTR.proxyState).map((a) => ({ type: ATTR.proxyState, value: a.value }));
       return send(encodeReply({ code: CODE.accessAccept, identifier: packet.identifier, attributes: proxyStates }, packet.authenticator, client.secret), from);
     }
-    const seen = duplicates.lookup(`${client.name}|${duplicateKey(from.address, from.port, packet.identifier, packet.authenticator)}`);
+    const seen = duplicates.lookup(client.name, duplicateKey(from.address, from.port, packet.identifier, packet.authenticator));
     if (seen.kind === 'in-progress') return drop('duplicate_in_progress', from, { client: client.name });
     if (seen.kind === 'answered') {
       counts.retransmitted++;
