@@ -19,7 +19,11 @@ export interface AccountRecord extends Account {
 
 export interface DeviceCounts {
   active: number;
-  /** Every device the account has had, revoked ones included (a pending one only while young). */
+  /**
+   * Every device the account has had that its phone confirmed, revoked ones included: one enrolled
+   * and never confirmed (a password alone may make one before the first phone) does not make the
+   * account one that had an authenticator.
+   */
   ever: number;
 }
 
@@ -108,7 +112,7 @@ export function createAccountStore(db: Db): AccountStore {
       const [row] = await db.query<Row & { active: string | number; ever: string | number; folded: string }>(
         `SELECT lower($1) AS folded, a.*, d.active, d.ever FROM (SELECT 1) one
            LEFT JOIN accounts a ON lower(a.username) = lower($1)
-           LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'active') AS active, count(*) AS ever
+           LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'active') AS active, count(*) FILTER (WHERE last_used_at IS NOT NULL) AS ever
                                 FROM devices WHERE account_id = a.id AND ${LIVE_DEVICE}) d ON true`, [username]);
       const account = row?.id ? { ...toRecord(row), devices: { active: Number(row.active ?? 0), ever: Number(row.ever ?? 0) } } : null;
       return { account, folded: row?.folded ?? username };

@@ -17,7 +17,13 @@ export interface RecoveryCodes {
    * (keepBatch). Without, they replace every earlier code.
    */
   issue(accountId: string, batch?: string): Promise<string[]>;
-  /** True once per code: of concurrent callers with one code exactly one gets true. */
+  /**
+   * True once per code: of concurrent callers with one code exactly one gets true. Never before a
+   * device of the account was confirmed by its phone (red-team: with the password alone, before the
+   * owner's first phone, a code of a batch /account handed out, beside a planted pending phone, made
+   * an MFA session that the owner's first enrollment, which discards that batch, did not end). The
+   * codes are a way back after losing a phone; until one was confirmed there was none to lose.
+   */
   consume(accountId: string, code: string): Promise<boolean>;
   /**
    * A consumed code made usable again: its sign-in did not finish (another request finished it
@@ -53,7 +59,9 @@ export function createRecoveryCodes(db: Db, opts: { now?: () => number; count?: 
       // One statement: of concurrent consumers exactly one sees used_at IS NULL and gets the row.
       const rows = await db.query(
         `UPDATE recovery_codes SET used_at = $3
-         WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING account_id`,
+         WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL
+           AND EXISTS (SELECT 1 FROM devices WHERE account_id = $1 AND last_used_at IS NOT NULL)
+         RETURNING account_id`,
         [accountId, sha256b64url(code), new Date(now())]);
       return rows.length > 0;
     },

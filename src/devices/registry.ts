@@ -38,7 +38,8 @@ export interface DeviceRegistry {
    */
   getForAnswer(id: string): Promise<{ device: Device; sealedSecret: string | null; accountActive: boolean; account: Account | null } | null>;
   /** Every device of an account, revoked ones included, oldest first. */
-  listByAccount(accountId: string): Promise<Device[]>;
+  /** `enrolledBy`: only devices made with an enrollment code that issuer issued (e.g. `self:<account>:<sso session>`). */
+  listByAccount(accountId: string, opts?: { enrolledBy?: string }): Promise<Device[]>;
   /** An account's active devices as a passcode check needs them (signin/passcode.ts): one query, secrets sealed. */
   listTotpCandidates(accountId: string): Promise<{ id: string; lastOtpStep: number; sealedSecret: string }[]>;
   /** Active devices with a live push subscription: the only ones a notifier may send to. */
@@ -66,7 +67,11 @@ export interface DeviceRegistry {
   acceptAnswerStep(id: string, step: number, usedAt?: Date): Promise<boolean>;
   /** Active devices of an account (the MAX_DEVICES_PER_ACCOUNT cap counts these). */
   countActive(accountId: string): Promise<number>;
-  /** Whether the account has ever had a device, revoked ones included (a pending device only while young: see LIVE). */
+  /**
+   * Whether the account has or had an authenticator: an active device (a pending one only while
+   * young: see LIVE), or one its phone confirmed, revoked ones included. A device revoked before its
+   * phone confirmed it never was one (a password alone may enroll such a device before the first phone).
+   */
   hasEverHad(accountId: string): Promise<boolean>;
   /** Whether a device of the account, revoked ones included, was ever confirmed by its phone (isPending false). */
   hasConfirmed(accountId: string): Promise<boolean>;
@@ -218,9 +223,9 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       return row ? { device: toDevice(row), sealedSecret: row.totp_secret_enc, accountActive: row.account_disabled === false, account: toAccount(row) } : null;
     },
 
-    async listByAccount(accountId) {
+    async listByAccount(accountId, opts) {
       const rows = await db.query<DeviceRow>(
-        `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 AND ${LIVE} ORDER BY created_at, id`, [accountId]);
+        `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 AND ${LIVE} AND ($2::text IS NULL OR enrolled_by = $2) ORDER BY created_at, id`, [accountId, opts?.enrolledBy ?? null]);
       return rows.map(toDevice);
     },
 
@@ -270,7 +275,7 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
     },
 
     async hasEverHad(accountId) {
-      return (await db.query(`SELECT 1 FROM devices WHERE account_id = $1 AND ${LIVE} LIMIT 1`, [accountId])).length > 0;
+      return (await db.query(`SELECT 1 FROM devices WHERE account_id = $1 AND ${LIVE} AND (status = 'active' OR last_used_at IS NOT NULL) LIMIT 1`, [accountId])).length > 0;
     },
 
     async hasConfirmed(accountId) {
@@ -315,6 +320,11 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       changed('UPDATE devices SET totp_secret_enc = $3 WHERE id = $1 AND totp_secret_enc = $2 RETURNING id',
         [id, oldSealed, newSealed]),
   };
+}
+
+/** Pure: what hasEverHad says, of the account's live devices (listByAccount). */
+export function hadAuthenticator(devices: ReadonlyArray<Pick<Device, 'status' | 'lastUsedAt'>>): boolean {
+  return devices.some((d) => d.status === 'active' || !isPending(d));
 }
 
 /** Not yet confirmed by the phone's first signed call; such a device is left out after PENDING_DEVICE_MINUTES. */

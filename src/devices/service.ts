@@ -31,7 +31,7 @@ export interface DeviceRequest {
 export interface DeviceService {
   /** `session`: the /account session asking (self-service); none for an administrator. */
   issueEnrollment(accountId: string, createdBy: string, session?: IssuingSession): Promise<EnrollmentOffer>;
-  listDevices(accountId: string): Promise<Device[]>;
+  listDevices(accountId: string, opts?: { enrolledBy?: string }): Promise<Device[]>;
   /** `by`: who asked, for the audit trail (the account's own page, with its IP and app, or the administrator's CLI). */
   renameDevice(accountId: string, deviceId: string, name: string, by?: DeviceActor | DeviceRequest): Promise<Device>;
   revokeDevice(accountId: string, deviceId: string, by?: DeviceActor | DeviceRequest): Promise<Device>;
@@ -136,7 +136,7 @@ export function createDeviceService(deps: DeviceServiceDeps): DeviceService {
       return { ...code, url, qrSvg, ...(recoveryCodes ? { recoveryCodes } : {}) };
     },
 
-    listDevices: (accountId) => deps.devices.listByAccount(accountId),
+    listDevices: (accountId, opts) => deps.devices.listByAccount(accountId, opts),
 
     async renameDevice(accountId, deviceId, name, asked = 'account') {
       const from = request(asked);

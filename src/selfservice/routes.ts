@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Context } from 'koa';
 import { DEFAULT_ACR, type ClientRegistration } from '../config/clients.js';
 import type { DeviceRequest, DeviceService } from '../devices/service.js';
+import { hadAuthenticator } from '../devices/registry.js';
 import type { AccountRecord, AccountStore } from '../accounts/store.js';
 import { formBody } from '../http/body.js';
 import type { Csrf } from '../http/csrf.js';
@@ -35,6 +36,8 @@ export function phoneReachable(issuer: string): { https: boolean; localOnly: boo
 }
 
 const SESSION_COOKIE = 'account_session';
+/** Who issued an enrollment code at /account: the account and the SSO session it was signed in with. */
+const selfIssuer = (accountId: string, idpSession: string) => `self:${accountId}:${idpSession}`;
 
 /**
  * The self-service page is a relying app of this IdP like any other (as Keycloak's account console
@@ -111,7 +114,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     if (!idp || idp.accountId !== s.accountId) return null;
     const account = await deps.accounts.findById(s.accountId);
     if (!account) return null;
-    const hasDevices = (await deps.devices.listDevices(account.id)).length > 0;
+    const hasDevices = hadAuthenticator(await deps.devices.listDevices(account.id));
     if (!sessionSatisfies({ amr: s.amr, policy, accountHasDevices: hasDevices, requestedAcrs: [] })) return null;
     setSession(ctx, { ...s, seenAt: at });
     return { s, account, hasDevices };
@@ -196,7 +199,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     // The page then waits for a device newer than the newest one the account has now.
     const newest = (await deps.devices.listDevices(account.id)).at(-1);
     // Named after the SSO session it was issued in: the code works only while that session lives (devices/enrollment-codes.ts).
-    const offer = await deps.devices.issueEnrollment(account.id, `self:${account.id}:${s.idp}`, { passwordOnly: !s.amr.includes('mfa'), startedAt: s.createdAt, ip: ctx.ip, clientId: ACCOUNT_CLIENT_ID })
+    const offer = await deps.devices.issueEnrollment(account.id, selfIssuer(account.id, s.idp), { passwordOnly: !s.amr.includes('mfa'), startedAt: s.createdAt, ip: ctx.ip, clientId: ACCOUNT_CLIENT_ID })
       .catch((err: unknown) => { throw inPageLanguage(err); });
     const expiresAt = offer.expiresAt.toISOString();
     render(ctx, 'account-enroll', {
@@ -220,7 +223,11 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     if (!s || !idp || idp.accountId !== s.accountId) throw new HttpError(401, 'login_required', t('account.error.ended'));
     const parsed = statusQuery.safeParse(ctx.query);
     if (!parsed.success) throw new HttpError(400, 'invalid_request', 'after: not a time');
-    ctx.body = enrollStatus(await deps.devices.listDevices(s.accountId), parsed.data.after || null);
+    // A session without the second factor watches only the phones its own codes enrolled
+    // (red-team: a password-only cookie from before the owner's first phone kept reading the owner's
+    // newest device, its name and when it enrolled, for as long as the SSO session lived).
+    const own = s.amr.includes('mfa') ? undefined : { enrolledBy: selfIssuer(s.accountId, s.idp) };
+    ctx.body = enrollStatus(await deps.devices.listDevices(s.accountId, own), parsed.data.after || null);
   });
 
   router.post('/devices/:id/rename', formBody(), async (ctx) => {

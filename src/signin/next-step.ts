@@ -14,8 +14,8 @@ export type NextStep =
  * Triggers as the reference product's agents do it: on a single form, an empty passcode or any one
  * character means push; 6 or 8 digits are checked as a TOTP at once.
  *
- * An account that has ever had an authenticator (`everEnrolled`: any device row, revoked ones
- * included) never falls back to the password alone by losing it, whatever `noDevice` says:
+ * An account that has ever had an authenticator (`everEnrolled`: a device its phone confirmed,
+ * revoked ones included) never falls back to the password alone by losing it, whatever `noDevice` says:
  * otherwise revoking (or getting revoked) the last device would turn the second factor off. Such
  * a sign-in goes to `recover` (a one-time recovery code, or an enrollment code from the admin).
  */

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sha256b64url } from '../../src/crypto/hash.js';
 import { normalizeCode } from '../../src/devices/enrollment-codes.js';
 import { createRecoveryCodes, RECOVERY_CODE_COUNT } from '../../src/devices/recovery-codes.js';
+import type { Db } from '../../src/storage/db.js';
 import { createAccount, TEST_ENGINES, type TestDb } from '../support/devices-fixtures.js';
+
+/** A device of the account that its phone confirmed (its first signed call set last_used_at), revoked or not. */
+const confirmedDevice = (db: Db, accountId: string, status = 'active') => db.query(
+  `INSERT INTO devices (id, account_id, name, public_jwk, totp_secret_enc, status, last_used_at) VALUES ($1, $2, 'Phone', '{}', 'x', $3, now())`,
+  [`dev_${accountId}_${status}`, accountId, status]);
 
 /**
  * Threat: a recovery code is what stands between a lost phone and the password alone. Each must
@@ -18,6 +24,8 @@ describe.each(TEST_ENGINES)('recovery codes on %s', (_engine, open) => {
     handle = await open();
     alice = await createAccount(handle.db, 'alice');
     bob = await createAccount(handle.db, 'bob');
+    await confirmedDevice(handle.db, alice, 'revoked'); // the phone alice lost
+    await confirmedDevice(handle.db, bob);
   });
   afterAll(() => handle.close());
 
@@ -34,6 +42,18 @@ describe.each(TEST_ENGINES)('recovery codes on %s', (_engine, open) => {
       expect(dump).toContain(sha256b64url(normalizeCode(code)!));
     }
     expect(await store.remaining(alice)).toBe(RECOVERY_CODE_COUNT);
+  });
+
+  it('takes no code before a device of the account was confirmed by its phone (an unconfirmed one does not count)', async () => {
+    const carol = await createAccount(handle.db, 'carol');
+    const store = createRecoveryCodes(handle.db);
+    const [code] = await store.issue(carol);
+    expect(await store.consume(carol, code!)).toBe(false);
+    await handle.db.query(`INSERT INTO devices (id, account_id, name, public_jwk, totp_secret_enc) VALUES ('dev_carol_pending', $1, 'Planted', '{}', 'x')`, [carol]);
+    expect(await store.consume(carol, code!)).toBe(false);
+    expect(await store.remaining(carol)).toBe(RECOVERY_CODE_COUNT);
+    await confirmedDevice(handle.db, carol);
+    expect(await store.consume(carol, code!)).toBe(true);
   });
 
   it('lets exactly one of 20 concurrent consumers use a code', async () => {

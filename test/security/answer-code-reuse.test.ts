@@ -47,7 +47,7 @@ describe('codes a user gives spend only what they were given for', () => {
     const username = `recovery-${Math.random().toString(36).slice(2, 8)}`;
     const accountId = await addUser(w, username);
     const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'test');
-    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code);
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { confirm: true });
     await w.t.idp.deviceService.revokeDevice(accountId, phone.deviceId); // the phone is lost
     const codes = offer.recoveryCodes!;
     const unused = async () => (await w.t.idp.db.query('SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL', [accountId])).length;

@@ -52,7 +52,7 @@ describe('secrets a password-only session took before the first phone die with t
     const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
     // The user's code comes with the user's own recovery codes.
     expect(offer.recoveryCodes).toHaveLength(10);
-    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone', confirm: true });
 
     const recoveryPage = async () => {
       const browser = new FormBrowser(w.t.url);
@@ -117,7 +117,7 @@ describe('secrets a password-only session took before the first phone die with t
     const { recoveryCodes } = await attackerPlantsDevice('planted-young');
     const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'admin');
     expect(offer.recoveryCodes).toHaveLength(10);
-    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+    await SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone', confirm: true });
     const attacker = await secondFactorPage('planted-young', 'recovery');
     const tried = await attacker.browser.submit(attacker.page.body, /\/recovery$/, { code: recoveryCodes[0]! });
     expect(tried.res.status).toBe(401);

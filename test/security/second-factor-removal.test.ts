@@ -40,7 +40,7 @@ describe('removing the second factor', () => {
 
   it('losing the last authenticator does not open the password alone: the sign-in asks for a recovery code, /account stays shut', async () => {
     const userId = await addUser(w, 'lost');
-    const { phone } = await enroll(w, { accountId: userId, push: false });
+    const { phone } = await enroll(w, { accountId: userId, push: false, confirm: true });
     await w.t.idp.deviceService.revokeDevice(userId, phone.deviceId); // a lost phone, revoked
 
     const { next } = await w.startSignIn({ username: 'lost' });
@@ -121,7 +121,7 @@ describe('guessing recovery codes', () => {
   it('wrong codes count toward the passcode limit of the account, not of one sign-in: ten lock it, even for a right code', async () => {
     const userId = await addUser(w, 'guesser');
     const offer = await w.t.idp.deviceService.issueEnrollment(userId, 'test');
-    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code);
+    const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, { confirm: true });
     await w.t.idp.deviceService.revokeDevice(userId, phone.deviceId);
     for (let i = 0; i < ACCOUNT_POLICY.lockoutAfter; i++) {
       const s = await w.startSignIn({ username: 'guesser' }); // a new sign-in each time

@@ -39,9 +39,9 @@ export async function newUser(w: SessionWorld, username: string): Promise<string
   return (await w.t.idp.accounts.create({ username, passwordHash: await hashPassword(PASSWORD) })).id;
 }
 
-export async function enrollPhone(w: SessionWorld, accountId: string): Promise<SimulatedAuthenticator> {
+export async function enrollPhone(w: SessionWorld, accountId: string, opts: { confirm?: boolean } = {}): Promise<SimulatedAuthenticator> {
   const offer = await w.t.idp.deviceService.issueEnrollment(accountId, 'test');
-  return SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone' });
+  return SimulatedAuthenticator.enroll(w.t.url, offer.code, { push: null, name: 'Phone', confirm: opts.confirm ?? false });
 }
 
 /** An authorization request in this browser; `page` is where it ends (our login page, or the app's callback). */

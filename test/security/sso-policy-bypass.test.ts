@@ -69,7 +69,7 @@ describe('SSO policy bypass', () => {
 
   it('an account whose only device was revoked gets no password-only code (it never falls back to the password alone)', async () => {
     const id = await newUser(w, 'revokedonly');
-    const phone = await enrollPhone(w, id);
+    const phone = await enrollPhone(w, id, { confirm: true });
     await w.t.idp.deviceService.revokeDevice(id, phone.deviceId);
     const browser = new FormBrowser(w.t.url);
     const started = await authorize(w.open, browser);

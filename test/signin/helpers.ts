@@ -34,12 +34,12 @@ export interface Phone {
 }
 
 /** Enrolls a phone for any account (alice by default), optionally on a given clock. */
-export async function enroll(w: PushWorld, opts: { accountId?: string; push?: boolean; now?: () => number; name?: string; fetch?: typeof fetch } = {}): Promise<Phone> {
+export async function enroll(w: PushWorld, opts: { accountId?: string; push?: boolean; now?: () => number; name?: string; fetch?: typeof fetch; confirm?: boolean } = {}): Promise<Phone> {
   const offer = await w.t.idp.deviceService.issueEnrollment(opts.accountId ?? w.accountId, 'test');
   const subscription = opts.push === false ? null : w.pushService.createSubscription();
   const push = subscription ? { endpoint: subscription.endpoint, keys: subscription.keys } : null;
   const phone = await SimulatedAuthenticator.enroll(w.t.url, offer.code, {
-    push, name: opts.name ?? 'Test phone', ...(opts.now ? { now: opts.now } : {}), ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    push, name: opts.name ?? 'Test phone', ...(opts.now ? { now: opts.now } : {}), ...(opts.fetch ? { fetch: opts.fetch } : {}), confirm: opts.confirm ?? false,
   });
   return { phone, subscription };
 }

@@ -52,7 +52,7 @@ describe("noDevice 'refuse'", () => {
   // Audit item 3 changed this one: a user who had an authenticator is not "without one"; the
   // sign-in goes to the recovery step instead (test/security/second-factor-removal.test.ts).
   it('a user whose only device was revoked gets no code either, and is sent to the recovery step', async () => {
-    const { phone } = await enroll(w);
+    const { phone } = await enroll(w, { confirm: true });
     await w.t.idp.deviceService.revokeDevice(w.accountId, phone.deviceId);
     const { next } = await w.startSignIn();
     expect(next.url).toMatch(/\/recovery$/);

@@ -133,6 +133,8 @@ export class SimulatedAuthenticator {
       name?: string; push?: PushSubscriptionJson | null; fetch?: typeof fetch; now?: () => number;
       /** Under the WebAuthn unlock policy: the platform authenticator that runs the registration ceremony (section 1a). */
       webauthn?: { create(options: RegistrationOptionsResponse['publicKey']): unknown };
+      /** Make the signed request an app makes at once after 201 (docs/device-api.md section 1b): the device is then confirmed. */
+      confirm?: boolean;
     } = {},
   ): Promise<SimulatedAuthenticator> {
     const fetchFn = opts.fetch ?? globalThis.fetch;
@@ -156,7 +158,7 @@ export class SimulatedAuthenticator {
     if (res.status !== 201) throw new AuthenticatorHttpError(res.status, body, 'enroll');
     const enrollment = body as EnrollResponse;
     const digits = enrollment.totp.digits === 8 ? 8 : 6;
-    return new SimulatedAuthenticator(
+    const phone = new SimulatedAuthenticator(
       {
         baseUrl, issuer: enrollment.issuer, deviceId: enrollment.deviceId, totpSecret: enrollment.totp.secret,
         totpDigits: digits, policy: enrollment.policy, enrollment, fetch: fetchFn, ...(opts.now ? { now: opts.now } : {}),
@@ -164,6 +166,11 @@ export class SimulatedAuthenticator {
       keyPair,
       publicJwk,
     );
+    if (opts.confirm) {
+      const confirmed = await phone.request('GET', '/api/device/challenges');
+      if (confirmed.status !== 200) throw new AuthenticatorHttpError(confirmed.status, confirmed.body, 'confirm');
+    }
+    return phone;
   }
 
   private async sign(claims: object, typ: string): Promise<string> {
