@@ -244,7 +244,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     onError: (err) => logger.warn({ err }, 'reading the stored signing keys failed'),
     onChange: (plan) => logger.info({ kids: plan.keys.map((k) => k.kid) }, 'signing keys changed (rotation)'),
   });
-  const sweeper = startSweeper(db, { intervalMs: PAYLOAD_SWEEP_MS, onError: (err) => logger.warn({ err }, 'sweeping expired oidc_payloads failed') });
+  const sweeper = startSweeper(db, { intervalMs: PAYLOAD_SWEEP_MS, auditRetentionDays: settings.auditRetentionDays, onError: (err) => logger.warn({ err }, 'sweeping expired oidc_payloads or old audit records failed') });
 
   // The push step (docs/architecture.md, sign-in steps 3-9): devices, challenges in Redis, waiters, Web Push.
   const codes = createEnrollmentCodes(db, { now });

@@ -336,6 +336,11 @@ export const SETTINGS = {
     },
   },
   // pino's levels: any other value made pino throw its own stack trace at start (red-team: `warning`).
+  auditRetentionDays: {
+    env: 'AUDIT_RETENTION_DAYS',
+    meaning: 'Days an audit record (`audit_events`) is kept; older ones are deleted by the sweep every 10 minutes. `0` keeps them all.',
+    ...integer(365, 0, 36_500),
+  },
   logLevel: { env: 'LOG_LEVEL', meaning: 'JSON log level (pino).', ...oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info') },
   instances: {
     env: 'INSTANCES',

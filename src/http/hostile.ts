@@ -136,35 +136,56 @@ export function checkPairs(text: string, where: string): Array<[string, string]>
   return pairs;
 }
 
-/** The longest value an authorization request's parameter may have, and the exceptions (a JWT-valued one). */
-const AUTH_PARAM_MAX = 4096;
+/** How long a request's values may be: each, by name where it differs, and all of them together. */
+interface RequestCaps {
+  readonly what: string;
+  readonly each: number;
+  readonly of: Readonly<Record<string, number>>;
+  readonly total: number;
+}
+
 /** All of an authorization request's values together. */
 const AUTH_REQUEST_MAX = 24_576;
-// An id_token_hint is held by the whole request's cap only: the MFA-only door refuses an oversized
-// one itself, answered to Entra or the broker as access_denied (docs/entra.md), not as our page.
-const AUTH_PARAM_MAX_OF: Readonly<Record<string, number>> = { request: 16_384, id_token_hint: AUTH_REQUEST_MAX };
 
 /**
  * An authorization request (GET or POST /auth, PAR's /request) is kept as sent, in its interaction,
  * for up to an hour before anyone signs in: each value is held to 4 KB (a signed request object to
  * 16 KB, an id_token_hint only by the whole) and all of them to 24 KB (red-team: three 15 KB values made each
  * cookieless POST /auth keep 66 KB in Redis for an hour; the plain request keeps under 1 KB).
+ * An id_token_hint is held by the whole request's cap only: the MFA-only door refuses an oversized
+ * one itself, answered to Entra or the broker as access_denied (docs/entra.md), not as our page.
  */
-export function authorizationRequestTooLarge(pairs: ReadonlyArray<readonly [string, string]>): string | null {
+const AUTHORIZATION_CAPS: RequestCaps = { what: 'authorization request', each: 4096, of: { request: 16_384, id_token_hint: AUTH_REQUEST_MAX }, total: AUTH_REQUEST_MAX };
+
+/**
+ * A logout request (RP-Initiated Logout, GET or POST /session/end): a POST is sent on as a 303 to the
+ * GET with the same parameters, so the whole request must fit in a Location header a browser follows
+ * and in the 16 KB of headers Node takes (red-team: a 40 KB id_token_hint or state was answered with a
+ * 53 KB Location the browser could not follow, a 431 on our own server). Its `state` is kept in the
+ * session until the user confirms. An ID token of ours is well under 2 KB.
+ */
+const LOGOUT_CAPS: RequestCaps = { what: 'logout request', each: 4096, of: { id_token_hint: 8192 }, total: 12_288 };
+
+/** Pure: why a request's parameters are over their caps, or null. */
+function overCaps(pairs: ReadonlyArray<readonly [string, string]>, caps: RequestCaps): string | null {
   let total = 0;
   for (const [name, value] of pairs) {
     total += name.length + value.length;
-    const max = Object.hasOwn(AUTH_PARAM_MAX_OF, name) ? AUTH_PARAM_MAX_OF[name]! : AUTH_PARAM_MAX;
+    const max = Object.hasOwn(caps.of, name) ? caps.of[name]! : caps.each;
     if (value.length > max) return `The parameter "${name.slice(0, 40)}" is longer than ${max} characters.`;
   }
-  return total > AUTH_REQUEST_MAX ? `The authorization request is longer than ${AUTH_REQUEST_MAX} characters.` : null;
+  return total > caps.total ? `The ${caps.what} is longer than ${caps.total} characters.` : null;
 }
 
-const AUTHORIZATION_PATHS = new Set(['/auth', '/request']);
+export const authorizationRequestTooLarge = (pairs: ReadonlyArray<readonly [string, string]>): string | null => overCaps(pairs, AUTHORIZATION_CAPS);
+export const logoutRequestTooLarge = (pairs: ReadonlyArray<readonly [string, string]>): string | null => overCaps(pairs, LOGOUT_CAPS);
 
-/** An authorization request's parameters (in its query or its form) over their caps: a 400. */
-function checkAuthorizationSize(ctx: Context, pairs: ReadonlyArray<readonly [string, string]>): void {
-  const tooLarge = AUTHORIZATION_PATHS.has(ctx.path) ? authorizationRequestTooLarge(pairs) : null;
+const CAPS_OF_PATH: ReadonlyMap<string, RequestCaps> = new Map([['/auth', AUTHORIZATION_CAPS], ['/request', AUTHORIZATION_CAPS], ['/session/end', LOGOUT_CAPS]]);
+
+/** An authorization or logout request's parameters (in its query or its form) over their caps: a 400. */
+function checkRequestSize(ctx: Context, pairs: ReadonlyArray<readonly [string, string]>): void {
+  const caps = CAPS_OF_PATH.get(ctx.path);
+  const tooLarge = caps ? overCaps(pairs, caps) : null;
   if (tooLarge) throw refuse(tooLarge);
 }
 
@@ -291,7 +312,7 @@ async function checkProviderForm(ctx: Context): Promise<void> {
   } catch {
     throw refuse('The form is not valid UTF-8.');
   }
-  checkAuthorizationSize(ctx, checkPairs(text, 'form'));
+  checkRequestSize(ctx, checkPairs(text, 'form'));
   ctx.request.body = text;
 }
 
@@ -309,7 +330,7 @@ export function hostileInput(): Middleware {
     }
     checkPath(ctx);
     if (misspelledProviderPath(ctx.path)) throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
-    if (ctx.querystring) checkAuthorizationSize(ctx, checkPairs(ctx.querystring, 'query'));
+    if (ctx.querystring) checkRequestSize(ctx, checkPairs(ctx.querystring, 'query'));
     checkAuthorization(ctx);
     checkDpop(ctx);
     if (PROVIDER_PATH.test(ctx.path) && hasBody(ctx) && ctx.is('application/x-www-form-urlencoded')) await checkProviderForm(ctx);

@@ -1,3 +1,4 @@
+import { sweepOldAuditEvents } from '../audit/retention.js';
 import type { Db } from '../storage/db.js';
 
 /**
@@ -22,20 +23,23 @@ export async function sweepExpiredPayloads(db: Db, batch = 1000): Promise<number
 }
 
 export interface Sweeper {
-  /** Runs one sweep now (also what the timer does). */
+  /** Runs one sweep now (also what the timer does); the rows it deleted. */
   sweep(): Promise<number>;
   stop(): Promise<void>;
 }
 
 /**
- * Sweeps at start and then every `intervalMs`. The timer is unref'd (it never keeps the process
- * alive) and `stop()` waits for a sweep under way, so the database can be closed after it.
+ * Sweeps at start and then every `intervalMs`: expired oidc_payloads, and audit records older than
+ * `auditRetentionDays` (0 or unset: kept). The timer is unref'd (it never keeps the process
+ * alive) and `stop()` waits for a sweep under way, so the database can be closed after it. Several
+ * processes may sweep at once: each deletes what the others have not.
  */
-export function startSweeper(db: Db, opts: { intervalMs: number; onError(err: unknown): void }): Sweeper {
+export function startSweeper(db: Db, opts: { intervalMs: number; auditRetentionDays?: number; onError(err: unknown): void }): Sweeper {
   let running: Promise<number> | null = null;
   let stopped = false;
+  const both = async () => (await sweepExpiredPayloads(db)) + (await sweepOldAuditEvents(db, opts.auditRetentionDays ?? 0));
   const sweep = () => {
-    running ??= sweepExpiredPayloads(db).finally(() => { running = null; });
+    running ??= both().finally(() => { running = null; });
     return running;
   };
   const tick = () => { if (!stopped) sweep().catch(opts.onError); };

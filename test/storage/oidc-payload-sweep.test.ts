@@ -5,6 +5,7 @@ import { openScratchPglite } from '../support/pglite-template.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { startSweeper, sweepExpiredPayloads } from '../../src/oidc/sweep.js';
 import { freshSchemaUrl } from '../support/idp.js';
+import { sweepOldAuditEvents } from '../../src/audit/retention.js';
 
 /**
  * Audit item 9: expired rows of oidc_payloads were never deleted, so the table grew with every
@@ -40,6 +41,26 @@ function sweepContract(name: string, open: () => Promise<{ db: Db; close(): Prom
         await insert(db, 'old-c', '-1 second');
         await new Promise((r) => setTimeout(r, 300));
         expect(await ids(db)).toEqual(['old-c']);
+      } finally { await close(); }
+    });
+
+    it('deletes audit records older than AUDIT_RETENTION_DAYS, in batches, on the same timer; 0 keeps them all', async () => {
+      const { db, close } = await open();
+      const audit = (type: string, age: string) => db.query(`INSERT INTO audit_events (type, at) VALUES ($1, now() - $2::interval)`, [type, age]);
+      const types = async () => (await db.query<{ type: string }>('SELECT type FROM audit_events ORDER BY type')).map((r) => r.type);
+      try {
+        for (let i = 0; i < 12; i++) await audit(`old-${String(i).padStart(2, '0')}`, '31 days');
+        await audit('recent', '29 days');
+        await audit('today', '0 seconds');
+        expect(await sweepOldAuditEvents(db, 0)).toBe(0);
+        expect(await types()).toHaveLength(14);
+        expect(await sweepOldAuditEvents(db, 30, 5)).toBe(12);
+        expect(await types()).toEqual(['recent', 'today']);
+        await audit('old-again', '400 days');
+        const sweeper = startSweeper(db, { intervalMs: 60_000, auditRetentionDays: 365, onError: (err) => { throw err; } });
+        await new Promise((r) => setTimeout(r, 300));
+        await sweeper.stop();
+        expect(await types()).toEqual(['recent', 'today']);
       } finally { await close(); }
     });
   });
