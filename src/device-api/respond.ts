@@ -90,7 +90,12 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       // but not sealed: device API bodies must be kept out of logs (docs/device-api.md). The
       // device's last use is recorded in the same statement.
       if (!(await deps.devices.acceptAnswerStep(device.id, verdict.step, new Date(at)))) {
-        throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
+        // Or the device stopped counting since it was read: revoked meanwhile (red-team: an answer
+        // racing a revoke was told its passcode was used), or a pending one that may not confirm.
+        const current = await deps.devices.get(device.id);
+        if (current?.status !== 'active') throw new DeviceError('device_revoked', 400, 'the device was revoked');
+        if (current.lastAnswerStep >= verdict.step) throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
+        throw new DeviceError('device_revoked', 400, 'this device was never confirmed and stands for nothing now: enroll it again');
       }
       // A right, fresh TOTP: the devices' run of wrong ones ends (otp-proof.ts); the finally's release is then moot.
       await otpAttempt.right();

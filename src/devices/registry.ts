@@ -138,6 +138,19 @@ const LIVE = live();
 /** The same condition, for a query over `devices` elsewhere (accounts/store.ts counts them with the account). */
 export const LIVE_DEVICE = LIVE;
 
+/**
+ * Whether device `d` may be (or is) confirmed: already confirmed, not made at /account, or made
+ * there with the account's confirmed devices all older (enrolled when the account already had a
+ * confirmed device: the owner's, as ever) or none newer. A phone /account enrolled while the account
+ * had none confirmed, still pending when a newer device was confirmed, is what a password alone may
+ * have planted before the owner's first phone: it stays void.
+ */
+const CONFIRMABLE = `(d.last_used_at IS NOT NULL OR d.enrolled_by IS NULL OR NOT ${SELF_SERVICE('d.')}
+  OR EXISTS (SELECT 1 FROM devices e WHERE e.account_id = d.account_id AND e.id <> d.id
+    AND e.last_used_at IS NOT NULL AND e.created_at < d.created_at)
+  OR NOT EXISTS (SELECT 1 FROM devices o WHERE o.account_id = d.account_id AND o.id <> d.id
+    AND o.last_used_at IS NOT NULL AND o.created_at > d.created_at))`;
+
 const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, last_answer_step, created_at, last_used_at';
 
 /** What newDeviceId() makes, with room for other apps' ids: anything else is never sent to the database. */
@@ -264,9 +277,12 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       changed(`UPDATE devices SET last_otp_step = $2
                WHERE id = $1 AND last_otp_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step]),
 
+    // An answer confirms a pending device as its first signed call would (confirm below): under the
+    // same rule, so the two ways in cannot drift apart (red-team: the answer's path skipped it).
     acceptAnswerStep: (id, step, usedAt) =>
-      changed(`UPDATE devices SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, last_used_at)
-               WHERE id = $1 AND last_answer_step < $2 AND status = 'active' AND ${LIVE} RETURNING id`, [id, step, usedAt ?? null]),
+      changed(`UPDATE devices d SET last_answer_step = $2, last_used_at = COALESCE($3::timestamptz, d.last_used_at)
+               WHERE d.id = $1 AND d.last_answer_step < $2 AND d.status = 'active' AND ${live('d.')} AND ${CONFIRMABLE}
+               RETURNING d.id`, [id, step, usedAt ?? null]),
 
     async countActive(accountId) {
       const [row] = await db.query<{ n: string | number }>(
@@ -288,13 +304,7 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
 
     confirm: (id, at) =>
       changed(`UPDATE devices d SET last_used_at = $2
-               WHERE d.id = $1 AND d.status = 'active' AND ${live('d.')}
-                 AND (d.last_used_at IS NOT NULL OR d.enrolled_by IS NULL OR NOT ${SELF_SERVICE('d.')}
-                   -- enrolled when the account already had a confirmed device: the owner's, as ever
-                   OR EXISTS (SELECT 1 FROM devices e WHERE e.account_id = d.account_id AND e.id <> d.id
-                     AND e.last_used_at IS NOT NULL AND e.created_at < d.created_at)
-                   OR NOT EXISTS (SELECT 1 FROM devices o WHERE o.account_id = d.account_id AND o.id <> d.id
-                     AND o.last_used_at IS NOT NULL AND o.created_at > d.created_at))
+               WHERE d.id = $1 AND d.status = 'active' AND ${live('d.')} AND ${CONFIRMABLE}
                RETURNING d.id`, [id, at]),
 
     async revokePending(accountId, keep) {

@@ -100,6 +100,20 @@ describe('reporting a denied sign-in request', () => {
     await w.pushService.waitForMessage(pending.subscription.id);
   });
 
+  // Red-team: another device of the account, whose key alone (no TOTP) signs this call, muted the
+  // account's pushes after the real phone's denial. Only the device that denied may report.
+  it('is refused from another device of the same user (409 challenge_not_denied), and mutes nothing; the denying phone still may', async () => {
+    const r = await requestTo();
+    const { phone: second } = await enroll(w, { accountId: r.accountId, push: false, name: 'Second phone' });
+    expect((await r.phone.respond(r.cid, 'deny')).status).toBe(200);
+    const res = await report(second, r.cid);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toBe('challenge_not_denied');
+    expect(await reportsOf(r.cid)).toEqual([]);
+    expect(await mutesOf(r.cid)).toEqual([]);
+    expect((await report(r.phone, r.cid)).status).toBe(200);
+  });
+
   it("is refused for another user's request (404, as if it did not exist)", async () => {
     const victim = await requestTo();
     await victim.phone.respond(victim.cid, 'deny');

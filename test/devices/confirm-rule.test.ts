@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startWorld } from '../signin/helpers.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { PushWorld } from '../support/push-world.js';
+import { newDeviceId } from '../../src/devices/registry.js';
+import { addUser } from '../signin/helpers.js';
 
 /**
  * Red-team finding (fixed; availability). confirm() refused a pending phone /account enrolled once
@@ -26,5 +28,25 @@ describe('the confirm rule and the owner\'s own later phones', () => {
     let status = 200;
     try { await phone.pending(); } catch (err) { status = (err as { status?: number }).status ?? 500; }
     expect(status).toBe(200);
+  });
+
+  // Red-team (independent authenticator): an answer confirms a pending device as its first signed
+  // call does, but the answer's statement skipped confirm()'s rule. Unreachable through the API
+  // today (the owner's first enrollment revokes such phones), so the rows are made directly.
+  it('an answer cannot confirm a phone /account enrolled before the owner\'s first, once a newer one was confirmed; a later one it can', async () => {
+    const accountId = await addUser(w, `confirm-rule-${Date.now()}`);
+    const planted = newDeviceId();
+    const owner = newDeviceId();
+    const later = newDeviceId();
+    const row = (id: string, by: string, age: string, confirmed: boolean) => w.t.idp.db.query(
+      `INSERT INTO devices (id, account_id, name, public_jwk, totp_secret_enc, enrolled_by, created_at, last_used_at)
+       VALUES ($1, $2, $1, '{}', 'x', $3, now() - $4::interval, ${confirmed ? 'now()' : 'NULL'})`, [id, accountId, by, age]);
+    await row(planted, `self:${accountId}:sso-1`, '3 minutes', false);
+    await row(owner, 'admin', '2 minutes', true);
+    await row(later, `self:${accountId}:sso-2`, '1 minute', false);
+    expect(await w.t.idp.devices.acceptAnswerStep(planted, 10 ** 9, new Date())).toBe(false);
+    expect(await w.t.idp.devices.confirm(planted, new Date())).toBe(false);
+    expect(await w.t.idp.devices.acceptAnswerStep(later, 10 ** 9, new Date())).toBe(true);
+    expect((await w.t.idp.devices.get(later))!.lastUsedAt).not.toBeNull();
   });
 });

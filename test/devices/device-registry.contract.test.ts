@@ -138,16 +138,23 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       expect((await devices.get(d.id))!.lastOtpStep).toBe(2 ** 40);
     });
 
-    it('counts active devices, and knows an account that ever had one (revoked ones count)', async () => {
+    it('counts active devices, and knows an account that has or had an authenticator (a confirmed one, revoked or not; a pending one only while active)', async () => {
       const carol = await createAccount(db, `counted${engine}`);
       expect(await devices.hasEverHad(carol)).toBe(false);
       expect(await devices.countActive(carol)).toBe(0);
       const d = await newDevice(carol);
-      await newDevice(carol);
+      const e = await newDevice(carol);
       expect(await devices.countActive(carol)).toBe(2);
+      expect(await devices.hasEverHad(carol)).toBe(true); // pending, active
       await devices.revoke(d.id);
-      expect(await devices.countActive(carol)).toBe(1);
-      expect(await devices.hasEverHad(carol)).toBe(true);
+      await devices.revoke(e.id);
+      expect(await devices.countActive(carol)).toBe(0);
+      // Revoked before their phones confirmed them: the account never had an authenticator.
+      expect(await devices.hasEverHad(carol)).toBe(false);
+      const f = await newDevice(carol);
+      expect(await devices.confirm(f.id, new Date())).toBe(true);
+      await devices.revoke(f.id);
+      expect(await devices.hasEverHad(carol)).toBe(true); // confirmed, then revoked
     });
 
     it('counts them the same with the account the sign-in finds by username (accounts store, one statement)', async () => {
@@ -155,8 +162,12 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       const erin = await createAccount(db, `Erin${engine}`);
       expect(await accounts.findForSignIn(`erin${engine}`)).toMatchObject({ account: { id: erin, devices: { active: 0, ever: 0 } }, folded: `erin${engine}`.toLowerCase() });
       const d = await newDevice(erin);
-      await newDevice(erin);
+      const e = await newDevice(erin);
       await newDevice(bob);
+      // `ever`: the devices their phones confirmed, revoked ones included.
+      expect((await accounts.findForSignIn(`ERIN${engine}`)).account!.devices).toEqual({ active: 2, ever: 0 });
+      await devices.confirm(d.id, new Date());
+      await devices.confirm(e.id, new Date());
       expect((await accounts.findForSignIn(`ERIN${engine}`)).account!.devices).toEqual({ active: 2, ever: 2 });
       await devices.revoke(d.id);
       expect((await accounts.findForSignIn(`erin${engine}`)).account!.devices).toEqual({ active: 1, ever: 2 });
