@@ -8,7 +8,8 @@ import { matchNumberOf, PushWorld } from '../support/push-world.js';
  */
 describe('push sign-in', () => {
   let w: PushWorld;
-  beforeAll(async () => { w = await PushWorld.start(); });
+  // The embedded default (PGlite), end to end: other worlds run on the PostgreSQL server.
+  beforeAll(async () => { w = await PushWorld.start({ idp: { storage: 'pglite' } }); });
   afterAll(() => w.close());
 
   it('approving the push signs the user in with amr pwd otp swk mfa', async () => {

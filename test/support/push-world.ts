@@ -23,7 +23,12 @@ export class PushWorld {
 
   static async start(opts: { login?: Record<string, unknown>; idp?: TestIdpOptions; pushService?: PushServiceDouble; clients?: Record<string, unknown>[] } = {}): Promise<PushWorld> {
     const pushService = opts.pushService ?? (await startPushService());
+    // The real PostgreSQL server unless a test asks for the embedded one: PGlite's start (a copied
+    // cluster opened, the migrations run in WebAssembly) costs about 1.5 s of CPU against 0.2 s,
+    // and some 150 worlds start in a run. PGlite keeps its own suites (the storage contracts, the
+    // quickstart's lifecycle, a push sign-in end to end).
     const t = await startTestIdp({
+      storage: 'postgres',
       redis: 'real',
       ...opts.idp,
       env: { ...pushService.env(), ...opts.idp?.env },
