@@ -18,6 +18,8 @@ export default {
   // waiting (real Redis failovers, spawned IdP processes, Chromium, long-polls), so a third worker uses
   // the CPU two leave idle. Measured on the 2-core machine (CI=true .ci/run): with two workers the
   // main run took about 17 min and the whole CI 19.5-20; with three, 12.5 and 14.5 (3,480 passed).
+  // Since then the suite has grown to 2,675 tests in the main run and is CPU-bound with three
+  // (18 minutes, the whole CI 20m17s on 2026-12-05): a fourth worker would only share the same cores.
   maxWorkers: Math.max(2, Math.floor(availableParallelism() * 1.5)),
   // Longest suites first, from the durations committed beside it (a clean clone has no Jest cache).
   testSequencer: '<rootDir>/test/support/sequencer.mjs',
