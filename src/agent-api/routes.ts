@@ -1,5 +1,6 @@
 import Router, { type RouterContext, type RouterMiddleware } from '@koa/router';
-import type { AccountStore } from '../accounts/store.js';
+import type { AccountRecord, AccountStore } from '../accounts/store.js';
+import { firstFactorEnded } from '../signin/finish.js';
 import type { AgentRegistration } from '../config/agents.js';
 import { newSignInId, type SignIn, type SignInRef, type Started } from '../signin/index.js';
 import { identifyAgent } from './client-auth.js';
@@ -48,6 +49,19 @@ export const FINAL_KEPT_SECONDS = 30;
 /** Beyond its own wait, how long a poll's turn lasts at most (reading, finishing, answering). */
 const TURN_MARGIN_MS = 30_000;
 
+/**
+ * Pure: why an approval no longer stands when it is given, or null: the account is gone or
+ * disabled, or its sessions were ended after the sign-in's first factor (firstFactorEnded).
+ */
+function approvalVoid(account: Pick<AccountRecord, 'disabled' | 'sessionsEndedAt'> | null, firstFactorAt: number): AgentError | null {
+  if (!account) return new AgentError('access_denied', 403, 'the account is no longer there');
+  if (account.disabled) return new AgentError('access_denied', 403, 'the account is disabled');
+  if (firstFactorEnded(firstFactorAt, account.sessionsEndedAt ?? null)) {
+    return new AgentError('access_denied', 403, 'the account\'s sessions were ended after this sign-in began (a device revoked, a sign-out everywhere)');
+  }
+  return null;
+}
+
 function give(ctx: Ctx, final: FinalAnswer): void {
   ctx.status = final.status;
   for (const [name, value] of Object.entries(final.headers ?? {})) ctx.set(name, value);
@@ -88,7 +102,8 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
       throw outcome.error;
     }
     const account = await deps.accounts.findById(outcome.login.accountId);
-    if (!account) throw new AgentError('access_denied', 403, 'the account is no longer there');
+    const gone = approvalVoid(account, outcome.login.firstFactorAt);
+    if (gone || !account) throw gone ?? new AgentError('access_denied', 403, 'the account is no longer there');
     ctx.status = 200;
     ctx.body = {
       status: 'approved',
@@ -143,6 +158,7 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     try {
       await answer(ctx, txId, outcome);
       final = { agentId: ctx.state.agent.id, status: ctx.status, body: ctx.body };
+      if (outcome.kind === 'success') final.approved = { accountId: outcome.login.accountId, firstFactorAt: outcome.login.firstFactorAt };
     } catch (err) {
       if (!(err instanceof AgentError)) throw err;
       final = { agentId: ctx.state.agent.id, status: err.status, body: { error: err.code, error_description: err.description }, headers: err.headers };
@@ -152,10 +168,22 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     give(ctx, kept);
   }
 
-  /** The final answer kept for this gateway's transaction, if one is (another gateway's reads as absent). */
+  /**
+   * The final answer kept for this gateway's transaction, if one is (another gateway's reads as
+   * absent). A kept approval is checked again each time it is given, as the browser's resume checks
+   * a held result: once the account is disabled, or its sessions were ended after the sign-in began
+   * (a device revoked, `user sign-out`), it becomes a refusal for good (red-team: a poll within the
+   * 30 s an answer is kept still got `approved` after the revoke had finished).
+   */
   async function keptFinal(id: string, agentId: string): Promise<FinalAnswer | null> {
     const final = TRANSACTION_ID.test(id) ? await deps.transactions.final(id) : null;
-    return final && final.agentId === agentId ? final : null;
+    if (!final || final.agentId !== agentId) return null;
+    if (!final.approved) return final;
+    const gone = approvalVoid(await deps.accounts.findById(final.approved.accountId), final.approved.firstFactorAt);
+    if (!gone) return final;
+    const refusal: FinalAnswer = { agentId, status: gone.status, body: { error: gone.code, error_description: gone.description } };
+    await deps.transactions.replaceFinal(id, refusal);
+    return refusal;
   }
 
   /** The transaction named in the path, if it is this gateway's; another gateway's reads as absent. */

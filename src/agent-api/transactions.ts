@@ -20,6 +20,8 @@ export interface FinalAnswer {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** For an approval: whose, and when its first factor began (the core's clock), to check it again each time it is given. */
+  approved?: { accountId: string; firstFactorAt: number };
 }
 
 export interface AgentTransactionStore {
@@ -34,6 +36,8 @@ export interface AgentTransactionStore {
   keepFinal(id: string, answer: FinalAnswer, ttlSeconds: number): Promise<FinalAnswer>;
   /** The final answer kept for a transaction, if any. */
   final(id: string): Promise<FinalAnswer | null>;
+  /** Replaces a kept final answer, keeping its time to live; nothing when none is kept. */
+  replaceFinal(id: string, answer: FinalAnswer): Promise<void>;
   /** Takes the transaction's poll turn for `ms` (SET NX PX): one poll at a time reads and finishes its sign-in. Returns the release, or null when another poll holds it. */
   pollTurn(id: string, ms: number): Promise<(() => Promise<void>) | null>;
 }
@@ -63,6 +67,9 @@ export function createAgentTransactionStore(redis: Redis): AgentTransactionStore
     async final(id) {
       const raw = await redis.get(finalKey(id));
       return raw ? (JSON.parse(raw) as FinalAnswer) : null;
+    },
+    async replaceFinal(id, answer) {
+      await redis.set(finalKey(id), JSON.stringify(answer), 'KEEPTTL', 'XX');
     },
     async pollTurn(id, ms) {
       const token = randomUUID();
