@@ -103,11 +103,11 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     }
     const account = await deps.accounts.findById(outcome.login.accountId);
     const gone = approvalVoid(account, outcome.login.firstFactorAt);
-    if (gone || !account) throw gone ?? new AgentError('access_denied', 403, 'the account is no longer there');
+    if (gone) throw gone;
     ctx.status = 200;
     ctx.body = {
       status: 'approved',
-      account: { id: account.id, username: account.username },
+      account: { id: account!.id, username: account!.username }, // approvalVoid refused a missing one
       amr: outcome.login.amr,
       acr: outcome.login.acr,
     };

@@ -37,8 +37,10 @@ export interface DeviceRegistry {
    * the device, its sealed TOTP secret, and whether its account may still sign in.
    */
   getForAnswer(id: string): Promise<{ device: Device; sealedSecret: string | null; accountActive: boolean; account: Account | null } | null>;
-  /** Every device of an account, revoked ones included, oldest first. */
-  /** `enrolledBy`: only devices made with an enrollment code that issuer issued (e.g. `self:<account>:<sso session>`). */
+  /**
+   * Every device of an account, revoked ones included, oldest first; with `enrolledBy`, only those
+   * made with an enrollment code that issuer issued (e.g. `self:<account>:<sso session>`).
+   */
   listByAccount(accountId: string, opts?: { enrolledBy?: string }): Promise<Device[]>;
   /** An account's active devices as a passcode check needs them (signin/passcode.ts): one query, secrets sealed. */
   listTotpCandidates(accountId: string): Promise<{ id: string; lastOtpStep: number; sealedSecret: string }[]>;
