@@ -58,6 +58,9 @@ export async function startBackchannel(deps: SignInDeps, ref: SignInRef, input: 
     type: 'signin.backchannel', accountId: input.accountId, clientId: requester.app.clientId, ip: requester.ip,
     detail: { push: push.kind, ...(push.kind === 'sent' ? { challengeId: push.challengeId } : {}), ...(push.kind === 'refused' ? { reason: push.notice } : {}) },
   });
+  // A refused request ends here (the door answers access_denied and forgets it): so does its state,
+  // which nothing would read again for as long as the app asked.
+  if (push.kind !== 'sent') await deps.states.delete(ref.id);
   switch (push.kind) {
     case 'sent': return { kind: 'sent', challengeId: push.challengeId };
     case 'refused': return { kind: 'refused', notice: push.notice };

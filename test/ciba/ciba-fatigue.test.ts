@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { CibaWorld, idClaims } from './world.js';
+import { uniquePrefix } from '../support/env.js';
 
 /**
  * Push bombing through CIBA: the same per-account gate as the login page (src/signin/push.ts). A
@@ -11,9 +12,12 @@ import { CibaWorld, idClaims } from './world.js';
 describe('CIBA under push fatigue', () => {
   let w: CibaWorld;
   let rp: oidc.Configuration;
+  const prefix = uniquePrefix('ciba-fatigue');
+  /** The sign-in core's states of CIBA requests (src/signin/backchannel.ts) in this IdP's Redis. */
+  const cibaStates = () => (w.t.idp.redis as unknown as { keys(p: string): Promise<string[]> }).keys(`${prefix}signin:{ciba:*`);
 
   beforeAll(async () => {
-    w = await CibaWorld.start({ env: { PUSH_FORCE_MATCH_AFTER: '2', PUSH_LIMIT: '4' } });
+    w = await CibaWorld.start({ env: { PUSH_FORCE_MATCH_AFTER: '2', PUSH_LIMIT: '4' }, idp: { redisPrefix: prefix } });
     rp = await w.rp();
   });
   afterAll(async () => {
@@ -39,8 +43,9 @@ describe('CIBA under push fatigue', () => {
     expect(idClaims(await oidc.pollBackchannelAuthenticationGrant(rp, started)).sub).toBe(max.accountId);
   }, 40_000);
 
-  it('twelve parallel requests for one user: no more pushes than PUSH_LIMIT allows', async () => {
+  it('twelve parallel requests for one user: no more pushes than PUSH_LIMIT allows, and a refused request leaves no state behind', async () => {
     const ned = await w.user('ned');
+    const before = await cibaStates();
     const answers = await Promise.allSettled(Array.from({ length: 12 }, () =>
       oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'ned', binding_message: 'Burst' })));
     const sent = answers.filter((a) => a.status === 'fulfilled').length;
@@ -48,5 +53,7 @@ describe('CIBA under push fatigue', () => {
     expect(sent).toBeGreaterThanOrEqual(1);
     for (const a of answers) if (a.status === 'rejected') expect(a.reason).toMatchObject({ error: 'access_denied' });
     expect((await ned.phone.pending()).length).toBe(sent);
+    // Only the requests that pushed keep a sign-in in Redis: a refused one was forgotten whole.
+    expect((await cibaStates()).filter((k) => !before.includes(k))).toHaveLength(sent);
   }, 40_000);
 });
