@@ -21,6 +21,8 @@ export default {
   // Since then the suite has grown to 2,675 tests in the main run and is CPU-bound with three
   // (18 minutes, the whole CI 20m17s on 2026-12-05): a fourth worker would only share the same cores.
   maxWorkers: Math.max(2, Math.floor(availableParallelism() * 1.5)),
+  // Builds what is stale in dist/, the page scripts and the PWA before any suite (spawned IdPs and CLIs run dist/).
+  globalSetup: '<rootDir>/test/support/global-setup.mjs',
   // Longest suites first, from the durations committed beside it (a clean clone has no Jest cache).
   testSequencer: '<rootDir>/test/support/sequencer.mjs',
 };

@@ -7,6 +7,7 @@ import { createAccountStore } from '../../src/accounts/store.js';
 import { checkPassword } from '../../src/accounts/passwords.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { freshSchemaUrl } from '../support/idp.js';
+import { ADMIN_CLI } from '../support/entry.js';
 
 /** The admin CLI as an operator runs it (a real process on the real PostgreSQL server). */
 describe('admin CLI', () => {
@@ -16,7 +17,7 @@ describe('admin CLI', () => {
   afterAll(async () => { await schema.drop(); rmSync(dataDir, { recursive: true, force: true }); });
 
   const cli = (args: string[], input?: string) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const r = spawnSync(process.execPath, [ADMIN_CLI, ...args], {
       env: { ...process.env, DATABASE_URL: schema.url, DATA_DIR: dataDir, ISSUER: 'http://127.0.0.1:3999', NODE_OPTIONS: '' },
       input, encoding: 'utf8', timeout: 60_000,
     });

@@ -7,6 +7,7 @@ import { sha256b64url } from '../../src/crypto/hash.js';
 import { normalizeCode } from '../../src/devices/enrollment-codes.js';
 import { openPostgres } from '../../src/storage/postgres.js';
 import { freshSchemaUrl } from '../support/idp.js';
+import { ADMIN_CLI } from '../support/entry.js';
 
 /**
  * Audit item 3: an account's first enrollment code comes with one-time recovery codes, so losing
@@ -19,7 +20,7 @@ describe('admin CLI: device enroll-code', () => {
   beforeAll(async () => { schema = await freshSchemaUrl(); });
   afterAll(async () => { await schema.drop(); rmSync(dataDir, { recursive: true, force: true }); });
 
-  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const cli = (args: string[]) => spawnSync(process.execPath, [ADMIN_CLI, ...args], {
     env: { ...process.env, DATABASE_URL: schema.url, DATA_DIR: dataDir, ISSUER: 'http://127.0.0.1:3999', NODE_OPTIONS: '' },
     encoding: 'utf8', timeout: 60_000,
   });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ConfigError } from '../../src/config/settings.js';
 import { startTestIdp } from '../support/idp.js';
 import { seedPglite } from '../support/pglite-template.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 /**
  * Audit item 12: client files that pass our schema but that oidc-provider rejects used to start
@@ -45,7 +46,7 @@ describe('client files that oidc-provider refuses stop the start', () => {
     mkdirSync(path.join(config, 'clients'), { recursive: true });
     const file = path.join(config, 'clients', 'bad.json');
     writeFileSync(file, JSON.stringify({ ...app, id_token_signed_response_alg: 'PS256' }));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const r = spawnSync(process.execPath, [IDP_MAIN], {
       env: { ...process.env, CONFIG_DIR: config, DATA_DIR: path.join(root, 'data'), PORT: '0', NODE_OPTIONS: '', DATABASE_URL: '', REDIS_URL: '' },
       encoding: 'utf8', timeout: 60_000,
     });

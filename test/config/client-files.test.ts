@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadClients } from '../../src/config/clients.js';
 import { ConfigError, loadSettings } from '../../src/config/settings.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 /**
  * An operator registers apps in files under config/clients/. A mistake must stop the start with a
@@ -81,7 +82,7 @@ describe('client files', () => {
     const config = dirWith({});
     mkdirSync(path.join(config, 'clients'));
     writeFileSync(path.join(config, 'clients', 'bad.json'), JSON.stringify({ ...good, redirect_uris: [] }));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const r = spawnSync(process.execPath, [IDP_MAIN], {
       env: { ...process.env, CONFIG_DIR: config, DATA_DIR: path.join(root, 'data'), PORT: '0', NODE_OPTIONS: '', ...secret },
       encoding: 'utf8', timeout: 60_000,
     });

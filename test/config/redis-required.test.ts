@@ -7,6 +7,7 @@ import { createIdp } from '../../src/app.js';
 import { ConfigError, loadSettings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/log.js';
 import { freshSchemaUrl } from '../support/idp.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 /**
  * Audit item 8: with DATABASE_URL set (so that several processes can serve) and no REDIS_URL, the
@@ -28,7 +29,7 @@ describe('PostgreSQL without Redis', () => {
   });
 
   it('exits with code 2 and says why', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const r = spawnSync(process.execPath, [IDP_MAIN], {
       env: { ...process.env, DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', REDIS_URL: '', DATA_DIR: dataDir, PORT: '0', NODE_OPTIONS: '' },
       encoding: 'utf8', timeout: 60_000,
     });

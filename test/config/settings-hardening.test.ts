@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ConfigError, loadSettings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/log.js';
 import { loadProcessSecrets } from '../../src/keys/secrets.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 /**
  * Settings an operator can get wrong in ways the start used to let through (red-team, operator
@@ -104,7 +105,7 @@ describe('LOG_LEVEL', () => {
 
   it('the server exits 2 with "Configuration error: environment: LOG_LEVEL", not a stack trace', () => {
     const dataDir = path.join(root, 'spawned');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const r = spawnSync(process.execPath, [IDP_MAIN], {
       env: { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: 'warning', DATA_DIR: dataDir, PORT: '0' },
       encoding: 'utf8', timeout: 60_000,
     });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freshSchemaUrl } from '../support/idp.js';
+import { ADMIN_CLI } from '../support/entry.js';
 
 /** `npm run admin -- federation ...` as an operator runs it: links an Entra user (tid + oid) to an account. */
 describe('admin CLI: federated identity links', () => {
@@ -13,7 +14,7 @@ describe('admin CLI: federated identity links', () => {
   afterAll(async () => { await schema.drop(); rmSync(dataDir, { recursive: true, force: true }); });
 
   const cli = (args: string[]) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const r = spawnSync(process.execPath, [ADMIN_CLI, ...args], {
       env: { ...process.env, DATABASE_URL: schema.url, DATA_DIR: dataDir, ISSUER: 'http://127.0.0.1:3999', NODE_OPTIONS: '' },
       encoding: 'utf8', timeout: 60_000,
     });

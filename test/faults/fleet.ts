@@ -19,6 +19,7 @@ import { startPushService, type PushServiceDouble } from '../support/push-servic
 import { matchNumberOf, RP_CALLBACK } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
 import { waitUntil } from '../signin/helpers.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 export const PASSWORD = 'violet harbour quietly 7 kettles';
 
@@ -71,7 +72,7 @@ export class Fleet {
    */
   async up(i: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      const child = spawn(process.execPath, [IDP_MAIN], {
         env: { ...this.env, PORT: String(this.ports[i]), DATA_DIR: path.join(this.dir, `data-${i}`) }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       const output: string[] = [];

@@ -5,6 +5,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { FormBrowser } from '../support/web-browser.js';
 import { startTestIdp, type TestIdp } from '../support/idp.js';
 import { newUser, signIn, startSessionWorld, type SessionWorld } from '../security/session-helpers.js';
+import { ADMIN_CLI } from '../support/entry.js';
 
 const run = promisify(execFile);
 const DAY = 24 * 3_600_000;
@@ -37,7 +38,7 @@ describe('signing-key rotation with overlap', () => {
   const kidsOf = async (url?: string) => (await jwks(url)).keys.map((k) => k.kid);
   const idToken = async () => (await signIn(w.open, new FormBrowser(w.t.url), 'rotor')).id_token!;
   const verify = async (token: string) => jwtVerify(token, createLocalJWKSet(await jwks()), { issuer: w.t.url });
-  const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const cli = (...args: string[]) => run(process.execPath, [ADMIN_CLI, ...args], {
     env: { ...process.env, DATABASE_URL: w.t.settings.databaseUrl!, DATA_DIR: w.t.settings.dataDir, ISSUER: w.t.url, NODE_OPTIONS: '' },
     encoding: 'utf8', timeout: 60_000,
   });

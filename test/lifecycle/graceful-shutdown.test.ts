@@ -11,6 +11,7 @@ import { freePort, freshSchemaUrl, testRp, TEST_RP_SECRET } from '../support/idp
 import { startPushService, type PushServiceDouble } from '../support/push-service.js';
 import { RP_CALLBACK } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 const PASSWORD = 'shutdown test password 7';
 
@@ -41,7 +42,7 @@ describe('graceful shutdown', () => {
       DATA_DIR: path.join(dir, 'data'), CONFIG_DIR: path.join(dir, 'config'), DEMO: 'false', TEST_RP_SECRET,
       SHUTDOWN_GRACE: '5', LOG_LEVEL: 'info', ...pushService.env(),
     };
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [IDP_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
     for (let i = 0; i < 600 && !(await fetch(`${url}/healthz`).then((r) => r.ok, () => false)); i++) {

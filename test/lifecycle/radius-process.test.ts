@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
 import { freePort, freshSchemaUrl } from '../support/idp.js';
+import { RADIUS_MAIN } from '../support/entry.js';
 
 /**
  * `npm run radius` as an operator runs it (a real child process on the IdP's PostgreSQL and
@@ -23,7 +24,7 @@ describe('the RADIUS process starts and stops like the IdP', () => {
   });
 
   function radius(env: NodeJS.ProcessEnv) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/radius/main.ts'], {
+    const child = spawn(process.execPath, [RADIUS_MAIN], {
       env: {
         ...process.env, NODE_OPTIONS: '', DATA_DIR: path.join(dir, 'data'), CONFIG_DIR: path.join(dir, 'config'),
         REDIS_PREFIX: uniquePrefix('radius-process'), LOG_LEVEL: 'info', ...env,

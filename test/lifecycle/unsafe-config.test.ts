@@ -8,6 +8,7 @@ import { ConfigError, loadSettings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/log.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/env.js';
 import { seedPglite } from '../support/pglite-template.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 const KEK = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 
@@ -50,7 +51,7 @@ describe('start-up refuses an unsafe production configuration', () => {
   });
 
   it('the server exits 2 with the message on standard error', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const r = spawnSync(process.execPath, [IDP_MAIN], {
       env: { ...process.env, NODE_OPTIONS: '', NODE_ENV: 'production', ISSUER: 'http://idp.example.com', DATA_DIR: path.join(root, 'spawned'), PORT: '0' },
       encoding: 'utf8', timeout: 60_000,
     });

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { freePort, startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 /**
  * Red-team (relying-party libraries, round 2, 2026-12-05), each fixed:
@@ -49,7 +50,7 @@ describe('what relying-party libraries read', () => {
     // The IdP as an operator runs it: its own process, so oidc-provider's fetch guard is on.
     const port = await freePort();
     childUrl = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    child = spawn(process.execPath, [IDP_MAIN], {
       env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), HOST: '127.0.0.1', ISSUER: childUrl, DATA_DIR: path.join(dir, 'data'), CONFIG_DIR: path.join(dir, 'config'), DEMO: 'false', LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

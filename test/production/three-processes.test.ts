@@ -13,6 +13,7 @@ import { startPushService, type PushServiceDouble } from '../support/push-servic
 import { matchNumberOf, RP_CALLBACK } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
 import { CALLBACK, pushStatus, waitUntil } from '../signin/helpers.js';
+import { IDP_MAIN } from '../support/entry.js';
 
 /**
  * Several instances (issue 14, item 1): three IdP processes, started as an operator starts them
@@ -51,7 +52,7 @@ describe(`three IdP processes on one Redis (${TEST_REDIS_URL.split(':')[0]})`, (
       TEST_RP_SECRET, LOG_LEVEL: 'warn', ...pushService.env(),
     };
     for (const [i, port] of ports.entries()) {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      const child = spawn(process.execPath, [IDP_MAIN], {
         env: { ...env, PORT: String(port), DATA_DIR: path.join(dir, `data-${i}`) }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.on('data', (b: Buffer) => logs.push(`[${i}] ${b}`));

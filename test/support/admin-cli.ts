@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { ADMIN_CLI } from './entry.js';
 
 /*
  * The admin CLI (src/cli/main.ts) as an operator runs it, beside a running IdP. Never with
@@ -25,7 +26,7 @@ export interface AdminCliResult {
 /** Runs the CLI without blocking this process; resolves with its exit code and output, whatever they are. */
 export function runAdminCli(args: string[], opts: AdminCliOptions): Promise<AdminCliResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = execFile(process.execPath, [ADMIN_CLI, ...args], {
       env: { ...process.env, ...opts.env, NODE_OPTIONS: '' }, encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000,
     }, (err, stdout, stderr) => {
       const code = err ? (err as { code?: unknown }).code : 0;
