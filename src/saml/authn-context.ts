@@ -6,8 +6,11 @@ import type { ServiceProvider } from './sp-config.js';
  * unspecified 0, a password 1, more than one factor 2 (the classes we do not know are left out; a
  * request naming only such classes cannot be met). Comparison "exact" takes the ranks named,
  * "minimum" those at or above the lowest, "better" above it, "maximum" at or below the highest. A
- * second factor stands wherever the password alone would (the answer then says MFA: it is what
- * happened). Neither: NoAuthnContext, at once; only MFA: the sign-in must do the second factor.
+ * second factor stands wherever the password alone would. The answer says MFA when the sign-in did
+ * the second factor and the comparison takes an MFA class; where it takes none (an `exact` or
+ * `maximum` password class) it says the password class: true (the password was proved) and what
+ * the comparison allows, where the MFA class would break its MUST. Neither: NoAuthnContext, at
+ * once; only MFA: the sign-in must do the second factor.
  */
 export type Comparison = 'exact' | 'minimum' | 'maximum' | 'better';
 export interface RequestedAuthnContext { classes: string[]; comparison: Comparison }
@@ -16,6 +19,8 @@ export interface AllowedOutcomes {
   mfa: boolean;
   /** Under "exact": the class of each rank the request named, which the answer then names (SAML core 3.3.2.2.1). */
   named?: { password?: string; mfa?: string };
+  /** No MFA class may answer (an `exact` or `maximum` password class): an MFA sign-in answers the password class. */
+  capped?: true;
 }
 
 export const UNSPECIFIED_CLASS = 'urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified';
@@ -43,7 +48,7 @@ export function allowedOutcomes(sp: Pick<ServiceProvider, 'authnContext'>, req: 
       case 'maximum': return rank <= highest;
     }
   };
-  const outcomes: AllowedOutcomes = { password: ok(1), mfa: ok(1) || ok(2) };
+  const outcomes: AllowedOutcomes = { password: ok(1), mfa: ok(1) || ok(2), ...(ok(1) && !ok(2) ? { capped: true as const } : {}) };
   if (req.comparison !== 'exact') return outcomes;
   // "exact": the answer names a class the request named, where one of the sign-in's rank was named
   // (red-team: an exact "Password" was answered "PasswordProtectedTransport", an exact REFEDS MFA
@@ -56,6 +61,6 @@ export function allowedOutcomes(sp: Pick<ServiceProvider, 'authnContext'>, req: 
 
 /** The class an answer carries (MFA only when the sign-in did the second factor), or null: the request cannot take it. */
 export function answeredClass(sp: Pick<ServiceProvider, 'authnContext'>, amr: readonly string[], allowed: AllowedOutcomes): string | null {
-  if (amr.includes('mfa') && allowed.mfa) return allowed.named?.mfa ?? sp.authnContext.mfa;
+  if (amr.includes('mfa') && allowed.mfa && !allowed.capped) return allowed.named?.mfa ?? sp.authnContext.mfa;
   return allowed.password ? allowed.named?.password ?? sp.authnContext.password : null;
 }

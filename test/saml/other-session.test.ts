@@ -115,12 +115,19 @@ describe('SAML RequestedAuthnContext', () => {
     expect(xml).toContain(`<saml:AuthnContextClassRef>${MFA}</saml:AuthnContextClassRef>`);
   });
 
-  it('the password class asked (node-saml\'s default): an MFA sign-in still says MFA; a class we do not know: NoAuthnContext at once', async () => {
+  it('exactly the password class asked (node-saml\'s default): an MFA sign-in answers that class (SAML core 3.3.2.2.1), "minimum" answers MFA; a class we do not know: NoAuthnContext at once', async () => {
     const erinId = await addUser(s.w, 'erin');
     const b = new FormBrowser(s.w.t.url);
     const PPT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
     const done = await passwordAndPush(s, b, await b.go(await asking([PPT]).getAuthorizeUrlAsync('r', undefined, {})), 'erin', erinId);
-    expect(xmlOf(postedForm(done.body).fields.SAMLResponse!)).toContain(`<saml:AuthnContextClassRef>${MFA}</saml:AuthnContextClassRef>`);
+    const exact = xmlOf(postedForm(done.body).fields.SAMLResponse!);
+    expect(exact).toContain('status:Success');
+    expect(exact).toContain(`<saml:AuthnContextClassRef>${PPT}</saml:AuthnContextClassRef>`);
+    expect(exact).not.toContain(MFA);
+    const franId = await addUser(s.w, 'fran');
+    const other = new FormBrowser(s.w.t.url);
+    const atLeast = await passwordAndPush(s, other, await other.go(await asking([PPT], 'minimum').getAuthorizeUrlAsync('m', undefined, {})), 'fran', franId);
+    expect(xmlOf(postedForm(atLeast.body).fields.SAMLResponse!)).toContain(`<saml:AuthnContextClassRef>${MFA}</saml:AuthnContextClassRef>`);
     const unknown = await new FormBrowser(s.w.t.url).go(await asking(['urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos']).getAuthorizeUrlAsync('k', undefined, {}));
     const xml = xmlOf(postedForm(unknown.body).fields.SAMLResponse!);
     expect(xml).toContain('status:NoAuthnContext');

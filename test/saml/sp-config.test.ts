@@ -182,7 +182,7 @@ describe('what an SP is told about the user', () => {
     expect(allowedOutcomes(generic, null)).toEqual(EITHER);
     expect(allowed([REFEDS], 'exact')).toEqual({ password: false, mfa: true, named: { mfa: REFEDS } });
     expect(allowed([MULTIPLE], 'exact', m365)).toEqual({ password: false, mfa: true, named: { mfa: MULTIPLE } });
-    expect(allowed([PPT], 'exact')).toEqual({ ...EITHER, named: { password: PPT } });
+    expect(allowed([PPT], 'exact')).toEqual({ ...EITHER, named: { password: PPT }, capped: true });
     expect(allowed([PPT, REFEDS], 'exact')).toEqual({ ...EITHER, named: { password: PPT, mfa: REFEDS } });
     expect(allowed([PPT], 'minimum')).toEqual(EITHER);
     expect(allowed([PPT], 'better')).toEqual({ password: false, mfa: true });
@@ -190,7 +190,7 @@ describe('what an SP is told about the user', () => {
     expect(allowed([REFEDS], 'maximum')).toEqual(EITHER);
     expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified'], 'exact')).toEqual(EITHER);
     expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos'], 'minimum')).toEqual({ password: false, mfa: false });
-    expect(allowed([PPT, 'decl:urn:x'], 'exact')).toEqual({ ...EITHER, named: { password: PPT } });
+    expect(allowed([PPT, 'decl:urn:x'], 'exact')).toEqual({ ...EITHER, named: { password: PPT }, capped: true });
     expect(allowed(['decl:urn:x'], 'exact')).toEqual({ password: false, mfa: false });
     // MFA asked: a password-only sign-in has nothing to say (NoAuthnContext).
     expect(answeredClass(generic, ['pwd'], { password: false, mfa: true })).toBeNull();
@@ -201,7 +201,14 @@ describe('what an SP is told about the user', () => {
     expect(answeredClass(generic, ['pwd'], allowed([PASSWORD], 'exact'))).toBe(PASSWORD);
     expect(answeredClass(custom, ['pwd', 'otp', 'mfa'], allowed([REFEDS], 'exact', custom))).toBe(REFEDS);
     expect(answeredClass(custom, ['pwd', 'otp', 'mfa'], allowed([REFEDS], 'minimum', custom))).toBe('urn:x:mfa');
-    // An MFA sign-in asked for the password class says MFA, as docs/saml.md tells (it did prove the password too).
-    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([PASSWORD], 'exact'))).toBe(REFEDS);
+    // An MFA sign-in asked for exactly, or at most, a password class says that class (it did prove the
+    // password; an MFA class would break "exact" and "maximum"), as docs/saml.md tells.
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([PASSWORD], 'exact'))).toBe(PASSWORD);
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([PPT], 'maximum'))).toBe(PPT);
+    expect(allowed([PPT], 'maximum')).toEqual({ ...EITHER, capped: true });
+    // With an MFA class among those named, or an open comparison, MFA is what it says.
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([PPT, REFEDS], 'exact'))).toBe(REFEDS);
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([PPT], 'minimum'))).toBe(REFEDS);
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([REFEDS], 'maximum'))).toBe(REFEDS);
   });
 });
