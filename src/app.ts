@@ -50,7 +50,7 @@ import { interactionRoutes } from './interaction/routes.js';
 import { upstreamRoutes } from './interaction/upstream.js';
 import { createUpstreamDeps } from './upstream/index.js';
 import { createFederatedLinks } from './upstream/links.js';
-import { createResolutionPolicy, createSignIn, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
+import { createResolutionPolicy, createSignIn, withdrawEndedPushes, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
 import { createContinuationStore } from './signin/continuation.js';
 import { createRadiusDoor, loadRadiusClients, type RadiusDoor } from './radius/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
@@ -261,7 +261,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const onGone: OnGone = (deviceId, endpoint) => devices.markPushDead(deviceId, endpoint);
   const geoip = await openGeoIp(settings.geoipDb);
   // A new password, a disabled account or a revoked device ends the account's sessions and grants.
-  const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis, Date.now), now);
+  // The pushes of the sign-ins it ends are withdrawn as a "Send again" withdraws one (the resolution policy is defined below).
+  const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis, Date.now), now,
+    (accountId, endedAt) => withdrawEndedPushes({ challenges, resolution: onChallengeResolved, now }, accountId, endedAt));
   const endSessionsOnRevoke = async (accountId: string, _deviceId?: string, keepDevice?: string) => {
     const ended = await endAccountSessions(accountId, keepDevice ? { keepDevice } : {});
     for (const deviceId of ended.pendingDevices) await audit.record({ type: 'device.revoked', accountId, detail: { deviceId, by: 'sessions_ended' } });

@@ -17,6 +17,8 @@ export interface NewChallengeInput {
   verifiedPush?: boolean;
   /** A CIBA request's binding message (already checked by its front door), or null. */
   bindingMessage?: string | null;
+  /** When the sign-in proved its first factor (epoch ms). */
+  firstFactorAt?: number;
   ttlMs: number;
   /** Epoch milliseconds. */
   now: number;
@@ -53,6 +55,7 @@ export function newChallenge(input: NewChallengeInput): Challenge {
     location: input.location,
     ...(input.bindingMessage ? { bindingMessage: input.bindingMessage } : {}),
     ...(choices && input.verifiedPush ? { verifiedPush: true } : {}),
+    ...(input.firstFactorAt !== undefined ? { firstFactorAt: input.firstFactorAt } : {}),
     createdAt: input.now,
     expiresAt: input.now + input.ttlMs,
     status: 'pending',

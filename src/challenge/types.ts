@@ -36,6 +36,11 @@ export interface Challenge {
    * checks it). Absent or null for the browser's sign-ins, which match a number instead.
    */
   bindingMessage?: string | null;
+  /**
+   * When the sign-in it belongs to proved its first factor (epoch ms), where a sign-in made it: a
+   * request older than the end of the account's sessions stands for nothing (device-api/respond.ts).
+   */
+  firstFactorAt?: number;
   /** Epoch milliseconds. */
   createdAt: number;
   expiresAt: number;

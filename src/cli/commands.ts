@@ -64,7 +64,8 @@ async function newPassword(ctx: CliContext, opts: Record<string, string | boolea
 
 export const signedOut = (e: EndedSessions) => `ended ${e.sessions} session(s), ${e.grants} grant(s), ${e.refreshTokens} refresh token(s)`
   + (e.enrollmentCodes ? `, voided ${e.enrollmentCodes} self-service enrollment code(s)` : '')
-  + (e.pendingDevices.length ? `, revoked ${e.pendingDevices.length} unconfirmed device(s)` : '');
+  + (e.pendingDevices.length ? `, revoked ${e.pendingDevices.length} unconfirmed device(s)` : '')
+  + (e.pushes ? `, withdrew ${e.pushes} push request(s) still pending` : '');
 
 const passwordOptions = {
   password: { type: 'string' as const, help: 'the password (visible in the shell history: prefer --password-stdin)' },

@@ -20,6 +20,8 @@ import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
 import { accountThrottleKeys } from '../defences/throttle-keys.js';
 import { adapterFactory } from '../oidc/adapters.js';
 import { createEndAccountSessions } from '../oidc/sessions.js';
+import { createRedisChallengeStore } from '../challenge/redis-store.js';
+import { withdrawEndedPushes } from '../signin/resolution.js';
 import { commands, UsageError, type Command } from './commands.js';
 import { createFederatedLinks } from '../upstream/links.js';
 
@@ -78,8 +80,13 @@ export async function runCli(argv: string[]): Promise<number> {
     // Access tokens and codes live in Redis; the in-process stand-in is the server's own (they
     // still die, as userinfo and introspection need the grants deleted here).
     const redis = settings.redisUrl ? openRedis(settings.redisUrl, settings.redisPrefix) : null;
+    // The pushes of the sign-ins it ends are withdrawn in Redis and published, so the servers' waiting
+    // doors wake; a withdrawal has no effect of its own for the servers' resolution policy to run.
+    const withdraw = redis
+      ? (id: string, endedAt: number) => withdrawEndedPushes({ challenges: createRedisChallengeStore(redis), resolution: async () => {}, now: Date.now }, id, endedAt)
+      : null;
     try {
-      return await createEndAccountSessions(db, redis ? adapterFactory(db, redis, Date.now) : null)(accountId);
+      return await createEndAccountSessions(db, redis ? adapterFactory(db, redis, Date.now) : null, Date.now, withdraw)(accountId);
     } finally {
       redis?.disconnect();
     }

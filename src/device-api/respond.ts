@@ -12,6 +12,7 @@ import type { AnswerResult } from './contract.js';
 import type { DeviceApiDeps } from './deps.js';
 import { jsonBodyOf } from './http.js';
 import { hit, type RateLimit } from './rate-limit.js';
+import { pushEndedWithSessions, SESSIONS_ENDED, withdrawChallenge } from '../signin/resolution.js';
 import { CHALLENGE_ID, parseBody, responseBodySchema } from './validate.js';
 
 /**
@@ -65,6 +66,14 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
       }
       // A disabled user's phone answers nothing: its approval would otherwise read as 'approved'.
       if (!found?.accountActive) throw new DeviceError('account_disabled', 403, 'this account is disabled');
+      // Nor a request of a sign-in begun before the account's sessions ended (a new password, a
+      // sign-out everywhere, a revoke): the end withdrew it, or it was made in the end's instant; no
+      // door would finish it, so the phone is not told "approved" (red-team). It is withdrawn now.
+      if (pushEndedWithSessions(challenge, found.account?.sessionsEndedAt?.getTime() ?? null)) {
+        const resolution = async (_: unknown, r: Resolution) => { await deps.onResolved?.(challenge, r); };
+        await withdrawChallenge({ challenges: deps.challenges, resolution, now }, challenge, SESSIONS_ENDED);
+        throw RESOLVE_REFUSAL.expired();
+      }
 
       // Under the WebAuthn unlock policy an approval must carry a user-verifying assertion bound to this
       // very challenge (W3C WebAuthn 7.2); then the tokens can honestly say `user` (RFC 8176).

@@ -17,6 +17,8 @@ export interface EndedSessions {
   enrollmentCodes: number;
   /** Devices /account had enrolled and their phones never confirmed, now revoked. */
   pendingDevices: string[];
+  /** Push requests of sign-ins begun before the end, still pending on the phones, now withdrawn. */
+  pushes: number;
 }
 /** `keepDevice`: a device enrolled just now by the caller (the first enrollment that voided a planted phone). */
 export type EndAccountSessions = (accountId: string, opts?: { keepDevice?: string }) => Promise<EndedSessions>;
@@ -30,7 +32,11 @@ export type EndAccountSessions = (accountId: string, opts?: { keepDevice?: strin
  * may store those hashed). `artefacts` is null where the short-lived store is out of reach (the
  * CLI beside an in-process Redis): those die anyway, as userinfo and introspection need the grant.
  */
-export function createEndAccountSessions(db: Db, artefacts: ((model: string) => Adapter) | null, now: () => number = Date.now): EndAccountSessions {
+export function createEndAccountSessions(
+  db: Db, artefacts: ((model: string) => Adapter) | null, now: () => number = Date.now,
+  /** Withdraws the account's pushes begun by then (signin/resolution.ts withdrawEndedPushes); null where Redis is out of reach. */
+  withdrawPushes: ((accountId: string, endedAt: number) => Promise<number>) | null = null,
+): EndAccountSessions {
   return async (accountId, opts = {}) => {
     // First the mark, then the rows: a session that a request in flight saves back after the
     // delete began before the mark, and the login check refuses it (sessionEndedSince).
@@ -57,8 +63,11 @@ export function createEndAccountSessions(db: Db, artefacts: ((model: string) => 
     if (artefacts) {
       for (const grantId of grantIds) for (const model of GRANT_ARTEFACTS) await artefacts(model).revokeByGrantId(grantId);
     }
+    // The pushes of sign-ins begun before the mark: their phones stop listing them and their doors
+    // end those sign-ins (each would be refused at its finish anyway: signin/finish.ts).
+    const pushes = withdrawPushes ? await withdrawPushes(accountId, at.getTime()) : 0;
     const count = (model: string) => rows.filter((r) => r.model === model).length;
-    return { sessions: count('Session'), grants: count('Grant'), refreshTokens: count('RefreshToken'), enrollmentCodes: codes.length, pendingDevices };
+    return { sessions: count('Session'), grants: count('Grant'), refreshTokens: count('RefreshToken'), enrollmentCodes: codes.length, pendingDevices, pushes };
   };
 }
 

@@ -3,7 +3,7 @@ import { newChallenge, newChallengeId } from '../challenge/model.js';
 import type { Device } from '../devices/types.js';
 import type { DispatchOrder } from '../push/dispatch.js';
 import { PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from './limits.js';
-import { withdrawChallenge } from './resolution.js';
+import { SESSIONS_ENDED, withdrawChallenge } from './resolution.js';
 import { challengeLink, SIGNIN_COUNTERS, signInKey } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
@@ -56,6 +56,12 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
   if (previous?.status === 'approved') return { kind: 'already-approved' };
   // The user reported the last request as not theirs: whoever is at this browser gets no more pushes.
   if (previous?.resolution?.reason === 'reported') return { kind: 'refused', notice: 'reported' };
+  // The account's sessions were ended since (a new password, a sign-out everywhere, a disable, a
+  // revoke): that withdrew the last request, and the sign-in ends with it ("Send again" included).
+  if (previous?.resolution?.reason === SESSIONS_ENDED) {
+    await deps.states.delete(s.id);
+    return { kind: 'gone' };
+  }
   // One atomic reservation decides both halves, so parallel presses cannot all pass: per sign-in
   // ("Send again" spacing and count), then per account (a new sign-in is free, so per-sign-in
   // limits alone would not stop bombing: a muted account gets no push, unapproved pushes escalate
@@ -92,6 +98,7 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     numberMatching: numberScreen && (requester.app.policy.numberMatching || gate.forceNumberMatching),
     verifiedPush: requester.app.policy.verifiedPush === true,
     bindingMessage,
+    firstFactorAt: state.firstFactor.at,
     id: challengeId,
     ttlMs: Math.min(deps.challengeTtlMs, opts.ttlMs ?? Infinity),
     now,

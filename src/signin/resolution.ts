@@ -64,9 +64,40 @@ export function createResolutionPolicy(deps: {
 export async function withdrawChallenge(
   deps: { challenges: ChallengeStore; resolution: ResolutionPolicy; now: () => number },
   challenge: ResolvedChallenge,
-): Promise<void> {
+  reason = 'superseded',
+): Promise<boolean> {
   const at = deps.now();
-  const resolution: Resolution = { status: 'expired', deviceId: null, decision: null, reason: 'superseded', amr: [], at };
+  const resolution: Resolution = { status: 'expired', deviceId: null, decision: null, reason, amr: [], at };
   const outcome = await deps.challenges.resolve(challenge.id, resolution, at, { accountId: challenge.accountId }).catch(() => null);
   if (outcome === 'resolved') await deps.resolution(challenge, resolution);
+  return outcome === 'resolved';
+}
+
+/** The reason a request reads as withdrawn when the account's sessions ended after its sign-in began. */
+export const SESSIONS_ENDED = 'sessions_ended';
+
+/**
+ * Pure: whether a request belongs to a sign-in the end of the account's sessions (at `endedAt`)
+ * voided: its first factor, or the request itself, was no later (signin/finish.ts firstFactorEnded).
+ */
+export function pushEndedWithSessions(ch: Pick<Challenge, 'firstFactorAt' | 'createdAt'>, endedAt: number | null): boolean {
+  return endedAt !== null && Math.min(ch.firstFactorAt ?? ch.createdAt, ch.createdAt) <= endedAt;
+}
+
+/**
+ * The account's sessions ended at `endedAt`: every request of its sign-ins still pending then is
+ * withdrawn (red-team: after a new password or a sign-out everywhere, the phone still listed the
+ * push of a sign-in made with the old password, and approving it was answered "approved" though no
+ * door would finish it; after a disable the doors kept saying "approve on your phone"). The phone
+ * stops listing them, their doors wake and end the sign-in (wait.ts). Returns how many.
+ */
+export async function withdrawEndedPushes(
+  deps: { challenges: ChallengeStore; resolution: ResolutionPolicy; now: () => number },
+  accountId: string, endedAt: number,
+): Promise<number> {
+  let withdrawn = 0;
+  for (const ch of await deps.challenges.listPending(accountId, deps.now())) {
+    if (pushEndedWithSessions(ch, endedAt) && (await withdrawChallenge(deps, ch, SESSIONS_ENDED))) withdrawn++;
+  }
+  return withdrawn;
 }

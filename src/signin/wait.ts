@@ -1,6 +1,7 @@
 import { effectiveStatus } from '../challenge/model.js';
 import type { Challenge, ChallengeStatus } from '../challenge/types.js';
 import { finishSecondFactor, type FinishResult } from './finish.js';
+import { SESSIONS_ENDED } from './resolution.js';
 import type { SignInState } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
@@ -76,6 +77,13 @@ export async function waitStep(deps: SignInDeps, s: Started, known?: KnownPush):
   const { status, reason } = pushStatusOf(ch, s.id, s.state.accountId, now);
   // 'approved' is only ever this sign-in's own challenge (pushStatusOf), so ch is there.
   if (status === 'approved') return finishApproved(deps, s, ch!, stateTaken === true);
+  // Withdrawn because the account's sessions ended after this sign-in began (resolution.ts): the
+  // sign-in ends here, at every door, rather than wait for a push that can no longer be answered.
+  if (status === 'expired' && ch?.resolution?.reason === SESSIONS_ENDED) {
+    if (!(stateTaken === true || (await deps.states.delete(s.id)))) return { kind: 'gone' };
+    await deps.audit.record({ type: 'signin.refused', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { reason: 'sessions_ended' } });
+    return { kind: 'refused', reason: 'sessions_ended' };
+  }
   const pending = status === 'pending';
   return {
     kind: 'waiting',

@@ -9,7 +9,8 @@ import { matchNumberOf, PushWorld } from '../support/push-world.js';
  * `user set-password` (nor a sign-out everywhere or a revoke): the user's approval, or a typed
  * passcode, finished the sign-in the OLD password began. Now the finish refuses it
  * (signin/finish.ts, at every door). A push it asks for may still reach the phone until the sign-in
- * lapses (within the push limits); approving it finishes nothing.
+ * lapses (within the push limits); approving it is refused (410: the phone is not told "approved",
+ * pending-push-after-end.test.ts) and finishes nothing.
  */
 describe('a sign-in past the old password after `user set-password` does not finish', () => {
   let w: PushWorld;
@@ -29,7 +30,7 @@ describe('a sign-in past the old password after `user set-password` does not fin
     if (pending.length > 0) {
       const answer = await phone.respond(pending[0]!.id, 'approve', { number: matchNumberOf(waiting.body)! });
       const next = await s.browser.go(`/interaction/${s.uid}/wait`);
-      expect(answer.status).toBe(200);
+      expect(answer.status).toBe(410);
       finished = CALLBACK.test(next.url);
       expect(next.body).toContain('sign-ins were ended');
     }

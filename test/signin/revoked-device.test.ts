@@ -31,7 +31,10 @@ describe('a revoked device', () => {
     const answer = await lost.phone.respond(cid1, 'approve', { number: number1, nonce: seen.nonce });
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ error: 'device_revoked' });
-    expect(await pushStatus(one.browser, one.uid)).toMatchObject({ status: 'pending' });
+    // The revoke ended the account's sessions, and with them this sign-in (begun before it): its
+    // request is withdrawn from every phone, the keeper's too (pending-push-after-end.test.ts).
+    expect(await pushStatus(one.browser, one.uid)).toMatchObject({ status: 'expired' });
+    expect((await keeper.phone.pending()).map((c) => c.id)).not.toContain(cid1);
     expect((await one.browser.go(`/interaction/${one.uid}/wait`)).url).not.toMatch(CALLBACK);
     // Nor can it read requests any more.
     const list = await lost.phone.request('GET', '/api/device/challenges');
@@ -39,9 +42,10 @@ describe('a revoked device', () => {
     expect(list.body).toMatchObject({ error: 'device_revoked' });
     await expect(lost.phone.pending()).rejects.toBeInstanceOf(AuthenticatorHttpError);
 
-    // Its passcode is refused on the login page.
-    const typed = await one.browser.go(`/interaction/${one.uid}/passcode`);
-    const refused = await one.browser.submit(typed.body, /\/passcode$/, { passcode: lost.phone.currentTotp() });
+    // Its passcode is refused on the login page of a sign-in begun after the revoke.
+    const three = await w.startSignIn();
+    const typed = await three.browser.go(`/interaction/${three.uid}/passcode`);
+    const refused = await three.browser.submit(typed.body, /\/passcode$/, { passcode: lost.phone.currentTotp() });
     expect(refused.res.status).toBe(401);
     expect(refused.url).not.toMatch(CALLBACK);
     expect(refused.body).toContain('That passcode is not right.');

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { hashPassword } from '../../src/accounts/passwords.js';
+import type { RadiusServer } from '../../src/radius/index.js';
+import { testRp } from '../support/idp.js';
+import { uniquePrefix } from '../support/env.js';
+import { matchNumberOf, PushWorld } from '../support/push-world.js';
+import { runAdminCli } from '../support/admin-cli.js';
+import { addUser, enroll, newestChallenge, pushStatus, sendPush, waitUntil, type Phone } from '../signin/helpers.js';
+import { AGENTS, AGENT_ENV, authenticate, call } from '../agent-api/helpers.js';
+import { accessRequest, HandNas, REPLY_MESSAGE, replyAttributes, STATE } from '../radius/packets.js';
+
+/**
+ * Red-team (audit replay, item 7 at every door): ending an account's sessions (a new password,
+ * `user sign-out`, `user disable`, a device revoke, /account's sign-out everywhere) left the pushes
+ * of sign-ins begun before it pending on the phone. Approving one (the attacker's, made with the
+ * old password, right after the admin reset it) was answered "approved" though no door would
+ * finish it; after a disable, RADIUS kept answering "approve on your phone" with a fresh State and
+ * the agent API "pending". Now the end withdraws them: the phone stops listing them, an answer to
+ * one is 410, and each door ends its sign-in at once ("Send again" too).
+ */
+const code = (b: Buffer) => ({ 2: 'accept', 3: 'reject', 11: 'challenge' } as Record<number, string>)[b[0]!];
+const stateOf = (b: Buffer) => replyAttributes(b).find(([t]) => t === STATE)?.[1];
+const messageOf = (b: Buffer) => replyAttributes(b).find(([t]) => t === REPLY_MESSAGE)?.[1].toString() ?? '';
+
+describe('pushes of sign-ins begun before the end of the account\'s sessions', () => {
+  let w: PushWorld;
+  let radius: RadiusServer;
+  let nas: HandNas;
+  const secret = randomBytes(30).toString('base64');
+  const configDir = mkdtempSync(path.join(os.tmpdir(), 'idp-ended-pushes-'));
+  const redisPrefix = uniquePrefix('ended-pushes');
+
+  beforeAll(async () => {
+    for (const d of ['clients', 'radius', 'agents']) mkdirSync(path.join(configDir, d));
+    cpSync(path.resolve('config/demo'), path.join(configDir, 'demo'), { recursive: true });
+    writeFileSync(path.join(configDir, 'clients', 'test-rp.json'), JSON.stringify(testRp({ login: { consent: 'implicit' } })));
+    for (const a of AGENTS) writeFileSync(path.join(configDir, 'agents', `${a.id}.json`), JSON.stringify(a));
+    writeFileSync(path.join(configDir, 'radius', 'vpn.json'), JSON.stringify({ name: 'vpn', address: '127.0.0.1', mode: 'challenge', maxWaitSeconds: 5, secretEnv: 'RADIUS_SECRET_VPN' }));
+    w = await PushWorld.start({
+      idp: { storage: 'postgres', redis: 'real', redisPrefix, env: { CONFIG_DIR: configDir, RADIUS_PORT: '0', RADIUS_HOST: '127.0.0.1', RADIUS_SECRET_VPN: secret, MAX_DEVICES_PER_ACCOUNT: '10', ...AGENT_ENV } },
+    });
+    radius = await w.t.idp.radius!.listen(0, '127.0.0.1');
+    nas = await HandNas.open(radius.address().port);
+  }, 60_000);
+  afterAll(async () => {
+    await nas?.close();
+    await w?.close();
+    rmSync(configDir, { recursive: true, force: true });
+  });
+
+  const user = async (prefix: string): Promise<{ username: string; accountId: string; phone: Phone }> => {
+    const username = `${prefix}-${randomBytes(3).toString('hex')}`;
+    const accountId = await addUser(w, username);
+    return { username, accountId, phone: await enroll(w, { accountId }) };
+  };
+  const radiusStart = (username: string) => nas.ask(accessRequest({ secret, user: username, password: PushWorld.password }));
+  const radiusEnter = (username: string, first: Buffer) => nas.ask(accessRequest({ secret, user: username, password: '', attrs: [[STATE, stateOf(first)!]] }));
+
+  it('a new password (as `user set-password` does): the phone stops listing the request, its approval is 410, RADIUS rejects', async () => {
+    const u = await user('reset');
+    const first = await radiusStart(u.username);
+    expect(code(first)).toBe('challenge');
+    const ch = await newestChallenge(u.phone.phone);
+    await w.t.idp.accounts.setPasswordHash(u.accountId, await hashPassword('a brand new password 77'));
+    const ended = await w.t.idp.endAccountSessions(u.accountId);
+    expect(ended.pushes).toBe(1);
+    expect(await u.phone.phone.pending()).toEqual([]);
+    const number = Number(/number (\d{2})/.exec(messageOf(first))?.[1]);
+    const answer = await u.phone.phone.respond(ch.id, 'approve', Number.isFinite(number) ? { number } : {});
+    expect(answer.status).toBe(410);
+    expect(answer.body).toMatchObject({ error: 'challenge_expired' });
+    expect(code(await radiusEnter(u.username, first))).toBe('reject');
+  });
+
+  it('a disable ends the waiting sign-ins at RADIUS and the agent API at once, not after the push lapses', async () => {
+    const u = await user('disable');
+    const first = await radiusStart(u.username);
+    const gateway = await authenticate(w, { username: u.username, password: PushWorld.password, mode: 'poll' });
+    expect(gateway.status).toBe(202);
+    await waitUntil(async () => (await u.phone.phone.pending()).length === 2, 5000, 'both pushes');
+    await w.t.idp.accounts.setDisabled(u.accountId, true);
+    expect((await w.t.idp.endAccountSessions(u.accountId)).pushes).toBe(2);
+    const enter = await radiusEnter(u.username, first);
+    expect(code(enter)).toBe('reject');
+    const poll = await call(w, 'GET', `/api/agent/transactions/${String(gateway.body.transaction_id)}`);
+    expect(poll.status).toBe(403);
+  });
+
+  it('the login page: the waiting page ends, "Send again" sends nothing, and a sign-in begun after the end works', async () => {
+    const u = await user('page');
+    const started = await w.startSignIn({ username: u.username });
+    const wait = await sendPush(started.browser, started.next.body);
+    expect(wait.url).toMatch(/\/wait$/);
+    const ch = await newestChallenge(u.phone.phone);
+    await w.t.idp.endAccountSessions(u.accountId); // /account's "sign out everywhere", or a revoke
+    const status = await pushStatus(started.browser, started.uid);
+    expect(status.status).toBe('expired');
+    const again = await started.browser.submit(wait.body, /\/push$/, {});
+    expect(again.res.status).toBeLessThan(500);
+    expect(await u.phone.phone.pending()).toEqual([]);
+    expect((await u.phone.phone.respond(ch.id, 'approve', { number: matchNumberOf(wait.body) ?? undefined })).status).toBe(410);
+    const next = status.next ? await started.browser.go(status.next) : null;
+    expect(next?.url ?? '').not.toMatch(/code=/);
+    // Control: whoever signs in after the end gets the push and is let in.
+    const after = await w.startSignIn({ username: u.username });
+    const page = await sendPush(after.browser, after.next.body);
+    const fresh = await newestChallenge(u.phone.phone);
+    expect(fresh.id).not.toBe(ch.id);
+    await new Promise((r) => setTimeout(r, 1000)); // a TOTP step the phone has not answered with yet
+    expect((await u.phone.phone.respond(fresh.id, 'approve', { number: matchNumberOf(page.body) ?? undefined })).status).toBe(200);
+    const done = await after.browser.go((await pushStatus(after.browser, after.uid)).next!);
+    const tokens = await w.tokens(done.url, after.verifier, after.state);
+    expect(tokens.claims()?.amr).toContain('mfa');
+  }, 60_000);
+
+  it('a push made in the end\'s instant (missed by the withdrawal) is refused when answered, and withdrawn then', async () => {
+    const u = await user('instant');
+    const gateway = await authenticate(w, { username: u.username, password: PushWorld.password, mode: 'poll' });
+    const ch = await newestChallenge(u.phone.phone);
+    // The mark alone, as when the end read the pending list just before this push was stored.
+    await w.t.idp.db.query('UPDATE accounts SET sessions_ended_at = now() WHERE id = $1', [u.accountId]);
+    const answer = await u.phone.phone.respond(ch.id, 'approve', typeof gateway.body.match_number === 'number' ? { number: gateway.body.match_number } : {});
+    expect(answer.status).toBe(410);
+    expect(await u.phone.phone.pending()).toEqual([]);
+    expect((await call(w, 'GET', `/api/agent/transactions/${String(gateway.body.transaction_id)}`)).status).toBe(403);
+  });
+
+  it('`user sign-out` from the admin CLI (another process) withdraws them too', async () => {
+    const u = await user('cli');
+    const first = await radiusStart(u.username);
+    await newestChallenge(u.phone.phone);
+    const out = await runAdminCli(['user', 'sign-out', u.username], {
+      env: { DATABASE_URL: w.t.settings.databaseUrl!, REDIS_URL: w.t.settings.redisUrl!, REDIS_PREFIX: redisPrefix, DATA_DIR: w.t.settings.dataDir, ISSUER: w.t.url },
+    });
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toContain('withdrew 1 push request(s) still pending');
+    expect(await u.phone.phone.pending()).toEqual([]);
+    expect(code(await radiusEnter(u.username, first))).toBe('reject');
+  }, 30_000);
+});
