@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { clientAddress, type TrustProxy } from './client-ip.js';
 import { currentLocale, DEFAULT_LOCALE, t } from '../i18n/index.js';
-import { FAULT, HttpError, isStorageOutage, isTechnical, technical, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE, type AppError } from './errors.js';
+import { FAULT, HttpError, isStorageOutage, SeeOther, isTechnical, technical, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE, type AppError } from './errors.js';
 import type { Views } from './views.js';
 
 /** Where faults of ours go (a pino logger fits). Never given a secret. */
@@ -64,6 +64,12 @@ export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
         throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
       }
     } catch (err) {
+      if (err instanceof SeeOther) {
+        ctx.status = 303;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.redirect(err.location);
+        return;
+      }
       const e = toAppError(err);
       if (e.status === 503) opts.log?.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message }, path: ctx.path, method: ctx.method }, 'storage unavailable');
       else if (e.status >= 500) opts.log?.error({ err, path: ctx.path, method: ctx.method }, 'request failed');

@@ -58,6 +58,17 @@ export class HttpError extends AppError<HttpErrorCode> {
   }
 }
 
+/**
+ * No error: a page's request whose answer is another page, decided deep in a handler (the edge
+ * answers it with a 303 to `location`, nothing else). Thrown only for a browser's page request.
+ */
+export class SeeOther extends Error {
+  override readonly name = 'SeeOther';
+  constructor(readonly location: string) {
+    super(`see ${location}`);
+  }
+}
+
 /** What anyone may read of a fault of ours. */
 export const FAULT = 'the server could not handle the request';
 

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
 import { DEFAULT_POLICY } from '../config/clients.js';
-import { HttpError, isStorageOutage } from '../http/errors.js';
+import { HttpError, isStorageOutage, SeeOther } from '../http/errors.js';
+import { formatFor } from '../http/edge.js';
 import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
 import { csrfForm, parseForm } from '../http/form.js';
 import type { FinishResult, KnownPush, Login, SignInRef, Started } from '../signin/index.js';
@@ -68,12 +69,24 @@ export async function requireFirstFactor(ctx: Context, deps: InteractionDeps, op
   const it = await loadInteraction(ctx, deps);
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', t('error.noSecondFactorNow'));
   const found = await deps.signin.stateWithPush(it.uid, opts);
-  if (!found) throw signInGone();
+  if (!found) throw finishedHere(ctx, it) ?? signInGone();
   return { it, s: { ...signInRef(ctx, it), state: found.state }, push: found.push };
 }
 
 /** The core found no state for this sign-in (finished, cancelled or lapsed). */
 export const signInGone = () => new HttpError(400, 'session_not_found', t('error.noFirstFactor'));
+
+/**
+ * A page of a sign-in that another request of this browser has just finished (a passcode sent
+ * twice, "Continue" pressed while the first submit was on its way, F5 on the waiting page as the
+ * approval landed): the browser goes on to the app as the first answer would have taken it,
+ * rather than to "this sign-in has ended" while the app never hears back (red-team). Pages only:
+ * a script's fetch would follow the redirect and finish the sign-in where no page sees it.
+ */
+function finishedHere(ctx: Context, it: LoadedInteraction): SeeOther | null {
+  const returnTo = it.details.result?.login ? it.details.returnTo : null;
+  return returnTo && formatFor(ctx) === 'html' ? new SeeOther(returnTo) : null;
+}
 
 export function checkCsrf(ctx: Context, deps: InteractionDeps, uid: string): void {
   if (!deps.csrf.valid(uid, parseForm(ctx, csrfForm).csrf)) throw new HttpError(403, 'csrf', t('error.csrf'));
