@@ -309,7 +309,8 @@ describe('a push sign-in at the demo app, answered on the phone', () => {
     await clickNotification(await serviceWorker(phone.browser.context, '/pwa/'), cid);
     await page.waitForURL((url) => url.searchParams.get('request') === cid);
     await expect(page.getByTestId('request-message').textContent()).resolves.toMatch(/removed from your account by the sign-in server/);
-    expect((await challengeAt(w, cid)).status).toBe('pending');
+    // The revoke ended the account's sessions, and with them the sign-in: its request is withdrawn.
+    expect((await challengeAt(w, cid)).status).toBe('expired');
 
     await page.goto(`${w.t.url}/pwa/`);
     const card = page.locator(`[data-account="${phone.enrolled.key}"]`);

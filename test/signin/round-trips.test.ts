@@ -93,9 +93,12 @@ describe('round trips of a push sign-in', () => {
     const before = await successes();
     const parallel = 200;
     const answers = await Promise.all(Array.from({ length: parallel }, () => started.browser.request(`/interaction/${started.uid}/wait`)));
+    // One request finishes the sign-in; the others, this browser's too, are sent on to the same
+    // resume once its result is saved (submitted-twice.test.ts), or told it ended just before.
     const finished = answers.filter((r) => r.status === 303 && /\/auth\//.test(r.headers.get('location') ?? ''));
-    expect(finished.length).toBe(1);
-    expect(answers.filter((r) => r !== finished[0]).map((r) => r.status)).toEqual(Array(parallel - 1).fill(400));
+    expect(finished.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(finished.map((r) => r.headers.get('location'))).size).toBe(1);
+    expect(answers.filter((r) => !finished.includes(r)).every((r) => r.status === 400)).toBe(true);
     expect(await successes()).toBe(before + 1);
     const done = await started.browser.go(finished[0]!.headers.get('location')!);
     expect(done.url).toMatch(CALLBACK);
