@@ -33,10 +33,7 @@ export async function finishSecondFactor(
   // so does one since its push was sent (red-team: the password posted again after a sign-out kept the
   // push approved before it, and that approval finished the sign-in).
   const began = Math.min(s.state.firstFactor.at, known?.secondBegan ?? Infinity);
-  if (firstFactorEnded(began, read?.sessionsEndedAt ?? null)) {
-    await deps.audit.record({ type: 'signin.refused', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { reason: 'sessions_ended' } });
-    return { kind: 'refused', reason: 'sessions_ended' };
-  }
+  if (firstFactorEnded(began, read?.sessionsEndedAt ?? null)) return refuseEnded(deps, s);
   const account = { id: s.state.accountId };
   // An automatic link (upstream.ts) is written now that the account's second factor is done; an
   // identity linked to another account meanwhile (the admin's `federation link`) ends the sign-in.
@@ -56,6 +53,12 @@ export async function finishSecondFactor(
   // findAccount at the resume) need not read it again.
   if (known?.account?.id === account.id) deps.rememberAccount?.(known.account);
   return { kind: 'finished', login: { accountId: account.id, amr, acr, firstFactorAt: s.state.firstFactor.at } };
+}
+
+/** A sign-in the end of its account's sessions voided, its state already taken: audited and refused. */
+export async function refuseEnded(deps: Pick<SignInDeps, 'audit'>, s: Started): Promise<FinishResult> {
+  await deps.audit.record({ type: 'signin.refused', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { reason: 'sessions_ended' } });
+  return { kind: 'refused', reason: 'sessions_ended' };
 }
 
 /** Writes a pending automatic link; false when the identity is linked to another account. */

@@ -69,7 +69,7 @@ export type SignIn = ReturnType<typeof createSignIn>;
 export { newSignInId } from './id.js';
 // For composition (app.ts): the state store, the resolution policy, and the push targets of an account's devices.
 export { createSignInStateStore } from './state.js';
-export { createResolutionPolicy, pushEndedWithSessions, SESSIONS_ENDED, withdrawEndedPushes, type ResolutionHook, type ResolutionPolicy } from './resolution.js';
+export { createResolutionPolicy, withdrawEndedPushes, type ResolutionHook, type ResolutionPolicy } from './resolution.js';
 export { pushTargetsOf } from './push.js';
 export type { Login, RelyingApp, Requester, SignInDeps, SignInRef, Started } from './types.js';
 export type { PasswordResult } from './first-factor.js';

@@ -1,6 +1,7 @@
 import type { AuditLog } from '../audit/types.js';
 import type { Challenge, ChallengeStore, Resolution } from '../challenge/types.js';
 import type { PushFatigueStore } from '../defences/push-fatigue-store.js';
+import { firstFactorEnded } from './finish.js';
 
 /**
  * What a resolved challenge is about: enough to name the account and the app in what follows, and
@@ -81,7 +82,7 @@ export const SESSIONS_ENDED = 'sessions_ended';
  * voided: its first factor, or the request itself, was no later (signin/finish.ts firstFactorEnded).
  */
 export function pushEndedWithSessions(ch: Pick<Challenge, 'firstFactorAt' | 'createdAt'>, endedAt: number | null): boolean {
-  return endedAt !== null && Math.min(ch.firstFactorAt ?? ch.createdAt, ch.createdAt) <= endedAt;
+  return firstFactorEnded(Math.min(ch.firstFactorAt ?? ch.createdAt, ch.createdAt), endedAt === null ? null : new Date(endedAt));
 }
 
 /**

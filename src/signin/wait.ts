@@ -1,6 +1,6 @@
 import { effectiveStatus } from '../challenge/model.js';
 import type { Challenge, ChallengeStatus } from '../challenge/types.js';
-import { finishSecondFactor, type FinishResult } from './finish.js';
+import { finishSecondFactor, refuseEnded, type FinishResult } from './finish.js';
 import { SESSIONS_ENDED } from './resolution.js';
 import type { SignInState } from './state.js';
 import type { SignInDeps, Started } from './types.js';
@@ -80,9 +80,8 @@ export async function waitStep(deps: SignInDeps, s: Started, known?: KnownPush):
   // Withdrawn because the account's sessions ended after this sign-in began (resolution.ts): the
   // sign-in ends here, at every door, rather than wait for a push that can no longer be answered.
   if (status === 'expired' && ch?.resolution?.reason === SESSIONS_ENDED) {
-    if (!(stateTaken === true || (await deps.states.delete(s.id)))) return { kind: 'gone' };
-    await deps.audit.record({ type: 'signin.refused', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { reason: 'sessions_ended' } });
-    return { kind: 'refused', reason: 'sessions_ended' };
+    // Deleting the state claims the end, as it claims a finish: of parallel requests, one reports it.
+    return (await deps.states.delete(s.id)) ? refuseEnded(deps, s) : { kind: 'gone' };
   }
   const pending = status === 'pending';
   return {
