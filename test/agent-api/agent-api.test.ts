@@ -179,12 +179,14 @@ describe('agent API: push and passcode', () => {
 
   it('a right 6-digit passcode is checked at once: 200 with pwd + otp, and no push is sent', async () => {
     const { username, accountId, phone } = await freshUser(w);
-    const res = await authenticate(w, { username, password: PASSWORD, passcode: phone!.phone.currentTotp(), client_ip: freshIp() });
+    const passcode = phone!.phone.currentTotp();
+    const res = await authenticate(w, { username, password: PASSWORD, passcode, client_ip: freshIp() });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'approved', account: { id: accountId, username }, amr: ['pwd', 'otp', 'mfa'], acr: DEFAULT_ACR.mfa });
     expect(await phone!.phone.pending()).toEqual([]);
-    // RFC 6238 5.2: the same code does not work twice.
-    const again = await authenticate(w, { username, password: PASSWORD, passcode: phone!.phone.currentTotp(), client_ip: freshIp() });
+    // RFC 6238 5.2: the same code does not work twice. (The very code sent: a
+    // second currentTotp() read across a 30-second step is a new, valid code.)
+    const again = await authenticate(w, { username, password: PASSWORD, passcode, client_ip: freshIp() });
     expect(again.status).toBe(403);
   });
 
