@@ -11,6 +11,7 @@ import { appHome, backToApp, rememberedApp } from './back-to-app.js';
 import { browserBinding } from './browser-binding.js';
 import { preferUiLocales, t } from '../i18n/index.js';
 import { InteractionGone } from '../oidc/adapters.js';
+import { sessionGone, unbindEndedSession } from './ended-session.js';
 
 /**
  * Re-reads the interaction from the server on every request (never trusts the form) and checks
@@ -22,9 +23,13 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
     details = await deps.provider.interactionDetails(ctx.req, ctx.res);
   } catch (err) {
     if (isStorageOutage(err)) throw err; // Redis down is no expired sign-in: the edge answers 503
-    // Expired, finished (Back after sign-in) or another browser's: the way back to the app, when this browser last saw one.
-    await rememberedApp(ctx, deps);
-    throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
+    // Its session was signed out in another tab: a sign-in again goes on into a new session.
+    if (sessionGone(err) && (await unbindEndedSession(ctx, deps))) details = await deps.provider.interactionDetails(ctx.req, ctx.res).catch((e: unknown) => { if (isStorageOutage(e)) throw e; return undefined; });
+    if (!details) {
+      // Expired, finished (Back after sign-in) or another browser's: the way back to the app, when this browser last saw one.
+      await rememberedApp(ctx, deps);
+      throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
+    }
   }
   preferUiLocales(details.params.ui_locales);
   // The uid of this browser's interaction cookie, and a sign-in this browser started: a sibling host
