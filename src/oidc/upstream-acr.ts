@@ -32,7 +32,7 @@ function asked(req: ClaimRequest | undefined): string[] {
  * an essential amr request without `otp`.
  */
 export function chooseUpstreamAcr(claimsParam: unknown, acrValues: unknown, ownMfaAcr: string): AcrChoice {
-  let claims: { id_token?: { acr?: ClaimRequest; amr?: ClaimRequest } } = {};
+  let claims: { id_token?: { acr?: ClaimRequest; amr?: ClaimRequest; sub?: ClaimRequest } } = {};
   if (typeof claimsParam === 'string' && claimsParam) {
     try {
       claims = JSON.parse(claimsParam) as typeof claims;
@@ -41,15 +41,24 @@ export function chooseUpstreamAcr(claimsParam: unknown, acrValues: unknown, ownM
     }
     if (typeof claims !== 'object' || claims === null) return { ok: false, reason: 'claims' };
   }
+  // A `sub` asked for by a value that is not text names no one: refused before any push rather
+  // than after the user's second factor, at the resume (red-team, broker round).
+  const subReq = claims.id_token?.sub;
+  if (subReq && typeof subReq === 'object' && subReq.value != null && typeof subReq.value !== 'string') return { ok: false, reason: 'claims' };
   const amrAsked = asked(claims.id_token?.amr);
   if (amrAsked.length > 0 && !amrAsked.includes(UPSTREAM_AMR)) return { ok: false, reason: 'amr' };
   const honourable = (v: string) => v === ownMfaAcr || ((ENTRA_ACRS as readonly string[]).includes(v) && v.includes('possession'));
   // An essential acr is met from its own values or the sign-in is refused (OIDC Core 5.5.1.1);
   // acr_values, voluntary, only choose among what nothing essential decides (red-team: an essential
   // `knowledge` beside acr_values=possession was answered `possession`).
-  const essential = claims.id_token?.acr?.essential === true ? asked(claims.id_token.acr) : [];
-  if (essential.length > 0) {
-    const acr = essential.find(honourable);
+  // Essential as oidc-provider and essentialAcrUnmet (session-policy.ts) read it: a truthy
+  // `essential` (red-team: `"essential": 1` or `"true"` for `knowledge` beside acr_values=possession
+  // was answered `possession`), met only by an acr that is its `value` and among its `values`; one
+  // whose value is not text can never be met, so it is refused before any push.
+  const acrReq = claims.id_token?.acr;
+  if (acrReq && typeof acrReq === 'object' && acrReq.essential && (acrReq.value || Array.isArray(acrReq.values))) {
+    const meets = (v: string) => (!acrReq.value || acrReq.value === v) && (!Array.isArray(acrReq.values) || acrReq.values.includes(v));
+    const acr = asked(acrReq).find((v) => honourable(v) && meets(v));
     return acr ? { ok: true, acr } : { ok: false, reason: 'acr' };
   }
   const acrAsked = [...asked(claims.id_token?.acr), ...(typeof acrValues === 'string' ? acrValues.split(' ').filter(Boolean) : [])];

@@ -67,6 +67,12 @@ describe('the acr an MFA-only answer may carry', () => {
   ])('%s', (param, expected) => {
     expect(chooseUpstreamAcr(param, undefined, 'urn:pushotp:acr:mfa')).toEqual(expected);
   });
+  it('a sub asked for by a value that is not text is refused before any push', () => {
+    const sub = (value: unknown) => JSON.stringify({ id_token: { sub: { value } } });
+    expect(chooseUpstreamAcr(sub(5), undefined, 'x')).toEqual({ ok: false, reason: 'claims' });
+    expect(chooseUpstreamAcr(sub({ a: 1 }), undefined, 'x')).toEqual({ ok: false, reason: 'claims' });
+    expect(chooseUpstreamAcr(sub('someone'), undefined, 'x')).toEqual({ ok: true, acr: undefined });
+  });
   it('acr_values count as asked', () => {
     expect(chooseUpstreamAcr(undefined, 'knowledge possession', 'x')).toEqual({ ok: true, acr: 'possession' });
     expect(chooseUpstreamAcr(undefined, 'knowledge', 'x')).toEqual({ ok: false, reason: 'acr' });
@@ -76,6 +82,18 @@ describe('the acr an MFA-only answer may carry', () => {
     const essential = (values: string[]) => JSON.stringify({ id_token: { acr: { essential: true, values } } });
     expect(chooseUpstreamAcr(essential(['knowledge']), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
     expect(chooseUpstreamAcr(essential(['knowledge', 'possessionorinherence']), 'possession', 'x')).toEqual({ ok: true, acr: 'possessionorinherence' });
+    // Essential as oidc-provider reads it: any truthy `essential` (red-team, broker round: `1` and
+    // `"true"` were read as voluntary, and acr_values=possession answered an essential knowledge).
+    const loosely = (essential: unknown, acr: Record<string, unknown>) => JSON.stringify({ id_token: { acr: { essential, ...acr } } });
+    expect(chooseUpstreamAcr(loosely(1, { values: ['knowledge'] }), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
+    expect(chooseUpstreamAcr(loosely('true', { values: ['knowledge'] }), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
+    expect(chooseUpstreamAcr(loosely(1, { values: ['possession'] }), undefined, 'x')).toEqual({ ok: true, acr: 'possession' });
+    // Values that can never be met: not text, or a value outside its own values.
+    expect(chooseUpstreamAcr(loosely(true, { value: 5, values: ['possession'] }), undefined, 'x')).toEqual({ ok: false, reason: 'acr' });
+    expect(chooseUpstreamAcr(loosely(true, { values: [] }), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
+    expect(chooseUpstreamAcr(loosely(true, { value: 'possession', values: ['knowledge'] }), undefined, 'x')).toEqual({ ok: false, reason: 'acr' });
+    // Essential with nothing named: any acr meets it; acr_values choose.
+    expect(chooseUpstreamAcr(loosely(true, {}), 'possession', 'x')).toEqual({ ok: true, acr: 'possession' });
     // Not essential: pooled with acr_values, as before.
     expect(chooseUpstreamAcr(JSON.stringify({ id_token: { acr: { values: ['knowledge'] } } }), 'possession', 'x')).toEqual({ ok: true, acr: 'possession' });
   });
