@@ -62,11 +62,25 @@ export async function startUpstream(ctx: Context, deps: InteractionDeps, it: Loa
       if (result.retry) return deny(ctx, it, 'temporarily_unavailable', 'the upstream identity provider\'s keys could not be fetched');
       return deny(ctx, it, 'access_denied', `id_token_hint refused (${result.reason})`);
     case 'replayed': return deny(ctx, it, 'access_denied', 'id_token_hint refused (already used)');
+    // The page loaded twice at once (a reload, a prefetch): this request follows the one that used
+    // the hint to its second factor rather than end the user's own sign-in as a replay (red-team).
+    case 'same-sign-in':
+      if (await sameSignInStarted(deps, it.uid)) return seeOther(ctx, it.uid, 'second-factor');
+      return deny(ctx, it, 'access_denied', 'id_token_hint refused (already used)');
     case 'unknown-user': return refusalPage(ctx, deps, it, 'unknown-user');
     case 'refused': return refusalPage(ctx, deps, it, result.reason);
     case 'choose-second-factor': return seeOther(ctx, it.uid, 'second-factor');
     case 'push': return answerPush(ctx, it.uid, result.push);
   }
+}
+
+/** Whether the other request of this sign-in, which used its hint, has saved its state: up to 2 s. */
+async function sameSignInStarted(deps: InteractionDeps, uid: string): Promise<boolean> {
+  for (let i = 0; i < 40; i += 1) {
+    if (await deps.signin.state(uid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 /** POST /interaction/:uid/upstream/refused — the refusal page's button: back to the app with access_denied. */

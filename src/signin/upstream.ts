@@ -28,6 +28,8 @@ export type UpstreamResult =
   | { kind: 'invalid'; reason: HintRefusal | 'missing' | 'keys_unavailable'; retry: boolean }
   /** This very hint was used before. */
   | { kind: 'replayed' }
+  /** This sign-in used this hint already, in another request of it (its page loaded twice at once): nothing done here. */
+  | { kind: 'same-sign-in' }
   /** A valid hint for an identity linked to no account here. */
   | { kind: 'unknown-user' }
   | { kind: 'refused'; reason: 'account_disabled' | 'no_device' }
@@ -62,7 +64,9 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
     return { kind: 'invalid', reason: verdict.reason, retry: verdict.reason === 'keys_unavailable' };
   }
   const { hint } = verdict;
-  if (!(await deps.upstream.used.firstUse(input.hint, input.trust.maxAgeSeconds + REMEMBER_EXTRA_SECONDS))) {
+  const use = await deps.upstream.used.use(input.hint, input.trust.maxAgeSeconds + REMEMBER_EXTRA_SECONDS, ref.id);
+  if (use === 'same-sign-in') return { kind: 'same-sign-in' };
+  if (use === 'replayed') {
     await refuse('replayed');
     return { kind: 'replayed' };
   }

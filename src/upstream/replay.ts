@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from '../storage/redis.js';
 
+/** A hint offered: its first use (by `signInId`), again by the sign-in that used it, or replayed by another. */
+export type HintUse = 'first' | 'same-sign-in' | 'replayed';
+
 export interface UsedHints {
-  /** True the first time a hint is offered, false ever after (until it is too old to pass anyway). */
-  firstUse(hint: string, rememberSeconds: number): Promise<boolean>;
+  /**
+   * 'first' the first time a hint is offered, by the sign-in `signInId`; ever after (until it is too
+   * old to pass anyway) 'same-sign-in' when that sign-in offers it again (its page loaded twice at
+   * once: a reload, a prefetch), else 'replayed'.
+   */
+  use(hint: string, rememberSeconds: number, signInId: string): Promise<HintUse>;
 }
 
 /**
@@ -22,13 +29,15 @@ export function hintIdentity(hint: string): string {
 /**
  * Each used hint, by SHA-256 of its signed content, in Redis (SET NX: one atomic step, so of two
  * parallel requests with one hint exactly one gets through) for as long as the hint would still
- * pass the age check.
+ * pass the age check. The key holds the sign-in that used it: a second request of that sign-in is
+ * told so (one more read, on that path only) rather than taken for a replay.
  */
 export function createUsedHints(redis: Redis): UsedHints {
   return {
-    async firstUse(hint, rememberSeconds) {
+    async use(hint, rememberSeconds, signInId) {
       const key = `uh:${createHash('sha256').update(hintIdentity(hint)).digest('base64url')}`;
-      return (await redis.set(key, '1', 'EX', Math.max(1, Math.ceil(rememberSeconds)), 'NX')) === 'OK';
+      if ((await redis.set(key, signInId, 'EX', Math.max(1, Math.ceil(rememberSeconds)), 'NX')) === 'OK') return 'first';
+      return (await redis.get(key)) === signInId ? 'same-sign-in' : 'replayed';
     },
   };
 }

@@ -3,6 +3,7 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJW
 import { EntraStandIn, ENTRA_ACR_CLAIMS } from '../support/entra-standin.js';
 import * as oidc from 'openid-client';
 import { matchNumberOf, PushWorld, RP_CALLBACK } from '../support/push-world.js';
+import { FormBrowser } from '../support/web-browser.js';
 import { addUser, auditEvents, enroll, movableClock, pushStatus, sendPush, startWorld } from '../signin/helpers.js';
 import { ENTRA_CLIENT, entraAuthorize, entraClientFile, linkedEntraUser, replyOf, rpView } from './helpers.js';
 
@@ -200,6 +201,26 @@ describe('Entra External MFA', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => entraAuthorize(w, entra.authorizeFields(ENTRA_CLIENT, raced))));
     expect(results.filter((r) => r.page.url.endsWith('/second-factor'))).toHaveLength(1);
     expect(results.filter((r) => r.page.body.includes('already used'))).toHaveLength(7);
+  });
+
+  // Red-team (broker round): the interaction page loaded twice at once in the user's own browser (a
+  // reload, a prefetch) ran the hint twice; the second was taken for a replay and ended the user's
+  // sign-in with access_denied. Now it follows the first to the second factor.
+  it('the page loaded several times at once in the same browser: one sign-in, none refused, and it finishes', async () => {
+    const user = await person({ push: false });
+    const hint = await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub, iat: Math.floor(clock.now() / 1000) - 7 });
+    const browser = new FormBrowser(w.t.url);
+    const start = await browser.request('/auth', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(entra.authorizeFields(ENTRA_CLIENT, hint)).toString() });
+    const loc = start.headers.get('location')!;
+    const pages = await Promise.all(Array.from({ length: 6 }, () => browser.go(loc)));
+    expect(pages.map((p) => p.url.replace(w.t.url, ''))).toEqual(Array(6).fill(`${new URL(loc, w.t.url).pathname}/second-factor`));
+    expect((await auditEvents(w, 'signin.upstream')).filter((e) => e.account_id === user.accountId)).toHaveLength(1);
+    const uid = new URL(loc, w.t.url).pathname.split('/')[2]!;
+    const form = await browser.go(`/interaction/${uid}/passcode`);
+    const done = await browser.submit(form.body, /\/passcode$/, { passcode: user.phone.currentTotp() });
+    expect(replyOf(done, entra).id_token).toBeTruthy();
+    // Another browser with the same hint is still a replay.
+    expect((await refusedWith(entra.authorizeFields(ENTRA_CLIENT, hint))).error_description).toContain('already used');
   });
 
   it('an acr or amr this IdP cannot honour is refused before any push', async () => {
