@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { matchNumberOf, PushWorld } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
-import { auditEvents, CALLBACK, enroll, sendPush, startWorld } from './helpers.js';
+import { auditEvents, CALLBACK, enroll, sendPush, startWorld, type Phone } from './helpers.js';
 
 /**
  * Red-team (browser journeys): one tab signed out (`/session/end`) while another tab of the same
@@ -38,15 +38,18 @@ describe('a sign-in in one tab while another tab signs out', () => {
 
   const authorize = (browser: FormBrowser, extra: Record<string, string> = {}) => authorizeAt(w, browser, extra);
   const signOut = signOutAt;
-
-  it('the sign-in again finishes into a new session when its push is approved after the sign-out', async () => {
-    const { phone, subscription } = await enroll(w);
-    const browser = new FormBrowser(w.t.url);
-    // Tab A: signed in (password, then the passcode).
+  /** Tab A: signed in (password, then the passcode). */
+  async function signedIn(browser: FormBrowser, phone: Phone['phone']) {
     const a = await authorize(browser);
     await browser.submit(a.page.body, /\/login$/, { username: 'alice', password: PushWorld.password });
     const typed = await browser.go(`/interaction/${a.uid}/passcode`);
     expect((await browser.submit(typed.body, /\/passcode$/, { passcode: phone.currentTotp() })).url).toMatch(CALLBACK);
+  }
+
+  it('the sign-in again finishes into a new session when its push is approved after the sign-out', async () => {
+    const { phone, subscription } = await enroll(w);
+    const browser = new FormBrowser(w.t.url);
+    await signedIn(browser, phone); // tab A
 
     // Tab B: the app asks for a sign-in again; the password, then a push.
     const b = await authorize(browser, { prompt: 'login' });
@@ -74,10 +77,7 @@ describe('a sign-in in one tab while another tab signs out', () => {
   it('a sign-in again whose password is typed after the sign-out also finishes, with its whole second factor', async () => {
     const { phone, subscription } = await enroll(w);
     const browser = new FormBrowser(w.t.url);
-    const a = await authorize(browser);
-    await browser.submit(a.page.body, /\/login$/, { username: 'alice', password: PushWorld.password });
-    const typed = await browser.go(`/interaction/${a.uid}/passcode`);
-    await browser.submit(typed.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    await signedIn(browser, phone); // tab A
 
     const b = await authorize(browser, { prompt: 'login' });
     await signOut(browser);
@@ -96,10 +96,7 @@ describe('a sign-in in one tab while another tab signs out', () => {
   it('another browser cannot take over the sign-in that lost its session', async () => {
     const { phone } = await enroll(w);
     const browser = new FormBrowser(w.t.url);
-    const a = await authorize(browser);
-    await browser.submit(a.page.body, /\/login$/, { username: 'alice', password: PushWorld.password });
-    const typed = await browser.go(`/interaction/${a.uid}/passcode`);
-    await browser.submit(typed.body, /\/passcode$/, { passcode: phone.currentTotp() });
+    await signedIn(browser, phone); // tab A
     const b = await authorize(browser, { prompt: 'login' });
     await signOut(browser);
     const other = new FormBrowser(w.t.url);
