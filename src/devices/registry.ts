@@ -42,6 +42,12 @@ export interface DeviceRegistry {
    * made with an enrollment code that issuer issued (e.g. `self:<account>:<sso session>`).
    */
   listByAccount(accountId: string, opts?: { enrolledBy?: string }): Promise<Device[]>;
+  /**
+   * What a push's dispatch needs, in one query (the statement it already made): every live device of
+   * the account, oldest first, and when the account's sessions last ended (a sign-in begun before
+   * that may send its push no more: signin/push.ts). No account: no devices, never ended.
+   */
+  listForDispatch(accountId: string): Promise<{ devices: Device[]; sessionsEndedAt: Date | null }>;
   /** An account's active devices as a passcode check needs them (signin/passcode.ts): one query, secrets sealed. */
   listTotpCandidates(accountId: string): Promise<{ id: string; lastOtpStep: number; sealedSecret: string }[]>;
   /** Active devices with a live push subscription: the only ones a notifier may send to. */
@@ -154,6 +160,8 @@ const CONFIRMABLE = `(d.last_used_at IS NOT NULL OR d.enrolled_by IS NULL OR NOT
     AND o.last_used_at IS NOT NULL AND o.created_at > d.created_at))`;
 
 const COLUMNS = 'id, account_id, name, public_jwk, push, push_status, status, unlock, webauthn, last_otp_step, last_answer_step, created_at, last_used_at';
+/** The same columns of `devices d` in a join. */
+const D_COLUMNS = COLUMNS.split(', ').map((c) => `d.${c}`).join(', ');
 
 /** What newDeviceId() makes, with room for other apps' ids: anything else is never sent to the database. */
 export const DEVICE_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -231,7 +239,7 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       // The account's columns too (never its password hash): the sign-in that finishes with this
       // read hands the account on to oidc-provider's findAccount (oidc/account-cache.ts).
       const [row] = await db.query<DeviceRow & AccountColumns & { totp_secret_enc: string | null }>(
-        `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}, d.totp_secret_enc, a.disabled AS account_disabled,
+        `SELECT ${D_COLUMNS}, d.totp_secret_enc, a.disabled AS account_disabled,
                 a.id AS account_row_id, a.username AS account_username, a.display_name AS account_display_name,
                 a.email AS account_email, a.created_at AS account_created_at, a.sessions_ended_at AS account_sessions_ended_at
            FROM devices d LEFT JOIN accounts a ON a.id = d.account_id WHERE d.id = $1 AND ${live('d.')}`, [id]);
@@ -242,6 +250,18 @@ export function createDeviceRegistry(db: Db): DeviceRegistry {
       const rows = await db.query<DeviceRow>(
         `SELECT ${COLUMNS} FROM devices WHERE account_id = $1 AND ${LIVE} AND ($2::text IS NULL OR enrolled_by = $2) ORDER BY created_at, id`, [accountId, opts?.enrolledBy ?? null]);
       return rows.map(toDevice);
+    },
+
+    async listForDispatch(accountId) {
+      const rows = await db.query<Omit<DeviceRow, 'id'> & { id: string | null; account_sessions_ended_at: Date | string | null }>(
+        `SELECT ${D_COLUMNS}, a.sessions_ended_at AS account_sessions_ended_at
+           FROM accounts a LEFT JOIN devices d ON d.account_id = a.id AND ${live('d.')}
+          WHERE a.id = $1 ORDER BY d.created_at, d.id`, [accountId]);
+      const ended = rows[0]?.account_sessions_ended_at;
+      return {
+        devices: rows.flatMap((r) => (r.id === null ? [] : [toDevice(r as DeviceRow)])),
+        sessionsEndedAt: ended ? new Date(ended) : null,
+      };
     },
 
     async listTotpCandidates(accountId) {

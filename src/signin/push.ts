@@ -3,7 +3,7 @@ import { newChallenge, newChallengeId } from '../challenge/model.js';
 import type { Device } from '../devices/types.js';
 import type { DispatchOrder } from '../push/dispatch.js';
 import { PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from './limits.js';
-import { SESSIONS_ENDED, withdrawChallenge } from './resolution.js';
+import { pushEndedWithSessions, SESSIONS_ENDED, withdrawChallenge } from './resolution.js';
 import { challengeLink, SIGNIN_COUNTERS, signInKey } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
@@ -108,12 +108,17 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
   // Only the newest request can finish this sign-in: the one it replaces is withdrawn, so the phone
   // stops listing it and an approval of it is refused rather than accepted for nothing.
   if (state.challengeId) await withdrawChallenge(deps, { id: state.challengeId, accountId: state.accountId, clientId: requester.app.clientId });
-  // In the background, never rejecting: trouble is logged, and the passcode remains.
-  void deps.devices.listByAccount(state.accountId)
-    .then((devices) => deps.dispatch(challenge, {
-      ...pushTargetsOf(devices),
-      onGone: (deviceId, endpoint) => deps.devices.markPushDead(deviceId, endpoint),
-    }))
+  // In the background, never rejecting: trouble is logged, and the passcode remains. A sign-in the
+  // end of the account's sessions voided sends nothing: its request is withdrawn, and its page ends
+  // it (red-team: a sign-in made with the old password, left on its choice page, pushed to the
+  // phone after the user's set-password; its answer was refused, but the phone rang).
+  void deps.devices.listForDispatch(state.accountId)
+    .then(async ({ devices, sessionsEndedAt }): Promise<unknown> => {
+      if (!pushEndedWithSessions(challenge, sessionsEndedAt?.getTime() ?? null)) {
+        return deps.dispatch(challenge, { ...pushTargetsOf(devices), onGone: (deviceId, endpoint) => deps.devices.markPushDead(deviceId, endpoint) });
+      }
+      return withdrawChallenge(deps, { id: challenge.id, accountId: state.accountId, clientId: requester.app.clientId, signInId: s.id }, SESSIONS_ENDED);
+    })
     .catch((err: unknown) => deps.logger.error({ err, challengeId: challenge.id }, 'push dispatch failed'));
   return { kind: 'sent', challengeId: challenge.id };
 }

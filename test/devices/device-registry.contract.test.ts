@@ -71,6 +71,21 @@ function registryContract(engine: string, open: () => Promise<TestDb>) {
       expect((await devices.listByAccount(alice)).every((d) => d.accountId === alice)).toBe(true);
     });
 
+    it("reads a push's dispatch list with the account's end of sessions in one call: the same devices as listByAccount", async () => {
+      const carol = await createAccount(db, `dave${engine}`);
+      expect(await devices.listForDispatch(carol)).toEqual({ devices: [], sessionsEndedAt: null });
+      const one = await newDevice(carol, { push: await fakePushSubscription() });
+      const two = await newDevice(carol);
+      await devices.revoke(two.id);
+      const read = await devices.listForDispatch(carol);
+      expect(read.devices).toEqual(await devices.listByAccount(carol));
+      expect(read.devices.map((d) => [d.id, d.status])).toEqual([[one.id, 'active'], [two.id, 'revoked']]);
+      expect(read.sessionsEndedAt).toBeNull();
+      await db.query("UPDATE accounts SET sessions_ended_at = '2026-01-02T03:04:05.678Z' WHERE id = $1", [carol]);
+      expect((await devices.listForDispatch(carol)).sessionsEndedAt).toEqual(new Date('2026-01-02T03:04:05.678Z'));
+      expect(await devices.listForDispatch('acc_nobody')).toEqual({ devices: [], sessionsEndedAt: null });
+    });
+
     it('renames an active device', async () => {
       const d = await newDevice(alice);
       expect(await devices.rename(d.id, 'Tablet')).toBe(true);

@@ -117,6 +117,25 @@ describe('pushes of sign-ins begun before the end of the account\'s sessions', (
     expect(tokens.claims()?.amr).toContain('mfa');
   }, 60_000);
 
+  it('a sign-in left on its choice page across the end: its push never reaches the phone, and the sign-in ends', async () => {
+    const u = await user('choice');
+    const started = await w.startSignIn({ username: u.username }); // the old password, then the choice page
+    expect(started.next.url).toMatch(/\/second-factor$/);
+    await w.t.idp.accounts.setPasswordHash(u.accountId, await hashPassword('a brand new password 78'));
+    await w.t.idp.endAccountSessions(u.accountId);
+    const wait = await sendPush(started.browser, started.next.body);
+    expect(wait.res.status).toBeLessThan(500);
+    await waitUntil(async () => (await pushStatus(started.browser, started.uid).catch(() => ({ status: 'gone' }))).status !== 'pending', 5000, 'the request withdrawn');
+    expect(w.pushService.messages.filter((m) => m.subscriptionId === u.phone.subscription!.id)).toHaveLength(0);
+    expect(await u.phone.phone.pending()).toEqual([]);
+    // "Send again" sends nothing either, and nothing finishes.
+    const again = await started.browser.request(`/interaction/${started.uid}/push`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(/name="csrf" value="([^"]+)"/.exec(wait.body)?.[1] ?? '')}` });
+    expect(again.status).toBeLessThan(500);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.pushService.messages.filter((m) => m.subscriptionId === u.phone.subscription!.id)).toHaveLength(0);
+    expect((await started.browser.go(`/interaction/${started.uid}/wait`)).url).not.toMatch(/code=/);
+  });
+
   it('a push made in the end\'s instant (missed by the withdrawal) is refused when answered, and withdrawn then', async () => {
     const u = await user('instant');
     const gateway = await authenticate(w, { username: u.username, password: PushWorld.password, mode: 'poll' });
