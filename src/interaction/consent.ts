@@ -58,7 +58,9 @@ export async function postConsent(ctx: Context, deps: InteractionDeps): Promise<
   checkCsrf(ctx, deps, it.uid);
   if (it.details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', t('error.noConsentNow'));
   const { details } = it;
-  const accountId = details.session!.accountId;
+  // A consent stands on its session's sign-in: none (unbound from a signed-out one), nothing to grant.
+  const accountId = details.session?.accountId;
+  if (!accountId) throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
   const { Grant } = deps.provider;
   const grant = details.grantId ? await Grant.find(details.grantId) : new Grant({ accountId, clientId: it.clientId });
   if (!grant) throw new HttpError(400, 'invalid_request', t('error.grantGone'));

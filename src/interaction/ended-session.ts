@@ -48,9 +48,11 @@ export async function unbindEndedSession(ctx: Context, deps: Pick<InteractionDep
   const uid = ctx.params.uid;
   if (typeof uid !== 'string') return false;
   const interaction = (await deps.provider.Interaction.find(uid)) as unknown as Bound | undefined;
-  const ended = interaction?.session?.uid;
-  if (!interaction || !ended) return false;
-  if (!browserBinding(deps.provider.issuer).startedHere(ctx, interaction.params)) return false;
+  if (!interaction || !browserBinding(deps.provider.issuer).startedHere(ctx, interaction.params)) return false;
+  const ended = interaction.session?.uid;
+  // Unbound meanwhile by another request of this browser (a reload, the page's poll): read it again
+  // (red-team: the loser of that race said "This sign-in has ended" to a sign-in that went on).
+  if (!ended) return true;
   if (await deps.provider.Session.findByUid(ended)) return false;
   // oidc-provider's clock (helpers/epoch_time.js): the system's, in seconds.
   const ttl = interaction.exp - Math.floor(Date.now() / 1000);

@@ -37,6 +37,11 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
   if (details.uid !== ctx.params.uid || !browserBinding(deps.provider.issuer).startedHere(ctx, details.params)) {
     throw new HttpError(400, 'interaction_mismatch', t('error.interaction_mismatch'));
   }
+  // Ended with an answer for the app (a refusal, a cancel, a consent whose session was signed out)
+  // that its resume has not taken yet: a page goes on to the app with it, as the first answer did;
+  // nothing on it can be done again (red-team: a signed-out consent page reloaded showed its form
+  // for no one, and Allow was a 500).
+  if (details.result?.error) throw formatFor(ctx) === 'html' ? new SeeOther(details.returnTo) : new HttpError(400, 'session_not_found', t('error.session_not_found'));
   const clientId = details.params.client_id as string;
   // The policy comes from the one registry of relying apps (an OIDC client or a SAML SP's internal client).
   const app = deps.apps.byClientId(clientId);

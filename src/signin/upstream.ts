@@ -29,7 +29,7 @@ export type UpstreamResult =
   /** This very hint was used before. */
   | { kind: 'replayed' }
   /** This sign-in used this hint already, in another request of it (its page loaded twice at once): nothing done here. */
-  | { kind: 'same-sign-in' }
+  | { kind: 'same-sign-in'; msAgo: number }
   /** A valid hint for an identity linked to no account here. */
   | { kind: 'unknown-user' }
   | { kind: 'refused'; reason: 'account_disabled' | 'no_device' }
@@ -65,8 +65,8 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
   }
   const { hint } = verdict;
   const use = await deps.upstream.used.use(input.hint, input.trust.maxAgeSeconds + REMEMBER_EXTRA_SECONDS, ref.id);
-  if (use === 'same-sign-in') return { kind: 'same-sign-in' };
-  if (use === 'replayed') {
+  if (use.kind === 'same-sign-in') return use;
+  if (use.kind === 'replayed') {
     await refuse('replayed');
     return { kind: 'replayed' };
   }

@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from '../storage/redis.js';
 
-/** A hint offered: its first use (by `signInId`), again by the sign-in that used it, or replayed by another. */
-export type HintUse = 'first' | 'same-sign-in' | 'replayed';
+/**
+ * A hint offered: its first use (by `signInId`), replayed by another, or offered again by the sign-in
+ * that used it (its page loaded twice at once: a reload, a prefetch), `msAgo` after the first use.
+ */
+export type HintUse = { kind: 'first' } | { kind: 'replayed' } | { kind: 'same-sign-in'; msAgo: number };
 
 export interface UsedHints {
-  /**
-   * 'first' the first time a hint is offered, by the sign-in `signInId`; ever after (until it is too
-   * old to pass anyway) 'same-sign-in' when that sign-in offers it again (its page loaded twice at
-   * once: a reload, a prefetch), else 'replayed'.
-   */
+  /** How this offer of a hint stands, until the hint is too old to pass anyway (`rememberSeconds`). */
   use(hint: string, rememberSeconds: number, signInId: string): Promise<HintUse>;
 }
 
@@ -36,8 +35,10 @@ export function createUsedHints(redis: Redis): UsedHints {
   return {
     async use(hint, rememberSeconds, signInId) {
       const key = `uh:${createHash('sha256').update(hintIdentity(hint)).digest('base64url')}`;
-      if ((await redis.set(key, signInId, 'EX', Math.max(1, Math.ceil(rememberSeconds)), 'NX')) === 'OK') return 'first';
-      return (await redis.get(key)) === signInId ? 'same-sign-in' : 'replayed';
+      const now = Date.now();
+      if ((await redis.set(key, `${signInId} ${now}`, 'EX', Math.max(1, Math.ceil(rememberSeconds)), 'NX')) === 'OK') return { kind: 'first' };
+      const [by, at] = ((await redis.get(key)) ?? '').split(' ');
+      return by === signInId && at ? { kind: 'same-sign-in', msAgo: Math.max(0, now - Number(at)) } : { kind: 'replayed' };
     },
   };
 }
