@@ -66,6 +66,12 @@ export async function startUpstream(ctx: Context, deps: InteractionDeps, it: Loa
     // the hint to its second factor rather than end the user's own sign-in as a replay (red-team).
     case 'same-sign-in':
       if (await sameSignInStarted((uid) => deps.signin.state(uid), it.uid, result.msAgo)) return seeOther(ctx, it.uid, 'second-factor');
+      // The first request may still be under way (a slow database): "try again in a moment", and
+      // nothing ended, rather than tell the app access_denied while that request goes on to ring
+      // the phone (red-team). Long after, it has answered (or died): the app hears the refusal, and
+      // anything it left is withdrawn.
+      if (result.msAgo < SAME_SIGN_IN_SETTLED_MS) throw new HttpError(503, 'temporarily_unavailable', t('error.unavailable'));
+      await deps.signin.cancel(it.uid, it.clientId);
       return deny(ctx, it, 'access_denied', 'id_token_hint refused (already used)');
     case 'unknown-user': return refusalPage(ctx, deps, it, 'unknown-user');
     case 'refused': return refusalPage(ctx, deps, it, result.reason);
@@ -76,6 +82,8 @@ export async function startUpstream(ctx: Context, deps: InteractionDeps, it: Loa
 
 /** How long after the first use of a hint a second request of its sign-in waits for that sign-in's state. */
 export const SAME_SIGN_IN_WAIT_MS = 1000;
+/** After this long, the request that first used a hint has answered, whatever its answer. */
+export const SAME_SIGN_IN_SETTLED_MS = 10_000;
 
 /**
  * Whether the request of this sign-in that used its hint has saved the sign-in's state; waited for

@@ -3,7 +3,7 @@ import { newChallenge, newChallengeId } from '../challenge/model.js';
 import type { Device } from '../devices/types.js';
 import type { DispatchOrder } from '../push/dispatch.js';
 import { PUSH_MAX_PER_SIGNIN, PUSH_RESEND_MIN_INTERVAL_MS } from './limits.js';
-import { pushEndedWithSessions, SESSIONS_ENDED, withdrawChallenge } from './resolution.js';
+import { endedWithSessions, pushEndedWithSessions, SESSIONS_ENDED, withdrawChallenge } from './resolution.js';
 import { challengeLink, SIGNIN_COUNTERS, signInKey } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
@@ -58,7 +58,7 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
   if (previous?.resolution?.reason === 'reported') return { kind: 'refused', notice: 'reported' };
   // The account's sessions were ended since (a new password, a sign-out everywhere, a disable, a
   // revoke): that withdrew the last request, and the sign-in ends with it ("Send again" included).
-  if (previous?.resolution?.reason === SESSIONS_ENDED) {
+  if (endedWithSessions(previous, state.firstFactor.at)) {
     await deps.states.delete(s.id);
     return { kind: 'gone' };
   }

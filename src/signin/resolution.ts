@@ -29,13 +29,17 @@ export interface ResolutionEffects {
  * Pure: what a resolution does, whoever resolved it. The device API's answers (approve, deny,
  * report, wrong number), a withdrawal (superseded by "Send again", or the sign-in ended another
  * way) and an expiry all come here. Denials, wrong numbers, expiries and withdrawals do nothing:
- * a push that was not approved already counts as fatigue from the moment it was reserved.
+ * a push that was not approved already counts as fatigue from the moment it was reserved. But a
+ * push withdrawn because the account's sessions ended after its sign-in began is forgiven: its
+ * sign-in can never finish, and the attacker who held it cannot make another without the new
+ * password (red-team: sign-ins left on their choice page with the old password, pushed after the
+ * reset, used up the account's push limit and kept the owner's own sign-in from its push).
  * Expiry is read, not written (challenge/model.ts effectiveStatus): nothing resolves a lapsed
  * challenge, so no effect may ever depend on one.
  */
 export function resolutionEffects(resolution: Pick<Resolution, 'status' | 'reason'>, opts: { muteMs: number }): ResolutionEffects {
   return {
-    forgive: resolution.status === 'approved',
+    forgive: resolution.status === 'approved' || resolution.reason === SESSIONS_ENDED,
     mute: resolution.reason === 'reported' && opts.muteMs > 0,
   };
 }
@@ -76,6 +80,16 @@ export async function withdrawChallenge(
 
 /** The reason a request reads as withdrawn when the account's sessions ended after its sign-in began. */
 export const SESSIONS_ENDED = 'sessions_ended';
+
+/**
+ * Pure: whether a request withdrawn with the account's sessions ends the sign-in now holding
+ * `firstFactorAt`: it was made for that first factor. One made before the password was posted again
+ * on the same page (after the end, with the new password) does not end the new attempt (red-team:
+ * the owner's new password on the same sign-in page was refused as "begun before the end").
+ */
+export function endedWithSessions(ch: Pick<Challenge, 'resolution' | 'firstFactorAt'> | null | undefined, firstFactorAt: number): boolean {
+  return ch?.resolution?.reason === SESSIONS_ENDED && (ch.firstFactorAt ?? Infinity) >= firstFactorAt;
+}
 
 /**
  * Pure: whether a request belongs to a sign-in the end of the account's sessions (at `endedAt`)

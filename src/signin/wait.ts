@@ -1,7 +1,7 @@
 import { effectiveStatus } from '../challenge/model.js';
 import type { Challenge, ChallengeStatus } from '../challenge/types.js';
 import { finishSecondFactor, refuseEnded, type FinishResult } from './finish.js';
-import { SESSIONS_ENDED } from './resolution.js';
+import { endedWithSessions } from './resolution.js';
 import type { SignInState } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
@@ -79,7 +79,7 @@ export async function waitStep(deps: SignInDeps, s: Started, known?: KnownPush):
   if (status === 'approved') return finishApproved(deps, s, ch!, stateTaken === true);
   // Withdrawn because the account's sessions ended after this sign-in began (resolution.ts): the
   // sign-in ends here, at every door, rather than wait for a push that can no longer be answered.
-  if (status === 'expired' && ch?.resolution?.reason === SESSIONS_ENDED) {
+  if (status === 'expired' && endedWithSessions(ch, s.state.firstFactor.at)) {
     // Deleting the state claims the end, as it claims a finish: of parallel requests, one reports it.
     return (await deps.states.delete(s.id)) ? refuseEnded(deps, s) : { kind: 'gone' };
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { EntraStandIn, ENTRA_ACR_CLAIMS } from '../support/entra-standin.js';
@@ -221,6 +222,22 @@ describe('Entra External MFA', () => {
     expect(replyOf(done, entra).id_token).toBeTruthy();
     // Another browser with the same hint is still a replay.
     expect((await refusedWith(entra.authorizeFields(ENTRA_CLIENT, hint))).error_description).toContain('already used');
+  });
+
+  // Red-team (round 3): a reload that gave up waiting told Entra access_denied while the first
+  // request, slowed down, went on to ring the phone. Within 10 s of the first use nothing is ended.
+  it('a reload while the first load may still be under way says "try again in a moment" and ends nothing', async () => {
+    const hint = await entra.hint(ENTRA_CLIENT, { oid: randomUUID(), sub: `pairwise-${randomUUID()}`, iat: Math.floor(clock.now() / 1000) - 9 });
+    const browser = new FormBrowser(w.t.url);
+    const start = await browser.request('/auth', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(entra.authorizeFields(ENTRA_CLIENT, hint)).toString() });
+    const loc = start.headers.get('location')!;
+    const first = await browser.go(loc); // an unknown user: a page that says so, and no sign-in state
+    expect(first.res.status).toBe(403);
+    const again = await browser.request(loc, { headers: { accept: 'text/html' } });
+    expect(again.status).toBe(503);
+    const body = await again.text();
+    expect(body).toContain('Try again in a moment');
+    expect(body).not.toContain(entra.replyUrl);
   });
 
   it('an acr or amr this IdP cannot honour is refused before any push', async () => {

@@ -7,7 +7,10 @@ import { hashPassword } from '../../src/accounts/passwords.js';
 import type { RadiusServer } from '../../src/radius/index.js';
 import { testRp } from '../support/idp.js';
 import { uniquePrefix } from '../support/env.js';
-import { matchNumberOf, PushWorld } from '../support/push-world.js';
+import * as oidc from 'openid-client';
+import { matchNumberOf, PushWorld, RP_CALLBACK } from '../support/push-world.js';
+import { FormBrowser } from '../support/web-browser.js';
+import { PUSH_RESEND_MIN_INTERVAL_MS } from '../../src/signin/limits.js';
 import { runAdminCli } from '../support/admin-cli.js';
 import { addUser, enroll, newestChallenge, pushStatus, sendPush, waitUntil, type Phone } from '../signin/helpers.js';
 import { AGENTS, AGENT_ENV, authenticate, call } from '../agent-api/helpers.js';
@@ -135,6 +138,64 @@ describe('pushes of sign-ins begun before the end of the account\'s sessions', (
     expect(w.pushService.messages.filter((m) => m.subscriptionId === u.phone.subscription!.id)).toHaveLength(0);
     expect((await started.browser.go(`/interaction/${started.uid}/wait`)).url).not.toMatch(/code=/);
   });
+
+  it("sign-ins voided by the end spend none of the account's push limit: the owner's next sign-in gets its push", async () => {
+    const u = await user('limit');
+    // Five sign-ins with the old password, left on their choice page (the attacker's).
+    const held: Awaited<ReturnType<PushWorld['startSignIn']>>[] = [];
+    for (let i = 0; i < 5; i += 1) held.push(await w.startSignIn({ username: u.username }));
+    const newPassword = 'a brand new password 92';
+    await w.t.idp.accounts.setPasswordHash(u.accountId, await hashPassword(newPassword));
+    await w.t.idp.endAccountSessions(u.accountId);
+    for (const s of held) expect((await sendPush(s.browser, s.next.body)).res.status).toBeLessThan(500);
+    await waitUntil(async () => {
+      const statuses = await Promise.all(held.map((s) => pushStatus(s.browser, s.uid).then((p) => p.status, () => 'gone')));
+      return statuses.every((st) => st !== 'pending');
+    }, 5000, 'the five requests withdrawn');
+    const subscription = u.phone.subscription!.id;
+    expect(w.pushService.messages.filter((m) => m.subscriptionId === subscription)).toHaveLength(0);
+    // The owner, with the new password: the push arrives (red-team: refused as over the limit).
+    const owner = await w.startSignIn({ username: u.username, password: newPassword });
+    const wait = await sendPush(owner.browser, owner.next.body);
+    expect(wait.url).toMatch(/\/wait$/);
+    await w.pushService.waitForMessage(subscription);
+    const refused = await w.t.idp.db.query<{ detail: Record<string, unknown> }>("SELECT detail FROM audit_events WHERE type = 'push.refused' AND account_id = $1", [u.accountId]);
+    expect(refused).toEqual([]);
+  }, 60_000);
+
+  it('the new password posted on the same sign-in page after the end starts afresh: not ended as begun before it', async () => {
+    const u = await user('repost');
+    const login = new FormBrowser(w.t.url);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const page0 = await login.go(oidc.buildAuthorizationUrl(w.rp, {
+      redirect_uri: RP_CALLBACK, scope: 'openid', state, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }).href);
+    const uid = /\/interaction\/([^/?]+)/.exec(page0.url)![1]!;
+    const choice = await login.submit(page0.body, /\/login$/, { username: u.username, password: PushWorld.password });
+    await sendPush(login, choice.body);
+    const firstPushAt = Date.now();
+    const subscription = u.phone.subscription!.id;
+    await w.pushService.waitForMessage(subscription);
+    const newPassword = 'a brand new password 93';
+    await w.t.idp.accounts.setPasswordHash(u.accountId, await hashPassword(newPassword));
+    expect((await w.t.idp.endAccountSessions(u.accountId)).pushes).toBe(1);
+    // The same login page's form, posted again with the new password (the tab kept it open).
+    const after = await login.submit(page0.body, /\/login$/, { username: u.username, password: newPassword });
+    expect(after.body).not.toMatch(/after this one began/);
+    // A push for the new attempt reaches the phone and, approved, finishes the sign-in.
+    const before = w.pushService.messages.filter((m) => m.subscriptionId === subscription).length;
+    // "Send again" keeps its spacing from the sign-in's last push (PUSH_RESEND_MIN_INTERVAL_MS).
+    await new Promise((r) => setTimeout(r, Math.max(0, firstPushAt + PUSH_RESEND_MIN_INTERVAL_MS + 200 - Date.now())));
+    const page = after.url.endsWith('/wait') ? await login.submit(after.body, /\/push$/, {}) : await sendPush(login, after.body);
+    expect(page.url).toMatch(/\/wait$/);
+    await waitUntil(async () => w.pushService.messages.filter((m) => m.subscriptionId === subscription).length > before, 5000, 'a new push');
+    const ch = await newestChallenge(u.phone.phone);
+    await new Promise((r) => setTimeout(r, 1000)); // a TOTP step the phone has not answered with yet
+    expect((await u.phone.phone.respond(ch.id, 'approve', { number: matchNumberOf(page.body) ?? undefined })).status).toBe(200);
+    const done = await login.go((await pushStatus(login, uid)).next!);
+    expect((await w.tokens(done.url, verifier, state)).claims()?.amr).toContain('mfa');
+  }, 60_000);
 
   it('a push made in the end\'s instant (missed by the withdrawal) is refused when answered, and withdrawn then', async () => {
     const u = await user('instant');
