@@ -21,8 +21,7 @@ import { accountThrottleKeys } from '../defences/throttle-keys.js';
 import { adapterFactory } from '../oidc/adapters.js';
 import { createEndAccountSessions } from '../oidc/sessions.js';
 import { createRedisChallengeStore } from '../challenge/redis-store.js';
-import { resolutionEffects, withdrawEndedPushes, type ResolvedChallenge } from '../signin/resolution.js';
-import type { Resolution } from '../challenge/types.js';
+import { withdrawEndedPushes } from '../signin/resolution.js';
 import { commands, UsageError, type Command } from './commands.js';
 import { createFederatedLinks } from '../upstream/links.js';
 
@@ -82,13 +81,9 @@ export async function runCli(argv: string[]): Promise<number> {
     // still die, as userinfo and introspection need the grants deleted here).
     const redis = settings.redisUrl ? openRedis(settings.redisUrl, settings.redisPrefix) : null;
     // The pushes of the sign-ins it ends are withdrawn in Redis and published, so the servers' waiting
-    // doors wake, and no longer count toward the account's push fatigue (resolutionEffects).
-    const fatigue = redis ? createPushFatigueStore(redis, settings.pushFatigue) : null;
-    const forgive = async (ch: ResolvedChallenge, r: Resolution) => {
-      if (resolutionEffects(r, { muteMs: 0 }).forgive) await fatigue?.forgive(ch.accountId, ch.id);
-    };
+    // doors wake; a withdrawal has no effect of its own for the servers' resolution policy to run.
     const withdraw = redis
-      ? (id: string, endedAt: number) => withdrawEndedPushes({ challenges: createRedisChallengeStore(redis), resolution: forgive, now: Date.now }, id, endedAt)
+      ? (id: string, endedAt: number) => withdrawEndedPushes({ challenges: createRedisChallengeStore(redis), resolution: async () => {}, now: Date.now }, id, endedAt)
       : null;
     try {
       return await createEndAccountSessions(db, redis ? adapterFactory(db, redis, Date.now) : null, Date.now, withdraw)(accountId);

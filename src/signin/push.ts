@@ -117,7 +117,10 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
       if (!pushEndedWithSessions(challenge, sessionsEndedAt?.getTime() ?? null)) {
         return deps.dispatch(challenge, { ...pushTargetsOf(devices), onGone: (deviceId, endpoint) => deps.devices.markPushDead(deviceId, endpoint) });
       }
-      return withdrawChallenge(deps, { id: challenge.id, accountId: state.accountId, clientId: requester.app.clientId, signInId: s.id }, SESSIONS_ENDED);
+      // Never sent: it rang nothing, so it counts toward no push limit (red-team: five sign-ins left
+      // with the old password, pressed after the reset, kept the owner's own sign-in from its push).
+      await withdrawChallenge(deps, { id: challenge.id, accountId: state.accountId, clientId: requester.app.clientId, signInId: s.id }, SESSIONS_ENDED);
+      return deps.fatigue.forgive(state.accountId, challenge.id);
     })
     .catch((err: unknown) => deps.logger.error({ err, challengeId: challenge.id }, 'push dispatch failed'));
   return { kind: 'sent', challengeId: challenge.id };

@@ -29,17 +29,15 @@ export interface ResolutionEffects {
  * Pure: what a resolution does, whoever resolved it. The device API's answers (approve, deny,
  * report, wrong number), a withdrawal (superseded by "Send again", or the sign-in ended another
  * way) and an expiry all come here. Denials, wrong numbers, expiries and withdrawals do nothing:
- * a push that was not approved already counts as fatigue from the moment it was reserved. But a
- * push withdrawn because the account's sessions ended after its sign-in began is forgiven: its
- * sign-in can never finish, and the attacker who held it cannot make another without the new
- * password (red-team: sign-ins left on their choice page with the old password, pushed after the
- * reset, used up the account's push limit and kept the owner's own sign-in from its push).
- * Expiry is read, not written (challenge/model.ts effectiveStatus): nothing resolves a lapsed
+ * a push that was not approved already counts as fatigue from the moment it was reserved (one
+ * withdrawn with an end of sessions too: the end need not have changed the password, and a push
+ * that rang the phone is fatigue whatever ended it; red-team, an admin's `user sign-out` after a
+ * report gave the bomber a fresh limit). Expiry is read, not written (challenge/model.ts effectiveStatus): nothing resolves a lapsed
  * challenge, so no effect may ever depend on one.
  */
 export function resolutionEffects(resolution: Pick<Resolution, 'status' | 'reason'>, opts: { muteMs: number }): ResolutionEffects {
   return {
-    forgive: resolution.status === 'approved' || resolution.reason === SESSIONS_ENDED,
+    forgive: resolution.status === 'approved',
     mute: resolution.reason === 'reported' && opts.muteMs > 0,
   };
 }

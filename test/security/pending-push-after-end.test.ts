@@ -163,6 +163,26 @@ describe('pushes of sign-ins begun before the end of the account\'s sessions', (
     expect(refused).toEqual([]);
   }, 60_000);
 
+  it('pushes that rang the phone keep counting after an end that left the password as it was', async () => {
+    const u = await user('bomb');
+    const subscription = u.phone.subscription!.id;
+    const rang = () => w.pushService.messages.filter((m) => m.subscriptionId === subscription).length;
+    for (let i = 0; i < 5; i += 1) { // PUSH_LIMIT's default: the bomber's whole allowance
+      const s = await w.startSignIn({ username: u.username });
+      await sendPush(s.browser, s.next.body);
+    }
+    await waitUntil(async () => rang() === 5, 5000, 'five pushes');
+    await w.t.idp.endAccountSessions(u.accountId); // an admin's `user sign-out` after the user's report
+    // Red-team: the end forgave them, and the same password sent five more at once.
+    const s = await w.startSignIn({ username: u.username });
+    const page = await sendPush(s.browser, s.next.body);
+    expect(page.res.status).toBeLessThan(500);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rang()).toBe(5);
+    const refused = await w.t.idp.db.query<{ detail: Record<string, unknown> }>("SELECT detail FROM audit_events WHERE type = 'push.refused' AND account_id = $1", [u.accountId]);
+    expect(refused.map((r) => r.detail.reason)).toEqual(['limit']);
+  }, 60_000);
+
   it('the new password posted on the same sign-in page after the end starts afresh: not ended as begun before it', async () => {
     const u = await user('repost');
     const login = new FormBrowser(w.t.url);

@@ -133,7 +133,7 @@ describe('resolutionEffects: what a resolution does, whoever resolved it', () =>
     ['a report with muting off', { status: 'denied', reason: 'reported' }, 0, { forgive: false, mute: false }],
     ['a withdrawal (superseded) does nothing', { status: 'expired', reason: 'superseded' }, 60_000, { forgive: false, mute: false }],
     ['an expiry does nothing', { status: 'expired', reason: 'expired' }, 60_000, { forgive: false, mute: false }],
-    ['a withdrawal because the account\'s sessions ended is forgiven (its sign-in is void)', { status: 'expired', reason: 'sessions_ended' }, 60_000, { forgive: true, mute: false }],
+    ['a withdrawal with an end of sessions keeps counting (the end may leave the password as it was)', { status: 'expired', reason: 'sessions_ended' }, 60_000, { forgive: false, mute: false }],
   ];
   it.each(rows)('%s', (_name, resolution, muteMs, effects) => {
     expect(resolutionEffects(resolution, { muteMs })).toEqual(effects);
