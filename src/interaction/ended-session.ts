@@ -35,6 +35,9 @@ type Bound = {
   save(ttl: number): Promise<unknown>;
 };
 
+/** What is left of an interaction's life (`exp`), on oidc-provider's clock (helpers/epoch_time.js): the system's, in seconds. */
+export const secondsLeft = (exp: number): number => exp - Math.floor(Date.now() / 1000);
+
 /** oidc-provider's refusal of an interaction whose session is gone (provider.js #getInteraction). */
 export const sessionGone = (err: unknown): boolean =>
   err instanceof errors.SessionNotFound && (err as { error_description?: string }).error_description === 'session not found';
@@ -54,8 +57,7 @@ export async function unbindEndedSession(ctx: Context, deps: Pick<InteractionDep
   // (red-team: the loser of that race said "This sign-in has ended" to a sign-in that went on).
   if (!ended) return true;
   if (await deps.provider.Session.findByUid(ended)) return false;
-  // oidc-provider's clock (helpers/epoch_time.js): the system's, in seconds.
-  const ttl = interaction.exp - Math.floor(Date.now() / 1000);
+  const ttl = secondsLeft(interaction.exp);
   if (ttl <= 0) return false;
   delete interaction.session;
   delete interaction.grantId;

@@ -11,7 +11,7 @@ import { appHome, backToApp, rememberedApp } from './back-to-app.js';
 import { browserBinding } from './browser-binding.js';
 import { preferUiLocales, t } from '../i18n/index.js';
 import { InteractionGone } from '../oidc/adapters.js';
-import { sessionGone, unbindEndedSession } from './ended-session.js';
+import { secondsLeft, sessionGone, unbindEndedSession } from './ended-session.js';
 
 /**
  * Re-reads the interaction from the server on every request (never trusts the form) and checks
@@ -112,8 +112,7 @@ export function checkCsrf(ctx: Context, deps: InteractionDeps, uid: string): voi
  */
 export async function finishInteraction(ctx: Context, it: Pick<LoadedInteraction, 'details'>, result: InteractionResults): Promise<void> {
   const interaction = it.details;
-  // oidc-provider's clock (helpers/epoch_time.js): the system's, in seconds.
-  const ttl = interaction.exp - Math.floor(Date.now() / 1000);
+  const ttl = secondsLeft(interaction.exp);
   if (ttl <= 0) throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
   interaction.result = result;
   try {

@@ -32,8 +32,8 @@ export interface ResolutionEffects {
  * a push that was not approved already counts as fatigue from the moment it was reserved (one
  * withdrawn with an end of sessions too: the end need not have changed the password, and a push
  * that rang the phone is fatigue whatever ended it; red-team, an admin's `user sign-out` after a
- * report gave the bomber a fresh limit). Expiry is read, not written (challenge/model.ts effectiveStatus): nothing resolves a lapsed
- * challenge, so no effect may ever depend on one.
+ * report gave the bomber a fresh limit). Expiry is read, not written (challenge/model.ts
+ * effectiveStatus): nothing resolves a lapsed challenge, so no effect may ever depend on one.
  */
 export function resolutionEffects(resolution: Pick<Resolution, 'status' | 'reason'>, opts: { muteMs: number }): ResolutionEffects {
   return {
