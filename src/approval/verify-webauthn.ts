@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { WebAuthnCredential } from '../devices/types.js';
+import { webauthnLibrary } from '../devices/webauthn.js';
 
 /** The WebAuthn challenge bound to one push challenge: SHA-256 over (challenge id + nonce), base64url. */
 export function webauthnChallengeFor(cid: string, nonce: string): string {
@@ -27,6 +28,7 @@ export async function verifyWebAuthnAssertion(input: {
 }): Promise<WebAuthnVerdict> {
   const { assertion, credential } = input;
   if (assertion.id !== credential.credentialId || assertion.rawId !== credential.credentialId) return { ok: false, reason: 'unknown credential' };
+  const { verifyAuthenticationResponse } = await webauthnLibrary();
   try {
     const result = await verifyAuthenticationResponse({
       response: assertion,

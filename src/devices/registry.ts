@@ -4,7 +4,7 @@ import type { Account } from '../accounts/store.js';
 import type { Db } from '../storage/db.js';
 import type { PushSubscriptionJson } from '../push/types.js';
 import type { Device, DeviceStatus, UnlockPolicy, WebAuthnCredential } from './types.js';
-import { storedCredential } from './webauthn.js';
+import { storedCredential } from './legacy-credential.js';
 
 /**
  * The enrolled authenticators, on the `devices` table. One set of SQL for PostgreSQL and PGlite.

@@ -1,6 +1,5 @@
-import { createHash, createPublicKey } from 'node:crypto';
-import { generateRegistrationOptions, verifyRegistrationResponse, type RegistrationResponseJSON } from '@simplewebauthn/server';
-import { isoCBOR } from '@simplewebauthn/server/helpers';
+import { createHash } from 'node:crypto';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { normalizeCode } from './enrollment-codes.js';
 import type { WebAuthnCredential } from './types.js';
 
@@ -28,7 +27,18 @@ export function registrationChallengeFor(code: string): string {
   return Buffer.from(challengeBytes(code)).toString('base64url');
 }
 
+/**
+ * The library, loaded on first use: a WebAuthn ceremony is rare, and importing it costs about 0.3 s
+ * of CPU, which every IdP start, admin command and RADIUS server would otherwise pay.
+ */
+let library: Promise<typeof import('@simplewebauthn/server')> | null = null;
+export function webauthnLibrary(): Promise<typeof import('@simplewebauthn/server')> {
+  library ??= import('@simplewebauthn/server');
+  return library;
+}
+
 export async function registrationOptions(input: { issuer: string; code: string; userName: string; userDisplayName: string }) {
+  const { generateRegistrationOptions } = await webauthnLibrary();
   return generateRegistrationOptions({
     rpName: 'Push OTP',
     rpID: new URL(input.issuer).hostname,
@@ -52,6 +62,7 @@ export type RegistrationVerdict = { ok: true; credential: WebAuthnCredential } |
  */
 export async function verifyRegistration(input: { response: RegistrationResponseJSON; code: string; issuer: string }): Promise<RegistrationVerdict> {
   const issuer = new URL(input.issuer);
+  const { verifyRegistrationResponse } = await webauthnLibrary();
   try {
     const result = await verifyRegistrationResponse({
       response: input.response,
@@ -77,34 +88,4 @@ export async function verifyRegistration(input: { response: RegistrationResponse
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : 'the registration did not verify' };
   }
-}
-
-/** What rows written before the registration ceremony hold: the key as SPKI, no counter. */
-interface LegacyCredential {
-  credentialId: string;
-  publicKeySpki: string;
-  alg: number;
-  counter?: number;
-  backedUp?: boolean;
-}
-
-/**
- * A stored credential in today's form. Rows enrolled before the ceremony (SPKI and alg, sent by the
- * app) keep working: their key is re-encoded as the COSE key the library verifies with (RFC 9053
- * 7.1 EC2, RFC 8230 4 RSA), with the counter they have recorded since (0 until their first use).
- */
-export function storedCredential(raw: WebAuthnCredential | LegacyCredential): WebAuthnCredential {
-  if ('publicKey' in raw) return raw;
-  const jwk = createPublicKey({ key: Buffer.from(raw.publicKeySpki, 'base64url'), format: 'der', type: 'spki' }).export({ format: 'jwk' });
-  const b = (s: string | undefined) => new Uint8Array(Buffer.from(s ?? '', 'base64url'));
-  const cose = raw.alg === -257
-    ? new Map<number, number | Uint8Array>([[1, 3], [3, -257], [-1, b(jwk.n)], [-2, b(jwk.e)]])
-    : new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, b(jwk.x)], [-3, b(jwk.y)]]);
-  return {
-    credentialId: raw.credentialId,
-    publicKey: Buffer.from(isoCBOR.encode(cose)).toString('base64url'),
-    counter: raw.counter ?? 0,
-    backupEligible: false,
-    backedUp: raw.backedUp ?? false,
-  };
 }
