@@ -9,6 +9,7 @@ import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { freePort, startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
 import { IDP_MAIN } from '../support/entry.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 /**
  * Red-team (relying-party libraries, round 2, 2026-12-05), each fixed:
@@ -47,7 +48,9 @@ describe('what relying-party libraries read', () => {
       // operator wrote missed the allowance and failed as before).
       client_id: 'pkj-rp', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUrl.replace(/\/jwks$/, ''), redirect_uris: [CB], login: { consent: 'implicit' },
     }));
-    // The IdP as an operator runs it: its own process, so oidc-provider's fetch guard is on.
+    // The IdP as an operator runs it: its own process, so oidc-provider's fetch guard is on. Its
+    // embedded database starts from the initialised copy (the first start's initdb is not under test).
+    await seedPglite(path.join(dir, 'data', 'pg'));
     const port = await freePort();
     childUrl = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, [IDP_MAIN], {
