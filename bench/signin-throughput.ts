@@ -22,7 +22,7 @@ import { Browser, keepAliveAgent, request } from './support/http.js';
 import { begin, median, runIfMain, latency, log, row, sleep, type BenchResult } from './support/report.js';
 import { runFloor, setUpFloors, floorClient } from './support/floors.js';
 import { approve, finishAndToken, longPoll, seedPhones, signInToWaitingPage, type BenchPhone } from './support/signin.js';
-import { basicAuth, benchClient, createWorld, PASSWORD, pkce, RP_CALLBACK, RP_SECRET, serverCpu } from './support/world.js';
+import { AUTO_PUSH_CLIENT_ID, autoPushClient, basicAuth, benchClient, createWorld, PASSWORD, pkce, RP_CALLBACK, RP_SECRET, serverCpu } from './support/world.js';
 
 export interface SigninOptions {
   virtualUsers: number;
@@ -81,9 +81,9 @@ interface RunOutcome {
 export const STEPS = ['waitingPage', 'pushArrived', 'approved', 'pageWoke', 'token'] as const;
 type Steps = Record<(typeof STEPS)[number], number>;
 
-async function oneSignIn(ctx: { agent: ReturnType<typeof keepAliveAgent>; issuer: string; push: PushServiceDouble }, p: BenchPhone, steps: Steps): Promise<number> {
+async function oneSignIn(ctx: { agent: ReturnType<typeof keepAliveAgent>; issuer: string; push: PushServiceDouble; clientId: string }, p: BenchPhone, steps: Steps): Promise<number> {
   const startedEpoch = Date.now();
-  const w = await signInToWaitingPage(ctx.agent, ctx.issuer, ctx.issuer, p.username, PASSWORD);
+  const w = await signInToWaitingPage(ctx.agent, ctx.issuer, ctx.issuer, p.username, PASSWORD, ctx.clientId);
   const t0 = w.tPassword;
   let t = t0;
   const mark = (k: keyof Steps) => { const n = performance.now(); steps[k] += n - t; t = n; };
@@ -101,7 +101,7 @@ async function oneSignIn(ctx: { agent: ReturnType<typeof keepAliveAgent>; issuer
   mark('approved');
   const s = await status;
   mark('pageWoke');
-  await finishAndToken(ctx.agent, ctx.issuer, w, s);
+  await finishAndToken(ctx.agent, ctx.issuer, w, s, ctx.clientId);
   mark('token');
   return performance.now() - t0;
 }
@@ -159,7 +159,7 @@ async function stepCpu(idp: BenchChild, ctx: Parameters<typeof oneSignIn>[0], ph
       const { verifier, challenge } = pkce();
       const state = 'st' + i;
       const auth = new URL(`${ctx.issuer}/auth`);
-      auth.search = new URLSearchParams({ client_id: 'bench-rp', response_type: 'code', scope: 'openid', redirect_uri: RP_CALLBACK, state, code_challenge: challenge, code_challenge_method: 'S256' }).toString();
+      auth.search = new URLSearchParams({ client_id: ctx.clientId, response_type: 'code', scope: 'openid', redirect_uri: RP_CALLBACK, state, code_challenge: challenge, code_challenge_method: 'S256' }).toString();
       let t = await cpuNow();
       let c0 = lastCounts!;
       const step = async (name: (typeof names)[number]) => {
@@ -169,10 +169,11 @@ async function stepCpu(idp: BenchChild, ctx: Parameters<typeof oneSignIn>[0], ph
       const login = await browser.go('GET', auth.href);
       await step('authorize + login page');
       const uid = /\/interaction\/([^/?]+)/.exec(login.url)![1]!;
+      const startedEpoch = Date.now();
       const choice = await browser.submit(login.res.body, /\/login$/, { username: p.username, password: PASSWORD });
       await step('password POST (+ choice page)');
-      const startedEpoch = Date.now();
-      const wait = await browser.submit(choice.res.body, /\/push$/, {});
+      // Under autoPush the password POST already sent the push and showed the waiting page.
+      const wait = /\/wait$/.test(choice.url) ? choice : await browser.submit(choice.res.body, /\/push$/, {});
       let cid: string | null = null;
       while (!cid) { const m = await ctx.push.waitForMessage(p.subscriptionId, 15_000); if (m.payload.createdAt >= startedEpoch - 1000) cid = m.payload.cid; }
       await sleep(20); // the dispatch's audit write finishes after the push is sent
@@ -188,7 +189,7 @@ async function stepCpu(idp: BenchChild, ctx: Parameters<typeof oneSignIn>[0], ph
       await step('waiting page continues + resume to callback');
       const code = new URL(done.url).searchParams.get('code')!;
       const res = await request(ctx.agent, 'POST', `${ctx.issuer}/token`, {
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('bench-rp', RP_SECRET) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(ctx.clientId, RP_SECRET) },
         body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP_CALLBACK, code_verifier: verifier }).toString(),
       });
       if (res.status !== 200) throw new Error(`token ${res.status} ${res.body}`);
@@ -216,7 +217,8 @@ interface Variant {
 /**
  * BENCH_VARIANTS="ours;argon2-limit=1" runs our IdP as it is and with a scratch experiment
  * (bench/support/experiments.ts) in two children, runs alternating, each with its own phones;
- * BENCH_VARIANTS="ours;--max-semi-space-size=8" compares node flags the same way.
+ * BENCH_VARIANTS="ours;--max-semi-space-size=8" compares node flags the same way, and
+ * BENCH_VARIANTS="ours;auto-push" the relying app with `login.autoPush` (the password POST sends the push).
  */
 function variantNames(): string[] {
   return (process.env.BENCH_VARIANTS ?? 'ours').split(';').map((v) => v.trim()).filter(Boolean);
@@ -226,7 +228,7 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
   const o = { ...defaults, ...opts };
   const names = variantNames();
   const bench = begin('signin-throughput', '1. Full push sign-in throughput (IdP in a child process; PostgreSQL + Redis on 127.0.0.1)', { ...o, argon2: ARGON2_OPTIONS, variants: names });
-  const world = await createWorld('signin', [benchClient(), floorClient()]);
+  const world = await createWorld('signin', [benchClient(), floorClient(), autoPushClient()]);
   const push = await startPushService(); // decrypting: the phone reads cid from the real message
   const agent = keepAliveAgent(256);
   try {
@@ -236,13 +238,13 @@ export async function signinThroughput(opts: Partial<SigninOptions> = {}): Promi
       // A variant is a scratch experiment (bench/support/experiments.ts) or, starting with "--", node flags for the child.
       const flags = name.startsWith('--') ? name.split(' ') : [];
       const idp = await world.startIdp({
-        label: `idp-${name}`, pushService: push, processEnv: name === 'ours' || flags.length ? {} : { BENCH_EXPERIMENTS: name },
+        label: `idp-${name}`, pushService: push, processEnv: name === 'ours' || name === 'auto-push' || flags.length ? {} : { BENCH_EXPERIMENTS: name },
         ...(flags.length ? { execArgv: [...flags, ...childArgs()] } : {}),
       });
       log(`signin: seeding ${o.phones} accounts with one phone each (${name})`);
       const phones = new PhonePool(await seedPhones(idp, { count: o.phones, prefix: `u${i}-`, passwordHash, pushService: push, concurrency: 12 }));
       variants.push({
-        name, idp, phones, ctx: { agent, issuer: idp.url, push }, errors: 0,
+        name, idp, phones, ctx: { agent, issuer: idp.url, push, clientId: name === 'auto-push' ? AUTO_PUSH_CLIENT_ID : 'bench-rp' }, errors: 0,
         m: { perCore: [], perSec: [], p50: [], p99: [], cpuPerSignin: [], idpCores: [], genCores: [], argonPerCore: [], argonMs: [], ratio: [], pgCores: [], redisCores: [] },
       });
     }

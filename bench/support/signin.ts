@@ -66,7 +66,7 @@ export function authorizeUrl(issuer: string, clientId: string, codeChallenge: st
   return auth.href;
 }
 
-/** authorize -> login page -> password -> (two-step choice) -> push -> the waiting page. */
+/** authorize -> login page -> password -> (two-step choice -> push, unless the app has autoPush) -> the waiting page. */
 export async function signInToWaitingPage(agent: http.Agent, issuer: string, home: string, username: string, password: string, clientId = 'bench-rp'): Promise<Waiting> {
   const browser = new Browser(agent, issuer, home);
   const { verifier, challenge } = pkce();
@@ -97,7 +97,7 @@ export async function longPoll(w: Waiting, timeoutMs = 120_000): Promise<PushSta
 }
 
 /** After approval: the waiting page continues to the callback; the relying app swaps the code for tokens. */
-export async function finishAndToken(agent: http.Agent, home: string, w: Waiting, status: PushStatus): Promise<{ id_token: string; refresh_token?: string }> {
+export async function finishAndToken(agent: http.Agent, home: string, w: Waiting, status: PushStatus, clientId = 'bench-rp'): Promise<{ id_token: string; refresh_token?: string }> {
   if (status.status !== 'approved') throw new Error(`not approved: ${JSON.stringify(status)}`);
   const done = await w.browser.go('GET', status.next);
   if (!done.url.startsWith(`${RP_CALLBACK}?`)) throw new Error(`resume did not reach the callback: ${done.res.status} ${done.url} ${done.res.body.slice(0, 200)}`);
@@ -105,7 +105,7 @@ export async function finishAndToken(agent: http.Agent, home: string, w: Waiting
   const code = cb.searchParams.get('code');
   if (!code || cb.searchParams.get('state') !== w.state) throw new Error(`bad callback ${done.url}`);
   const res = await request(agent, 'POST', `${home}/token`, {
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('bench-rp', RP_SECRET), accept: 'application/json' },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, RP_SECRET), accept: 'application/json' },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP_CALLBACK, code_verifier: w.verifier }).toString(),
   });
   if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${res.body.slice(0, 200)}`);

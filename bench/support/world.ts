@@ -32,6 +32,12 @@ export function benchClient(login: Record<string, unknown> = {}): Record<string,
   };
 }
 
+/** The same app with `login.autoPush`: the password POST sends the push (no choice page, no push POST). */
+export const AUTO_PUSH_CLIENT_ID = 'bench-rp-auto';
+export function autoPushClient(): Record<string, unknown> {
+  return { ...benchClient({ autoPush: true }), client_id: AUTO_PUSH_CLIENT_ID, client_name: 'Bench RP (push sent with the password)' };
+}
+
 export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));

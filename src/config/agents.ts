@@ -65,6 +65,7 @@ export function parseAgent(file: string, raw: unknown, env: NodeJS.ProcessEnv): 
 
   const rawLogin = (raw as { login?: Record<string, unknown> }).login ?? {};
   if (rawLogin.form === 'two-step') throw new ConfigError(file, 'login.form', 'a gateway posts the passcode with the password: use "single-form" or leave it out');
+  if (rawLogin.autoPush !== undefined) throw new ConfigError(file, 'login.autoPush', 'a gateway sends a push when the passcode is left out: autoPush does not apply');
   const parsedLogin = data.login ?? loginPolicySchema.parse({});
   // A gateway stands in front of a network: without a device the password alone does not do,
   // unless the file says so.

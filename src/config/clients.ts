@@ -20,6 +20,13 @@ export interface LoginPolicy {
    * knows `verifiedPush` (docs/device-api.md section 3); default false.
    */
   verifiedPush?: boolean | undefined;
+  /**
+   * The two-step form without its choice page: a correct password sends the push at once and shows
+   * the waiting page, which still offers a passcode (as Microsoft Authenticator's default method,
+   * Duo's "Automatically send this device a Duo Push" and Okta Verify's "Send push automatically"
+   * do). Also an MFA-only sign-in's arrival from its upstream. Absent means false.
+   */
+  autoPush?: boolean | undefined;
   /** What to do for a user with no device: let the password alone through, or refuse. */
   noDevice: 'password-only' | 'refuse';
   /** 'explicit': show the consent page; 'implicit': first-party app, grant the requested scopes. */
@@ -68,6 +75,7 @@ export const loginPolicySchema = z.strictObject({
   numberMatching: z.boolean().default(true),
   // Absent means false: every default policy literal stays valid.
   verifiedPush: z.boolean().optional(),
+  autoPush: z.boolean().optional(),
   noDevice: z.enum(['password-only', 'refuse']).default('password-only'),
   consent: z.enum(['explicit', 'implicit']).default('explicit'),
   // Distinct values, and not the phone-only one (red-team: an app whose mfa value was the phone-only
@@ -77,6 +85,16 @@ export const loginPolicySchema = z.strictObject({
     .refine((a) => a.mfa !== PHONE_ONLY_ACR && a.password !== PHONE_ONLY_ACR, `${PHONE_ONLY_ACR} is the phone-only acr (docs/ciba.md): use another value`)
     .default({ ...DEFAULT_ACR }),
 });
+
+/**
+ * Pure: what is wrong with `login.autoPush` in a policy, or null. It removes the two-step form's
+ * choice page; the single form already sends a push when its passcode is left empty.
+ */
+export function autoPushProblem(login: Pick<LoginPolicy, 'form' | 'autoPush'>): string | null {
+  return login.autoPush && login.form === 'single-form'
+    ? 'applies to the two-step form only: the single form sends a push when its passcode is left empty'
+    : null;
+}
 
 const clientFile = z.strictObject({
   $comment: z.string().optional(),
@@ -122,6 +140,8 @@ export function parseClient(file: string, raw: unknown, env: NodeJS.ProcessEnv):
   if (reserved) throw new ConfigError(file, 'client_id', reserved);
   if (isProduction(env)) refuseClearTextUrls(file, result.data);
   const { login, client_secret_env, $comment: _comment, upstream, id_token_profile_claims, ...metadata } = result.data;
+  const autoPush = autoPushProblem(login);
+  if (autoPush) throw new ConfigError(file, 'login.autoPush', autoPush);
   if (upstream?.profile === 'entra') entraClient(file, metadata, login);
   const method = metadata.token_endpoint_auth_method ?? (client_secret_env ? 'client_secret_basic' : 'none');
   const out: Record<string, unknown> = { ...metadata, token_endpoint_auth_method: method, ...cibaRules(file, metadata, method) };

@@ -78,6 +78,7 @@ export function parseRadiusClient(file: string, raw: unknown, env: NodeJS.Proces
   }
   if (secret.length > MAX_SECRET_LENGTH) throw new ConfigError(file, 'secretEnv', `${f.secretEnv} must be at most ${MAX_SECRET_LENGTH} characters (longer ones are cut by some NASes)`);
   if (new Set(secret).size <= MIN_DISTINCT) throw new ConfigError(file, 'secretEnv', `${f.secretEnv} looks like a pattern, not a random string: use e.g. openssl rand -base64 33`);
+  if (f.login.autoPush !== undefined) throw new ConfigError(file, 'login.autoPush', 'a RADIUS password without a passcode already sends a push: autoPush does not apply');
   if (f.mode === 'single' && f.login.numberMatching) {
     throw new ConfigError(file, 'login.numberMatching', 'mode "single" cannot show the user a number to match: set login.numberMatching to false, or use mode "challenge" (which shows it)');
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { shownName } from '../config/shown-name.js';
-import { loginPolicySchema, type LoginPolicy } from '../config/clients.js';
+import { autoPushProblem, loginPolicySchema, type LoginPolicy } from '../config/clients.js';
 import { ConfigError } from '../config/settings.js';
 import { attr, child, children, NS, parseXml, text, xsBooleanOf } from './xml.js';
 import { readJsonFolder } from '../config/json-folder.js';
@@ -181,6 +181,8 @@ export function parseServiceProvider(file: string, raw: unknown, readMetadata: (
     const key = issue.code === 'unrecognized_keys' ? [issue.keys[0]!] : [];
     throw new ConfigError(file, ['login', ...issue.path, ...key].join('.'), issue.code === 'unrecognized_keys' ? 'unknown field (a typo?)' : issue.message);
   }
+  const autoPush = autoPushProblem(login.data);
+  if (autoPush) throw new ConfigError(file, 'login.autoPush', autoPush);
   const policy: LoginPolicy = login.data;
   return {
     file, id, name: f.name ?? (m365 ? 'Microsoft 365' : entityId), profile: f.profile, entityId, acs,

@@ -20,7 +20,7 @@ export type NextStep =
  * a sign-in goes to `recover` (a one-time recovery code, or an enrollment code from the admin).
  */
 export function nextAfterPassword(input: {
-  policy: Pick<LoginPolicy, 'form' | 'noDevice'>;
+  policy: Pick<LoginPolicy, 'form' | 'noDevice' | 'autoPush'>;
   activeDevices: number;
   everEnrolled: boolean;
   passcode: string | undefined;
@@ -29,7 +29,9 @@ export function nextAfterPassword(input: {
     if (input.everEnrolled) return { kind: 'recover' };
     return input.policy.noDevice === 'password-only' ? { kind: 'finish-password-only' } : { kind: 'refuse-no-device' };
   }
-  if (input.policy.form === 'two-step') return { kind: 'choose-second-factor' };
+  // The two-step form asks which factor, unless the app sends the push at once (`login.autoPush`):
+  // the waiting page still offers the passcode.
+  if (input.policy.form === 'two-step') return input.policy.autoPush ? { kind: 'send-push' } : { kind: 'choose-second-factor' };
   const passcode = (input.passcode ?? '').trim();
   // One character is one code point (an emoji is two UTF-16 units): every door counts alike.
   if ([...passcode].length <= 1) return { kind: 'send-push' };

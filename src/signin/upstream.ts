@@ -96,7 +96,7 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
     await refuse('no_device', account.id);
     return { kind: 'refused', reason: 'no_device' };
   }
-  if (app.policy.form === 'two-step') return { kind: 'choose-second-factor' };
+  if (app.policy.form === 'two-step' && !app.policy.autoPush) return { kind: 'choose-second-factor' };
   return { kind: 'push', push: await sendPush(deps, { ...ref, state }) };
 }
 

@@ -61,6 +61,7 @@ describe('gateway files (config/agents/*.json)', () => {
     [{ ...good, nmae: 'typo' }, /vpn\.json: nmae: unknown field/],
     [{ ...good, login: { form: 'two-step' } }, /vpn\.json: login\.form: a gateway posts the passcode with the password/],
     [{ ...good, login: { numberMatching: 'yes' } }, /vpn\.json: login\.numberMatching:/],
+    [{ ...good, login: { autoPush: true } }, /vpn\.json: login\.autoPush: a gateway sends a push when the passcode is left out/],
     [{ ...good, max_wait_seconds: 0 }, /vpn\.json: max_wait_seconds:/],
     [{ ...good, max_wait_seconds: 100000 }, /vpn\.json: max_wait_seconds:/],
     [{ ...good, allowed_networks: ['10.0.0.0/33'] }, /vpn\.json: allowed_networks\.0: "10\.0\.0\.0\/33" is not an address or CIDR range/],

@@ -65,12 +65,22 @@ describe('client files', () => {
     // acr names that say nothing, or turn a bare phone approval into this app's mfa (red-team).
     ['the same acr for mfa and password', { 'a.json': { ...good, login: { acr: { mfa: 'urn:x:acr', password: 'urn:x:acr' } } } }, 'login.acr'],
     ['the phone-only acr as the mfa value', { 'a.json': { ...good, login: { acr: { mfa: 'urn:pushotp:acr:phone', password: 'urn:x:pwd' } } } }, 'login.acr'],
+    // autoPush removes the two-step form's choice page; the single form has none to remove.
+    ['autoPush on the single form', { 'a.json': { ...good, login: { form: 'single-form', autoPush: true } } }, 'login.autoPush'],
+    ['autoPush not a boolean', { 'a.json': { ...good, login: { autoPush: 'yes' } } }, 'login.autoPush'],
     ['the phone-only acr as the password value', { 'a.json': { ...good, login: { acr: { mfa: 'urn:x:mfa', password: 'urn:pushotp:acr:phone' } } } }, 'login.acr'],
   ])('refuses %s, naming the file and the field', (_name, files, field) => {
     const dir = dirWith(files);
     const message = failure(dir);
     expect(message).toContain(dir);
     expect(message).toContain(`: ${field}:`);
+  });
+
+  it('takes login.autoPush on the two-step form, and leaves it off when absent', () => {
+    const [on] = loadClients(dirWith({ 'a.json': { ...good, login: { autoPush: true } } }), 'https://idp.example', secret);
+    expect(on!.login).toMatchObject({ form: 'two-step', autoPush: true });
+    const [off] = loadClients(dirWith({ 'a.json': good }), 'https://idp.example', secret);
+    expect(off!.login.autoPush).toBeUndefined();
   });
 
   it('refuses a secret variable that is unset or too short', () => {

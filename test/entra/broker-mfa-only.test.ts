@@ -27,6 +27,7 @@ describe('MFA-only mode behind a broker', () => {
     w = await startWorld({
       clients: [
         testRp({ client_id: 'broker', client_name: 'Staff broker', login: { consent: 'implicit' }, upstream: { profile: 'generic', issuer: BROKER_ISS, jwks_uri: keys.keysUrl, max_age_seconds: 120 } }),
+        testRp({ client_id: 'broker-auto', client_name: 'Staff broker', login: { consent: 'implicit', autoPush: true }, upstream: { profile: 'generic', issuer: BROKER_ISS, jwks_uri: keys.keysUrl, max_age_seconds: 120 } }),
         testRp({ client_id: 'broker-autolink', client_name: 'Staff broker', login: { consent: 'implicit' }, upstream: { profile: 'generic', issuer: BROKER_ISS, jwks_uri: keys.keysUrl, link_claim: 'preferred_username' } }),
       ],
     });
@@ -65,6 +66,22 @@ describe('MFA-only mode behind a broker', () => {
     // Same browser, new hint: no single sign-on, the second factor again.
     const again = await authorize('broker', await keys.hint('broker', { iss: BROKER_ISS, sub, iat: Math.floor(Date.now() / 1000) - 3 }));
     expect(again.page.url).toMatch(/\/second-factor$/);
+  });
+
+  it('login.autoPush: the user arrives on the waiting page, the push already sent; its approval gives the broker tokens with amr ["otp"]', async () => {
+    const accountId = await addUser(w, 'hana');
+    const { phone, subscription } = await enroll(w, { accountId });
+    const sub = randomUUID();
+    await createFederatedLinks(w.t.idp.db).link(BROKER_ISS, sub, accountId);
+    const a = await authorize('broker-auto', await keys.hint('broker-auto', { iss: BROKER_ISS, sub }));
+    expect(a.page.url).toMatch(new RegExp(`/interaction/${a.uid}/wait$`));
+    const number = Number(/id="match-number"[^>]*>(\d+)</.exec(a.page.body)?.[1]);
+    const cid = (await w.pushService.waitForMessage(subscription!.id)).payload.cid;
+    expect((await phone.respond(cid, 'approve', { number })).body).toEqual({ status: 'approved' });
+    const back = await a.browser.go(`/interaction/${a.uid}/wait`);
+    expect(back.url).toMatch(/^http:\/\/127\.0\.0\.1:1\/cb\?code=/);
+    const tokens = await oidc.authorizationCodeGrant(a.config, new URL(back.url), { pkceCodeVerifier: a.verifier, expectedState: a.state });
+    expect(tokens.claims()).toMatchObject({ sub: accountId, amr: ['otp'], acr: 'urn:pushotp:acr:mfa' });
   });
 
   it('a hint from another issuer, or none, is refused with access_denied at the broker\'s callback', async () => {

@@ -68,6 +68,7 @@ describe('RADIUS client files', () => {
     ['a mode that does not exist', { ...base, mode: 'eap' }, 'mode', /./],
     ['a wait out of range', { ...base, maxWaitSeconds: 3600 }, 'maxWaitSeconds', /./],
     ['a display name with a bidi mark', { ...base, displayName: 'VPN\u200F' }, 'displayName', /bidi/],
+    ['autoPush (a password without a passcode already sends a push)', { ...base, login: { autoPush: true } }, 'login.autoPush', /already sends a push/],
     ['single mode asking for number matching', { ...base, mode: 'single' }, 'login.numberMatching', /cannot show the user a number/],
   ])('refuses %s', (_what, file, field, message) => {
     const err = configError(() => parseRadiusClient('vpn.json', file, env));

@@ -47,6 +47,7 @@ describe('SAML service provider files', () => {
     expect(refusal({ ...minimal, login: { noDevice: 'maybe' } })).toMatch(/login\.noDevice/);
     expect(refusal({ ...minimal, name: 'HR \u202Eelbuod' })).toMatch(/name.*bidi/);
     expect(refusal({ ...minimal, login: { numberMatch: true } })).toMatch(/login\.numberMatch.*unknown field/);
+    expect(refusal({ ...minimal, login: { form: 'single-form', autoPush: true } })).toMatch(/login\.autoPush.*two-step form only/);
     expect(refusal(minimal, '/cfg/saml/Bad Name.json')).toMatch(/file name/);
     expect(refusal({ entityId: M365.entityId, acs: minimal.acs })).toMatch(/microsoft365/);
     expect(refusal({ profile: 'microsoft365', nameIdFormat: 'emailAddress' })).toMatch(/persistent/);
