@@ -20,6 +20,8 @@ export default {
   // main run took about 17 min and the whole CI 19.5-20; with three, 12.5 and 14.5 (3,480 passed).
   // Since then the suite has grown to 2,675 tests in the main run and is CPU-bound with three
   // (18 minutes, the whole CI 20m17s on 2026-12-05): a fourth worker would only share the same cores.
+  // Measured again with the worker recycling below (2026-12-06, 2,732 tests, CI=true, one after the
+  // other on one machine): three workers 827 s, four 848 s.
   maxWorkers: Math.max(2, Math.floor(availableParallelism() * 1.5)),
   // A worker is replaced once its heap passes 400 MB after a suite. Each suite's ES modules (the whole
   // IdP: oidc-provider, zod, jose, ...) live in a VM context of their own, and a worker that had run
