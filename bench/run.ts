@@ -3,8 +3,8 @@
  * BENCH_DATABASE_URL / BENCH_REDIS_URL), each printing its table and writing
  * bench/results/<name>.json; then one summary table and bench/results/summary.json.
  *
- *   npm run bench                      all eight
- *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, saml, radius, held, scale)
+ *   npm run bench                      all ten
+ *   npm run bench -- token fanout      only those (names: signin, wakeup, fanout, token, memory, saml, radius, held, scale, plumbing)
  *
  * Each is also runnable alone: node --import tsx bench/<file>.ts. Not part of `npm test`.
  */
@@ -13,6 +13,7 @@ import { heldSignIns } from './held-signins.js';
 import { memory } from './memory.js';
 import { pushFanout } from './push-fanout.js';
 import { radiusThroughput } from './radius-throughput.js';
+import { requestPlumbing } from './request-plumbing.js';
 import { samlSigning } from './saml-signing.js';
 import { signinThroughput } from './signin-throughput.js';
 import { projectDir } from './support/child.js';
@@ -31,6 +32,7 @@ const all: Record<string, () => Promise<BenchResult>> = {
   radius: () => radiusThroughput(),
   held: () => heldSignIns(),
   scale: () => waitingScale(),
+  plumbing: () => requestPlumbing(),
 };
 
 function gitState(): string {
