@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createIdpServer } from '../../src/http/server.js';
 import type { AddressInfo } from 'node:net';
@@ -52,10 +52,46 @@ export const testRp = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** Listens on 127.0.0.1:port; rejects (instead of an unhandled 'error' event) when it is taken. */
+export function listenOn(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** The kernel's range of ephemeral ports: the source ports of outgoing connections come from it. */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A port free now, for a server that will listen on it later (a child process, an IdP restarted on
+ * its old port). Taken below the ephemeral range when there is room: a port the kernel handed out
+ * by listen(0) can meanwhile become the source port of any outgoing connection (PostgreSQL, Redis,
+ * another worker's), and the later listen then fails with EADDRINUSE (seen in a CI run).
+ */
 export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  const from = Math.max(10_000, low - 12_000);
+  for (let i = 0; low - from >= 1_000 && i < 50; i++) {
+    const probe = createServer();
+    const port = from + Math.floor(Math.random() * (low - from));
+    const ok = await listenOn(probe, port).then(() => true, () => false);
+    if (ok) {
+      await new Promise((resolve) => probe.close(resolve));
+      return port;
+    }
+  }
   const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
+  const port = await listenOn(s, 0);
   await new Promise((resolve) => s.close(resolve));
   return port;
 }
@@ -110,7 +146,10 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   const idp = await createIdp(settings, { logger, redisPrefix, ...opts.idp });
   // As src/main.ts serves it.
   const server = createIdpServer(idp.callback());
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listenOn(server, port).catch(async (err: unknown) => {
+    await idp.close();
+    throw err;
+  });
   const stop = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
