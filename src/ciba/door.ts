@@ -90,10 +90,16 @@ export function createCibaDoor(deps: CibaDoorDeps): CibaDoor {
       if (!check.ok) throw new errors.InvalidBindingMessage(check.description);
     },
     // Free-form context for the authorization server; nothing here reads it. This hook (run on every
-    // request) also refuses an essential acr (OIDC Core 5.5.1.1)
+    // request) also refuses a requested_expiry that is not decimal digits and an essential acr (OIDC Core 5.5.1.1)
     // that no phone answer can reach: neither the app's mfa value (a phone that verified its user)
     // nor the phone-only one. One that only some answers reach is judged when the phone answers.
     validateRequestContext: (ctx) => {
+      // OpenID CIBA 7.1: a positive integer. oidc-provider reads it with `+`, which also takes
+      // "0x10", "1e3" and " 16 " (red-team); only plain decimal digits are one here.
+      const expiry = ctx.oidc.params?.requested_expiry;
+      if (expiry !== undefined && !(typeof expiry === 'string' && /^0*[1-9][0-9]{0,8}$/.test(expiry))) {
+        throw new errors.InvalidRequest('invalid requested_expiry parameter value: a positive number of seconds in decimal digits');
+      }
       const asked = acrClaimOfParam(ctx.oidc.params?.claims);
       const reachable = [appOf(ctx.oidc.client?.clientId ?? '', undefined).policy.acr.mfa, PHONE_ONLY_ACR];
       if (reachable.every((acr) => essentialAcrUnmet(asked, acr))) {

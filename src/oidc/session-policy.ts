@@ -83,10 +83,14 @@ export type AcrClaimRequest = { essential?: unknown; value?: unknown; values?: u
  * truthy `value` other than the acr, a `values` array without it): where those ask for a sign-in
  * again, a sign-in that has just finished answers the app unmet_authentication_requirements
  * instead (red-team: `{essential: "true"}`, `values: []`, `value: 5` looped on the login page).
+ * Odder than oidc-provider reads: a `values` that is not a list is met by nothing.
  */
 export function essentialAcrUnmet(request: AcrClaimRequest, acr: string | undefined): boolean {
   if (!request || typeof request !== 'object' || !request.essential) return false;
   if (request.value && request.value !== acr) return true;
+  // A `values` that is not a list names no acr, so nothing meets it (red-team: an object shaped like
+  // an array, `{"0": ..., "length": 1}`, was skipped by both readings and the request ran unchecked).
+  if (request.values !== undefined && request.values !== null && !Array.isArray(request.values)) return true;
   return Array.isArray(request.values) && !request.values.includes(acr);
 }
 

@@ -60,6 +60,12 @@ describe('CIBA bad input', () => {
     ['a user_code', { scope: 'openid', login_hint: 'lee', user_code: '1234' }, 'invalid_request'],
     ['a negative requested_expiry', { scope: 'openid', login_hint: 'lee', requested_expiry: '-5' }, 'invalid_request'],
     ['a requested_expiry that is no number', { scope: 'openid', login_hint: 'lee', requested_expiry: 'soon' }, 'invalid_request'],
+    ['a requested_expiry in hexadecimal', { scope: 'openid', login_hint: 'lee', requested_expiry: '0x10' }, 'invalid_request'],
+    ['a requested_expiry with an exponent', { scope: 'openid', login_hint: 'lee', requested_expiry: '1e2' }, 'invalid_request'],
+    ['a requested_expiry with spaces', { scope: 'openid', login_hint: 'lee', requested_expiry: ' 16 ' }, 'invalid_request'],
+    ['a requested_expiry of zero', { scope: 'openid', login_hint: 'lee', requested_expiry: '0' }, 'invalid_request'],
+    // Red-team: an object shaped like an array was read as no restriction, and the request went to the phone.
+    ['essential acr values that are no list', { scope: 'openid', login_hint: 'lee', claims: JSON.stringify({ id_token: { acr: { essential: true, values: { 0: 'urn:pushotp:acr:mfa', length: 1 } } } }) }, 'invalid_request'],
     ['a login_hint of 10 000 characters', { scope: 'openid', login_hint: 'a'.repeat(10_000) }, 'unknown_user_id'],
     ['a login_hint with a NUL', { scope: 'openid', login_hint: 'lee\u0000' }, /^(invalid_request|unknown_user_id)$/],
   ])('%s: a 400 OAuth error, no push', async (_what, form, error) => {

@@ -92,6 +92,10 @@ describe('the acr an MFA-only answer may carry', () => {
     expect(chooseUpstreamAcr(loosely(true, { value: 5, values: ['possession'] }), undefined, 'x')).toEqual({ ok: false, reason: 'acr' });
     expect(chooseUpstreamAcr(loosely(true, { values: [] }), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
     expect(chooseUpstreamAcr(loosely(true, { value: 'possession', values: ['knowledge'] }), undefined, 'x')).toEqual({ ok: false, reason: 'acr' });
+    // Values that are not a list, even one shaped like an array (red-team: it was skipped and
+    // acr_values chose possession): nothing meets them.
+    expect(chooseUpstreamAcr(loosely(true, { values: { 0: 'possession', length: 1 } }), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
+    expect(chooseUpstreamAcr(loosely(true, { values: 'possession' }), 'possession', 'x')).toEqual({ ok: false, reason: 'acr' });
     // Essential with nothing named: any acr meets it; acr_values choose.
     expect(chooseUpstreamAcr(loosely(true, {}), 'possession', 'x')).toEqual({ ok: true, acr: 'possession' });
     // Not essential: pooled with acr_values, as before.

@@ -67,6 +67,19 @@ describe('acr, max_age and discovery as relying apps read them', () => {
     expect(new URL(back.url).searchParams.get('error')).toBe('unmet_authentication_requirements');
   });
 
+  // Red-team: an object shaped like an array, `{"0": ..., "length": 1}`, as the essential values.
+  it('an essential acr whose values are no list goes back to the app as invalid_request before any login page', async () => {
+    for (const values of [{ 0: PWD_ACR, length: 1 }, PWD_ACR]) {
+      const browser = new FormBrowser(w.t.url);
+      const started = await authorize(w.open, browser, { claims: JSON.stringify({ id_token: { acr: { essential: true, values } } }) });
+      expect(isLoginPage(started.page)).toBe(false);
+      expect(started.page.url.startsWith(`${CB}?`)).toBe(true);
+      const answer = new URL(started.page.url).searchParams;
+      expect(answer.get('error')).toBe('invalid_request');
+      expect(answer.get('code')).toBeNull();
+    }
+  });
+
   it('an essential acr the password sign-in reaches gives the code and that acr', async () => {
     await newUser(w, 'ess2');
     const browser = new FormBrowser(w.t.url);
