@@ -1,6 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { AgentError, badRequest } from './errors.js';
 import { repeatedMember } from '../http/json-members.js';
+import { CLOSE_AFTER_ANSWER, readBody } from '../http/read-body.js';
 
 /** Where unexpected failures go (a pino logger fits). Never given a secret. */
 export interface ErrorLog {
@@ -29,22 +30,11 @@ export function envelope(log: ErrorLog): Middleware {
 /** The largest legitimate body (username, password, passcode, client_ip, mode, wait) is well under 1 KB. */
 export const BODY_LIMIT_BYTES = 4096;
 
-async function readLimited(ctx: Context, limit: number): Promise<Buffer> {
-  const length = ctx.request.length;
-  if (length !== undefined && length > limit) throw new AgentError('payload_too_large', 413, `the body is larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let received = 0;
-  try {
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      received += chunk.length;
-      if (received > limit) throw new AgentError('payload_too_large', 413, `the body is larger than ${limit} bytes`);
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof AgentError) throw err;
-    throw badRequest('the body could not be read');
-  }
-  return Buffer.concat(chunks, received);
+function readLimited(ctx: Context, limit: number): Promise<Buffer> {
+  return readBody(ctx.req, ctx.request.length, limit, {
+    tooLarge: () => new AgentError('payload_too_large', 413, `the body is larger than ${limit} bytes`, CLOSE_AFTER_ANSWER),
+    unreadable: () => badRequest('the body could not be read'),
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Context, Middleware, Next } from 'koa';
 import { HttpError, technical } from './errors.js';
+import { CLOSE_AFTER_ANSWER, readBody } from './read-body.js';
 
 /**
  * Hostile-input filter at the edge, before oidc-provider and our routers see a request. What it
@@ -256,44 +257,11 @@ const hasBody = (ctx: Context) => Number(ctx.get('content-length') || 0) > 0 || 
 /** One strict decoder for every request: decode() without `stream` keeps no state between calls. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * The body, at most `limit` bytes. Read by listeners rather than `for await` (an async iterator
- * and a promise per chunk, on every token request: bench/token-endpoint.ts); like the loop, a body
- * over the limit or cut short ends the request stream.
- */
+/** The body of an oidc-provider endpoint, at most `limit` bytes (src/http/read-body.ts). */
 function readLimited(ctx: Context, limit: number): Promise<Buffer> {
-  const length = ctx.request.length;
-  if (length !== undefined && length > limit) return Promise.reject(technical(new HttpError(413, 'invalid_request', 'The body is too large.')));
-  const req = ctx.req;
-  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const settle = (err: Error | null) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else {
-        resolve(Buffer.concat(chunks, received));
-      }
-    };
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > limit) settle(technical(new HttpError(413, 'invalid_request', 'The body is too large.')));
-      else chunks.push(chunk);
-    };
-    const onEnd = () => settle(null);
-    // A client that hangs up mid-body is not a fault of ours (no 500, no stack in the log).
-    const onError = () => settle(refuse('The body could not be read.'));
-    const onClose = () => { if (!req.readableEnded) settle(refuse('The body could not be read.')); };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+  return readBody(ctx.req, ctx.request.length, limit, {
+    tooLarge: () => technical(new HttpError(413, 'invalid_request', 'The body is too large.', CLOSE_AFTER_ANSWER)),
+    unreadable: () => refuse('The body could not be read.'),
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { HttpError, technical } from '../http/errors.js';
 
 /** A dependency that /readyz checks: it resolves when reachable, rejects (or hangs) when not. */
 export interface ReadinessCheck {
@@ -51,10 +52,9 @@ export function healthRoutes(opts: HealthOptions): Middleware {
   const timeoutMs = opts.timeoutMs ?? 2000;
   return async (ctx, next) => {
     if (ctx.path !== '/healthz' && ctx.path !== '/readyz') return next();
+    // JSON like every other refusal (hostile-input red-team: a bare text/plain 405).
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.status = 405;
-      ctx.set('Allow', 'GET, HEAD');
-      return;
+      throw technical(new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: 'GET, HEAD' }));
     }
     ctx.set('Cache-Control', 'no-store');
     if (ctx.path === '/healthz') {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Middleware } from 'koa';
+import { HttpError, technical } from '../http/errors.js';
 import { safeEqualStrings } from '../http/safe-equal.js';
 import type { Metrics } from './metrics.js';
 
@@ -20,10 +21,9 @@ export function metricsRoute(metrics: Metrics, token: string | null): Middleware
       ctx.body = { error: 'unauthorized' };
       return;
     }
+    // JSON like every other refusal (hostile-input red-team: a bare text/plain 405).
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.status = 405;
-      ctx.set('Allow', 'GET, HEAD');
-      return;
+      throw technical(new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: 'GET, HEAD' }));
     }
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PushWorld } from '../support/push-world.js';
 import { auditEvents } from '../signin/helpers.js';
+import { raw } from '../support/raw-http.js';
 import { authenticate, basic, call, FENCED_SECRET, freshIp, freshUser, GATEWAY_SECRET, PASSWORD, startAgentWorld, type Answer } from './helpers.js';
 
 /**
@@ -123,6 +124,15 @@ describe('agent API: gateway authentication and bad input', () => {
     } as RequestInit);
     expect(chunked.status).toBe(413);
     expect(await chunked.json()).toMatchObject({ error: 'payload_too_large' });
+
+    // One chunk past the limit and then silence (hostile-input red-team: the stream was destroyed,
+    // the socket with it, and the 413 reached no one): the 413 arrives, and the connection closes.
+    const body = ' '.repeat(5000);
+    const paused = await raw(w.t.url, `POST /api/agent/authenticate HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic('vpn', GATEWAY_SECRET)}\r\n`
+      + `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n`);
+    expect(paused).toMatch(/^HTTP\/1\.1 413 /);
+    expect(paused).toMatch(/\r\nConnection: close\r\n/i);
+    expect(JSON.parse(paused.slice(paused.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'payload_too_large' });
 
     const wrongMethod = await call(w, 'PUT', '/api/agent/authenticate', { body: '{}' });
     expect(wrongMethod.status).toBe(405);

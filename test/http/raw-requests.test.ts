@@ -1,20 +1,6 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestIdp, type TestIdp } from '../support/idp.js';
-
-/** Sends raw bytes and reads until the server closes the connection (or 5 s pass). */
-function raw(url: string, request: string): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.write(request));
-    let got = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => { got += d; });
-    socket.on('close', () => resolve(got));
-    socket.on('error', reject);
-    socket.setTimeout(5000, () => { socket.destroy(); resolve(got); });
-  });
-}
+import { raw } from '../support/raw-http.js';
 
 /**
  * CONNECT never reaches Koa: Node gives it to the server's 'connect' listener or, without one,
@@ -84,3 +70,44 @@ describe('requests the HTTP parser or the URL parser refuses', () => {
   });
 });
 
+
+/**
+ * A body sent in chunks that grows past oidc-provider's 56 KiB cap (hostile-input red-team: the
+ * edge destroyed the request stream, which closed the socket, so the client got an empty reply
+ * while the access log said 413). Now the answer is a 413 OAuth error with `Connection: close`,
+ * whether the client waits after the chunk or finishes its body.
+ */
+describe('a chunked body past the limit', () => {
+  let t: TestIdp;
+  beforeAll(async () => { t = await startTestIdp(); });
+  afterAll(() => t.close());
+
+  const big = 'a'.repeat(60 * 1024);
+  const head = (path: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n`;
+  const chunk = (body: string) => `${body.length.toString(16)}\r\n${body}\r\n`;
+
+  it.each(['/token', '/token/introspection', '/token/revocation', '/request', '/auth', '/session/end', '/me'])(
+    'POST %s: one 60 KiB chunk and then silence, or the whole body, or a thousand small chunks: 413 invalid_request, and the connection closes',
+    async (path) => {
+      const shapes = [
+        head(path) + chunk(big),
+        head(path) + chunk(big) + '0\r\n\r\n',
+        head(path) + Array.from({ length: 1000 }, () => chunk('a'.repeat(64))).join(''),
+      ];
+      for (const request of shapes) {
+        const answer = await raw(t.url, request);
+        const { status, body } = parsed(answer);
+        expect(status).toBe(413);
+        expect(body).toEqual({ error: 'invalid_request', error_description: 'The body is too large.' });
+        expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+      }
+      expect((await fetch(`${t.url}/.well-known/openid-configuration`)).status).toBe(200);
+    },
+  );
+
+  it('fifty at once, each one chunk past the limit: fifty 413s, and the server goes on serving', async () => {
+    const answers = await Promise.all(Array.from({ length: 50 }, () => raw(t.url, head('/token') + chunk(big))));
+    expect(answers.map((a) => parsed(a).status)).toEqual(Array(50).fill(413));
+    expect((await fetch(`${t.url}/.well-known/openid-configuration`)).status).toBe(200);
+  });
+});

@@ -71,4 +71,15 @@ describe('hostile input round 4', () => {
     expect(auth.status).toBe(400);
     expect(auth.headers.get('content-type')).toMatch(/^text\/html/);
   });
+
+  // Hostile-input red-team: these answered a bare text/plain "Method Not Allowed".
+  it('a method the static files, the PWA, /healthz and /readyz do not take: 405 method_not_allowed in JSON, with Allow', async () => {
+    for (const [method, path] of [['POST', '/static/idp.css'], ['DELETE', '/pwa/sw.js'], ['POST', '/healthz'], ['PUT', '/readyz'], ['POST', '/pwa/']]) {
+      const res = await fetch(`${t.url}${path}`, { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toEqual({ error: 'method_not_allowed', error_description: `${method} is not served here.` });
+    }
+  });
 });
