@@ -3,7 +3,7 @@
  * the waiting page over two IdP processes (A and B), each page holding its long-poll on its own
  * process; each phone approves on the other process. Per process: JS heap per waiting sign-in
  * (heap after a full GC holding them, minus the same process idle after a full GC, over the number
- * it holds), resident memory; Redis bytes per pending challenge (MEMORY USAGE of its hash and its
+ * it holds), resident memory; Redis bytes per pending challenge (MEMORY USAGE of its hash, its account's held numbers and its
  * per-account index); approval accepted -> page answered p50/p99; waiters lost.
  *
  * Baseline in the same run: a bare node:http server (bench/support/bare-longpoll.ts, same node
@@ -181,7 +181,7 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
     const perProc = [0, 1].map((k) => parked.filter((p) => p.index % 2 === k).length);
     const heapPer = [0, 1].map((k) => (held[k]!.memory.heapUsed - idle[k]!.memory.heapUsed) / perProc[k]! / KiB);
 
-    // Redis: every pending challenge's hash and its account index entry.
+    // Redis: every pending challenge's hash, its account index entry and its account's held numbers.
     const raw = new IORedis(REDIS_URL);
     const sizes: number[] = [];
     for (let i = 0; i < parked.length; i += 1000) {
@@ -189,12 +189,13 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
       for (const x of parked.slice(i, i + 1000)) {
         p.memory('USAGE', `${world.redisPrefix}ch:${x.cid}`, 'SAMPLES', 0);
         p.memory('USAGE', `${world.redisPrefix}chu:${x.phone.accountId}`, 'SAMPLES', 0);
+        p.memory('USAGE', `${world.redisPrefix}chn:${x.phone.accountId}`, 'SAMPLES', 0);
       }
       const r = ((await p.exec()) ?? []).map(([, v]) => Number(v ?? 0));
-      for (let k = 0; k < r.length; k += 2) sizes.push(r[k]! + r[k + 1]!);
+      for (let k = 0; k < r.length; k += 3) sizes.push(r[k]! + r[k + 1]! + r[k + 2]!);
     }
     raw.disconnect();
-    log(`scale: holding ${perProc.join(' + ')}: heap per waiting sign-in A ${heapPer[0]!.toFixed(2)} KiB, B ${heapPer[1]!.toFixed(2)} KiB; heap after GC A ${(held[0]!.memory.heapUsed / MiB).toFixed(1)} MiB (idle ${(idle[0]!.memory.heapUsed / MiB).toFixed(1)}), B ${(held[1]!.memory.heapUsed / MiB).toFixed(1)} (idle ${(idle[1]!.memory.heapUsed / MiB).toFixed(1)}); RSS A ${heldRss[0]!.toFixed(0)} MiB (idle ${idleRss[0]!.toFixed(0)}), B ${heldRss[1]!.toFixed(0)} (idle ${idleRss[1]!.toFixed(0)}); Redis per pending challenge (ch + chu) median ${median(sizes)} B`);
+    log(`scale: holding ${perProc.join(' + ')}: heap per waiting sign-in A ${heapPer[0]!.toFixed(2)} KiB, B ${heapPer[1]!.toFixed(2)} KiB; heap after GC A ${(held[0]!.memory.heapUsed / MiB).toFixed(1)} MiB (idle ${(idle[0]!.memory.heapUsed / MiB).toFixed(1)}), B ${(held[1]!.memory.heapUsed / MiB).toFixed(1)} (idle ${(idle[1]!.memory.heapUsed / MiB).toFixed(1)}); RSS A ${heldRss[0]!.toFixed(0)} MiB (idle ${idleRss[0]!.toFixed(0)}), B ${heldRss[1]!.toFixed(0)} (idle ${idleRss[1]!.toFixed(0)}); Redis per pending challenge (ch + chu + chn) median ${median(sizes)} B`);
 
     // The approvals, each on the process that does not hold its page.
     await Promise.all(procs.map((c) => c.call({ cmd: 'lag-reset' })));
@@ -227,7 +228,7 @@ export async function waitingScale(opts: Partial<ScaleOptions> = {}): Promise<Be
       row(`resident memory holding ${perProc[0]} waiting, process A`, 'MiB', [heldRss[0]!], { baselineLabel: 'same process idle', baseline: [idleRss[0]!], target: '< 250 MB (238.4 MiB)', met: heldRss[0]! < 250e6 / MiB }),
       row(`resident memory holding ${perProc[1]} waiting, process B`, 'MiB', [heldRss[1]!], { baselineLabel: 'same process idle', baseline: [idleRss[1]!], target: '< 250 MB (238.4 MiB)', met: heldRss[1]! < 250e6 / MiB }),
       row(`resident memory, bare node:http holding ${floor.held}`, 'MiB', [floor.rssMiB], { baselineLabel: 'same process idle', baseline: [floor.idleRssMiB] }),
-      row('Redis bytes per pending challenge (ch + chu)', 'B', sizes, { target: '< 2048', met: median(sizes) < 2048 }),
+      row('Redis bytes per pending challenge (ch + chu + chn)', 'B', sizes, { target: '< 2048', met: median(sizes) < 2048 }),
       row('approval accepted -> waiting page answered, p50', 'ms', [all.p50]),
       row('approval accepted -> waiting page answered, p99', 'ms', [all.p99], { target: '< 10', met: all.p99 < 10 }),
       row('approval accepted -> waiting page answered, p99, pages on A / on B', 'ms', [wakeBy[0]!.p99, wakeBy[1]!.p99]),

@@ -9,6 +9,8 @@ import type { Challenge, ChallengeStatus, ChallengeStore, Resolution, ResolveOut
  *   chu:<accountId>  ZSET  member = challenge id, score = expiresAt: the account's pending ones
  *   chp              ZSET  member = challenge id, score = expiresAt: every pending one (the
  *                          idp_pending_challenges gauge, read at scrape time by countPending)
+ *   chn:<accountId>  HASH  field = a match number, value = expiresAt of the request that shows it:
+ *                          two requests of one account pending at once never share their number
  * A hash, not one JSON string: the resolve script must read status and expiry and write the
  * resolution, and the in-process stand-in's Lua (ioredis-mock over fengari) has no cjson.
  * The scripts keep both indexes in the same call (no extra round trip on the sign-in). On a Redis
@@ -53,11 +55,25 @@ export const CHALLENGE_KEY_PREFIX = 'ch:';
 const challengeKey = (id: string): string => `${CHALLENGE_KEY_PREFIX}${id}`;
 const accountKey = (accountId: string): string => `chu:${accountId}`;
 const PENDING_KEY = 'chp';
+const numbersKey = (accountId: string): string => `chn:${accountId}`;
 
 // HGET rather than HMGET: the stand-in hands HMGET's missing fields to Lua as a truthy JS null.
 // The global index drops its lapsed entries here too, so it stays small whether or not anyone scrapes.
+// KEYS[4], ARGV[7]: the account's match numbers and this request's ('' without number matching,
+// or when the caller did not ask for a distinct one).
+// A number another of the account's requests shows until later is refused ('number_taken'), before
+// anything is written: the caller draws the numbers again. Red-team: two pushes pending at once drew
+// their numbers apart, so a user who opened the other request and tapped the number her own
+// browser showed approved it whenever the two matched (1 in 90).
 const CREATE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+if ARGV[7] ~= '' then
+  local held = redis.call('HGET', KEYS[4], ARGV[7])
+  local heldUntil = held and tonumber(held)
+  if heldUntil and heldUntil > tonumber(ARGV[6]) then return 'number_taken' end
+  redis.call('HSET', KEYS[4], ARGV[7], ARGV[2])
+  if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[4], ARGV[4]) end
+end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'status', 'pending', 'exp', ARGV[2], 'acct', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
@@ -68,12 +84,12 @@ if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KE
 return 'ok'
 `;
 
-// The same, then (KEYS[4], ARGV[7..11]: owner field, owner, field, value, TTL in seconds) the linked
+// The same, then (KEYS[5], ARGV[8..12]: owner field, owner, field, value, TTL in seconds) the linked
 // record's field, only while it is still its owner's.
 const CREATE_LINKED_LUA = `${CREATE_LUA.replace(/return 'ok'\s*$/, '')}
-if redis.call('HGET', KEYS[4], ARGV[7]) == ARGV[8] then
-  redis.call('HSET', KEYS[4], ARGV[9], ARGV[10])
-  redis.call('EXPIRE', KEYS[4], ARGV[11])
+if redis.call('HGET', KEYS[5], ARGV[8]) == ARGV[9] then
+  redis.call('HSET', KEYS[5], ARGV[10], ARGV[11])
+  redis.call('EXPIRE', KEYS[5], ARGV[12])
 end
 return 'ok'
 `;
@@ -108,24 +124,27 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
   const clock = opts.now ?? Date.now;
   // EVALSHA with an EVAL fallback (src/defences/redis-script.ts); ioredis adds keyPrefix to the keys.
   const script = redisScripts(redis);
-  const createScript = script('pushotpChallengeCreate', CREATE_LUA, 3);
-  const createLinkedScript = script('pushotpChallengeCreateLinked', CREATE_LINKED_LUA, 4);
+  const createScript = script('pushotpChallengeCreate', CREATE_LUA, 4);
+  const createLinkedScript = script('pushotpChallengeCreateLinked', CREATE_LINKED_LUA, 5);
   const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 3);
 
   return {
     channel,
 
-    async create(ch, link) {
+    async create(ch, link, opts) {
       if (ch.status !== 'pending') throw new Error('only a pending challenge can be stored');
       // The TTL follows the challenge's own clock (createdAt), so an injected "now" stays coherent.
       const ttl = ch.expiresAt - ch.createdAt + keepMs;
       const json = JSON.stringify({ ...ch, resolution: null });
-      const args = [json, ch.expiresAt, ch.accountId, ttl, ch.id, ch.createdAt];
+      const args = [json, ch.expiresAt, ch.accountId, ttl, ch.id, ch.createdAt, opts?.distinctNumber ? ch.matchNumber ?? '' : ''];
+      const keys = [challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY, numbersKey(ch.accountId)];
       const res = link
-        ? await createLinkedScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY, link.key, ...args,
+        ? await createLinkedScript(...keys, link.key, ...args,
           link.ownerField, link.owner, link.field, link.value, Math.max(1, Math.ceil(link.ttlSeconds)))
-        : await createScript(challengeKey(ch.id), accountKey(ch.accountId), PENDING_KEY, ...args);
+        : await createScript(...keys, ...args);
+      if (res === 'number_taken') return 'number_taken';
       if (res !== 'ok') throw new Error(`challenge ${ch.id} already exists`);
+      return 'created';
     },
 
     async get(id, now = clock()) {

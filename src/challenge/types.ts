@@ -85,8 +85,13 @@ export interface LinkedWrite {
 }
 
 export interface ChallengeStore {
-  /** With `link`, that record is updated atomically with the creation (one round trip). */
-  create(challenge: Challenge, link?: LinkedWrite): Promise<void>;
+  /**
+   * With `link`, that record is updated atomically with the creation (one round trip).
+   * With `distinctNumber`, its match number is held for the account until it expires, and
+   * 'number_taken' says another pending request of the account created so shows the same number:
+   * nothing was written, and the caller draws the numbers again (src/signin/push.ts).
+   */
+  create(challenge: Challenge, link?: LinkedWrite, opts?: { distinctNumber?: boolean }): Promise<'created' | 'number_taken'>;
   get(id: string, now?: number): Promise<Challenge | null>;
   /**
    * Resolves a pending, unexpired challenge exactly once, atomically, and publishes the resolution

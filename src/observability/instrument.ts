@@ -73,7 +73,7 @@ export function instrumentChallenges(store: ChallengeStore, metrics: Metrics, no
     get: (id, at) => store.get(id, at),
     listPending: (accountId, at) => store.listPending(accountId, at),
     countPending: (at) => store.countPending(at),
-    create: (challenge, link) => store.create(challenge, link),
+    create: (challenge, link, opts) => store.create(challenge, link, opts),
     async resolve(id, resolution, at, known) {
       const outcome = await store.resolve(id, resolution, at, known);
       if (outcome === 'resolved') {

@@ -7,6 +7,13 @@ import { endedWithSessions, pushEndedWithSessions, SESSIONS_ENDED, withdrawChall
 import { challengeLink, SIGNIN_COUNTERS, signInKey } from './state.js';
 import type { SignInDeps, Started } from './types.js';
 
+/**
+ * Draws of a request's numbers before giving up on a free match number. With k of the 90 numbers
+ * taken by the account's other pending requests, all 20 fail with chance (k/90)^20: never at the
+ * handful the fatigue limits allow.
+ */
+const MATCH_NUMBER_DRAWS = 20;
+
 /** 'needs_binding_message': number matching is forced, and the door has no screen but a binding message. */
 export type PushNotice = 'reported' | 'too_soon' | 'too_many' | 'muted' | 'limit' | 'needs_binding_message';
 
@@ -87,7 +94,7 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: requester.app.clientId, ip: requester.ip, detail: { reason: 'needs_binding_message' } });
     return { kind: 'refused', notice: 'needs_binding_message' };
   }
-  const challenge = newChallenge({
+  const draw = () => newChallenge({
     accountId: state.accountId,
     signInId: s.id,
     clientId: requester.app.clientId,
@@ -103,8 +110,15 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     ttlMs: Math.min(deps.challengeTtlMs, opts.ttlMs ?? Infinity),
     now,
   });
-  // The sign-in points at its new push in the same step (one round trip).
-  await deps.challenges.create(challenge, challengeLink(s.id, { ...state, challengeId: challenge.id }, s.ttlSeconds));
+  // The sign-in points at its new push in the same step (one round trip). Its match number is one
+  // no other pending request of the account shows (the store refuses a taken one; drawn again).
+  const link = challengeLink(s.id, { ...state, challengeId }, s.ttlSeconds);
+  let challenge = draw();
+  for (let tries = 1; (await deps.challenges.create(challenge, link, { distinctNumber: true })) === 'number_taken'; tries++) {
+    // Only with dozens of the account's requests pending at once, which the fatigue limits forbid.
+    if (tries >= MATCH_NUMBER_DRAWS) return { kind: 'refused', notice: 'limit', until: now + deps.challengeTtlMs };
+    challenge = draw();
+  }
   // Only the newest request can finish this sign-in: the one it replaces is withdrawn, so the phone
   // stops listing it and an approval of it is refused rather than accepted for nothing.
   if (state.challengeId) await withdrawChallenge(deps, { id: state.challengeId, accountId: state.accountId, clientId: requester.app.clientId });

@@ -190,5 +190,34 @@ export function challengeStoreContract(name: string, open: () => Redis): void {
       // The lapsed entries were dropped from the index, not just left out of the count.
       expect(await redis.zcard('chp')).toBe(0);
     });
+
+    // Red-team: two requests of one account pending at once drew their numbers apart, so the user
+    // who opened the other one and tapped the number her own browser showed approved it whenever
+    // the two matched (1 in 90).
+    it('with distinctNumber, a match number another pending request of the account shows is refused, and nothing is written', async () => {
+      const numbered = (accountId: string, now: number, matchNumber: number, ttlMs = 120_000) => ({ ...makeChallenge({ accountId, now, ttlMs }), matchNumber });
+      const distinct = { distinctNumber: true };
+      const first = numbered('acct-dn', T0, 42);
+      expect(await store.create(first, undefined, distinct)).toBe('created');
+      const clash = numbered('acct-dn', T0 + 1, 42);
+      expect(await store.create(clash, undefined, distinct)).toBe('number_taken');
+      expect(await store.get(clash.id, T0 + 2)).toBeNull();
+      expect((await store.listPending('acct-dn', T0 + 2)).map((c) => c.id)).toEqual([first.id]);
+      // Linked: the linked record is left as it was too.
+      await redis.hset('linked:dn', 'acct', 'acct-dn', 's', 'old');
+      const linked = numbered('acct-dn', T0 + 3, 42);
+      expect(await store.create(linked, { key: 'linked:dn', ownerField: 'acct', owner: 'acct-dn', field: 's', value: 'new', ttlSeconds: 60 }, distinct)).toBe('number_taken');
+      expect(await redis.hget('linked:dn', 's')).toBe('old');
+      // Another number, another account, or no distinctNumber: created.
+      expect(await store.create(numbered('acct-dn', T0 + 4, 43), undefined, distinct)).toBe('created');
+      expect(await store.create(numbered('acct-dn-other', T0 + 4, 42), undefined, distinct)).toBe('created');
+      expect(await store.create(numbered('acct-dn', T0 + 4, 42))).toBe('created');
+      // Once the first has lapsed, its number is free again.
+      expect(await store.create(numbered('acct-dn', first.expiresAt, 42), undefined, distinct)).toBe('created');
+      // Without number matching there is nothing to hold.
+      const plain = { ...makeChallenge({ accountId: 'acct-dn', now: T0 + 5, numberMatching: false }) };
+      expect(plain.matchNumber).toBeNull();
+      expect(await store.create(plain, undefined, distinct)).toBe('created');
+    });
   });
 }
