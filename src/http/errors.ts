@@ -58,6 +58,11 @@ export class HttpError extends AppError<HttpErrorCode> {
   }
 }
 
+/** RFC 9110 15.5.6: a method this path does not take, with the methods it does (JSON like every refusal). */
+export function methodNotAllowed(method: string, allow: string): AppError {
+  return technical(new HttpError(405, 'method_not_allowed', `${method} is not served here.`, { Allow: allow }));
+}
+
 /**
  * No error: a page's request whose answer is another page, decided deep in a handler (the edge
  * answers it with a 303 to `location`, nothing else). Thrown only for a browser's page request.

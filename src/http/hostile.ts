@@ -1,5 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
-import { HttpError, technical } from './errors.js';
+import { HttpError, methodNotAllowed, technical } from './errors.js';
 import { CLOSE_AFTER_ANSWER, readBody } from './read-body.js';
 
 /**
@@ -288,7 +288,7 @@ export function hostileInput(): Middleware {
   const allow = SERVED_METHODS.join(', ');
   return async (ctx: Context, next: Next) => {
     if (!served.has(ctx.method)) {
-      throw technical(new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: allow }));
+      throw methodNotAllowed(ctx.method, allow);
     }
     if (hasBody(ctx)) {
       const encoding = ctx.get('content-encoding').trim().toLowerCase();

@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { send } from '@koa/send';
 import type { Context, Middleware } from 'koa';
-import { HttpError, technical } from './errors.js';
+import { methodNotAllowed } from './errors.js';
 
 /**
  * A folder served under a URL prefix with @koa/send, the Koa project's file sender (it resolves
@@ -43,7 +43,7 @@ export function serveFolder(prefix: string, dir: string, opts: FolderOptions): M
     if (!ctx.path.startsWith(`${prefix}/`)) return next();
     // JSON like every other refusal (hostile-input red-team: a bare text/plain 405).
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      throw technical(new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: READ }));
+      throw methodNotAllowed(ctx.method, READ);
     }
     const raw = ctx.path.slice(prefix.length + 1) || (opts.index ?? '');
     const rel = plainName(raw);

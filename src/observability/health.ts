@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { HttpError, technical } from '../http/errors.js';
+import { methodNotAllowed } from '../http/errors.js';
 
 /** A dependency that /readyz checks: it resolves when reachable, rejects (or hangs) when not. */
 export interface ReadinessCheck {
@@ -54,7 +54,7 @@ export function healthRoutes(opts: HealthOptions): Middleware {
     if (ctx.path !== '/healthz' && ctx.path !== '/readyz') return next();
     // JSON like every other refusal (hostile-input red-team: a bare text/plain 405).
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      throw technical(new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: 'GET, HEAD' }));
+      throw methodNotAllowed(ctx.method, 'GET, HEAD');
     }
     ctx.set('Cache-Control', 'no-store');
     if (ctx.path === '/healthz') {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Middleware } from 'koa';
-import { HttpError, technical } from '../http/errors.js';
+import { methodNotAllowed } from '../http/errors.js';
 import { safeEqualStrings } from '../http/safe-equal.js';
 import type { Metrics } from './metrics.js';
 
@@ -23,7 +23,7 @@ export function metricsRoute(metrics: Metrics, token: string | null): Middleware
     }
     // JSON like every other refusal (hostile-input red-team: a bare text/plain 405).
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      throw technical(new HttpError(405, 'method_not_allowed', `${ctx.method} is not served here.`, { Allow: 'GET, HEAD' }));
+      throw methodNotAllowed(ctx.method, 'GET, HEAD');
     }
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();

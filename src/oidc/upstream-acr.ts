@@ -56,12 +56,14 @@ export function chooseUpstreamAcr(claimsParam: unknown, acrValues: unknown, ownM
   // was answered `possession`), met only by an acr that is its `value` and among its `values`; one
   // whose value is not text can never be met, so it is refused before any push.
   const acrReq = claims.id_token?.acr;
-  // A `values` that is not a list names no acr, so nothing meets it (as essentialAcrUnmet reads it).
-  if (acrReq && typeof acrReq === 'object' && acrReq.essential && acrReq.values != null && !Array.isArray(acrReq.values)) return { ok: false, reason: 'acr' };
-  if (acrReq && typeof acrReq === 'object' && acrReq.essential && (acrReq.value || Array.isArray(acrReq.values))) {
-    const meets = (v: string) => (!acrReq.value || acrReq.value === v) && (!Array.isArray(acrReq.values) || acrReq.values.includes(v));
-    const acr = asked(acrReq).find((v) => honourable(v) && meets(v));
-    return acr ? { ok: true, acr } : { ok: false, reason: 'acr' };
+  if (acrReq && typeof acrReq === 'object' && acrReq.essential) {
+    // A `values` that is not a list names no acr, so nothing meets it (as essentialAcrUnmet reads it).
+    if (acrReq.values != null && !Array.isArray(acrReq.values)) return { ok: false, reason: 'acr' };
+    if (acrReq.value || Array.isArray(acrReq.values)) {
+      const meets = (v: string) => (!acrReq.value || acrReq.value === v) && (!Array.isArray(acrReq.values) || acrReq.values.includes(v));
+      const acr = asked(acrReq).find((v) => honourable(v) && meets(v));
+      return acr ? { ok: true, acr } : { ok: false, reason: 'acr' };
+    }
   }
   const acrAsked = [...asked(claims.id_token?.acr), ...(typeof acrValues === 'string' ? acrValues.split(' ').filter(Boolean) : [])];
   if (acrAsked.length === 0) return { ok: true, acr: undefined };

@@ -94,7 +94,7 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     await deps.audit.record({ type: 'push.refused', accountId: state.accountId, clientId: requester.app.clientId, ip: requester.ip, detail: { reason: 'needs_binding_message' } });
     return { kind: 'refused', notice: 'needs_binding_message' };
   }
-  const draw = () => newChallenge({
+  const input = {
     accountId: state.accountId,
     signInId: s.id,
     clientId: requester.app.clientId,
@@ -109,7 +109,8 @@ export async function sendPush(deps: SignInDeps, s: Started, opts: PushOptions =
     id: challengeId,
     ttlMs: Math.min(deps.challengeTtlMs, opts.ttlMs ?? Infinity),
     now,
-  });
+  };
+  const draw = () => newChallenge(input);
   // The sign-in points at its new push in the same step (one round trip). Its match number is one
   // no other pending request of the account shows (the store refuses a taken one; drawn again).
   const link = challengeLink(s.id, { ...state, challengeId }, s.ttlSeconds);
