@@ -91,7 +91,13 @@ const pgQuery = pg.Client.prototype.query as (...args: unknown[]) => unknown;
 const sendCommand = IORedis.prototype.sendCommand;
 IORedis.prototype.sendCommand = function (this: IORedis, command, stream) {
   counts.redis++;
-  if (detailed) counts.redisByCommand[command.name] = (counts.redisByCommand[command.name] ?? 0) + 1;
+  if (detailed) {
+    // Which key a command touches (ids blanked), so that scripts (evalsha) can be told apart.
+    const args = (command as unknown as { args: unknown[] }).args;
+    const key = String((command.name === 'evalsha' || command.name === 'eval' ? args[2] : args[0]) ?? '').replace(/[A-Za-z0-9_-]{12,}/g, '*').replace(/\d{3,}/g, '#');
+    const name = `${command.name} ${key}`;
+    counts.redisByCommand[name] = (counts.redisByCommand[name] ?? 0) + 1;
+  }
   return sendCommand.call(this, command, stream);
 };
 

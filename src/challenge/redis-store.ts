@@ -1,3 +1,4 @@
+import { pushFatigueSentKey } from '../defences/push-fatigue-store.js';
 import { redisScripts } from '../defences/redis-script.js';
 import type { Redis } from '../storage/redis.js';
 import { asSeenAt } from './model.js';
@@ -96,7 +97,11 @@ return 'ok'
 
 // Check, write, unindex and publish in one script: no second resolver, and no resolution unannounced.
 // ARGV[8], when given, is the account the caller read with the record: another one is not_found.
+// KEYS[4]: the account's push-fatigue set (defences/push-fatigue-store.ts): an approved push was the
+// user's own sign-in and stops counting there (signin/resolution.ts), in this same step.
+// KEYS[5...]: keys the caller's step settled (ResolveAlso.reset), deleted whatever the outcome.
 const RESOLVE_LUA = `
+for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
 if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], 'acct') ~= ARGV[8] then return 'not_found' end
 if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 'already_resolved' end
@@ -109,6 +114,7 @@ local c = redis.call('HGET', KEYS[1], 'c')
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'res', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[3] == 'approved' then redis.call('ZREM', KEYS[4], ARGV[1]) end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 if c then
   redis.call('PUBLISH', ARGV[6], string.sub(ARGV[7], 1, -2) .. ',"c":' .. c .. ',"res":' .. ARGV[4] .. '}')
@@ -126,7 +132,6 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
   const script = redisScripts(redis);
   const createScript = script('pushotpChallengeCreate', CREATE_LUA, 4);
   const createLinkedScript = script('pushotpChallengeCreateLinked', CREATE_LINKED_LUA, 5);
-  const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 3);
 
   return {
     channel,
@@ -152,13 +157,18 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       return c ? asSeenAt(decode(c, status ?? null, res ?? null), now) : null;
     },
 
-    async resolve(id, resolution: Resolution, now = clock(), known) {
+    async resolve(id, resolution: Resolution, now = clock(), known, also) {
       // The account is needed to name the index key; it never changes once written. A caller that
       // read the record passes it (one round trip fewer per answer), and the script checks it.
+      const reset = also?.reset ?? [];
       const accountId = known?.accountId ?? await redis.hget(challengeKey(id), 'acct');
-      if (accountId === null) return 'not_found';
+      if (accountId === null) {
+        if (reset.length) await redis.del(...reset);
+        return 'not_found';
+      }
       const message: ResolvedMessage = { id, status: resolution.status };
-      return (await resolveScript(challengeKey(id), accountKey(accountId), PENDING_KEY, id, now,
+      const resolveScript = script('pushotpChallengeResolve', RESOLVE_LUA, 4 + reset.length);
+      return (await resolveScript(challengeKey(id), accountKey(accountId), PENDING_KEY, pushFatigueSentKey(accountId), ...reset, id, now,
         resolution.status, JSON.stringify(resolution), keepMs, channel, JSON.stringify(message),
         known ? accountId : '')) as ResolveOutcome;
     },

@@ -69,6 +69,14 @@ export type ResolveOutcome = 'resolved' | 'not_found' | 'already_resolved' | 'ex
  */
 export type KnownChallenge = Pick<Challenge, 'accountId'> & Partial<Pick<Challenge, 'createdAt'>>;
 
+/**
+ * Keys the resolver's own step has settled, deleted in the same atomic step as the resolution
+ * whatever its outcome (the devices' TOTP run that the answer's right TOTP ends: devices/otp-proof.ts).
+ */
+export interface ResolveAlso {
+  reset?: string[];
+}
+
 /** Where challenges live. Implementations: Redis (ioredis, also over ioredis-mock in process). */
 /**
  * A field of another record to set in the same step as a challenge is created (the sign-in's state
@@ -97,7 +105,7 @@ export interface ChallengeStore {
    * Resolves a pending, unexpired challenge exactly once, atomically, and publishes the resolution
    * so that every IdP process's waiters wake. Concurrent callers: exactly one gets 'resolved'.
    */
-  resolve(id: string, resolution: Resolution, now?: number, known?: KnownChallenge): Promise<ResolveOutcome>;
+  resolve(id: string, resolution: Resolution, now?: number, known?: KnownChallenge, also?: ResolveAlso): Promise<ResolveOutcome>;
   /** Pending, unexpired challenges of one account, newest first. */
   listPending(accountId: string, now?: number): Promise<Challenge[]>;
   /** How many challenges, of every account, are pending and unexpired (the metrics gauge). */

@@ -39,6 +39,12 @@ if recent >= tonumber(ARGV[9]) then return {1, 1} end
 return {1, 0}
 `;
 
+/**
+ * The account's pushes not (yet) approved: a sorted set, member = challenge id, score = when it was
+ * sent. The challenge store's resolve script takes an approved one out (challenge/redis-store.ts).
+ */
+export const pushFatigueSentKey = (accountId: string): string => `pf:sent:${accountId}`;
+
 /** The sign-in's own push counters (a hash owned by the sign-in, see signin/state.ts). */
 export interface SignInPushCounters {
   key: string;
@@ -58,7 +64,7 @@ export type PushReservation =
  * not (yet) approved, scored by send time, and a mute key with a TTL.
  */
 export function createPushFatigueStore(redis: Redis, policy: PushFatiguePolicy) {
-  const sent = (accountId: string) => `pf:sent:${accountId}`;
+  const sent = pushFatigueSentKey;
   const mute = (accountId: string) => `pf:mute:${accountId}`;
   const script = redisScripts(redis);
   return {

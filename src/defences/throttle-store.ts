@@ -65,8 +65,14 @@ end
 `;
 
 /*
- * KEYS = the throttle keys, then optionally the cap's hash. ARGV[1] = now, ARGV[2] = number of
- * throttle keys n, seven policy numbers per key, then (with a cap) its field, owner and maximum.
+ * KEYS = the throttle keys, then optionally a rate counter, then optionally the cap's hash.
+ * ARGV[1] = now, ARGV[2] = number of throttle keys n, ARGV[3] and ARGV[4] = the rate counter's
+ * window (ms) and maximum ('' without one), seven policy numbers per key, then (with a cap) its
+ * field, owner and maximum.
+ * The rate counter (a fixed window: INCR, PEXPIRE on the first) counts every attempt, before
+ * anything is decided: past its maximum the answer is {0, 0, 'rate'} and nothing else is counted.
+ * It is the device API's bound on answers per device (device-api/rate-limit.ts), taken in the
+ * same round trip as the reservation it precedes.
  * The cap is a plain count kept in a field of a hash that exists only while its owner does (the
  * sign-in; its field 'acct' names the owner, SIGNIN_OWNER_FIELD in signin/state.ts): 'gone'
  * when it does not, 'cap' when the count is reached.
@@ -74,22 +80,29 @@ end
  */
 const RESERVE_LUA = `${THROTTLE_LUA_FUNCTIONS}
 local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-local capAt = 3 + 7 * n
-local capKey = KEYS[n + 1]
+local capAt = 5 + 7 * n
+local nextKey = n + 1
+if ARGV[3] ~= '' then
+  local hits = redis.call('INCR', KEYS[nextKey])
+  if hits == 1 then redis.call('PEXPIRE', KEYS[nextKey], ARGV[3]) end
+  if hits > tonumber(ARGV[4]) then return {0, 0, 'rate'} end
+  nextKey = nextKey + 1
+end
+local capKey = KEYS[nextKey]
 if capKey then
   if redis.call('HGET', capKey, 'acct') ~= ARGV[capAt + 1] then return {0, 0, 'gone'} end
   if (tonumber(redis.call('HGET', capKey, ARGV[capAt])) or 0) >= tonumber(ARGV[capAt + 2]) then return {0, 0, 'cap'} end
 end
 local worst, why = 0, nil
 for i = 1, n do
-  local wait, reason = decide(KEYS[i], policy(3 + 7 * (i - 1)), now)
+  local wait, reason = decide(KEYS[i], policy(5 + 7 * (i - 1)), now)
   if wait > worst then worst, why = wait, reason end
 end
 if why then return {0, worst, why} end
 local capCount = 0
 if capKey then capCount = redis.call('HINCRBY', capKey, ARGV[capAt], 1) end
 local previous = {}
-for i = 1, n do previous[i] = count(KEYS[i], policy(3 + 7 * (i - 1)), now, ARGV[1]) end
+for i = 1, n do previous[i] = count(KEYS[i], policy(5 + 7 * (i - 1)), now, ARGV[1]) end
 return {1, capCount, unpack(previous)}
 `;
 
@@ -143,12 +156,21 @@ export interface AttemptCap {
   max: number;
 }
 
+/** A fixed-window count of attempts, kept beside a reservation: `key` is the window's own (its name carries the window). */
+export interface RateCounter {
+  key: string;
+  windowMs: number;
+  max: number;
+}
+
 export type Reservation =
   | { allowed: true; /** The cap's count including this attempt (0 without a cap). */ count: number; /** The attempt succeeded: give back what was counted on these keys, and reset (delete) those. */ release(keys: string[], reset?: string[]): Promise<void> }
   | { allowed: false; reason: 'delay' | 'lockout' | 'capped'; retryAfterMs: number }
   /** The cap is reached, or its hash is gone (the sign-in ended). */
   | { allowed: false; reason: 'cap' }
-  | { allowed: false; reason: 'gone' };
+  | { allowed: false; reason: 'gone' }
+  /** The rate counter is past its maximum in this window: nothing was counted on the keys. */
+  | { allowed: false; reason: 'rate' };
 
 const policyArgs = (p: ThrottlePolicy) => [p.freeFailures, p.baseDelayMs, p.maxDelayMs, p.lockoutAfter, p.lockoutMs, p.windowMs, p.capAfter ?? 0];
 
@@ -165,15 +187,15 @@ export function createThrottle(redis: Redis, now: () => number) {
      * and, only if all allow it, counts it as a failure on each, atomically. N parallel attempts
      * thus see 0, 1, ..., N-1 failures before them, never N times the same count.
      */
-    async reserve(keys: ThrottleKey[], cap?: AttemptCap): Promise<Reservation> {
+    async reserve(keys: ThrottleKey[], cap?: AttemptCap, rate?: RateCounter): Promise<Reservation> {
       const t = now();
-      const args: (string | number)[] = [t, keys.length, ...keys.flatMap((k) => policyArgs(k.policy))];
+      const args: (string | number)[] = [t, keys.length, rate?.windowMs ?? '', rate?.max ?? '', ...keys.flatMap((k) => policyArgs(k.policy))];
       if (cap) args.push(cap.field, cap.owner, cap.max);
-      const names = [...keys.map((k) => k.key), ...(cap ? [cap.key] : [])];
+      const names = [...keys.map((k) => k.key), ...(rate ? [rate.key] : []), ...(cap ? [cap.key] : [])];
       const out = (await script('ThrottleReserve', RESERVE_LUA, names.length)(...names, ...args)) as (string | number)[];
       if (Number(out[0]) !== 1) {
-        const reason = String(out[2]) as 'delay' | 'lockout' | 'capped' | 'cap' | 'gone';
-        if (reason === 'cap' || reason === 'gone') return { allowed: false, reason };
+        const reason = String(out[2]) as 'delay' | 'lockout' | 'capped' | 'cap' | 'gone' | 'rate';
+        if (reason === 'cap' || reason === 'gone' || reason === 'rate') return { allowed: false, reason };
         return { allowed: false, reason, retryAfterMs: Number(out[1]) };
       }
       const previous = new Map(keys.map((k, i) => [k.key, String(out[2 + i])]));

@@ -11,7 +11,7 @@ import { openTotpSecret } from '../devices/totp-secret.js';
 import type { AnswerResult } from './contract.js';
 import type { DeviceApiDeps } from './deps.js';
 import { jsonBodyOf } from './http.js';
-import { hit, type RateLimit } from './rate-limit.js';
+import { rateCounter, rateLimited, type RateLimit } from './rate-limit.js';
 import { pushEndedWithSessions, SESSIONS_ENDED, withdrawChallenge } from '../signin/resolution.js';
 import { CHALLENGE_ID, parseBody, responseBodySchema } from './validate.js';
 
@@ -42,13 +42,15 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
     const signed = await verifySignedAnswer({ jws, device: found?.device ?? null, now: now() });
     if (!signed.ok) throw new DeviceError(signed.code, signed.status, signed.description);
     const { device } = signed;
-    // Counted only once the device's key signed: forged answers naming a device id would otherwise
-    // spend its allowance and lock its real approval out.
-    await hit(deps.redis, `resp:${device.id}`, limit, now());
     // The device key alone is no TOTP oracle: each answer's TOTP check is reserved on the account's
     // devices' limit before it is made, and after too many wrong ones no answer's TOTP is checked for
-    // a while (docs/device-api.md section 4).
-    const otpAttempt = await reserveDeviceOtp(deps.throttle, device.accountId);
+    // a while (docs/device-api.md section 4). The same script first counts the answer against the
+    // device's rate limit: only once the device's key signed, as forged answers naming a device id
+    // would otherwise spend its allowance and lock its real approval out.
+    const arrived = now();
+    const otpAttempt = await reserveDeviceOtp(deps.throttle, device.accountId, {
+      counter: rateCounter(`resp:${device.id}`, limit, arrived), refusal: () => rateLimited(limit, arrived),
+    });
     try {
       const at = now();
       const id = ctx.params.id ?? '';
@@ -106,8 +108,9 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
         if (current.lastAnswerStep >= verdict.step) throw new DeviceError('otp_replayed', 400, 'this one-time passcode was already used');
         throw new DeviceError('device_revoked', 400, 'this device was never confirmed and stands for nothing now: enroll it again');
       }
-      // A right, fresh TOTP: the devices' run of wrong ones ends (otp-proof.ts); the finally's release is then moot.
-      await otpAttempt.right();
+      // A right, fresh TOTP: the devices' run of wrong ones ends (otp-proof.ts), in the resolve's own
+      // script whatever its outcome; the finally's release is then moot.
+      const reset = otpAttempt.rightWith();
       const resolution: Resolution = {
         status: verdict.outcome,
         deviceId: device.id,
@@ -117,7 +120,7 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
         amr: verdict.outcome === 'approved' ? ['otp', 'swk', ...(userVerified ? ['user'] : [])] : [],
         at,
       };
-      const outcome = await deps.challenges.resolve(challenge.id, resolution, at, challenge);
+      const outcome = await deps.challenges.resolve(challenge.id, resolution, at, challenge, { reset });
       if (outcome !== 'resolved') throw RESOLVE_REFUSAL[outcome]();
 
       await afterResolved(deps, ctx, challenge, resolution, AUDIT_TYPE(verdict));

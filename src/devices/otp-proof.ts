@@ -1,6 +1,6 @@
 import { PASSCODE_POLICY } from '../defences/throttle.js';
 import { throttleKeys } from '../defences/throttle-keys.js';
-import type { Throttle } from '../defences/throttle-store.js';
+import type { RateCounter, Throttle } from '../defences/throttle-store.js';
 import { matchTotp } from '../otp/totp.js';
 import { DeviceError } from './errors.js';
 import type { DeviceRegistry } from './registry.js';
@@ -31,17 +31,24 @@ export interface DeviceOtpAttempt {
   right(): Promise<void>;
   /** The request ended before the TOTP mattered (or it was a replayed step): the reservation is given back. */
   release(): Promise<void>;
+  /**
+   * The TOTP was right and its step fresh, and the caller resets the devices' count itself, in the
+   * same script as its own write (the answer's resolve, challenge/redis-store.ts): the keys to delete.
+   */
+  rightWith(): string[];
 }
 
 /**
  * Reserves one check of a TOTP sent by a device of the account, before it is checked, in one Redis
  * script that decides and counts (defences/throttle-store.ts): N parallel answers or unregisters
  * carrying guesses are counted one after the other, so the devices' limit holds under a race as the
- * passcode page's does. Throws `too_many_attempts` (429, Retry-After) while the limit holds.
+ * passcode page's does. Throws `too_many_attempts` (429, Retry-After) while the limit holds, and
+ * `rate.refusal()` when `rate.counter` (counted first, in the same script, on every call) is past its maximum.
  */
-export async function reserveDeviceOtp(throttle: OtpThrottle, accountId: string): Promise<DeviceOtpAttempt> {
+export async function reserveDeviceOtp(throttle: OtpThrottle, accountId: string, rate?: { counter: RateCounter; refusal: () => Error }): Promise<DeviceOtpAttempt> {
   const limit = deviceLimit(accountId);
-  const gate = await throttle.reserve([limit]);
+  const gate = await throttle.reserve([limit], undefined, rate?.counter);
+  if (!gate.allowed && gate.reason === 'rate' && rate) throw rate.refusal();
   if (!gate.allowed) {
     const seconds = Math.max(1, Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 1000) / 1000));
     throw new DeviceError('too_many_attempts', 429, 'too many wrong passcodes from devices of this account; try again later',
@@ -63,6 +70,11 @@ export async function reserveDeviceOtp(throttle: OtpThrottle, accountId: string)
       if (settled) return;
       settled = true;
       await gate.release([limit.key]);
+    },
+    rightWith() {
+      if (settled) return [];
+      settled = true;
+      return [limit.key];
     },
   };
 }

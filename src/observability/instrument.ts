@@ -74,8 +74,8 @@ export function instrumentChallenges(store: ChallengeStore, metrics: Metrics, no
     listPending: (accountId, at) => store.listPending(accountId, at),
     countPending: (at) => store.countPending(at),
     create: (challenge, link, opts) => store.create(challenge, link, opts),
-    async resolve(id, resolution, at, known) {
-      const outcome = await store.resolve(id, resolution, at, known);
+    async resolve(id, resolution, at, known, also) {
+      const outcome = await store.resolve(id, resolution, at, known, also);
       if (outcome === 'resolved') {
         // Metrics are best effort: a failure here must not fail the sign-in. A caller that read
         // the challenge said when it was made; otherwise it is read.

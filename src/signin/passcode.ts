@@ -48,7 +48,7 @@ export async function reserveGuess(deps: Pick<SignInDeps, 'throttle' | 'audit'>,
   if (gate.allowed) return { ok: true as const, accountKey, failures: gate.count };
   if (gate.reason === 'gone') return { ok: false as const, refusal: { kind: 'gone' } as GuessRefusal };
   if (gate.reason === 'cap') return { ok: false as const, refusal: { kind: 'locked-for-signin' } as GuessRefusal };
-  const seconds = Math.ceil(gate.retryAfterMs / 1000);
+  const seconds = Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 0) / 1000); // no rate counter here: always a wait
   await deps.audit.record({ type: 'signin.throttled', accountId: s.state.accountId, clientId: s.requester.app.clientId, ip: s.requester.ip, detail: { factor, reason: gate.reason, retryAfterSeconds: seconds } });
   const capped = gate.reason === 'capped' ? { capped: true as const } : {};
   return { ok: false as const, refusal: { kind: 'throttled', retryAfterSeconds: seconds, ...capped } as GuessRefusal };

@@ -19,7 +19,11 @@ export type ResolutionHook = ResolutionPolicy;
 export type ResolutionPolicy = (challenge: ResolvedChallenge, resolution: Resolution) => Promise<void>;
 
 export interface ResolutionEffects {
-  /** The push was the user's own sign-in: it stops counting toward push fatigue. */
+  /**
+   * The push was the user's own sign-in: it stops counting toward push fatigue. Done by the
+   * resolution itself, in the challenge store's resolve script (challenge/redis-store.ts), so an
+   * approval is never stored without it; stated here as the rule.
+   */
   forgive: boolean;
   /** "Deny and report": no pushes to the account for a while. */
   mute: boolean;
@@ -50,7 +54,7 @@ export function createResolutionPolicy(deps: {
 }): ResolutionPolicy {
   return async (challenge, resolution) => {
     const effects = resolutionEffects(resolution, deps);
-    if (effects.forgive) await deps.fatigue.forgive(challenge.accountId, challenge.id);
+    // effects.forgive: already done, in the same script as the resolution.
     if (effects.mute) {
       const until = await deps.fatigue.mute(challenge.accountId, deps.now());
       await deps.audit.record({ type: 'push.muted', accountId: challenge.accountId, clientId: challenge.clientId, detail: { until: new Date(until).toISOString(), challengeId: challenge.id } });

@@ -219,4 +219,33 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
     await redis.del('signin:{race}');
     expect(await throttle.reserve([{ key: 'thr:capped', policy: roomy }], cap)).toEqual({ allowed: false, reason: 'gone' });
   });
+
+  // The device API's answers per device (device-api/rate-limit.ts) are counted by the reservation's
+  // own script: every call counts, before the keys decide, and past the maximum nothing else is counted.
+  it('a rate counter beside the keys: 200 parallel calls, 30 pass the counter, the keys count only those; the window key expires', async () => {
+    now = T;
+    const roomy: ThrottlePolicy = { ...p, freeFailures: 1000, lockoutAfter: 1000 };
+    const rate = { key: 'rl:resp:dev-1:7', windowMs: 60_000, max: 30 };
+    const results = await Promise.all(Array.from({ length: 200 }, () => throttle.reserve([{ key: 'thr:rated', policy: roomy }], undefined, rate)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(30);
+    expect(results.filter((r) => !r.allowed && r.reason === 'rate')).toHaveLength(170);
+    expect(Number(await redis.hget('thr:rated', 'f'))).toBe(30);
+    expect(Number(await redis.get(rate.key))).toBe(200);
+    const ttl = await redis.pttl(rate.key);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    // A refusal by the keys still counted on the rate counter; another window counts afresh.
+    const locked: ThrottlePolicy = { ...p, freeFailures: 0, baseDelayMs: 60_000, maxDelayMs: 60_000 };
+    await write('thr:rated-locked', { failures: 1, lastFailureAt: now });
+    const next = { ...rate, key: 'rl:resp:dev-1:8' };
+    expect(await throttle.reserve([{ key: 'thr:rated-locked', policy: locked }], undefined, next)).toMatchObject({ allowed: false, reason: 'delay' });
+    expect(Number(await redis.get(next.key))).toBe(1);
+    // With a cap as well: both, in their order (rate first).
+    await redis.hset('signin:{rated}', 'acct', 'acct-1');
+    const cap = { key: 'signin:{rated}', field: 'otp', owner: 'acct-1', max: 5 };
+    const both = await throttle.reserve([{ key: 'thr:rated-cap', policy: roomy }], cap, { ...rate, key: 'rl:resp:dev-2:7' });
+    expect(both).toMatchObject({ allowed: true, count: 1 });
+    expect(await throttle.reserve([{ key: 'thr:rated-cap', policy: roomy }], cap, rate)).toEqual({ allowed: false, reason: 'rate' });
+    expect(await redis.hget('signin:{rated}', 'otp')).toBe('1');
+  });
 });

@@ -83,6 +83,28 @@ describe('round trips of a push sign-in', () => {
     expect(sent(steps.answer, 'evalsha', /:rl:resp:/)).toHaveLength(1);
   });
 
+  // The answer's rate limit is counted by the script that reserves its TOTP check on the devices'
+  // limit (src/defences/throttle-store.ts), and the right TOTP's reset of that limit and the
+  // approval's forgiveness on the push-fatigue set go with the resolution (src/challenge/redis-store.ts):
+  // the answer is one read of the challenge and two scripts. Their defences: the device API's
+  // rate-limit and TOTP-oracle tests, push-bombing.test.ts, the challenge store contract.
+  it('the answer is two scripts and one read: reserve (with the rate limit), then resolve (with the reset and the forgiveness)', () => {
+    const touching = (re: RegExp) => steps.answer.filter((c) => c.args.some((a) => re.test(a)));
+    const reserve = touching(/:rl:resp:/);
+    expect(reserve).toEqual([expect.objectContaining({ name: 'evalsha' })]);
+    expect(reserve[0]!.args.some((a) => /:thr:otp-device:/.test(a))).toBe(true);
+    const resolve = touching(new RegExp(`:ch:${steps.cid}$`)).filter((c) => c.name === 'evalsha');
+    expect(resolve).toHaveLength(1);
+    expect(resolve[0]!.args.some((a) => /:pf:sent:/.test(a))).toBe(true);
+    expect(resolve[0]!.args.some((a) => /:thr:otp-device:/.test(a))).toBe(true);
+    expect(touching(/:thr:otp-device:/)).toHaveLength(2);
+    expect(touching(/:pf:sent:/)).toHaveLength(1);
+    // The POST of the answer in all (the phone read the challenge before it): the reservation, the
+    // challenge's read, the resolution.
+    const posted = steps.answer.slice(steps.answer.indexOf(reserve[0]!)).filter((c) => !c.args.some((a) => /oidc:Interaction:|signin:\{/.test(a)));
+    expect(posted.map((c) => c.name)).toEqual(['evalsha', 'hmget', 'evalsha']);
+  });
+
   it('parallel finishing requests give one login', async () => {
     const { phone, subscription } = await enroll(w, { name: 'Second phone' });
     const started = await w.startSignIn();

@@ -219,5 +219,45 @@ export function challengeStoreContract(name: string, open: () => Redis): void {
       expect(plain.matchNumber).toBeNull();
       expect(await store.create(plain, undefined, distinct)).toBe('created');
     });
+
+    // The approval's effect on push fatigue and the answer's reset of the devices' TOTP run are
+    // written by the resolution itself, one script (the answer costs one round trip fewer each).
+    it('an approval takes its push out of the account\'s fatigue set; a denial or a withdrawal leaves it', async () => {
+      const account = 'acct-forgive';
+      const [approved, denied, withdrawn, other] = [0, 1, 2, 3].map((i) => makeChallenge({ accountId: i === 3 ? 'acct-other' : account, now: T0 + i }));
+      for (const ch of [approved!, denied!, withdrawn!, other!]) {
+        await store.create(ch);
+        await redis.zadd(`pf:sent:${ch.accountId}`, ch.createdAt, ch.id);
+      }
+      const denial: Resolution = { ...approval(T0 + 10), status: 'denied', decision: 'deny', reason: 'denied' };
+      const withdrawal: Resolution = { status: 'expired', deviceId: null, decision: null, reason: 'superseded', amr: [], at: T0 + 10 };
+      expect(await store.resolve(approved!.id, approval(T0 + 10), T0 + 10)).toBe('resolved');
+      expect(await store.resolve(denied!.id, denial, T0 + 10, { accountId: account })).toBe('resolved');
+      expect(await store.resolve(withdrawn!.id, withdrawal, T0 + 10, { accountId: account })).toBe('resolved');
+      expect((await redis.zrange(`pf:sent:${account}`, 0, -1)).sort()).toEqual([denied!.id, withdrawn!.id].sort());
+      // A second approval of the denied one changes nothing; another account's set is not touched.
+      expect(await store.resolve(denied!.id, approval(T0 + 11), T0 + 11, { accountId: account })).toBe('already_resolved');
+      expect(await redis.zscore(`pf:sent:${account}`, denied!.id)).not.toBeNull();
+      expect(await redis.zrange('pf:sent:acct-other', 0, -1)).toEqual([other!.id]);
+    });
+
+    it('deletes the keys its caller settled with the resolution, whatever the outcome', async () => {
+      const ch = makeChallenge({ now: T0 });
+      await store.create(ch);
+      const settled = (n: number) => redis.hset(`thr:settled:${n}`, 'f', '1');
+      await settled(1);
+      expect(await store.resolve(ch.id, approval(T0 + 1), T0 + 1, { accountId: ch.accountId }, { reset: ['thr:settled:1'] })).toBe('resolved');
+      expect(await redis.exists('thr:settled:1')).toBe(0);
+      await Promise.all([settled(2), settled(3)]);
+      expect(await store.resolve(ch.id, approval(T0 + 2), T0 + 2, { accountId: ch.accountId }, { reset: ['thr:settled:2'] })).toBe('already_resolved');
+      expect(await store.resolve('no-such-challenge', approval(T0 + 2), T0 + 2, undefined, { reset: ['thr:settled:3'] })).toBe('not_found');
+      expect(await redis.exists('thr:settled:2', 'thr:settled:3')).toBe(0);
+      // Without `reset`, nothing else is deleted.
+      await settled(4);
+      const next = makeChallenge({ now: T0 });
+      await store.create(next);
+      expect(await store.resolve(next.id, approval(T0 + 1), T0 + 1)).toBe('resolved');
+      expect(await redis.exists('thr:settled:4')).toBe(1);
+    });
   });
 }
