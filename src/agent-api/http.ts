@@ -1,6 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { AgentError, badRequest } from './errors.js';
 import { repeatedMember } from '../http/json-members.js';
+import { strictJsonObject } from '../http/json-object.js';
 import { CLOSE_AFTER_ANSWER, readBody } from '../http/read-body.js';
 
 /** Where unexpected failures go (a pino logger fits). Never given a secret. */
@@ -46,21 +47,9 @@ export async function readJsonObject(ctx: Context): Promise<Record<string, unkno
   const charset = /;\s*charset=("?)([^";\s]*)\1/i.exec(ctx.get('content-type'))?.[2];
   if (charset !== undefined && charset.toLowerCase() !== 'utf-8') throw new AgentError('unsupported_media_type', 415, 'the body must be UTF-8');
   const raw = await readLimited(ctx, BODY_LIMIT_BYTES);
-  let text: string;
-  try {
-    // A byte-order mark is kept, so JSON.parse refuses it (RFC 8259 8.1: senders must not add one).
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
-  } catch {
-    throw badRequest('the body is not valid UTF-8');
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw badRequest('the body is not valid JSON');
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('the body must be a JSON object');
+  // A byte-order mark is kept, so JSON.parse refuses it (RFC 8259 8.1: senders must not add one).
+  const { value, text } = strictJsonObject(raw, { noun: 'the body', bom: 'refuse', refuse: badRequest });
   const repeated = repeatedMember(text);
   if (repeated !== null) throw badRequest(`the body names "${repeated.slice(0, 40)}" twice`);
-  return parsed as Record<string, unknown>;
+  return value;
 }

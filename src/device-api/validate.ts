@@ -62,10 +62,25 @@ export const pushSchema = z.object({
 const b64urlUpTo = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
 
 const b64urlOpt = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
-const transports = z.array(z.string().max(32)).max(8).exactOptional();
+/**
+ * AuthenticatorTransport values (W3C WebAuthn Level 3, 5.8.4: "usb", "nfc", "ble", "smart-card",
+ * "hybrid", "internal"; older browsers' "cable"): lower-case ASCII words, so a value a later level
+ * adds still passes. They are stored with the credential in a jsonb column, which refuses NUL and
+ * lone surrogates (red-team: "internal\u0000" or "\ud800" there was a 500 after the code was checked).
+ */
+const transports = z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be an authenticator transport')).max(8).exactOptional();
 const attachment = z.enum(['platform', 'cross-platform']).exactOptional();
+
+/** Pure: the results serialise to at most 1 KB. Never throws (a cycle or a nesting too deep for JSON.stringify counts as too large). */
+function smallJson(o: unknown): boolean {
+  try {
+    return JSON.stringify(o).length <= 1024;
+  } catch {
+    return false;
+  }
+}
 /** The library checks what these mean; here only their shape and size, before anything is spent. */
-const extensionResults = z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= 1024, 'too large');
+const extensionResults = z.record(z.string(), z.unknown()).refine(smallJson, 'too large');
 
 /** RegistrationResponseJSON (W3C WebAuthn Level 3, 5.1.8), from the ceremony of section 1a. */
 export const registrationResponseSchema = z.object({
