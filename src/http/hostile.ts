@@ -61,6 +61,9 @@ const PROVIDER_BODY_LIMIT = 56 * 1024;
 const FORBIDDEN = /\u0000|\p{Cs}/u;
 
 const refuse = (message: string) => technical(new HttpError(400, 'invalid_request', message));
+const USERINFO_PATH = /^\/me$/;
+/** At userinfo (RFC 6750 3, 3.1) a refusal of the credentials says how to present them, as oidc-provider's own refusals there do. */
+const refuseBearer = (message: string) => technical(new HttpError(400, 'invalid_request', message, { 'WWW-Authenticate': `Bearer error="invalid_request", error_description="${message}"` }));
 
 /** Deeper than any parameter a protocol defines (the claims parameter is 3-4 levels). */
 const MAX_JSON_DEPTH = 32;
@@ -209,15 +212,17 @@ function checkPath(ctx: Context): void {
 function checkAuthorization(ctx: Context): void {
   const header = ctx.get('authorization');
   if (!header) return;
+  // Red-team: at userinfo the edge's 400 carried no WWW-Authenticate.
+  const deny = USERINFO_PATH.test(ctx.path) ? refuseBearer : refuse;
   // Every scheme we take (Basic, Bearer, Device, DPoP) is ASCII; Node hands other bytes on as latin1.
-  if (/[^\t\x20-\x7e]/.test(header)) throw refuse('The Authorization header holds characters that are not allowed.');
+  if (/[^\t\x20-\x7e]/.test(header)) throw deny('The Authorization header holds characters that are not allowed.');
   const m = /^(\S+) +(\S+)$/.exec(header);
   if (!m) return; // Malformed headers are each scheme's own refusal (a 401 with its WWW-Authenticate).
   const [, scheme, credentials] = m as unknown as [string, string, string];
   // A Device credential that is not token68 is the device API's own 401 invalid_token, with its
   // WWW-Authenticate (docs/device-api.md section 2), not a 400 here.
   if (/^(?:bearer|dpop)$/i.test(scheme) && !/^[A-Za-z0-9\-._~+/]+=*$/.test(credentials)) {
-    throw refuse('The Authorization header holds characters that are not allowed.');
+    throw deny('The Authorization header holds characters that are not allowed.');
   }
   if (/^basic$/i.test(scheme)) {
     let text: string;
@@ -225,7 +230,7 @@ function checkAuthorization(ctx: Context): void {
       text = STRICT_UTF8.decode(Buffer.from(credentials, 'base64'));
       for (const part of text.split(':')) if (holdsForbidden(decodeStrict(part))) throw new Error('forbidden');
     } catch {
-      throw refuse('The Basic credentials are not valid UTF-8 or hold a character that is not allowed.');
+      throw deny('The Basic credentials are not valid UTF-8 or hold a character that is not allowed.');
     }
   }
 }
@@ -284,16 +289,27 @@ async function checkProviderForm(ctx: Context): Promise<void> {
   ctx.request.body = text;
 }
 
+/**
+ * The device API's paths: its router answers a method a path does not take with that path's own
+ * Allow (RFC 9110 15.5.6; red-team: PATCH on /api/device/enroll listed six methods, GET there
+ * `Allow: POST`), and its refusals use its own error codes (docs/device-api.md: a 415 is
+ * invalid_request).
+ */
+const DEVICE_API_PATH = /^\/api\/device(?:\/|$)/;
+/** Where an error's code must be one of the OAuth registry's or the device API's (invalid_request): not unsupported_media_type. */
+const INVALID_REQUEST_PATHS = (path: string) => DEVICE_API_PATH.test(path) || PROVIDER_PATH.test(path);
+
 export function hostileInput(): Middleware {
   const allow = SERVED_METHODS.join(', ');
   return async (ctx: Context, next: Next) => {
-    if (!served.has(ctx.method)) {
+    if (!served.has(ctx.method) && !DEVICE_API_PATH.test(ctx.path)) {
       throw methodNotAllowed(ctx.method, allow);
     }
     if (hasBody(ctx)) {
       const encoding = ctx.get('content-encoding').trim().toLowerCase();
       if (encoding !== '' && encoding !== 'identity') {
-        throw technical(new HttpError(415, 'unsupported_media_type', 'Send the body without a Content-Encoding.', { 'Accept-Encoding': 'identity' }));
+        const code = INVALID_REQUEST_PATHS(ctx.path) ? 'invalid_request' : 'unsupported_media_type';
+        throw technical(new HttpError(415, code, 'Send the body without a Content-Encoding.', { 'Accept-Encoding': 'identity' }));
       }
     }
     checkPath(ctx);

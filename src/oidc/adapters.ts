@@ -356,8 +356,46 @@ export class SessionAdapter implements Adapter {
 
 /** `onEndedSave`: called in the request whose save of a Session found it ended (SqlAdapter). */
 export function adapterFactory(db: Db, redis: Redis, now: Clock, onEndedSave?: () => void) {
-  return (model: string): Adapter => {
+  const plain = (model: string): Adapter => {
     if (model === 'Session') return new SessionAdapter(new SqlAdapter(db, model, now, onEndedSave), new RedisAdapter(redis, model, now));
     return DURABLE_MODELS.has(model) ? new SqlAdapter(db, model, now) : new RedisAdapter(redis, model, now);
   };
+  const revokeGrant = (grantId: string) => Promise.all([
+    ...GRANT_TOKEN_MODELS.map((m) => plain(m).revokeByGrantId?.(grantId)),
+    plain('Grant').destroy(grantId),
+  ]);
+  return (model: string): Adapter => {
+    const adapter = plain(model);
+    return GRANT_SOURCE_MODELS.has(model) ? revokingOnReuse(adapter, revokeGrant) : adapter;
+  };
+}
+
+/** What a grant's revocation removes (oidc-provider's helpers/revoke.js: these, then the Grant itself). */
+const GRANT_TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+/** Artefacts redeemed once, whose second use tells of a theft (RFC 6749 4.1.2, RFC 9700 4.14.2). */
+const GRANT_SOURCE_MODELS = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+/**
+ * A code (or rotating refresh token, CIBA request) used twice: oidc-provider revokes the grant and
+ * every token of it when its read shows the artefact consumed already, but two uses at once both
+ * read it unconsumed, and the second learns of the first only from consume() (AlreadyUsed). Red-team:
+ * then nothing was revoked, so an attacker's exchange racing the app's (or the app's racing a
+ * thief's) kept its tokens, 8 of 8 pairs. Now the loser revokes the grant before it answers,
+ * as a later reuse does: the winner's tokens, saved before or after, point at a grant that is gone,
+ * and userinfo, introspection and the refresh grant refuse them (they all read the grant).
+ */
+function revokingOnReuse(adapter: Adapter, revokeGrant: (grantId: string) => Promise<unknown>): Adapter {
+  return Object.assign(Object.create(adapter) as Adapter, {
+    async consume(id: string) {
+      try {
+        await adapter.consume(id);
+      } catch (err) {
+        if (err instanceof AlreadyUsed) {
+          const used = await adapter.find(id);
+          if (typeof used?.grantId === 'string') await revokeGrant(used.grantId);
+        }
+        throw err;
+      }
+    },
+  });
 }

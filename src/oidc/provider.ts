@@ -255,15 +255,28 @@ export function createProvider(deps: ProviderDeps): Provider {
       email: ['email', 'email_verified'],
     },
     acrValues,
+    // OIDC Core 3.1.2.1 and 3.1.3.2, RFC 6749 4.1.3: redirect_uri is required at /auth, and at /token
+    // when the request had it; oidc-provider's default filled it in for an app with one (red-team).
+    allowOmittingSingleRegisteredRedirectUri: false,
     responseTypes: ['code', 'id_token', 'none'],
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     features: {
       devInteractions: { enabled: false },
       externalSigningSupport: EXTERNAL_SIGNING,
       ...(deps.ciba ? { ciba: deps.ciba.feature } : {}),
-      // A client may introspect or revoke only the tokens issued to it.
+      // A client may introspect or revoke only the tokens issued to it. Another client's token reads
+      // as inactive at introspection; its revocation is refused, and an app that authenticates is told
+      // so (RFC 7009 2.1: 400 invalid_request, nothing revoked; red-team: it was answered 200); a
+      // public client, which proves nothing, gets the 200 that tells it nothing.
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       claimsParameter: { enabled: true },
       userinfo: { enabled: true },
       // No resource servers are registered here, so a `resource` (RFC 8707) could only ever be
@@ -297,15 +310,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!client || !session?.accountId) return undefined;
       const implicit = byId.get(client.clientId)?.login.consent === 'implicit';
       const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-      if (grantId) {
-        const found = await ctx.oidc.provider.Grant.find(grantId);
-        // A grant destroyed meanwhile (its refresh token revoked, its code replayed) leaves a
-        // first-party app a new one below (red-team: its silent renew got consent_required).
-        if (found || !implicit) return found;
-      }
-      // First-party apps (consent "implicit" in their file) get what they ask for without a consent page.
-      if (!implicit) return undefined;
-      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      const found = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      // A grant destroyed meanwhile (its refresh token revoked, its code replayed) leaves a
+      // first-party app a new one below (red-team: its silent renew got consent_required).
+      if (!implicit) return found;
+      // First-party apps (consent "implicit" in their file) get what they ask for without a consent
+      // page: a scope or claim their grant lacks is added to it (red-team: a further scope by single
+      // sign-on showed the consent page, and under prompt=none answered consent_required).
+      const grant = found ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      if (grantCovers(grant, ctx.oidc.requestParamScopes, ctx.oidc.requestParamClaims) && found) return found;
       grant.addOIDCScope([...(ctx.oidc.requestParamScopes ?? [])].join(' '));
       const claims = ctx.oidc.requestParamClaims;
       if (claims?.size) grant.addOIDCClaims([...claims]);
@@ -438,3 +451,10 @@ function keepSessionIdUnlessSignIn(provider: Provider): void {
   };
 }
 
+
+/** Pure: whether a grant already holds every scope and claim a request asks for (nothing to add, nothing to save). */
+export function grantCovers(grant: { getOIDCScope(): string; getOIDCClaims(): string[] }, scopes: Iterable<string> | undefined, claims: Iterable<string> | undefined): boolean {
+  const held = new Set(grant.getOIDCScope().split(' '));
+  const heldClaims = new Set(grant.getOIDCClaims());
+  return [...(scopes ?? [])].every((s) => held.has(s)) && [...(claims ?? [])].every((c) => heldClaims.has(c));
+}

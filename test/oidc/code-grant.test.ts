@@ -88,6 +88,25 @@ describe.each([
     for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ error: 'invalid_grant' });
   });
 
+  // RFC 6749 4.1.2: a code used twice is refused and the tokens it gave SHOULD be revoked. Two
+  // exchanges at once both read the code unused; the loser learns of the winner only as it consumes
+  // it (src/oidc/adapters.ts revokingOnReuse). Red-team: the winner's tokens then stayed valid, 8
+  // pairs of 8, so a thief's exchange that raced the app's and won kept its tokens.
+  it('a code exchanged twice at once: one is refused, and the tokens of the one that won are revoked', async () => {
+    for (let round = 0; round < 4; round++) {
+      const { exchange } = await redirectBack(`cato${round}`);
+      const outcomes = await Promise.allSettled([exchange(), exchange()]);
+      const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      expect(won).toHaveLength(1);
+      expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { error: 'invalid_grant' } });
+      const introspected = await oidc.tokenIntrospection(config, won[0]!.access_token);
+      expect(introspected.active).toBe(false);
+      await expect(oidc.fetchUserInfo(config, won[0]!.access_token, oidc.skipSubjectCheck)).rejects.toMatchObject({ status: 401 });
+      expect(won[0]!.refresh_token).toBeTruthy();
+      await expect(oidc.refreshTokenGrant(config, won[0]!.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    }
+  });
+
   it('a code works once: the second exchange is refused', async () => {
     const { exchange } = await redirectBack('coco');
     expect((await exchange()).access_token).toBeTruthy();

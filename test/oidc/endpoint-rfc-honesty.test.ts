@@ -31,7 +31,7 @@ describe('endpoints as relying-party libraries read them', () => {
   const exchange = async (code: string, verifier: string) => form('/token', { grant_type: 'authorization_code', code, redirect_uri: CB, code_verifier: verifier }, { authorization: basic });
 
   beforeAll(async () => {
-    t = await startTestIdp({ storage: 'postgres', redis: 'real', clients: [testRp({ login: { consent: 'implicit' } })] });
+    t = await startTestIdp({ storage: 'postgres', redis: 'real', clients: [testRp({ login: { consent: 'implicit' } }), testRp({ client_id: 'other-rp', login: { consent: 'implicit' } })] });
     await t.idp.accounts.create({ username: 'rfc', passwordHash: await hashPassword('rfc password 1') });
   });
   afterAll(() => t?.close());
@@ -91,5 +91,71 @@ describe('endpoints as relying-party libraries read them', () => {
       expect(res.headers.get('pragma')).toBe('no-cache');
     }
     expect([ok.status, bad.status]).toEqual([200, 400]);
+  });
+
+  // README: `consent: implicit` is for first-party apps, which get what they ask for without a
+  // consent page. Red-team: once such an app had a grant, a further scope or claim asked for by
+  // single sign-on showed the consent page, and a silent renew (prompt=none) got consent_required.
+  it('a first-party app asking for a further scope or claim by single sign-on gets it with no consent page, silently too', async () => {
+    const browser = new FormBrowser(t.url);
+    expect((await authorize(browser)).code).toBeTruthy();
+    const more = await authorize(browser, { scope: 'openid email' });
+    expect(more.page.body).not.toMatch(/\/confirm"/);
+    expect(more.code).toBeTruthy();
+    const tokens = await (await exchange(more.code!, more.verifier)).json() as { scope: string };
+    expect(tokens.scope.split(' ').sort()).toEqual(['email', 'openid']);
+    const silent = await authorize(browser, { scope: 'openid profile', prompt: 'none' });
+    expect(silent.error).toBeNull();
+    expect(silent.code).toBeTruthy();
+    const claims = await authorize(browser, { prompt: 'none', claims: JSON.stringify({ userinfo: { preferred_username: null } }) });
+    expect(claims.error).toBeNull();
+    expect(claims.code).toBeTruthy();
+  });
+
+  // OIDC Core 3.1.2.1: redirect_uri is REQUIRED in an authentication request; RFC 6749 4.1.3 and OIDC
+  // Core 3.1.3.2: REQUIRED at the token endpoint when the authorization request had it. oidc-provider's
+  // default filled it in for an app registered with one (red-team: both were taken without it).
+  it('redirect_uri is required at /auth and at the code exchange; an exchange without it leaves the code usable', async () => {
+    const browser = new FormBrowser(t.url);
+    expect((await authorize(browser)).code).toBeTruthy(); // signed in: only the parameter is judged below
+    const verifier = oidc.randomPKCECodeVerifier();
+    const q = { client_id: 'test-rp', response_type: 'code', scope: 'openid', state: 'st', code_challenge_method: 'S256', code_challenge: await oidc.calculatePKCECodeChallenge(verifier) };
+    const bare = await browser.go(`/auth?${new URLSearchParams(q).toString()}`);
+    expect(bare.res.status).toBe(400);
+    expect(bare.body).toMatch(/redirect_uri/);
+    expect(bare.url).not.toContain('code=');
+    const got = await authorize(browser);
+    const without = await form('/token', { grant_type: 'authorization_code', code: got.code!, code_verifier: got.verifier }, { authorization: basic });
+    expect(without.status).toBe(400);
+    expect(await without.json()).toMatchObject({ error: 'invalid_request' });
+    expect((await exchange(got.code!, got.verifier)).status).toBe(200);
+  });
+
+  // RFC 7009 2.1: a token that was not issued to the client asking is not revoked, and the request
+  // is refused with an error (red-team: answered 200 as if revoked). The token's own app keeps it.
+  it('revoking another app\'s token is refused with invalid_request and revokes nothing', async () => {
+    const browser = new FormBrowser(t.url);
+    const got = await authorize(browser);
+    const tokens = await (await exchange(got.code!, got.verifier)).json() as { access_token: string };
+    const otherBasic = `Basic ${Buffer.from(`other-rp:${TEST_RP_SECRET}`).toString('base64')}`;
+    const refused = await form('/token/revocation', { token: tokens.access_token }, { authorization: otherBasic });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
+    const still = await (await form('/token/introspection', { token: tokens.access_token }, { authorization: basic })).json() as { active: boolean };
+    expect(still.active).toBe(true);
+    expect((await form('/token/revocation', { token: tokens.access_token }, { authorization: basic })).status).toBe(200);
+    const gone = await (await form('/token/introspection', { token: tokens.access_token }, { authorization: basic })).json() as { active: boolean };
+    expect(gone.active).toBe(false);
+  });
+
+  // RFC 6750 3: userinfo's refusal of credentials says how to present them (WWW-Authenticate), the
+  // edge's refusal of undecodable Basic credentials (src/http/hostile.ts) as oidc-provider's own do.
+  it('userinfo answers credentials it cannot decode with 400 and WWW-Authenticate: Bearer', async () => {
+    for (const authorization of ['Basic abc', `Basic ${Buffer.from([0x61, 0x3a, 0xff]).toString('base64')}`]) {
+      const res = await fetch(`${t.url}/me`, { headers: { authorization } });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_request"/);
+      expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+    }
   });
 });

@@ -100,4 +100,20 @@ describe('refresh-token rotation under a race (public client)', () => {
     expect((won[0] as PromiseFulfilledResult<oidc.TokenEndpointResponse>).value.refresh_token).not.toBe(tokens.refresh_token);
     for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ error: 'invalid_grant' });
   });
+
+  // RFC 9700 4.14.2: a rotated refresh token used again tells of a theft, and the token family is
+  // revoked. Used twice at the same moment, both requests read it unused; the loser learns of the
+  // winner only as it consumes it (src/oidc/adapters.ts revokingOnReuse). Red-team: the winner's new
+  // refresh token and access token then went on working, 8 pairs of 8; a later reuse did revoke.
+  it('a rotating refresh token used twice at once: the loser is refused and the winner\'s new tokens are revoked too', async () => {
+    for (let round = 0; round < 4; round++) {
+      const tokens = await (await signInToCallback(t, config, `rhea${round}`)).exchange();
+      const outcomes = await Promise.allSettled([0, 1].map(() => oidc.refreshTokenGrant(config, tokens.refresh_token!)));
+      const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      expect(won).toHaveLength(1);
+      expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { error: 'invalid_grant' } });
+      await expect(oidc.refreshTokenGrant(config, won[0]!.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.fetchUserInfo(config, won[0]!.access_token, oidc.skipSubjectCheck)).rejects.toMatchObject({ status: 401 });
+    }
+  });
 });
