@@ -299,12 +299,20 @@ const DEVICE_API_PATH = /^\/api\/device(?:\/|$)/;
 /** Where an error's code must be one of the OAuth registry's or the device API's (invalid_request): not unsupported_media_type. */
 const INVALID_REQUEST_PATHS = (path: string) => DEVICE_API_PATH.test(path) || PROVIDER_PATH.test(path);
 
+/**
+ * oidc-provider's read-only documents: GET and HEAD, and OPTIONS for a browser's CORS preflight.
+ * Another method there was its 404 `not_found` (red-team), as if the document did not exist.
+ */
+const READ_ONLY_PATH = /^\/(?:\.well-known\/openid-configuration|jwks)$/;
+const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export function hostileInput(): Middleware {
   const allow = SERVED_METHODS.join(', ');
   return async (ctx: Context, next: Next) => {
     if (!served.has(ctx.method) && !DEVICE_API_PATH.test(ctx.path)) {
       throw methodNotAllowed(ctx.method, allow);
     }
+    if (READ_ONLY_PATH.test(ctx.path) && !READ_ONLY_METHODS.has(ctx.method)) throw methodNotAllowed(ctx.method, 'GET, HEAD, OPTIONS');
     if (hasBody(ctx)) {
       const encoding = ctx.get('content-encoding').trim().toLowerCase();
       if (encoding !== '' && encoding !== 'identity') {

@@ -82,4 +82,20 @@ describe('hostile input round 4', () => {
       expect(await res.json()).toEqual({ error: 'method_not_allowed', error_description: `${method} is not served here.` });
     }
   });
+
+  // Hostile-input red-team: POST on discovery or the key set was oidc-provider's 404 not_found.
+  it('a method discovery and the key set do not take: 405 with Allow: GET, HEAD, OPTIONS; GET and a CORS preflight still served', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+      for (const method of ['POST', 'PUT', 'DELETE']) {
+        const res = await fetch(`${t.url}${path}`, { method, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: method === 'DELETE' ? null : 'a=b' });
+        expect(res.status).toBe(405);
+        expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+        expect(await res.json()).toEqual({ error: 'method_not_allowed', error_description: `${method} is not served here.` });
+      }
+      expect((await fetch(`${t.url}${path}`)).status).toBe(200);
+      const preflight = await fetch(`${t.url}${path}`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
+      expect(preflight.status).toBeLessThan(300);
+      expect(preflight.headers.get('access-control-allow-origin')).toBeTruthy();
+    }
+  });
 });
