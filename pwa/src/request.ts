@@ -3,7 +3,7 @@ import { ApiError, postResponse, type DeviceCredentials, type WebAuthnAssertion 
 import { signJws } from './keys.js';
 import type { Material } from './secrets.js';
 import { reserveStep, updateAccount } from './store.js';
-import { hotp, secondsLeft, stepAt } from './totp.js';
+import { hotp, stepAt } from './totp.js';
 import { phoneLanguages, pickLanguage, translator, type Translate } from './i18n.js';
 import type { AccountRecord, AnswerResult, Decision, DeviceChallenge } from './types.js';
 
@@ -58,16 +58,21 @@ export async function answer(input: AnswerInput): Promise<AnswerResult> {
 
 /**
  * A TOTP for a request the device signs itself (an answer, unregistering): step max(current, last
- * used + 1), as the IdP takes each of these steps once per device; waits when that step is two ahead.
+ * used + 1), as the IdP takes each of these steps once per device. The IdP takes the step after its
+ * current one and none further (docs/device-api.md section 4), so a reserved step more than one
+ * ahead waits until the step before it begins. Red-team: with four answers at once (Deny on four
+ * notifications) the fourth reserved T+3 but waited only for T+1, and its code was refused as a
+ * wrong TOTP, which counts toward the account's passcode limit: seven quick Denies then held up the
+ * user's own typed passcode.
  */
 export async function freshOtp(account: AccountRecord, material: Material, onWait?: (seconds: number) => void): Promise<string> {
   const period = account.totp.period;
-  const current = stepAt(Date.now(), period);
-  const step = await reserveStep(account.id, current);
-  if (step > current + 1) {
-    const wait = secondsLeft(Date.now(), period);
-    onWait?.(wait);
-    await sleep(wait * 1000);
+  const step = await reserveStep(account.id, stepAt(Date.now(), period));
+  const usableFrom = (step - 1) * period * 1000;
+  if (Date.now() < usableFrom) {
+    onWait?.(Math.ceil((usableFrom - Date.now()) / 1000));
+    // A timer may fire early (a throttled background page): wait until the step before has begun.
+    while (Date.now() < usableFrom) await sleep(usableFrom - Date.now() + 50);
   }
   return hotp(material.totpKey, step, account.totp.digits);
 }
@@ -89,6 +94,7 @@ export function describeError(err: unknown, t: Translate = translator(pickLangua
     case 'challenge_resolved':
     case 'challenge_not_found':
     case 'already_reported':
+    case 'challenge_not_denied':
     case 'device_revoked':
     case 'invalid_otp':
     case 'stale_response':

@@ -117,6 +117,9 @@ export const homeView: View = (root, ctx) => {
     );
   }
 
+  /** Unregister refusals after which nothing is left to tell the server: the device is no longer listed as active there. */
+  const UNREGISTER_MOOT = new Set(['network_error', 'device_revoked', 'unknown_device']);
+
   function removeControls(account: AccountRecord): HTMLElement {
     const box = h('div', { class: 'remove' });
     const ask = button(t('home.remove'), () => {
@@ -135,19 +138,31 @@ export const homeView: View = (root, ctx) => {
 
   async function remove(account: AccountRecord): Promise<void> {
     const material = materialFor(account);
+    let toldServer = true;
     if (material && !account.revoked) {
       try {
         await unregister(credentials(account, material), await freshOtp(account, material));
       } catch (err) {
-        // Offline or already revoked: the local keys go anyway; the server shows the device until removed there.
-        if (!(err instanceof ApiError) || err.code === 'network_error') announce(t('home.remove.offline'));
+        // Refused by the server (too many wrong passcodes, a clock far off...): the account stays on
+        // this phone, whose keys alone can still tell the server later. Red-team: the keys were
+        // deleted and "removed" said while the server kept the device active, removable then only
+        // from the account page.
+        if (err instanceof ApiError && !UNREGISTER_MOOT.has(err.code)) {
+          announce(t('home.remove.refused', { account: accountLabel(account), reason: describeError(err, t) }));
+          await reload();
+          return;
+        }
+        // Offline: the local keys go anyway; the server lists the device until it is removed there.
+        toldServer = err instanceof ApiError && err.code !== 'network_error';
       }
     }
     await releasePush(account).catch(() => {});
     await deleteAccount(account.id);
     lock(account.id);
     pending.delete(account.id);
-    announce(t('home.removed', { account: accountLabel(account) }));
+    // One announcement (a second would replace the first in the live region).
+    const removed = t('home.removed', { account: accountLabel(account) });
+    announce(toldServer ? removed : `${removed} ${t('home.remove.offline')}`);
     await reload();
   }
 

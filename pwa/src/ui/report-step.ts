@@ -38,7 +38,9 @@ export function wasItYou(account: AccountRecord, material: Material, challengeId
       done(reportedText(await reportChallenge(credentials(account, material), challengeId)), 'report-result');
     } catch (err) {
       await rememberRevocation(account, err);
-      if (err instanceof ApiError && ['already_reported', 'challenge_not_found', 'device_revoked'].includes(err.code)) {
+      // Final answers: the question is gone with them (challenge_not_denied: another device denied it,
+      // and only that one may report it; red-team: the refusal code was shown and the button offered again).
+      if (err instanceof ApiError && ['already_reported', 'challenge_not_found', 'challenge_not_denied', 'device_revoked'].includes(err.code)) {
         done(describeError(err, t), 'report-result');
         return;
       }
