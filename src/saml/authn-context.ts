@@ -53,7 +53,11 @@ export function allowedOutcomes(sp: Pick<ServiceProvider, 'authnContext'>, req: 
   // "exact": the answer names a class the request named, where one of the sign-in's rank was named
   // (red-team: an exact "Password" was answered "PasswordProtectedTransport", an exact REFEDS MFA
   // with the SP's own MFA class).
-  const ofRank = (rank: 1 | 2) => req.classes.find((c) => rankOf(sp, c) === rank);
+  // Where the sign-in's own rank was not named but `unspecified` was, the answer is `unspecified`
+  // (red-team: an exact "unspecified", or "Password" and "unspecified" after a push, was answered
+  // with the SP's MFA class, which the request never named).
+  const unspecified = known.includes(0) ? UNSPECIFIED_CLASS : undefined;
+  const ofRank = (rank: 1 | 2) => req.classes.find((c) => rankOf(sp, c) === rank) ?? unspecified;
   const password = ofRank(1);
   const mfa = ofRank(2);
   return password || mfa ? { ...outcomes, named: { ...(password ? { password } : {}), ...(mfa ? { mfa } : {}) } } : outcomes;

@@ -210,15 +210,42 @@ export function verifyRedirectSignature(rawQuery: string, messageParam: 'SAMLReq
   if (!sigAlg || !signature) return false;
   const alg = SIGNATURE_ALGS[decodeURIComponent(sigAlg.slice('SigAlg='.length))];
   if (!alg) throw new SamlError(403, 'signature_invalid', 'SigAlg names an algorithm we do not accept (RSA-SHA256 or RSA-SHA512 only).');
-  const signedText = [parts.get(messageParam), parts.get('RelayState'), sigAlg].filter((p): p is string => p !== undefined).join('&');
+  const signed = [parts.get(messageParam), parts.get('RelayState'), sigAlg].filter((p): p is string => p !== undefined);
   const sigBytes = Buffer.from(decodeURIComponent(signature.slice('Signature='.length)), 'base64');
-  return certs.some((cert) => {
+  const verifies = (text: string) => certs.some((cert) => {
     try {
-      return createVerify(alg).update(signedText).verify(certPem(cert), sigBytes);
+      return createVerify(alg).update(text).verify(certPem(cert), sigBytes);
     } catch {
       return false;
     }
   });
+  // SAML bindings 3.4.4.1: the original encoding first. Then the same values re-encoded as SP
+  // libraries sign them before their URL builder encodes the query again (node-saml signs
+  // `a%20page` and `~()'` as they are, then sends `a+page` and `%7E%28%29%27`; red-team: such a
+  // RelayState, a return URL as often as not, was refused 403). Each form encodes exactly the values
+  // this IdP then reads, so a signature that verifies over either signs what is used.
+  return verifies(signed.join('&')) || REENCODINGS.some((encode) => {
+    const text = reencoded(signed, encode);
+    return text !== null && verifies(text);
+  });
+}
+
+/** encodeURIComponent, and application/x-www-form-urlencoded as URLSearchParams writes it. */
+const REENCODINGS: ReadonlyArray<(v: string) => string> = [
+  encodeURIComponent,
+  (v) => new URLSearchParams({ v }).toString().slice(2),
+];
+
+/** Pure: `name=value` pairs with their values decoded and encoded again by `encode`; null if one does not decode. */
+function reencoded(pairs: readonly string[], encode: (v: string) => string): string | null {
+  try {
+    return pairs.map((p) => {
+      const eq = p.indexOf('=');
+      return `${p.slice(0, eq)}=${encode(decodeURIComponent(p.slice(eq + 1).replace(/\+/g, ' ')))}`;
+    }).join('&');
+  } catch {
+    return null;
+  }
 }
 
 /** Signs for the HTTP-Redirect binding: returns the query string to append. */

@@ -52,6 +52,22 @@ describe('SAML requests the IdP refuses', () => {
     await refused(await get(url.replace('RelayState=good', 'RelayState=evil')), 403, 'signature_invalid');
   });
 
+  // node-saml signs `querystring.stringify` of the values (a space as %20; ~ ( ) ' as they are), then
+  // its URL builder encodes the query again (a space as +; ~ ( ) ' percent-encoded). SAML bindings
+  // 3.4.4.1 asks for the bytes received; the IdP tries them first, then the same values encoded as
+  // signers commonly do (red-team, node-saml as the SP: a RelayState holding a return URL with a
+  // space or a parenthesis was refused 403 signature_invalid).
+  it.each(['https://sp.example.test/a page', 'https://sp.example.test/~alice/', 'https://sp.example.test/wiki/Foo_(bar)', "it's"])(
+    'a signed HTTP-Redirect request whose RelayState is %s, as node-saml sends it, is taken; changed after signing, refused', async (relay) => {
+      const url = await s.generic().getAuthorizeUrlAsync(relay, undefined, {});
+      const res = await get(url);
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toBe('/saml/sp/generic/login');
+      const sent = new URL(url);
+      sent.searchParams.set('RelayState', `${relay}!`);
+      await refused(await get(sent.href), 403, 'signature_invalid');
+    });
+
   it('signature wrapping: a genuine signed request hidden inside a forged one is not what gets read', async () => {
     const genuine = await signedPostXml();
     const signature = /<(\w+:)?Signature[\s\S]*<\/(\w+:)?Signature>/.exec(genuine)![0];

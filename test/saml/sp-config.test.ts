@@ -189,7 +189,18 @@ describe('what an SP is told about the user', () => {
     expect(allowed([PPT], 'better')).toEqual({ password: false, mfa: true });
     expect(allowed([REFEDS], 'better')).toEqual({ password: false, mfa: false });
     expect(allowed([REFEDS], 'maximum')).toEqual(EITHER);
-    expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified'], 'exact')).toEqual(EITHER);
+    const UNSPECIFIED = 'urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified';
+    expect(allowed([UNSPECIFIED], 'exact')).toEqual({ ...EITHER, named: { password: UNSPECIFIED, mfa: UNSPECIFIED } });
+    // "exact" naming `unspecified`: a sign-in whose own class was not named is answered `unspecified`,
+    // never a class the request did not name (red-team, node-saml as the SP: the SP's MFA class came back).
+    expect(answeredClass(generic, ['pwd', 'otp', 'swk', 'mfa'], allowed([UNSPECIFIED], 'exact'))).toBe(UNSPECIFIED);
+    expect(answeredClass(generic, ['pwd'], allowed([UNSPECIFIED], 'exact'))).toBe(UNSPECIFIED);
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:Password', UNSPECIFIED], 'exact'))).toBe(UNSPECIFIED);
+    expect(answeredClass(generic, ['pwd'], allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:Password', UNSPECIFIED], 'exact'))).toBe('urn:oasis:names:tc:SAML:2.0:ac:classes:Password');
+    expect(answeredClass(generic, ['pwd'], allowed([REFEDS, UNSPECIFIED], 'exact'))).toBe(UNSPECIFIED);
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([REFEDS, UNSPECIFIED], 'exact'))).toBe(REFEDS);
+    // Under "minimum", unspecified takes every class: MFA says MFA, as before.
+    expect(answeredClass(generic, ['pwd', 'otp', 'mfa'], allowed([UNSPECIFIED], 'minimum'))).toBe(REFEDS);
     expect(allowed(['urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos'], 'minimum')).toEqual({ password: false, mfa: false });
     expect(allowed([PPT, 'decl:urn:x'], 'exact')).toEqual({ ...EITHER, named: { password: PPT }, capped: true });
     expect(allowed(['decl:urn:x'], 'exact')).toEqual({ password: false, mfa: false });
