@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import QRCode from 'qrcode';
 import { hashPassword, passwordProblem } from '../accounts/passwords.js';
 import { USERNAME_PATTERN, type AccountStore } from '../accounts/store.js';
+import { unshowable } from '../config/shown-name.js';
 import type { createAuditLog } from '../audit/log.js';
 import type { DeviceService } from '../devices/service.js';
 import type { EndedSessions } from '../oidc/sessions.js';
@@ -67,6 +68,23 @@ export const signedOut = (e: EndedSessions) => `ended ${e.sessions} session(s), 
   + (e.pendingDevices.length ? `, revoked ${e.pendingDevices.length} unconfirmed device(s)` : '')
   + (e.pushes ? `, withdrew ${e.pushes} push request(s) still pending` : '');
 
+const MAX_DISPLAY_NAME = 200;
+const MAX_EMAIL = 254;
+
+/**
+ * A display name (or e-mail) is shown to people: by `user list`, on /account, and on the phone
+ * (the enrollment answer, its notifications). Red-team: `--name` took a newline, a tab, ESC and a
+ * bidi override, so `user list` printed a forged row; 100,000 characters were taken too. The same
+ * rule as every other shown name (config/shown-name.ts).
+ */
+function checkShown(option: string, value: string | undefined, max: number): void {
+  if (value === undefined) return;
+  if (value.length === 0 || value.length > max) throw new UsageError(`${option} must be 1-${max} characters`);
+  if (value.trim() !== value) throw new UsageError(`${option} must not start or end with a blank`);
+  const why = unshowable(value);
+  if (why !== null) throw new UsageError(`${option} ${why}`);
+}
+
 const passwordOptions = {
   password: { type: 'string' as const, help: 'the password (visible in the shell history: prefer --password-stdin)' },
   'password-stdin': { type: 'boolean' as const, help: 'read the password from standard input' },
@@ -79,6 +97,9 @@ export const commands: Record<string, Command> = {
     options: { name: { type: 'string', help: 'display name' }, email: { type: 'string', help: 'e-mail address' }, ...passwordOptions },
     async run(ctx, [username], opts) {
       if (!username || !USERNAME_PATTERN.test(username)) throw new UsageError('the username must be 1-100 letters, digits or . _ @ + -');
+      checkShown('--name', opts.name as string | undefined, MAX_DISPLAY_NAME);
+      checkShown('--email', opts.email as string | undefined, MAX_EMAIL);
+      if (typeof opts.email === 'string' && /\s/.test(opts.email)) throw new UsageError('--email must not contain blanks');
       const { password, generated } = await newPassword(ctx, opts, [username, (opts.name as string | undefined) ?? '', (opts.email as string | undefined) ?? '']);
       const account = await ctx.accounts.create({
         username, displayName: (opts.name as string | undefined) ?? username, email: (opts.email as string | undefined) ?? null,

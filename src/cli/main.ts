@@ -15,7 +15,8 @@ import { loadProcessSecrets } from '../keys/secrets.js';
 import { createLogger } from '../log.js';
 import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
-import { openRedis } from '../storage/redis.js';
+import { openRedis, type Redis } from '../storage/redis.js';
+import type { Db } from '../storage/db.js';
 import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
 import { accountThrottleKeys } from '../defences/throttle-keys.js';
 import { adapterFactory } from '../oidc/adapters.js';
@@ -24,6 +25,30 @@ import { createRedisChallengeStore } from '../challenge/redis-store.js';
 import { withdrawEndedPushes } from '../signin/resolution.js';
 import { commands, UsageError, type Command } from './commands.js';
 import { createFederatedLinks } from '../upstream/links.js';
+
+/** sysexits EX_UNAVAILABLE: PostgreSQL or Redis cannot be used; nothing was changed. */
+const UNAVAILABLE = 69;
+/** A server that accepts and never answers must not hold the CLI for ever (red-team: still waiting after 45 s). */
+const CLI_POSTGRES_TIMEOUTS = { connectMs: 10_000, queryMs: 30_000 };
+const CLI_REDIS_OPTIONS = { connectTimeout: 10_000, commandTimeout: 10_000, maxRetriesPerRequest: 1 };
+
+/**
+ * Commands that change what Redis holds too (the tokens and pushes of the sessions they end, mutes,
+ * guess counts): Redis is reached before anything is changed. Red-team: with Redis down, `user
+ * set-password` stored the new hash, ended the sessions in SQL, then failed, printing no password
+ * and writing no audit row.
+ */
+const NEEDS_REDIS = new Set(['user set-password', 'user disable', 'user sign-out', 'device revoke', 'user unmute', 'user unlock']);
+
+/** PostgreSQL or Redis cannot be used: one line, exit 69. */
+class StorageUnavailable extends Error {}
+
+/** Pure: an error as one line (no stack; AggregateError's message is empty, its code says it). */
+function oneLine(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown } | null;
+  const text = (typeof e?.message === 'string' && e.message) || (typeof e?.code === 'string' && e.code) || String(err);
+  return text.split('\n')[0]!.slice(0, 300);
+}
 
 /** The admin CLI: `npm run admin -- <command> ...`. Same settings (environment) as the server. */
 function overview(): string {
@@ -47,7 +72,10 @@ export async function runCli(argv: string[]): Promise<number> {
   const name = [argv.slice(0, 2).join(' '), argv[0] ?? ''].find((n) => Object.hasOwn(commands, n));
   if (!name) {
     const asked = argv.length === 0 || argv[0] === '--help' || argv[0] === 'help';
-    (asked ? process.stdout : process.stderr).write(overview() + '\n');
+    // Which words were not understood, first (red-team: `user frobnicate` printed the overview alone).
+    const group = Object.keys(commands).some((c) => c.startsWith(`${argv[0]} `));
+    const unknown = JSON.stringify(group && argv[1] !== undefined ? `${argv[0]} ${argv[1]}` : argv[0] ?? '').slice(0, 120);
+    (asked ? process.stdout : process.stderr).write(`${asked ? '' : `error: unknown command ${unknown}\n\n`}${overview()}\n`);
     return asked ? 0 : 64;
   }
   const command = commands[name]!;
@@ -73,23 +101,37 @@ export async function runCli(argv: string[]): Promise<number> {
       return 75;
     }
   }
-  const db = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
+  let db: Db;
+  try {
+    db = await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir, timeouts: CLI_POSTGRES_TIMEOUTS });
+  } catch (err) {
+    throw new StorageUnavailable(`${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : 'the embedded database'} cannot be used: ${oneLine(err)}`);
+  }
+  // One Redis connection for the run, reached (PING) before it is used.
+  const held: { redis: Redis | null } = { redis: null };
+  const redisReached = async (url: string): Promise<Redis> => {
+    if (held.redis) return held.redis;
+    const redis = openRedis(url, settings.redisPrefix, () => {}, CLI_REDIS_OPTIONS);
+    held.redis = redis;
+    try {
+      await redis.ping();
+    } catch (err) {
+      throw new StorageUnavailable(`Redis (REDIS_URL) cannot be used: ${oneLine(err)}`);
+    }
+    return redis;
+  };
   const audit = createAuditLog(db, createLogger('silent'));
   const registry = createDeviceRegistry(db);
   const endSessions = async (accountId: string) => {
     // Access tokens and codes live in Redis; the in-process stand-in is the server's own (they
     // still die, as userinfo and introspection need the grants deleted here).
-    const redis = settings.redisUrl ? openRedis(settings.redisUrl, settings.redisPrefix) : null;
+    const redis = settings.redisUrl ? await redisReached(settings.redisUrl) : null;
     // The pushes of the sign-ins it ends are withdrawn in Redis and published, so the servers' waiting
     // doors wake; a withdrawal has no effect of its own for the servers' resolution policy to run.
     const withdraw = redis
       ? (id: string, endedAt: number) => withdrawEndedPushes({ challenges: createRedisChallengeStore(redis), resolution: async () => {}, now: Date.now }, id, endedAt)
       : null;
-    try {
-      return await createEndAccountSessions(db, redis ? adapterFactory(db, redis, Date.now) : null, Date.now, withdraw)(accountId);
-    } finally {
-      redis?.disconnect();
-    }
+    return createEndAccountSessions(db, redis ? adapterFactory(db, redis, Date.now) : null, Date.now, withdraw)(accountId);
   };
   const devices = createDeviceService({
     devices: registry, db, issuer, audit, unlock: settings.deviceUnlock,
@@ -102,22 +144,12 @@ export async function runCli(argv: string[]): Promise<number> {
   const unmute = async (accountId: string) => {
     // Mutes live in Redis; the embedded default's stand-in lives inside the server process.
     if (!settings.redisUrl) throw new UsageError('REDIS_URL is not set: with the in-process stand-in, mutes live in the server process and end when it restarts');
-    const redis = openRedis(settings.redisUrl, settings.redisPrefix);
-    try {
-      return await createPushFatigueStore(redis, settings.pushFatigue).unmute(accountId);
-    } finally {
-      redis.disconnect();
-    }
+    return createPushFatigueStore(await redisReached(settings.redisUrl), settings.pushFatigue).unmute(accountId);
   };
   const unlock = async (account: { id: string; username: string }) => {
     // Throttle counts live in Redis, as mutes do.
     if (!settings.redisUrl) throw new UsageError('REDIS_URL is not set: with the in-process stand-in, guess counts live in the server process and end when it restarts');
-    const redis = openRedis(settings.redisUrl, settings.redisPrefix);
-    try {
-      return await redis.del(...accountThrottleKeys(account));
-    } finally {
-      redis.disconnect();
-    }
+    return (await redisReached(settings.redisUrl)).del(...accountThrottleKeys(account));
   };
   const rewrapSecrets = async () => {
     const { kek } = loadProcessSecrets(settings);
@@ -141,6 +173,7 @@ export async function runCli(argv: string[]): Promise<number> {
     },
   };
   try {
+    if (settings.redisUrl && NEEDS_REDIS.has(name)) await redisReached(settings.redisUrl);
     await command.run({ signingKeys, accounts: createAccountStore(db), devices, audit, out: (l) => process.stdout.write(l + '\n'), readStdin, rewrapSecrets, unmute, unlock, endSessions, now: Date.now, links: createFederatedLinks(db) },
       parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
     return 0;
@@ -156,12 +189,14 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     throw err;
   } finally {
-    await db.close();
+    held.redis?.disconnect();
+    await db.close().catch(() => {});
   }
 }
 
 runCli(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+  // One line, never a stack (red-team: a stack trace for storage that was down).
   if (err instanceof ConfigError) process.stderr.write(`Configuration error: ${err.message}\n`);
-  else process.stderr.write(`${(err as Error).stack ?? err}\n`);
-  process.exit(1);
+  else process.stderr.write(`error: ${oneLine(err)}\n`);
+  process.exit(err instanceof StorageUnavailable ? UNAVAILABLE : 1);
 });

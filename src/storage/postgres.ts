@@ -1,9 +1,18 @@
 import pg from 'pg';
 import type { Db } from './db.js';
 
+/** Bounds for a caller that must not wait for ever on a server that accepts and never answers (the admin CLI). */
+export interface PostgresTimeouts {
+  connectMs: number;
+  queryMs: number;
+}
+
 /** A Db over a node-postgres pool (production). */
-export function openPostgres(connectionString: string): Db {
-  const pool = new pg.Pool({ connectionString, max: 10 });
+export function openPostgres(connectionString: string, timeouts?: PostgresTimeouts): Db {
+  const pool = new pg.Pool({
+    connectionString, max: 10,
+    ...(timeouts ? { connectionTimeoutMillis: timeouts.connectMs, query_timeout: timeouts.queryMs } : {}),
+  });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   const over = (run: (sql: string, params?: readonly unknown[]) => Promise<pg.QueryResult>): Db['query'] =>

@@ -24,9 +24,9 @@ export function clusterKeyPrefix(prefix: string): string {
  * in-process stand-in (ioredis-mock; one process only, nothing shared between instances of the IdP).
  * `prefix` namespaces every key (tests use a random one per suite).
  */
-export function openRedis(url: string | null, prefix = '', onError: (err: Error) => void = () => {}): Redis {
+export function openRedis(url: string | null, prefix = '', onError: (err: Error) => void = () => {}, extra: Partial<RedisOptions> = {}): Redis {
   if (url) {
-    const client = connect(url, prefix);
+    const client = connect(url, prefix, extra);
     // With a listener, a failover (Sentinel ~3 s, Cluster ~8 s of CLUSTERDOWN) is retried quietly instead
     // of printed as "Unhandled error event"; the caller decides what is worth a log line.
     client.on('error', onError);
@@ -37,8 +37,8 @@ export function openRedis(url: string | null, prefix = '', onError: (err: Error)
   return new RedisMock({ keyPrefix: prefix });
 }
 
-function connect(url: string, prefix: string): Redis {
-  const common: RedisOptions = { keyPrefix: prefix, maxRetriesPerRequest: 3, enableAutoPipelining: true };
+function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Redis {
+  const common: RedisOptions = { keyPrefix: prefix, maxRetriesPerRequest: 3, enableAutoPipelining: true, ...extra };
   const target = parseRedisUrl(url);
   if (target.kind === 'single') return new Single(url, common);
   const { username, password } = target;
@@ -48,5 +48,5 @@ function connect(url: string, prefix: string): Redis {
   }
   // Every key of one IdP shares one hash slot (its prefix is the hash tag), so each multi-key script,
   // MULTI and pipeline stays atomic on a cluster; see clusterKeyPrefix.
-  return new Cluster(target.nodes, { redisOptions: { ...auth, maxRetriesPerRequest: 3 }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
+  return new Cluster(target.nodes, { redisOptions: { ...auth, maxRetriesPerRequest: 3, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
 }
