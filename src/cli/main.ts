@@ -114,7 +114,11 @@ export async function runCli(argv: string[]): Promise<number> {
     const redis = openRedis(url, settings.redisPrefix, () => {}, CLI_REDIS_OPTIONS);
     held.redis = redis;
     try {
-      await redis.ping();
+      // Raced against a timer too: a Redis Cluster whose nodes all refuse queues commands until it is
+      // ready, past any per-node timeout (review).
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer within 10 s')), CLI_REDIS_OPTIONS.commandTimeout); });
+      await Promise.race([redis.ping(), silent]).finally(() => clearTimeout(timer));
     } catch (err) {
       throw new StorageUnavailable(`Redis (REDIS_URL) cannot be used: ${oneLine(err)}`);
     }

@@ -1,3 +1,4 @@
+import { SERVED_METHODS } from '../http/hostile.js';
 import Router, { type RouterContext, type RouterMiddleware } from '@koa/router';
 import { DeviceError } from '../devices/errors.js';
 import { proveFreshTotp } from '../devices/otp-proof.js';
@@ -101,13 +102,21 @@ export function createDeviceApi(deps: DeviceApiDeps): Router<DeviceState> {
   return router;
 }
 
+const SERVED = new Set<string>(SERVED_METHODS);
+
 /** 405 with Allow when the path exists under another method, else 404; both as JSON errors. */
 function notFoundOrNotAllowed(router: Router<DeviceState>): Step {
   return async (ctx) => {
     const allowed = new Set(router.match(ctx.path, ctx.method).path
       .filter((layer) => layer.name !== FALLBACK)
       .flatMap((layer) => layer.methods));
-    if (allowed.size === 0) throw new DeviceError('not_found', 404, 'no such device API endpoint');
+    if (allowed.size === 0) {
+      // A method no path of the IdP serves (TRACE, PROPFIND...) on a path that does not exist: the
+      // edge's 405 (src/http/hostile.ts), not a 404, which a router mounted before this one would
+      // turn into a 501 on the way back (review: TRACE /api/device/nope was a 500).
+      if (!SERVED.has(ctx.method)) throw new DeviceError('method_not_allowed', 405, `${ctx.method} is not served here`, { Allow: SERVED_METHODS.join(', ') });
+      throw new DeviceError('not_found', 404, 'no such device API endpoint');
+    }
     const allow = [...allowed].join(', ');
     if (ctx.method === 'OPTIONS') {
       ctx.set('Allow', allow);

@@ -296,6 +296,8 @@ async function checkProviderForm(ctx: Context): Promise<void> {
  * invalid_request).
  */
 const DEVICE_API_PATH = /^\/api\/device(?:\/|$)/;
+/** The paths the device router itself answers for any method (its fallback: no trailing slash, no empty segment). */
+const DEVICE_ROUTER_PATH = /^\/api\/device(?:\/[^/]+)*$/;
 /** Where an error's code must be one of the OAuth registry's or the device API's (invalid_request): not unsupported_media_type. */
 const INVALID_REQUEST_PATHS = (path: string) => DEVICE_API_PATH.test(path) || PROVIDER_PATH.test(path);
 
@@ -309,7 +311,7 @@ const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function hostileInput(): Middleware {
   const allow = SERVED_METHODS.join(', ');
   return async (ctx: Context, next: Next) => {
-    if (!served.has(ctx.method) && !DEVICE_API_PATH.test(ctx.path)) {
+    if (!served.has(ctx.method) && !DEVICE_ROUTER_PATH.test(ctx.path)) {
       throw methodNotAllowed(ctx.method, allow);
     }
     if (READ_ONLY_PATH.test(ctx.path) && !READ_ONLY_METHODS.has(ctx.method)) throw methodNotAllowed(ctx.method, 'GET, HEAD, OPTIONS');
