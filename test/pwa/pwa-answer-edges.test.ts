@@ -15,6 +15,7 @@ import { auditFor, challengeAt, enrollFromLink, newUser, phoneSubscription, push
  *   held up the user's own typed passcode);
  * - "Remove account" while the IdP refused the unregister: the keys were deleted and "removed" said,
  *   while the IdP kept the device active;
+ * - "Remove account" right after answers that hold the next passcode step waited without a word;
  * - "No, report it" on a request another phone denied showed the refusal's code and offered the button again.
  */
 let w: PushWorld;
@@ -103,6 +104,48 @@ describe('removing an account the IdP will not let go', () => {
     await expect(page.locator(`[data-account="${ivyDevice.key}"]`).count()).resolves.toBe(1);
     expect((await w.t.idp.devices.get(ivyDevice.deviceId))?.status).toBe('active');
   }, 60_000);
+});
+
+describe('removing an account while its next passcode is held by answers just sent', () => {
+  it('Remove says why it waits for the next passcode step, then removes the account at the IdP too', async () => {
+    const { page } = phone;
+    const uma: User = await newUser(w, 'Uma');
+    const umaDevice = await enrollFromLink(page, w, { user: uma });
+    await page.goto(`${w.t.url}/pwa/`);
+    // Not near the end of a step, so that the step the phone holds is still ahead at the tap.
+    const into = Date.now() % 30_000;
+    if (into > 20_000) await new Promise((r) => setTimeout(r, 30_500 - into));
+    // As after two answers within one 30-s step: the phone has used this step and the next.
+    await page.evaluate(async (key) => {
+      const db = await new Promise<IDBDatabase>((res, rej) => {
+        const req = indexedDB.open('pushotp-authenticator');
+        req.onsuccess = () => res(req.result);
+        req.onerror = () => rej(req.error);
+      });
+      const store = db.transaction('accounts', 'readwrite').objectStore('accounts');
+      const account = await new Promise<{ lastUsedStep: number }>((res) => {
+        const get = store.get(key);
+        get.onsuccess = () => res(get.result);
+      });
+      account.lastUsedStep = Math.floor(Date.now() / 30_000) + 1;
+      await new Promise((res) => {
+        store.put(account).onsuccess = res;
+      });
+      db.close();
+    }, umaDevice.key);
+    await page.reload();
+    const card = page.locator(`[data-account="${umaDevice.key}"]`);
+    await card.getByTestId('remove').click();
+    const del = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/device' && res.request().method() === 'DELETE', { timeout: 45_000 });
+    await card.getByTestId('confirm-remove').click();
+    const waiting = await page.waitForFunction(() => document.getElementById('status')?.textContent || null).then((x) => x.jsonValue());
+    expect(waiting).toMatch(/Removing .*waits for the next one \(\d+ s\)/);
+    expect((await del).status()).toBe(200);
+    await page.waitForFunction(() => /was removed/.test(document.getElementById('status')?.textContent ?? ''));
+    await expect(page.locator(`[data-account="${umaDevice.key}"]`).count()).resolves.toBe(0);
+    expect((await w.t.idp.devices.get(umaDevice.deviceId))?.status).not.toBe('active');
+    expect((await w.t.idp.redis.hget(`thr:otp:${uma.id}`, 'f'))).toBeNull();
+  }, 90_000);
 });
 
 describe('reporting a request another phone denied', () => {

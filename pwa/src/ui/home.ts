@@ -141,7 +141,9 @@ export const homeView: View = (root, ctx) => {
     let toldServer = true;
     if (material && !account.revoked) {
       try {
-        await unregister(credentials(account, material), await freshOtp(account, material));
+        // Answers just sent may hold the next passcode steps: say why Remove waits for one.
+        const onWait = (seconds: number) => announce(t('home.remove.waitStep', { account: accountLabel(account), seconds: String(seconds) }));
+        await unregister(credentials(account, material), await freshOtp(account, material, onWait));
       } catch (err) {
         // Refused by the server (too many wrong passcodes, a clock far off...): the account stays on
         // this phone, whose keys alone can still tell the server later. Red-team: the keys were
