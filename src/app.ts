@@ -53,7 +53,7 @@ import { createUpstreamDeps } from './upstream/index.js';
 import { createFederatedLinks } from './upstream/links.js';
 import { createResolutionPolicy, createSignIn, withdrawEndedPushes, createSignInStateStore, pushTargetsOf, type SignIn } from './signin/index.js';
 import { createContinuationStore } from './signin/continuation.js';
-import { createRadiusDoor, loadRadiusClients, type RadiusDoor } from './radius/index.js';
+import { createRadiusDoor, createReplayGuard, loadRadiusClients, type RadiusDoor } from './radius/index.js';
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys, readStoredSigningKeys, requireCertificate } from './keys/signing-keys.js';
 import { startSigningKeyRefresh } from './keys/signing-refresh.js';
@@ -288,7 +288,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     upstream: createUpstreamDeps(clients, redis, links, now),
   });
   const radius = createRadiusDoor({
-    clients: radiusClients, signin, continuations: createContinuationStore(redis), challengeTtlSeconds: settings.pushChallengeTtl, logger, now,
+    clients: radiusClients, signin, continuations: createContinuationStore(redis), replays: createReplayGuard(redis), challengeTtlSeconds: settings.pushChallengeTtl, logger, now,
   });
   ciba.connect({ provider, signin });
   const deps: InteractionDeps = {

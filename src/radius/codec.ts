@@ -26,6 +26,7 @@ export const ATTR = {
   callingStationId: 31,
   nasIdentifier: 32,
   proxyState: 33,
+  eventTimestamp: 55,
   eapMessage: 79,
   messageAuthenticator: 80,
 } as const;

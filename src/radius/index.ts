@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { ContinuationStore } from '../signin/continuation.js';
 import type { SignIn } from '../signin/index.js';
 import type { RadiusClient } from './clients.js';
+import type { ReplayGuard } from './replays.js';
 import { startRadiusServer, type RadiusServer, type RadiusServerOptions } from './server.js';
 
 /**
@@ -21,6 +22,8 @@ export function createRadiusDoor(deps: {
   clients: readonly RadiusClient[];
   signin: SignIn;
   continuations: ContinuationStore;
+  /** Request Authenticators already used (replays.ts). */
+  replays: ReplayGuard;
   challengeTtlSeconds: number;
   logger: Logger;
   now: () => number;
@@ -42,3 +45,4 @@ export function createRadiusDoor(deps: {
 
 export { loadRadiusClients, type RadiusClient } from './clients.js';
 export type { RadiusServer } from './server.js';
+export { createReplayGuard } from './replays.js';

@@ -8,13 +8,15 @@ import { formatIp, parseIp } from '../net/ip.js';
 import { clientFor, type RadiusClient } from './clients.js';
 import { ATTR, CODE, decodePacket, type Attribute } from './codec.js';
 import { createDuplicateCache, duplicateKey } from './duplicates.js';
+import { staleEventTimestamp, type ReplayGuard } from './replays.js';
 
 /**
  * The RADIUS front door on UDP (RFC 2865 Access-Request / -Accept / -Reject / -Challenge, and
  * RFC 5997 Status-Server for the NAS's health checks). In
  * packet order: the client by source address, the packet's structure, then Message-Authenticator
- * (BlastRADIUS: before anything in the packet is used), duplicate detection (RFC 5080), and only
- * then the request's attributes and the sign-in (access.ts). Whatever fails before the sign-in is
+ * (BlastRADIUS: before anything in the packet is used), duplicate detection (RFC 5080), replays
+ * (a Request Authenticator used before, from any port: replays.ts), and only then the request's
+ * attributes and the sign-in (access.ts). Whatever fails before the sign-in is
  * dropped silently, counted and logged: an answer would tell an attacker what was wrong.
  */
 export type DropReason =
@@ -25,6 +27,7 @@ export type DropReason =
   | 'bad_message_authenticator'
   | 'proxy_state_without_message_authenticator'
   | 'duplicate_in_progress'
+  | 'replayed'
   | 'busy'
   | 'error';
 
@@ -42,6 +45,7 @@ export interface RadiusServer {
 
 export interface RadiusServerOptions extends AccessDeps {
   clients: readonly RadiusClient[];
+  replays: ReplayGuard;
   logger: Logger;
   /** Requests being answered at once (each may wait for a phone); more are dropped and counted. */
   maxInFlight?: number;
@@ -52,7 +56,7 @@ export interface RadiusServerOptions extends AccessDeps {
 
 const COUNTERS: readonly Counter[] = [
   'unknown_client', 'malformed', 'not_access_request', 'missing_message_authenticator', 'bad_message_authenticator',
-  'proxy_state_without_message_authenticator', 'duplicate_in_progress', 'busy', 'error', 'accept', 'reject', 'challenge', 'retransmitted', 'status',
+  'proxy_state_without_message_authenticator', 'duplicate_in_progress', 'replayed', 'busy', 'error', 'accept', 'reject', 'challenge', 'retransmitted', 'status',
 ];
 
 const REPLY_CODE = { accept: CODE.accessAccept, reject: CODE.accessReject, challenge: CODE.accessChallenge } as const;
@@ -145,7 +149,14 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
     }
     inFlight++;
     let reply: Buffer | null = null;
+    let recorded = false;
     try {
+      // A copy of a request answered before (sent again from another port, or to another instance):
+      // no second sign-in. An authenticated Event-Timestamp dates it too.
+      const stamp = mas.length === 1 ? packet.attributes.find((a) => a.type === ATTR.eventTimestamp)?.value : undefined;
+      if (staleEventTimestamp(stamp, opts.now())) return drop('replayed', from, { client: client.name, why: 'event_timestamp' });
+      if (!(await opts.replays.first(client.name, packet.authenticator))) return drop('replayed', from, { client: client.name });
+      recorded = true;
       const read = readAccessRequest(packet, client.secret);
       const verdict: Verdict = read.ok
         ? await answerAccessRequest(deps, client, read.request, nasAddress(from.address))
@@ -157,10 +168,14 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
         packet.authenticator, client.secret,
       );
       send(reply, from);
+      // Stopping, nothing was sent: the NAS's retry of the same request at another server goes on
+      // (access.ts gives its State back; failover-on-stop.test.ts).
+      if (stopping.signal.aborted) await opts.replays.forget(client.name, packet.authenticator).catch(() => {});
     } catch (err) {
-      // Storage trouble and the like: no answer, so the NAS retransmits (and the cache lets it try again).
+      // Storage trouble and the like: no answer, so the NAS retransmits (and the caches let it try again).
       counts.error++;
       logger.error({ err, client: client.name }, 'RADIUS Access-Request failed');
+      if (recorded) await opts.replays.forget(client.name, packet.authenticator).catch(() => {});
     } finally {
       inFlight--;
       seen.done(reply);

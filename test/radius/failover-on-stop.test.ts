@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RadiusServer } from '../../src/radius/server.js';
 import { PushWorld } from '../support/push-world.js';
 import { enroll, newestChallenge, waitUntil } from '../signin/helpers.js';
+import { accessRequest, expectAuthenticReply, HandNas, STATE } from './packets.js';
 import { radclient, request, startRadiusWorld, type RadiusWorld } from './world.js';
+
+const NAS_IDENTIFIER = 32;
 
 /**
  * A NAS configured with two RADIUS servers retries the other when one goes quiet (docs/production.md).
@@ -30,17 +33,26 @@ describe('RADIUS: a server stopping while the phone is still to answer', () => {
     const first = await radclient({ port: r.port, secret, attributes: request({ user: 'alice', password: PushWorld.password }) });
     expect(first.code).toBe('Access-Challenge');
     const number = Number(/number (\d{2})/.exec(first.attributes['Reply-Message'] ?? '')?.[1]);
-    const enter = request({ user: 'alice', state: first.attributes.State! });
-    const quiet = radclient({ port: r.port, secret, attributes: enter, timeoutSeconds: 3 });
+    // The very same datagram to both servers, as a NAS retries (its Request Authenticator taken once
+    // per NAS, replays.ts: the stopping server gives it back with the State).
+    const enter = accessRequest({ secret, user: 'alice', attrs: [[STATE, Buffer.from(first.attributes.State!.slice(2), 'hex')], [NAS_IDENTIFIER, Buffer.from('test-nas')]] });
+    const toFirst = await HandNas.open(r.port);
+    await toFirst.send(enter.bytes);
     await waitUntil(async () => r.server.inFlight() === 1, 5000, 'the Enter held at the first server');
     await r.server.close(); // SIGTERM's path: waits stop, nothing more is sent
-    expect((await quiet).code).toBeNull();
+    await new Promise((res) => setTimeout(res, 300));
+    expect(toFirst.replies).toEqual([]);
+    await toFirst.close();
 
     const challenge = await newestChallenge(phone);
     expect((await phone.challenge(challenge.id)).status).toBe('pending'); // left on the phone
-    const retried = radclient({ port: other.address().port, secret, attributes: enter, timeoutSeconds: 15 });
+    const toOther = await HandNas.open(other.address().port);
+    const retried = toOther.ask(enter);
     await waitUntil(async () => other.inFlight() === 1, 5000, 'the retry held at the other server');
     expect((await phone.respond(challenge.id, 'approve', { number })).body).toEqual({ status: 'approved' });
-    expect((await retried).code).toBe('Access-Accept');
+    const reply = await retried;
+    await toOther.close();
+    expect(reply[0]).toBe(2); // Access-Accept
+    expectAuthenticReply(reply, enter, secret);
   }, 60_000);
 });
