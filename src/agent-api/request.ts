@@ -66,8 +66,9 @@ export function parseAuthenticate(body: Record<string, unknown>): AuthenticateRe
 /** `?wait=N` on a transaction poll: seconds to hold the request while the push is pending (default 0). */
 export function parseWaitQuery(raw: string | string[] | undefined): number {
   if (raw === undefined) return 0;
-  if (typeof raw !== 'string' || !/^\d{1,4}$/.test(raw)) throw badRequest('wait must be a whole number of seconds');
-  return Number(raw);
+  // Any whole number of seconds, as the body's `wait`: capped where it is used (red-team: 86400 was refused).
+  if (typeof raw !== 'string' || !/^\d{1,64}$/.test(raw)) throw badRequest('wait must be a whole number of seconds');
+  return Math.min(Number(raw), Number.MAX_SAFE_INTEGER);
 }
 
 /** Transaction ids are the core's sign-in ids: URL-safe. Anything else is unknown, not an error. */

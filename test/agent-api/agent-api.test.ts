@@ -71,6 +71,19 @@ describe('agent API: push and passcode', () => {
     expect((await phone!.phone.challenge(challenge.id)).status).toBe('expired');
   });
 
+  it.each(['86400', '99999999999999999999'])('a poll with ?wait=%s is held for the gateway\'s max_wait_seconds, not refused', async (wait) => {
+    const { username } = await freshUser(w);
+    // Red-team: five digits or more were a 400, where the docs say capped (as the body's wait is).
+    const start = await authenticate(w, { username, password: PASSWORD, client_ip: freshIp(), mode: 'poll' }, OTHER);
+    expect(start.status).toBe(202);
+    const began = Date.now();
+    const res = await call(w, 'GET', `/api/agent/transactions/${String(start.body.transaction_id)}?wait=${wait}`, { auth: OTHER });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ status: 'pending' });
+    // other-gateway allows 2 seconds: held about that long, then answered.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1_500);
+  });
+
   it('a one-character passcode outside the BMP (one code point, two UTF-16 units) sends a push, as at RADIUS', async () => {
     const { username, phone } = await freshUser(w);
     const answer = authenticate(w, { username, password: PASSWORD, passcode: '\u{1F600}', client_ip: freshIp(), wait: 1 }, OTHER);

@@ -155,3 +155,30 @@ describe('CIBA poll mode', () => {
     await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'expired_token' });
   });
 });
+
+describe('CIBA: an account disabled between the approval and the poll', () => {
+  let w: CibaWorld;
+  let rp: oidc.Configuration;
+  beforeAll(async () => {
+    w = await CibaWorld.start({ idp: { clients: [cibaClient('ciba-poll', 'poll')] } });
+    rp = await w.rp();
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('the disabled flag alone (its sessions not ended) stops the tokens at once: invalid_grant, none issued', async () => {
+    const erin = await w.user('erin');
+    // The account is read (and cached for its next 5 s) by an earlier CIBA grant of its own.
+    const first = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'erin' });
+    const firstPush = await w.pushService.waitForMessage(erin.subscription.id);
+    await erin.phone.respond(firstPush.payload.cid, 'approve');
+    await expect(oidc.pollBackchannelAuthenticationGrant(rp, first)).resolves.toMatchObject({ access_token: expect.any(String) });
+    const started = await oidc.initiateBackchannelAuthentication(rp, { scope: 'openid', login_hint: 'erin', binding_message: 'Second' });
+    const push = await w.pushService.waitForMessage(erin.subscription.id);
+    expect((await erin.phone.respond(push.payload.cid, 'approve')).body).toEqual({ status: 'approved' });
+    // Red-team: the token endpoint took the account from a 5-second cache and gave tokens.
+    await w.t.idp.accounts.setDisabled(erin.accountId, true);
+    await expect(oidc.pollBackchannelAuthenticationGrant(rp, started)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
