@@ -16,7 +16,7 @@ export interface VerifiedHint {
 }
 
 export type HintRefusal =
-  | 'malformed' | 'algorithm' | 'unknown_key' | 'signature' | 'issuer' | 'tenant' | 'audience' | 'stale' | 'future' | 'subject';
+  | 'malformed' | 'algorithm' | 'unknown_key' | 'signature' | 'issuer' | 'tenant' | 'audience' | 'stale' | 'future' | 'subject' | 'not_id_token';
 
 export type HintVerdict =
   | { ok: true; hint: VerifiedHint }
@@ -35,12 +35,37 @@ const MAX_HINT_LENGTH = 16 * 1024;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
+ * A key the upstream published for signing with this algorithm (RFC 7517 4.2-4.4): one marked for
+ * encryption (`use: "enc"`, `key_ops` without `verify`) or for another `alg` verifies no hint
+ * (red-team: an encryption key verified one, and the header's `alg` replaced the key's own).
+ */
+function signsWith(jwk: JWK, alg: string): boolean {
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return false;
+  return jwk.alg === undefined || jwk.alg === alg;
+}
+
+/**
+ * An ID token, not another token of the same issuer for the same audience (RFC 8725 3.11; red-team:
+ * an access token with our client id in `aud`, as Keycloak's audience mapper makes them, or a
+ * logout token, started a sign-in): a `typ` header, if any, says JWT; no logout `events`; Keycloak's
+ * own `typ` claim, if any, says ID; an `azp`, if any, is our client id (OIDC Core 3.1.3.7).
+ */
+function looksLikeIdToken(headerTyp: unknown, payload: Record<string, unknown>, clientId: string): boolean {
+  if (headerTyp !== undefined && (typeof headerTyp !== 'string' || !/^(?:application\/)?jwt$/i.test(headerTyp))) return false;
+  if (payload.events !== undefined) return false;
+  if (payload.typ !== undefined && (typeof payload.typ !== 'string' || payload.typ.toLowerCase() !== 'id')) return false;
+  return payload.azp === undefined || payload.azp === clientId;
+}
+
+/**
  * Checks an upstream `id_token_hint` (docs/entra.md, "What the IdP checks"). Entra issues its hints
  * already expired (`exp` before `iat`), so a JWT library's claim checks would always refuse them:
  * the signature is verified alone, by `kid`, and then each claim by hand: `aud` = our client id,
  * `iss` (Entra: {the cloud's authority}/{tid}/v2.0 with the token's own `tid`, a tenant on the
  * allow-list, and the key's own `issuer` template, where Entra's key set gives one, naming that
- * issuer), freshness by `iat` within the configured maximum age. `exp` and `nbf` are not read. The
+ * issuer), freshness by `iat` within the configured maximum age, `nbf` (when given) not ahead of
+ * now. `exp` is not read. It must be an ID token (looksLikeIdToken) signed by a signing key. The
  * identity (`sub`, `oid`) and the claim that may link an account must be printable text: no control
  * characters or lone surrogates (PostgreSQL cannot store a NUL). Replay is the caller's (replay.ts).
  */
@@ -64,10 +89,11 @@ export async function verifyHint(token: string, input: { trust: UpstreamTrust; k
     throw err;
   }
   if (!jwk) return { ok: false, reason: 'unknown_key' };
+  if (!signsWith(jwk, header.alg)) return { ok: false, reason: 'algorithm' };
 
   let payload: Record<string, unknown>;
   try {
-    const key = await importJWK({ ...jwk, alg: header.alg }, header.alg);
+    const key = await importJWK(jwk, header.alg);
     const { payload: bytes } = await compactVerify(token, key, { algorithms: [header.alg] });
     payload = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return { ok: false, reason: 'malformed' };
@@ -75,6 +101,7 @@ export async function verifyHint(token: string, input: { trust: UpstreamTrust; k
     return { ok: false, reason: 'signature' };
   }
 
+  if (!looksLikeIdToken(header.typ, payload, clientId)) return { ok: false, reason: 'not_id_token' };
   const aud = payload.aud;
   const audOk = aud === clientId || (Array.isArray(aud) && aud.length === 1 && aud[0] === clientId);
   if (!audOk) return { ok: false, reason: 'audience' };
@@ -100,6 +127,10 @@ export async function verifyHint(token: string, input: { trust: UpstreamTrust; k
   if (typeof iat !== 'number' || !Number.isFinite(iat)) return { ok: false, reason: 'stale' };
   if (iat > nowSeconds + SKEW_SECONDS) return { ok: false, reason: 'future' };
   if (nowSeconds - iat > trust.maxAgeSeconds) return { ok: false, reason: 'stale' };
+  // RFC 7519 4.1.5 (red-team: an hour ahead was taken). Entra's nbf is its iat.
+  const nbf = payload.nbf;
+  if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) return { ok: false, reason: 'malformed' };
+  if (typeof nbf === 'number' && nbf > nowSeconds + SKEW_SECONDS) return { ok: false, reason: 'future' };
 
   const sub = payload.sub;
   const subject = trust.profile === 'entra' ? payload.oid : sub;

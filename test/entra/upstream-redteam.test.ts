@@ -195,4 +195,54 @@ describe('what decides a link, and an Entra key\'s issuer', () => {
     expect(await verify(`https://login.microsoftonline.com/${randomUUID()}/v2.0`)).toEqual({ ok: false, reason: 'issuer' });
     expect(await verify(42)).toEqual({ ok: false, reason: 'issuer' });
   });
+
+  // Red-team (entra round, 2026-12-06): an access token (at+jwt, or Keycloak's typ "Bearer" with our
+  // client id added by its audience mapper) or a logout token of the broker started a sign-in; an
+  // encryption key verified a hint; an nbf an hour ahead was taken.
+  describe('a broker hint must be an ID token, signed by a signing key, not before its nbf', () => {
+    const trust = upstreamTrust(upstreamSchema.parse({ profile: 'generic', issuer: BROKER_ISS, jwks_file: 'unused.json' }));
+    const now = Math.floor(Date.now() / 1000);
+    let privateKey: CryptoKey;
+    let publicJwk: Record<string, unknown>;
+    beforeAll(async () => {
+      const pair = await generateKeyPair('RS256');
+      privateKey = pair.privateKey as CryptoKey;
+      publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1' };
+    });
+    const sign = (claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) => new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1', ...header }).setIssuer(BROKER_ISS).setAudience('broker-autolink')
+      .setSubject('someone').setIssuedAt(now).sign(privateKey);
+    const verify = async (token: string, key: Record<string, unknown> = {}) =>
+      verifyHint(token, { trust, clientId: 'broker-autolink', nowSeconds: now, keys: { key: async () => ({ ...publicJwk, ...key }) as never } as never });
+
+    it('an ID token passes, with or without typ JWT, azp ours, Keycloak typ ID, nbf now', async () => {
+      expect(await verify(await sign())).toMatchObject({ ok: true });
+      expect(await verify(await sign({ azp: 'broker-autolink', typ: 'ID', nbf: now }, { typ: 'JWT' }))).toMatchObject({ ok: true });
+      expect(await verify(await sign({}, { typ: 'application/jwt' }))).toMatchObject({ ok: true });
+      expect(await verify(await sign(), { use: 'sig', alg: 'RS256', key_ops: ['verify'] }), ).toMatchObject({ ok: true });
+    });
+
+    it.each([
+      ['an RFC 9068 access token', {}, { typ: 'at+jwt' }],
+      ['a logout token (typ)', {}, { typ: 'logout+jwt' }],
+      ['a logout token (events)', { events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, {}],
+      ['Keycloak\'s access token', { typ: 'Bearer', azp: 'broker-autolink' }, { typ: 'JWT' }],
+      ['Keycloak\'s refresh token', { typ: 'Refresh' }, {}],
+      ['a token another app asked for', { azp: 'some-other-app' }, {}],
+    ])('%s is no hint', async (_what, claims, header) => {
+      expect(await verify(await sign(claims, header))).toEqual({ ok: false, reason: 'not_id_token' });
+    });
+
+    it.each([
+      [{ use: 'enc' }], [{ key_ops: ['encrypt'] }], [{ key_ops: 'verify' }], [{ alg: 'RSA-OAEP' }], [{ alg: 'PS256' }],
+    ])('a key published as %j verifies no hint', async (key) => {
+      expect(await verify(await sign(), key)).toEqual({ ok: false, reason: 'algorithm' });
+    });
+
+    it('an nbf more than 60 s ahead is refused; 59 s ahead passes', async () => {
+      expect(await verify(await sign({ nbf: now + 3600 }))).toEqual({ ok: false, reason: 'future' });
+      expect(await verify(await sign({ nbf: now + 59 }))).toMatchObject({ ok: true });
+      expect(await verify(await sign({ nbf: 'soon' }))).toEqual({ ok: false, reason: 'malformed' });
+    });
+  });
 });
