@@ -302,11 +302,28 @@ const DEVICE_ROUTER_PATH = /^\/api\/device(?:\/[^/]+)*$/;
 const INVALID_REQUEST_PATHS = (path: string) => DEVICE_API_PATH.test(path) || PROVIDER_PATH.test(path);
 
 /**
- * oidc-provider's read-only documents: GET and HEAD, and OPTIONS for a browser's CORS preflight.
- * Another method there was its 404 `not_found` (red-team), as if the document did not exist.
+ * oidc-provider's endpoints and the methods its router serves on each (HEAD with GET; OPTIONS where
+ * it answers a browser's CORS preflight). Another method there was its 404 `not_found` (red-team),
+ * as if the endpoint did not exist: it is a 405 with Allow (RFC 9110 15.5.6). An OPTIONS that is no
+ * preflight (no Access-Control-Request-Method), which its router leaves unanswered, is answered
+ * here with the Allow list (RFC 9110 9.3.7).
  */
-const READ_ONLY_PATH = /^\/(?:\.well-known\/openid-configuration|jwks)$/;
-const READ_ONLY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const PROVIDER_METHODS: ReadonlyArray<readonly [RegExp, readonly string[]]> = [
+  [/^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|jwks)$/, ['GET', 'HEAD', 'OPTIONS']],
+  [/^\/auth$/, ['GET', 'HEAD', 'POST', 'OPTIONS']],
+  [/^\/auth\/[^/]+$/, ['GET', 'HEAD', 'OPTIONS']],
+  [/^\/me$/, ['GET', 'HEAD', 'POST', 'OPTIONS']],
+  [/^\/(?:token|token\/introspection|token\/revocation|request|backchannel)$/, ['POST', 'OPTIONS']],
+  [/^\/session\/end$/, ['GET', 'HEAD', 'POST', 'OPTIONS']],
+  [/^\/session\/end\/confirm$/, ['POST', 'OPTIONS']],
+  [/^\/session\/end\/success$/, ['GET', 'HEAD', 'OPTIONS']],
+];
+
+/** Pure: the methods oidc-provider serves at this path, or null for a path that is not one of its endpoints. */
+export function providerMethods(path: string): readonly string[] | null {
+  for (const [pattern, methods] of PROVIDER_METHODS) if (pattern.test(path)) return methods;
+  return null;
+}
 
 export function hostileInput(): Middleware {
   const allow = SERVED_METHODS.join(', ');
@@ -314,7 +331,13 @@ export function hostileInput(): Middleware {
     if (!served.has(ctx.method) && !DEVICE_ROUTER_PATH.test(ctx.path)) {
       throw methodNotAllowed(ctx.method, allow);
     }
-    if (READ_ONLY_PATH.test(ctx.path) && !READ_ONLY_METHODS.has(ctx.method)) throw methodNotAllowed(ctx.method, 'GET, HEAD, OPTIONS');
+    const endpoint = providerMethods(ctx.path);
+    if (endpoint && !endpoint.includes(ctx.method)) throw methodNotAllowed(ctx.method, endpoint.join(', '));
+    if (endpoint && ctx.method === 'OPTIONS' && !ctx.get('access-control-request-method')) {
+      ctx.status = 204;
+      ctx.set('Allow', endpoint.join(', '));
+      return;
+    }
     if (hasBody(ctx)) {
       const encoding = ctx.get('content-encoding').trim().toLowerCase();
       if (encoding !== '' && encoding !== 'identity') {

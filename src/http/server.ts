@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { absoluteToOriginForm } from './edge.js';
 import { SERVED_METHODS } from './hostile.js';
@@ -71,6 +71,12 @@ export function createIdpServer(callback: RequestListener): Server {
   const server = createServer(served);
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.end(rawAnswer('405 Method Not Allowed', { error: 'method_not_allowed', error_description: 'CONNECT is not served here.' }, [ALLOW]));
+  });
+  // An Expect other than 100-continue: Node wrote a bare 417 with no body (hostile-input red-team).
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({ error: 'invalid_request', error_description: 'Only "Expect: 100-continue" is understood.' });
+    res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    res.end(body);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Not over a response already on its way on this connection (Node's own handler checks the same).

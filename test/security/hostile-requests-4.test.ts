@@ -98,4 +98,49 @@ describe('hostile input round 4', () => {
       expect(preflight.headers.get('access-control-allow-origin')).toBeTruthy();
     }
   });
+
+  // Red-team (hostile-input run, 2026-12-06): a wrong method on oidc-provider's other endpoints was
+  // its 404 not_found, as if the endpoint did not exist; a plain OPTIONS there was a 404 though the
+  // 405 lists it; an unknown Expect was Node's bare 417 with no body.
+  it.each([
+    ['GET', '/token', 'POST, OPTIONS'], ['PUT', '/token', 'POST, OPTIONS'], ['GET', '/token/introspection', 'POST, OPTIONS'],
+    ['GET', '/token/revocation', 'POST, OPTIONS'], ['GET', '/request', 'POST, OPTIONS'], ['GET', '/backchannel', 'POST, OPTIONS'],
+    ['DELETE', '/me', 'GET, HEAD, POST, OPTIONS'], ['PUT', '/auth', 'GET, HEAD, POST, OPTIONS'], ['DELETE', '/auth/some-uid', 'GET, HEAD, OPTIONS'],
+    ['GET', '/session/end/confirm', 'POST, OPTIONS'], ['POST', '/session/end/success', 'GET, HEAD, OPTIONS'], ['PUT', '/session/end', 'GET, HEAD, POST, OPTIONS'],
+  ])('%s %s: 405 with the endpoint\'s Allow, in JSON', async (method, path, allow) => {
+    const res = await fetch(`${t.url}${path}`, { method, headers: { authorization: basic } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe(allow);
+    expect(await json(res)).toMatchObject({ type: expect.stringMatching(/^application\/json/), body: { error: 'method_not_allowed' } });
+  });
+
+  it('an OPTIONS that is no CORS preflight is answered 204 with the endpoint\'s Allow; a preflight is still oidc-provider\'s', async () => {
+    for (const [path, allow] of [['/jwks', 'GET, HEAD, OPTIONS'], ['/.well-known/openid-configuration', 'GET, HEAD, OPTIONS'], ['/token', 'POST, OPTIONS'], ['/auth', 'GET, HEAD, POST, OPTIONS']] as const) {
+      for (const headers of [{}, { origin: 'https://app.example' }]) {
+        const res = await fetch(`${t.url}${path}`, { method: 'OPTIONS', headers });
+        expect({ path, status: res.status, allow: res.headers.get('allow') }).toEqual({ path, status: 204, allow });
+      }
+    }
+    const preflight = await fetch(`${t.url}/token`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers.get('access-control-allow-methods')).toMatch(/POST/);
+  });
+
+  it.each(['/token', '/healthz', '/api/device/enroll', '/account'])('an Expect other than 100-continue on %s: 417 with a JSON error, and the IdP keeps serving', async (path) => {
+    const { request } = await import('node:http');
+    const answer = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+      const req = request(`${t.url}${path}`, { method: 'POST', headers: { expect: 'x-something', 'content-type': 'application/x-www-form-urlencoded', 'content-length': '3' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      });
+      req.on('error', reject);
+      req.end('a=b');
+    });
+    expect(answer.status).toBe(417);
+    expect(answer.type).toMatch(/^application\/json/);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_request' });
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+  });
 });
