@@ -53,7 +53,14 @@ export function clientErrorAnswer(code: string | undefined): string | null {
  * anything reads it: Koa's path parser (the legacy url.parse) threw on `http://[::1/x` and the
  * request ended as a plain-text 500 that no log line recorded; one no URL parser accepts gets a 400.
  */
-export function createIdpServer(callback: RequestListener): Server {
+/**
+ * How long a request may take to arrive. Node's defaults held a request whose body never came for
+ * 300 s (hostile-input red-team: a slow body): every request here is small, and a held long-poll
+ * or a push's wait is the answer's time, not the request's. Past it, a JSON 408 (clientErrorAnswer).
+ */
+export const REQUEST_TIMEOUTS = { requestMs: 30_000, headersMs: 20_000, checkEveryMs: 5_000 };
+
+export function createIdpServer(callback: RequestListener, timeouts = REQUEST_TIMEOUTS): Server {
   const served: RequestListener = (req, res) => {
     const target = req.url ?? '/';
     if (!target.startsWith('/') && target !== '*') {
@@ -68,7 +75,9 @@ export function createIdpServer(callback: RequestListener): Server {
     }
     callback(req, res);
   };
-  const server = createServer(served);
+  const server = createServer({
+    requestTimeout: timeouts.requestMs, headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs,
+  }, served);
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.end(rawAnswer('405 Method Not Allowed', { error: 'method_not_allowed', error_description: 'CONNECT is not served here.' }, [ALLOW]));
   });

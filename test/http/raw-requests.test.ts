@@ -111,3 +111,42 @@ describe('a chunked body past the limit', () => {
     expect((await fetch(`${t.url}/.well-known/openid-configuration`)).status).toBe(200);
   });
 });
+
+/**
+ * A body that never finishes arriving (hostile-input red-team): Node's defaults held such a request
+ * for 300 s. The IdP's server bounds how long a request may take to arrive (REQUEST_TIMEOUTS, 30 s;
+ * here shortened) and answers a JSON 408; an answer that takes long (a held long-poll) is not a
+ * request that takes long, and is not cut.
+ */
+describe('a request whose body never finishes arriving', () => {
+  let t: TestIdp;
+  let quick: import('node:http').Server;
+  let url: string;
+  beforeAll(async () => {
+    t = await startTestIdp();
+    const { createIdpServer } = await import('../../src/http/server.js');
+    quick = createIdpServer(t.idp.callback(), { requestMs: 1500, headersMs: 1000, checkEveryMs: 250 });
+    await new Promise<void>((resolve) => quick.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(quick.address() as import('node:net').AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    quick.closeAllConnections();
+    await new Promise((resolve) => quick.close(resolve));
+    await t.close();
+  });
+
+  it('is answered 408 in the OAuth error format once the time is up, and the server goes on serving', async () => {
+    const began = Date.now();
+    const answer = await raw(url, 'POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=');
+    expect(parsed(answer)).toEqual({ status: 408, body: { error: 'invalid_request', error_description: 'The request took too long to arrive.' } });
+    expect(Date.now() - began).toBeLessThan(10_000);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('the IdP as served by npm start bounds it at 30 s for the whole request, 20 s for its headers', async () => {
+    const { REQUEST_TIMEOUTS } = await import('../../src/http/server.js');
+    expect(t.server.requestTimeout).toBe(REQUEST_TIMEOUTS.requestMs);
+    expect(t.server.headersTimeout).toBe(REQUEST_TIMEOUTS.headersMs);
+    expect(REQUEST_TIMEOUTS.requestMs).toBeLessThanOrEqual(30_000);
+  });
+});

@@ -116,7 +116,7 @@ describe('hostile input round 4', () => {
 
   it('an OPTIONS that is no CORS preflight is answered 204 with the endpoint\'s Allow; a preflight is still oidc-provider\'s', async () => {
     for (const [path, allow] of [['/jwks', 'GET, HEAD, OPTIONS'], ['/.well-known/openid-configuration', 'GET, HEAD, OPTIONS'], ['/token', 'POST, OPTIONS'], ['/auth', 'GET, HEAD, POST, OPTIONS']] as const) {
-      for (const headers of [{}, { origin: 'https://app.example' }]) {
+      for (const headers of [{}, { origin: 'https://app.example' }] as Record<string, string>[]) {
         const res = await fetch(`${t.url}${path}`, { method: 'OPTIONS', headers });
         expect({ path, status: res.status, allow: res.headers.get('allow') }).toEqual({ path, status: 204, allow });
       }
