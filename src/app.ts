@@ -9,6 +9,7 @@ import { loadAgents } from './config/agents.js';
 import { createAgentApi } from './agent-api/routes.js';
 import { createAgentTransactionStore } from './agent-api/transactions.js';
 import { ConfigError, type Settings } from './config/settings.js';
+import { requireFolder } from './config/json-folder.js';
 import { demoRelyingParty } from './demo/relying-party.js';
 import { ensureDemoUser } from './demo/seed.js';
 import { createCibaDoor } from './ciba/door.js';
@@ -165,9 +166,11 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     throw new ConfigError('environment', 'REDIS_URL', 'required when DATABASE_URL is set: challenges, rate limits and lockouts must be shared by every IdP process (the in-process stand-in serves the embedded, single-process setup only)');
   }
   if (settings.jwksFile) await loadSigningKeys(null, settings.issuer, settings.jwksFile);
+  requireFolder(settings.configDir, 'CONFIG_DIR');
+  const clientIds = new Map<string, string>();
   const clients = [
-    ...loadClients(path.join(settings.configDir, 'clients'), settings.issuer, settings.env),
-    ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env) : []),
+    ...loadClients(path.join(settings.configDir, 'clients'), settings.issuer, settings.env, clientIds),
+    ...(settings.demo ? loadClients(path.join(settings.configDir, 'demo'), settings.issuer, settings.env, clientIds) : []),
     accountConsoleClient(settings.issuer),
   ];
   // SAML service providers (config/saml/, docs/saml.md), each signing in through an internal OIDC client.
@@ -260,7 +263,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const dispatch = createDispatcher({ notifier, issuer: settings.issuer, audit, logger, now });
   // The push sender is told where to send; a subscription the push service calls gone is marked dead.
   const onGone: OnGone = (deviceId, endpoint) => devices.markPushDead(deviceId, endpoint);
-  const geoip = await openGeoIp(settings.geoipDb);
+  const geoip = await openGeoIp(settings.geoipDb).catch((err: unknown) => {
+    throw new ConfigError('environment', 'GEOIP_DB', `${settings.geoipDb}: ${(err as Error).message}`);
+  });
   // A new password, a disabled account or a revoked device ends the account's sessions and grants.
   // The pushes of the sign-ins it ends are withdrawn as a "Send again" withdraws one (the resolution policy is defined below).
   const endAccountSessions = createEndAccountSessions(db, adapterFactory(db, redis, Date.now), now,

@@ -4,6 +4,7 @@ import { createIdpServer } from './http/server.js';
 import { recordRunningIssuer } from './config/running-issuer.js';
 import { loadSettings, type Settings } from './config/settings.js';
 import { startMetricsServer } from './observability/metrics-route.js';
+import { listenOrRefuse } from './net/listen.js';
 import { runProcess, type Running } from './run-process.js';
 
 /** Starts the IdP: `npm start`. Settings come from the environment (see README, Configuration). */
@@ -15,7 +16,12 @@ async function main(): Promise<Running> {
   const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
   const metricsServer = settings.metricsPort ? await startMetricsServer(idp.metrics, settings.metricsHost, settings.metricsPort) : null;
   let forgetIssuer = () => {};
-  server.listen(settings.port, settings.host, () => {
+  await listenOrRefuse(server, { host: settings.host, port: settings.port, hostSetting: 'HOST', portSetting: 'PORT' }).catch(async (err: unknown) => {
+    await Promise.allSettled([radius?.close(), metricsServer && new Promise((r) => metricsServer.close(r))]);
+    await idp.close().catch(() => {});
+    throw err;
+  });
+  {
     // The admin CLI names this issuer in its links (src/config/running-issuer.ts).
     forgetIssuer = recordRunningIssuer(settings.dataDir, settings.issuer);
     idp.logger.info({ issuer: settings.issuer, port: settings.port, ...(metricsServer ? { metricsPort: settings.metricsPort } : {}) }, 'listening');
@@ -33,7 +39,7 @@ async function main(): Promise<Running> {
       );
     }
     process.stdout.write(lines.join('\n') + '\n\n');
-  });
+  }
   return {
     stop: (signal) => {
       forgetIssuer();

@@ -50,7 +50,8 @@ const ADMIN = 'admin-cli';
 async function accountOf(ctx: CliContext, username: string | undefined) {
   if (!username) throw new UsageError('a username is required');
   const account = await ctx.accounts.findByUsername(username);
-  if (!account) throw new UsageError(`no user "${username}"`);
+  // Refused by the data, 65, as a device that is not there (red-team: 64 said the command was wrong).
+  if (!account) throw Object.assign(new Error(`no user "${username}"`), { code: 'no_such_user' });
   return account;
 }
 

@@ -258,11 +258,12 @@ function entraClient(file: string, metadata: Record<string, unknown>, login: Log
 }
 
 /**
- * Loads every *.json under `dir` (sorted), rejecting duplicates. A missing folder means no clients.
+ * Loads every *.json under `dir` (sorted), rejecting duplicates (also of the folders loaded before
+ * with the same `seen`: red-team, a client file taking the demo app's id was oidc-provider's stack
+ * trace at start). A missing folder means no clients.
  * `${ISSUER}` in a file stands for the IdP's issuer URL.
  */
-export function loadClients(dir: string, issuer: string, env: NodeJS.ProcessEnv = process.env): ClientRegistration[] {
-  const seen = new Map<string, string>();
+export function loadClients(dir: string, issuer: string, env: NodeJS.ProcessEnv = process.env, seen = new Map<string, string>()): ClientRegistration[] {
   return readJsonFolder(dir, (text) => text.replaceAll('${ISSUER}', issuer)).map(({ file, raw }) => {
     const client = parseClient(file, raw, env);
     const id = client.metadata.client_id as string;

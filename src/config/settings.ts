@@ -47,14 +47,19 @@ const NONE = '*(none)*';
 
 type Kind<T> = Pick<SettingSpec<T>, 'default' | 'accepts' | 'read'>;
 
-/** A whole number in [min, max]. An empty value reads as 0 (Number('')), as it always has. */
+/**
+ * A whole number in [min, max], in decimal digits only. Set but empty is unset, the default (as
+ * COOKIE_KEYS or DEMO; red-team: an env file's `PUSH_MUTE_AFTER_REPORT=` read as 0 turned muting off,
+ * `AUDIT_RETENTION_DAYS=` kept audit rows for ever); `1e3` or `0x0BB8` are no whole numbers here.
+ */
 function integer(dflt: number, min: number, max: number, message = `must be a whole number ${min}..${max}`): Kind<number> {
   return {
     default: code(dflt),
     accepts: `${min}-${max}`,
     read: (raw) => {
-      const v = Number(raw ?? dflt);
-      if (!Number.isInteger(v) || v < min || v > max) throw new InvalidSetting(message);
+      if (raw === undefined || raw === '') return dflt;
+      const v = Number(raw);
+      if (!/^\d{1,16}$/.test(raw) || v < min || v > max) throw new InvalidSetting(message);
       return v;
     },
   };

@@ -13,8 +13,12 @@ export interface AppLink {
   url: string | null;
 }
 
-/** A cookie naming the last app this browser signed in to; only ever looked up among the registered clients. */
-const COOKIE = 'idp_app';
+/**
+ * A cookie naming the last app this browser signed in to; only ever looked up among the registered
+ * clients. Behind https it is __Secure- prefixed, as the other cookies are, so a sibling host cannot
+ * plant it (red-team, pages round).
+ */
+const cookieName = (ctx: Context) => (ctx.secure ? '__Secure-idp_app' : 'idp_app');
 
 interface ClientLike { clientUri?: string | undefined; redirectUris?: readonly string[] | undefined; clientName?: string | undefined; clientId: string }
 
@@ -40,12 +44,12 @@ export function appHome(client: ClientLike | undefined): string | null {
 /** This request's app, for the error page; remembered for a later visit of an ended sign-in. */
 export function backToApp(ctx: Context, clientId: string, name: string, url: string | null): void {
   ctx.state.app = { name, url } satisfies AppLink;
-  ctx.cookies.set(COOKIE, encodeURIComponent(clientId), { httpOnly: true, sameSite: 'lax', path: '/interaction', maxAge: 86_400_000, secure: ctx.secure, overwrite: true });
+  ctx.cookies.set(cookieName(ctx), encodeURIComponent(clientId), { httpOnly: true, sameSite: 'lax', path: '/interaction', maxAge: 86_400_000, secure: ctx.secure, overwrite: true });
 }
 
 /** The app this browser last signed in to, if it is still registered, as `ctx.state.app`. */
 export async function rememberedApp(ctx: Context, deps: Pick<InteractionDeps, 'provider'>): Promise<void> {
-  const raw = ctx.cookies.get(COOKIE);
+  const raw = ctx.cookies.get(cookieName(ctx));
   if (!raw || raw.length > 300) return;
   let clientId: string;
   try {

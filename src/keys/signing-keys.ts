@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/settings.js';
+import { parseConfigJson } from '../config/json-folder.js';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SecretBox } from '../crypto/secretbox.js';
 import type { Db } from '../storage/db.js';
@@ -87,12 +88,15 @@ export async function rotateStoredSigningKeys(
 }
 
 function readJwksFile(file: string): SigningJwks {
-  let jwks: SigningJwks;
+  let text: string;
   try {
-    jwks = JSON.parse(readFileSync(file, 'utf8')) as SigningJwks;
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, '(file)', `not a readable JSON Web Key Set: ${(err as Error).message}`);
+    throw new ConfigError(file, '(file)', `not a readable JSON Web Key Set (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  // Its message names no part of the text: the file holds private keys.
+  const jwks = parseConfigJson(file, text, 'not a readable JSON Web Key Set') as SigningJwks;
+  if (jwks === null || typeof jwks !== 'object') throw new ConfigError(file, 'keys', 'must be a non-empty array');
   if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new ConfigError(file, 'keys', 'must be a non-empty array');
   jwks.keys.forEach((k, i) => {
     if (!k.d) throw new ConfigError(file, `keys.${i}`, 'must be a private key (with "d")');

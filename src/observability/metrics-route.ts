@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { listenOrRefuse } from '../net/listen.js';
 import type { Middleware } from 'koa';
 import { methodNotAllowed } from '../http/errors.js';
 import { safeEqualStrings } from '../http/safe-equal.js';
@@ -43,9 +44,6 @@ export async function startMetricsServer(metrics: Metrics, host: string, port: n
       () => res.writeHead(500).end(),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
-  });
+  await listenOrRefuse(server, { host, port, hostSetting: 'METRICS_HOST', portSetting: 'METRICS_PORT' });
   return server;
 }

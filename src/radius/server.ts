@@ -9,6 +9,7 @@ import { clientFor, type RadiusClient } from './clients.js';
 import { ATTR, CODE, decodePacket, type Attribute } from './codec.js';
 import { createDuplicateCache, duplicateKey } from './duplicates.js';
 import { staleEventTimestamp, type ReplayGuard } from './replays.js';
+import { listenRefusal } from '../net/listen.js';
 
 /**
  * The RADIUS front door on UDP (RFC 2865 Access-Request / -Accept / -Reject / -Challenge, and
@@ -190,9 +191,10 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
   socket.on('error', (err) => logger.error({ err }, 'RADIUS socket error'));
 
   await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
+    const fail = (err: Error) => reject(listenRefusal(err, { host: opts.host, port: opts.port, hostSetting: 'RADIUS_HOST', portSetting: 'RADIUS_PORT' }));
+    socket.once('error', fail);
     socket.bind(opts.port, opts.host, () => {
-      socket.off('error', reject);
+      socket.off('error', fail);
       resolve();
     });
   });

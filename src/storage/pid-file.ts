@@ -18,8 +18,9 @@ function alive(pid: number): boolean {
 
 /** Writes `{ ...record, pid }` for this process; returns the function that removes the file (at stop). */
 export function writePidFile(file: string, record: Record<string, unknown> = {}): () => void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ ...record, pid: process.pid }));
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // Private as the rest of the data folder (README, Security).
+  writeFileSync(file, JSON.stringify({ ...record, pid: process.pid }), { mode: 0o600 });
   return () => rmSync(file, { force: true });
 }
 

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { ConfigError } from '../config/settings.js';
 
 /**
  * The data folder holds the embedded database (password hashes, sessions, refresh tokens, audit
@@ -37,7 +38,13 @@ function tighten(p: string, mode: number): boolean {
 
 /** Creates `dir` (and missing parents) 0700; an existing one open to others is set 0700 and reported. */
 export function ensurePrivateDir(dir: string): LoosePath[] {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!lstatSync(dir).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+  } catch (err) {
+    // One line naming the setting (red-team: a DATA_DIR that was a file gave a stack trace).
+    throw new ConfigError('environment', 'DATA_DIR', `${dir} cannot be used as the data folder (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   const mode = lstatSync(dir).mode;
   if ((mode & OTHERS) === 0) return [];
   return [{ path: dir, mode: octal(mode), fixed: tighten(dir, 0o700) }];

@@ -70,7 +70,9 @@ describe('admin CLI', () => {
     expect(short.code).toBe(64);
     expect(short.err).toContain('at least 8 characters');
     expect(await account('dave')).toBeNull();
-    expect(cli(['user', 'disable', 'nobody']).err).toContain('no user "nobody"');
+    const nobody = cli(['user', 'disable', 'nobody']);
+    expect(nobody.err).toContain('no user "nobody"');
+    expect(nobody.code).toBe(65);
     expect(cli(['frobnicate']).code).toBe(64);
     cli(['user', 'create', 'erin', '--password', 'quiet orchard 42 ferry']);
     const dup = cli(['user', 'create', 'ERIN', '--password', 'quiet orchard 42 ferry']);
