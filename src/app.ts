@@ -16,6 +16,7 @@ import { createCibaDoor } from './ciba/door.js';
 import { createCsrf } from './http/csrf.js';
 import { clientIp, errorEdge, pinOrigin, providerFastPath, securityHeaders } from './http/edge.js';
 import { hostileInput } from './http/hostile.js';
+import { resumeOnce } from './oidc/resume-once.js';
 import { createLongPollRoute } from './http/long-poll.js';
 import { browserBinding } from './interaction/browser-binding.js';
 import { projectRoot } from './http/paths.js';
@@ -58,7 +59,7 @@ import { createRadiusDoor, createReplayGuard, loadRadiusClients, type RadiusDoor
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys, readStoredSigningKeys, requireCertificate } from './keys/signing-keys.js';
 import { startSigningKeyRefresh } from './keys/signing-refresh.js';
-import { refuseUnsafeConfiguration } from './config/production.js';
+import { refuseUnsafeConfiguration, vapidContactWarning } from './config/production.js';
 import { createDrain } from './observability/drain.js';
 import { healthRoutes } from './observability/health.js';
 import { databaseWritable, evictionPolicy, redisWritable } from './observability/readiness-checks.js';
@@ -152,6 +153,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const logger = opts.logger ?? createLogger(settings.logLevel);
   // Before anything is generated or opened: several instances, production (src/config/production.ts).
   refuseUnsafeConfiguration(settings);
+  const vapidWarning = vapidContactWarning(settings);
+  if (vapidWarning) logger.warn({ setting: 'VAPID_SUBJECT' }, vapidWarning);
   const metrics = opts.metrics ?? createMetrics();
   // Private to the IdP's account (red-team operator round); one left open by an earlier version is fixed, loudly.
   const loose = privateDataFolder(settings.dataDir);
@@ -336,6 +339,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(authorizeByPost()); // Entra POSTs its authorize request (docs/entra.md)
   app.use(logoutByPost()); // RP-Initiated Logout 1.0 section 2: GET and POST
   const providerApp = mount(provider as unknown as Koa);
+  app.use(resumeOnce(redis)); // one finished sign-in, one code, however often its browser loads the resume at once
   app.use(providerFastPath(providerApp));
   app.use(healthRoutes({
     checks: [{ name: 'database', check: () => databaseWritable(db) }, { name: 'redis', check: () => redisWritable(redis) }],

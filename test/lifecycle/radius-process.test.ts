@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
@@ -15,6 +15,7 @@ import { RADIUS_MAIN } from '../support/entry.js';
 describe('the RADIUS process starts and stops like the IdP', () => {
   let schema: Awaited<ReturnType<typeof freshSchemaUrl>>;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'radius-process-'));
+  mkdirSync(path.join(dir, 'config')); // an empty configuration folder: no registrations
   const children: ChildProcess[] = [];
   beforeAll(async () => { schema = await freshSchemaUrl(); });
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createIdp } from '../../src/app.js';
@@ -18,6 +18,7 @@ const KEK = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
  */
 describe('start-up refuses an unsafe production configuration', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'unsafe-'));
+  mkdirSync(path.join(root, 'none')); // an empty configuration folder: no registrations
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   const attempt = async (env: Record<string, string>) => {

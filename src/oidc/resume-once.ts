@@ -1,0 +1,99 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Redis } from '../storage/redis.js';
+
+/**
+ * One finished sign-in, one answer to its app (red-team, pages round): the browser that loads the
+ * resume URL twice at once (a double click, F5 as the redirect lands) ran oidc-provider's resume
+ * twice, and each made its own session, grant and code; the extra sessions' refresh tokens outlived
+ * the user's sign-out, which ends only the session its cookie names. Now the first request claims the
+ * resume (one SET NX in Redis, shared by every process), and the ones that come while it runs wait
+ * for its answer and get the very same one (its redirect with the one code, its cookies), whichever
+ * the browser then shows. Only a request with the very same cookies (the browser's signed resume
+ * cookie and its __Host- key among them) is given it; any other goes on to oidc-provider, which
+ * finds the interaction gone. The answer (a code, a session cookie) is kept sealed under a key made
+ * from those cookies (AES-256-GCM): Redis holds nothing a request could present (STYLE.md 7; a
+ * stolen copy of Redis opens no session and redeems no code).
+ */
+const RESUME_PATH = /^\/auth\/([A-Za-z0-9_-]{1,64})$/;
+const KEEP_MS = 15_000;
+const WAIT_MS = 5_000;
+const POLL_MS = 25;
+/** A form_post answer carries its code in the page: kept when it is at most this long. */
+const MAX_BODY = 64 * 1024;
+
+interface Answer { status: number; headers: Record<string, string | string[]>; body: string | null }
+
+interface Kept {
+  /** The answer, sealed under the key the request's cookies make (absent while the first request runs). */
+  sealed?: string;
+}
+
+/** The key the very same cookies make, and only they. */
+const keyOf = (cookie: string) => createHash('sha256').update('resume-once\n').update(cookie).digest();
+
+function seal(answer: Answer, key: Buffer): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const text = Buffer.concat([cipher.update(JSON.stringify(answer), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), text]).toString('base64url');
+}
+
+/** The answer, or null when these cookies are not the ones it was sealed for. */
+function open(sealed: string, key: Buffer): Answer | null {
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as Answer;
+  } catch {
+    return null;
+  }
+}
+
+const KEPT_HEADERS = ['location', 'set-cookie', 'content-type'];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function resumeOnce(redis: Redis): Middleware {
+  return async (ctx, next) => {
+    const m = ctx.method === 'GET' ? RESUME_PATH.exec(ctx.path) : null;
+    if (!m) return next();
+    const key = `resume:${m[1]}`;
+    const secret = keyOf(ctx.get('cookie'));
+    if ((await redis.set(key, JSON.stringify({} satisfies Kept), 'PX', KEEP_MS, 'NX')) === 'OK') {
+      let kept: Answer | null = null;
+      try {
+        await next();
+        const body = typeof ctx.body === 'string' && ctx.body.length <= MAX_BODY ? ctx.body : null;
+        // A redirect to the app, or a form_post page; an error page is not kept (another try gets its own).
+        if ([302, 303].includes(ctx.status) || (ctx.status === 200 && body !== null)) {
+          const headers: Record<string, string | string[]> = {};
+          for (const name of KEPT_HEADERS) {
+            const v = ctx.response.headers[name];
+            if (typeof v === 'string' || Array.isArray(v)) headers[name] = v;
+          }
+          kept = { status: ctx.status, headers, body: ctx.status === 200 ? body : null };
+        }
+      } finally {
+        if (kept) await redis.set(key, JSON.stringify({ sealed: seal(kept, secret) } satisfies Kept), 'PX', KEEP_MS);
+        else await redis.del(key);
+      }
+      return;
+    }
+    // Another request of this resume is under way: its answer, when it is this browser's.
+    for (const end = Date.now() + WAIT_MS; Date.now() < end; await sleep(POLL_MS)) {
+      const raw = await redis.get(key);
+      if (raw === null) break; // it ended without an answer to keep: this one tries for itself
+      const seen = JSON.parse(raw) as Kept;
+      if (seen.sealed === undefined) continue;
+      const answer = open(seen.sealed, secret);
+      if (!answer) break; // another browser's: oidc-provider answers it
+      ctx.status = answer.status;
+      for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
+      ctx.set('Cache-Control', 'no-store');
+      if (answer.body !== null) ctx.body = answer.body;
+      return;
+    }
+    return next();
+  };
+}
