@@ -2,6 +2,22 @@ import { ConfigError, type Settings } from './settings.js';
 
 type Checked = Pick<Settings, 'instances' | 'databaseUrl' | 'redisUrl' | 'cookieKeys' | 'kek' | 'issuer' | 'demo' | 'env'>;
 
+/**
+ * Pure: a VAPID contact no push service can reach: a host that is no public name (localhost, a
+ * reserved test name, no dot). Apple's push service refuses such a token (403 BadJwtToken), so every
+ * iPhone's push would fail while Android's worked (red-team, Web Push round: the default's
+ * `mailto:admin@localhost` went to production without a word).
+ */
+export function placeholderContact(subject: string): boolean {
+  let host: string;
+  if (subject.startsWith('mailto:')) host = subject.slice(subject.lastIndexOf('@') + 1);
+  else {
+    try { host = new URL(subject).hostname; } catch { return true; }
+  }
+  host = host.toLowerCase().replace(/\.$/, '');
+  return !host.includes('.') || /(?:^|\.)(?:localhost|invalid|test|example|local|internal|example\.(?:com|net|org))$/.test(host) || /^[\d.]+$/.test(host) || host.startsWith('[');
+}
+
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Production: NODE_ENV=production (the Dockerfile sets it). */
@@ -37,6 +53,12 @@ export function unsafeConfiguration(s: Checked): ConfigError | null {
     if (s.demo) return new ConfigError('environment', 'DEMO', 'must be off when NODE_ENV=production: the demo user\'s password is written to the data folder and the demo app is public');
   }
   return null;
+}
+
+/** Pure: the warning a production start logs about its VAPID contact, or null. */
+export function vapidContactWarning(s: Pick<Settings, 'vapidSubject' | 'env'>): string | null {
+  if (!isProduction(s.env) || !placeholderContact(s.vapidSubject)) return null;
+  return `VAPID_SUBJECT is ${s.vapidSubject}: Apple's push service refuses a contact at a local or reserved name (403 BadJwtToken), so iPhones get no push; set mailto:ops@your-domain or https://your-domain`;
 }
 
 /** Throws the first problem unsafeConfiguration finds. */

@@ -245,6 +245,9 @@ export const SETTINGS = {
     read: (raw: string | undefined): string => {
       const v = raw ?? 'mailto:admin@localhost';
       if (!/^(mailto:|https:)/.test(v)) throw new InvalidSetting('must start with mailto: or https:');
+      // A contact a push service can use (RFC 8292 2.1; red-team: `mailto:` and `mailto:%20` were taken).
+      if (v.startsWith('mailto:') && !/^mailto:[^\s@<>"]+@[^\s@<>"]+$/.test(v)) throw new InvalidSetting('must be mailto:<an e-mail address> or an https: URL');
+      if (v.startsWith('https:') && !URL.canParse(v)) throw new InvalidSetting('must be mailto:<an e-mail address> or an https: URL');
       return v;
     },
   },

@@ -32,10 +32,18 @@ export interface DispatchResult {
   pollOnly: number;
 }
 
-/** RFC 8030 Topic: one per user (a newer push replaces an undelivered older one), 32 base64url chars. */
-export function pushTopic(accountId: string): string {
-  return createHash('sha256').update(`pushotp-topic|${accountId}`).digest('base64url').slice(0, 32);
+/**
+ * RFC 8030 Topic (a newer push replaces an undelivered older one), 32 base64url chars: one per
+ * device, as a Topic acts within one subscription anyway. One per account (it was) let a push
+ * service link a user's phones and browsers to one another for good (red-team, Web Push round).
+ */
+export function pushTopic(name: string): string {
+  return createHash('sha256').update(`pushotp-topic|${name}`).digest('base64url').slice(0, 32);
 }
+
+/** Pure: a subscription its browser said would expire by now (PushSubscription.expirationTime, ms). */
+export const expiredSubscription = (s: { expirationTime?: number | null }, nowMs: number): boolean =>
+  typeof s.expirationTime === 'number' && s.expirationTime > 0 && s.expirationTime <= nowMs;
 
 /**
  * sign-in step 5 (docs/architecture.md): a challenge goes to the targets it is given (the sign-in core picks them). Push
@@ -57,8 +65,14 @@ export function createDispatcher(deps: { notifier: Notifier; issuer: string; aud
     const result: DispatchResult = { sent: 0, gone: 0, failed: 0, pollOnly: order.pollOnly };
     const ttlSeconds = Math.max(1, Math.floor((challenge.expiresAt - now()) / 1000));
     await Promise.all(order.targets.map(async ({ deviceId, subscription }) => {
+      // Past the expiry its browser gave: as a push service's 410, the device goes on by polling (red-team: pushed to anyway).
+      if (expiredSubscription(subscription, now())) {
+        result.gone++;
+        await order.onGone(deviceId, subscription.endpoint);
+        return;
+      }
       const payload = buildPushPayload(challenge, { issuer: deps.issuer, deviceId });
-      const sent = await deps.notifier.send(subscription, payload, { ttlSeconds, topic: pushTopic(challenge.accountId), urgency: 'high' });
+      const sent = await deps.notifier.send(subscription, payload, { ttlSeconds, topic: pushTopic(`challenge|${deviceId}`), urgency: 'high' });
       if (sent.status === 'sent') result.sent++;
       else if (sent.status === 'gone') {
         result.gone++;

@@ -269,12 +269,16 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
       // The common case, without a trip through protocolFor: a live HTTP/2 session to this service.
       if (liveH2(url.origin)) return postH2(url, headers, body, timeoutMs);
       let protocol: PushProtocol;
+      const began = Date.now();
       try {
         protocol = await protocolFor(url, allowed, timeoutMs);
       } catch (err) {
         return { kind: 'error', reason: reasonOf(err), message: (err as Error).message };
       }
-      return protocol === 'h2' ? postH2(url, headers, body, timeoutMs) : postH1(url, allowed, headers, body, timeoutMs);
+      // One attempt's bound covers the connection too (red-team: a slow handshake, then a fresh
+      // timeoutMs for the answer, made an attempt last up to twice its bound).
+      const left = Math.max(1, timeoutMs - (Date.now() - began));
+      return protocol === 'h2' ? postH2(url, headers, body, left) : postH1(url, allowed, headers, body, left);
     },
     protocolOf(origin) {
       const state = origins.get(origin);

@@ -17,10 +17,14 @@ describe('parseRetryAfter', () => {
     [' 7 ', 7_000],
     ['Thu, 01 Jan 2026 12:00:30 GMT', 30_000],
     ['Thu, 01 Jan 2026 11:59:00 GMT', 0], // a date in the past: at once, never negative
-    // Not delay-seconds, and V8's Date.parse reads them as dates in 2001: in the past, so at once.
-    // RFC 9110 allows neither; they read as 0 ms, as a date in the past does.
-    ['-5', 0],
-    ['1.5', 0],
+    ['Thursday, 01-Jan-26 12:00:10 GMT', 10_000], // RFC 850
+    ['Thu Jan  1 12:00:20 2026', 20_000], // asctime
+    // Neither delay-seconds nor an HTTP-date: no Retry-After (red-team: V8's Date.parse read them as
+    // dates in 2001, so the sender retried at once where it should hand the 429 back).
+    ['-5', undefined],
+    ['1.5', undefined],
+    ['3.7', undefined],
+    ['2026-01-01T12:00:30Z', undefined],
     ['soon', undefined],
     ['', undefined],
   ];
