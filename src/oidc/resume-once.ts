@@ -51,12 +51,14 @@ function open(sealed: string, key: Buffer): Answer | null {
   }
 }
 
-const KEPT_HEADERS = ['location', 'set-cookie', 'content-type'];
+// The CSP too: oidc-provider's form_post page runs its auto-submit under a hash it adds there
+// (red-team review: a replayed copy without it was a page that never submitted, Entra's every time).
+const KEPT_HEADERS = ['location', 'set-cookie', 'content-type', 'content-security-policy'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function resumeOnce(redis: Redis): Middleware {
   return async (ctx, next) => {
-    const m = ctx.method === 'GET' ? RESUME_PATH.exec(ctx.path) : null;
+    const m = ctx.method === 'GET' || ctx.method === 'HEAD' ? RESUME_PATH.exec(ctx.path) : null;
     if (!m) return next();
     const key = `resume:${m[1]}`;
     const secret = keyOf(ctx.get('cookie'));

@@ -15,8 +15,15 @@ import type { Redis } from '../storage/redis.js';
 export const REPLAY_WINDOW_SECONDS = 3600;
 
 export interface ReplayGuard {
-  /** True for the first use of this NAS's Request Authenticator within the window; false for a copy. */
-  first(nas: string, authenticator: Buffer): Promise<boolean>;
+  /**
+   * True for the first use of this NAS's Request Authenticator within the window; false for a copy.
+   * Held for `holdSeconds` (as long as its request may take) until `answered` keeps it for the window:
+   * a server that dies mid-request (no stop path to give it back) locks its NAS's failover out no
+   * longer than that (red-team review).
+   */
+  first(nas: string, authenticator: Buffer, holdSeconds: number): Promise<boolean>;
+  /** Its request was answered: kept for the whole window. */
+  answered(nas: string, authenticator: Buffer): Promise<void>;
   /** Its request got no answer (trouble on our side): the NAS's retransmission may try again. */
   forget(nas: string, authenticator: Buffer): Promise<void>;
 }
@@ -25,8 +32,11 @@ const keyOf = (nas: string, authenticator: Buffer) => `radius:ra:${Buffer.from(n
 
 export function createReplayGuard(redis: Redis, windowSeconds = REPLAY_WINDOW_SECONDS): ReplayGuard {
   return {
-    async first(nas, authenticator) {
-      return (await redis.set(keyOf(nas, authenticator), '1', 'EX', windowSeconds, 'NX')) === 'OK';
+    async first(nas, authenticator, holdSeconds) {
+      return (await redis.set(keyOf(nas, authenticator), '1', 'EX', Math.max(1, Math.min(holdSeconds, windowSeconds)), 'NX')) === 'OK';
+    },
+    async answered(nas, authenticator) {
+      await redis.expire(keyOf(nas, authenticator), windowSeconds);
     },
     async forget(nas, authenticator) {
       await redis.del(keyOf(nas, authenticator));

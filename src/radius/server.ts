@@ -156,7 +156,8 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
       // no second sign-in. An authenticated Event-Timestamp dates it too.
       const stamp = mas.length === 1 ? packet.attributes.find((a) => a.type === ATTR.eventTimestamp)?.value : undefined;
       if (staleEventTimestamp(stamp, opts.now())) return drop('replayed', from, { client: client.name, why: 'event_timestamp' });
-      if (!(await opts.replays.first(client.name, packet.authenticator))) return drop('replayed', from, { client: client.name });
+      // Held as long as this request may take (a wait for the phone, and some), until it is answered.
+      if (!(await opts.replays.first(client.name, packet.authenticator, client.maxWaitSeconds + 30))) return drop('replayed', from, { client: client.name });
       recorded = true;
       const read = readAccessRequest(packet, client.secret);
       const verdict: Verdict = read.ok
@@ -172,6 +173,7 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
       // Stopping, nothing was sent: the NAS's retry of the same request at another server goes on
       // (access.ts gives its State back; failover-on-stop.test.ts).
       if (stopping.signal.aborted) await opts.replays.forget(client.name, packet.authenticator).catch(() => {});
+      else await opts.replays.answered(client.name, packet.authenticator).catch(() => {}); // else its hold lapses
     } catch (err) {
       // Storage trouble and the like: no answer, so the NAS retransmits (and the caches let it try again).
       counts.error++;

@@ -125,7 +125,7 @@ describe('RADIUS client files', () => {
     const logger = createLogger('warn', new Writable({ write(chunk: Buffer, _e, done) { lines.push(chunk.toString()); done(); } }));
     const relaxed = parseRadiusClient('old.json', { ...base, requireMessageAuthenticator: false }, env);
     const door = createRadiusDoor({
-      clients: [relaxed], signin: {} as SignIn, continuations: {} as ContinuationStore, replays: { first: async () => true, forget: async () => {} }, challengeTtlSeconds: 120, logger, now: Date.now,
+      clients: [relaxed], signin: {} as SignIn, continuations: {} as ContinuationStore, replays: { first: async () => true, answered: async () => {}, forget: async () => {} }, challengeTtlSeconds: 120, logger, now: Date.now,
     });
     await door.listen(0, '127.0.0.1');
     await door.close();

@@ -112,11 +112,26 @@ describe('RADIUS: a captured request sent again from another port', () => {
     const guard = createReplayGuard(r.w.t.idp.redis, 60);
     const authenticator = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
     const nas = `guard-${Date.now()}`;
-    const takes = await Promise.all(Array.from({ length: 50 }, () => guard.first(nas, authenticator)));
+    const takes = await Promise.all(Array.from({ length: 50 }, () => guard.first(nas, authenticator, 30)));
     expect(takes.filter(Boolean)).toHaveLength(1);
     // Another NAS's requests are its own.
-    expect(await guard.first(`${nas}-other`, authenticator)).toBe(true);
+    expect(await guard.first(`${nas}-other`, authenticator, 30)).toBe(true);
     await guard.forget(nas, authenticator);
-    expect(await guard.first(nas, authenticator)).toBe(true);
+    expect(await guard.first(nas, authenticator, 30)).toBe(true);
+  });
+
+  it('a request is held only as long as it may take until it is answered, then for the hour (red-team review: a server that died mid-request locked its NAS\'s failover out for an hour)', async () => {
+    const guard = createReplayGuard(r.w.t.idp.redis);
+    const authenticator = Buffer.from('ffeeddccbbaa99887766554433221100', 'hex');
+    const nas = `hold-${Date.now()}`;
+    const ttl = async () => {
+      const keys = await r.w.t.idp.redis.keys(`*radius:ra:${Buffer.from(nas).toString('hex')}:*`);
+      expect(keys).toHaveLength(1);
+      return r.w.t.idp.redis.ttl(keys[0]!.slice(keys[0]!.indexOf('radius:ra:')));
+    };
+    expect(await guard.first(nas, authenticator, 50)).toBe(true);
+    expect(await ttl()).toBeLessThanOrEqual(50);
+    await guard.answered(nas, authenticator);
+    expect(await ttl()).toBeGreaterThan(3500);
   });
 });

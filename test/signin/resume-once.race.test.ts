@@ -19,12 +19,12 @@ beforeAll(async () => {
 afterAll(() => w?.close());
 
 const PASSWORD = 'resume once password 1';
-async function finishedSignIn(verifier: string) {
+async function finishedSignIn(verifier: string, extra = '') {
   const username = `resume${++n}-${Date.now()}`;
   await w.t.idp.accounts.create({ username, passwordHash: await hashPassword(PASSWORD) });
   const b = new FormBrowser(w.t.url);
   const challenge = await oidc.calculatePKCECodeChallenge(verifier);
-  const login = await b.go(`/auth?client_id=test-rp&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_CALLBACK)}&code_challenge=${challenge}&code_challenge_method=S256&state=st`);
+  const login = await b.go(`/auth?client_id=test-rp&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_CALLBACK)}&code_challenge=${challenge}&code_challenge_method=S256&state=st${extra}`);
   const uid = /\/interaction\/([^/?]+)/.exec(login.url)![1]!;
   const csrf = /name="csrf" value="([^"]+)"/.exec(login.body)![1]!;
   const posted = await b.request(`/interaction/${uid}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, username, password: PASSWORD }).toString() });
@@ -57,6 +57,19 @@ describe('a finished sign-in\'s resume loaded at once', () => {
     const confirmed = await fetch(`${w.t.url}/session/end/confirm`, { method: 'POST', redirect: 'manual', headers: { cookie: signedIn, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ xsrf, logout: 'yes' }).toString() });
     expect(confirmed.status).toBeLessThan(400);
     await expect(oidc.refreshTokenGrant(w.rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('response_mode=form_post (Entra\'s): every copy is the same page, whose auto-submit its CSP lets run (red-team review: copies lacked the script\'s hash)', async () => {
+    const { b, resume } = await finishedSignIn(oidc.randomPKCECodeVerifier(), '&response_mode=form_post');
+    const cookie = b.cookieHeader();
+    const all = await Promise.all([0, 1, 2].map(() => fetch(resume, { redirect: 'manual', headers: { cookie, accept: 'text/html' } })));
+    expect(all.map((r) => r.status)).toEqual([200, 200, 200]);
+    const bodies = await Promise.all(all.map((r) => r.text()));
+    expect(new Set(bodies).size).toBe(1);
+    expect(bodies[0]).toMatch(/name="code" value="[^"]+"/);
+    const policies = all.map((r) => r.headers.get('content-security-policy') ?? '');
+    expect(new Set(policies).size).toBe(1);
+    expect(policies[0]).toMatch(/'sha256-[^']+'/);
   });
 
   it('a load from another browser at the same moment gets no code, and the browser\'s own load still does', async () => {
