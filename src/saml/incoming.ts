@@ -23,6 +23,10 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
   const relay = src.RelayState;
   if (typeof value !== 'string' || value === '') throw new SamlError(400, 'malformed', `The request carries no ${param}.`);
   if (relay !== undefined && !relayStateUsable(relay)) throw new SamlError(400, 'malformed', 'RelayState is not usable (at most 1024 bytes).');
+  // SAML bindings 3.4.4.1: DEFLATE is the only encoding taken; another must be an error (red-team, samlify round: ignored).
+  if (!post && ctx.query.SAMLEncoding !== undefined && ctx.query.SAMLEncoding !== 'urn:oasis:names:tc:SAML:2.0:bindings:URL-Encoding:DEFLATE') {
+    throw new SamlError(400, 'malformed', 'Only the DEFLATE encoding (SAMLEncoding) is understood.');
+  }
   const xml = post ? decodePost(value) : decodeRedirect(value);
   const doc = parseXml(xml);
   if (elementCount(doc, MAX_REQUEST_ELEMENTS) > MAX_REQUEST_ELEMENTS) throw new SamlError(413, 'too_large', `The SAML message holds more than ${MAX_REQUEST_ELEMENTS} elements.`);
@@ -42,7 +46,9 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
       verified = true;
     }
   } else {
-    const signed = typeof ctx.query.Signature === 'string';
+    // Any Signature or SigAlg makes it a signed request, to be verified (red-team, samlify round: a
+    // Signature given twice read as none, and an SP that may send unsigned requests took it).
+    const signed = ctx.query.Signature !== undefined || ctx.query.SigAlg !== undefined;
     if (sp.requestsSigned && !signed) throw new SamlError(403, 'signature_required', 'This service provider signs its requests, and this one is not signed.');
     if (signed && !(sp.certificates.length && verifyRedirectSignature(ctx.querystring, param, sp.certificates))) {
       throw new SamlError(403, 'signature_invalid', 'The signature of the request does not verify with the service provider\'s certificate.');

@@ -109,6 +109,7 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     await begin(ctx, sp, { spId: sp.id, requestId: null, acsUrl: defaultAcs(sp), relayState: relay ?? null, forceAuthn: false, isPassive: false });
   });
 
+  const GUESSABLE_NAMEID = new Set(['username', 'email', 'upn', 'displayName']);
   const slo = async (ctx: Context) => {
     const { el, sp, relayState, signed } = readIncoming(ctx, 'LogoutRequest', byEntity);
     const req = readLogoutRequest(el);
@@ -143,7 +144,10 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       const found = await deps.idpSessions.current(ctx);
       const current = found && await deps.store.issuedTo(found.uid, sp.id) ? found : null;
       const account = current ? await deps.accounts.findById(current.accountId) : null;
-      if (current && account && req.nameId !== null && subjectFor(sp, account).nameId === req.nameId) {
+      // An unsigned request naming a NameID anyone can guess (a username, an e-mail address) needs
+      // one of our SessionIndexes: a cross-site link could name it (red-team, samlify round).
+      const guessable = !signed && GUESSABLE_NAMEID.has(sp.nameIdSource);
+      if (current && account && !guessable && req.nameId !== null && subjectFor(sp, account).nameId === req.nameId) {
         others ||= otherParticipants(current);
         await deps.idpSessions.end(ctx, current.uid);
       }

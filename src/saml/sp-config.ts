@@ -172,6 +172,11 @@ export function parseServiceProvider(file: string, raw: unknown, readMetadata: (
   if (m365 && f.nameIdFormat && f.nameIdFormat !== 'persistent') throw new ConfigError(file, 'nameIdFormat', 'Microsoft 365 takes a persistent NameID (the ImmutableID) only');
   const nameIdSource = m365 ? 'immutableId' : f.nameIdSource ?? (nameIdFormat === 'emailAddress' ? 'email' : nameIdFormat === 'persistent' ? 'accountId' : 'username');
   if (m365 && f.nameIdSource && f.nameIdSource !== 'immutableId') throw new ConfigError(file, 'nameIdSource', 'Microsoft 365 takes the ImmutableID as NameID');
+  // SAML core 8.3.7: a persistent identifier has no discernible correspondence with the user's own
+  // identifiers (red-team, samlify round: a username or e-mail was taken as one).
+  if (nameIdFormat === 'persistent' && !['accountId', 'immutableId'].includes(nameIdSource)) {
+    throw new ConfigError(file, 'nameIdSource', 'a persistent NameID is the account id (or Microsoft 365\'s ImmutableID); for a username or an e-mail address use "unspecified" or "emailAddress"');
+  }
   if (!m365 && (f.entityId === M365.entityId)) throw new ConfigError(file, 'profile', 'Microsoft 365 (urn:federation:MicrosoftOnline) needs "profile": "microsoft365"');
   // The OIDC client file's `login` (src/config/clients.ts), with implicit consent by default: the
   // SP asks for no OIDC scope the user could weigh.

@@ -42,6 +42,18 @@ describe('SAML requests the IdP refuses', () => {
     expect(res.headers.get('location')).toBe('/saml/sp/generic/login');
   });
 
+  // Red-team (samlify round): an unknown SAMLEncoding was ignored (SAML bindings 3.4.4.1: an error);
+  // a Signature given twice read as no signature, so an SP that may send unsigned requests took it.
+  it('HTTP-Redirect: an unknown SAMLEncoding is refused, DEFLATE named is taken; a Signature given twice is a signature that does not verify', async () => {
+    const q = `SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(m365Xml())).toString('base64'))}`;
+    await refused(await get(`${sso()}?${q}&SAMLEncoding=${encodeURIComponent('urn:example:encoding:gzip')}`), 400, 'malformed');
+    const deflate = await get(`${sso()}?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(m365Xml())).toString('base64'))}&SAMLEncoding=${encodeURIComponent('urn:oasis:names:tc:SAML:2.0:bindings:URL-Encoding:DEFLATE')}`);
+    expect(deflate.status).toBe(303);
+    const again = `SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(m365Xml())).toString('base64'))}`;
+    const bogus = Buffer.alloc(256, 7).toString('base64');
+    await refused(await get(`${sso()}?${again}&SigAlg=${encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256')}&Signature=${encodeURIComponent(bogus)}&Signature=${encodeURIComponent(bogus)}`), 403, 'signature_invalid');
+  });
+
   it('a tampered signed request (HTTP-POST): one attribute changed after signing', async () => {
     const xml = (await signedPostXml()).replace(/ForceAuthn="[^"]*"|<samlp:AuthnRequest /, (m) => (m.startsWith('ForceAuthn') ? 'ForceAuthn="true"' : `${m}ForceAuthn="true" `));
     await refused(await post({ SAMLRequest: b64(xml) }), 403, 'signature_invalid');

@@ -51,6 +51,10 @@ describe('SAML service provider files', () => {
     expect(refusal(minimal, '/cfg/saml/Bad Name.json')).toMatch(/file name/);
     expect(refusal({ entityId: M365.entityId, acs: minimal.acs })).toMatch(/microsoft365/);
     expect(refusal({ profile: 'microsoft365', nameIdFormat: 'emailAddress' })).toMatch(/persistent/);
+    // SAML core 8.3.7 (red-team, samlify round): a persistent NameID no one can tie to the user.
+    for (const nameIdSource of ['username', 'email', 'displayName', 'upn']) {
+      expect(refusal({ ...minimal, nameIdFormat: 'persistent', nameIdSource })).toMatch(/nameIdSource: a persistent NameID is the account id/);
+    }
   });
 
   it('the microsoft365 profile fills in what Microsoft 365 expects', () => {

@@ -11,6 +11,7 @@ import { GENERIC, passwordAndPush, postBinding, postedForm, startSamlWorld, xmlO
  * POST logout; "strict" wants the second factor.
  */
 const OPEN = { entityId: 'https://open.example.test/sp', acs: 'https://open.example.test/acs', slo: 'https://open.example.test/slo' };
+const GUESS = { entityId: 'https://guess.example.test/sp', acs: 'https://guess.example.test/acs', slo: 'https://guess.example.test/slo' };
 const STRICT = { entityId: 'https://strict.example.test/sp', acs: 'https://strict.example.test/acs' };
 const MFA = 'https://refeds.org/profile/mfa';
 const rid = () => `_rt${Math.random().toString(16).slice(2)}${Date.now()}`;
@@ -19,9 +20,9 @@ describe('SAML answers the spec asks for', () => {
   let s: SamlWorld;
   let alice: FormBrowser;
   const sso = () => `${s.w.t.url}/saml/sso`;
-  const authn = (o: { sp?: string; acs?: string; id?: string; force?: boolean; passive?: boolean; rac?: { cmp?: string; classes: string[] }; nameIdFormat?: string; allowCreate?: string; binding?: string; subject?: string; destination?: string | null } = {}) => {
+  const authn = (o: { sp?: string; acs?: string; id?: string; force?: boolean; passive?: boolean; rac?: { cmp?: string; classes: string[] }; nameIdFormat?: string; allowCreate?: string; spNameQualifier?: string; binding?: string; subject?: string; destination?: string | null } = {}) => {
     const rac = o.rac ? `<samlp:RequestedAuthnContext${o.rac.cmp ? ` Comparison="${o.rac.cmp}"` : ''}>${o.rac.classes.map((c) => `<saml:AuthnContextClassRef>${c}</saml:AuthnContextClassRef>`).join('')}</samlp:RequestedAuthnContext>` : '';
-    const nip = o.nameIdFormat ? `<samlp:NameIDPolicy Format="${o.nameIdFormat}"${o.allowCreate ? ` AllowCreate="${o.allowCreate}"` : ''}/>` : '';
+    const nip = o.nameIdFormat ? `<samlp:NameIDPolicy Format="${o.nameIdFormat}"${o.allowCreate ? ` AllowCreate="${o.allowCreate}"` : ''}${o.spNameQualifier ? ` SPNameQualifier="${o.spNameQualifier}"` : ''}/>` : '';
     const subj = o.subject ? `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${o.subject}</saml:NameID></saml:Subject>` : '';
     const dest = o.destination === null ? '' : ` Destination="${o.destination ?? sso()}"`;
     return `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${o.id ?? rid()}" Version="2.0" IssueInstant="${new Date().toISOString()}"${dest} AssertionConsumerServiceURL="${o.acs ?? OPEN.acs}"${o.binding ? ` ProtocolBinding="${o.binding}"` : ''}${o.force ? ' ForceAuthn="true"' : ''}${o.passive ? ' IsPassive="true"' : ''}><saml:Issuer>${o.sp ?? OPEN.entityId}</saml:Issuer>${subj}${nip}${rac}</samlp:AuthnRequest>`;
@@ -34,6 +35,7 @@ describe('SAML answers the spec asks for', () => {
   beforeAll(async () => {
     s = await startSamlWorld({
       open: { name: 'Open SP', entityId: OPEN.entityId, acs: [{ url: OPEN.acs }], slo: { url: OPEN.slo, binding: 'HTTP-POST' }, nameIdFormat: 'persistent' },
+      guess: { name: 'Username SP', entityId: GUESS.entityId, acs: [{ url: GUESS.acs }], slo: { url: GUESS.slo, binding: 'HTTP-POST' }, nameIdFormat: 'unspecified' },
       strict: { name: 'Strict SP', entityId: STRICT.entityId, acs: [{ url: STRICT.acs }], login: { noDevice: 'refuse' } },
     });
     alice = new FormBrowser(s.w.t.url);
@@ -58,6 +60,8 @@ describe('SAML answers the spec asks for', () => {
     ['a transient NameID', { nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient', allowCreate: 'true' }, 'InvalidNameIDPolicy'],
     ['an e-mail NameID at a persistent SP', { nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }, 'InvalidNameIDPolicy'],
     ['the HTTP-Artifact binding', { binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact' }, 'UnsupportedBinding'],
+    // Red-team (samlify round): went on, and the assertion was qualified for nobody it named.
+    ['an identifier qualified for another SP (SPNameQualifier)', { nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent', spNameQualifier: 'https://other-sp.example/metadata' }, 'InvalidNameIDPolicy'],
   ])('a request for %s: a signed Response with that status at the ACS, no assertion', async (_name, o, status) => {
     const a = answer(await send(alice, authn(o), 'relay-1'));
     expect(a.action).toBe(OPEN.acs);
@@ -101,6 +105,22 @@ describe('SAML answers the spec asks for', () => {
     const out = answer(await postBinding(b, `${s.w.t.url}/saml/slo`, { SAMLRequest: Buffer.from(logoutXml({ nameId: s.w.accountId, sessionIndex: si, notOnOrAfter: later })).toString('base64') }));
     expect(out.xml).toContain('status:Success');
     expect((await send(b, authn())).url).toMatch(/\/interaction\//);
+  });
+
+  // Red-team (samlify round): a cross-site link carrying an unsigned LogoutRequest that names a
+  // username (an SP whose NameID is the username, which the user did use) signed the user out.
+  it('an unsigned LogoutRequest naming a guessable NameID without our SessionIndex ends nothing; with it, the session ends', async () => {
+    const username = `guess${Date.now()}`;
+    const accountId = await addUser(s.w, username);
+    const b = new FormBrowser(s.w.t.url);
+    const done = answer(await passwordAndPush(s, b, await send(b, authn({ sp: GUESS.entityId, acs: GUESS.acs })), username, accountId));
+    expect(done.xml).toContain(`>${username}</saml:NameID>`);
+    const si = /SessionIndex="([^"]+)"/.exec(done.xml)![1]!;
+    const logout = (sessionIndex?: string) => `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${rid()}" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${GUESS.entityId}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${username}</saml:NameID>${sessionIndex ? `<samlp:SessionIndex>${sessionIndex}</samlp:SessionIndex>` : ''}</samlp:LogoutRequest>`;
+    await b.go(`/saml/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(logout())).toString('base64'))}`);
+    expect(answer(await send(b, authn({ sp: GUESS.entityId, acs: GUESS.acs }))).xml).toContain('status:Success'); // still signed in
+    await b.go(`/saml/slo?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(logout(si))).toString('base64'))}`);
+    expect((await send(b, authn({ sp: GUESS.entityId, acs: GUESS.acs }))).url).toMatch(/\/interaction\//);
   });
 
   // xs:ID and UTC times (SAML core 1.3.3, 1.3.4).
