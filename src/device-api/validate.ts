@@ -55,7 +55,10 @@ function isPushUrl(s: string): boolean {
 
 export const pushSchema = z.object({
   endpoint: z.string().max(2048).refine(isPushUrl, 'endpoint must be an https URL'),
-  expirationTime: z.number().int().nonnegative().nullable().optional(),
+  // Milliseconds since the epoch (Push API); one already past, or given in seconds, names a
+  // subscription that is gone: refused here rather than marked dead at the first sign-in (red-team review).
+  expirationTime: z.number().int().nonnegative().nullable().optional()
+    .refine((v) => v === null || v === undefined || v > Date.now(), 'expirationTime has passed (it is in milliseconds since the epoch)'),
   keys: z.object({ p256dh, auth: b64url(16) }),
 });
 

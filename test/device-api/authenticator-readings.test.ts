@@ -168,6 +168,19 @@ describe('enrollment (section 1)', () => {
     expect((await postJson('/api/device/enroll', { code, name: 'Phone', publicJwk })).body.error).toBe('invalid_enrollment_code');
   });
 
+  // Red-team review: one already past, or given in seconds, enrolled, and its push was marked dead at the first sign-in.
+  it('a push subscription whose expirationTime has passed (or is in seconds) is 400 invalid_request, and the code still works', async () => {
+    const { code } = await api.codes.issue(alice, 'test');
+    const { publicJwk } = await SimulatedAuthenticator.newKey();
+    const keys = { p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]).toString('base64url'), auth: Buffer.alloc(16, 2).toString('base64url') };
+    for (const expirationTime of [Date.now() - 1000, Math.floor(Date.now() / 1000) + 3600]) {
+      const res = await postJson('/api/device/enroll', { code, name: 'Phone', publicJwk, push: { endpoint: 'https://fcm.googleapis.com/fcm/send/x', expirationTime, keys } });
+      expect(res).toMatchObject(invalidRequest);
+      expect(String(res.body.error_description)).toMatch(/expirationTime has passed/);
+    }
+    expect((await postJson('/api/device/enroll', { code, name: 'Phone', publicJwk })).status).toBe(201);
+  });
+
   it('takes the code in lower case and without dashes (its canonical form)', async () => {
     for (const typed of [(c: string) => c.toLowerCase(), (c: string) => c.replace(/-/g, ''), (c: string) => c.toLowerCase().replace(/-/g, '')]) {
       const { code } = await api.codes.issue(alice, 'test');
