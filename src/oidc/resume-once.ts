@@ -7,9 +7,10 @@ import type { Redis } from '../storage/redis.js';
  * resume URL twice at once (a double click, F5 as the redirect lands) ran oidc-provider's resume
  * twice, and each made its own session, grant and code; the extra sessions' refresh tokens outlived
  * the user's sign-out, which ends only the session its cookie names. Now the first request claims the
- * resume (one SET NX in Redis, shared by every process), and the ones that come while it runs wait
- * for its answer and get the very same one (its redirect with the one code, its cookies), whichever
- * the browser then shows. Only a request with the very same cookies (the browser's signed resume
+ * resume (one SET NX in Redis, shared by every process), and the ones that come while it runs (or
+ * up to 15 s after: Back, F5 once landed) wait for its answer and get the very same one (its
+ * redirect with the one code, its cookies), whichever the browser then shows; not after an end of
+ * the account's sessions. Only a request with the very same cookies (the browser's signed resume
  * cookie and its __Host- key among them) is given it; any other goes on to oidc-provider, which
  * finds the interaction gone. The answer (a code, a session cookie) is kept sealed under a key made
  * from those cookies (AES-256-GCM): Redis holds nothing a request could present (STYLE.md 7; a
@@ -27,6 +28,9 @@ interface Answer { status: number; headers: Record<string, string | string[]>; b
 interface Kept {
   /** The answer, sealed under the key the request's cookies make (absent while the first request runs). */
   sealed?: string;
+  /** Whose sign-in it finished, and when the first request began (epoch ms): an end of that account's sessions since voids it. */
+  accountId?: string;
+  at?: number;
 }
 
 /** The key the very same cookies make, and only they. */
@@ -56,12 +60,19 @@ function open(sealed: string, key: Buffer): Answer | null {
 const KEPT_HEADERS = ['location', 'set-cookie', 'content-type', 'content-security-policy'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function resumeOnce(redis: Redis): Middleware {
+/**
+ * `sessionsEndedAt`: when the account's sessions were last ended (ms), or null. A load after an end
+ * that came since the first request began is not given its answer (red-team, audit replay: a reload
+ * a second after `user sign-out` got the ended sign-in's code and session cookie again; the code
+ * bought nothing, but the browser was shown signed in).
+ */
+export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) => Promise<number | null>): Middleware {
   return async (ctx, next) => {
     const m = ctx.method === 'GET' || ctx.method === 'HEAD' ? RESUME_PATH.exec(ctx.path) : null;
     if (!m) return next();
     const key = `resume:${m[1]}`;
     const secret = keyOf(ctx.get('cookie'));
+    const began = Date.now();
     if ((await redis.set(key, JSON.stringify({} satisfies Kept), 'PX', KEEP_MS, 'NX')) === 'OK') {
       let kept: Answer | null = null;
       try {
@@ -77,7 +88,10 @@ export function resumeOnce(redis: Redis): Middleware {
           kept = { status: ctx.status, headers, body: ctx.status === 200 ? body : null };
         }
       } finally {
-        if (kept) await redis.set(key, JSON.stringify({ sealed: seal(kept, secret) } satisfies Kept), 'PX', KEEP_MS);
+        const accountId = (ctx as { oidc?: { session?: { accountId?: unknown } } }).oidc?.session?.accountId;
+        if (kept) {
+          await redis.set(key, JSON.stringify({ sealed: seal(kept, secret), at: began, ...(typeof accountId === 'string' ? { accountId } : {}) } satisfies Kept), 'PX', KEEP_MS);
+        }
         else await redis.del(key);
       }
       return;
@@ -90,6 +104,10 @@ export function resumeOnce(redis: Redis): Middleware {
       if (seen.sealed === undefined) continue;
       const answer = open(seen.sealed, secret);
       if (!answer) break; // another browser's: oidc-provider answers it
+      if (seen.accountId !== undefined) {
+        const ended = await sessionsEndedAt(seen.accountId);
+        if (ended !== null && ended >= (seen.at ?? 0)) break; // ended since: oidc-provider finds nothing to resume
+      }
       ctx.status = answer.status;
       for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
       ctx.set('Cache-Control', 'no-store');

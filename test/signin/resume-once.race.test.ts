@@ -21,14 +21,14 @@ afterAll(() => w?.close());
 const PASSWORD = 'resume once password 1';
 async function finishedSignIn(verifier: string, extra = '') {
   const username = `resume${++n}-${Date.now()}`;
-  await w.t.idp.accounts.create({ username, passwordHash: await hashPassword(PASSWORD) });
+  const account = await w.t.idp.accounts.create({ username, passwordHash: await hashPassword(PASSWORD) });
   const b = new FormBrowser(w.t.url);
   const challenge = await oidc.calculatePKCECodeChallenge(verifier);
   const login = await b.go(`/auth?client_id=test-rp&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_CALLBACK)}&code_challenge=${challenge}&code_challenge_method=S256&state=st${extra}`);
   const uid = /\/interaction\/([^/?]+)/.exec(login.url)![1]!;
   const csrf = /name="csrf" value="([^"]+)"/.exec(login.body)![1]!;
   const posted = await b.request(`/interaction/${uid}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, username, password: PASSWORD }).toString() });
-  return { b, resume: new URL(posted.headers.get('location')!, w.t.url) };
+  return { b, resume: new URL(posted.headers.get('location')!, w.t.url), accountId: account.id };
 }
 
 describe('a finished sign-in\'s resume loaded at once', () => {
@@ -70,6 +70,27 @@ describe('a finished sign-in\'s resume loaded at once', () => {
     const policies = all.map((r) => r.headers.get('content-security-policy') ?? '');
     expect(new Set(policies).size).toBe(1);
     expect(policies[0]).toMatch(/'sha256-[^']+'/);
+  });
+
+  // Red-team (audit replay): a reload a second after `user sign-out` got the ended sign-in's code and session cookie again.
+  it('a reload after the account\'s sessions were ended is not given the ended sign-in\'s code or session', async () => {
+    const { b, resume, accountId } = await finishedSignIn(oidc.randomPKCECodeVerifier());
+    const cookie = b.cookieHeader();
+    const first = await fetch(resume, { redirect: 'manual', headers: { cookie, accept: 'text/html' } });
+    const code = new URL(first.headers.get('location')!).searchParams.get('code');
+    expect(code).toEqual(expect.any(String));
+    // Within the 15 s a reload is given the same answer...
+    const again = await fetch(resume, { redirect: 'manual', headers: { cookie, accept: 'text/html' } });
+    expect(new URL(again.headers.get('location')!).searchParams.get('code')).toBe(code);
+    // ...but not once the account's sessions have ended (as `user sign-out` ends them).
+    await w.t.idp.endAccountSessions(accountId);
+    await new Promise((r) => setTimeout(r, 50));
+    const after = await fetch(resume, { redirect: 'manual', headers: { cookie, accept: 'text/html' } });
+    expect(after.headers.get('location') ?? '').not.toContain(code!);
+    const session = (r: Response) => r.headers.getSetCookie().find((c) => /^_session=[^;]/.test(c))?.split(';')[0];
+    expect(session(first)).toEqual(expect.any(String));
+    expect(session(after)).not.toBe(session(first));
+    expect(after.status).toBeLessThan(500);
   });
 
   it('a load from another browser at the same moment gets no code, and the browser\'s own load still does', async () => {
