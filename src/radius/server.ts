@@ -173,7 +173,8 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
       // Stopping, nothing was sent: the NAS's retry of the same request at another server goes on
       // (access.ts gives its State back; failover-on-stop.test.ts).
       if (stopping.signal.aborted) await opts.replays.forget(client.name, packet.authenticator).catch(() => {});
-      else await opts.replays.answered(client.name, packet.authenticator).catch(() => {}); // else its hold lapses
+      // Not awaited: the request is done once its reply is sent (inFlight); should it fail, the hold lapses.
+      else void opts.replays.answered(client.name, packet.authenticator).catch(() => {});
     } catch (err) {
       // Storage trouble and the like: no answer, so the NAS retransmits (and the caches let it try again).
       counts.error++;
