@@ -138,7 +138,11 @@ describe('removing an account while its next passcode is held by answers just se
     await card.getByTestId('remove').click();
     const del = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/device' && res.request().method() === 'DELETE', { timeout: 45_000 });
     await card.getByTestId('confirm-remove').click();
-    const waiting = await page.waitForFunction(() => document.getElementById('status')?.textContent || null).then((x) => x.jsonValue());
+    // The live region may still hold an earlier announcement (a request waiting): wait for this one.
+    const waiting = await page.waitForFunction(() => {
+      const said = document.getElementById('status')?.textContent ?? '';
+      return /Removing /.test(said) ? said : null;
+    }, undefined, { timeout: 20_000 }).then((x) => x.jsonValue());
     expect(waiting).toMatch(/Removing .*waits for the next one \(\d+ s\)/);
     expect((await del).status()).toBe(200);
     await page.waitForFunction(() => /was removed/.test(document.getElementById('status')?.textContent ?? ''));
