@@ -115,6 +115,8 @@ describe('the sign-in pages in light, dark, 200 % text and German (axe: 0 violat
       await variant(page, cdp, VARIANTS[0]!);
       await toLogin(page, 'ux-rp', { login_hint: 'alice' });
       expect(await page.locator('#username').inputValue()).toBe('alice');
+      // Chromium applies autofocus at a later rendering step: wait for it (a check right after load raced it under load).
+      await page.waitForFunction(() => document.activeElement?.id === 'password', undefined, { timeout: 5000 }).catch(() => undefined);
       expect(await page.evaluate(() => document.activeElement?.id)).toBe('password');
       await screenshot(page, 'ux-login-hint-light');
 
@@ -154,6 +156,7 @@ describe('the sign-in pages in light, dark, 200 % text and German (axe: 0 violat
         // The heading says so, with the time it ends; no "Try again"; the passcode has the focus.
         expect(await heading(page)).toMatch(v.de ? /^Bis \d{1,2}:\d\d keine Anfragen mehr an Ihr Telefon$/ : /^No more requests to your phone until \d{1,2}:\d\d(?:\s?[AP]M)?$/);
         await expect(page.locator('#send-again').count()).resolves.toBe(0);
+        await page.waitForFunction(() => document.activeElement?.id === 'passcode', undefined, { timeout: 5000 }).catch(() => undefined);
         expect(await page.evaluate(() => document.activeElement?.id)).toBe('passcode');
       });
 
