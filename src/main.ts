@@ -15,31 +15,28 @@ async function main(): Promise<Running> {
   // The RADIUS front door (docs/radius.md), when RADIUS_PORT is set.
   const radius = settings.radiusPort === null ? null : await idp.radius.listen(settings.radiusPort, settings.radiusHost);
   const metricsServer = settings.metricsPort ? await startMetricsServer(idp.metrics, settings.metricsHost, settings.metricsPort) : null;
-  let forgetIssuer = () => {};
   await listenOrRefuse(server, { host: settings.host, port: settings.port, hostSetting: 'HOST', portSetting: 'PORT' }).catch(async (err: unknown) => {
     await Promise.allSettled([radius?.close(), metricsServer && new Promise((r) => metricsServer.close(r))]);
     await idp.close().catch(() => {});
     throw err;
   });
-  {
-    // The admin CLI names this issuer in its links (src/config/running-issuer.ts).
-    forgetIssuer = recordRunningIssuer(settings.dataDir, settings.issuer);
-    idp.logger.info({ issuer: settings.issuer, port: settings.port, ...(metricsServer ? { metricsPort: settings.metricsPort } : {}) }, 'listening');
-    const lines = [
-      '',
-      `  Push OTP IdP is up: ${settings.issuer}`,
-      `  Discovery:          ${settings.issuer}/.well-known/openid-configuration`,
-    ];
-    if (radius) lines.push(`  RADIUS:             udp ${radius.address().address}:${radius.address().port} (${idp.radius.clients.length} client(s), docs/radius.md)`);
-    if (idp.demoUser) {
-      lines.push(
-        `  Demo app:           ${settings.issuer}/demo`,
-        `  Demo user:          ${idp.demoUser.username} / ${idp.demoUser.password}`,
-        `  Enroll a phone:     sign in at ${settings.issuer}/account and press "Add an authenticator"`,
-      );
-    }
-    process.stdout.write(lines.join('\n') + '\n\n');
+  // The admin CLI names this issuer in its links (src/config/running-issuer.ts).
+  const forgetIssuer = recordRunningIssuer(settings.dataDir, settings.issuer);
+  idp.logger.info({ issuer: settings.issuer, port: settings.port, ...(metricsServer ? { metricsPort: settings.metricsPort } : {}) }, 'listening');
+  const lines = [
+    '',
+    `  Push OTP IdP is up: ${settings.issuer}`,
+    `  Discovery:          ${settings.issuer}/.well-known/openid-configuration`,
+  ];
+  if (radius) lines.push(`  RADIUS:             udp ${radius.address().address}:${radius.address().port} (${idp.radius.clients.length} client(s), docs/radius.md)`);
+  if (idp.demoUser) {
+    lines.push(
+      `  Demo app:           ${settings.issuer}/demo`,
+      `  Demo user:          ${idp.demoUser.username} / ${idp.demoUser.password}`,
+      `  Enroll a phone:     sign in at ${settings.issuer}/account and press "Add an authenticator"`,
+    );
   }
+  process.stdout.write(lines.join('\n') + '\n\n');
   return {
     stop: (signal) => {
       forgetIssuer();

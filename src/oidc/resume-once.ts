@@ -88,11 +88,12 @@ export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) =>
           kept = { status: ctx.status, headers, body: ctx.status === 200 ? body : null };
         }
       } finally {
-        const accountId = (ctx as { oidc?: { session?: { accountId?: unknown } } }).oidc?.session?.accountId;
         if (kept) {
+          const accountId = (ctx as { oidc?: { session?: { accountId?: unknown } } }).oidc?.session?.accountId;
           await redis.set(key, JSON.stringify({ sealed: seal(kept, secret), at: began, ...(typeof accountId === 'string' ? { accountId } : {}) } satisfies Kept), 'PX', KEEP_MS);
+        } else {
+          await redis.del(key);
         }
-        else await redis.del(key);
       }
       return;
     }
