@@ -38,7 +38,7 @@ const CLI_REDIS_OPTIONS = { connectTimeout: 10_000, commandTimeout: 10_000, maxR
  * set-password` stored the new hash, ended the sessions in SQL, then failed, printing no password
  * and writing no audit row.
  */
-const NEEDS_REDIS = new Set(['user set-password', 'user disable', 'user sign-out', 'device revoke', 'user unmute', 'user unlock']);
+const NEEDS_REDIS = new Set(['user set-password', 'user disable', 'user sign-out', 'device revoke', 'user unmute', 'user unlock', 'federation unlink']);
 
 /** PostgreSQL or Redis cannot be used: one line, exit 69. */
 class StorageUnavailable extends Error {}

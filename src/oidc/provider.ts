@@ -117,6 +117,21 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const nowSeconds = () => Math.floor((deps.now ?? Date.now)() / 1000);
 
+  // An ID token the authorization endpoint hands out itself (response_type id_token, `code
+  // id_token`, Entra's answer) has no exchange to check the end of sessions at: the account is read
+  // once more as the token is made, after everything else the resume did (red-team: a disable or a
+  // sign-out landing after the resume's check, held-results.ts, still sent Entra an ID token).
+  const refuseEndedBeforeSigning = async (ctx: KoaContextWithOIDC, sub: string) => {
+    const fresh = await deps.accounts.findById(sub);
+    if (fresh) accountCache.remember(fresh);
+    if (!fresh || fresh.disabled) throw new errors.AccessDenied('the account is disabled');
+    const firstFactorAt = (ctx.oidc.result?.login as { firstFactorAt?: unknown } | undefined)?.firstFactorAt;
+    const ended = typeof firstFactorAt === 'number'
+      ? firstFactorEnded(firstFactorAt, fresh.sessionsEndedAt ?? null)
+      : sessionEndedSince(ctx.oidc.session?.loginTs, fresh.sessionsEndedAt?.getTime() ?? null);
+    if (ended) throw new errors.LoginRequired('the account\'s sessions were ended after this sign-in');
+  };
+
   // oidc-provider's login prompt asks for a sign-in only when there is no session (or max_age,
   // an id_token_hint, an essential acr asks). Ours also asks when the session no longer counts
   // for this app, on every authorization, SSO included.
@@ -239,6 +254,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         // express-openid-connect read the ID token alone), when no access token is issued
         // (response_type id_token), or when the claims parameter names them.
         claims: async (use, _scope, requested) => {
+          if (use === 'id_token' && token === undefined) await refuseEndedBeforeSigning(ctx, sub);
           if (use !== 'id_token' || registration?.idTokenProfileClaims || ctx.oidc.params?.response_type === 'id_token') return all;
           const named = Object.keys(requested ?? {});
           return Object.fromEntries(Object.entries(all).filter(([k]) => k === 'sub' || named.includes(k))) as typeof all;

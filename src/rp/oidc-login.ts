@@ -23,7 +23,14 @@ export interface RpLoginOptions {
    * refused. The sign-in stays as it was. onError if not given.
    */
   onRefused?: (ctx: Context, message: string) => void;
-  onSignedIn(ctx: Context, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, config: oidc.Configuration): Promise<void>;
+  /**
+   * `began`: when this callback request began (before the code's exchange), on `now`. The exchange
+   * checked the sign-in against an end of the account's sessions up to then; a page that keeps
+   * something from the sign-in checks the end from `began` on itself (an end landing after the exchange).
+   */
+  onSignedIn(ctx: Context, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, config: oidc.Configuration, began: number): Promise<void>;
+  /** The clock `began` is read on (the app's; tests move it). Date.now if not given. */
+  now?: () => number;
   onError(ctx: Context, message: string): void;
 }
 
@@ -56,6 +63,7 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
   });
 
   router.get('/callback', async (ctx) => {
+    const began = (opts.now ?? Date.now)();
     const refuse = (message: string) => { ctx.status = 400; return (opts.onRefused ?? opts.onError)(ctx, message); };
     const txs = readTxs(ctx.cookies.get(cookie, { signed: true }));
     if (!txs.length) return refuse(t('error.rpNotStarted'));
@@ -79,7 +87,7 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
       const e = err as { error?: string; error_description?: string; message: string };
       return opts.onError(ctx, e.error_description ?? e.error ?? e.message);
     }
-    await opts.onSignedIn(ctx, tokens, c);
+    await opts.onSignedIn(ctx, tokens, c, began);
   });
 
   return { discover };

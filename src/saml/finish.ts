@@ -10,6 +10,7 @@ import type { ServiceProvider } from './sp-config.js';
 import type { PendingSso } from './store.js';
 import { signElement } from './xml.js';
 import { t } from '../i18n/index.js';
+import { firstFactorEnded } from '../signin/finish.js';
 
 /**
  * The end of a SAML sign-in: per SP, the internal OIDC client's login and callback (src/rp/oidc-login.ts,
@@ -62,7 +63,8 @@ export function finishRouters(deps: SamlDeps): Router[] {
         if (pending) return failToSp(ctx, sp, pending, pending.isPassive ? 'NoPassive' : 'AuthnFailed');
         failPage(ctx, message);
       },
-      async onSignedIn(ctx, tokens) {
+      now: deps.now,
+      async onSignedIn(ctx, tokens, _config, began) {
         const pending = await takePending(ctx, sp);
         if (!pending) return failPage(ctx, t('error.samlNotPending'));
         const claims = tokens.claims()!;
@@ -88,7 +90,9 @@ export function finishRouters(deps: SamlDeps): Router[] {
         const account = await deps.accounts.findById(claims.sub);
         // The SP hears these too, as SAML statuses at its ACS (SAML core 3.4.1.1; red-team: the user got
         // our page, the request was used up, and the SP waited for an answer that never came).
-        if (!account || account.disabled) return failToSp(ctx, sp, pending, 'AuthnFailed');
+        // An end of the account's sessions after the code's exchange checked it (red-team: a sign-out
+        // or a disable landing there still gave the SP an assertion).
+        if (!account || account.disabled || firstFactorEnded(began, account.sessionsEndedAt ?? null)) return failToSp(ctx, sp, pending, 'AuthnFailed');
         const { nameId, attributes } = subjectFor(sp, account);
         if (!nameId) return failToSp(ctx, sp, pending, 'InvalidNameIDPolicy');
         // SAML core 3.4.1.4: a request naming its principal gets an assertion about that one, or a

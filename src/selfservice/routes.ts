@@ -14,6 +14,7 @@ import type { Views } from '../http/views.js';
 import { t } from '../i18n/index.js';
 import type { IdpSessions } from '../oidc/sessions.js';
 import { mayChangeDevices, sessionSatisfies, type SessionLifetime } from '../oidc/session-policy.js';
+import { firstFactorEnded } from '../signin/finish.js';
 import { rpLogin } from '../rp/oidc-login.js';
 import { inPageLanguage } from './device-errors.js';
 import { deviceView, enrollStatus, utcText } from './device-view.js';
@@ -114,6 +115,10 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     if (!idp || idp.accountId !== s.accountId) return null;
     const account = await deps.accounts.findById(s.accountId);
     if (!account) return null;
+    // An end of the account's sessions since this page's sign-in came back (to the millisecond): its
+    // SSO session may have been saved back by a request in flight and still count, as a sign-in in
+    // the end's very second does (red-team: /account went on renaming phones for the session's life).
+    if (firstFactorEnded(s.createdAt, account.sessionsEndedAt ?? null)) return null;
     const hasDevices = hadAuthenticator(await deps.devices.listDevices(account.id));
     if (!sessionSatisfies({ amr: s.amr, policy, accountHasDevices: hasDevices, requestedAcrs: [] })) return null;
     setSession(ctx, { ...s, seenAt: at });
@@ -158,7 +163,8 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     // The very SSO session the code was issued in, not another of the same account (red-team: a
     // password-only session from before the first phone finished a code the owner's MFA session made).
     checkCode: async (ctx, code) => (await deps.idpSessions.issuedHere(ctx, code) ? null : t('account.error.otherBrowser')),
-    async onSignedIn(ctx, tokens) {
+    now,
+    async onSignedIn(ctx, tokens, _config, began) {
       const claims = tokens.claims()!;
       // The SSO session this sign-in just made or used, so that this page ends when it ends.
       const idp = await deps.idpSessions.current(ctx);
@@ -172,7 +178,8 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
       setSession(ctx, {
         accountId: claims.sub, sid: randomBytes(16).toString('base64url'), idp: idp.uid,
         amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [],
-        authTime: Math.floor(at / 1000) - age, createdAt: at, seenAt: at,
+        // Dated from before the code's exchange, which checked the end of sessions until then (session above).
+        authTime: Math.floor(at / 1000) - age, createdAt: began, seenAt: at,
       });
       ctx.redirect('/account');
     },

@@ -76,6 +76,21 @@ describe('admin CLI: storage that cannot be used, and odd input', () => {
     if (verb === 'disable') expect((await runAdminCli(['user', 'enable', 'alice'], { env: env() })).status).toBe(0);
   }, 60_000);
 
+  // Red-team (end of access round): unlink ends the user's sessions too, yet it removed the link first and
+  // then failed on Redis: exit 69 ("nothing changed"), the link gone, the sessions alive, and a second run
+  // said "no such link", so nothing could end them any more.
+  it('Redis refusing connections: federation unlink keeps the link, exit 69; with Redis there it unlinks', async () => {
+    const link = ['--issuer', 'https://broker.example/realms/x', '--subject', 'sub-unlink-1'];
+    expect((await runAdminCli(['federation', 'link', 'alice', ...link], { env: env() })).status).toBe(0);
+    const rows = await audited('federation.unlink');
+    unusable(await runAdminCli(['federation', 'unlink', ...link], { env: { ...env(), REDIS_URL: DOWN_REDIS } }), /^error: Redis \(REDIS_URL\) cannot be used: /);
+    expect((await runAdminCli(['federation', 'list', 'alice'], { env: env() })).stdout).toContain('sub-unlink-1');
+    expect(await audited('federation.unlink')).toBe(rows);
+    const again = await runAdminCli(['federation', 'unlink', ...link], { env: env() });
+    expect({ status: again.status, stderr: again.stderr }).toEqual({ status: 0, stderr: '' });
+    expect((await runAdminCli(['federation', 'list', 'alice'], { env: env() })).stdout).not.toContain('sub-unlink-1');
+  }, 60_000);
+
   it('a PostgreSQL or a Redis that accepts and never answers: the CLI gives up with one line, exit 69', async () => {
     const pgStarted = Date.now();
     unusable(await runAdminCli(['user', 'list'], { env: { ...env(), DATABASE_URL: `postgres://postgres@127.0.0.1:${holePort}/test` }, timeoutMs: 45_000 }), /^error: PostgreSQL/);
