@@ -83,11 +83,14 @@ export function privateUmask(): void {
 }
 
 /**
- * The data folder made private before anything is opened: DATA_DIR 0700, and an embedded database
- * left by an earlier version (DATA_DIR/pg, files 0666) tightened. Returns what was open to others.
+ * The data folder made private before anything is opened: DATA_DIR 0700, and everything in it
+ * tightened: an embedded database left by an earlier version (DATA_DIR/pg, files 0666), and the
+ * files beside it (secrets.json, demo-password, server.json: red-team, a folder copied in with
+ * them 0644 kept them so, and the warning did not name them). Returns what was open to others.
  */
 export function privateDataFolder(dataDir: string): LoosePath[] {
-  return [...ensurePrivateDir(dataDir), ...tightenTree(path.join(dataDir, 'pg'))];
+  const folder = ensurePrivateDir(dataDir);
+  return [...folder, ...tightenTree(dataDir).filter((l) => l.path !== dataDir)];
 }
 
 /** The start-up warning's fields: how many paths, how many could not be changed, and the first few (a database has about a thousand files). */

@@ -13,7 +13,9 @@ export class RedisUrlError extends Error {}
 
 /** Parses REDIS_URL into a target. Pure; throws RedisUrlError with what is wrong. */
 export function parseRedisUrl(url: string): RedisTarget {
-  const m = /^(redis-sentinel|redis-cluster):\/\/(?:([^@/]*)@)?([^/?#]+)(?:\/([^?#]*))?(?:\?([^#]*))?$/.exec(url);
+  // The credentials run to the last `@` (red-team: a password with a `/`, as base64 secrets have, was
+  // read as the host list and quoted in the start's error line); the hosts, name and query have none.
+  const m = /^(redis-sentinel|redis-cluster):\/\/(?:(.*)@)?([^/?#@]+)(?:\/([^?#@]*))?(?:\?([^#@]*))?$/.exec(url);
   if (!m) {
     if (/^rediss?:\/\//.test(url)) return { kind: 'single', url };
     throw new RedisUrlError('must start with redis://, rediss://, redis-sentinel:// or redis-cluster://');
@@ -21,14 +23,19 @@ export function parseRedisUrl(url: string): RedisTarget {
   const [, scheme, auth, hostList, path = '', query = ''] = m;
   const hosts = hostList!.split(',').map((hp) => {
     const hm = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(hp);
-    if (!hm || Number(hm[2]) < 1 || Number(hm[2]) > 65535) throw new RedisUrlError(`"${hp}" is not host:port`);
+    if (!hm || Number(hm[2]) < 1 || Number(hm[2]) > 65535) throw new RedisUrlError(`"${hp}" is not host:port (percent-encode what the user name or password holds of : / @ ? #)`);
     return { host: hm[1]!.replace(/^\[|\]$/g, ''), port: Number(hm[2]) };
   });
   const creds: { username?: string; password?: string } = {};
   if (auth) {
-    const [user, pass] = auth.split(':', 2).map((s) => decodeURIComponent(s));
-    if (pass === undefined) creds.password = user!;
-    else { if (user) creds.username = user; creds.password = pass; }
+    // user:password, split at the first `:` (a password may hold more); never quoted in an error.
+    const colon = auth.indexOf(':');
+    const decode = (part: string) => {
+      try { return decodeURIComponent(part); } catch { throw new RedisUrlError('the user name or password is not valid percent-encoding'); }
+    };
+    const user = decode(colon < 0 ? auth : auth.slice(0, colon));
+    if (colon < 0) creds.password = user;
+    else { if (user) creds.username = user; creds.password = decode(auth.slice(colon + 1)); }
   }
   if (scheme === 'redis-cluster') {
     if (path) throw new RedisUrlError('a cluster has no database number or name');

@@ -47,6 +47,27 @@ describe('deployment files', () => {
     expect(unsafeConfiguration(filled)).toBeNull();
   });
 
+  // Red-team (secrets in operations round): nginx's default log format wrote each request line with
+  // its query, so the PWA's enrollment link (`/pwa/?enroll=<code>`) put a code that enrolls a phone in
+  // `docker compose logs`; and /readyz, whose 503 names the database's address, was published.
+  it('the proxy logs no query string nor Referer, and publishes neither health nor metrics', () => {
+    const nginx = readFileSync('deploy/nginx.conf', 'utf8').replace(/#.*$/gm, '');
+    const accessLogs = [...nginx.matchAll(/^\s*access_log\s+([^;]+);/gm)].map((m) => m[1]!.trim().split(/\s+/));
+    expect(accessLogs.length).toBeGreaterThan(0);
+    for (const [target, format] of accessLogs) {
+      if (target === 'off') continue;
+      expect(format).toBeDefined(); // nginx's default ("combined") logs $request and $http_referer
+      const definition = new RegExp(`log_format\\s+${format}\\s+((?:'[^']*'\\s*)+);`).exec(nginx);
+      expect(definition).not.toBeNull();
+      const fields = definition![1]!;
+      expect(fields).toMatch(/\$uri\b/);
+      expect(fields).not.toMatch(/\$(request|request_uri|args|query_string|is_args|http_referer|arg_\w+)\b/);
+    }
+    for (const internal of ['/metrics', '/readyz', '/healthz']) {
+      expect(nginx).toMatch(new RegExp(`location\\s*=\\s*${internal}\\s*\\{\\s*return 404;\\s*\\}`));
+    }
+  });
+
   it('the Dockerfile builds in stages, installs production dependencies only, runs as node, with a health check', () => {
     const dockerfile = readFileSync('Dockerfile', 'utf8');
     expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(3);

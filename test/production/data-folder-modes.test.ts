@@ -77,6 +77,18 @@ describe('data folder permissions', () => {
     expect(openToOthers(dataDir)).toEqual([]);
     expect(lstatSync(dataDir).mode & 0o777).toBe(0o700);
 
+    // The files beside the database, copied in open (a backup restored with its modes): made
+    // private too, and counted (red-team: secrets.json with the cookie keys stayed 0644, unnamed).
+    const beside = readdirSync(dataDir).filter((n) => n !== 'pg').map((n) => path.join(dataDir, n));
+    expect(beside.map((p) => path.basename(p))).toContain('secrets.json');
+    for (const p of beside) chmodSync(p, lstatSync(p).isDirectory() ? 0o755 : 0o644);
+    lines.length = 0;
+    const again = await startTestIdp({ dataDir, idp: { logger: logger() } });
+    await again.stop();
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]!.count).toBe(beside.length);
+    expect(openToOthers(dataDir)).toEqual([]);
+
     lines.length = 0;
     const second = await startTestIdp({ dataDir, idp: { logger: logger() } });
     await second.close();

@@ -14,8 +14,26 @@ describe('REDIS_URL', () => {
     ['redis-cluster://idp:pw@10.0.0.1:7001,10.0.0.2:7002', {
       kind: 'cluster', username: 'idp', password: 'pw', nodes: [{ host: '10.0.0.1', port: 7001 }, { host: '10.0.0.2', port: 7002 }],
     }],
+    // Red-team (secrets in operations round): a password with a `/` (base64 secrets have them) was read
+    // as the host list, and the start's error line quoted it.
+    ['redis-sentinel://:Sup3rSECRETpart1/part2@h1:26379,h2:26379/mymaster', {
+      kind: 'sentinel', name: 'mymaster', db: 0, password: 'Sup3rSECRETpart1/part2', sentinels: [{ host: 'h1', port: 26379 }, { host: 'h2', port: 26379 }],
+    }],
+    ['redis-cluster://idp:p@ss:w/rd@10.0.0.1:7001', { kind: 'cluster', username: 'idp', password: 'p@ss:w/rd', nodes: [{ host: '10.0.0.1', port: 7001 }] }],
   ])('%s', (url, target) => {
     expect(parseRedisUrl(url)).toEqual(target);
+  });
+
+  it.each([
+    'redis-sentinel://:Sup3rSECRET/x@h1/mymaster',
+    'redis-sentinel://:Sup3rSECRET%zz@h1:26379/mymaster',
+    'redis-cluster://idp:Sup3rSECRET@10.0.0.1',
+  ])('never quotes the credentials when refusing %s', (url) => {
+    expect(() => parseRedisUrl(url)).toThrow();
+    let message = '';
+    try { loadSettings({ REDIS_URL: url }); } catch (err) { message = (err as Error).message; }
+    expect(message).toMatch(/REDIS_URL/);
+    expect(message).not.toContain('Sup3rSECRET');
   });
 
   it.each([
