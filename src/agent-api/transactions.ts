@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../storage/redis.js';
+import { redisScripts } from '../defences/redis-script.js';
 
 /**
  * A push sign-in that a gateway polls (docs/agent-api.md, "Transactions"): which gateway started
@@ -47,7 +48,17 @@ const key = (id: string) => `agent:tx:{${id}}`;
 const finalKey = (id: string) => `agent:tx:{${id}}:final`;
 const turnKey = (id: string) => `agent:tx:{${id}}:poll`;
 
+/**
+ * SET ... KEEPTTL XX as a script: the stand-in (ioredis-mock) takes KEEPTTL as no expiry at all
+ * (red-team: a voided approval's refusal was kept for ever instead of its 30 s).
+ */
+const REPLACE_KEEPING_TTL = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) end
+return ttl`;
+
 export function createAgentTransactionStore(redis: Redis): AgentTransactionStore {
+  const replaceKeepingTtl = redisScripts(redis)('agentReplaceFinal', REPLACE_KEEPING_TTL, 1);
   return {
     async put(id, tx, ttlSeconds) {
       await redis.set(key(id), JSON.stringify(tx), 'EX', Math.max(1, Math.ceil(ttlSeconds)));
@@ -69,7 +80,7 @@ export function createAgentTransactionStore(redis: Redis): AgentTransactionStore
       return raw ? (JSON.parse(raw) as FinalAnswer) : null;
     },
     async replaceFinal(id, answer) {
-      await redis.set(finalKey(id), JSON.stringify(answer), 'KEEPTTL', 'XX');
+      await replaceKeepingTtl(finalKey(id), JSON.stringify(answer));
     },
     async pollTurn(id, ms) {
       const token = randomUUID();

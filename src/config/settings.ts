@@ -175,7 +175,7 @@ export const SETTINGS = {
   },
   redisUrl: {
     env: 'REDIS_URL',
-    meaning: 'Redis for challenges, rate limits, pub/sub and short-lived tokens: one server, the master a Sentinel group names, or a Cluster (one IdP\'s keys share one hash slot: the cluster gives failover, see docs/production.md). Unset: an in-process stand-in (one process only; lost at restart; the log says so), and the start is refused when `DATABASE_URL` is set.',
+    meaning: 'Redis for challenges, rate limits, pub/sub and short-lived tokens: one server, the master a Sentinel group names, or a Cluster (one IdP\'s keys share one hash slot: the cluster gives failover, see docs/production.md). Unset: an in-process stand-in (one process only; lost at restart; the log says so; it frees keys once they lapse, as Redis does, and near the heap limit of the process refuses writes as a full Redis under `noeviction` does, so pages answer 503 rather than the process dying: red-team, anonymous `/auth` requests whose records it never freed killed `npm start`), and the start is refused when `DATABASE_URL` is set.',
     default: NONE,
     accepts: '`redis://[user:pass@]host:port[/db]` (or `rediss://`), `redis-sentinel://host:port,host:port/<master>[?db=N]`, `redis-cluster://host:port,host:port`',
     read: (raw: string | undefined): string | null => {

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { Cluster, Redis as Single, type RedisOptions } from 'ioredis';
 import { parseRedisUrl } from './redis-url.js';
+import { openStandIn } from './standin.js';
 
 export { parseRedisUrl, RedisUrlError, type RedisTarget } from './redis-url.js';
 
@@ -32,9 +32,7 @@ export function openRedis(url: string | null, prefix = '', onError: (err: Error)
     client.on('error', onError);
     return client;
   }
-  // Loaded only when used: the stand-in costs a few MiB that a production process never needs.
-  const RedisMock = createRequire(import.meta.url)('ioredis-mock') as typeof Single;
-  return new RedisMock({ keyPrefix: prefix });
+  return openStandIn(prefix);
 }
 
 function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Redis {
