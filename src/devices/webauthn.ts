@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { normalizeCode } from './enrollment-codes.js';
 import type { WebAuthnCredential } from './types.js';
@@ -53,6 +53,56 @@ export async function registrationOptions(input: { issuer: string; code: string;
   });
 }
 
+/** COSE key labels (RFC 9052 7.1, RFC 9053 7.1-7.2; RFC 8230 4). */
+const COSE = { kty: 1, alg: 3, crv: -1, x: -2, y: -3, n: -1, e: -2 } as const;
+
+/**
+ * Pure: why a registered credential's public key is not one an approval can rely on, or null.
+ * The library checks the COSE `alg` label only (red-team: an RSA key with exponent 1, whose
+ * "signature" anyone can compute, enrolled and its approvals said `user`; a 512-bit modulus, a
+ * point off P-256 and an ES256 label on RSA parameters enrolled too). ES256: a point on P-256
+ * (node:crypto refuses one off the curve); RS256: at least 2048 bits, exponent 65537.
+ */
+export function credentialKeyProblem(cose: Map<number, unknown>): string | null {
+  const bytes = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v) : null);
+  const alg = cose.get(COSE.alg);
+  const kty = cose.get(COSE.kty);
+  if (alg === -7) {
+    const x = bytes(cose.get(COSE.x));
+    const y = bytes(cose.get(COSE.y));
+    if (kty !== 2 || cose.get(COSE.crv) !== 1 || x?.length !== 32 || y?.length !== 32) return 'an ES256 credential must be a P-256 key';
+    try {
+      createPublicKey({ format: 'jwk', key: { kty: 'EC', crv: 'P-256', x: x.toString('base64url'), y: y.toString('base64url') } });
+      return null;
+    } catch {
+      return 'the credential\'s key is not a point on P-256';
+    }
+  }
+  if (alg === -257) {
+    const n = bytes(cose.get(COSE.n));
+    const e = bytes(cose.get(COSE.e));
+    if (kty !== 3 || !n || !e) return 'an RS256 credential must be an RSA key';
+    try {
+      const details = createPublicKey({ format: 'jwk', key: { kty: 'RSA', n: n.toString('base64url'), e: e.toString('base64url') } }).asymmetricKeyDetails;
+      if ((details?.modulusLength ?? 0) < 2048) return 'the credential\'s RSA key is shorter than 2048 bits';
+      if (details?.publicExponent !== 65537n) return 'the credential\'s RSA key does not use the exponent 65537';
+      return null;
+    } catch {
+      return 'the credential\'s RSA key is not valid';
+    }
+  }
+  return 'the credential\'s algorithm is neither ES256 nor RS256';
+}
+
+/**
+ * Pure: a packed self-attestation (no x5c) must be signed with the credential's own algorithm
+ * (WebAuthn 8.2 verification, step "self attestation": alg matches the credential public key's).
+ */
+export function selfAttestationProblem(fmt: unknown, attStmt: Map<string, unknown> | undefined, cose: Map<number, unknown>): string | null {
+  if (fmt !== 'packed' || !attStmt || attStmt.get('x5c') !== undefined) return null;
+  return attStmt.get('alg') === cose.get(COSE.alg) ? null : 'the self-attestation\'s algorithm is not the credential\'s';
+}
+
 export type RegistrationVerdict = { ok: true; credential: WebAuthnCredential } | { ok: false; reason: string };
 
 /**
@@ -74,6 +124,12 @@ export async function verifyRegistration(input: { response: RegistrationResponse
     });
     if (!result.verified) return { ok: false, reason: 'the registration did not verify' };
     const info = result.registrationInfo;
+    const { decodeAttestationObject, decodeCredentialPublicKey, isoBase64URL } = await import('@simplewebauthn/server/helpers');
+    const cose = decodeCredentialPublicKey(info.credential.publicKey) as unknown as Map<number, unknown>;
+    const attestation = decodeAttestationObject(isoBase64URL.toBuffer(input.response.response.attestationObject));
+    const problem = credentialKeyProblem(cose)
+      ?? selfAttestationProblem(attestation.get('fmt'), attestation.get('attStmt') as unknown as Map<string, unknown>, cose);
+    if (problem) return { ok: false, reason: problem };
     return {
       ok: true,
       credential: {
