@@ -41,8 +41,13 @@ export function createEndAccountSessions(
     // First the mark, then the rows: a session that a request in flight saves back after the
     // delete began before the mark, and the login check refuses it (sessionEndedSince).
     const at = new Date(now());
-    // Never back: of two ends at once, the later one's mark stands, whichever commits last.
-    await db.query('UPDATE accounts SET sessions_ended_at = GREATEST(sessions_ended_at, $2) WHERE id = $1', [accountId, at]);
+    // Never back: of two ends at once, the later one's mark stands, whichever commits last; but a mark
+    // more than a minute ahead of this end was written by a clock that ran ahead (the admin CLI on
+    // another host), and would refuse every sign-in until then: this end replaces it.
+    await db.query(`UPDATE accounts SET sessions_ended_at = CASE
+        WHEN sessions_ended_at IS NULL OR sessions_ended_at < $2 OR sessions_ended_at > $2::timestamptz + interval '1 minute' THEN $2
+        ELSE sessions_ended_at END
+      WHERE id = $1`, [accountId, at]);
     // What the account's sessions started at /account ends with them (red-team: a code a stolen
     // password took before the owner's first phone, or a phone it enrolled and left unconfirmed,
     // outlived a new password and a sign-out everywhere). A code issued in flight was issued under

@@ -59,13 +59,26 @@ export function tightenTree(dir: string): LoosePath[] {
   if (!existsSync(dir)) return [];
   const loose: LoosePath[] = [];
   const visit = (p: string) => {
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) return;
+    const st = readable(() => lstatSync(p));
+    if (!st || st.isSymbolicLink()) return;
     if (st.mode & OTHERS) loose.push({ path: p, mode: octal(st.mode), fixed: tighten(p, st.mode & 0o700) });
-    if (st.isDirectory()) for (const name of readdirSync(p)) visit(path.join(p, name));
+    if (st.isDirectory()) for (const name of readable(() => readdirSync(p)) ?? []) visit(path.join(p, name));
   };
   visit(dir);
   return loose;
+}
+
+/**
+ * What a look at a path gives, or null when it is not ours to read or has gone meanwhile (red-team:
+ * a volume's root-owned lost+found stopped the start with EACCES and a stack trace).
+ */
+function readable<T>(look: () => T): T | null {
+  try {
+    return look();
+  } catch (err) {
+    if (['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
+    throw err;
+  }
 }
 
 /**
@@ -87,10 +100,19 @@ export function privateUmask(): void {
  * tightened: an embedded database left by an earlier version (DATA_DIR/pg, files 0666), and the
  * files beside it (secrets.json, demo-password, server.json: red-team, a folder copied in with
  * them 0644 kept them so, and the warning did not name them). Returns what was open to others.
+ * Other folders in it are not entered.
  */
 export function privateDataFolder(dataDir: string): LoosePath[] {
   const folder = ensurePrivateDir(dataDir);
-  return [...folder, ...tightenTree(dataDir).filter((l) => l.path !== dataDir)];
+  // What the IdP keeps there: the database's tree, and the files beside it (not other folders an
+  // operator or the volume keeps there, such as lost+found, which are left as they are).
+  const beside = (readable(() => readdirSync(dataDir)) ?? []).flatMap((name) => {
+    const p = path.join(dataDir, name);
+    const st = name === 'pg' ? null : readable(() => lstatSync(p));
+    if (!st?.isFile() || !(st.mode & OTHERS)) return [];
+    return [{ path: p, mode: octal(st.mode), fixed: tighten(p, st.mode & 0o700) }];
+  });
+  return [...folder, ...beside, ...tightenTree(path.join(dataDir, 'pg'))];
 }
 
 /** The start-up warning's fields: how many paths, how many could not be changed, and the first few (a database has about a thousand files). */

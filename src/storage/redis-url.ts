@@ -21,9 +21,12 @@ export function parseRedisUrl(url: string): RedisTarget {
     throw new RedisUrlError('must start with redis://, rediss://, redis-sentinel:// or redis-cluster://');
   }
   const [, scheme, auth, hostList, path = '', query = ''] = m;
-  const hosts = hostList!.split(',').map((hp) => {
+  const list = hostList!.split(',');
+  const hosts = list.map((hp, i) => {
     const hm = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(hp);
-    if (!hm || Number(hm[2]) < 1 || Number(hm[2]) > 65535) throw new RedisUrlError(`"${hp}" is not host:port (percent-encode what the user name or password holds of : / @ ? #)`);
+    // Not quoted: with the `@` forgotten, the "host" is the user name and password (red-team).
+    const which = list.length === 1 ? 'the host' : `host ${i + 1} of ${list.length}`;
+    if (!hm || Number(hm[2]) < 1 || Number(hm[2]) > 65535) throw new RedisUrlError(`${which} is not host:port (percent-encode what the user name or password holds of : / @ ? #)`);
     return { host: hm[1]!.replace(/^\[|\]$/g, ''), port: Number(hm[2]) };
   });
   const creds: { username?: string; password?: string } = {};

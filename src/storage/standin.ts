@@ -84,28 +84,26 @@ export function openStandIn(prefix: string): Single {
 
   const full = heapGauge(STANDIN_HEAP_SHARE);
   const data = mock.data;
-  // Set when a write is refused inside a script: the script engine reports it as its own failure.
-  let refusedInScript = false;
+  // A script is refused before it runs or runs whole, as Redis refuses one for memory before its
+  // first write only: no write inside a running script is refused (the stand-in runs a script in
+  // one synchronous call, during which this is set).
+  let inScript = false;
   mock.data = Object.freeze({
     ...data,
     set: (key: string, value: unknown) => {
-      if (full() && !data.has(key)) {
-        refusedInScript = true;
-        throw new Error(OOM);
-      }
+      if (!inScript && full() && !data.has(key)) throw new Error(OOM);
       data.set(key, flatValue(value));
     },
   });
   for (const name of ['eval', 'evalsha'] as const) {
     const run = mock[name].bind(mock);
-    mock[name] = async (...args: unknown[]) => {
-      if (full()) throw new Error(OOM);
-      refusedInScript = false;
+    mock[name] = (...args: unknown[]) => {
+      if (full()) return Promise.reject(new Error(OOM));
+      inScript = true;
       try {
-        return await run(...args);
-      } catch (err) {
-        if (refusedInScript) throw new Error(OOM);
-        throw err;
+        return run(...args);
+      } finally {
+        inScript = false;
       }
     };
   }

@@ -63,6 +63,10 @@ describe('deployment files', () => {
       expect(fields).toMatch(/\$uri\b/);
       expect(fields).not.toMatch(/\$(request|request_uri|args|query_string|is_args|http_referer|arg_\w+)\b/);
     }
+    // Its error log quotes the whole request line and the Referer on an upstream error or a limit_req refusal.
+    const errorLogs = [...nginx.matchAll(/^\s*error_log\s+([^;]+);/gm)].map((m) => m[1]!.trim().split(/\s+/));
+    expect(errorLogs.length).toBeGreaterThan(0);
+    for (const [, level] of errorLogs) expect(['crit', 'alert', 'emerg']).toContain(level);
     for (const internal of ['/metrics', '/readyz', '/healthz']) {
       expect(nginx).toMatch(new RegExp(`location\\s*=\\s*${internal}\\s*\\{\\s*return 404;\\s*\\}`));
     }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,6 +8,7 @@ import { createAccountStore } from '../../src/accounts/store.js';
 import { loadProcessSecrets } from '../../src/keys/secrets.js';
 import { createLogger } from '../../src/log.js';
 import { openDatabase } from '../../src/storage/open.js';
+import { privateDataFolder } from '../../src/storage/private-folder.js';
 import { startTestIdp } from '../support/idp.js';
 import { seedPglite } from '../support/pglite-template.js';
 
@@ -89,10 +90,19 @@ describe('data folder permissions', () => {
     expect(warnings()[0]!.count).toBe(beside.length);
     expect(openToOthers(dataDir)).toEqual([]);
 
+    // Folders the IdP did not make are not entered: a volume's lost+found (root's, 0700: listing it as
+    // the container's user failed with EACCES and stopped the start), an operator's own folder.
+    mkdirSync(path.join(dataDir, 'lost+found'), { mode: 0o700 });
+    mkdirSync(path.join(dataDir, 'operator', 'deep'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'operator', 'deep', 'notes.txt'), 'x');
+    chmodSync(path.join(dataDir, 'operator', 'deep', 'notes.txt'), 0o644);
+    expect(privateDataFolder(dataDir)).toEqual([]);
+    expect(lstatSync(path.join(dataDir, 'operator', 'deep', 'notes.txt')).mode & 0o777).toBe(0o644);
+
     lines.length = 0;
     const second = await startTestIdp({ dataDir, idp: { logger: logger() } });
     await second.close();
     expect(warnings()).toEqual([]);
-    expect(openToOthers(dataDir)).toEqual([]);
+    expect(openToOthers(dataDir).map((f) => path.relative(dataDir, f.path))).toEqual(['operator/deep/notes.txt']);
   }, 120_000);
 });

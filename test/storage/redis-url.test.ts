@@ -28,6 +28,8 @@ describe('REDIS_URL', () => {
     'redis-sentinel://:Sup3rSECRET/x@h1/mymaster',
     'redis-sentinel://:Sup3rSECRET%zz@h1:26379/mymaster',
     'redis-cluster://idp:Sup3rSECRET@10.0.0.1',
+    'redis-cluster://idp:Sup3rSECRET:h1:7001', // the `@` forgotten
+    'redis-cluster://idp:pw@h1:7001,Sup3rSECRET',
   ])('never quotes the credentials when refusing %s', (url) => {
     expect(() => parseRedisUrl(url)).toThrow();
     let message = '';
