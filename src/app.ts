@@ -42,6 +42,7 @@ import { createPushFatigueStore } from './defences/push-fatigue-store.js';
 import { secondFactorRoutes } from './interaction/second-factor/routes.js';
 import { enrollmentPolicy } from './config/device-policy.js';
 import { loadVapidKeys } from './keys/vapid-keys.js';
+import { requireListedKeyIds } from './keys/keystore.js';
 import { recordIssuer } from './keys/issuer-record.js';
 import { createDispatcher, createNoticeDispatcher, type OnGone } from './push/dispatch.js';
 import { createPushEndpointGuard, type PushResolver } from './push/endpoint-guard.js';
@@ -232,6 +233,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     // oidc-provider checks a client only when it is first used; check every one now, with its rules.
     await validateClients(provider, clients);
     const vapid = await loadVapidKeys(db, secretBox);
+    await requireListedKeyIds(db, secrets.kek.map((k) => k.id));
     // After the stored keys (a wrong KEK is named by them): the issuer this database served under.
     const issuerWarning = await recordIssuer(db, secretBox, settings.issuer);
     if (issuerWarning) logger.warn({ issuer: settings.issuer }, issuerWarning);
@@ -301,7 +303,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   ciba.connect({ provider, signin });
   const deps: InteractionDeps = {
     provider, accounts, views, audit, signin, now, apps,
-    csrf: createCsrf(secrets.cookieKeys[0]!),
+    csrf: createCsrf(secrets.cookieKeys),
     clients: new Map(clients.map((c) => [c.metadata.client_id as string, c])),
   };
   const deviceApi = createDeviceApi({

@@ -100,7 +100,7 @@ function oneOf<const V extends string>(values: readonly V[], dflt: V): Kind<V> {
 
 /** KEK: `id:base64(32 bytes)`, comma-separated, the active key first. */
 function parseKek(raw: string): { id: string; key: Buffer }[] {
-  return raw.split(',').map((part) => {
+  const keys = raw.split(',').map((part) => {
     const [id, b64] = part.trim().split(':');
     const key = Buffer.from(b64 ?? '', 'base64');
     if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
@@ -108,6 +108,10 @@ function parseKek(raw: string): { id: string; key: Buffer }[] {
     }
     return { id, key };
   });
+  // A sealed value names its key by id (red-team: a new key given the old one's id passed here and the start died with a stack trace).
+  const twice = keys.find((k, i) => keys.findIndex((o) => o.id === k.id) !== i);
+  if (twice) throw new InvalidSetting(`the key id ${twice.id} is listed twice: give each key its own id (k2, k3, ...)`);
+  return keys;
 }
 
 const isUrl = (v: string) => { try { new URL(v); return true; } catch { return false; } };

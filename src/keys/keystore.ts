@@ -86,3 +86,30 @@ export async function updateKey<T>(db: Db, name: string, box: SecretBox, create:
   }
   throw new Error(`the stored key "${name}" kept changing while it was being updated; try again`);
 }
+
+/**
+ * The start's check that every secret sealed at rest opens with the listed key-encryption keys:
+ * each keystore row (the SAML key too, which is read only at its first use) and each phone's TOTP
+ * secret, by the key id it was sealed with (nothing is decrypted). Red-team (rotation round): with
+ * the old KEK dropped before `secrets rewrap`, the start went on and sign-ins with a passcode, the
+ * phones' answers and SAML's metadata answered 500. Throws a ConfigError naming what is sealed
+ * under which unlisted id.
+ */
+export async function requireListedKeyIds(db: Db, listed: string[]): Promise<void> {
+  const kidOf = (sealed: unknown) => (typeof sealed === 'string' && sealed.startsWith('v1.') ? sealed.split('.')[1] ?? null : null);
+  const unlisted = new Map<string, string[]>();
+  const note = (kid: string | null, what: string) => {
+    if (kid === null || listed.includes(kid)) return;
+    unlisted.set(kid, [...(unlisted.get(kid) ?? []), what]);
+  };
+  for (const row of await db.query<{ name: string; sealed: unknown }>("SELECT name, value->>'sealed' AS sealed FROM keystore")) {
+    note(kidOf(row.sealed), `the stored key "${row.name}"`);
+  }
+  for (const row of await db.query<{ kid: string; n: string | number }>(
+    "SELECT split_part(totp_secret_enc, '.', 2) AS kid, count(*) AS n FROM devices WHERE totp_secret_enc LIKE 'v1.%' GROUP BY 1")) {
+    note(row.kid, `${row.n} phone secret(s)`);
+  }
+  if (unlisted.size === 0) return;
+  const [kid, what] = [...unlisted][0]!;
+  throw new ConfigError('environment', 'KEK', `${what.join(', ')} ${what.length === 1 && !what[0]!.includes('secret(s)') ? 'is' : 'are'} sealed with the key-encryption key "${kid}", which KEK does not list: list it again (after the new one) and run \`npm run admin -- secrets rewrap\` before retiring it`);
+}
