@@ -100,15 +100,27 @@ function oneOf<const V extends string>(values: readonly V[], dflt: V): Kind<V> {
 
 /** KEK: `id:base64(32 bytes)`, comma-separated, the active key first. */
 function parseKek(raw: string): { id: string; key: Buffer }[] {
-  const keys = raw.split(',').map((part) => {
-    const [id, b64] = part.trim().split(':');
-    const key = Buffer.from(b64 ?? '', 'base64');
-    if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+  return checkedKekList(raw.split(',').map((part) => {
+    const [id, key] = part.trim().split(':');
+    return { id, key };
+  }));
+}
+
+/**
+ * The rules every list of key-encryption keys follows, from KEK or from DATA_DIR/secrets.json:
+ * ids of 1-32 characters of [A-Za-z0-9_-], 32-byte keys in base64, each id once (a sealed value
+ * names its key by id; red-team: a new key given the old one's id passed here and the start died
+ * with a stack trace). Throws an Error saying what is wrong, quoting no key.
+ */
+export function checkedKekList(entries: readonly { id?: unknown; key?: unknown }[]): { id: string; key: Buffer }[] {
+  const keys = entries.map(({ id, key }) => {
+    const bytes = Buffer.from(typeof key === 'string' ? key : '', 'base64');
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || bytes.length !== 32) {
       throw new InvalidSetting('expected id:base64 with a 32-byte key, e.g. k1:' + 'A'.repeat(43) + '=');
     }
-    return { id, key };
+    return { id, key: bytes };
   });
-  // A sealed value names its key by id (red-team: a new key given the old one's id passed here and the start died with a stack trace).
+  if (keys.length === 0) throw new InvalidSetting('names no key');
   const twice = keys.find((k, i) => keys.findIndex((o) => o.id === k.id) !== i);
   if (twice) throw new InvalidSetting(`the key id ${twice.id} is listed twice: give each key its own id (k2, k3, ...)`);
   return keys;
@@ -145,13 +157,17 @@ export const COOKIE_KEY_MIN_LENGTH = 32;
  * without NODE_ENV=production is no less exposed).
  */
 function parseCookieKeys(raw: string): string[] {
-  const keys = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return checkedCookieKeys(raw.split(',').map((s) => s.trim()).filter(Boolean));
+}
+
+/** The rules every list of cookie keys follows, from COOKIE_KEYS or from DATA_DIR/secrets.json (see parseCookieKeys). */
+export function checkedCookieKeys(keys: readonly unknown[]): string[] {
   if (keys.length === 0) throw new InvalidSetting('names no key (only commas or blanks): give at least one secret, or leave it unset to use the generated one');
-  const short = keys.findIndex((k) => k.length < COOKIE_KEY_MIN_LENGTH);
+  const short = keys.findIndex((k) => typeof k !== 'string' || k.length < COOKIE_KEY_MIN_LENGTH);
   if (short >= 0) {
     throw new InvalidSetting(`${keys.length > 1 ? `key ${short + 1} of ${keys.length}` : 'the key'} is shorter than ${COOKIE_KEY_MIN_LENGTH} characters: a signed cookie would let it be guessed offline; use a random secret, e.g. node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`);
   }
-  return keys;
+  return keys as string[];
 }
 
 /**

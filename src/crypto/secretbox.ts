@@ -59,6 +59,15 @@ function parse(sealed: string): { kid: string; iv: Buffer; ct: Buffer; tag: Buff
   return parsed;
 }
 
+/** The id of the key a sealed value was made with, or null for anything that is not a sealed value. */
+export function sealedKeyId(sealed: unknown): string | null {
+  try {
+    return parse(sealed as string).kid;
+  } catch {
+    return null;
+  }
+}
+
 export function createSecretBox(keys: readonly SecretBoxKey[], activeId: string): SecretBox {
   const byId = new Map<string, Buffer>();
   for (const { id, key } of keys) {

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/settings.js';
-import { SecretBoxError, type SecretBox } from '../crypto/secretbox.js';
+import { SecretBoxError, sealedKeyId, type SecretBox } from '../crypto/secretbox.js';
 import type { Db } from '../storage/db.js';
 
 /**
@@ -96,20 +96,21 @@ export async function updateKey<T>(db: Db, name: string, box: SecretBox, create:
  * under which unlisted id.
  */
 export async function requireListedKeyIds(db: Db, listed: string[]): Promise<void> {
-  const kidOf = (sealed: unknown) => (typeof sealed === 'string' && sealed.startsWith('v1.') ? sealed.split('.')[1] ?? null : null);
   const unlisted = new Map<string, string[]>();
-  const note = (kid: string | null, what: string) => {
+  const note = (sealed: unknown, what: string) => {
+    const kid = sealedKeyId(sealed);
     if (kid === null || listed.includes(kid)) return;
     unlisted.set(kid, [...(unlisted.get(kid) ?? []), what]);
   };
   for (const row of await db.query<{ name: string; sealed: unknown }>("SELECT name, value->>'sealed' AS sealed FROM keystore")) {
-    note(kidOf(row.sealed), `the stored key "${row.name}"`);
+    note(row.sealed, `the stored key "${row.name}"`);
   }
-  for (const row of await db.query<{ kid: string; n: string | number }>(
-    "SELECT split_part(totp_secret_enc, '.', 2) AS kid, count(*) AS n FROM devices WHERE totp_secret_enc LIKE 'v1.%' GROUP BY 1")) {
-    note(row.kid, `${row.n} phone secret(s)`);
+  // One sealed secret per key id (the id is the value's second dot-separated part, see secretbox), with the count of phones.
+  for (const row of await db.query<{ sealed: string; n: string | number }>(
+    "SELECT min(totp_secret_enc) AS sealed, count(*) AS n FROM devices WHERE totp_secret_enc IS NOT NULL GROUP BY split_part(totp_secret_enc, '.', 2)")) {
+    note(row.sealed, Number(row.n) === 1 ? 'the secret of 1 phone' : `the secrets of ${row.n} phones`);
   }
   if (unlisted.size === 0) return;
   const [kid, what] = [...unlisted][0]!;
-  throw new ConfigError('environment', 'KEK', `${what.join(', ')} ${what.length === 1 && !what[0]!.includes('secret(s)') ? 'is' : 'are'} sealed with the key-encryption key "${kid}", which KEK does not list: list it again (after the new one) and run \`npm run admin -- secrets rewrap\` before retiring it`);
+  throw new ConfigError('environment', 'KEK', `the key-encryption key "${kid}", which KEK does not list, sealed ${what.join(' and ')}: list it again (after the new one) and run \`npm run admin -- secrets rewrap\` before retiring it`);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, type Settings } from '../config/settings.js';
+import { checkedCookieKeys, checkedKekList, ConfigError, COOKIE_KEY_MIN_LENGTH, type Settings } from '../config/settings.js';
 import { ensurePrivateDir } from '../storage/private-folder.js';
 
 /** Process-wide secrets that must never sit in the database they protect. */
@@ -55,7 +55,7 @@ export function loadProcessSecrets(settings: Pick<Settings, 'cookieKeys' | 'kek'
 /**
  * DATA_DIR/secrets.json as this module writes it, or a ConfigError saying what is wrong with it
  * (red-team: a truncated file stopped the start with a stack trace; an empty list of cookie keys
- * started, and every page that sets a cookie answered 500). Nothing of its content is quoted.
+ * started, and every page that sets a cookie answered 500). No key of it is quoted (a key id may be).
  */
 function readSecretsFile(file: string): SecretsFile {
   const refuse = (why: string) => new ConfigError('environment', 'DATA_DIR', `${file} ${why}: restore it from a backup (a new installation may remove it to have new secrets made)`);
@@ -66,13 +66,16 @@ function readSecretsFile(file: string): SecretsFile {
     throw refuse(err instanceof SyntaxError ? 'is not whole JSON' : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const { cookieKeys, kek } = (parsed ?? {}) as Partial<Record<keyof SecretsFile, unknown>>;
-  if (!Array.isArray(cookieKeys) || cookieKeys.length === 0 || !cookieKeys.every((k) => typeof k === 'string' && k.length >= 32)) {
-    throw refuse('holds no cookie keys of at least 32 characters');
+  // The same rules as COOKIE_KEYS and KEK (src/config/settings.ts).
+  try {
+    checkedCookieKeys(Array.isArray(cookieKeys) ? cookieKeys : []);
+  } catch {
+    throw refuse(`holds no cookie keys of at least ${COOKIE_KEY_MIN_LENGTH} characters`);
   }
-  const keys = Array.isArray(kek) ? kek as { id?: unknown; key?: unknown }[] : [];
-  const valid = keys.length > 0 && keys.every((k) => typeof k?.id === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(k.id)
-    && typeof k.key === 'string' && Buffer.from(k.key, 'base64').length === 32)
-    && new Set(keys.map((k) => k.id)).size === keys.length;
-  if (!valid) throw refuse('holds no valid key-encryption keys');
-  return { cookieKeys: cookieKeys as string[], kek: keys as SecretsFile['kek'] };
+  try {
+    checkedKekList(Array.isArray(kek) ? kek.map((k) => ({ id: k?.id, key: k?.key })) : []);
+  } catch (err) {
+    throw refuse(`holds no valid key-encryption keys (${(err as Error).message.split(/: |, e\.g\./)[0]})`);
+  }
+  return { cookieKeys: cookieKeys as string[], kek: kek as SecretsFile['kek'] };
 }

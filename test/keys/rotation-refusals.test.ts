@@ -49,7 +49,7 @@ describe('KEK: the old key dropped before secrets rewrap', () => {
     await second.t.stop(); await second.pushService.close();
     // The old key dropped without rewrap.
     await expect(PushWorld.start({ idp: { ...common, env: { KEK: k2 } } }))
-      .rejects.toThrow(/KEK: the stored key "saml-signing-key", 1 phone secret\(s\) are sealed with the key-encryption key "k1", which KEK does not list/);
+      .rejects.toThrow(/KEK: the key-encryption key "k1", which KEK does not list, sealed the stored key "saml-signing-key" and the secret of 1 phone/);
     const env = { DATABASE_URL: schema.url, DATA_DIR: dataDir, KEK: `${k2},${k1}`, COOKIE_KEYS: 'c'.repeat(40) };
     const rewrap = await run(process.execPath, ['dist/src/cli/main.js', 'secrets', 'rewrap'], { env: { ...process.env, ...env, NODE_OPTIONS: '' }, encoding: 'utf8' });
     expect(rewrap.stdout).toMatch(/re-sealed 1 of 1 device secrets/);
