@@ -116,7 +116,7 @@ export interface Idp {
   /** The RADIUS front door (docs/radius.md): main.ts listens when RADIUS_PORT is set. */
   radius: RadiusDoor;
   /** Set when DEMO is on: the demo user's credentials, to print at start. */
-  demoUser: { username: string; password: string } | null;
+  demoUser: { username: string; password: string | null } | null;
   /** Prometheus metrics (src/observability/metrics.ts); main.ts may serve them on METRICS_PORT. */
   metrics: Metrics;
   /** Shutdown, step one: /readyz turns 503 and held long-polls are answered 503 + Retry-After (src/observability/drain.ts). */
@@ -383,7 +383,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     now,
   });
 
-  const demoUser = settings.demo ? await ensureDemoUser(accounts, settings.dataDir) : null;
+  const demoUser = settings.demo ? await ensureDemoUser({ accounts, db, box: secretBox, dataDir: settings.dataDir }) : null;
 
   return {
     app, provider, settings, db, redis, accounts, views, logger, clients, apps, demoUser, devices, deviceService, challenges, signin, endAccountSessions, radius,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { WebAuthnCredential } from '../devices/types.js';
-import { webauthnLibrary } from '../devices/webauthn.js';
+import { clientDataProblem, webauthnLibrary } from '../devices/webauthn.js';
 
 /** The WebAuthn challenge bound to one push challenge: SHA-256 over (challenge id + nonce), base64url. */
 export function webauthnChallengeFor(cid: string, nonce: string): string {
@@ -14,7 +14,8 @@ export type WebAuthnVerdict =
 
 /**
  * W3C WebAuthn Level 3, 7.2 (verifying an authentication assertion) by @simplewebauthn/server, for
- * user verification bound to a push: the enrolled credential, type webauthn.get, this push's
+ * user verification bound to a push: the enrolled credential, type webauthn.get, not framed by
+ * another origin (clientDataProblem), this push's
  * challenge, the issuer's origin and RP ID hash, user presence AND user verification, the signature,
  * and the signature counter (a counter that does not grow means a cloned authenticator, 6.1.1).
  * Pure: no I/O; the caller stores `newCounter` and `backedUp`.
@@ -28,6 +29,8 @@ export async function verifyWebAuthnAssertion(input: {
 }): Promise<WebAuthnVerdict> {
   const { assertion, credential } = input;
   if (assertion.id !== credential.credentialId || assertion.rawId !== credential.credentialId) return { ok: false, reason: 'unknown credential' };
+  const framed = clientDataProblem(assertion.response?.clientDataJSON);
+  if (framed) return { ok: false, reason: framed };
   const { verifyAuthenticationResponse } = await webauthnLibrary();
   try {
     const result = await verifyAuthenticationResponse({

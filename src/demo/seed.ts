@@ -1,25 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { hashPassword } from '../accounts/passwords.js';
-import type { AccountStore } from '../accounts/store.js';
+import { checkPassword, hashPassword } from '../accounts/passwords.js';
+import { UsernameTakenError, type AccountStore } from '../accounts/store.js';
+import type { SecretBox } from '../crypto/secretbox.js';
+import { getOrCreateKey } from '../keys/keystore.js';
+import type { Db } from '../storage/db.js';
 
 export const DEMO_USERNAME = 'demo';
 
 /**
- * The quickstart's demo user. Its password is generated once into DATA_DIR/demo-password (0600)
- * and printed at every start, so a newcomer can always sign in; nothing is hard-coded.
+ * The quickstart's demo user. Its password is generated once, kept in the database (sealed, in the
+ * keystore, so every instance on that database prints the same one) with a copy in
+ * DATA_DIR/demo-password (0600), and printed at every start, so a newcomer can always sign in;
+ * nothing is hard-coded. `password` is null when the account's password is no longer that one
+ * (set with `user set-password`): printing it would show a password that does not work.
+ * Red-team (several instances): each process generated a password into its own data folder and
+ * printed it, while the shared database kept the first one's; two of three printed passwords failed.
  */
-export async function ensureDemoUser(accounts: AccountStore, dataDir: string): Promise<{ username: string; password: string }> {
-  const file = path.join(dataDir, 'demo-password');
-  let password = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
-  if (!password) {
-    password = randomBytes(9).toString('base64url');
-    writeFileSync(file, password + '\n', { mode: 0o600 });
-  }
-  const existing = await accounts.findByUsername(DEMO_USERNAME);
-  if (!existing) {
-    await accounts.create({ username: DEMO_USERNAME, displayName: 'Demo User', email: 'demo@example.com', passwordHash: await hashPassword(password) });
+export async function ensureDemoUser(deps: { accounts: AccountStore; db: Db; box: SecretBox; dataDir: string }): Promise<{ username: string; password: string | null }> {
+  const file = path.join(deps.dataDir, 'demo-password');
+  const local = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  // A folder from before the password was kept in the database gives its password to the database.
+  const password = await getOrCreateKey(deps.db, 'demo-password', deps.box, async () => local || randomBytes(9).toString('base64url'));
+  if (local !== password) writeFileSync(file, password + '\n', { mode: 0o600 });
+  const existing = await deps.accounts.findByUsername(DEMO_USERNAME);
+  if (existing) return { username: DEMO_USERNAME, password: await checkPassword(existing.passwordHash, password) ? password : null };
+  try {
+    await deps.accounts.create({ username: DEMO_USERNAME, displayName: 'Demo User', email: 'demo@example.com', passwordHash: await hashPassword(password) });
+  } catch (err) {
+    // Another instance created it a moment ago, with the same password.
+    if (!(err instanceof UsernameTakenError)) throw err;
   }
   return { username: DEMO_USERNAME, password };
 }

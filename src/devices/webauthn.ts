@@ -103,6 +103,25 @@ export function selfAttestationProblem(fmt: unknown, attStmt: Map<string, unknow
   return attStmt.get('alg') === cose.get(COSE.alg) ? null : 'the self-attestation\'s algorithm is not the credential\'s';
 }
 
+/**
+ * Pure: why a ceremony's client data shows it ran in a frame of another site, or null. The library
+ * checks type, challenge and origin but takes `crossOrigin: true` (W3C WebAuthn Level 3, 5.8.1:
+ * the relying party decides whether to accept ceremonies in cross-origin iframes). Our pages and
+ * the PWA refuse to be framed (frame-ancestors 'none'), so a ceremony that says it was framed did
+ * not come from them unaltered: refused at enrollment and at every approval.
+ */
+export function clientDataProblem(clientDataJSON: unknown): string | null {
+  let data: { crossOrigin?: unknown; topOrigin?: unknown };
+  try {
+    data = JSON.parse(Buffer.from(String(clientDataJSON), 'base64url').toString('utf8')) as typeof data;
+  } catch {
+    return 'the client data is not JSON';
+  }
+  if (data === null || typeof data !== 'object') return 'the client data is not a JSON object';
+  if (data.crossOrigin === true || data.topOrigin !== undefined) return 'the ceremony ran in a frame of another origin (crossOrigin)';
+  return null;
+}
+
 export type RegistrationVerdict = { ok: true; credential: WebAuthnCredential } | { ok: false; reason: string };
 
 /**
@@ -112,6 +131,8 @@ export type RegistrationVerdict = { ok: true; credential: WebAuthnCredential } |
  */
 export async function verifyRegistration(input: { response: RegistrationResponseJSON; code: string; issuer: string }): Promise<RegistrationVerdict> {
   const issuer = new URL(input.issuer);
+  const framed = clientDataProblem(input.response?.response?.clientDataJSON);
+  if (framed) return { ok: false, reason: framed };
   const { verifyRegistrationResponse } = await webauthnLibrary();
   try {
     const result = await verifyRegistrationResponse({

@@ -4,6 +4,7 @@ import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { createAccount, openTestPostgres, type TestDb } from '../support/devices-fixtures.js';
 import { manualClock, startDeviceApi, TEST_ISSUER, type DeviceApiHarness } from '../support/devices-api.js';
 import { Cred } from '../support/raw-webauthn.js';
+import { webauthnChallengeFor } from '../../src/approval/verify-webauthn.js';
 
 /**
  * Enrollment under DEVICE_UNLOCK=webauthn: the credential's key must be one an approval can rely on
@@ -36,6 +37,9 @@ async function enroll(code: string, make: (o: Opts) => unknown) {
 }
 const cose = (entries: [number, number | Uint8Array][]) => isoCBOR.encode(new Map<number, number | Uint8Array>(entries));
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+/** Client data as a browser writes it for a ceremony inside a cross-origin iframe (W3C WebAuthn Level 3, 5.8.1). */
+const framed = (type: string, challenge: string, extra: Record<string, unknown>) =>
+  Buffer.from(JSON.stringify({ type, challenge, origin: new URL(TEST_ISSUER).origin, ...extra }));
 
 describe('WebAuthn registration: the credential key', () => {
   const ec = new Cred(TEST_ISSUER);
@@ -48,6 +52,8 @@ describe('WebAuthn registration: the credential key', () => {
     'ES256 on RSA parameters': (o) => ec.registration(o, { cose: cose([[1, 3], [3, -7], [-1, bytes(256, 0xff)], [-2, new Uint8Array([1, 0, 1])]]) }),
     'ES256 on a P-384 curve': (o) => ec.registration(o, { cose: cose([[1, 2], [3, -7], [-1, 2], [-2, bytes(48, 3)], [-3, bytes(48, 4)]]) }),
     'a packed self-attestation signed RS256 over an ES256 key': (o) => new Cred(TEST_ISSUER).registration(o, { fmt: 'packed-wrongalg' }),
+    'a ceremony run in a frame of another site (crossOrigin: true)': (o) => ec.registration(o, { clientData: framed('webauthn.create', o.challenge, { crossOrigin: true, topOrigin: 'https://evil.example' }) }),
+    'a ceremony naming a top origin': (o) => ec.registration(o, { clientData: framed('webauthn.create', o.challenge, { crossOrigin: false, topOrigin: 'https://evil.example' }) }),
   };
 
   it.each(Object.keys(refused))('refuses %s: 400 webauthn_registration_failed, the code still usable', async (name) => {
@@ -67,5 +73,24 @@ describe('WebAuthn registration: the credential key', () => {
     const account = await createAccount(handle.db, `wk-ok-${name.length}-${name.slice(3, 8)}`);
     const { code } = await api.codes.issue(account, 'test');
     expect((await enroll(code, make)).status).toBe(201);
+  });
+});
+
+describe('WebAuthn approvals made in a frame of another site', () => {
+  // The library takes `crossOrigin: true`; our pages and the PWA refuse to be framed, so such an
+  // assertion was not made by them: a page that framed the PWA must not get a user-verified approval.
+  it('refuses an assertion whose client data says crossOrigin or names a top origin; the push stays pending and the real one approves', async () => {
+    const account = await createAccount(handle.db, 'wk-framed');
+    const cred = new Cred(TEST_ISSUER);
+    const phone = await SimulatedAuthenticator.enroll(api.baseUrl, (await api.codes.issue(account, 'test')).code, { webauthn: { create: (o) => cred.registration(o as Opts) }, now: clock.now });
+    clock.advance(30_000);
+    const ch = await api.challenge(account);
+    const challenge = webauthnChallengeFor(ch.id, ch.nonce);
+    for (const extra of [{ crossOrigin: true }, { crossOrigin: true, topOrigin: 'https://evil.example' }, { crossOrigin: false, topOrigin: 'https://evil.example' }]) {
+      const r = await phone.respond(ch.id, 'approve', { extra: { webauthn: cred.assert(challenge, { clientDataObj: { type: 'webauthn.get', challenge, origin: new URL(TEST_ISSUER).origin, ...extra } }) } });
+      expect(r).toMatchObject({ status: 400, body: { error: 'user_verification_failed' } });
+      expect(await api.status(ch.id)).toBe('pending');
+    }
+    expect(await phone.respond(ch.id, 'approve', { extra: { webauthn: cred.assert(challenge) } })).toMatchObject({ status: 200, body: { status: 'approved' } });
   });
 });
