@@ -59,11 +59,16 @@ async function shutdown(idp: Idp, server: Server, metricsServer: Server | null, 
   idp.logger.info({ signal, released, graceSeconds: settings.shutdownGrace }, 'shutting down: draining');
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  // A kept-alive connection whose request finishes during the grace is idle from then on: closed
+  // then, not at the grace's end (red-team, several instances: a stop waited out its whole grace
+  // after every request in flight had been answered).
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
   const force = setTimeout(() => {
     idp.logger.warn('shutdown grace period over: closing the remaining connections');
     server.closeAllConnections();
   }, graceMs);
   await closed;
+  clearInterval(idle);
   clearTimeout(force);
   if (metricsServer) await new Promise((resolve) => metricsServer.close(resolve));
   await idp.close();

@@ -1,4 +1,4 @@
-import type { Redis } from '../storage/redis.js';
+import { openSubscriber, type Redis } from '../storage/redis.js';
 import { challengeFromMessage, resolvedChannel, type RedisChallengeStore } from './redis-store.js';
 import type { Challenge, ChallengeStatus, ChallengeStore, ChallengeWaiters } from './types.js';
 
@@ -70,10 +70,9 @@ export function createChallengeWaiters(
   const safetyNetMs = opts.safetyNetMs ?? 1000;
   const sweepBatch = Math.max(1, opts.sweepBatch ?? 500);
   const ownsSubscriber = !opts.subscriber;
-  const sub = opts.subscriber ?? redis.duplicate();
   // A failover drops the subscriber's connection too; ioredis reconnects and resubscribes (see below),
-  // and the safety net covers the gap. Without a listener each retry would print "Unhandled error event".
-  if (ownsSubscriber) sub.on('error', () => {});
+  // and the safety net covers the gap (openSubscriber listens for its errors: no "Unhandled error event").
+  const sub = opts.subscriber ?? openSubscriber(redis);
   /** Challenge id -> who waits on it (nearly always one). */
   const waiting = new Map<string, Waiter | Waiter[]>();
   /** Deadline tick -> the waiters that give up then; one timer, armed for the earliest tick. */

@@ -83,6 +83,12 @@ export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
         ctx.type = 'html';
         ctx.body = opts.views!.render('error', errorPage(e, ctx.state.app as { name: string; url: string | null } | undefined));
       }
+    } finally {
+      // An answer given before the request's body was read whole (a 413 or 415 of a form, a 405, a
+      // refusal before the body): the connection ends with it, as readBody's refusals do. Red-team
+      // (hostile input): Node kept reading a trickled body after the answer, and at the request
+      // timeout wrote a second, unasked-for 408 on the same connection.
+      if (!ctx.req.complete && !ctx.headerSent) ctx.set('Connection', 'close');
     }
   };
 }

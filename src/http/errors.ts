@@ -117,9 +117,10 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
  * ioredis's own errors when it cannot reach a server, and Redis's replies while a node cannot serve:
  * also a full Redis under `noeviction` (OOM), a persistence failure that stops writes (MISCONF), a
  * script running long (BUSY), credentials rotated under the process (NOAUTH, WRONGPASS) and the
- * server's client limit (red-team: each was a 500, not a 503).
+ * server's client limit (red-team: each was a 500, not a 503), and a command unanswered for
+ * COMMAND_TIMEOUT_MS (src/storage/redis.ts).
  */
-const REDIS_OUTAGE = /^(?:Connection is closed|None of startup nodes is available|Cluster isn.t ready|Stream isn't writeable|Reached the max retries per request limit|None of the sentinels are available|All sentinels are unreachable|Failed to refresh slots cache|Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|OOM |MISCONF |BUSY |NOAUTH |WRONGPASS |ERR max number of clients reached)/;
+const REDIS_OUTAGE = /^(?:Connection is closed|Command timed out|None of startup nodes is available|Cluster isn.t ready|Stream isn't writeable|Reached the max retries per request limit|None of the sentinels are available|All sentinels are unreachable|Failed to refresh slots cache|Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|OOM |MISCONF |BUSY |NOAUTH |WRONGPASS |ERR max number of clients reached)/;
 /**
  * PostgreSQL's: connection exceptions (class 08), the server shutting down or starting (57P01-57P03),
  * a read-only server (25006: a standby after a failover, a read-only window), insufficient resources

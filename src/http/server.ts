@@ -60,15 +60,26 @@ export function clientErrorAnswer(code: string | undefined): string | null {
  */
 export const REQUEST_TIMEOUTS = { requestMs: 30_000, headersMs: 20_000, checkEveryMs: 5_000 };
 
+/** A refusal written before Koa sees the request, in the OAuth error format, and the connection closed after it. */
+function answerJson(res: ServerResponse, status: number, error: string, description: string): void {
+  const body = JSON.stringify({ error, error_description: description });
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
+}
+
 export function createIdpServer(callback: RequestListener, timeouts = REQUEST_TIMEOUTS): Server {
   const served: RequestListener = (req, res) => {
+    // HTTP/1.1 requires Host (RFC 9112 3.2). Node's own check wrote a bare 400 with no body, even at
+    // the OAuth endpoints (hostile-input red-team); this one answers as every other refusal does.
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+      answerJson(res, 400, 'invalid_request', 'An HTTP/1.1 request must carry a Host header.');
+      return;
+    }
     const target = req.url ?? '/';
     if (!target.startsWith('/') && target !== '*') {
       const originForm = absoluteToOriginForm(target);
       if (originForm === null) {
-        const body = JSON.stringify({ error: 'invalid_request', error_description: 'The request target must be a path.' });
-        res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
-        res.end(body);
+        answerJson(res, 400, 'invalid_request', 'The request target must be a path.');
         return;
       }
       req.url = originForm;
@@ -76,6 +87,7 @@ export function createIdpServer(callback: RequestListener, timeouts = REQUEST_TI
     callback(req, res);
   };
   const server = createServer({
+    requireHostHeader: false,
     requestTimeout: timeouts.requestMs, headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs,
   }, served);
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
@@ -83,9 +95,7 @@ export function createIdpServer(callback: RequestListener, timeouts = REQUEST_TI
   });
   // An Expect other than 100-continue: Node wrote a bare 417 with no body (hostile-input red-team).
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
-    const body = JSON.stringify({ error: 'invalid_request', error_description: 'Only "Expect: 100-continue" is understood.' });
-    res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
-    res.end(body);
+    answerJson(res, 417, 'invalid_request', 'Only "Expect: 100-continue" is understood.');
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Not over a response already on its way on this connection (Node's own handler checks the same).

@@ -37,11 +37,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const redisErrors = new Counter({ name: 'idp_redis_errors_total', help: 'Errors reported by the Redis client.', registers: [registry] });
   const dbErrors = new Counter({ name: 'idp_db_errors_total', help: 'Failed database statements by kind.', labelNames: ['kind'] as const, registers: [registry] });
   let readPending: (() => Promise<number>) | null = null;
+  /** A scrape waits this long for the pending count, then reports NaN. */
+  const PENDING_READ_MS = 1_000;
   new Gauge({
     name: 'idp_pending_challenges', help: 'Push challenges pending and unexpired (shared by every instance: aggregate with max, not sum).', registers: [registry],
     async collect() {
-      // A scrape during a Redis outage still answers; idp_redis_errors_total tells the story.
-      if (readPending) this.set(await readPending().catch(() => Number.NaN));
+      // A scrape during a Redis outage still answers, at once; idp_redis_errors_total tells the story.
+      // Red-team: with a Sentinel group or a Cluster gone, the read hung and so did every scrape.
+      if (!readPending) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<number>((resolve) => { timer = setTimeout(() => resolve(Number.NaN), PENDING_READ_MS); });
+      try {
+        this.set(await Promise.race([readPending().catch(() => Number.NaN), late]));
+      } finally {
+        clearTimeout(timer);
+      }
     },
   });
   return {

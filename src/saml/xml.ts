@@ -43,7 +43,9 @@ export function parseXml(xml: string): Document {
   } catch {
     throw new SamlError(400, 'malformed', 'The SAML message is not well-formed XML.');
   }
-  if (doc.doctype || !doc.documentElement) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
+  if (doc.doctype) throw new SamlError(400, 'doctype_refused', 'The SAML message holds a DOCTYPE declaration, which is never allowed.');
+  // Text with no element at all (hostile-input red-team: it was refused as a DOCTYPE).
+  if (!doc.documentElement) throw new SamlError(400, 'malformed', 'The SAML message is not well-formed XML.');
   if (!onlyXmlChars(doc)) throw new SamlError(400, 'malformed', 'The SAML message holds a character XML does not allow (a control character, U+FFFE/U+FFFF or half a surrogate pair).');
   return doc;
 }

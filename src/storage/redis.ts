@@ -36,7 +36,7 @@ export function openRedis(url: string | null, prefix = '', onError: (err: Error)
 }
 
 function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Redis {
-  const common: RedisOptions = { keyPrefix: prefix, maxRetriesPerRequest: 3, enableAutoPipelining: true, ...extra };
+  const common: RedisOptions = { keyPrefix: prefix, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true, ...extra };
   const target = parseRedisUrl(url);
   if (target.kind === 'single') return new Single(url, common);
   const { username, password } = target;
@@ -46,5 +46,54 @@ function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Red
   }
   // Every key of one IdP shares one hash slot (its prefix is the hash tag), so each multi-key script,
   // MULTI and pipeline stays atomic on a cluster; see clusterKeyPrefix.
-  return new Cluster(target.nodes, { redisOptions: { ...auth, maxRetriesPerRequest: 3, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
+  const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
+  startupNodes.set(cluster, target.nodes.map((n) => ({ host: n.host, port: n.port })));
+  return cluster;
+}
+
+/** The nodes a Cluster client was given, for openSubscriber (ioredis keeps its own list private). */
+const startupNodes = new WeakMap<Cluster, { host: string; port: number }[]>();
+
+/**
+ * A command not answered in this time fails (and its request answers 503). Red-team (Redis gone
+ * for good): while no Sentinel answered, ioredis kept retrying inside its Sentinel connector without
+ * ever closing, so `maxRetriesPerRequest` never flushed the queued commands and every request hung;
+ * on a Cluster whose nodes were all gone, too. The timer is armed before a command is queued.
+ */
+export const COMMAND_TIMEOUT_MS = 5_000;
+
+/**
+ * The connection a process listens on (SUBSCRIBE), made from its Redis client. On one server or a
+ * Sentinel group, a copy of the client (ioredis reconnects and resubscribes). On a Cluster, one
+ * plain connection to one node (a PUBLISH on any node reaches the subscribers of every node),
+ * moving to the next known node each time a connection fails, with a pause that grows to 2 s.
+ * Red-team (a Cluster whose nodes were all gone for good): ioredis's own cluster subscriber, from
+ * `duplicate()`, went from dead node to dead node without a pause, using half a core, and left a
+ * timer and a listener behind at each turn: 2 MB of memory a second, never given back.
+ */
+export function openSubscriber(redis: Redis): Single {
+  if (!(redis instanceof Cluster)) {
+    const sub = redis.duplicate();
+    sub.on('error', () => {});
+    return sub;
+  }
+  const known = (): { host: string; port: number }[] => {
+    const all = [...redis.nodes('all').map((n) => ({ host: String(n.options.host), port: Number(n.options.port) })), ...(startupNodes.get(redis) ?? [])];
+    return all.filter((n, i) => all.findIndex((o) => o.host === n.host && o.port === n.port) === i);
+  };
+  let turn = 0;
+  const first = known()[0] ?? { host: '127.0.0.1', port: 6379 };
+  const { keyPrefix: _prefix, ...options } = redis.options.redisOptions ?? {};
+  const sub: Single = new Single({
+    ...options, host: first.host, port: first.port, maxRetriesPerRequest: 3,
+    retryStrategy: (times) => {
+      // The connector reads host and port from these options at each connect: the next attempt goes to the next node.
+      const nodes = known();
+      const next = nodes[++turn % nodes.length];
+      if (next) Object.assign(sub.options, { host: next.host, port: next.port });
+      return Math.min(50 * 2 ** Math.min(times, 6), 2_000);
+    },
+  });
+  sub.on('error', () => {});
+  return sub;
 }

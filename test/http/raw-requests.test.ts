@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestIdp, type TestIdp } from '../support/idp.js';
 import { raw } from '../support/raw-http.js';
@@ -149,4 +150,71 @@ describe('a request whose body never finishes arriving', () => {
     expect(t.server.headersTimeout).toBe(REQUEST_TIMEOUTS.headersMs);
     expect(REQUEST_TIMEOUTS.requestMs).toBeLessThanOrEqual(30_000);
   });
+});
+
+/**
+ * Hostile-input red-team: an HTTP/1.1 request without Host got Node's own bare 400 (no body, no
+ * Content-Type), the OAuth endpoints too; it is now answered as every other refusal.
+ */
+describe('an HTTP/1.1 request without a Host header', () => {
+  let t: TestIdp;
+  beforeAll(async () => { t = await startTestIdp(); });
+  afterAll(() => t.close());
+
+  it.each([['POST', '/token'], ['GET', '/me'], ['POST', '/token/introspection'], ['GET', '/.well-known/openid-configuration'], ['POST', '/api/device/enroll']])(
+    '%s %s is a JSON 400 invalid_request; with a Host, or in HTTP/1.0, the app answers', async (method, path) => {
+      const body = method === 'POST' ? 'a=1' : '';
+      const headers = (body ? `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n` : '') + 'Connection: close\r\n';
+      const answer = await raw(t.url, `${method} ${path} HTTP/1.1\r\n${headers}\r\n${body}`);
+      expect(answer).toMatch(/\r\nContent-Type: application\/json/i);
+      expect(parsed(answer)).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'An HTTP/1.1 request must carry a Host header.' } });
+      for (const request of [`${method} ${path} HTTP/1.1\r\nHost: x\r\n${headers}\r\n${body}`, `${method} ${path} HTTP/1.0\r\n${headers}\r\n${body}`]) {
+        expect(parsed(await raw(t.url, request)).body).not.toEqual(expect.objectContaining({ error_description: 'An HTTP/1.1 request must carry a Host header.' }));
+      }
+    });
+});
+
+/** Writes `head` and then one byte a second; what came back and when the IdP closed the connection. */
+function trickle(url: string, head: string, limitMs: number): Promise<{ statuses: string[]; closedAfterMs: number }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    let got = '';
+    const s = connect(Number(port), hostname, () => s.write(head));
+    const drip = setInterval(() => { if (!s.destroyed) s.write('a'); }, 1000);
+    const stop = setTimeout(() => s.destroy(), limitMs);
+    s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(stop);
+      resolve({ statuses: [...got.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]!), closedAfterMs: Date.now() - t0 });
+    });
+  });
+}
+
+/**
+ * Hostile-input red-team: a request answered before its body was read (a form over its limit, a
+ * wrong Content-Type, a method a path does not serve) kept its connection open while the client
+ * trickled the body, and at the request timeout (30 s) the IdP wrote a second, unasked-for 408 on it.
+ * Such an answer now ends the connection, as /token's 413 always did.
+ */
+describe('an answer given before the body was read', () => {
+  let t: TestIdp;
+  beforeAll(async () => { t = await startTestIdp(); });
+  afterAll(() => t.close());
+
+  it('is the only answer on its connection, which closes right after it', async () => {
+    const head = (method: string, path: string, type: string) => `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: 100000\r\n\r\n`;
+    const form = 'application/x-www-form-urlencoded';
+    const results = await Promise.all([
+      trickle(t.url, head('POST', '/account/logout', form), 40_000),
+      trickle(t.url, head('POST', '/interaction/abcdefghijkl/login', form), 40_000),
+      trickle(t.url, head('POST', '/account/logout', 'text/plain'), 40_000),
+      trickle(t.url, head('POST', '/healthz', form), 40_000),
+      trickle(t.url, head('POST', '/token', form), 40_000),
+    ]);
+    expect(results.map((r) => r.statuses)).toEqual([['413'], ['413'], ['415'], ['405'], ['413']]);
+    for (const r of results) expect(r.closedAfterMs).toBeLessThan(5_000);
+  }, 60_000);
 });

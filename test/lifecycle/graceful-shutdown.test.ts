@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +41,7 @@ describe('graceful shutdown', () => {
       ...process.env, NODE_OPTIONS: '', PORT: String(port), HOST: '127.0.0.1', ISSUER: url,
       DATABASE_URL: schema.url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix('shutdown'),
       DATA_DIR: path.join(dir, 'data'), CONFIG_DIR: path.join(dir, 'config'), DEMO: 'false', TEST_RP_SECRET,
-      SHUTDOWN_GRACE: '5', LOG_LEVEL: 'info', ...pushService.env(),
+      SHUTDOWN_GRACE: '20', LOG_LEVEL: 'info', ...pushService.env(),
     };
     child = spawn(process.execPath, [IDP_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
@@ -89,13 +90,30 @@ describe('graceful shutdown', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(answered).toBe(false);
 
+    // A request in flight on a kept-alive connection: its headers sent, its body not yet.
+    const inFlight = connect(Number(new URL(url).port), '127.0.0.1');
+    let reply = '';
+    inFlight.on('data', (d: Buffer) => { reply += d.toString('latin1'); });
+    inFlight.on('error', () => {});
+    const body = 'grant_type=refresh_token&refresh_token=x';
+    await new Promise<void>((resolve) => inFlight.write(`POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`, () => resolve()));
+    await new Promise((r) => setTimeout(r, 300));
+
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
+    const stoppedAt = Date.now();
     child!.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    inFlight.write(body);
     const res = await status;
     expect(res.status).toBe(503);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await res.json()).toMatchObject({ retry: true, error: 'shutting_down' });
     expect(await exited).toBe(0);
+    // The request in flight was answered, and once answered its kept-alive connection did not hold
+    // the stop (red-team: it did, until Node's 5 s keep-alive timeout, or the grace if shorter).
+    expect(reply).toMatch(/^HTTP\/1\.1 400 [^]*"error":"invalid_request"/);
+    expect(Date.now() - stoppedAt).toBeLessThan(3_000);
+    inFlight.destroy();
     expect(output).toMatch(/"released":1/);
     expect(output).toMatch(/"msg":"stopped"/);
     // Nothing listens any more.

@@ -132,6 +132,12 @@ describe('SAML requests the IdP refuses', () => {
     await refused(await get(`${sso()}?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from(xml)).toString('base64'))}`), 400, 'doctype_refused');
   });
 
+  // Hostile-input red-team: text that holds no element at all was refused as a DOCTYPE.
+  it('text that is not XML at all is malformed, not a DOCTYPE, in either binding', async () => {
+    await refused(await post({ SAMLRequest: b64('hello') }), 400, 'malformed');
+    await refused(await get(`${sso()}?SAMLRequest=${encodeURIComponent(deflateRawSync(Buffer.from('hello')).toString('base64'))}`), 400, 'malformed');
+  });
+
   // Red-team: xmldom decodes &#0; and the like; the ID came back as InResponseTo in a signed,
   // not well-formed Response (and in a LogoutResponse).
   it('a character XML does not allow, written as a reference, in the ID or anywhere else', async () => {
