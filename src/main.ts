@@ -32,7 +32,7 @@ async function main(): Promise<Running> {
   if (idp.demoUser) {
     lines.push(
       `  Demo app:           ${settings.issuer}/demo`,
-      `  Demo user:          ${idp.demoUser.username} / ${idp.demoUser.password ?? '(its password was changed since it was generated; npm run admin -- user set-password demo sets another)'}`,
+      `  Demo user:          ${idp.demoUser.username} / ${idp.demoUser.password ?? '(its password is not the generated one; npm run admin -- user set-password demo sets one)'}`,
       `  Enroll a phone:     sign in at ${settings.issuer}/account and press "Add an authenticator"`,
     );
   }
