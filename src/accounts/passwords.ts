@@ -8,8 +8,15 @@ const ARGON2ID = 2;
 /** OWASP's argon2id floor: m=19 MiB, t=2, p=1. */
 export const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * NIST SP 800-63B 5.1.1.2: a password is compared as the same characters however they were
+ * composed (NFKC): `Café` pasted decomposed (as some terminals and macOS give it) and typed
+ * composed are one password (red-team: a CLI-set decomposed password never worked in the form).
+ */
+export const normalizedPassword = (password: string): string => password.normalize('NFKC');
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2_OPTIONS);
+  return hash(normalizedPassword(password), ARGON2_OPTIONS);
 }
 
 let dummy: Promise<string> | null = null;
@@ -25,7 +32,10 @@ export async function checkPassword(stored: string | null, password: string): Pr
     return false;
   }
   try {
-    return await verify(stored, password);
+    const normalized = normalizedPassword(password);
+    if (await verify(stored, normalized)) return true;
+    // A hash made before passwords were normalized, of a password as it was typed then.
+    return normalized !== password && await verify(stored, password);
   } catch {
     return false;
   }
@@ -56,6 +66,9 @@ function passwordEstimator(): ZxcvbnFactory {
 const MIN_GUESSES = 1e8;
 const SERVICE_WORDS = ['pushotp', 'push otp'];
 
+// eslint-disable-next-line no-control-regex
+const NOT_TYPEABLE = /[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Rules for a new password (NIST SP 800-63B 5.1.1.2): 8 to 256 characters, no composition rules,
  * and not one an attacker tries early: not on a list of common and breached passwords, not a
@@ -63,7 +76,10 @@ const SERVICE_WORDS = ['pushotp', 'push otp'];
  * the user's name, the name of the service (`context`). Returns a message to show, or null when
  * it is acceptable.
  */
-export function passwordProblem(password: string, context: readonly string[] = []): string | null {
+export function passwordProblem(given: string, context: readonly string[] = []): string | null {
+  // What no sign-in form sends (red-team: the CLI took a NUL, which the form refuses: a password nobody could use).
+  if (NOT_TYPEABLE.test(given)) return 'The password must not hold a control character or half a surrogate pair: no sign-in form can send one.';
+  const password = normalizedPassword(given);
   if (password.length < 8) return 'The password must have at least 8 characters.';
   if (password.length > 256) return 'The password must have at most 256 characters.';
   const lower = password.toLowerCase();

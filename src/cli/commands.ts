@@ -42,6 +42,8 @@ export interface Command {
   usage: string;
   help: string;
   options?: Record<string, { type: 'string' | 'boolean'; help: string }>;
+  /** The last word of the usage may be several words (joined by the command). */
+  manyWordsLast?: boolean;
   run(ctx: CliContext, args: string[], opts: Record<string, string | boolean | undefined>): Promise<void>;
 }
 
@@ -51,7 +53,7 @@ async function accountOf(ctx: CliContext, username: string | undefined) {
   if (!username) throw new UsageError('a username is required');
   const account = await ctx.accounts.findByUsername(username);
   // Refused by the data, 65, as a device that is not there (red-team: 64 said the command was wrong).
-  if (!account) throw Object.assign(new Error(`no user "${username}"`), { code: 'no_such_user' });
+  if (!account) throw Object.assign(new Error(`no user ${JSON.stringify(username)}`), { code: 'no_such_user' });
   return account;
 }
 
@@ -229,6 +231,7 @@ export const commands: Record<string, Command> = {
   'device rename': {
     usage: 'device rename <username> <device-id> <new name>',
     help: 'Renames a device.',
+    manyWordsLast: true,
     async run(ctx, [username, deviceId, ...name]) {
       const account = await accountOf(ctx, username);
       if (!deviceId || name.length === 0) throw new UsageError('a device id and a new name are required');

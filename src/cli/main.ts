@@ -65,7 +65,39 @@ function commandHelp(name: string, c: Command): string {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    // Red-team: bytes that are not UTF-8 were stored as U+FFFD, a password nobody could type.
+    throw new UsageError('the standard input is not UTF-8 text');
+  }
+}
+
+/**
+ * What the words of a command line leave unclear, or null (red-team, odd arguments: `user disable a b`
+ * disabled a and said nothing of b; `--name X --name Y` kept Y; `--password P --password-stdin` took
+ * the standard input; `audit --user ""` listed every user's events). Positionals: as many as the
+ * usage names before its options (`device rename`'s new name may be several words).
+ */
+function argumentsProblem(name: string, command: Command, parsed: { positionals: string[]; tokens: { kind: string; name?: string; value?: string | undefined }[] }): string | null {
+  const named = (command.usage.slice(name.length).split(/ [[(]/)[0]!.match(/<[^>]+>/g) ?? []).length;
+  const most = command.manyWordsLast ? Infinity : named;
+  if (parsed.positionals.length > most) return `${name} takes ${most === 0 ? 'no words' : most === 1 ? 'one word' : `${most} words`} besides its options; ${JSON.stringify(parsed.positionals.slice(most).join(' ').slice(0, 80))} is more than it takes`;
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option' || !t.name) continue;
+    if (seen.has(t.name)) return `--${t.name} is given twice`;
+    seen.add(t.name);
+    if (t.value === '') return `--${t.name} needs a value`;
+  }
+  if (seen.has('password') && seen.has('password-stdin')) return 'give --password or --password-stdin, not both';
+  return null;
+}
+
+/** Text the CLI prints back, with control and bidi characters shown as \\u escapes: a terminal acts on them (red-team: a username's ESC sequences retitled and cleared it). */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -82,9 +114,11 @@ export async function runCli(argv: string[]): Promise<number> {
   const rest = argv.slice(name.split(' ').length);
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, allowPositionals: true, options: { help: { type: 'boolean' }, ...(command.options ?? {}) } });
+    parsed = parseArgs({ args: rest, allowPositionals: true, tokens: true, options: { help: { type: 'boolean' }, ...(command.options ?? {}) } });
+    const refusal = argumentsProblem(name, command, parsed);
+    if (refusal) throw new Error(refusal);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${commandHelp(name, command)}\n`);
+    process.stderr.write(`${printable((err as Error).message)}\n\n${commandHelp(name, command)}\n`);
     return 64;
   }
   if (parsed.values.help) {
@@ -160,7 +194,7 @@ export async function runCli(argv: string[]): Promise<number> {
     const box = createSecretBox(kek, kek[0]!.id);
     // The keystore's private keys (signing, VAPID) are sealed under the same key-encryption key.
     const keys = await rewrapKeystore(db, box);
-    process.stdout.write(`re-sealed ${keys.rewrapped} of ${keys.total} stored keys (OIDC signing, VAPID) under the active key\n`);
+    process.stdout.write(`re-sealed ${keys.rewrapped} of ${keys.total} stored keys and secrets (OIDC and SAML signing, VAPID, the issuer record, the demo password) under the active key\n`);
     return rewrapTotpSecrets(db, registry, box);
   };
   const signingKeys: SigningKeysAdmin = {
@@ -184,11 +218,11 @@ export async function runCli(argv: string[]): Promise<number> {
   } catch (err) {
     const e = err as { code?: string; message: string };
     if (err instanceof UsageError) {
-      process.stderr.write(`error: ${e.message}\n\n${commandHelp(name, command)}\n`);
+      process.stderr.write(`error: ${printable(e.message)}\n\n${commandHelp(name, command)}\n`);
       return 64;
     }
     if (e.code && /^[a-z_]+$/.test(e.code)) {
-      process.stderr.write(`error: ${e.message} (${e.code})\n`);
+      process.stderr.write(`error: ${printable(e.message)} (${e.code})\n`);
       return 65;
     }
     throw err;

@@ -19,10 +19,11 @@ describe('the confirm rule and the owner\'s own later phones', () => {
   it('a phone enrolled from /account while a confirmed phone already exists is confirmed whatever order the phones call in', async () => {
     const first = await SimulatedAuthenticator.enroll(w.t.url, (await w.t.idp.deviceService.issueEnrollment(w.accountId, 'admin')).code, { name: 'first' });
     await first.pending(); // confirmed
+    // One code of /account at a time (only the newest works): the phone enrolls with the first, the tablet with the next.
     const c2 = await w.t.idp.deviceService.issueEnrollment(w.accountId, `self:${w.accountId}`);
-    const c3 = await w.t.idp.deviceService.issueEnrollment(w.accountId, `self:${w.accountId}`);
     const phone = await SimulatedAuthenticator.enroll(w.t.url, c2.code, { name: 'phone' });
     await new Promise((r) => setTimeout(r, 20));
+    const c3 = await w.t.idp.deviceService.issueEnrollment(w.accountId, `self:${w.accountId}`);
     const tablet = await SimulatedAuthenticator.enroll(w.t.url, c3.code, { name: 'tablet' });
     await tablet.pending(); // the tablet confirms first
     let status = 200;

@@ -32,6 +32,25 @@ describe('enrollment codes on PostgreSQL', () => {
     expect(seen.size).toBe(20);
   });
 
+  // Red-team (self-service round): 240 requests to /account left 240 live codes, each a way in for 15 minutes.
+  it('keeps only the newest code /account issued an account, whoever else issued codes, even 40 issued at once', async () => {
+    const codes = createEnrollmentCodes(handle.db, { now });
+    const bob = await createAccount(handle.db, 'bob-self');
+    const carol = await createAccount(handle.db, 'carol-self');
+    const admin = await codes.issue(bob, 'admin');
+    const carols = await codes.issue(carol, `self:${carol}`);
+    const first = await codes.issue(bob, `self:${bob}`);
+    const newest = await codes.issue(bob, `self:${bob}`);
+    expect(await codes.peek(first.code)).toBeNull();
+    expect(await codes.peek(newest.code)).toBe(bob);
+    expect(await codes.peek(admin.code)).toBe(bob);
+    expect(await codes.peek(carols.code)).toBe(carol);
+    const burst = await Promise.all(Array.from({ length: 40 }, () => codes.issue(bob, `self:${bob}`)));
+    const live = (await Promise.all(burst.map((b) => codes.peek(b.code)))).filter(Boolean);
+    expect(live.length).toBeLessThanOrEqual(2);
+    expect(await codes.peek(newest.code)).toBeNull();
+  });
+
   it('lets exactly one of 20 concurrent consumers have a code', async () => {
     const codes = createEnrollmentCodes(handle.db, { now });
     const { code } = await codes.issue(alice, 'admin');

@@ -12,7 +12,7 @@ export interface AdminCliOptions {
   /** Over this process's environment; jest's NODE_OPTIONS (--experimental-vm-modules) is left out. */
   env: NodeJS.ProcessEnv;
   /** Written to the CLI's stdin (e.g. a password for --password-stdin), then stdin is closed. */
-  input?: string;
+  input?: string | Buffer;
   timeoutMs?: number;
 }
 
