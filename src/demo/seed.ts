@@ -27,14 +27,16 @@ export async function ensureDemoUser(deps: { accounts: AccountStore; db: Db; box
   const opens = async (password: string) => !!password && !!existing && await checkPassword(existing.passwordHash, password);
   // A folder from before the password was kept in the database gives its password to the database.
   let password = await getOrCreateKey(deps.db, KEY, deps.box, async () => local || randomBytes(9).toString('base64url'));
-  if (existing && local && local !== password && !(await opens(password)) && await opens(local)) {
+  // An account made by an older instance may open with another folder's password, not the stored one.
+  let works = !existing || await opens(password);
+  if (!works && local !== password && await opens(local)) {
     // Several older instances on one database each had a password of their own, and only one of
     // them opens the account: the folder that holds it gives it to the database, whichever started first (review).
     password = await updateKey(deps.db, KEY, deps.box, async () => local, () => local);
+    works = true;
   }
-  if (existing) {
-    if (!(await opens(password))) return { username: DEMO_USERNAME, password: null };
-  } else {
+  if (!works) return { username: DEMO_USERNAME, password: null };
+  if (!existing) {
     try {
       await deps.accounts.create({ username: DEMO_USERNAME, displayName: 'Demo User', email: 'demo@example.com', passwordHash: await hashPassword(password) });
     } catch (err) {

@@ -35,8 +35,19 @@ export function openRedis(url: string | null, prefix = '', onError: (err: Error)
   return openStandIn(prefix);
 }
 
+/**
+ * A command not answered in this time fails (and its request answers 503). Red-team (Redis gone
+ * for good): while no Sentinel answered, ioredis kept retrying inside its Sentinel connector without
+ * ever closing, so `maxRetriesPerRequest` never flushed the queued commands and every request hung;
+ * on a Cluster whose nodes were all gone, too. The timer is armed before a command is queued.
+ */
+export const COMMAND_TIMEOUT_MS = 5_000;
+
+/** What every connection to a Redis server gets, the Cluster's node connections and its listener too. */
+const PER_CONNECTION: RedisOptions = { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS };
+
 function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Redis {
-  const common: RedisOptions = { keyPrefix: prefix, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true, ...extra };
+  const common: RedisOptions = { keyPrefix: prefix, ...PER_CONNECTION, enableAutoPipelining: true, ...extra };
   const target = parseRedisUrl(url);
   if (target.kind === 'single') return new Single(url, common);
   const { username, password } = target;
@@ -46,7 +57,7 @@ function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Red
   }
   // Every key of one IdP shares one hash slot (its prefix is the hash tag), so each multi-key script,
   // MULTI and pipeline stays atomic on a cluster; see clusterKeyPrefix.
-  const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
+  const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, ...PER_CONNECTION, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
   startupNodes.set(cluster, target.nodes.map((n) => ({ host: n.host, port: n.port })));
   return cluster;
 }
@@ -54,13 +65,6 @@ function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Red
 /** The nodes a Cluster client was given, for openSubscriber (ioredis keeps its own list private). */
 const startupNodes = new WeakMap<Cluster, { host: string; port: number }[]>();
 
-/**
- * A command not answered in this time fails (and its request answers 503). Red-team (Redis gone
- * for good): while no Sentinel answered, ioredis kept retrying inside its Sentinel connector without
- * ever closing, so `maxRetriesPerRequest` never flushed the queued commands and every request hung;
- * on a Cluster whose nodes were all gone, too. The timer is armed before a command is queued.
- */
-export const COMMAND_TIMEOUT_MS = 5_000;
 
 /**
  * The connection a process listens on (SUBSCRIBE), made from its Redis client. On one server or a
@@ -83,9 +87,10 @@ export function openSubscriber(redis: Redis): Single {
   };
   let turn = 0;
   const first = known()[0] ?? { host: '127.0.0.1', port: 6379 };
+  // As the Cluster connects to its nodes (PER_CONNECTION and the credentials), without the key prefix.
   const { keyPrefix: _prefix, ...options } = redis.options.redisOptions ?? {};
   const sub: Single = new Single({
-    ...options, host: first.host, port: first.port, maxRetriesPerRequest: 3,
+    ...options, host: first.host, port: first.port,
     retryStrategy: (times) => {
       // The connector reads host and port from these options at each connect: the next attempt goes to the next node.
       const nodes = known();
