@@ -60,6 +60,7 @@ import { createRadiusDoor, createReplayGuard, loadRadiusClients, type RadiusDoor
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys, readStoredSigningKeys, requireCertificate } from './keys/signing-keys.js';
 import { startSigningKeyRefresh } from './keys/signing-refresh.js';
+import { followSigningKeyAnnouncements, signingKeysChannel } from './keys/signing-announce.js';
 import { refuseUnsafeConfiguration, vapidContactWarning } from './config/production.js';
 import { createDrain } from './observability/drain.js';
 import { healthRoutes } from './observability/health.js';
@@ -80,7 +81,7 @@ import type { Db } from './storage/db.js';
 import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
 import { describeLoose, privateDataFolder } from './storage/private-folder.js';
-import { openRedis, type Redis } from './storage/redis.js';
+import { openRedis, openSubscriber, type Redis } from './storage/redis.js';
 import { createAppRegistry, type AppRegistry } from './apps/registry.js';
 import { samlInternalClient } from './saml/internal-client.js';
 import { lazySamlSigningKey } from './saml/keys.js';
@@ -259,7 +260,10 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const codes = createEnrollmentCodes(db, { now });
   const storedChallenges = createRedisChallengeStore(redis, { now });
   const challenges = instrumentChallenges(storedChallenges, metrics, now);
-  const waiters = createChallengeWaiters(redis, storedChallenges);
+  // One connection listens for the process (src/storage/redis.ts openSubscriber): challenge resolutions and announced key rotations.
+  const subscriber = openSubscriber(redis);
+  const waiters = createChallengeWaiters(redis, storedChallenges, { subscriber });
+  const unfollowKeys = signingKeys ? followSigningKeyAnnouncements(subscriber, signingKeysChannel(redis), signingKeys.refresh) : async () => {};
   // SSRF: endpoints are checked at enrollment, at PUT push-subscription and at every send (transport).
   const pushEndpoints = createPushEndpointGuard({ services: settings.pushServices, ...(opts.pushResolver ? { resolve: opts.pushResolver } : {}) });
   const pushTransport = instrumentTransport(createPushTransport({ guard: pushEndpoints, ...(pushCa ? { ca: pushCa } : {}) }), metrics);
@@ -397,6 +401,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
       await radius.close();
       await sweeper.stop();
       await waiters.close();
+      await unfollowKeys();
+      subscriber.disconnect();
       await notifier.close();
       await pushTransport.close();
       await lastUse.close();

@@ -33,7 +33,7 @@ export const keysCommands: Record<string, Command> = {
   },
   'keys rotate': {
     usage: 'keys rotate [--activate-after 24h] [--retire-after 24h] [--force]',
-    help: 'Rotates the OIDC signing keys with overlap: a new RS256 and ES256 key are published in the JWKS now, sign after --activate-after, and the keys they replace leave the JWKS --retire-after later. Every IdP process follows within a minute.',
+    help: 'Rotates the OIDC signing keys with overlap: a new RS256 and ES256 key are published in the JWKS now, sign after --activate-after, and the keys they replace leave the JWKS --retire-after later. Every running IdP process re-reads the keys at once (told through Redis; within a minute if it missed the message).',
     options: {
       'activate-after': { type: 'string', help: 'how long the new keys are published before they sign (default 24h: relying apps cache the JWKS)' },
       'retire-after': { type: 'string', help: 'how long the replaced keys stay published after that (default 24h: tokens they signed must still verify)' },

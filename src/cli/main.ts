@@ -16,6 +16,7 @@ import { createLogger } from '../log.js';
 import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
 import { openRedis, type Redis } from '../storage/redis.js';
+import { announceSigningKeys } from '../keys/signing-announce.js';
 import type { Db } from '../storage/db.js';
 import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
 import { accountThrottleKeys } from '../defences/throttle-keys.js';
@@ -207,7 +208,15 @@ export async function runCli(argv: string[]): Promise<number> {
       if (settings.jwksFile) throw new UsageError('JWKS_FILE is set: the signing keys are that file\'s, rotated by replacing it');
       const { kek } = loadProcessSecrets(settings);
       const now = Date.now();
-      return keyStatuses(await rotateStoredSigningKeys(db, settings.issuer, createSecretBox(kek, kek[0]!.id), now, opts), now);
+      const rows = keyStatuses(await rotateStoredSigningKeys(db, settings.issuer, createSecretBox(kek, kek[0]!.id), now, opts), now);
+      // The running processes re-read the keys at once (src/keys/signing-announce.ts); unheard, within a minute.
+      if (settings.redisUrl) {
+        const url = settings.redisUrl;
+        await (async () => announceSigningKeys(await redisReached(url)))().catch((err: unknown) => {
+          process.stderr.write(`warning: the running IdP processes were not told through Redis (${printable(oneLine(err))}); they follow within a minute\n`);
+        });
+      }
+      return rows;
     },
   };
   try {

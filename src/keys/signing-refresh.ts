@@ -27,8 +27,9 @@ export interface SigningKeyRefresher {
 }
 
 /**
- * Keeps a running process on the stored plan: checks every `intervalMs` (and at once when the next
- * scheduled change is due), so a rotation run from the CLI on any machine reaches every process.
+ * Keeps a running process on the stored plan: checks every `intervalMs`, and at once when a rotation
+ * is announced (./signing-announce.ts), so a rotation run from the CLI on any machine reaches every
+ * process. A refresh asked for during a read runs again after it.
  */
 export function startSigningKeyRefresh(opts: {
   provider: object;
@@ -41,23 +42,31 @@ export function startSigningKeyRefresh(opts: {
 }): SigningKeyRefresher {
   let applied = planFingerprint(opts.current);
   let running: Promise<void> | null = null;
-  const refresh = (): Promise<void> => {
-    running ??= (async () => {
-      try {
-        const plan = planSigningKeys(await opts.load(), opts.now());
-        const fingerprint = planFingerprint(plan);
-        if (fingerprint !== applied) {
-          applySigningKeys(opts.provider, plan);
-          applied = fingerprint;
-          opts.onChange?.(plan);
-        }
-      } catch (err) {
-        opts.onError(err);
-      } finally {
-        running = null;
+  /** A read asked for while one was under way: that one may have read before the change it was asked for. */
+  let queued: Promise<void> | null = null;
+  const read = async (): Promise<void> => {
+    try {
+      const plan = planSigningKeys(await opts.load(), opts.now());
+      const fingerprint = planFingerprint(plan);
+      if (fingerprint !== applied) {
+        applySigningKeys(opts.provider, plan);
+        applied = fingerprint;
+        opts.onChange?.(plan);
       }
-    })();
-    return running;
+    } catch (err) {
+      opts.onError(err);
+    }
+  };
+  const refresh = (): Promise<void> => {
+    if (!running) {
+      running = read().finally(() => { running = null; });
+      return running;
+    }
+    queued ??= running.then(() => {
+      queued = null;
+      return refresh();
+    });
+    return queued;
   };
   const timer = setInterval(() => void refresh(), opts.intervalMs);
   timer.unref();
