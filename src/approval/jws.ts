@@ -17,22 +17,36 @@ export interface ParsedHeader {
   typ: string | undefined;
 }
 
-/** The protected header when `jws` is a well-formed compact JWS with a string `alg` and `kid`, else null. */
-export function parseHeader(jws: unknown): ParsedHeader | null {
-  if (typeof jws !== 'string' || jws.length > MAX_JWS_LENGTH || !COMPACT.test(jws)) return null;
+/**
+ * Pure: the protected header when `jws` is a well-formed compact JWS with a string `alg` and `kid`,
+ * else what is wrong with it, in words an app's developer can act on (an independent authenticator
+ * written from docs/device-api.md sent a padded JWS and was told only "not a compact JWS").
+ */
+export function inspectHeader(jws: unknown): ParsedHeader | string {
+  if (typeof jws !== 'string' || jws.length === 0) return 'no JWS was sent';
+  if (jws.length > MAX_JWS_LENGTH) return `it is longer than ${MAX_JWS_LENGTH} characters`;
+  if (!COMPACT.test(jws)) return 'it is not three base64url parts joined by dots (RFC 7515 7.1: A-Z a-z 0-9 - _ only, no = padding)';
   let header: ProtectedHeaderParameters;
   try {
     header = decodeProtectedHeader(jws);
   } catch {
-    return null;
+    return 'its header is not base64url-encoded JSON';
   }
   const { alg, kid, typ } = header;
+  if (typeof alg !== 'string') return 'its header has no alg';
   // The kid is looked up in PostgreSQL: printable ASCII only, as every device id is (a NUL there was a 500).
-  if (typeof alg !== 'string' || typeof kid !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(kid)) return null;
-  if (typ !== undefined && typeof typ !== 'string') return null;
+  if (typeof kid !== 'string') return 'its header has no kid (the device id)';
+  if (!/^[\x21-\x7e]{1,128}$/.test(kid)) return 'its kid is not a device id (1-128 printable ASCII characters)';
+  if (typ !== undefined && typeof typ !== 'string') return 'its typ is not a string';
   // RFC 7515 4.1.11: we understand no extensions (b64:false among them), so `crit` is refused.
-  if ('crit' in header || 'b64' in header) return null;
+  if ('crit' in header || 'b64' in header) return 'its header has crit or b64: no JWS extension is understood (RFC 7515 4.1.11)';
   return { alg, kid, typ };
+}
+
+/** The protected header when `jws` is a well-formed compact JWS with a string `alg` and `kid`, else null. */
+export function parseHeader(jws: unknown): ParsedHeader | null {
+  const header = inspectHeader(jws);
+  return typeof header === 'string' ? null : header;
 }
 
 /** The `kid` of a compact JWS, so the caller can load the device first; never throws. */

@@ -1,5 +1,5 @@
 import type { DeviceAuthVerdict, VerifyDeviceAuthInput } from './types.js';
-import { isInteger, parseHeader, verifyJwt, type JwtRefusal } from './jws.js';
+import { inspectHeader, isInteger, verifyJwt, type JwtRefusal } from './jws.js';
 
 export { readKid } from './jws.js';
 
@@ -39,8 +39,8 @@ function audienceHolds(aud: unknown, audience: string): boolean {
 export async function verifyDeviceAuth(input: VerifyDeviceAuthInput): Promise<DeviceAuthVerdict> {
   const { jws, device, method, path, audience, now } = input;
 
-  const header = parseHeader(jws);
-  if (!header) return refuse('invalid_token', 'the Device authorization is not a compact JWS with alg and kid');
+  const header = inspectHeader(jws);
+  if (typeof header === 'string') return refuse('invalid_token', `the Device authorization is not a compact JWS we take: ${header}`);
   // RFC 8725 3.1: only ES256, whatever the token says (no `none`, no HS256 keyed with the public key).
   if (header.alg !== 'ES256') return refuse('unsupported_alg', 'alg must be ES256');
   if (!device || device.id !== header.kid) return refuse('unknown_device', 'no device has this kid');

@@ -3,7 +3,7 @@ import { matchTotp } from '../otp/totp.js';
 import type { Decision } from '../challenge/types.js';
 import type { Device } from '../devices/types.js';
 import type { ApprovalErrorCode, ResponseClaims, Verdict, VerifyResponseInput } from './types.js';
-import { isInteger, parseHeader, verifyJwt } from './jws.js';
+import { inspectHeader, isInteger, verifyJwt } from './jws.js';
 
 /**
  * Verifies a device's signed answer to a push challenge (docs/device-api.md section 4). Pure: it
@@ -44,17 +44,17 @@ function readNumber(value: unknown): number | null {
   return null;
 }
 
-/** The claims, when every one has the documented type; else null. */
-function readClaims(raw: Record<string, unknown>): ResponseClaims | null {
+/** Pure: the claims, when every one has the documented type (docs/device-api.md section 4); else which one is wrong, and how it should be. */
+function readClaims(raw: Record<string, unknown>): ResponseClaims | string {
   const { cid, nonce, decision, otp, iat } = raw;
-  if (typeof cid !== 'string' || cid.length === 0) return null;
-  if (typeof nonce !== 'string' || nonce.length === 0) return null;
-  if (typeof decision !== 'string' || !DECISIONS.includes(decision as Decision)) return null;
+  if (typeof cid !== 'string' || cid.length === 0) return 'cid must be the challenge id, a string';
+  if (typeof nonce !== 'string' || nonce.length === 0) return 'nonce must be the challenge\'s nonce, a string';
+  if (typeof decision !== 'string' || !DECISIONS.includes(decision as Decision)) return `decision must be one of ${DECISIONS.join(', ')}`;
   const number = raw.number === undefined ? undefined : readNumber(raw.number);
-  if (number === null) return null;
+  if (number === null) return 'number must be an integer (or a string of 1 to 3 digits)';
   // A string of digits only: a JSON number would lose the leading zeros of "012345".
-  if (typeof otp !== 'string' || !/^(\d{6}|\d{8})$/.test(otp)) return null;
-  if (!isInteger(iat)) return null;
+  if (typeof otp !== 'string' || !/^(\d{6}|\d{8})$/.test(otp)) return 'otp must be a string of 6 (or 8) digits';
+  if (!isInteger(iat)) return 'iat must be an integer, epoch seconds (a fractional NumericDate is refused)';
   return { cid, nonce, decision: decision as Decision, otp, iat, ...(number === undefined ? {} : { number }) };
 }
 
@@ -67,8 +67,8 @@ export type SignedAnswer = { ok: true; claims: ResponseClaims; device: Device } 
  */
 export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' | 'device'> & { now?: number }): Promise<SignedAnswer> {
   const { jws, device } = input;
-  const header = parseHeader(jws);
-  if (!header) return refuse('invalid_request', 'the response is not a compact JWS with alg and kid');
+  const header = inspectHeader(jws);
+  if (typeof header === 'string') return refuse('invalid_request', `the response is not a compact JWS we take: ${header}`);
   // RFC 8725 3.1: the algorithm is fixed, never taken from the token. This refuses `none` and
   // HS256 keyed with the public key (the classic key-confusion forgery) before any key is touched.
   if (header.alg !== 'ES256') return refuse('unsupported_alg', 'alg must be ES256');
@@ -87,11 +87,11 @@ export async function verifySignedAnswer(input: Pick<VerifyResponseInput, 'jws' 
     if (r.kind === 'bad_payload') return refuse('invalid_request', 'the payload is not a JSON object');
     if (r.kind === 'expired') return refuse('stale_response', 'the answer has expired (exp)');
     if (r.claim === 'typ') return refuse('invalid_request', `typ must be ${RESPONSE_TYP}`);
-    return refuse('invalid_request', 'a claim is missing or of the wrong type');
+    return refuse('invalid_request', r.reason === 'missing' ? `the claim ${r.claim} is missing` : `the claim ${r.claim} is not valid`);
   }
   const raw = verified.claims as Record<string, unknown>;
   const claims = readClaims(raw);
-  if (!claims) return refuse('invalid_request', 'a claim is missing or of the wrong type');
+  if (typeof claims === 'string') return refuse('invalid_request', claims);
   return { ok: true, claims, device };
 }
 

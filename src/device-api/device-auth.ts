@@ -41,7 +41,8 @@ export function deviceAuth(deps: DeviceAuthDeps): Middleware<DeviceState> {
   return async (ctx: Context, next: Next) => {
     const header = ctx.get('authorization');
     // RFC 9110 11.1: an authentication scheme's name is case-insensitive.
-    const match = /^Device +([A-Za-z0-9_.-]+)$/i.exec(header);
+    // The credential is checked as a JWS by verifyDeviceAuth, which says what is wrong with it (padding, say).
+    const match = /^Device +(\S+)$/i.exec(header);
     if (!match) {
       throw new DeviceError('invalid_token', 401, 'an Authorization: Device <JWS> header is required',
         { 'WWW-Authenticate': 'Device' });
