@@ -60,6 +60,7 @@ import { createRadiusDoor, createReplayGuard, loadRadiusClients, type RadiusDoor
 import { loadProcessSecrets } from './keys/secrets.js';
 import { loadSigningKeys, readStoredSigningKeys, requireCertificate } from './keys/signing-keys.js';
 import { startSigningKeyRefresh } from './keys/signing-refresh.js';
+import { appOfSignInPage } from './interaction/back-to-app.js';
 import { followSigningKeyAnnouncements, signingKeysChannel } from './keys/signing-announce.js';
 import { refuseUnsafeConfiguration, vapidContactWarning } from './config/production.js';
 import { createDrain } from './observability/drain.js';
@@ -337,7 +338,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(requestId(logger));
   app.use(drain.middleware);
   app.use(localeMiddleware()); // the pages' language (src/i18n/), also for the error page
-  app.use(errorEdge({ views, log: logger }));
+  // A sign-in's error page leads back to its app, also where no handler named it (src/interaction/back-to-app.ts).
+  app.use(errorEdge({ views, log: logger, appFor: (ctx) => appOfSignInPage(ctx, { provider }) }));
   app.use(pinOrigin(settings.issuer));
   app.use(clientIp(settings.trustProxy));
   app.use(securityHeaders({ hsts: settings.issuer.startsWith('https:') }));
@@ -365,7 +367,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     idpSessions: createIdpSessions(provider, db), sessionMaxAgeSeconds: settings.session.maxAgeSeconds,
   }));
   if (settings.demo) routers.push(demoRelyingParty({ issuer: settings.issuer, clientId: 'demo-app', basePath: '/demo', views, appName: 'Demo App' }));
-  for (const r of routers) app.use(r.routes()).use(r.allowedMethods({ throw: true }));
+  // A method a path does not take: its 405 and Allow, which the error edge answers as every refusal.
+  for (const r of routers) app.use(r.routes()).use(r.allowedMethods());
   // The agent API for gateways (docs/agent-api.md): a front door over the same sign-in core.
   app.use(createAgentApi({
     signin, accounts, agents, log: logger, transactions: createAgentTransactionStore(redis),

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { clientAddress, type TrustProxy } from './client-ip.js';
 import { currentLocale, DEFAULT_LOCALE, t } from '../i18n/index.js';
-import { FAULT, HttpError, isStorageOutage, SeeOther, isTechnical, technical, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE, type AppError } from './errors.js';
+import { FAULT, HttpError, methodNotAllowed, isStorageOutage, SeeOther, isTechnical, technical, RETRY_AFTER_SECONDS, toAppError, UNAVAILABLE, type AppError } from './errors.js';
 import type { Views } from './views.js';
 
 /** Where faults of ours go (a pino logger fits). Never given a secret. */
@@ -46,6 +46,8 @@ export interface ErrorEdgeOptions {
   views?: Views;
   /** Picks the format per request; default formatFor(ctx). */
   format?: (ctx: Context) => ErrorFormat;
+  /** Before an error page is rendered without an app (`ctx.state.app`): may set one for its "Back to" button. */
+  appFor?: (ctx: Context) => Promise<void>;
 }
 
 /**
@@ -63,6 +65,9 @@ export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
       if (ctx.status === 404 && (ctx.body == null || ctx.body === 'Not Found')) {
         throw new HttpError(404, 'not_found', `Nothing here: ${ctx.method} ${ctx.path}.`);
       }
+      // A router's 405 (@koa/router's allowedMethods: the status and Allow, no body) as every refusal
+      // is answered. Red-team (pages round): thrown instead, it lost its Allow (RFC 9110 15.5.6: MUST).
+      if (ctx.status === 405 && ctx.body == null) throw methodNotAllowed(ctx.method, ctx.response.get('Allow'));
     } catch (err) {
       if (err instanceof SeeOther) {
         ctx.status = 303;
@@ -80,6 +85,7 @@ export function errorEdge(opts: ErrorEdgeOptions = {}): Middleware {
       if (format === 'json') {
         ctx.body = { error: e.code, error_description: e.expose ? e.message : FAULT };
       } else {
+        if (!ctx.state.app) await opts.appFor?.(ctx).catch(() => undefined);
         ctx.type = 'html';
         ctx.body = opts.views!.render('error', errorPage(e, ctx.state.app as { name: string; url: string | null } | undefined));
       }

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { InteractionDeps } from './deps.js';
+import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
 
 /**
  * "Back to <app>" (issue 16, item 4): every page of a sign-in knows its app, and a sign-in that has
@@ -16,7 +17,9 @@ export interface AppLink {
 /**
  * A cookie naming the last app this browser signed in to; only ever looked up among the registered
  * clients. Behind https it is __Secure- prefixed, as the other cookies are, so a sibling host cannot
- * plant it (red-team, pages round).
+ * plant it (red-team, pages round). Its path is `/`: the resume URL (`/auth/<uid>`) revisited after
+ * the sign-in needs it too, and an issuer with a path (`https://example.com/idp`) is served from
+ * behind a proxy that strips it, so a path written here would not be the browser's.
  */
 const cookieName = (ctx: Context) => (ctx.secure ? '__Secure-idp_app' : 'idp_app');
 
@@ -44,7 +47,26 @@ export function appHome(client: ClientLike | undefined): string | null {
 /** This request's app, for the error page; remembered for a later visit of an ended sign-in. */
 export function backToApp(ctx: Context, clientId: string, name: string, url: string | null): void {
   ctx.state.app = { name, url } satisfies AppLink;
-  ctx.cookies.set(cookieName(ctx), encodeURIComponent(clientId), { httpOnly: true, sameSite: 'lax', path: '/interaction', maxAge: 86_400_000, secure: ctx.secure, overwrite: true });
+  ctx.cookies.set(cookieName(ctx), encodeURIComponent(clientId), { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 86_400_000, secure: ctx.secure, overwrite: true });
+}
+
+/** Pure: the "Back to <app>" link of a registered client (the IdP's own account page in the page's words). */
+export function appLinkOf(client: ClientLike, accountTitle: () => string): AppLink {
+  return { name: client.clientId === ACCOUNT_CLIENT_ID ? accountTitle() : client.clientName ?? client.clientId, url: appHome(client) };
+}
+
+/** The paths of a sign-in's pages and of its resume: their error pages lead back to the app. */
+const SIGN_IN_PATH = /^\/(interaction|auth)\//;
+
+/**
+ * For an error page that no handler gave an app (a 405 of a sign-in's form URL opened with GET, the
+ * resume URL revisited after the sign-in): the app this browser last signed in to. Red-team (pages
+ * round): those pages had no "Back to <app>" button, which docs/pages.md promises on every error
+ * page of a sign-in.
+ */
+export async function appOfSignInPage(ctx: Context, deps: Pick<InteractionDeps, 'provider'>): Promise<void> {
+  if (ctx.state.app || !SIGN_IN_PATH.test(ctx.path)) return;
+  await rememberedApp(ctx, deps).catch(() => undefined);
 }
 
 /** The app this browser last signed in to, if it is still registered, as `ctx.state.app`. */

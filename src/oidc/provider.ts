@@ -20,6 +20,8 @@ import { accountClaims } from './claims.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { ENTRA_ACRS } from './upstream-acr.js';
 import { browserBinding } from '../interaction/browser-binding.js';
+import { appLinkOf, appOfSignInPage, type AppLink } from '../interaction/back-to-app.js';
+import { t } from '../i18n/index.js';
 import { voidHeldResults } from './held-results.js';
 import { markUnmatchedPush, pushMatchOf } from './unmatched-push.js';
 import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamPairwiseIdentifier } from './upstream-client.js';
@@ -368,7 +370,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!browserFacing || ctx.accepts('html', 'json') === 'json') { ctx.type = 'json'; ctx.body = { error: out.error, error_description: out.error_description ?? '' }; return; }
       ctx.type = 'html';
       // oidc-provider's description is for the app's developers: a page in another language leads with its own words.
-      ctx.body = deps.views.render('error', errorPage(technical(new AppError(out.error, ctx.status >= 400 ? ctx.status : 400, out.error_description ?? out.error)), undefined));
+      // "Back to <app>": the request's app, else (the resume URL revisited after its sign-in) the one this browser last signed in to.
+      const client = (ctx as Partial<KoaContextWithOIDC>).oidc?.client;
+      if (client) ctx.state.app = appLinkOf(client, () => t('account.title'));
+      else await appOfSignInPage(ctx, { provider });
+      ctx.body = deps.views.render('error', errorPage(technical(new AppError(out.error, ctx.status >= 400 ? ctx.status : 400, out.error_description ?? out.error)), ctx.state.app as AppLink | undefined));
     },
   };
 
