@@ -132,8 +132,9 @@ export function createAgentApi(deps: AgentApiDeps): Router<AgentState> {
     const started: Started = { ...ref, state };
     const now = fromWait(await signin.wait(started));
     // With a number to match, the gateway must show it while the user looks at the phone: it gets
-    // the transaction at once, whatever the mode.
-    if (now.kind !== 'pending' || now.matchNumber !== null || input.mode === 'poll') return settle(ctx, ref.id, now);
+    // the transaction at once, whatever the mode. So does `wait: 0`, a wait of nothing: a poll (red-team:
+    // it rang the phone and withdrew the push at once, a request no one could approve).
+    if (now.kind !== 'pending' || now.matchNumber !== null || input.mode === 'poll' || input.waitSeconds === 0) return settle(ctx, ref.id, now);
     const seconds = Math.min(input.waitSeconds ?? agent.maxWaitSeconds, agent.maxWaitSeconds);
     // A gateway that hangs up has given up: the push stops standing for anything at once.
     const hungUp = () => { if (!ctx.res.writableFinished) void signin.cancel(ref.id, agent.id).catch(() => undefined); };

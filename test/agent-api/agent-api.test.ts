@@ -60,6 +60,20 @@ describe('agent API: push and passcode', () => {
     expect((await auditEvents(w, 'signin.success')).filter((e) => e.account_id === accountId)).toHaveLength(0);
   });
 
+  it('wait: 0 answers at once with the transaction to poll, as poll mode does, and the phone can still approve it', async () => {
+    const { username, accountId, phone } = await freshUser(w);
+    // Red-team: it answered 403 timeout and withdrew the push it had just sent (a ring no one could approve).
+    const start = await authenticate(w, { username, password: PASSWORD, client_ip: freshIp(), wait: 0 });
+    expect(start.status).toBe(202);
+    expect(start.body).toMatchObject({ status: 'pending', transaction_id: expect.any(String) });
+    const challenge = await newestChallenge(phone!.phone);
+    expect(challenge.status).toBe('pending');
+    expect((await phone!.phone.respond(challenge.id, 'approve')).status).toBe(200);
+    const res = await call(w, 'GET', `/api/agent/transactions/${String(start.body.transaction_id)}?wait=5`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'approved', account: { id: accountId, username } });
+  });
+
   it.each([3600, 86_400])("a wait longer than the gateway allows (%i s) is cut to its max_wait_seconds: the call ends with timeout", async (wait) => {
     const { username, phone } = await freshUser(w);
     // other-gateway allows 2 seconds; an hour or a day is asked for (red-team: over 3600 was a 400, the docs say capped).
