@@ -9,6 +9,7 @@ import type { EndedSessions } from '../oidc/sessions.js';
 import type { FederatedLinks } from '../upstream/links.js';
 import { federationCommands } from './federation-commands.js';
 import { keysCommands, type SigningKeysAdmin } from './keys.js';
+import { tableRow } from './printable.js';
 
 /** What a command needs; main.ts opens the real ones, tests may pass their own. */
 export interface CliContext {
@@ -164,7 +165,7 @@ export const commands: Record<string, Command> = {
     help: 'Lists users: username, state, id, display name.',
     async run(ctx) {
       for (const a of await ctx.accounts.list()) {
-        ctx.out([a.username, a.disabled ? 'disabled' : 'active', a.id, a.displayName].join('\t'));
+        ctx.out(tableRow([a.username, a.disabled ? 'disabled' : 'active', a.id, a.displayName]));
       }
     },
   },
@@ -201,7 +202,7 @@ export const commands: Record<string, Command> = {
       if (rows.length === 0) ctx.out('no reports');
       const names = new Map((await ctx.accounts.list()).map((a) => [a.id, a.username]));
       for (const r of rows) {
-        ctx.out([r.at.toISOString(), names.get(r.accountId ?? '') ?? r.accountId ?? '-', r.clientId ?? '-', r.ip ?? '-', JSON.stringify(r.detail)].join('\t'));
+        ctx.out(tableRow([r.at.toISOString(), names.get(r.accountId ?? '') ?? r.accountId ?? '-', r.clientId ?? '-', r.ip ?? '-', JSON.stringify(r.detail)]));
       }
     },
   },
@@ -223,8 +224,8 @@ export const commands: Record<string, Command> = {
     async run(ctx, [username]) {
       const account = await accountOf(ctx, username);
       for (const d of await ctx.devices.listDevices(account.id)) {
-        ctx.out([d.id, d.name, d.status, d.pushStatus === 'active' ? 'push' : d.pushStatus === 'none' ? 'poll' : 'push-dead',
-          d.createdAt.toISOString(), d.lastUsedAt?.toISOString() ?? '-'].join('\t'));
+        ctx.out(tableRow([d.id, d.name, d.status, d.pushStatus === 'active' ? 'push' : d.pushStatus === 'none' ? 'poll' : 'push-dead',
+          d.createdAt.toISOString(), d.lastUsedAt?.toISOString() ?? '-']));
       }
     },
   },
@@ -281,7 +282,7 @@ export const commands: Record<string, Command> = {
       const accountId = opts.user ? (await accountOf(ctx, opts.user as string)).id : undefined;
       const rows = await ctx.audit.query({ accountId, since: time('since'), until: time('until'), type: opts.type as string | undefined, limit });
       for (const r of rows) {
-        ctx.out([r.at.toISOString(), r.type, r.accountId ?? '-', r.clientId ?? '-', r.ip ?? '-', JSON.stringify(r.detail)].join('\t'));
+        ctx.out(tableRow([r.at.toISOString(), r.type, r.accountId ?? '-', r.clientId ?? '-', r.ip ?? '-', JSON.stringify(r.detail)]));
       }
     },
   },

@@ -1,6 +1,7 @@
 import { ENTRA_CLOUDS, type EntraCloud } from '../upstream/config.js';
 import { entraIssuer } from '../upstream/links.js';
 import { signedOut, UsageError, type CliContext, type Command } from './commands.js';
+import { tableRow } from './printable.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -80,7 +81,7 @@ export const federationCommands: Record<string, Command> = {
     help: 'Lists the upstream identities linked to a user.',
     async run(ctx, [username]) {
       const account = await accountNamed(ctx, username);
-      for (const l of await links(ctx).listByAccount(account.id)) ctx.out([l.issuer, l.subject, l.createdAt.toISOString()].join('\t'));
+      for (const l of await links(ctx).listByAccount(account.id)) ctx.out(tableRow([l.issuer, l.subject, l.createdAt.toISOString()]));
     },
   },
 };

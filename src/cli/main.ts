@@ -17,6 +17,7 @@ import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
 import { openRedis, type Redis } from '../storage/redis.js';
 import { announceSigningKeys } from '../keys/signing-announce.js';
+import { printable } from './printable.js';
 import type { Db } from '../storage/db.js';
 import { createPushFatigueStore } from '../defences/push-fatigue-store.js';
 import { accountThrottleKeys } from '../defences/throttle-keys.js';
@@ -95,11 +96,6 @@ function argumentsProblem(name: string, command: Command, parsed: { positionals:
   return null;
 }
 
-/** Text the CLI prints back, with control and bidi characters shown as \\u escapes: a terminal acts on them (red-team: a username's ESC sequences retitled and cleared it). */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 export async function runCli(argv: string[]): Promise<number> {
   const name = [argv.slice(0, 2).join(' '), argv[0] ?? ''].find((n) => Object.hasOwn(commands, n));
