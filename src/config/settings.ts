@@ -342,13 +342,17 @@ export const SETTINGS = {
   },
   radiusHost: {
     env: 'RADIUS_HOST',
-    meaning: 'Address the RADIUS front door binds (an IPv6 address binds IPv6).',
+    meaning: 'Address the RADIUS front door binds, each reply leaving from the address its request was sent to: `0.0.0.0` binds every IPv4 address of the machine, `::` every IPv4 and IPv6 one, each by a socket of its own, and follows addresses that come and go (a VRRP virtual IP); a list binds exactly those (docs/radius.md).',
     default: code('0.0.0.0'),
-    accepts: 'an IP address',
+    accepts: 'an IP address, or a comma-separated list of them (`0.0.0.0` and `::` alone)',
     read: (raw: string | undefined): string => {
-      const v = raw || '0.0.0.0';
-      if (isIP(v) === 0) throw new InvalidSetting('must be an IP address, e.g. 0.0.0.0, 192.0.2.1 or ::');
-      return v;
+      const list = (raw || '0.0.0.0').split(',').map((h) => h.trim());
+      for (const h of list) {
+        if (isIP(h) === 0) throw new InvalidSetting('must be an IP address or a comma-separated list of them, e.g. 0.0.0.0, 192.0.2.1,192.0.2.2 or ::');
+      }
+      if (list.length > 1 && list.some((h) => /^[0:.]+$/.test(h))) throw new InvalidSetting('0.0.0.0 or :: (every address) stands alone, not in a list');
+      if (new Set(list).size < list.length) throw new InvalidSetting('lists an address twice');
+      return list.join(',');
     },
   },
   productName: { env: 'PRODUCT_NAME', meaning: 'The product\'s name, shown at the top of every page of the IdP and in its titles.', ...text('Push OTP', 'any text') },

@@ -1,5 +1,4 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from '../log.js';
 import { answerAccessRequest, type AccessDeps, type Verdict } from './access.js';
 import { readAccessRequest } from './access-request.js';
@@ -8,8 +7,8 @@ import { formatIp, parseIp } from '../net/ip.js';
 import { clientFor, type RadiusClient } from './clients.js';
 import { ATTR, CODE, decodePacket, type Attribute } from './codec.js';
 import { createDuplicateCache, duplicateKey } from './duplicates.js';
+import { openListeners, type Interfaces, type Reply } from './listeners.js';
 import { staleEventTimestamp, type ReplayGuard } from './replays.js';
-import { listenRefusal } from '../net/listen.js';
 
 /**
  * The RADIUS front door on UDP (RFC 2865 Access-Request / -Accept / -Reject / -Challenge, and
@@ -18,7 +17,9 @@ import { listenRefusal } from '../net/listen.js';
  * (BlastRADIUS: before anything in the packet is used), duplicate detection (RFC 5080), replays
  * (a Request Authenticator used before, from any port: replays.ts), and only then the request's
  * attributes and the sign-in (access.ts). Whatever fails before the sign-in is
- * dropped silently, counted and logged: an answer would tell an attacker what was wrong.
+ * dropped silently, counted and logged: an answer would tell an attacker what was wrong. A reply
+ * leaves from the socket its request arrived on, one per address (listeners.ts), so its source is
+ * the address the NAS sent to.
  */
 export type DropReason =
   | 'unknown_client'
@@ -35,8 +36,10 @@ export type DropReason =
 export type Counter = DropReason | 'accept' | 'reject' | 'challenge' | 'retransmitted' | 'status';
 
 export interface RadiusServer {
-  /** Where it listens (the port is the real one when 0 was asked). */
+  /** Where it listens: RADIUS_HOST's first address (the port is the real one when 0 was asked). */
   address(): { address: string; port: number };
+  /** Every address a socket is bound to now (listeners.ts: a wildcard's follow the machine's). */
+  addresses(): string[];
   /** What happened to the packets so far (metrics, tests). */
   counters(): Readonly<Record<Counter, number>>;
   /** Requests being answered now (some waiting for a phone). */
@@ -53,6 +56,9 @@ export interface RadiusServerOptions extends AccessDeps {
   /** Answered requests remembered for retransmissions. */
   duplicateCacheSize?: number;
   duplicateTtlMs?: number;
+  /** For a wildcard RADIUS_HOST: reads the machine's addresses (tests), and how often again. */
+  interfaces?: () => Interfaces;
+  rescanMs?: number;
 }
 
 const COUNTERS: readonly Counter[] = [
@@ -77,7 +83,7 @@ function nasAddress(address: string): string {
   return ip ? formatIp(ip) : address;
 }
 
-/** Binds the socket and serves until close(). */
+/** Binds the sockets (listeners.ts; `host` is RADIUS_HOST) and serves until close(). */
 export async function startRadiusServer(opts: RadiusServerOptions & { port: number; host: string }): Promise<RadiusServer> {
   const { logger, clients } = opts;
   const maxInFlight = opts.maxInFlight ?? 1000;
@@ -95,8 +101,6 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
     }
   }
 
-  const socket: Socket = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4' });
-
   const drop = (reason: DropReason, from: RemoteInfo, detail: Record<string, unknown> = {}) => {
     counts[reason]++;
     // Logged at most once a second per reason: a flood must not become a flood of log lines.
@@ -107,12 +111,13 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
     }
   };
 
-  const send = (reply: Buffer, to: RemoteInfo) => {
-    if (stopping.signal.aborted) return;
-    socket.send(reply, to.port, to.address, (err) => { if (err) logger.warn({ err, to: to.address }, 'RADIUS reply not sent'); });
-  };
+  async function handle(datagram: Buffer, from: RemoteInfo, via: Reply): Promise<void> {
+    // From the socket the request arrived on: its source is the address the NAS sent to.
+    const send = (reply: Buffer, to: RemoteInfo) => {
+      if (stopping.signal.aborted) return;
+      via(reply, to, (err) => { if (err) logger.warn({ err, to: to.address }, 'RADIUS reply not sent'); });
+    };
 
-  async function handle(datagram: Buffer, from: RemoteInfo): Promise<void> {
     const client = clientFor(clients, from.address);
     if (!client) return drop('unknown_client', from);
     const decoded = decodePacket(datagram);
@@ -186,33 +191,28 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
     }
   }
 
-  socket.on('message', (datagram, from) => {
-    const p = handle(datagram, from).catch((err: unknown) => logger.error({ err }, 'RADIUS packet handling failed'));
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
+  const listeners = await openListeners({
+    host: opts.host, port: opts.port, logger, interfaces: opts.interfaces, rescanMs: opts.rescanMs,
+    onMessage: (datagram, from, via) => {
+      const p = handle(datagram, from, via).catch((err: unknown) => logger.error({ err }, 'RADIUS packet handling failed'));
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    },
   });
-  socket.on('error', (err) => logger.error({ err }, 'RADIUS socket error'));
-
-  await new Promise<void>((resolve, reject) => {
-    const fail = (err: Error) => reject(listenRefusal(err, { host: opts.host, port: opts.port, hostSetting: 'RADIUS_HOST', portSetting: 'RADIUS_PORT' }));
-    socket.once('error', fail);
-    socket.bind(opts.port, opts.host, () => {
-      socket.off('error', fail);
-      resolve();
-    });
-  });
-  const bound = socket.address();
-  logger.info({ address: bound.address, port: bound.port, clients: clients.map((c) => c.name) }, 'RADIUS listening');
+  const { port } = listeners;
+  const first = listeners.addresses()[0]!;
+  logger.info({ address: first, addresses: listeners.addresses(), port, clients: clients.map((c) => c.name) }, 'RADIUS listening');
 
   return {
-    address: () => ({ address: bound.address, port: bound.port }),
+    address: () => ({ address: first, port }),
+    addresses: () => listeners.addresses(),
     counters: () => ({ ...counts }),
     inFlight: () => inFlight,
     async close() {
       if (stopping.signal.aborted) return;
       // Requests waiting for a phone stop waiting (their pushes are withdrawn); nothing is sent after this.
       stopping.abort();
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      await listeners.close();
       await Promise.allSettled([...pending]);
     },
   };

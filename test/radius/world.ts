@@ -74,10 +74,10 @@ export const transcripts: string[] = [];
 /**
  * Debian's radclient sends one Access-Request (`attributes` in its input syntax, e.g.
  * `User-Name = "alice", User-Password = "pw", Message-Authenticator = 0x00`), once (-r 1), and
- * waits `timeoutSeconds` for the reply. Asynchronous: the IdP answering it runs in this process.
+ * waits `timeoutSeconds` for the reply, to `server` (127.0.0.1 unless said). Asynchronous: the IdP answering it runs in this process.
  */
-export function radclient(opts: { port: number; secret: string; attributes: string; timeoutSeconds?: number; label?: string }): Promise<RadclientResult> {
-  const args = ['-d', '/usr/share/freeradius', '-x', '-r', '1', '-t', String(opts.timeoutSeconds ?? 10), `127.0.0.1:${opts.port}`, 'auth', opts.secret];
+export function radclient(opts: { port: number; secret: string; attributes: string; timeoutSeconds?: number; label?: string; server?: string }): Promise<RadclientResult> {
+  const args = ['-d', '/usr/share/freeradius', '-x', '-r', '1', '-t', String(opts.timeoutSeconds ?? 10), `${opts.server ?? '127.0.0.1'}:${opts.port}`, 'auth', opts.secret];
   return new Promise((resolve, reject) => {
     const child = spawn('radclient', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
