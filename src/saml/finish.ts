@@ -4,7 +4,7 @@ import { rpLogin } from '../rp/oidc-login.js';
 import { issuerFor, pendingCookieOptions, PENDING_COOKIE, spBasePath, type SamlDeps } from './deps.js';
 import { answeredClass } from './authn-context.js';
 import { subjectFor } from './identity.js';
-import { buildErrorResponse, buildResponse, newId } from './messages.js';
+import { buildErrorResponse, buildResponse, newId, type StatusCodes } from './messages.js';
 import { postForm } from './page.js';
 import type { ServiceProvider } from './sp-config.js';
 import type { PendingSso } from './store.js';
@@ -19,9 +19,12 @@ import { firstFactorEnded } from '../signin/finish.js';
  */
 export type SamlStatus = 'NoPassive' | 'AuthnFailed' | 'NoAuthnContext' | 'UnsupportedBinding' | 'InvalidNameIDPolicy';
 
-/** The SP hears a sign-in that did not happen as a signed SAML status, at its ACS. */
-export async function postStatus(deps: SamlDeps, ctx: Context, sp: ServiceProvider, to: Pick<PendingSso, 'acsUrl' | 'requestId' | 'relayState'>, code: SamlStatus): Promise<void> {
-  const status = `urn:oasis:names:tc:SAML:2.0:status:${code}`;
+/**
+ * The SP hears a sign-in that did not happen as a signed SAML status, at its ACS: one of ours under
+ * the top-level Responder, or a status of its own (VersionMismatch is a top-level code).
+ */
+export async function postStatus(deps: SamlDeps, ctx: Context, sp: ServiceProvider, to: Pick<PendingSso, 'acsUrl' | 'requestId' | 'relayState'>, code: SamlStatus | StatusCodes): Promise<void> {
+  const status: StatusCodes = typeof code === 'string' ? { top: 'Responder', second: code } : code;
   const xml = buildErrorResponse({ issuer: issuerFor(sp, deps.issuer), acsUrl: to.acsUrl, inResponseTo: to.requestId, status, now: deps.now() });
   ctx.status = 200;
   postForm(ctx, to.acsUrl, { SAMLResponse: Buffer.from(signElement(xml, 'Response', await deps.key())).toString('base64'), RelayState: to.relayState });

@@ -2,13 +2,28 @@ import type { Context } from 'koa';
 import { SamlError } from './errors.js';
 import { decodePost, decodeRedirect } from './messages.js';
 import type { ServiceProvider } from './sp-config.js';
-import { child, elementCount, MAX_REQUEST_ELEMENTS, NS, parseXml, text, verifiedRoot, verifyRedirectSignature } from './xml.js';
+import { attr, child, elementCount, MAX_REQUEST_ELEMENTS, NS, parseXml, text, verifiedRoot, verifyRedirectSignature } from './xml.js';
 
 /** RelayState is at most 80 bytes in SAML bindings 3.4.3; SPs in the wild send more: up to 1024 bytes (UTF-8) are kept. */
 export const MAX_RELAY_STATE = 1024;
 
 /** Pure: a RelayState this IdP carries back: a string of at most MAX_RELAY_STATE bytes (red-team: 1024 "€" were 3072). */
 export const relayStateUsable = (relay: unknown): relay is string => typeof relay === 'string' && Buffer.byteLength(relay, 'utf8') <= MAX_RELAY_STATE;
+
+/** The one Issuer Format a request may name (SAML profiles 4.1.4.1, 4.4.4.1). */
+export const ENTITY_FORMAT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity';
+
+/**
+ * The request's <saml:Issuer> text; its Format MUST be omitted or the entity format (SAML profiles
+ * 4.1.4.1 for an AuthnRequest, 4.4.4.1 for a LogoutRequest): another is a 400 (red-team: only the
+ * text was compared, and an Issuer naming a persistent NameID passed for the SP's entity ID).
+ */
+function issuerOf(el: Element, what: 'AuthnRequest' | 'LogoutRequest'): string | null {
+  const issuer = child(el, NS.assertion, 'Issuer');
+  const format = issuer ? attr(issuer, 'Format') : null;
+  if (format !== null && format !== ENTITY_FORMAT) throw new SamlError(400, 'malformed', `The ${what}'s Issuer names a Format other than ${ENTITY_FORMAT} (SAML profiles 4.1.4.1: omit it or name that one).`);
+  return text(issuer);
+}
 
 /**
  * A request as it arrived over HTTP-Redirect or HTTP-POST: its SP (by the Issuer, which only
@@ -33,7 +48,7 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
   const root = doc.documentElement!;
   if (root.namespaceURI !== NS.protocol || root.localName !== expect) throw new SamlError(400, 'malformed', `Expected a samlp:${expect}.`);
   // The Issuer names whose certificate to verify with; after verifying, only signed content is read.
-  const sp = byEntity.get(text(child(root, NS.assertion, 'Issuer')) ?? '');
+  const sp = byEntity.get(issuerOf(root, expect) ?? '');
   if (!sp) throw new SamlError(403, 'unknown_sp', 'This service provider is not registered with this identity provider.');
   let el: Element = root;
   let verified = false;
@@ -55,6 +70,6 @@ export function readIncoming(ctx: Context, expect: 'AuthnRequest' | 'LogoutReque
     }
     verified = signed;
   }
-  if (text(child(el, NS.assertion, 'Issuer')) !== sp.entityId) throw new SamlError(403, 'unknown_sp', 'The signed request names another issuer.');
+  if (issuerOf(el, expect) !== sp.entityId) throw new SamlError(403, 'unknown_sp', 'The signed request names another issuer.');
   return { el, sp, relayState: typeof relay === 'string' ? relay : null, signed: verified };
 }

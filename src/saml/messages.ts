@@ -60,6 +60,35 @@ export interface AuthnRequestFields {
   requestedAuthnContext: RequestedAuthnContext | null;
   /** The principal its <saml:Subject> names (its NameID), or null: the assertion must be about that one (SAML core 3.4.1.4). */
   subjectNameId: string | null;
+  versionMismatch?: undefined;
+}
+
+/**
+ * A request whose Version is not "2.0" (SAML core 4.1: answered with the top-level status
+ * VersionMismatch, RequestVersionTooHigh or RequestVersionTooLow under it where the version can be
+ * read; red-team: a 400 page of ours, and the SP never heard).
+ */
+export interface VersionMismatch { detail: 'RequestVersionTooHigh' | 'RequestVersionTooLow' | null }
+
+/**
+ * Pure: null for Version "2.0"; else the mismatch. "2.1" and "3.0" are too high, "1.1" too low; a
+ * missing or unreadable Version (or "2.00", which is not the "2.0" SAML asks for) is VersionMismatch alone.
+ */
+export function versionMismatchOf(version: string | null): VersionMismatch | null {
+  if (version === '2.0') return null;
+  const m = version === null ? null : /^(\d{1,6})\.(\d{1,6})$/.exec(version);
+  if (!m) return { detail: null };
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  const order = major !== 2 ? major - 2 : minor;
+  return { detail: order > 0 ? 'RequestVersionTooHigh' : order < 0 ? 'RequestVersionTooLow' : null };
+}
+
+/**
+ * What is read of an AuthnRequest of another Version: only what its answer needs (its ID, and the
+ * Destination, IssueInstant and ACS checked as for any request). Nothing else of it is interpreted.
+ */
+export interface MismatchedAuthnRequest extends Pick<AuthnRequestFields, 'id' | 'issuer' | 'destination' | 'issueInstant' | 'acsUrl' | 'acsIndex'> {
+  versionMismatch: VersionMismatch;
 }
 
 /**
@@ -105,20 +134,27 @@ function sessionIndexesOf(el: Element): string[] {
   return found.map((s) => text(s) ?? '');
 }
 
-/** Reads an AuthnRequest element (already verified when it was signed). */
-export function readAuthnRequest(el: Element): AuthnRequestFields {
+/**
+ * Reads an AuthnRequest element (already verified when it was signed). One of another Version is
+ * read only as far as its answer needs (MismatchedAuthnRequest): routes.ts answers it at its ACS.
+ */
+export function readAuthnRequest(el: Element): AuthnRequestFields | MismatchedAuthnRequest {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'AuthnRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:AuthnRequest.');
   const id = attr(el, 'ID');
   if (!isSamlId(id)) throw new SamlError(400, 'malformed', 'The AuthnRequest has no usable ID (an xs:ID, at most 256 characters).');
-  if (attr(el, 'Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
+  const versionMismatch = versionMismatchOf(attr(el, 'Version'));
   const index = attr(el, 'AssertionConsumerServiceIndex');
   // SAML core 3.4.1: a URL and an index together MUST NOT be; an index is an unsigned short.
   if (index !== null && attr(el, 'AssertionConsumerServiceURL') !== null) throw new SamlError(400, 'malformed', 'The AuthnRequest names both an AssertionConsumerServiceURL and an AssertionConsumerServiceIndex.');
   if (index !== null && !(/^\d{1,5}$/.test(index) && Number(index) <= 65535)) throw new SamlError(400, 'malformed', 'The AssertionConsumerServiceIndex is not an unsigned short.');
-  const policy = child(el, NS.protocol, 'NameIDPolicy');
-  return {
+  const common = {
     id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
     acsUrl: attr(el, 'AssertionConsumerServiceURL'), acsIndex: index !== null ? Number(index) : null,
+  };
+  if (versionMismatch) return { ...common, versionMismatch };
+  const policy = child(el, NS.protocol, 'NameIDPolicy');
+  return {
+    ...common,
     protocolBinding: attr(el, 'ProtocolBinding'),
     forceAuthn: xsBoolean(el, 'ForceAuthn'),
     isPassive: xsBoolean(el, 'IsPassive'),
@@ -178,16 +214,25 @@ export function chooseAcs(req: Pick<AuthnRequestFields, 'acsUrl' | 'acsIndex'>, 
 
 export const defaultAcs = (sp: ServiceProvider): string => (sp.acs.find((a) => a.isDefault) ?? sp.acs[0]!).url;
 
-export interface LogoutRequestFields { id: string; issuer: string | null; destination: string | null; issueInstant: string | null; notOnOrAfter: string | null; nameId: string | null; sessionIndexes: string[] }
+export interface LogoutRequestFields { id: string; issuer: string | null; destination: string | null; issueInstant: string | null; notOnOrAfter: string | null; nameId: string | null; sessionIndexes: string[]; versionMismatch?: undefined }
 
-export function readLogoutRequest(el: Element): LogoutRequestFields {
+/** A LogoutRequest of another Version: read as far as its answer needs (no NameID, no SessionIndex: it ends nothing). */
+export interface MismatchedLogoutRequest extends Pick<LogoutRequestFields, 'id' | 'issuer' | 'destination' | 'issueInstant' | 'notOnOrAfter'> {
+  versionMismatch: VersionMismatch;
+}
+
+export function readLogoutRequest(el: Element): LogoutRequestFields | MismatchedLogoutRequest {
   if (el.namespaceURI !== NS.protocol || el.localName !== 'LogoutRequest') throw new SamlError(400, 'malformed', 'Expected a samlp:LogoutRequest.');
   const id = attr(el, 'ID');
   if (!isSamlId(id)) throw new SamlError(400, 'malformed', 'The LogoutRequest has no usable ID (an xs:ID, at most 256 characters).');
-  if (attr(el, 'Version') !== '2.0') throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
-  return {
+  const common = {
     id, issuer: text(child(el, NS.assertion, 'Issuer')), destination: attr(el, 'Destination'), issueInstant: attr(el, 'IssueInstant'),
     notOnOrAfter: attr(el, 'NotOnOrAfter'),
+  };
+  const versionMismatch = versionMismatchOf(attr(el, 'Version'));
+  if (versionMismatch) return { ...common, versionMismatch };
+  return {
+    ...common,
     nameId: text(child(el, NS.assertion, 'NameID')), sessionIndexes: sessionIndexesOf(el),
   };
 }
@@ -242,18 +287,33 @@ export function buildResponse(a: AssertionInput): string {
     + assertion + '</samlp:Response>';
 }
 
-/** A Response carrying only an error status (no assertion), e.g. NoPassive. */
-export function buildErrorResponse(a: { issuer: string; acsUrl: string; inResponseTo: string | null; status: string; now: number }): string {
+/**
+ * A SAML status (SAML core 3.2.2.2): its top-level code and, under it, an optional second-level one,
+ * each by its last name (`VersionMismatch` is urn:oasis:names:tc:SAML:2.0:status:VersionMismatch).
+ */
+export interface StatusCodes { top: 'Success' | 'Responder' | 'VersionMismatch'; second: string | null }
+
+/** Pure: the answer to a request of another Version. */
+export const versionStatus = (m: VersionMismatch): StatusCodes => ({ top: 'VersionMismatch', second: m.detail });
+
+const STATUS_URN = 'urn:oasis:names:tc:SAML:2.0:status:';
+const statusCodeXml = (s: StatusCodes): string => (s.second === null
+  ? `<samlp:StatusCode Value="${STATUS_URN}${s.top}"/>`
+  : `<samlp:StatusCode Value="${STATUS_URN}${s.top}"><samlp:StatusCode Value="${STATUS_URN}${esc(s.second)}"/></samlp:StatusCode>`);
+
+/** A Response carrying only an error status (no assertion), e.g. Responder/NoPassive or VersionMismatch/RequestVersionTooHigh. */
+export function buildErrorResponse(a: { issuer: string; acsUrl: string; inResponseTo: string | null; status: StatusCodes; now: number }): string {
   const irt = a.inResponseTo ? ` InResponseTo="${esc(a.inResponseTo)}"` : '';
   return `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${instant(a.now)}" Destination="${esc(a.acsUrl)}"${irt}>`
-    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="${esc(a.status)}"/></samlp:StatusCode></samlp:Status></samlp:Response>`;
+    + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status>${statusCodeXml(a.status)}</samlp:Status></samlp:Response>`;
 }
 
-/** `partial`: other participants of the ended session were not logged out (SAML core 3.7.3.2: PartialLogout). */
-export function buildLogoutResponse(a: { issuer: string; destination: string; inResponseTo: string; now: number; partial?: boolean }): string {
-  const status = a.partial
-    ? '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:PartialLogout"/></samlp:StatusCode>'
-    : '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>';
+/**
+ * `partial`: other participants of the ended session were not logged out (SAML core 3.7.3.2:
+ * PartialLogout). `status`: another answer than Success (VersionMismatch: nothing was ended).
+ */
+export function buildLogoutResponse(a: { issuer: string; destination: string; inResponseTo: string; now: number; partial?: boolean; status?: StatusCodes }): string {
+  const status = statusCodeXml(a.status ?? { top: 'Success', second: a.partial ? 'PartialLogout' : null });
   return `<samlp:LogoutResponse xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${newId()}" Version="2.0" IssueInstant="${instant(a.now)}" Destination="${esc(a.destination)}" InResponseTo="${esc(a.inResponseTo)}">`
     + `<saml:Issuer>${esc(a.issuer)}</saml:Issuer><samlp:Status>${status}</samlp:Status></samlp:LogoutResponse>`;
 }

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { formBody } from '../http/body.js';
 import type { IdpSession } from '../oidc/sessions.js';
 import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
@@ -10,7 +10,7 @@ import { finishRouters, postStatus } from './finish.js';
 import { subjectFor } from './identity.js';
 import { readIncoming, relayStateUsable } from './incoming.js';
 import { certificatePem } from './keys.js';
-import { buildLogoutResponse, buildMetadata, checkIssueInstant, chooseAcs, defaultAcs, encodeRedirect, readAuthnRequest, readLogoutRequest, requestRefusal, REQUEST_MAX_AGE_MS, samlInstant } from './messages.js';
+import { buildLogoutResponse, buildMetadata, checkIssueInstant, chooseAcs, defaultAcs, encodeRedirect, readAuthnRequest, readLogoutRequest, requestRefusal, REQUEST_MAX_AGE_MS, samlInstant, versionStatus, type StatusCodes } from './messages.js';
 import { postForm } from './page.js';
 import type { ServiceProvider } from './sp-config.js';
 import type { PendingSso } from './store.js';
@@ -28,6 +28,17 @@ function checkDestination(destination: string | null, endpoint: string, signed: 
     throw new SamlError(400, 'wrong_destination', `The request's Destination is not this identity provider's ${what} endpoint${destination === null ? ' (a signed request must name it)' : ''}.`);
   }
 }
+
+/**
+ * @koa/router runs a GET route for HEAD too. These routes act (they take a request ID once, end an
+ * IdP session, start a sign-in), and link scanners and prefetchers send HEAD (red-team: a HEAD used
+ * up an AuthnRequest's ID, and one carrying a SessionIndex ended the session): HEAD is a 405 here,
+ * with nothing done.
+ */
+const noHead = (allow: string): Middleware => async (ctx, next) => {
+  if (ctx.method === 'HEAD') throw new SamlError(405, 'method_not_allowed', `HEAD is not served here (it would act on the request): use ${allow.replace(', ', ' or ')}.`, { Allow: allow });
+  await next();
+};
 
 /**
  * The SAML front door (docs/saml.md). It validates the AuthnRequest, keeps it for a while, and sends
@@ -84,6 +95,8 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       throw new SamlError(400, 'replayed', 'This sign-in request was already used. Start the sign-in again at the application.');
     }
     const to = { acsUrl, requestId: req.id, relayState };
+    // Another Version (SAML core 4.1): VersionMismatch at the registered ACS, nothing else of it read.
+    if (req.versionMismatch) return postStatus(deps, ctx, sp, to, versionStatus(req.versionMismatch));
     // What cannot be given is said to the SP at its ACS, at once (SAML core 3.2.2.2, 3.4.1.1).
     const refusal = requestRefusal(req, sp);
     if (refusal) return postStatus(deps, ctx, sp, to, refusal);
@@ -97,11 +110,11 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       ...(req.subjectNameId !== null ? { subjectNameId: req.subjectNameId } : {}),
     });
   };
-  router.get('/sso', sso);
+  router.get('/sso', noHead('GET, POST'), sso);
   router.post('/sso', formBody(SAML_FORM_LIMIT), sso);
 
   // IdP-initiated SSO, for SPs registered with idpInitiated: /saml/start/<id>?RelayState=...
-  router.get('/start/:sp', async (ctx) => {
+  router.get('/start/:sp', noHead('GET'), async (ctx) => {
     const sp = deps.sps.find((s) => s.id === ctx.params.sp);
     if (!sp || !sp.idpInitiated) throw new SamlError(404, 'unknown_sp', 'No service provider here takes sign-ins started at the identity provider.');
     const relay = ctx.query.RelayState;
@@ -109,15 +122,30 @@ export function samlRoutes(deps: SamlDeps): Router[] {
     await begin(ctx, sp, { spId: sp.id, requestId: null, acsUrl: defaultAcs(sp), relayState: relay ?? null, forceAuthn: false, isPassive: false });
   });
 
+  /** The signed LogoutResponse, to the SP's SLO endpoint by its binding. */
+  const answerLogout = async (ctx: Context, sp: ServiceProvider, slo: NonNullable<ServiceProvider['slo']>, inResponseTo: string, relayState: string | null, answer: { partial: boolean } | { status: StatusCodes }) => {
+    const xml = buildLogoutResponse({ issuer: issuerFor(sp, deps.issuer), destination: slo.url, inResponseTo, now: deps.now(), ...answer });
+    if (slo.binding === 'HTTP-Redirect') {
+      const q = signRedirect({ name: 'SAMLResponse', value: encodeRedirect(xml), relayState }, (await deps.key()).privateKey);
+      ctx.redirect(`${slo.url}${slo.url.includes('?') ? '&' : '?'}${q}`);
+      return;
+    }
+    postForm(ctx, slo.url, { SAMLResponse: Buffer.from(signElement(xml, 'LogoutResponse', await deps.key())).toString('base64'), RelayState: relayState });
+  };
+
   const GUESSABLE_NAMEID = new Set(['username', 'email', 'upn', 'displayName']);
   const slo = async (ctx: Context) => {
     const { el, sp, relayState, signed } = readIncoming(ctx, 'LogoutRequest', byEntity);
     const req = readLogoutRequest(el);
+    // Another Version with no SLO endpoint to answer at: refused here, as before.
+    if (req.versionMismatch && !sp.slo) throw new SamlError(400, 'malformed', 'Only SAML 2.0 is spoken here.');
     checkDestination(req.destination, sloUrl, signed, 'logout');
     checkIssueInstant(req.issueInstant, deps.now());
     // SAML core 3.7.1: a LogoutRequest past its NotOnOrAfter is not acted on (red-team: one from 2001 was).
     if (req.notOnOrAfter !== null && !(samlInstant(req.notOnOrAfter) > deps.now())) throw new SamlError(400, 'expired', 'This logout request has expired (NotOnOrAfter).');
     if (!(await deps.store.firstUse(sp.id, req.id, REQUEST_MAX_AGE_MS / 1000 + 600))) throw new SamlError(400, 'replayed', 'This logout request was already used.');
+    // Another Version (SAML core 4.1): VersionMismatch at the SP's SLO endpoint, and nothing ended.
+    if (req.versionMismatch) return answerLogout(ctx, sp, sp.slo!, req.id, relayState, { status: versionStatus(req.versionMismatch) });
     // The IdP session the SP's SessionIndex names (when it is the SP's and the same subject), else this browser's.
     // Other apps the ended session signed in to are not told (no front-channel propagation): the answer
     // then says PartialLogout (SAML core 3.7.3.2).
@@ -158,15 +186,9 @@ export function samlRoutes(deps: SamlDeps): Router[] {
       ctx.body = deps.views.render('logged-out', { title: 'Signed out', clientName: sp.name, notice: null });
       return;
     }
-    const xml = buildLogoutResponse({ issuer: issuerFor(sp, deps.issuer), destination: sp.slo.url, inResponseTo: req.id, now: deps.now(), partial: others });
-    if (sp.slo.binding === 'HTTP-Redirect') {
-      const q = signRedirect({ name: 'SAMLResponse', value: encodeRedirect(xml), relayState }, (await deps.key()).privateKey);
-      ctx.redirect(`${sp.slo.url}${sp.slo.url.includes('?') ? '&' : '?'}${q}`);
-      return;
-    }
-    postForm(ctx, sp.slo.url, { SAMLResponse: Buffer.from(signElement(xml, 'LogoutResponse', await deps.key())).toString('base64'), RelayState: relayState });
+    await answerLogout(ctx, sp, sp.slo, req.id, relayState, { partial: others });
   };
-  router.get('/slo', slo);
+  router.get('/slo', noHead('GET, POST'), slo);
   router.post('/slo', formBody(SAML_FORM_LIMIT), slo);
 
   return [router, ...finishRouters(deps)];
