@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseTrustProxy, type TrustProxy } from '../http/client-ip.js';
+import { formatIp, parseIp } from '../net/ip.js';
 import { parsePushServices, type PushServiceRule } from '../push/endpoint-policy.js';
 import { parseRedisUrl, RedisUrlError } from '../storage/redis-url.js';
 
@@ -342,7 +343,7 @@ export const SETTINGS = {
   },
   radiusHost: {
     env: 'RADIUS_HOST',
-    meaning: 'Address the RADIUS front door binds, each reply leaving from the address its request was sent to: `0.0.0.0` binds every IPv4 address of the machine, `::` every IPv4 and IPv6 one, each by a socket of its own, and follows addresses that come and go (a VRRP virtual IP); a list binds exactly those (docs/radius.md).',
+    meaning: 'Address the RADIUS front door binds (an IPv6 address binds IPv6), or a comma-separated list of addresses, each bound by a socket of its own that replies from it. A NAS discards a reply from another address than it sent to: on a machine with several addresses (or a VRRP virtual IP) list those NASes send to; with `0.0.0.0` the start then warns (docs/radius.md).',
     default: code('0.0.0.0'),
     accepts: 'an IP address, or a comma-separated list of them (`0.0.0.0` and `::` alone)',
     read: (raw: string | undefined): string => {
@@ -351,7 +352,9 @@ export const SETTINGS = {
         if (isIP(h) === 0) throw new InvalidSetting('must be an IP address or a comma-separated list of them, e.g. 0.0.0.0, 192.0.2.1,192.0.2.2 or ::');
       }
       if (list.length > 1 && list.some((h) => /^[0:.]+$/.test(h))) throw new InvalidSetting('0.0.0.0 or :: (every address) stands alone, not in a list');
-      if (new Set(list).size < list.length) throw new InvalidSetting('lists an address twice');
+      // One address however written (`::1` and `0:0:0:0:0:0:0:1`, `::ffff:127.0.0.1` and `127.0.0.1`).
+      const canonical = list.map((h) => { const ip = parseIp(h); return ip ? formatIp(ip) : h; });
+      if (new Set(canonical).size < list.length) throw new InvalidSetting('lists an address twice');
       return list.join(',');
     },
   },

@@ -13,7 +13,7 @@ import { startRadiusServer, type RadiusServer, type RadiusServerOptions } from '
 export interface RadiusDoor {
   readonly clients: readonly RadiusClient[];
   /** Binds the UDP sockets (`host` is RADIUS_HOST: listeners.ts); the IdP's close() closes them too. */
-  listen(port: number, host: string, opts?: Pick<RadiusServerOptions, 'maxInFlight' | 'duplicateCacheSize' | 'duplicateTtlMs' | 'interfaces' | 'rescanMs'>): Promise<RadiusServer>;
+  listen(port: number, host: string, opts?: Pick<RadiusServerOptions, 'maxInFlight' | 'duplicateCacheSize' | 'duplicateTtlMs' | 'interfaces'>): Promise<RadiusServer>;
   /** Closes every server listen() started (before the waiters close, so waiting requests end cleanly). */
   close(): Promise<void>;
 }

@@ -38,7 +38,7 @@ export type Counter = DropReason | 'accept' | 'reject' | 'challenge' | 'retransm
 export interface RadiusServer {
   /** Where it listens: RADIUS_HOST's first address (the port is the real one when 0 was asked). */
   address(): { address: string; port: number };
-  /** Every address a socket is bound to now (listeners.ts: a wildcard's follow the machine's). */
+  /** Every address a socket is bound to (RADIUS_HOST's, in its order). */
   addresses(): string[];
   /** What happened to the packets so far (metrics, tests). */
   counters(): Readonly<Record<Counter, number>>;
@@ -56,9 +56,8 @@ export interface RadiusServerOptions extends AccessDeps {
   /** Answered requests remembered for retransmissions. */
   duplicateCacheSize?: number;
   duplicateTtlMs?: number;
-  /** For a wildcard RADIUS_HOST: reads the machine's addresses (tests), and how often again. */
+  /** For a wildcard RADIUS_HOST's warning: reads the machine's addresses (tests). */
   interfaces?: () => Interfaces;
-  rescanMs?: number;
 }
 
 const COUNTERS: readonly Counter[] = [
@@ -192,7 +191,7 @@ export async function startRadiusServer(opts: RadiusServerOptions & { port: numb
   }
 
   const listeners = await openListeners({
-    host: opts.host, port: opts.port, logger, interfaces: opts.interfaces, rescanMs: opts.rescanMs,
+    host: opts.host, port: opts.port, logger, interfaces: opts.interfaces,
     onMessage: (datagram, from, via) => {
       const p = handle(datagram, from, via).catch((err: unknown) => logger.error({ err }, 'RADIUS packet handling failed'));
       pending.add(p);

@@ -10,8 +10,9 @@ import { printTranscripts, radclient, request, startRadiusWorld, type RadiusWorl
  * Red-team: with RADIUS_HOST 0.0.0.0 (the default), a request sent to one of the machine's
  * addresses was answered from another (the one the kernel routes back from), and the NAS threw the
  * reply away (RFC 2865 sections 3 and 4; radclient: "Received reply to request we did not send"):
- * a push approved, its Access-Accept discarded. Every address now has a socket of its own and a
- * reply leaves from the socket its request arrived on (src/radius/listeners.ts).
+ * a push approved, its Access-Accept discarded. RADIUS_HOST now takes a list of addresses, each
+ * bound by a socket of its own, and a reply leaves from the socket its request arrived on
+ * (src/radius/listeners.ts); a wildcard on such a machine warns at start.
  *
  * The NAS here is 127.0.0.1 sending to this machine's non-loopback IPv4 address: a wildcard socket
  * answers it from 127.0.0.1.
@@ -39,10 +40,10 @@ async function askFrom(from: string, to: string, port: number, req: BuiltRequest
   }
 }
 
-describe('RADIUS replies leave from the address the NAS sent to (RADIUS_HOST 0.0.0.0)', () => {
+describe('RADIUS replies leave from the address the NAS sent to (RADIUS_HOST a list)', () => {
   let r: RadiusWorld;
   let secret: string;
-  let wild: RadiusServer | undefined;
+  let door: RadiusServer | undefined;
   let port: number;
   let address: string;
 
@@ -51,14 +52,14 @@ describe('RADIUS replies leave from the address the NAS sent to (RADIUS_HOST 0.0
     r = await startRadiusWorld([{ name: 'vpn', address: '127.0.0.1', mode: 'challenge', maxWaitSeconds: 5 }]);
     secret = r.secrets.vpn!;
     // The first free port of 4610-4639 (the world's own door listens on 127.0.0.1 elsewhere).
-    for (let p = 4610; !wild; p++) {
+    for (let p = 4610; !door; p++) {
       try {
-        wild = await r.w.t.idp.radius.listen(p, '0.0.0.0');
+        door = await r.w.t.idp.radius.listen(p, `127.0.0.1,${address}`);
       } catch (err) {
         if (p >= 4639 || !/already in use/.test(String(err))) throw err;
       }
     }
-    port = wild.address().port;
+    port = door.address().port;
   });
   afterAll(async () => {
     printTranscripts('radclient exchanges (reply source)');
@@ -67,9 +68,9 @@ describe('RADIUS replies leave from the address the NAS sent to (RADIUS_HOST 0.0
 
   const unknownUser = () => accessRequest({ secret, user: `nobody-${randomBytes(4).toString('hex')}`, password: 'wrong' });
 
-  it('binds the wildcard and each of the machine\'s IPv4 addresses', () => {
-    expect(wild!.address()).toEqual({ address: '0.0.0.0', port });
-    expect(wild!.addresses()).toEqual(expect.arrayContaining(['0.0.0.0', '127.0.0.1', address]));
+  it('binds each address of the list', () => {
+    expect(door!.address()).toEqual({ address: '127.0.0.1', port });
+    expect(door!.addresses()).toEqual(['127.0.0.1', address]);
   });
 
   it('a request from 127.0.0.1 to the non-loopback address is answered from that address', async () => {
@@ -94,7 +95,7 @@ describe('RADIUS replies leave from the address the NAS sent to (RADIUS_HOST 0.0
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     const replies: RemoteInfo[] = [];
     socket.on('message', (_m, rinfo) => replies.push(rinfo));
-    const before = wild!.counters().retransmitted;
+    const before = door!.counters().retransmitted;
     for (let i = 0; i < 2; i++) {
       socket.send(req.bytes, port, address);
       const want = i + 1;
@@ -102,13 +103,13 @@ describe('RADIUS replies leave from the address the NAS sent to (RADIUS_HOST 0.0
     }
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     expect(replies.map((x) => x.address)).toEqual([address, address]);
-    expect(wild!.counters().retransmitted).toBe(before + 1);
+    expect(door!.counters().retransmitted).toBe(before + 1);
   });
 
   it('radclient (FreeRADIUS) from 127.0.0.1 to the non-loopback address gets its reply', async () => {
     // Packet-Src-IP-Address: radclient sends from 127.0.0.1, the NAS's registered address.
     const got = await radclient({
-      port, secret, server: address, timeoutSeconds: 3, label: `radclient from 127.0.0.1 to ${address} (RADIUS_HOST 0.0.0.0)`,
+      port, secret, server: address, timeoutSeconds: 3, label: `radclient from 127.0.0.1 to ${address} (RADIUS_HOST 127.0.0.1,${address})`,
       attributes: request({ user: `nobody-${randomBytes(4).toString('hex')}`, password: 'wrong', extra: 'Packet-Src-IP-Address = 127.0.0.1' }),
     });
     expect(got.transcript).not.toMatch(/did not send/);
