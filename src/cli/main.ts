@@ -206,7 +206,10 @@ export async function runCli(argv: string[]): Promise<number> {
       const now = Date.now();
       const rows = keyStatuses(await rotateStoredSigningKeys(db, settings.issuer, createSecretBox(kek, kek[0]!.id), now, opts), now);
       // The running processes re-read the keys at once (src/keys/signing-announce.ts); unheard, within a minute.
-      if (settings.redisUrl) {
+      if (!settings.redisUrl) {
+        // The embedded database's server is stopped while the CLI runs (it starts with these keys); PostgreSQL's is not.
+        if (settings.databaseUrl) process.stderr.write('note: REDIS_URL is not set here, so the running IdP processes were not told; they follow within a minute\n');
+      } else {
         const url = settings.redisUrl;
         await (async () => announceSigningKeys(await redisReached(url)))().catch((err: unknown) => {
           process.stderr.write(`warning: the running IdP processes were not told through Redis (${printable(oneLine(err))}); they follow within a minute\n`);

@@ -146,7 +146,7 @@ export const pushUpdateSchema = z.object({ push: pushSchema.nullable() });
 
 /** Compact JWS, bounded before any parsing. */
 export const responseBodySchema = z.object({
-  response: z.string().min(1).max(8192).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'must be a compact JWS'),
+  response: z.string().min(1).max(8192).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'must be a compact JWS: three base64url parts joined by dots (RFC 7515 7.1: A-Z a-z 0-9 - _ only, no = padding)'),
   webauthn: webauthnAssertionSchema.optional(),
 });
 

@@ -16,12 +16,14 @@ export interface AppLink {
 
 /**
  * A cookie naming the last app this browser signed in to; only ever looked up among the registered
- * clients. Behind https it is __Secure- prefixed, as the other cookies are, so a sibling host cannot
- * plant it (red-team, pages round). Its path is `/`: the resume URL (`/auth/<uid>`) revisited after
- * the sign-in needs it too, and an issuer with a path (`https://example.com/idp`) is served from
- * behind a proxy that strips it, so a path written here would not be the browser's.
+ * clients, and signed with the cookie keys (review: it was written signed but read without its
+ * signature, so any host that could set a cookie for the IdP could name another registered app).
+ * Behind https it is __Host- prefixed: only the IdP's own host can set it (a sibling host can set a
+ * __Secure- cookie with Domain=). Its path is `/`: the resume URL (`/auth/<uid>`) revisited after the
+ * sign-in needs it too, and an issuer with a path (`https://example.com/idp`) is served from behind
+ * a proxy that strips it, so a path written here would not be the browser's.
  */
-const cookieName = (ctx: Context) => (ctx.secure ? '__Secure-idp_app' : 'idp_app');
+const cookieName = (ctx: Context) => (ctx.secure ? '__Host-idp_app' : 'idp_app');
 
 interface ClientLike { clientUri?: string | undefined; redirectUris?: readonly string[] | undefined; clientName?: string | undefined; clientId: string }
 
@@ -47,7 +49,7 @@ export function appHome(client: ClientLike | undefined): string | null {
 /** This request's app, for the error page; remembered for a later visit of an ended sign-in. */
 export function backToApp(ctx: Context, clientId: string, name: string, url: string | null): void {
   ctx.state.app = { name, url } satisfies AppLink;
-  ctx.cookies.set(cookieName(ctx), encodeURIComponent(clientId), { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 86_400_000, secure: ctx.secure, overwrite: true });
+  ctx.cookies.set(cookieName(ctx), encodeURIComponent(clientId), { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 86_400_000, secure: ctx.secure, overwrite: true, signed: true });
 }
 
 /** Pure: the "Back to <app>" link of a registered client (the IdP's own account page in the page's words). */
@@ -71,7 +73,7 @@ export async function appOfSignInPage(ctx: Context, deps: Pick<InteractionDeps, 
 
 /** The app this browser last signed in to, if it is still registered, as `ctx.state.app`. */
 export async function rememberedApp(ctx: Context, deps: Pick<InteractionDeps, 'provider'>): Promise<void> {
-  const raw = ctx.cookies.get(cookieName(ctx));
+  const raw = ctx.cookies.get(cookieName(ctx), { signed: true });
   if (!raw || raw.length > 300) return;
   let clientId: string;
   try {

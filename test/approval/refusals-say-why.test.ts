@@ -76,6 +76,11 @@ describe('over HTTP, a padded Device authorization', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Device');
     expect(await res.json()).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/no = padding/) });
+    // The answer's body says the same (review: its schema refused a padded JWS as "must be a compact JWS").
+    const answer = padded(await phoneApp.signResponse({ cid: 'x', nonce: 'y', decision: 'deny', otp: '000000', iat: Math.floor(Date.now() / 1000) }));
+    const body = await fetch(`${t.url}/api/device/challenges/ch_000000000000000000000000/response`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response: answer }) });
+    expect(body.status).toBe(400);
+    expect(await body.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/no = padding/) });
     // Another scheme, or none, is still told the header is required.
     for (const authorization of ['Bearer abc', '']) {
       const other = await fetch(`${t.url}/api/device/challenges`, { headers: authorization ? { authorization } : {} });

@@ -82,9 +82,15 @@ describe('a rotation announced to every process', () => {
     expect(rotated.stderr).toMatch(/warning: the running IdP processes were not told through Redis .*they follow within a minute/);
     const newKids = rotated.stdout.split('\n').filter((l) => /\tsigning\t/.test(l)).map((l) => l.split('\t')[0]!).sort();
     expect(newKids).toHaveLength(2);
+    // Without REDIS_URL at all (the IdP runs with it beside PostgreSQL), the CLI says the processes were not told.
+    const untold = await cli({ REDIS_URL: '' }, 'keys', 'rotate', '--activate-after', '0', '--retire-after', '0', '--force');
+    expect(untold.status).toBe(0);
+    expect(untold.stderr).toMatch(/note: REDIS_URL is not set here, so the running IdP processes were not told; they follow within a minute/);
+    const newestKids = untold.stdout.split('\n').filter((l) => /\tsigning\t/.test(l)).map((l) => l.split('\t')[0]!).sort();
     // Not heard: unchanged until the process's own check, which a refresh stands in for here.
     expect(await kidsOf(second.url)).toEqual(before);
     await second.idp.refreshSigningKeys();
-    expect(await kidsOf(second.url)).toEqual(newKids);
+    expect(await kidsOf(second.url)).toEqual(newestKids);
+    expect(newestKids).not.toEqual(newKids);
   });
 });

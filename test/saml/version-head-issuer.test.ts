@@ -191,6 +191,12 @@ describe('SAML conformance: Version, HEAD and the Issuer Format', () => {
       expect(head.headers.getSetCookie()).toEqual([]);
       expect((await fetch(url('/saml/start/open?RelayState=x'), { redirect: 'manual' })).status).toBe(303);
     });
+
+    it.each(['/saml/sp/open/callback', '/demo/callback', '/account/callback'])('HEAD %s (a sign-in\'s return, which exchanges its code): 405 with Allow: GET', async (path) => {
+      // Review: a HEAD ran the GET handler, which would exchange the code and finish the sign-in unseen.
+      const head = await fetch(url(`${path}?code=abc&state=def`), { method: 'HEAD', redirect: 'manual', headers: { accept: 'text/html' } });
+      expect({ status: head.status, allow: head.headers.get('allow') }).toEqual({ status: 405, allow: 'GET' });
+    });
   });
 
   describe('(3) the Issuer\'s Format', () => {

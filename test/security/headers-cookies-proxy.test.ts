@@ -68,7 +68,7 @@ describe('behind a TLS-terminating proxy (ISSUER https, TRUST_PROXY=1)', () => {
     expect(names).toEqual(expect.arrayContaining(['__Host-session', '__Host-session.sig', '__Secure-interaction', '__Secure-interaction_resume']));
     expect(names.filter((n) => /^_(session|interaction)/.test(n))).toEqual([]);
     // Every cookie is prefixed (red-team, pages round: the "Back to app" cookie was not).
-    expect(names).toContain('__Secure-idp_app');
+    expect(names).toContain('__Host-idp_app');
     expect(names.filter((n) => !/^__(Host|Secure)-/.test(n))).toEqual([]);
     for (const c of set.filter((l) => l.startsWith('__Host-'))) {
       expect(c).toMatch(/;\s*path=\/(;|$)/i);

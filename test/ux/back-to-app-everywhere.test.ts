@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { appHome } from '../../src/interaction/back-to-app.js';
+import { samlInternalClient } from '../../src/saml/internal-client.js';
+import type { ServiceProvider } from '../../src/saml/sp-config.js';
 import { FormBrowser } from '../support/web-browser.js';
 import { authorize, isLoginPage, newUser, PASSWORD, startSessionWorld, submitHeld, type SessionWorld } from '../security/session-helpers.js';
 
@@ -61,6 +64,27 @@ describe('"Back to <app>" on every error page of a sign-in', () => {
     const stranger = await new FormBrowser(w.t.url).request(resume);
     expect(stranger.status).toBe(400);
     expect(backButton(await stranger.text())).toBeUndefined();
+  });
+
+  it('a planted cookie naming another app leads nowhere: only the signed one this IdP wrote counts', async () => {
+    // Review: the cookie was read without its signature, so any host that could set a cookie for the IdP named the app.
+    const browser = new FormBrowser(w.t.url);
+    const { page } = await authorize(w.open, browser);
+    const uid = /\/interaction\/([^/?]+)/.exec(page.url)![1]!;
+    const signed = await browser.request(`/interaction/${uid}/login`);
+    expect(backButton(await signed.text())).toEqual(['http://127.0.0.1:1/', 'Back to Test RP']);
+    for (const cookie of ['idp_app=strict-rp', `idp_app=strict-rp; idp_app.sig=${'A'.repeat(27)}`]) {
+      const res = await fetch(`${w.t.url}/interaction/${uid}/login`, { headers: { accept: 'text/html', cookie } });
+      expect(res.status).toBe(405);
+      expect(backButton(await res.text())).toBeUndefined();
+    }
+  });
+
+  it('a SAML app\'s button goes to the SP\'s site, not to the IdP\'s own root', () => {
+    // Review: its internal client's only URL is the IdP's /saml/sp/<id>/callback, whose origin is the IdP's.
+    const sp = { id: 'generic', name: 'Generic SP', file: 'generic.json', policy: {}, acs: [{ url: 'https://sp.example.test/saml/acs', index: 0, isDefault: false }] } as unknown as ServiceProvider;
+    const { metadata } = samlInternalClient('https://idp.example.test', sp);
+    expect(appHome({ clientId: String(metadata.client_id), clientUri: metadata.client_uri as string, redirectUris: metadata.redirect_uris as string[] })).toBe('https://sp.example.test/');
   });
 
   it('on an authorization error of a registered app, back to that app', async () => {
