@@ -28,10 +28,15 @@ function clean(jwk: webcrypto.JsonWebKey): JWK {
   return rest as JWK;
 }
 
-/** RS256 key with a self-signed certificate: Entra ID requires `x5c` in the JWKS. */
-async function rsaKey(subject: string): Promise<JWK> {
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
+const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+
+/**
+ * A self-signed certificate for a key pair, base64 DER, as `x5c` carries it: Microsoft's EAM
+ * reference says the JWKS's `x5c` "must be present to provide X.509 representations of keys
+ * provided", of every key (red-team, Entra round: the ES256 key had none).
+ */
+async function certificateFor(keys: webcrypto.CryptoKeyPair, subject: string): Promise<string> {
   const now = Date.now();
   const x509 = await loadX509();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -39,24 +44,44 @@ async function rsaKey(subject: string): Promise<JWK> {
     name: `CN=${subject.replace(/[,=+<>#;"\\]/g, '')}`,
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + 10 * 365 * 24 * 3600_000),
-    signingAlgorithm: alg,
+    signingAlgorithm: keys.privateKey.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : RSA,
     keys: keys as unknown as CryptoKeyPair,
   });
-  const jwk = clean(await webcrypto.subtle.exportKey('jwk', keys.privateKey));
-  const kid = await calculateJwkThumbprint(jwk);
-  return { ...jwk, kid, use: 'sig', alg: 'RS256', x5c: [cert.toString('base64')] };
+  return Buffer.from(cert.rawData).toString('base64');
 }
 
-async function ecKey(): Promise<JWK> {
-  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+/** RS256 key with a self-signed certificate (`x5c`). */
+async function rsaKey(subject: string): Promise<JWK> {
+  const keys = (await webcrypto.subtle.generateKey({ ...RSA, publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const jwk = clean(await webcrypto.subtle.exportKey('jwk', keys.privateKey));
   const kid = await calculateJwkThumbprint(jwk);
-  return { ...jwk, kid, use: 'sig', alg: 'ES256' };
+  return { ...jwk, kid, use: 'sig', alg: 'RS256', x5c: [await certificateFor(keys, subject)] };
+}
+
+/** ES256 key with a self-signed certificate (`x5c`). */
+async function ecKey(subject: string): Promise<JWK> {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const jwk = clean(await webcrypto.subtle.exportKey('jwk', keys.privateKey));
+  const kid = await calculateJwkThumbprint(jwk);
+  return { ...jwk, kid, use: 'sig', alg: 'ES256', x5c: [await certificateFor(keys, subject)] };
+}
+
+/** A stored key made before its kind carried a certificate (ES256 until 2026-12-07), with one. */
+async function withCertificate(jwk: JWK, subject: string): Promise<JWK> {
+  if (Array.isArray(jwk.x5c) && jwk.x5c.length > 0) return jwk;
+  const alg = jwk.kty === 'EC' ? EC : RSA;
+  const { kid: _kid, use: _use, alg: _alg, x5c: _x5c, ...material } = jwk;
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = material;
+  const keys = {
+    privateKey: await webcrypto.subtle.importKey('jwk', material as webcrypto.JsonWebKey, alg, false, ['sign']),
+    publicKey: await webcrypto.subtle.importKey('jwk', pub as webcrypto.JsonWebKey, alg, true, ['verify']),
+  } as webcrypto.CryptoKeyPair;
+  return { ...jwk, x5c: [await certificateFor(keys, subject)] };
 }
 
 /** A fresh pair: RS256 first (so it is the default) and ES256. */
 async function generateSigningKeys(issuer: string): Promise<JWK[]> {
-  return [await rsaKey(new URL(issuer).host), await ecKey()];
+  return [await rsaKey(new URL(issuer).host), await ecKey(new URL(issuer).host)];
 }
 
 const ROW = 'oidc-signing-jwks';
@@ -73,9 +98,13 @@ export async function loadSigningKeys(db: Db | null, issuer: string, jwksFile: s
   return planSigningKeys(await readStoredSigningKeys(db, issuer, box), now);
 }
 
-/** The stored keys with their rotation schedule (generated at first use). */
-export function readStoredSigningKeys(db: Db, issuer: string, box: SecretBox): Promise<StoredSigningKeys> {
-  return getOrCreateKey<StoredSigningKeys>(db, ROW, box, async () => ({ keys: await generateSigningKeys(issuer) }));
+/** The stored keys with their rotation schedule (generated at first use; a certificate added to a key stored without one). */
+export async function readStoredSigningKeys(db: Db, issuer: string, box: SecretBox): Promise<StoredSigningKeys> {
+  const create = async () => ({ keys: await generateSigningKeys(issuer) });
+  const stored = await getOrCreateKey<StoredSigningKeys>(db, ROW, box, create);
+  if (stored.keys.every((k) => Array.isArray(k.x5c) && k.x5c.length > 0)) return stored;
+  const subject = new URL(issuer).host;
+  return updateKey<StoredSigningKeys>(db, ROW, box, create, async (current) => ({ ...current, keys: await Promise.all(current.keys.map((k) => withCertificate(k, subject))) }));
 }
 
 /** `admin keys rotate`: stores a new pair, published now, signing after `activateAfterMs`. */

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * from a trusted upstream assertion, an `id_token_hint` (docs/entra.md, "MFA-only mode").
  *
  * - profile `entra`: Microsoft Entra ID External MFA (docs/entra.md). `iss` must be
- *   {authority}/{tid}/v2.0 with the token's own `tid`, and `tid` one of `tenants`; the authority is
+ *   {authority}/{tenant}/v2.0 with the tenant (the one signed in to) one of `tenants`; the authority is
  *   the `cloud`'s (ENTRA_CLOUDS: the global one by default, US Government, China).
  * - profile `generic`: a broker (Keycloak, Okta, ...) whose `iss` is the one configured `issuer`.
  */
@@ -13,7 +13,7 @@ export interface UpstreamTrust {
   profile: 'entra' | 'generic';
   /** generic: the exact `iss`. entra: unused (the tenant template). */
   issuer: string | null;
-  /** entra: the cloud's sign-in authority (`iss` is `{authority}/{tid}/v2.0`); generic: null. */
+  /** entra: the cloud's sign-in authority (`iss` is `{authority}/{tenant}/v2.0`); generic: null. */
   authority: string | null;
   /** Where the issuer's public keys are (exactly one of jwksUri / jwksFile). */
   jwksUri: string | null;
@@ -60,7 +60,7 @@ export const upstreamSchema = z.strictObject({
   if (v.jwks_uri && v.jwks_file) ctx.addIssue({ code: 'custom', path: ['jwks_file'], message: 'give jwks_uri or jwks_file, not both' });
   if (v.profile === 'entra') {
     if (!v.tenants?.length) ctx.addIssue({ code: 'custom', path: ['tenants'], message: 'the entra profile needs the allowed tenant ids' });
-    if (v.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'not used by the entra profile (the issuer is the cloud\'s authority/{tid}/v2.0)' });
+    if (v.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'not used by the entra profile (the issuer is the cloud\'s authority/{tenant}/v2.0)' });
     // Entra's email claim is not verified and users or guests can set it (the "nOAuth" class):
     // it cannot name an account here. Link by tid + oid, or by the UPN the tenant controls.
     if (v.link_claim === 'email') ctx.addIssue({ code: 'custom', path: ['link_claim'], message: 'email cannot link Entra users (Entra does not verify it); use preferred_username or upn, or link with `federation link`' });

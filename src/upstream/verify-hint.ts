@@ -62,9 +62,9 @@ function looksLikeIdToken(headerTyp: unknown, payload: Record<string, unknown>, 
  * Checks an upstream `id_token_hint` (docs/entra.md, "What the IdP checks"). Entra issues its hints
  * already expired (`exp` before `iat`), so a JWT library's claim checks would always refuse them:
  * the signature is verified alone, by `kid`, and then each claim by hand: `aud` = our client id,
- * `iss` (Entra: {the cloud's authority}/{tid}/v2.0 with the token's own `tid`, a tenant on the
- * allow-list, and the key's own `issuer` template, where Entra's key set gives one, naming that
- * issuer), freshness by `iat` within the configured maximum age, `nbf` (when given) not ahead of
+ * `iss` (Entra: {the cloud's authority}/{tenant}/v2.0 with a tenant on the allow-list, the tenant
+ * the user signed in to, and the key's own `issuer` template, where Entra's key set gives one, naming
+ * that issuer; `tid`, the user's home tenant, a tenant id), freshness by `iat` within the configured maximum age, `nbf` (when given) not ahead of
  * now. `exp` is not read. It must be an ID token (looksLikeIdToken) signed by a signing key. The
  * identity (`sub`, `oid`) and the claim that may link an account must be printable text: no control
  * characters or lone surrogates (PostgreSQL cannot store a NUL). Replay is the caller's (replay.ts).
@@ -110,15 +110,21 @@ export async function verifyHint(token: string, input: { trust: UpstreamTrust; k
   if (typeof iss !== 'string') return { ok: false, reason: 'issuer' };
   let tenant: string | null = null;
   if (trust.profile === 'entra') {
+    // The tenant the user signed in to is the issuer's (Microsoft's reference: `iss` names "the
+    // Microsoft Entra ID tenant in which the user authenticated", `tid` "the tenant that the user is
+    // from"; a guest's differ, and so do both of the reference's example hints). The allow-list is
+    // the issuer's tenant: only that tenant's Entra issues for it; `tid` must be a tenant id.
     const tid = payload.tid;
     if (typeof tid !== 'string' || !GUID.test(tid)) return { ok: false, reason: 'tenant' };
-    if (iss !== `${trust.authority}/${tid}/v2.0`) return { ok: false, reason: 'issuer' };
-    if (!trust.tenants.includes(tid)) return { ok: false, reason: 'tenant' };
+    const authority = `${trust.authority ?? ''}/`;
+    const issuerTenant = trust.authority && iss.startsWith(authority) && iss.endsWith('/v2.0') ? iss.slice(authority.length, -'/v2.0'.length) : '';
+    if (!GUID.test(issuerTenant) || iss !== `${trust.authority}/${issuerTenant}/v2.0`) return { ok: false, reason: 'issuer' };
+    if (!trust.tenants.includes(issuerTenant)) return { ok: false, reason: 'tenant' };
     // Microsoft's key sets name, per key, the issuer template it signs for (Storm-0558: a key must
     // not sign for an issuer it was not published for).
     const keyIssuer = (jwk as { issuer?: unknown }).issuer;
-    if (keyIssuer !== undefined && (typeof keyIssuer !== 'string' || keyIssuer.replace('{tenantid}', tid) !== iss)) return { ok: false, reason: 'issuer' };
-    tenant = tid;
+    if (keyIssuer !== undefined && (typeof keyIssuer !== 'string' || keyIssuer.replace('{tenantid}', issuerTenant) !== iss)) return { ok: false, reason: 'issuer' };
+    tenant = issuerTenant;
   } else if (iss !== trust.issuer) {
     return { ok: false, reason: 'issuer' };
   }

@@ -125,6 +125,24 @@ describe('Entra External MFA', () => {
     expect(claims).toMatchObject({ sub: user.sub, acr: 'possessionorinherence', amr: ['otp'] });
   });
 
+  it('a guest\'s hint (iss: the tenant signed in to, on the allow-list; tid: the user\'s home tenant, as in both of Microsoft\'s example hints) is taken; the reverse is refused', async () => {
+    // Red-team (Entra round): Microsoft's reference hints, whose issuer's tenant is not their tid, were refused.
+    const user = await person({ push: false });
+    const home = '14c2f153-90a7-4689-9db7-9543bf084dad';
+    const iss = `https://login.microsoftonline.com/${EntraStandIn.tenant}/v2.0`;
+    const fields = entra.authorizeFields(ENTRA_CLIENT, await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub, tid: home, iss }));
+    const { browser, page, uid } = await entraAuthorize(w, fields);
+    expect(page.url).toMatch(/\/second-factor$/);
+    const form = await browser.go(`/interaction/${uid}/passcode`);
+    const done = await browser.submit(form.body, /\/passcode$/, { passcode: user.phone.currentTotp() });
+    expect(await rpView(w, entra, replyOf(done, entra), fields.nonce!, fields.state!)).toMatchObject({ sub: user.sub, amr: ['otp'] });
+    // Another tenant's issuer naming the allowed tenant as its tid: that tenant's Entra issued it, not ours.
+    const reversed = await refusedWith(entra.authorizeFields(ENTRA_CLIENT, await entra.hint(ENTRA_CLIENT, {
+      oid: user.oid, sub: user.sub, tid: EntraStandIn.tenant, iss: `https://login.microsoftonline.com/${home}/v2.0`,
+    })));
+    expect(reversed.error_description).toContain('id_token_hint refused');
+  });
+
   it('denied on the phone: no token; the user\'s Cancel answers access_denied', async () => {
     const user = await person();
     const { subscription, phone } = user;
