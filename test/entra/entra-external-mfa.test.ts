@@ -118,6 +118,9 @@ describe('Entra External MFA', () => {
     const fields = entra.authorizeFields(ENTRA_CLIENT, await entra.hint(ENTRA_CLIENT, { oid: user.oid, sub: user.sub }));
     const { browser, page, uid } = await entraAuthorize(w, fields);
     expect(page.url).toMatch(/\/second-factor$/);
+    // No password was typed here (red-team, Entra round: the page said "Password accepted").
+    expect(page.body).not.toContain('Password accepted');
+    expect(page.body).toMatch(/One more step to continue to <strong>[^<]+<\/strong>/);
     const form = await browser.go(`/interaction/${uid}/passcode`);
     const done = await browser.submit(form.body, /\/passcode$/, { passcode: phone.currentTotp() });
     const reply = replyOf(done, entra);

@@ -60,9 +60,10 @@ describe("noDevice 'refuse'", () => {
     expect(next.url).not.toMatch(CALLBACK);
   });
 
-  it('a user with a device is not refused', async () => {
+  it('a user with a device is not refused: the choice page says the password was accepted', async () => {
     await enroll(w);
     const { next } = await w.startSignIn();
     expect(next.url).toMatch(/\/second-factor$/);
+    expect(next.body).toContain('Password accepted. One more step to continue to');
   });
 });

@@ -30,6 +30,7 @@ export const de: Catalogue = {
 
   'second.title': 'Bestätigen Sie, dass Sie es sind',
   'second.sub': 'Passwort akzeptiert. Noch ein Schritt, um mit {app} fortzufahren.',
+  'second.subUpstream': 'Noch ein Schritt, um mit {app} fortzufahren.',
   'second.sendPush': 'Anfrage an mein Telefon senden',
   'second.hint': 'Sie geht an die Telefone, die für dieses Konto eingerichtet sind.',
   'second.lostPhone': 'Telefon verloren? Einen Wiederherstellungscode verwenden',

@@ -33,6 +33,7 @@ export const en = {
 
   'second.title': 'Confirm it is you',
   'second.sub': 'Password accepted. One more step to continue to {app}.',
+  'second.subUpstream': 'One more step to continue to {app}.',
   'second.sendPush': 'Send a push to my phone',
   'second.hint': 'It goes to the phones set up for this account.',
   'second.lostPhone': 'Lost your phone? Use a recovery code',

@@ -17,6 +17,8 @@ async function getChoice(ctx: Context, deps: InteractionDeps): Promise<void> {
   ctx.type = 'html';
   ctx.body = deps.views.render('second-factor', {
     uid: it.uid, csrf: deps.csrf.token(it.uid), clientName: it.clientName,
+    // "Password accepted" only where one was typed here (red-team, Entra round: an Entra or broker sign-in was told so).
+    passwordTyped: s.state.firstFactor.method === 'pwd',
   });
 }
 
