@@ -72,7 +72,9 @@ export async function upstreamFirstFactor(deps: SignInDeps & { upstream: Upstrea
   }
 
   const link = await deps.upstream.links.find(hint.issuer, hint.subject);
-  const pending = !link && input.trust.linkClaim ? await autoLinkTarget(deps, hint.issuer, hint.subject, linkName(hint.claims, input.trust.linkClaim)) : null;
+  // By name only for the issuer's own users: a guest's names are its home tenant's, which the allow-list does not vouch for (review).
+  const guest = hint.tenant !== null && hint.claims.tid !== hint.tenant;
+  const pending = !link && !guest && input.trust.linkClaim ? await autoLinkTarget(deps, hint.issuer, hint.subject, linkName(hint.claims, input.trust.linkClaim)) : null;
   const accountId = link?.accountId ?? pending?.accountId;
   if (!accountId) {
     await refuse('unknown_user');

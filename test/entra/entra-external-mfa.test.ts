@@ -30,6 +30,8 @@ describe('Entra External MFA', () => {
         entraClientFile(entra),
         // The same profile with Entra's keys out of reach.
         { ...entraClientFile(entra), client_id: 'entra-keys-down', redirect_uris: [entra.replyUrl], upstream: { profile: 'entra', tenants: [EntraStandIn.tenant], jwks_uri: 'http://127.0.0.1:1/keys' } },
+        // Automatic linking by the hint's preferred_username.
+        { ...entraClientFile(entra), client_id: 'entra-autolink', upstream: { profile: 'entra', tenants: [EntraStandIn.tenant], jwks_uri: entra.keysUrl, link_claim: 'preferred_username' } },
       ],
       idp: { idp: { now: clock.now } },
     });
@@ -144,6 +146,20 @@ describe('Entra External MFA', () => {
       oid: user.oid, sub: user.sub, tid: EntraStandIn.tenant, iss: `https://login.microsoftonline.com/${home}/v2.0`,
     })));
     expect(reversed.error_description).toContain('id_token_hint refused');
+  });
+
+  it('link_claim links a member of the tenant by name, never a guest (whose names are its home tenant\'s)', async () => {
+    // Review: once guests' hints were taken, a guest whose home tenant let it pick a matching name reached the automatic link.
+    const username = `entra-named-${++n}`;
+    const accountId = await addUser(w, username);
+    await enroll(w, { accountId, now: clock.now, push: false });
+    const iss = `https://login.microsoftonline.com/${EntraStandIn.tenant}/v2.0`;
+    const hint = (tid: string) => entra.hint('entra-autolink', { oid: randomUUID(), iss, tid, preferred_username: username });
+    const guest = await entraAuthorize(w, entra.authorizeFields('entra-autolink', await hint('14c2f153-90a7-4689-9db7-9543bf084dad')));
+    expect(guest.page.res.status).toBe(403);
+    expect(guest.page.body).toContain('not linked to an account here');
+    const member = await entraAuthorize(w, entra.authorizeFields('entra-autolink', await hint(EntraStandIn.tenant)));
+    expect(member.page.url).toMatch(/\/second-factor$/);
   });
 
   it('denied on the phone: no token; the user\'s Cancel answers access_denied', async () => {

@@ -45,7 +45,7 @@ describe('ambiguousAddresses (pure)', () => {
   });
 
   it('wildcards however spelled; lists trimmed', () => {
-    expect(['0.0.0.0', '::', '0:0:0:0:0:0:0:0', '::0'].every(isWildcard)).toBe(true);
+    expect(['0.0.0.0', '::', '0:0:0:0:0:0:0:0', '::0', '::ffff:0.0.0.0'].every(isWildcard)).toBe(true);
     expect(['127.0.0.1', '::1', '10.0.0.0', 'nonsense', ''].some(isWildcard)).toBe(false);
     expect(hostList(' 192.0.2.1 ,192.0.2.2')).toEqual(['192.0.2.1', '192.0.2.2']);
   });
@@ -64,6 +64,7 @@ describe('RADIUS_HOST', () => {
     expect(() => read('192.0.2.1,')).toThrow(/IP address/);
     expect(() => read('0.0.0.0,192.0.2.1')).toThrow(/stands alone/);
     expect(() => read('0.0.0.0,::')).toThrow(/stands alone/);
+    expect(() => read('::ffff:0.0.0.0,127.0.0.1')).toThrow(/stands alone/);
     expect(() => read('192.0.2.1,192.0.2.1')).toThrow(/twice/);
     // One address however it is written (review: these passed, then failed at bind as "in use").
     expect(() => read('::1,0:0:0:0:0:0:0:1')).toThrow(/twice/);
