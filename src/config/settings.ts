@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseTrustProxy, type TrustProxy } from '../http/client-ip.js';
-import { formatIp, parseIp } from '../net/ip.js';
+import { formatIp, isUnspecifiedAddress, parseIp } from '../net/ip.js';
 import { parsePushServices, type PushServiceRule } from '../push/endpoint-policy.js';
 import { parseRedisUrl, RedisUrlError } from '../storage/redis-url.js';
 
@@ -351,7 +351,7 @@ export const SETTINGS = {
       for (const h of list) {
         if (isIP(h) === 0) throw new InvalidSetting('must be an IP address or a comma-separated list of them, e.g. 0.0.0.0, 192.0.2.1,192.0.2.2 or ::');
       }
-      if (list.length > 1 && list.some((h) => parseIp(h)?.value === 0n)) throw new InvalidSetting('0.0.0.0 or :: (every address) stands alone, not in a list');
+      if (list.length > 1 && list.some(isUnspecifiedAddress)) throw new InvalidSetting('0.0.0.0 or :: (every address) stands alone, not in a list');
       // One address however written (`::1` and `0:0:0:0:0:0:0:1`, `::ffff:127.0.0.1` and `127.0.0.1`).
       const canonical = list.map((h) => { const ip = parseIp(h); return ip ? formatIp(ip) : h; });
       if (new Set(canonical).size < list.length) throw new InvalidSetting('lists an address twice');

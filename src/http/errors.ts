@@ -64,6 +64,16 @@ export function methodNotAllowed(method: string, allow: string): AppError {
 }
 
 /**
+ * @koa/router runs a GET route for HEAD too. Where a GET acts (takes a request ID once, ends a
+ * session, exchanges a code), HEAD is a 405 with nothing done: link scanners and prefetchers send
+ * HEAD (red-team: a HEAD used up a SAML AuthnRequest's ID and ended a session by its SessionIndex).
+ */
+export const noHead = (allow: string) => async (ctx: { method: string }, next: () => Promise<unknown>): Promise<void> => {
+  if (ctx.method === 'HEAD') throw methodNotAllowed('HEAD', allow);
+  await next();
+};
+
+/**
  * No error: a page's request whose answer is another page, decided deep in a handler (the edge
  * answers it with a 303 to `location`, nothing else). Thrown only for a browser's page request.
  */

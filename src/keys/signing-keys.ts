@@ -50,20 +50,13 @@ async function certificateFor(keys: webcrypto.CryptoKeyPair, subject: string): P
   return Buffer.from(cert.rawData).toString('base64');
 }
 
-/** RS256 key with a self-signed certificate (`x5c`). */
-async function rsaKey(subject: string): Promise<JWK> {
-  const keys = (await webcrypto.subtle.generateKey({ ...RSA, publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+/** A fresh signing key with a self-signed certificate (`x5c`): RS256 (RSA 2048) or ES256 (P-256). */
+async function newKey(alg: 'RS256' | 'ES256', subject: string): Promise<JWK> {
+  const params = alg === 'RS256' ? { ...RSA, publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 } : EC;
+  const keys = (await webcrypto.subtle.generateKey(params, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const jwk = clean(await webcrypto.subtle.exportKey('jwk', keys.privateKey));
   const kid = await calculateJwkThumbprint(jwk);
-  return { ...jwk, kid, use: 'sig', alg: 'RS256', x5c: [await certificateFor(keys, subject)] };
-}
-
-/** ES256 key with a self-signed certificate (`x5c`). */
-async function ecKey(subject: string): Promise<JWK> {
-  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const jwk = clean(await webcrypto.subtle.exportKey('jwk', keys.privateKey));
-  const kid = await calculateJwkThumbprint(jwk);
-  return { ...jwk, kid, use: 'sig', alg: 'ES256', x5c: [await certificateFor(keys, subject)] };
+  return { ...jwk, kid, use: 'sig', alg, x5c: [await certificateFor(keys, subject)] };
 }
 
 /** A stored key made before its kind carried a certificate (ES256 until 2026-12-07), with one. */
@@ -81,7 +74,7 @@ async function withCertificate(jwk: JWK, subject: string): Promise<JWK> {
 
 /** A fresh pair: RS256 first (so it is the default) and ES256. */
 async function generateSigningKeys(issuer: string): Promise<JWK[]> {
-  return [await rsaKey(new URL(issuer).host), await ecKey(new URL(issuer).host)];
+  return [await newKey('RS256', new URL(issuer).host), await newKey('ES256', new URL(issuer).host)];
 }
 
 const ROW = 'oidc-signing-jwks';

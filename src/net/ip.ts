@@ -194,3 +194,8 @@ export function attemptNetwork(address: string): string {
   if (ip.version === 4) return formatIp(ip);
   return `${formatIp({ version: 6, value: (ip.value >> 64n) << 64n })}/64`;
 }
+
+/** 0.0.0.0 or :: however written (`0:0:0:0:0:0:0:0`, `::ffff:0.0.0.0`): every address of the machine. */
+export function isUnspecifiedAddress(text: string): boolean {
+  return parseIp(text)?.value === 0n;
+}

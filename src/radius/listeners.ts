@@ -3,7 +3,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Logger } from '../log.js';
 import { listenRefusal } from '../net/listen.js';
-import { parseIp } from '../net/ip.js';
+import { isUnspecifiedAddress } from '../net/ip.js';
 
 /**
  * The UDP sockets of the RADIUS front door, and which address each reply leaves from.
@@ -45,7 +45,7 @@ export interface Listeners {
 export const hostList = (host: string): string[] => host.split(',').map((h) => h.trim()).filter(Boolean);
 
 /** 0.0.0.0 or :: (however spelled, `::ffff:0.0.0.0` too). */
-export const isWildcard = (address: string): boolean => isIP(address) !== 0 && parseIp(address)?.value === 0n;
+export const isWildcard = (address: string): boolean => isIP(address) !== 0 && isUnspecifiedAddress(address);
 
 /**
  * Pure: for a wildcard RADIUS_HOST, the machine's addresses a NAS could send to that the wildcard

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import * as oidc from 'openid-client';
 import type { Context } from 'koa';
 import { t } from '../i18n/index.js';
-import { methodNotAllowed } from '../http/errors.js';
+import { noHead } from '../http/errors.js';
 
 /**
  * Sign-in to this IdP as an ordinary relying app would: authorization code + PKCE through
@@ -63,9 +63,8 @@ export function rpLogin(router: Router, opts: RpLoginOptions): { discover: () =>
     }).href);
   });
 
-  router.get('/callback', async (ctx) => {
-    // A HEAD (a link scanner's, a prefetch) would exchange the code and finish the sign-in unseen (review).
-    if (ctx.method === 'HEAD') throw methodNotAllowed('HEAD', 'GET');
+  // A HEAD (a link scanner's, a prefetch) would exchange the code and finish the sign-in unseen (review).
+  router.get('/callback', noHead('GET'), async (ctx) => {
     const began = (opts.now ?? Date.now)();
     const refuse = (message: string) => { ctx.status = 400; return (opts.onRefused ?? opts.onError)(ctx, message); };
     const txs = readTxs(ctx.cookies.get(cookie, { signed: true }));

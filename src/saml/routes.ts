@@ -1,5 +1,6 @@
 import Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
+import { noHead } from '../http/errors.js';
 import { formBody } from '../http/body.js';
 import type { IdpSession } from '../oidc/sessions.js';
 import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
@@ -28,17 +29,6 @@ function checkDestination(destination: string | null, endpoint: string, signed: 
     throw new SamlError(400, 'wrong_destination', `The request's Destination is not this identity provider's ${what} endpoint${destination === null ? ' (a signed request must name it)' : ''}.`);
   }
 }
-
-/**
- * @koa/router runs a GET route for HEAD too. These routes act (they take a request ID once, end an
- * IdP session, start a sign-in), and link scanners and prefetchers send HEAD (red-team: a HEAD used
- * up an AuthnRequest's ID, and one carrying a SessionIndex ended the session): HEAD is a 405 here,
- * with nothing done.
- */
-const noHead = (allow: string): Middleware => async (ctx, next) => {
-  if (ctx.method === 'HEAD') throw new SamlError(405, 'method_not_allowed', `HEAD is not served here (it would act on the request): use ${allow.replace(', ', ' or ')}.`, { Allow: allow });
-  await next();
-};
 
 /**
  * The SAML front door (docs/saml.md). It validates the AuthnRequest, keeps it for a while, and sends
