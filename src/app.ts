@@ -19,6 +19,7 @@ import { hostileInput } from './http/hostile.js';
 import { resumeOnce } from './oidc/resume-once.js';
 import { createLongPollRoute } from './http/long-poll.js';
 import { browserBinding } from './interaction/browser-binding.js';
+import { interactionWithState } from './interaction/load.js';
 import { projectRoot } from './http/paths.js';
 import { staticFiles } from './http/static.js';
 import { pwaRoutes } from './pwa/routes.js';
@@ -379,7 +380,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // The waiting page's long-poll, held before Koa once it is checked (issue 15 item 4).
   const binding = browserBinding(settings.issuer);
   const longPoll = createLongPollRoute({
-    interaction: (req, res) => provider.interactionDetails(req, res),
+    interaction: (req, res, uid) => interactionWithState({ provider, signin }, req, res, uid),
     startedHere: (req, params) => binding.startedHereRaw(req.headers.cookie, params),
     signin,
     hold: (id, ms, listener, readAt) => waiters.hold(id, ms, listener, readAt),

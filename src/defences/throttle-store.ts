@@ -121,26 +121,37 @@ return #KEYS
  * refused answer at the start of each window deleted the key, run and all, so a device key
  * guessed TOTPs past the cap, nine a window, for ever).
  */
-const RELEASE_LUA = `
-local n = tonumber(ARGV[2])
-for i = 1, n do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    local c = 0
-    if redis.call('HEXISTS', KEYS[i], 'c') == 1 then c = redis.call('HINCRBY', KEYS[i], 'c', -1) end
-    local f = redis.call('HINCRBY', KEYS[i], 'f', -1)
-    if f <= 0 and c <= 0 then
-      redis.call('DEL', KEYS[i])
-    else
-      if f <= 0 then redis.call('HDEL', KEYS[i], 'f') end
-      if redis.call('HGET', KEYS[i], 'l') == ARGV[1] and ARGV[i + 2] ~= '' then
-        redis.call('HSET', KEYS[i], 'l', ARGV[i + 2])
+const RELEASE_FN = `
+local function release(keys, argv)
+  local n = tonumber(argv[2])
+  for i = 1, n do
+    if redis.call('EXISTS', keys[i]) == 1 then
+      local c = 0
+      if redis.call('HEXISTS', keys[i], 'c') == 1 then c = redis.call('HINCRBY', keys[i], 'c', -1) end
+      local f = redis.call('HINCRBY', keys[i], 'f', -1)
+      if f <= 0 and c <= 0 then
+        redis.call('DEL', keys[i])
+      else
+        if f <= 0 then redis.call('HDEL', keys[i], 'f') end
+        if redis.call('HGET', keys[i], 'l') == argv[1] and argv[i + 2] ~= '' then
+          redis.call('HSET', keys[i], 'l', argv[i + 2])
+        end
       end
     end
   end
+  for i = n + 1, #keys do redis.call('DEL', keys[i]) end
+  return #keys
 end
-for i = n + 1, #KEYS do redis.call('DEL', KEYS[i]) end
-return #KEYS
 `;
+const RELEASE_LUA = `${RELEASE_FN}
+return release(KEYS, ARGV)
+`;
+
+/**
+ * A script another store runs inside its own (one round trip for both): a Lua text defining the
+ * function `fn` of (keys, argv), and the keys and arguments to call it with.
+ */
+export interface LinkedScript { name: string; lua: string; fn: string; keys: string[]; args: string[] }
 
 export interface ThrottleKey {
   key: string;
@@ -164,7 +175,15 @@ export interface RateCounter {
 }
 
 export type Reservation =
-  | { allowed: true; /** The cap's count including this attempt (0 without a cap). */ count: number; /** The attempt succeeded: give back what was counted on these keys, and reset (delete) those. */ release(keys: string[], reset?: string[]): Promise<void> }
+  | {
+    allowed: true;
+    /** The cap's count including this attempt (0 without a cap). */
+    count: number;
+    /** The attempt succeeded: give back what was counted on these keys, and reset (delete) those. */
+    release(keys: string[], reset?: string[]): Promise<void>;
+    /** The same release, for another store's script to make with its own write (LinkedScript). */
+    releaseWith(keys: string[], reset?: string[]): LinkedScript;
+  }
   | { allowed: false; reason: 'delay' | 'lockout' | 'capped'; retryAfterMs: number }
   /** The cap is reached, or its hash is gone (the sign-in ended). */
   | { allowed: false; reason: 'cap' }
@@ -205,6 +224,9 @@ export function createThrottle(redis: Redis, now: () => number) {
         async release(which, reset = []) {
           if (which.length + reset.length === 0) return;
           await script('ThrottleRelease', RELEASE_LUA, which.length + reset.length)(...which, ...reset, t, which.length, ...which.map((k) => previous.get(k) ?? ''));
+        },
+        releaseWith(which, reset = []) {
+          return { name: 'ThrottleRelease', lua: RELEASE_FN, fn: 'release', keys: [...which, ...reset], args: [String(t), String(which.length), ...which.map((k) => previous.get(k) ?? '')] };
         },
       };
     },

@@ -24,13 +24,17 @@ import { heldPollHeaders, statusPollUid } from './long-poll-match.js';
  */
 
 export interface LongPollDeps {
-  /** oidc-provider's interactionDetails: the interaction bound to this browser's cookie (throws when none). */
-  interaction(req: IncomingMessage, res: ServerResponse): Promise<{ uid: string; prompt: { name: string }; params: Record<string, unknown> }>;
+  /**
+   * oidc-provider's interactionDetails: the interaction bound to this browser's cookie (throws when
+   * none), and the state with its push of the sign-in `uid`, in one read (interaction/load.ts interactionWithState).
+   */
+  interaction(req: IncomingMessage, res: ServerResponse, uid: string): Promise<{
+    details: { uid: string; prompt: { name: string }; params: Record<string, unknown> };
+    found: { state: SignInState; push: KnownPush } | null;
+  }>;
   /** Whether this browser started the interaction (interaction/browser-binding.ts), as Koa's route checks. */
   startedHere(req: IncomingMessage, params: Record<string, unknown>): boolean;
   signin: {
-    /** The state with its push, in one read (signin/index.ts), handed on to planWatch. */
-    stateWithPush(id: string): Promise<{ state: SignInState; push: KnownPush } | null>;
     planWatch(id: string, state: SignInState, known?: KnownPush): Promise<{ now: PushStatus } | { hold: PushHold }>;
   };
   /** The process's challenge waiters (src/challenge/waiters.ts). False: closed, nothing held. */
@@ -122,9 +126,8 @@ class Route {
     let plan: PushHold | null = null;
     try {
       // The same lookups as Koa's route (src/interaction/load.ts requireFirstFactor, then the core's watch).
-      const it = await this.deps.interaction(req, res);
+      const { details: it, found } = await this.deps.interaction(req, res, uid);
       if (it.uid === uid && it.prompt.name === 'login' && this.deps.startedHere(req, it.params)) {
-        const found = await this.deps.signin.stateWithPush(uid);
         const watched = found ? await this.deps.signin.planWatch(uid, found.state, found.push) : null;
         if (watched && 'hold' in watched) plan = watched.hold;
       }

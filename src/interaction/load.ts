@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
 import { DEFAULT_POLICY } from '../config/clients.js';
@@ -10,21 +11,26 @@ import type { InteractionDeps } from './deps.js';
 import { appHome, backToApp, rememberedApp } from './back-to-app.js';
 import { browserBinding } from './browser-binding.js';
 import { preferUiLocales, t } from '../i18n/index.js';
-import { InteractionGone } from '../oidc/adapters.js';
+import { InteractionGone, interactionKey } from '../oidc/adapters.js';
+import { handingOver } from '../oidc/interaction-handoff.js';
 import { secondsLeft, sessionGone, unbindEndedSession } from './ended-session.js';
 
 /**
  * Re-reads the interaction from the server on every request (never trusts the form) and checks
  * that the URL's uid is the one bound to this browser's interaction cookie.
  */
-export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
+export async function loadInteraction(ctx: Context, deps: InteractionDeps, opts: { withState?: boolean } = {}) {
   let details;
+  let found: StateAndPush | null | undefined;
   try {
-    details = await deps.provider.interactionDetails(ctx.req, ctx.res);
+    ({ details, found } = await readInteraction(ctx, deps, opts.withState === true));
   } catch (err) {
     if (isStorageOutage(err)) throw err; // Redis down is no expired sign-in: the edge answers 503
     // Its session was signed out in another tab: a sign-in again goes on into a new session.
-    if (sessionGone(err) && (await unbindEndedSession(ctx, deps))) details = await deps.provider.interactionDetails(ctx.req, ctx.res).catch((e: unknown) => { if (isStorageOutage(e)) throw e; return undefined; });
+    if (sessionGone(err) && (await unbindEndedSession(ctx, deps))) {
+      ({ details, found } = await readInteraction(ctx, deps, opts.withState === true)
+        .catch((e: unknown) => { if (isStorageOutage(e)) throw e; return { details: undefined, found: undefined }; }));
+    }
     if (!details) {
       // Expired, finished (Back after sign-in) or another browser's: the way back to the app, when this browser last saw one.
       await rememberedApp(ctx, deps);
@@ -51,7 +57,30 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps) {
   backToApp(ctx, clientId, clientName, appHome(client));
   const policy = app?.policy ?? DEFAULT_POLICY;
   const ttlSeconds = Math.max(1, (details.exp ?? 0) - Math.floor(deps.now() / 1000));
-  return { details, uid: details.uid, clientId, clientName, policy, ttlSeconds };
+  return { details, uid: details.uid, clientId, clientName, policy, ttlSeconds, found };
+}
+
+type StateAndPush = { state: Started['state']; push: KnownPush };
+
+/**
+ * oidc-provider's interactionDetails; `withState`: the sign-in's state and push too, read with the
+ * interaction by one Redis script and the interaction handed to oidc-provider's find
+ * (oidc/interaction-handoff.ts). `found` is then the state as that read saw it (null: none).
+ */
+async function readInteraction(ctx: Context, deps: InteractionDeps, withState: boolean) {
+  if (!withState) return { details: await deps.provider.interactionDetails(ctx.req, ctx.res), found: undefined };
+  return interactionWithState(deps, ctx.req, ctx.res, ctx.params.uid as string);
+}
+
+/**
+ * The interaction bound to this browser's cookie (oidc-provider's interactionDetails, which throws
+ * when there is none) and the state of the sign-in `uid` names, in one Redis round trip; the
+ * waiting page's long-poll reads them so too (src/http/long-poll.ts).
+ */
+export async function interactionWithState(deps: Pick<InteractionDeps, 'provider' | 'signin'>, req: IncomingMessage, res: ServerResponse, uid: string) {
+  const { found, beside } = await deps.signin.stateWithPushBeside(uid, interactionKey(uid));
+  const read = () => deps.provider.interactionDetails(req, res);
+  return { details: await (beside === undefined ? read() : handingOver(uid, beside, read)), found };
 }
 
 export type LoadedInteraction = Awaited<ReturnType<typeof loadInteraction>>;
@@ -76,9 +105,12 @@ export function signInRef(ctx: Context, it: LoadedInteraction): SignInRef {
  * the read (signin/state.ts getWithPush): of parallel requests, one finishes.
  */
 export async function requireFirstFactor(ctx: Context, deps: InteractionDeps, opts: { finishing?: boolean } = {}): Promise<{ it: LoadedInteraction; s: Started; push: KnownPush }> {
-  const it = await loadInteraction(ctx, deps);
+  const it = await loadInteraction(ctx, deps, { withState: true });
   if (it.details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', t('error.noSecondFactorNow'));
-  const found = await deps.signin.stateWithPush(it.uid, opts);
+  let found = it.found ?? null;
+  // A finishing page whose push that read found approved takes the state, only now that the
+  // interaction's checks (this browser's) are passed: the take reads again and decides in its script.
+  if (opts.finishing && found?.push.challenge?.status === 'approved') found = await deps.signin.stateWithPush(it.uid, opts);
   if (!found) throw finishedHere(ctx, it) ?? signInGone();
   return { it, s: { ...signInRef(ctx, it), state: found.state }, push: found.push };
 }

@@ -14,12 +14,12 @@ export type InteractionExtension = (router: Router, deps: InteractionDeps) => vo
 
 /** GET /interaction/:uid — shows the page for where this sign-in stands. */
 async function show(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const it = await loadInteraction(ctx, deps);
+  const it = await loadInteraction(ctx, deps, { withState: true });
   ctx.set('Cache-Control', 'no-store');
   switch (it.details.prompt.name) {
     case 'login': {
       // Past the password already: the second factor's choice.
-      if (await deps.signin.state(it.uid)) return seeOther(ctx, it.uid, 'second-factor');
+      if (it.found) return seeOther(ctx, it.uid, 'second-factor');
       if (isUpstreamApp(deps, it)) return startUpstream(ctx, deps, it); // MFA-only: the upstream's hint, no password
       return renderLogin(ctx, deps, it);
     }

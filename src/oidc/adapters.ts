@@ -222,6 +222,9 @@ export class SqlAdapter implements Adapter {
   }
 }
 
+/** The Redis key of an interaction (without the client's key prefix), for a script that reads it beside other keys. */
+export const interactionKey = (uid: string): string => `oidc:Interaction:${storageKey(uid)}`;
+
 /** Redis adapter: one string per artefact (its JSON, consumed a member of it), with secondary index keys. */
 export class RedisAdapter implements Adapter {
 

@@ -12,6 +12,7 @@ import { adapterFactory } from './adapters.js';
 import { useAtomicReplayDetection } from './replay-detection.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
 import { codeSignIn, withCodeGrantPrefetch } from './code-prefetch.js';
+import { withInteractionHandoff } from './interaction-handoff.js';
 import { renamedInFormPost, renamedInLocation } from './authorization-error-code.js';
 import { canonicalUrl, notificationFetch } from '../ciba/notify-fetch.js';
 import { firstFactorEnded } from '../signin/finish.js';
@@ -83,7 +84,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   // the session cookie back to its id (below).
   const endedSaves = new WeakSet<object>();
   const onEndedSave = () => { const ctx = current(); if (ctx) endedSaves.add(ctx); };
-  const adapter = withCodeGrantPrefetch(withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now, onEndedSave), deps.db, current), deps.db, current);
+  // An interaction read with something else the request needed is not read again (interaction-handoff.ts).
+  const adapter = withInteractionHandoff(withCodeGrantPrefetch(withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now, onEndedSave), deps.db, current), deps.db, current),
+    () => (current() as { req?: object } | undefined)?.req);
   const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
   const links = deps.links ?? noLinks;
   const secure = deps.issuer.startsWith('https:');

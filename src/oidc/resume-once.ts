@@ -1,6 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Redis } from '../storage/redis.js';
+import { redisScripts } from '../defences/redis-script.js';
+import { interactionKey } from './adapters.js';
+import { destroyOwed, destroyWithClaim, handOverTo } from './interaction-handoff.js';
 
 /**
  * One finished sign-in, one answer to its app (red-team, pages round): the browser that loads the
@@ -60,6 +63,31 @@ function open(sealed: string, key: Buffer): Answer | null {
 const KEPT_HEADERS = ['location', 'set-cookie', 'content-type', 'content-security-policy'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/*
+ * The claim (SET NX, in a script: the stand-in's SET answers differently inside Lua) and, when this
+ * request has it, the interaction it resumes, read in the same round trip: '=' and its JSON, '' none,
+ * '!' not a string (a former layout, read the usual way). KEYS: the claim, the interaction.
+ */
+const CLAIM_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'0', ''} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local v = redis.pcall('GET', KEYS[2])
+if type(v) == 'string' then return {'1', '=' .. v} elseif v then return {'1', '!'} end
+return {'1', ''}
+`;
+
+/*
+ * The claim's end: ARGV[1] the answer kept (for KEEP_MS, ARGV[2]) or '' to give the claim up (DEL);
+ * ARGV[3] '1': the interaction (KEYS[2]) was destroyed by this resume and is deleted here
+ * (interaction-handoff.ts destroyWithClaim), with the answer, so a load that waited on the claim
+ * finds both settled at once.
+ */
+const CLOSE_LUA = `
+if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
+return 1
+`;
+
 /**
  * `sessionsEndedAt`: when the account's sessions were last ended (ms), or null. A load after an end
  * that came since the first request began is not given its answer (red-team, audit replay: a reload
@@ -67,13 +95,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * bought nothing, but the browser was shown signed in).
  */
 export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) => Promise<number | null>): Middleware {
+  const claim = redisScripts(redis)('ResumeClaim', CLAIM_LUA, 2);
+  const close = redisScripts(redis)('ResumeClose', CLOSE_LUA, 2);
   return async (ctx, next) => {
     const m = ctx.method === 'GET' || ctx.method === 'HEAD' ? RESUME_PATH.exec(ctx.path) : null;
     if (!m) return next();
     const key = `resume:${m[1]}`;
     const secret = keyOf(ctx.get('cookie'));
     const began = Date.now();
-    if ((await redis.set(key, JSON.stringify({} satisfies Kept), 'PX', KEEP_MS, 'NX')) === 'OK') {
+    const [claimed, interaction] = (await claim(key, interactionKey(m[1]!), JSON.stringify({} satisfies Kept), KEEP_MS)) as string[];
+    if (claimed === '1') {
+      // Read with the claim: oidc-provider's resume does not read it again (interaction-handoff.ts).
+      if (interaction !== '!') handOverTo(ctx.req, m[1]!, interaction ? interaction.slice(1) : null);
+      destroyWithClaim(ctx.req, m[1]!);
       let kept: Answer | null = null;
       try {
         await next();
@@ -88,11 +122,13 @@ export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) =>
           kept = { status: ctx.status, headers, body: ctx.status === 200 ? body : null };
         }
       } finally {
+        // The answer kept (or the claim given up) and, when the resume destroyed it, the interaction deleted: one script.
+        const owed = destroyOwed(ctx.req) ? '1' : '0';
         if (kept) {
           const accountId = (ctx as { oidc?: { session?: { accountId?: unknown } } }).oidc?.session?.accountId;
-          await redis.set(key, JSON.stringify({ sealed: seal(kept, secret), at: began, ...(typeof accountId === 'string' ? { accountId } : {}) } satisfies Kept), 'PX', KEEP_MS);
+          await close(key, interactionKey(m[1]!), JSON.stringify({ sealed: seal(kept, secret), at: began, ...(typeof accountId === 'string' ? { accountId } : {}) } satisfies Kept), KEEP_MS, owed);
         } else {
-          await redis.del(key);
+          await close(key, interactionKey(m[1]!), '', KEEP_MS, owed);
         }
       }
       return;

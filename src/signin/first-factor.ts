@@ -75,12 +75,6 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
     await deps.audit.record({ type: 'signin.failure', accountId: account?.id ?? null, clientId: app.clientId, ip: requester.ip, detail: { factor: 'pwd' } });
     return { kind: 'failed' };
   }
-  // Posting the password again on the same page must not reset this sign-in's push and passcode
-  // limits (put keeps the counters while the account is the same), nor forget its pending push.
-  const { dropped, ...state }: Begun = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: startedAt } }, ref.ttlSeconds);
-  // Another account's push this page had asked for stands for nothing now (red-team: left approvable).
-  if (dropped) await withdrawChallenge(deps, { id: dropped.challengeId, accountId: dropped.accountId, clientId: app.clientId });
-
   // Counted with the account (revoked devices too), so they answer both "now" and "ever".
   const next = nextAfterPassword({
     policy: app.policy,
@@ -94,9 +88,16 @@ export async function passwordFirstFactor(deps: SignInDeps, ref: SignInRef, inpu
   // too, so a right password with a wrong code counts as a failed attempt (red-team: the throttle on
   // the next attempt told a right password from a wrong one, with no push sent). A passcode that is
   // no passcode (the page says so) never reaches those doors: the agent API refuses it first, and
-  // RADIUS reads it as part of the password.
+  // RADIUS reads it as part of the password. Otherwise the release is made by the state's write
+  // below, in the same script (one round trip).
   const release = () => gate.release([ipKey], [userKey]);
-  if (next.kind !== 'check-passcode') await release();
+  // Posting the password again on the same page must not reset this sign-in's push and passcode
+  // limits (put keeps the counters while the account is the same), nor forget its pending push.
+  const { dropped, ...state }: Begun = await deps.states.begin(ref.id, { accountId: account.id, firstFactor: { method: 'pwd', at: startedAt } }, ref.ttlSeconds,
+    next.kind !== 'check-passcode' ? gate.releaseWith([ipKey], [userKey]) : undefined);
+  // Another account's push this page had asked for stands for nothing now (red-team: left approvable).
+  if (dropped) await withdrawChallenge(deps, { id: dropped.challengeId, accountId: dropped.accountId, clientId: app.clientId });
+
   switch (next.kind) {
     case 'finish-password-only':
       await endSignIn(deps, { ...ref, state });

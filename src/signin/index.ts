@@ -31,6 +31,15 @@ export function createSignIn(deps: SignInDeps) {
       const push: KnownPush = found.taken ? { challenge: found.challenge, readAt, stateTaken: true } : { challenge: found.challenge, readAt };
       return { state: found.state, push };
     },
+    /**
+     * stateWithPush (never finishing) and, in the same round trip, the front door's own record of
+     * this sign-in at `besideKey` (state.ts readBeside): a page that reads both reads them at once.
+     */
+    async stateWithPushBeside(id: string, besideKey: string): Promise<{ found: { state: SignInState; push: KnownPush } | null; beside: string | null | undefined }> {
+      const readAt = performance.now();
+      const { found, beside } = await deps.states.readBeside(id, deps.now(), besideKey);
+      return { found: found && { state: found.state, push: { challenge: found.challenge, readAt } }, beside };
+    },
     password: (ref: SignInRef, input: PasswordInput) => passwordFirstFactor(deps, ref, input),
     /** The first factor from a trusted upstream assertion (MFA-only mode, docs/entra.md). */
     upstream: (ref: SignInRef, input: UpstreamInput) => {

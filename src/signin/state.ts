@@ -3,6 +3,7 @@ import type { Challenge, LinkedWrite } from '../challenge/types.js';
 import type { Redis } from '../storage/redis.js';
 import type { FirstFactorMethod } from './amr.js';
 import { redisScripts } from '../defences/redis-script.js';
+import type { LinkedScript } from '../defences/throttle-store.js';
 
 /**
  * Where a sign-in stands, kept in Redis under its sign-in id for as long as the front door's own
@@ -50,6 +51,13 @@ export interface SignInStateStore {
    */
   getWithPush(signInId: string, now: number, opts?: { takeIfApproved?: boolean }): Promise<StateWithPush | null>;
   /**
+   * getWithPush (no take) and, in the same script, the string at `besideKey`: a front door's own
+   * record of the same sign-in that its page reads anyway (the OIDC pages: the interaction), one
+   * round trip for both. `beside`: its value, null when there is none, undefined when it is not a
+   * string (the caller reads it its own way).
+   */
+  readBeside(signInId: string, now: number, besideKey: string): Promise<{ found: StateWithPush | null; beside: string | null | undefined }>;
+  /**
    * Writes the state. This sign-in's limit counters (SIGNIN_COUNTERS) are kept, whatever account
    * the state now names (posting a password again, any account's, does not buy fresh tries).
    */
@@ -60,8 +68,9 @@ export interface SignInStateStore {
    * not buy fresh tries nor forget the push); another account starts with no push (the one it
    * drops is returned, to be withdrawn) and keeps the page's counters (red-team: switching to another
    * account and back gave fresh push limits and left the first account's push approvable).
+   * `linked`: another store's write made by the same script (the password's throttle release).
    */
-  begin(signInId: string, first: Omit<SignInState, 'challengeId'>, ttlSeconds: number): Promise<Begun>;
+  begin(signInId: string, first: Omit<SignInState, 'challengeId'>, ttlSeconds: number, linked?: LinkedScript): Promise<Begun>;
   /**
    * Ends the sign-in; its page's counters stay until the key expires (red-team: a sign-in ended by a
    * bad passcode, then the password posted again on its page, had fresh push limits). True when this
@@ -107,7 +116,7 @@ return 1
  * as the member, JSON escapes its quotes. Returns the id kept, the id of another account's push it
  * dropped, and that account ('' for none).
  */
-const BEGIN_LUA = `
+const BEGIN_BODY = `
 local owner = redis.call('HGET', KEYS[1], '${SIGNIN_OWNER_FIELD}')
 local old = redis.call('HGET', KEYS[1], 's')
 local id = false
@@ -118,6 +127,20 @@ local kept = 'null'
 if keep then kept = '"' .. keep .. '"' end
 redis.call('HSET', KEYS[1], 's', string.sub(ARGV[1], 1, -2) .. ',"challengeId":' .. kept .. '}', '${SIGNIN_OWNER_FIELD}', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+`;
+const BEGIN_LUA = `${BEGIN_BODY}
+return {keep or '', dropped, owner or ''}
+`;
+/*
+ * begin() with another store's write in the same script (LinkedScript: the password's throttle
+ * release, first-factor.ts): its keys follow the sign-in's, its arguments follow begin's three.
+ */
+const beginLinkedLua = (linked: LinkedScript) => `${linked.lua}
+${BEGIN_BODY}
+local lk, la = {}, {}
+for i = 2, #KEYS do lk[i - 1] = KEYS[i] end
+for i = 4, #ARGV do la[i - 3] = ARGV[i] end
+${linked.fn}(lk, la)
 return {keep or '', dropped, owner or ''}
 `;
 /**
@@ -142,12 +165,19 @@ export function challengeLink(signInId: string, state: SignInState, ttlSeconds: 
  * same slot. HGET, not HMGET (redis-script.ts); '' stands for a missing field (a Lua table stops at
  * its first nil). ARGV[1]: the sign-in's id to take the state if its push is approved (the same
  * test as wait.ts belongs: the record names this sign-in, and the account is the state's), '' not to.
+ * KEYS[3], when given: a string key of the front door's read in the same round trip (readBeside),
+ * answered last: '' none, '=' and its value, '!' not a string (a former layout: read it the usual way).
  */
 const GET_WITH_PUSH_LUA = `
+local beside = ''
+if KEYS[3] then
+  local v = redis.pcall('GET', KEYS[3])
+  if type(v) == 'string' then beside = '=' .. v elseif v then beside = '!' end
+end
 local s = redis.call('HGET', KEYS[1], 's')
-if not s then return {''} end
+if not s then return {'', '', '', '', '', beside} end
 local id = string.match(s, ',"challengeId":"([A-Za-z0-9_-]+)"}$')
-if not id then return {s} end
+if not id then return {s, '', '', '', '', beside} end
 local key = KEYS[2] .. id
 local c, status = redis.call('HGET', key, 'c') or '', redis.call('HGET', key, 'status') or ''
 local taken = ''
@@ -156,8 +186,16 @@ if ARGV[1] ~= '' and status == 'approved' and string.find(c, '"signInId":"' .. A
   redis.call('HDEL', KEYS[1], 's', '${SIGNIN_OWNER_FIELD}')
   taken = '1'
 end
-return {s, c, status, redis.call('HGET', key, 'res') or '', taken}
+return {s, c, status, redis.call('HGET', key, 'res') or '', taken, beside}
 `;
+
+/** Pure: GET_WITH_PUSH_LUA's reply as the state and its push. */
+function stateWithPushOf([s, c, status, res, taken]: string[], now: number): StateWithPush | null {
+  if (!s) return null;
+  const state = JSON.parse(s) as SignInState;
+  const challenge = c ? challengeFromFields(c, status || null, res || null, now) : null;
+  return taken ? { state, challenge, taken: true } : { state, challenge };
+}
 
 export function createSignInStateStore(redis: Redis): SignInStateStore {
   const script = redisScripts(redis);
@@ -167,20 +205,25 @@ export function createSignInStateStore(redis: Redis): SignInStateStore {
       return raw ? (JSON.parse(raw) as SignInState) : null;
     },
     async getWithPush(signInId, now, opts) {
-      const [s, c, status, res, taken] = (await script('SignInGetWithPush', GET_WITH_PUSH_LUA, 2)(signInKey(signInId), CHALLENGE_KEY_PREFIX,
+      const reply = (await script('SignInGetWithPush', GET_WITH_PUSH_LUA, 2)(signInKey(signInId), CHALLENGE_KEY_PREFIX,
         opts?.takeIfApproved ? signInId : '')) as string[];
-      if (!s) return null;
-      const state = JSON.parse(s) as SignInState;
-      const challenge = c ? challengeFromFields(c, status || null, res || null, now) : null;
-      return taken ? { state, challenge, taken: true } : { state, challenge };
+      return stateWithPushOf(reply, now);
+    },
+    async readBeside(signInId, now, besideKey) {
+      const reply = (await script('SignInGetWithPush', GET_WITH_PUSH_LUA, 3)(signInKey(signInId), CHALLENGE_KEY_PREFIX, besideKey, '')) as string[];
+      const beside = reply[5] ?? '';
+      return { found: stateWithPushOf(reply, now), beside: beside === '' ? null : beside.startsWith('=') ? beside.slice(1) : undefined };
     },
     async put(signInId, state, ttlSeconds) {
       const { accountId, firstFactor, challengeId } = state;
       await script('SignInPut', PUT_LUA, 1)(signInKey(signInId), JSON.stringify({ accountId, firstFactor, challengeId }), accountId, Math.max(1, Math.ceil(ttlSeconds)));
     },
-    async begin(signInId, first, ttlSeconds) {
+    async begin(signInId, first, ttlSeconds, linked) {
       const { accountId, firstFactor } = first;
-      const [kept, dropped, droppedAccount] = await script('SignInBegin', BEGIN_LUA, 1)(signInKey(signInId), JSON.stringify({ accountId, firstFactor }), accountId, Math.max(1, Math.ceil(ttlSeconds))) as string[];
+      const args = [JSON.stringify({ accountId, firstFactor }), accountId, Math.max(1, Math.ceil(ttlSeconds))];
+      const [kept, dropped, droppedAccount] = (linked
+        ? await script(`SignInBegin+${linked.name}`, beginLinkedLua(linked), 1 + linked.keys.length)(signInKey(signInId), ...linked.keys, ...args, ...linked.args)
+        : await script('SignInBegin', BEGIN_LUA, 1)(signInKey(signInId), ...args)) as string[];
       return { accountId, firstFactor, challengeId: kept || null, ...(dropped && droppedAccount ? { dropped: { challengeId: dropped, accountId: droppedAccount } } : {}) };
     },
     async delete(signInId) {

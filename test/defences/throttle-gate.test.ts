@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createSignInStateStore } from '../../src/signin/state.js';
 import { createThrottle, type Throttle } from '../../src/defences/throttle-store.js';
 import { ACCOUNT_POLICY, IP_POLICY, LOCKED_KEEP_MS, PASSCODE_POLICY, throttleAfterFailure, throttleDecision, type ThrottlePolicy, type ThrottleState } from '../../src/defences/throttle.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
@@ -118,6 +119,28 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
     if (!fresh.allowed) throw new Error('expected a reservation');
     await fresh.release(['thr:rel-new']);
     expect(await read('thr:rel-new')).toBeNull();
+  });
+
+  // The password's release rides on the script that begins the sign-in (src/signin/state.ts begin,
+  // linked): the same give-back and reset as release(), and the state written by the same script.
+  it('a release made by the sign-in state\'s begin script gives back and resets as release() does', async () => {
+    now = T + 5000;
+    await write('thr:ip-linked', { failures: 2, lastFailureAt: T });
+    await write('thr:user-linked', { failures: 4, lastFailureAt: T });
+    const r = await throttle.reserve([{ key: 'thr:user-linked', policy: p }, { key: 'thr:ip-linked', policy: p }]);
+    if (!r.allowed) throw new Error('expected a reservation');
+    expect(await read('thr:ip-linked')).toEqual({ failures: 3, lastFailureAt: now });
+    const states = createSignInStateStore(redis);
+    const begun = await states.begin('linked-sign-in', { accountId: 'acct-1', firstFactor: { method: 'pwd', at: now } }, 60, r.releaseWith(['thr:ip-linked'], ['thr:user-linked']));
+    expect(begun).toEqual({ accountId: 'acct-1', firstFactor: { method: 'pwd', at: now }, challengeId: null });
+    expect(await states.get('linked-sign-in')).toEqual(begun);
+    expect(await read('thr:ip-linked')).toEqual({ failures: 2, lastFailureAt: T });
+    expect(await read('thr:user-linked')).toBeNull();
+    // Without a link, begin touches no throttle key.
+    const again = await throttle.reserve([{ key: 'thr:ip-linked', policy: p }]);
+    if (!again.allowed) throw new Error('expected a reservation');
+    await states.begin('linked-sign-in', { accountId: 'acct-1', firstFactor: { method: 'pwd', at: now } }, 60);
+    expect(await read('thr:ip-linked')).toEqual({ failures: 3, lastFailureAt: now });
   });
 
   it('a release keeps the run under a cap when the window count falls to 0, and the key\'s life', async () => {

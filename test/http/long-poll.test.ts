@@ -48,10 +48,9 @@ describe('the raw long-poll route', () => {
     const lines: Record<string, unknown>[] = [];
     let draining = false;
     const deps: LongPollDeps = {
-      interaction: async (_req, res) => { res.setHeader('Set-Cookie', 'resigned=1'); return { uid: UID, prompt: { name: 'login' }, params: {} }; },
+      interaction: async (_req, res) => { res.setHeader('Set-Cookie', 'resigned=1'); return { details: { uid: UID, prompt: { name: 'login' }, params: {} }, found: { state, push: { challenge: null, readAt: 0 } } }; },
       startedHere: () => true,
       signin: {
-        stateWithPush: async () => ({ state, push: { challenge: null, readAt: 0 } }),
         planWatch: async () => ({ hold: { challengeId: 'ch-1', signInId: UID, accountId: 'acc-1', expiresAt: Date.now() + 60_000, ms: 25_000, readAt: 0 } }),
       },
       hold: (_id, _ms, l) => { listeners.push(l); return true; },
@@ -110,13 +109,14 @@ describe('the raw long-poll route', () => {
   it('hands Koa every poll it does not hold, without the cookies its lookup set, under the same request id', async () => {
     for (const over of [
       { interaction: async () => { throw new Error('interaction session id cookie not found'); } },
-      { interaction: async () => ({ uid: 'another-uid-0123', prompt: { name: 'login' }, params: {} }) },
-      { interaction: async () => ({ uid: UID, prompt: { name: 'consent' }, params: {} }) },
+      { interaction: async () => ({ details: { uid: 'another-uid-0123', prompt: { name: 'login' }, params: {} }, found: { state, push: { challenge: null, readAt: 0 } } }) },
+      { interaction: async () => ({ details: { uid: UID, prompt: { name: 'consent' }, params: {} }, found: { state, push: { challenge: null, readAt: 0 } } }) },
       // A browser that did not start the sign-in (its interaction cookie planted: red-team).
       { startedHere: () => false },
-      { signin: { stateWithPush: async () => null, planWatch: async () => { throw new Error('not reached'); } } },
-      { signin: { stateWithPush: async () => ({ state, push: { challenge: null, readAt: 0 } }), planWatch: async () => ({ now: { status: 'approved' as const, reason: null } }) } },
-      { signin: { stateWithPush: async () => { throw new Error('Connection is closed.'); }, planWatch: async () => { throw new Error('not reached'); } } },
+      { interaction: async () => ({ details: { uid: UID, prompt: { name: 'login' }, params: {} }, found: null }), signin: { planWatch: async () => { throw new Error('not reached'); } } },
+      { signin: { planWatch: async () => ({ now: { status: 'approved' as const, reason: null } }) } },
+      // Redis down for the read of both.
+      { interaction: async () => { throw new Error('Connection is closed.'); } },
     ] satisfies Partial<LongPollDeps>[]) {
       const t = await start(over);
       const res = await t.poll(PATH, { 'x-request-id': 'proxy-id-123' });

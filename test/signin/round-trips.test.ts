@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { matchNumberOf, type PushWorld } from '../support/push-world.js';
 import { recordRedisCommands, sent, type SentCommand } from '../support/redis-commands.js';
@@ -19,14 +20,19 @@ describe('round trips of a push sign-in', () => {
 
   /** A whole sign-in, the phone answering while the waiting page long-polls; the commands of each step. */
   async function signIn(phone: Awaited<ReturnType<typeof enroll>>['phone'], subscriptionId: string) {
-    const started = await w.startSignIn();
+    const start = await recorder.during(() => w.startSignIn());
+    const started = start.result;
     const { browser, uid } = started;
-    const wait = await browser.submit(started.next.body, /\/push$/, {});
+    const send = await recorder.during(() => browser.submit(started.next.body, /\/push$/, {}));
+    const wait = send.result;
     const number = matchNumberOf(wait.body)!;
     const cid = ((await w.pushService.waitForMessage(subscriptionId, 5000)).payload as { cid: string }).cid;
     await phone.challenge(cid);
-    const polling = browser.request(`/interaction/${uid}/push/status`, { headers: { accept: 'application/json' } });
-    await new Promise((r) => setTimeout(r, 150));
+    let polling!: Promise<Response>;
+    const poll = await recorder.during(async () => {
+      polling = browser.request(`/interaction/${uid}/push/status`, { headers: { accept: 'application/json' } });
+      await new Promise((r) => setTimeout(r, 150));
+    });
     const answer = await recorder.during(async () => {
       expect((await phone.respond(cid, 'approve', { number })).status).toBe(200);
       return (await (await polling).json()) as { status: string; next: string };
@@ -36,28 +42,80 @@ describe('round trips of a push sign-in', () => {
     expect(resume.result.url).toMatch(CALLBACK);
     const tokens = await w.tokens(resume.result.url, started.verifier, started.state);
     expect(tokens.claims()!.amr).toEqual(['pwd', 'otp', 'swk', 'mfa']);
-    return { uid, cid, answer: answer.commands, resume: resume.commands };
+    return { uid, cid, start: start.commands, send: send.commands, poll: poll.commands, answer: answer.commands, resume: resume.commands };
   }
 
-  let steps: { uid: string; cid: string; answer: SentCommand[]; resume: SentCommand[] };
+  let steps: { uid: string; cid: string; start: SentCommand[]; send: SentCommand[]; poll: SentCommand[]; answer: SentCommand[]; resume: SentCommand[] };
   beforeAll(async () => {
     const { phone, subscription } = await enroll(w);
     await signIn(phone, subscription!.id); // loads every script into Redis
     steps = await signIn(phone, subscription!.id);
   });
 
-  // The waiting page loaded the interaction; finishing it saves that one (src/interaction/load.ts
-  // finishInteraction) rather than have oidc-provider's interactionResult read it again. Left: the
-  // page's load and oidc-provider's resume. The save only updates one still there:
-  // test/storage/oidc-adapter.contract.test.ts.
-  it('finishing reads the interaction once on the page, once at the resume', () => {
-    expect(sent(steps.resume, 'get', /oidc:Interaction:/)).toHaveLength(2);
+  // A page that reads its sign-in's state reads its interaction with it, by one script, and hands
+  // it to oidc-provider's find (src/oidc/interaction-handoff.ts): the login page, the choice page,
+  // the push POST, the waiting page and its long-poll. Left with a GET of their own: the password
+  // POST (its state is written, not read) and the finishing page (it takes the state only after
+  // the interaction's checks). That the read is the same: every sign-in test; the hand-over's
+  // bounds: test/oidc/interaction-handoff.test.ts.
+  it('the pages read their interaction and sign-in state in one command', () => {
+    const interaction = `oidc:Interaction:${createHash('sha256').update(steps.uid).digest('hex')}`;
+    const both = (commands: SentCommand[]) => commands.filter((c) => c.name === 'evalsha'
+      && c.args.some((a) => a.endsWith(interaction)) && c.args.some((a) => a.endsWith(`signin:{${steps.uid}}`)));
+    // authorize, the login page, the password POST, the choice page
+    expect(sent(steps.start, 'get', /oidc:Interaction:/)).toHaveLength(1);
+    expect(both(steps.start)).toHaveLength(2);
+    // the push POST and the waiting page
+    expect(sent(steps.send, 'get', /oidc:Interaction:/)).toEqual([]);
+    expect(both(steps.send)).toHaveLength(2);
+    // the long-poll
+    expect(sent(steps.poll, 'get', /oidc:Interaction:/)).toEqual([]);
+    expect(both(steps.poll)).toHaveLength(1);
   });
 
-  // The finishing page reads the sign-in's state and takes it in one script once its push is
-  // approved (src/signin/state.ts getWithPush): no DEL after. One login of parallel finishes: below.
-  it('finishing reads and ends the sign-in state in one command', () => {
+  // A right password gives back its reservation (the address's failure; the username's count reset)
+  // in the script that writes the sign-in's state (src/signin/state.ts begin, linked): the password
+  // POST's Redis work is the interaction's read, the reservation and that script. The release's
+  // effect: test/defences/throttle-gate.test.ts and the password throttle tests.
+  it('the password POST releases its throttle reservation in the script that begins the sign-in', () => {
+    const throttle = steps.start.filter((c) => c.args.some((a) => /:thr:/.test(a)));
+    expect(throttle.map((c) => c.name)).toEqual(['evalsha', 'evalsha']);
+    expect(throttle[0]!.args.some((a) => a.endsWith(`signin:{${steps.uid}}`))).toBe(false);
+    expect(throttle[1]!.args.some((a) => a.endsWith(`signin:{${steps.uid}}`))).toBe(true);
+    expect(steps.start.filter((c) => c.args.some((a) => a.endsWith(`signin:{${steps.uid}}`))).map((c) => c.name)).toEqual(['evalsha', 'evalsha', 'evalsha']);
+  });
+
+  // The waiting page loaded the interaction (with its state, above); finishing it saves that one
+  // (src/interaction/load.ts finishInteraction) rather than have oidc-provider's interactionResult
+  // read it again; the resume reads it with its claim (src/oidc/resume-once.ts), handed to
+  // oidc-provider's find. The save only updates one still there: test/storage/oidc-adapter.contract.test.ts.
+  it('finishing reads the interaction with the page\'s state, and the resume with its claim', () => {
+    const interaction = `oidc:Interaction:${createHash('sha256').update(steps.uid).digest('hex')}`;
+    expect(sent(steps.resume, 'get', /oidc:Interaction:/)).toEqual([]);
+    const claim = sent(steps.resume, 'evalsha', new RegExp(`:resume:${steps.uid}$`))[0]!;
+    expect(claim.args.slice(-2)).toEqual(['{}', '15000']);
+    expect(claim.args.some((a) => a.endsWith(interaction))).toBe(true);
+  });
+
+  // oidc-provider's resume destroys the interaction; the resume that claimed it deletes it in the
+  // script that keeps its answer (src/oidc/interaction-handoff.ts destroyWithClaim): the claim, the
+  // code and that script are the resume's Redis work.
+  it('the resume deletes its interaction with the answer it keeps, in one script', async () => {
+    const interaction = `oidc:Interaction:${createHash('sha256').update(steps.uid).digest('hex')}`;
+    expect(sent(steps.resume, 'del', /oidc:Interaction:/)).toEqual([]);
+    const scripts = sent(steps.resume, 'evalsha', new RegExp(`:resume:${steps.uid}$`));
+    expect(scripts).toHaveLength(2);
+    expect(scripts.every((c) => c.args.some((a) => a.endsWith(interaction)))).toBe(true);
+    expect(sent(steps.resume, 'set', /:resume:/)).toEqual([]);
+    expect(await w.t.idp.redis.exists(interaction)).toBe(0);
+  });
+
+  // The finishing page reads the sign-in's state with its interaction; its push approved, it takes
+  // the state by one script once the interaction's checks passed (src/signin/state.ts getWithPush):
+  // no DEL after. One login of parallel finishes: below.
+  it('finishing reads, then takes the sign-in state, one command each', () => {
     expect(steps.resume.filter((c) => c.args.some((a) => a.includes(`signin:{${steps.uid}}`)))).toEqual([
+      expect.objectContaining({ name: 'evalsha' }),
       expect.objectContaining({ name: 'evalsha' }),
     ]);
   });

@@ -58,6 +58,29 @@ describe.each(['real', 'standin'] as const)('sign-in state with its push, one re
     expect((await states.getWithPush('s-late', late.expiresAt + 1))?.challenge?.status).toBe('expired');
   });
 
+  // A page reads its interaction with the state (readBeside: the key beside it, under the same
+  // prefix); what it answers for the state is what getWithPush answers, and the key's value is
+  // given whether or not there is a state.
+  it('reads a key beside the state and its push: its value, null when missing, undefined when not a string', async () => {
+    await states.begin('s-beside', first, 60);
+    const ch = makeChallenge({ now: T0, signInId: 's-beside' });
+    await challenges.create(ch, challengeLink('s-beside', { ...first, challengeId: ch.id }, 60));
+    await redis.set('front:s-beside', '{"uid":"s-beside","x":"a \\"quoted\\" {value}"}', 'EX', 60);
+    const both = await states.readBeside('s-beside', T0 + 1, 'front:s-beside');
+    expect(both).toEqual({ found: await states.getWithPush('s-beside', T0 + 1), beside: '{"uid":"s-beside","x":"a \\"quoted\\" {value}"}' });
+    expect(both.found?.challenge?.id).toBe(ch.id);
+    expect(await states.readBeside('s-beside', T0 + 1, 'front:none')).toEqual({ found: both.found, beside: null });
+    await redis.set('front:alone', 'x', 'EX', 60);
+    expect(await states.readBeside('no-such-sign-in', T0, 'front:alone')).toEqual({ found: null, beside: 'x' });
+    await redis.hset('front:hash', 'payload', '{}');
+    await redis.expire('front:hash', 60);
+    expect(await states.readBeside('s-beside', T0 + 1, 'front:hash')).toEqual({ found: both.found, beside: undefined });
+    // Never a take: an approved push leaves the state where it was.
+    await challenges.resolve(ch.id, { status: 'approved', deviceId: 'dev_1', decision: 'approve', reason: null, amr: ['otp'], at: T0 + 2 }, T0 + 2);
+    expect((await states.readBeside('s-beside', T0 + 3, 'front:none')).found?.taken).toBeUndefined();
+    expect(await states.getWithPush('s-beside', T0 + 3)).not.toBeNull();
+  });
+
   // The page that finishes the sign-in takes the state with its read once the push is approved
   // (one script: of parallel finishing requests one gets it); before that, and for a push that is
   // not this sign-in's, the read takes nothing.
