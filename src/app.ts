@@ -348,7 +348,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   app.use(authorizeByPost()); // Entra POSTs its authorize request (docs/entra.md)
   app.use(logoutByPost()); // RP-Initiated Logout 1.0 section 2: GET and POST
   const providerApp = mount(provider as unknown as Koa);
-  app.use(resumeOnce(redis, (accountId) => sessionsEndedAt(db, accountId))); // one finished sign-in, one code, however often its browser loads the resume at once
+  app.use(resumeOnce(redis, (accountId) => sessionsEndedAt(db, accountId), (ctx) => ctx.cookies.get(provider.cookieName('resume'), { signed: true }))); // one finished sign-in, one code, however often its browser loads the resume at once
   app.use(providerFastPath(providerApp));
   app.use(healthRoutes({
     checks: [{ name: 'database', check: () => databaseWritable(db) }, { name: 'redis', check: () => redisWritable(redis) }],

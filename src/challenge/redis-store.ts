@@ -157,6 +157,13 @@ export function createRedisChallengeStore(redis: Redis, opts: RedisChallengeStor
       return c ? asSeenAt(decode(c, status ?? null, res ?? null), now) : null;
     },
 
+    readBeside(id) {
+      return {
+        key: challengeKey(id), fields: ['c', 'status', 'res'],
+        challenge: ([c, status, res], now) => (c ? asSeenAt(decode(c, status || null, res || null), now) : null),
+      };
+    },
+
     async resolve(id, resolution: Resolution, now = clock(), known, also) {
       // The account is needed to name the index key; it never changes once written. A caller that
       // read the record passes it (one round trip fewer per answer), and the script checks it.

@@ -102,6 +102,12 @@ export interface ChallengeStore {
   create(challenge: Challenge, link?: LinkedWrite, opts?: { distinctNumber?: boolean }): Promise<'created' | 'number_taken'>;
   get(id: string, now?: number): Promise<Challenge | null>;
   /**
+   * get()'s read, for another store's script to make beside its own work (one round trip: the
+   * answer's throttle reservation, src/device-api/respond.ts): the hash and the fields to read, and
+   * the challenge their values make ('' for a missing field), as get() would answer at `now`.
+   */
+  readBeside(id: string): { key: string; fields: string[]; challenge(values: string[], now: number): Challenge | null };
+  /**
    * Resolves a pending, unexpired challenge exactly once, atomically, and publishes the resolution
    * so that every IdP process's waiters wake. Concurrent callers: exactly one gets 'resolved'.
    */

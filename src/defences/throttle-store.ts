@@ -65,10 +65,10 @@ end
 `;
 
 /*
- * KEYS = the throttle keys, then optionally a rate counter, then optionally the cap's hash.
- * ARGV[1] = now, ARGV[2] = number of throttle keys n, ARGV[3] and ARGV[4] = the rate counter's
- * window (ms) and maximum ('' without one), seven policy numbers per key, then (with a cap) its
- * field, owner and maximum.
+ * KEYS = the throttle keys, then optionally a rate counter, then optionally the cap's hash, then
+ * optionally a hash read beside. ARGV[1] = now, ARGV[2] = number of throttle keys n, ARGV[3] and
+ * ARGV[4] = the rate counter's window (ms) and maximum ('' without one), ARGV[5] (below), seven
+ * policy numbers per key, then (with a cap) its field, owner and maximum, then the beside fields.
  * The rate counter (a fixed window: INCR, PEXPIRE on the first) counts every attempt, before
  * anything is decided: past its maximum the answer is {0, 0, 'rate'} and nothing else is counted.
  * It is the device API's bound on answers per device (device-api/rate-limit.ts), taken in the
@@ -76,11 +76,14 @@ end
  * The cap is a plain count kept in a field of a hash that exists only while its owner does (the
  * sign-in; its field 'acct' names the owner, SIGNIN_OWNER_FIELD in signin/state.ts): 'gone'
  * when it does not, 'cap' when the count is reached.
- * Answers {1, capCount, previous l of each key...} or {0, retryAfterMs, reason}.
+ * ARGV[5] = how many fields of a hash to read beside (0: none): the hash is the last key, its field
+ * names the last arguments, and an allowed reservation answers their values ('' for none) after
+ * the keys' previous failures (one round trip for a caller that reads that hash next anyway).
+ * Answers {1, capCount, previous l of each key..., beside values...} or {0, retryAfterMs, reason}.
  */
 const RESERVE_LUA = `${THROTTLE_LUA_FUNCTIONS}
-local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-local capAt = 5 + 7 * n
+local now, n, nb = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
+local capAt = 6 + 7 * n
 local nextKey = n + 1
 if ARGV[3] ~= '' then
   local hits = redis.call('INCR', KEYS[nextKey])
@@ -88,22 +91,27 @@ if ARGV[3] ~= '' then
   if hits > tonumber(ARGV[4]) then return {0, 0, 'rate'} end
   nextKey = nextKey + 1
 end
-local capKey = KEYS[nextKey]
+local besideKey = nil
+local lastKey = #KEYS
+if nb > 0 then besideKey = KEYS[lastKey]; lastKey = lastKey - 1 end
+local capKey = nil
+if nextKey <= lastKey then capKey = KEYS[nextKey] end
 if capKey then
   if redis.call('HGET', capKey, 'acct') ~= ARGV[capAt + 1] then return {0, 0, 'gone'} end
   if (tonumber(redis.call('HGET', capKey, ARGV[capAt])) or 0) >= tonumber(ARGV[capAt + 2]) then return {0, 0, 'cap'} end
 end
 local worst, why = 0, nil
 for i = 1, n do
-  local wait, reason = decide(KEYS[i], policy(5 + 7 * (i - 1)), now)
+  local wait, reason = decide(KEYS[i], policy(6 + 7 * (i - 1)), now)
   if wait > worst then worst, why = wait, reason end
 end
 if why then return {0, worst, why} end
 local capCount = 0
 if capKey then capCount = redis.call('HINCRBY', capKey, ARGV[capAt], 1) end
-local previous = {}
-for i = 1, n do previous[i] = count(KEYS[i], policy(5 + 7 * (i - 1)), now, ARGV[1]) end
-return {1, capCount, unpack(previous)}
+local out = {}
+for i = 1, n do out[i] = count(KEYS[i], policy(6 + 7 * (i - 1)), now, ARGV[1]) end
+for i = 1, nb do out[n + i] = redis.call('HGET', besideKey, ARGV[#ARGV - nb + i]) or '' end
+return {1, capCount, unpack(out)}
 `;
 
 /** KEYS = throttle keys; ARGV[1] = now, then seven policy numbers per key. Counts a failure on each. */
@@ -158,6 +166,9 @@ export interface ThrottleKey {
   policy: ThrottlePolicy;
 }
 
+/** Fields of a hash read by the reservation's script, beside its counts (the answer's challenge: device-api/respond.ts). */
+export interface BesideRead { key: string; fields: string[] }
+
 /** A count of attempts in a field of a hash owned by one sign-in (see signin/state.ts). */
 export interface AttemptCap {
   key: string;
@@ -179,6 +190,8 @@ export type Reservation =
     allowed: true;
     /** The cap's count including this attempt (0 without a cap). */
     count: number;
+    /** The fields read beside (BesideRead), in its order: '' for a missing one. */
+    beside?: string[];
     /** The attempt succeeded: give back what was counted on these keys, and reset (delete) those. */
     release(keys: string[], reset?: string[]): Promise<void>;
     /** The same release, for another store's script to make with its own write (LinkedScript). */
@@ -206,11 +219,12 @@ export function createThrottle(redis: Redis, now: () => number) {
      * and, only if all allow it, counts it as a failure on each, atomically. N parallel attempts
      * thus see 0, 1, ..., N-1 failures before them, never N times the same count.
      */
-    async reserve(keys: ThrottleKey[], cap?: AttemptCap, rate?: RateCounter): Promise<Reservation> {
+    async reserve(keys: ThrottleKey[], cap?: AttemptCap, rate?: RateCounter, beside?: BesideRead): Promise<Reservation> {
       const t = now();
-      const args: (string | number)[] = [t, keys.length, rate?.windowMs ?? '', rate?.max ?? '', ...keys.flatMap((k) => policyArgs(k.policy))];
+      const args: (string | number)[] = [t, keys.length, rate?.windowMs ?? '', rate?.max ?? '', beside?.fields.length ?? 0, ...keys.flatMap((k) => policyArgs(k.policy))];
       if (cap) args.push(cap.field, cap.owner, cap.max);
-      const names = [...keys.map((k) => k.key), ...(rate ? [rate.key] : []), ...(cap ? [cap.key] : [])];
+      if (beside) args.push(...beside.fields);
+      const names = [...keys.map((k) => k.key), ...(rate ? [rate.key] : []), ...(cap ? [cap.key] : []), ...(beside ? [beside.key] : [])];
       const out = (await script('ThrottleReserve', RESERVE_LUA, names.length)(...names, ...args)) as (string | number)[];
       if (Number(out[0]) !== 1) {
         const reason = String(out[2]) as 'delay' | 'lockout' | 'capped' | 'cap' | 'gone' | 'rate';
@@ -221,6 +235,7 @@ export function createThrottle(redis: Redis, now: () => number) {
       return {
         allowed: true,
         count: Number(out[1]),
+        ...(beside ? { beside: beside.fields.map((_, i) => String(out[2 + keys.length + i] ?? '')) } : {}),
         async release(which, reset = []) {
           if (which.length + reset.length === 0) return;
           await script('ThrottleRelease', RELEASE_LUA, which.length + reset.length)(...which, ...reset, t, which.length, ...which.map((k) => previous.get(k) ?? ''));

@@ -47,14 +47,16 @@ export function respondHandler(deps: DeviceApiDeps, limit: RateLimit, now: () =>
     // a while (docs/device-api.md section 4). The same script first counts the answer against the
     // device's rate limit: only once the device's key signed, as forged answers naming a device id
     // would otherwise spend its allowance and lock its real approval out.
+    // The same script reads the challenge too (one round trip): what challenges.get would answer.
     const arrived = now();
+    const id = ctx.params.id ?? '';
+    const read = CHALLENGE_ID.test(id) ? deps.challenges.readBeside(id) : null;
     const otpAttempt = await reserveDeviceOtp(deps.throttle, device.accountId, {
       counter: rateCounter(`resp:${device.id}`, limit, arrived), refusal: () => rateLimited(limit, arrived),
-    });
+    }, read ?? undefined);
     try {
       const at = now();
-      const id = ctx.params.id ?? '';
-      const challenge = CHALLENGE_ID.test(id) ? await deps.challenges.get(id, at) : null;
+      const challenge = read ? read.challenge(otpAttempt.beside ?? [], at) : null;
       const totpSecret = await openTotpSecret(deps, device.id, found?.sealedSecret ?? null);
       const verdict = judgeAnswer({ claims: signed.claims, challenge, device, totpSecret, now: at });
       if (!verdict.ok) {

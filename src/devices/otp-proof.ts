@@ -1,6 +1,6 @@
 import { PASSCODE_POLICY } from '../defences/throttle.js';
 import { throttleKeys } from '../defences/throttle-keys.js';
-import type { RateCounter, Throttle } from '../defences/throttle-store.js';
+import type { BesideRead, RateCounter, Throttle } from '../defences/throttle-store.js';
 import { matchTotp } from '../otp/totp.js';
 import { DeviceError } from './errors.js';
 import type { DeviceRegistry } from './registry.js';
@@ -36,6 +36,8 @@ export interface DeviceOtpAttempt {
    * same script as its own write (the answer's resolve, challenge/redis-store.ts): the keys to delete.
    */
   rightWith(): string[];
+  /** The values of the fields read beside the reservation (`beside` given), in their order. */
+  beside?: string[];
 }
 
 /**
@@ -45,9 +47,9 @@ export interface DeviceOtpAttempt {
  * passcode page's does. Throws `too_many_attempts` (429, Retry-After) while the limit holds, and
  * `rate.refusal()` when `rate.counter` (counted first, in the same script, on every call) is past its maximum.
  */
-export async function reserveDeviceOtp(throttle: OtpThrottle, accountId: string, rate?: { counter: RateCounter; refusal: () => Error }): Promise<DeviceOtpAttempt> {
+export async function reserveDeviceOtp(throttle: OtpThrottle, accountId: string, rate?: { counter: RateCounter; refusal: () => Error }, beside?: BesideRead): Promise<DeviceOtpAttempt> {
   const limit = deviceLimit(accountId);
-  const gate = await throttle.reserve([limit], undefined, rate?.counter);
+  const gate = await throttle.reserve([limit], undefined, rate?.counter, beside);
   if (!gate.allowed && gate.reason === 'rate' && rate) throw rate.refusal();
   if (!gate.allowed) {
     const seconds = Math.max(1, Math.ceil(('retryAfterMs' in gate ? gate.retryAfterMs : 1000) / 1000));
@@ -56,6 +58,7 @@ export async function reserveDeviceOtp(throttle: OtpThrottle, accountId: string,
   }
   let settled = false;
   return {
+    ...(gate.beside ? { beside: gate.beside } : {}),
     async wrong() {
       if (settled) return;
       settled = true;

@@ -71,6 +71,7 @@ export function instrumentChallenges(store: ChallengeStore, metrics: Metrics, no
   metrics.pendingChallengesFrom(() => store.countPending(now()));
   return {
     get: (id, at) => store.get(id, at),
+    readBeside: (id) => store.readBeside(id),
     listPending: (accountId, at) => store.listPending(accountId, at),
     countPending: (at) => store.countPending(at),
     create: (challenge, link, opts) => store.create(challenge, link, opts),

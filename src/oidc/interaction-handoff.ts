@@ -8,6 +8,7 @@ import type { AdapterFactory } from './refresh-prefetch.js';
  * - a page of ours reads it with its sign-in's state (src/interaction/load.ts interactionWithState,
  *   src/signin/state.ts readBeside): `handingOver`;
  * - the resume reads it with its claim (src/oidc/resume-once.ts): `handOverTo`.
+ * oidc-provider's own destroy of an interaction is left as it is, at its place in the resume.
  * Either hands over what Redis held at that read, in the same request, moments before the find:
  * what the find itself would have read. Nothing outlives the request, and only the id read is served.
  */
@@ -60,31 +61,28 @@ export function takeHandedInteraction(id: string, req?: object): { payload: Adap
 }
 
 /*
- * The resume that claimed its interaction also deletes it in its closing write (resume-once.ts: the
- * claim's answer, or its release, and the interaction's DEL in one script): oidc-provider's destroy
- * of that interaction in that request is noted, not sent, and the closing write, which runs before
- * the answer leaves, makes it. Until then the claim keeps every other load of that resume waiting
- * (or, with other cookies, sent to oidc-provider only once the claim is settled, when the
- * interaction is gone with it), so no request can resume it meanwhile.
+ * Whether oidc-provider's resume destroyed the interaction a claimed resume names (resume-once.ts
+ * keeps its answer for the other loads of that resume only then: an answer given while the
+ * interaction lives on, such as the sign-out form of an account switch, is not the resume's last).
  */
-const destroyLater = new WeakMap<object, { id: string; owed: boolean }>();
+const destroyWatch = new WeakMap<object, { id: string; destroyed: boolean }>();
 
-/** The claimed resume of interaction `id` in request `req` deletes it itself (see above). */
-export function destroyWithClaim(req: object, id: string): void {
-  destroyLater.set(req, { id, owed: false });
+/** Notes, for request `req`, whether interaction `id` gets destroyed. */
+export function watchDestroy(req: object, id: string): void {
+  destroyWatch.set(req, { id, destroyed: false });
 }
 
-/** Whether oidc-provider destroyed the claimed interaction in this request: the closing write must delete it. Once. */
-export function destroyOwed(req: object): boolean {
-  const later = destroyLater.get(req);
-  destroyLater.delete(req);
-  return later?.owed === true;
+/** Whether the interaction watched in this request was destroyed (once: the watch ends). */
+export function destroyedIn(req: object): boolean {
+  const watched = destroyWatch.get(req);
+  destroyWatch.delete(req);
+  return watched?.destroyed === true;
 }
 
 /**
  * Interaction.find takes a hand-over of its id when there is one (with `jti`, as the Redis adapter
- * restores it), and destroy is left to a claimed resume's closing write (above); `currentRequest`:
- * the Node request oidc-provider is serving (undefined outside one).
+ * restores it), and a watched destroy is noted (above); `currentRequest`: the Node request
+ * oidc-provider is serving (undefined outside one).
  */
 export function withInteractionHandoff(base: AdapterFactory, currentRequest: () => object | undefined): AdapterFactory {
   return (model) => {
@@ -96,12 +94,11 @@ export function withInteractionHandoff(base: AdapterFactory, currentRequest: () 
         if (taken) return Promise.resolve(taken.payload && { ...taken.payload, jti: id });
         return inner.find(id);
       },
-      destroy(id: string) {
+      async destroy(id: string) {
+        await inner.destroy(id);
         const req = currentRequest();
-        const later = req ? destroyLater.get(req) : undefined;
-        if (later?.id !== id) return inner.destroy(id);
-        later.owed = true;
-        return Promise.resolve();
+        const watched = req ? destroyWatch.get(req) : undefined;
+        if (watched?.id === id) watched.destroyed = true;
       },
     });
   };

@@ -1,16 +1,18 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { Redis } from '../storage/redis.js';
 import { redisScripts } from '../defences/redis-script.js';
+import { HttpError } from '../http/errors.js';
+import { t } from '../i18n/index.js';
 import { interactionKey } from './adapters.js';
-import { destroyOwed, destroyWithClaim, handOverTo } from './interaction-handoff.js';
+import { destroyedIn, handOverTo, watchDestroy } from './interaction-handoff.js';
 
 /**
  * One finished sign-in, one answer to its app (red-team, pages round): the browser that loads the
  * resume URL twice at once (a double click, F5 as the redirect lands) ran oidc-provider's resume
  * twice, and each made its own session, grant and code; the extra sessions' refresh tokens outlived
  * the user's sign-out, which ends only the session its cookie names. Now the first request claims the
- * resume (one SET NX in Redis, shared by every process), and the ones that come while it runs (or
+ * resume (one script in Redis, shared by every process), and the ones that come while it runs (or
  * up to 15 s after: Back, F5 once landed) wait for its answer and get the very same one (its
  * redirect with the one code, its cookies), whichever the browser then shows; not after an end of
  * the account's sessions. Only a request with the very same cookies (the browser's signed resume
@@ -19,8 +21,16 @@ import { destroyOwed, destroyWithClaim, handOverTo } from './interaction-handoff
  * from those cookies (AES-256-GCM): Redis holds nothing a request could present (STYLE.md 7; a
  * stolen copy of Redis opens no session and redeems no code).
  */
-const RESUME_PATH = /^\/auth\/([A-Za-z0-9_-]{1,64})$/;
+const RESUME_PATH = /^\/auth\/([^/]+)$/;
+/** The shape of oidc-provider's interaction uids. */
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
 const KEEP_MS = 15_000;
+/**
+ * A claim's life while its resume runs: longer than any resume takes, so that no other load of it
+ * resumes beside it (they wait WAIT_MS, then are answered 503 and may load it again); a process
+ * that dies mid-resume leaves it for this long.
+ */
+const CLAIM_MS = 60_000;
 const WAIT_MS = 5_000;
 const POLL_MS = 25;
 /** A form_post answer carries its code in the page: kept when it is at most this long. */
@@ -64,86 +74,74 @@ const KEPT_HEADERS = ['location', 'set-cookie', 'content-type', 'content-securit
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /*
- * The claim (SET NX, in a script: the stand-in's SET answers differently inside Lua) and, when this
- * request has it, the interaction it resumes, read in the same round trip: '=' and its JSON, '' none,
- * '!' not a string (a former layout, read the usual way). KEYS: the claim, the interaction.
+ * The claim and, when this request gets it, the interaction it resumes, in one round trip. Claimed:
+ * {'1', '=' and the interaction's JSON | '' none | '!' not a string (a former layout, read the usual
+ * way)}; held by another request: {'0', the claim's value}. KEYS: the claim, the interaction.
  */
 const CLAIM_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'0', ''} end
+local held = redis.call('GET', KEYS[1])
+if held then return {'0', held} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local v = redis.pcall('GET', KEYS[2])
 if type(v) == 'string' then return {'1', '=' .. v} elseif v then return {'1', '!'} end
 return {'1', ''}
 `;
 
-/*
- * The claim's end: ARGV[1] the answer kept (for KEEP_MS, ARGV[2]) or '' to give the claim up (DEL);
- * ARGV[3] '1': the interaction (KEYS[2]) was destroyed by this resume and is deleted here
- * (interaction-handoff.ts destroyWithClaim), with the answer, so a load that waited on the claim
- * finds both settled at once.
- */
-const CLOSE_LUA = `
-if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
-if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
-return 1
-`;
+/** Pure: the uid a resume URL's last segment names, percent-decoding as oidc-provider's router does (null: malformed). */
+export function resumePathUid(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * `sessionsEndedAt`: when the account's sessions were last ended (ms), or null. A load after an end
  * that came since the first request began is not given its answer (red-team, audit replay: a reload
  * a second after `user sign-out` got the ended sign-in's code and session cookie again; the code
  * bought nothing, but the browser was shown signed in).
+ * `resumeCookie`: the uid in the browser's signed resume cookie, read as oidc-provider reads it (the
+ * interaction its resume takes, whatever the URL says), or undefined.
  */
-export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) => Promise<number | null>): Middleware {
+export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) => Promise<number | null>, resumeCookie: (ctx: Context) => string | undefined): Middleware {
   const claim = redisScripts(redis)('ResumeClaim', CLAIM_LUA, 2);
-  const close = redisScripts(redis)('ResumeClose', CLOSE_LUA, 2);
   return async (ctx, next) => {
     const m = ctx.method === 'GET' || ctx.method === 'HEAD' ? RESUME_PATH.exec(ctx.path) : null;
     if (!m) return next();
-    const key = `resume:${m[1]}`;
+    // oidc-provider resumes the interaction its signed resume cookie names, and takes the URL's uid
+    // percent-decoded: the claim is the cookie's, and a URL that names another (or spells it
+    // otherwise than plainly) is refused, as the browser only ever loads the one it was sent to
+    // (red-team: `/auth/%41bc…` or `/auth/anything` with the cookie went round the claim, a code each).
+    const uid = resumeCookie(ctx);
+    if (uid === undefined) return next(); // oidc-provider: "authorization request has expired"
+    if (m[1] !== uid) {
+      if (resumePathUid(m[1]!) === null) return next(); // oidc-provider answers a malformed path itself
+      throw new HttpError(400, 'session_not_found', t('error.session_not_found'));
+    }
+    if (!UID.test(uid)) return next();
+    const key = `resume:${uid}`;
     const secret = keyOf(ctx.get('cookie'));
     const began = Date.now();
-    const [claimed, interaction] = (await claim(key, interactionKey(m[1]!), JSON.stringify({} satisfies Kept), KEEP_MS)) as string[];
-    if (claimed === '1') {
-      // Read with the claim: oidc-provider's resume does not read it again (interaction-handoff.ts).
-      if (interaction !== '!') handOverTo(ctx.req, m[1]!, interaction ? interaction.slice(1) : null);
-      destroyWithClaim(ctx.req, m[1]!);
-      let kept: Answer | null = null;
-      try {
-        await next();
-        const body = typeof ctx.body === 'string' && ctx.body.length <= MAX_BODY ? ctx.body : null;
-        // A redirect to the app, or a form_post page; an error page is not kept (another try gets its own).
-        if ([302, 303].includes(ctx.status) || (ctx.status === 200 && body !== null)) {
-          const headers: Record<string, string | string[]> = {};
-          for (const name of KEPT_HEADERS) {
-            const v = ctx.response.headers[name];
-            if (typeof v === 'string' || Array.isArray(v)) headers[name] = v;
-          }
-          kept = { status: ctx.status, headers, body: ctx.status === 200 ? body : null };
-        }
-      } finally {
-        // The answer kept (or the claim given up) and, when the resume destroyed it, the interaction deleted: one script.
-        const owed = destroyOwed(ctx.req) ? '1' : '0';
-        if (kept) {
-          const accountId = (ctx as { oidc?: { session?: { accountId?: unknown } } }).oidc?.session?.accountId;
-          await close(key, interactionKey(m[1]!), JSON.stringify({ sealed: seal(kept, secret), at: began, ...(typeof accountId === 'string' ? { accountId } : {}) } satisfies Kept), KEEP_MS, owed);
-        } else {
-          await close(key, interactionKey(m[1]!), '', KEEP_MS, owed);
-        }
+    // Claimed, this request resumes; else it waits for the claim's answer, and never resumes beside
+    // a claim still running (red-team: a resume slower than the wait let an F5 resume it too), nor
+    // one that ended without keeping an answer (then it claims for itself).
+    for (const end = began + WAIT_MS; ;) {
+      const [claimed, value] = (await claim(key, interactionKey(uid), JSON.stringify({} satisfies Kept), CLAIM_MS)) as string[];
+      if (claimed === '1') return resumeClaimed(ctx, next, { key, uid, interaction: value!, secret, began });
+      const seen = JSON.parse(value!) as Kept;
+      if (seen.sealed === undefined) {
+        if (Date.now() >= end) throw new HttpError(503, 'temporarily_unavailable', t('error.unavailable'), { 'Retry-After': '1' });
+        await sleep(POLL_MS);
+        continue;
       }
-      return;
-    }
-    // Another request of this resume is under way: its answer, when it is this browser's.
-    for (const end = Date.now() + WAIT_MS; Date.now() < end; await sleep(POLL_MS)) {
-      const raw = await redis.get(key);
-      if (raw === null) break; // it ended without an answer to keep: this one tries for itself
-      const seen = JSON.parse(raw) as Kept;
-      if (seen.sealed === undefined) continue;
+      // An answer is kept only once the resume destroyed its interaction: a request that may not
+      // have it finds nothing to resume at oidc-provider.
       const answer = open(seen.sealed, secret);
-      if (!answer) break; // another browser's: oidc-provider answers it
+      if (!answer) return next(); // another browser's
       if (seen.accountId !== undefined) {
         const ended = await sessionsEndedAt(seen.accountId);
-        if (ended !== null && ended >= (seen.at ?? 0)) break; // ended since: oidc-provider finds nothing to resume
+        if (ended !== null && ended >= (seen.at ?? 0)) return next(); // ended since: oidc-provider finds nothing to resume
       }
       ctx.status = answer.status;
       for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
@@ -151,6 +149,37 @@ export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) =>
       if (answer.body !== null) ctx.body = answer.body;
       return;
     }
-    return next();
   };
+
+  /** This request holds the claim: oidc-provider resumes, and its answer is kept for the other loads. */
+  async function resumeClaimed(ctx: Context, next: Next, c: { key: string; uid: string; interaction: string; secret: Buffer; began: number }) {
+    // Read with the claim: oidc-provider's resume does not read it again (interaction-handoff.ts).
+    if (c.interaction !== '!') handOverTo(ctx.req, c.uid, c.interaction ? c.interaction.slice(1) : null);
+    watchDestroy(ctx.req, c.uid);
+    let kept: Answer | null = null;
+    try {
+      await next();
+      const body = typeof ctx.body === 'string' && ctx.body.length <= MAX_BODY ? ctx.body : null;
+      // A redirect to the app, or a form_post page; an error page is not kept (another try gets its own).
+      if ([302, 303].includes(ctx.status) || (ctx.status === 200 && body !== null)) {
+        const headers: Record<string, string | string[]> = {};
+        for (const name of KEPT_HEADERS) {
+          const v = ctx.response.headers[name];
+          if (typeof v === 'string' || Array.isArray(v)) headers[name] = v;
+        }
+        kept = { status: ctx.status, headers, body: ctx.status === 200 ? body : null };
+      }
+    } finally {
+      // Kept only when the resume ended its interaction: an answer that leaves it alive (the
+      // sign-out form of an account switch) is not the resume's last, and the loads after it must
+      // claim afresh (red-team: kept, it sent them all past the claim, a code each).
+      if (kept && destroyedIn(ctx.req)) {
+        const accountId = (ctx as { oidc?: { session?: { accountId?: unknown } } }).oidc?.session?.accountId;
+        await redis.set(c.key, JSON.stringify({ sealed: seal(kept, c.secret), at: c.began, ...(typeof accountId === 'string' ? { accountId } : {}) } satisfies Kept), 'PX', KEEP_MS);
+      } else {
+        destroyedIn(ctx.req);
+        await redis.del(c.key);
+      }
+    }
+  }
 }

@@ -245,6 +245,30 @@ describe.each(['real', 'standin'] as const)('throttle gate on Redis (%s)', (kind
 
   // The device API's answers per device (device-api/rate-limit.ts) are counted by the reservation's
   // own script: every call counts, before the keys decide, and past the maximum nothing else is counted.
+  // The answer's reservation reads its challenge in the same script (device-api/respond.ts): fields
+  // of a hash read beside, after the keys' counts, with or without a rate counter and a cap; a
+  // refused reservation reads nothing, and the reading changes nothing the gate decides.
+  it('reads a hash beside the reservation: its fields in order, \'\' for a missing one, with every combination of rate and cap', async () => {
+    now = T;
+    const roomy: ThrottlePolicy = { ...p, freeFailures: 1000, lockoutAfter: 1000 };
+    await redis.hset('ch:beside', 'c', '{"id":"beside"}', 'status', 'pending');
+    const beside = { key: 'ch:beside', fields: ['c', 'status', 'res'] };
+    const alone = await throttle.reserve([{ key: 'thr:beside', policy: roomy }], undefined, undefined, beside);
+    expect(alone).toMatchObject({ allowed: true, count: 0, beside: ['{"id":"beside"}', 'pending', ''] });
+    await redis.hset('signin:{beside}', 'acct', 'acct-1');
+    const cap = { key: 'signin:{beside}', field: 'otp', owner: 'acct-1', max: 2 };
+    const rate = { key: 'rl:resp:beside:1', windowMs: 60_000, max: 3 };
+    expect(await throttle.reserve([{ key: 'thr:beside', policy: roomy }], cap, undefined, beside)).toMatchObject({ allowed: true, count: 1, beside: ['{"id":"beside"}', 'pending', ''] });
+    expect(await throttle.reserve([{ key: 'thr:beside', policy: roomy }], undefined, rate, beside)).toMatchObject({ allowed: true, beside: ['{"id":"beside"}', 'pending', ''] });
+    expect(await throttle.reserve([{ key: 'thr:beside', policy: roomy }], cap, rate, beside)).toMatchObject({ allowed: true, count: 2, beside: ['{"id":"beside"}', 'pending', ''] });
+    // The cap and the rate counter still decide: the cap reached, then the rate past its maximum.
+    expect(await throttle.reserve([{ key: 'thr:beside', policy: roomy }], cap, rate, beside)).toEqual({ allowed: false, reason: 'cap' });
+    expect(await throttle.reserve([{ key: 'thr:beside', policy: roomy }], undefined, rate, beside)).toEqual({ allowed: false, reason: 'rate' });
+    expect(Number(await redis.hget('thr:beside', 'f'))).toBe(4);
+    // A missing hash reads as '' everywhere.
+    expect(await throttle.reserve([{ key: 'thr:beside', policy: roomy }], undefined, undefined, { key: 'ch:none', fields: ['c', 'status'] })).toMatchObject({ allowed: true, beside: ['', ''] });
+  });
+
   it('a rate counter beside the keys: 200 parallel calls, 30 pass the counter, the keys count only those; the window key expires', async () => {
     now = T;
     const roomy: ThrottlePolicy = { ...p, freeFailures: 1000, lockoutAfter: 1000 };
