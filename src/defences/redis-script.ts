@@ -37,3 +37,23 @@ export function redisScripts(redis: Redis) {
     return run;
   };
 }
+
+/*
+ * A string key read beside a script's own work (one round trip for both: the interaction a page or
+ * the resume reads with its sign-in state or its claim). Lua: getBeside(key) answers '' for none,
+ * '=' and the value, '!' for a key that is not a string (a former layout: the caller reads it its
+ * own way). besideValue turns that answer into the value, null, or undefined.
+ */
+export const GET_BESIDE_LUA = `
+local function getBeside(key)
+  local v = redis.pcall('GET', key)
+  if type(v) == 'string' then return '=' .. v elseif v then return '!' end
+  return ''
+end
+`;
+
+/** Pure: getBeside's answer as the value, null (no such key), or undefined (not a string). */
+export function besideValue(reply: string | undefined): string | null | undefined {
+  if (!reply) return null;
+  return reply.startsWith('=') ? reply.slice(1) : undefined;
+}

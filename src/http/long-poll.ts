@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { answerShuttingDown } from '../observability/drain.js';
 import { chooseRequestId, logRequest } from '../observability/request-id.js';
 import { forTheComputer } from '../interaction/second-factor/wait.js';
-import { statusAfterWait, type KnownPush, type PushHold, type PushStatus } from '../signin/index.js';
+import { statusAfterWait, type KnownPush, type PushHold, type PushStatus, type StateAndPush } from '../signin/index.js';
 import type { SignInState } from '../signin/state.js';
 import { heldPollHeaders, statusPollUid } from './long-poll-match.js';
 
@@ -30,7 +30,7 @@ export interface LongPollDeps {
    */
   interaction(req: IncomingMessage, res: ServerResponse, uid: string): Promise<{
     details: { uid: string; prompt: { name: string }; params: Record<string, unknown> };
-    found: { state: SignInState; push: KnownPush } | null;
+    found: StateAndPush | null;
   }>;
   /** Whether this browser started the interaction (interaction/browser-binding.ts), as Koa's route checks. */
   startedHere(req: IncomingMessage, params: Record<string, unknown>): boolean;

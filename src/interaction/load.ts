@@ -6,7 +6,7 @@ import { HttpError, isStorageOutage, SeeOther } from '../http/errors.js';
 import { formatFor } from '../http/edge.js';
 import { ACCOUNT_CLIENT_ID } from '../selfservice/client-id.js';
 import { csrfForm, parseForm } from '../http/form.js';
-import type { FinishResult, KnownPush, Login, SignInRef, Started } from '../signin/index.js';
+import type { FinishResult, KnownPush, Login, SignInRef, StateAndPush, Started } from '../signin/index.js';
 import type { InteractionDeps } from './deps.js';
 import { appHome, backToApp, rememberedApp } from './back-to-app.js';
 import { browserBinding } from './browser-binding.js';
@@ -59,8 +59,6 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps, opts:
   const ttlSeconds = Math.max(1, (details.exp ?? 0) - Math.floor(deps.now() / 1000));
   return { details, uid: details.uid, clientId, clientName, policy, ttlSeconds, found };
 }
-
-type StateAndPush = { state: Started['state']; push: KnownPush };
 
 /**
  * oidc-provider's interactionDetails; `withState`: the sign-in's state and push too, read with the

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import type { Redis } from '../storage/redis.js';
-import { redisScripts } from '../defences/redis-script.js';
+import { besideValue, GET_BESIDE_LUA, redisScripts } from '../defences/redis-script.js';
 import { HttpError } from '../http/errors.js';
 import { t } from '../i18n/index.js';
 import { interactionKey } from './adapters.js';
@@ -75,16 +75,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /*
  * The claim and, when this request gets it, the interaction it resumes, in one round trip. Claimed:
- * {'1', '=' and the interaction's JSON | '' none | '!' not a string (a former layout, read the usual
- * way)}; held by another request: {'0', the claim's value}. KEYS: the claim, the interaction.
+ * {'1', the interaction as getBeside answers it (redis-script.ts)}; held by another request: {'0',
+ * the claim's value}. KEYS: the claim, the interaction.
  */
-const CLAIM_LUA = `
+const CLAIM_LUA = `${GET_BESIDE_LUA}
 local held = redis.call('GET', KEYS[1])
 if held then return {'0', held} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local v = redis.pcall('GET', KEYS[2])
-if type(v) == 'string' then return {'1', '=' .. v} elseif v then return {'1', '!'} end
-return {'1', ''}
+return {'1', getBeside(KEYS[2])}
 `;
 
 /** Pure: the uid a resume URL's last segment names, percent-decoding as oidc-provider's router does (null: malformed). */
@@ -154,7 +152,8 @@ export function resumeOnce(redis: Redis, sessionsEndedAt: (accountId: string) =>
   /** This request holds the claim: oidc-provider resumes, and its answer is kept for the other loads. */
   async function resumeClaimed(ctx: Context, next: Next, c: { key: string; uid: string; interaction: string; secret: Buffer; began: number }) {
     // Read with the claim: oidc-provider's resume does not read it again (interaction-handoff.ts).
-    if (c.interaction !== '!') handOverTo(ctx.req, c.uid, c.interaction ? c.interaction.slice(1) : null);
+    const interaction = besideValue(c.interaction);
+    if (interaction !== undefined) handOverTo(ctx.req, c.uid, interaction);
     watchDestroy(ctx.req, c.uid);
     let kept: Answer | null = null;
     try {

@@ -15,6 +15,9 @@ import { waitAtMost } from './bounded-wait.js';
  * SAML, CIBA, the agent API and RADIUS later) drives a sign-in through these steps and renders,
  * redirects or answers from the discriminated results. Nothing here knows koa, views or OIDC.
  */
+/** A sign-in's state and its push, as one read saw them (hand `push` on to wait, watch or planWatch). */
+export type StateAndPush = { state: SignInState; push: KnownPush };
+
 export function createSignIn(deps: SignInDeps) {
   return {
     /** Where a sign-in stands (null: not past its first factor, or over). */
@@ -24,7 +27,7 @@ export function createSignIn(deps: SignInDeps) {
      * `finishing`: the page that finishes the sign-in if its push is approved (wait). The state is
      * then taken with the read (state.ts getWithPush): hand `push` on to wait, which finishes it.
      */
-    async stateWithPush(id: string, opts: { finishing?: boolean } = {}): Promise<{ state: SignInState; push: KnownPush } | null> {
+    async stateWithPush(id: string, opts: { finishing?: boolean } = {}): Promise<StateAndPush | null> {
       const readAt = performance.now();
       const found = await deps.states.getWithPush(id, deps.now(), { takeIfApproved: opts.finishing === true });
       if (!found) return null;
@@ -35,7 +38,7 @@ export function createSignIn(deps: SignInDeps) {
      * stateWithPush (never finishing) and, in the same round trip, the front door's own record of
      * this sign-in at `besideKey` (state.ts readBeside): a page that reads both reads them at once.
      */
-    async stateWithPushBeside(id: string, besideKey: string): Promise<{ found: { state: SignInState; push: KnownPush } | null; beside: string | null | undefined }> {
+    async stateWithPushBeside(id: string, besideKey: string): Promise<{ found: StateAndPush | null; beside: string | null | undefined }> {
       const readAt = performance.now();
       const { found, beside } = await deps.states.readBeside(id, deps.now(), besideKey);
       return { found: found && { state: found.state, push: { challenge: found.challenge, readAt } }, beside };

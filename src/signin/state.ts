@@ -2,7 +2,7 @@ import { CHALLENGE_KEY_PREFIX, challengeFromFields } from '../challenge/redis-st
 import type { Challenge, LinkedWrite } from '../challenge/types.js';
 import type { Redis } from '../storage/redis.js';
 import type { FirstFactorMethod } from './amr.js';
-import { redisScripts } from '../defences/redis-script.js';
+import { besideValue, GET_BESIDE_LUA, redisScripts } from '../defences/redis-script.js';
 import type { LinkedScript } from '../defences/throttle-store.js';
 
 /**
@@ -166,14 +166,11 @@ export function challengeLink(signInId: string, state: SignInState, ttlSeconds: 
  * its first nil). ARGV[1]: the sign-in's id to take the state if its push is approved (the same
  * test as wait.ts belongs: the record names this sign-in, and the account is the state's), '' not to.
  * KEYS[3], when given: a string key of the front door's read in the same round trip (readBeside),
- * answered last: '' none, '=' and its value, '!' not a string (a former layout: read it the usual way).
+ * answered last, as redis-script.ts getBeside answers it.
  */
-const GET_WITH_PUSH_LUA = `
+const GET_WITH_PUSH_LUA = `${GET_BESIDE_LUA}
 local beside = ''
-if KEYS[3] then
-  local v = redis.pcall('GET', KEYS[3])
-  if type(v) == 'string' then beside = '=' .. v elseif v then beside = '!' end
-end
+if KEYS[3] then beside = getBeside(KEYS[3]) end
 local s = redis.call('HGET', KEYS[1], 's')
 if not s then return {'', '', '', '', '', beside} end
 local id = string.match(s, ',"challengeId":"([A-Za-z0-9_-]+)"}$')
@@ -211,8 +208,7 @@ export function createSignInStateStore(redis: Redis): SignInStateStore {
     },
     async readBeside(signInId, now, besideKey) {
       const reply = (await script('SignInGetWithPush', GET_WITH_PUSH_LUA, 3)(signInKey(signInId), CHALLENGE_KEY_PREFIX, besideKey, '')) as string[];
-      const beside = reply[5] ?? '';
-      return { found: stateWithPushOf(reply, now), beside: beside === '' ? null : beside.startsWith('=') ? beside.slice(1) : undefined };
+      return { found: stateWithPushOf(reply, now), beside: besideValue(reply[5]) };
     },
     async put(signInId, state, ttlSeconds) {
       const { accountId, firstFactor, challengeId } = state;

@@ -71,6 +71,20 @@ describe('the resume is claimed once, however it is loaded', () => {
     if (!spelt(uid).includes('?')) expect(answers.slice(1).every((r) => r.status === 400)).toBe(true);
   });
 
+  it('odd bytes in the resume URL beside the browser\'s resume cookie: 4xx, no code; the real URL then gives its one code', async () => {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const b = new FormBrowser(w.t.url);
+    const { uid, resume } = await signIn(b, await newUser(), verifier);
+    const cookie = b.cookieHeader();
+    const odd = ['%00', `${uid}%00`, '%', `${uid}%`, '%E0%A4%A', '%ED%A0%80', '%C0%AF', '..', '%2E%2E', `${uid}%2F`, 'a'.repeat(5000), `${uid.slice(0, -1)}%${uid.charCodeAt(uid.length - 1).toString(16)}`];
+    const answers = await Promise.all(odd.flatMap((o) => [load(`${w.t.url}/auth/${o}`, cookie), fetch(`${w.t.url}/auth/${o}`, { method: 'HEAD', redirect: 'manual', headers: { cookie } })]));
+    expect(answers.map((r) => r.status).filter((st) => st < 400 || st >= 500)).toEqual([]);
+    expect(answers.map(codeOf).filter(Boolean)).toEqual([]);
+    const real = await Promise.all(Array.from({ length: 5 }, () => load(resume, cookie)));
+    expect(new Set(real.map(codeOf).filter(Boolean)).size).toBe(1);
+    expect(await redeemed(real, verifier)).toBe(1);
+  });
+
   it('after an account switch\'s sign-out form, the loads that come back to the resume give one code', async () => {
     const b = new FormBrowser(w.t.url);
     const first = await signIn(b, await newUser(), oidc.randomPKCECodeVerifier());
