@@ -148,6 +148,32 @@ const restore = (payload: AdapterPayload, id?: string): AdapterPayload => (id ==
 const SESSION_PAYLOAD = `CASE WHEN EXCLUDED.payload ? 'state' OR NOT (oidc_payloads.payload ? 'state') THEN EXCLUDED.payload
          ELSE jsonb_set(EXCLUDED.payload, '{state}', oidc_payloads.payload->'state') END`;
 
+/** One row of oidc_payloads as an upsert writes it: its seven parameters, in column order. */
+export type PayloadRow = [model: string, id: string, payload: string, grantId: string | null, uid: string | null, userCode: string | null, expiresAt: Date | null];
+
+/** Pure: the row an upsert of `payload` writes (stored key, storable JSON, expiry from `now`). */
+export function payloadRow(model: string, id: string, payload: AdapterPayload, expiresIn: number, now: number): PayloadRow {
+  return [model, storageKey(id), JSON.stringify(storable(model, payload)), payload.grantId ?? null, payload.uid ?? null,
+    payload.userCode ? storageKey(payload.userCode) : null, expiresIn ? new Date(now + expiresIn * 1000) : null];
+}
+
+/**
+ * The upsert of `rows` rows whose parameters start at `$first`. A Session's keeps the row's logout
+ * state and never writes over an ended row (answering a row only when it wrote).
+ */
+function upsertSql(rows: number, session: boolean, first: number): string {
+  const values = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: 7 }, (_, c) => `$${first + r * 7 + c}`).join(', ')})`).join(', ');
+  return `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at)
+       VALUES ${values}
+       ON CONFLICT (model, id) DO UPDATE SET payload = ${session ? SESSION_PAYLOAD : 'EXCLUDED.payload'}, grant_id = EXCLUDED.grant_id,
+         uid = EXCLUDED.uid, user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at${session ? ' WHERE oidc_payloads.consumed_at IS NULL RETURNING 1' : ''}`;
+}
+
+/** Writes rows of models other than Session (no two with the same model and id) in one statement. */
+export async function upsertRows(db: Db, rows: readonly PayloadRow[]): Promise<void> {
+  if (rows.length) await db.query(upsertSql(rows.length, false, 1), rows.flat());
+}
+
 /** How a Session row is ended (SqlAdapter, sessions.ts): marked, and kept at most an hour more. */
 export const ENDED = `consumed_at = now(), expires_at = LEAST(expires_at, now() + interval '1 hour')`;
 
@@ -166,19 +192,18 @@ export const ENDED = `consumed_at = now(), expires_at = LEAST(expires_at, now() 
 export class SqlAdapter implements Adapter {
   private readonly endedStaysEnded: boolean;
   /** `onEndedSave`: a save of an ended Session changed nothing (the request then must not hand its id back to the browser). */
-  constructor(private readonly db: Db, private readonly model: string, private readonly now: Clock, private readonly onEndedSave?: () => void) {
+  constructor(readonly db: Db, private readonly model: string, private readonly now: Clock, private readonly onEndedSave?: () => void) {
     this.endedStaysEnded = model === 'Session';
   }
 
-  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-    const expiresAt = expiresIn ? new Date(this.now() + expiresIn * 1000) : null;
-    const rows = await this.db.query(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (model, id) DO UPDATE SET payload = ${this.endedStaysEnded ? SESSION_PAYLOAD : 'EXCLUDED.payload'}, grant_id = EXCLUDED.grant_id,
-         uid = EXCLUDED.uid, user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at${this.endedStaysEnded ? ' WHERE oidc_payloads.consumed_at IS NULL RETURNING 1' : ''}`,
-      [this.model, storageKey(id), JSON.stringify(storable(this.model, payload)), payload.grantId ?? null, payload.uid ?? null,
-        payload.userCode ? storageKey(payload.userCode) : null, expiresAt]);
+  /**
+   * `beside`: rows of other models written in the same statement, before this one
+   * (grant-beside-session.ts: a sign-in's Grant with its Session).
+   */
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number, beside: readonly PayloadRow[] = []): Promise<void> {
+    const row = payloadRow(this.model, id, payload, expiresIn, this.now());
+    const own = upsertSql(1, this.endedStaysEnded, 1);
+    const rows = await this.db.query(beside.length ? `WITH beside AS (${upsertSql(beside.length, false, 8)}) ${own}` : own, [...row, ...beside.flat()]);
     if (this.endedStaysEnded && rows.length === 0) this.onEndedSave?.();
   }
 
@@ -325,14 +350,16 @@ export class SessionAdapter implements Adapter {
   constructor(private readonly sql: SqlAdapter, private readonly kv: RedisAdapter,
     private readonly copies = new RedisCopies(() => performance.now(), ANONYMOUS_SESSION_TTL * 1000)) {}
 
-  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+  /** `beside`: written with a signed-in session in its statement (SqlAdapter.upsert); only a signed-in save is given any. */
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number, beside: readonly PayloadRow[] = []): Promise<void> {
     if (payload.accountId) {
-      await this.sql.upsert(id, payload, expiresIn);
+      await this.sql.upsert(id, payload, expiresIn, beside);
       if (this.copies.mayExist(id)) {
         await this.kv.destroy(id);
         this.copies.forget(id);
       }
     } else {
+      await upsertRows(this.sql.db, beside);
       this.copies.note(id);
       await this.kv.upsert(id, payload, Math.min(expiresIn || ANONYMOUS_SESSION_TTL, ANONYMOUS_SESSION_TTL));
       await this.sql.destroy(id);

@@ -11,6 +11,7 @@ import type { Redis } from '../storage/redis.js';
 import { adapterFactory } from './adapters.js';
 import { useAtomicReplayDetection } from './replay-detection.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
+import { withGrantBesideSession } from './grant-beside-session.js';
 import { codeSignIn, withCodeGrantPrefetch } from './code-prefetch.js';
 import { withInteractionHandoff } from './interaction-handoff.js';
 import { renamedInFormPost, renamedInLocation } from './authorization-error-code.js';
@@ -85,7 +86,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   const endedSaves = new WeakSet<object>();
   const onEndedSave = () => { const ctx = current(); if (ctx) endedSaves.add(ctx); };
   // An interaction read with something else the request needed is not read again (interaction-handoff.ts).
-  const adapter = withInteractionHandoff(withCodeGrantPrefetch(withRefreshGrantPrefetch(adapterFactory(deps.db, deps.redis, Date.now, onEndedSave), deps.db, current), deps.db, current),
+  // A grant saved in a request is written with that request's session save (grant-beside-session.ts).
+  const grantWrites = withGrantBesideSession(adapterFactory(deps.db, deps.redis, Date.now, onEndedSave), deps.db, current, Date.now);
+  const adapter = withInteractionHandoff(withCodeGrantPrefetch(withRefreshGrantPrefetch(grantWrites.adapters, deps.db, current), deps.db, current),
     () => (current() as { req?: object } | undefined)?.req);
   const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
   const links = deps.links ?? noLinks;
@@ -394,6 +397,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       const registration = byId.get(this.client?.clientId ?? '');
       return acrForApp(this.session?.acr, this.session?.amr, registration?.upstream ? undefined : registration?.login);
     },
+  });
+  // A grant no session save took is written as the request leaves oidc-provider, before its answer
+  // is sent (grant-beside-session.ts). Registered first: it is outside every middleware below.
+  provider.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      await grantWrites.flush(ctx);
+    }
   });
   // Discovery says what works (red-team): no user code is taken at /backchannel (ciba/door.ts), and
   // oidc-provider advertises backchannel_user_code_parameter_supported true whenever CIBA is on.

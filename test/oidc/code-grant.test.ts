@@ -3,6 +3,7 @@ import * as oidc from 'openid-client';
 import { storageKey } from '../../src/oidc/adapters.js';
 import { startTestIdp, testRp, TEST_RP_SECRET, type TestIdp } from '../support/idp.js';
 import { signInToCallback } from '../support/rp-sign-in.js';
+import { statementsDuring } from '../support/sql-spy.js';
 
 /**
  * A code exchange reads the code's session and grant in one statement (src/oidc/code-prefetch.ts).
@@ -31,21 +32,8 @@ describe.each([
   }
 
   /** The SELECTs on oidc_payloads the IdP makes while `fn` runs. */
-  async function readsDuring(fn: () => Promise<unknown>): Promise<string[]> {
-    const db = t.idp.db;
-    const query = db.query.bind(db);
-    const seen: string[] = [];
-    (db as { query: typeof db.query }).query = (sql, params) => {
-      if (/^\s*\(?\s*SELECT[\s\S]*FROM oidc_payloads/i.test(sql)) seen.push(sql);
-      return query(sql, params);
-    };
-    try {
-      await fn();
-    } finally {
-      (db as { query: typeof db.query }).query = query;
-    }
-    return seen;
-  }
+  const readsDuring = async (fn: () => Promise<unknown>): Promise<string[]> =>
+    (await statementsDuring(t.idp.db, ({ sql }) => /^\s*\(?\s*SELECT[\s\S]*FROM oidc_payloads/i.test(sql), fn)).map((s) => s.sql);
 
   it('answers with tokens for the user, reading the code\'s grant and session in one statement', async () => {
     const { exchange } = await redirectBack('cora');

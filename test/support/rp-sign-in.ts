@@ -5,7 +5,8 @@ import { FormBrowser } from './web-browser.js';
 
 /**
  * A new password-only user signs in through a relying app (openid-client, PKCE, scope openid unless
- * given) up to the redirect back: the callback URL carrying the code, not exchanged yet.
+ * given) up to the redirect back: the callback URL carrying the code, not exchanged yet, and the
+ * browser (its session cookie signs in to further apps).
  */
 export async function signInToCallback(t: TestIdp, config: oidc.Configuration, username: string, scope = 'openid') {
   await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
@@ -18,5 +19,5 @@ export async function signInToCallback(t: TestIdp, config: oidc.Configuration, u
   const login = await browser.go(url);
   const back = await browser.submit(login.body, /\/login$/, { username, password: `${username} password 1` });
   const callback = new URL(back.url);
-  return { callback, verifier, exchange: (parameters?: Record<string, string>) => oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' }, parameters) };
+  return { callback, verifier, browser, exchange: (parameters?: Record<string, string>) => oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' }, parameters) };
 }
