@@ -410,6 +410,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
       await notifier.close();
       await pushTransport.close();
       await lastUse.close();
+      await audit.close();
       redis.disconnect();
       if (!opts.db) await db.close();
       releaseLock();

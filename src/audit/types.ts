@@ -9,5 +9,9 @@ export interface AuditEvent {
 }
 
 export interface AuditLog {
-  record(event: AuditEvent): Promise<void>;
+  /**
+   * Resolves once the record is written. `background`: no one waits on it (its step has answered),
+   * so it may wait a moment to go in another record's statement (log.ts BACKGROUND_LINGER_MS).
+   */
+  record(event: AuditEvent, opts?: { background?: boolean }): Promise<void>;
 }

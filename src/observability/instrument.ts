@@ -35,10 +35,10 @@ export function signinOutcome(event: Pick<AuditEvent, 'type' | 'detail'>): { res
 export function instrumentAudit<A extends AuditLog>(audit: A, metrics: Metrics): A {
   return {
     ...audit,
-    async record(event: AuditEvent) {
+    async record(event: AuditEvent, opts?: { background?: boolean }) {
       const outcome = signinOutcome(event);
       if (outcome) metrics.signin(outcome.result, outcome.factor);
-      return audit.record(event);
+      return audit.record(event, opts);
     },
   };
 }

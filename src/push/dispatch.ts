@@ -82,8 +82,9 @@ export function createDispatcher(deps: { notifier: Notifier; issuer: string; aud
         deps.logger.warn({ deviceId, reason: sent.reason, httpStatus: sent.httpStatus }, 'push failed');
       }
     }));
+    // Written after the sign-in's page has answered: it may wait for another record's statement.
     await deps.audit.record({ type: 'push.sent', accountId: challenge.accountId, clientId: challenge.clientId, ip: challenge.ip,
-      detail: { challengeId: challenge.id, ...result } });
+      detail: { challengeId: challenge.id, ...result } }, { background: true });
     return result;
   }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createAuditLog } from '../../src/audit/log.js';
+import { createAuditLog, createAuditWriter } from '../../src/audit/log.js';
 import { createLogger } from '../../src/log.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
@@ -49,5 +49,49 @@ describe('audit log, group commit', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     const rows = await audit.query({ type: 'test.alone' });
     expect(rows.map((r) => r.accountId).sort()).toEqual(['first', 'good-1', 'good-2']);
+  });
+
+  describe('a record written in the background (a push\'s send results)', () => {
+    const row = (accountId: string) => ['test.linger', accountId, 'app', null, '{}'] as [string, string, string, null, string];
+    const rowsOf = async (...accountIds: string[]) => (await db.query<{ account_id: string }>(
+      `SELECT account_id FROM audit_events WHERE type = 'test.linger' AND account_id = ANY($1) ORDER BY id`, [accountIds])).map((r) => r.account_id);
+
+    it('goes in the statement of the next record written, which does not wait for it', async () => {
+      // A linger far past the test's own timeout: only the other record's write can have taken it.
+      const write = createAuditWriter(db, 600_000);
+      statements.length = 0;
+      const background = write(row('bg-1'), { background: true });
+      expect(statements.filter((s) => s.startsWith('INSERT INTO audit_events'))).toHaveLength(0);
+      await write(row('fg-1'));
+      await background;
+      expect(statements.filter((s) => s.startsWith('INSERT INTO audit_events'))).toHaveLength(1);
+      expect(await rowsOf('bg-1', 'fg-1')).toEqual(['bg-1', 'fg-1']);
+      await write.close();
+    });
+
+    it('is written alone when no other record comes within the linger time', async () => {
+      const write = createAuditWriter(db, 20);
+      await write(row('bg-alone'), { background: true });
+      expect(await rowsOf('bg-alone')).toEqual(['bg-alone']);
+    });
+
+    it('is written at once when the log closes (shutdown), and later ones are not held', async () => {
+      const write = createAuditWriter(db, 600_000);
+      const lingering = write(row('bg-close'), { background: true });
+      await write.close();
+      await lingering;
+      expect(await rowsOf('bg-close')).toEqual(['bg-close']);
+      await write(row('bg-after'), { background: true });
+      expect(await rowsOf('bg-after')).toEqual(['bg-after']);
+    });
+
+    it('a bad record beside it fails alone', async () => {
+      const write = createAuditWriter(db, 600_000);
+      const background = write(row('bg-good'), { background: true });
+      await expect(write(['test.linger', 'bad', null, null, JSON.stringify({ text: 'nul \u0000 here' })])).rejects.toBeTruthy();
+      await background;
+      expect(await rowsOf('bg-good', 'bad')).toEqual(['bg-good']);
+      await write.close();
+    });
   });
 });

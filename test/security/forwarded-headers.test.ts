@@ -11,7 +11,7 @@ import { hashPassword } from '../../src/accounts/passwords.js';
 import { PushWorld } from '../support/push-world.js';
 import { startTestIdp, testRp, type TestIdp } from '../support/idp.js';
 import { FormBrowser } from '../support/web-browser.js';
-import { enroll, newestChallenge, sendPush, startWorld } from '../signin/helpers.js';
+import { dispatched, enroll, newestChallenge, sendPush, startWorld } from '../signin/helpers.js';
 
 /** A browser behind nginx: every request carries the X-Forwarded-For the proxy would pass on. */
 class ProxiedBrowser extends FormBrowser {
@@ -68,8 +68,11 @@ describe('one trusted proxy (TRUST_PROXY=1), http ISSUER', () => {
     const s = await w.startSignIn({}, new ProxiedBrowser(w.t.url, '203.0.113.77, 127.0.0.1'));
     await sendPush(s.browser, s.next.body);
     expect((await w.pushService.waitForMessage(subscription!.id)).payload.ip).toBe('127.0.0.1');
-    expect((await newestChallenge(phone)).ip).toBe('127.0.0.1');
-    const [audit] = await w.t.idp.db.query<{ ip: string }>("SELECT ip FROM audit_events WHERE type = 'push.sent' ORDER BY id DESC LIMIT 1");
+    const challenge = await newestChallenge(phone);
+    expect(challenge.ip).toBe('127.0.0.1');
+    // The send's record is written once the dispatch has finished, in the background.
+    await dispatched(w, challenge.id);
+    const [audit] = await w.t.idp.db.query<{ ip: string }>("SELECT ip FROM audit_events WHERE type = 'push.sent' AND detail->>'challengeId' = $1", [challenge.id]);
     expect(audit!.ip).toBe('127.0.0.1');
   });
 
