@@ -26,6 +26,14 @@ export interface GrantBesideSession {
 
 interface Waiting { row: PayloadRow; payload: AdapterPayload }
 
+/**
+ * The routes whose session middleware saves the browser's session as they end: the authorization
+ * endpoint and the resume, where loadExistingGrant saves a grant. A grant saved anywhere else (a
+ * CIBA approval continuing in the context of the request that began it, say) is written at once.
+ */
+const WITH_SESSION_SAVE = new Set(['authorization', 'resume']);
+const routeOf = (ctx: object): unknown => (ctx as { oidc?: { route?: unknown } }).oidc?.route;
+
 /** The one method of SessionAdapter (adapters.ts) used here: a save with rows beside it. */
 type SessionWithBeside = Adapter & { upsert(id: string, payload: AdapterPayload, expiresIn: number, beside?: readonly PayloadRow[]): Promise<void> };
 
@@ -44,7 +52,7 @@ export function withGrantBesideSession(base: AdapterFactory, db: Db, current: ()
       return Object.assign(Object.create(inner) as Adapter, {
         async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
           const ctx = current();
-          if (!ctx || flushed.has(ctx)) return inner.upsert(id, payload, expiresIn);
+          if (!ctx || flushed.has(ctx) || !WITH_SESSION_SAVE.has(routeOf(ctx) as string)) return inner.upsert(id, payload, expiresIn);
           let m = waiting.get(ctx);
           if (!m) waiting.set(ctx, (m = new Map()));
           m.delete(id);

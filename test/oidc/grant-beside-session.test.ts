@@ -71,7 +71,7 @@ describe.each([
     const exists = async (model: string, id: string) => (await t.idp.db.query(`SELECT 1 FROM oidc_payloads WHERE model = $1 AND id = $2`, [model, storageKey(id)])).length === 1;
 
     it('is answered from the waiting row, and written by flush when no session save took it', async () => {
-      const request = {};
+      const request = { oidc: { route: 'resume' } };
       const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now), t.idp.db, () => request, Date.now);
       const grants = writes.adapters('Grant');
       const id = `grant-${Math.random().toString(36).slice(2)}`;
@@ -89,8 +89,16 @@ describe.each([
       expect(await exists('Grant', later)).toBe(true);
     });
 
+    it('is written at once on a route that saves no session (a CIBA approval in its request\'s context)', async () => {
+      const request = { oidc: { route: 'backchannel_authentication' } };
+      const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now), t.idp.db, () => request, Date.now);
+      const id = `grant-${Math.random().toString(36).slice(2)}`;
+      await writes.adapters('Grant').upsert(id, grantPayload('acc-4'), 3600);
+      expect(await exists('Grant', id)).toBe(true);
+    });
+
     it('a grant destroyed before the session save is not written with it', async () => {
-      const request = {};
+      const request = { oidc: { route: 'resume' } };
       const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now), t.idp.db, () => request, Date.now);
       const id = `grant-${Math.random().toString(36).slice(2)}`;
       await writes.adapters('Grant').upsert(id, grantPayload('acc-2'), 3600);
@@ -102,7 +110,7 @@ describe.each([
     });
 
     it('a save over an ended session still writes the grant beside it, and leaves the session ended', async () => {
-      const request = {};
+      const request = { oidc: { route: 'resume' } };
       let endedSaves = 0;
       const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now, () => { endedSaves++; }), t.idp.db, () => request, Date.now);
       const id = `grant-${Math.random().toString(36).slice(2)}`;
