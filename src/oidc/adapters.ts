@@ -192,7 +192,7 @@ export const ENDED = `consumed_at = now(), expires_at = LEAST(expires_at, now() 
 export class SqlAdapter implements Adapter {
   private readonly endedStaysEnded: boolean;
   /** `onEndedSave`: a save of an ended Session changed nothing (the request then must not hand its id back to the browser). */
-  constructor(readonly db: Db, private readonly model: string, private readonly now: Clock, private readonly onEndedSave?: () => void) {
+  constructor(private readonly db: Db, private readonly model: string, private readonly now: Clock, private readonly onEndedSave?: () => void) {
     this.endedStaysEnded = model === 'Session';
   }
 
@@ -350,7 +350,7 @@ export class SessionAdapter implements Adapter {
   constructor(private readonly sql: SqlAdapter, private readonly kv: RedisAdapter,
     private readonly copies = new RedisCopies(() => performance.now(), ANONYMOUS_SESSION_TTL * 1000)) {}
 
-  /** `beside`: written with a signed-in session in its statement (SqlAdapter.upsert); only a signed-in save is given any. */
+  /** `beside`: written with a signed-in session in its statement (SqlAdapter.upsert); only a signed-in save is given any (grant-beside-session.ts). */
   async upsert(id: string, payload: AdapterPayload, expiresIn: number, beside: readonly PayloadRow[] = []): Promise<void> {
     if (payload.accountId) {
       await this.sql.upsert(id, payload, expiresIn, beside);
@@ -359,7 +359,6 @@ export class SessionAdapter implements Adapter {
         this.copies.forget(id);
       }
     } else {
-      await upsertRows(this.sql.db, beside);
       this.copies.note(id);
       await this.kv.upsert(id, payload, Math.min(expiresIn || ANONYMOUS_SESSION_TTL, ANONYMOUS_SESSION_TTL));
       await this.sql.destroy(id);

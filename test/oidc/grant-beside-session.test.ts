@@ -68,13 +68,17 @@ describe.each([
 
   describe('in a request', () => {
     const grantPayload = (accountId: string) => ({ kind: 'Grant', jti: 'g', accountId, clientId: 'test-rp', openid: { scope: 'openid' }, iat: 1, exp: 4_000_000_000 });
+    /** A writer inside one request on `route`, and a fresh grant id. */
+    const inRequest = (route: string, onEndedSave?: () => void) => {
+      const request = { oidc: { route } };
+      const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now, onEndedSave), t.idp.db, () => request, Date.now);
+      return { request, writes, id: `grant-${Math.random().toString(36).slice(2)}` };
+    };
     const exists = async (model: string, id: string) => (await t.idp.db.query(`SELECT 1 FROM oidc_payloads WHERE model = $1 AND id = $2`, [model, storageKey(id)])).length === 1;
 
     it('is answered from the waiting row, and written by flush when no session save took it', async () => {
-      const request = { oidc: { route: 'resume' } };
-      const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now), t.idp.db, () => request, Date.now);
+      const { request, writes, id } = inRequest('resume');
       const grants = writes.adapters('Grant');
-      const id = `grant-${Math.random().toString(36).slice(2)}`;
       await grants.upsert(id, grantPayload('acc-1'), 3600);
       expect(await exists('Grant', id)).toBe(false);
       expect(await grants.find(id)).toMatchObject({ jti: id, accountId: 'acc-1', kind: 'Grant' });
@@ -90,17 +94,13 @@ describe.each([
     });
 
     it('is written at once on a route that saves no session (a CIBA approval in its request\'s context)', async () => {
-      const request = { oidc: { route: 'backchannel_authentication' } };
-      const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now), t.idp.db, () => request, Date.now);
-      const id = `grant-${Math.random().toString(36).slice(2)}`;
+      const { writes, id } = inRequest('backchannel_authentication');
       await writes.adapters('Grant').upsert(id, grantPayload('acc-4'), 3600);
       expect(await exists('Grant', id)).toBe(true);
     });
 
     it('a grant destroyed before the session save is not written with it', async () => {
-      const request = { oidc: { route: 'resume' } };
-      const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now), t.idp.db, () => request, Date.now);
-      const id = `grant-${Math.random().toString(36).slice(2)}`;
+      const { request, writes, id } = inRequest('resume');
       await writes.adapters('Grant').upsert(id, grantPayload('acc-2'), 3600);
       await writes.adapters('Grant').destroy(id);
       await writes.adapters('Session').upsert(`s-${id}`, { kind: 'Session', jti: `s-${id}`, uid: `u-${id}`, accountId: 'acc-2', exp: 4_000_000_000 } as never, 600);
@@ -110,10 +110,8 @@ describe.each([
     });
 
     it('a save over an ended session still writes the grant beside it, and leaves the session ended', async () => {
-      const request = { oidc: { route: 'resume' } };
       let endedSaves = 0;
-      const writes = withGrantBesideSession(adapterFactory(t.idp.db, t.idp.redis, Date.now, () => { endedSaves++; }), t.idp.db, () => request, Date.now);
-      const id = `grant-${Math.random().toString(36).slice(2)}`;
+      const { writes, id } = inRequest('resume', () => { endedSaves++; });
       const sid = `s-${id}`;
       const session = { kind: 'Session', jti: sid, uid: `u-${id}`, accountId: 'acc-3', exp: 4_000_000_000 } as never;
       const sessions = writes.adapters('Session');
