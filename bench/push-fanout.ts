@@ -84,7 +84,9 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
       payload, count, concurrency: o.concurrency, topic: 'benchtopic', target: path.endsWith('-http1') ? 2 : 0,
     } satisfies FanoutRun);
     // Warm-up: JIT, TLS sessions and connections for every path.
-    for (const path of ['ours', 'web-push', 'ours-http1', 'web-push-http1'] as const) await run(path, 1000);
+    let ecdh = '';
+    for (const path of ['ours', 'web-push', 'ours-http1', 'web-push-http1'] as const) ecdh = (await run(path, 1000)).ecdh;
+    log(`fanout: our sender's ECDH: ${ecdh}`);
     const versions = { ...timed.httpVersions };
     log(`fanout: TLS connections after warm-up: ${timed.tlsConnections} (HTTP/2 and HTTP/1.1 double), ${old.tlsConnections} (HTTP/1.1-only double)`);
     if (!(versions['2.0']! >= 1000 && versions['1.1']! >= 1000 && old.httpVersions['1.1']! >= 1000)) throw new Error(`unexpected protocols: ${JSON.stringify({ versions, old: old.httpVersions })}`);
@@ -111,7 +113,7 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
     if (process.env.BENCH_FANOUT_DIAG) {
       const diag: Record<string, number[]> = {};
       for (let r = 0; r < 4; r++) {
-        for (const impl of ['ours', 'encrypt+post', 'encrypt-only', 'post-only'] as const) {
+        for (const impl of ['ours', 'encrypt+post', 'encrypt-only', 'encrypt-only, node:crypto ECDH', 'post-only'] as const) {
           const x = await worker.call<FanoutResult>({ cmd: 'run', impl, subscriptions, payload, count: o.messagesPerRun, concurrency: o.concurrency, topic: 'benchtopic', target: 0 } satisfies FanoutRun);
           (diag[impl] ??= []).push(Math.round((x.cpuMs * 1000) / x.sent));
         }
@@ -133,6 +135,7 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
     );
     bench.result.notes.push(
       `${o.runs} runs of ${o.messagesPerRun} messages per path, ${o.concurrency} in flight, over ${o.subscriptions} subscriptions of one push service; same payload (${Buffer.byteLength(JSON.stringify(payload))} bytes of JSON); failures: ${failed}.`,
+      `Our sender's ECDH: ${ecdh === 'native' ? 'native (native/webpush-ecdh, built by npm run build: one call on Node\'s OpenSSL without node:crypto\'s repeated key checks)' : 'node:crypto (native/webpush-ecdh was not built: dist/native/build.json says why)'}. BENCH_FANOUT_DIAG=1 also times the encryption alone on each ECDH.`,
       'The double speaks HTTP/2 with an HTTP/1.1 fallback, as FCM, Mozilla autopush and Apple\'s service do: ours uses one HTTP/2 session, web-push (HTTP/1.1 only) an https.Agent with keep-alive and the same socket limit (it would otherwise use Node\'s global agent, also keep-alive). The doubles run in the parent process on the other core and answer 201 without decrypting.',
       'Wall rate can be bounded by the double (TLS server in the load generator); messages per sender CPU-second is the figure that scales.',
     );

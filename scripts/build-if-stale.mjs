@@ -56,6 +56,13 @@ const PARTS = [
     output: 'pwa/dist/sw.js',
     command: [process.execPath, 'scripts/build-pwa.mjs'],
   },
+  {
+    // Optional: it writes build.json whether or not the addon could be built (scripts/build-native.mjs).
+    name: 'native',
+    inputs: ['native/webpush-ecdh/binding.gyp', 'native/webpush-ecdh/ecdh.c', 'scripts/build-native.mjs'],
+    output: 'dist/native/build.json',
+    command: [process.execPath, 'scripts/build-native.mjs'],
+  },
 ];
 
 const stamps = existsSync(stampFile) ? JSON.parse(readFileSync(stampFile, 'utf8')) : {};

@@ -25,7 +25,7 @@ export interface FanoutConfig {
 export interface FanoutRun {
   cmd: 'run';
   /** encrypt-only and post-only split ours into its two halves (diagnostics). */
-  impl: 'ours' | 'web-push' | 'encrypt-only' | 'post-only' | 'encrypt+post';
+  impl: 'ours' | 'web-push' | 'encrypt-only' | 'encrypt-only, node:crypto ECDH' | 'post-only' | 'encrypt+post';
   subscriptions: PushSubscriptionJson[];
   payload: PushPayload;
   count: number;
@@ -37,6 +37,8 @@ export interface FanoutRun {
 
 export interface FanoutResult {
   impl: string;
+  /** The ECDH our sender uses in this process (src/push/native-ecdh.ts). */
+  ecdh: 'native' | 'node:crypto';
   sent: number;
   failed: number;
   failures: string[];
@@ -57,6 +59,8 @@ const targets: Array<{ transport: PushTransport; notifier: Notifier; webpushAgen
   return { transport, webpushAgent, notifier: createWebPushNotifier({ vapid: config.vapid, transport }) };
 });
 const encrypter = new WebPushEncrypter();
+/** The same encryption on node:crypto's ECDH (what the sender uses when native/webpush-ecdh was not built). */
+const nodeCryptoEncrypter = new WebPushEncrypter({ native: null });
 
 async function run(r: FanoutRun): Promise<FanoutResult> {
   const failures: string[] = [];
@@ -93,6 +97,9 @@ async function run(r: FanoutRun): Promise<FanoutResult> {
     'encrypt-only': async (sub) => {
       encrypter.encrypt(keysOf(sub), plaintext);
     },
+    'encrypt-only, node:crypto ECDH': async (sub) => {
+      nodeCryptoEncrypter.encrypt(keysOf(sub), plaintext);
+    },
     'encrypt+post': (sub) => post(sub, encrypter.encrypt(keysOf(sub), plaintext)),
     'post-only': (sub) => post(sub, fixed),
   };
@@ -113,7 +120,7 @@ async function run(r: FanoutRun): Promise<FanoutResult> {
   }));
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { impl: r.impl, sent, failed, failures, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000 };
+  return { impl: r.impl, ecdh: encrypter.ecdh, sent, failed, failures, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, systemMs: cpu.system / 1000 };
 }
 
 process.on('message', (msg: ({ cmd: 'run' } & FanoutRun | { cmd: 'stop' } | { cmd: 'usage' }) & { id: number }) => {

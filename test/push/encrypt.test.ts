@@ -1,16 +1,28 @@
 /**
  * Guards: a push body is what RFC 8291 says, byte for byte (its Appendix A example), a browser's
  * decryption (here http_ece, an independent implementation) gets the plaintext back, and no two
- * messages share a key: a fresh salt and application-server key pair each time.
+ * messages share a key: a fresh salt and application-server key pair each time. Both ECDHs: the
+ * native one `npm run build` makes (native/webpush-ecdh) and node:crypto's, used without it.
  */
 import { createECDH, randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import ece from 'http_ece';
-import { AES128GCM_OVERHEAD, WebPushEncrypter } from '../../src/push/encrypt.js';
+import { AES128GCM_OVERHEAD, WebPushEncrypter as Encrypter } from '../../src/push/encrypt.js';
+import { nativeEcdh, type NativeEcdh } from '../../src/push/native-ecdh.js';
 
 const b64u = (s: string) => Buffer.from(s, 'base64url');
 
-describe('Web Push message encryption (aes128gcm)', () => {
+describe.each([['native', nativeEcdh()], ['node:crypto', null]] as [string, NativeEcdh | null][])('Web Push message encryption (aes128gcm), %s ECDH', (kind, native) => {
+  const WebPushEncrypter = class extends Encrypter {
+    constructor() {
+      super({ native });
+    }
+  };
+
+  it('uses the ECDH it was given (the native one is built by npm run build: dist/native/build.json says why not)', () => {
+    expect(new WebPushEncrypter().ecdh).toBe(kind);
+  });
+
   it('reproduces the example of RFC 8291 Appendix A exactly', () => {
     const body = new WebPushEncrypter().encrypt(
       {
