@@ -59,7 +59,7 @@ const PARTS = [
   {
     // Optional: it writes build.json whether or not the addon could be built (scripts/build-native.mjs).
     name: 'native',
-    inputs: ['native/webpush-ecdh/binding.gyp', 'native/webpush-ecdh/ecdh.c', 'scripts/build-native.mjs'],
+    inputs: ['native/webpush-ecdh/binding.gyp', 'native/webpush-ecdh/ecdh.c', 'native/malloc-trim/binding.gyp', 'native/malloc-trim/trim.c', 'scripts/build-native.mjs'],
     output: 'dist/native/build.json',
     command: [process.execPath, 'scripts/build-native.mjs'],
   },

@@ -1,9 +1,13 @@
-// Builds the one native part, native/webpush-ecdh (a Web Push message's ECDH on Node's own
-// OpenSSL, about 40 us less CPU per message than node:crypto: native/webpush-ecdh/ecdh.c says why),
-// into dist/native/webpush_ecdh.node, with the node-gyp that npm carries and the headers of the
-// Node that runs this script. It is optional: without a C compiler, Python or Node's headers the
-// IdP sends Web Push with node:crypto's ECDH (src/push/native-ecdh.ts), so this script never fails
-// a build; it says which one the IdP will use, and writes that to dist/native/build.json.
+// Builds the native parts into dist/native/, with the node-gyp that npm carries and the headers of
+// the Node that runs this script:
+// - native/webpush-ecdh: a Web Push message's ECDH on Node's own OpenSSL, about 40 us less CPU per
+//   message than node:crypto (native/webpush-ecdh/ecdh.c says why);
+// - native/malloc-trim: gives the C heap's free pages back to the system off the main thread
+//   (native/malloc-trim/trim.c says why).
+// Both are optional: without a C compiler, Python or Node's headers the IdP sends Web Push with
+// node:crypto's ECDH (src/push/native-ecdh.ts) and leaves the C heap as glibc keeps it
+// (src/observability/heap-trim.ts), so this script never fails a build; it says which parts the
+// IdP will use, and writes that to dist/native/build.json.
 //   node scripts/build-native.mjs
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,9 +15,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const source = join(root, 'native', 'webpush-ecdh');
 const outDir = join(root, 'dist', 'native');
-const output = join(outDir, 'webpush_ecdh.node');
+
+const PARTS = [
+  { key: 'webpushEcdh', dir: 'webpush-ecdh', file: 'webpush_ecdh.node', built: 'Web Push ECDH on Node\'s OpenSSL', without: 'Web Push uses node:crypto\'s ECDH, about 40 us more CPU per message' },
+  { key: 'mallocTrim', dir: 'malloc-trim', file: 'malloc_trim.node', built: 'the C heap\'s free pages given back off the main thread', without: 'freed C heap stays resident until glibc reuses it' },
+];
 
 /** npm's own node-gyp: beside the npm that runs this script, or the one on PATH. */
 function nodeGyp() {
@@ -34,28 +41,35 @@ function nodeDir() {
   return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : process.env.npm_config_nodedir;
 }
 
-function finish(built, reason) {
-  mkdirSync(outDir, { recursive: true });
-  if (!built) rmSync(output, { force: true });
-  writeFileSync(join(outDir, 'build.json'), JSON.stringify({ built, reason, node: process.version }, null, 2) + '\n');
-  console.log(built
-    ? 'native: built dist/native/webpush_ecdh.node (Web Push ECDH on Node\'s OpenSSL)'
-    : `native: not built (${reason}); Web Push uses node:crypto's ECDH, about 40 us more CPU per message`);
-  process.exit(0);
+/** One part built and copied into dist/native/, or why not. */
+function build(part, gyp, dir) {
+  const output = join(outDir, part.file);
+  rmSync(output, { force: true });
+  if (!gyp) return 'npm\'s node-gyp was not found';
+  if (!dir) return 'Node\'s headers were not found (include/node beside the node binary)';
+  const source = join(root, 'native', part.dir);
+  const run = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${dir}`, '--loglevel=error'], { cwd: source, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const built = join(source, 'build', 'Release', part.file);
+  if (run.status !== 0 || !existsSync(built)) {
+    const lines = `${run.stderr ?? ''}${run.stdout ?? ''}`.split('\n').map((l) => l.replace(/^gyp ERR! (find Python |stack )?/, '').trim()).filter(Boolean);
+    const telling = lines.filter((l) => /error|not found|you need|no such/i.test(l));
+    const why = (telling.length ? telling.slice(0, 2) : lines.slice(-3)).join(' | ');
+    return `node-gyp failed${why ? `: ${why.slice(0, 300)}` : ''}`;
+  }
+  copyFileSync(built, output);
+  return null;
 }
 
-const gyp = nodeGyp();
-if (!gyp) finish(false, 'npm\'s node-gyp was not found');
-const dir = nodeDir();
-if (!dir) finish(false, 'Node\'s headers were not found (include/node beside the node binary)');
-const run = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${dir}`, '--loglevel=error'], { cwd: source, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-const built = join(source, 'build', 'Release', 'webpush_ecdh.node');
-if (run.status !== 0 || !existsSync(built)) {
-  const lines = `${run.stderr ?? ''}${run.stdout ?? ''}`.split('\n').map((l) => l.replace(/^gyp ERR! (find Python |stack )?/, '').trim()).filter(Boolean);
-  const telling = lines.filter((l) => /error|not found|you need|no such/i.test(l));
-  const why = (telling.length ? telling.slice(0, 2) : lines.slice(-3)).join(' | ');
-  finish(false, `node-gyp failed${why ? `: ${why.slice(0, 300)}` : ''}`);
-}
 mkdirSync(outDir, { recursive: true });
-copyFileSync(built, output);
-finish(true, null);
+const gyp = nodeGyp();
+const dir = nodeDir();
+const report = { node: process.version };
+for (const part of PARTS) {
+  const reason = build(part, gyp, dir);
+  report[part.key] = { built: reason === null, reason };
+  console.log(reason === null
+    ? `native: built dist/native/${part.file} (${part.built})`
+    : `native: ${part.file} not built (${reason}); ${part.without}`);
+}
+writeFileSync(join(outDir, 'build.json'), JSON.stringify(report, null, 2) + '\n');
+process.exit(0);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import Koa from 'koa';
 import mount from 'koa-mount';
+import { holdHeapTrim } from './observability/heap-trim.js';
 import { createAccountStore, type AccountStore } from './accounts/store.js';
 import { createAuditLog } from './audit/log.js';
 import { loadClients, validateClients, type ClientRegistration } from './config/clients.js';
@@ -392,6 +393,8 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   });
 
   const demoUser = settings.demo ? await ensureDemoUser({ accounts, db, box: secretBox, dataDir: settings.dataDir }) : null;
+  // The C heap's free pages back to the system while this IdP runs (src/observability/heap-trim.ts).
+  const releaseTrim = holdHeapTrim(settings.memoryTrimInterval * 1000);
 
   return {
     app, provider, settings, db, redis, accounts, views, logger, clients, apps, demoUser, devices, deviceService, challenges, signin, endAccountSessions, radius,
@@ -401,6 +404,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
     drain: () => drain.drain() + longPoll.drain(),
     refreshSigningKeys: async () => { await signingKeys?.refresh(); },
     async close() {
+      releaseTrim();
       signingKeys?.stop();
       await radius.close();
       await sweeper.stop();

@@ -4,6 +4,7 @@ import { createIdpServer } from './http/server.js';
 import { recordRunningIssuer } from './config/running-issuer.js';
 import { loadSettings, type Settings } from './config/settings.js';
 import { startMetricsServer } from './observability/metrics-route.js';
+import { heapTrimStatus } from './observability/heap-trim.js';
 import { nativeEcdhStatus } from './push/native-ecdh.js';
 import { listenOrRefuse } from './net/listen.js';
 import { runProcess, type Running } from './run-process.js';
@@ -23,7 +24,7 @@ async function main(): Promise<Running> {
   });
   // The admin CLI names this issuer in its links (src/config/running-issuer.ts).
   const forgetIssuer = recordRunningIssuer(settings.dataDir, settings.issuer);
-  idp.logger.info({ issuer: settings.issuer, port: settings.port, ...(metricsServer ? { metricsPort: settings.metricsPort } : {}), webPushEcdh: nativeEcdhStatus() }, 'listening');
+  idp.logger.info({ issuer: settings.issuer, port: settings.port, ...(metricsServer ? { metricsPort: settings.metricsPort } : {}), webPushEcdh: nativeEcdhStatus(), memoryTrim: heapTrimStatus(settings.memoryTrimInterval * 1000) }, 'listening');
   const lines = [
     '',
     `  Push OTP IdP is up: ${settings.issuer}`,

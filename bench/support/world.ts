@@ -96,6 +96,8 @@ export async function createWorld(name: string, clients: Record<string, unknown>
           DEMO: 'false', LOG_LEVEL: 'silent', BENCH_RP_SECRET: RP_SECRET,
           // The push-service double as an operator's push service: PUSH_CA and PUSH_SERVICES.
           ...opts.pushService?.env(), ...opts.env,
+          // BENCH_IDP_ENV="NAME=value,NAME=value": settings for every IdP a benchmark starts (an A/B of one setting).
+          ...Object.fromEntries((process.env.BENCH_IDP_ENV ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
         },
         redisPrefix,
         ...(opts.longPollMs ? { longPollMs: opts.longPollMs } : {}),

@@ -397,6 +397,11 @@ export const SETTINGS = {
   metricsPort: { env: 'METRICS_PORT', meaning: 'A separate port serving only `/metrics`, without a token, on `METRICS_HOST` (0: none).', ...integer(0, 0, 65535, 'must be a port number') },
   metricsHost: { env: 'METRICS_HOST', meaning: 'Address the `METRICS_PORT` listener binds (keep it private).', ...text('127.0.0.1', 'an IP address or host name') },
   shutdownGrace: { env: 'SHUTDOWN_GRACE', meaning: 'Seconds in-flight requests get to finish after `SIGTERM` before connections are closed.', ...integer(10, 0, 600, 'must be 0..600 seconds') },
+  memoryTrimInterval: {
+    env: 'MEMORY_TRIM_INTERVAL',
+    meaning: 'Seconds between returns of the C heap\'s free pages to the system (glibc `malloc_trim` on a worker thread, from the native part `npm run build` makes; README, Performance). 0: never.',
+    ...integer(1, 0, 3600, 'must be 0..3600 seconds'),
+  },
 } satisfies Record<string, SettingSpec<unknown>>;
 
 type Values = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['read']> };
