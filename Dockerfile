@@ -2,6 +2,9 @@
 # Stage 1 builds with every dependency; stage 2 installs production dependencies only; the final
 # stage holds the built server, the pages, the PWA and those dependencies, and runs as `node`.
 FROM node:22-bookworm-slim AS build
+# Python, make and a C compiler for the two optional native parts `npm run build` compiles (the Web
+# Push ECDH and the C heap trim, scripts/build-native.mjs); only this stage has them.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
