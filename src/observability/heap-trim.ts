@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { projectRoot } from '../http/paths.js';
+import { addonFunction } from '../native/addon.js';
 
 /**
  * Gives the C heap's free pages back to the system every few seconds (MEMORY_TRIM_INTERVAL), with
@@ -26,14 +25,8 @@ let loaded: { trim: Trim | null; why: string } | undefined;
 
 /** The native trim in `file`, or null and why not. */
 export function loadTrimFrom(file: string): { trim: Trim | null; why: string } {
-  if (!existsSync(file)) return { trim: null, why: `off (${MALLOC_TRIM_PATH} was not built: see dist/native/build.json)` };
-  try {
-    const mod = createRequire(import.meta.url)(file) as { trim?: unknown };
-    if (typeof mod.trim !== 'function') return { trim: null, why: `off (${MALLOC_TRIM_PATH} has no trim)` };
-    return { trim: mod.trim as Trim, why: `native (${MALLOC_TRIM_PATH})` };
-  } catch (err) {
-    return { trim: null, why: `off (${MALLOC_TRIM_PATH} did not load: ${(err as Error).message.split('\n')[0]})` };
-  }
+  const found = addonFunction<Trim>(file, MALLOC_TRIM_PATH, 'trim');
+  return found.fn ? { trim: found.fn, why: `native (${MALLOC_TRIM_PATH})` } : { trim: null, why: `off (${found.problem})` };
 }
 
 /** The built trim of this project, loaded once per process, or null. */

@@ -1,8 +1,7 @@
 import { createECDH } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { projectRoot } from '../http/paths.js';
+import { addonFunction, loadProblem } from '../native/addon.js';
 
 /**
  * A Web Push message's ECDH in one native call (native/webpush-ecdh, built by `npm run build` into
@@ -42,16 +41,15 @@ export function nativeEcdhStatus(): string {
 
 /** The native ECDH in `file`, checked against node:crypto, or null and why not. */
 export function loadNativeEcdhFrom(file: string): { ecdh: NativeEcdh | null; why: string } {
-  if (!existsSync(file)) return { ecdh: null, why: `node:crypto (${NATIVE_ECDH_PATH} was not built: see dist/native/build.json)` };
+  const found = addonFunction<NativeEcdh['derive']>(file, NATIVE_ECDH_PATH, 'derive');
+  if (!found.fn) return { ecdh: null, why: `node:crypto (${found.problem})` };
+  const ecdh: NativeEcdh = { derive: found.fn };
   try {
-    const mod = createRequire(import.meta.url)(file) as Partial<NativeEcdh>;
-    if (typeof mod.derive !== 'function') return { ecdh: null, why: `node:crypto (${NATIVE_ECDH_PATH} has no derive)` };
-    const ecdh = { derive: mod.derive } as NativeEcdh;
     if (!agreesWithNodeCrypto(ecdh)) return { ecdh: null, why: `node:crypto (${NATIVE_ECDH_PATH} disagreed with node:crypto at its self-check)` };
-    return { ecdh, why: `native (${NATIVE_ECDH_PATH})` };
   } catch (err) {
-    return { ecdh: null, why: `node:crypto (${NATIVE_ECDH_PATH} did not load: ${(err as Error).message.split('\n')[0]})` };
+    return { ecdh: null, why: `node:crypto (${loadProblem(NATIVE_ECDH_PATH, err)})` };
   }
+  return { ecdh, why: `native (${NATIVE_ECDH_PATH})` };
 }
 
 /** Once, at load: the native key pair and secret are node:crypto's for the same keys (a broken build is not used). */
