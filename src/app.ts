@@ -84,7 +84,7 @@ import type { Db } from './storage/db.js';
 import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
 import { describeLoose, privateDataFolder } from './storage/private-folder.js';
-import { openRedis, openSubscriber, type Redis } from './storage/redis.js';
+import { openRedis, openSubscriber, tlsProblem, type Redis } from './storage/redis.js';
 import { createAppRegistry, type AppRegistry } from './apps/registry.js';
 import { samlInternalClient } from './saml/internal-client.js';
 import { lazySamlSigningKey } from './saml/keys.js';
@@ -196,6 +196,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // The listener keeps a failover (Sentinel ~3 s, Cluster ~8 s) from printing unhandled errors; watchRedis counts them.
   const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, () => {});
   if (settings.redisUrl) {
+    void tlsProblem(settings.redisUrl).then((problem) => {
+      if (problem) logger.warn({ problem }, 'Redis refused the TLS handshake: is its CA in Node\'s trust store or NODE_EXTRA_CA_CERTS, and its name or IP in its certificate? (docs/production.md)');
+    });
     void evictionPolicy(redis).then((policy) => {
       if (policy !== null && policy !== 'noeviction') {
         logger.warn({ policy }, 'Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict sign-in lockouts and other defence counters; set maxmemory-policy noeviction (docs/production.md)');

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import tls from 'node:tls';
 import { Cluster, Redis as Single, type RedisOptions } from 'ioredis';
 import { parseRedisUrl } from './redis-url.js';
 import { openStandIn } from './standin.js';
@@ -53,13 +55,37 @@ function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Red
   const { username, password } = target;
   const auth = { ...(username ? { username } : {}), ...(password ? { password } : {}) };
   if (target.kind === 'sentinel') {
-    return new Single({ ...common, ...auth, sentinels: target.sentinels, name: target.name, db: target.db });
+    // rediss-sentinel://: TLS to the Sentinels and to the master they name (ioredis's `tls` alone
+    // would leave the master's connection in clear).
+    const tls = target.tls ? { sentinelTLS: {}, tls: {}, enableTLSForSentinelMode: true } : {};
+    return new Single({ ...common, ...auth, ...tls, sentinels: target.sentinels, name: target.name, db: target.db });
   }
   // Every key of one IdP shares one hash slot (its prefix is the hash tag), so each multi-key script,
-  // MULTI and pipeline stays atomic on a cluster; see clusterKeyPrefix.
-  const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, ...PER_CONNECTION, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
+  // MULTI and pipeline stays atomic on a cluster; see clusterKeyPrefix. rediss-cluster://: TLS to
+  // every node, the ones the cluster announces too (and so to openSubscriber's, which copies these options).
+  const tls = target.tls ? { tls: {} } : {};
+  const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, ...tls, ...PER_CONNECTION, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
   startupNodes.set(cluster, target.nodes.map((n) => ({ host: n.host, port: n.port })));
   return cluster;
+}
+
+/**
+ * Why the first node of a `rediss-cluster://` or `rediss-sentinel://` target refuses a TLS handshake
+ * (`host:port: self-signed certificate in certificate chain`), or null when it completes one or the
+ * target is of another kind. ioredis reports such a refusal on a Cluster or a Sentinel group only as
+ * "Connection is closed", so the start asks once and logs the reason (`rediss://` reports it itself).
+ */
+export function tlsProblem(url: string, timeoutMs = 3_000): Promise<string | null> {
+  const target = parseRedisUrl(url);
+  if (target.kind === 'single' || !target.tls) return Promise.resolve(null);
+  const { host, port } = (target.kind === 'cluster' ? target.nodes : target.sentinels)[0]!;
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
+    const done = (problem: string | null) => { socket.destroy(); resolve(problem); };
+    socket.once('secureConnect', () => done(null));
+    socket.once('error', (err) => done(`${host}:${port}: ${err.message}`));
+    socket.once('timeout', () => done(`${host}:${port}: no TLS handshake within ${timeoutMs} ms`));
+  });
 }
 
 /** The nodes a Cluster client was given, for openSubscriber (ioredis keeps its own list private). */

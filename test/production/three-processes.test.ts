@@ -13,7 +13,7 @@ import { startPushService, type PushServiceDouble } from '../support/push-servic
 import { matchNumberOf, RP_CALLBACK } from '../support/push-world.js';
 import { FormBrowser } from '../support/web-browser.js';
 import { CALLBACK, pushStatus, waitUntil } from '../signin/helpers.js';
-import { IDP_MAIN } from '../support/entry.js';
+import { endAll, IDP_MAIN } from '../support/entry.js';
 
 /**
  * Several instances (issue 14, item 1): three IdP processes, started as an operator starts them
@@ -65,11 +65,7 @@ describe(`three IdP processes on one Redis (${TEST_REDIS_URL.split(':')[0]})`, (
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => new Promise<void>((resolve) => {
-      if (p.exitCode !== null) { resolve(); return; }
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-    })));
+    await endAll(procs);
     await pushService?.close();
     await drop();
     rmSync(dir, { recursive: true, force: true });
