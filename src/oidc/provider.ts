@@ -12,6 +12,7 @@ import { adapterFactory } from './adapters.js';
 import { useAtomicReplayDetection } from './replay-detection.js';
 import { withRefreshGrantPrefetch } from './refresh-prefetch.js';
 import { withGrantBesideSession } from './grant-beside-session.js';
+import { newGrantId, ssoGrantIds } from './sso-grant-claim.js';
 import { codeSignIn, withCodeGrantPrefetch } from './code-prefetch.js';
 import { withInteractionHandoff } from './interaction-handoff.js';
 import { renamedInFormPost, renamedInLocation } from './authorization-error-code.js';
@@ -90,6 +91,22 @@ export function createProvider(deps: ProviderDeps): Provider {
   const grantWrites = withGrantBesideSession(adapterFactory(deps.db, deps.redis, Date.now, onEndedSave), deps.db, current, Date.now);
   const adapter = withInteractionHandoff(withCodeGrantPrefetch(withRefreshGrantPrefetch(grantWrites.adapters, deps.db, current), deps.db, current),
     () => (current() as { req?: object } | undefined)?.req);
+  const claimSsoGrant = ssoGrantIds(deps.redis);
+  /**
+   * A first-party app's new grant. On a single sign-on load (no interaction result: not a sign-in's
+   * resume, which its claim already makes one at a time) the loads of this session and app running
+   * beside it make the same grant (sso-grant-claim.ts): the session names one grant per app.
+   */
+  const newFirstPartyGrant = async (ctx: KoaContextWithOIDC, clientId: string, accountId: string, staleGrantId: string | undefined) => {
+    const { Grant } = ctx.oidc.provider;
+    const sessionUid = ctx.oidc.session?.uid;
+    if (ctx.oidc.result || !sessionUid) return new Grant({ clientId, accountId });
+    const proposed = newGrantId();
+    const jti = await claimSsoGrant({ sessionUid, accountId, clientId, ...(staleGrantId ? { staleGrantId } : {}) }, proposed);
+    const first = jti === proposed ? undefined : await Grant.find(jti);
+    if (first?.accountId === accountId && first.clientId === clientId) return first;
+    return new Grant({ jti, clientId, accountId } as ConstructorParameters<typeof Grant>[0]);
+  };
   const noLinks: FederatedLinks = { find: async () => null, link: async () => false, unlink: async () => false, listByAccount: async () => [] };
   const links = deps.links ?? noLinks;
   const secure = deps.issuer.startsWith('https:');
@@ -344,7 +361,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       // First-party apps (consent "implicit" in their file) get what they ask for without a consent
       // page: a scope or claim their grant lacks is added to it (red-team: a further scope by single
       // sign-on showed the consent page, and under prompt=none answered consent_required).
-      const grant = found ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      const grant = found ?? await newFirstPartyGrant(ctx, client.clientId, session.accountId, grantId);
       if (grantCovers(grant, ctx.oidc.requestParamScopes, ctx.oidc.requestParamClaims) && found) return found;
       grant.addOIDCScope([...(ctx.oidc.requestParamScopes ?? [])].join(' '));
       const claims = ctx.oidc.requestParamClaims;

@@ -6,10 +6,10 @@ import { FormBrowser } from './web-browser.js';
 /**
  * A new password-only user signs in through a relying app (openid-client, PKCE, scope openid unless
  * given) up to the redirect back: the callback URL carrying the code, not exchanged yet, and the
- * browser (its session cookie signs in to further apps).
+ * browser (its session cookie signs in to further apps). `existing`: the user was made before (another browser of theirs).
  */
-export async function signInToCallback(t: TestIdp, config: oidc.Configuration, username: string, scope = 'openid') {
-  await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
+export async function signInToCallback(t: TestIdp, config: oidc.Configuration, username: string, scope = 'openid', opts: { existing?: boolean } = {}) {
+  if (!opts.existing) await t.idp.accounts.create({ username, passwordHash: await hashPassword(`${username} password 1`) });
   const verifier = oidc.randomPKCECodeVerifier();
   const url = oidc.buildAuthorizationUrl(config, {
     redirect_uri: 'http://127.0.0.1:1/cb', scope, state: 's', prompt: 'login',
