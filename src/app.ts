@@ -85,6 +85,7 @@ import { takePgliteLock } from './storage/lock.js';
 import { openDatabase } from './storage/open.js';
 import { describeLoose, privateDataFolder } from './storage/private-folder.js';
 import { openRedis, openSubscriber, tlsProblem, type Redis } from './storage/redis.js';
+import { redisTlsOptions } from './storage/redis-tls.js';
 import { createAppRegistry, type AppRegistry } from './apps/registry.js';
 import { samlInternalClient } from './saml/internal-client.js';
 import { lazySamlSigningKey } from './saml/keys.js';
@@ -167,6 +168,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   // Configuration first: a bad file stops the start before anything is opened.
   const secrets = loadProcessSecrets(settings);
   const pushCa = pushTrustStore(settings.pushCa);
+  const redisTls = redisTlsOptions(settings);
   // PostgreSQL is there so that several processes can serve; with the in-process Redis stand-in
   // each would keep its own challenges, rate limits and lockouts, and an attacker would simply
   // spread guesses over them (README.md, Security: rate limits split across processes).
@@ -194,9 +196,9 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const releaseLock = !opts.db && !settings.databaseUrl ? takePgliteLock(settings.dataDir) : () => {};
   const db = instrumentDb(opts.db ?? (await openDatabase({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir })), metrics);
   // The listener keeps a failover (Sentinel ~3 s, Cluster ~8 s) from printing unhandled errors; watchRedis counts them.
-  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, () => {});
+  const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, () => {}, redisTls ? { tls: redisTls } : {});
   if (settings.redisUrl) {
-    void tlsProblem(settings.redisUrl).then((problem) => {
+    void tlsProblem(settings.redisUrl, redisTls).then((problem) => {
       if (problem) logger.warn({ problem }, 'Redis refused the TLS handshake: is its CA in Node\'s trust store or NODE_EXTRA_CA_CERTS, and its name or IP in its certificate? (docs/production.md)');
     });
     void evictionPolicy(redis).then((policy) => {

@@ -16,6 +16,7 @@ import { createLogger } from '../log.js';
 import { pgliteHolder } from '../storage/lock.js';
 import { openDatabase } from '../storage/open.js';
 import { openRedis, type Redis } from '../storage/redis.js';
+import { redisTlsOptions } from '../storage/redis-tls.js';
 import { announceSigningKeys } from '../keys/signing-announce.js';
 import { printable } from './printable.js';
 import type { Db } from '../storage/db.js';
@@ -142,7 +143,8 @@ export async function runCli(argv: string[]): Promise<number> {
   const held: { redis: Redis | null } = { redis: null };
   const redisReached = async (url: string): Promise<Redis> => {
     if (held.redis) return held.redis;
-    const redis = openRedis(url, settings.redisPrefix, () => {}, CLI_REDIS_OPTIONS);
+    const redisTls = redisTlsOptions(settings);
+    const redis = openRedis(url, settings.redisPrefix, () => {}, { ...CLI_REDIS_OPTIONS, ...(redisTls ? { tls: redisTls } : {}) });
     held.redis = redis;
     try {
       // Raced against a timer too: a Redis Cluster whose nodes all refuse queues commands until it is

@@ -205,6 +205,21 @@ export const SETTINGS = {
       return raw;
     },
   },
+  redisCa: {
+    env: 'REDIS_CA',
+    meaning: 'CA certificates trusted for a TLS `REDIS_URL` besides Node\'s bundled ones (a Redis behind a private CA); `NODE_EXTRA_CA_CERTS` works too. Set with a clear-text `REDIS_URL`, or a file that cannot be read or holds no certificate, stops the start.',
+    ...optionalFile('a PEM file'),
+  },
+  redisClientCert: {
+    env: 'REDIS_CLIENT_CERT',
+    meaning: 'The certificate the IdP shows a TLS Redis that asks for one (Redis\'s own default, `tls-auth-clients yes`), with `REDIS_CLIENT_KEY`.',
+    ...optionalFile('a PEM file'),
+  },
+  redisClientKey: {
+    env: 'REDIS_CLIENT_KEY',
+    meaning: 'The private key of `REDIS_CLIENT_CERT` (not encrypted; keep the file readable by the IdP only).',
+    ...optionalFile('a PEM file'),
+  },
   redisPrefix: { env: 'REDIS_PREFIX', meaning: 'Prefix of this IdP\'s Redis keys and channels (several IdPs can share one Redis).', ...text('idp:', 'any text') },
   dataDir: { env: 'DATA_DIR', meaning: 'Generated secrets (`secrets.json`, mode 0600), the embedded database (`pg/`, without `DATABASE_URL`), the demo user\'s password. Made 0700 (an existing one open to other users is fixed at start, with a warning: docs/production.md, The data folder).', ...folder('data') },
   configDir: { env: 'CONFIG_DIR', meaning: 'Where the registrations are read from: OIDC relying apps `clients/*.json`, SAML service providers `saml/*.json`, gateways of the agent API `agents/*.json`, RADIUS clients `radius/*.json` (with `RADIUS_PORT`), and with `DEMO` the demo app\'s `demo/*.json`.', ...folder('config') },

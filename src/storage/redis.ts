@@ -57,14 +57,14 @@ function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Red
   if (target.kind === 'sentinel') {
     // rediss-sentinel://: TLS to the Sentinels and to the master they name (ioredis's `tls` alone
     // would leave the master's connection in clear).
-    const tls = target.tls ? { sentinelTLS: {}, tls: {}, enableTLSForSentinelMode: true } : {};
-    return new Single({ ...common, ...auth, ...tls, sentinels: target.sentinels, name: target.name, db: target.db });
+    const overTls = target.tls ? { sentinelTLS: extra.tls ?? {}, tls: extra.tls ?? {}, enableTLSForSentinelMode: true } : {};
+    return new Single({ ...common, ...auth, ...overTls, sentinels: target.sentinels, name: target.name, db: target.db });
   }
   // Every key of one IdP shares one hash slot (its prefix is the hash tag), so each multi-key script,
   // MULTI and pipeline stays atomic on a cluster; see clusterKeyPrefix. rediss-cluster://: TLS to
   // every node, the ones the cluster announces too (and so to openSubscriber's, which copies these options).
-  const tls = target.tls ? { tls: {} } : {};
-  const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, ...tls, ...PER_CONNECTION, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
+  const overTls = target.tls ? { tls: extra.tls ?? {} } : {};
+  const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, ...overTls, ...PER_CONNECTION, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
   startupNodes.set(cluster, target.nodes.map((n) => ({ host: n.host, port: n.port })));
   return cluster;
 }
@@ -75,12 +75,12 @@ function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Red
  * target is of another kind. ioredis reports such a refusal on a Cluster or a Sentinel group only as
  * "Connection is closed", so the start asks once and logs the reason (`rediss://` reports it itself).
  */
-export function tlsProblem(url: string, timeoutMs = 3_000): Promise<string | null> {
+export function tlsProblem(url: string, options: tls.ConnectionOptions = {}, timeoutMs = 3_000): Promise<string | null> {
   const target = parseRedisUrl(url);
   if (target.kind === 'single' || !target.tls) return Promise.resolve(null);
   const { host, port } = (target.kind === 'cluster' ? target.nodes : target.sentinels)[0]!;
   return new Promise((resolve) => {
-    const socket = tls.connect({ host, port, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
+    const socket = tls.connect({ ...options, host, port, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
     const done = (problem: string | null) => { socket.destroy(); resolve(problem); };
     socket.once('secureConnect', () => done(null));
     socket.once('error', (err) => done(`${host}:${port}: ${err.message}`));

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
+import { redisTlsOptions, type RedisTlsSettings } from '../../src/storage/redis-tls.js';
 import { adminCli } from '../support/admin-cli.js';
 import { SimulatedAuthenticator } from '../support/authenticator.js';
 import { endAll, IDP_MAIN } from '../support/entry.js';
@@ -53,13 +54,13 @@ describe('Redis over TLS: a Cluster and a Sentinel group', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** One IdP process on `redisUrl`, trusting the test CA or not; resolves once it listens. */
-  async function startIdp(redisUrl: string, trustCa: boolean) {
+  /** One IdP process on `redisUrl`, trusting the test CA through NODE_EXTRA_CA_CERTS or not; resolves once it listens. */
+  async function startIdp(redisUrl: string, trustCa: boolean, more: Record<string, string> = {}) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = {
       ...baseEnv, ISSUER: url, PORT: String(port), REDIS_URL: redisUrl, REDIS_PREFIX: uniquePrefix('tls'),
-      DATA_DIR: path.join(dir, `data-${port}`), NODE_EXTRA_CA_CERTS: trustCa ? servers.caFile : '',
+      DATA_DIR: path.join(dir, `data-${port}`), NODE_EXTRA_CA_CERTS: trustCa ? servers.caFile : '', ...more,
     };
     const logs: string[] = [];
     const child = spawn(process.execPath, [IDP_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -115,8 +116,8 @@ describe('Redis over TLS: a Cluster and a Sentinel group', () => {
     idp.stop();
   }, 120_000);
 
-  it('keeps a sign-in\'s state on the master a TLS Sentinel names', async () => {
-    const idp = await startIdp(servers.sentinelUrl, true);
+  it('keeps a sign-in\'s state on the master a TLS Sentinel names, its CA given as REDIS_CA', async () => {
+    const idp = await startIdp(servers.sentinelUrl, false, { REDIS_CA: servers.caFile });
     await waitUntil(async () => (await readiness(idp.url)).status === 200, 20_000, `ready (logs: ${idp.logs.join('')})`);
     const browser = new FormBrowser(idp.url);
     const rp = await oidc.discovery(new URL(idp.url), 'test-rp', TEST_RP_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
@@ -126,6 +127,19 @@ describe('Redis over TLS: a Cluster and a Sentinel group', () => {
     // The interaction was written to Redis by /auth and read back by the login page.
     expect(login.body).toContain('name="password"');
     idp.stop();
+  }, 60_000);
+
+  it('shows its client certificate to a server that asks for one (REDIS_CLIENT_CERT, REDIS_CLIENT_KEY)', async () => {
+    const url = `rediss://127.0.0.1:${servers.mutualPort}`;
+    const idp = await startIdp(url, false, { REDIS_CA: servers.caFile, REDIS_CLIENT_CERT: servers.clientCert, REDIS_CLIENT_KEY: servers.clientKey });
+    await waitUntil(async () => (await readiness(idp.url)).status === 200, 20_000, `ready (logs: ${idp.logs.join('')})`);
+    idp.stop();
+    // Without it the server ends the connection: Redis is down for the IdP, whatever else is right.
+    const without = await startIdp(url, false, { REDIS_CA: servers.caFile });
+    expect((await readiness(without.url)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await readiness(without.url)).status).toBe(503);
+    without.stop();
   }, 60_000);
 
   it.each([
@@ -146,4 +160,38 @@ describe('Redis over TLS: a Cluster and a Sentinel group', () => {
     }
     idp.stop();
   }, 60_000);
+
+  describe('REDIS_CA, REDIS_CLIENT_CERT and REDIS_CLIENT_KEY: what stops the start, naming the setting', () => {
+    const none: RedisTlsSettings = { redisUrl: 'rediss://127.0.0.1:6380', redisCa: null, redisClientCert: null, redisClientKey: null };
+    it.each([
+      ['beside a clear-text REDIS_URL', () => ({ redisUrl: 'redis-cluster://127.0.0.1:7001', redisCa: servers.caFile }), 'REDIS_CA: is for a TLS REDIS_URL'],
+      ['without REDIS_URL', () => ({ redisUrl: null, redisClientCert: servers.clientCert, redisClientKey: servers.clientKey }), 'REDIS_CLIENT_CERT: is for a TLS REDIS_URL'],
+      ['a certificate without its key', () => ({ redisClientCert: servers.clientCert }), 'REDIS_CLIENT_KEY: REDIS_CLIENT_CERT and REDIS_CLIENT_KEY are set together'],
+      ['a key without its certificate', () => ({ redisClientKey: servers.clientKey }), 'REDIS_CLIENT_CERT: REDIS_CLIENT_CERT and REDIS_CLIENT_KEY are set together'],
+      ['a key that is not the certificate\'s', () => ({ redisClientCert: servers.clientCert, redisClientKey: servers.otherKey }), 'REDIS_CLIENT_KEY: is not the private key of REDIS_CLIENT_CERT'],
+      ['a CA file that is not there', () => ({ redisCa: path.join(dir, 'no-such-ca.pem') }), 'REDIS_CA: cannot read'],
+      ['a certificate file holding a key', () => ({ redisClientCert: servers.clientKey, redisClientKey: servers.clientKey }), 'holds no PEM certificate'],
+      ['a key file holding a certificate', () => ({ redisClientCert: servers.clientCert, redisClientKey: servers.caFile }), 'holds no PEM private key'],
+    ] as const)('%s', (_what, settings, message) => {
+      expect(() => redisTlsOptions({ ...none, ...settings() })).toThrow(message);
+    });
+
+    it('gives the CA beside Node\'s roots, and the client certificate and key, when all is right', () => {
+      const options = redisTlsOptions({ ...none, redisCa: servers.caFile, redisClientCert: servers.clientCert, redisClientKey: servers.clientKey })!;
+      expect((options.ca as string[]).length).toBeGreaterThan(100);
+      expect(String(options.cert)).toContain('BEGIN CERTIFICATE');
+      expect(String(options.key)).toContain('PRIVATE KEY');
+      expect(redisTlsOptions(none)).toBeUndefined();
+    });
+
+    it('npm start refuses in one line that quotes nothing of the files', () => {
+      const r = spawnSync(process.execPath, [IDP_MAIN], {
+        env: { ...baseEnv, PORT: '0', DATA_DIR: path.join(dir, 'data-refused'), REDIS_URL: servers.clusterUrl, REDIS_CLIENT_CERT: servers.clientCert, REDIS_CLIENT_KEY: servers.otherKey },
+        encoding: 'utf8', timeout: 60_000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('Configuration error: '))).toEqual(['Configuration error: environment: REDIS_CLIENT_KEY: is not the private key of REDIS_CLIENT_CERT']);
+      expect(r.stderr).not.toContain('BEGIN');
+    });
+  });
 });

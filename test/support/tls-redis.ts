@@ -11,9 +11,10 @@ const run = promisify(execFile);
 /**
  * Real Redis servers that speak TLS only, on 127.0.0.1, for the `rediss-cluster://` and
  * `rediss-sentinel://` tests: a CA and a server certificate made here with openssl (IP
- * 127.0.0.1 and `localhost` in it), a Cluster of three masters (`tls-cluster yes`), and a master
- * with one Sentinel (`tls-replication yes`, so the Sentinel too talks TLS to it). Clients need not
- * present certificates (`tls-auth-clients no`), as on managed services. Nothing here is daemonized:
+ * 127.0.0.1 and `localhost` in it), a Cluster of three masters (`tls-cluster yes`), a master with
+ * one Sentinel (`tls-replication yes`, so the Sentinel too talks TLS to it), where clients need not
+ * present certificates (`tls-auth-clients no`, as on managed services), and one server that asks for
+ * a client certificate (Redis's default), with one made for the IdP. Nothing here is daemonized:
  * `stop` ends every server and removes the folder.
  */
 export interface TlsRedis {
@@ -23,10 +24,16 @@ export interface TlsRedis {
   sentinelUrl: string;
   /** The master's own address, for a `rediss://` URL. */
   masterPort: number;
+  /** A single server that asks every client for a certificate the CA signed (Redis's default, `tls-auth-clients yes`). */
+  mutualPort: number;
+  /** Such a client certificate and its key (PEM files), and a key that is not its. */
+  clientCert: string;
+  clientKey: string;
+  otherKey: string;
   stop(): Promise<void>;
 }
 
-async function certificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+async function certificates(dir: string) {
   const f = (name: string) => path.join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Test Redis CA']);
@@ -34,7 +41,10 @@ async function certificates(dir: string): Promise<{ ca: string; cert: string; ke
   writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
     '-out', f('server.pem'), '-days', '2', '-extfile', f('ext.cnf')]);
-  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
+  await run('openssl', ['req', ...ec, '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', '/CN=pushotp-idp']);
+  await run('openssl', ['x509', '-req', '-in', f('client.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('client.pem'), '-days', '2']);
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherKey: f('server.key') };
 }
 
 /** A port whose cluster bus port (+10000) is free too. */
@@ -47,9 +57,10 @@ async function clusterPort(): Promise<number> {
 
 export async function startTlsRedis(): Promise<TlsRedis> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tls-redis-'));
-  const { ca, cert, key } = await certificates(dir);
-  const tlsArgs = ['--port', '0', '--bind', '127.0.0.1', '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', ca,
-    '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no'];
+  const { ca, cert, key, clientCert, clientKey, otherKey } = await certificates(dir);
+  const serverArgs = (clientCertificates: 'yes' | 'no') => ['--port', '0', '--bind', '127.0.0.1', '--tls-cert-file', cert, '--tls-key-file', key,
+    '--tls-ca-cert-file', ca, '--tls-auth-clients', clientCertificates, '--save', '', '--appendonly', 'no'];
+  const tlsArgs = serverArgs('no');
   const cli = (port: number, ...args: string[]) => run('redis-cli', ['--tls', '--cacert', ca, '-h', '127.0.0.1', '-p', String(port), ...args]);
   const servers: ChildProcess[] = [];
   const start = (args: string[], cwd: string) => {
@@ -91,8 +102,12 @@ export async function startTlsRedis(): Promise<TlsRedis> {
     start([conf, '--sentinel'], dir);
     await until(async () => (await cli(sentinelPort, 'sentinel', 'get-master-addr-by-name', 'tlsmain')).stdout.includes(String(masterPort)), 'the Sentinel');
 
+    const mutualPort = await freePort();
+    start([...serverArgs('yes'), '--tls-port', String(mutualPort)], path.join(dir, 'mutual'));
+    await until(async () => (await run('redis-cli', ['--tls', '--cacert', ca, '--cert', clientCert, '--key', clientKey, '-h', '127.0.0.1', '-p', String(mutualPort), 'ping'])).stdout.includes('PONG'), 'the mutual-TLS server');
+
     return {
-      caFile: ca,
+      caFile: ca, mutualPort, clientCert, clientKey, otherKey,
       clusterUrl: `rediss-cluster://${nodes.map((p) => `127.0.0.1:${p}`).join(',')}`,
       sentinelUrl: `rediss-sentinel://127.0.0.1:${sentinelPort}/tlsmain`,
       masterPort,
