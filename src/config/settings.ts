@@ -414,7 +414,7 @@ export const SETTINGS = {
   shutdownGrace: { env: 'SHUTDOWN_GRACE', meaning: 'Seconds in-flight requests get to finish after `SIGTERM` before connections are closed.', ...integer(10, 0, 600, 'must be 0..600 seconds') },
   memoryTrimInterval: {
     env: 'MEMORY_TRIM_INTERVAL',
-    meaning: 'Seconds between returns of the C heap\'s free pages to the system (glibc `malloc_trim` on a worker thread, from the native part `npm run build` makes; README, Performance). 0: never.',
+    meaning: 'Seconds between returns of the C heap\'s free pages to the system (glibc `malloc_trim` on a worker thread, from the native part `npm run build` makes; docs/performance.md). 0: never.',
     ...integer(1, 0, 3600, 'must be 0..3600 seconds'),
   },
 } satisfies Record<string, SettingSpec<unknown>>;
