@@ -199,7 +199,7 @@ export async function createIdp(settings: Settings, opts: IdpOptions = {}): Prom
   const redis = openRedis(settings.redisUrl, opts.redisPrefix ?? settings.redisPrefix, () => {}, redisTls ? { tls: redisTls } : {});
   if (settings.redisUrl) {
     void tlsProblem(settings.redisUrl, redisTls).then((problem) => {
-      if (problem) logger.warn({ problem }, 'Redis refused the TLS handshake: is its CA in Node\'s trust store or NODE_EXTRA_CA_CERTS, and its name or IP in its certificate? (docs/production.md)');
+      if (problem) logger.warn({ problem }, 'Redis refused the TLS handshake: is its CA in REDIS_CA (or Node\'s trust store), its name or IP in its certificate, and REDIS_CLIENT_CERT set if it asks for one? (docs/production.md)');
     });
     void evictionPolicy(redis).then((policy) => {
       if (policy !== null && policy !== 'noeviction') {
