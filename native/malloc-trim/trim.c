@@ -4,7 +4,7 @@
  * Why: glibc returns memory to the system by itself only from the top of a heap. Free chunks in
  * the middle (a burst of requests' buffers, sockets, OpenSSL objects, freed while others stay
  * alive) stay resident until malloc_trim(0), which madvises every free page of every arena away.
- * An IdP that served a burst and now holds its waiting sign-ins kept about 5 MiB that way (bench/
+ * An IdP that served a burst and now holds its waiting sign-ins kept 6-9 MiB that way (bench/
  * memory.ts); Node itself never calls it.
  *
  *   trim() -> Promise<boolean>: true when memory was released. It runs on libuv's thread pool:

@@ -198,7 +198,7 @@ export const SETTINGS = {
     env: 'REDIS_URL',
     meaning: 'Redis for challenges, rate limits, pub/sub and short-lived tokens: one server, the master a Sentinel group names, or a Cluster (one IdP\'s keys share one hash slot: the cluster gives failover, see docs/production.md). Unset: an in-process stand-in (one process only; lost at restart; the log says so; it frees keys once they lapse, as Redis does, and near the heap limit of the process refuses writes as a full Redis under `noeviction` does, so pages answer 503 rather than the process dying: red-team, anonymous `/auth` requests whose records it never freed killed `npm start`), and the start is refused when `DATABASE_URL` is set.',
     default: NONE,
-    accepts: '`redis://[user:pass@]host:port[/db]`, `redis-sentinel://host:port,host:port/<master>[?db=N]`, `redis-cluster://host:port,host:port`; over TLS `rediss://`, `rediss-sentinel://`, `rediss-cluster://` (certificates checked against Node\'s trust store and `NODE_EXTRA_CA_CERTS`)',
+    accepts: '`redis://[user:pass@]host:port[/db]`, `redis-sentinel://host:port,host:port/<master>[?db=N]`, `redis-cluster://host:port,host:port`; over TLS `rediss://`, `rediss-sentinel://`, `rediss-cluster://` (certificates checked against Node\'s trust store and `REDIS_CA`)',
     read: (raw: string | undefined): string | null => {
       if (!raw) return null;
       try { parseRedisUrl(raw); } catch (err) { if (err instanceof RedisUrlError) throw new InvalidSetting(err.message); throw err; }

@@ -8,7 +8,7 @@ import { addonFunction } from '../native/addon.js';
  *
  * glibc returns memory by itself only from the top of a heap: what a burst of requests freed in
  * the middle (buffers, sockets, OpenSSL objects, between others still alive) stays resident. An
- * IdP holding 1,000 waiting sign-ins after a burst kept about 5 MiB that way (bench/memory.ts,
+ * IdP holding 1,000 waiting sign-ins after a burst kept 6-9 MiB that way (bench/memory.ts,
  * docs/performance.md). One trim took 0.24 ms at the median and up to 5 ms, hence off the main thread.
  *
  * Process-wide: every IdP in the process holds it while it runs (createIdp), the first hold starts

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { ConfigError } from '../config/settings.js';
 import { pemCertificates, pemPrivateKey, trustStore } from '../net/tls-files.js';
@@ -47,4 +48,23 @@ export function redisTlsOptions(s: RedisTlsSettings): ConnectionOptions | undefi
     Object.assign(options, { cert, key });
   }
   return options;
+}
+
+/**
+ * Why the first node of a `rediss-cluster://` or `rediss-sentinel://` target refuses a TLS handshake
+ * (`host:port: self-signed certificate in certificate chain`), or null when it completes one or the
+ * target is of another kind. ioredis reports such a refusal on a Cluster or a Sentinel group only as
+ * "Connection is closed", so the start asks once and logs the reason (`rediss://` reports it itself).
+ */
+export function tlsProblem(url: string, options: ConnectionOptions = {}, timeoutMs = 3_000): Promise<string | null> {
+  const target = parseRedisUrl(url);
+  if (target.kind === 'single' || !target.tls) return Promise.resolve(null);
+  const { host, port } = (target.kind === 'cluster' ? target.nodes : target.sentinels)[0]!;
+  return new Promise((resolve) => {
+    const socket = tls.connect({ ...options, host, port, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
+    const done = (problem: string | null) => { socket.destroy(); resolve(problem); };
+    socket.once('secureConnect', () => done(null));
+    socket.once('error', (err) => done(`${host}:${port}: ${err.message}`));
+    socket.once('timeout', () => done(`${host}:${port}: no TLS handshake within ${timeoutMs} ms`));
+  });
 }

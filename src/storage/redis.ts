@@ -1,5 +1,3 @@
-import { isIP } from 'node:net';
-import tls from 'node:tls';
 import { Cluster, Redis as Single, type RedisOptions } from 'ioredis';
 import { parseRedisUrl } from './redis-url.js';
 import { openStandIn } from './standin.js';
@@ -67,25 +65,6 @@ function connect(url: string, prefix: string, extra: Partial<RedisOptions>): Red
   const cluster = new Cluster(target.nodes, { redisOptions: { ...auth, ...overTls, ...PER_CONNECTION, ...extra }, keyPrefix: clusterKeyPrefix(prefix), enableAutoPipelining: true });
   startupNodes.set(cluster, target.nodes.map((n) => ({ host: n.host, port: n.port })));
   return cluster;
-}
-
-/**
- * Why the first node of a `rediss-cluster://` or `rediss-sentinel://` target refuses a TLS handshake
- * (`host:port: self-signed certificate in certificate chain`), or null when it completes one or the
- * target is of another kind. ioredis reports such a refusal on a Cluster or a Sentinel group only as
- * "Connection is closed", so the start asks once and logs the reason (`rediss://` reports it itself).
- */
-export function tlsProblem(url: string, options: tls.ConnectionOptions = {}, timeoutMs = 3_000): Promise<string | null> {
-  const target = parseRedisUrl(url);
-  if (target.kind === 'single' || !target.tls) return Promise.resolve(null);
-  const { host, port } = (target.kind === 'cluster' ? target.nodes : target.sentinels)[0]!;
-  return new Promise((resolve) => {
-    const socket = tls.connect({ ...options, host, port, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
-    const done = (problem: string | null) => { socket.destroy(); resolve(problem); };
-    socket.once('secureConnect', () => done(null));
-    socket.once('error', (err) => done(`${host}:${port}: ${err.message}`));
-    socket.once('timeout', () => done(`${host}:${port}: no TLS handshake within ${timeoutMs} ms`));
-  });
 }
 
 /** The nodes a Cluster client was given, for openSubscriber (ioredis keeps its own list private). */
