@@ -48,6 +48,15 @@ async function passwordSignIn(p: Page, user: User, button = 'Sign in'): Promise<
   await p.getByRole('button', { name: button }).click();
 }
 
+/**
+ * Waits for the account page (its heading) and for its deferred scripts to have run: a heading is
+ * in the DOM before /static/account.js rewrites the UTC times, and a slow machine shows the gap.
+ */
+async function accountPage(p: Page, heading: string): Promise<void> {
+  await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+  await p.waitForLoadState('domcontentloaded');
+}
+
 async function expectClean(p: Page, name: string): Promise<void> {
   const { violations } = await checkPage(p, name);
   expect(violations).toEqual([]);
@@ -127,7 +136,7 @@ describe('the device list', () => {
     await p.getByRole('button', { name: 'Enter a passcode instead' }).click();
     await p.locator('input[name="passcode"]').fill(first.currentTotp());
     await p.locator('input[name="passcode"]').press('Enter');
-    await p.getByRole('heading', { level: 1, name: 'Your account' }).waitFor();
+    await accountPage(p, 'Your account');
 
     const firstRow = (await w.t.idp.devices.get(first.deviceId))!;
     const card = p.locator('section.device', { has: p.getByRole('heading', { name: 'Work phone' }) });
@@ -205,7 +214,7 @@ describe('in German (Accept-Language: de)', () => {
     await p.getByRole('button', { name: 'Stattdessen einen Einmalcode eingeben' }).click();
     await p.locator('input[name="passcode"]').fill(phone.currentTotp());
     await p.locator('input[name="passcode"]').press('Enter');
-    await p.getByRole('heading', { level: 1, name: 'Ihr Konto' }).waitFor();
+    await accountPage(p, 'Ihr Konto');
     const card = p.locator('section.device', { has: p.getByRole('heading', { name: 'Pixel 8' }) });
     const row = (await w.t.idp.devices.get(phone.deviceId))!;
     const added = local(row.createdAt.toISOString(), { day: 'numeric', month: 'short', year: 'numeric' }, 'de-DE');
