@@ -7,3 +7,15 @@
 declare module 'oidc-provider/lib/helpers/initialize_keystore.js' {
   export default function initializeKeystore(this: object, jwks: { keys: object[] }): void;
 }
+
+/**
+ * oidc-provider's per-request storage (lib/helpers/als.js, an AsyncLocalStorage): its middleware
+ * runs each request in it and `Provider.ctx` reads it. src/oidc/provider.ts keeps it in the
+ * process's one store (src/observability/request-context.ts).
+ */
+declare module 'oidc-provider/lib/helpers/als.js' {
+  import type { AsyncLocalStorage } from 'node:async_hooks';
+
+  const als: AsyncLocalStorage<unknown>;
+  export default als;
+}

@@ -10,6 +10,8 @@
  *   account-cache=MS accounts.findById answered from an in-process cache for MS milliseconds.
  *   provider-fast-path  oidc-provider's endpoints (/auth, /token, /me, /jwks, ...) pass only our
  *                    error handler and host pinning, not the rest of our middleware and routers.
+ *   two-stores       oidc-provider's AsyncLocalStorage entered beside ours, as before Provider.ctx
+ *                    rode in ours (src/observability/request-context.ts): what a second store costs.
  */
 import { createRequire } from 'node:module';
 

@@ -25,6 +25,7 @@ import type { Db } from '../../src/storage/db.js';
 import { openDatabase } from '../../src/storage/open.js';
 import { openRedis, type Redis } from '../../src/storage/redis.js';
 import { bareLogin } from './bare-login.js';
+import providerStorage from 'oidc-provider/lib/helpers/als.js';
 
 export interface ChildConfig {
   mode: 'idp' | 'bare';
@@ -141,6 +142,11 @@ async function startIdp(): Promise<Running> {
     const PROVIDER = /^\/(token|auth|me|jwks|\.well-known|session|request|reg|backchannel)(\/|$)/;
     idp.app.middleware.length = 0;
     idp.app.middleware.push((ctx, next) => (PROVIDER.test(ctx.path) ? providerOnly(ctx, next) : ours(ctx, next)));
+  }
+  // Experiment two-stores: oidc-provider's own AsyncLocalStorage back (its methods, not ours).
+  if (experiments.has('two-stores')) {
+    delete (providerStorage as unknown as Record<string, unknown>).run;
+    delete (providerStorage as unknown as Record<string, unknown>).getStore;
   }
   // Experiment provider-direct: oidc-provider's own callback, without our Koa app in front (token endpoint only).
   const server = createServer(experiments.has('provider-direct') ? idp.provider.callback() : idp.callback());

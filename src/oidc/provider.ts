@@ -31,6 +31,8 @@ import { acceptUpstreamHints, exemptFromHintCheck, upstreamLoginCheck, upstreamP
 import { acrClaimOfParam, acrForApp, essentialAcrUnmet, requestedAcrs, sessionEndedBeforeItsSecond, sessionEndedSince, sessionSatisfies, sessionTooOld, sessionTtlSeconds, type AcrClaimRequest, type SessionLifetime } from './session-policy.js';
 import { errorPage, providerOutageAnswer } from '../http/edge.js';
 import { AppError, isStorageOutage, technical } from '../http/errors.js';
+import providerStorage from 'oidc-provider/lib/helpers/als.js';
+import { carryProviderContext, type ProviderStorage } from '../observability/request-context.js';
 
 /** oidc-provider's routes a browser is sent to: their errors are a page; every other route's are JSON. */
 const BROWSER_ROUTES = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success', 'code_verification', 'device_resume']);
@@ -68,6 +70,8 @@ const ACCOUNT_CACHE_MS = 5000;
 
 /** The oidc-provider instance: what it offers, where it stores, and which of our pages it shows. */
 export function createProvider(deps: ProviderDeps): Provider {
+  // Provider.ctx rides in the process's one AsyncLocalStorage (src/observability/request-context.ts).
+  carryProviderContext(providerStorage as unknown as ProviderStorage);
   const byId = new Map(deps.clients.map((c) => [c.metadata.client_id as string, c]));
   const anyVerifiedPush = deps.clients.some((c) => c.login.verifiedPush === true);
   const acrValues = [...new Set([
