@@ -8,8 +8,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * (`Provider.ctx`) rides in it too (`carryProviderContext`, below). On Node 20 every
  * AsyncLocalStorage that has been entered copies its value onto every promise and async resource the
  * process creates afterwards (async_hooks' init), so each store is paid on every await of every
- * request: a second store (oidc-provider keeps one of its own) cost a refresh grant a fifth of its
- * CPU (`BENCH_TOKEN_VARIANTS=two-stores npm run bench -- token` measures it).
+ * request: with oidc-provider's own store entered beside ours, refresh grants ran at 0.92x of one
+ * store in the same run (`BENCH_TOKEN_VARIANTS=two-stores npm run bench -- token` measures it).
  */
 export interface RequestContext {
   readonly requestId: string;
