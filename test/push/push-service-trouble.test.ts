@@ -26,15 +26,6 @@ const NOW = Math.floor(Date.now() / 1000) * 1000;
 let service: PushServiceDouble;
 let transport: PushTransport;
 
-beforeAll(async () => {
-  service = await startPushService();
-  transport = service.createTransport();
-});
-
-afterAll(async () => {
-  await transport.close();
-  await service.close();
-});
 
 /** A notifier whose pauses are recorded instead of waited. */
 function notifierWithRecordedSleeps(more: Partial<WebPushNotifierOptions> = {}) {
@@ -55,7 +46,25 @@ function requestsTo(id: string): number {
   return service.requests.filter((r) => r.subscriptionId === id).length;
 }
 
-describe('push service trouble', () => {
+// The same trouble over each protocol a push service may speak: HTTP/2 streams, and the pooled
+// HTTP/1.1 connections of a service without HTTP/2 (src/push/transport.ts).
+describe.each([['HTTP/2', false], ['HTTP/1.1', true]] as const)('push service trouble over %s', (protocol, http1Only) => {
+  beforeAll(async () => {
+    service = await startPushService({ http1Only });
+    transport = service.createTransport();
+  });
+
+  afterAll(async () => {
+    await transport.close();
+    await service.close();
+  });
+
+  it('is spoken to in the protocol named', async () => {
+    const { notifier } = notifierWithRecordedSleeps();
+    expect(await notifier.send(service.createSubscription(), payload, options)).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(service.httpVersions).toEqual(protocol === 'HTTP/2' ? { '2.0': 1 } : { '1.1': 1 });
+  });
+
   it('500 twice then 201 is sent on the third attempt after short backoffs', async () => {
     const { notifier, sleeps } = notifierWithRecordedSleeps();
     const sub = service.createSubscription();
