@@ -6,7 +6,7 @@
  * sendNotification path (a new VAPID JWT per message, HTTP/1.1 keep-alive), same subscriptions,
  * same payload, runs alternating in the same child. The double speaks HTTP/2 with an HTTP/1.1
  * fallback, as FCM, Mozilla autopush and Apple's push service do; each client uses what it can.
- * Two more paths: ours and web-push to a double that speaks HTTP/1.1 only.
+ * Two more paths: ours (undici's keep-alive pool) and web-push to a double that speaks HTTP/1.1 only.
  *
  * The doubles answer 201 without decrypting during the timed part; before it, a few messages of
  * each go to a verifying double (VAPID checked, payload decrypted and compared).
@@ -136,7 +136,7 @@ export async function pushFanout(opts: Partial<FanoutOptions> = {}): Promise<Ben
     bench.result.notes.push(
       `${o.runs} runs of ${o.messagesPerRun} messages per path, ${o.concurrency} in flight, over ${o.subscriptions} subscriptions of one push service; same payload (${Buffer.byteLength(JSON.stringify(payload))} bytes of JSON); failures: ${failed}.`,
       `Our sender's ECDH: ${ecdh === 'native' ? 'native (native/webpush-ecdh, built by npm run build: one call on Node\'s OpenSSL without node:crypto\'s repeated key checks)' : 'node:crypto (native/webpush-ecdh was not built: dist/native/build.json says why)'}. BENCH_FANOUT_DIAG=1 also times the encryption alone on each ECDH.`,
-      'The double speaks HTTP/2 with an HTTP/1.1 fallback, as FCM, Mozilla autopush and Apple\'s service do: ours uses one HTTP/2 session, web-push (HTTP/1.1 only) an https.Agent with keep-alive and the same socket limit (it would otherwise use Node\'s global agent, also keep-alive). The doubles run in the parent process on the other core and answer 201 without decrypting.',
+      'The double speaks HTTP/2 with an HTTP/1.1 fallback, as FCM, Mozilla autopush and Apple\'s service do: ours uses one HTTP/2 session, web-push (HTTP/1.1 only) an https.Agent with keep-alive and the same socket limit (it would otherwise use Node\'s global agent, also keep-alive). To the HTTP/1.1-only double ours uses undici\'s keep-alive pool with the same connection limit. The doubles run in the parent process on the other core and answer 201 without decrypting.',
       'Wall rate can be bounded by the double (TLS server in the load generator); messages per sender CPU-second is the figure that scales.',
     );
   } finally {
