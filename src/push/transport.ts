@@ -94,20 +94,25 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
     if (state?.kind === 'h2' && state.session === session) origins.delete(origin);
   }
 
+  /** A TLS connection to the push service, offering `alpn`. */
+  function tlsTo(url: URL, allowed: Allowed, alpn: string[]): tls.TLSSocket {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    return tls.connect({
+      host,
+      port: Number(url.port || 443),
+      ...(isIP(host) ? {} : { servername: host }),
+      ALPNProtocols: alpn,
+      ...(secureContext ? { secureContext } : {}),
+      // Names resolve through the guard, which refuses inward addresses before the connect.
+      lookup: guard.lookupFor(allowed),
+    });
+  }
+
   /** TLS with ALPN; resolves with the protocol the service chose, rejects on a failed connection. */
   function connect(url: URL, allowed: Allowed, timeoutMs: number): Promise<PushProtocol> {
     const origin = url.origin;
     return new Promise<PushProtocol>((resolve, reject) => {
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      const socket = tls.connect({
-        host,
-        port: Number(url.port || 443),
-        ...(isIP(host) ? {} : { servername: host }),
-        ALPNProtocols: ['h2', 'http/1.1'],
-        ...(secureContext ? { secureContext } : {}),
-        // Names resolve through the guard, which refuses inward addresses before the connect.
-        lookup: guard.lookupFor(allowed),
-      });
+      const socket = tlsTo(url, allowed, ['h2', 'http/1.1']);
       const timer = setTimeout(() => socket.destroy(new AttemptTimeout(`no TLS connection within ${timeoutMs} ms`)), timeoutMs);
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -241,9 +246,6 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
     const raced = pools.get(url.origin);
     if (raced) return raced;
     if (closed) throw new Error('transport closed');
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const port = Number(url.port || 443);
-    const lookup = guard.lookupFor(allowed);
     const pool = new Pool(url.origin, {
       connections: maxSockets,
       pipelining: 1,
@@ -253,24 +255,13 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
       headersTimeout: 0,
       bodyTimeout: 0,
       connect: (_options, callback) => {
-        let called = false;
-        const once = (err: Error | null, socket: tls.TLSSocket | null) => {
-          if (called) return;
-          called = true;
-          clearTimeout(timer);
-          if (err) callback(err, null);
-          else callback(null, socket!);
-        };
-        const socket = tls.connect({
-          host, port,
-          ...(isIP(host) ? {} : { servername: host }),
-          ALPNProtocols: ['http/1.1'],
-          ...(secureContext ? { secureContext } : {}),
-          lookup,
-        });
+        const socket = tlsTo(url, allowed, ['http/1.1']);
         const timer = setTimeout(() => socket.destroy(new AttemptTimeout(`no TLS connection within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
-        socket.once('secureConnect', () => once(null, socket));
-        socket.once('error', (err) => once(err, null));
+        // Whichever comes first; the other listener is dropped (undici watches the socket after).
+        const connected = () => { clearTimeout(timer); socket.off('error', failed); callback(null, socket); };
+        const failed = (err: Error) => { clearTimeout(timer); socket.off('secureConnect', connected); callback(err, null); };
+        socket.once('secureConnect', connected);
+        socket.once('error', failed);
       },
     });
     pools.set(url.origin, pool);
@@ -280,7 +271,6 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
   function postH1(url: URL, allowed: Allowed, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Answer> {
     return new Promise((resolve) => {
       let settled = false;
-      let timedOut = false;
       const settle = (answer: Answer): void => {
         if (settled) return;
         settled = true;
@@ -288,15 +278,12 @@ export function createPushTransport(opts: PushTransportOptions = {}): PushTransp
       };
       // The deadline covers the wait for a pooled connection, the answer, and the (ignored) body.
       const abort = new AbortController();
-      const timer = setTimeout(() => {
-        timedOut = true;
-        abort.abort(new AttemptTimeout(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
+      const timer = setTimeout(() => abort.abort(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
       const failedWith = (err: Error): void => {
         clearTimeout(timer);
-        settle(timedOut
-          ? { kind: 'error', reason: 'timeout', message: `no answer within ${timeoutMs} ms` }
-          : { kind: 'error', reason: reasonOf(err), message: err.message });
+        // A request cut by the deadline fails with whatever undici makes of the abort: the deadline is the cause.
+        const cause = abort.signal.aborted ? (abort.signal.reason as Error) : err;
+        settle({ kind: 'error', reason: reasonOf(cause), message: cause.message });
       };
       poolFor(url, allowed).then((pool) => pool.request({ path: `${url.pathname}${url.search}`, method: 'POST', headers, body, signal: abort.signal })).then((res) => {
         const ra = res.headers['retry-after'];

@@ -26,7 +26,6 @@ const NOW = Math.floor(Date.now() / 1000) * 1000;
 let service: PushServiceDouble;
 let transport: PushTransport;
 
-
 /** A notifier whose pauses are recorded instead of waited. */
 function notifierWithRecordedSleeps(more: Partial<WebPushNotifierOptions> = {}) {
   const sleeps: number[] = [];
