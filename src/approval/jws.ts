@@ -55,31 +55,23 @@ export function readKid(jws: unknown): string | null {
 }
 
 /**
- * Device keys made into node:crypto KeyObjects, by their coordinates, for the phones seen last: a
- * phone signs twice per sign-in within seconds (fetch, answer), and importing costs as much as
- * verifying (about 60 us). A KeyObject holds about 2 KB outside the JS heap; the WebCrypto CryptoKey
- * jose imports (and caches for a KeyObject given to it) about 6.6 KB, measured as resident memory
- * over 5,000 keys. 1,000 keys (2 MB) cover a fetch and its answer at 250 sign-ins per second; a
- * key imported again costs 0.06 ms of a sign-in's 30.
+ * The P-256 public key at (x, y), or null when those are not a point of the curve. Imported for
+ * each verification and dropped with it (about 85 us), never kept: a KeyObject is two native
+ * objects that V8 frees with weak callbacks, and kept ones (a cache of the last 1,000 phones' keys
+ * once stood here) outlive two young-generation collections, so each is freed in the pause of a
+ * full mark-compact. At 10,000 waiting sign-ins with phones approving, those frees took 33 ms of
+ * each 48 ms full-GC pause (--trace-gc-nvp heap.external.weak_global_handles; perf: EVP_PKEY_free
+ * under the GC's first-pass weak callbacks), and the accepted -> page answered p99 was 10-12 ms.
+ * A key used once dies young and is freed a few at a time by the scavenges: pauses 14 ms, p99
+ * under 9 (docs/performance.md, "Keys that die young").
  */
-const imported = new Map<string, KeyObject>();
-const MAX_IMPORTED = 1_000;
-
-/** The P-256 public key at (x, y), or null when those are not a point of the curve. */
 function publicKeyOf(x: unknown, y: unknown): KeyObject | null {
   if (typeof x !== 'string' || typeof y !== 'string') return null;
-  const id = `${x}.${y}`;
-  let key = imported.get(id);
-  if (!key) {
-    try {
-      key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
-    } catch {
-      return null; // not kept: the next attempt fails the same way, uncached
-    }
-    if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value!);
-    imported.set(id, key);
+  try {
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
+  } catch {
+    return null;
   }
-  return key;
 }
 
 /**
