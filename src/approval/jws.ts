@@ -63,7 +63,7 @@ export function readKid(jws: unknown): string | null {
  * each 48 ms full-GC pause (--trace-gc-nvp heap.external.weak_global_handles; perf: EVP_PKEY_free
  * under the GC's first-pass weak callbacks), and the accepted -> page answered p99 was 10-12 ms.
  * A key used once dies young and is freed a few at a time by the scavenges: pauses 14 ms, p99
- * under 9 (docs/performance.md, "Keys that die young").
+ * 7.5-12.4 ms, median 8.8 (docs/performance.md, "Keys that die young").
  */
 function publicKeyOf(x: unknown, y: unknown): KeyObject | null {
   if (typeof x !== 'string' || typeof y !== 'string') return null;
